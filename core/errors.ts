@@ -1,0 +1,67 @@
+/**
+ * Every stable error code the service can return, in one list.
+ *
+ * Codes are part of the public contract (clients branch on them): never rename or reuse one.
+ * `server/errors.ts` maps each code to an HTTP status with a table typed over `ErrorCode`, so a code
+ * added here without a status fails the type check; `docs/errors.md` documents each code and a test
+ * fails when one is missing there.
+ */
+export const ERROR_CODES = [
+  // Requests that never reach a handler's logic.
+  'REQ_ERR_VALIDATION',
+  'REQ_ERR_BAD_JSON',
+  'REQ_ERR_BODY_TOO_LARGE',
+  'REQ_ERR_UNSUPPORTED_MEDIA_TYPE',
+  'REQ_ERR_NOT_FOUND',
+  // Identity and access.
+  'AUTH_ERR_MISSING_TOKEN',
+  'AUTH_ERR_INVALID_TOKEN',
+  'AUTH_ERR_TOKEN_EXPIRED',
+  'AUTH_ERR_TOKEN_NOT_ACTIVE',
+  'AUTH_ERR_BAD_CLAIMS',
+  'AUTH_ERR_ROLE_FORBIDDEN',
+  'AUTH_ERR_ORG_MISMATCH',
+  'AUTH_ERR_ORG_UNKNOWN',
+  'AUTH_ERR_TENANT_SUSPENDED',
+  'AUTH_ERR_TENANT_REVOKED',
+  'AUTH_ERR_LICENSE_NOT_STARTED',
+  'AUTH_ERR_LICENSE_EXPIRED',
+  // Tenants (operating entities) and applicants (application entities).
+  'TNT_ERR_NOT_FOUND',
+  'TNT_ERR_ALREADY_EXISTS',
+  'TNT_ERR_LICENSE_RANGE',
+  'TNT_ERR_LICENSE_TOO_LONG',
+  'TNT_ERR_LICENSE_ENDED',
+  'TNT_ERR_INVALID_TRANSITION',
+  'APP_ERR_NOT_FOUND',
+  'APP_ERR_ALREADY_EXISTS',
+  // Audit chain.
+  'AUD_ERR_BAD_FILTER',
+  // Service health.
+  'SRV_ERR_OVERLOADED',
+  'SRV_ERR_UNAVAILABLE',
+  'SRV_ERR_INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * A failure the caller can act on. Carries a stable code and a message that is safe to show the
+ * caller (no row values, no paths, no keys). The HTTP status is decided in `server/`, not here.
+ */
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  /** Structured facts for the caller, e.g. which field was wrong. Must be safe to expose. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'DomainError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isDomainError(value: unknown): value is DomainError {
+  return value instanceof DomainError;
+}

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+
+/**
+ * The service's configuration, from environment variables. The variable names are a contract that
+ * outside tools use; every variable is documented in the README's configuration table.
+ */
+const DurationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30m, 12h or 7d');
+
+const isTimeZone = (zone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en-CA', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const EnvSchema = z
+  .object({
+    INDOMAIN_HOST: z.string().min(1).default('127.0.0.1'),
+    INDOMAIN_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    INDOMAIN_DATA_DIR: z.string().min(1).default('./data'),
+    INDOMAIN_DEMO: z.stringbool().default(true),
+    INDOMAIN_AUTH_MODE: z.enum(['development', 'production']).default('development'),
+    INDOMAIN_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    INDOMAIN_JWT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+    INDOMAIN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    INDOMAIN_JWT_ISSUER: z.string().min(1).optional(),
+    INDOMAIN_JWT_AUDIENCE: z.string().min(1).optional(),
+    INDOMAIN_JWT_ALGORITHMS: z
+      .string()
+      .default('RS256,PS256,ES256,EdDSA')
+      .transform((value) => value.split(',').map((alg) => alg.trim()))
+      .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1)),
+    INDOMAIN_DEV_TOKEN_TTL: DurationSchema.default('12h'),
+    INDOMAIN_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai').default('Asia/Shanghai'),
+    INDOMAIN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    INDOMAIN_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+    INDOMAIN_MAX_INFLIGHT: z.coerce.number().int().min(1).default(512),
+    INDOMAIN_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1000),
+    INDOMAIN_AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).default(256),
+    INDOMAIN_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+  })
+  .superRefine((env, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (env.INDOMAIN_AUTH_MODE === 'production') {
+      const sources = [env.INDOMAIN_JWT_PUBLIC_KEY_FILE, env.INDOMAIN_JWKS_URL].filter(Boolean).length;
+      if (sources !== 1) issue('INDOMAIN_JWT_PUBLIC_KEY_FILE', 'production needs exactly one of INDOMAIN_JWT_PUBLIC_KEY_FILE or INDOMAIN_JWKS_URL');
+      // SECURITY: a shared HS256 secret in production would let anyone holding it mint tokens.
+      if (env.INDOMAIN_JWT_SECRET) issue('INDOMAIN_JWT_SECRET', 'HS256 is disabled in production: unset it');
+      if (env.INDOMAIN_JWKS_URL && !env.INDOMAIN_JWT_ISSUER) issue('INDOMAIN_JWT_ISSUER', 'required with INDOMAIN_JWKS_URL');
+    } else {
+      if (env.INDOMAIN_JWT_PUBLIC_KEY_FILE) issue('INDOMAIN_JWT_PUBLIC_KEY_FILE', 'only used when INDOMAIN_AUTH_MODE=production');
+      if (env.INDOMAIN_JWKS_URL) issue('INDOMAIN_JWKS_URL', 'only used when INDOMAIN_AUTH_MODE=production');
+    }
+  });
+
+type Env = z.output<typeof EnvSchema>;
+
+export type AuthConfig =
+  | { mode: 'development'; jwtSecret: string | undefined; devTokenTtl: string }
+  | { mode: 'production'; publicKeyFile: string; issuer: string | undefined; audience: string | undefined; algorithms: Env['INDOMAIN_JWT_ALGORITHMS'] }
+  | { mode: 'production'; jwksUrl: string; issuer: string; audience: string | undefined; algorithms: Env['INDOMAIN_JWT_ALGORITHMS'] };
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  demo: boolean;
+  auth: AuthConfig;
+  timeZone: string;
+  logLevel: Env['INDOMAIN_LOG_LEVEL'];
+  bodyLimitBytes: number;
+  maxInflight: number;
+  maxEventLoopDelayMs: number;
+  auditCheckpointEvery: number;
+  auditCheckpointIntervalMs: number;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+/**
+ * Reads the configuration from an environment. Pure and total: it never throws, and when anything
+ * is wrong it reports every bad variable at once, including unknown `INDOMAIN_*` names (typos).
+ */
+export function loadConfig(env: Record<string, string | undefined>): ConfigResult {
+  const known = new Set(Object.keys(EnvSchema.shape));
+  const unknown = Object.keys(env)
+    .filter((key) => key.startsWith('INDOMAIN_') && !known.has(key))
+    .map((key) => `${key}: not a known setting`);
+  // An empty variable means unset, as in most shells' `VAR= command`.
+  const present = Object.fromEntries(Object.entries(env).filter(([key, value]) => known.has(key) && value !== undefined && value !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success || unknown.length > 0) {
+    const issues = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
+    return { ok: false, errors: [...issues, ...unknown] };
+  }
+  const e = parsed.data;
+  return {
+    ok: true,
+    config: {
+      host: e.INDOMAIN_HOST,
+      port: e.INDOMAIN_PORT,
+      dataDir: e.INDOMAIN_DATA_DIR,
+      demo: e.INDOMAIN_DEMO,
+      auth: toAuthConfig(e),
+      timeZone: e.INDOMAIN_TIMEZONE,
+      logLevel: e.INDOMAIN_LOG_LEVEL,
+      bodyLimitBytes: e.INDOMAIN_BODY_LIMIT_BYTES,
+      maxInflight: e.INDOMAIN_MAX_INFLIGHT,
+      maxEventLoopDelayMs: e.INDOMAIN_MAX_EVENT_LOOP_DELAY_MS,
+      auditCheckpointEvery: e.INDOMAIN_AUDIT_CHECKPOINT_EVERY,
+      auditCheckpointIntervalMs: e.INDOMAIN_AUDIT_CHECKPOINT_INTERVAL_MS,
+    },
+  };
+}
+
+function toAuthConfig(e: Env): AuthConfig {
+  if (e.INDOMAIN_AUTH_MODE === 'development') return { mode: 'development', jwtSecret: e.INDOMAIN_JWT_SECRET, devTokenTtl: e.INDOMAIN_DEV_TOKEN_TTL };
+  const common = { mode: 'production' as const, audience: e.INDOMAIN_JWT_AUDIENCE, algorithms: e.INDOMAIN_JWT_ALGORITHMS };
+  // The refinement above guarantees exactly one source, and an issuer with a JWKS URL.
+  if (e.INDOMAIN_JWKS_URL) return { ...common, jwksUrl: e.INDOMAIN_JWKS_URL, issuer: e.INDOMAIN_JWT_ISSUER! };
+  return { ...common, publicKeyFile: e.INDOMAIN_JWT_PUBLIC_KEY_FILE!, issuer: e.INDOMAIN_JWT_ISSUER };
+}
+
+/** Every variable name the service reads (for docs and tests). */
+export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);

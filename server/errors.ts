@@ -1,0 +1,123 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { DomainError, isDomainError, type ErrorCode } from '../core/errors.js';
+
+/**
+ * The one table from error code to HTTP status. Typed over every `ErrorCode`: a code without a
+ * status fails the type check.
+ */
+export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
+  REQ_ERR_VALIDATION: 400,
+  REQ_ERR_BAD_JSON: 400,
+  REQ_ERR_BODY_TOO_LARGE: 413,
+  REQ_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  REQ_ERR_NOT_FOUND: 404,
+  AUTH_ERR_MISSING_TOKEN: 401,
+  AUTH_ERR_INVALID_TOKEN: 401,
+  AUTH_ERR_TOKEN_EXPIRED: 401,
+  AUTH_ERR_TOKEN_NOT_ACTIVE: 401,
+  AUTH_ERR_BAD_CLAIMS: 401,
+  AUTH_ERR_ROLE_FORBIDDEN: 403,
+  AUTH_ERR_ORG_MISMATCH: 403,
+  AUTH_ERR_ORG_UNKNOWN: 403,
+  AUTH_ERR_TENANT_SUSPENDED: 403,
+  AUTH_ERR_TENANT_REVOKED: 403,
+  AUTH_ERR_LICENSE_NOT_STARTED: 403,
+  AUTH_ERR_LICENSE_EXPIRED: 403,
+  TNT_ERR_NOT_FOUND: 404,
+  TNT_ERR_ALREADY_EXISTS: 409,
+  TNT_ERR_LICENSE_RANGE: 400,
+  TNT_ERR_LICENSE_TOO_LONG: 400,
+  TNT_ERR_LICENSE_ENDED: 400,
+  TNT_ERR_INVALID_TRANSITION: 409,
+  APP_ERR_NOT_FOUND: 404,
+  APP_ERR_ALREADY_EXISTS: 409,
+  AUD_ERR_BAD_FILTER: 400,
+  SRV_ERR_OVERLOADED: 503,
+  SRV_ERR_UNAVAILABLE: 503,
+  SRV_ERR_INTERNAL: 500,
+};
+
+export const ErrorBodySchema = z.object({
+  statusCode: z.number().int(),
+  code: z.string(),
+  error: z.string(),
+  message: z.string(),
+  requestId: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+/** Response schemas for the error statuses a route can produce (every route declares its codes). */
+export function errorResponses<S extends number>(...statuses: S[]): Record<S, typeof ErrorBodySchema> {
+  return Object.fromEntries(statuses.map((status) => [status, ErrorBodySchema])) as Record<S, typeof ErrorBodySchema>;
+}
+
+/** Statuses every authenticated route can answer before its handler runs. */
+export const AUTH_ERROR_STATUSES = [400, 401, 403, 503] as const;
+
+/** Thrown by load shedding; a class with a no-argument constructor, as under-pressure wants. */
+export class OverloadedError extends DomainError {
+  constructor() {
+    super('SRV_ERR_OVERLOADED', 'the service is overloaded: retry after the number of seconds in Retry-After');
+  }
+}
+
+const REASON_PHRASES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
+  413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests',
+  500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+/** Fastify's own request errors, by their code. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'REQ_ERR_BAD_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'REQ_ERR_BAD_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'REQ_ERR_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'REQ_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'REQ_ERR_VALIDATION',
+  FST_ERR_VALIDATION: 'REQ_ERR_VALIDATION',
+};
+
+/** Turns any error into the public error body. Messages are exposed only below 500. */
+export function toErrorBody(error: unknown, requestId: string): ErrorBody {
+  let code: ErrorCode = 'SRV_ERR_INTERNAL';
+  let message = 'internal error: quote the requestId when reporting it';
+  let details: Record<string, unknown> | undefined;
+  if (isDomainError(error)) {
+    code = error.code;
+    message = error.message;
+    details = error.details;
+  } else if (hasZodFastifySchemaValidationErrors(error)) {
+    code = 'REQ_ERR_VALIDATION';
+    const problems = error.validation.map((issue) => {
+      const where = [error.validationContext, issue.instancePath.replace(/^\//, '').replaceAll('/', '.')].filter(Boolean).join('.');
+      return { field: where, problem: issue.message };
+    });
+    message = problems.map((p) => `${p.field}: ${p.problem}`).join('; ');
+    details = { problems };
+  } else {
+    const fastifyCode = FASTIFY_CODES[(error as FastifyError).code ?? ''];
+    if (fastifyCode) {
+      code = fastifyCode;
+      message = (error as Error).message;
+    }
+  }
+  const statusCode = HTTP_STATUS_BY_CODE[code];
+  return { statusCode, code, error: REASON_PHRASES[statusCode] ?? 'Error', message, requestId, ...(details ? { details } : {}) };
+}
+
+/** Installs the single error handler and the not-found handler on the root instance. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const body = toErrorBody(error, request.id);
+    if (body.statusCode >= 500 && body.code === 'SRV_ERR_INTERNAL') request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused');
+    return reply.status(body.statusCode).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body = toErrorBody(new DomainError('REQ_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request.id);
+    return reply.status(404).send(body);
+  });
+}

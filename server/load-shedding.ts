@@ -1,0 +1,32 @@
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance } from 'fastify';
+import { OverloadedError } from './errors.js';
+
+export interface LoadSheddingOptions {
+  /** Requests being handled at once before new ones get 503. */
+  maxInflight: number;
+  /** Event-loop delay above which new requests get 503 (0: not checked). */
+  maxEventLoopDelayMs: number;
+}
+
+/**
+ * Refuses work instead of collapsing: a cap on requests in flight (deterministic, cheap) and
+ * @fastify/under-pressure for event-loop delay. Both answer 503 SRV_ERR_OVERLOADED with Retry-After.
+ */
+export async function installLoadShedding(app: FastifyInstance, options: LoadSheddingOptions): Promise<void> {
+  let inflight = 0;
+  app.addHook('onRequest', async (request, reply) => {
+    if (inflight >= options.maxInflight) {
+      void reply.header('Retry-After', '1');
+      throw new OverloadedError();
+    }
+    inflight += 1;
+    // `close` fires once for every response, finished or aborted by the client.
+    reply.raw.once('close', () => {
+      inflight -= 1;
+    });
+  });
+  if (options.maxEventLoopDelayMs > 0) {
+    await app.register(underPressure, { maxEventLoopDelay: options.maxEventLoopDelayMs, retryAfter: 2, customError: OverloadedError });
+  }
+}

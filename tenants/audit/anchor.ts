@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { AuditHead } from './audit-entry.js';
+import type { AuditSigner, AuditVerifier } from './signing-key.js';
+
+/**
+ * The head anchor: a signed note, outside the database, of a checkpoint entry's sequence and hash.
+ * Verification requires that entry to exist unchanged, so cutting entries off the tail of the log
+ * (which leaves a valid shorter chain) is detected back to the last anchor.
+ */
+export const AnchorSchema = z.object({ seq: z.number().int().positive(), hash: z.string(), keyId: z.string(), signature: z.string() });
+export type Anchor = z.infer<typeof AnchorSchema>;
+
+export const ANCHOR_FILE = 'audit-anchor.json';
+
+export function anchorMessage(head: AuditHead, keyId: string): Record<string, unknown> {
+  return { kind: 'indomain.audit.anchor', seq: head.seq, hash: head.hash, keyId };
+}
+
+/** Atomically replaces the anchor: write a temp file, flush it, rename, flush the directory. */
+export function writeAnchor(dataDir: string, head: AuditHead, signer: AuditSigner): void {
+  const anchor: Anchor = { seq: head.seq, hash: head.hash, keyId: signer.keyId, signature: signer.sign(anchorMessage(head, signer.keyId)) };
+  const target = path.join(dataDir, ANCHOR_FILE);
+  const temp = `${target}.${process.pid}.tmp`;
+  const fd = fs.openSync(temp, 'w', 0o644);
+  try {
+    fs.writeSync(fd, JSON.stringify(anchor));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(temp, target);
+  const dirFd = fs.openSync(dataDir, 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+export type AnchorReading = { kind: 'none' } | { kind: 'valid'; anchor: Anchor } | { kind: 'invalid'; reason: string };
+
+export function readAnchor(dataDir: string, verifier: AuditVerifier | undefined): AnchorReading {
+  const file = path.join(dataDir, ANCHOR_FILE);
+  if (!fs.existsSync(file)) return { kind: 'none' };
+  let parsed: Anchor;
+  try {
+    parsed = AnchorSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+  } catch {
+    return { kind: 'invalid', reason: 'the anchor file is not a valid anchor' };
+  }
+  if (!verifier || verifier.keyId !== parsed.keyId || !verifier.verify(anchorMessage(parsed, parsed.keyId), parsed.signature)) {
+    return { kind: 'invalid', reason: 'the anchor signature does not verify with the audit public key' };
+  }
+  return { kind: 'valid', anchor: parsed };
+}

@@ -1,0 +1,80 @@
+import { SYSTEM_ACTOR, type AuditEntry } from './audit-entry.js';
+import { readAnchor, writeAnchor } from './anchor.js';
+import type { AuditSigner } from './signing-key.js';
+import { CHECKPOINT_ACTION, checkpointMessage, verifyAuditChain, type VerifyReport } from './verify-chain.js';
+import type { AuditFilter, ControlStore, StoreReader } from '../store/control-store.js';
+
+export interface AuditServiceDeps {
+  store: ControlStore;
+  signer: AuditSigner;
+  dataDir: string;
+  /** Append a signed checkpoint after this many entries. */
+  checkpointEvery: number;
+  log: { error(obj: object, msg: string): void };
+}
+
+/**
+ * Queries and verification of the audit chain, and its checkpoints: a signed entry every
+ * `checkpointEvery` entries (and on `checkpoint()`), whose sequence and hash are also written to the
+ * anchor file outside the database, so that history rewrites and tail truncation are detectable.
+ */
+export async function createAuditService(deps: AuditServiceDeps) {
+  const { store, signer } = deps;
+  let lastCheckpointSeq = await findLastCheckpointSeq(store.reader);
+  let inFlight: Promise<void> | undefined;
+
+  function checkpoint(): Promise<void> {
+    inFlight ??= store
+      .mutate(async (tx) => {
+        const covers = tx.auditHead();
+        if (covers.seq === lastCheckpointSeq || covers.seq === 0) return;
+        const signature = signer.sign(checkpointMessage(covers, signer.keyId));
+        const entry = await tx.appendAudit({
+          actor: SYSTEM_ACTOR,
+          action: CHECKPOINT_ACTION,
+          target: 'audit',
+          details: { coversSeq: covers.seq, coversHash: covers.hash, keyId: signer.keyId, signature },
+        });
+        tx.afterCommit(() => {
+          lastCheckpointSeq = entry.seq;
+          writeAnchor(deps.dataDir, entry, signer);
+        });
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  }
+
+  store.onCommit((head) => {
+    if (head.seq - lastCheckpointSeq > deps.checkpointEvery) {
+      checkpoint().catch((error: unknown) => deps.log.error({ err: error }, 'audit checkpoint failed'));
+    }
+  });
+
+  return {
+    checkpoint,
+    query: (filter: AuditFilter): Promise<AuditEntry[]> => store.reader.queryAudit(filter),
+    verify: (): Promise<VerifyReport> => verifyStoredChain(store.reader, deps.dataDir, signer),
+  };
+}
+
+export type AuditService = Awaited<ReturnType<typeof createAuditService>>;
+
+/** Verifies the chain in a store against the anchor in `dataDir`. Reads the anchor first. */
+export function verifyStoredChain(reader: StoreReader, dataDir: string, verifier: Parameters<typeof verifyAuditChain>[1]['verifier']): Promise<VerifyReport> {
+  const anchor = readAnchor(dataDir, verifier);
+  return verifyAuditChain(reader.scanAudit(), { verifier, anchor });
+}
+
+async function findLastCheckpointSeq(reader: StoreReader): Promise<number> {
+  let last = 0;
+  let afterSeq: number | undefined;
+  // Checkpoints are a small fraction of the log; page through them once at start.
+  for (;;) {
+    const page = await reader.queryAudit({ action: CHECKPOINT_ACTION, limit: 1000, ...(afterSeq === undefined ? {} : { afterSeq }) });
+    if (page.length === 0) return last;
+    last = page[page.length - 1]!.seq;
+    afterSeq = last;
+  }
+}

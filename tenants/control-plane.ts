@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { SYSTEM_ACTOR } from './audit/audit-entry.js';
+import { createAuditService } from './audit/audit-service.js';
+import { loadOrCreateAuditSigner } from './audit/signing-key.js';
+import { checkOrgAccess } from './access.js';
+import { createApplicantService } from './applicant-service.js';
+import { calendarDate } from './calendar.js';
+import type { Claims } from './model.js';
+import { OrgDirectory } from './org-directory.js';
+import { openDuckDbControlStore } from './store/duckdb-control-store.js';
+import { createTenantService } from './tenant-service.js';
+
+export interface ControlPlaneLog {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ControlPlaneOptions {
+  dataDir: string;
+  /** IANA zone whose calendar days license windows are counted in. */
+  timeZone: string;
+  /** Append a signed audit checkpoint after this many entries. */
+  auditCheckpointEvery: number;
+  /** Also checkpoint at this interval when entries were added (0: never by time). */
+  auditCheckpointIntervalMs: number;
+  log: ControlPlaneLog;
+  /** Injectable for tests of license expiry; defaults to the system clock. */
+  clock?: () => Date;
+}
+
+export const CONTROL_DB_FILE = 'control.duckdb';
+export const SECRETS_DIR = 'secrets';
+
+/**
+ * Opens the control plane over a data dir: the store (migrated), the audit signer, the directory of
+ * organizations and the services. Finishes any revocation a crash interrupted. The caller must
+ * `close()` it: that writes a final checkpoint and closes the store.
+ */
+export async function openControlPlane(options: ControlPlaneOptions) {
+  const clock = options.clock ?? (() => new Date());
+  const today = () => calendarDate(clock(), options.timeZone);
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  const firstStart = !fs.existsSync(path.join(options.dataDir, CONTROL_DB_FILE));
+  const store = await openDuckDbControlStore({
+    path: path.join(options.dataDir, CONTROL_DB_FILE),
+    clock,
+    onCallbackError: (error) => options.log.error({ err: error }, 'after-commit step failed'),
+  });
+  try {
+    const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
+    const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
+    const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today });
+    const applicants = createApplicantService({ store, directory, now: clock });
+    const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
+    const finished = await tenants.finishRevocations(SYSTEM_ACTOR);
+    if (finished.length > 0) options.log.info({ tenants: finished }, 'finished interrupted revocations');
+    const timer = options.auditCheckpointIntervalMs > 0
+      ? setInterval(() => audit.checkpoint().catch((error: unknown) => options.log.error({ err: error }, 'audit checkpoint failed')), options.auditCheckpointIntervalMs).unref()
+      : undefined;
+
+    return {
+      firstStart,
+      tenants,
+      applicants,
+      audit,
+      today,
+      /** Throws a DomainError when the caller's organization may not act today. */
+      checkAccess: (claims: Claims) => checkOrgAccess(claims, directory, today()),
+      ping: () => store.ping(),
+      async close(): Promise<void> {
+        if (timer) clearInterval(timer);
+        try {
+          await audit.checkpoint();
+        } finally {
+          await store.close();
+        }
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+export type ControlPlane = Awaited<ReturnType<typeof openControlPlane>>;

@@ -1,0 +1,14 @@
+/**
+ * The control plane's public face: tenants and licenses, applicants, the audit chain and the
+ * control store. Runs in the API server's process; the store file is opened only there.
+ */
+export { openControlPlane, CONTROL_DB_FILE, SECRETS_DIR, type ControlPlane, type ControlPlaneLog, type ControlPlaneOptions } from './control-plane.js';
+export { seedDemoDomain, DEMO_APPLICANT_ID, DEMO_SUPERVISOR_ORG, DEMO_TENANT_ID } from './demo-seed.js';
+export * from './model.js';
+export { AuditEntrySchema, SYSTEM_ACTOR, type AuditActor, type AuditEntry } from './audit/audit-entry.js';
+export { VerifyReportSchema, type VerifyReport } from './audit/verify-chain.js';
+export { verifyStoredChain } from './audit/audit-service.js';
+export { loadAuditVerifier } from './audit/signing-key.js';
+export { openDuckDbControlStore } from './store/duckdb-control-store.js';
+export type { AuditFilter, ControlStore } from './store/control-store.js';
+export { MAX_LICENSE_YEARS } from './tenant-service.js';

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/**
+ * The control plane's records and the shapes callers send. These zod schemas are the single source
+ * of truth for validation, TypeScript types and the OpenAPI document.
+ */
+
+/** Ids of tenants and applicants: they become path segments and JWT `org` claims, so stay strict. */
+export const ORG_ID_PATTERN = /^[a-z][a-z0-9-]{1,39}$/;
+export const OrgIdSchema = z
+  .string()
+  .regex(ORG_ID_PATTERN, 'must be 2–40 characters: lowercase letters, digits and "-", starting with a letter');
+
+export const RoleSchema = z.enum(['supervisor', 'operator', 'applicant']);
+export type Role = z.infer<typeof RoleSchema>;
+
+/** The claims every token must carry; anything else in the token is ignored. */
+export const ClaimsSchema = z.object({
+  sub: z.string().min(1).max(128),
+  role: RoleSchema,
+  org: z.string().min(1).max(64),
+});
+export type Claims = z.infer<typeof ClaimsSchema>;
+
+/** A calendar date in the platform's time zone, `YYYY-MM-DD`, checked to exist. */
+export const CalendarDateSchema = z.iso.date({ message: 'must be a date written YYYY-MM-DD' });
+
+export const TenantStatusSchema = z.enum(['active', 'suspended', 'revoked']);
+export type TenantStatus = z.infer<typeof TenantStatusSchema>;
+
+/** Where today falls relative to the license window. */
+export const LicenseStateSchema = z.enum(['pending', 'valid', 'expired']);
+export type LicenseState = z.infer<typeof LicenseStateSchema>;
+
+export const TenantRecordSchema = z.object({
+  id: OrgIdSchema,
+  name: z.string(),
+  status: TenantStatusSchema,
+  licenseFrom: CalendarDateSchema,
+  licenseTo: CalendarDateSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type TenantRecord = z.infer<typeof TenantRecordSchema>;
+
+export const TenantSchema = TenantRecordSchema.extend({ licenseState: LicenseStateSchema });
+export type Tenant = z.infer<typeof TenantSchema>;
+
+export const CreateTenantSchema = z.object({
+  id: OrgIdSchema,
+  name: z.string().trim().min(1).max(200),
+  licenseFrom: CalendarDateSchema,
+  licenseTo: CalendarDateSchema,
+});
+export type CreateTenant = z.infer<typeof CreateTenantSchema>;
+
+export const ApplicantRecordSchema = z.object({
+  id: OrgIdSchema,
+  name: z.string(),
+  createdAt: z.string(),
+});
+export type ApplicantRecord = z.infer<typeof ApplicantRecordSchema>;
+
+export const CreateApplicantSchema = z.object({
+  id: OrgIdSchema,
+  name: z.string().trim().min(1).max(200),
+});
+export type CreateApplicant = z.infer<typeof CreateApplicantSchema>;

@@ -1,0 +1,58 @@
+import type { AuditEntry, AuditEntryInput, AuditHead } from '../audit/audit-entry.js';
+import type { ApplicantRecord, TenantRecord, TenantStatus } from '../model.js';
+
+/**
+ * The control store: everything the control plane persists, behind an interface narrow enough for a
+ * PostgreSQL implementation to follow (DESIGN.md §7). It speaks in records, never in SQL.
+ *
+ * Writes happen only inside `mutate`, whose work commits atomically together with the audit entries
+ * it appended: a mutation that appends no audit entry is refused. Work may be retried (alone) when a
+ * batch it shared fails, so it must only read and write through the transaction it is given.
+ */
+export interface ControlStore {
+  readonly reader: StoreReader;
+  mutate<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  /** Called after every commit, in commit order, with the new audit head. */
+  onCommit(listener: (head: AuditHead) => void): void;
+  /** True when the store answers a trivial query. */
+  ping(): Promise<boolean>;
+  /** Waits for queued mutations, then closes. */
+  close(): Promise<void>;
+}
+
+export interface AuditFilter {
+  actorSub?: string;
+  org?: string;
+  /** Exact action, or a prefix when it ends in `.*` (e.g. `tenant.*`). */
+  action?: string;
+  target?: string;
+  fromTs?: string;
+  toTs?: string;
+  /** Keyset paging: only entries with a larger sequence number. */
+  afterSeq?: number;
+  limit: number;
+}
+
+export interface StoreReader {
+  listTenants(): Promise<TenantRecord[]>;
+  getTenant(id: string): Promise<TenantRecord | undefined>;
+  listApplicants(): Promise<ApplicantRecord[]>;
+  getApplicant(id: string): Promise<ApplicantRecord | undefined>;
+  queryAudit(filter: AuditFilter): Promise<AuditEntry[]>;
+  /** Every entry in sequence order, read in pages. */
+  scanAudit(): AsyncIterable<AuditEntry>;
+  auditHead(): Promise<AuditHead>;
+}
+
+export interface StoreTransaction {
+  /** Reads that see this transaction's own writes. */
+  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant'>;
+  insertTenant(record: TenantRecord): Promise<void>;
+  updateTenantStatus(id: string, status: TenantStatus, updatedAt: string): Promise<void>;
+  insertApplicant(record: ApplicantRecord): Promise<void>;
+  appendAudit(input: AuditEntryInput): Promise<AuditEntry>;
+  /** The chain's head as this transaction sees it (including its own appends). */
+  auditHead(): AuditHead;
+  /** Runs after the commit succeeded and before `mutate` resolves; never after a rollback. */
+  afterCommit(callback: () => void): void;
+}

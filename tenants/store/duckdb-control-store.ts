@@ -1,0 +1,251 @@
+import { openDatabase, type Connection, type Database, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
+import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
+import type { ApplicantRecord, TenantRecord } from '../model.js';
+import type { AuditFilter, ControlStore, StoreReader, StoreTransaction } from './control-store.js';
+import { applyMigrations } from './migrations.js';
+
+export interface DuckDbControlStoreOptions {
+  /** Path of `control.duckdb`. Only one process may open it (DuckDB takes a file lock). */
+  path: string;
+  clock: () => Date;
+  /** Most mutations committed together in one transaction (group commit). */
+  maxBatch?: number;
+  /** Open without migrating and refuse every mutation (offline verification). */
+  readOnly?: boolean;
+  /** Receives errors thrown by after-commit callbacks: the commit stands, the error is reported. */
+  onCallbackError?: (error: unknown) => void;
+}
+
+interface Job {
+  work: (tx: StoreTransaction) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The control store on an embedded DuckDB file.
+ *
+ * Writes go through one connection, one batch at a time (group commit): every mutation queued while
+ * a commit is in flight joins the next transaction, so each acknowledged mutation is durable (DuckDB
+ * fsyncs its WAL on commit) while the fsync cost is shared. If any work in a batch throws, the batch
+ * rolls back and each of its jobs runs again alone, so one failure never takes another's result.
+ * Reads use a fresh connection each and see committed state only.
+ */
+export async function openDuckDbControlStore(options: DuckDbControlStoreOptions): Promise<ControlStore> {
+  const db = await openDatabase(options.path, { threads: 2, memoryLimitMb: 512, readOnly: options.readOnly ?? false });
+  let writer: Connection;
+  try {
+    writer = await db.connect();
+    if (!options.readOnly) await applyMigrations(writer);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const maxBatch = options.maxBatch ?? 256;
+  const reader = createReader(db);
+  let head = await reader.auditHead();
+  const queue: Job[] = [];
+  const listeners: ((head: AuditHead) => void)[] = [];
+  // `draining` is cleared in the same microtask as the loop's last empty-queue check, so a job
+  // queued at any moment either is seen by the loop or starts a new one.
+  let draining: Promise<void> | undefined;
+  let closed = false;
+
+  async function drain(): Promise<void> {
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, maxBatch);
+        const failure = await commitBatch(batch);
+        if (failure === undefined) continue;
+        if (batch.length === 1) batch[0]!.reject(failure);
+        // Isolate the failure: every job gets its own transaction and its own outcome.
+        else for (const job of batch) {
+          const alone = await commitBatch([job]);
+          if (alone !== undefined) job.reject(alone);
+        }
+      }
+    } finally {
+      draining = undefined;
+    }
+  }
+
+  /** Runs a batch in one transaction. Returns the error when it rolled back, else settles the jobs. */
+  async function commitBatch(batch: Job[]): Promise<unknown> {
+    let batchHead = head;
+    const results: unknown[] = [];
+    const callbacks: (() => void)[] = [];
+    try {
+      await writer.run('BEGIN TRANSACTION');
+      for (const job of batch) {
+        let wrote = false;
+        let audited = false;
+        const write = async (sql: string, params: SqlValue[]) => {
+          wrote = true;
+          await writer.run(sql, params);
+        };
+        const tx: StoreTransaction = {
+          reader: { getTenant: (id) => getTenant(writer, id), getApplicant: (id) => getApplicant(writer, id) },
+          insertTenant: (t) => write('INSERT INTO tenants VALUES ($1, $2, $3, $4, $5, $6, $7)', [t.id, t.name, t.status, t.licenseFrom, t.licenseTo, t.createdAt, t.updatedAt]),
+          updateTenantStatus: (id, status, updatedAt) => write('UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1', [id, status, updatedAt]),
+          insertApplicant: (a) => write('INSERT INTO applicants VALUES ($1, $2, $3)', [a.id, a.name, a.createdAt]),
+          async appendAudit(input) {
+            const entry = chainAuditEntry(batchHead, input, options.clock().toISOString());
+            await write('INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
+              entry.seq, entry.ts, entry.actor.sub, entry.actor.role, entry.actor.org, entry.action, entry.target,
+              JSON.stringify(entry.details), entry.prevHash, entry.hash,
+            ]);
+            audited = true;
+            batchHead = { seq: entry.seq, hash: entry.hash };
+            return entry;
+          },
+          auditHead: () => batchHead,
+          afterCommit: (callback) => void callbacks.push(callback),
+        };
+        results.push(await job.work(tx));
+        // An unaudited state change would break invariant 5: refuse it, whatever the caller meant.
+        if (wrote && !audited) throw new Error('a control-store mutation must append an audit entry');
+      }
+      await writer.run('COMMIT');
+    } catch (error) {
+      await writer.run('ROLLBACK').catch(() => undefined);
+      return error ?? new Error('mutation failed');
+    }
+    head = batchHead;
+    for (const callback of callbacks) {
+      try {
+        callback();
+      } catch (error) {
+        (options.onCallbackError ?? ((e: unknown) => console.error(e)))(error);
+      }
+    }
+    batch.forEach((job, i) => job.resolve(results[i]));
+    for (const listener of listeners) listener(head);
+    return undefined;
+  }
+
+  return {
+    reader,
+    mutate<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+      if (closed || options.readOnly) return Promise.reject(new Error(closed ? 'the control store is closed' : 'the control store is open read-only'));
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+        draining ??= drain();
+      });
+    },
+    onCommit: (listener) => void listeners.push(listener),
+    async ping() {
+      try {
+        return (await withConnection(db, (c) => c.all('SELECT 1 AS ok'))).length === 1;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      closed = true;
+      while (draining) await draining;
+      writer.close();
+      db.close();
+    },
+  };
+}
+
+async function withConnection<T>(db: Database, use: (session: SqlSession) => Promise<T>): Promise<T> {
+  const connection = await db.connect();
+  try {
+    return await use(connection);
+  } finally {
+    connection.close();
+  }
+}
+
+function createReader(db: Database): StoreReader {
+  return {
+    listTenants: () => withConnection(db, async (c) => (await c.all('SELECT * FROM tenants ORDER BY id')).map(toTenant)),
+    getTenant: (id) => withConnection(db, (c) => getTenant(c, id)),
+    listApplicants: () => withConnection(db, async (c) => (await c.all('SELECT * FROM applicants ORDER BY id')).map(toApplicant)),
+    getApplicant: (id) => withConnection(db, (c) => getApplicant(c, id)),
+    queryAudit: (filter) => withConnection(db, (c) => queryAudit(c, filter)),
+    scanAudit: () => scanAudit(db),
+    auditHead: () =>
+      withConnection(db, async (c) => {
+        const [row] = await c.all<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+        return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
+      }),
+  };
+}
+
+async function getTenant(session: SqlSession, id: string): Promise<TenantRecord | undefined> {
+  const [row] = await session.all('SELECT * FROM tenants WHERE id = $1', [id]);
+  return row ? toTenant(row) : undefined;
+}
+
+async function getApplicant(session: SqlSession, id: string): Promise<ApplicantRecord | undefined> {
+  const [row] = await session.all('SELECT * FROM applicants WHERE id = $1', [id]);
+  return row ? toApplicant(row) : undefined;
+}
+
+async function queryAudit(session: SqlSession, filter: AuditFilter): Promise<AuditEntry[]> {
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  const add = (clause: string, value: SqlValue) => {
+    params.push(value);
+    where.push(clause.replace('?', `$${params.length}`));
+  };
+  if (filter.actorSub !== undefined) add('actor_sub = ?', filter.actorSub);
+  if (filter.org !== undefined) add('actor_org = ?', filter.org);
+  if (filter.action !== undefined) {
+    if (filter.action.endsWith('.*')) add('starts_with(action, ?)', filter.action.slice(0, -1));
+    else add('action = ?', filter.action);
+  }
+  if (filter.target !== undefined) add('target = ?', filter.target);
+  if (filter.fromTs !== undefined) add('ts >= ?', filter.fromTs);
+  if (filter.toTs !== undefined) add('ts < ?', filter.toTs);
+  if (filter.afterSeq !== undefined) add('seq > ?', filter.afterSeq);
+  params.push(filter.limit);
+  const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT $${params.length}`;
+  return (await session.all(sql, params)).map(toAuditEntry);
+}
+
+async function* scanAudit(db: Database): AsyncGenerator<AuditEntry> {
+  const connection = await db.connect();
+  try {
+    let after = 0;
+    for (;;) {
+      const page = await connection.all('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000', [after]);
+      if (page.length === 0) return;
+      for (const row of page) yield toAuditEntry(row);
+      after = Number(page[page.length - 1]!.seq);
+    }
+  } finally {
+    connection.close();
+  }
+}
+
+function toTenant(row: Row): TenantRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    status: row.status as TenantRecord['status'],
+    licenseFrom: String(row.license_from),
+    licenseTo: String(row.license_to),
+    createdAt: String(row.created_at),
+    updatedAt: String(row.updated_at),
+  };
+}
+
+function toApplicant(row: Row): ApplicantRecord {
+  return { id: String(row.id), name: String(row.name), createdAt: String(row.created_at) };
+}
+
+function toAuditEntry(row: Row): AuditEntry {
+  return {
+    seq: Number(row.seq),
+    ts: String(row.ts),
+    actor: { sub: String(row.actor_sub), role: row.actor_role as AuditEntry['actor']['role'], org: String(row.actor_org) },
+    action: String(row.action),
+    target: String(row.target),
+    details: JSON.parse(String(row.details)) as Record<string, unknown>,
+    prevHash: String(row.prev_hash),
+    hash: String(row.hash),
+  };
+}

@@ -1,0 +1,68 @@
+import type { SqlSession } from '../../sandbox/index.js';
+
+/**
+ * Versioned schema migrations for the control store. Append only: a released migration is never
+ * edited, a change is a new version. Each runs in its own transaction with its version row.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tenants, applicants and the audit chain',
+    statements: [
+      `CREATE TABLE tenants (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN ('active', 'suspended', 'revoked')),
+        license_from VARCHAR NOT NULL,
+        license_to VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        updated_at VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE applicants (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL
+      )`,
+      // Timestamps and details are stored as the exact strings that were hashed.
+      `CREATE TABLE audit_log (
+        seq BIGINT PRIMARY KEY,
+        ts VARCHAR NOT NULL,
+        actor_sub VARCHAR NOT NULL,
+        actor_role VARCHAR NOT NULL,
+        actor_org VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        details VARCHAR NOT NULL,
+        prev_hash VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL
+      )`,
+    ],
+  },
+];
+
+export async function applyMigrations(session: SqlSession, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  await session.run(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at VARCHAR NOT NULL)`);
+  const applied = new Set((await session.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version));
+  const ran: number[] = [];
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(migration.version)) continue;
+    await session.run('BEGIN TRANSACTION');
+    try {
+      for (const statement of migration.statements) await session.run(statement);
+      await session.run('INSERT INTO schema_migrations VALUES ($1, $2, $3)', [migration.version, migration.name, new Date().toISOString()]);
+      await session.run('COMMIT');
+    } catch (error) {
+      await session.run('ROLLBACK');
+      throw error;
+    }
+    ran.push(migration.version);
+  }
+  return ran;
+}
