@@ -18,6 +18,11 @@ export function createApplicantService(deps: { store: ControlStore; directory: O
       });
     },
     list: () => deps.store.reader.listApplicants(),
+    get(id: string): ApplicantRecord {
+      const record = deps.directory.applicant(id);
+      if (!record) throw new DomainError('APP_ERR_NOT_FOUND', `no applicant ${id}`);
+      return record;
+    },
   };
 }
 

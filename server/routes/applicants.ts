@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApplicantRecordSchema, CreateApplicantSchema, type ControlPlane } from '../../tenants/index.js';
+import { DomainError } from '../../core/errors.js';
+import { ApplicantRecordSchema, CreateApplicantSchema, OrgIdSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
@@ -27,5 +28,21 @@ export function applicantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZ
         response: { 200: z.object({ applicants: z.array(ApplicantRecordSchema) }), ...errorResponses(...AUTH_ERROR_STATUSES) },
       },
     }, async () => ({ applicants: await controlPlane.applicants.list() }));
+
+    app.get('/v1/applicants/:id', {
+      config: { access: { roles: ['supervisor', 'applicant'] } },
+      schema: {
+        summary: 'One application entity (applicants: their own only)',
+        tags: ['applicants'],
+        params: z.object({ id: OrgIdSchema }),
+        response: { 200: ApplicantRecordSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404) },
+      },
+    }, async (request) => {
+      // SECURITY: an application entity sees only its own record.
+      if (request.claims.role === 'applicant' && request.claims.org !== request.params.id) {
+        throw new DomainError('AUTH_ERR_ORG_MISMATCH', 'applicants may only read their own record');
+      }
+      return controlPlane.applicants.get(request.params.id);
+    });
   };
 }

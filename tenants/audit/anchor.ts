@@ -7,9 +7,10 @@ import type { AuditSigner, AuditVerifier } from './signing-key.js';
 /**
  * The head anchor: a signed note, outside the database, of a checkpoint entry's sequence and hash.
  * Verification requires that entry to exist unchanged, so cutting entries off the tail of the log
- * (which leaves a valid shorter chain) is detected back to the last anchor.
+ * (which leaves a valid shorter chain) is detected back to the last anchor. A new log gets a genesis
+ * anchor (sequence 0) before its first entry, so a missing anchor file always means tampering.
  */
-export const AnchorSchema = z.object({ seq: z.number().int().positive(), hash: z.string(), keyId: z.string(), signature: z.string() });
+export const AnchorSchema = z.object({ seq: z.number().int().nonnegative(), hash: z.string(), keyId: z.string(), signature: z.string() });
 export type Anchor = z.infer<typeof AnchorSchema>;
 
 export const ANCHOR_FILE = 'audit-anchor.json';

@@ -1,4 +1,4 @@
-import { SYSTEM_ACTOR, type AuditEntry } from './audit-entry.js';
+import { GENESIS_HASH, SYSTEM_ACTOR, type AuditEntry } from './audit-entry.js';
 import { readAnchor, writeAnchor } from './anchor.js';
 import type { AuditSigner } from './signing-key.js';
 import { CHECKPOINT_ACTION, checkpointMessage, verifyAuditChain, type VerifyReport } from './verify-chain.js';
@@ -22,6 +22,14 @@ export async function createAuditService(deps: AuditServiceDeps) {
   const { store, signer } = deps;
   let lastCheckpointSeq = await findLastCheckpointSeq(store.reader);
   let inFlight: Promise<void> | undefined;
+  // SECURITY: if the anchor no longer matches the log, someone cut or rewrote it while we were
+  // down. Keep the old anchor as evidence (never overwrite it) and record the alert in the chain.
+  const anchorProblem = await checkAnchorAgainstLog(store.reader, deps.dataDir, signer);
+  if (!anchorProblem && readAnchor(deps.dataDir, signer).kind === 'none') writeAnchor(deps.dataDir, { seq: 0, hash: GENESIS_HASH }, signer);
+  if (anchorProblem) {
+    deps.log.error({ problem: anchorProblem }, 'audit anchor does not match the log: the anchor is frozen; run audit:verify');
+    await store.mutate((tx) => tx.appendAudit({ actor: SYSTEM_ACTOR, action: 'audit.integrity_alert', target: 'audit', details: { problem: anchorProblem } }));
+  }
 
   function checkpoint(): Promise<void> {
     inFlight ??= store
@@ -37,7 +45,7 @@ export async function createAuditService(deps: AuditServiceDeps) {
         });
         tx.afterCommit(() => {
           lastCheckpointSeq = entry.seq;
-          writeAnchor(deps.dataDir, entry, signer);
+          if (!anchorProblem) writeAnchor(deps.dataDir, entry, signer);
         });
       })
       .finally(() => {
@@ -65,6 +73,16 @@ export type AuditService = Awaited<ReturnType<typeof createAuditService>>;
 export function verifyStoredChain(reader: StoreReader, dataDir: string, verifier: Parameters<typeof verifyAuditChain>[1]['verifier']): Promise<VerifyReport> {
   const anchor = readAnchor(dataDir, verifier);
   return verifyAuditChain(reader.scanAudit(), { verifier, anchor });
+}
+
+/** Quick start-up check: the anchored entry must still be in the log with its hash. */
+async function checkAnchorAgainstLog(reader: StoreReader, dataDir: string, signer: AuditSigner): Promise<string | undefined> {
+  const reading = readAnchor(dataDir, signer);
+  if (reading.kind === 'invalid') return reading.reason;
+  if (reading.kind === 'none') return (await reader.auditHead()).seq > 0 ? 'the anchor file is missing' : undefined;
+  const [entry] = await reader.queryAudit({ afterSeq: reading.anchor.seq - 1, limit: 1 });
+  if (entry?.seq !== reading.anchor.seq || entry.hash !== reading.anchor.hash) return `anchored entry ${reading.anchor.seq} is missing or changed`;
+  return undefined;
 }
 
 async function findLastCheckpointSeq(reader: StoreReader): Promise<number> {

@@ -56,7 +56,7 @@ export async function verifyAuditChain(
   let count = 0;
   let recentHashes = new Map<number, string>();
   const anchoredSeq = options.anchor.kind === 'valid' ? options.anchor.anchor.seq : null;
-  let anchoredHash: string | undefined;
+  let anchoredHash: string | undefined = anchoredSeq === 0 ? GENESIS_HASH : undefined;
   const fail = (firstBadSeq: number, reason: VerifyFailure, message: string): VerifyReport => ({
     ok: false, entries: count, head, checkpoints, anchoredSeq, firstBadSeq, reason, message,
   });
@@ -87,6 +87,10 @@ export async function verifyAuditChain(
     count += 1;
   }
 
+  if (options.anchor.kind === 'none' && count > 0) {
+    // Every log is anchored from its genesis: a log with entries and no anchor lost it.
+    return fail(0, 'bad_anchor', 'the anchor file is missing');
+  }
   if (options.anchor.kind === 'valid') {
     const { anchor } = options.anchor;
     if (head.seq < anchor.seq) {

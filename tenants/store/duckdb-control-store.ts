@@ -1,3 +1,4 @@
+import { DomainError } from '../../core/errors.js';
 import { openDatabase, type Connection, type Database, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
 import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
 import type { ApplicantRecord, TenantRecord } from '../model.js';
@@ -126,7 +127,8 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
   return {
     reader,
     mutate<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-      if (closed || options.readOnly) return Promise.reject(new Error(closed ? 'the control store is closed' : 'the control store is open read-only'));
+      if (options.readOnly) return Promise.reject(new Error('the control store is open read-only'));
+      if (closed) return Promise.reject(new DomainError('SRV_ERR_UNAVAILABLE', 'the service is shutting down: retry shortly'));
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
         draining ??= drain();

@@ -1,0 +1,48 @@
+/** The service's own surface: health, the OpenAPI document, docs, request ids and error bodies. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+
+describe('service surface', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close({ remove: true }));
+
+  it('reports store and engine readiness', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'ok', store: { ready: true }, engine: { ready: true } });
+  });
+
+  it('publishes an OpenAPI document with the v1 contract and its error responses', async () => {
+    const spec = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(spec.openapi).toMatch(/^3\./);
+    for (const p of ['/health', '/v1/tenants', '/v1/tenants/{id}', '/v1/tenants/{id}/suspend', '/v1/tenants/{id}/resume', '/v1/tenants/{id}/revoke', '/v1/applicants', '/v1/audit', '/v1/audit/verify']) {
+      expect(spec.paths).toHaveProperty([p]);
+    }
+    expect(Object.keys(spec.paths['/v1/tenants'].post.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '403', '409']));
+    expect(spec.paths['/v1/tenants'].post.requestBody.content['application/json'].schema.required).toEqual(['id', 'name', 'licenseFrom', 'licenseTo']);
+    expect((await t.app.inject({ method: 'GET', url: '/docs/' })).statusCode).toBe(200);
+  });
+
+  it('echoes a well-formed request id and replaces a malformed one', async () => {
+    const kept = await t.app.inject({ method: 'GET', url: '/nowhere', headers: { 'x-request-id': 'abc-123' } });
+    expect(kept.headers['x-request-id']).toBe('abc-123');
+    expect(kept.json()).toEqual({ statusCode: 404, code: 'REQ_ERR_NOT_FOUND', error: 'Not Found', message: 'no route GET /nowhere', requestId: 'abc-123' });
+    const replaced = await t.app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'bad id\nforged log line' } });
+    expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers malformed JSON, a wrong media type and an oversized body with stable codes', async () => {
+    const token = t.token({ role: 'supervisor', org: 'authority', sub: 's' });
+    const post = (payload: string, contentType: string) => t.app.inject({ method: 'POST', url: '/v1/tenants', payload, headers: { authorization: `Bearer ${token}`, 'content-type': contentType } });
+    expect((await post('{"id":', 'application/json')).json().code).toBe('REQ_ERR_BAD_JSON');
+    const media = await post('id=x', 'application/x-www-form-urlencoded');
+    expect(media.statusCode).toBe(415);
+    expect(media.json().code).toBe('REQ_ERR_UNSUPPORTED_MEDIA_TYPE');
+    const big = await post(JSON.stringify({ id: 'x', name: 'y'.repeat(2 * 1024 * 1024) }), 'application/json');
+    expect(big.statusCode).toBe(413);
+    expect(big.json().code).toBe('REQ_ERR_BODY_TOO_LARGE');
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * Invariant 5: any edit to past audit entries is detected. Each test tampers with the real data
+ * files of a stopped server (the DuckDB store, the anchor file), then verifies both online
+ * (GET /v1/audit/verify on a restarted app) and offline (`audit:verify` CLI), which must name the
+ * kind of tampering and the first bad sequence number.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../sandbox/index.js';
+import { hashAuditEntry } from '../../tenants/audit/audit-entry.js';
+import { CONTROL_DB_FILE, type AuditEntry, type VerifyReport } from '../../tenants/index.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+import { licenseAround, startTestApp, SUPERVISOR } from '../helpers/test-app.js';
+
+const run = promisify(execFile);
+const CLI = path.resolve('dist/server/cli/audit-verify.js');
+
+let template: { dir: string; remove: () => void };
+let entryCount = 0;
+
+beforeAll(async () => {
+  template = makeTempDir();
+  const t = await startTestApp({ dataDir: template.dir });
+  const now = new Date();
+  for (let i = 0; i < 5; i++) {
+    expect((await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: `t${i}`, name: `tenant ${i}`, ...licenseAround(now, -1, 100) })).statusCode).toBe(201);
+  }
+  await t.call(SUPERVISOR, 'POST', '/v1/tenants/t1/suspend');
+  await t.call(SUPERVISOR, 'POST', '/v1/tenants/t1/resume');
+  await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'a1', name: 'applicant' });
+  await t.call(SUPERVISOR, 'POST', '/v1/tenants/t2/revoke'); // revoke + wipe: two entries
+  entryCount = (await t.call(SUPERVISOR, 'GET', '/v1/audit?limit=1000')).json().entries.length;
+  expect(entryCount).toBe(10);
+  await t.close(); // writes a signed checkpoint and anchors it
+});
+afterAll(() => template.remove());
+
+/** A copy of the template data dir, tampered with by `tamper` while no server runs. */
+async function tamperedCopy(tamper: (dir: string) => Promise<void> | void): Promise<{ dir: string; remove: () => void }> {
+  const copy = makeTempDir();
+  fs.cpSync(template.dir, copy.dir, { recursive: true });
+  await tamper(copy.dir);
+  return copy;
+}
+
+async function withStore(dir: string, use: (sql: (text: string, params?: (string | number)[]) => Promise<Record<string, unknown>[]>) => Promise<void>): Promise<void> {
+  const db = await openDatabase(path.join(dir, CONTROL_DB_FILE));
+  const connection = await db.connect();
+  try {
+    await use((text, params) => connection.all(text, params));
+  } finally {
+    connection.close();
+    db.close();
+  }
+}
+
+async function verifyOnline(dir: string): Promise<VerifyReport> {
+  const t = await startTestApp({ dataDir: dir });
+  try {
+    const res = await t.call(SUPERVISOR, 'GET', '/v1/audit/verify');
+    expect(res.statusCode).toBe(200);
+    return res.json() as VerifyReport;
+  } finally {
+    await t.app.close();
+  }
+}
+
+async function verifyOffline(dir: string): Promise<{ exitCode: number; report: VerifyReport }> {
+  try {
+    const { stdout } = await run(process.execPath, [CLI, '--data-dir', dir]);
+    return { exitCode: 0, report: JSON.parse(stdout) as VerifyReport };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string };
+    return { exitCode: failed.code, report: JSON.parse(failed.stdout) as VerifyReport };
+  }
+}
+
+/**
+ * Offline first, on the tampered files as they are; then online, which restarts a server over them.
+ * A restarted server appends entries of its own (an integrity alert, a shutdown checkpoint), so a
+ * cut tail regrows: the first bad sequence of a truncation then moves, the verdict must not.
+ */
+async function expectDetected(dir: string, reason: VerifyReport['reason'], firstBadSeq: number): Promise<void> {
+  const offline = await verifyOffline(dir);
+  expect(offline.exitCode).toBe(1);
+  expect(offline.report).toMatchObject({ ok: false, reason, firstBadSeq });
+  const stable = reason === 'truncated' ? {} : { firstBadSeq };
+  const online = await verifyOnline(dir);
+  expect(online).toMatchObject({ ok: false, reason, ...stable });
+  // A restart must not launder the evidence (e.g. by anchoring the shortened log).
+  const afterRestart = await verifyOffline(dir);
+  expect(afterRestart.report).toMatchObject({ ok: false, reason, ...stable });
+}
+
+describe('audit chain tampering', () => {
+  it('verifies the untouched chain, with its checkpoint and anchor', async () => {
+    const { exitCode, report } = await verifyOffline(template.dir);
+    expect(exitCode).toBe(0);
+    expect(report).toMatchObject({ ok: true, entries: entryCount + 1, checkpoints: 1, anchoredSeq: entryCount + 1 });
+  });
+
+  it('names an edited entry', async () => {
+    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+      await sql(`UPDATE audit_log SET details = '{"name":"nobody"}' WHERE seq = 3`);
+    }));
+    await expectDetected(copy.dir, 'hash_mismatch', 3);
+    copy.remove();
+  });
+
+  it('names a deleted entry', async () => {
+    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+      await sql('DELETE FROM audit_log WHERE seq = 4');
+    }));
+    await expectDetected(copy.dir, 'missing_entry', 4);
+    copy.remove();
+  });
+
+  it('names two swapped entries', async () => {
+    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+      // Swap everything but the sequence numbers of entries 5 and 6.
+      await sql('UPDATE audit_log SET seq = -5 WHERE seq = 5');
+      await sql('UPDATE audit_log SET seq = 5 WHERE seq = 6');
+      await sql('UPDATE audit_log SET seq = 6 WHERE seq = -5');
+    }));
+    await expectDetected(copy.dir, 'broken_link', 5);
+    copy.remove();
+  });
+
+  it('names a truncated tail, which leaves a chain that is valid on its own', async () => {
+    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+      await sql('DELETE FROM audit_log WHERE seq >= 9');
+    }));
+    await expectDetected(copy.dir, 'truncated', 9);
+    copy.remove();
+  });
+
+  it('names a rewrite whose hashes were all recomputed, through the signed checkpoint', async () => {
+    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+      const rows = await sql('SELECT * FROM audit_log ORDER BY seq');
+      let prevHash = '0'.repeat(64);
+      for (const row of rows) {
+        const entry: Omit<AuditEntry, 'hash'> = {
+          seq: Number(row.seq), ts: String(row.ts),
+          actor: { sub: String(row.actor_sub), role: row.actor_role as AuditEntry['actor']['role'], org: String(row.actor_org) },
+          action: String(row.action), target: String(row.target),
+          details: Number(row.seq) === 3 ? { name: 'nobody' } : (JSON.parse(String(row.details)) as Record<string, unknown>),
+          prevHash,
+        };
+        const hash = hashAuditEntry(entry);
+        await sql('UPDATE audit_log SET details = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [JSON.stringify(entry.details), prevHash, hash, entry.seq]);
+        prevHash = hash;
+      }
+    }));
+    await expectDetected(copy.dir, 'bad_checkpoint', entryCount + 1);
+    copy.remove();
+  });
+
+  it('names a deleted anchor file', async () => {
+    const copy = await tamperedCopy((dir) => fs.rmSync(path.join(dir, 'audit-anchor.json')));
+    await expectDetected(copy.dir, 'bad_anchor', 0);
+    copy.remove();
+  });
+
+  it('names a forged anchor file', async () => {
+    const copy = await tamperedCopy((dir) => {
+      const file = path.join(dir, 'audit-anchor.json');
+      const anchor = JSON.parse(fs.readFileSync(file, 'utf8')) as { seq: number };
+      fs.writeFileSync(file, JSON.stringify({ ...anchor, seq: anchor.seq - 3 }));
+    });
+    await expectDetected(copy.dir, 'bad_anchor', 0);
+    copy.remove();
+  });
+});
