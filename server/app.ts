@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
 import { installAccessGuard, registerJwt } from './auth.js';
 import type { Config } from './config.js';
@@ -14,6 +14,7 @@ import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { resolveDevJwtSecret } from './secrets.js';
+import { zodSerializerCompiler } from './serializer.js';
 
 export interface AppOptions {
   /** Overrides the system clock (tests of license expiry). */
@@ -50,10 +51,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(zodSerializerCompiler);
   installErrorHandling(app);
-  app.addHook('onSend', async (request, reply) => {
+  // Set before anything can answer, so every response, errors included, carries the id.
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
 
   const controlPlane = await openControlPlane({
@@ -70,7 +73,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     if (config.demo && controlPlane.firstStart) await seedDemoDomain(controlPlane);
 
     await installLoadShedding(app, { maxInflight: config.maxInflight, maxEventLoopDelayMs: config.maxEventLoopDelayMs });
-    await registerJwt(app, config.auth, config.auth.mode === 'development' ? resolveDevJwtSecret(config) : undefined);
+    const verifyToken = await registerJwt(app, config.auth, config.auth.mode === 'development' ? resolveDevJwtSecret(config) : undefined);
     await app.register(fastifySwagger, {
       openapi: {
         info: { title: 'indomain', version: '1', description: 'Privacy-preserving data operation sandbox: 原始数据不出域、数据可用不可见' },
@@ -84,7 +87,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
     // The API scope: every route here declares its access; the guard runs before each handler.
     await app.register(async (api) => {
-      installAccessGuard(api, controlPlane);
+      installAccessGuard(api, controlPlane, verifyToken);
       await api.register(healthRoutes(controlPlane));
       await api.register(meRoutes());
       await api.register(tenantRoutes(controlPlane));

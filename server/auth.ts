@@ -22,17 +22,32 @@ declare module 'fastify' {
   }
 }
 
-/** Registers @fastify/jwt for the configured mode: HS256 in development, public keys in production. */
-export async function registerJwt(app: FastifyInstance, auth: AuthConfig, devSecret: string | undefined): Promise<void> {
+/**
+ * fast-jwt's cache of verified tokens (keyed by a hash of the token; an entry never outlives the
+ * token's own `exp`). Safe because verification only says who signed the token: whether that caller
+ * may act is decided afresh on every request from control-plane state.
+ */
+const VERIFY_CACHE = { cache: 10_000, cacheTTL: 60_000 } as const;
+
+/** Verifies a request's bearer token and returns its payload, or throws a DomainError. */
+export type TokenVerifier = (request: FastifyRequest) => Promise<unknown>;
+
+/**
+ * Registers @fastify/jwt for the configured mode (HS256 in development, public keys in production)
+ * and returns the verifier the access guard uses. With a static key the token is verified
+ * synchronously by `app.jwt.verify`; only JWKS needs the asynchronous per-request key lookup.
+ */
+export async function registerJwt(app: FastifyInstance, auth: AuthConfig, devSecret: string | undefined): Promise<TokenVerifier> {
   let options: FastifyJWTOptions;
   if (auth.mode === 'development') {
     if (!devSecret) throw new Error('development mode needs an HS256 secret');
     // SECURITY: algorithms pinned: `alg: none` and public-key confusion are refused by fast-jwt.
-    options = { secret: devSecret, verify: { algorithms: ['HS256'] }, sign: { algorithm: 'HS256' } };
+    options = { secret: devSecret, verify: { algorithms: ['HS256'], ...VERIFY_CACHE }, sign: { algorithm: 'HS256' } };
   } else {
     const verify = {
       // SECURITY: only asymmetric algorithms in production: HS256 is disabled.
       algorithms: [...auth.algorithms],
+      ...VERIFY_CACHE,
       ...(auth.issuer ? { allowedIss: auth.issuer } : {}),
       ...(auth.audience ? { allowedAud: auth.audience } : {}),
     };
@@ -53,19 +68,49 @@ export async function registerJwt(app: FastifyInstance, auth: AuthConfig, devSec
     }
   }
   await app.register(fastifyJwt, options);
+  const usesJwks = auth.mode === 'production' && 'jwksUrl' in auth;
+  return async (request) => {
+    try {
+      if (usesJwks) return await request.jwtVerify();
+      return app.jwt.verify(bearerToken(request));
+    } catch (error) {
+      throw toAuthError(error);
+    }
+  };
 }
 
-const JWT_ERRORS: Record<string, { code: 'AUTH_ERR_MISSING_TOKEN' | 'AUTH_ERR_TOKEN_EXPIRED' | 'AUTH_ERR_TOKEN_NOT_ACTIVE'; message: string }> = {
-  FST_JWT_NO_AUTHORIZATION_IN_HEADER: { code: 'AUTH_ERR_MISSING_TOKEN', message: 'send a token as "Authorization: Bearer <JWT>"' },
-  FST_JWT_AUTHORIZATION_TOKEN_EXPIRED: { code: 'AUTH_ERR_TOKEN_EXPIRED', message: 'the token has expired: get a new one' },
-  FAST_JWT_INACTIVE: { code: 'AUTH_ERR_TOKEN_NOT_ACTIVE', message: 'the token is not valid yet (nbf)' },
-};
+const MISSING_TOKEN = new DomainError('AUTH_ERR_MISSING_TOKEN', 'send a token as "Authorization: Bearer <JWT>"');
+
+function bearerToken(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  if (!header) throw MISSING_TOKEN;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new DomainError('AUTH_ERR_INVALID_TOKEN', 'the token is not valid');
+  return match[1]!;
+}
+
+/** @fastify/jwt's and fast-jwt's errors, by code, as ours. */
+function toAuthError(error: unknown): DomainError {
+  if (error instanceof DomainError) return error;
+  switch ((error as { code?: string }).code) {
+    case 'FST_JWT_NO_AUTHORIZATION_IN_HEADER':
+      return MISSING_TOKEN;
+    case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
+    case 'FAST_JWT_EXPIRED':
+      return new DomainError('AUTH_ERR_TOKEN_EXPIRED', 'the token has expired: get a new one');
+    case 'FAST_JWT_INACTIVE':
+      return new DomainError('AUTH_ERR_TOKEN_NOT_ACTIVE', 'the token is not valid yet (nbf)');
+    default:
+      // SECURITY: bad signature, alg none, malformed, wrong issuer or audience: one code, no detail.
+      return new DomainError('AUTH_ERR_INVALID_TOKEN', 'the token is not valid');
+  }
+}
 
 /**
  * Installs the per-route guard in the API scope: verify the token, validate its claims, check the
  * caller's organization against control-plane state, then the route's roles.
  */
-export function installAccessGuard(app: FastifyInstance, controlPlane: ControlPlane): void {
+export function installAccessGuard(app: FastifyInstance, controlPlane: ControlPlane, verifyToken: TokenVerifier): void {
   app.decorateRequest('claims', null as unknown as Claims);
 
   app.addHook('onRoute', (route) => {
@@ -77,14 +122,7 @@ export function installAccessGuard(app: FastifyInstance, controlPlane: ControlPl
     const access = request.routeOptions.config.access;
     if (access === 'public') return;
     if (!access) throw new Error('route without access declaration'); // unreachable: onRoute refuses these
-    let payload: unknown;
-    try {
-      payload = await request.jwtVerify();
-    } catch (error) {
-      const known = JWT_ERRORS[(error as { code?: string }).code ?? ''];
-      // SECURITY: bad signature, alg none, malformed, wrong issuer/audience: all one code, no detail.
-      throw known ? new DomainError(known.code, known.message) : new DomainError('AUTH_ERR_INVALID_TOKEN', 'the token is not valid');
-    }
+    const payload = await verifyToken(request);
     const claims = ClaimsSchema.safeParse(payload);
     if (!claims.success) throw new DomainError('AUTH_ERR_BAD_CLAIMS', 'the token must carry sub, role (supervisor, operator or applicant) and org');
     // SECURITY: invariant 6: control-plane state decides on every request, whatever the token says.

@@ -12,19 +12,24 @@ export interface LoadSheddingOptions {
 /**
  * Refuses work instead of collapsing: a cap on requests in flight (deterministic, cheap) and
  * @fastify/under-pressure for event-loop delay. Both answer 503 SRV_ERR_OVERLOADED with Retry-After.
+ * The in-flight hook is callback-style: it runs on every request, and an async hook costs a
+ * promise per request for nothing.
  */
 export async function installLoadShedding(app: FastifyInstance, options: LoadSheddingOptions): Promise<void> {
   let inflight = 0;
-  app.addHook('onRequest', async (request, reply) => {
+  const release = () => {
+    inflight -= 1;
+  };
+  app.addHook('onRequest', (_request, reply, done) => {
     if (inflight >= options.maxInflight) {
       void reply.header('Retry-After', '1');
-      throw new OverloadedError();
+      done(new OverloadedError());
+      return;
     }
     inflight += 1;
     // `close` fires once for every response, finished or aborted by the client.
-    reply.raw.once('close', () => {
-      inflight -= 1;
-    });
+    reply.raw.once('close', release);
+    done();
   });
   if (options.maxEventLoopDelayMs > 0) {
     await app.register(underPressure, { maxEventLoopDelay: options.maxEventLoopDelayMs, retryAfter: 2, customError: OverloadedError });

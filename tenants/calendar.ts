@@ -14,6 +14,24 @@ export function calendarDate(now: Date, timeZone: string): string {
   return formatter.format(now);
 }
 
+/**
+ * `calendarDate` for a clock, recomputed at most once per second of clock time: every request asks
+ * for today's date, and Intl formatting showed up in the read path's profile.
+ */
+export function todayFor(clock: () => Date, timeZone: string): () => string {
+  let second = Number.NaN;
+  let date = '';
+  return () => {
+    const now = clock();
+    const current = Math.floor(now.getTime() / 1000);
+    if (current !== second) {
+      second = current;
+      date = calendarDate(now, timeZone);
+    }
+    return date;
+  };
+}
+
 /** The date `years` calendar years after `date`; 29 February rolls to 1 March. */
 export function addYears(date: string, years: number): string {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];

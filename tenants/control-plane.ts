@@ -5,7 +5,7 @@ import { createAuditService } from './audit/audit-service.js';
 import { loadOrCreateAuditSigner } from './audit/signing-key.js';
 import { checkOrgAccess } from './access.js';
 import { createApplicantService } from './applicant-service.js';
-import { calendarDate } from './calendar.js';
+import { todayFor } from './calendar.js';
 import type { Claims } from './model.js';
 import { OrgDirectory } from './org-directory.js';
 import { openDuckDbControlStore } from './store/duckdb-control-store.js';
@@ -39,7 +39,7 @@ export const SECRETS_DIR = 'secrets';
  */
 export async function openControlPlane(options: ControlPlaneOptions) {
   const clock = options.clock ?? (() => new Date());
-  const today = () => calendarDate(clock(), options.timeZone);
+  const today = todayFor(clock, options.timeZone);
   fs.mkdirSync(options.dataDir, { recursive: true });
   const firstStart = !fs.existsSync(path.join(options.dataDir, CONTROL_DB_FILE));
   const store = await openDuckDbControlStore({

@@ -1,5 +1,5 @@
 import { DomainError } from '../../core/errors.js';
-import { openDatabase, type Connection, type Database, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
+import { openDatabase, type Connection, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
 import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
 import type { ApplicantRecord, TenantRecord } from '../model.js';
 import type { AuditFilter, ControlStore, StoreReader, StoreTransaction } from './control-store.js';
@@ -33,7 +33,7 @@ interface Job {
  * Reads use a fresh connection each and see committed state only.
  */
 export async function openDuckDbControlStore(options: DuckDbControlStoreOptions): Promise<ControlStore> {
-  const db = await openDatabase(options.path, { threads: 2, memoryLimitMb: 512, readOnly: options.readOnly ?? false });
+  const db = await openDatabase(options.path, { threads: 1, memoryLimitMb: 512, readOnly: options.readOnly ?? false });
   let writer: Connection;
   try {
     writer = await db.connect();
@@ -43,7 +43,8 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
     throw error;
   }
   const maxBatch = options.maxBatch ?? 256;
-  const reader = createReader(db);
+  const readSession = serialized(await db.connect());
+  const reader = createReader(readSession);
   let head = await reader.auditHead();
   const queue: Job[] = [];
   const listeners: ((head: AuditHead) => void)[] = [];
@@ -75,6 +76,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
     let batchHead = head;
     const results: unknown[] = [];
     const callbacks: (() => void)[] = [];
+    const entries: AuditEntry[] = [];
     try {
       await writer.run('BEGIN TRANSACTION');
       for (const job of batch) {
@@ -91,10 +93,9 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
           insertApplicant: (a) => write('INSERT INTO applicants VALUES ($1, $2, $3)', [a.id, a.name, a.createdAt]),
           async appendAudit(input) {
             const entry = chainAuditEntry(batchHead, input, options.clock().toISOString());
-            await write('INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
-              entry.seq, entry.ts, entry.actor.sub, entry.actor.role, entry.actor.org, entry.action, entry.target,
-              JSON.stringify(entry.details), entry.prevHash, entry.hash,
-            ]);
+            // Written with the batch's other entries just before COMMIT: one statement, same transaction.
+            entries.push(entry);
+            wrote = true;
             audited = true;
             batchHead = { seq: entry.seq, hash: entry.hash };
             return entry;
@@ -106,6 +107,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
         // An unaudited state change would break invariant 5: refuse it, whatever the caller meant.
         if (wrote && !audited) throw new Error('a control-store mutation must append an audit entry');
       }
+      await insertAuditEntries(writer, entries);
       await writer.run('COMMIT');
     } catch (error) {
       await writer.run('ROLLBACK').catch(() => undefined);
@@ -137,7 +139,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
     onCommit: (listener) => void listeners.push(listener),
     async ping() {
       try {
-        return (await withConnection(db, (c) => c.all('SELECT 1 AS ok'))).length === 1;
+        return (await readSession.all('SELECT 1 AS ok')).length === 1;
       } catch {
         return false;
       }
@@ -146,33 +148,55 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
       closed = true;
       while (draining) await draining;
       writer.close();
+      readSession.close();
       db.close();
     },
   };
 }
 
-async function withConnection<T>(db: Database, use: (session: SqlSession) => Promise<T>): Promise<T> {
-  const connection = await db.connect();
-  try {
-    return await use(connection);
-  } finally {
-    connection.close();
+const AUDIT_ROWS_PER_STATEMENT = 64;
+const AUDIT_COLUMNS = 10;
+
+async function insertAuditEntries(session: SqlSession, entries: AuditEntry[]): Promise<void> {
+  for (let start = 0; start < entries.length; start += AUDIT_ROWS_PER_STATEMENT) {
+    const chunk = entries.slice(start, start + AUDIT_ROWS_PER_STATEMENT);
+    const rows = chunk.map((_, r) => `(${Array.from({ length: AUDIT_COLUMNS }, (_, c) => `$${r * AUDIT_COLUMNS + c + 1}`).join(', ')})`);
+    const params = chunk.flatMap((e) => [e.seq, e.ts, e.actor.sub, e.actor.role, e.actor.org, e.action, e.target, JSON.stringify(e.details), e.prevHash, e.hash]);
+    await session.run(`INSERT INTO audit_log VALUES ${rows.join(', ')}`, params);
   }
 }
 
-function createReader(db: Database): StoreReader {
+/**
+ * One read connection shared by all readers, one statement at a time: a DuckDB connection runs one
+ * query at a time, and a cached connection keeps its prepared statements. Reads are rare here (the
+ * per-request checks use the in-memory directory).
+ */
+function serialized(connection: Connection): Connection {
+  let tail: Promise<unknown> = Promise.resolve();
+  const enqueue = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = tail.then(work, work);
+    tail = result.catch(() => undefined);
+    return result;
+  };
   return {
-    listTenants: () => withConnection(db, async (c) => (await c.all('SELECT * FROM tenants ORDER BY id')).map(toTenant)),
-    getTenant: (id) => withConnection(db, (c) => getTenant(c, id)),
-    listApplicants: () => withConnection(db, async (c) => (await c.all('SELECT * FROM applicants ORDER BY id')).map(toApplicant)),
-    getApplicant: (id) => withConnection(db, (c) => getApplicant(c, id)),
-    queryAudit: (filter) => withConnection(db, (c) => queryAudit(c, filter)),
-    scanAudit: () => scanAudit(db),
-    auditHead: () =>
-      withConnection(db, async (c) => {
-        const [row] = await c.all<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-        return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
-      }),
+    run: (sql, params) => enqueue(() => connection.run(sql, params)),
+    all: (sql, params) => enqueue(() => connection.all(sql, params)),
+    close: () => connection.close(),
+  };
+}
+
+function createReader(session: SqlSession): StoreReader {
+  return {
+    listTenants: async () => (await session.all('SELECT * FROM tenants ORDER BY id')).map(toTenant),
+    getTenant: (id) => getTenant(session, id),
+    listApplicants: async () => (await session.all('SELECT * FROM applicants ORDER BY id')).map(toApplicant),
+    getApplicant: (id) => getApplicant(session, id),
+    queryAudit: (filter) => queryAudit(session, filter),
+    scanAudit: () => scanAudit(session),
+    auditHead: async () => {
+      const [row] = await session.all<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+      return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
+    },
   };
 }
 
@@ -208,18 +232,13 @@ async function queryAudit(session: SqlSession, filter: AuditFilter): Promise<Aud
   return (await session.all(sql, params)).map(toAuditEntry);
 }
 
-async function* scanAudit(db: Database): AsyncGenerator<AuditEntry> {
-  const connection = await db.connect();
-  try {
-    let after = 0;
-    for (;;) {
-      const page = await connection.all('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000', [after]);
-      if (page.length === 0) return;
-      for (const row of page) yield toAuditEntry(row);
-      after = Number(page[page.length - 1]!.seq);
-    }
-  } finally {
-    connection.close();
+async function* scanAudit(session: SqlSession): AsyncGenerator<AuditEntry> {
+  let after = 0;
+  for (;;) {
+    const page = await session.all('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000', [after]);
+    if (page.length === 0) return;
+    for (const row of page) yield toAuditEntry(row);
+    after = Number(page[page.length - 1]!.seq);
   }
 }
 

@@ -38,7 +38,7 @@ describe('route access', () => {
     const app = Fastify();
     const start = async () => {
       await app.register(async (api) => {
-        installAccessGuard(api, t.app.controlPlane);
+        installAccessGuard(api, t.app.controlPlane, async () => ({}));
         api.get('/v1/forgotten', async () => ({ secret: true }));
       });
       await app.ready();

@@ -1,0 +1,66 @@
+/**
+ * The README's promise, end to end on a real process: `npm start` on an empty data dir seeds the
+ * demo domain, serves /health and prints one working development token per role; the token CLI signs
+ * with the same secret; SIGTERM shuts down cleanly with a final checkpoint; the offline verifier
+ * accepts the chain; a second start does not seed again.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startServerProcess } from '../helpers/server-process.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const run = promisify(execFile);
+const temp = makeTempDir();
+afterAll(() => temp.remove());
+
+const env = { INDOMAIN_DATA_DIR: temp.dir };
+const get = async (url: string, token?: string) => {
+  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+
+describe('first start', () => {
+  it('seeds the demo domain, prints working tokens, and shuts down cleanly', async () => {
+    const server = await startServerProcess(env);
+    try {
+      expect((await get(`${server.url}/health`)).status).toBe(200);
+      const tokens = Object.fromEntries([...server.stdout().matchAll(/^\s+(supervisor|operator|applicant)\s+\(org ([\w-]+)\): (\S+)$/gm)].map((m) => [m[1], m[3]]));
+      expect(Object.keys(tokens).sort()).toEqual(['applicant', 'operator', 'supervisor']);
+      expect((await get(`${server.url}/v1/tenants`, tokens.supervisor)).body.tenants).toMatchObject([{ id: 'demo', status: 'active', licenseState: 'valid' }]);
+      expect((await get(`${server.url}/v1/tenants/demo`, tokens.operator)).status).toBe(200);
+      expect((await get(`${server.url}/v1/me`, tokens.applicant)).body).toEqual({ claims: { role: 'applicant', org: 'demo-applicant', sub: 'applicant' } });
+
+      const { stdout } = await run(process.execPath, [path.resolve('dist/server/cli/token.js'), '--role', 'operator', '--org', 'demo', '--sub', 'cli'], { env: { ...process.env, ...env } });
+      expect(stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+      expect((await get(`${server.url}/v1/me`, stdout.trim())).body).toEqual({ claims: { role: 'operator', org: 'demo', sub: 'cli' } });
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+
+    const { stdout } = await run(process.execPath, [path.resolve('dist/server/cli/audit-verify.js'), '--data-dir', temp.dir]);
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({ ok: true, checkpoints: 1 });
+    expect(report.anchoredSeq).toBe(report.head.seq);
+  });
+
+  it('does not seed again on the next start', async () => {
+    const server = await startServerProcess(env);
+    try {
+      const supervisor = /supervisor\s+\(org [\w-]+\): (\S+)/.exec(server.stdout())![1]!;
+      const creates = (await get(`${server.url}/v1/audit?action=tenant.create`, supervisor)).body.entries as unknown[];
+      expect(creates).toHaveLength(1);
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect((await server.exited).code).toBe(0);
+  });
+
+  it('refuses to start with a bad configuration, naming every problem', async () => {
+    const failed = await run(process.execPath, [path.resolve('dist/server/main.js')], { env: { PATH: process.env.PATH, INDOMAIN_PORT: 'x', INDOMAIN_DEMO: 'perhaps' } }).catch((error: { code: number; stderr: string }) => error);
+    expect('code' in failed && failed.code).toBe(2);
+    expect((failed as { stderr: string }).stderr).toMatch(/INDOMAIN_PORT[\s\S]*INDOMAIN_DEMO|INDOMAIN_DEMO[\s\S]*INDOMAIN_PORT/);
+  });
+});
