@@ -1,6 +1,7 @@
 /** Configuration: defaults, every bad variable reported at once, and the production rules. */
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../server/config.js';
+import { CONFIG_VARIABLES, loadConfig } from '../../../server/config.js';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
@@ -54,5 +55,16 @@ describe('loadConfig', () => {
   it('refuses production-only settings in development, and HS algorithms in the production list', () => {
     expect(loadConfig({ INDOMAIN_JWKS_URL: 'https://idp.test/jwks' }).ok).toBe(false);
     expect(loadConfig({ INDOMAIN_AUTH_MODE: 'production', INDOMAIN_JWT_PUBLIC_KEY_FILE: '/k', INDOMAIN_JWT_ALGORITHMS: 'RS256,HS256' }).ok).toBe(false);
+  });
+});
+
+describe('configuration docs', () => {
+  it('lists every variable in the README table and in .env.example', () => {
+    const readme = fs.readFileSync('README.md', 'utf8');
+    const example = fs.readFileSync('.env.example', 'utf8');
+    for (const name of CONFIG_VARIABLES) {
+      expect(readme, name).toContain(`| \`${name}\` |`);
+      expect(example, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
+    }
   });
 });
