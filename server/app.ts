@@ -6,7 +6,7 @@ import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fa
 import { openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
 import { installAccessGuard, registerJwt } from './auth.js';
 import type { Config } from './config.js';
-import { installErrorHandling } from './errors.js';
+import { answerFrameworkError, installErrorHandling } from './errors.js';
 import { installLoadShedding } from './load-shedding.js';
 import { applicantRoutes } from './routes/applicants.js';
 import { auditRoutes } from './routes/audit.js';
@@ -44,6 +44,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
     },
     bodyLimit: config.bodyLimitBytes,
+    frameworkErrors: answerFrameworkError,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

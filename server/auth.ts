@@ -12,6 +12,9 @@ import type { AuthConfig } from './config.js';
  */
 export type RouteAccess = 'public' | { roles: readonly Role[] };
 
+/** Route config for the endpoints only the supervisor (主管部门) may call. */
+export const SUPERVISOR_ONLY = { access: { roles: ['supervisor'] } } as const;
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;

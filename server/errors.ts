@@ -78,6 +78,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'REQ_ERR_UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'REQ_ERR_VALIDATION',
   FST_ERR_VALIDATION: 'REQ_ERR_VALIDATION',
+  FST_ERR_BAD_URL: 'REQ_ERR_VALIDATION',
+  FST_ERR_MAX_PARAM_LENGTH: 'REQ_ERR_VALIDATION',
 };
 
 /** Turns any error into the public error body. Messages are exposed only below 500. */
@@ -106,6 +108,15 @@ export function toErrorBody(error: unknown, requestId: string): ErrorBody {
   }
   const statusCode = HTTP_STATUS_BY_CODE[code];
   return { statusCode, code, error: REASON_PHRASES[statusCode] ?? 'Error', message, requestId, ...(details ? { details } : {}) };
+}
+
+/**
+ * Errors Fastify raises while routing, before any hook runs (a malformed URL, an over-long path
+ * parameter). Passed as the `frameworkErrors` server option so they get the same body as the rest.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const body = toErrorBody(error, request.id);
+  void reply.status(body.statusCode).header('x-request-id', request.id).send(body);
 }
 
 /** Installs the single error handler and the not-found handler on the root instance. */

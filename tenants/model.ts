@@ -46,7 +46,8 @@ export type TenantRecord = z.infer<typeof TenantRecordSchema>;
 export const TenantSchema = TenantRecordSchema.extend({ licenseState: LicenseStateSchema });
 export type Tenant = z.infer<typeof TenantSchema>;
 
-export const CreateTenantSchema = z.object({
+// Request bodies are strict: a misspelt field is an error, not silently dropped.
+export const CreateTenantSchema = z.strictObject({
   id: OrgIdSchema,
   name: z.string().trim().min(1).max(200),
   licenseFrom: CalendarDateSchema,
@@ -61,7 +62,7 @@ export const ApplicantRecordSchema = z.object({
 });
 export type ApplicantRecord = z.infer<typeof ApplicantRecordSchema>;
 
-export const CreateApplicantSchema = z.object({
+export const CreateApplicantSchema = z.strictObject({
   id: OrgIdSchema,
   name: z.string().trim().min(1).max(200),
 });

@@ -2,16 +2,14 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
 import { ApplicantRecordSchema, CreateApplicantSchema, OrgIdSchema, type ControlPlane } from '../../tenants/index.js';
-import { actorOf } from '../auth.js';
+import { SUPERVISOR_ONLY, actorOf } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
-
-const SUPERVISOR = { access: { roles: ['supervisor'] } } as const;
 
 /** Registration of application entities (应用主体). */
 export function applicantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
   return async (app) => {
     app.post('/v1/applicants', {
-      config: SUPERVISOR,
+      config: SUPERVISOR_ONLY,
       schema: {
         summary: 'Register an application entity; its tokens carry the id as org',
         tags: ['applicants'],
@@ -21,7 +19,7 @@ export function applicantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZ
     }, async (request, reply) => reply.status(201).send(await controlPlane.applicants.create(actorOf(request), request.body)));
 
     app.get('/v1/applicants', {
-      config: SUPERVISOR,
+      config: SUPERVISOR_ONLY,
       schema: {
         summary: 'All application entities',
         tags: ['applicants'],

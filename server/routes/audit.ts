@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
 import { AuditEntrySchema, VerifyReportSchema, type ControlPlane } from '../../tenants/index.js';
+import { SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
 const AuditQuerySchema = z.object({
@@ -15,13 +16,11 @@ const AuditQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-const SUPERVISOR = { access: { roles: ['supervisor'] } } as const;
-
 /** The audit chain, for supervisors: query it, verify it end to end. */
 export function auditRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('/v1/audit', {
-      config: SUPERVISOR,
+      config: SUPERVISOR_ONLY,
       schema: {
         summary: 'Query the audit chain (paged by sequence number)',
         tags: ['audit'],
@@ -44,7 +43,7 @@ export function auditRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
     });
 
     app.get('/v1/audit/verify', {
-      config: SUPERVISOR,
+      config: SUPERVISOR_ONLY,
       schema: {
         summary: 'Verify the whole chain: links, hashes, signed checkpoints and the head anchor',
         tags: ['audit'],

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CreateTenantSchema, OrgIdSchema, TenantSchema, TenantStatusSchema, type ControlPlane } from '../../tenants/index.js';
-import { actorOf, assertOwnTenant } from '../auth.js';
+import { SUPERVISOR_ONLY, actorOf, assertOwnTenant } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
 const IdParams = z.object({ id: OrgIdSchema });
@@ -9,14 +9,12 @@ const StatusChangeSchema = z.object({ id: z.string(), status: TenantStatusSchema
 const RevokeSchema = StatusChangeSchema.extend({
   wiped: z.object({ files: z.number().int(), bytes: z.number().int() }).describe('what was destroyed; the full record is in the audit chain'),
 });
-const SUPERVISOR = { access: { roles: ['supervisor'] } } as const;
-
 /** Licensing of operating entities (运营主体). */
 export function tenantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
   const { tenants } = controlPlane;
   return async (app) => {
     app.post('/v1/tenants', {
-      config: SUPERVISOR,
+      config: SUPERVISOR_ONLY,
       schema: {
         summary: 'License an operating entity (at most 3 years)',
         tags: ['tenants'],
@@ -26,7 +24,7 @@ export function tenantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod 
     }, async (request, reply) => reply.status(201).send(await tenants.create(actorOf(request), request.body)));
 
     app.get('/v1/tenants', {
-      config: SUPERVISOR,
+      config: SUPERVISOR_ONLY,
       schema: {
         summary: 'All operating entities and their license state',
         tags: ['tenants'],
@@ -49,7 +47,7 @@ export function tenantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod 
 
     for (const [verb, change] of [['suspend', tenants.suspend], ['resume', tenants.resume]] as const) {
       app.post(`/v1/tenants/:id/${verb}`, {
-        config: SUPERVISOR,
+        config: SUPERVISOR_ONLY,
         schema: {
           summary: verb === 'suspend' ? 'Suspend an active license: its operators are refused at once' : 'Resume a suspended license',
           tags: ['tenants'],
@@ -63,7 +61,7 @@ export function tenantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod 
     }
 
     app.post('/v1/tenants/:id/revoke', {
-      config: SUPERVISOR,
+      config: SUPERVISOR_ONLY,
       schema: {
         summary: 'Revoke a license: final; access closes at once and the workspace is wiped',
         tags: ['tenants'],

@@ -49,6 +49,7 @@ describe('tenants', () => {
     ['a path-like id', { id: '../etc', name: 'x', ...window }, 'REQ_ERR_VALIDATION'],
     ['an empty name', { id: 'noname', name: '  ', ...window }, 'REQ_ERR_VALIDATION'],
     ['a missing field', { id: 'nofrom', name: 'x', licenseTo: window.licenseTo }, 'REQ_ERR_VALIDATION'],
+    ['a misspelt field', { id: 'typo', name: 'x', licenseFrom: window.licenseFrom, licenceTo: window.licenseTo }, 'REQ_ERR_VALIDATION'],
   ])('refuses %s with a 400 naming the problem, and records nothing', async (_label, body, code) => {
     const res = await create(body);
     expect(res.statusCode).toBe(400);
@@ -56,6 +57,12 @@ describe('tenants', () => {
     expect(res.json().message.length).toBeGreaterThan(5);
     expect((await t.call(SUPERVISOR, 'GET', '/v1/tenants')).json().tenants).toEqual([]);
     expect((await t.call(SUPERVISOR, 'GET', '/v1/audit')).json().entries).toEqual([]);
+  });
+
+  it('names an unknown field instead of dropping it', async () => {
+    const res = await create({ id: 'typo', name: 'x', ...window, status: 'suspended' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().message).toContain('status');
   });
 
   it('names every bad field at once', async () => {

@@ -38,12 +38,16 @@ beforeAll(async () => {
 });
 afterAll(() => template.remove());
 
-/** A copy of the template data dir, tampered with by `tamper` while no server runs. */
-async function tamperedCopy(tamper: (dir: string) => Promise<void> | void): Promise<{ dir: string; remove: () => void }> {
+/** Tampers with a copy of the template data dir while no server runs, then expects detection. */
+async function expectTamperingDetected(tamper: (dir: string) => Promise<void> | void, reason: VerifyReport['reason'], firstBadSeq: number): Promise<void> {
   const copy = makeTempDir();
-  fs.cpSync(template.dir, copy.dir, { recursive: true });
-  await tamper(copy.dir);
-  return copy;
+  try {
+    fs.cpSync(template.dir, copy.dir, { recursive: true });
+    await tamper(copy.dir);
+    await expectDetected(copy.dir, reason, firstBadSeq);
+  } finally {
+    copy.remove();
+  }
 }
 
 async function withStore(dir: string, use: (sql: (text: string, params?: (string | number)[]) => Promise<Record<string, unknown>[]>) => Promise<void>): Promise<void> {
@@ -103,42 +107,34 @@ describe('audit chain tampering', () => {
   });
 
   it('names an edited entry', async () => {
-    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+    await expectTamperingDetected((dir) => withStore(dir, async (sql) => {
       await sql(`UPDATE audit_log SET details = '{"name":"nobody"}' WHERE seq = 3`);
-    }));
-    await expectDetected(copy.dir, 'hash_mismatch', 3);
-    copy.remove();
+    }), 'hash_mismatch', 3);
   });
 
   it('names a deleted entry', async () => {
-    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+    await expectTamperingDetected((dir) => withStore(dir, async (sql) => {
       await sql('DELETE FROM audit_log WHERE seq = 4');
-    }));
-    await expectDetected(copy.dir, 'missing_entry', 4);
-    copy.remove();
+    }), 'missing_entry', 4);
   });
 
   it('names two swapped entries', async () => {
-    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+    await expectTamperingDetected((dir) => withStore(dir, async (sql) => {
       // Swap everything but the sequence numbers of entries 5 and 6.
       await sql('UPDATE audit_log SET seq = -5 WHERE seq = 5');
       await sql('UPDATE audit_log SET seq = 5 WHERE seq = 6');
       await sql('UPDATE audit_log SET seq = 6 WHERE seq = -5');
-    }));
-    await expectDetected(copy.dir, 'broken_link', 5);
-    copy.remove();
+    }), 'broken_link', 5);
   });
 
   it('names a truncated tail, which leaves a chain that is valid on its own', async () => {
-    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+    await expectTamperingDetected((dir) => withStore(dir, async (sql) => {
       await sql('DELETE FROM audit_log WHERE seq >= 9');
-    }));
-    await expectDetected(copy.dir, 'truncated', 9);
-    copy.remove();
+    }), 'truncated', 9);
   });
 
   it('names a rewrite whose hashes were all recomputed, through the signed checkpoint', async () => {
-    const copy = await tamperedCopy((dir) => withStore(dir, async (sql) => {
+    await expectTamperingDetected((dir) => withStore(dir, async (sql) => {
       const rows = await sql('SELECT * FROM audit_log ORDER BY seq');
       let prevHash = '0'.repeat(64);
       for (const row of rows) {
@@ -153,24 +149,18 @@ describe('audit chain tampering', () => {
         await sql('UPDATE audit_log SET details = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [JSON.stringify(entry.details), prevHash, hash, entry.seq]);
         prevHash = hash;
       }
-    }));
-    await expectDetected(copy.dir, 'bad_checkpoint', entryCount + 1);
-    copy.remove();
+    }), 'bad_checkpoint', entryCount + 1);
   });
 
   it('names a deleted anchor file', async () => {
-    const copy = await tamperedCopy((dir) => fs.rmSync(path.join(dir, 'audit-anchor.json')));
-    await expectDetected(copy.dir, 'bad_anchor', 0);
-    copy.remove();
+    await expectTamperingDetected((dir) => fs.rmSync(path.join(dir, 'audit-anchor.json')), 'bad_anchor', 0);
   });
 
   it('names a forged anchor file', async () => {
-    const copy = await tamperedCopy((dir) => {
+    await expectTamperingDetected((dir) => {
       const file = path.join(dir, 'audit-anchor.json');
       const anchor = JSON.parse(fs.readFileSync(file, 'utf8')) as { seq: number };
       fs.writeFileSync(file, JSON.stringify({ ...anchor, seq: anchor.seq - 3 }));
-    });
-    await expectDetected(copy.dir, 'bad_anchor', 0);
-    copy.remove();
+    }, 'bad_anchor', 0);
   });
 });
