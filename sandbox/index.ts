@@ -4,4 +4,7 @@
 export { openDatabase, type Database, type Connection, type SqlSession, type SqlValue, type Row } from './duckdb.js';
 export { wipeDirectory, type WipeRecord } from './wipe-directory.js';
 export { tenantDirectory } from './tenant-paths.js';
-export { probeEngine } from './engine-probe.js';
+export { EngineClient, type EngineClientOptions } from './engine/engine-client.js';
+export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
+export { EnvSchema, QueryResultSchema, type Env, type QueryResult, type TableDefinition, type PublishResult } from './engine/protocol.js';
+export { GATE_LIMITS } from './gate/limits.js';

@@ -3,7 +3,8 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
+import { DEFAULT_ENGINE_OPTIONS, EngineClient } from '../sandbox/index.js';
+import { DEFAULT_QUERY_LIMITS, openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
 import { installAccessGuard, registerJwt } from './auth.js';
 import type { Config } from './config.js';
 import { answerFrameworkError, installErrorHandling } from './errors.js';
@@ -12,6 +13,7 @@ import { applicantRoutes } from './routes/applicants.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
+import { queryRoutes } from './routes/query.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { resolveDevJwtSecret } from './secrets.js';
 import { zodSerializerCompiler } from './serializer.js';
@@ -26,6 +28,7 @@ export interface AppOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     controlPlane: ControlPlane;
+    engine: EngineClient;
   }
 }
 
@@ -60,15 +63,40 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     done();
   });
 
-  const controlPlane = await openControlPlane({
-    dataDir: config.dataDir,
-    timeZone: config.timeZone,
-    auditCheckpointEvery: config.auditCheckpointEvery,
-    auditCheckpointIntervalMs: config.auditCheckpointIntervalMs,
+  const engine = new EngineClient({
+    ...DEFAULT_ENGINE_OPTIONS,
+    workerThreads: config.engine.threads,
+    engine: { ...DEFAULT_ENGINE_OPTIONS.engine, memoryLimitMb: config.engine.memoryLimitMb },
+    concurrentTasksPerThread: 16,
+    maxConcurrentPerTenant: config.engine.concurrencyPerTenant,
+    maxQueued: config.engine.maxQueue,
+    hostMemoryLimitMb: config.engine.hostMemoryLimitMb,
+    // Each running DuckDB call holds a libuv thread: one per concurrent task, plus file I/O.
+    hostThreadpoolSize: Math.min(128, config.engine.threads * 16 + 4),
+    waitForHostMs: 3_000,
     log: app.log,
-    ...(options.clock ? { clock: options.clock } : {}),
   });
+  await engine.start();
+  app.decorate('engine', engine);
+  let controlPlane: ControlPlane;
+  try {
+    controlPlane = await openControlPlane({
+      dataDir: config.dataDir,
+      timeZone: config.timeZone,
+      auditCheckpointEvery: config.auditCheckpointEvery,
+      auditCheckpointIntervalMs: config.auditCheckpointIntervalMs,
+      log: app.log,
+      engine,
+      queryLimits: { ...DEFAULT_QUERY_LIMITS, timeoutMs: config.engine.queryTimeoutMs, maxBytes: config.engine.queryMaxBytes },
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
   app.decorate('controlPlane', controlPlane);
+  // Hooks run in reverse order on close: the control plane (final checkpoint) first, then the engine.
+  app.addHook('onClose', async () => engine.close());
   app.addHook('onClose', async () => controlPlane.close());
   try {
     if (config.demo && controlPlane.firstStart) await seedDemoDomain(controlPlane);
@@ -89,7 +117,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // The API scope: every route here declares its access; the guard runs before each handler.
     await app.register(async (api) => {
       installAccessGuard(api, controlPlane, verifyToken);
-      await api.register(healthRoutes(controlPlane));
+      await api.register(healthRoutes(controlPlane, engine));
+      await api.register(queryRoutes(controlPlane));
       await api.register(meRoutes());
       await api.register(tenantRoutes(controlPlane));
       await api.register(applicantRoutes(controlPlane));

@@ -40,6 +40,13 @@ const EnvSchema = z
     INDOMAIN_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1000),
     INDOMAIN_AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).default(256),
     INDOMAIN_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+    INDOMAIN_ENGINE_THREADS: z.coerce.number().int().min(1).max(64).default(2),
+    INDOMAIN_ENGINE_MEMORY_LIMIT_MB: z.coerce.number().int().min(64).default(1024),
+    INDOMAIN_ENGINE_HOST_MEMORY_LIMIT_MB: z.coerce.number().int().min(256).default(6144),
+    INDOMAIN_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+    INDOMAIN_QUERY_MAX_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
+    INDOMAIN_QUERY_CONCURRENCY_PER_TENANT: z.coerce.number().int().min(1).default(4),
+    INDOMAIN_ENGINE_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
   })
   .superRefine((env, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -75,6 +82,15 @@ export interface Config {
   maxEventLoopDelayMs: number;
   auditCheckpointEvery: number;
   auditCheckpointIntervalMs: number;
+  engine: {
+    threads: number;
+    memoryLimitMb: number;
+    hostMemoryLimitMb: number;
+    queryTimeoutMs: number;
+    queryMaxBytes: number;
+    concurrencyPerTenant: number;
+    maxQueue: number;
+  };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -111,6 +127,15 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       maxEventLoopDelayMs: e.INDOMAIN_MAX_EVENT_LOOP_DELAY_MS,
       auditCheckpointEvery: e.INDOMAIN_AUDIT_CHECKPOINT_EVERY,
       auditCheckpointIntervalMs: e.INDOMAIN_AUDIT_CHECKPOINT_INTERVAL_MS,
+      engine: {
+        threads: e.INDOMAIN_ENGINE_THREADS,
+        memoryLimitMb: e.INDOMAIN_ENGINE_MEMORY_LIMIT_MB,
+        hostMemoryLimitMb: e.INDOMAIN_ENGINE_HOST_MEMORY_LIMIT_MB,
+        queryTimeoutMs: e.INDOMAIN_QUERY_TIMEOUT_MS,
+        queryMaxBytes: e.INDOMAIN_QUERY_MAX_BYTES,
+        concurrencyPerTenant: e.INDOMAIN_QUERY_CONCURRENCY_PER_TENANT,
+        maxQueue: e.INDOMAIN_ENGINE_MAX_QUEUE,
+      },
     },
   };
 }

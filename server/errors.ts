@@ -33,6 +33,23 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   TNT_ERR_INVALID_TRANSITION: 409,
   APP_ERR_NOT_FOUND: 404,
   APP_ERR_ALREADY_EXISTS: 409,
+  SBX_ERR_SQL_EMPTY: 400,
+  SBX_ERR_SQL_TOO_LONG: 400,
+  SBX_ERR_SQL_SYNTAX: 400,
+  SBX_ERR_SQL_MULTIPLE_STATEMENTS: 400,
+  SBX_ERR_SQL_NOT_SELECT: 400,
+  SBX_ERR_SQL_FORBIDDEN_FUNCTION: 400,
+  SBX_ERR_SQL_FORBIDDEN_CONSTRUCT: 400,
+  SBX_ERR_SQL_FORBIDDEN_TABLE: 400,
+  SBX_ERR_SQL_TOO_COMPLEX: 400,
+  SBX_ERR_QUERY_FAILED: 422,
+  SBX_ERR_QUERY_TIMEOUT: 408,
+  SBX_ERR_QUERY_CANCELLED: 499,
+  SBX_ERR_TENANT_BUSY: 429,
+  SBX_ERR_QUEUE_FULL: 503,
+  SBX_ERR_REJECTIONS_RATE_LIMITED: 429,
+  SBX_ERR_ENGINE_RESTARTED: 503,
+  SBX_ERR_ENGINE_UNAVAILABLE: 503,
   AUD_ERR_BAD_FILTER: 400,
   SRV_ERR_OVERLOADED: 503,
   SRV_ERR_UNAVAILABLE: 503,
@@ -66,7 +83,8 @@ export class OverloadedError extends DomainError {
 
 const REASON_PHRASES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
-  413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests',
+  408: 'Request Timeout', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity',
+  429: 'Too Many Requests', 499: 'Client Closed Request',
   500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
@@ -125,6 +143,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     const body = toErrorBody(error, request.id);
     if (body.statusCode >= 500 && body.code === 'SRV_ERR_INTERNAL') request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused');
+    // Refusals for load or rate say when to come back.
+    if ((body.statusCode === 429 || body.statusCode === 503) && !reply.hasHeader('Retry-After')) {
+      const seconds = typeof body.details?.retryAfterSeconds === 'number' ? body.details.retryAfterSeconds : 1;
+      void reply.header('Retry-After', String(seconds));
+    }
     return reply.status(body.statusCode).send(body);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -9,6 +9,7 @@ import { todayFor } from './calendar.js';
 import type { Claims } from './model.js';
 import { OrgDirectory } from './org-directory.js';
 import { openDuckDbControlStore } from './store/duckdb-control-store.js';
+import { createQueryService, type QueryEngine, type QueryLimits } from './query-service.js';
 import { createTenantService } from './tenant-service.js';
 
 export interface ControlPlaneLog {
@@ -25,6 +26,9 @@ export interface ControlPlaneOptions {
   /** Also checkpoint at this interval when entries were added (0: never by time). */
   auditCheckpointIntervalMs: number;
   log: ControlPlaneLog;
+  /** The data plane: runs tenant queries, closes a tenant's engine before its files are wiped. */
+  engine: QueryEngine & { closeTenant(tenantId: string): Promise<void> };
+  queryLimits: QueryLimits;
   /** Injectable for tests of license expiry; defaults to the system clock. */
   clock?: () => Date;
 }
@@ -50,7 +54,8 @@ export async function openControlPlane(options: ControlPlaneOptions) {
   try {
     const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
-    const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today });
+    const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, closeTenantEngine: (id) => options.engine.closeTenant(id) });
+    const queries = createQueryService({ store, engine: options.engine, dataDir: options.dataDir, limits: options.queryLimits, now: clock });
     const applicants = createApplicantService({ store, directory, now: clock });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);
@@ -63,6 +68,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       firstStart,
       tenants,
       applicants,
+      queries,
       audit,
       today,
       /** Throws a DomainError when the caller's organization may not act today. */

@@ -1,0 +1,123 @@
+/**
+ * The piscina worker that owns tenants' engines. The engine host gives each worker thread its own
+ * pool and routes every task of a tenant to the same thread (tenant affinity), so a tenant's files
+ * are only ever opened here. Tasks never throw: they return `{ok, value}` or `{ok: false, code,
+ * message}`, since error classes do not survive the thread and process boundaries.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { workerData, type MessagePort } from 'node:worker_threads';
+import { isDomainError } from '../../core/errors.js';
+import { EngineTaskSchema, type EngineTask, type TaskOutcome } from './protocol.js';
+import { buildPublishedFile } from './publish.js';
+import { readTenantCatalog, writeTenantCatalog } from './tenant-files.js';
+
+import { EngineClosedError, TenantEngine } from './tenant-engine.js';
+import type { EngineWorkerData } from './engine-options.js';
+
+const { maxTenantsPerThread: MAX_OPEN_ENGINES, engine: ENGINE_OPTIONS } = workerData as EngineWorkerData;
+
+interface Slot {
+  engine: Promise<TenantEngine>;
+  lastUsed: number;
+  /** Set while a publish swaps this tenant's files: new queries wait for it. */
+  swapping?: Promise<void>;
+}
+
+const slots = new Map<string, Slot>();
+
+export default async function runTask(input: { task: EngineTask; cancelPort?: MessagePort }): Promise<TaskOutcome<unknown>> {
+  try {
+    const task = EngineTaskSchema.parse(input.task);
+    switch (task.kind) {
+      case 'query': {
+        const cancelled = input.cancelPort ? new Promise<void>((resolve) => input.cancelPort!.once('message', () => resolve())) : undefined;
+        try {
+          const options = { maxRows: task.maxRows, maxBytes: task.maxBytes, timeoutMs: task.timeoutMs, ...(cancelled ? { cancelled } : {}) };
+          // An engine can close between lookup and use when a swap wins the race: take the new one.
+          for (let attempt = 0; ; attempt += 1) {
+            await slots.get(task.tenantId)?.swapping;
+            const engine = await engineFor(task.tenantId, task.tenantDir);
+            try {
+              return { ok: true, value: await engine.query(task.sql, task.env, options) };
+            } catch (error) {
+              if (!(error instanceof EngineClosedError) || attempt >= 2) throw error;
+            }
+          }
+        } finally {
+          input.cancelPort?.close();
+        }
+      }
+      case 'publish': {
+        const { catalog, result } = await buildPublishedFile(task, readTenantCatalog(task.tenantDir));
+        await swapEngine(task.tenantId, () => writeTenantCatalog(task.tenantDir, catalog));
+        removeUnusedVersions(task.tenantDir, catalog);
+        return { ok: true, value: result };
+      }
+      case 'close-tenant':
+        await swapEngine(task.tenantId, () => undefined);
+        return { ok: true, value: null };
+    }
+  } catch (error) {
+    if (isDomainError(error)) return { ok: false, code: error.code, message: error.message };
+    return { ok: false, code: 'SBX_ERR_QUERY_FAILED', message: 'the engine failed to run the task' };
+  }
+}
+
+async function engineFor(tenantId: string, dir: string): Promise<TenantEngine> {
+  let slot = slots.get(tenantId);
+  if (!slot) {
+    await evictIdleEngines();
+    slot = { engine: TenantEngine.open(dir, ENGINE_OPTIONS), lastUsed: Date.now() };
+    slots.set(tenantId, slot);
+    slot.engine.catch(() => slots.delete(tenantId));
+  }
+  slot.lastUsed = Date.now();
+  return slot.engine;
+}
+
+/** Closes least recently used idle engines while more than the cap are open. */
+async function evictIdleEngines(): Promise<void> {
+  if (slots.size < MAX_OPEN_ENGINES) return;
+  const byAge = [...slots.entries()].sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+  for (const [tenantId, slot] of byAge) {
+    if (slots.size < MAX_OPEN_ENGINES) return;
+    const engine = await slot.engine.catch(() => undefined);
+    if (engine && !engine.busy && !slot.swapping) {
+      slots.delete(tenantId);
+      engine.close();
+    }
+  }
+}
+
+/**
+ * Waits for the tenant's in-flight queries to finish on the old engine, closes it, runs `change`
+ * (e.g. the catalog swap), and lets the next query open the new version. Queries arriving meanwhile
+ * wait. Two instances never hold the workspace file at once.
+ */
+async function swapEngine(tenantId: string, change: () => void): Promise<void> {
+  const slot = slots.get(tenantId);
+  if (!slot) {
+    change();
+    return;
+  }
+  let done!: () => void;
+  slot.swapping = new Promise<void>((resolve) => (done = resolve));
+  try {
+    const engine = await slot.engine.catch(() => undefined);
+    while (engine?.busy) await new Promise((resolve) => setTimeout(resolve, 5));
+    slots.delete(tenantId);
+    engine?.close();
+    change();
+  } finally {
+    done();
+  }
+}
+
+/** Deletes granted/dev files the catalog no longer names (no engine has them open any more). */
+function removeUnusedVersions(dir: string, catalog: ReturnType<typeof readTenantCatalog>): void {
+  const keep = new Set([catalog.granted?.file, catalog.dev?.file]);
+  for (const name of fs.readdirSync(dir)) {
+    if (/^(granted|dev)-\d+\.duckdb(\.wal)?$/.test(name) && !keep.has(name.replace(/\.wal$/, ''))) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}

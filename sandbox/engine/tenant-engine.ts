@@ -1,0 +1,282 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
+import { DomainError } from '../../core/errors.js';
+import { walkSelectAst, type Json } from '../gate/ast-walk.js';
+import { GATE_LIMITS } from '../gate/limits.js';
+import { checkPlan, type PlanNode } from '../gate/plan-check.js';
+import { reject } from '../gate/sql-rejection.js';
+import type { Env, QueryResult } from './protocol.js';
+import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog } from './tenant-files.js';
+
+/**
+ * One tenant's query engine: a DuckDB instance over the tenant's workspace file with its current
+ * granted and dev files attached read-only, locked down before any tenant SQL runs. Lives on one
+ * worker thread (tenant affinity); only that thread opens these files. Close it with `close()`
+ * once no query is in flight.
+ */
+export interface TenantEngineOptions {
+  threads: number;
+  memoryLimitMb: number;
+}
+
+export interface RunOptions {
+  maxRows: number;
+  maxBytes: number;
+  timeoutMs: number;
+  /** Resolves when the caller gives up (client disconnect); the query is interrupted. */
+  cancelled?: Promise<void>;
+}
+
+/** Catalogs each environment may read: its own attached file, and the tenant's workspace. */
+const ENV_CATALOGS: Record<Env, ReadonlySet<string>> = {
+  prod: new Set(['granted', 'workspace']),
+  dev: new Set(['dev', 'workspace']),
+};
+
+const INTERRUPT_EVERY_MS = 25;
+const DECISION_CACHE_SIZE = 1_000;
+
+interface Decision {
+  tables: string[];
+}
+
+/** Raised by a query that reached an engine just closed by a swap; the worker retries it. */
+export class EngineClosedError extends Error {}
+
+export class TenantEngine {
+  private inFlight = 0;
+  private closed = false;
+  private readonly decisions = new Map<string, Decision>();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly catalog: TenantCatalog,
+  ) {}
+
+  static async open(dir: string, options: TenantEngineOptions): Promise<TenantEngine> {
+    const catalog = readTenantCatalog(dir);
+    const tempDir = path.join(dir, 'tmp');
+    fs.mkdirSync(tempDir, { recursive: true });
+    const instance = await DuckDBInstance.create(path.join(dir, WORKSPACE_FILE), {
+      threads: String(options.threads),
+      memory_limit: `${options.memoryLimitMb}MB`,
+      max_memory: `${options.memoryLimitMb}MB`,
+      temp_directory: tempDir,
+      max_temp_directory_size: '1GB',
+      max_expression_depth: '200',
+      // SECURITY: invariant 2: no extension can be installed or loaded, no secret persisted.
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      allow_community_extensions: 'false',
+      allow_unsigned_extensions: 'false',
+      allow_persistent_secrets: 'false',
+    });
+    try {
+      const setup = await instance.connect();
+      try {
+        for (const target of ['granted', 'dev'] as const) {
+          const published = catalog[target];
+          if (published) await setup.run(`ATTACH '${path.join(dir, published.file).replaceAll("'", "''")}' AS ${target} (READ_ONLY)`);
+        }
+        // SECURITY: invariants 1 and 2: after this no file outside the attached ones can be read or
+        // written (temp dir order matters, see reference), and no setting can change again.
+        await setup.run('SET enable_external_access = false');
+        await setup.run('SET lock_configuration = true');
+      } finally {
+        setup.closeSync();
+      }
+    } catch (error) {
+      instance.closeSync();
+      throw error;
+    }
+    return new TenantEngine(instance, catalog);
+  }
+
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  get version(): string {
+    return catalogVersion(this.catalog);
+  }
+
+  /** Gates and runs one tenant query. Throws a DomainError with a stable code on refusal. */
+  async query(sql: string, env: Env, options: RunOptions): Promise<QueryResult> {
+    if (this.closed) throw new EngineClosedError();
+    const started = performance.now();
+    this.inFlight += 1;
+    const connection = await this.instance.connect();
+    try {
+      await connection.run(`SET search_path = '${searchPath(env, this.catalog)}'`);
+      const decision = await this.decide(connection, sql, env);
+      const result = await runWithDeadline(connection, sql, env, options);
+      return { ...result, tables: decision.tables, ms: Math.round(performance.now() - started) };
+    } finally {
+      connection.closeSync();
+      this.inFlight -= 1;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.instance.closeSync();
+  }
+
+  /** The gate. Decisions are cached per (env, catalog version, SQL text). */
+  private async decide(connection: DuckDBConnection, sql: string, env: Env): Promise<Decision> {
+    const key = `${env}\u0000${this.version}\u0000${sql}`;
+    const cached = this.decisions.get(key);
+    if (cached) return cached;
+    checkText(sql);
+    let statements: number;
+    try {
+      statements = (await connection.extractStatements(sql)).count;
+    } catch {
+      reject('SBX_ERR_SQL_SYNTAX', 'the query does not parse: check the syntax near keywords and quotes');
+    }
+    // SECURITY: exactly one statement: no stacking behind a comment or a string.
+    if (statements !== 1) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', `send exactly one statement (found ${statements})`);
+    const parsed = await serialize(connection, sql);
+    const { tableRefs } = walkSelectAst(parsed, GATE_LIMITS);
+    checkQualifiedNames(tableRefs, env);
+    const scanned = await this.scannedTables(connection, sql, env);
+    const decision = { tables: [...new Set([...scanned, ...this.publishedTablesNamed(tableRefs, env)])].sort() };
+    if (this.decisions.size >= DECISION_CACHE_SIZE) this.decisions.delete(this.decisions.keys().next().value!);
+    this.decisions.set(key, decision);
+    return decision;
+  }
+
+  /**
+   * The env's published tables the query names. DuckDB answers some aggregates over read-only files
+   * from statistics, without a scan in the plan (`count(*)`), so lineage also takes names from the
+   * AST: an unqualified or env-qualified name that is one of the env's published tables.
+   */
+  private publishedTablesNamed(tableRefs: string[][], env: Env): string[] {
+    const own = env === 'prod' ? 'granted' : 'dev';
+    const published = new Set(this.catalog[own]?.tables ?? []);
+    return tableRefs
+      .filter((parts) => parts.length === 1 || parts[0]!.toLowerCase() === own)
+      .map((parts) => parts[parts.length - 1]!)
+      .filter((table) => published.has(table))
+      .map((table) => `${own}.${table}`);
+  }
+
+  private async scannedTables(connection: DuckDBConnection, sql: string, env: Env): Promise<string[]> {
+    let plan: PlanNode[];
+    try {
+      const reader = await connection.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
+      plan = JSON.parse(String(reader.getRowsJS()[0]?.[1] ?? '[]')) as PlanNode[];
+    } catch (error) {
+      throw bindError(error, env);
+    }
+    return checkPlan(plan, ENV_CATALOGS[env]).map((t) => `${t.catalog}.${t.table}`);
+  }
+}
+
+/**
+ * Qualified names must stay in the env's catalogs. The plan check alone is not enough: DuckDB
+ * answers `count(*)` over a read-only file from statistics, with no scan in the plan.
+ */
+function checkQualifiedNames(tableRefs: string[][], env: Env): void {
+  for (const parts of tableRefs) {
+    if (parts.length === 1) continue;
+    const [first, second] = parts.map((part) => part.toLowerCase());
+    const ok = parts.length === 2 ? first === 'main' || ENV_CATALOGS[env].has(first!) : ENV_CATALOGS[env].has(first!) && second === 'main';
+    // SECURITY: invariant 1 (env separation): no reaching into another catalog by qualifying a name.
+    if (!ok) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
+  }
+}
+
+function checkText(sql: string): void {
+  if (sql.trim() === '') reject('SBX_ERR_SQL_EMPTY', 'send a SELECT statement');
+  const bytes = Buffer.byteLength(sql, 'utf8');
+  if (bytes > GATE_LIMITS.maxSqlBytes) reject('SBX_ERR_SQL_TOO_LONG', `the query is ${bytes} bytes; at most ${GATE_LIMITS.maxSqlBytes} are accepted`);
+}
+
+/** DuckDB's own parse of the query; only SELECT statements serialize. */
+async function serialize(connection: DuckDBConnection, sql: string): Promise<Json> {
+  const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
+  const result = JSON.parse(String(reader.getRowsJS()[0]?.[0])) as { error: boolean; error_message?: string; statements?: { node: unknown }[] };
+  if (result.error) {
+    if (/Only SELECT/i.test(result.error_message ?? '')) reject('SBX_ERR_SQL_NOT_SELECT', 'only SELECT queries run in the sandbox; save results with POST /v1/tables');
+    reject('SBX_ERR_SQL_SYNTAX', 'the query does not parse: check the syntax near keywords and quotes');
+  }
+  if (result.statements?.length !== 1) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'send exactly one statement');
+  return result.statements[0]!.node as Json;
+}
+
+function searchPath(env: Env, catalog: TenantCatalog): string {
+  const own = env === 'prod' ? 'granted' : 'dev';
+  return catalog[own] ? `${own}.main,workspace.main` : 'workspace.main';
+}
+
+/**
+ * Binding errors name what the query wrote (tables, columns), never row values; still, in prod
+ * every engine message is replaced by a generic one (DESIGN.md §5).
+ */
+function bindError(error: unknown, env: Env): DomainError {
+  const message = (error as Error).message ?? '';
+  const kind = /^Catalog Error/.test(message) ? 'SBX_ERR_SQL_FORBIDDEN_TABLE' : 'SBX_ERR_QUERY_FAILED';
+  if (env === 'dev') return new DomainError(kind, firstLine(message));
+  return new DomainError(kind, kind === 'SBX_ERR_SQL_FORBIDDEN_TABLE'
+    ? 'a table or column in the query is not available in this environment'
+    : 'the query does not bind: check column names and types');
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!.slice(0, 300);
+}
+
+/**
+ * Streams the result with a row and byte cap. The deadline interrupts the connection, re-firing
+ * until the query settles (an interrupt before execution starts is lost, reference §timeouts).
+ */
+async function runWithDeadline(connection: DuckDBConnection, sql: string, env: Env, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'ms'>> {
+  let stopped: 'timeout' | 'cancelled' | undefined;
+  let refire: NodeJS.Timeout | undefined;
+  const stop = (why: 'timeout' | 'cancelled') => {
+    if (stopped) return;
+    stopped = why;
+    connection.interrupt();
+    refire = setInterval(() => connection.interrupt(), INTERRUPT_EVERY_MS);
+  };
+  const deadline = setTimeout(() => stop('timeout'), options.timeoutMs);
+  void options.cancelled?.then(() => stop('cancelled'));
+  try {
+    const result = await connection.stream(sql);
+    const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
+    const rows: unknown[][] = [];
+    let bytes = 0;
+    let truncated = false;
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      for (const row of chunk.convertRows(JsonDuckDBValueConverter)) {
+        bytes += JSON.stringify(row).length;
+        if (rows.length >= options.maxRows || bytes > options.maxBytes) {
+          truncated = true;
+          break;
+        }
+        rows.push(row);
+      }
+      if (truncated) break;
+    }
+    if (stopped) throw stoppedError(stopped, options.timeoutMs);
+    return { columns, rows, truncated };
+  } catch (error) {
+    if (stopped) throw stoppedError(stopped, options.timeoutMs);
+    if (error instanceof DomainError) throw error;
+    // SECURITY: engine messages can echo row values and paths: generic in prod.
+    throw new DomainError('SBX_ERR_QUERY_FAILED', env === 'dev' ? firstLine((error as Error).message ?? 'query failed') : 'the query failed while running; check types, casts and divisions');
+  } finally {
+    clearTimeout(deadline);
+    if (refire) clearInterval(refire);
+  }
+}
+
+function stoppedError(why: 'timeout' | 'cancelled', timeoutMs: number): DomainError {
+  return why === 'timeout'
+    ? new DomainError('SBX_ERR_QUERY_TIMEOUT', `the query ran longer than its ${timeoutMs} ms limit and was stopped`)
+    : new DomainError('SBX_ERR_QUERY_CANCELLED', 'the query was cancelled');
+}

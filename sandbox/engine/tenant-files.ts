@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * A tenant's directory (DESIGN.md §2): `workspace.duckdb` (the tenant's own tables),
+ * `granted-<v>.duckdb` and `dev-<v>.duckdb` (read-only, built by trusted code), and
+ * `catalog.json`, which names the current version of each. Only the tenant's engine thread reads
+ * and writes these.
+ */
+const PublishedSchema = z.object({ version: z.number().int().positive(), file: z.string().regex(/^(granted|dev)-\d+\.duckdb$/), tables: z.array(z.string()) });
+export const TenantCatalogSchema = z.object({ granted: PublishedSchema.optional(), dev: PublishedSchema.optional() });
+export type TenantCatalog = z.infer<typeof TenantCatalogSchema>;
+
+export const WORKSPACE_FILE = 'workspace.duckdb';
+const CATALOG_FILE = 'catalog.json';
+
+export function readTenantCatalog(dir: string): TenantCatalog {
+  const file = path.join(dir, CATALOG_FILE);
+  if (!fs.existsSync(file)) return {};
+  return TenantCatalogSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+}
+
+/** Replaces catalog.json atomically (temp file, fsync, rename): readers see the old or the new. */
+export function writeTenantCatalog(dir: string, catalog: TenantCatalog): void {
+  const target = path.join(dir, CATALOG_FILE);
+  const temp = `${target}.tmp`;
+  const fd = fs.openSync(temp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, JSON.stringify(catalog));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(temp, target);
+}
+
+/** A version's file name, e.g. `granted-3.duckdb`. */
+export function versionFile(target: 'granted' | 'dev', version: number): string {
+  return `${target}-${version}.duckdb`;
+}
+
+/** A stable number for the catalog's state, for decision caching. */
+export function catalogVersion(catalog: TenantCatalog): string {
+  return `${catalog.granted?.version ?? 0}.${catalog.dev?.version ?? 0}`;
+}
