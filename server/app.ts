@@ -87,7 +87,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       auditCheckpointIntervalMs: config.auditCheckpointIntervalMs,
       log: app.log,
       engine,
-      queryLimits: { ...DEFAULT_QUERY_LIMITS, timeoutMs: config.engine.queryTimeoutMs, maxBytes: config.engine.queryMaxBytes },
+      queryLimits: {
+        ...DEFAULT_QUERY_LIMITS,
+        timeoutMs: config.engine.queryTimeoutMs,
+        maxBytes: config.engine.queryMaxBytes,
+        maxRejectionsPerWindow: config.engine.maxRejectionsPerMinute,
+        rejectionWindowMs: 60_000,
+      },
       ...(options.clock ? { clock: options.clock } : {}),
     });
   } catch (error) {

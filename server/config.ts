@@ -47,6 +47,7 @@ const EnvSchema = z
     INDOMAIN_QUERY_MAX_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
     INDOMAIN_QUERY_CONCURRENCY_PER_TENANT: z.coerce.number().int().min(1).default(4),
     INDOMAIN_ENGINE_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
+    INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   })
   .superRefine((env, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -90,6 +91,7 @@ export interface Config {
     queryMaxBytes: number;
     concurrencyPerTenant: number;
     maxQueue: number;
+    maxRejectionsPerMinute: number;
   };
 }
 
@@ -135,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
         queryMaxBytes: e.INDOMAIN_QUERY_MAX_BYTES,
         concurrencyPerTenant: e.INDOMAIN_QUERY_CONCURRENCY_PER_TENANT,
         maxQueue: e.INDOMAIN_ENGINE_MAX_QUEUE,
+        maxRejectionsPerMinute: e.INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE,
       },
     },
   };

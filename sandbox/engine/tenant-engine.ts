@@ -38,6 +38,12 @@ const INTERRUPT_EVERY_MS = 25;
 const DECISION_CACHE_SIZE = 1_000;
 
 interface Decision {
+  /**
+   * The statement to run: DuckDB's own rendering of the AST the gate checked. Running this rather
+   * than the submitted text means comments, stacked statements and other text tricks cannot make
+   * what runs differ from what was checked.
+   */
+  canonicalSql: string;
   tables: string[];
 }
 
@@ -110,7 +116,7 @@ export class TenantEngine {
     try {
       await connection.run(`SET search_path = '${searchPath(env, this.catalog)}'`);
       const decision = await this.decide(connection, sql, env);
-      const result = await runWithDeadline(connection, sql, env, options);
+      const result = await runWithDeadline(connection, decision.canonicalSql, env, options);
       return { ...result, tables: decision.tables, ms: Math.round(performance.now() - started) };
     } finally {
       connection.closeSync();
@@ -137,11 +143,11 @@ export class TenantEngine {
     }
     // SECURITY: exactly one statement: no stacking behind a comment or a string.
     if (statements !== 1) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', `send exactly one statement (found ${statements})`);
-    const parsed = await serialize(connection, sql);
-    const { tableRefs } = walkSelectAst(parsed, GATE_LIMITS);
+    const { ast, canonicalSql } = await parseSelect(connection, sql);
+    const { tableRefs } = walkSelectAst(ast, GATE_LIMITS);
     checkQualifiedNames(tableRefs, env);
-    const scanned = await this.scannedTables(connection, sql, env);
-    const decision = { tables: [...new Set([...scanned, ...this.publishedTablesNamed(tableRefs, env)])].sort() };
+    const scanned = await this.scannedTables(connection, canonicalSql, env);
+    const decision = { canonicalSql, tables: [...new Set([...scanned, ...this.publishedTablesNamed(tableRefs, env)])].sort() };
     if (this.decisions.size >= DECISION_CACHE_SIZE) this.decisions.delete(this.decisions.keys().next().value!);
     this.decisions.set(key, decision);
     return decision;
@@ -194,16 +200,21 @@ function checkText(sql: string): void {
   if (bytes > GATE_LIMITS.maxSqlBytes) reject('SBX_ERR_SQL_TOO_LONG', `the query is ${bytes} bytes; at most ${GATE_LIMITS.maxSqlBytes} are accepted`);
 }
 
-/** DuckDB's own parse of the query; only SELECT statements serialize. */
-async function serialize(connection: DuckDBConnection, sql: string): Promise<Json> {
+/**
+ * DuckDB's own parse of the query (only SELECT statements serialize) and its rendering of that parse
+ * back to SQL, which is what the plan check and the execution then use.
+ */
+async function parseSelect(connection: DuckDBConnection, sql: string): Promise<{ ast: Json; canonicalSql: string }> {
   const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
-  const result = JSON.parse(String(reader.getRowsJS()[0]?.[0])) as { error: boolean; error_message?: string; statements?: { node: unknown }[] };
+  const serialized = String(reader.getRowsJS()[0]?.[0]);
+  const result = JSON.parse(serialized) as { error: boolean; error_message?: string; statements?: { node: unknown }[] };
   if (result.error) {
     if (/Only SELECT/i.test(result.error_message ?? '')) reject('SBX_ERR_SQL_NOT_SELECT', 'only SELECT queries run in the sandbox; save results with POST /v1/tables');
     reject('SBX_ERR_SQL_SYNTAX', 'the query does not parse: check the syntax near keywords and quotes');
   }
   if (result.statements?.length !== 1) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'send exactly one statement');
-  return result.statements[0]!.node as Json;
+  const rendered = await connection.runAndReadAll('SELECT json_deserialize_sql($1::JSON)', [serialized]);
+  return { ast: result.statements[0]!.node as Json, canonicalSql: String(rendered.getRowsJS()[0]?.[0]) };
 }
 
 function searchPath(env: Env, catalog: TenantCatalog): string {
@@ -217,6 +228,8 @@ function searchPath(env: Env, catalog: TenantCatalog): string {
  */
 function bindError(error: unknown, env: Env): DomainError {
   const message = (error as Error).message ?? '';
+  // The engine's own lockdown (external access off) answers with a Permission Error.
+  if (/^Permission Error/.test(message)) return new DomainError('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a source that is not available in the sandbox');
   const kind = /^Catalog Error/.test(message) ? 'SBX_ERR_SQL_FORBIDDEN_TABLE' : 'SBX_ERR_QUERY_FAILED';
   if (env === 'dev') return new DomainError(kind, firstLine(message));
   return new DomainError(kind, kind === 'SBX_ERR_SQL_FORBIDDEN_TABLE'

@@ -102,6 +102,8 @@ function checkTableRef(type: string, node: { [key: string]: Json }, summary: Wal
   if (!TABLE_REF_TYPES.has(type)) reject('SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', `${type.toLowerCase().replaceAll('_', ' ')} is not allowed in FROM`);
   switch (type) {
     case 'BASE_TABLE':
+      // SECURITY: a quoted path is a replacement scan (DuckDB reads the file): file paths are not tables.
+      if (/[/\\.:*?~]/.test(String(node.table_name ?? ''))) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'file paths cannot be read in the sandbox: query tables by name');
       summary.tableRefs.push([node.catalog_name, node.schema_name, node.table_name].map((part) => String(part ?? '')).filter(Boolean));
       return;
     case 'JOIN':
