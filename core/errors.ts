@@ -54,6 +54,10 @@ export const ERROR_CODES = [
   'SBX_ERR_REJECTIONS_RATE_LIMITED',
   'SBX_ERR_ENGINE_RESTARTED',
   'SBX_ERR_ENGINE_UNAVAILABLE',
+  // Workspace tables.
+  'TBL_ERR_EXISTS',
+  'TBL_ERR_NAME_TAKEN',
+  'TBL_ERR_NOT_FOUND',
   // Audit chain.
   'AUD_ERR_BAD_FILTER',
   // Service health.

@@ -6,5 +6,8 @@ export { wipeDirectory, type WipeRecord } from './wipe-directory.js';
 export { tenantDirectory } from './tenant-paths.js';
 export { EngineClient, type EngineClientOptions } from './engine/engine-client.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
-export { EnvSchema, QueryResultSchema, type Env, type QueryResult, type TableDefinition, type PublishResult } from './engine/protocol.js';
+export {
+  EnvSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema,
+  type Env, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo,
+} from './engine/protocol.js';
 export { GATE_LIMITS } from './gate/limits.js';

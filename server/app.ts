@@ -14,6 +14,7 @@ import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
 import { queryRoutes } from './routes/query.js';
+import { tableRoutes } from './routes/tables.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { resolveDevJwtSecret } from './secrets.js';
 import { zodSerializerCompiler } from './serializer.js';
@@ -125,6 +126,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       installAccessGuard(api, controlPlane, verifyToken);
       await api.register(healthRoutes(controlPlane, engine));
       await api.register(queryRoutes(controlPlane));
+      await api.register(tableRoutes(controlPlane));
       await api.register(meRoutes());
       await api.register(tenantRoutes(controlPlane));
       await api.register(applicantRoutes(controlPlane));

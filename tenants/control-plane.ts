@@ -9,7 +9,9 @@ import { todayFor } from './calendar.js';
 import type { Claims } from './model.js';
 import { OrgDirectory } from './org-directory.js';
 import { openDuckDbControlStore } from './store/duckdb-control-store.js';
+import { ProbeLimiter } from './probe-limiter.js';
 import { createQueryService, type QueryEngine, type QueryLimits } from './query-service.js';
+import { createTableService, type TableEngine } from './table-service.js';
 import { createTenantService } from './tenant-service.js';
 
 export interface ControlPlaneLog {
@@ -27,7 +29,7 @@ export interface ControlPlaneOptions {
   auditCheckpointIntervalMs: number;
   log: ControlPlaneLog;
   /** The data plane: runs tenant queries, closes a tenant's engine before its files are wiped. */
-  engine: QueryEngine & { closeTenant(tenantId: string): Promise<void> };
+  engine: QueryEngine & TableEngine & { closeTenant(tenantId: string): Promise<void> };
   queryLimits: QueryLimits;
   /** Injectable for tests of license expiry; defaults to the system clock. */
   clock?: () => Date;
@@ -55,7 +57,9 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
     const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, closeTenantEngine: (id) => options.engine.closeTenant(id) });
-    const queries = createQueryService({ store, engine: options.engine, dataDir: options.dataDir, limits: options.queryLimits, now: clock });
+    const probes = new ProbeLimiter(options.queryLimits.maxRejectionsPerWindow, options.queryLimits.rejectionWindowMs, clock);
+    const queries = createQueryService({ store, engine: options.engine, dataDir: options.dataDir, limits: options.queryLimits, probes });
+    const tables = createTableService({ store, engine: options.engine, dataDir: options.dataDir, timeoutMs: options.queryLimits.timeoutMs, probes, now: clock });
     const applicants = createApplicantService({ store, directory, now: clock });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);
@@ -69,6 +73,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       tenants,
       applicants,
       queries,
+      tables,
       audit,
       today,
       /** Throws a DomainError when the caller's organization may not act today. */

@@ -67,3 +67,18 @@ export const CreateApplicantSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
 });
 export type CreateApplicant = z.infer<typeof CreateApplicantSchema>;
+
+/** Lineage of a workspace table: what it was built from, for exports, products and withdrawal. */
+export const WorkspaceTableLineageSchema = z.object({
+  tenantId: z.string(),
+  name: z.string(),
+  env: z.enum(['dev', 'prod']),
+  sql: z.string(),
+  /** Tables the plan read, as `catalog.table` (`granted.residents`, `workspace.mine`). */
+  sourceTables: z.array(z.string()),
+  /** Granted datasets it derives from, directly or through other workspace tables. */
+  datasets: z.array(z.string()),
+  createdAt: z.string(),
+  createdBy: z.string(),
+});
+export type WorkspaceTableLineage = z.infer<typeof WorkspaceTableLineageSchema>;

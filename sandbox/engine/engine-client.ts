@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DomainError } from '../../core/errors.js';
 import type { EngineOptions } from './engine-options.js';
-import type { EngineTask, HostReply, HostRequest, PublishResult, PublishTask, QueryResult, QueryTask, TaskOutcome } from './protocol.js';
+import type { CreatedTable, CreateTableTask, EngineTask, HostReply, HostRequest, PublishResult, PublishTask, QueryResult, QueryTask, TaskOutcome, WorkspaceTableInfo } from './protocol.js';
 
 export interface EngineClientOptions extends EngineOptions {
   /** Concurrent tasks per worker thread (queries wait on DuckDB, not on the JS thread). */
@@ -67,6 +67,18 @@ export class EngineClient {
       return Promise.reject(new DomainError('SBX_ERR_TENANT_BUSY', `at most ${this.options.maxConcurrentPerTenant} queries run at once per tenant`));
     }
     return this.send({ kind: 'query', ...task }, signal) as Promise<QueryResult>;
+  }
+
+  createTable(task: Omit<CreateTableTask, 'kind'>): Promise<CreatedTable> {
+    return this.send({ kind: 'create-table', ...task }) as Promise<CreatedTable>;
+  }
+
+  async dropTable(task: { tenantId: string; tenantDir: string; name: string }): Promise<void> {
+    await this.send({ kind: 'drop-table', ...task });
+  }
+
+  listTables(task: { tenantId: string; tenantDir: string }): Promise<WorkspaceTableInfo[]> {
+    return this.send({ kind: 'list-tables', ...task }) as Promise<WorkspaceTableInfo[]>;
   }
 
   publish(task: Omit<PublishTask, 'kind'>): Promise<PublishResult> {

@@ -42,7 +42,23 @@ export type PublishTask = z.infer<typeof PublishTaskSchema>;
 
 export const CloseTenantTaskSchema = z.object({ kind: z.literal('close-tenant'), tenantId: z.string() });
 
-export const EngineTaskSchema = z.discriminatedUnion('kind', [QueryTaskSchema, PublishTaskSchema, CloseTenantTaskSchema]);
+export const TableNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be 1–63 characters: lowercase letters, digits and "_", starting with a letter');
+
+export const CreateTableTaskSchema = z.object({
+  kind: z.literal('create-table'),
+  tenantId: z.string(),
+  tenantDir: z.string(),
+  name: TableNameSchema,
+  sql: z.string(),
+  env: EnvSchema,
+  timeoutMs: z.number().int().positive(),
+});
+export type CreateTableTask = z.infer<typeof CreateTableTaskSchema>;
+
+export const DropTableTaskSchema = z.object({ kind: z.literal('drop-table'), tenantId: z.string(), tenantDir: z.string(), name: TableNameSchema });
+export const ListTablesTaskSchema = z.object({ kind: z.literal('list-tables'), tenantId: z.string(), tenantDir: z.string() });
+
+export const EngineTaskSchema = z.discriminatedUnion('kind', [QueryTaskSchema, PublishTaskSchema, CloseTenantTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
 export type EngineTask = z.infer<typeof EngineTaskSchema>;
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });
@@ -56,6 +72,10 @@ export const QueryResultSchema = z.object({
   ms: z.number(),
 });
 export type QueryResult = z.infer<typeof QueryResultSchema>;
+
+export const WorkspaceTableSchema = z.object({ name: z.string(), rows: z.number().int(), columns: z.array(ColumnSchema) });
+export type WorkspaceTableInfo = z.infer<typeof WorkspaceTableSchema>;
+export type CreatedTable = WorkspaceTableInfo & { tables: string[] };
 
 export const PublishResultSchema = z.object({ target: z.enum(['granted', 'dev']), version: z.number().int(), tables: z.array(z.string()) });
 export type PublishResult = z.infer<typeof PublishResultSchema>;

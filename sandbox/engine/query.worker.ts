@@ -34,16 +34,7 @@ export default async function runTask(input: { task: EngineTask; cancelPort?: Me
         const cancelled = input.cancelPort ? new Promise<void>((resolve) => input.cancelPort!.once('message', () => resolve())) : undefined;
         try {
           const options = { maxRows: task.maxRows, maxBytes: task.maxBytes, timeoutMs: task.timeoutMs, ...(cancelled ? { cancelled } : {}) };
-          // An engine can close between lookup and use when a swap wins the race: take the new one.
-          for (let attempt = 0; ; attempt += 1) {
-            await slots.get(task.tenantId)?.swapping;
-            const engine = await engineFor(task.tenantId, task.tenantDir);
-            try {
-              return { ok: true, value: await engine.query(task.sql, task.env, options) };
-            } catch (error) {
-              if (!(error instanceof EngineClosedError) || attempt >= 2) throw error;
-            }
-          }
+          return { ok: true, value: await withEngine(task, (engine) => engine.query(task.sql, task.env, options)) };
         } finally {
           input.cancelPort?.close();
         }
@@ -57,10 +48,32 @@ export default async function runTask(input: { task: EngineTask; cancelPort?: Me
       case 'close-tenant':
         await swapEngine(task.tenantId, () => undefined);
         return { ok: true, value: null };
+      case 'create-table':
+        return { ok: true, value: await withEngine(task, (engine) => engine.createTable(task.name, task.sql, task.env, { timeoutMs: task.timeoutMs })) };
+      case 'drop-table':
+        return { ok: true, value: await withEngine(task, async (engine) => { await engine.dropTable(task.name); return null; }) };
+      case 'list-tables':
+        return { ok: true, value: await withEngine(task, (engine) => engine.listTables()) };
     }
   } catch (error) {
     if (isDomainError(error)) return { ok: false, code: error.code, message: error.message };
     return { ok: false, code: 'SBX_ERR_QUERY_FAILED', message: 'the engine failed to run the task' };
+  }
+}
+
+/**
+ * Runs `use` on the tenant's current engine. An engine can close between lookup and use when a swap
+ * wins the race: then the work runs again on the new one.
+ */
+async function withEngine<T>(task: { tenantId: string; tenantDir: string }, use: (engine: TenantEngine) => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    await slots.get(task.tenantId)?.swapping;
+    const engine = await engineFor(task.tenantId, task.tenantDir);
+    try {
+      return await use(engine);
+    } catch (error) {
+      if (!(error instanceof EngineClosedError) || attempt >= 2) throw error;
+    }
   }
 }
 

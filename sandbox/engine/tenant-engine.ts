@@ -109,15 +109,52 @@ export class TenantEngine {
 
   /** Gates and runs one tenant query. Throws a DomainError with a stable code on refusal. */
   async query(sql: string, env: Env, options: RunOptions): Promise<QueryResult> {
-    if (this.closed) throw new EngineClosedError();
     const started = performance.now();
+    return this.withConnection(env, async (connection) => {
+      const decision = await this.decide(connection, sql, env);
+      const result = await withDeadline(connection, env, options, () => streamRows(connection, decision.canonicalSql, options));
+      return { ...result, tables: decision.tables, ms: Math.round(performance.now() - started) };
+    });
+  }
+
+  /**
+   * Saves a gated SELECT as a workspace table. The server writes the DDL around DuckDB's rendering
+   * of the checked statement; the name never collides with a published table of either env.
+   */
+  async createTable(name: string, sql: string, env: Env, options: Pick<RunOptions, 'timeoutMs' | 'cancelled'>): Promise<WorkspaceTable & { tables: string[] }> {
+    return this.withConnection(env, async (connection) => {
+      if (this.publishedNames().has(name)) throw new DomainError('TBL_ERR_NAME_TAKEN', `${name} is the name of a granted table: choose another`);
+      if ((await workspaceTables(connection)).some((t) => t.name === name)) throw new DomainError('TBL_ERR_EXISTS', `workspace table ${name} already exists: delete it first`);
+      const decision = await this.decide(connection, sql, env);
+      await withDeadline(connection, env, options, () => connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} AS ${decision.canonicalSql}`));
+      const created = (await workspaceTables(connection)).find((t) => t.name === name)!;
+      return { ...created, tables: decision.tables };
+    });
+  }
+
+  async dropTable(name: string): Promise<void> {
+    await this.withConnection('dev', async (connection) => {
+      if (!(await workspaceTables(connection)).some((t) => t.name === name)) throw new DomainError('TBL_ERR_NOT_FOUND', `no workspace table ${name}`);
+      await connection.run(`DROP TABLE workspace.main.${quoteIdentifier(name)}`);
+    });
+  }
+
+  async listTables(): Promise<WorkspaceTable[]> {
+    return this.withConnection('dev', (connection) => workspaceTables(connection));
+  }
+
+  /** Names the tenant's published files use, in either env. */
+  private publishedNames(): Set<string> {
+    return new Set([...(this.catalog.granted?.tables ?? []), ...(this.catalog.dev?.tables ?? [])]);
+  }
+
+  private async withConnection<T>(env: Env, use: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    if (this.closed) throw new EngineClosedError();
     this.inFlight += 1;
     const connection = await this.instance.connect();
     try {
       await connection.run(`SET search_path = '${searchPath(env, this.catalog)}'`);
-      const decision = await this.decide(connection, sql, env);
-      const result = await runWithDeadline(connection, decision.canonicalSql, env, options);
-      return { ...result, tables: decision.tables, ms: Math.round(performance.now() - started) };
+      return await use(connection);
     } finally {
       connection.closeSync();
       this.inFlight -= 1;
@@ -194,6 +231,34 @@ function checkQualifiedNames(tableRefs: string[][], env: Env): void {
   }
 }
 
+export interface WorkspaceTable {
+  name: string;
+  rows: number;
+  columns: { name: string; type: string }[];
+}
+
+/** The workspace's tables with exact row counts: trusted code on the tenant's own file. */
+async function workspaceTables(connection: DuckDBConnection): Promise<WorkspaceTable[]> {
+  const reader = await connection.runAndReadAll(
+    `SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = 'workspace' AND schema_name = 'main' ORDER BY table_name, column_index`,
+  );
+  const tables = new Map<string, WorkspaceTable>();
+  for (const [table, column, type] of reader.getRowsJS() as [string, string, string][]) {
+    const entry = tables.get(table) ?? { name: table, rows: 0, columns: [] };
+    entry.columns.push({ name: column, type });
+    tables.set(table, entry);
+  }
+  for (const entry of tables.values()) {
+    const count = await connection.runAndReadAll(`SELECT count(*) FROM workspace.main.${quoteIdentifier(entry.name)}`);
+    entry.rows = Number(count.getRowsJS()[0]?.[0] ?? 0);
+  }
+  return [...tables.values()];
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 function checkText(sql: string): void {
   if (sql.trim() === '') reject('SBX_ERR_SQL_EMPTY', 'send a SELECT statement');
   const bytes = Buffer.byteLength(sql, 'utf8');
@@ -241,11 +306,29 @@ function firstLine(text: string): string {
   return text.split('\n')[0]!.slice(0, 300);
 }
 
+/** Streams the result with a row and byte cap; stops fetching (and the query) at the cap. */
+async function streamRows(connection: DuckDBConnection, sql: string, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'ms'>> {
+  const result = await connection.stream(sql);
+  const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
+  const rows: unknown[][] = [];
+  let bytes = 0;
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) return { columns, rows, truncated: false };
+    for (const row of chunk.convertRows(JsonDuckDBValueConverter)) {
+      bytes += JSON.stringify(row).length;
+      if (rows.length >= options.maxRows || bytes > options.maxBytes) return { columns, rows, truncated: true };
+      rows.push(row);
+    }
+  }
+}
+
 /**
- * Streams the result with a row and byte cap. The deadline interrupts the connection, re-firing
- * until the query settles (an interrupt before execution starts is lost, reference §timeouts).
+ * Runs `work` on the connection under the deadline and the caller's cancellation: both interrupt
+ * the connection, re-firing until the work settles (an interrupt sent before execution starts is
+ * lost, reference §timeouts). Engine errors become stable codes; in prod their text is replaced.
  */
-async function runWithDeadline(connection: DuckDBConnection, sql: string, env: Env, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'ms'>> {
+async function withDeadline<T>(connection: DuckDBConnection, env: Env, options: Pick<RunOptions, 'timeoutMs' | 'cancelled'>, work: () => Promise<T>): Promise<T> {
   let stopped: 'timeout' | 'cancelled' | undefined;
   let refire: NodeJS.Timeout | undefined;
   const stop = (why: 'timeout' | 'cancelled') => {
@@ -257,26 +340,9 @@ async function runWithDeadline(connection: DuckDBConnection, sql: string, env: E
   const deadline = setTimeout(() => stop('timeout'), options.timeoutMs);
   void options.cancelled?.then(() => stop('cancelled'));
   try {
-    const result = await connection.stream(sql);
-    const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
-    const rows: unknown[][] = [];
-    let bytes = 0;
-    let truncated = false;
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      for (const row of chunk.convertRows(JsonDuckDBValueConverter)) {
-        bytes += JSON.stringify(row).length;
-        if (rows.length >= options.maxRows || bytes > options.maxBytes) {
-          truncated = true;
-          break;
-        }
-        rows.push(row);
-      }
-      if (truncated) break;
-    }
+    const value = await work();
     if (stopped) throw stoppedError(stopped, options.timeoutMs);
-    return { columns, rows, truncated };
+    return value;
   } catch (error) {
     if (stopped) throw stoppedError(stopped, options.timeoutMs);
     if (error instanceof DomainError) throw error;

@@ -1,5 +1,5 @@
 import type { AuditEntry, AuditEntryInput, AuditHead } from '../audit/audit-entry.js';
-import type { ApplicantRecord, TenantRecord, TenantStatus } from '../model.js';
+import type { ApplicantRecord, TenantRecord, TenantStatus, WorkspaceTableLineage } from '../model.js';
 
 /**
  * The control store: everything the control plane persists, behind an interface narrow enough for a
@@ -38,6 +38,7 @@ export interface StoreReader {
   getTenant(id: string): Promise<TenantRecord | undefined>;
   listApplicants(): Promise<ApplicantRecord[]>;
   getApplicant(id: string): Promise<ApplicantRecord | undefined>;
+  listWorkspaceTables(tenantId: string): Promise<WorkspaceTableLineage[]>;
   queryAudit(filter: AuditFilter): Promise<AuditEntry[]>;
   /** Every entry in sequence order, read in pages. */
   scanAudit(): AsyncIterable<AuditEntry>;
@@ -46,10 +47,12 @@ export interface StoreReader {
 
 export interface StoreTransaction {
   /** Reads that see this transaction's own writes. */
-  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant'>;
+  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables'>;
   insertTenant(record: TenantRecord): Promise<void>;
   updateTenantStatus(id: string, status: TenantStatus, updatedAt: string): Promise<void>;
   insertApplicant(record: ApplicantRecord): Promise<void>;
+  insertWorkspaceTable(record: WorkspaceTableLineage): Promise<void>;
+  deleteWorkspaceTable(tenantId: string, name: string): Promise<void>;
   appendAudit(input: AuditEntryInput): Promise<AuditEntry>;
   /** The chain's head as this transaction sees it (including its own appends). */
   auditHead(): AuditHead;

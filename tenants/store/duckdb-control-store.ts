@@ -1,7 +1,7 @@
 import { DomainError } from '../../core/errors.js';
 import { openDatabase, type Connection, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
 import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
-import type { ApplicantRecord, TenantRecord } from '../model.js';
+import type { ApplicantRecord, TenantRecord, WorkspaceTableLineage } from '../model.js';
 import type { AuditFilter, ControlStore, StoreReader, StoreTransaction } from './control-store.js';
 import { applyMigrations } from './migrations.js';
 
@@ -87,10 +87,14 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
           await writer.run(sql, params);
         };
         const tx: StoreTransaction = {
-          reader: { getTenant: (id) => getTenant(writer, id), getApplicant: (id) => getApplicant(writer, id) },
+          reader: { getTenant: (id) => getTenant(writer, id), getApplicant: (id) => getApplicant(writer, id), listWorkspaceTables: (id) => listWorkspaceTables(writer, id) },
           insertTenant: (t) => write('INSERT INTO tenants VALUES ($1, $2, $3, $4, $5, $6, $7)', [t.id, t.name, t.status, t.licenseFrom, t.licenseTo, t.createdAt, t.updatedAt]),
           updateTenantStatus: (id, status, updatedAt) => write('UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1', [id, status, updatedAt]),
           insertApplicant: (a) => write('INSERT INTO applicants VALUES ($1, $2, $3)', [a.id, a.name, a.createdAt]),
+          insertWorkspaceTable: (w) => write('INSERT INTO workspace_tables VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+            w.tenantId, w.name, w.env, w.sql, JSON.stringify(w.sourceTables), JSON.stringify(w.datasets), w.createdAt, w.createdBy,
+          ]),
+          deleteWorkspaceTable: (tenantId, name) => write('DELETE FROM workspace_tables WHERE tenant_id = $1 AND name = $2', [tenantId, name]),
           async appendAudit(input) {
             const entry = chainAuditEntry(batchHead, input, options.clock().toISOString());
             // Written with the batch's other entries just before COMMIT: one statement, same transaction.
@@ -191,6 +195,7 @@ function createReader(session: SqlSession): StoreReader {
     getTenant: (id) => getTenant(session, id),
     listApplicants: async () => (await session.all('SELECT * FROM applicants ORDER BY id')).map(toApplicant),
     getApplicant: (id) => getApplicant(session, id),
+    listWorkspaceTables: (tenantId) => listWorkspaceTables(session, tenantId),
     queryAudit: (filter) => queryAudit(session, filter),
     scanAudit: () => scanAudit(session),
     auditHead: async () => {
@@ -208,6 +213,20 @@ async function getTenant(session: SqlSession, id: string): Promise<TenantRecord 
 async function getApplicant(session: SqlSession, id: string): Promise<ApplicantRecord | undefined> {
   const [row] = await session.all('SELECT * FROM applicants WHERE id = $1', [id]);
   return row ? toApplicant(row) : undefined;
+}
+
+async function listWorkspaceTables(session: SqlSession, tenantId: string): Promise<WorkspaceTableLineage[]> {
+  const rows = await session.all('SELECT * FROM workspace_tables WHERE tenant_id = $1 ORDER BY name', [tenantId]);
+  return rows.map((row) => ({
+    tenantId: String(row.tenant_id),
+    name: String(row.name),
+    env: row.env as WorkspaceTableLineage['env'],
+    sql: String(row.sql),
+    sourceTables: JSON.parse(String(row.source_tables)) as string[],
+    datasets: JSON.parse(String(row.datasets)) as string[],
+    createdAt: String(row.created_at),
+    createdBy: String(row.created_by),
+  }));
 }
 
 async function queryAudit(session: SqlSession, filter: AuditFilter): Promise<AuditEntry[]> {

@@ -44,6 +44,23 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'workspace table lineage',
+    statements: [
+      `CREATE TABLE workspace_tables (
+        tenant_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        env VARCHAR NOT NULL,
+        sql VARCHAR NOT NULL,
+        source_tables VARCHAR NOT NULL,
+        datasets VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+      )`,
+    ],
+  },
 ];
 
 export async function applyMigrations(session: SqlSession, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
