@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { signDevToken } from '../server/dev-tokens.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -22,17 +24,18 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(mode: 'app' | 'bare', env: Record<string, string> = {}): Promise<Server> {
+async function startServer(mode: 'app' | 'bare' | 'bare-engine', env: Record<string, string> = {}): Promise<Server & { info: Record<string, unknown> }> {
   const devNull = fs.openSync('/dev/null', 'w');
   const child = spawn(process.execPath, [path.join(here, 'serve.js'), mode], { env: { ...process.env, ...env }, stdio: ['ignore', devNull, 'inherit', 'ipc'] });
   fs.closeSync(devNull);
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (message) => resolve((message as { port: number }).port));
+  const info = await new Promise<Record<string, unknown> & { port: number }>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as Record<string, unknown> & { port: number }));
     child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
   });
   child.disconnect();
   return {
-    port,
+    port: info.port,
+    info,
     child,
     stop: () => new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
@@ -107,6 +110,137 @@ async function benchReads(appEnv: Record<string, string>, token: string): Promis
   console.log(`ratio authenticated / bare: ${ratio.toFixed(2)} (target >= 0.5: ${ratio >= 0.5 ? 'met' : 'NOT met'})`);
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function rssMb(pid: number): number {
+  return Math.round((Number(fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096) / 1048576);
+}
+
+const AGGREGATE_SQL = 'SELECT district, count(*) AS n, sum(amount) AS total, avg(amount) AS mean FROM big GROUP BY district ORDER BY district';
+const BIG_ROWS = Number(process.env.BENCH_BIG_ROWS ?? 10_000_000);
+
+/** Issue #3: query throughput vs an ungated anchor, a 10M-row aggregate vs raw DuckDB, runaway stops, engine restart. */
+async function benchQueries(): Promise<void> {
+  const operator = signDevToken(JWT_SECRET, { role: 'operator', org: 'bench', sub: 'bench' }, '2h');
+  const appEnv = { ...freshEnv(), BENCH_TENANT_ROWS: '10000', BENCH_BIG_ROWS: String(BIG_ROWS), INDOMAIN_QUERY_CONCURRENCY_PER_TENANT: '64', INDOMAIN_ENGINE_MAX_QUEUE: '4096', INDOMAIN_QUERY_TIMEOUT_MS: '120000' };
+  const app = await startServer('app', appEnv);
+  const grantedFile = String(app.info.grantedFile);
+  const apiUrl = `http://127.0.0.1:${app.port}/v1/query`;
+  const headers = { authorization: `Bearer ${operator}`, 'content-type': 'application/json' };
+  let counter = 0;
+  const apiLoad = (distinct: boolean) => load({
+    url: apiUrl,
+    connections: CONNECTIONS,
+    requests: [{ method: 'POST', headers, setupRequest: (request) => ({ ...request, body: JSON.stringify({ sql: `SELECT name FROM residents WHERE id = ${distinct ? counter++ : 42}`, env: 'prod' }) }) }],
+  });
+  let repeated: Load;
+  let distinct: Load;
+  const apiAggregateMs: number[] = [];
+  try {
+    repeated = await apiLoad(false);
+    distinct = await apiLoad(true);
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const res = await fetch(apiUrl, { method: 'POST', headers, body: JSON.stringify({ sql: AGGREGATE_SQL, env: 'prod' }) });
+      if (res.status !== 200) throw new Error(`aggregate failed: ${await res.text()}`);
+      await res.json();
+      apiAggregateMs.push(performance.now() - started);
+    }
+  } finally {
+    await app.stop();
+  }
+
+  const bare = await startServer('bare-engine', { BENCH_GRANTED_FILE: grantedFile });
+  let bareRepeated: Load;
+  let bareDistinct: Load;
+  try {
+    const bareLoad = (distinctSql: boolean) => load({
+      url: `http://127.0.0.1:${bare.port}/query`,
+      connections: CONNECTIONS,
+      requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (request) => ({ ...request, body: JSON.stringify({ sql: `SELECT name FROM residents WHERE id = ${distinctSql ? counter++ : 42}` }) }) }],
+    });
+    bareRepeated = await bareLoad(false);
+    bareDistinct = await bareLoad(true);
+  } finally {
+    await bare.stop();
+  }
+
+  // Raw DuckDB, same settings as a tenant engine (1 thread, 1 GB), same file, same query.
+  const rawAggregateMs: number[] = [];
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '1024MB' });
+  const connection = await instance.connect();
+  await connection.run(`ATTACH '${grantedFile}' AS granted (READ_ONLY)`);
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    await connection.runAndReadAll(AGGREGATE_SQL.replace('FROM big', 'FROM granted.big'));
+    rawAggregateMs.push(performance.now() - started);
+  }
+  connection.closeSync();
+  instance.closeSync();
+
+  console.log('\n## Queries (POST /v1/query: auth, gate, engine host, audit entry per query; tenant table of 10k rows)');
+  console.log(line('repeated SQL through the API', repeated));
+  console.log(line('repeated SQL, bare Fastify+piscina+DuckDB (anchor)', bareRepeated));
+  console.log(line('distinct SQL through the API', distinct));
+  console.log(line('distinct SQL, bare (anchor)', bareDistinct));
+  console.log(`throughput target >= 1000 q/s: ${repeated.rps >= 1000 ? 'met' : 'NOT met'} (repeated), ${distinct.rps >= 1000 ? 'met' : 'NOT met'} (distinct)`);
+  console.log(`ratio repeated API / bare: ${(repeated.rps / bareRepeated.rps).toFixed(2)} (target >= 0.8); distinct: ${(distinct.rps / bareDistinct.rps).toFixed(2)} (target >= 0.5)`);
+  const api = median(apiAggregateMs);
+  const raw = median(rawAggregateMs);
+  console.log(`\n## ${BIG_ROWS.toLocaleString('en')}-row aggregate (median of 5)`);
+  console.log(`through the API ${api.toFixed(0)} ms, raw DuckDB same settings ${raw.toFixed(0)} ms: ${(api / raw).toFixed(2)}x (target <= 1.15x)`);
+}
+
+/** Issue #3: 200 runaway queries in a row, how late each stops; server memory; engine restart time. */
+async function benchRunaways(): Promise<void> {
+  const operator = signDevToken(JWT_SECRET, { role: 'operator', org: 'bench', sub: 'bench' }, '2h');
+  const limitMs = 200;
+  const app = await startServer('app', { ...freshEnv(), BENCH_TENANT_ROWS: '1000', BENCH_BIG_ROWS: '0', INDOMAIN_QUERY_TIMEOUT_MS: String(limitMs), INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '100000' });
+  const url = `http://127.0.0.1:${app.port}`;
+  const headers = { authorization: `Bearer ${operator}`, 'content-type': 'application/json' };
+  try {
+    const rssBefore = rssMb(app.child.pid!);
+    const late: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const started = performance.now();
+      const res = await fetch(`${url}/v1/query`, { method: 'POST', headers, body: JSON.stringify({ sql: `SELECT count(*) FROM range(1000000000000) r WHERE r.range % ${i + 2} = 1`, env: 'dev' }) });
+      const body = (await res.json()) as { code?: string };
+      if (body.code !== 'SBX_ERR_QUERY_TIMEOUT') throw new Error(`runaway ${i} answered ${res.status} ${JSON.stringify(body)}`);
+      late.push(performance.now() - started - limitMs);
+    }
+    const rssAfter = rssMb(app.child.pid!);
+    const after = await fetch(`${url}/v1/query`, { method: 'POST', headers, body: JSON.stringify({ sql: 'SELECT count(*) AS n FROM residents', env: 'prod' }) });
+    console.log(`\n## 200 runaway queries in a row (limit ${limitMs} ms)`);
+    console.log(`stopped after the limit by: p50 ${percentile(late, 50).toFixed(0)} ms, p99 ${percentile(late, 99).toFixed(0)} ms, max ${Math.max(...late).toFixed(0)} ms (target p99 <= 250 ms)`);
+    console.log(`API server RSS ${rssBefore} MB before, ${rssAfter} MB after; next normal query: ${after.status}`);
+
+    const hostPid = Number(execFileSync('pgrep', ['-P', String(app.child.pid)]).toString().trim().split('\n')[0]);
+    const killedAt = performance.now();
+    process.kill(hostPid, 'SIGKILL');
+    let backMs = Number.NaN;
+    for (;;) {
+      const res = await fetch(`${url}/v1/query`, { method: 'POST', headers, body: JSON.stringify({ sql: 'SELECT 1 AS ok', env: 'dev' }) });
+      if (res.status === 200) {
+        backMs = performance.now() - killedAt;
+        break;
+      }
+      if (performance.now() - killedAt > 30_000) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    console.log(`engine host killed: queries answered again after ${backMs.toFixed(0)} ms (target <= 2000 ms)`);
+  } finally {
+    await app.stop();
+  }
+}
+
 const dataDirs: string[] = [];
 const freshEnv = () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'indomain-bench-'));
@@ -117,8 +251,13 @@ const freshEnv = () => {
 console.log(`# indomain bench: ${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} cores, ${DURATION_S}s per figure, ${CONNECTIONS} connections`);
 const supervisor = signDevToken(JWT_SECRET, { role: 'supervisor', org: 'authority', sub: 'bench' }, '2h');
 try {
-  await benchMutations(freshEnv(), supervisor);
-  await benchReads(freshEnv(), supervisor);
+  const only = process.env.BENCH_ONLY;
+  if (!only || only === 'foundation') {
+    await benchMutations(freshEnv(), supervisor);
+    await benchReads(freshEnv(), supervisor);
+  }
+  if (!only || only === 'engine') await benchQueries();
+  if (!only || only === 'engine' || only === 'runaways') await benchRunaways();
 } finally {
   for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
 }

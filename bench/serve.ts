@@ -1,31 +1,76 @@
 /**
- * A server for the benchmarks, in its own process like production: `app` is the real service over
- * a temp data dir with the demo seeded; `bare` is a plain Fastify route with the same logger
- * settings, returning a tenant-shaped JSON body (the anchor for read throughput).
- * Reports `{ port }` over the IPC channel when listening; logs go to stdout, which the bench points
- * at /dev/null (like a log shipper that keeps up).
+ * Servers for the benchmarks, each in its own process like production. Each reports `{ port, ... }`
+ * over the IPC channel when listening; logs go to stdout, which the bench points at /dev/null.
+ *
+ * - `app`: the real service over a temp data dir (demo seeded). With BENCH_TENANT_ROWS it also
+ *   licenses tenant `bench` and publishes `residents` (that many rows) and `big`
+ *   (BENCH_BIG_ROWS rows) into its granted and dev files through the engine's publish interface.
+ * - `bare`: a plain Fastify route returning a tenant-shaped body (anchor for authenticated reads).
+ * - `bare-engine`: Fastify + piscina + DuckDB over a copy of the granted file, no auth, no gate,
+ *   no audit (anchor for query throughput).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import Fastify from 'fastify';
+import { Piscina } from 'piscina';
+import { tenantDirectory } from '../sandbox/index.js';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
+import { SYSTEM_ACTOR } from '../tenants/index.js';
 
 const mode = process.argv[2];
 const LOGGER = { level: 'info' } as const;
+
+async function listen(app: ReturnType<typeof Fastify>, extra: Record<string, unknown> = {}): Promise<void> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+  process.send!({ port: (app.server.address() as { port: number }).port, ...extra });
+}
 
 if (mode === 'bare') {
   const app = Fastify({ logger: LOGGER });
   const body = { id: 'demo', name: 'demo', status: 'active', licenseFrom: '2026-01-01', licenseTo: '2028-12-31', createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(), licenseState: 'valid' };
   app.get('/bare', async () => body);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
-  process.send!({ port: (app.server.address() as { port: number }).port });
+  await listen(app);
+} else if (mode === 'bare-engine') {
+  const app = Fastify({ logger: LOGGER });
+  // Two single-thread pools, like the engine host's, so each thread can be told to close its DuckDB.
+  const pools = Array.from({ length: 2 }, () => new Piscina({
+    filename: new URL('./bare-query.worker.js', import.meta.url).href,
+    minThreads: 1,
+    maxThreads: 1,
+    concurrentTasksPerWorker: 16,
+    workerData: { grantedFile: process.env.BENCH_GRANTED_FILE },
+  }));
+  let next = 0;
+  app.post('/query', async (request) => pools[next++ % pools.length]!.run({ sql: (request.body as { sql: string }).sql }));
+  app.addHook('onClose', async () => {
+    await Promise.all(pools.map(async (pool) => {
+      await pool.run({ close: true });
+      await pool.close();
+    }));
+  });
+  await listen(app);
 } else if (mode === 'app') {
   const result = loadConfig({ ...process.env, INDOMAIN_PORT: '0', INDOMAIN_LOG_LEVEL: LOGGER.level });
   if (!result.ok) throw new Error(result.errors.join('\n'));
-  const app = await buildApp(result.config);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  process.send!({ port: (app.server.address() as { port: number }).port });
-  process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+  const app = await buildApp(result.config, process.env.BENCH_PROFILE_ENGINE ? { engineExecArgv: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_ENGINE}`] } : {});
+  let grantedFile: string | undefined;
+  if (process.env.BENCH_TENANT_ROWS) {
+    const today = app.controlPlane.today();
+    await app.controlPlane.tenants.create(SYSTEM_ACTOR, { id: 'bench', name: 'bench', licenseFrom: today, licenseTo: `${Number(today.slice(0, 4)) + 1}${today.slice(4)}` });
+    const tenantDir = tenantDirectory(result.config.dataDir, 'bench');
+    const rows = Number(process.env.BENCH_TENANT_ROWS);
+    const bigRows = Number(process.env.BENCH_BIG_ROWS ?? 0);
+    const tables = [
+      { name: 'residents', sql: `SELECT range AS id, 'name-' || range AS name, range % 16 AS district FROM range(${rows})` },
+      { name: 'big', sql: `SELECT range AS id, range % 16 AS district, (range * 7919) % 10000 / 100.0 AS amount FROM range(${bigRows})` },
+    ];
+    for (const target of ['granted', 'dev'] as const) await app.engine.publish({ tenantId: 'bench', tenantDir, target, attach: {}, tables });
+    const catalog = JSON.parse(fs.readFileSync(path.join(tenantDir, 'catalog.json'), 'utf8')) as { granted: { file: string } };
+    grantedFile = path.join(tenantDir, catalog.granted.file);
+  }
+  await listen(app, { grantedFile });
 } else {
-  throw new Error('usage: serve.js app|bare');
+  throw new Error('usage: serve.js app|bare|bare-engine');
 }

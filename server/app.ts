@@ -24,6 +24,8 @@ export interface AppOptions {
   clock?: () => Date;
   /** Overrides the pino logger options; `false` silences it. */
   logger?: FastifyServerOptions['logger'];
+  /** Node flags for the engine host process (profiling). */
+  engineExecArgv?: string[];
 }
 
 declare module 'fastify' {
@@ -76,6 +78,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     hostThreadpoolSize: Math.min(128, config.engine.threads * 16 + 4),
     waitForHostMs: 3_000,
     log: app.log,
+    ...(options.engineExecArgv ? { hostExecArgv: options.engineExecArgv } : {}),
   });
   await engine.start();
   app.decorate('engine', engine);

@@ -19,6 +19,8 @@ export interface EngineClientOptions extends EngineOptions {
   /** How long a request waits for a restarting host before SBX_ERR_ENGINE_UNAVAILABLE. */
   waitForHostMs: number;
   log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Node flags for the host process (e.g. `--cpu-prof` when profiling); none by default. */
+  hostExecArgv?: string[];
 }
 
 interface Pending {
@@ -145,9 +147,10 @@ export class EngineClient {
   }
 
   private spawn(): Promise<void> {
-    const child = fork(fileURLToPath(hostEntryUrl()), [JSON.stringify(this.options)], {
+    const { log: _log, hostExecArgv = [], ...hostOptions } = this.options;
+    const child = fork(fileURLToPath(hostEntryUrl()), [JSON.stringify(hostOptions)], {
       serialization: 'advanced',
-      execArgv: [],
+      execArgv: hostExecArgv,
       // A clean environment: the host needs nothing from the server's (no secrets cross).
       env: { UV_THREADPOOL_SIZE: String(this.options.hostThreadpoolSize) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

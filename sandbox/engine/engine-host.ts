@@ -21,6 +21,9 @@ const pools = Array.from({ length: options.workerThreads }, () => new Piscina({
   // Queries wait on DuckDB in the libuv threadpool, not on the worker's JS thread.
   concurrentTasksPerWorker: options.concurrentTasksPerThread,
   idleTimeout: Number.POSITIVE_INFINITY,
+  // Tasks are asynchronous (DuckDB callbacks, interrupt timers): the worker's event loop must keep
+  // running between messages, which 'sync' atomics would pause.
+  atomics: 'disabled',
   workerData,
 }));
 const cancelPorts = new Map<number, MessagePort>();
@@ -57,9 +60,11 @@ process.on('message', (message: HostRequest) => {
     });
 });
 
-// The server went away (or closes us): drain the pools and exit.
+// The server went away (or closes us): let running tasks finish, close every tenant engine on its
+// own thread, then end the threads and exit.
 process.on('disconnect', () => {
-  void Promise.all(pools.map((pool) => pool.close())).finally(() => process.exit(0));
+  const closeAll = (pool: Piscina) => pool.run({ task: { kind: 'close-all', tenantId: '*' } }).then(() => pool.close());
+  void Promise.allSettled(pools.map(closeAll)).finally(() => process.exit(0));
 });
 
 reply({ ready: true });

@@ -41,6 +41,8 @@ export const PublishTaskSchema = z.object({
 export type PublishTask = z.infer<typeof PublishTaskSchema>;
 
 export const CloseTenantTaskSchema = z.object({ kind: z.literal('close-tenant'), tenantId: z.string() });
+/** Host-internal: sent to every worker before shutdown. */
+export const CloseAllTaskSchema = z.object({ kind: z.literal('close-all'), tenantId: z.literal('*') });
 
 export const TableNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be 1–63 characters: lowercase letters, digits and "_", starting with a letter');
 
@@ -58,7 +60,7 @@ export type CreateTableTask = z.infer<typeof CreateTableTaskSchema>;
 export const DropTableTaskSchema = z.object({ kind: z.literal('drop-table'), tenantId: z.string(), tenantDir: z.string(), name: TableNameSchema });
 export const ListTablesTaskSchema = z.object({ kind: z.literal('list-tables'), tenantId: z.string(), tenantDir: z.string() });
 
-export const EngineTaskSchema = z.discriminatedUnion('kind', [QueryTaskSchema, PublishTaskSchema, CloseTenantTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
+export const EngineTaskSchema = z.discriminatedUnion('kind', [QueryTaskSchema, PublishTaskSchema, CloseTenantTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
 export type EngineTask = z.infer<typeof EngineTaskSchema>;
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });

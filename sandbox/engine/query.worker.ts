@@ -48,6 +48,10 @@ export default async function runTask(input: { task: EngineTask; cancelPort?: Me
       case 'close-tenant':
         await swapEngine(task.tenantId, () => undefined);
         return { ok: true, value: null };
+      case 'close-all':
+        // Before the thread ends: a DuckDB instance finalized during thread teardown aborts the process.
+        for (const tenantId of [...slots.keys()]) await swapEngine(tenantId, () => undefined);
+        return { ok: true, value: null };
       case 'create-table':
         return { ok: true, value: await withEngine(task, (engine) => engine.createTable(task.name, task.sql, task.env, { timeoutMs: task.timeoutMs })) };
       case 'drop-table':

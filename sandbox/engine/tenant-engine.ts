@@ -112,7 +112,7 @@ export class TenantEngine {
     const started = performance.now();
     return this.withConnection(env, async (connection) => {
       const decision = await this.decide(connection, sql, env);
-      const result = await withDeadline(connection, env, options, () => streamRows(connection, decision.canonicalSql, options));
+      const result = await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
       return { ...result, tables: decision.tables, ms: Math.round(performance.now() - started) };
     });
   }
@@ -172,14 +172,6 @@ export class TenantEngine {
     const cached = this.decisions.get(key);
     if (cached) return cached;
     checkText(sql);
-    let statements: number;
-    try {
-      statements = (await connection.extractStatements(sql)).count;
-    } catch {
-      reject('SBX_ERR_SQL_SYNTAX', 'the query does not parse: check the syntax near keywords and quotes');
-    }
-    // SECURITY: exactly one statement: no stacking behind a comment or a string.
-    if (statements !== 1) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', `send exactly one statement (found ${statements})`);
     const { ast, canonicalSql } = await parseSelect(connection, sql);
     const { tableRefs } = walkSelectAst(ast, GATE_LIMITS);
     checkQualifiedNames(tableRefs, env);
@@ -277,7 +269,8 @@ async function parseSelect(connection: DuckDBConnection, sql: string): Promise<{
     if (/Only SELECT/i.test(result.error_message ?? '')) reject('SBX_ERR_SQL_NOT_SELECT', 'only SELECT queries run in the sandbox; save results with POST /v1/tables');
     reject('SBX_ERR_SQL_SYNTAX', 'the query does not parse: check the syntax near keywords and quotes');
   }
-  if (result.statements?.length !== 1) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'send exactly one statement');
+  // SECURITY: exactly one statement, as DuckDB's own parser splits them: no stacking behind a comment.
+  if (result.statements?.length !== 1) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', `send exactly one statement (found ${result.statements?.length ?? 0})`);
   const rendered = await connection.runAndReadAll('SELECT json_deserialize_sql($1::JSON)', [serialized]);
   return { ast: result.statements[0]!.node as Json, canonicalSql: String(rendered.getRowsJS()[0]?.[0]) };
 }
@@ -306,21 +299,22 @@ function firstLine(text: string): string {
   return text.split('\n')[0]!.slice(0, 300);
 }
 
-/** Streams the result with a row and byte cap; stops fetching (and the query) at the cap. */
-async function streamRows(connection: DuckDBConnection, sql: string, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'ms'>> {
-  const result = await connection.stream(sql);
-  const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
+/**
+ * Reads the result with a row and byte cap: one streaming read of at most maxRows + 1 rows (so a cut
+ * is visible), then the byte cap over what came back.
+ */
+async function readCapped(connection: DuckDBConnection, sql: string, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'ms'>> {
+  const reader = await connection.streamAndReadUntil(sql, options.maxRows + 1);
+  const columns = reader.columnNames().map((name, i) => ({ name, type: reader.columnType(i).toString() }));
+  const all = reader.convertRows(JsonDuckDBValueConverter);
   const rows: unknown[][] = [];
   let bytes = 0;
-  for (;;) {
-    const chunk = await result.fetchChunk();
-    if (!chunk || chunk.rowCount === 0) return { columns, rows, truncated: false };
-    for (const row of chunk.convertRows(JsonDuckDBValueConverter)) {
-      bytes += JSON.stringify(row).length;
-      if (rows.length >= options.maxRows || bytes > options.maxBytes) return { columns, rows, truncated: true };
-      rows.push(row);
-    }
+  for (const row of all) {
+    bytes += JSON.stringify(row).length;
+    if (rows.length >= options.maxRows || bytes > options.maxBytes) return { columns, rows, truncated: true };
+    rows.push(row);
   }
+  return { columns, rows, truncated: false };
 }
 
 /**

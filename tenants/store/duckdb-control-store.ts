@@ -71,23 +71,41 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
     }
   }
 
-  /** Runs a batch in one transaction. Returns the error when it rolled back, else settles the jobs. */
+  /**
+   * Runs a batch in one transaction. Returns the error when it rolled back, else settles the jobs.
+   * The transaction opens lazily: a batch that only appends audit entries (the query log) commits
+   * them with one autocommitted multi-row INSERT, a single round trip to DuckDB.
+   */
   async function commitBatch(batch: Job[]): Promise<unknown> {
     let batchHead = head;
     const results: unknown[] = [];
     const callbacks: (() => void)[] = [];
     const entries: AuditEntry[] = [];
-    try {
+    let inTransaction = false;
+    const begin = async () => {
+      if (inTransaction) return;
       await writer.run('BEGIN TRANSACTION');
+      inTransaction = true;
+    };
+    const read = async <T>(reading: () => Promise<T>): Promise<T> => {
+      await begin();
+      return reading();
+    };
+    try {
       for (const job of batch) {
         let wrote = false;
         let audited = false;
         const write = async (sql: string, params: SqlValue[]) => {
           wrote = true;
+          await begin();
           await writer.run(sql, params);
         };
         const tx: StoreTransaction = {
-          reader: { getTenant: (id) => getTenant(writer, id), getApplicant: (id) => getApplicant(writer, id), listWorkspaceTables: (id) => listWorkspaceTables(writer, id) },
+          reader: {
+            getTenant: (id) => read(() => getTenant(writer, id)),
+            getApplicant: (id) => read(() => getApplicant(writer, id)),
+            listWorkspaceTables: (id) => read(() => listWorkspaceTables(writer, id)),
+          },
           insertTenant: (t) => write('INSERT INTO tenants VALUES ($1, $2, $3, $4, $5, $6, $7)', [t.id, t.name, t.status, t.licenseFrom, t.licenseTo, t.createdAt, t.updatedAt]),
           updateTenantStatus: (id, status, updatedAt) => write('UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1', [id, status, updatedAt]),
           insertApplicant: (a) => write('INSERT INTO applicants VALUES ($1, $2, $3)', [a.id, a.name, a.createdAt]),
@@ -97,7 +115,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
           deleteWorkspaceTable: (tenantId, name) => write('DELETE FROM workspace_tables WHERE tenant_id = $1 AND name = $2', [tenantId, name]),
           async appendAudit(input) {
             const entry = chainAuditEntry(batchHead, input, options.clock().toISOString());
-            // Written with the batch's other entries just before COMMIT: one statement, same transaction.
+            // Written with the batch's other entries at the end: one statement, same transaction.
             entries.push(entry);
             wrote = true;
             audited = true;
@@ -111,10 +129,22 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
         // An unaudited state change would break invariant 5: refuse it, whatever the caller meant.
         if (wrote && !audited) throw new Error('a control-store mutation must append an audit entry');
       }
-      await insertAuditEntries(writer, entries);
-      await writer.run('COMMIT');
+      if (inTransaction) {
+        await insertAuditEntries(writer, entries);
+        await writer.run('COMMIT');
+      } else if (entries.length > 0) {
+        // No other write: the INSERT is its own (atomic, durable) transaction. More than one
+        // statement's worth of entries needs a transaction to stay all-or-nothing.
+        if (entries.length > AUDIT_ROWS_PER_STATEMENT) {
+          await begin();
+          await insertAuditEntries(writer, entries);
+          await writer.run('COMMIT');
+        } else {
+          await insertAuditEntries(writer, entries);
+        }
+      }
     } catch (error) {
-      await writer.run('ROLLBACK').catch(() => undefined);
+      if (inTransaction) await writer.run('ROLLBACK').catch(() => undefined);
       return error ?? new Error('mutation failed');
     }
     head = batchHead;
