@@ -58,6 +58,14 @@ export const ERROR_CODES = [
   'TBL_ERR_EXISTS',
   'TBL_ERR_NAME_TAKEN',
   'TBL_ERR_NOT_FOUND',
+  // Uploads of external data.
+  'UPL_ERR_NO_FILE',
+  'UPL_ERR_TOO_LARGE',
+  'UPL_ERR_EMPTY',
+  'UPL_ERR_ENCODING',
+  'UPL_ERR_BAD_HEADER',
+  'UPL_ERR_TOO_MANY_COLUMNS',
+  'UPL_ERR_MALFORMED',
   // Audit chain.
   'AUD_ERR_BAD_FILTER',
   // Service health.

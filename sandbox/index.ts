@@ -11,3 +11,4 @@ export {
   type Env, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo,
 } from './engine/protocol.js';
 export { GATE_LIMITS } from './gate/limits.js';
+export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prepare-upload.js';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -15,6 +16,7 @@ import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
 import { queryRoutes } from './routes/query.js';
 import { tableRoutes } from './routes/tables.js';
+import { uploadRoutes } from './routes/uploads.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { resolveDevJwtSecret } from './secrets.js';
 import { zodSerializerCompiler } from './serializer.js';
@@ -122,6 +124,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       transform: jsonSchemaTransform,
     });
     await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+    await app.register(fastifyMultipart, { limits: { fileSize: config.uploadMaxBytes, files: 1, fields: 4, parts: 6, fieldSize: 1024 } });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
     // The API scope: every route here declares its access; the guard runs before each handler.
@@ -130,6 +133,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await api.register(healthRoutes(controlPlane, engine));
       await api.register(queryRoutes(controlPlane));
       await api.register(tableRoutes(controlPlane));
+      await api.register(uploadRoutes(controlPlane, config.dataDir));
       await api.register(meRoutes());
       await api.register(tenantRoutes(controlPlane));
       await api.register(applicantRoutes(controlPlane));

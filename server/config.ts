@@ -48,6 +48,7 @@ const EnvSchema = z
     INDOMAIN_QUERY_CONCURRENCY_PER_TENANT: z.coerce.number().int().min(1).default(4),
     INDOMAIN_ENGINE_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
     INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+    INDOMAIN_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
   })
   .superRefine((env, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -79,6 +80,7 @@ export interface Config {
   timeZone: string;
   logLevel: Env['INDOMAIN_LOG_LEVEL'];
   bodyLimitBytes: number;
+  uploadMaxBytes: number;
   maxInflight: number;
   maxEventLoopDelayMs: number;
   auditCheckpointEvery: number;
@@ -125,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       timeZone: e.INDOMAIN_TIMEZONE,
       logLevel: e.INDOMAIN_LOG_LEVEL,
       bodyLimitBytes: e.INDOMAIN_BODY_LIMIT_BYTES,
+      uploadMaxBytes: e.INDOMAIN_UPLOAD_MAX_BYTES,
       maxInflight: e.INDOMAIN_MAX_INFLIGHT,
       maxEventLoopDelayMs: e.INDOMAIN_MAX_EVENT_LOOP_DELAY_MS,
       auditCheckpointEvery: e.INDOMAIN_AUDIT_CHECKPOINT_EVERY,

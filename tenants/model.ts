@@ -72,7 +72,9 @@ export type CreateApplicant = z.infer<typeof CreateApplicantSchema>;
 export const WorkspaceTableLineageSchema = z.object({
   tenantId: z.string(),
   name: z.string(),
-  env: z.enum(['dev', 'prod']),
+  /** The env the defining SELECT ran in, or `upload` for external data. */
+  env: z.enum(['dev', 'prod', 'upload']),
+  /** The defining SELECT; for an upload, a comment naming the file. */
   sql: z.string(),
   /** Tables the plan read, as `catalog.table` (`granted.residents`, `workspace.mine`). */
   sourceTables: z.array(z.string()),

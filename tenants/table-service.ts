@@ -1,5 +1,6 @@
 import { isDomainError } from '../core/errors.js';
-import { tenantDirectory, type CreatedTable, type Env, type WorkspaceTableInfo } from '../sandbox/index.js';
+import fs from 'node:fs';
+import { prepareUpload, tenantDirectory, type CreatedTable, type Env, type PreparedUpload, type WorkspaceTableInfo } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import type { WorkspaceTableLineage } from './model.js';
 import type { ProbeLimiter } from './probe-limiter.js';
@@ -11,6 +12,7 @@ export interface TableEngine {
   createTable(task: { tenantId: string; tenantDir: string; name: string; sql: string; env: Env; timeoutMs: number }): Promise<CreatedTable>;
   dropTable(task: { tenantId: string; tenantDir: string; name: string }): Promise<void>;
   listTables(task: { tenantId: string; tenantDir: string }): Promise<WorkspaceTableInfo[]>;
+  importTable(task: { tenantId: string; tenantDir: string; name: string; upload: PreparedUpload }): Promise<WorkspaceTableInfo>;
 }
 
 export type WorkspaceTable = WorkspaceTableInfo & Partial<Omit<WorkspaceTableLineage, 'tenantId' | 'name'>>;
@@ -67,6 +69,47 @@ export function createTableService(deps: { store: ControlStore; engine: TableEng
       }
       const { tenantId: _tenant, name: _name, ...rest } = lineage;
       return { name: created.name, rows: created.rows, columns: created.columns, ...rest };
+    },
+
+    /**
+     * External data into the workspace (DESIGN.md §3): the file is prepared by trusted code (format,
+     * encoding, header), read by a trusted engine and appended to the tenant's file. The uploaded
+     * file is deleted afterwards, whatever happened.
+     */
+    async upload(actor: AuditActor, tenantId: string, input: { name: string; filename: string; path: string }): Promise<WorkspaceTable> {
+      const utf8Path = `${input.path}.utf8.csv`;
+      const details: Record<string, unknown> = { name: input.name, filename: input.filename };
+      const audit = (extra: Record<string, unknown>) =>
+        deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.upload', target: `tenant:${tenantId}`, details: { ...details, ...extra } }));
+      try {
+        let imported: WorkspaceTableInfo;
+        try {
+          const prepared = await prepareUpload(input.path, utf8Path);
+          Object.assign(details, { format: prepared.format, bytes: prepared.bytes, sha256: prepared.sha256, ...(prepared.format === 'csv' ? { encoding: prepared.encoding } : {}) });
+          imported = await deps.engine.importTable({ ...where(tenantId), name: input.name, upload: prepared });
+        } catch (error) {
+          await audit({ outcome: isDomainError(error) ? error.code : 'UPL_ERR_MALFORMED' });
+          throw error;
+        }
+        const lineage: WorkspaceTableLineage = {
+          tenantId, name: input.name, env: 'upload', sql: `-- upload of ${input.filename} (sha256 ${String(details.sha256)})`,
+          sourceTables: [], datasets: [], createdAt: deps.now().toISOString(), createdBy: actor.sub,
+        };
+        try {
+          await deps.store.mutate(async (tx) => {
+            await tx.insertWorkspaceTable(lineage);
+            await tx.appendAudit({ actor, action: 'table.upload', target: `tenant:${tenantId}`, details: { ...details, outcome: 'ok', rows: imported.rows, columns: imported.columns.length } });
+          });
+        } catch (error) {
+          await deps.engine.dropTable({ ...where(tenantId), name: input.name }).catch(() => undefined);
+          throw error;
+        }
+        const { tenantId: _tenant, name: _name, ...rest } = lineage;
+        return { ...imported, ...rest };
+      } finally {
+        fs.rmSync(input.path, { force: true });
+        fs.rmSync(utf8Path, { force: true });
+      }
     },
 
     async list(tenantId: string): Promise<WorkspaceTable[]> {

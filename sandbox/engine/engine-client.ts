@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DomainError } from '../../core/errors.js';
 import type { EngineOptions } from './engine-options.js';
-import type { CreatedTable, CreateTableTask, EngineTask, HostReply, HostRequest, PublishResult, PublishTask, QueryResult, QueryTask, TaskOutcome, WorkspaceTableInfo } from './protocol.js';
+import type { CreatedTable, CreateTableTask, EngineTask, ImportTableTask, HostReply, HostRequest, PublishResult, PublishTask, QueryResult, QueryTask, TaskOutcome, WorkspaceTableInfo } from './protocol.js';
 
 export interface EngineClientOptions extends EngineOptions {
   /** Concurrent tasks per worker thread (queries wait on DuckDB, not on the JS thread). */
@@ -73,6 +73,10 @@ export class EngineClient {
 
   createTable(task: Omit<CreateTableTask, 'kind'>): Promise<CreatedTable> {
     return this.send({ kind: 'create-table', ...task }) as Promise<CreatedTable>;
+  }
+
+  importTable(task: Omit<ImportTableTask, 'kind'>): Promise<WorkspaceTableInfo> {
+    return this.send({ kind: 'import-table', ...task }) as Promise<WorkspaceTableInfo>;
   }
 
   async dropTable(task: { tenantId: string; tenantDir: string; name: string }): Promise<void> {

@@ -60,7 +60,15 @@ export type CreateTableTask = z.infer<typeof CreateTableTaskSchema>;
 export const DropTableTaskSchema = z.object({ kind: z.literal('drop-table'), tenantId: z.string(), tenantDir: z.string(), name: TableNameSchema });
 export const ListTablesTaskSchema = z.object({ kind: z.literal('list-tables'), tenantId: z.string(), tenantDir: z.string() });
 
-export const EngineTaskSchema = z.discriminatedUnion('kind', [QueryTaskSchema, PublishTaskSchema, CloseTenantTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
+const PreparedUploadSchema = z.discriminatedUnion('format', [
+  z.object({ format: z.literal('parquet'), path: z.string(), bytes: z.number(), sha256: z.string() }),
+  z.object({ format: z.literal('csv'), path: z.string(), bytes: z.number(), sha256: z.string(), encoding: z.enum(['utf-8', 'gb18030']), columns: z.array(z.string()) }),
+]);
+
+export const ImportTableTaskSchema = z.object({ kind: z.literal('import-table'), tenantId: z.string(), tenantDir: z.string(), name: TableNameSchema, upload: PreparedUploadSchema });
+export type ImportTableTask = z.infer<typeof ImportTableTaskSchema>;
+
+export const EngineTaskSchema = z.discriminatedUnion('kind', [ImportTableTaskSchema, QueryTaskSchema, PublishTaskSchema, CloseTenantTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
 export type EngineTask = z.infer<typeof EngineTaskSchema>;
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });

@@ -10,6 +10,7 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import { isDomainError } from '../../core/errors.js';
 import { EngineTaskSchema, type EngineTask, type TaskOutcome } from './protocol.js';
 import { buildPublishedFile } from './publish.js';
+import { readUpload } from './read-upload.js';
 import { readTenantCatalog, writeTenantCatalog } from './tenant-files.js';
 
 import { EngineClosedError, TenantEngine } from './tenant-engine.js';
@@ -56,6 +57,15 @@ export default async function runTask(input: { task: EngineTask; cancelPort?: Me
         return { ok: true, value: await withEngine(task, (engine) => engine.createTable(task.name, task.sql, task.env, { timeoutMs: task.timeoutMs })) };
       case 'drop-table':
         return { ok: true, value: await withEngine(task, async (engine) => { await engine.dropTable(task.name); return null; }) };
+      case 'import-table':
+        return { ok: true, value: await withEngine(task, async (engine) => {
+          const rows = await readUpload(task.upload);
+          try {
+            return await engine.importTable(task.name, rows.columns, rows.chunks());
+          } finally {
+            rows.close();
+          }
+        }) };
       case 'list-tables':
         return { ok: true, value: await withEngine(task, (engine) => engine.listTables()) };
     }

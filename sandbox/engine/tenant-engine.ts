@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import { walkSelectAst, type Json } from '../gate/ast-walk.js';
 import { GATE_LIMITS } from '../gate/limits.js';
@@ -129,6 +129,33 @@ export class TenantEngine {
       await withDeadline(connection, env, options, () => connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} AS ${decision.canonicalSql}`));
       const created = (await workspaceTables(connection)).find((t) => t.name === name)!;
       return { ...created, tables: decision.tables };
+    });
+  }
+
+  /**
+   * Creates a workspace table from rows read by trusted code (an upload), appending data chunks
+   * through DuckDB's appender: the tenant engine's file lockdown is never lifted. All or nothing:
+   * a failure part-way drops the table.
+   */
+  async importTable(name: string, columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>): Promise<WorkspaceTable> {
+    return this.withConnection('dev', async (connection) => {
+      if (this.publishedNames().has(name)) throw new DomainError('TBL_ERR_NAME_TAKEN', `${name} is the name of a granted table: choose another`);
+      if ((await workspaceTables(connection)).some((t) => t.name === name)) throw new DomainError('TBL_ERR_EXISTS', `workspace table ${name} already exists: delete it first`);
+      const definition = columns.map((c) => `${quoteIdentifier(c.name)} ${c.type}`).join(', ');
+      await connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} (${definition})`);
+      try {
+        const appender = await connection.createAppender(name, 'main', 'workspace');
+        try {
+          for await (const chunk of chunks) appender.appendDataChunk(chunk);
+          appender.flushSync();
+        } finally {
+          appender.closeSync();
+        }
+      } catch (error) {
+        await connection.run(`DROP TABLE IF EXISTS workspace.main.${quoteIdentifier(name)}`);
+        throw error;
+      }
+      return (await workspaceTables(connection)).find((t) => t.name === name)!;
     });
   }
 
