@@ -52,7 +52,7 @@ describe('engine resilience', () => {
   it('fails in-flight queries with a clear code when the host dies, and comes back', async () => {
     const before = t.app.engine.status;
     const inFlight = Array.from({ length: 4 }, () => query('SELECT count(*) FROM range(1000000000000)'));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    while (t.app.engine.status.inFlight < 4) await new Promise((resolve) => setImmediate(resolve));
     process.kill(before.pid!, 'SIGKILL');
     const answers = await Promise.all(inFlight);
     for (const res of answers) {
