@@ -12,3 +12,4 @@ export {
 } from './engine/protocol.js';
 export { GATE_LIMITS } from './gate/limits.js';
 export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prepare-upload.js';
+export { writeFileAtomic } from './atomic-write.js';

@@ -29,16 +29,20 @@ const slots = new Map<string, Slot>();
 
 export default async function runTask(input: { task: EngineTask; cancelPort?: MessagePort }): Promise<TaskOutcome<unknown>> {
   try {
+    return await dispatch(input);
+  } finally {
+    input.cancelPort?.close();
+  }
+}
+
+async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): Promise<TaskOutcome<unknown>> {
+  try {
     const task = EngineTaskSchema.parse(input.task);
     switch (task.kind) {
       case 'query': {
         const cancelled = input.cancelPort ? new Promise<void>((resolve) => input.cancelPort!.once('message', () => resolve())) : undefined;
-        try {
-          const options = { maxRows: task.maxRows, maxBytes: task.maxBytes, timeoutMs: task.timeoutMs, ...(cancelled ? { cancelled } : {}) };
-          return { ok: true, value: await withEngine(task, (engine) => engine.query(task.sql, task.env, options)) };
-        } finally {
-          input.cancelPort?.close();
-        }
+        const options = { maxRows: task.maxRows, maxBytes: task.maxBytes, timeoutMs: task.timeoutMs, ...(cancelled ? { cancelled } : {}) };
+        return { ok: true, value: await withEngine(task, (engine) => engine.query(task.sql, task.env, options)) };
       }
       case 'publish': {
         const { catalog, result } = await buildPublishedFile(task, readTenantCatalog(task.tenantDir));

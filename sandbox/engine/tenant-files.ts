@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../atomic-write.js';
 
 /**
  * A tenant's directory (DESIGN.md §2): `workspace.duckdb` (the tenant's own tables),
@@ -21,18 +22,9 @@ export function readTenantCatalog(dir: string): TenantCatalog {
   return TenantCatalogSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
 }
 
-/** Replaces catalog.json atomically (temp file, fsync, rename): readers see the old or the new. */
+/** Replaces catalog.json atomically: readers see the old or the new. */
 export function writeTenantCatalog(dir: string, catalog: TenantCatalog): void {
-  const target = path.join(dir, CATALOG_FILE);
-  const temp = `${target}.tmp`;
-  const fd = fs.openSync(temp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, JSON.stringify(catalog));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temp, target);
+  writeFileAtomic(path.join(dir, CATALOG_FILE), JSON.stringify(catalog));
 }
 
 /** A version's file name, e.g. `granted-3.duckdb`. */

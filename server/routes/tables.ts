@@ -5,7 +5,8 @@ import { WorkspaceTableLineageSchema, type ControlPlane } from '../../tenants/in
 import { actorOf } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
-const TableSchema = WorkspaceTableSchema.extend(WorkspaceTableLineageSchema.omit({ tenantId: true, name: true }).partial().shape);
+/** A workspace table as the API shows it: engine facts plus lineage (absent for unknown origins). */
+export const TableSchema = WorkspaceTableSchema.extend(WorkspaceTableLineageSchema.omit({ tenantId: true, name: true }).partial().shape);
 const OPERATOR = { access: { roles: ['operator'] } } as const;
 
 /** The operator's workspace tables: gated SELECTs saved with their lineage. */

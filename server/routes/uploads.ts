@@ -5,12 +5,12 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
-import { TableNameSchema, WorkspaceTableSchema } from '../../sandbox/index.js';
-import { WorkspaceTableLineageSchema, type ControlPlane } from '../../tenants/index.js';
+import { TableNameSchema } from '../../sandbox/index.js';
+import type { ControlPlane } from '../../tenants/index.js';
 import { actorOf } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
+import { TableSchema } from './tables.js';
 
-const TableSchema = WorkspaceTableSchema.extend(WorkspaceTableLineageSchema.omit({ tenantId: true, name: true }).partial().shape);
 
 /**
  * External data into the operator's workspace: multipart with a `name` field (the table name) and a

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../../sandbox/index.js';
 import type { AuditHead } from './audit-entry.js';
 import type { AuditSigner, AuditVerifier } from './signing-key.js';
 
@@ -19,25 +20,10 @@ export function anchorMessage(head: AuditHead, keyId: string): Record<string, un
   return { kind: 'indomain.audit.anchor', seq: head.seq, hash: head.hash, keyId };
 }
 
-/** Atomically replaces the anchor: write a temp file, flush it, rename, flush the directory. */
+/** Atomically replaces the anchor (see writeFileAtomic). */
 export function writeAnchor(dataDir: string, head: AuditHead, signer: AuditSigner): void {
   const anchor: Anchor = { seq: head.seq, hash: head.hash, keyId: signer.keyId, signature: signer.sign(anchorMessage(head, signer.keyId)) };
-  const target = path.join(dataDir, ANCHOR_FILE);
-  const temp = `${target}.${process.pid}.tmp`;
-  const fd = fs.openSync(temp, 'w', 0o644);
-  try {
-    fs.writeSync(fd, JSON.stringify(anchor));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temp, target);
-  const dirFd = fs.openSync(dataDir, 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  writeFileAtomic(path.join(dataDir, ANCHOR_FILE), JSON.stringify(anchor), 0o644);
 }
 
 export type AnchorReading = { kind: 'none' } | { kind: 'valid'; anchor: Anchor } | { kind: 'invalid'; reason: string };
