@@ -289,17 +289,22 @@ function checkText(sql: string): void {
  * back to SQL, which is what the plan check and the execution then use.
  */
 async function parseSelect(connection: DuckDBConnection, sql: string): Promise<{ ast: Json; canonicalSql: string }> {
-  const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
-  const serialized = String(reader.getRowsJS()[0]?.[0]);
-  const result = JSON.parse(serialized) as { error: boolean; error_message?: string; statements?: { node: unknown }[] };
+  // One round trip: the parse, and (when it is one statement) its rendering back to SQL.
+  const reader = await connection.runAndReadAll(
+    `SELECT serialized, CASE WHEN NOT (serialized::JSON->>'error')::BOOLEAN AND json_array_length(serialized::JSON, '$.statements') = 1
+       THEN json_deserialize_sql(serialized::JSON) END
+     FROM (SELECT json_serialize_sql($1::VARCHAR) AS serialized)`,
+    [sql],
+  );
+  const [serialized, rendered] = (reader.getRowsJS()[0] ?? []) as [string, string | null];
+  const result = JSON.parse(String(serialized)) as { error: boolean; error_message?: string; statements?: { node: unknown }[] };
   if (result.error) {
     if (/Only SELECT/i.test(result.error_message ?? '')) reject('SBX_ERR_SQL_NOT_SELECT', 'only SELECT queries run in the sandbox; save results with POST /v1/tables');
     reject('SBX_ERR_SQL_SYNTAX', 'the query does not parse: check the syntax near keywords and quotes');
   }
   // SECURITY: exactly one statement, as DuckDB's own parser splits them: no stacking behind a comment.
-  if (result.statements?.length !== 1) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', `send exactly one statement (found ${result.statements?.length ?? 0})`);
-  const rendered = await connection.runAndReadAll('SELECT json_deserialize_sql($1::JSON)', [serialized]);
-  return { ast: result.statements[0]!.node as Json, canonicalSql: String(rendered.getRowsJS()[0]?.[0]) };
+  if (result.statements?.length !== 1 || rendered === null) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', `send exactly one statement (found ${result.statements?.length ?? 0})`);
+  return { ast: result.statements[0]!.node as Json, canonicalSql: rendered };
 }
 
 function searchPath(env: Env, catalog: TenantCatalog): string {
