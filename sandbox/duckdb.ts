@@ -54,7 +54,14 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
       const connection = await instance.connect();
       const prepared = new StatementCache(connection);
       return {
-        run: async (sql, params) => Number((await (await prepared.bound(sql, params)).run()).rowsChanged),
+        run: async (sql, params) => {
+          // DDL changes what cached statements were bound against: run it directly and start afresh.
+          if (/^\s*(CREATE|DROP|ALTER)\b/i.test(sql)) {
+            prepared.clear();
+            return Number((await connection.run(sql, params ? ([...params] as DuckDBValue[]) : undefined)).rowsChanged);
+          }
+          return Number((await (await prepared.bound(sql, params)).run()).rowsChanged);
+        },
         // Reads are never served from a cached prepared statement: re-executing one can return
         // garbage in DuckDB 1.5.6 (see docs/decisions.md, "prepared statement reuse").
         all: async <T extends Row>(sql: string, params?: readonly SqlValue[]) => {

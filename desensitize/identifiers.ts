@@ -1,0 +1,95 @@
+/**
+ * Formats and check characters of Chinese identifiers (../shared/reference/pii-and-masking.md).
+ * Pure functions: no I/O, no clock except where a date is passed in.
+ */
+
+const FULL_WIDTH_DIGITS = /[０-９]/g;
+
+/** Full-width digits to ASCII, lowercase x to X, surrounding spaces removed: how identifiers are compared. */
+export function normalizeIdentifier(value: string): string {
+  return value.trim().replace(FULL_WIDTH_DIGITS, (d) => String.fromCharCode(d.charCodeAt(0) - 0xff10 + 0x30)).replace(/[xｘＸ]/g, 'X');
+}
+
+const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const ID_CHECK = '10X98765432';
+
+/** The check character (ISO 7064 MOD 11-2) of the first 17 digits of a resident ID. */
+export function residentIdCheckChar(first17: string): string {
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += Number(first17[i]) * ID_WEIGHTS[i]!;
+  return ID_CHECK[sum % 11]!;
+}
+
+/** A real calendar date written YYYYMMDD, not after `today` (YYYY-MM-DD). */
+function isPastDate(yyyymmdd: string, today: string): boolean {
+  const [y, m, d] = [Number(yyyymmdd.slice(0, 4)), Number(yyyymmdd.slice(4, 6)), Number(yyyymmdd.slice(6, 8))];
+  const date = new Date(Date.UTC(y, m - 1, d));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d || y < 1880) return false;
+  return date.toISOString().slice(0, 10) <= today;
+}
+
+/** An 18-character resident ID with a real birth date and a correct check character. */
+export function isValidResidentId(value: string, today: string): boolean {
+  const id = normalizeIdentifier(value);
+  return /^\d{17}[\dX]$/.test(id) && isPastDate(id.slice(6, 14), today) && residentIdCheckChar(id) === id[17];
+}
+
+/** A legacy 15-digit ID as its 18-character form ("19" inserted, check character appended). */
+export function upgradeResidentId(value: string): string | undefined {
+  const id = normalizeIdentifier(value);
+  if (!/^\d{15}$/.test(id)) return undefined;
+  const first17 = `${id.slice(0, 6)}19${id.slice(6)}`;
+  return first17 + residentIdCheckChar(first17);
+}
+
+const USCC_ALPHABET = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+const USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+export const USCC_PATTERN = /^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$/;
+
+/** The check character of the first 17 characters of a unified social credit code (GB 32100). */
+export function usccCheckChar(first17: string): string {
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += USCC_ALPHABET.indexOf(first17[i]!) * USCC_WEIGHTS[i]!;
+  return USCC_ALPHABET[(31 - (sum % 31)) % 31]!;
+}
+
+export function isValidUscc(value: string): boolean {
+  const code = normalizeIdentifier(value).toUpperCase();
+  return USCC_PATTERN.test(code) && usccCheckChar(code) === code[17];
+}
+
+/** Luhn check over a digit string (a confidence signal for bank cards, not proof). */
+export function luhnValid(digits: string): boolean {
+  if (!/^\d+$/.test(digits)) return false;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** The Luhn check digit for a payload (never 10). */
+export function luhnCheckDigit(payload: string): string {
+  for (let d = 0; d <= 9; d++) if (luhnValid(payload + d)) return String(d);
+  throw new Error('unreachable');
+}
+
+export const MOBILE_PATTERN = /^(?:(?:\+|00)?86)?(1[3-9]\d{9})$/;
+export const FIXED_LINE_PATTERN = /^(?:010|02\d|0[3-9]\d{2})-?\d{6,8}$/;
+export const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+export const PLATE_PATTERN = /^[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][A-HJ-NP-Z0-9]{4,5}[A-HJ-NP-Z0-9挂学警港澳]?$/u;
+export const PASSPORT_PATTERN = /^(?:[GE]\d{8}|E[A-HJ-NP-Z]\d{7})$/;
+/** 2–60 Han characters, with the middle dot of transliterated names. */
+export const CHINESE_NAME_PATTERN = /^[\p{Script=Han}·]{2,60}$/u;
+
+/** Compound surnames (复姓) a name mask must keep whole. */
+export const COMPOUND_SURNAMES: readonly string[] = [
+  '欧阳', '司马', '上官', '诸葛', '东方', '皇甫', '尉迟', '公孙', '慕容', '长孙', '宇文', '司徒', '夏侯', '令狐', '轩辕',
+  '端木', '申屠', '钟离', '万俟', '独孤', '南宫', '西门', '百里', '呼延', '闻人', '赫连', '澹台', '公冶', '宗政', '濮阳',
+  '淳于', '单于', '太叔', '仲孙', '司空', '第五',
+];

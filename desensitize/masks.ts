@@ -1,0 +1,225 @@
+import { COMPOUND_SURNAMES, normalizeIdentifier } from './identifiers.js';
+
+/**
+ * Masks for every recognized kind of personal identifier, each in two forms that must agree: a
+ * TypeScript reference (`apply`) and a vectorized DuckDB expression (`toSql`) that the refinery
+ * runs over whole columns. Property tests check the two on generated and malformed inputs.
+ *
+ * Masks fail closed: a value that does not have the expected shape is replaced by FULLY_MASKED,
+ * never passed through. Lengths are counted in code points, never UTF-16 units. NULL stays NULL.
+ */
+export const FULLY_MASKED = '******';
+
+export const MASK_KINDS = ['resident_id', 'mobile', 'name', 'bank_card', 'email', 'plate', 'uscc', 'address', 'fixed_line', 'passport'] as const;
+export type MaskKind = (typeof MASK_KINDS)[number];
+
+export interface MaskRule {
+  apply(value: string | null): string | null;
+  /** A DuckDB expression over `column` (an already quoted column reference or expression). */
+  toSql(column: string): string;
+}
+
+const chars = (text: string): string[] => Array.from(text);
+const stars = (count: number): string => '*'.repeat(Math.max(0, count));
+const sqlString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+
+/** The SQL twin of normalizeIdentifier: trim, full-width digits to ASCII, any x to X. */
+function normalizeSql(column: string): string {
+  return `translate(trim(${column}), '０１２３４５６７８９xｘＸ', '0123456789XXX')`;
+}
+
+/** Also drops inner spaces and hyphens (phone and card numbers are written grouped). */
+function compactSql(column: string): string {
+  return `regexp_replace(${normalizeSql(column)}, '[\\s-]', '', 'g')`;
+}
+const compact = (value: string): string => normalizeIdentifier(value).replace(/[\s-]/g, '');
+
+/** CASE WHEN column IS NULL THEN NULL … ELSE fully masked. */
+function nullSafe(column: string, branches: string): string {
+  return `(CASE WHEN ${column} IS NULL THEN NULL ${branches} ELSE ${sqlString(FULLY_MASKED)} END)`;
+}
+
+const residentId: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const id = normalizeIdentifier(value);
+    if (/^[0-9]{17}[0-9X]$/.test(id)) return `${id.slice(0, 6)}${stars(8)}${id.slice(14)}`;
+    if (/^[0-9]{15}$/.test(id)) return `${id.slice(0, 6)}${stars(5)}${id.slice(11)}`;
+    return FULLY_MASKED;
+  },
+  toSql(column) {
+    const n = normalizeSql(column);
+    return nullSafe(column, `
+      WHEN regexp_full_match(${n}, '[0-9]{17}[0-9X]') THEN substr(${n}, 1, 6) || '********' || substr(${n}, 15, 4)
+      WHEN regexp_full_match(${n}, '[0-9]{15}') THEN substr(${n}, 1, 6) || '*****' || substr(${n}, 12, 4)`);
+  },
+};
+
+const MOBILE = '^(?:(?:\\+|00)?86)?(1[3-9][0-9]{9})$';
+const mobile: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const digits = new RegExp(MOBILE).exec(compact(value))?.[1];
+    return digits ? `${digits.slice(0, 3)}${stars(4)}${digits.slice(7)}` : FULLY_MASKED;
+  },
+  toSql(column) {
+    const digits = `regexp_extract(${compactSql(column)}, '${MOBILE}', 1)`;
+    return nullSafe(column, `WHEN ${digits} <> '' THEN substr(${digits}, 1, 3) || '****' || substr(${digits}, 8, 4)`);
+  },
+};
+
+const NAME_JS = /^[\p{Script=Han}·]{2,60}$/u;
+const NAME_SQL = '[\\p{Han}·]{2,60}';
+const name: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const text = value.trim();
+    if (!NAME_JS.test(text)) return FULLY_MASKED;
+    const cs = chars(text);
+    // Keep the surname: a compound surname whole, when there is a given name after it.
+    const keep = cs.length > 2 && COMPOUND_SURNAMES.includes(cs.slice(0, 2).join('')) ? 2 : 1;
+    return cs.slice(0, keep).join('') + stars(cs.length - keep);
+  },
+  toSql(column) {
+    const t = `trim(${column})`;
+    const compound = COMPOUND_SURNAMES.map(sqlString).join(', ');
+    return nullSafe(column, `
+      WHEN regexp_full_match(${t}, '${NAME_SQL}') THEN
+        CASE WHEN length(${t}) > 2 AND substr(${t}, 1, 2) IN (${compound})
+          THEN substr(${t}, 1, 2) || repeat('*', length(${t}) - 2)
+          ELSE substr(${t}, 1, 1) || repeat('*', length(${t}) - 1) END`);
+  },
+};
+
+const bankCard: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const digits = compact(value);
+    // PCI DSS: at most the first 6 and the last 4.
+    return /^[0-9]{12,19}$/.test(digits) ? `${digits.slice(0, 6)}${stars(digits.length - 10)}${digits.slice(-4)}` : FULLY_MASKED;
+  },
+  toSql(column) {
+    const d = compactSql(column);
+    return nullSafe(column, `WHEN regexp_full_match(${d}, '[0-9]{12,19}') THEN substr(${d}, 1, 6) || repeat('*', length(${d}) - 10) || right(${d}, 4)`);
+  },
+};
+
+const EMAIL = '[^@\\s]+@[^@\\s]+\\.[^@\\s]+';
+const email: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const text = value.trim();
+    if (!new RegExp(`^${EMAIL}$`, 'u').test(text)) return FULLY_MASKED;
+    const [local, domain] = text.split('@') as [string, string];
+    return `${chars(local)[0]}****@${domain}`;
+  },
+  toSql(column) {
+    const t = `trim(${column})`;
+    return nullSafe(column, `WHEN regexp_full_match(${t}, '${EMAIL}') THEN substr(${t}, 1, 1) || '****@' || split_part(${t}, '@', 2)`);
+  },
+};
+
+const PLATE = '[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][A-HJ-NP-Z0-9]{4,5}[A-HJ-NP-Z0-9挂学警港澳]';
+const plate: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const text = value.trim().toUpperCase();
+    if (!new RegExp(`^${PLATE}$`, 'u').test(text)) return FULLY_MASKED;
+    const cs = chars(text);
+    return cs.slice(0, 3).join('') + stars(cs.length - 4) + cs[cs.length - 1];
+  },
+  toSql(column) {
+    const t = `upper(trim(${column}))`;
+    return nullSafe(column, `WHEN regexp_full_match(${t}, '${PLATE}') THEN substr(${t}, 1, 3) || repeat('*', length(${t}) - 4) || right(${t}, 1)`);
+  },
+};
+
+const USCC = '[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}';
+const uscc: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const code = normalizeIdentifier(value).toUpperCase();
+    // Keep registration department, class and region; mask the subject code and check character.
+    return new RegExp(`^${USCC}$`).test(code) ? `${code.slice(0, 8)}${stars(10)}` : FULLY_MASKED;
+  },
+  toSql(column) {
+    const n = `upper(${normalizeSql(column)})`;
+    return nullSafe(column, `WHEN regexp_full_match(${n}, '${USCC}') THEN substr(${n}, 1, 8) || '**********'`);
+  },
+};
+
+const address: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const cs = chars(value.trim());
+    // Keep up to the district (区/县), else the city (市); mask the rest.
+    let end = cs.findIndex((c) => c === '区' || c === '县');
+    if (end < 0) end = cs.indexOf('市');
+    if (end < 0) return FULLY_MASKED;
+    return cs.slice(0, end + 1).join('') + stars(cs.length - end - 1);
+  },
+  toSql(column) {
+    const t = `trim(${column})`;
+    const district = `(CASE WHEN strpos(${t}, '区') = 0 THEN strpos(${t}, '县') WHEN strpos(${t}, '县') = 0 THEN strpos(${t}, '区') ELSE least(strpos(${t}, '区'), strpos(${t}, '县')) END)`;
+    const end = `(CASE WHEN ${district} > 0 THEN ${district} ELSE strpos(${t}, '市') END)`;
+    return nullSafe(column, `WHEN ${end} > 0 THEN substr(${t}, 1, ${end}) || repeat('*', length(${t}) - ${end})`);
+  },
+};
+
+const FIXED_LINE = '^(010|02[0-9]|0[3-9][0-9]{2})-?([0-9]{6,8})$';
+const fixedLine: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const match = new RegExp(FIXED_LINE).exec(normalizeIdentifier(value));
+    if (!match) return FULLY_MASKED;
+    const [, area, local] = match as unknown as [string, string, string];
+    return `${area}-${stars(local.length - 2)}${local.slice(-2)}`;
+  },
+  toSql(column) {
+    const n = normalizeSql(column);
+    const area = `regexp_extract(${n}, '${FIXED_LINE}', 1)`;
+    const local = `regexp_extract(${n}, '${FIXED_LINE}', 2)`;
+    return nullSafe(column, `WHEN ${area} <> '' THEN ${area} || '-' || repeat('*', length(${local}) - 2) || right(${local}, 2)`);
+  },
+};
+
+const PASSPORT = '(?:[GE][0-9]{8}|E[A-HJ-NP-Z][0-9]{7})';
+const passport: MaskRule = {
+  apply(value) {
+    if (value === null) return null;
+    const text = normalizeIdentifier(value).toUpperCase();
+    return new RegExp(`^${PASSPORT}$`).test(text) ? `${text[0]}${stars(6)}${text.slice(-2)}` : FULLY_MASKED;
+  },
+  toSql(column) {
+    const n = `upper(${normalizeSql(column)})`;
+    return nullSafe(column, `WHEN regexp_full_match(${n}, '${PASSPORT}') THEN substr(${n}, 1, 1) || '******' || right(${n}, 2)`);
+  },
+};
+
+export const MASKS: Record<MaskKind, MaskRule> = {
+  resident_id: residentId,
+  mobile,
+  name,
+  bank_card: bankCard,
+  email,
+  plate,
+  uscc,
+  address,
+  fixed_line: fixedLine,
+  passport,
+};
+
+/** The generic rule: keep the first `first` and last `last` characters; too short to keep any: all masked. */
+export function keepFirstLast(first: number, last: number): MaskRule {
+  return {
+    apply(value) {
+      if (value === null) return null;
+      const cs = chars(value);
+      return cs.length > first + last ? cs.slice(0, first).join('') + stars(cs.length - first - last) + (last > 0 ? cs.slice(-last).join('') : '') : FULLY_MASKED;
+    },
+    toSql(column) {
+      const keepLast = last > 0 ? ` || right(${column}, ${last})` : '';
+      return nullSafe(column, `WHEN length(${column}) > ${first + last} THEN substr(${column}, 1, ${first}) || repeat('*', length(${column}) - ${first + last})${keepLast}`);
+    },
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * Every mask has a TypeScript reference and a DuckDB SQL form; property tests check that both agree
+ * on generated values, valid and malformed (full-width digits, lowercase x, 15-digit IDs, compound
+ * surnames, supplementary-plane characters, junk), and that no mask ever passes a value through.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMPOUND_SURNAMES, FULLY_MASKED, keepFirstLast, luhnCheckDigit, MASK_KINDS, MASKS, residentIdCheckChar, type MaskRule } from '../../../desensitize/index.js';
+import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
+
+let db: Database;
+let connection: Connection;
+beforeAll(async () => {
+  db = await openDatabase(':memory:');
+  connection = await db.connect();
+});
+afterAll(() => {
+  connection.close();
+  db.close();
+});
+
+let tables = 0;
+
+/** Applies the SQL form of `rule` to many values at once (a column of a table), in the order given. */
+async function maskInDuckDb(rule: MaskRule, values: (string | null)[]): Promise<(string | null)[]> {
+  const table = `v${tables++}`;
+  await connection.run(`CREATE TEMP TABLE ${table} (i INTEGER, x VARCHAR)`);
+  for (let i = 0; i < values.length; i++) await connection.run(`INSERT INTO ${table} VALUES ($1, $2)`, [i, values[i] ?? null]);
+  const rows = await connection.all<{ m: string | null }>(`SELECT ${rule.toSql('x')} AS m FROM ${table} ORDER BY i`);
+  return rows.map((r) => r.m);
+}
+
+const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
+const fullWidth = (s: string) => s.replace(/[0-9]/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xff10 - 0x30));
+const hanChar = fc.integer({ min: 0x4e00, max: 0x9fa5 }).map((c) => String.fromCodePoint(c));
+const rareHan = fc.integer({ min: 0x20000, max: 0x2a6df }).map((c) => String.fromCodePoint(c));
+
+const residentIds = fc.oneof(
+  digits(17, 17).map((d) => d + residentIdCheckChar(d)),
+  digits(17, 17).map((d) => `${d}x`),
+  digits(15, 15),
+  digits(17, 17).map((d) => fullWidth(d + residentIdCheckChar(d))),
+  digits(0, 20),
+);
+const mobiles = fc.oneof(
+  fc.tuple(fc.constantFrom('', '+86', '0086', '86'), fc.constantFrom('13', '15', '18', '19', '12'), digits(9, 9)).map(([p, a, b]) => p + a + b),
+  fc.tuple(fc.constantFrom('13', '17'), digits(9, 9)).map(([a, b]) => `${a}${b.slice(0, 2)} ${b.slice(2, 6)}-${b.slice(6)}`),
+  digits(0, 14),
+);
+const names = fc.oneof(
+  fc.array(hanChar, { minLength: 1, maxLength: 5 }).map((cs) => cs.join('')),
+  fc.tuple(fc.constantFrom(...COMPOUND_SURNAMES), fc.array(hanChar, { minLength: 0, maxLength: 3 })).map(([s, cs]) => s + cs.join('')),
+  fc.tuple(hanChar, rareHan, hanChar).map((cs) => cs.join('')),
+  fc.constantFrom('阿卜杜·热合曼', 'Zhang San', '张', ' 王五 '),
+);
+const cards = fc.oneof(digits(12, 19).map((d) => d + luhnCheckDigit(d)).filter((d) => d.length <= 19), digits(0, 22), digits(16, 16).map((d) => `${d.slice(0, 4)} ${d.slice(4, 8)} ${d.slice(8, 12)} ${d.slice(12)}`));
+const emails = fc.oneof(fc.emailAddress(), fc.constantFrom('张三@例子.中国', 'no-at-sign', '@x.cn', 'a@b'));
+const plates = fc.oneof(
+  fc.tuple(fc.constantFrom('京', '沪', '粤', '苏'), fc.constantFrom('A', 'B', 'D', 'I'), fc.string({ unit: fc.constantFrom(...'0123456789ABCDEFGHJK'), minLength: 4, maxLength: 6 }), fc.constantFrom('', '学', 'D')).map((p) => p.join('')),
+  fc.string({ maxLength: 9 }),
+);
+const usccs = fc.oneof(fc.constantFrom('91310110666007217T', '91350100M000100Y43', '91310110666007217t', '9131011066600721IT'), fc.string({ unit: fc.constantFrom(...'0123456789ABCDEFGHJKLMNPQRTUWXY'), minLength: 16, maxLength: 19 }));
+const addresses = fc.oneof(
+  fc.tuple(fc.constantFrom('北京市海淀区', '河北省石家庄市长安区', '浙江省杭州市', '某某县'), fc.array(hanChar, { maxLength: 12 })).map(([a, b]) => a + b.join('')),
+  fc.string({ maxLength: 20 }),
+);
+const fixedLines = fc.oneof(fc.tuple(fc.constantFrom('010', '021', '0311', '0755'), fc.constantFrom('', '-'), digits(6, 8)).map((p) => p.join('')), digits(0, 12));
+const passports = fc.oneof(fc.constantFrom('G12345678', 'E12345678', 'EA1234567', 'e12345678', 'EI1234567'), fc.string({ maxLength: 10 }));
+const junk = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'binary', maxLength: 12 }), fc.constant(null), fc.constant(''), fc.constant("O'Brien; DROP TABLE x"));
+
+const GENERATORS: Record<(typeof MASK_KINDS)[number], fc.Arbitrary<string | null>> = {
+  resident_id: residentIds, mobile: mobiles, name: names, bank_card: cards, email: emails, plate: plates,
+  uscc: usccs, address: addresses, fixed_line: fixedLines, passport: passports,
+};
+
+describe('masks: TypeScript reference and DuckDB SQL agree', () => {
+  for (const kind of MASK_KINDS) {
+    it(`${kind}`, async () => {
+      const values = fc.sample(fc.oneof({ weight: 4, arbitrary: GENERATORS[kind] }, { weight: 1, arbitrary: junk }), { numRuns: 300, seed: 20261122 });
+      const inSql = await maskInDuckDb(MASKS[kind], values);
+      values.forEach((value, i) => expect(inSql[i], `${kind}(${JSON.stringify(value)})`).toBe(MASKS[kind].apply(value)));
+    });
+  }
+
+  it('keep-first-last', async () => {
+    const rule = keepFirstLast(2, 3);
+    const values = fc.sample(junk, { numRuns: 300, seed: 7 });
+    const inSql = await maskInDuckDb(rule, values);
+    values.forEach((value, i) => expect(inSql[i]).toBe(rule.apply(value)));
+  });
+});
+
+describe('masks: what they show', () => {
+  it.each([
+    ['resident_id', '11010519491231002X', '110105********002X'],
+    ['resident_id', '11010519491231002x', '110105********002X'],
+    ['resident_id', '150102880730303', '150102*****0303'],
+    ['resident_id', '１１０１０５１９４９１２３１００２Ｘ', '110105********002X'],
+    ['resident_id', '1101051949', FULLY_MASKED],
+    ['mobile', '+8613812345678', '138****5678'],
+    ['mobile', '138 1234-5678', '138****5678'],
+    ['mobile', '12812345678', FULLY_MASKED],
+    ['name', '张三', '张*'],
+    ['name', '欧阳娜娜', '欧阳**'],
+    ['name', '欧阳', '欧*'],
+    ['name', '阿卜杜·热合曼', '阿******'],
+    ['name', 'Zhang San', FULLY_MASKED],
+    ['bank_card', '6222021234567890123', '622202*********0123'],
+    ['bank_card', '6222 0212 3456 7890', '622202******7890'],
+    ['email', 'dev@126.com', 'd****@126.com'],
+    ['plate', '苏D45670', '苏D4***0'],
+    ['plate', '粤B12345D', '粤B1****D'],
+    ['plate', '京AI2345', FULLY_MASKED],
+    ['uscc', '91310110666007217T', '91310110**********'],
+    ['address', '北京市海淀区中关村大街27号', '北京市海淀区********'],
+    ['address', '中关村大街', FULLY_MASKED],
+    ['fixed_line', '010-12345678', '010-******78'],
+    ['passport', 'E12345678', 'E******78'],
+  ] as const)('%s(%s) = %s', (kind, value, masked) => {
+    expect(MASKS[kind].apply(value)).toBe(masked);
+  });
+
+  it('never returns the input for any generated value (nothing passes through)', () => {
+    for (const kind of MASK_KINDS) {
+      for (const value of fc.sample(GENERATORS[kind], { numRuns: 200, seed: 3 })) {
+        if (value === null || value === '') continue;
+        // An address that stops at its district is already as coarse as the rule keeps.
+        if (kind === 'address' && /[区县市]$/u.test(value.trim()) && !/[区县].+/u.test(value.trim())) continue;
+        expect(MASKS[kind].apply(value), `${kind}(${value})`).not.toBe(value.trim());
+      }
+    }
+  });
+});
