@@ -5,9 +5,27 @@
 
 const FULL_WIDTH_DIGITS = /[０-９]/g;
 
+/**
+ * The characters trimmed from values, identical in TypeScript and in SQL: ASCII whitespace, the
+ * no-break space, the ideographic (full-width) space common in Chinese data, and a stray BOM.
+ * (JavaScript's trim() and DuckDB's trim() disagree on what whitespace is.)
+ */
+const TRIMMED = ' \t\n\r\f\v\u00a0\u3000\ufeff';
+const TRIM_PATTERN = new RegExp(`^[${TRIMMED}]+|[${TRIMMED}]+$`, 'g');
+
+export function trimText(value: string): string {
+  return value.replace(TRIM_PATTERN, '');
+}
+
+/** The SQL twin of trimText. */
+export function trimSql(column: string): string {
+  // The characters themselves go into the SQL string literal (none of them is a quote).
+  return `trim(${column}, '${TRIMMED}')`;
+}
+
 /** Full-width digits to ASCII, lowercase x to X, surrounding spaces removed: how identifiers are compared. */
 export function normalizeIdentifier(value: string): string {
-  return value.trim().replace(FULL_WIDTH_DIGITS, (d) => String.fromCharCode(d.charCodeAt(0) - 0xff10 + 0x30)).replace(/[xｘＸ]/g, 'X');
+  return trimText(value).replace(FULL_WIDTH_DIGITS, (d) => String.fromCharCode(d.charCodeAt(0) - 0xff10 + 0x30)).replace(/[xｘＸ]/g, 'X');
 }
 
 const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];

@@ -1,4 +1,4 @@
-import { COMPOUND_SURNAMES, normalizeIdentifier } from './identifiers.js';
+import { COMPOUND_SURNAMES, normalizeIdentifier, trimSql, trimText } from './identifiers.js';
 
 /**
  * Masks for every recognized kind of personal identifier, each in two forms that must agree: a
@@ -25,7 +25,7 @@ const sqlString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 /** The SQL twin of normalizeIdentifier: trim, full-width digits to ASCII, any x to X. */
 function normalizeSql(column: string): string {
-  return `translate(trim(${column}), '０１２３４５６７８９xｘＸ', '0123456789XXX')`;
+  return `translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX')`;
 }
 
 /** Also drops inner spaces and hyphens (phone and card numbers are written grouped). */
@@ -73,7 +73,7 @@ const NAME_SQL = '[\\p{Han}·]{2,60}';
 const name: MaskRule = {
   apply(value) {
     if (value === null) return null;
-    const text = value.trim();
+    const text = trimText(value);
     if (!NAME_JS.test(text)) return FULLY_MASKED;
     const cs = chars(text);
     // Keep the surname: a compound surname whole, when there is a given name after it.
@@ -81,7 +81,7 @@ const name: MaskRule = {
     return cs.slice(0, keep).join('') + stars(cs.length - keep);
   },
   toSql(column) {
-    const t = `trim(${column})`;
+    const t = trimSql(column);
     const compound = COMPOUND_SURNAMES.map(sqlString).join(', ');
     return nullSafe(column, `
       WHEN regexp_full_match(${t}, '${NAME_SQL}') THEN
@@ -108,13 +108,13 @@ const EMAIL = '[^@\\s]+@[^@\\s]+\\.[^@\\s]+';
 const email: MaskRule = {
   apply(value) {
     if (value === null) return null;
-    const text = value.trim();
+    const text = trimText(value);
     if (!new RegExp(`^${EMAIL}$`, 'u').test(text)) return FULLY_MASKED;
     const [local, domain] = text.split('@') as [string, string];
     return `${chars(local)[0]}****@${domain}`;
   },
   toSql(column) {
-    const t = `trim(${column})`;
+    const t = trimSql(column);
     return nullSafe(column, `WHEN regexp_full_match(${t}, '${EMAIL}') THEN substr(${t}, 1, 1) || '****@' || split_part(${t}, '@', 2)`);
   },
 };
@@ -123,13 +123,13 @@ const PLATE = '[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙�
 const plate: MaskRule = {
   apply(value) {
     if (value === null) return null;
-    const text = value.trim().toUpperCase();
+    const text = trimText(value).toUpperCase();
     if (!new RegExp(`^${PLATE}$`, 'u').test(text)) return FULLY_MASKED;
     const cs = chars(text);
     return cs.slice(0, 3).join('') + stars(cs.length - 4) + cs[cs.length - 1];
   },
   toSql(column) {
-    const t = `upper(trim(${column}))`;
+    const t = `upper(${trimSql(column)})`;
     return nullSafe(column, `WHEN regexp_full_match(${t}, '${PLATE}') THEN substr(${t}, 1, 3) || repeat('*', length(${t}) - 4) || right(${t}, 1)`);
   },
 };
@@ -151,7 +151,7 @@ const uscc: MaskRule = {
 const address: MaskRule = {
   apply(value) {
     if (value === null) return null;
-    const cs = chars(value.trim());
+    const cs = chars(trimText(value));
     // Keep up to the district (区/县), else the city (市); mask the rest.
     let end = cs.findIndex((c) => c === '区' || c === '县');
     if (end < 0) end = cs.indexOf('市');
@@ -159,7 +159,7 @@ const address: MaskRule = {
     return cs.slice(0, end + 1).join('') + stars(cs.length - end - 1);
   },
   toSql(column) {
-    const t = `trim(${column})`;
+    const t = trimSql(column);
     const district = `(CASE WHEN strpos(${t}, '区') = 0 THEN strpos(${t}, '县') WHEN strpos(${t}, '县') = 0 THEN strpos(${t}, '区') ELSE least(strpos(${t}, '区'), strpos(${t}, '县')) END)`;
     const end = `(CASE WHEN ${district} > 0 THEN ${district} ELSE strpos(${t}, '市') END)`;
     return nullSafe(column, `WHEN ${end} > 0 THEN substr(${t}, 1, ${end}) || repeat('*', length(${t}) - ${end})`);

@@ -1,0 +1,122 @@
+import { normalizeIdentifier, trimSql, trimText } from './identifiers.js';
+
+/**
+ * `generalize` policies: coarser values that keep a column useful while hiding the exact one. Each
+ * rule has a TypeScript reference and a DuckDB expression; values that do not fit become NULL
+ * (fail closed). Rules that depend on today take the date as a parameter: this module has no clock.
+ */
+export interface GeneralizeRule {
+  apply(value: string | number | null): string | number | null;
+  toSql(column: string): string;
+}
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})/;
+
+function parseDate(value: string | number | null): { y: number; m: number; d: number } | null {
+  if (value === null) return null;
+  const match = DATE.exec(trimText(String(value)));
+  if (!match) return null;
+  const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(y, m - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d ? { y, m, d } : null;
+}
+
+/** The SQL twin of parseDate: a real date at the start of the text, else NULL. */
+const dateSql = (column: string) => `TRY_CAST(regexp_extract(${trimSql(`CAST(${column} AS VARCHAR)`)}, '^([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) AS DATE)`;
+
+export const toYear: GeneralizeRule = {
+  apply: (value) => parseDate(value)?.y ?? null,
+  toSql: (column) => `year(${dateSql(column)})`,
+};
+
+export const toMonth: GeneralizeRule = {
+  apply(value) {
+    const date = parseDate(value);
+    return date ? `${String(date.y).padStart(4, '0')}-${String(date.m).padStart(2, '0')}` : null;
+  },
+  toSql: (column) => `strftime(${dateSql(column)}, '%Y-%m')`,
+};
+
+/** Age on `asOf` (YYYY-MM-DD) from a birth date, as a band of `width` years: "30-39". */
+export function toAgeBand(asOf: string, width = 10): GeneralizeRule {
+  const today = parseDate(asOf);
+  if (!today || width < 1) throw new Error('toAgeBand needs a real asOf date and a positive width');
+  return {
+    apply(value) {
+      const birth = parseDate(value);
+      if (!birth) return null;
+      const age = today.y - birth.y - (today.m * 100 + today.d < birth.m * 100 + birth.d ? 1 : 0);
+      if (age < 0) return null;
+      const low = Math.floor(age / width) * width;
+      return `${low}-${low + width - 1}`;
+    },
+    toSql(column) {
+      const b = dateSql(column);
+      const age = `(${today.y} - year(${b}) - CASE WHEN ${today.m * 100 + today.d} < month(${b}) * 100 + day(${b}) THEN 1 ELSE 0 END)`;
+      const low = `(floor(${age} / ${width}) * ${width})::BIGINT`;
+      return `CASE WHEN ${age} < 0 THEN NULL ELSE ${low}::VARCHAR || '-' || (${low} + ${width - 1})::VARCHAR END`;
+    },
+  };
+}
+
+/** A number as the lower bound of its bucket of `width`. */
+export function toBucket(width: number): GeneralizeRule {
+  if (!(width > 0)) throw new Error('toBucket needs a positive width');
+  return {
+    apply(value) {
+      if (value === null || trimText(String(value)) === '') return null;
+      const n = Number(value);
+      return Number.isFinite(n) ? Math.floor(n / width) * width : null;
+    },
+    toSql: (column) => `(floor(TRY_CAST(${column} AS DOUBLE) / ${width}) * ${width})`,
+  };
+}
+
+/** A 6-digit region code (GB/T 2260) cut to its first `digits` digits, zero-padded: 110105 → 110000. */
+export function toRegionPrefix(digits: 2 | 4): GeneralizeRule {
+  return {
+    apply(value) {
+      if (value === null) return null;
+      const code = normalizeIdentifier(String(value));
+      return /^[0-9]{6}/.test(code) ? code.slice(0, digits) + '0'.repeat(6 - digits) : null;
+    },
+    toSql(column) {
+      const code = `translate(${trimSql(`CAST(${column} AS VARCHAR)`)}, '０１２３４５６７８９', '0123456789')`;
+      return `CASE WHEN regexp_matches(${code}, '^[0-9]{6}') THEN substr(${code}, 1, ${digits}) || '${'0'.repeat(6 - digits)}' END`;
+    },
+  };
+}
+
+/**
+ * Columns derived from a resident ID so that it stays usable while invisible: birth year, gender
+ * (17th digit odd: M, even: F) and region prefix. Not an 18-character ID: NULL.
+ */
+const ID18 = /^[0-9]{17}[0-9X]$/;
+const idSql = (column: string) => `upper(translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX'))`;
+
+export const idBirthYear: GeneralizeRule = {
+  apply(value) {
+    const id = value === null ? '' : normalizeIdentifier(String(value)).toUpperCase();
+    return ID18.test(id) ? Number(id.slice(6, 10)) : null;
+  },
+  toSql: (column) => `CASE WHEN regexp_full_match(${idSql(column)}, '[0-9]{17}[0-9X]') THEN CAST(substr(${idSql(column)}, 7, 4) AS INTEGER) END`,
+};
+
+export const idGender: GeneralizeRule = {
+  apply(value) {
+    const id = value === null ? '' : normalizeIdentifier(String(value)).toUpperCase();
+    return ID18.test(id) ? (Number(id[16]) % 2 === 1 ? 'M' : 'F') : null;
+  },
+  toSql: (column) => `CASE WHEN regexp_full_match(${idSql(column)}, '[0-9]{17}[0-9X]') THEN CASE WHEN CAST(substr(${idSql(column)}, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END END`,
+};
+
+export function idRegionPrefix(digits: 2 | 4): GeneralizeRule {
+  const prefix = toRegionPrefix(digits);
+  return {
+    apply(value) {
+      const id = value === null ? '' : normalizeIdentifier(String(value)).toUpperCase();
+      return ID18.test(id) ? prefix.apply(id.slice(0, 6)) : null;
+    },
+    toSql: (column) => `CASE WHEN regexp_full_match(${idSql(column)}, '[0-9]{17}[0-9X]') THEN ${prefix.toSql(`substr(${idSql(column)}, 1, 6)`)} END`,
+  };
+}

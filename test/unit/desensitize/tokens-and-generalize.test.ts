@@ -1,0 +1,112 @@
+/**
+ * Tokens and generalizations: the DuckDB form of each rule agrees with its TypeScript reference on
+ * generated values (valid, malformed, NULL); tokens join within a tenant and not across tenants.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  idBirthYear, idGender, idRegionPrefix, residentIdCheckChar, toAgeBand, toBucket, toMonth, toRegionPrefix, tokenize, tokenizeSql, toYear,
+  type GeneralizeRule, type TokenNormalization,
+} from '../../../desensitize/index.js';
+import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
+
+let db: Database;
+let connection: Connection;
+let tables = 0;
+beforeAll(async () => {
+  db = await openDatabase(':memory:');
+  connection = await db.connect();
+});
+afterAll(() => {
+  connection.close();
+  db.close();
+});
+
+async function inDuckDb(expression: (column: string) => string, values: (string | null)[]): Promise<unknown[]> {
+  const table = `g${tables++}`;
+  await connection.run(`CREATE TEMP TABLE ${table} (i INTEGER, x VARCHAR)`);
+  for (let i = 0; i < values.length; i++) await connection.run(`INSERT INTO ${table} VALUES ($1, $2)`, [i, values[i] ?? null]);
+  return (await connection.all<{ m: unknown }>(`SELECT ${expression('x')} AS m FROM ${table} ORDER BY i`)).map((r) => r.m);
+}
+
+const digits = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: n, maxLength: n });
+const ids = fc.oneof(
+  digits(17).map((d) => d + residentIdCheckChar(d)),
+  digits(15),
+  digits(17).map((d) => `${d}x`),
+  fc.string({ maxLength: 20 }),
+  fc.constant(null),
+);
+const dates = fc.oneof(
+  fc.date({ min: new Date('1900-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
+  fc.constantFrom('2024-02-29', '2023-02-29', '2026-13-01', '1990-1-5', '', '2026-11-22T08:00:00', 'not a date'),
+  fc.constant(null),
+);
+const numbers = fc.oneof(fc.integer({ min: -1e6, max: 1e6 }).map(String), fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((d) => String(Math.round(d * 100) / 100)), fc.constantFrom('', 'abc', '1e3'), fc.constant(null));
+const regions = fc.oneof(digits(6), digits(4), fc.constantFrom('１１０１０５', '110105abc'), fc.constant(null));
+
+describe('tokens', () => {
+  const key = randomBytes(32);
+  for (const how of ['identifier', 'resident_id', 'text'] as TokenNormalization[]) {
+    it(`agree between TypeScript and DuckDB (${how})`, async () => {
+      const values = fc.sample(fc.oneof(ids, fc.string({ unit: 'binary', maxLength: 12 })), { numRuns: 200, seed: 11 });
+      const sql = await inDuckDb((c) => tokenizeSql(c, key, how), values);
+      values.forEach((v, i) => expect(sql[i], JSON.stringify(v)).toBe(tokenize(v, key, how)));
+    });
+  }
+
+  it('is a keyed HMAC: the same person joins within a tenant, across spellings, and not across tenants', () => {
+    const tenantA = randomBytes(32);
+    const tenantB = randomBytes(32);
+    const id = '150102198807303035';
+    expect(tokenize(id, tenantA, 'resident_id')).toBe(createHmac('sha256', tenantA).update(id).digest('hex').slice(0, 32));
+    expect(tokenize('150102880730303', tenantA, 'resident_id')).toBe(tokenize(id, tenantA, 'resident_id'));
+    expect(tokenize(' １５０１０２１９８８０７３０３０３５ ', tenantA, 'resident_id')).toBe(tokenize(id, tenantA, 'resident_id'));
+    expect(tokenize(id, tenantB, 'resident_id')).not.toBe(tokenize(id, tenantA, 'resident_id'));
+  });
+
+  it('handles keys longer than the HMAC block', async () => {
+    const long = randomBytes(100);
+    const [sql] = await inDuckDb((c) => tokenizeSql(c, long, 'text'), ['x']);
+    expect(sql).toBe(createHmac('sha256', long).update('x').digest('hex').slice(0, 32));
+  });
+});
+
+describe('generalizations agree between TypeScript and DuckDB', () => {
+  const cases: [string, GeneralizeRule, fc.Arbitrary<string | null>][] = [
+    ['year', toYear, dates],
+    ['month', toMonth, dates],
+    ['age band', toAgeBand('2026-11-22'), dates],
+    ['age band of 5', toAgeBand('2026-02-28', 5), dates],
+    ['bucket of 1000', toBucket(1000), numbers],
+    ['bucket of 0.5', toBucket(0.5), numbers],
+    ['region prefix 2', toRegionPrefix(2), regions],
+    ['region prefix 4', toRegionPrefix(4), regions],
+    ['birth year from ID', idBirthYear, ids],
+    ['gender from ID', idGender, ids],
+    ['region from ID', idRegionPrefix(4), ids],
+  ];
+  for (const [label, rule, values] of cases) {
+    it(label, async () => {
+      const sample = fc.sample(values, { numRuns: 200, seed: 5 });
+      const sql = await inDuckDb((c) => rule.toSql(c), sample);
+      sample.forEach((v, i) => {
+        const expected = rule.apply(v);
+        const actual = sql[i];
+        expect(typeof actual === 'number' || typeof expected === 'number' ? Number(actual ?? Number.NaN) : actual, `${label}(${JSON.stringify(v)})`)
+          .toEqual(typeof expected === 'number' ? expected : expected ?? null);
+      });
+    });
+  }
+
+  it('gives the expected values', () => {
+    expect(toAgeBand('2026-11-22').apply('1990-11-23')).toBe('30-39');
+    expect(toAgeBand('2026-11-22').apply('1996-11-22')).toBe('30-39');
+    expect(toAgeBand('2026-11-22').apply('1996-11-23')).toBe('20-29');
+    expect(toYear.apply('2023-02-29')).toBeNull();
+    expect(toRegionPrefix(2).apply('130102')).toBe('130000');
+    expect(idGender.apply('11010519491231002X')).toBe('F');
+    expect(idBirthYear.apply('11010519491231002X')).toBe(1949);
+  });
+});
