@@ -6,3 +6,4 @@ export * from './identifiers.js';
 export { FULLY_MASKED, MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
 export { tokenize, tokenizeSql, normalizeForToken, TOKEN_HEX_CHARS, type TokenNormalization } from './tokens.js';
 export { toYear, toMonth, toAgeBand, toBucket, toRegionPrefix, idBirthYear, idGender, idRegionPrefix, type GeneralizeRule } from './generalize.js';
+export { recognizeColumn, type Recognition } from './recognize.js';
