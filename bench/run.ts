@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { fakerZH_CN } from '@faker-js/faker';
+import { addressSql, idBirthYear, MASKS, mobileSql, nameSql, residentIdSql, toAgeBand, tokenizeSql, usccSql } from '../desensitize/index.js';
 import { signDevToken } from '../server/dev-tokens.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -241,6 +243,52 @@ async function benchRunaways(): Promise<void> {
   }
 }
 
+/**
+ * Issue #4 (first figures, before the refinery exists): the desensitization SQL the refinery will
+ * run, over a raw table, vs a plain copy; and the synthetic identifier generators vs faker alone.
+ * One DuckDB thread, as the issue asks ("on one core").
+ */
+async function benchDesensitize(): Promise<void> {
+  const rows = Number(process.env.BENCH_REFINERY_ROWS ?? 2_000_000);
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '2048MB' });
+  const connection = await instance.connect();
+  const time = async (sql: string) => {
+    const started = performance.now();
+    await connection.run(sql);
+    return performance.now() - started;
+  };
+  try {
+    await connection.run(`CREATE TABLE raw AS SELECT ${residentIdSql('i', 1)} AS resident_id, ${nameSql('i', 1)} AS name, ${mobileSql('i', 1)} AS mobile,
+      strftime(DATE '1950-01-01' + CAST(hash(i, 9) % 20000 AS INTEGER), '%Y-%m-%d') AS birth_date, ${addressSql('i', 1)} AS address FROM range(${rows}) t(i)`);
+    const key = Buffer.alloc(32, 7);
+    const plainMs = await time('CREATE OR REPLACE TABLE copy AS SELECT * FROM raw');
+    const policyMs = await time(`CREATE OR REPLACE TABLE refined AS SELECT
+      ${tokenizeSql('resident_id', key, 'resident_id')} AS resident_token, ${idBirthYear.toSql('resident_id')} AS birth_year,
+      ${MASKS.name.toSql('name')} AS name, ${MASKS.mobile.toSql('mobile')} AS mobile,
+      ${toAgeBand('2026-11-22').toSql('birth_date')} AS age_band, ${MASKS.address.toSql('address')} AS address FROM raw`);
+    console.log(`\n## Desensitization SQL over ${rows.toLocaleString('en')} rows, 1 DuckDB thread (token, derived year, 2 masks, age band, address mask)`);
+    console.log(`plain copy ${(rows / plainMs * 1000 / 1e6).toFixed(2)}M rows/s; with the policy ${(rows / policyMs * 1000 / 1e6).toFixed(2)}M rows/s (target >= 2M rows/s); ratio ${(plainMs / policyMs).toFixed(2)}`);
+
+    const twinMs = await time(`CREATE OR REPLACE TABLE twin AS SELECT ${residentIdSql('i', 2)} AS resident_id, ${nameSql('i', 2)} AS name, ${mobileSql('i', 2)} AS mobile,
+      ${addressSql('i', 2)} AS address, ${usccSql('i', 2)} AS uscc FROM range(${rows}) t(i)`);
+    const fakerRows = 50_000;
+    const started = performance.now();
+    for (let i = 0; i < fakerRows; i++) {
+      fakerZH_CN.person.fullName();
+      fakerZH_CN.phone.number();
+      fakerZH_CN.location.streetAddress();
+      fakerZH_CN.string.numeric(18);
+      fakerZH_CN.string.alphanumeric(18);
+    }
+    const fakerRate = fakerRows / (performance.now() - started) * 1000;
+    const twinRate = rows / twinMs * 1000;
+    console.log(`synthetic identifiers (5 columns) ${Math.round(twinRate).toLocaleString('en')} rows/s vs faker-only ${Math.round(fakerRate).toLocaleString('en')} rows/s: ${(twinRate / fakerRate).toFixed(1)}x (target >= 500k rows/s, >= 5x)`);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
 const dataDirs: string[] = [];
 const freshEnv = () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'indomain-bench-'));
@@ -258,6 +306,7 @@ try {
   }
   if (!only || only === 'engine') await benchQueries();
   if (!only || only === 'engine' || only === 'runaways') await benchRunaways();
+  if (!only || only === 'desensitize') await benchDesensitize();
 } finally {
   for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
 }

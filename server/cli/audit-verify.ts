@@ -10,7 +10,12 @@ import { configFromProcessEnv } from '../env.js';
 
 const { values } = parseArgs({ options: { 'data-dir': { type: 'string' } }, strict: true });
 const dataDir = values['data-dir'] ?? configFromProcessEnv().dataDir;
-const store = await openDuckDbControlStore({ path: path.join(dataDir, CONTROL_DB_FILE), clock: () => new Date(), readOnly: true }).catch((error: unknown) => {
+const store = await openDuckDbControlStore({
+  path: path.join(dataDir, CONTROL_DB_FILE),
+  clock: () => new Date(),
+  readOnly: true,
+  onCallbackError: (error) => process.stderr.write(`${String(error)}\n`),
+}).catch((error: unknown) => {
   process.stderr.write(`cannot open ${path.join(dataDir, CONTROL_DB_FILE)} (is the server still running?): ${(error as Error).message}\n`);
   process.exit(2);
 });

@@ -20,7 +20,9 @@ export function tableRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
         body: z.strictObject({ name: TableNameSchema, sql: z.string(), env: EnvSchema }),
         response: { 201: TableSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 408, 409, 422, 429) },
       },
-    }, async (request, reply) => reply.status(201).send(await controlPlane.tables.create(actorOf(request), request.claims.org, request.body)));
+    }, async (request, reply) =>
+      // SECURITY: the workspace is always the caller's own org's, never a parameter.
+      reply.status(201).send(await controlPlane.tables.create(actorOf(request), request.claims.org, request.body)));
 
     app.get('/v1/tables', {
       config: OPERATOR,

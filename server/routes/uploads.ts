@@ -47,6 +47,7 @@ export function uploadRoutes(controlPlane: ControlPlane, dataDir: string): Fasti
         if (!saved || name === undefined) throw new DomainError('UPL_ERR_NO_FILE', 'send a multipart form with a `name` field and a `file`');
         const parsedName = TableNameSchema.safeParse(name);
         if (!parsedName.success) throw new DomainError('REQ_ERR_VALIDATION', `name: ${parsedName.error.issues[0]?.message ?? 'invalid'}`);
+        // SECURITY: into the caller's own workspace; the client's filename is a label, never a path.
         const table = await controlPlane.tables.upload(actorOf(request), request.claims.org, { name: parsedName.data, filename: saved.filename, path: saved.path });
         return reply.status(201).send(table);
       } finally {

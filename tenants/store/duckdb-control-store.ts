@@ -14,7 +14,7 @@ export interface DuckDbControlStoreOptions {
   /** Open without migrating and refuse every mutation (offline verification). */
   readOnly?: boolean;
   /** Receives errors thrown by after-commit callbacks: the commit stands, the error is reported. */
-  onCallbackError?: (error: unknown) => void;
+  onCallbackError: (error: unknown) => void;
 }
 
 interface Job {
@@ -152,7 +152,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
       try {
         callback();
       } catch (error) {
-        (options.onCallbackError ?? ((e: unknown) => console.error(e)))(error);
+        options.onCallbackError(error);
       }
     }
     batch.forEach((job, i) => job.resolve(results[i]));

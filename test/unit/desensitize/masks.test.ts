@@ -6,29 +6,16 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPOUND_SURNAMES, FULLY_MASKED, keepFirstLast, luhnCheckDigit, MASK_KINDS, MASKS, residentIdCheckChar, type MaskRule } from '../../../desensitize/index.js';
-import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
+import { openSqlColumnEvaluator, type SqlColumnEvaluator } from '../../helpers/sql-column.js';
 
-let db: Database;
-let connection: Connection;
+let sql: SqlColumnEvaluator;
 beforeAll(async () => {
-  db = await openDatabase(':memory:');
-  connection = await db.connect();
+  sql = await openSqlColumnEvaluator();
 });
-afterAll(() => {
-  connection.close();
-  db.close();
-});
+afterAll(() => sql.close());
 
-let tables = 0;
-
-/** Applies the SQL form of `rule` to many values at once (a column of a table), in the order given. */
-async function maskInDuckDb(rule: MaskRule, values: (string | null)[]): Promise<(string | null)[]> {
-  const table = `v${tables++}`;
-  await connection.run(`CREATE TEMP TABLE ${table} (i INTEGER, x VARCHAR)`);
-  for (let i = 0; i < values.length; i++) await connection.run(`INSERT INTO ${table} VALUES ($1, $2)`, [i, values[i] ?? null]);
-  const rows = await connection.all<{ m: string | null }>(`SELECT ${rule.toSql('x')} AS m FROM ${table} ORDER BY i`);
-  return rows.map((r) => r.m);
-}
+/** Applies the SQL form of `rule` to many values at once, in the order given. */
+const maskInDuckDb = (rule: MaskRule, values: (string | null)[]) => sql.evaluate((column) => rule.toSql(column), values);
 
 const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
 const fullWidth = (s: string) => s.replace(/[0-9]/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xff10 - 0x30));

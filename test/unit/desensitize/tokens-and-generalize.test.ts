@@ -9,26 +9,15 @@ import {
   idBirthYear, idGender, idRegionPrefix, residentIdCheckChar, toAgeBand, toBucket, toMonth, toRegionPrefix, tokenize, tokenizeSql, toYear,
   type GeneralizeRule, type TokenNormalization,
 } from '../../../desensitize/index.js';
-import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
+import { openSqlColumnEvaluator, type SqlColumnEvaluator } from '../../helpers/sql-column.js';
 
-let db: Database;
-let connection: Connection;
-let tables = 0;
+let sql: SqlColumnEvaluator;
 beforeAll(async () => {
-  db = await openDatabase(':memory:');
-  connection = await db.connect();
+  sql = await openSqlColumnEvaluator();
 });
-afterAll(() => {
-  connection.close();
-  db.close();
-});
+afterAll(() => sql.close());
 
-async function inDuckDb(expression: (column: string) => string, values: (string | null)[]): Promise<unknown[]> {
-  const table = `g${tables++}`;
-  await connection.run(`CREATE TEMP TABLE ${table} (i INTEGER, x VARCHAR)`);
-  for (let i = 0; i < values.length; i++) await connection.run(`INSERT INTO ${table} VALUES ($1, $2)`, [i, values[i] ?? null]);
-  return (await connection.all<{ m: unknown }>(`SELECT ${expression('x')} AS m FROM ${table} ORDER BY i`)).map((r) => r.m);
-}
+const inDuckDb = (expression: (column: string) => string, values: (string | null)[]) => sql.evaluate(expression, values);
 
 const digits = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: n, maxLength: n });
 const ids = fc.oneof(

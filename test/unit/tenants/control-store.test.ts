@@ -19,7 +19,7 @@ describe('DuckDB control store', () => {
   let store: ControlStore;
   beforeEach(async () => {
     temp = makeTempDir();
-    store = await openDuckDbControlStore({ path: path.join(temp.dir, 'control.duckdb'), clock: () => new Date() });
+    store = await openDuckDbControlStore({ path: path.join(temp.dir, 'control.duckdb'), clock: () => new Date(), onCallbackError: (error) => { throw error; } });
   });
   afterEach(async () => {
     await store.close();
