@@ -1,4 +1,5 @@
 import { normalizeIdentifier, trimSql, trimText } from './identifiers.js';
+import { letSql } from './sql.js';
 
 /**
  * `generalize` policies: coarser values that keep a column useful while hiding the exact one. Each
@@ -51,10 +52,9 @@ export function toAgeBand(asOf: string, width = 10): GeneralizeRule {
       return `${low}-${low + width - 1}`;
     },
     toSql(column) {
-      const b = dateSql(column);
-      const age = `(${today.y} - year(${b}) - CASE WHEN ${today.m * 100 + today.d} < month(${b}) * 100 + day(${b}) THEN 1 ELSE 0 END)`;
-      const low = `(floor(${age} / ${width}) * ${width})::BIGINT`;
-      return `CASE WHEN ${age} < 0 THEN NULL ELSE ${low}::VARCHAR || '-' || (${low} + ${width - 1})::VARCHAR END`;
+      const age = `${today.y} - year(__b) - CASE WHEN ${today.m * 100 + today.d} < month(__b) * 100 + day(__b) THEN 1 ELSE 0 END`;
+      const band = letSql('__l', `(floor(__a / ${width}) * ${width})::BIGINT`, `__l::VARCHAR || '-' || (__l + ${width - 1})::VARCHAR`);
+      return letSql('__b', dateSql(column), letSql('__a', age, `CASE WHEN __a < 0 THEN NULL ELSE ${band} END`));
     },
   };
 }

@@ -1,4 +1,5 @@
 import { COMPOUND_SURNAMES, normalizeIdentifier, trimSql, trimText } from './identifiers.js';
+import { letSql, sqlString } from './sql.js';
 
 /**
  * Masks for every recognized kind of personal identifier, each in two forms that must agree: a
@@ -21,7 +22,6 @@ export interface MaskRule {
 
 const chars = (text: string): string[] => Array.from(text);
 const stars = (count: number): string => '*'.repeat(Math.max(0, count));
-const sqlString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 /** The SQL twin of normalizeIdentifier: trim, full-width digits to ASCII, any x to X. */
 function normalizeSql(column: string): string {
@@ -48,10 +48,9 @@ const residentId: MaskRule = {
     return FULLY_MASKED;
   },
   toSql(column) {
-    const n = normalizeSql(column);
-    return nullSafe(column, `
-      WHEN regexp_full_match(${n}, '[0-9]{17}[0-9X]') THEN substr(${n}, 1, 6) || '********' || substr(${n}, 15, 4)
-      WHEN regexp_full_match(${n}, '[0-9]{15}') THEN substr(${n}, 1, 6) || '*****' || substr(${n}, 12, 4)`);
+    return letSql('__n', normalizeSql(column), nullSafe('__n', `
+      WHEN regexp_full_match(__n, '[0-9]{17}[0-9X]') THEN substr(__n, 1, 6) || '********' || substr(__n, 15, 4)
+      WHEN regexp_full_match(__n, '[0-9]{15}') THEN substr(__n, 1, 6) || '*****' || substr(__n, 12, 4)`));
   },
 };
 
@@ -63,8 +62,8 @@ const mobile: MaskRule = {
     return digits ? `${digits.slice(0, 3)}${stars(4)}${digits.slice(7)}` : FULLY_MASKED;
   },
   toSql(column) {
-    const digits = `regexp_extract(${compactSql(column)}, '${MOBILE}', 1)`;
-    return nullSafe(column, `WHEN ${digits} <> '' THEN substr(${digits}, 1, 3) || '****' || substr(${digits}, 8, 4)`);
+    return letSql('__d', `regexp_extract(${compactSql(column)}, '${MOBILE}', 1)`,
+      nullSafe('__d', `WHEN __d <> '' THEN substr(__d, 1, 3) || '****' || substr(__d, 8, 4)`));
   },
 };
 
@@ -81,13 +80,12 @@ const name: MaskRule = {
     return cs.slice(0, keep).join('') + stars(cs.length - keep);
   },
   toSql(column) {
-    const t = trimSql(column);
     const compound = COMPOUND_SURNAMES.map(sqlString).join(', ');
-    return nullSafe(column, `
-      WHEN regexp_full_match(${t}, '${NAME_SQL}') THEN
-        CASE WHEN length(${t}) > 2 AND substr(${t}, 1, 2) IN (${compound})
-          THEN substr(${t}, 1, 2) || repeat('*', length(${t}) - 2)
-          ELSE substr(${t}, 1, 1) || repeat('*', length(${t}) - 1) END`);
+    return letSql('__t', trimSql(column), nullSafe('__t', `
+      WHEN regexp_full_match(__t, '${NAME_SQL}') THEN
+        CASE WHEN length(__t) > 2 AND substr(__t, 1, 2) IN (${compound})
+          THEN substr(__t, 1, 2) || repeat('*', length(__t) - 2)
+          ELSE substr(__t, 1, 1) || repeat('*', length(__t) - 1) END`));
   },
 };
 
@@ -99,8 +97,8 @@ const bankCard: MaskRule = {
     return /^[0-9]{12,19}$/.test(digits) ? `${digits.slice(0, 6)}${stars(digits.length - 10)}${digits.slice(-4)}` : FULLY_MASKED;
   },
   toSql(column) {
-    const d = compactSql(column);
-    return nullSafe(column, `WHEN regexp_full_match(${d}, '[0-9]{12,19}') THEN substr(${d}, 1, 6) || repeat('*', length(${d}) - 10) || right(${d}, 4)`);
+    return letSql('__d', compactSql(column),
+      nullSafe('__d', `WHEN regexp_full_match(__d, '[0-9]{12,19}') THEN substr(__d, 1, 6) || repeat('*', length(__d) - 10) || right(__d, 4)`));
   },
 };
 
@@ -114,8 +112,8 @@ const email: MaskRule = {
     return `${chars(local)[0]}****@${domain}`;
   },
   toSql(column) {
-    const t = trimSql(column);
-    return nullSafe(column, `WHEN regexp_full_match(${t}, '${EMAIL}') THEN substr(${t}, 1, 1) || '****@' || split_part(${t}, '@', 2)`);
+    return letSql('__t', trimSql(column),
+      nullSafe('__t', `WHEN regexp_full_match(__t, '${EMAIL}') THEN substr(__t, 1, 1) || '****@' || split_part(__t, '@', 2)`));
   },
 };
 
@@ -129,8 +127,8 @@ const plate: MaskRule = {
     return cs.slice(0, 3).join('') + stars(cs.length - 4) + cs[cs.length - 1];
   },
   toSql(column) {
-    const t = `upper(${trimSql(column)})`;
-    return nullSafe(column, `WHEN regexp_full_match(${t}, '${PLATE}') THEN substr(${t}, 1, 3) || repeat('*', length(${t}) - 4) || right(${t}, 1)`);
+    return letSql('__t', `upper(${trimSql(column)})`,
+      nullSafe('__t', `WHEN regexp_full_match(__t, '${PLATE}') THEN substr(__t, 1, 3) || repeat('*', length(__t) - 4) || right(__t, 1)`));
   },
 };
 
@@ -143,8 +141,7 @@ const uscc: MaskRule = {
     return new RegExp(`^${USCC}$`).test(code) ? `${code.slice(0, 8)}${stars(10)}` : FULLY_MASKED;
   },
   toSql(column) {
-    const n = `upper(${normalizeSql(column)})`;
-    return nullSafe(column, `WHEN regexp_full_match(${n}, '${USCC}') THEN substr(${n}, 1, 8) || '**********'`);
+    return letSql('__n', `upper(${normalizeSql(column)})`, nullSafe('__n', `WHEN regexp_full_match(__n, '${USCC}') THEN substr(__n, 1, 8) || '**********'`));
   },
 };
 
@@ -159,10 +156,10 @@ const address: MaskRule = {
     return cs.slice(0, end + 1).join('') + stars(cs.length - end - 1);
   },
   toSql(column) {
-    const t = trimSql(column);
-    const district = `(CASE WHEN strpos(${t}, '区') = 0 THEN strpos(${t}, '县') WHEN strpos(${t}, '县') = 0 THEN strpos(${t}, '区') ELSE least(strpos(${t}, '区'), strpos(${t}, '县')) END)`;
-    const end = `(CASE WHEN ${district} > 0 THEN ${district} ELSE strpos(${t}, '市') END)`;
-    return nullSafe(column, `WHEN ${end} > 0 THEN substr(${t}, 1, ${end}) || repeat('*', length(${t}) - ${end})`);
+    const district = `CASE WHEN strpos(__t, '区') = 0 THEN strpos(__t, '县') WHEN strpos(__t, '县') = 0 THEN strpos(__t, '区') ELSE least(strpos(__t, '区'), strpos(__t, '县')) END`;
+    const cut = letSql('__e', `CASE WHEN __d > 0 THEN __d ELSE strpos(__t, '市') END`,
+      nullSafe('__t', `WHEN __e > 0 THEN substr(__t, 1, __e) || repeat('*', length(__t) - __e)`));
+    return letSql('__t', trimSql(column), letSql('__d', district, cut));
   },
 };
 
@@ -176,10 +173,8 @@ const fixedLine: MaskRule = {
     return `${area}-${stars(local.length - 2)}${local.slice(-2)}`;
   },
   toSql(column) {
-    const n = normalizeSql(column);
-    const area = `regexp_extract(${n}, '${FIXED_LINE}', 1)`;
-    const local = `regexp_extract(${n}, '${FIXED_LINE}', 2)`;
-    return nullSafe(column, `WHEN ${area} <> '' THEN ${area} || '-' || repeat('*', length(${local}) - 2) || right(${local}, 2)`);
+    const parts = `regexp_extract(${normalizeSql(column)}, '${FIXED_LINE}', ['area', 'local'])`;
+    return letSql('__p', parts, nullSafe(column, `WHEN __p.area <> '' THEN __p.area || '-' || repeat('*', length(__p.local) - 2) || right(__p.local, 2)`));
   },
 };
 
@@ -191,8 +186,7 @@ const passport: MaskRule = {
     return new RegExp(`^${PASSPORT}$`).test(text) ? `${text[0]}${stars(6)}${text.slice(-2)}` : FULLY_MASKED;
   },
   toSql(column) {
-    const n = `upper(${normalizeSql(column)})`;
-    return nullSafe(column, `WHEN regexp_full_match(${n}, '${PASSPORT}') THEN substr(${n}, 1, 1) || '******' || right(${n}, 2)`);
+    return letSql('__n', `upper(${normalizeSql(column)})`, nullSafe('__n', `WHEN regexp_full_match(__n, '${PASSPORT}') THEN substr(__n, 1, 1) || '******' || right(__n, 2)`));
   },
 };
 

@@ -1,5 +1,6 @@
 import { fakerZH_CN } from '@faker-js/faker';
 import { REGIONS } from './data/regions.js';
+import { sqlList, sqlString } from './sql.js';
 
 /**
  * Vectorized generators of valid-looking identifiers for synthetic twins, as DuckDB expressions over
@@ -12,8 +13,6 @@ import { REGIONS } from './data/regions.js';
  * synthetic and never mixed into production (DESIGN.md §2).
  */
 
-const sqlString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
-const sqlList = (items: readonly string[]): string => `[${items.map(sqlString).join(',')}]`;
 
 /** A deterministic integer in [0, n) for this row, seed and purpose. */
 function pick(index: string, seed: number, salt: string, n: number): string {

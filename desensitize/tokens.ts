@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { normalizeIdentifier, trimSql, trimText, upgradeResidentId } from './identifiers.js';
+import { letSql } from './sql.js';
 
 /**
  * `token` policy: a keyed HMAC-SHA256 of the normalized value, hex, cut to 32 characters (128 bits).
@@ -33,9 +34,9 @@ function normalizeSql(column: string, how: TokenNormalization): string {
   if (how === 'text') return trimSql(column);
   const id = `upper(translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX'))`;
   if (how === 'identifier') return id;
-  const first17 = `(substr(${id}, 1, 6) || '19' || substr(${id}, 7, 9))`;
-  const sum = ID_WEIGHTS.map((w, i) => `(ascii(substr(${first17}, ${i + 1}, 1)) - 48) * ${w}`).join(' + ');
-  return `(CASE WHEN regexp_full_match(${id}, '[0-9]{15}') THEN ${first17} || substr('10X98765432', ((${sum}) % 11) + 1, 1) ELSE ${id} END)`;
+  const sum = ID_WEIGHTS.map((w, i) => `(ascii(substr(__f, ${i + 1}, 1)) - 48) * ${w}`).join(' + ');
+  const upgraded = letSql('__f', `substr(__i, 1, 6) || '19' || substr(__i, 7, 9)`, `__f || substr('10X98765432', ((${sum}) % 11) + 1, 1)`);
+  return letSql('__i', id, `CASE WHEN regexp_full_match(__i, '[0-9]{15}') THEN ${upgraded} ELSE __i END`);
 }
 
 /** HMAC-SHA256 from SHA-256 (RFC 2104): H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)). */
