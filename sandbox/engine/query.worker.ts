@@ -11,10 +11,9 @@ import { isDomainError } from '../../core/errors.js';
 import { EngineTaskSchema, type EngineTask, type TaskOutcome } from './protocol.js';
 import { buildPublishedFile } from './publish.js';
 import { readUpload } from './read-upload.js';
-import { readTenantCatalog, writeTenantCatalog } from './tenant-files.js';
-
-import { EngineClosedError, TenantEngine } from './tenant-engine.js';
 import type { EngineWorkerData } from './engine-options.js';
+import { EngineClosedError, TenantEngine } from './tenant-engine.js';
+import { readTenantCatalog, writeTenantCatalog } from './tenant-files.js';
 
 const { maxTenantsPerThread: MAX_OPEN_ENGINES, engine: ENGINE_OPTIONS } = workerData as EngineWorkerData;
 
@@ -95,24 +94,28 @@ async function withEngine<T>(task: { tenantId: string; tenantDir: string }, use:
   }
 }
 
-async function engineFor(tenantId: string, dir: string): Promise<TenantEngine> {
+function engineFor(tenantId: string, dir: string): Promise<TenantEngine> {
   let slot = slots.get(tenantId);
   if (!slot) {
-    await evictIdleEngines();
-    slot = { engine: TenantEngine.open(dir, ENGINE_OPTIONS), lastUsed: Date.now() };
+    // SECURITY: the slot is claimed synchronously, before any await: two concurrent first tasks of a
+    // tenant must share one engine, never open the workspace file twice (silent data loss).
+    slot = { engine: evictIdleEngines(tenantId).then(() => TenantEngine.open(dir, ENGINE_OPTIONS)), lastUsed: Date.now() };
     slots.set(tenantId, slot);
-    slot.engine.catch(() => slots.delete(tenantId));
+    const created = slot;
+    created.engine.catch(() => {
+      if (slots.get(tenantId) === created) slots.delete(tenantId);
+    });
   }
   slot.lastUsed = Date.now();
   return slot.engine;
 }
 
-/** Closes least recently used idle engines while more than the cap are open. */
-async function evictIdleEngines(): Promise<void> {
-  if (slots.size < MAX_OPEN_ENGINES) return;
-  const byAge = [...slots.entries()].sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+/** Closes least recently used idle engines while more than the cap are open (never `opening`'s). */
+async function evictIdleEngines(opening: string): Promise<void> {
+  if (slots.size <= MAX_OPEN_ENGINES) return;
+  const byAge = [...slots.entries()].filter(([tenantId]) => tenantId !== opening).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
   for (const [tenantId, slot] of byAge) {
-    if (slots.size < MAX_OPEN_ENGINES) return;
+    if (slots.size <= MAX_OPEN_ENGINES) return;
     const engine = await slot.engine.catch(() => undefined);
     if (engine && !engine.busy && !slot.swapping) {
       slots.delete(tenantId);

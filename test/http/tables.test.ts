@@ -4,6 +4,7 @@
  * collisions refused with nothing half-done.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tenantDirectory } from '../../sandbox/index.js';
 import { licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
@@ -77,6 +78,21 @@ describe('workspace tables', () => {
     expect(actions).toContain('table.create:scratch:ok');
     expect(actions).toContain('table.drop:scratch:');
     expect(actions).toContain('table.create:sneaky:SBX_ERR_SQL_NOT_SELECT');
+  });
+
+  it("keeps a table made during a tenant's first, concurrent use, across a version swap", async () => {
+    await licenseTenantWithData(t, 'fresh', { granted: [residents('FRESH', 10)], dev: [residents('FRESHDEV', 10)] });
+    const operator = { role: 'operator', org: 'fresh', sub: 'fay' } as const;
+    // Nothing of this tenant is open yet: all of these race to open its engine.
+    const answers = await Promise.all([
+      ...Array.from({ length: 3 }, () => t.call(operator, 'POST', '/v1/query', { sql: 'SELECT count(*) AS n FROM residents', env: 'prod' })),
+      t.call(operator, 'POST', '/v1/tables', { name: 'kept', sql: 'SELECT id FROM residents', env: 'prod' }),
+    ]);
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 201]);
+    // Publishing a new dev version closes the engine and reopens it on the next use.
+    await t.app.engine.publish({ tenantId: 'fresh', tenantDir: tenantDirectory(t.dataDir, 'fresh'), target: 'dev', attach: {}, tables: [residents('FRESHDEV2', 5)] });
+    expect((await t.call(operator, 'POST', '/v1/query', { sql: 'SELECT count(*) AS n FROM kept', env: 'prod' })).json().rows).toEqual([['10']]);
+    expect((await t.call(operator, 'POST', '/v1/query', { sql: 'SELECT min(name) AS m FROM residents', env: 'dev' })).json().rows).toEqual([['FRESHDEV2-0']]);
   });
 
   it('wipes the workspace when the tenant is revoked, after closing its engine', async () => {
