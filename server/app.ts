@@ -38,6 +38,8 @@ declare module 'fastify' {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Concurrent tasks per engine worker thread: queries wait on DuckDB, not on the JS thread. */
+const ENGINE_TASKS_PER_THREAD = 16;
 
 /**
  * Builds the whole service as a Fastify instance (not listening). Opens the control plane over the
@@ -72,12 +74,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ...DEFAULT_ENGINE_OPTIONS,
     workerThreads: config.engine.threads,
     engine: { ...DEFAULT_ENGINE_OPTIONS.engine, memoryLimitMb: config.engine.memoryLimitMb },
-    concurrentTasksPerThread: 16,
+    concurrentTasksPerThread: ENGINE_TASKS_PER_THREAD,
     maxConcurrentPerTenant: config.engine.concurrencyPerTenant,
     maxQueued: config.engine.maxQueue,
     hostMemoryLimitMb: config.engine.hostMemoryLimitMb,
     // Each running DuckDB call holds a libuv thread: one per concurrent task, plus file I/O.
-    hostThreadpoolSize: Math.min(128, config.engine.threads * 16 + 4),
+    hostThreadpoolSize: Math.min(128, config.engine.threads * ENGINE_TASKS_PER_THREAD + 4),
     waitForHostMs: 3_000,
     log: app.log,
     ...(options.engineExecArgv ? { hostExecArgv: options.engineExecArgv } : {}),
@@ -98,7 +100,6 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         timeoutMs: config.engine.queryTimeoutMs,
         maxBytes: config.engine.queryMaxBytes,
         maxRejectionsPerWindow: config.engine.maxRejectionsPerMinute,
-        rejectionWindowMs: 60_000,
       },
       ...(options.clock ? { clock: options.clock } : {}),
     });
