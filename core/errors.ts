@@ -66,6 +66,9 @@ export const ERROR_CODES = [
   'UPL_ERR_BAD_HEADER',
   'UPL_ERR_TOO_MANY_COLUMNS',
   'UPL_ERR_MALFORMED',
+  // The dataset catalog.
+  'CAT_ERR_CORE_DATA',
+  'CAT_ERR_NOT_FOUND',
   // Audit chain.
   'AUD_ERR_BAD_FILTER',
   // Service health.

@@ -13,3 +13,4 @@ export {
 export { GATE_LIMITS } from './gate/limits.js';
 export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prepare-upload.js';
 export { writeFileAtomic } from './atomic-write.js';
+export type { ColumnProfile, IngestResult } from './engine/ingest-dataset.js';

@@ -12,6 +12,7 @@ import { answerFrameworkError, installErrorHandling } from './errors.js';
 import { installLoadShedding } from './load-shedding.js';
 import { applicantRoutes } from './routes/applicants.js';
 import { auditRoutes } from './routes/audit.js';
+import { datasetRoutes } from './routes/datasets.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
 import { queryRoutes } from './routes/query.js';
@@ -125,7 +126,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       transform: jsonSchemaTransform,
     });
     await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-    await app.register(fastifyMultipart, { limits: { fileSize: config.uploadMaxBytes, files: 1, fields: 4, parts: 6, fieldSize: 1024 } });
+    await app.register(fastifyMultipart, { limits: { fileSize: config.uploadMaxBytes, files: 1, fields: 4, parts: 6, fieldSize: 16 * 1024 } });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
     // The API scope: every route here declares its access; the guard runs before each handler.
@@ -135,6 +136,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await api.register(queryRoutes(controlPlane));
       await api.register(tableRoutes(controlPlane));
       await api.register(uploadRoutes(controlPlane, config.dataDir));
+      await api.register(datasetRoutes(controlPlane, config.dataDir));
       await api.register(meRoutes());
       await api.register(tenantRoutes(controlPlane));
       await api.register(applicantRoutes(controlPlane));

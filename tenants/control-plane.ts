@@ -11,6 +11,7 @@ import { OrgDirectory } from './org-directory.js';
 import { openDuckDbControlStore } from './store/duckdb-control-store.js';
 import { ProbeLimiter } from './probe-limiter.js';
 import { createQueryService, type QueryEngine, type QueryLimits } from './query-service.js';
+import { createCatalogService, type CatalogEngine } from './catalog-service.js';
 import { createTableService, type TableEngine } from './table-service.js';
 import { createTenantService } from './tenant-service.js';
 
@@ -29,7 +30,7 @@ export interface ControlPlaneOptions {
   auditCheckpointIntervalMs: number;
   log: ControlPlaneLog;
   /** The data plane: runs tenant queries, closes a tenant's engine before its files are wiped. */
-  engine: QueryEngine & TableEngine & { closeTenant(tenantId: string): Promise<void> };
+  engine: QueryEngine & TableEngine & CatalogEngine & { closeTenant(tenantId: string): Promise<void> };
   queryLimits: QueryLimits;
   /** Injectable for tests of license expiry; defaults to the system clock. */
   clock?: () => Date;
@@ -59,6 +60,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, closeTenantEngine: (id) => options.engine.closeTenant(id) });
     const probes = new ProbeLimiter(options.queryLimits.maxRejectionsPerWindow, options.queryLimits.rejectionWindowMs, clock);
     const queries = createQueryService({ store, engine: options.engine, dataDir: options.dataDir, limits: options.queryLimits, probes });
+    const catalog = createCatalogService({ store, engine: options.engine, dataDir: options.dataDir, today, now: clock });
     const tables = createTableService({ store, engine: options.engine, dataDir: options.dataDir, timeoutMs: options.queryLimits.timeoutMs, probes, now: clock });
     const applicants = createApplicantService({ store, directory, now: clock });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
@@ -74,6 +76,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       applicants,
       queries,
       tables,
+      catalog,
       audit,
       today,
       /** Throws a DomainError when the caller's organization may not act today. */

@@ -84,3 +84,47 @@ export const WorkspaceTableLineageSchema = z.object({
   createdBy: z.string(),
 });
 export type WorkspaceTableLineage = z.infer<typeof WorkspaceTableLineageSchema>;
+
+/** Dataset ids become table names in tenants' files: lowercase identifiers. */
+export const DatasetIdSchema = z.string().regex(/^[a-z][a-z0-9_]{1,62}$/, 'must be 2–63 characters: lowercase letters, digits and "_", starting with a letter');
+
+const ShareSchema = z.enum(['unconditional', 'conditional', 'none']);
+
+/** Catalog metadata a supervisor gives with an ingest (DESIGN.md §3, the seeds' catalog fields). */
+export const DatasetMetaSchema = z.strictObject({
+  id: DatasetIdSchema,
+  name: z.string().trim().min(1).max(200),
+  provider: z.string().trim().min(1).max(200).describe('the providing institution'),
+  grade: z.enum(['general', 'important', 'core']).describe('GB/T 43697: core data is refused'),
+  level: z.number().int().min(1).max(5).optional().describe('sensitivity level within the grade'),
+  shareAttribute: ShareSchema.describe('共享属性: 无条件 / 有条件 / 不予共享'),
+  openAttribute: ShareSchema.describe('开放属性: 无条件 / 有条件 / 不予开放'),
+  updateFrequency: z.string().trim().min(1).max(50),
+  acquiredAt: CalendarDateSchema,
+  description: z.string().max(2000).optional(),
+});
+export type DatasetMeta = z.infer<typeof DatasetMetaSchema>;
+
+export const PiiSchema = z.object({ kind: z.string(), confidence: z.number(), matchShare: z.number() });
+
+export const DatasetColumnSchema = z.object({
+  name: z.string(),
+  type: z.string(),
+  nullShare: z.number(),
+  distinctEstimate: z.number(),
+  min: z.string().nullable(),
+  max: z.string().nullable(),
+  topValues: z.array(z.object({ value: z.string(), count: z.number() })).nullable(),
+  pii: PiiSchema.nullable(),
+});
+export type DatasetColumn = z.infer<typeof DatasetColumnSchema>;
+
+export const DatasetRecordSchema = DatasetMetaSchema.extend({
+  version: z.number().int(),
+  rows: z.number().int(),
+  file: z.string(),
+  sha256: z.string(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+});
+export type DatasetRecord = z.infer<typeof DatasetRecordSchema>;

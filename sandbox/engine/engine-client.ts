@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DomainError } from '../../core/errors.js';
 import type { EngineOptions } from './engine-options.js';
-import type { CreatedTable, CreateTableTask, EngineTask, ImportTableTask, HostReply, HostRequest, PublishResult, PublishTask, QueryResult, QueryTask, TaskOutcome, WorkspaceTableInfo } from './protocol.js';
+import type { IngestResult } from './ingest-dataset.js';
+import type { CreatedTable, CreateTableTask, EngineTask, ImportTableTask, IngestDatasetTask, HostReply, HostRequest, PublishResult, PublishTask, QueryResult, QueryTask, TaskOutcome, WorkspaceTableInfo } from './protocol.js';
 
 export interface EngineClientOptions extends EngineOptions {
   /** Concurrent tasks per worker thread (queries wait on DuckDB, not on the JS thread). */
@@ -73,6 +74,10 @@ export class EngineClient {
 
   createTable(task: Omit<CreateTableTask, 'kind'>): Promise<CreatedTable> {
     return this.send({ kind: 'create-table', ...task }) as Promise<CreatedTable>;
+  }
+
+  ingestDataset(task: Omit<IngestDatasetTask, 'kind'>): Promise<IngestResult> {
+    return this.send({ kind: 'ingest-dataset', ...task }) as Promise<IngestResult>;
   }
 
   importTable(task: Omit<ImportTableTask, 'kind'>): Promise<WorkspaceTableInfo> {

@@ -68,7 +68,19 @@ const PreparedUploadSchema = z.discriminatedUnion('format', [
 export const ImportTableTaskSchema = z.object({ kind: z.literal('import-table'), tenantId: z.string(), tenantDir: z.string(), name: TableNameSchema, upload: PreparedUploadSchema });
 export type ImportTableTask = z.infer<typeof ImportTableTaskSchema>;
 
-export const EngineTaskSchema = z.discriminatedUnion('kind', [ImportTableTaskSchema, QueryTaskSchema, PublishTaskSchema, CloseTenantTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
+/** Trusted ingest of a raw dataset; `tenantId` is the affinity key `domain:<dataset>`. */
+export const IngestDatasetTaskSchema = z.object({
+  kind: z.literal('ingest-dataset'),
+  tenantId: z.string().startsWith('domain:'),
+  datasetDir: z.string(),
+  version: z.number().int().positive(),
+  upload: PreparedUploadSchema,
+  today: z.string(),
+  sampleSize: z.number().int().positive(),
+});
+export type IngestDatasetTask = z.infer<typeof IngestDatasetTaskSchema>;
+
+export const EngineTaskSchema = z.discriminatedUnion('kind', [IngestDatasetTaskSchema, ImportTableTaskSchema, QueryTaskSchema, PublishTaskSchema, CloseTenantTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
 export type EngineTask = z.infer<typeof EngineTaskSchema>;
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });

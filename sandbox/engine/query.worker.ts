@@ -9,6 +9,7 @@ import path from 'node:path';
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { isDomainError } from '../../core/errors.js';
 import { EngineTaskSchema, type EngineTask, type TaskOutcome } from './protocol.js';
+import { ingestDataset } from './ingest-dataset.js';
 import { buildPublishedFile } from './publish.js';
 import { readUpload } from './read-upload.js';
 import type { EngineWorkerData } from './engine-options.js';
@@ -69,6 +70,8 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
             rows.close();
           }
         }) };
+      case 'ingest-dataset':
+        return { ok: true, value: await ingestDataset(task) };
       case 'list-tables':
         return { ok: true, value: await withEngine(task, (engine) => engine.listTables()) };
     }

@@ -1,16 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
 import { TableNameSchema } from '../../sandbox/index.js';
 import type { ControlPlane } from '../../tenants/index.js';
 import { actorOf } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
+import { receiveForm } from '../multipart.js';
 import { TableSchema } from './tables.js';
-
 
 /**
  * External data into the operator's workspace: multipart with a `name` field (the table name) and a
@@ -29,30 +26,17 @@ export function uploadRoutes(controlPlane: ControlPlane, dataDir: string): Fasti
         response: { 201: TableSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 409, 413, 415, 429) },
       },
     }, async (request, reply) => {
-      fs.mkdirSync(tempDir, { recursive: true, mode: 0o700 });
-      let name: string | undefined;
-      let saved: { path: string; filename: string } | undefined;
+      const { fields, file } = await receiveForm(request, tempDir);
       try {
-        for await (const part of request.parts()) {
-          if (part.type === 'field') {
-            if (part.fieldname === 'name') name = String(part.value);
-          } else if (part.fieldname === 'file' && !saved) {
-            const target = path.join(tempDir, randomUUID());
-            saved = { path: target, filename: part.filename.slice(0, 200) };
-            await pipeline(part.file, fs.createWriteStream(target, { mode: 0o600 }));
-          } else {
-            part.file.resume();
-          }
-        }
-        if (!saved || name === undefined) throw new DomainError('UPL_ERR_NO_FILE', 'send a multipart form with a `name` field and a `file`');
-        const parsedName = TableNameSchema.safeParse(name);
-        if (!parsedName.success) throw new DomainError('REQ_ERR_VALIDATION', `name: ${parsedName.error.issues[0]?.message ?? 'invalid'}`);
+        if (fields.name === undefined) throw new DomainError('UPL_ERR_NO_FILE', 'send a multipart form with a `name` field and a `file`');
+        const name = TableNameSchema.safeParse(fields.name);
+        if (!name.success) throw new DomainError('REQ_ERR_VALIDATION', `name: ${name.error.issues[0]?.message ?? 'invalid'}`);
         // SECURITY: into the caller's own workspace; the client's filename is a label, never a path.
-        const table = await controlPlane.tables.upload(actorOf(request), request.claims.org, { name: parsedName.data, filename: saved.filename, path: saved.path });
+        const table = await controlPlane.tables.upload(actorOf(request), request.claims.org, { name: name.data, filename: file.filename, path: file.path });
         return reply.status(201).send(table);
       } finally {
         // The service deletes what it took; this covers refusals before it.
-        if (saved) fs.rmSync(saved.path, { force: true });
+        fs.rmSync(file.path, { force: true });
       }
     });
   };

@@ -1,5 +1,5 @@
 import type { AuditEntry, AuditEntryInput, AuditHead } from '../audit/audit-entry.js';
-import type { ApplicantRecord, TenantRecord, TenantStatus, WorkspaceTableLineage } from '../model.js';
+import type { ApplicantRecord, DatasetColumn, DatasetRecord, TenantRecord, TenantStatus, WorkspaceTableLineage } from '../model.js';
 
 /**
  * The control store: everything the control plane persists, behind an interface narrow enough for a
@@ -39,6 +39,10 @@ export interface StoreReader {
   listApplicants(): Promise<ApplicantRecord[]>;
   getApplicant(id: string): Promise<ApplicantRecord | undefined>;
   listWorkspaceTables(tenantId: string): Promise<WorkspaceTableLineage[]>;
+  /** The latest version of every dataset. */
+  listDatasets(): Promise<{ record: DatasetRecord; columns: DatasetColumn[] }[]>;
+  /** Every version of one dataset, newest first. */
+  datasetVersions(id: string): Promise<{ record: DatasetRecord; columns: DatasetColumn[] }[]>;
   queryAudit(filter: AuditFilter): Promise<AuditEntry[]>;
   /** Every entry in sequence order, read in pages. */
   scanAudit(): AsyncIterable<AuditEntry>;
@@ -47,12 +51,13 @@ export interface StoreReader {
 
 export interface StoreTransaction {
   /** Reads that see this transaction's own writes. */
-  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables'>;
+  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables' | 'datasetVersions'>;
   insertTenant(record: TenantRecord): Promise<void>;
   updateTenantStatus(id: string, status: TenantStatus, updatedAt: string): Promise<void>;
   insertApplicant(record: ApplicantRecord): Promise<void>;
   insertWorkspaceTable(record: WorkspaceTableLineage): Promise<void>;
   deleteWorkspaceTable(tenantId: string, name: string): Promise<void>;
+  insertDatasetVersion(record: DatasetRecord, columns: DatasetColumn[]): Promise<void>;
   appendAudit(input: AuditEntryInput): Promise<AuditEntry>;
   /** The chain's head as this transaction sees it (including its own appends). */
   auditHead(): AuditHead;

@@ -1,7 +1,7 @@
 import { DomainError } from '../../core/errors.js';
 import { openDatabase, type Connection, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
 import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
-import type { ApplicantRecord, TenantRecord, WorkspaceTableLineage } from '../model.js';
+import type { ApplicantRecord, DatasetColumn, DatasetRecord, TenantRecord, WorkspaceTableLineage } from '../model.js';
 import type { AuditFilter, ControlStore, StoreReader, StoreTransaction } from './control-store.js';
 import { applyMigrations } from './migrations.js';
 
@@ -105,6 +105,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
             getTenant: (id) => read(() => getTenant(writer, id)),
             getApplicant: (id) => read(() => getApplicant(writer, id)),
             listWorkspaceTables: (id) => read(() => listWorkspaceTables(writer, id)),
+            datasetVersions: (id) => read(() => datasetVersions(writer, id)),
           },
           insertTenant: (t) => write('INSERT INTO tenants VALUES ($1, $2, $3, $4, $5, $6, $7)', [t.id, t.name, t.status, t.licenseFrom, t.licenseTo, t.createdAt, t.updatedAt]),
           updateTenantStatus: (id, status, updatedAt) => write('UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1', [id, status, updatedAt]),
@@ -113,6 +114,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
             w.tenantId, w.name, w.env, w.sql, JSON.stringify(w.sourceTables), JSON.stringify(w.datasets), w.createdAt, w.createdBy,
           ]),
           deleteWorkspaceTable: (tenantId, name) => write('DELETE FROM workspace_tables WHERE tenant_id = $1 AND name = $2', [tenantId, name]),
+          insertDatasetVersion: (record, columns) => write('INSERT INTO datasets VALUES ($1, $2, $3, $4, $5)', [record.id, record.version, JSON.stringify(record), JSON.stringify(columns), record.createdAt]),
           async appendAudit(input) {
             const entry = chainAuditEntry(batchHead, input, options.clock().toISOString());
             // Written with the batch's other entries at the end: one statement, same transaction.
@@ -226,6 +228,10 @@ function createReader(session: SqlSession): StoreReader {
     listApplicants: async () => (await session.all('SELECT * FROM applicants ORDER BY id')).map(toApplicant),
     getApplicant: (id) => getApplicant(session, id),
     listWorkspaceTables: (tenantId) => listWorkspaceTables(session, tenantId),
+    listDatasets: async () => (await session.all(
+      'SELECT record, columns FROM datasets d WHERE version = (SELECT max(version) FROM datasets v WHERE v.id = d.id) ORDER BY id',
+    )).map(toDataset),
+    datasetVersions: (id) => datasetVersions(session, id),
     queryAudit: (filter) => queryAudit(session, filter),
     scanAudit: () => scanAudit(session),
     auditHead: async () => {
@@ -257,6 +263,14 @@ async function listWorkspaceTables(session: SqlSession, tenantId: string): Promi
     createdAt: String(row.created_at),
     createdBy: String(row.created_by),
   }));
+}
+
+async function datasetVersions(session: SqlSession, id: string): Promise<{ record: DatasetRecord; columns: DatasetColumn[] }[]> {
+  return (await session.all('SELECT record, columns FROM datasets WHERE id = $1 ORDER BY version DESC', [id])).map(toDataset);
+}
+
+function toDataset(row: Row): { record: DatasetRecord; columns: DatasetColumn[] } {
+  return { record: JSON.parse(String(row.record)) as DatasetRecord, columns: JSON.parse(String(row.columns)) as DatasetColumn[] };
 }
 
 async function queryAudit(session: SqlSession, filter: AuditFilter): Promise<AuditEntry[]> {

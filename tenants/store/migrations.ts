@@ -61,6 +61,21 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 3,
+    name: 'dataset catalog with versions and column profiles',
+    statements: [
+      // One row per ingested version; the record's metadata and its columns' profiles as JSON.
+      `CREATE TABLE datasets (
+        id VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        record VARCHAR NOT NULL,
+        columns VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        PRIMARY KEY (id, version)
+      )`,
+    ],
+  },
 ];
 
 export async function applyMigrations(session: SqlSession, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {

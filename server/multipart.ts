@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyRequest } from 'fastify';
+import { DomainError } from '../core/errors.js';
+
+export interface ReceivedForm {
+  fields: Record<string, string>;
+  /** The `file` part, streamed to a private temp file; the caller deletes it. */
+  file: { path: string; filename: string };
+}
+
+/**
+ * Reads a multipart form with text fields and one `file` part. The file streams to a temp file
+ * named by the server (the client's filename is kept as a label only, never used as a path); size
+ * limits are enforced by @fastify/multipart. On any failure the temp file is removed.
+ */
+export async function receiveForm(request: FastifyRequest, tempDir: string): Promise<ReceivedForm> {
+  fs.mkdirSync(tempDir, { recursive: true, mode: 0o700 });
+  const fields: Record<string, string> = {};
+  let file: ReceivedForm['file'] | undefined;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'field') {
+        fields[part.fieldname] = String(part.value);
+      } else if (part.fieldname === 'file' && !file) {
+        // SECURITY: the server names the file; the client's filename is a label, never a path.
+        file = { path: path.join(tempDir, randomUUID()), filename: part.filename.slice(0, 200) };
+        await pipeline(part.file, fs.createWriteStream(file.path, { mode: 0o600 }));
+      } else {
+        part.file.resume();
+      }
+    }
+  } catch (error) {
+    if (file) fs.rmSync(file.path, { force: true });
+    throw error;
+  }
+  if (!file) throw new DomainError('UPL_ERR_NO_FILE', 'send a multipart form with a `file` part');
+  return { fields, file };
+}

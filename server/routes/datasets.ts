@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { DomainError } from '../../core/errors.js';
+import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, type ControlPlane } from '../../tenants/index.js';
+import { actorOf, SUPERVISOR_ONLY } from '../auth.js';
+import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
+import { receiveForm } from '../multipart.js';
+
+/** The three ways a dataset is shown, by role (see tenants/catalog-service.ts). */
+const DatasetViewSchema = z.union([
+  DatasetRecordSchema.extend({ columns: z.array(DatasetColumnSchema), versions: z.array(z.number().int()) }).describe('supervisor'),
+  DatasetRecordSchema.omit({ file: true, sha256: true, createdBy: true }).extend({ columns: z.array(z.object({ name: z.string(), type: z.string() })) }).describe('operators and applicants'),
+  z.object({ id: z.string(), name: z.string(), provider: z.string(), shareAttribute: z.literal('none') }).describe('不予共享: existence only'),
+]);
+
+const ALL_ROLES = { access: { roles: ['supervisor', 'operator', 'applicant'] } } as const;
+
+/** The catalog of public datasets: ingest (supervisor) and browse (everyone, by role). */
+export function datasetRoutes(controlPlane: ControlPlane, dataDir: string): FastifyPluginAsyncZod {
+  const tempDir = path.join(dataDir, 'tmp', 'ingest');
+  return async (app) => {
+    app.post('/v1/datasets', {
+      config: SUPERVISOR_ONLY,
+      schema: {
+        summary: 'Ingest a public dataset (CSV UTF-8/GBK or Parquet): multipart fields meta (JSON), file',
+        tags: ['catalog'],
+        consumes: ['multipart/form-data'],
+        response: { 201: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 413, 415) },
+      },
+    }, async (request, reply) => {
+      const { fields, file } = await receiveForm(request, tempDir);
+      try {
+        const meta = DatasetMetaSchema.safeParse(parseJson(fields.meta));
+        if (!meta.success) {
+          const problems = meta.error.issues.map((issue) => ({ field: ['meta', ...issue.path].join('.'), problem: issue.message }));
+          throw new DomainError('REQ_ERR_VALIDATION', problems.map((p) => `${p.field}: ${p.problem}`).join('; '), { problems });
+        }
+        return reply.status(201).send(await controlPlane.catalog.ingest(actorOf(request), meta.data, file));
+      } finally {
+        fs.rmSync(file.path, { force: true });
+      }
+    });
+
+    app.get('/v1/datasets', {
+      config: ALL_ROLES,
+      schema: {
+        summary: 'The catalog: everything for supervisors, metadata for others, existence only for 不予共享',
+        tags: ['catalog'],
+        response: { 200: z.object({ datasets: z.array(DatasetViewSchema) }), ...errorResponses(...AUTH_ERROR_STATUSES) },
+      },
+    }, async (request) => ({ datasets: await controlPlane.catalog.list(request.claims.role) }));
+
+    app.get('/v1/datasets/:id', {
+      config: ALL_ROLES,
+      schema: {
+        summary: 'One dataset; supervisors see column profiles, PII findings and versions',
+        tags: ['catalog'],
+        params: z.object({ id: DatasetIdSchema }),
+        response: { 200: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404) },
+      },
+    }, async (request) => controlPlane.catalog.get(request.params.id, request.claims.role));
+  };
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) throw new DomainError('REQ_ERR_VALIDATION', 'meta: send the dataset metadata as a JSON field `meta`');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DomainError('REQ_ERR_BAD_JSON', 'meta: not valid JSON');
+  }
+}

@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DomainError, isDomainError } from '../core/errors.js';
+import { prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
+import type { AuditActor } from './audit/audit-entry.js';
+import type { DatasetColumn, DatasetMeta, DatasetRecord, Role } from './model.js';
+import type { ControlStore } from './store/control-store.js';
+
+/** What the catalog needs of the engine (the sandbox's EngineClient). */
+export interface CatalogEngine {
+  ingestDataset(task: { tenantId: `domain:${string}`; datasetDir: string; version: number; upload: PreparedUpload; today: string; sampleSize: number }): Promise<IngestResult>;
+}
+
+/** How a dataset appears to each role (DESIGN.md §1, the seeds' share attributes). */
+export type DatasetView =
+  | (DatasetRecord & { columns: DatasetColumn[]; versions: number[] })
+  | (Omit<DatasetRecord, 'file' | 'sha256' | 'createdBy'> & { columns: { name: string; type: string }[] })
+  | { id: string; name: string; provider: string; shareAttribute: 'none' };
+
+export const PII_SAMPLE_SIZE = 1_000;
+
+/**
+ * The catalog of public datasets: trusted ingest into the raw domain (`domain/<id>/v<n>.duckdb`),
+ * profiles and PII recognition for the supervisor, and role-appropriate views for everyone else.
+ * Re-ingesting an id adds a version; the catalog keeps them all.
+ */
+export function createCatalogService(deps: { store: ControlStore; engine: CatalogEngine; dataDir: string; today: () => string; now: () => Date }) {
+  // Ingests of one dataset run one at a time: they share the next version number and file name.
+  const ingesting = new Map<string, Promise<unknown>>();
+
+  async function ingestOnce(actor: AuditActor, meta: DatasetMeta, upload: { path: string; filename: string }): Promise<DatasetView> {
+    const datasetDir = path.join(deps.dataDir, 'domain', meta.id);
+    const audit = (details: Record<string, unknown>) =>
+      deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'dataset.ingest', target: `dataset:${meta.id}`, details: { filename: upload.filename, ...details } }));
+    let prepared: PreparedUpload;
+    let result: IngestResult;
+    const version = ((await deps.store.reader.datasetVersions(meta.id))[0]?.record.version ?? 0) + 1;
+    try {
+      // SECURITY: core data (核心数据) never enters the sandbox.
+      if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
+      prepared = await prepareUpload(upload.path, `${upload.path}.utf8.csv`);
+      result = await deps.engine.ingestDataset({ tenantId: `domain:${meta.id}`, datasetDir, version, upload: prepared, today: deps.today(), sampleSize: PII_SAMPLE_SIZE });
+    } catch (error) {
+      await audit({ version, outcome: isDomainError(error) ? error.code : 'UPL_ERR_MALFORMED' });
+      throw error;
+    }
+    const record: DatasetRecord = { ...meta, version, rows: result.rows, file: result.file, sha256: prepared.sha256, createdAt: deps.now().toISOString(), createdBy: actor.sub };
+    const columns: DatasetColumn[] = result.columns;
+    try {
+      await deps.store.mutate(async (tx) => {
+        await tx.insertDatasetVersion(record, columns);
+        await tx.appendAudit({
+          actor, action: 'dataset.ingest', target: `dataset:${meta.id}`,
+          details: {
+            filename: upload.filename, outcome: 'ok', version, rows: result.rows, sha256: prepared.sha256, grade: meta.grade,
+            pii: columns.filter((c) => c.pii).map((c) => ({ column: c.name, kind: c.pii!.kind, confidence: c.pii!.confidence })),
+          },
+        });
+      });
+    } catch (error) {
+      // Nothing half-done: a raw file the catalog does not name is removed.
+      fs.rmSync(path.join(datasetDir, result.file), { force: true });
+      throw error;
+    }
+    return { ...record, columns, versions: (await deps.store.reader.datasetVersions(meta.id)).map((v) => v.record.version) };
+  }
+
+  function view(entry: { record: DatasetRecord; columns: DatasetColumn[] }, role: Role, versions: number[]): DatasetView {
+    const { record, columns } = entry;
+    if (role === 'supervisor') return { ...record, columns, versions };
+    // SECURITY: 不予共享 datasets show only that they exist (seeds: catalog of what is not shared).
+    if (record.shareAttribute === 'none') return { id: record.id, name: record.name, provider: record.provider, shareAttribute: 'none' };
+    const { file: _file, sha256: _sha, createdBy: _by, ...metadata } = record;
+    // SECURITY: no profiles, top values or PII findings for non-supervisors: only names and types.
+    return { ...metadata, columns: columns.map((c) => ({ name: c.name, type: c.type })) };
+  }
+
+  return {
+    /** Ingests a file (CSV in UTF-8 or GBK, or Parquet) as the next version of a dataset. Deletes the uploaded file. */
+    async ingest(actor: AuditActor, meta: DatasetMeta, upload: { path: string; filename: string }): Promise<DatasetView> {
+      const previous = ingesting.get(meta.id) ?? Promise.resolve();
+      const run = previous.catch(() => undefined).then(() => ingestOnce(actor, meta, upload));
+      ingesting.set(meta.id, run);
+      try {
+        return await run;
+      } finally {
+        if (ingesting.get(meta.id) === run) ingesting.delete(meta.id);
+        fs.rmSync(upload.path, { force: true });
+        fs.rmSync(`${upload.path}.utf8.csv`, { force: true });
+      }
+    },
+
+    async list(role: Role): Promise<DatasetView[]> {
+      return (await deps.store.reader.listDatasets()).map((entry) => view(entry, role, [entry.record.version]));
+    },
+
+    async get(id: string, role: Role): Promise<DatasetView> {
+      const versions = await deps.store.reader.datasetVersions(id);
+      if (!versions[0]) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
+      return view(versions[0], role, versions.map((v) => v.record.version));
+    },
+  };
+}
+
+export type CatalogService = ReturnType<typeof createCatalogService>;

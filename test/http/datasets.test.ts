@@ -1,0 +1,99 @@
+/**
+ * Ingest and catalog (POST/GET /v1/datasets): profiles and PII recognition for the supervisor,
+ * versions on re-ingest, core data refused, malformed input refused with nothing half-done, and the
+ * catalog as each role sees it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
+import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+
+const OPERATOR = { role: 'operator', org: 'acme', sub: 'olga' } as const;
+const APPLICANT = { role: 'applicant', org: 'bank', sub: 'ann' } as const;
+
+describe('datasets', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'acme', name: 'acme', ...licenseAround(new Date(), -1, 100) });
+    await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'bank', name: 'bank' });
+  });
+  afterAll(() => t.close({ remove: true }));
+
+  it('ingests a CSV into the raw domain, profiles it and recognizes its personal data', async () => {
+    const res = await ingest(t, datasetMeta('residents'), Buffer.from(residentsCsv(300).csv));
+    expect(res.statusCode).toBe(201);
+    const body = res.json();
+    expect(body).toMatchObject({ id: 'residents', version: 1, rows: 300, file: 'v1.duckdb', versions: [1], grade: 'general' });
+    const byName = Object.fromEntries(body.columns.map((c: { name: string }) => [c.name, c]));
+    expect(byName.id_card.pii).toMatchObject({ kind: 'resident_id', confidence: 1 });
+    expect(byName.mobile.pii.kind).toBe('mobile');
+    expect(byName.name.pii.kind).toBe('name');
+    expect(byName.bank_card.pii.kind).toBe('bank_card');
+    expect(byName.district).toMatchObject({ pii: null, type: 'VARCHAR', topValues: [{ value: '新华区', count: 100 }, { value: '桥西区', count: 100 }, { value: '长安区', count: 100 }] });
+    expect(byName.amount).toMatchObject({ pii: null, type: 'DOUBLE', min: '0.5', nullShare: 0 });
+    expect(fs.existsSync(path.join(t.dataDir, 'domain', 'residents', 'v1.duckdb'))).toBe(true);
+  });
+
+  it('keeps every version of a re-ingested dataset', async () => {
+    const res = await ingest(t, datasetMeta('residents', { description: 'monthly refresh' }), Buffer.from(residentsCsv(120).csv));
+    expect(res.json()).toMatchObject({ version: 2, rows: 120, versions: [2, 1] });
+    expect((await t.call(SUPERVISOR, 'GET', '/v1/datasets/residents')).json()).toMatchObject({ version: 2, versions: [2, 1] });
+  });
+
+  it('refuses core data, and stores nothing of it', async () => {
+    const res = await ingest(t, datasetMeta('secrets', { grade: 'core' }), Buffer.from('a\n1\n'));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('CAT_ERR_CORE_DATA');
+    expect((await t.call(SUPERVISOR, 'GET', '/v1/datasets/secrets')).statusCode).toBe(404);
+    expect(fs.existsSync(path.join(t.dataDir, 'domain', 'secrets'))).toBe(false);
+  });
+
+  it.each([
+    ['malformed rows', Buffer.from('a,b\n1,2\n3,4,5\n'), 'UPL_ERR_MALFORMED'],
+    ['an empty file', Buffer.alloc(0), 'UPL_ERR_EMPTY'],
+    ['a huge header-only line without a newline', Buffer.from('x'.repeat(70_000)), 'UPL_ERR_BAD_HEADER'],
+    ['mis-encoded bytes', Buffer.from([0x61, 0x0a, 0xff, 0xfe, 0xff]), 'UPL_ERR_ENCODING'],
+  ])('refuses %s with a 4xx, leaving no dataset and no file', async (_label, content, code) => {
+    const res = await ingest(t, datasetMeta('broken'), content);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe(code);
+    expect((await t.call(SUPERVISOR, 'GET', '/v1/datasets/broken')).statusCode).toBe(404);
+    const dir = path.join(t.dataDir, 'domain', 'broken');
+    expect(fs.existsSync(dir) ? fs.readdirSync(dir) : []).toEqual([]);
+    expect(fs.readdirSync(path.join(t.dataDir, 'tmp', 'ingest'))).toEqual([]);
+  });
+
+  it('names every bad metadata field', async () => {
+    const res = await ingest(t, datasetMeta('Bad Id', { grade: 'secret', acquiredAt: 'yesterday', extra: 1 }), Buffer.from('a\n1\n'));
+    expect(res.statusCode).toBe(400);
+    const fields = res.json().details.problems.map((p: { field: string }) => p.field);
+    expect(fields).toEqual(expect.arrayContaining(['meta.id', 'meta.grade', 'meta.acquiredAt']));
+    expect((await ingest(t, '{not json', Buffer.from('a\n1\n'))).json().code).toBe('REQ_ERR_BAD_JSON');
+  });
+
+  it('shows operators and applicants metadata only, and 不予共享 datasets as existence only', async () => {
+    await ingest(t, datasetMeta('closed', { shareAttribute: 'none', name: '不予共享数据' }), Buffer.from('a,b\n1,2\n'));
+    for (const claims of [OPERATOR, APPLICANT]) {
+      const { datasets } = (await t.call(claims, 'GET', '/v1/datasets')).json();
+      const residents = datasets.find((d: { id: string }) => d.id === 'residents');
+      expect(residents.columns[0]).toEqual({ name: 'id_card', type: 'VARCHAR' });
+      expect(residents).not.toHaveProperty('file');
+      expect(JSON.stringify(residents)).not.toContain('pii');
+      expect(datasets.find((d: { id: string }) => d.id === 'closed')).toEqual({ id: 'closed', name: '不予共享数据', provider: '市数据局', shareAttribute: 'none' });
+      expect((await t.call(claims, 'GET', '/v1/datasets/closed')).json()).toEqual({ id: 'closed', name: '不予共享数据', provider: '市数据局', shareAttribute: 'none' });
+    }
+    expect((await t.call(SUPERVISOR, 'GET', '/v1/datasets/closed')).json()).toHaveProperty('columns');
+    expect((await t.call(OPERATOR, 'GET', '/v1/datasets/nothing_here')).json().code).toBe('CAT_ERR_NOT_FOUND');
+  });
+
+  it('is ingested by supervisors only, and audited', async () => {
+    const res = await ingest(t, datasetMeta('sneaky'), Buffer.from('a\n1\n'), OPERATOR);
+    expect(res.statusCode).toBe(403);
+    const entries = (await t.call(SUPERVISOR, 'GET', '/v1/audit?action=dataset.ingest&limit=100')).json().entries;
+    const first = entries.find((e: { details: { version: number; outcome: string } }) => e.details.version === 1 && e.details.outcome === 'ok');
+    expect(first.details.pii.map((p: { column: string }) => p.column)).toEqual(expect.arrayContaining(['id_card', 'mobile', 'name', 'bank_card']));
+    expect(entries.some((e: { details: { outcome: string } }) => e.details.outcome === 'CAT_ERR_CORE_DATA')).toBe(true);
+  });
+});

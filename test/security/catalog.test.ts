@@ -1,0 +1,50 @@
+/**
+ * The catalog never shows raw identifying values, to any role: profiles keep no min, max or top
+ * values of personal-data columns, and non-supervisors see names and types only. Raw data stays in
+ * `domain/`, which no tenant engine attaches.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
+import { licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
+import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+
+const OPERATOR = { role: 'operator', org: 'acme', sub: 'olga' } as const;
+
+describe('catalog leaks', () => {
+  let t: TestApp;
+  let raw: ReturnType<typeof residentsCsv>;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '1000' } });
+    await licenseTenantWithData(t, 'acme', { granted: [residents('ACME')], dev: [residents('ACMEDEV')] });
+    raw = residentsCsv(200);
+    expect((await ingest(t, datasetMeta('people'), Buffer.from(raw.csv))).statusCode).toBe(201);
+  });
+  afterAll(() => t.close({ remove: true }));
+
+  it('shows no raw identifier in any catalog answer, for any role', async () => {
+    const answers = [
+      await t.call(SUPERVISOR, 'GET', '/v1/datasets'),
+      await t.call(SUPERVISOR, 'GET', '/v1/datasets/people'),
+      await t.call(OPERATOR, 'GET', '/v1/datasets'),
+      await t.call(OPERATOR, 'GET', '/v1/datasets/people'),
+      await t.call(SUPERVISOR, 'GET', '/v1/audit?action=dataset.ingest'),
+    ];
+    for (const res of answers) {
+      expect(res.statusCode).toBe(200);
+      for (const value of [...raw.ids, ...raw.mobiles]) expect(res.body).not.toContain(value);
+      for (const name of new Set(raw.names)) expect(res.body).not.toContain(`"${name}"`);
+    }
+  });
+
+  it('keeps the raw domain out of every tenant engine', async () => {
+    const rawFile = path.join(t.dataDir, 'domain', 'people', 'v1.duckdb');
+    expect(fs.existsSync(rawFile)).toBe(true);
+    for (const sql of [`SELECT * FROM '${rawFile}'`, `SELECT * FROM read_duckdb('${rawFile}')`, 'SELECT * FROM people', 'SELECT * FROM data', 'SELECT * FROM domain.main.data']) {
+      const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'prod' });
+      expect(res.statusCode, sql).toBe(400);
+      for (const value of raw.ids.slice(0, 20)) expect(res.body).not.toContain(value);
+    }
+  });
+});
