@@ -69,6 +69,7 @@ export const ERROR_CODES = [
   // The dataset catalog.
   'CAT_ERR_CORE_DATA',
   'CAT_ERR_NOT_FOUND',
+  'CAT_ERR_BAD_POLICY',
   // Audit chain.
   'AUD_ERR_BAD_FILTER',
   // Service health.

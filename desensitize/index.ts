@@ -9,3 +9,4 @@ export { toYear, toMonth, toAgeBand, toBucket, toRegionPrefix, idBirthYear, idGe
 export { recognizeColumn, type Recognition } from './recognize.js';
 export { residentIdSql, residentIdCheckSql, mobileSql, usccSql, bankCardSql, nameSql, addressSql, regionCodeSql } from './synthetic.js';
 export { REGIONS } from './data/regions.js';
+export { checkPolicy, compileSelectList, defaultPolicy, GENERALIZE_RULES, type ColumnPolicy, type PolicyKind } from './policy.js';

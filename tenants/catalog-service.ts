@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DomainError, isDomainError } from '../core/errors.js';
+import { checkPolicy, defaultPolicy, type ColumnPolicy } from '../desensitize/index.js';
 import { prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
-import type { DatasetColumn, DatasetMeta, DatasetRecord, Role } from './model.js';
+import type { DatasetColumn, DatasetMeta, DatasetRecord, Role, SetPolicies } from './model.js';
 import type { ControlStore } from './store/control-store.js';
 
 /** What the catalog needs of the engine (the sandbox's EngineClient). */
@@ -62,12 +63,18 @@ export function createCatalogService(deps: { store: ControlStore; engine: Catalo
       fs.rmSync(path.join(datasetDir, result.file), { force: true });
       throw error;
     }
-    return { ...record, columns, versions: (await deps.store.reader.datasetVersions(meta.id)).map((v) => v.record.version) };
+    return view({ record, columns }, 'supervisor', (await deps.store.reader.datasetVersions(meta.id)).map((v) => v.record.version));
   }
 
-  function view(entry: { record: DatasetRecord; columns: DatasetColumn[] }, role: Role, versions: number[]): DatasetView {
+  /** Each column with its effective policy: the supervisor's, else the default for its PII kind. */
+  async function withPolicies(id: string, columns: DatasetColumn[]): Promise<(DatasetColumn & { policy: ColumnPolicy })[]> {
+    const set = await deps.store.reader.datasetPolicies(id);
+    return columns.map((c) => ({ ...c, policy: set[c.name] ?? defaultPolicy(c.pii?.kind ?? null) }));
+  }
+
+  async function view(entry: { record: DatasetRecord; columns: DatasetColumn[] }, role: Role, versions: number[]): Promise<DatasetView> {
     const { record, columns } = entry;
-    if (role === 'supervisor') return { ...record, columns, versions };
+    if (role === 'supervisor') return { ...record, columns: await withPolicies(record.id, columns), versions };
     // SECURITY: 不予共享 datasets show only that they exist (seeds: catalog of what is not shared).
     if (record.shareAttribute === 'none') return { id: record.id, name: record.name, provider: record.provider, shareAttribute: 'none' };
     const { file: _file, sha256: _sha, createdBy: _by, ...metadata } = record;
@@ -76,6 +83,40 @@ export function createCatalogService(deps: { store: ControlStore; engine: Catalo
   }
 
   return {
+    /** Effective policies of a dataset's latest version, for the refinery. */
+    async policies(id: string): Promise<{ record: DatasetRecord; columns: (DatasetColumn & { policy: ColumnPolicy })[] }> {
+      const [latest] = await deps.store.reader.datasetVersions(id);
+      if (!latest) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
+      return { record: latest.record, columns: await withPolicies(id, latest.columns) };
+    },
+
+    /**
+     * Sets column policies. Every named column must exist; recognized personal data is never
+     * `plain` without a reason, and such a choice is audited with its reason.
+     */
+    async setPolicies(actor: AuditActor, id: string, input: SetPolicies): Promise<DatasetView> {
+      const [latest] = await deps.store.reader.datasetVersions(id);
+      if (!latest) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
+      const byName = new Map(latest.columns.map((c) => [c.name, c]));
+      const problems: { field: string; problem: string }[] = [];
+      for (const [name, policy] of Object.entries(input.columns)) {
+        const column = byName.get(name);
+        // SECURITY: recognized personal data is never plain without a stated, audited reason.
+        const problem = column ? checkPolicy(policy, column.pii?.kind ?? null) : `no column ${name} in ${id}`;
+        if (problem) problems.push({ field: `columns.${name}`, problem });
+      }
+      if (problems.length > 0) throw new DomainError('CAT_ERR_BAD_POLICY', problems.map((p) => `${p.field}: ${p.problem}`).join('; '), { problems });
+      await deps.store.mutate(async (tx) => {
+        const ts = deps.now().toISOString();
+        for (const [name, policy] of Object.entries(input.columns)) await tx.setColumnPolicy(id, name, policy, ts, actor.sub);
+        const plainPersonal = Object.entries(input.columns)
+          .filter(([name, policy]) => policy.kind === 'plain' && byName.get(name)?.pii)
+          .map(([name, policy]) => ({ column: name, kind: byName.get(name)!.pii!.kind, reason: policy.reason }));
+        await tx.appendAudit({ actor, action: 'dataset.policy', target: `dataset:${id}`, details: { columns: input.columns, plainPersonal } });
+      });
+      return this.get(id, 'supervisor');
+    },
+
     /** Ingests a file (CSV in UTF-8 or GBK, or Parquet) as the next version of a dataset. Deletes the uploaded file. */
     async ingest(actor: AuditActor, meta: DatasetMeta, upload: { path: string; filename: string }): Promise<DatasetView> {
       const previous = ingesting.get(meta.id) ?? Promise.resolve();
@@ -91,7 +132,7 @@ export function createCatalogService(deps: { store: ControlStore; engine: Catalo
     },
 
     async list(role: Role): Promise<DatasetView[]> {
-      return (await deps.store.reader.listDatasets()).map((entry) => view(entry, role, [entry.record.version]));
+      return Promise.all((await deps.store.reader.listDatasets()).map((entry) => view(entry, role, [entry.record.version])));
     },
 
     async get(id: string, role: Role): Promise<DatasetView> {

@@ -108,6 +108,8 @@ export type DatasetMeta = z.infer<typeof DatasetMetaSchema>;
 export const PiiSchema = z.object({ kind: z.string(), confidence: z.number(), matchShare: z.number() });
 
 export const DatasetColumnSchema = z.object({
+  /** The column's effective policy (set by the supervisor, else the default); supervisors only. */
+  policy: z.object({ kind: z.string(), rule: z.string().optional(), reason: z.string().optional(), derive: z.array(z.string()).optional() }).optional(),
   name: z.string(),
   type: z.string(),
   nullShare: z.number(),
@@ -128,3 +130,15 @@ export const DatasetRecordSchema = DatasetMetaSchema.extend({
   createdBy: z.string(),
 });
 export type DatasetRecord = z.infer<typeof DatasetRecordSchema>;
+
+export const ColumnPolicySchema = z.strictObject({
+  kind: z.enum(['plain', 'mask', 'token', 'generalize', 'hidden']),
+  rule: z.string().max(40).optional(),
+  reason: z.string().trim().max(500).optional(),
+  derive: z.array(z.enum(['birth_year', 'gender', 'region'])).max(3).optional(),
+});
+
+export const SetPoliciesSchema = z.strictObject({
+  columns: z.record(z.string().min(1).max(200), ColumnPolicySchema).refine((c) => Object.keys(c).length > 0, 'name at least one column'),
+});
+export type SetPolicies = z.infer<typeof SetPoliciesSchema>;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
-import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, type ControlPlane } from '../../tenants/index.js';
+import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 import { receiveForm } from '../multipart.js';
@@ -42,6 +42,17 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string): Fast
         fs.rmSync(file.path, { force: true });
       }
     });
+
+    app.put('/v1/datasets/:id/policy', {
+      config: SUPERVISOR_ONLY,
+      schema: {
+        summary: 'Set column policies: plain, mask, token, generalize or hidden (plain on personal data needs a reason)',
+        tags: ['catalog'],
+        params: z.object({ id: DatasetIdSchema }),
+        body: SetPoliciesSchema,
+        response: { 200: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404) },
+      },
+    }, async (request) => controlPlane.catalog.setPolicies(actorOf(request), request.params.id, request.body));
 
     app.get('/v1/datasets', {
       config: ALL_ROLES,

@@ -1,4 +1,5 @@
 import type { AuditEntry, AuditEntryInput, AuditHead } from '../audit/audit-entry.js';
+import type { ColumnPolicy } from '../../desensitize/index.js';
 import type { ApplicantRecord, DatasetColumn, DatasetRecord, TenantRecord, TenantStatus, WorkspaceTableLineage } from '../model.js';
 
 /**
@@ -43,6 +44,8 @@ export interface StoreReader {
   listDatasets(): Promise<{ record: DatasetRecord; columns: DatasetColumn[] }[]>;
   /** Every version of one dataset, newest first. */
   datasetVersions(id: string): Promise<{ record: DatasetRecord; columns: DatasetColumn[] }[]>;
+  /** The policies a supervisor set on a dataset's columns (columns without one use the default). */
+  datasetPolicies(id: string): Promise<Record<string, ColumnPolicy>>;
   queryAudit(filter: AuditFilter): Promise<AuditEntry[]>;
   /** Every entry in sequence order, read in pages. */
   scanAudit(): AsyncIterable<AuditEntry>;
@@ -58,6 +61,7 @@ export interface StoreTransaction {
   insertWorkspaceTable(record: WorkspaceTableLineage): Promise<void>;
   deleteWorkspaceTable(tenantId: string, name: string): Promise<void>;
   insertDatasetVersion(record: DatasetRecord, columns: DatasetColumn[]): Promise<void>;
+  setColumnPolicy(datasetId: string, column: string, policy: ColumnPolicy, updatedAt: string, updatedBy: string): Promise<void>;
   appendAudit(input: AuditEntryInput): Promise<AuditEntry>;
   /** The chain's head as this transaction sees it (including its own appends). */
   auditHead(): AuditHead;

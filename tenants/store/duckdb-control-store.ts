@@ -1,6 +1,7 @@
 import { DomainError } from '../../core/errors.js';
 import { openDatabase, type Connection, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
 import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
+import type { ColumnPolicy } from '../../desensitize/index.js';
 import type { ApplicantRecord, DatasetColumn, DatasetRecord, TenantRecord, WorkspaceTableLineage } from '../model.js';
 import type { AuditFilter, ControlStore, StoreReader, StoreTransaction } from './control-store.js';
 import { applyMigrations } from './migrations.js';
@@ -114,6 +115,9 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
             w.tenantId, w.name, w.env, w.sql, JSON.stringify(w.sourceTables), JSON.stringify(w.datasets), w.createdAt, w.createdBy,
           ]),
           deleteWorkspaceTable: (tenantId, name) => write('DELETE FROM workspace_tables WHERE tenant_id = $1 AND name = $2', [tenantId, name]),
+          setColumnPolicy: (datasetId, column, policy, updatedAt, updatedBy) => write(
+            'INSERT OR REPLACE INTO dataset_policies VALUES ($1, $2, $3, $4, $5)', [datasetId, column, JSON.stringify(policy), updatedAt, updatedBy],
+          ),
           insertDatasetVersion: (record, columns) => write('INSERT INTO datasets VALUES ($1, $2, $3, $4, $5)', [record.id, record.version, JSON.stringify(record), JSON.stringify(columns), record.createdAt]),
           async appendAudit(input) {
             const entry = chainAuditEntry(batchHead, input, options.clock().toISOString());
@@ -232,6 +236,9 @@ function createReader(session: SqlSession): StoreReader {
       'SELECT record, columns FROM datasets d WHERE version = (SELECT max(version) FROM datasets v WHERE v.id = d.id) ORDER BY id',
     )).map(toDataset),
     datasetVersions: (id) => datasetVersions(session, id),
+    datasetPolicies: async (id) => Object.fromEntries(
+      (await session.all('SELECT column_name, policy FROM dataset_policies WHERE dataset_id = $1', [id])).map((r) => [String(r.column_name), JSON.parse(String(r.policy)) as ColumnPolicy]),
+    ),
     queryAudit: (filter) => queryAudit(session, filter),
     scanAudit: () => scanAudit(session),
     auditHead: async () => {

@@ -76,6 +76,20 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'column policies',
+    statements: [
+      `CREATE TABLE dataset_policies (
+        dataset_id VARCHAR NOT NULL,
+        column_name VARCHAR NOT NULL,
+        policy VARCHAR NOT NULL,
+        updated_at VARCHAR NOT NULL,
+        updated_by VARCHAR NOT NULL,
+        PRIMARY KEY (dataset_id, column_name)
+      )`,
+    ],
+  },
 ];
 
 export async function applyMigrations(session: SqlSession, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {

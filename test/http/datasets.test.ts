@@ -97,3 +97,47 @@ describe('datasets', () => {
     expect(entries.some((e: { details: { outcome: string } }) => e.details.outcome === 'CAT_ERR_CORE_DATA')).toBe(true);
   });
 });
+
+describe('column policies', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    expect((await ingest(t, datasetMeta('people'), Buffer.from(residentsCsv(50).csv))).statusCode).toBe(201);
+  });
+  afterAll(() => t.close({ remove: true }));
+
+  const columns = async () => Object.fromEntries((await t.call(SUPERVISOR, 'GET', '/v1/datasets/people')).json().columns.map((c: { name: string; policy: unknown }) => [c.name, c.policy]));
+
+  it('defaults from recognition: never plain for personal data', async () => {
+    expect(await columns()).toMatchObject({
+      id_card: { kind: 'token', rule: 'resident_id', derive: ['birth_year', 'gender', 'region'] },
+      name: { kind: 'mask', rule: 'name' },
+      mobile: { kind: 'mask', rule: 'mobile' },
+      bank_card: { kind: 'mask', rule: 'bank_card' },
+      district: { kind: 'plain' },
+      amount: { kind: 'plain' },
+    });
+  });
+
+  it('sets policies, and requires an audited reason to make personal data plain', async () => {
+    const refused = await t.call(SUPERVISOR, 'PUT', '/v1/datasets/people/policy', { columns: { name: { kind: 'plain' }, nope: { kind: 'hidden' }, amount: { kind: 'generalize', rule: 'bucket:0' } } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().code).toBe('CAT_ERR_BAD_POLICY');
+    expect(refused.json().details.problems.map((p: { field: string }) => p.field).sort()).toEqual(['columns.amount', 'columns.name', 'columns.nope']);
+    expect((await columns()).name).toEqual({ kind: 'mask', rule: 'name' });
+
+    const res = await t.call(SUPERVISOR, 'PUT', '/v1/datasets/people/policy', {
+      columns: { name: { kind: 'plain', reason: '公开的法定代表人姓名' }, amount: { kind: 'generalize', rule: 'bucket:100' }, bank_card: { kind: 'hidden' } },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(await columns()).toMatchObject({ name: { kind: 'plain', reason: '公开的法定代表人姓名' }, amount: { kind: 'generalize', rule: 'bucket:100' }, bank_card: { kind: 'hidden' } });
+    const [entry] = (await t.call(SUPERVISOR, 'GET', '/v1/audit?action=dataset.policy')).json().entries;
+    expect(entry.details.plainPersonal).toEqual([{ column: 'name', kind: 'name', reason: '公开的法定代表人姓名' }]);
+  });
+
+  it('is for supervisors, on existing datasets', async () => {
+    expect((await t.call({ role: 'operator', org: 'x', sub: 'o' }, 'PUT', '/v1/datasets/people/policy', { columns: { name: { kind: 'plain', reason: 'x' } } })).statusCode).toBe(403);
+    expect((await t.call(SUPERVISOR, 'PUT', '/v1/datasets/ghost/policy', { columns: { a: { kind: 'hidden' } } })).json().code).toBe('CAT_ERR_NOT_FOUND');
+    expect((await t.call(SUPERVISOR, 'PUT', '/v1/datasets/people/policy', { columns: {} })).json().code).toBe('REQ_ERR_VALIDATION');
+  });
+});

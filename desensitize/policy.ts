@@ -1,0 +1,107 @@
+import { MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
+import { idBirthYear, idGender, idRegionPrefix, toAgeBand, toBucket, toMonth, toRegionPrefix, toYear, type GeneralizeRule } from './generalize.js';
+import { tokenizeSql, type TokenNormalization } from './tokens.js';
+
+/**
+ * Column policies (DESIGN.md §3): what a tenant's granted file holds for each raw column, and how
+ * that compiles to the refinery's SQL. Pure: the token key and today's date are passed in.
+ */
+export type PolicyKind = 'plain' | 'mask' | 'token' | 'generalize' | 'hidden';
+
+export interface ColumnPolicy {
+  kind: PolicyKind;
+  /** mask: a mask kind or `keep:<first>:<last>`; token: identifier | resident_id | text; generalize: see GENERALIZE_RULES. */
+  rule?: string | undefined;
+  /** Required to set `plain` on a column recognized as personal data; audited. */
+  reason?: string | undefined;
+  /** For resident IDs: derived generalized columns that keep the ID usable while invisible. */
+  derive?: ('birth_year' | 'gender' | 'region')[] | undefined;
+}
+
+export const GENERALIZE_RULES = ['year', 'month', 'age_band', 'age_band:5', 'bucket:<width>', 'region_prefix:2', 'region_prefix:4'] as const;
+
+/** The default policy of a column: never plain for recognized personal data. */
+export function defaultPolicy(piiKind: string | null): ColumnPolicy {
+  switch (piiKind) {
+    case null:
+      return { kind: 'plain' };
+    case 'resident_id':
+      // Joinable within a tenant, plus what analyses usually need from an ID.
+      return { kind: 'token', rule: 'resident_id', derive: ['birth_year', 'gender', 'region'] };
+    case 'uscc':
+      return { kind: 'token', rule: 'identifier' };
+    default:
+      return MASK_KINDS.includes(piiKind as MaskKind) ? { kind: 'mask', rule: piiKind } : { kind: 'hidden' };
+  }
+}
+
+/** The problem with a policy, or undefined when it is valid. */
+export function checkPolicy(policy: ColumnPolicy, piiKind: string | null): string | undefined {
+  switch (policy.kind) {
+    case 'plain':
+      if (piiKind && !policy.reason?.trim()) return `the column holds personal data (${piiKind}): plain needs a reason`;
+      return undefined;
+    case 'hidden':
+      return undefined;
+    case 'mask':
+      return maskRule(policy.rule) ? undefined : `mask rule must be one of ${MASK_KINDS.join(', ')} or keep:<first>:<last>`;
+    case 'token':
+      return ['identifier', 'resident_id', 'text'].includes(policy.rule ?? 'identifier') ? undefined : 'token rule must be identifier, resident_id or text';
+    case 'generalize':
+      return generalizeRule(policy.rule, '2000-01-01') ? undefined : `generalize rule must be one of ${GENERALIZE_RULES.join(', ')}`;
+  }
+}
+
+function maskRule(rule: string | undefined): MaskRule | undefined {
+  if (rule && (MASK_KINDS as readonly string[]).includes(rule)) return MASKS[rule as MaskKind];
+  const keep = /^keep:(\d{1,2}):(\d{1,2})$/.exec(rule ?? '');
+  return keep ? keepFirstLast(Number(keep[1]), Number(keep[2])) : undefined;
+}
+
+function generalizeRule(rule: string | undefined, today: string): GeneralizeRule | undefined {
+  const bucket = /^bucket:(\d+(\.\d+)?)$/.exec(rule ?? '');
+  if (bucket && Number(bucket[1]) > 0) return toBucket(Number(bucket[1]));
+  switch (rule) {
+    case 'year': return toYear;
+    case 'month': return toMonth;
+    case 'age_band': return toAgeBand(today, 10);
+    case 'age_band:5': return toAgeBand(today, 5);
+    case 'region_prefix:2': return toRegionPrefix(2);
+    case 'region_prefix:4': return toRegionPrefix(4);
+    default: return undefined;
+  }
+}
+
+const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * The SELECT list a policy set compiles to: one or more output columns per raw column, none for
+ * hidden ones. `tokenKey` is the tenant's key: tokens of one tenant never match another's.
+ */
+export function compileSelectList(columns: { name: string; policy: ColumnPolicy }[], options: { tokenKey: Buffer; today: string }): string[] {
+  const list: string[] = [];
+  for (const { name, policy } of columns) {
+    const column = quote(name);
+    switch (policy.kind) {
+      case 'plain':
+        list.push(column);
+        break;
+      case 'hidden':
+        break;
+      case 'mask':
+        list.push(`${maskRule(policy.rule)!.toSql(column)} AS ${column}`);
+        break;
+      case 'token':
+        list.push(`${tokenizeSql(`CAST(${column} AS VARCHAR)`, options.tokenKey, (policy.rule ?? 'identifier') as TokenNormalization)} AS ${column}`);
+        break;
+      case 'generalize':
+        list.push(`${generalizeRule(policy.rule, options.today)!.toSql(column)} AS ${column}`);
+        break;
+    }
+    for (const derived of policy.derive ?? []) {
+      const rule = derived === 'birth_year' ? idBirthYear : derived === 'gender' ? idGender : idRegionPrefix(4);
+      list.push(`${rule.toSql(`CAST(${column} AS VARCHAR)`)} AS ${quote(`${name}_${derived}`)}`);
+    }
+  }
+  return list;
+}
