@@ -70,6 +70,10 @@ export const ERROR_CODES = [
   'CAT_ERR_CORE_DATA',
   'CAT_ERR_NOT_FOUND',
   'CAT_ERR_BAD_POLICY',
+  // Grants.
+  'GRT_ERR_NOT_SHAREABLE',
+  'GRT_ERR_BAD_COLUMNS',
+  'GRT_ERR_BAD_UNTIL',
   // Audit chain.
   'AUD_ERR_BAD_FILTER',
   // Service health.

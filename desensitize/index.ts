@@ -10,3 +10,4 @@ export { recognizeColumn, type Recognition } from './recognize.js';
 export { residentIdSql, residentIdCheckSql, mobileSql, usccSql, bankCardSql, nameSql, addressSql, regionCodeSql } from './synthetic.js';
 export { REGIONS } from './data/regions.js';
 export { checkPolicy, compileSelectList, defaultPolicy, GENERALIZE_RULES, type ColumnPolicy, type PolicyKind } from './policy.js';
+export { twinSql, type TwinColumn } from './twin.js';

@@ -89,7 +89,8 @@ export function compileSelectList(columns: { name: string; policy: ColumnPolicy 
       case 'hidden':
         break;
       case 'mask':
-        list.push(`${maskRule(policy.rule)!.toSql(column)} AS ${column}`);
+        // Masks work on text; raw columns may have been typed as numbers (phone numbers often are).
+        list.push(`${maskRule(policy.rule)!.toSql(`CAST(${column} AS VARCHAR)`)} AS ${column}`);
         break;
       case 'token':
         list.push(`${tokenizeSql(`CAST(${column} AS VARCHAR)`, options.tokenKey, (policy.rule ?? 'identifier') as TokenNormalization)} AS ${column}`);

@@ -14,3 +14,4 @@ export { GATE_LIMITS } from './gate/limits.js';
 export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prepare-upload.js';
 export { writeFileAtomic } from './atomic-write.js';
 export type { ColumnProfile, IngestResult } from './engine/ingest-dataset.js';
+export { readTenantCatalog } from './engine/tenant-files.js';

@@ -13,6 +13,7 @@ import { installLoadShedding } from './load-shedding.js';
 import { applicantRoutes } from './routes/applicants.js';
 import { auditRoutes } from './routes/audit.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
 import { queryRoutes } from './routes/query.js';
@@ -137,6 +138,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await api.register(tableRoutes(controlPlane));
       await api.register(uploadRoutes(controlPlane, config.dataDir));
       await api.register(datasetRoutes(controlPlane, config.dataDir));
+      await api.register(grantRoutes(controlPlane));
       await api.register(meRoutes());
       await api.register(tenantRoutes(controlPlane));
       await api.register(applicantRoutes(controlPlane));

@@ -25,7 +25,15 @@ export const PII_SAMPLE_SIZE = 1_000;
  * profiles and PII recognition for the supervisor, and role-appropriate views for everyone else.
  * Re-ingesting an id adds a version; the catalog keeps them all.
  */
-export function createCatalogService(deps: { store: ControlStore; engine: CatalogEngine; dataDir: string; today: () => string; now: () => Date }) {
+export function createCatalogService(deps: {
+  store: ControlStore;
+  engine: CatalogEngine;
+  dataDir: string;
+  today: () => string;
+  now: () => Date;
+  /** Called after a new version or new policies commit: tenants holding grants get rebuilt. */
+  onChanged: (datasetId: string) => void;
+}) {
   // Ingests of one dataset run one at a time: they share the next version number and file name.
   const ingesting = new Map<string, Promise<unknown>>();
 
@@ -63,6 +71,7 @@ export function createCatalogService(deps: { store: ControlStore; engine: Catalo
       fs.rmSync(path.join(datasetDir, result.file), { force: true });
       throw error;
     }
+    deps.onChanged(meta.id);
     return view({ record, columns }, 'supervisor', (await deps.store.reader.datasetVersions(meta.id)).map((v) => v.record.version));
   }
 
@@ -114,6 +123,7 @@ export function createCatalogService(deps: { store: ControlStore; engine: Catalo
           .map(([name, policy]) => ({ column: name, kind: byName.get(name)!.pii!.kind, reason: policy.reason }));
         await tx.appendAudit({ actor, action: 'dataset.policy', target: `dataset:${id}`, details: { columns: input.columns, plainPersonal } });
       });
+      deps.onChanged(id);
       return this.get(id, 'supervisor');
     },
 

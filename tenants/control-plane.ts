@@ -12,6 +12,9 @@ import { openDuckDbControlStore } from './store/duckdb-control-store.js';
 import { ProbeLimiter } from './probe-limiter.js';
 import { createQueryService, type QueryEngine, type QueryLimits } from './query-service.js';
 import { createCatalogService, type CatalogEngine } from './catalog-service.js';
+import { createGrantService } from './grant-service.js';
+import { createRefinery, type PublishEngine, type Refinery } from './refinery.js';
+import { loadOrCreateTokenMaster } from './token-keys.js';
 import { createTableService, type TableEngine } from './table-service.js';
 import { createTenantService } from './tenant-service.js';
 
@@ -30,7 +33,7 @@ export interface ControlPlaneOptions {
   auditCheckpointIntervalMs: number;
   log: ControlPlaneLog;
   /** The data plane: runs tenant queries, closes a tenant's engine before its files are wiped. */
-  engine: QueryEngine & TableEngine & CatalogEngine & { closeTenant(tenantId: string): Promise<void> };
+  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & { closeTenant(tenantId: string): Promise<void> };
   queryLimits: QueryLimits;
   /** Injectable for tests of license expiry; defaults to the system clock. */
   clock?: () => Date;
@@ -60,7 +63,15 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, closeTenantEngine: (id) => options.engine.closeTenant(id) });
     const probes = new ProbeLimiter(options.queryLimits.maxRejectionsPerWindow, options.queryLimits.rejectionWindowMs, clock);
     const queries = createQueryService({ store, engine: options.engine, dataDir: options.dataDir, limits: options.queryLimits, probes });
-    const catalog = createCatalogService({ store, engine: options.engine, dataDir: options.dataDir, today, now: clock });
+    // The catalog tells the refinery what changed; the refinery reads policies from the catalog.
+    let refinery: Refinery | undefined;
+    const catalog = createCatalogService({
+      store, engine: options.engine, dataDir: options.dataDir, today, now: clock,
+      onChanged: (id) => void refinery?.refreshDataset(id).catch((error: unknown) => options.log.error({ err: error, dataset: id }, 'refinery refresh failed')),
+    });
+    const tokenMaster = loadOrCreateTokenMaster(path.join(options.dataDir, SECRETS_DIR));
+    refinery = createRefinery({ store, catalog, engine: options.engine, dataDir: options.dataDir, tokenMaster, today, log: options.log });
+    const grants = createGrantService({ store, directory, catalog, refinery, dataDir: options.dataDir, today, now: clock });
     const tables = createTableService({ store, engine: options.engine, dataDir: options.dataDir, timeoutMs: options.queryLimits.timeoutMs, probes, now: clock });
     const applicants = createApplicantService({ store, directory, now: clock });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
@@ -77,6 +88,8 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       queries,
       tables,
       catalog,
+      grants,
+      refinery: refinery as Refinery,
       audit,
       today,
       /** Throws a DomainError when the caller's organization may not act today. */

@@ -142,3 +142,22 @@ export const SetPoliciesSchema = z.strictObject({
   columns: z.record(z.string().min(1).max(200), ColumnPolicySchema).refine((c) => Object.keys(c).length > 0, 'name at least one column'),
 });
 export type SetPolicies = z.infer<typeof SetPoliciesSchema>;
+
+export const CreateGrantSchema = z.strictObject({
+  dataset: DatasetIdSchema,
+  columns: z.array(z.string().min(1).max(200)).min(1).max(500).optional().describe('raw columns granted; all when absent'),
+  purpose: z.string().trim().min(1).max(500),
+  until: CalendarDateSchema.describe('last day of the grant, within the tenant license'),
+});
+export type CreateGrant = z.infer<typeof CreateGrantSchema>;
+
+export const GrantRecordSchema = z.object({
+  tenantId: z.string(),
+  dataset: z.string(),
+  columns: z.array(z.string()).nullable(),
+  purpose: z.string(),
+  until: z.string(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+});
+export type GrantRecord = z.infer<typeof GrantRecordSchema>;

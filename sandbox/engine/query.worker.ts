@@ -77,6 +77,10 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
     }
   } catch (error) {
     if (isDomainError(error)) return { ok: false, code: error.code, message: error.message };
+    // Unexpected: a bug or a failing trusted task (publish, ingest). Tenant SQL errors never get
+    // here (they become coded errors first), so the first line goes to the host's stderr for the
+    // operator of the platform; the caller gets a generic code.
+    process.stderr.write(`engine worker: ${taskKind(input)} failed: ${String((error as Error).message ?? error).split('\n')[0]}\n`);
     return { ok: false, code: 'SBX_ERR_QUERY_FAILED', message: 'the engine failed to run the task' };
   }
 }
@@ -95,6 +99,10 @@ async function withEngine<T>(task: { tenantId: string; tenantDir: string }, use:
       if (!(error instanceof EngineClosedError) || attempt >= 2) throw error;
     }
   }
+}
+
+function taskKind(input: { task: EngineTask }): string {
+  return typeof input.task?.kind === 'string' ? input.task.kind : 'task';
 }
 
 function engineFor(tenantId: string, dir: string): Promise<TenantEngine> {

@@ -75,14 +75,15 @@ async function stageCsv(connection: DuckDBConnection, upload: Extract<PreparedUp
 
 /**
  * The narrowest candidate type every non-empty value casts to. Values with a leading zero, or more
- * than 15 digits (identity numbers, phone numbers, bank cards), stay text: a number would change them.
+ * than 10 digits (identity numbers, mobile numbers, bank cards), stay text: they are identifiers,
+ * and a number would change or expose them differently.
  */
 async function inferType(connection: DuckDBConnection, name: string): Promise<string> {
   const value = `NULLIF(${quote(name)}, '')`;
   const misfits = CANDIDATE_TYPES.map(({ type, pattern }) =>
     `count(*) FILTER (WHERE ${value} IS NOT NULL AND (NOT regexp_full_match(${value}, '${pattern}') OR TRY_CAST(${value} AS ${type}) IS NULL))`);
   const reader = await connection.runAndReadAll(`SELECT count(${value}),
-    count(*) FILTER (WHERE regexp_matches(${value}, '^[+-]?0[0-9]') OR regexp_matches(${value}, '[0-9]{16,}')),
+    count(*) FILTER (WHERE regexp_matches(${value}, '^[+-]?0[0-9]') OR regexp_matches(${value}, '[0-9]{11,}')),
     ${misfits.join(', ')} FROM upload_raw`);
   const [present, keepText, ...counts] = (reader.getRowsJS()[0] ?? []).map(Number);
   if (!present || keepText) return 'VARCHAR';

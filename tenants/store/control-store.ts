@@ -1,6 +1,6 @@
 import type { AuditEntry, AuditEntryInput, AuditHead } from '../audit/audit-entry.js';
 import type { ColumnPolicy } from '../../desensitize/index.js';
-import type { ApplicantRecord, DatasetColumn, DatasetRecord, TenantRecord, TenantStatus, WorkspaceTableLineage } from '../model.js';
+import type { ApplicantRecord, DatasetColumn, DatasetRecord, GrantRecord, TenantRecord, TenantStatus, WorkspaceTableLineage } from '../model.js';
 
 /**
  * The control store: everything the control plane persists, behind an interface narrow enough for a
@@ -46,6 +46,8 @@ export interface StoreReader {
   datasetVersions(id: string): Promise<{ record: DatasetRecord; columns: DatasetColumn[] }[]>;
   /** The policies a supervisor set on a dataset's columns (columns without one use the default). */
   datasetPolicies(id: string): Promise<Record<string, ColumnPolicy>>;
+  /** Grants of one tenant, or of every tenant when none is named. */
+  listGrants(tenantId?: string): Promise<GrantRecord[]>;
   queryAudit(filter: AuditFilter): Promise<AuditEntry[]>;
   /** Every entry in sequence order, read in pages. */
   scanAudit(): AsyncIterable<AuditEntry>;
@@ -61,6 +63,7 @@ export interface StoreTransaction {
   insertWorkspaceTable(record: WorkspaceTableLineage): Promise<void>;
   deleteWorkspaceTable(tenantId: string, name: string): Promise<void>;
   insertDatasetVersion(record: DatasetRecord, columns: DatasetColumn[]): Promise<void>;
+  upsertGrant(grant: GrantRecord): Promise<void>;
   setColumnPolicy(datasetId: string, column: string, policy: ColumnPolicy, updatedAt: string, updatedBy: string): Promise<void>;
   appendAudit(input: AuditEntryInput): Promise<AuditEntry>;
   /** The chain's head as this transaction sees it (including its own appends). */

@@ -2,7 +2,7 @@ import { DomainError } from '../../core/errors.js';
 import { openDatabase, type Connection, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
 import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
 import type { ColumnPolicy } from '../../desensitize/index.js';
-import type { ApplicantRecord, DatasetColumn, DatasetRecord, TenantRecord, WorkspaceTableLineage } from '../model.js';
+import type { ApplicantRecord, DatasetColumn, DatasetRecord, GrantRecord, TenantRecord, WorkspaceTableLineage } from '../model.js';
 import type { AuditFilter, ControlStore, StoreReader, StoreTransaction } from './control-store.js';
 import { applyMigrations } from './migrations.js';
 
@@ -115,6 +115,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
             w.tenantId, w.name, w.env, w.sql, JSON.stringify(w.sourceTables), JSON.stringify(w.datasets), w.createdAt, w.createdBy,
           ]),
           deleteWorkspaceTable: (tenantId, name) => write('DELETE FROM workspace_tables WHERE tenant_id = $1 AND name = $2', [tenantId, name]),
+          upsertGrant: (g) => write('INSERT OR REPLACE INTO grants VALUES ($1, $2, $3)', [g.tenantId, g.dataset, JSON.stringify(g)]),
           setColumnPolicy: (datasetId, column, policy, updatedAt, updatedBy) => write(
             'INSERT OR REPLACE INTO dataset_policies VALUES ($1, $2, $3, $4, $5)', [datasetId, column, JSON.stringify(policy), updatedAt, updatedBy],
           ),
@@ -236,6 +237,10 @@ function createReader(session: SqlSession): StoreReader {
       'SELECT record, columns FROM datasets d WHERE version = (SELECT max(version) FROM datasets v WHERE v.id = d.id) ORDER BY id',
     )).map(toDataset),
     datasetVersions: (id) => datasetVersions(session, id),
+    listGrants: async (tenantId) => (tenantId === undefined
+      ? await session.all('SELECT grant_record FROM grants ORDER BY tenant_id, dataset_id')
+      : await session.all('SELECT grant_record FROM grants WHERE tenant_id = $1 ORDER BY dataset_id', [tenantId])
+    ).map((r) => JSON.parse(String(r.grant_record)) as GrantRecord),
     datasetPolicies: async (id) => Object.fromEntries(
       (await session.all('SELECT column_name, policy FROM dataset_policies WHERE dataset_id = $1', [id])).map((r) => [String(r.column_name), JSON.parse(String(r.policy)) as ColumnPolicy]),
     ),

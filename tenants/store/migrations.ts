@@ -90,6 +90,18 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    name: 'grants of datasets to tenants',
+    statements: [
+      `CREATE TABLE grants (
+        tenant_id VARCHAR NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        grant_record VARCHAR NOT NULL,
+        PRIMARY KEY (tenant_id, dataset_id)
+      )`,
+    ],
+  },
 ];
 
 export async function applyMigrations(session: SqlSession, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {

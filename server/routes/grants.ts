@@ -1,0 +1,40 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { CreateGrantSchema, GrantRecordSchema, OrgIdSchema, type ControlPlane } from '../../tenants/index.js';
+import { actorOf, SUPERVISOR_ONLY } from '../auth.js';
+import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
+
+const GrantViewSchema = GrantRecordSchema.extend({ status: z.enum(['active', 'expired']) });
+const IdParams = z.object({ id: OrgIdSchema });
+
+/** Grants of datasets to a tenant; each triggers a rebuild of the tenant's files off the request path. */
+export function grantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post('/v1/tenants/:id/grants', {
+      config: SUPERVISOR_ONLY,
+      schema: {
+        summary: "Grant a dataset (and columns) to a tenant for a purpose, until a day; the tenant's files are rebuilt",
+        tags: ['tenants'],
+        params: IdParams,
+        body: CreateGrantSchema,
+        response: { 201: GrantViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 409) },
+      },
+    }, async (request, reply) => {
+      const { building: _building, ...grant } = await controlPlane.grants.create(actorOf(request), request.params.id, request.body);
+      return reply.status(201).send(grant);
+    });
+
+    app.get('/v1/tenants/:id/grants', {
+      config: SUPERVISOR_ONLY,
+      schema: {
+        summary: "A tenant's grants, with the versions of its granted and dev files",
+        tags: ['tenants'],
+        params: IdParams,
+        response: {
+          200: z.object({ grants: z.array(GrantViewSchema), grantedVersion: z.number().int().nullable(), devVersion: z.number().int().nullable() }),
+          ...errorResponses(...AUTH_ERROR_STATUSES, 404),
+        },
+      },
+    }, async (request) => controlPlane.grants.list(request.params.id));
+  };
+}
