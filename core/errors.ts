@@ -74,6 +74,7 @@ export const ERROR_CODES = [
   'GRT_ERR_NOT_SHAREABLE',
   'GRT_ERR_BAD_COLUMNS',
   'GRT_ERR_BAD_UNTIL',
+  'GRT_ERR_EXPIRED',
   // Audit chain.
   'AUD_ERR_BAD_FILTER',
   // Service health.

@@ -12,7 +12,7 @@ import { openDuckDbControlStore } from './store/duckdb-control-store.js';
 import { ProbeLimiter } from './probe-limiter.js';
 import { createQueryService, type QueryEngine, type QueryLimits } from './query-service.js';
 import { createCatalogService, type CatalogEngine } from './catalog-service.js';
-import { createGrantService } from './grant-service.js';
+import { createGrantService, GrantDirectory } from './grant-service.js';
 import { createRefinery, type PublishEngine, type Refinery } from './refinery.js';
 import { loadOrCreateTokenMaster } from './token-keys.js';
 import { createTableService, type TableEngine } from './table-service.js';
@@ -62,7 +62,12 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
     const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, closeTenantEngine: (id) => options.engine.closeTenant(id) });
     const probes = new ProbeLimiter(options.queryLimits.maxRejectionsPerWindow, options.queryLimits.rejectionWindowMs, clock);
-    const queries = createQueryService({ store, engine: options.engine, dataDir: options.dataDir, limits: options.queryLimits, probes });
+    const grantDirectory = new GrantDirectory(await store.reader.listGrants());
+    const queries = createQueryService({
+      store, engine: options.engine, dataDir: options.dataDir, limits: options.queryLimits, probes,
+      grantIsLive: (tenantId, dataset) => grantDirectory.isLive(tenantId, dataset, today()),
+      rebuild: (tenantId) => void refinery?.refresh(tenantId),
+    });
     // The catalog tells the refinery what changed; the refinery reads policies from the catalog.
     let refinery: Refinery | undefined;
     const catalog = createCatalogService({
@@ -71,11 +76,14 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     });
     const tokenMaster = loadOrCreateTokenMaster(path.join(options.dataDir, SECRETS_DIR));
     refinery = createRefinery({ store, catalog, engine: options.engine, dataDir: options.dataDir, tokenMaster, today, log: options.log });
-    const grants = createGrantService({ store, directory, catalog, refinery, dataDir: options.dataDir, today, now: clock });
+    const grants = createGrantService({ store, directory, grantDirectory, catalog, refinery, dataDir: options.dataDir, today, now: clock });
     const tables = createTableService({ store, engine: options.engine, dataDir: options.dataDir, timeoutMs: options.queryLimits.timeoutMs, probes, now: clock });
     const applicants = createApplicantService({ store, directory, now: clock });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);
+    const refineExpired = () => refinery!.refreshExpired().catch((error: unknown) => options.log.error({ err: error }, 'refinery expiry check failed'));
+    const startupRefine = refineExpired();
+    const expiryTimer = setInterval(refineExpired, 60 * 60 * 1000).unref();
     if (finished.length > 0) options.log.info({ tenants: finished }, 'finished interrupted revocations');
     const timer = options.auditCheckpointIntervalMs > 0
       ? setInterval(() => audit.checkpoint().catch((error: unknown) => options.log.error({ err: error }, 'audit checkpoint failed')), options.auditCheckpointIntervalMs).unref()
@@ -97,6 +105,9 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       ping: () => store.ping(),
       async close(): Promise<void> {
         if (timer) clearInterval(timer);
+        clearInterval(expiryTimer);
+        await startupRefine;
+        await refinery!.idle();
         try {
           await audit.checkpoint();
         } finally {

@@ -10,11 +10,33 @@ import type { ControlStore } from './store/control-store.js';
 export type GrantView = GrantRecord & { status: 'active' | 'expired' };
 
 /**
+ * Live grants in memory, for the per-request check that an expired grant stops working at once
+ * (invariant 6), before the refinery has rebuilt the tenant's files. Updated with each commit.
+ */
+export class GrantDirectory {
+  private readonly until = new Map<string, string>();
+
+  constructor(grants: GrantRecord[]) {
+    for (const grant of grants) this.put(grant);
+  }
+
+  put(grant: GrantRecord): void {
+    this.until.set(`${grant.tenantId}/${grant.dataset}`, grant.until);
+  }
+
+  /** Whether the tenant holds a grant on the dataset that has not ended before `today`. */
+  isLive(tenantId: string, dataset: string, today: string): boolean {
+    const until = this.until.get(`${tenantId}/${dataset}`);
+    return until !== undefined && until >= today;
+  }
+}
+
+/**
  * Grants of datasets to tenants (DESIGN.md §3): which dataset and columns, for what purpose, until
  * when. A grant commits with its audit entry, then the refinery rebuilds the tenant's files off the
  * request path; `GET` shows the grants with the version of the tenant's granted file.
  */
-export function createGrantService(deps: { store: ControlStore; directory: OrgDirectory; catalog: CatalogService; refinery: Refinery; dataDir: string; today: () => string; now: () => Date }) {
+export function createGrantService(deps: { store: ControlStore; directory: OrgDirectory; grantDirectory: GrantDirectory; catalog: CatalogService; refinery: Refinery; dataDir: string; today: () => string; now: () => Date }) {
   return {
     async create(actor: AuditActor, tenantId: string, input: CreateGrant): Promise<GrantView & { building: Promise<void> }> {
       const tenant = deps.directory.tenant(tenantId);
@@ -31,6 +53,7 @@ export function createGrantService(deps: { store: ControlStore; directory: OrgDi
       const grant: GrantRecord = { tenantId, dataset: input.dataset, columns: input.columns ?? null, purpose: input.purpose, until: input.until, createdAt: deps.now().toISOString(), createdBy: actor.sub };
       await deps.store.mutate(async (tx) => {
         await tx.upsertGrant(grant);
+        tx.afterCommit(() => deps.grantDirectory.put(grant));
         await tx.appendAudit({ actor, action: 'grant.create', target: `tenant:${tenantId}`, details: { dataset: grant.dataset, columns: grant.columns, purpose: grant.purpose, until: grant.until, datasetVersion: record.version } });
       });
       return { ...grant, status: 'active', building: deps.refinery.refresh(tenantId) };

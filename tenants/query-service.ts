@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isDomainError } from '../core/errors.js';
+import { DomainError, isDomainError } from '../core/errors.js';
 import { tenantDirectory, type Env, type QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import type { ProbeLimiter } from './probe-limiter.js';
@@ -34,7 +34,17 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
  * refused queries rate-limited per tenant, since a stream of refusals is how a tenant probes for
  * what it should not see (reference/duckdb-sandbox.md).
  */
-export function createQueryService(deps: { store: ControlStore; engine: QueryEngine; dataDir: string; limits: QueryLimits; probes: ProbeLimiter }) {
+export function createQueryService(deps: {
+  store: ControlStore;
+  engine: QueryEngine;
+  dataDir: string;
+  limits: QueryLimits;
+  probes: ProbeLimiter;
+  /** Whether the tenant's grant on a dataset is live today; an expired one must stop at once. */
+  grantIsLive: (tenantId: string, dataset: string) => boolean;
+  /** Asks for the tenant's files to be rebuilt (an expired grant was still in them). */
+  rebuild: (tenantId: string) => void;
+}) {
   async function audit(actor: AuditActor, tenantId: string, details: Record<string, unknown>): Promise<void> {
     await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'query.run', target: `tenant:${tenantId}`, details }));
   }
@@ -54,6 +64,13 @@ export function createQueryService(deps: { store: ControlStore; engine: QueryEng
           tenantId, tenantDir: tenantDirectory(deps.dataDir, tenantId), sql: input.sql, env: input.env,
           maxRows, maxBytes: deps.limits.maxBytes, timeoutMs: deps.limits.timeoutMs,
         }, signal);
+        // SECURITY: invariant 6: a grant that ended yesterday stops today, even if the refinery
+        // has not rebuilt the tenant's files yet: the answer is withheld and a rebuild requested.
+        const expired = result.tables.filter((t) => /^(granted|dev)\./.test(t)).map((t) => t.split('.')[1]!).filter((d) => !deps.grantIsLive(tenantId, d));
+        if (expired.length > 0) {
+          deps.rebuild(tenantId);
+          throw new DomainError('GRT_ERR_EXPIRED', `the grant on ${expired.join(', ')} has ended`, { datasets: expired });
+        }
         await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, rows: result.rows.length, truncated: result.truncated, ms: result.ms });
         return { ...result, env: input.env };
       } catch (error) {

@@ -22,9 +22,12 @@ const MAX_TWIN_ROWS = 100_000;
  */
 export function createRefinery(deps: { store: ControlStore; catalog: CatalogService; engine: PublishEngine; dataDir: string; tokenMaster: Buffer; today: () => string; log: { error(obj: object, msg: string): void } }) {
   const builds = new Map<string, { running: Promise<void>; again: boolean }>();
+  /** The day each tenant's files were last built: an expiry after it needs a rebuild. */
+  const builtOn = new Map<string, string>();
 
   async function build(tenantId: string): Promise<void> {
     const today = deps.today();
+    builtOn.set(tenantId, today);
     const grants = (await deps.store.reader.listGrants(tenantId)).filter((g) => g.until >= today);
     const tokenKey = tenantTokenKey(deps.tokenMaster, tenantId);
     const granted: TableDefinition[] = [];
@@ -66,6 +69,24 @@ export function createRefinery(deps: { store: ControlStore; catalog: CatalogServ
       })();
       builds.set(tenantId, state);
       return state.running;
+    },
+
+    /** Resolves when no build is running (before shutdown). */
+    async idle(): Promise<void> {
+      while (builds.size > 0) await Promise.all([...builds.values()].map((b) => b.running));
+    },
+
+    /**
+     * Rebuilds tenants whose files may still hold a grant that has since ended (run at start and
+     * periodically). Queries are refused the moment a grant ends (query service); this removes the
+     * data from the files too.
+     */
+    async refreshExpired(): Promise<void> {
+      const today = deps.today();
+      const stale = new Set((await deps.store.reader.listGrants())
+        .filter((g) => g.until < today && (builtOn.get(g.tenantId) ?? '') <= g.until)
+        .map((g) => g.tenantId));
+      await Promise.all([...stale].map((tenantId) => this.refresh(tenantId)));
     },
 
     /** Rebuilds every tenant that holds a grant on `datasetId` (after a policy change or a new version). */
