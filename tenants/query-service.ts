@@ -40,8 +40,8 @@ export function createQueryService(deps: {
   dataDir: string;
   limits: QueryLimits;
   probes: ProbeLimiter;
-  /** Whether the tenant's grant on a dataset is live today; an expired one must stop at once. */
-  grantIsLive: (tenantId: string, dataset: string) => boolean;
+  /** Whether the tenant's grant on a dataset has ended; an ended one must stop at once. */
+  grantHasEnded: (tenantId: string, dataset: string) => boolean;
   /** Asks for the tenant's files to be rebuilt (an expired grant was still in them). */
   rebuild: (tenantId: string) => void;
 }) {
@@ -66,7 +66,7 @@ export function createQueryService(deps: {
         }, signal);
         // SECURITY: invariant 6: a grant that ended yesterday stops today, even if the refinery
         // has not rebuilt the tenant's files yet: the answer is withheld and a rebuild requested.
-        const expired = result.tables.filter((t) => /^(granted|dev)\./.test(t)).map((t) => t.split('.')[1]!).filter((d) => !deps.grantIsLive(tenantId, d));
+        const expired = result.tables.filter((t) => /^(granted|dev)\./.test(t)).map((t) => t.split('.')[1]!).filter((d) => deps.grantHasEnded(tenantId, d));
         if (expired.length > 0) {
           deps.rebuild(tenantId);
           throw new DomainError('GRT_ERR_EXPIRED', `the grant on ${expired.join(', ')} has ended`, { datasets: expired });
