@@ -83,6 +83,8 @@ export function recognizeColumn(header: string, sample: readonly (string | null)
     }
     const matchShare = values.length === 0 ? 0 : formats / values.length;
     if (matchShare < 0.5 && !(hinted && matchShare > 0)) continue;
+    // A handful of values repeated (industries, categories) is a category, not people or places.
+    if (WEAK_FORMATS.has(kind) && !hinted && values.length >= 50 && new Set(values).size / values.length < 0.2) continue;
     let confidence = checksummed ? 0.5 * matchShare + 0.5 * (values.length === 0 ? 0 : checksums / values.length) : matchShare;
     if (WEAK_FORMATS.has(kind) && !hinted) confidence = Math.min(confidence, 0.6);
     if (hinted) confidence = Math.min(1, confidence + 0.2);

@@ -9,7 +9,7 @@ import type { ControlStore } from './store/control-store.js';
 
 /** What the catalog needs of the engine (the sandbox's EngineClient). */
 export interface CatalogEngine {
-  ingestDataset(task: { tenantId: `domain:${string}`; datasetDir: string; version: number; upload: PreparedUpload; today: string; sampleSize: number }): Promise<IngestResult>;
+  ingestDataset(task: { tenantId: `domain:${string}`; datasetDir: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number }): Promise<IngestResult>;
 }
 
 /** How a dataset appears to each role (DESIGN.md §1, the seeds' share attributes). */
@@ -36,24 +36,41 @@ export function createCatalogService(deps: {
 }) {
   // Ingests of one dataset run one at a time: they share the next version number and file name.
   const ingesting = new Map<string, Promise<unknown>>();
+  async function serialized<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const run = (ingesting.get(id) ?? Promise.resolve()).catch(() => undefined).then(work);
+    ingesting.set(id, run);
+    try {
+      return await run;
+    } finally {
+      if (ingesting.get(id) === run) ingesting.delete(id);
+    }
+  }
 
-  async function ingestOnce(actor: AuditActor, meta: DatasetMeta, upload: { path: string; filename: string }): Promise<DatasetView> {
+  /** One ingest, from an uploaded file or (trusted callers only) from generating SQL. */
+  async function ingestOnce(actor: AuditActor, meta: DatasetMeta, source: { path: string; filename: string } | { sql: string }): Promise<DatasetView> {
+    const upload = 'path' in source ? source : { filename: '(generated)' };
     const datasetDir = path.join(deps.dataDir, 'domain', meta.id);
     const audit = (details: Record<string, unknown>) =>
       deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'dataset.ingest', target: `dataset:${meta.id}`, details: { filename: upload.filename, ...details } }));
-    let prepared: PreparedUpload;
+    let sha256 = 'generated';
     let result: IngestResult;
     const version = ((await deps.store.reader.datasetVersions(meta.id))[0]?.record.version ?? 0) + 1;
     try {
       // SECURITY: core data (核心数据) never enters the sandbox.
       if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
-      prepared = await prepareUpload(upload.path, `${upload.path}.utf8.csv`);
-      result = await deps.engine.ingestDataset({ tenantId: `domain:${meta.id}`, datasetDir, version, upload: prepared, today: deps.today(), sampleSize: PII_SAMPLE_SIZE });
+      const task = { tenantId: `domain:${meta.id}` as const, datasetDir, version, today: deps.today(), sampleSize: PII_SAMPLE_SIZE };
+      if ('sql' in source) {
+        result = await deps.engine.ingestDataset({ ...task, sql: source.sql });
+      } else {
+        const prepared = await prepareUpload(source.path, `${source.path}.utf8.csv`);
+        sha256 = prepared.sha256;
+        result = await deps.engine.ingestDataset({ ...task, upload: prepared });
+      }
     } catch (error) {
       await audit({ version, outcome: isDomainError(error) ? error.code : 'UPL_ERR_MALFORMED' });
       throw error;
     }
-    const record: DatasetRecord = { ...meta, version, rows: result.rows, file: result.file, sha256: prepared.sha256, createdAt: deps.now().toISOString(), createdBy: actor.sub };
+    const record: DatasetRecord = { ...meta, version, rows: result.rows, file: result.file, sha256, createdAt: deps.now().toISOString(), createdBy: actor.sub };
     const columns: DatasetColumn[] = result.columns;
     try {
       await deps.store.mutate(async (tx) => {
@@ -61,7 +78,7 @@ export function createCatalogService(deps: {
         await tx.appendAudit({
           actor, action: 'dataset.ingest', target: `dataset:${meta.id}`,
           details: {
-            filename: upload.filename, outcome: 'ok', version, rows: result.rows, sha256: prepared.sha256, grade: meta.grade,
+            filename: upload.filename, outcome: 'ok', version, rows: result.rows, sha256, grade: meta.grade,
             pii: columns.filter((c) => c.pii).map((c) => ({ column: c.name, kind: c.pii!.kind, confidence: c.pii!.confidence })),
           },
         });
@@ -129,16 +146,17 @@ export function createCatalogService(deps: {
 
     /** Ingests a file (CSV in UTF-8 or GBK, or Parquet) as the next version of a dataset. Deletes the uploaded file. */
     async ingest(actor: AuditActor, meta: DatasetMeta, upload: { path: string; filename: string }): Promise<DatasetView> {
-      const previous = ingesting.get(meta.id) ?? Promise.resolve();
-      const run = previous.catch(() => undefined).then(() => ingestOnce(actor, meta, upload));
-      ingesting.set(meta.id, run);
       try {
-        return await run;
+        return await serialized(meta.id, () => ingestOnce(actor, meta, upload));
       } finally {
-        if (ingesting.get(meta.id) === run) ingesting.delete(meta.id);
         fs.rmSync(upload.path, { force: true });
         fs.rmSync(`${upload.path}.utf8.csv`, { force: true });
       }
+    },
+
+    /** Trusted callers only (the demo domain): a dataset generated by SQL inside the engine. */
+    ingestGenerated(actor: AuditActor, meta: DatasetMeta, sql: string): Promise<DatasetView> {
+      return serialized(meta.id, () => ingestOnce(actor, meta, { sql }));
     },
 
     async list(role: Role): Promise<DatasetView[]> {

@@ -32,7 +32,7 @@ const TOP_VALUES = 5;
  * read by the same strict reader as uploads, written to a `.building` file, profiled, then renamed,
  * so a half-built version never appears. Runs on an engine worker thread; never in a tenant engine.
  */
-export async function ingestDataset(task: { datasetDir: string; version: number; upload: PreparedUpload; today: string; sampleSize: number }): Promise<IngestResult> {
+export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number }): Promise<IngestResult> {
   const file = `v${task.version}.duckdb`;
   const building = path.join(task.datasetDir, `${file}.building`);
   fs.mkdirSync(task.datasetDir, { recursive: true });
@@ -41,24 +41,30 @@ export async function ingestDataset(task: { datasetDir: string; version: number;
     fs.rmSync(`${building}.wal`, { force: true });
   };
   removeBuilding();
-  const rows = await readUpload(task.upload);
+  // Either an uploaded file (read by the strict reader) or trusted generating SQL (the demo domain).
+  const rows = task.upload ? await readUpload(task.upload) : undefined;
   let result: IngestResult;
   try {
     const instance = await DuckDBInstance.create(building, { threads: '1', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
     try {
       const connection = await instance.connect();
       try {
-        await connection.run(`CREATE TABLE data (${rows.columns.map((c) => `${quote(c.name)} ${c.type}`).join(', ')})`);
-        const appender = await connection.createAppender('data');
-        try {
-          for await (const chunk of rows.chunks()) appender.appendDataChunk(chunk);
-          appender.flushSync();
-        } finally {
-          appender.closeSync();
+        if (rows) {
+          await connection.run(`CREATE TABLE data (${rows.columns.map((c) => `${quote(c.name)} ${c.type}`).join(', ')})`);
+          const appender = await connection.createAppender('data');
+          try {
+            for await (const chunk of rows.chunks()) appender.appendDataChunk(chunk);
+            appender.flushSync();
+          } finally {
+            appender.closeSync();
+          }
+        } else {
+          await connection.run(`CREATE TABLE data AS ${task.sql}`);
         }
+        const described = (await connection.runAndReadAll('DESCRIBE data')).getRowsJS().map(([name, type]) => ({ name: String(name), type: String(type) }));
         const count = Number((await connection.runAndReadAll('SELECT count(*) FROM data')).getRowsJS()[0]?.[0] ?? 0);
         const columns: ColumnProfile[] = [];
-        for (const column of rows.columns) columns.push(await profileColumn(connection, column, count, task));
+        for (const column of described) columns.push(await profileColumn(connection, column, count, task));
         await connection.run('CHECKPOINT');
         result = { version: task.version, file, rows: count, columns };
       } finally {
@@ -71,7 +77,7 @@ export async function ingestDataset(task: { datasetDir: string; version: number;
     removeBuilding();
     throw error;
   } finally {
-    rows.close();
+    rows?.close();
   }
   fs.renameSync(building, path.join(task.datasetDir, file));
   return result;

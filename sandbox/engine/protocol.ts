@@ -74,7 +74,9 @@ export const IngestDatasetTaskSchema = z.object({
   tenantId: z.string().startsWith('domain:'),
   datasetDir: z.string(),
   version: z.number().int().positive(),
-  upload: PreparedUploadSchema,
+  /** An uploaded file, or trusted generating SQL (never tenant input). */
+  upload: PreparedUploadSchema.optional(),
+  sql: z.string().optional(),
   today: z.string(),
   sampleSize: z.number().int().positive(),
 });

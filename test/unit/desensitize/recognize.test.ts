@@ -35,6 +35,12 @@ describe('recognizeColumn', () => {
     expect(recognizeColumn('住址', ['河北省石家庄市长安区建设北大街1号', '北京市海淀区中关村大街27号'], TODAY)).toMatchObject({ kind: 'address', confidence: 1 });
   });
 
+  it('takes a few repeated Han words for a category, not for names', () => {
+    const industries = Array.from({ length: 200 }, (_, i) => ['金融业', '建筑业', '制造业', '批发零售'][i % 4]!);
+    expect(recognizeColumn('industry', industries, TODAY)).toBeNull();
+    expect(recognizeColumn('姓名', industries, TODAY)?.kind).toBe('name');
+  });
+
   it('reports nothing for ordinary data, and ignores empty values', () => {
     expect(recognizeColumn('amount', ['12.5', '3', '1000'], TODAY)).toBeNull();
     expect(recognizeColumn('district', ['长安区', '桥西区'], TODAY)).toBeNull();
