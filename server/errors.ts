@@ -124,6 +124,11 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'REQ_ERR_UNSUPPORTED_MEDIA_TYPE',
 };
 
+/** REQ_ERR_VALIDATION naming every bad field: `field: problem; …`, with the list in details. */
+export function validationError(problems: { field: string; problem: string }[]): DomainError {
+  return new DomainError('REQ_ERR_VALIDATION', problems.map((p) => `${p.field}: ${p.problem}`).join('; '), { problems });
+}
+
 /** Turns any error into the public error body. Messages are exposed only below 500. */
 export function toErrorBody(error: unknown, requestId: string): ErrorBody {
   let code: ErrorCode = 'SRV_ERR_INTERNAL';
@@ -134,13 +139,11 @@ export function toErrorBody(error: unknown, requestId: string): ErrorBody {
     message = error.message;
     details = error.details;
   } else if (hasZodFastifySchemaValidationErrors(error)) {
-    code = 'REQ_ERR_VALIDATION';
     const problems = error.validation.map((issue) => {
       const where = [error.validationContext, issue.instancePath.replace(/^\//, '').replaceAll('/', '.')].filter(Boolean).join('.');
-      return { field: where, problem: issue.message };
+      return { field: where, problem: issue.message ?? 'invalid' };
     });
-    message = problems.map((p) => `${p.field}: ${p.problem}`).join('; ');
-    details = { problems };
+    return toErrorBody(validationError(problems), requestId);
   } else {
     const fastifyCode = FASTIFY_CODES[(error as FastifyError).code ?? ''];
     if (fastifyCode) {

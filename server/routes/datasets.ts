@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
 import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf, SUPERVISOR_ONLY } from '../auth.js';
-import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
+import { AUTH_ERROR_STATUSES, errorResponses, validationError } from '../errors.js';
 import { receiveForm } from '../multipart.js';
 
 /** The three ways a dataset is shown, by role (see tenants/catalog-service.ts). */
@@ -33,10 +33,7 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string): Fast
       const { fields, file } = await receiveForm(request, tempDir);
       try {
         const meta = DatasetMetaSchema.safeParse(parseJson(fields.meta));
-        if (!meta.success) {
-          const problems = meta.error.issues.map((issue) => ({ field: ['meta', ...issue.path].join('.'), problem: issue.message }));
-          throw new DomainError('REQ_ERR_VALIDATION', problems.map((p) => `${p.field}: ${p.problem}`).join('; '), { problems });
-        }
+        if (!meta.success) throw validationError(meta.error.issues.map((issue) => ({ field: ['meta', ...issue.path].join('.'), problem: issue.message })));
         return reply.status(201).send(await controlPlane.catalog.ingest(actorOf(request), meta.data, file));
       } finally {
         fs.rmSync(file.path, { force: true });
