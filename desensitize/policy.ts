@@ -1,5 +1,6 @@
 import { MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
 import { idBirthYear, idGender, idRegionPrefix, toAgeBand, toBucket, toMonth, toRegionPrefix, toYear, type GeneralizeRule } from './generalize.js';
+import { quoteIdentifier } from './sql.js';
 import { tokenizeSql, type TokenNormalization } from './tokens.js';
 
 /**
@@ -72,8 +73,6 @@ function generalizeRule(rule: string | undefined, today: string): GeneralizeRule
   }
 }
 
-const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-
 /**
  * The SELECT list a policy set compiles to: one or more output columns per raw column, none for
  * hidden ones. `tokenKey` is the tenant's key: tokens of one tenant never match another's.
@@ -81,7 +80,7 @@ const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 export function compileSelectList(columns: { name: string; policy: ColumnPolicy }[], options: { tokenKey: Buffer; today: string }): string[] {
   const list: string[] = [];
   for (const { name, policy } of columns) {
-    const column = quote(name);
+    const column = quoteIdentifier(name);
     switch (policy.kind) {
       case 'plain':
         list.push(column);
@@ -101,7 +100,7 @@ export function compileSelectList(columns: { name: string; policy: ColumnPolicy 
     }
     for (const derived of policy.derive ?? []) {
       const rule = derived === 'birth_year' ? idBirthYear : derived === 'gender' ? idGender : idRegionPrefix(4);
-      list.push(`${rule.toSql(`CAST(${column} AS VARCHAR)`)} AS ${quote(`${name}_${derived}`)}`);
+      list.push(`${rule.toSql(`CAST(${column} AS VARCHAR)`)} AS ${quoteIdentifier(`${name}_${derived}`)}`);
     }
   }
   return list;

@@ -4,6 +4,11 @@ export function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
+/** A double-quoted SQL identifier (a column or table name from data or users). */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 export function sqlList(items: readonly string[]): string {
   return `[${items.map(sqlString).join(',')}]`;
 }

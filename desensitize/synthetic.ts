@@ -24,6 +24,11 @@ function digitString(index: string, seed: number, salt: string, length: number):
   return `lpad(${pick(index, seed, salt, 10 ** length)}::VARCHAR, ${length}, '0')`;
 }
 
+/** One of `items`, chosen per row (for categories in generated data). */
+export function pickSql(items: readonly string[], index: string, seed: number, salt: string): string {
+  return pickFrom(sqlList(items), items.length, index, seed, salt);
+}
+
 /** An element of a SQL list literal, chosen per row. */
 function pickFrom(list: string, size: number, index: string, seed: number, salt: string): string {
   return `${list}[1 + ${pick(index, seed, salt, size)}]`;

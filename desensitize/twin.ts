@@ -1,4 +1,4 @@
-import { sqlList, sqlString } from './sql.js';
+import { quoteIdentifier, sqlList, sqlString } from './sql.js';
 import { addressSql, bankCardSql, mobileSql, nameSql, residentIdSql, usccSql } from './synthetic.js';
 
 /** What the twin needs to know of a raw column: its profile, never its values (except top values of non-personal columns). */
@@ -11,8 +11,6 @@ export interface TwinColumn {
   topValues: { value: string; count: number }[] | null;
   piiKind: string | null;
 }
-
-const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
 /**
  * A SELECT producing a synthetic table with the raw table's schema: personal-data columns from the
@@ -27,7 +25,7 @@ export function twinSql(columns: readonly TwinColumn[], rows: number, seed: numb
     const nulled = column.nullShare > 0
       ? `CASE WHEN hash(i, ${seed + k}, 'null') % 10000 < ${Math.round(column.nullShare * 10000)} THEN NULL ELSE ${value} END`
       : value;
-    return `CAST(${nulled} AS ${column.type}) AS ${quote(column.name)}`;
+    return `CAST(${nulled} AS ${column.type}) AS ${quoteIdentifier(column.name)}`;
   });
   return `SELECT ${list.join(', ')} FROM range(${rows}) t(i)`;
 }

@@ -1,4 +1,4 @@
-import { addressSql, mobileSql, nameSql, residentIdSql, usccSql } from '../desensitize/index.js';
+import { addressSql, mobileSql, nameSql, pickSql, residentIdSql, usccSql } from '../desensitize/index.js';
 import { SYSTEM_ACTOR } from './audit/audit-entry.js';
 import { addDays, addYears } from './calendar.js';
 import type { ControlPlane } from './control-plane.js';
@@ -14,8 +14,8 @@ const DISTRICTS = ['长安区', '桥西区', '新华区', '裕华区', '井陉�
 const INDUSTRIES = ['制造业', '批发和零售业', '信息技术服务业', '建筑业', '交通运输业', '住宿和餐饮业', '金融业', '科学研究和技术服务业'];
 const COMPANY_WORDS = ['华', '恒', '瑞', '鑫', '泰', '博', '诚', '信', '达', '远', '盛', '安'];
 
-const list = (items: readonly string[]) => `[${items.map((v) => `'${v}'`).join(',')}]`;
-const pick = (items: readonly string[], index: string, salt: string) => `${list(items)}[1 + CAST(hash(${index}, '${salt}') % ${items.length} AS BIGINT)]`;
+const CATEGORY_SEED = 13;
+const pick = (items: readonly string[], index: string, salt: string) => pickSql(items, index, CATEGORY_SEED, salt);
 
 /**
  * The demo domain's raw datasets, generated inside the engine by the synthetic generators: nothing

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { recognizeColumn, type Recognition } from '../../desensitize/index.js';
+import { quoteIdentifier, recognizeColumn, type Recognition } from '../../desensitize/index.js';
 import type { PreparedUpload } from '../upload/prepare-upload.js';
 import { readUpload } from './read-upload.js';
 
@@ -50,7 +50,7 @@ export async function ingestDataset(task: { datasetDir: string; version: number;
       const connection = await instance.connect();
       try {
         if (rows) {
-          await connection.run(`CREATE TABLE data (${rows.columns.map((c) => `${quote(c.name)} ${c.type}`).join(', ')})`);
+          await connection.run(`CREATE TABLE data (${rows.columns.map((c) => `${quoteIdentifier(c.name)} ${c.type}`).join(', ')})`);
           const appender = await connection.createAppender('data');
           try {
             for await (const chunk of rows.chunks()) appender.appendDataChunk(chunk);
@@ -84,7 +84,7 @@ export async function ingestDataset(task: { datasetDir: string; version: number;
 }
 
 async function profileColumn(connection: DuckDBConnection, column: { name: string; type: string }, rows: number, task: { today: string; sampleSize: number }): Promise<ColumnProfile> {
-  const c = quote(column.name);
+  const c = quoteIdentifier(column.name);
   const stats = (await connection.runAndReadAll(`SELECT count(${c}), approx_count_distinct(${c}), min(${c})::VARCHAR, max(${c})::VARCHAR FROM data`)).getRowsJS()[0] ?? [];
   const sample = (await connection.runAndReadAll(
     `SELECT ${c}::VARCHAR FROM data WHERE ${c} IS NOT NULL USING SAMPLE reservoir(${task.sampleSize} ROWS) REPEATABLE (42)`,
@@ -106,8 +106,4 @@ async function profileColumn(connection: DuckDBConnection, column: { name: strin
     topValues,
     pii,
   };
-}
-
-function quote(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { quoteIdentifier, sqlString } from '../../desensitize/index.js';
 import type { PublishResult, PublishTask } from './protocol.js';
 import { versionFile, type TenantCatalog } from './tenant-files.js';
 
@@ -21,8 +22,8 @@ export async function buildPublishedFile(task: PublishTask, current: TenantCatal
   try {
     const connection = await instance.connect();
     try {
-      for (const [alias, source] of Object.entries(task.attach)) await connection.run(`ATTACH '${source.replaceAll("'", "''")}' AS ${alias} (READ_ONLY)`);
-      for (const table of task.tables) await connection.run(`CREATE TABLE main."${table.name}" AS ${table.sql}`);
+      for (const [alias, source] of Object.entries(task.attach)) await connection.run(`ATTACH ${sqlString(source)} AS ${alias} (READ_ONLY)`);
+      for (const table of task.tables) await connection.run(`CREATE TABLE main.${quoteIdentifier(table.name)} AS ${table.sql}`);
       await connection.run('CHECKPOINT');
     } finally {
       connection.closeSync();

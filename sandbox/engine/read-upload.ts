@@ -1,5 +1,6 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
+import { quoteIdentifier, sqlString } from '../../desensitize/index.js';
 import type { PreparedUpload } from '../upload/prepare-upload.js';
 import { UPLOAD_LIMITS } from '../upload/prepare-upload.js';
 
@@ -67,8 +68,8 @@ async function stageCsv(connection: DuckDBConnection, upload: Extract<PreparedUp
   const casts: string[] = [];
   for (const name of upload.columns) {
     const type = await inferType(connection, name);
-    const value = `NULLIF(${quote(name)}, '')`;
-    casts.push(type === 'VARCHAR' ? `${quote(name)}` : `CAST(${value} AS ${type}) AS ${quote(name)}`);
+    const value = `NULLIF(${quoteIdentifier(name)}, '')`;
+    casts.push(type === 'VARCHAR' ? `${quoteIdentifier(name)}` : `CAST(${value} AS ${type}) AS ${quoteIdentifier(name)}`);
   }
   return `SELECT ${casts.join(', ')} FROM upload_raw`;
 }
@@ -79,7 +80,7 @@ async function stageCsv(connection: DuckDBConnection, upload: Extract<PreparedUp
  * and a number would change or expose them differently.
  */
 async function inferType(connection: DuckDBConnection, name: string): Promise<string> {
-  const value = `NULLIF(${quote(name)}, '')`;
+  const value = `NULLIF(${quoteIdentifier(name)}, '')`;
   const misfits = CANDIDATE_TYPES.map(({ type, pattern }) =>
     `count(*) FILTER (WHERE ${value} IS NOT NULL AND (NOT regexp_full_match(${value}, '${pattern}') OR TRY_CAST(${value} AS ${type}) IS NULL))`);
   const reader = await connection.runAndReadAll(`SELECT count(${value}),
@@ -117,10 +118,3 @@ function malformedCsv(message: string): DomainError {
   return new DomainError('UPL_ERR_MALFORMED', 'the file does not parse as CSV');
 }
 
-function quote(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-function sqlString(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
+import { quoteIdentifier, sqlString } from '../../desensitize/index.js';
 import { walkSelectAst, type Json } from '../gate/ast-walk.js';
 import { GATE_LIMITS } from '../gate/limits.js';
 import { checkPlan, type PlanNode } from '../gate/plan-check.js';
@@ -83,7 +84,7 @@ export class TenantEngine {
       try {
         for (const target of ['granted', 'dev'] as const) {
           const published = catalog[target];
-          if (published) await setup.run(`ATTACH '${path.join(dir, published.file).replaceAll("'", "''")}' AS ${target} (READ_ONLY)`);
+          if (published) await setup.run(`ATTACH ${sqlString(path.join(dir, published.file))} AS ${target} (READ_ONLY)`);
         }
         // SECURITY: invariants 1 and 2: after this no file outside the attached ones can be read or
         // written (temp dir order matters, see reference), and no setting can change again.
@@ -272,10 +273,6 @@ async function workspaceTables(connection: DuckDBConnection): Promise<WorkspaceT
     entry.rows = Number(count.getRowsJS()[0]?.[0] ?? 0);
   }
   return [...tables.values()];
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 function checkText(sql: string): void {
