@@ -14,4 +14,5 @@ export { GATE_LIMITS } from './gate/limits.js';
 export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prepare-upload.js';
 export { writeFileAtomic } from './atomic-write.js';
 export type { ColumnProfile, IngestResult } from './engine/ingest-dataset.js';
+export { ingestProgressPath, readIngestProgress, type IngestStage } from './engine/ingest-progress.js';
 export { readTenantCatalog } from './engine/tenant-files.js';

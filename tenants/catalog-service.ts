@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DomainError, isDomainError } from '../core/errors.js';
 import { checkPolicy, defaultPolicy, type ColumnPolicy } from '../desensitize/index.js';
-import { prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
+import { ingestProgressPath, prepareUpload, readIngestProgress, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
-import type { DatasetColumn, DatasetMeta, DatasetRecord, Role, SetPolicies } from './model.js';
+import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, Role, SetPolicies } from './model.js';
 import type { ControlStore } from './store/control-store.js';
 
 /** What the catalog needs of the engine (the sandbox's EngineClient). */
@@ -14,7 +14,8 @@ export interface CatalogEngine {
 
 /** How a dataset appears to each role (DESIGN.md §1, the seeds' share attributes). */
 export type DatasetView =
-  | (DatasetRecord & { columns: DatasetColumn[]; versions: number[] })
+  | (DatasetRecord & { columns: DatasetColumn[]; versions: number[]; loading?: IngestProgress })
+  | { id: string; name: string; provider: string; loading: IngestProgress }
   | (Omit<DatasetRecord, 'file' | 'sha256' | 'createdBy'> & { columns: { name: string; type: string }[] })
   | { id: string; name: string; provider: string; shareAttribute: 'none' };
 
@@ -46,6 +47,18 @@ export function createCatalogService(deps: {
     }
   }
 
+  /** Ingests in flight, by dataset id: shown to supervisors with the engine's progress. */
+  const loading = new Map<string, { meta: DatasetMeta; datasetDir: string; progress: IngestProgress }>();
+
+  function progressOf(id: string): IngestProgress | undefined {
+    const entry = loading.get(id);
+    if (!entry) return undefined;
+    const { version, stage } = entry.progress;
+    // While the engine loads, its worker writes the stage and DuckDB's estimate to a file.
+    const fromEngine = stage === 'checking' ? null : readIngestProgress(ingestProgressPath(entry.datasetDir, version));
+    return fromEngine ? { ...entry.progress, ...fromEngine } : entry.progress;
+  }
+
   /** One ingest, from an uploaded file or (trusted callers only) from generating SQL. */
   async function ingestOnce(actor: AuditActor, meta: DatasetMeta, source: { path: string; filename: string } | { sql: string }): Promise<DatasetView> {
     const upload = 'path' in source ? source : { filename: '(generated)' };
@@ -55,18 +68,23 @@ export function createCatalogService(deps: {
     let sha256 = 'generated';
     let result: IngestResult;
     const version = ((await deps.store.reader.datasetVersions(meta.id))[0]?.record.version ?? 0) + 1;
+    const progress: IngestProgress = { version, filename: upload.filename, startedAt: deps.now().toISOString(), stage: 'checking', percent: null };
+    loading.set(meta.id, { meta, datasetDir, progress });
     try {
       // SECURITY: core data (核心数据) never enters the sandbox.
       if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
       const task = { tenantId: `domain:${meta.id}` as const, datasetDir, version, today: deps.today(), sampleSize: PII_SAMPLE_SIZE };
       if ('sql' in source) {
+        progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, sql: source.sql });
       } else {
         const prepared = await prepareUpload(source.path, `${source.path}.utf8.csv`);
         sha256 = prepared.sha256;
+        progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, upload: prepared });
       }
     } catch (error) {
+      loading.delete(meta.id);
       await audit({ version, outcome: isDomainError(error) ? error.code : 'UPL_ERR_MALFORMED' });
       throw error;
     }
@@ -87,6 +105,8 @@ export function createCatalogService(deps: {
       // Nothing half-done: a raw file the catalog does not name is removed.
       fs.rmSync(path.join(datasetDir, result.file), { force: true });
       throw error;
+    } finally {
+      loading.delete(meta.id);
     }
     deps.onChanged(meta.id);
     return view({ record, columns }, 'supervisor', (await deps.store.reader.datasetVersions(meta.id)).map((v) => v.record.version));
@@ -98,9 +118,19 @@ export function createCatalogService(deps: {
     return columns.map((c) => ({ ...c, policy: set[c.name] ?? defaultPolicy(c.pii?.kind ?? null) }));
   }
 
+  /** A dataset whose first version is still loading: what it will be called, and how far it got. */
+  function firstLoad(id: string): DatasetView | undefined {
+    const entry = loading.get(id);
+    const progress = progressOf(id);
+    return entry && progress ? { id, name: entry.meta.name, provider: entry.meta.provider, loading: progress } : undefined;
+  }
+
   async function view(entry: { record: DatasetRecord; columns: DatasetColumn[] }, role: Role, versions: number[]): Promise<DatasetView> {
     const { record, columns } = entry;
-    if (role === 'supervisor') return { ...record, columns: await withPolicies(record.id, columns), versions };
+    if (role === 'supervisor') {
+      const progress = progressOf(record.id);
+      return { ...record, columns: await withPolicies(record.id, columns), versions, ...(progress ? { loading: progress } : {}) };
+    }
     // SECURITY: 不予共享 datasets show only that they exist (seeds: catalog of what is not shared).
     if (record.shareAttribute === 'none') return { id: record.id, name: record.name, provider: record.provider, shareAttribute: 'none' };
     const { file: _file, sha256: _sha, createdBy: _by, ...metadata } = record;
@@ -160,11 +190,18 @@ export function createCatalogService(deps: {
     },
 
     async list(role: Role): Promise<DatasetView[]> {
-      return Promise.all((await deps.store.reader.listDatasets()).map((entry) => view(entry, role, [entry.record.version])));
+      const entries = await deps.store.reader.listDatasets();
+      const views = await Promise.all(entries.map((entry) => view(entry, role, [entry.record.version])));
+      if (role !== 'supervisor') return views;
+      const listed = new Set(entries.map((e) => e.record.id));
+      return [...views, ...[...loading.keys()].filter((id) => !listed.has(id)).map((id) => firstLoad(id)!)];
     },
 
     async get(id: string, role: Role): Promise<DatasetView> {
       const versions = await deps.store.reader.datasetVersions(id);
+      // SECURITY: a version still loading is not part of the catalog: only its supervisor sees it load.
+      const first = role === 'supervisor' && !versions[0] ? firstLoad(id) : undefined;
+      if (first) return first;
       if (!versions[0]) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
       return view(versions[0], role, versions.map((v) => v.record.version));
     },

@@ -131,6 +131,16 @@ export const DatasetRecordSchema = DatasetMetaSchema.extend({
 });
 export type DatasetRecord = z.infer<typeof DatasetRecordSchema>;
 
+/** A version being ingested, as its supervisor sees it while it loads. */
+export const IngestProgressSchema = z.object({
+  version: z.number().int(),
+  filename: z.string(),
+  startedAt: z.string(),
+  stage: z.enum(['checking', 'loading', 'profiling']).describe('checking: hash and encoding; loading: parsing into the raw domain; profiling: statistics and PII recognition'),
+  percent: z.number().nullable().describe("DuckDB's estimate for the running step, 0–100"),
+});
+export type IngestProgress = z.infer<typeof IngestProgressSchema>;
+
 export const ColumnPolicySchema = z.strictObject({
   kind: z.enum(['plain', 'mask', 'token', 'generalize', 'hidden']),
   rule: z.string().max(40).optional(),

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { DomainError } from '../../core/errors.js';
@@ -21,13 +22,14 @@ const CHUNK_BYTES = 1 << 20;
 export async function prepareUpload(rawPath: string, utf8Path: string): Promise<PreparedUpload> {
   const { size: bytes } = fs.statSync(rawPath);
   if (bytes === 0) throw new DomainError('UPL_ERR_EMPTY', 'the file is empty');
-  const sha256 = await hashFile(rawPath);
+  // One read for the hash and the UTF-8 check: the file may be gigabytes.
+  const { sha256, utf8 } = await hashAndCheckUtf8(rawPath);
   if (startsWith(rawPath, PARQUET_MAGIC)) return { format: 'parquet', path: rawPath, bytes, sha256 };
 
   let path = rawPath;
   let encoding: 'utf-8' | 'gb18030' = 'utf-8';
-  if (!(await decodesAs(rawPath, 'utf-8'))) {
-    if (!(await decodesAs(rawPath, 'gb18030'))) throw new DomainError('UPL_ERR_ENCODING', 'the file is neither UTF-8 nor GBK/GB18030 text');
+  if (!utf8) {
+    if (!(await decodesAsGb18030(rawPath))) throw new DomainError('UPL_ERR_ENCODING', 'the file is neither UTF-8 nor GBK/GB18030 text');
     await transcode(rawPath, utf8Path, 'gb18030');
     path = utf8Path;
     encoding = 'gb18030';
@@ -45,14 +47,38 @@ function startsWith(file: string, magic: Buffer): boolean {
   }
 }
 
-async function hashFile(file: string): Promise<string> {
+/**
+ * SHA-256 and strict UTF-8 validity in one pass. buffer.isUtf8 (simdutf) is about 10× faster than
+ * a fatal TextDecoder; a character cut by a chunk boundary is carried over to the next chunk.
+ */
+async function hashAndCheckUtf8(file: string): Promise<{ sha256: string; utf8: boolean }> {
   const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: CHUNK_BYTES })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  let utf8 = true;
+  let carry = Buffer.alloc(0);
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: CHUNK_BYTES })) {
+    hash.update(chunk as Buffer);
+    if (!utf8) continue;
+    const bytes = carry.length > 0 ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+    const cut = incompleteTail(bytes);
+    utf8 = isUtf8(bytes.subarray(0, bytes.length - cut));
+    carry = Buffer.from(bytes.subarray(bytes.length - cut));
+  }
+  return { sha256: hash.digest('hex'), utf8: utf8 && carry.length === 0 };
 }
 
-async function decodesAs(file: string, encoding: 'utf-8' | 'gb18030'): Promise<boolean> {
-  const decoder = new TextDecoder(encoding, { fatal: true });
+/** How many bytes at the end of `bytes` begin a UTF-8 character that continues past it (0–3). */
+export function incompleteTail(bytes: Buffer): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back ? back : 0;
+  }
+  return 0;
+}
+
+async function decodesAsGb18030(file: string): Promise<boolean> {
+  const decoder = new TextDecoder('gb18030', { fatal: true });
   try {
     for await (const chunk of fs.createReadStream(file, { highWaterMark: CHUNK_BYTES })) decoder.decode(chunk as Buffer, { stream: true });
     decoder.decode();

@@ -3,14 +3,15 @@ import path from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
-import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
+import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, IngestProgressSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses, validationError } from '../errors.js';
 import { receiveForm } from '../multipart.js';
 
 /** The three ways a dataset is shown, by role (see tenants/catalog-service.ts). */
 const DatasetViewSchema = z.union([
-  DatasetRecordSchema.extend({ columns: z.array(DatasetColumnSchema), versions: z.array(z.number().int()) }).describe('supervisor'),
+  DatasetRecordSchema.extend({ columns: z.array(DatasetColumnSchema), versions: z.array(z.number().int()), loading: IngestProgressSchema.optional() }).describe('supervisor'),
+  z.object({ id: z.string(), name: z.string(), provider: z.string(), loading: IngestProgressSchema }).describe('supervisor: the first version is still loading'),
   DatasetRecordSchema.omit({ file: true, sha256: true, createdBy: true }).extend({ columns: z.array(z.object({ name: z.string(), type: z.string() })) }).describe('operators and applicants'),
   z.object({ id: z.string(), name: z.string(), provider: z.string(), shareAttribute: z.literal('none') }).describe('不予共享: existence only'),
 ]);
@@ -63,7 +64,7 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string): Fast
     app.get('/v1/datasets/:id', {
       config: ALL_ROLES,
       schema: {
-        summary: 'One dataset; supervisors see column profiles, PII findings and versions',
+        summary: 'One dataset; supervisors see column profiles, PII findings, versions and the progress of a version still loading',
         tags: ['catalog'],
         params: z.object({ id: DatasetIdSchema }),
         response: { 200: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404) },

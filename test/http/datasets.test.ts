@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
+import { openDatabase } from '../../sandbox/index.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const OPERATOR = { role: 'operator', org: 'acme', sub: 'olga' } as const;
@@ -63,6 +64,63 @@ describe('datasets', () => {
     const dir = path.join(t.dataDir, 'domain', 'broken');
     expect(fs.existsSync(dir) ? fs.readdirSync(dir) : []).toEqual([]);
     expect(fs.readdirSync(path.join(t.dataDir, 'tmp', 'ingest'))).toEqual([]);
+  });
+
+  it('refuses a huge line and a binary file of the wrong type', async () => {
+    const hugeLine = Buffer.from(`a,b\n1,${'x'.repeat(3_000_000)}\n`);
+    const huge = await ingest(t, datasetMeta('broken'), hugeLine);
+    expect(huge.statusCode).toBe(400);
+    expect(huge.json()).toMatchObject({ code: 'UPL_ERR_MALFORMED', message: expect.stringMatching(/line 2/) });
+    // A ZIP archive (an .xlsx, say): not text in either encoding.
+    const zip = Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.from([0x14, 0x00, 0x06, 0x00, 0x08, 0x00, 0xff, 0xfe, 0x80, 0x81])]);
+    expect((await ingest(t, datasetMeta('broken'), zip)).json().code).toBe('UPL_ERR_ENCODING');
+    expect((await t.call(SUPERVISOR, 'GET', '/v1/datasets/broken')).statusCode).toBe(404);
+  });
+
+  it('types columns from the first rows, checks every row as it loads, and re-infers when a later row does not fit', async () => {
+    const lines = ['n,code,day'];
+    for (let i = 0; i < 30_000; i++) lines.push(`${i},${1000 + i},2026-01-${String(1 + (i % 28)).padStart(2, '0')}`);
+    lines.push('10.5,0042,2026-02-30');
+    const res = await ingest(t, datasetMeta('late_misfits'), Buffer.from(`${lines.join('\n')}\n`));
+    expect(res.statusCode).toBe(201);
+    const types = Object.fromEntries(res.json().columns.map((c: { name: string; type: string }) => [c.name, c.type]));
+    // The same types as inference over every row: a decimal, an identifier kept as text, an impossible date.
+    expect(types).toEqual({ n: 'DOUBLE', code: 'VARCHAR', day: 'VARCHAR' });
+    const raw = await openDatabase(path.join(t.dataDir, 'domain', 'late_misfits', 'v1.duckdb'), { readOnly: true });
+    const connection = await raw.connect();
+    expect(await connection.all("SELECT n, code, day FROM data WHERE code = '0042'")).toEqual([{ n: 10.5, code: '0042', day: '2026-02-30' }]);
+    connection.close();
+    raw.close();
+  });
+
+  it('shows a loading version, with its stage, to the supervisor only, until it commits', async () => {
+    const big = Buffer.from(residentsCsv(400_000).csv);
+    const pending = ingest(t, datasetMeta('big_load'), big);
+    const seen = new Set<string>();
+    let done = false;
+    void pending.finally(() => { done = true; });
+    while (!done) {
+      // The operator asks first: if the supervisor still sees the first version loading after
+      // that, it was loading when the operator asked too.
+      const operatorGet = await t.call(OPERATOR, 'GET', '/v1/datasets/big_load');
+      const operatorList = (await t.call(OPERATOR, 'GET', '/v1/datasets')).json().datasets.map((d: { id: string }) => d.id);
+      const res = await t.call(SUPERVISOR, 'GET', '/v1/datasets/big_load');
+      if (res.statusCode === 200 && res.json().loading) {
+        expect(res.json()).toMatchObject({ id: 'big_load', name: 'big_load 数据集', loading: { version: 1, filename: 'data.csv' } });
+        seen.add(res.json().loading.stage);
+        // Nothing of a loading version is in the catalog for other roles.
+        expect(operatorGet.statusCode).toBe(404);
+        expect(operatorList).not.toContain('big_load');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect((await pending).statusCode).toBe(201);
+    // The engine's own stages reach the server (they are written by the worker in the engine host).
+    expect(seen.has('loading') || seen.has('profiling')).toBe(true);
+    const after = (await t.call(SUPERVISOR, 'GET', '/v1/datasets/big_load')).json();
+    expect(after).toMatchObject({ rows: 400_000, version: 1 });
+    expect(after).not.toHaveProperty('loading');
+    expect(fs.readdirSync(path.join(t.dataDir, 'domain', 'big_load'))).toEqual(['v1.duckdb']);
   });
 
   it('names every bad metadata field', async () => {
