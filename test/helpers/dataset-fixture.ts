@@ -11,13 +11,14 @@ export function datasetMeta(id: string, overrides: Record<string, unknown> = {})
 }
 
 /** A residents CSV with valid resident IDs, names, mobiles, cards, districts and amounts. */
-export function residentsCsv(rows: number): { csv: string; ids: string[]; mobiles: string[]; names: string[] } {
+export function residentsCsv(rows: number): { csv: string; ids: string[]; mobiles: string[]; names: string[]; cards: string[] } {
   const surnames = ['张', '李', '王', '欧阳', '赵'];
   const given = ['伟', '芳', '娜娜', '强', '敏'];
   const districts = ['长安区', '桥西区', '新华区'];
   const ids: string[] = [];
   const mobiles: string[] = [];
   const names: string[] = [];
+  const cards: string[] = [];
   const lines = ['id_card,name,mobile,bank_card,district,amount'];
   for (let i = 0; i < rows; i++) {
     const first17 = `130102${1950 + (i % 50)}0${1 + (i % 9)}1${i % 10}${String(i % 1000).padStart(3, '0')}`;
@@ -28,9 +29,10 @@ export function residentsCsv(rows: number): { csv: string; ids: string[]; mobile
     ids.push(id);
     mobiles.push(mobile);
     names.push(name);
-    lines.push(`${id},${name},${mobile},${cardPayload}${luhnCheckDigit(cardPayload)},${districts[i % 3]},${(i * 37) % 1000}.5`);
+    cards.push(`${cardPayload}${luhnCheckDigit(cardPayload)}`);
+    lines.push(`${id},${name},${mobile},${cards[i]},${districts[i % 3]},${(i * 37) % 1000}.5`);
   }
-  return { csv: `${lines.join('\n')}\n`, ids, mobiles, names };
+  return { csv: `${lines.join('\n')}\n`, ids, mobiles, names, cards };
 }
 
 export function ingest(t: TestApp, meta: Record<string, unknown> | string, content: Buffer, claims = SUPERVISOR) {

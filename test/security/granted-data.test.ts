@@ -5,6 +5,7 @@
  * across datasets within one tenant and differ between tenants.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isValidResidentId, luhnValid } from '../../desensitize/index.js';
 import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
@@ -87,6 +88,25 @@ describe('granted data', () => {
     await refuse({ dataset: 'payments', purpose: 'x', until: '2099-01-01' }, 'GRT_ERR_BAD_UNTIL');
     await refuse({ dataset: 'payments', purpose: '', until }, 'REQ_ERR_VALIDATION');
     expect((await t.call(T2, 'POST', '/v1/query', { sql: 'SELECT * FROM payments', env: 'prod' })).statusCode).toBe(400);
+  });
+
+  it('builds the dev twin from the profile alone: valid identifiers, none of the real ones', async () => {
+    // With personal data plain (audited reasons), the dev file shows the raw-schema twin itself.
+    const plain = { kind: 'plain', reason: '测试：检查合成数据' };
+    const res = await t.call(SUPERVISOR, 'PUT', '/v1/datasets/residents/policy', { columns: { id_card: plain, name: plain, mobile: plain, bank_card: plain } });
+    expect(res.statusCode).toBe(200);
+    await t.app.controlPlane.refinery.refresh('t2');
+    const twin = await rows(T2, 'SELECT id_card, mobile, bank_card FROM residents', 'dev');
+    expect(twin.rows.length).toBe(400);
+    const real = new Set([...raw.ids, ...raw.mobiles, ...raw.cards]);
+    for (const [id, mobile, card] of twin.rows as string[][]) {
+      expect(isValidResidentId(id!, '2026-11-22')).toBe(true);
+      expect(mobile).toMatch(/^1[3-9]\d{9}$/);
+      expect(luhnValid(card!)).toBe(true);
+      for (const value of [id, mobile, card]) expect(real.has(value!), `${value} is a real value`).toBe(false);
+    }
+    // The prod file, by contrast, now holds the real values: plain means plain.
+    expect((await rows(T2, 'SELECT id_card FROM residents')).rows.map((r) => r[0])).toEqual(expect.arrayContaining(raw.ids.slice(0, 3)));
   });
 
   it('rebuilds the files when a policy changes', async () => {
