@@ -1,0 +1,115 @@
+/**
+ * The synthetic twin of a table, built in DuckDB from the table's profile alone: the raw table's
+ * column names and types, nulls in the observed shares (independently per column), categories in
+ * their proportions, numbers and dates within their ranges, valid identifiers for every personal-data
+ * kind, the same rows for the same seed; and usable as the subquery the refinery wraps in a policy.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CHINESE_NAME_PATTERN, compilePolicySelect, defaultPolicy, EMAIL_PATTERN, FIXED_LINE_PATTERN, isValidResidentId, isValidUscc, luhnValid, MOBILE_PATTERN,
+  PASSPORT_PATTERN, PLATE_PATTERN, REGIONS, twinSql, type TwinColumn,
+} from '../../../desensitize/index.js';
+import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
+
+const ROWS = 20_000;
+const TODAY = '2026-11-22';
+let db: Database;
+let connection: Connection;
+beforeAll(async () => {
+  db = await openDatabase(':memory:', { threads: 2 });
+  connection = await db.connect();
+});
+afterAll(() => {
+  connection.close();
+  db.close();
+});
+
+const column = (name: string, type: string, extra: Partial<TwinColumn> = {}): TwinColumn =>
+  ({ name, type, nullShare: 0, min: null, max: null, topValues: null, piiKind: null, ...extra });
+
+const PROFILE: TwinColumn[] = [
+  column('id_card', 'VARCHAR', { piiKind: 'resident_id' }),
+  column('name', 'VARCHAR', { piiKind: 'name' }),
+  column('mobile', 'VARCHAR', { piiKind: 'mobile', nullShare: 0.3 }),
+  column('email', 'VARCHAR', { piiKind: 'email', nullShare: 0.3 }),
+  column('district', 'VARCHAR', { topValues: [{ value: '长安区', count: 600 }, { value: '桥西区', count: 300 }, { value: '新华区', count: 100 }] }),
+  column('amount', 'DOUBLE', { min: '10', max: '20', nullShare: 0.1 }),
+  column('age', 'INTEGER', { min: '18', max: '65' }),
+  column('birth_date', 'DATE', { min: '1950-01-01', max: '2000-12-31' }),
+  column('Odd "name"', 'BOOLEAN', { topValues: [{ value: 'true', count: 1 }, { value: 'false', count: 3 }] }),
+];
+
+describe('twinSql', () => {
+  it('has the raw table\'s column names and types, and the rows asked for', async () => {
+    await connection.run(`CREATE OR REPLACE TABLE twin AS ${twinSql(PROFILE, ROWS, 42)}`);
+    const described = await connection.all<{ column_name: string; column_type: string }>('DESCRIBE twin');
+    expect(described.map((c) => [c.column_name, c.column_type])).toEqual(PROFILE.map((c) => [c.name, c.type]));
+    expect(await connection.all('SELECT count(*)::INTEGER AS n FROM twin')).toEqual([{ n: ROWS }]);
+  });
+
+  it('has nulls in the observed shares, independently per column', async () => {
+    await connection.run(`CREATE OR REPLACE TABLE twin AS ${twinSql(PROFILE, ROWS, 42)}`);
+    const [shares] = await connection.all<Record<string, number>>(`SELECT
+      avg((mobile IS NULL)::INTEGER) AS mobile, avg((email IS NULL)::INTEGER) AS email, avg((amount IS NULL)::INTEGER) AS amount,
+      avg((mobile IS NULL AND email IS NULL)::INTEGER) AS both, avg((id_card IS NULL OR name IS NULL OR age IS NULL)::INTEGER) AS never FROM twin`);
+    expect(shares!.mobile).toBeCloseTo(0.3, 1);
+    expect(shares!.email).toBeCloseTo(0.3, 1);
+    expect(shares!.amount).toBeCloseTo(0.1, 1);
+    expect(Math.abs(shares!.both! - 0.09)).toBeLessThan(0.012);
+    expect(shares!.never).toBe(0);
+  });
+
+  it('draws categories in their proportions and numbers and dates within their ranges', async () => {
+    await connection.run(`CREATE OR REPLACE TABLE twin AS ${twinSql(PROFILE, ROWS, 42)}`);
+    const districts = await connection.all<{ district: string; share: number }>('SELECT district, count(*) / sum(count(*)) OVER () AS share FROM twin GROUP BY district ORDER BY share DESC');
+    expect(districts.map((d) => d.district)).toEqual(['长安区', '桥西区', '新华区']);
+    districts.forEach((d, k) => expect(Math.abs(d.share - [0.6, 0.3, 0.1][k]!)).toBeLessThan(0.015));
+    const [ranges] = await connection.all<Record<string, string | number>>(`SELECT min(amount) AS amount_min, max(amount) AS amount_max, min(age) AS age_min, max(age) AS age_max,
+      min(birth_date)::VARCHAR AS born_min, max(birth_date)::VARCHAR AS born_max, avg("Odd ""name"""::INTEGER) AS true_share FROM twin`);
+    expect(ranges!.amount_min).toBeGreaterThanOrEqual(10);
+    expect(ranges!.amount_max).toBeLessThanOrEqual(20);
+    expect([ranges!.age_min, ranges!.age_max]).toEqual([18, 65]);
+    expect(ranges!.born_min! >= '1950-01-01' && ranges!.born_max! <= '2000-12-31').toBe(true);
+    expect(Math.abs(Number(ranges!.true_share) - 0.25)).toBeLessThan(0.015);
+  });
+
+  it('generates valid values for every personal-data kind', async () => {
+    const kinds = ['resident_id', 'mobile', 'uscc', 'bank_card', 'name', 'address', 'email', 'plate', 'passport', 'fixed_line'];
+    const rows = await connection.all<Record<string, string>>(
+      `SELECT * FROM (${twinSql(kinds.map((kind) => column(kind, 'VARCHAR', { piiKind: kind })), 5000, 7)})`,
+    );
+    const places = REGIONS.map(([, province, city, county]) => `${province}${city}${county}`);
+    const valid: Record<string, (v: string) => boolean> = {
+      resident_id: (v) => isValidResidentId(v, TODAY),
+      mobile: (v) => MOBILE_PATTERN.test(v),
+      uscc: isValidUscc,
+      bank_card: (v) => /^62\d{17}$/.test(v) && luhnValid(v),
+      name: (v) => CHINESE_NAME_PATTERN.test(v),
+      address: (v) => places.some((place) => v.startsWith(place)) && v.endsWith('号'),
+      email: (v) => EMAIL_PATTERN.test(v),
+      plate: (v) => PLATE_PATTERN.test(v),
+      passport: (v) => PASSPORT_PATTERN.test(v),
+      fixed_line: (v) => FIXED_LINE_PATTERN.test(v),
+    };
+    for (const row of rows) for (const kind of kinds) expect(valid[kind]!(row[kind]!), `${kind}: ${row[kind]}`).toBe(true);
+  });
+
+  it('gives the same rows for the same seed and other rows for another seed', async () => {
+    const read = (seed: number) => connection.all<Record<string, unknown>>(`SELECT * FROM (${twinSql(PROFILE, 2000, seed)})`);
+    const a = await read(5);
+    expect(await read(5)).toEqual(a);
+    const b = await read(6);
+    expect(b.filter((row, k) => row.id_card === a[k]!.id_card).length).toBeLessThan(5);
+  });
+
+  it('works as the subquery of a policy select, as the refinery uses it', async () => {
+    const policies = ['id_card', 'name', 'mobile'].map((name) => ({ name, policy: defaultPolicy(PROFILE.find((c) => c.name === name)!.piiKind) }));
+    const select = compilePolicySelect(policies, { tokenKey: Buffer.alloc(32, 1), today: TODAY }, `(${twinSql(PROFILE, 1000, 42)})`)!;
+    const rows = (await connection.all<{ name: string; mobile: string | null }>(select)).filter((row) => row.mobile !== null);
+    expect(rows.length).toBeGreaterThan(600);
+    for (const row of rows) {
+      expect(row.name).toMatch(/^[\p{Script=Han}]{1,2}\*+$/u);
+      expect(row.mobile).toMatch(/^1\d{2}\*{4}\d{4}$/);
+    }
+  });
+});
