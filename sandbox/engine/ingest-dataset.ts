@@ -29,7 +29,7 @@ export interface IngestResult {
 
 const TOP_VALUES = 5;
 /** Rows read to guess each CSV column's type; every row is then checked as it loads. */
-const TYPE_SAMPLE_ROWS = 20_000;
+const TYPE_SAMPLE_ROWS = 10_000;
 
 /**
  * Trusted ingest of a raw dataset into `domain/<id>/v<version>.duckdb` (table `data`), in one
