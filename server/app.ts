@@ -95,6 +95,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       timeZone: config.timeZone,
       auditCheckpointEvery: config.auditCheckpointEvery,
       auditCheckpointIntervalMs: config.auditCheckpointIntervalMs,
+      piiSampleRows: config.piiSampleRows,
       log: app.log,
       engine,
       queryLimits: {

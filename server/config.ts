@@ -49,6 +49,7 @@ const EnvSchema = z
     INDOMAIN_ENGINE_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
     INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
     INDOMAIN_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
+    INDOMAIN_PII_SAMPLE_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(1_000),
   })
   .superRefine((env, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -85,6 +86,8 @@ export interface Config {
   maxEventLoopDelayMs: number;
   auditCheckpointEvery: number;
   auditCheckpointIntervalMs: number;
+  /** Values sampled per column for PII recognition at ingest. */
+  piiSampleRows: number;
   engine: {
     threads: number;
     memoryLimitMb: number;
@@ -132,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       maxEventLoopDelayMs: e.INDOMAIN_MAX_EVENT_LOOP_DELAY_MS,
       auditCheckpointEvery: e.INDOMAIN_AUDIT_CHECKPOINT_EVERY,
       auditCheckpointIntervalMs: e.INDOMAIN_AUDIT_CHECKPOINT_INTERVAL_MS,
+      piiSampleRows: e.INDOMAIN_PII_SAMPLE_ROWS,
       engine: {
         threads: e.INDOMAIN_ENGINE_THREADS,
         memoryLimitMb: e.INDOMAIN_ENGINE_MEMORY_LIMIT_MB,

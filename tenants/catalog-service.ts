@@ -19,8 +19,6 @@ export type DatasetView =
   | (Omit<DatasetRecord, 'file' | 'sha256' | 'createdBy'> & { columns: { name: string; type: string }[] })
   | { id: string; name: string; provider: string; shareAttribute: 'none' };
 
-export const PII_SAMPLE_SIZE = 1_000;
-
 /**
  * The catalog of public datasets: trusted ingest into the raw domain (`domain/<id>/v<n>.duckdb`),
  * profiles and PII recognition for the supervisor, and role-appropriate views for everyone else.
@@ -30,6 +28,8 @@ export function createCatalogService(deps: {
   store: ControlStore;
   engine: CatalogEngine;
   dataDir: string;
+  /** Values sampled per column for PII recognition. */
+  piiSampleRows: number;
   today: () => string;
   now: () => Date;
   /** Called after a new version or new policies commit: tenants holding grants get rebuilt. */
@@ -73,7 +73,7 @@ export function createCatalogService(deps: {
     try {
       // SECURITY: core data (核心数据) never enters the sandbox.
       if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
-      const task = { tenantId: `domain:${meta.id}` as const, datasetDir, version, today: deps.today(), sampleSize: PII_SAMPLE_SIZE };
+      const task = { tenantId: `domain:${meta.id}` as const, datasetDir, version, today: deps.today(), sampleSize: deps.piiSampleRows };
       if ('sql' in source) {
         progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, sql: source.sql });
@@ -199,7 +199,7 @@ export function createCatalogService(deps: {
 
     async get(id: string, role: Role): Promise<DatasetView> {
       const versions = await deps.store.reader.datasetVersions(id);
-      // SECURITY: a version still loading is not part of the catalog: only its supervisor sees it load.
+      // SECURITY: a version still loading is not part of the catalog: only supervisors see it load.
       const first = role === 'supervisor' && !versions[0] ? firstLoad(id) : undefined;
       if (first) return first;
       if (!versions[0]) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);

@@ -31,6 +31,8 @@ export interface ControlPlaneOptions {
   auditCheckpointEvery: number;
   /** Also checkpoint at this interval when entries were added (0: never by time). */
   auditCheckpointIntervalMs: number;
+  /** Values sampled per column for PII recognition at ingest. */
+  piiSampleRows: number;
   log: ControlPlaneLog;
   /** The data plane: runs tenant queries, closes a tenant's engine before its files are wiped. */
   engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & { closeTenant(tenantId: string): Promise<void> };
@@ -71,7 +73,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     // The catalog tells the refinery what changed; the refinery reads policies from the catalog.
     let refinery: Refinery | undefined;
     const catalog = createCatalogService({
-      store, engine: options.engine, dataDir: options.dataDir, today, now: clock,
+      store, engine: options.engine, dataDir: options.dataDir, piiSampleRows: options.piiSampleRows, today, now: clock,
       onChanged: (id) => void refinery?.refreshDataset(id).catch((error: unknown) => options.log.error({ err: error, dataset: id }, 'refinery refresh failed')),
     });
     const tokenMaster = loadOrCreateTokenMaster(path.join(options.dataDir, SECRETS_DIR));

@@ -36,7 +36,8 @@ const TYPE_SAMPLE_ROWS = 10_000;
  * DuckDB instance at DuckDB speed: a CSV is parsed once, straight into the table, with column types
  * guessed from its first rows and checked on every row in the same pass (a misfit falls back to
  * inferring from all rows); then profiled in a few whole-table queries. Written to a `.building`
- * file and renamed, so a half-built version never appears. Reports progress to `progressFile`.
+ * file and renamed, so a half-built version never appears. Reports progress next to it
+ * (ingest-progress.ts).
  * Runs on an engine worker thread; never in a tenant engine.
  */
 export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number }): Promise<IngestResult> {

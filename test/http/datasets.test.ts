@@ -40,6 +40,19 @@ describe('datasets', () => {
     expect(fs.existsSync(path.join(t.dataDir, 'domain', 'residents', 'v1.duckdb'))).toBe(true);
   });
 
+  it('ingests a Parquet file with its own types', async () => {
+    const file = path.join(t.dataDir, 'fixture.parquet');
+    const db = await openDatabase(':memory:');
+    const c = await db.connect();
+    await c.run(`COPY (SELECT range AS n, 'p' || range AS label, DATE '2026-01-01' + range::INTEGER AS day FROM range(300)) TO '${file}' (FORMAT parquet)`);
+    c.close();
+    db.close();
+    const res = await ingest(t, datasetMeta('from_parquet'), fs.readFileSync(file));
+    expect(res.statusCode).toBe(201);
+    expect(res.json().rows).toBe(300);
+    expect(res.json().columns.map((col: { name: string; type: string }) => [col.name, col.type])).toEqual([['n', 'BIGINT'], ['label', 'VARCHAR'], ['day', 'DATE']]);
+  });
+
   it('keeps every version of a re-ingested dataset', async () => {
     const res = await ingest(t, datasetMeta('residents', { description: 'monthly refresh' }), Buffer.from(residentsCsv(120).csv));
     expect(res.json()).toMatchObject({ version: 2, rows: 120, versions: [2, 1] });
