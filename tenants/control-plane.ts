@@ -34,8 +34,8 @@ export interface ControlPlaneOptions {
   /** Values sampled per column for PII recognition at ingest. */
   piiSampleRows: number;
   log: ControlPlaneLog;
-  /** The data plane: runs tenant queries, closes a tenant's engine before its files are wiped. */
-  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & { closeTenant(tenantId: string): Promise<void> };
+  /** The data plane: runs tenant queries, fences and closes a revoked tenant's engine before its files are wiped. */
+  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & { retireTenant(tenantId: string): Promise<void> };
   queryLimits: QueryLimits;
   /** Injectable for tests of license expiry; defaults to the system clock. */
   clock?: () => Date;
@@ -62,7 +62,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
   try {
     const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
-    const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, closeTenantEngine: (id) => options.engine.closeTenant(id) });
+    const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, retireTenantEngine: (id) => options.engine.retireTenant(id) });
     const probes = new ProbeLimiter(options.queryLimits.maxRejectionsPerWindow, options.queryLimits.rejectionWindowMs, clock);
     const grantDirectory = new GrantDirectory(await store.reader.listGrants());
     const queries = createQueryService({

@@ -15,8 +15,8 @@ export interface TenantServiceDeps {
   dataDir: string;
   now: () => Date;
   today: () => string;
-  /** Closes the tenant's engine (after its queries drain), so nothing holds its files open. */
-  closeTenantEngine: (tenantId: string) => Promise<void>;
+  /** Fences the tenant off the engine and closes its engine (after its queries drain): nothing holds or re-opens its files. */
+  retireTenantEngine: (tenantId: string) => Promise<void>;
 }
 
 export function licenseState(record: Pick<TenantRecord, 'licenseFrom' | 'licenseTo'>, today: string): LicenseState {
@@ -65,7 +65,7 @@ export function createTenantService(deps: TenantServiceDeps) {
 
   /** Destroys the tenant's files and records what was destroyed. Safe to repeat. */
   async function wipeTenantFiles(actor: AuditActor, id: string): Promise<WipeRecord> {
-    await deps.closeTenantEngine(id);
+    await deps.retireTenantEngine(id);
     const record = await wipeDirectory(tenantDirectory(deps.dataDir, id));
     await store.mutate(async (tx) => {
       await tx.appendAudit({ actor, action: 'tenant.wipe', target: `tenant:${id}`, details: { ...record } });

@@ -45,6 +45,8 @@ export class EngineClient {
   private ready: Promise<void> | undefined;
   private readonly pending = new Map<number, Pending>();
   private readonly perTenant = new Map<string, number>();
+  /** Tenants being revoked: no task of theirs reaches the host any more. */
+  private readonly retired = new Set<string>();
   private nextId = 1;
   private restarts = 0;
   private backoffMs: number = RESTART_BACKOFF_MS.first;
@@ -96,8 +98,13 @@ export class EngineClient {
     return this.send({ kind: 'publish', ...task }) as Promise<PublishResult>;
   }
 
-  /** Closes a tenant's engine once its queries drain (before its files are wiped). */
-  async closeTenant(tenantId: string): Promise<void> {
+  /**
+   * Fences a tenant being revoked, then closes its engine once its queries drain (before its files
+   * are wiped). A task that passed the access check before the revocation committed but has not
+   * reached the host yet is refused, so nothing re-opens the tenant's files after the wipe.
+   */
+  async retireTenant(tenantId: string): Promise<void> {
+    this.retired.add(tenantId);
     await this.send({ kind: 'close-tenant', tenantId });
   }
 
@@ -118,6 +125,8 @@ export class EngineClient {
     if (this.closing) throw new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', 'the engine is shutting down');
     if (this.pending.size >= this.options.maxQueued) throw new DomainError('SBX_ERR_QUEUE_FULL', 'the engine queue is full: retry shortly');
     await this.whenReady();
+    // SECURITY: checked after the last await, so no task of a retired tenant is posted after its close.
+    if (this.retired.has(task.tenantId) && task.kind !== 'close-tenant') throw new DomainError('AUTH_ERR_TENANT_REVOKED', 'the tenant has been revoked');
     const child = this.child!;
     const id = this.nextId++;
     const tenantId = task.tenantId;
