@@ -96,6 +96,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       auditCheckpointEvery: config.auditCheckpointEvery,
       auditCheckpointIntervalMs: config.auditCheckpointIntervalMs,
       piiSampleRows: config.piiSampleRows,
+      tableTimeoutMs: config.engine.tableTimeoutMs,
       log: app.log,
       engine,
       queryLimits: {

@@ -44,6 +44,7 @@ const EnvSchema = z
     INDOMAIN_ENGINE_MEMORY_LIMIT_MB: z.coerce.number().int().min(64).default(1024),
     INDOMAIN_ENGINE_HOST_MEMORY_LIMIT_MB: z.coerce.number().int().min(256).default(6144),
     INDOMAIN_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+    INDOMAIN_TABLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     INDOMAIN_QUERY_MAX_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
     INDOMAIN_QUERY_CONCURRENCY_PER_TENANT: z.coerce.number().int().min(1).default(4),
     INDOMAIN_ENGINE_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
@@ -93,6 +94,7 @@ export interface Config {
     memoryLimitMb: number;
     hostMemoryLimitMb: number;
     queryTimeoutMs: number;
+    tableTimeoutMs: number;
     queryMaxBytes: number;
     concurrencyPerTenant: number;
     maxQueue: number;
@@ -141,6 +143,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
         memoryLimitMb: e.INDOMAIN_ENGINE_MEMORY_LIMIT_MB,
         hostMemoryLimitMb: e.INDOMAIN_ENGINE_HOST_MEMORY_LIMIT_MB,
         queryTimeoutMs: e.INDOMAIN_QUERY_TIMEOUT_MS,
+        tableTimeoutMs: e.INDOMAIN_TABLE_TIMEOUT_MS,
         queryMaxBytes: e.INDOMAIN_QUERY_MAX_BYTES,
         concurrencyPerTenant: e.INDOMAIN_QUERY_CONCURRENCY_PER_TENANT,
         maxQueue: e.INDOMAIN_ENGINE_MAX_QUEUE,

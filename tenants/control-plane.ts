@@ -33,6 +33,8 @@ export interface ControlPlaneOptions {
   auditCheckpointIntervalMs: number;
   /** Values sampled per column for PII recognition at ingest. */
   piiSampleRows: number;
+  /** How long saving a workspace table (CREATE TABLE … AS) may run. */
+  tableTimeoutMs: number;
   log: ControlPlaneLog;
   /** The data plane: runs tenant queries, fences and closes a revoked tenant's engine before its files are wiped. */
   engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & { retireTenant(tenantId: string): Promise<void> };
@@ -79,7 +81,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const tokenMaster = loadOrCreateTokenMaster(path.join(options.dataDir, SECRETS_DIR));
     refinery = createRefinery({ store, catalog, engine: options.engine, dataDir: options.dataDir, tokenMaster, today, log: options.log });
     const grants = createGrantService({ store, directory, grantDirectory, catalog, refinery, dataDir: options.dataDir, today, now: clock });
-    const tables = createTableService({ store, engine: options.engine, dataDir: options.dataDir, timeoutMs: options.queryLimits.timeoutMs, probes, now: clock });
+    const tables = createTableService({ store, engine: options.engine, dataDir: options.dataDir, timeoutMs: options.tableTimeoutMs, probes, now: clock });
     const applicants = createApplicantService({ store, directory, now: clock });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);

@@ -102,3 +102,20 @@ describe('workspace tables', () => {
     expect((await t.call(OPERATOR, 'GET', '/v1/tables')).json().code).toBe('AUTH_ERR_TENANT_REVOKED');
   });
 });
+
+describe('workspace table time limit', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Queries may run 5 s; saving a table only 300 ms: the table's own limit applies.
+    t = await startTestApp({ env: { INDOMAIN_QUERY_TIMEOUT_MS: '5000', INDOMAIN_TABLE_TIMEOUT_MS: '300' } });
+    await licenseTenantWithData(t, 'acme', { granted: [residents('ACME', 10)], dev: [] });
+  });
+  afterAll(() => t.close({ remove: true }));
+
+  it('interrupts a table that takes longer than INDOMAIN_TABLE_TIMEOUT_MS, leaving no table', async () => {
+    const res = await t.call(OPERATOR, 'POST', '/v1/tables', { name: 'endless', sql: 'SELECT count(*) AS n FROM range(1000000000000) r WHERE r.range % 7 = 1', env: 'prod' });
+    expect(res.statusCode).toBe(408);
+    expect(res.json()).toMatchObject({ code: 'SBX_ERR_QUERY_TIMEOUT', message: expect.stringContaining('300 ms') });
+    expect((await t.call(OPERATOR, 'GET', '/v1/tables')).json().tables).toEqual([]);
+  });
+});
