@@ -43,14 +43,21 @@ export function normalizeIdentifierSql(column: string): string {
   return `(CASE WHEN strlen(${column}) = length(${column}) THEN replace(${trimSql(column)}, 'x', 'X') ELSE translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX') END)`;
 }
 
-const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECK = '10X98765432';
+/** ISO 7064 MOD 11-2 weights of a resident ID's first 17 digits, and the check character of each sum mod 11. */
+export const RESIDENT_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const;
+export const RESIDENT_ID_CHECK = '10X98765432';
 
 /** The check character (ISO 7064 MOD 11-2) of the first 17 digits of a resident ID. */
 export function residentIdCheckChar(first17: string): string {
   let sum = 0;
-  for (let i = 0; i < 17; i++) sum += Number(first17[i]) * ID_WEIGHTS[i]!;
-  return ID_CHECK[sum % 11]!;
+  for (let i = 0; i < 17; i++) sum += Number(first17[i]) * RESIDENT_ID_WEIGHTS[i]!;
+  return RESIDENT_ID_CHECK[sum % 11]!;
+}
+
+/** The SQL twin of residentIdCheckChar, over a 17-digit text expression (mentioned 17 times: pass a column). */
+export function residentIdCheckSql(first17: string): string {
+  const sum = RESIDENT_ID_WEIGHTS.map((w, i) => `(ascii(substr(${first17}, ${i + 1}, 1)) - 48) * ${w}`).join(' + ');
+  return `substr('${RESIDENT_ID_CHECK}', ((${sum}) % 11) + 1, 1)`;
 }
 
 /** A real calendar date written YYYYMMDD, not after `today` (YYYY-MM-DD). */

@@ -7,7 +7,9 @@ export { FULLY_MASKED, MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type Mas
 export { tokenize, tokenRule, normalizeForToken, TOKEN_HEX_CHARS, type TokenNormalization } from './tokens.js';
 export { toYear, toMonth, toAgeBand, toBucket, toRegionPrefix, idBirthYear, idGender, idRegionPrefix, type GeneralizeRule } from './generalize.js';
 export { recognizeColumn, type Recognition } from './recognize.js';
-export { pickSql, residentIdSql, residentIdCheckSql, mobileSql, usccSql, bankCardSql, nameSql, addressSql, regionCodeSql } from './synthetic.js';
+export {
+  pickSql, residentIdSql, mobileSql, usccSql, bankCardSql, nameSql, addressSql, regionCodeSql, emailSql, plateSql, passportSql, fixedLineSql,
+} from './synthetic.js';
 export { REGIONS } from './data/regions.js';
 export { checkPolicy, compilePolicySelect, defaultPolicy, GENERALIZE_RULES, type ColumnPolicy, type PolicyKind } from './policy.js';
 export { twinSql, type TwinColumn } from './twin.js';

@@ -1,5 +1,6 @@
 import { fakerZH_CN } from '@faker-js/faker';
 import { REGIONS } from './data/regions.js';
+import { RESIDENT_ID_CHECK, RESIDENT_ID_WEIGHTS } from './identifiers.js';
 import { sqlList } from './sql.js';
 
 /**
@@ -70,23 +71,16 @@ const weightedSum = (digits: string, weights: readonly number[]): number =>
   Array.from(digits).reduce((sum, digit, k) => sum + Number(digit) * weights[k]!, 0);
 const padded = (value: number, length: number): string => String(value).padStart(length, '0');
 
-const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECK_LIST = sqlList(Array.from('10X98765432'));
-
-/** The SQL of a resident ID's check character over a 17-digit expression (for IDs assembled elsewhere). */
-export function residentIdCheckSql(first17: string): string {
-  const sum = ID_WEIGHTS.map((w, i) => `(ascii(substr(${first17}, ${i + 1}, 1)) - 48) * ${w}`).join(' + ');
-  return `substr('10X98765432', ((${sum}) % 11) + 1, 1)`;
-}
+const ID_CHECK_LIST = sqlList(Array.from(RESIDENT_ID_CHECK));
 
 /**
  * Each county code with the weighted sum of its digits folded in (code × 1000 + sum, the sum is at
  * most 369): one list pick gives both the ID's first six digits and their share of the check.
  */
-const ID_REGIONS = intList(REGIONS.map(([code]) => Number(code) * 1000 + weightedSum(code, ID_WEIGHTS)));
-const ID_MONTH_SUMS = intList(Array.from({ length: 12 }, (_, m) => weightedSum(padded(m + 1, 2), ID_WEIGHTS.slice(10))));
-const ID_DAY_SUMS = intList(Array.from({ length: 31 }, (_, d) => weightedSum(padded(d + 1, 2), ID_WEIGHTS.slice(12))));
-const ID_SEQUENCE_SUMS = intList(Array.from({ length: 1000 }, (_, s) => weightedSum(padded(s, 3), ID_WEIGHTS.slice(14))));
+const ID_REGIONS = intList(REGIONS.map(([code]) => Number(code) * 1000 + weightedSum(code, RESIDENT_ID_WEIGHTS)));
+const ID_MONTH_SUMS = intList(Array.from({ length: 12 }, (_, m) => weightedSum(padded(m + 1, 2), RESIDENT_ID_WEIGHTS.slice(10))));
+const ID_DAY_SUMS = intList(Array.from({ length: 31 }, (_, d) => weightedSum(padded(d + 1, 2), RESIDENT_ID_WEIGHTS.slice(12))));
+const ID_SEQUENCE_SUMS = intList(Array.from({ length: 1000 }, (_, s) => weightedSum(padded(s, 3), RESIDENT_ID_WEIGHTS.slice(14))));
 
 /** Resident IDs: a real county code, a birth date between the years given, a sequence, the check character. */
 export function residentIdSql(index: string, seed: number, years: { from: number; to: number } = { from: 1940, to: 2008 }): string {
@@ -95,7 +89,7 @@ export function residentIdSql(index: string, seed: number, years: { from: number
   const birth = `(DATE '${years.from}-01-01' + CAST(${pick(index, seed, 'id-birth', days + 1)} AS INTEGER))`;
   const [year, month, day] = [`year(${birth})`, `month(${birth})`, `day(${birth})`];
   const sequence = pick(index, seed, 'id-seq', 1000);
-  const yearSums = intList(Array.from({ length: years.to - years.from + 1 }, (_, k) => weightedSum(String(years.from + k), ID_WEIGHTS.slice(6))));
+  const yearSums = intList(Array.from({ length: years.to - years.from + 1 }, (_, k) => weightedSum(String(years.from + k), RESIDENT_ID_WEIGHTS.slice(6))));
   // The first 17 digits as one BIGINT (county codes have no leading zero): one cast to text.
   const first17 = `((${region} // 1000) * 100000000000 + (${year} * 10000 + ${month} * 100 + ${day}) * 1000 + ${sequence})`;
   const sum = `(${region} % 1000 + ${yearSums}[${year} - ${years.from - 1}] + ${ID_MONTH_SUMS}[${month}] + ${ID_DAY_SUMS}[${day}] + ${ID_SEQUENCE_SUMS}[1 + ${sequence}])`;

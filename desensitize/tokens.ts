@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { normalizeIdentifier, normalizeIdentifierSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
+import { normalizeIdentifier, normalizeIdentifierSql, residentIdCheckSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
 import { identity, type SqlRule } from './sql.js';
 
 /**
@@ -28,7 +28,6 @@ export function tokenize(value: string | null, key: Buffer, how: TokenNormalizat
   return createHmac('sha256', key).update(normalizeForToken(value, how), 'utf8').digest('hex').slice(0, TOKEN_HEX_CHARS);
 }
 
-const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 
 /** The SQL twin of normalizeForToken, in two steps: normalize, then (resident IDs) upgrade 15 digits to 18. */
 function normalization(how: TokenNormalization): SqlRule {
@@ -40,8 +39,7 @@ function normalization(how: TokenNormalization): SqlRule {
     finish(id) {
       // Only 15-digit IDs, rare, take this branch: the spelled-out first 17 characters cost nothing elsewhere.
       const first17 = `(substr(${id}, 1, 6) || '19' || substr(${id}, 7, 9))`;
-      const sum = ID_WEIGHTS.map((w, i) => `(ascii(substr(${first17}, ${i + 1}, 1)) - 48) * ${w}`).join(' + ');
-      return `CASE WHEN regexp_full_match(${id}, '[0-9]{15}') THEN ${first17} || substr('10X98765432', ((${sum}) % 11) + 1, 1) ELSE ${id} END`;
+      return `CASE WHEN regexp_full_match(${id}, '[0-9]{15}') THEN ${first17} || ${residentIdCheckSql(first17)} ELSE ${id} END`;
     },
   };
 }

@@ -6,11 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  addressSql, bankCardSql, CHINESE_NAME_PATTERN, EMAIL_PATTERN, FIXED_LINE_PATTERN, FULLY_MASKED, isValidResidentId, isValidUscc, luhnValid, MASKS, MOBILE_PATTERN,
-  mobileSql, nameSql, PASSPORT_PATTERN, PLATE_PATTERN, REGIONS, residentIdSql, twoStepSelect, usccSql, type MaskKind,
+  addressSql, bankCardSql, CHINESE_NAME_PATTERN, EMAIL_PATTERN, emailSql, FIXED_LINE_PATTERN, fixedLineSql, FULLY_MASKED, isValidResidentId, isValidUscc, luhnValid,
+  MASKS, MOBILE_PATTERN, mobileSql, nameSql, PASSPORT_PATTERN, passportSql, PLATE_PATTERN, plateSql, REGIONS, residentIdSql, twoStepSelect, usccSql, type MaskKind,
 } from '../../../desensitize/index.js';
-// Not yet exported from the folder's index (owned elsewhere): imported from the module itself.
-import { emailSql, fixedLineSql, passportSql, plateSql } from '../../../desensitize/synthetic.js';
 import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
 
 const ROWS = 20_000;
