@@ -28,7 +28,6 @@ export function tokenize(value: string | null, key: Buffer, how: TokenNormalizat
   return createHmac('sha256', key).update(normalizeForToken(value, how), 'utf8').digest('hex').slice(0, TOKEN_HEX_CHARS);
 }
 
-
 /** The SQL twin of normalizeForToken, in two steps: normalize, then (resident IDs) upgrade 15 digits to 18. */
 function normalization(how: TokenNormalization): SqlRule {
   if (how === 'text') return { prepare: trimSql, finish: identity };
