@@ -40,6 +40,23 @@ describe('datasets', () => {
     expect(fs.existsSync(path.join(t.dataDir, 'domain', 'residents', 'v1.duckdb'))).toBe(true);
   });
 
+  it('ingests a GBK CSV, as government systems export them, with a GBK header', async () => {
+    // "编号,姓名,城市" then 1,张三,北京 and 2,李四,上海, all in GBK.
+    const gbk = Buffer.from([
+      0xb1, 0xe0, 0xba, 0xc5, 0x2c, 0xd0, 0xd5, 0xc3, 0xfb, 0x2c, 0xb3, 0xc7, 0xca, 0xd0, 0x0a,
+      0x31, 0x2c, 0xd5, 0xc5, 0xc8, 0xfd, 0x2c, 0xb1, 0xb1, 0xbe, 0xa9, 0x0a,
+      0x32, 0x2c, 0xc0, 0xee, 0xcb, 0xc4, 0x2c, 0xc9, 0xcf, 0xba, 0xa3, 0x0a,
+    ]);
+    const res = await ingest(t, datasetMeta('people_gbk'), gbk);
+    expect(res.statusCode).toBe(201);
+    expect(res.json().columns.map((c: { name: string; type: string }) => [c.name, c.type])).toEqual([['编号', 'BIGINT'], ['姓名', 'VARCHAR'], ['城市', 'VARCHAR']]);
+    const raw = await openDatabase(path.join(t.dataDir, 'domain', 'people_gbk', 'v1.duckdb'), { readOnly: true });
+    const connection = await raw.connect();
+    expect(await connection.all('SELECT "姓名", "城市" FROM data ORDER BY "编号"')).toEqual([{ 姓名: '张三', 城市: '北京' }, { 姓名: '李四', 城市: '上海' }]);
+    connection.close();
+    raw.close();
+  });
+
   it('ingests a Parquet file with its own types', async () => {
     const file = path.join(t.dataDir, 'fixture.parquet');
     const db = await openDatabase(':memory:');
