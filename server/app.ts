@@ -138,8 +138,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await api.register(healthRoutes(controlPlane, engine));
       await api.register(queryRoutes(controlPlane));
       await api.register(tableRoutes(controlPlane));
-      await api.register(uploadRoutes(controlPlane, config.dataDir));
-      await api.register(datasetRoutes(controlPlane, config.dataDir));
+      await api.register(uploadRoutes(controlPlane, config.dataDir, config.uploadMaxBytes));
+      await api.register(datasetRoutes(controlPlane, config.dataDir, config.datasetMaxBytes));
       await api.register(grantRoutes(controlPlane));
       await api.register(meRoutes());
       await api.register(tenantRoutes(controlPlane));

@@ -50,6 +50,7 @@ const EnvSchema = z
     INDOMAIN_ENGINE_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
     INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
     INDOMAIN_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
+    INDOMAIN_DATASET_MAX_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024 * 1024),
     INDOMAIN_PII_SAMPLE_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(1_000),
   })
   .superRefine((env, ctx) => {
@@ -83,6 +84,8 @@ export interface Config {
   logLevel: Env['INDOMAIN_LOG_LEVEL'];
   bodyLimitBytes: number;
   uploadMaxBytes: number;
+  /** Largest file a supervisor may ingest as a dataset. */
+  datasetMaxBytes: number;
   maxInflight: number;
   maxEventLoopDelayMs: number;
   auditCheckpointEvery: number;
@@ -133,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       logLevel: e.INDOMAIN_LOG_LEVEL,
       bodyLimitBytes: e.INDOMAIN_BODY_LIMIT_BYTES,
       uploadMaxBytes: e.INDOMAIN_UPLOAD_MAX_BYTES,
+      datasetMaxBytes: e.INDOMAIN_DATASET_MAX_BYTES,
       maxInflight: e.INDOMAIN_MAX_INFLIGHT,
       maxEventLoopDelayMs: e.INDOMAIN_MAX_EVENT_LOOP_DELAY_MS,
       auditCheckpointEvery: e.INDOMAIN_AUDIT_CHECKPOINT_EVERY,

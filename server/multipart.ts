@@ -14,14 +14,15 @@ export interface ReceivedForm {
 /**
  * Reads a multipart form with text fields and one `file` part. The file streams to a temp file
  * named by the server (the client's filename is kept as a label only, never used as a path); size
- * limits are enforced by @fastify/multipart. On any failure the temp file is removed.
+ * limits are enforced by @fastify/multipart, the file's by route (`maxFileBytes`: tenant uploads
+ * and dataset ingest differ). On any failure the temp file is removed.
  */
-export async function receiveForm(request: FastifyRequest, tempDir: string): Promise<ReceivedForm> {
+export async function receiveForm(request: FastifyRequest, tempDir: string, maxFileBytes: number): Promise<ReceivedForm> {
   fs.mkdirSync(tempDir, { recursive: true, mode: 0o700 });
   const fields: Record<string, string> = {};
   let file: ReceivedForm['file'] | undefined;
   try {
-    for await (const part of request.parts()) {
+    for await (const part of request.parts({ limits: { fileSize: maxFileBytes } })) {
       if (part.type === 'field') {
         fields[part.fieldname] = String(part.value);
       } else if (part.fieldname === 'file' && !file) {

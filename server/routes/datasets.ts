@@ -19,7 +19,7 @@ const DatasetViewSchema = z.union([
 const ALL_ROLES = { access: { roles: ['supervisor', 'operator', 'applicant'] } } as const;
 
 /** The catalog of public datasets: ingest (supervisor) and browse (everyone, by role). */
-export function datasetRoutes(controlPlane: ControlPlane, dataDir: string): FastifyPluginAsyncZod {
+export function datasetRoutes(controlPlane: ControlPlane, dataDir: string, maxFileBytes: number): FastifyPluginAsyncZod {
   const tempDir = path.join(dataDir, 'tmp', 'ingest');
   return async (app) => {
     app.post('/v1/datasets', {
@@ -31,7 +31,7 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string): Fast
         response: { 201: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 413, 415) },
       },
     }, async (request, reply) => {
-      const { fields, file } = await receiveForm(request, tempDir);
+      const { fields, file } = await receiveForm(request, tempDir, maxFileBytes);
       try {
         const meta = DatasetMetaSchema.safeParse(parseJson(fields.meta));
         if (!meta.success) throw validationError(meta.error.issues.map((issue) => ({ field: ['meta', ...issue.path].join('.'), problem: issue.message })));

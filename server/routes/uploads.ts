@@ -14,7 +14,7 @@ import { TableSchema } from './tables.js';
  * `file` (CSV in UTF-8 or GBK/GB18030 with a header row, or Parquet). The file streams to a private
  * temp dir under the data dir and is deleted once imported or refused.
  */
-export function uploadRoutes(controlPlane: ControlPlane, dataDir: string): FastifyPluginAsyncZod {
+export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFileBytes: number): FastifyPluginAsyncZod {
   const tempDir = path.join(dataDir, 'tmp', 'uploads');
   return async (app) => {
     app.post('/v1/uploads', {
@@ -26,7 +26,7 @@ export function uploadRoutes(controlPlane: ControlPlane, dataDir: string): Fasti
         response: { 201: TableSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 409, 413, 415, 429) },
       },
     }, async (request, reply) => {
-      const { fields, file } = await receiveForm(request, tempDir);
+      const { fields, file } = await receiveForm(request, tempDir, maxFileBytes);
       try {
         if (fields.name === undefined) throw new DomainError('UPL_ERR_NO_FILE', 'send a multipart form with a `name` field and a `file`');
         const name = TableNameSchema.safeParse(fields.name);

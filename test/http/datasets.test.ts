@@ -232,3 +232,21 @@ describe('column policies', () => {
     expect((await t.call(SUPERVISOR, 'PUT', '/v1/datasets/people/policy', { columns: {} })).json().code).toBe('REQ_ERR_VALIDATION');
   });
 });
+
+describe('dataset size limit', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Tenant uploads may be tiny here; datasets have their own, larger limit.
+    t = await startTestApp({ env: { INDOMAIN_UPLOAD_MAX_BYTES: String(1024), INDOMAIN_DATASET_MAX_BYTES: String(64 * 1024) } });
+  });
+  afterAll(() => t.close({ remove: true }));
+
+  it('takes a file over the upload limit but within its own, and refuses one over it with 413, leaving nothing', async () => {
+    expect((await ingest(t, datasetMeta('medium'), Buffer.from(residentsCsv(100).csv))).statusCode).toBe(201);
+    const res = await ingest(t, datasetMeta('huge'), Buffer.from(`a\n${'1\n'.repeat(40_000)}`));
+    expect(res.statusCode).toBe(413);
+    expect(res.json().code).toBe('UPL_ERR_TOO_LARGE');
+    expect((await t.call(SUPERVISOR, 'GET', '/v1/datasets/huge')).statusCode).toBe(404);
+    expect(fs.readdirSync(path.join(t.dataDir, 'tmp', 'ingest'))).toEqual([]);
+  });
+});
