@@ -9,6 +9,8 @@ export interface TwinColumn {
   min: string | null;
   max: string | null;
   topValues: { value: string; count: number }[] | null;
+  /** Deciles (10th to 90th percentile) of a numeric or date column, as text; absent in older profiles. */
+  quantiles?: string[] | null | undefined;
   piiKind: string | null;
 }
 
@@ -16,19 +18,20 @@ export interface TwinColumn {
 interface TwinParts {
   /** An expression over the row index `i`, computed in the inner projection. */
   draw: string;
-  /** CASE branches (`WHEN … THEN …`) over the draw giving the value; without them the draw is the value. */
-  branches?: string;
+  /** The value as an expression over the draw's column, which it may mention freely; without it the draw is the value. */
+  value?: (drawn: string) => string;
 }
 
 /**
  * A SELECT producing a synthetic table with the raw table's schema: personal-data columns from the
  * valid-format generators (no value of the real data can appear), other columns drawn from the
- * profile (category shares from top values, numbers and dates uniform between min and max), nulls
+ * profile (category shares from top values, numbers and dates following the deciles between min
+ * and max), nulls
  * in the observed share. Seeded and reproducible. The same policy pipeline then turns it into a
  * tenant's dev file.
  *
  * Two projections: the inner one computes each column's draws and generated values, the outer one
- * applies nulls and category shares with CASE. DuckDB computes a sub-expression shared within a
+ * turns draws into values (categories, points between deciles) and applies nulls with CASE. DuckDB computes a sub-expression shared within a
  * generator once in a plain projection but recomputes it inside CASE (measured 1.4× slower for a
  * resident ID under a null CASE), and a category's CASE would otherwise hash once per branch tried.
  */
@@ -36,23 +39,22 @@ export function twinSql(columns: readonly TwinColumn[], rows: number, seed: numb
   const inner: string[] = [];
   const outer = columns.map((column, k) => {
     const drawn = `__v${k}`;
-    const parts = twinParts(column, seed + k * 7919, drawn);
+    const parts = twinParts(column, seed + k * 7919);
     inner.push(`${parts.draw} AS ${drawn}`);
     let nullBranch = '';
     if (column.nullShare > 0) {
       inner.push(`${drawSql('i', seed + k, 'null', 10_000)} < ${Math.round(column.nullShare * 10_000)} AS __n${k}`);
       nullBranch = `WHEN __n${k} THEN NULL `;
     }
-    const value = parts.branches
-      ? `CASE ${nullBranch}${parts.branches} END`
-      : nullBranch ? `CASE ${nullBranch}ELSE ${drawn} END` : drawn;
+    const valued = parts.value ? parts.value(drawn) : drawn;
+    const value = nullBranch ? `CASE ${nullBranch}ELSE ${valued} END` : valued;
     return `CAST(${value} AS ${column.type}) AS ${quoteIdentifier(column.name)}`;
   });
   return `SELECT ${outer.join(', ')} FROM (SELECT ${inner.join(', ')} FROM range(${rows}) t(i))`;
 }
 
-/** The parts of one column; `drawn` names its draw in the outer projection. */
-function twinParts(column: TwinColumn, seed: number, drawn: string): TwinParts {
+/** The parts of one column. */
+function twinParts(column: TwinColumn, seed: number): TwinParts {
   const plain = (draw: string): TwinParts => ({ draw });
   switch (column.piiKind) {
     case 'resident_id': return plain(residentIdSql('i', seed));
@@ -74,22 +76,41 @@ function twinParts(column: TwinColumn, seed: number, drawn: string): TwinParts {
     // Categories in their observed proportions among the top values.
     const total = topValues.reduce((sum, v) => sum + v.count, 0);
     let cumulative = 0;
-    const branches = topValues.map((v) => {
-      cumulative += v.count;
-      return `WHEN ${drawn} < ${cumulative} THEN ${sqlString(v.value)}`;
-    });
-    return { draw: drawSql('i', seed, 'cat', total), branches: branches.join(' ') };
+    const bounds = topValues.map((v) => (cumulative += v.count));
+    return {
+      draw: drawSql('i', seed, 'cat', total),
+      value: (d) => `CASE ${topValues.map((v, j) => `WHEN ${d} < ${bounds[j]} THEN ${sqlString(v.value)}`).join(' ')} END`,
+    };
   }
-  const uniform = `(${drawSql('i', seed, 'u', 1_000_000)} / 1000000.0)`;
-  if (column.min !== null && column.max !== null && /INT|DOUBLE|DECIMAL|FLOAT|REAL|NUMERIC/i.test(column.type)) {
-    const [lo, hi] = [Number(column.min), Number(column.max)];
-    return plain(/INT/i.test(column.type) ? `round(${lo} + ${uniform} * ${hi - lo})` : `${lo} + ${uniform} * ${hi - lo}`);
-  }
-  if (column.min !== null && column.max !== null && /DATE|TIMESTAMP/i.test(column.type)) {
-    const [lo, hi] = [`CAST(${sqlString(column.min)} AS DATE)`, `CAST(${sqlString(column.max)} AS DATE)`];
-    return plain(`${lo} + CAST(${uniform} * (${hi} - ${lo}) AS INTEGER)`);
+  const numeric = /INT|DOUBLE|DECIMAL|FLOAT|REAL|NUMERIC/i.test(column.type);
+  const temporal = /DATE|TIMESTAMP/i.test(column.type);
+  if (column.min !== null && column.max !== null && (numeric || temporal)) {
+    // Inverse of the profile's distribution: piecewise linear through min, the deciles and max
+    // (uniform between min and max when the profile has no deciles). Dates as days since 1970.
+    const points = [column.min, ...(column.quantiles?.length === 9 ? column.quantiles : []), column.max]
+      .map((p) => (numeric ? Number(p) : Math.round(Date.parse(p.slice(0, 10)) / 86_400_000)));
+    if (points.every(Number.isFinite)) return quantileParts(points, drawSql('i', seed, 'u', 1_000_000), /INT/i.test(column.type), temporal);
   }
   return topValues.length > 0
     ? plain(`${sqlList(topValues.map((v) => v.value))}[1 + ${drawSql('i', seed, 'any', topValues.length)}]`)
     : plain('NULL');
+}
+
+/**
+ * A value from a piecewise-linear inverse distribution through `points` (equally spaced in
+ * probability): the draw picks a segment and a place in it.
+ */
+function quantileParts(points: number[], draw: string, integer: boolean, temporal: boolean): TwinParts {
+  const segments = points.length - 1;
+  const list = `([${points.join(', ')}]::DOUBLE[])`;
+  return {
+    // Position in [0, segments): the segment is its integer part.
+    draw: `(${draw} * ${segments} / 1000000.0)`,
+    value(d) {
+      const k = `CAST(floor(${d}) AS INTEGER)`;
+      const x = `(${list}[${k} + 1] + (${d} - floor(${d})) * (${list}[${k} + 2] - ${list}[${k} + 1]))`;
+      if (temporal) return `(DATE '1970-01-01' + CAST(round(${x}) AS INTEGER))`;
+      return integer ? `round(${x})` : x;
+    },
+  };
 }

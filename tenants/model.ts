@@ -117,6 +117,8 @@ export const DatasetColumnSchema = z.object({
   min: z.string().nullable(),
   max: z.string().nullable(),
   topValues: z.array(z.object({ value: z.string(), count: z.number() })).nullable(),
+  /** Deciles of numbers and dates without personal data (profiles from before they were kept have none). */
+  quantiles: z.array(z.string()).nullable().optional(),
   pii: PiiSchema.nullable(),
 });
 export type DatasetColumn = z.infer<typeof DatasetColumnSchema>;

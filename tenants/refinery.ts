@@ -102,7 +102,7 @@ export function createRefinery(deps: { store: ControlStore; catalog: CatalogServ
 export type Refinery = ReturnType<typeof createRefinery>;
 
 function toTwinColumn(c: DatasetColumn) {
-  return { name: c.name, type: c.type, nullShare: c.nullShare, min: c.min, max: c.max, topValues: c.topValues, piiKind: c.pii?.kind ?? null };
+  return { name: c.name, type: c.type, nullShare: c.nullShare, min: c.min, max: c.max, topValues: c.topValues, quantiles: c.quantiles ?? null, piiKind: c.pii?.kind ?? null };
 }
 
 /** A stable seed per dataset version: the same twin every time it is rebuilt. */

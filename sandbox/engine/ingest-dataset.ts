@@ -17,6 +17,8 @@ export interface ColumnProfile {
   max: string | null;
   /** The most frequent values, only for columns not recognized as personal data. */
   topValues: { value: string; count: number }[] | null;
+  /** Deciles (10th to 90th percentile) of numbers and dates not recognized as personal data. */
+  quantiles: string[] | null;
   pii: Recognition | null;
 }
 
@@ -28,6 +30,9 @@ export interface IngestResult {
 }
 
 const TOP_VALUES = 5;
+const DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+/** Types whose values have an order worth describing by quantiles: numbers, dates and times. */
+const ORDERED_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL.*|DATE|TIMESTAMP.*)$/;
 /** Rows read to guess each CSV column's type; every row is then checked as it loads. */
 const TYPE_SAMPLE_ROWS = 10_000;
 
@@ -112,15 +117,17 @@ async function loadParquet(connection: DuckDBConnection, file: string): Promise<
 }
 
 /**
- * Profiles every column: one whole-table pass for counts, distinct estimates, minima and maxima;
- * one sample for PII recognition (topped up per column where it holds too few values); top values
- * only for columns not recognized as personal data.
+ * Profiles every column: one whole-table pass for counts, distinct estimates, minima, maxima and
+ * deciles; one sample for PII recognition (topped up per column where it holds too few values);
+ * top values only for columns not recognized as personal data.
  */
 async function profile(connection: DuckDBConnection, task: { today: string; sampleSize: number }): Promise<{ rows: number; columns: ColumnProfile[] }> {
   const described = (await connection.runAndReadAll('DESCRIBE data')).getRowsJS().map(([name, type]) => ({ name: String(name), type: String(type) }));
-  const stats = described.map(({ name }) => {
+  const stats = described.map(({ name, type }) => {
     const c = quoteIdentifier(name);
-    return `count(${c}), approx_count_distinct(${c}), min(${c})::VARCHAR, max(${c})::VARCHAR`;
+    // Approximate (t-digest) deciles, for the synthetic twin's distributions.
+    const deciles = ORDERED_TYPES.test(type) ? `approx_quantile(${c}, [${DECILES.join(', ')}])::VARCHAR[]` : 'NULL::VARCHAR[]';
+    return `count(${c}), approx_count_distinct(${c}), min(${c})::VARCHAR, max(${c})::VARCHAR, ${deciles}`;
   });
   const [total, ...values] = (await connection.runAndReadAll(`SELECT count(*), ${stats.join(', ')} FROM data`)).getRowsJS()[0] ?? [];
   const rows = Number(total ?? 0);
@@ -129,7 +136,8 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   )).getRowsJS();
   const columns: ColumnProfile[] = [];
   for (const [k, column] of described.entries()) {
-    const nonNull = Number(values[k * 4] ?? 0);
+    const [count, distinct, min, max, deciles] = values.slice(k * 5, k * 5 + 5) as [bigint, bigint, string | null, string | null, string[] | null];
+    const nonNull = Number(count ?? 0);
     let seen = sample.map((row) => row[k]).filter((v) => v !== null).map(String);
     if (seen.length < Math.min(task.sampleSize, nonNull) / 2) seen = await sampleNonNull(connection, column.name, task.sampleSize);
     const pii = recognizeColumn(column.name, seen, task.today);
@@ -137,10 +145,11 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
       name: column.name,
       type: column.type,
       nullShare: rows === 0 ? 0 : Math.round(((rows - nonNull) / rows) * 10_000) / 10_000,
-      distinctEstimate: Number(values[k * 4 + 1] ?? 0),
-      // SECURITY: min and max of a personal-data column would be an identifier: not kept.
-      min: pii ? null : (values[k * 4 + 2] as string | null) ?? null,
-      max: pii ? null : (values[k * 4 + 3] as string | null) ?? null,
+      distinctEstimate: Number(distinct ?? 0),
+      // SECURITY: min, max and quantiles of a personal-data column would be identifiers: not kept.
+      min: pii ? null : min ?? null,
+      max: pii ? null : max ?? null,
+      quantiles: pii || nonNull === 0 ? null : deciles ?? null,
       // Top values would print identifiers into the catalog: only for columns with no personal data.
       topValues: pii ? null : await topValues(connection, column.name),
       pii,

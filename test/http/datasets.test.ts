@@ -34,6 +34,10 @@ describe('datasets', () => {
     expect(byName.bank_card.pii.kind).toBe('bank_card');
     expect(byName.district).toMatchObject({ pii: null, type: 'VARCHAR', topValues: [{ value: '新华区', count: 100 }, { value: '桥西区', count: 100 }, { value: '长安区', count: 100 }] });
     expect(byName.amount).toMatchObject({ pii: null, type: 'DOUBLE', min: '0.5', nullShare: 0 });
+    // Deciles for the twin, of non-personal numbers only.
+    expect(byName.amount.quantiles).toHaveLength(9);
+    expect(byName.amount.quantiles.map(Number)).toEqual([...byName.amount.quantiles.map(Number)].sort((a: number, b: number) => a - b));
+    expect(byName.id_card.quantiles).toBeNull();
     // An estimate (HyperLogLog) of 300 distinct IDs.
     expect(byName.id_card.distinctEstimate).toBeGreaterThan(270);
     expect(byName.id_card.distinctEstimate).toBeLessThan(330);

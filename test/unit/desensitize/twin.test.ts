@@ -73,6 +73,29 @@ describe('twinSql', () => {
     expect(Math.abs(Number(ranges!.true_share) - 0.25)).toBeLessThan(0.015);
   });
 
+  it('follows the deciles of skewed numbers and dates, within min and max', async () => {
+    // Incomes: most small, a long tail; registrations bunched in recent years.
+    const income = column('income', 'DOUBLE', { min: '0', max: '1000000', quantiles: ['1000', '2000', '3000', '4000', '5000', '6000', '8000', '12000', '30000'] });
+    const registered = column('registered', 'DATE', {
+      min: '1990-01-01', max: '2025-12-31',
+      quantiles: ['2015-01-01', '2016-01-01', '2017-01-01', '2018-01-01', '2019-01-01', '2020-01-01', '2021-01-01', '2022-01-01', '2023-01-01'],
+    });
+    await connection.run(`CREATE OR REPLACE TABLE skewed AS ${twinSql([income, registered], ROWS, 7)}`);
+    const [stats] = await connection.all<Record<string, number | string>>(`SELECT min(income) AS lo, max(income) AS hi,
+      quantile_cont(income, 0.5) AS median, quantile_cont(income, 0.85) AS p85, quantile_cont(income, 0.95) AS p95,
+      min(registered)::VARCHAR AS first, quantile_disc(registered, 0.1)::VARCHAR AS p10_date, quantile_disc(registered, 0.5)::VARCHAR AS median_date FROM skewed`);
+    expect(Number(stats!.lo)).toBeGreaterThanOrEqual(0);
+    expect(Number(stats!.hi)).toBeLessThanOrEqual(1_000_000);
+    expect(Math.abs(Number(stats!.median) - 5000)).toBeLessThan(200);
+    // Halfway between the 80th (12,000) and 90th (30,000) percentiles.
+    expect(Math.abs(Number(stats!.p85) - 21000)).toBeLessThan(1500);
+    // Between the 90th percentile and the maximum: the tail, far above anything uniform would give.
+    expect(Number(stats!.p95)).toBeGreaterThan(400_000);
+    expect(stats!.first! >= '1990-01-01').toBe(true);
+    expect(String(stats!.p10_date).slice(0, 4)).toMatch(/^201[45]$/);
+    expect(String(stats!.median_date).slice(0, 4)).toMatch(/^201[89]$/);
+  });
+
   it('generates valid values for every personal-data kind', async () => {
     const kinds = ['resident_id', 'mobile', 'uscc', 'bank_card', 'name', 'address', 'email', 'plate', 'passport', 'fixed_line'];
     const rows = await connection.all<Record<string, string>>(
