@@ -114,6 +114,18 @@ describe('datasets', () => {
     expect((await t.call(SUPERVISOR, 'GET', '/v1/datasets/broken')).statusCode).toBe(404);
   });
 
+  it('names the line of a malformed row far past the rows read for the type guess, and keeps nothing', async () => {
+    const lines = ['n,label'];
+    for (let i = 0; i < 20_000; i++) lines.push(`${i},row${i}`);
+    lines.push('20000,too,many');
+    const res = await ingest(t, datasetMeta('late_broken'), Buffer.from(`${lines.join('\n')}\n`));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'UPL_ERR_MALFORMED', message: expect.stringContaining('line 20002, column 3') });
+    expect((await t.call(SUPERVISOR, 'GET', '/v1/datasets/late_broken')).statusCode).toBe(404);
+    const dir = path.join(t.dataDir, 'domain', 'late_broken');
+    expect(fs.existsSync(dir) ? fs.readdirSync(dir) : []).toEqual([]);
+  });
+
   it('types columns from the first rows, checks every row as it loads, and re-infers when a later row does not fit', async () => {
     const lines = ['n,code,day'];
     for (let i = 0; i < 30_000; i++) lines.push(`${i},${1000 + i},2026-01-${String(1 + (i % 28)).padStart(2, '0')}`);
