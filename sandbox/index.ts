@@ -1,7 +1,7 @@
 /**
  * The data plane's public face. Other folders import only from here.
  */
-export { openDatabase, type Database, type Connection, type SqlSession, type SqlValue, type Row } from './duckdb.js';
+export { openDatabase, type Database, type Connection, type OpenDatabaseOptions, type SqlSession, type SqlValue, type Row } from './duckdb.js';
 export { wipeDirectory, type WipeRecord } from './wipe-directory.js';
 export { tenantDirectory } from './tenant-paths.js';
 export { EngineClient, type EngineClientOptions } from './engine/engine-client.js';

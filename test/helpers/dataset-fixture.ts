@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { luhnCheckDigit, residentIdCheckChar } from '../../desensitize/index.js';
+import { openDatabase, type Row } from '../../sandbox/index.js';
 import { BOUNDARY, multipartForm } from './multipart.js';
 import { SUPERVISOR, type TestApp } from './test-app.js';
 
@@ -41,4 +44,29 @@ export function ingest(t: TestApp, meta: Record<string, unknown> | string, conte
     payload: multipartForm({ meta: typeof meta === 'string' ? meta : JSON.stringify(meta) }, { filename: 'data.csv', content }),
     headers: { authorization: `Bearer ${t.token(claims)}`, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
   });
+}
+
+/** Writes the rows of a SELECT as a Parquet file (DuckDB in memory); returns its bytes. */
+export async function parquetOf(file: string, select: string): Promise<Buffer> {
+  const db = await openDatabase(':memory:');
+  const connection = await db.connect();
+  try {
+    await connection.run(`COPY (${select}) TO '${file}' (FORMAT parquet)`);
+  } finally {
+    connection.close();
+    db.close();
+  }
+  return fs.readFileSync(file);
+}
+
+/** Rows of a query over a dataset's raw file (`domain/<id>/v<version>.duckdb`, table `data`), read-only. */
+export async function rawDatasetRows(dataDir: string, id: string, sql: string, version = 1): Promise<Row[]> {
+  const db = await openDatabase(path.join(dataDir, 'domain', id, `v${version}.duckdb`), { readOnly: true });
+  const connection = await db.connect();
+  try {
+    return await connection.all(sql);
+  } finally {
+    connection.close();
+    db.close();
+  }
 }

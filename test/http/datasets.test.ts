@@ -6,8 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
-import { openDatabase } from '../../sandbox/index.js';
+import { datasetMeta, ingest, parquetOf, rawDatasetRows, residentsCsv } from '../helpers/dataset-fixture.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const OPERATOR = { role: 'operator', org: 'acme', sub: 'olga' } as const;
@@ -54,21 +53,13 @@ describe('datasets', () => {
     const res = await ingest(t, datasetMeta('people_gbk'), gbk);
     expect(res.statusCode).toBe(201);
     expect(res.json().columns.map((c: { name: string; type: string }) => [c.name, c.type])).toEqual([['编号', 'BIGINT'], ['姓名', 'VARCHAR'], ['城市', 'VARCHAR']]);
-    const raw = await openDatabase(path.join(t.dataDir, 'domain', 'people_gbk', 'v1.duckdb'), { readOnly: true });
-    const connection = await raw.connect();
-    expect(await connection.all('SELECT "姓名", "城市" FROM data ORDER BY "编号"')).toEqual([{ 姓名: '张三', 城市: '北京' }, { 姓名: '李四', 城市: '上海' }]);
-    connection.close();
-    raw.close();
+    expect(await rawDatasetRows(t.dataDir, 'people_gbk', 'SELECT "姓名", "城市" FROM data ORDER BY "编号"')).toEqual([{ 姓名: '张三', 城市: '北京' }, { 姓名: '李四', 城市: '上海' }]);
   });
 
   it('ingests a Parquet file with its own types', async () => {
     const file = path.join(t.dataDir, 'fixture.parquet');
-    const db = await openDatabase(':memory:');
-    const c = await db.connect();
-    await c.run(`COPY (SELECT range AS n, 'p' || range AS label, DATE '2026-01-01' + range::INTEGER AS day FROM range(300)) TO '${file}' (FORMAT parquet)`);
-    c.close();
-    db.close();
-    const res = await ingest(t, datasetMeta('from_parquet'), fs.readFileSync(file));
+    const content = await parquetOf(file, "SELECT range AS n, 'p' || range AS label, DATE '2026-01-01' + range::INTEGER AS day FROM range(300)");
+    const res = await ingest(t, datasetMeta('from_parquet'), content);
     expect(res.statusCode).toBe(201);
     expect(res.json().rows).toBe(300);
     expect(res.json().columns.map((col: { name: string; type: string }) => [col.name, col.type])).toEqual([['n', 'BIGINT'], ['label', 'VARCHAR'], ['day', 'DATE']]);
@@ -135,11 +126,7 @@ describe('datasets', () => {
     const types = Object.fromEntries(res.json().columns.map((c: { name: string; type: string }) => [c.name, c.type]));
     // The same types as inference over every row: a decimal, an identifier kept as text, an impossible date.
     expect(types).toEqual({ n: 'DOUBLE', code: 'VARCHAR', day: 'VARCHAR' });
-    const raw = await openDatabase(path.join(t.dataDir, 'domain', 'late_misfits', 'v1.duckdb'), { readOnly: true });
-    const connection = await raw.connect();
-    expect(await connection.all("SELECT n, code, day FROM data WHERE code = '0042'")).toEqual([{ n: 10.5, code: '0042', day: '2026-02-30' }]);
-    connection.close();
-    raw.close();
+    expect(await rawDatasetRows(t.dataDir, 'late_misfits', "SELECT n, code, day FROM data WHERE code = '0042'")).toEqual([{ n: 10.5, code: '0042', day: '2026-02-30' }]);
   });
 
   it('shows a loading version, with its stage, to the supervisor only, until it commits', async () => {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../sandbox/index.js';
+import { parquetOf } from '../helpers/dataset-fixture.js';
 import { licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
 import { BOUNDARY, multipart } from '../helpers/multipart.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
@@ -63,12 +63,8 @@ describe('uploads', () => {
 
   it('imports a Parquet file', async () => {
     const file = path.join(t.dataDir, 'fixture.parquet');
-    const db = await openDatabase(':memory:');
-    const c = await db.connect();
-    await c.run(`COPY (SELECT range AS id, 'p' || range AS label FROM range(300)) TO '${file}' (FORMAT parquet)`);
-    c.close();
-    db.close();
-    const res = await upload('from_parquet', { filename: 'x.parquet', content: fs.readFileSync(file) });
+    const content = await parquetOf(file, "SELECT range AS id, 'p' || range AS label FROM range(300)");
+    const res = await upload('from_parquet', { filename: 'x.parquet', content });
     expect(res.statusCode).toBe(201);
     expect(res.json().rows).toBe(300);
     expect((await query('SELECT max(label) AS m FROM from_parquet')).rows).toEqual([['p99']]);

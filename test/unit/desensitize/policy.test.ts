@@ -1,24 +1,15 @@
-/** Column policies compile to a SELECT list whose output holds no raw identifying value. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+/** Column policies compile to a SELECT whose output holds no raw identifying value. */
+import { describe, expect, it } from 'vitest';
 import { checkPolicy, compilePolicySelect, defaultPolicy, residentIdCheckChar, tokenize } from '../../../desensitize/index.js';
-import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
+import { useMemoryConnection } from '../../helpers/memory-connection.js';
 
-let db: Database;
-let connection: Connection;
-beforeAll(async () => {
-  db = await openDatabase(':memory:');
-  connection = await db.connect();
-});
-afterAll(() => {
-  connection.close();
-  db.close();
-});
+const duck = useMemoryConnection();
 
 describe('compilePolicySelect', () => {
   it('applies every policy kind and derives columns from resident IDs', async () => {
     const first17 = '13010219900312001';
     const id = first17 + residentIdCheckChar(first17);
-    await connection.run(`CREATE TABLE raw AS SELECT '${id}' AS id_card, '张伟' AS name, '13812345678' AS mobile, 1234.5 AS amount, 'secret' AS notes, '1990-03-12' AS born`);
+    await duck.connection.run(`CREATE TABLE raw AS SELECT '${id}' AS id_card, '张伟' AS name, '13812345678' AS mobile, 1234.5 AS amount, 'secret' AS notes, '1990-03-12' AS born`);
     const key = Buffer.alloc(32, 1);
     const select = compilePolicySelect([
       { name: 'id_card', policy: defaultPolicy('resident_id') },
@@ -28,7 +19,7 @@ describe('compilePolicySelect', () => {
       { name: 'notes', policy: { kind: 'hidden' } },
       { name: 'born', policy: { kind: 'generalize', rule: 'age_band' } },
     ], { tokenKey: key, today: '2026-11-22' }, 'raw');
-    const [row] = await connection.all(select!);
+    const [row] = await duck.connection.all(select!);
     expect(row).toEqual({
       id_card: tokenize(id, key, 'resident_id'),
       id_card_birth_year: 1990, id_card_gender: 'M', id_card_region: '130100',

@@ -4,28 +4,19 @@
  * plate, passport, fixed line) match their recognizers and keep a partial mask; the same seed gives
  * the same values and another seed other ones.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   addressSql, bankCardSql, CHINESE_NAME_PATTERN, EMAIL_PATTERN, emailSql, FIXED_LINE_PATTERN, fixedLineSql, FULLY_MASKED, isValidResidentId, isValidUscc, luhnValid,
   MASKS, MOBILE_PATTERN, mobileSql, nameSql, PASSPORT_PATTERN, passportSql, PLATE_PATTERN, plateSql, REGIONS, residentIdSql, twoStepSelect, usccSql, type MaskKind,
 } from '../../../desensitize/index.js';
-import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
+import { useMemoryConnection } from '../../helpers/memory-connection.js';
 
 const ROWS = 20_000;
 const TODAY = '2026-11-22';
-let db: Database;
-let connection: Connection;
-beforeAll(async () => {
-  db = await openDatabase(':memory:', { threads: 2 });
-  connection = await db.connect();
-});
-afterAll(() => {
-  connection.close();
-  db.close();
-});
+const duck = useMemoryConnection({ threads: 2 });
 
 const generate = async (expression: string, rows = ROWS) =>
-  (await connection.all<{ v: string }>(`SELECT ${expression} AS v FROM range(${rows}) t(i) ORDER BY i`)).map((r) => r.v);
+  (await duck.connection.all<{ v: string }>(`SELECT ${expression} AS v FROM range(${rows}) t(i) ORDER BY i`)).map((r) => r.v);
 
 describe('synthetic identifiers', () => {
   it('resident IDs have real region codes, past birth dates and correct check characters', async () => {
@@ -89,7 +80,7 @@ describe.each(OTHER_KINDS)('synthetic %s', (kind, generator, pattern) => {
   it('matches its recognizer, and its masks (TypeScript and SQL) keep part of it', async () => {
     const unchanged = { prepare: (column: string) => column, finish: (prepared: string) => prepared };
     const select = twoStepSelect([{ name: 'v', column: 'v', rule: unchanged }, { name: 'masked', column: 'v', rule: MASKS[kind] }], `(SELECT ${generator('i', 42)} AS v FROM range(10000) t(i))`);
-    const rows = await connection.all<{ v: string; masked: string }>(select);
+    const rows = await duck.connection.all<{ v: string; masked: string }>(select);
     expect(rows).toHaveLength(10_000);
     for (const { v, masked } of rows) {
       expect(pattern.test(v), v).toBe(true);

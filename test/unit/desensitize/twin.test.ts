@@ -4,25 +4,16 @@
  * their proportions, numbers and dates within their ranges, valid identifiers for every personal-data
  * kind, the same rows for the same seed; and usable as the subquery the refinery wraps in a policy.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CHINESE_NAME_PATTERN, compilePolicySelect, defaultPolicy, EMAIL_PATTERN, FIXED_LINE_PATTERN, isValidResidentId, isValidUscc, luhnValid, MOBILE_PATTERN,
   PASSPORT_PATTERN, PLATE_PATTERN, REGIONS, twinSql, type TwinColumn,
 } from '../../../desensitize/index.js';
-import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
+import { useMemoryConnection } from '../../helpers/memory-connection.js';
 
 const ROWS = 20_000;
 const TODAY = '2026-11-22';
-let db: Database;
-let connection: Connection;
-beforeAll(async () => {
-  db = await openDatabase(':memory:', { threads: 2 });
-  connection = await db.connect();
-});
-afterAll(() => {
-  connection.close();
-  db.close();
-});
+const duck = useMemoryConnection({ threads: 2 });
 
 const column = (name: string, type: string, extra: Partial<TwinColumn> = {}): TwinColumn =>
   ({ name, type, nullShare: 0, min: null, max: null, topValues: null, piiKind: null, ...extra });
@@ -41,15 +32,15 @@ const PROFILE: TwinColumn[] = [
 
 describe('twinSql', () => {
   it('has the raw table\'s column names and types, and the rows asked for', async () => {
-    await connection.run(`CREATE OR REPLACE TABLE twin AS ${twinSql(PROFILE, ROWS, 42)}`);
-    const described = await connection.all<{ column_name: string; column_type: string }>('DESCRIBE twin');
+    await duck.connection.run(`CREATE OR REPLACE TABLE twin AS ${twinSql(PROFILE, ROWS, 42)}`);
+    const described = await duck.connection.all<{ column_name: string; column_type: string }>('DESCRIBE twin');
     expect(described.map((c) => [c.column_name, c.column_type])).toEqual(PROFILE.map((c) => [c.name, c.type]));
-    expect(await connection.all('SELECT count(*)::INTEGER AS n FROM twin')).toEqual([{ n: ROWS }]);
+    expect(await duck.connection.all('SELECT count(*)::INTEGER AS n FROM twin')).toEqual([{ n: ROWS }]);
   });
 
   it('has nulls in the observed shares, independently per column', async () => {
-    await connection.run(`CREATE OR REPLACE TABLE twin AS ${twinSql(PROFILE, ROWS, 42)}`);
-    const [shares] = await connection.all<Record<string, number>>(`SELECT
+    await duck.connection.run(`CREATE OR REPLACE TABLE twin AS ${twinSql(PROFILE, ROWS, 42)}`);
+    const [shares] = await duck.connection.all<Record<string, number>>(`SELECT
       avg((mobile IS NULL)::INTEGER) AS mobile, avg((email IS NULL)::INTEGER) AS email, avg((amount IS NULL)::INTEGER) AS amount,
       avg((mobile IS NULL AND email IS NULL)::INTEGER) AS both, avg((id_card IS NULL OR name IS NULL OR age IS NULL)::INTEGER) AS never FROM twin`);
     expect(shares!.mobile).toBeCloseTo(0.3, 1);
@@ -60,11 +51,11 @@ describe('twinSql', () => {
   });
 
   it('draws categories in their proportions and numbers and dates within their ranges', async () => {
-    await connection.run(`CREATE OR REPLACE TABLE twin AS ${twinSql(PROFILE, ROWS, 42)}`);
-    const districts = await connection.all<{ district: string; share: number }>('SELECT district, count(*) / sum(count(*)) OVER () AS share FROM twin GROUP BY district ORDER BY share DESC');
+    await duck.connection.run(`CREATE OR REPLACE TABLE twin AS ${twinSql(PROFILE, ROWS, 42)}`);
+    const districts = await duck.connection.all<{ district: string; share: number }>('SELECT district, count(*) / sum(count(*)) OVER () AS share FROM twin GROUP BY district ORDER BY share DESC');
     expect(districts.map((d) => d.district)).toEqual(['长安区', '桥西区', '新华区']);
     districts.forEach((d, k) => expect(Math.abs(d.share - [0.6, 0.3, 0.1][k]!)).toBeLessThan(0.015));
-    const [ranges] = await connection.all<Record<string, string | number>>(`SELECT min(amount) AS amount_min, max(amount) AS amount_max, min(age) AS age_min, max(age) AS age_max,
+    const [ranges] = await duck.connection.all<Record<string, string | number>>(`SELECT min(amount) AS amount_min, max(amount) AS amount_max, min(age) AS age_min, max(age) AS age_max,
       min(birth_date)::VARCHAR AS born_min, max(birth_date)::VARCHAR AS born_max, avg("Odd ""name"""::INTEGER) AS true_share FROM twin`);
     expect(ranges!.amount_min).toBeGreaterThanOrEqual(10);
     expect(ranges!.amount_max).toBeLessThanOrEqual(20);
@@ -80,8 +71,8 @@ describe('twinSql', () => {
       min: '1990-01-01', max: '2025-12-31',
       quantiles: ['2015-01-01', '2016-01-01', '2017-01-01', '2018-01-01', '2019-01-01', '2020-01-01', '2021-01-01', '2022-01-01', '2023-01-01'],
     });
-    await connection.run(`CREATE OR REPLACE TABLE skewed AS ${twinSql([income, registered], ROWS, 7)}`);
-    const [stats] = await connection.all<Record<string, number | string>>(`SELECT min(income) AS lo, max(income) AS hi,
+    await duck.connection.run(`CREATE OR REPLACE TABLE skewed AS ${twinSql([income, registered], ROWS, 7)}`);
+    const [stats] = await duck.connection.all<Record<string, number | string>>(`SELECT min(income) AS lo, max(income) AS hi,
       quantile_cont(income, 0.5) AS median, quantile_cont(income, 0.85) AS p85, quantile_cont(income, 0.95) AS p95,
       min(registered)::VARCHAR AS first, quantile_disc(registered, 0.1)::VARCHAR AS p10_date, quantile_disc(registered, 0.5)::VARCHAR AS median_date FROM skewed`);
     expect(Number(stats!.lo)).toBeGreaterThanOrEqual(0);
@@ -98,7 +89,7 @@ describe('twinSql', () => {
 
   it('generates valid values for every personal-data kind', async () => {
     const kinds = ['resident_id', 'mobile', 'uscc', 'bank_card', 'name', 'address', 'email', 'plate', 'passport', 'fixed_line'];
-    const rows = await connection.all<Record<string, string>>(
+    const rows = await duck.connection.all<Record<string, string>>(
       `SELECT * FROM (${twinSql(kinds.map((kind) => column(kind, 'VARCHAR', { piiKind: kind })), 5000, 7)})`,
     );
     const places = REGIONS.map(([, province, city, county]) => `${province}${city}${county}`);
@@ -118,7 +109,7 @@ describe('twinSql', () => {
   });
 
   it('gives the same rows for the same seed and other rows for another seed', async () => {
-    const read = (seed: number) => connection.all<Record<string, unknown>>(`SELECT * FROM (${twinSql(PROFILE, 2000, seed)})`);
+    const read = (seed: number) => duck.connection.all<Record<string, unknown>>(`SELECT * FROM (${twinSql(PROFILE, 2000, seed)})`);
     const a = await read(5);
     expect(await read(5)).toEqual(a);
     const b = await read(6);
@@ -128,7 +119,7 @@ describe('twinSql', () => {
   it('works as the subquery of a policy select, as the refinery uses it', async () => {
     const policies = ['id_card', 'name', 'mobile'].map((name) => ({ name, policy: defaultPolicy(PROFILE.find((c) => c.name === name)!.piiKind) }));
     const select = compilePolicySelect(policies, { tokenKey: Buffer.alloc(32, 1), today: TODAY }, `(${twinSql(PROFILE, 1000, 42)})`)!;
-    const rows = (await connection.all<{ name: string; mobile: string | null }>(select)).filter((row) => row.mobile !== null);
+    const rows = (await duck.connection.all<{ name: string; mobile: string | null }>(select)).filter((row) => row.mobile !== null);
     expect(rows.length).toBeGreaterThan(600);
     for (const row of rows) {
       expect(row.name).toMatch(/^[\p{Script=Han}]{1,2}\*+$/u);
