@@ -3,6 +3,8 @@
  * misdirected tokens, and tokens that outlive the control-plane decision behind them. Each attack
  * must get the right status and stable code, and must not act.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { createSigner } from 'fast-jwt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { licenseAround, startTestApp, SUPERVISOR, TEST_JWT_SECRET, type TestApp } from '../helpers/test-app.js';
@@ -142,6 +144,17 @@ describe('authentication and access', () => {
     expect(resumed.json().code).toBe('TNT_ERR_INVALID_TRANSITION');
     // A fresh token changes nothing: the decision lives in the control plane.
     expect((await t.call(OPERATOR_T2, 'GET', '/v1/me')).json().code).toBe('AUTH_ERR_TENANT_REVOKED');
+  });
+
+  it('fences a revoked tenant off the engine: a query that passed its access check before the revocation never re-opens its files', async () => {
+    expect((await t.call(OPERATOR_T2, 'POST', '/v1/query', { sql: 'SELECT 1 AS one', env: 'dev' })).statusCode).toBe(200);
+    const dir = path.join(t.dataDir, 'tenants', 't2');
+    expect(fs.existsSync(dir)).toBe(true);
+    expect((await t.call(SUPERVISOR, 'POST', '/v1/tenants/t2/revoke')).statusCode).toBe(200);
+    // What the query service sends for a request that was authorized just before the revoke.
+    const straggler = t.app.engine.query({ tenantId: 't2', tenantDir: dir, sql: 'SELECT 1 AS one', env: 'dev', maxRows: 10, maxBytes: 1024, timeoutMs: 1000 });
+    await expect(straggler).rejects.toMatchObject({ code: 'AUTH_ERR_TENANT_REVOKED' });
+    expect(fs.existsSync(dir)).toBe(false);
   });
 
   it('refuses a tenant whose license has ended, and one whose license has not started', async () => {
