@@ -21,6 +21,11 @@ export interface SqlSession {
 }
 
 export interface Connection extends SqlSession {
+  /**
+   * Appends rows to a table through DuckDB's appender, in the connection's open transaction if any.
+   * Several times cheaper per row than a multi-row INSERT with parameters (about 15 against 90 µs).
+   */
+  append(table: string, rows: readonly (readonly SqlValue[])[]): Promise<void>;
   close(): void;
 }
 
@@ -67,6 +72,22 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
         all: async <T extends Row>(sql: string, params?: readonly SqlValue[]) => {
           const reader = await connection.runAndReadAll(sql, params ? [...params] as DuckDBValue[] : undefined);
           return reader.getRowObjectsJS().map((row) => normalizeRow(row) as T);
+        },
+        append: async (table, rows) => {
+          const appender = await connection.createAppender(table);
+          try {
+            const types = rows[0]?.map((_, i) => appender.columnType(i)) ?? [];
+            for (const row of rows) {
+              row.forEach((value, i) => appender.appendValue(value, types[i]));
+              appender.endRow();
+            }
+            appender.flushSync();
+          } catch (error) {
+            appender.clear(); // closing would otherwise flush the rows appended so far
+            throw error;
+          } finally {
+            appender.closeSync();
+          }
         },
         close: () => {
           prepared.clear();

@@ -1,9 +1,11 @@
+import path from 'node:path';
 import { DomainError } from '../../core/errors.js';
 import { openDatabase, type Connection, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
 import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
 import type { ColumnPolicy } from '../../desensitize/index.js';
 import type { ApplicantRecord, DatasetColumn, DatasetRecord, GrantRecord, TenantRecord, WorkspaceTableLineage } from '../model.js';
 import type { AuditFilter, ControlStore, StoreReader, StoreTransaction } from './control-store.js';
+import { AUDIT_JOURNAL_FILE, AuditJournal, JournalBrokenError, readJournal } from './audit-journal.js';
 import { applyMigrations } from './migrations.js';
 
 export interface DuckDbControlStoreOptions {
@@ -22,7 +24,12 @@ interface Job {
   work: (tx: StoreTransaction) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** Moves the journaled audit entries into the table, in this batch's transaction. */
+  moveJournal?: true;
 }
+
+/** Journaled entries are moved into the table once this many wait (and by every other commit). */
+const JOURNAL_MOVE_AT = 1_000;
 
 /**
  * The control store on an embedded DuckDB file.
@@ -31,7 +38,13 @@ interface Job {
  * a commit is in flight joins the next transaction, so each acknowledged mutation is durable (DuckDB
  * fsyncs its WAL on commit) while the fsync cost is shared. If any work in a batch throws, the batch
  * rolls back and each of its jobs runs again alone, so one failure never takes another's result.
- * Reads use a fresh connection each and see committed state only.
+ * Reads use one shared read connection and see committed state only.
+ *
+ * A batch that only appends audit entries (the query log) commits to the audit journal next to the
+ * database instead (`audit-journal.ts`): the chain is the `audit_log` table followed by the journal.
+ * Any batch with a state change first moves the journaled entries into the table in its own
+ * transaction, so the table never has a gap; so does a batch of its own every JOURNAL_MOVE_AT
+ * entries, and `close()`. Readers see both parts.
  */
 export async function openDuckDbControlStore(options: DuckDbControlStoreOptions): Promise<ControlStore> {
   const db = await openDatabase(options.path, { threads: 1, memoryLimitMb: 512, readOnly: options.readOnly ?? false });
@@ -45,7 +58,22 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
   }
   const maxBatch = options.maxBatch ?? 256;
   const readSession = serialized(await db.connect());
-  const reader = createReader(readSession);
+  const table = createReader(readSession);
+  // Entries durable in the journal but not yet in the table, in sequence order.
+  let journaled: AuditEntry[];
+  let journal: AuditJournal | undefined;
+  try {
+    const journalFile = path.join(path.dirname(options.path), AUDIT_JOURNAL_FILE);
+    const reading = readJournal(journalFile, await table.auditHead());
+    journaled = reading.entries;
+    journal = options.readOnly ? undefined : await AuditJournal.open(journalFile, reading.validBytes);
+  } catch (error) {
+    readSession.close();
+    writer.close();
+    db.close();
+    throw error;
+  }
+  const reader = withJournaledEntries(table, () => journaled);
   let head = await reader.auditHead();
   const queue: Job[] = [];
   const listeners: ((head: AuditHead) => void)[] = [];
@@ -53,6 +81,18 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
   // queued at any moment either is seen by the loop or starts a new one.
   let draining: Promise<void> | undefined;
   let closed = false;
+  /** Set when the journal failed beyond repair: every further mutation is refused. */
+  let broken: Error | undefined;
+
+  function enqueue(job: Job): void {
+    queue.push(job);
+    draining ??= drain();
+  }
+
+  /** Queues a batch of its own that moves the journaled entries into the table. */
+  function moveJournal(): Promise<unknown> {
+    return new Promise((resolve, reject) => enqueue({ work: async () => undefined, resolve, reject, moveJournal: true }));
+  }
 
   async function drain(): Promise<void> {
     try {
@@ -75,9 +115,10 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
   /**
    * Runs a batch in one transaction. Returns the error when it rolled back, else settles the jobs.
    * The transaction opens lazily: a batch that only appends audit entries (the query log) commits
-   * them with one autocommitted multi-row INSERT, a single round trip to DuckDB.
+   * them to the journal, with no DuckDB transaction at all.
    */
   async function commitBatch(batch: Job[]): Promise<unknown> {
+    if (broken) return broken;
     let batchHead = head;
     const results: unknown[] = [];
     const callbacks: (() => void)[] = [];
@@ -92,7 +133,9 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
       await begin();
       return reading();
     };
+    const moving = journaled;
     try {
+      if (batch.some((job) => job.moveJournal) && moving.length > 0) await begin();
       for (const job of batch) {
         let wrote = false;
         let audited = false;
@@ -122,7 +165,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
           insertDatasetVersion: (record, columns) => write('INSERT INTO datasets VALUES ($1, $2, $3, $4, $5)', [record.id, record.version, JSON.stringify(record), JSON.stringify(columns), record.createdAt]),
           async appendAudit(input) {
             const entry = chainAuditEntry(batchHead, input, options.clock().toISOString());
-            // Written with the batch's other entries at the end: one statement, same transaction.
+            // Written with the batch's other entries at the end: same transaction (or journal write).
             entries.push(entry);
             wrote = true;
             audited = true;
@@ -137,22 +180,25 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
         if (wrote && !audited) throw new Error('a control-store mutation must append an audit entry');
       }
       if (inTransaction) {
-        await insertAuditEntries(writer, entries);
+        // SECURITY: invariant 5: the journaled entries enter the table before this batch's own, in
+        // the same transaction, so the table is always a gapless prefix of the chain.
+        await appendAuditRows(writer, [...moving, ...entries]);
         await writer.run('COMMIT');
       } else if (entries.length > 0) {
-        // No other write: the INSERT is its own (atomic, durable) transaction. More than one
-        // statement's worth of entries needs a transaction to stay all-or-nothing.
-        if (entries.length > AUDIT_ROWS_PER_STATEMENT) {
-          await begin();
-          await insertAuditEntries(writer, entries);
-          await writer.run('COMMIT');
-        } else {
-          await insertAuditEntries(writer, entries);
-        }
+        await journal!.append(entries);
       }
     } catch (error) {
       if (inTransaction) await writer.run('ROLLBACK').catch(() => undefined);
+      if (error instanceof JournalBrokenError) broken = error;
       return error ?? new Error('mutation failed');
+    }
+    if (inTransaction) {
+      journaled = [];
+      // Entries left in the file by a failed truncation are already in the table: reading skips them.
+      if (moving.length > 0) await journal!.clear().catch(options.onCallbackError);
+    } else if (entries.length > 0) {
+      journaled.push(...entries);
+      if (journaled.length >= JOURNAL_MOVE_AT && !queue.some((job) => job.moveJournal)) moveJournal().catch(options.onCallbackError);
     }
     head = batchHead;
     for (const callback of callbacks) {
@@ -172,10 +218,9 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
     mutate<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
       if (options.readOnly) return Promise.reject(new Error('the control store is open read-only'));
       if (closed) return Promise.reject(new DomainError('SRV_ERR_UNAVAILABLE', 'the service is shutting down: retry shortly'));
-      return new Promise<T>((resolve, reject) => {
-        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-        draining ??= drain();
-      });
+      // SECURITY: invariant 5: with the journal in doubt, nothing more is acknowledged as audited.
+      if (broken) return Promise.reject(new DomainError('SRV_ERR_UNAVAILABLE', 'the audit journal failed: the service must be restarted'));
+      return new Promise<T>((resolve, reject) => enqueue({ work: work as Job['work'], resolve: resolve as (value: unknown) => void, reject }));
     },
     onCommit: (listener) => void listeners.push(listener),
     async ping() {
@@ -188,6 +233,8 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
     async close() {
       closed = true;
       while (draining) await draining;
+      if (journal && journaled.length > 0 && !broken) await moveJournal().catch(options.onCallbackError);
+      await journal?.close();
       writer.close();
       readSession.close();
       db.close();
@@ -195,16 +242,53 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
   };
 }
 
-const AUDIT_ROWS_PER_STATEMENT = 64;
-const AUDIT_COLUMNS = 10;
+async function appendAuditRows(writer: Connection, entries: AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await writer.append('audit_log', entries.map((e) => [e.seq, e.ts, e.actor.sub, e.actor.role, e.actor.org, e.action, e.target, JSON.stringify(e.details), e.prevHash, e.hash]));
+}
 
-async function insertAuditEntries(session: SqlSession, entries: AuditEntry[]): Promise<void> {
-  for (let start = 0; start < entries.length; start += AUDIT_ROWS_PER_STATEMENT) {
-    const chunk = entries.slice(start, start + AUDIT_ROWS_PER_STATEMENT);
-    const rows = chunk.map((_, r) => `(${Array.from({ length: AUDIT_COLUMNS }, (_, c) => `$${r * AUDIT_COLUMNS + c + 1}`).join(', ')})`);
-    const params = chunk.flatMap((e) => [e.seq, e.ts, e.actor.sub, e.actor.role, e.actor.org, e.action, e.target, JSON.stringify(e.details), e.prevHash, e.hash]);
-    await session.run(`INSERT INTO audit_log VALUES ${rows.join(', ')}`, params);
-  }
+/**
+ * The chain as readers see it: the table, then the journaled entries past what the table returned.
+ * `journaled` is read before the table, and a move only adds to the table what it removes from the
+ * journal, so every entry appears once, in order.
+ */
+function withJournaledEntries(table: StoreReader, journaled: () => readonly AuditEntry[]): StoreReader {
+  return {
+    ...table,
+    async queryAudit(filter) {
+      const tail = journaled();
+      const stored = await table.queryAudit(filter);
+      const seen = new Set(stored.map((entry) => entry.seq));
+      const more = tail.filter((entry) => !seen.has(entry.seq) && matchesAuditFilter(entry, filter));
+      return more.length === 0 ? stored : [...stored, ...more].sort((a, b) => a.seq - b.seq).slice(0, filter.limit);
+    },
+    async *scanAudit() {
+      const tail = journaled();
+      let last = 0;
+      for await (const entry of table.scanAudit()) {
+        last = entry.seq;
+        yield entry;
+      }
+      for (const entry of tail) if (entry.seq > last) yield entry;
+    },
+    async auditHead() {
+      const last = journaled().at(-1);
+      const stored = await table.auditHead();
+      return last && last.seq > stored.seq ? { seq: last.seq, hash: last.hash } : stored;
+    },
+  };
+}
+
+/** `queryAudit`'s SQL conditions, for journaled entries. */
+function matchesAuditFilter(entry: AuditEntry, filter: AuditFilter): boolean {
+  const action = filter.action;
+  return (filter.actorSub === undefined || entry.actor.sub === filter.actorSub)
+    && (filter.org === undefined || entry.actor.org === filter.org)
+    && (action === undefined || (action.endsWith('.*') ? entry.action.startsWith(action.slice(0, -1)) : entry.action === action))
+    && (filter.target === undefined || entry.target === filter.target)
+    && (filter.fromTs === undefined || entry.ts >= filter.fromTs)
+    && (filter.toTs === undefined || entry.ts < filter.toTs)
+    && (filter.afterSeq === undefined || entry.seq > filter.afterSeq);
 }
 
 /**
@@ -212,7 +296,7 @@ async function insertAuditEntries(session: SqlSession, entries: AuditEntry[]): P
  * query at a time, and a cached connection keeps its prepared statements. Reads are rare here (the
  * per-request checks use the in-memory directory).
  */
-function serialized(connection: Connection): Connection {
+function serialized(connection: Connection): SqlSession & Pick<Connection, 'close'> {
   let tail: Promise<unknown> = Promise.resolve();
   const enqueue = <T>(work: () => Promise<T>): Promise<T> => {
     const result = tail.then(work, work);

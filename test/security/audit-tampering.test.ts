@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../sandbox/index.js';
 import { hashAuditEntry } from '../../tenants/audit/audit-entry.js';
 import { CONTROL_DB_FILE, type AuditEntry, type VerifyReport } from '../../tenants/index.js';
+import { AUDIT_JOURNAL_FILE } from '../../tenants/store/audit-journal.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { licenseAround, startTestApp, SUPERVISOR } from '../helpers/test-app.js';
 
@@ -19,6 +20,8 @@ const run = promisify(execFile);
 const CLI = path.resolve('dist/server/cli/audit-verify.js');
 
 let template: { dir: string; remove: () => void };
+/** The template's files copied while its server ran: the query log still in the audit journal. */
+let crashed: { dir: string; remove: () => void };
 let entryCount = 0;
 
 beforeAll(async () => {
@@ -32,17 +35,25 @@ beforeAll(async () => {
   await t.call(SUPERVISOR, 'POST', '/v1/tenants/t1/resume');
   await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'a1', name: 'applicant' });
   await t.call(SUPERVISOR, 'POST', '/v1/tenants/t2/revoke'); // revoke + wipe: two entries
+  for (let i = 0; i < 3; i++) {
+    expect((await t.call({ role: 'operator', org: 't0', sub: 'olga' }, 'POST', '/v1/query', { sql: `SELECT ${i}`, env: 'dev' })).statusCode).toBe(200);
+  }
   entryCount = (await t.call(SUPERVISOR, 'GET', '/v1/audit?limit=1000')).json().entries.length;
-  expect(entryCount).toBe(10);
+  expect(entryCount).toBe(13);
+  crashed = makeTempDir();
+  fs.cpSync(template.dir, crashed.dir, { recursive: true });
   await t.close(); // writes a signed checkpoint and anchors it
 });
-afterAll(() => template.remove());
+afterAll(() => {
+  template.remove();
+  crashed.remove();
+});
 
 /** Tampers with a copy of the template data dir while no server runs, then expects detection. */
-async function expectTamperingDetected(tamper: (dir: string) => Promise<void> | void, reason: VerifyReport['reason'], firstBadSeq: number): Promise<void> {
+async function expectTamperingDetected(tamper: (dir: string) => Promise<void> | void, reason: VerifyReport['reason'], firstBadSeq: number, from = template.dir): Promise<void> {
   const copy = makeTempDir();
   try {
-    fs.cpSync(template.dir, copy.dir, { recursive: true });
+    fs.cpSync(from, copy.dir, { recursive: true });
     await tamper(copy.dir);
     await expectDetected(copy.dir, reason, firstBadSeq);
   } finally {
@@ -154,6 +165,24 @@ describe('audit chain tampering', () => {
 
   it('names a deleted anchor file', async () => {
     await expectTamperingDetected((dir) => fs.rmSync(path.join(dir, 'audit-anchor.json')), 'bad_anchor', 0);
+  });
+
+  it('verifies the chain of a crashed server, whose query log is in the audit journal', async () => {
+    const { exitCode, report } = await verifyOffline(crashed.dir);
+    expect(exitCode).toBe(0);
+    expect(report).toMatchObject({ ok: true, entries: entryCount });
+  });
+
+  it('names an entry edited in the audit journal of a crashed server', async () => {
+    await expectTamperingDetected((dir) => {
+      const file = path.join(dir, AUDIT_JOURNAL_FILE);
+      const lines = fs.readFileSync(file, 'utf8').split('\n');
+      const at = lines.findIndex((line) => line.startsWith(`{"seq":${entryCount - 1},`));
+      const entry = JSON.parse(lines[at]!) as AuditEntry;
+      expect(entry.action).toBe('query.run');
+      lines[at] = JSON.stringify({ ...entry, details: { ...entry.details, sql: 'SELECT 42' } });
+      fs.writeFileSync(file, lines.join('\n'));
+    }, 'hash_mismatch', entryCount - 1, crashed.dir);
   });
 
   it('names a forged anchor file', async () => {
