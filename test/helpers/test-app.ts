@@ -25,6 +25,8 @@ export interface TestAppOptions {
   clock?: () => Date;
   /** Reuse a data dir (to restart over the same files). */
   dataDir?: string;
+  /** Receives the production log (at INDOMAIN_LOG_LEVEL from `env`) instead of silencing it. */
+  logStream?: { write(line: string): void };
 }
 
 /** The real app over a temp data dir, with a silent logger and demo seeding off unless asked. */
@@ -41,7 +43,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   if (!result.ok) throw new Error(result.errors.join('\n'));
   const config = result.config;
-  const app = await buildApp(config, { logger: false, ...(options.clock ? { clock: options.clock } : {}) });
+  const app = await buildApp(config, {
+    ...(options.logStream ? { logStream: options.logStream } : { logger: false }),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const token = (claims: Claims, ttl = '1h') => signDevToken(TEST_JWT_SECRET, claims, ttl);
   return {
     app,

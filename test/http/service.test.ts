@@ -26,6 +26,23 @@ describe('service surface', () => {
     expect((await t.app.inject({ method: 'GET', url: '/docs/' })).statusCode).toBe(200);
   });
 
+  it('logs one line per request, with method, url, status and time, and never the token', async () => {
+    const lines: string[] = [];
+    const logged = await startTestApp({ env: { INDOMAIN_LOG_LEVEL: 'info' }, logStream: { write: (line) => void lines.push(line) } });
+    try {
+      const token = logged.token({ role: 'supervisor', org: 'authority', sub: 'sue' });
+      lines.length = 0;
+      const res = await logged.app.inject({ method: 'GET', url: '/v1/tenants?x=1', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'log-test-1' } });
+      expect(res.statusCode).toBe(200);
+      const mine = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.reqId === 'log-test-1');
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ msg: 'request completed', req: { method: 'GET', url: '/v1/tenants?x=1' }, res: { statusCode: 200 }, responseTime: expect.any(Number) });
+      expect(lines.join('')).not.toContain(token.split('.')[2]);
+    } finally {
+      await logged.close({ remove: true });
+    }
+  });
+
   it('echoes a well-formed request id and replaces a malformed one', async () => {
     const kept = await t.app.inject({ method: 'GET', url: '/nowhere', headers: { 'x-request-id': 'abc-123' } });
     expect(kept.headers['x-request-id']).toBe('abc-123');
