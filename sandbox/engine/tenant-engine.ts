@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import { quoteIdentifier, sqlString } from '../../desensitize/index.js';
+import { astShapeKey } from '../gate/ast-shape.js';
 import { walkSelectAst, type Json } from '../gate/ast-walk.js';
 import { GATE_LIMITS } from '../gate/limits.js';
 import { checkPlan, type PlanNode } from '../gate/plan-check.js';
@@ -55,6 +56,10 @@ export class TenantEngine {
   private inFlight = 0;
   private closed = false;
   private readonly decisions = new Map<string, Decision>();
+  /** The plan check's verdict (tables scanned) per (env, catalog version, AST shape). */
+  private readonly plans = new Map<string, string[]>();
+  /** Plan checks run (EXPLAINs), for tests of the shape cache. */
+  planChecks = 0;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -194,7 +199,11 @@ export class TenantEngine {
     this.instance.closeSync();
   }
 
-  /** The gate. Decisions are cached per (env, catalog version, SQL text). */
+  /**
+   * The gate. Decisions are cached per (env, catalog version, SQL text); a new text is parsed and
+   * walked every time, and its plan checked once per shape (`ast-shape.ts`): a query that differs
+   * from a checked one only in literals scans the same tables.
+   */
   private async decide(connection: DuckDBConnection, sql: string, env: Env): Promise<Decision> {
     const key = `${env}\u0000${this.version}\u0000${sql}`;
     const cached = this.decisions.get(key);
@@ -203,10 +212,14 @@ export class TenantEngine {
     const { ast, canonicalSql } = await parseSelect(connection, sql);
     const { tableRefs } = walkSelectAst(ast, GATE_LIMITS);
     checkQualifiedNames(tableRefs, env);
-    const scanned = await this.scannedTables(connection, canonicalSql, env);
+    const shape = `${env}\u0000${this.version}\u0000${astShapeKey(ast)}`;
+    let scanned = this.plans.get(shape);
+    if (!scanned) {
+      scanned = await this.scannedTables(connection, canonicalSql, env);
+      remember(this.plans, shape, scanned);
+    }
     const decision = { canonicalSql, tables: [...new Set([...scanned, ...this.publishedTablesNamed(tableRefs, env)])].sort() };
-    if (this.decisions.size >= DECISION_CACHE_SIZE) this.decisions.delete(this.decisions.keys().next().value!);
-    this.decisions.set(key, decision);
+    remember(this.decisions, key, decision);
     return decision;
   }
 
@@ -226,6 +239,7 @@ export class TenantEngine {
   }
 
   private async scannedTables(connection: DuckDBConnection, sql: string, env: Env): Promise<string[]> {
+    this.planChecks += 1;
     let plan: PlanNode[];
     try {
       const reader = await connection.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
@@ -235,6 +249,12 @@ export class TenantEngine {
     }
     return checkPlan(plan, ENV_CATALOGS[env]).map((t) => `${t.catalog}.${t.table}`);
   }
+}
+
+/** Adds to a bounded cache, evicting the oldest entry when full. */
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= DECISION_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
 }
 
 /**
