@@ -2,7 +2,7 @@
  * Servers for the benchmarks, each in its own process like production. Each reports `{ port, ... }`
  * over the IPC channel when listening; logs go to stdout, which the bench points at /dev/null.
  *
- * - `app`: the real service over a temp data dir (demo seeded). With BENCH_TENANT_ROWS it also
+ * - `app`: the real service over a temp data dir (demo seeded and built). With BENCH_TENANT_ROWS it also
  *   licenses tenant `bench` and publishes `residents` (that many rows) and `big`
  *   (BENCH_BIG_ROWS rows) into its granted and dev files through the engine's publish interface.
  * - `bare`: a plain Fastify route returning a tenant-shaped body (anchor for authenticated reads).
@@ -70,6 +70,9 @@ if (mode === 'bare') {
     const catalog = JSON.parse(fs.readFileSync(path.join(tenantDir, 'catalog.json'), 'utf8')) as { granted: { file: string } };
     grantedFile = path.join(tenantDir, catalog.granted.file);
   }
+  // The demo domain's first build runs off the request path: let it finish, so that no figure
+  // shares the machine with it.
+  await app.controlPlane.refinery.idle();
   await listen(app, { grantedFile });
 } else {
   throw new Error('usage: serve.js app|bare|bare-engine');
