@@ -3,6 +3,7 @@
  */
 export { openDatabase, type Database, type Connection, type OpenDatabaseOptions, type SqlSession, type SqlValue, type Row } from './duckdb.js';
 export { wipeDirectory, type WipeRecord } from './wipe-directory.js';
+export { removeLeftovers } from './leftovers.js';
 export { tenantDirectory } from './tenant-paths.js';
 export { EngineClient, type EngineClientOptions } from './engine/engine-client.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';

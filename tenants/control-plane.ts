@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { removeLeftovers } from '../sandbox/index.js';
 import { SYSTEM_ACTOR } from './audit/audit-entry.js';
 import { createAuditService } from './audit/audit-service.js';
 import { loadOrCreateAuditSigner } from './audit/signing-key.js';
@@ -48,7 +49,8 @@ export const SECRETS_DIR = 'secrets';
 
 /**
  * Opens the control plane over a data dir: the store (migrated), the audit signer, the directory of
- * organizations and the services. Finishes any revocation a crash interrupted. The caller must
+ * organizations and the services. Removes what interrupted work left and finishes any revocation a
+ * crash interrupted. The caller must
  * `close()` it: that writes a final checkpoint and closes the store.
  */
 export async function openControlPlane(options: ControlPlaneOptions) {
@@ -56,6 +58,9 @@ export async function openControlPlane(options: ControlPlaneOptions) {
   const today = todayFor(clock, options.timeZone);
   fs.mkdirSync(options.dataDir, { recursive: true });
   const firstStart = !fs.existsSync(path.join(options.dataDir, CONTROL_DB_FILE));
+  // Before any build or request: what a crash left half-done goes (temp files hold raw data).
+  const leftovers = removeLeftovers(options.dataDir);
+  if (leftovers.length > 0) options.log.info({ files: leftovers }, 'removed what interrupted work left behind');
   const store = await openDuckDbControlStore({
     path: path.join(options.dataDir, CONTROL_DB_FILE),
     clock,

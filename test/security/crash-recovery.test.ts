@@ -2,10 +2,13 @@
  * Invariants 3 and 5 under the worst kind of stop: the server is killed with SIGKILL in the middle
  * of a burst of tenant mutations, or of queries. After a restart, every mutation that was
  * acknowledged (201) is present with its audit entry, nothing is present without one, every
- * answered query has its entry (from the audit journal), and the chain verifies.
+ * answered query has its entry (from the audit journal), and the chain verifies. What interrupted
+ * work left on disk (raw uploads being received, half-built files) is gone after the restart.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { licenseAround, SUPERVISOR, TEST_JWT_SECRET } from '../helpers/test-app.js';
+import { licenseAround, startTestApp, SUPERVISOR, TEST_JWT_SECRET } from '../helpers/test-app.js';
 import { signDevToken } from '../../server/dev-tokens.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -108,6 +111,31 @@ describe('crash recovery', () => {
     } finally {
       restarted.child.kill('SIGTERM');
       await restarted.exited;
+    }
+  });
+
+  it('removes on start what interrupted work left: request temp files and unfinished builds', async () => {
+    const dir = makeTempDir();
+    try {
+      const files = {
+        upload: path.join(dir.dir, 'tmp', 'uploads', 'f81d4fae-raw-upload'),
+        ingest: path.join(dir.dir, 'tmp', 'ingest', '0a1b2c3d-raw-ingest'),
+        datasetBuild: path.join(dir.dir, 'domain', 'people', 'v2.duckdb.building'),
+        datasetWal: path.join(dir.dir, 'domain', 'people', 'v2.duckdb.building.wal'),
+        progress: path.join(dir.dir, 'domain', 'people', 'v2.progress.json'),
+        tenantBuild: path.join(dir.dir, 'tenants', 'acme', 'granted-3.duckdb.building'),
+      };
+      const kept = [path.join(dir.dir, 'domain', 'people', 'v1.duckdb'), path.join(dir.dir, 'tenants', 'acme', 'catalog.json')];
+      for (const file of [...Object.values(files), ...kept]) {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, '110101199003077777,张三');
+      }
+      const app = await startTestApp({ dataDir: dir.dir });
+      await app.close();
+      for (const [what, file] of Object.entries(files)) expect(fs.existsSync(file), what).toBe(false);
+      for (const file of kept) expect(fs.existsSync(file), file).toBe(true);
+    } finally {
+      dir.remove();
     }
   });
 });
