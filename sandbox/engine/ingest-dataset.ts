@@ -33,6 +33,8 @@ const TOP_VALUES = 5;
 const DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 /** Types whose values have an order worth describing by quantiles: numbers, dates and times. */
 const ORDERED_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL.*|DATE|TIMESTAMP.*)$/;
+/** Distinct estimates up to this are replaced by exact counts (see exactSmallCounts). */
+const EXACT_DISTINCT_UP_TO = 10_000;
 /** Rows read to guess each CSV column's type; every row is then checked as it loads. */
 const TYPE_SAMPLE_ROWS = 10_000;
 
@@ -131,12 +133,13 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   });
   const [total, ...values] = (await connection.runAndReadAll(`SELECT count(*), ${stats.join(', ')} FROM data`)).getRowsJS()[0] ?? [];
   const rows = Number(total ?? 0);
+  const distinct = await exactSmallCounts(connection, described.map((column, k) => ({ name: column.name, estimate: Number(values[k * 5 + 1] ?? 0) })));
   const sample = (await connection.runAndReadAll(
     `SELECT ${described.map(({ name }) => `${quoteIdentifier(name)}::VARCHAR`).join(', ')} FROM data USING SAMPLE reservoir(${task.sampleSize} ROWS) REPEATABLE (42)`,
   )).getRowsJS();
   const columns: ColumnProfile[] = [];
   for (const [k, column] of described.entries()) {
-    const [count, distinct, min, max, deciles] = values.slice(k * 5, k * 5 + 5) as [bigint, bigint, string | null, string | null, string[] | null];
+    const [count, , min, max, deciles] = values.slice(k * 5, k * 5 + 5) as [bigint, bigint, string | null, string | null, string[] | null];
     const nonNull = Number(count ?? 0);
     let seen = sample.map((row) => row[k]).filter((v) => v !== null).map(String);
     if (seen.length < Math.min(task.sampleSize, nonNull) / 2) seen = await sampleNonNull(connection, column.name, task.sampleSize);
@@ -145,7 +148,7 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
       name: column.name,
       type: column.type,
       nullShare: rows === 0 ? 0 : Math.round(((rows - nonNull) / rows) * 10_000) / 10_000,
-      distinctEstimate: Number(distinct ?? 0),
+      distinctEstimate: distinct[k]!,
       // SECURITY: min, max and quantiles of a personal-data column would be identifiers: not kept.
       min: pii ? null : min ?? null,
       max: pii ? null : max ?? null,
@@ -156,6 +159,22 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
     });
   }
   return { rows, columns };
+}
+
+/**
+ * Distinct counts: DuckDB's HyperLogLog estimate, replaced by the exact count where the estimate is
+ * small. Small counts are the ones a reader checks (18 districts where there are 16 looks wrong;
+ * the estimate was 25% off at 1,000), and counting them exactly is cheap: the hash table is small.
+ */
+async function exactSmallCounts(connection: DuckDBConnection, columns: { name: string; estimate: number }[]): Promise<number[]> {
+  const small = columns.flatMap((column, k) => (column.estimate > 0 && column.estimate <= EXACT_DISTINCT_UP_TO ? [k] : []));
+  if (small.length === 0) return columns.map((column) => column.estimate);
+  const [exact = []] = (await connection.runAndReadAll(
+    `SELECT ${small.map((k) => `count(DISTINCT ${quoteIdentifier(columns[k]!.name)})`).join(', ')} FROM data`,
+  )).getRowsJS();
+  const counts = columns.map((column) => column.estimate);
+  small.forEach((k, i) => (counts[k] = Number(exact[i])));
+  return counts;
 }
 
 /** A sample of one sparse column's non-null values (the shared sample holds too few of them). */
