@@ -18,6 +18,16 @@ const GENESIS = { kind: 'valid' as const, anchor: { seq: 0, hash: GENESIS_HASH, 
 const open = (dir: string, readOnly = false) =>
   openDuckDbControlStore({ path: path.join(dir, 'control.duckdb'), clock: () => new Date(), readOnly, onCallbackError: (error) => { throw error; } });
 
+/** Opens a store over `dir` for `use`, and closes it (which moves the journal into the table). */
+async function withOpen<T>(dir: string, use: (store: ControlStore) => Promise<T>, readOnly = false): Promise<T> {
+  const opened = await open(dir, readOnly);
+  try {
+    return await use(opened);
+  } finally {
+    await opened.close();
+  }
+}
+
 const logQuery = (store: ControlStore, n: number, actor = OPERATOR) =>
   store.mutate((tx) => tx.appendAudit({ actor, action: 'query.run', target: `tenant:${actor.org}`, details: { sql: `SELECT ${n}` } }));
 
@@ -106,41 +116,31 @@ describe('audit journal', () => {
     const dir = crashCopy();
     expect(journalLines(dir)).toBe(8);
 
-    const readOnly = await open(dir, true);
-    expect(await verify(readOnly)).toMatchObject({ ok: true, entries: 9 });
-    expect(fs.readFileSync(path.join(dir, AUDIT_JOURNAL_FILE), 'utf8').split('\n').filter(Boolean)).toHaveLength(8);
-    await readOnly.close();
+    await withOpen(dir, async (readOnly) => {
+      expect(await verify(readOnly)).toMatchObject({ ok: true, entries: 9 });
+    }, true);
+    expect(journalLines(dir)).toBe(8);
 
-    const recovered = await open(dir);
-    try {
+    await withOpen(dir, async (recovered) => {
       expect(await recovered.reader.auditHead()).toEqual(await store.reader.auditHead());
       await createTenant(recovered, 't2');
       expect(await verify(recovered)).toMatchObject({ ok: true, entries: 10 });
-    } finally {
-      await recovered.close();
-    }
+    });
   });
 
   it('drops a torn last line (a write never acknowledged) and appends after the last whole one', async () => {
     for (let i = 0; i < 3; i++) await logQuery(store, i);
     const torn = crashCopy();
     fs.appendFileSync(path.join(torn, AUDIT_JOURNAL_FILE), '{"seq":4,"ts":"2026-');
-    const recovered = await open(torn);
-    let crashedAgain: string;
-    try {
+    const crashedAgain = await withOpen(torn, async (recovered) => {
       expect((await recovered.reader.auditHead()).seq).toBe(3);
       await logQuery(recovered, 4);
-      crashedAgain = crashCopy(torn);
-    } finally {
-      await recovered.close();
-    }
-    const reopened = await open(crashedAgain);
-    try {
-      expect(journalLines(crashedAgain)).toBe(4);
+      return crashCopy(torn);
+    });
+    expect(journalLines(crashedAgain)).toBe(4);
+    await withOpen(crashedAgain, async (reopened) => {
       expect(await verify(reopened)).toMatchObject({ ok: true, entries: 4 });
-    } finally {
-      await reopened.close();
-    }
+    });
   });
 
   it('refuses to open over a damaged journal line or reordered entries, naming the line', async () => {
