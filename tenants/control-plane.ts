@@ -50,23 +50,24 @@ export const SECRETS_DIR = 'secrets';
 /**
  * Opens the control plane over a data dir: the store (migrated), the audit signer, the directory of
  * organizations and the services. Removes what interrupted work left and finishes any revocation a
- * crash interrupted. The caller must
- * `close()` it: that writes a final checkpoint and closes the store.
+ * crash interrupted. The caller must `close()` it: that writes a final checkpoint and closes the
+ * store.
  */
 export async function openControlPlane(options: ControlPlaneOptions) {
   const clock = options.clock ?? (() => new Date());
   const today = todayFor(clock, options.timeZone);
   fs.mkdirSync(options.dataDir, { recursive: true });
   const firstStart = !fs.existsSync(path.join(options.dataDir, CONTROL_DB_FILE));
-  // Before any build or request: what a crash left half-done goes (temp files hold raw data).
-  const leftovers = removeLeftovers(options.dataDir);
-  if (leftovers.length > 0) options.log.info({ files: leftovers }, 'removed what interrupted work left behind');
   const store = await openDuckDbControlStore({
     path: path.join(options.dataDir, CONTROL_DB_FILE),
     clock,
     onCallbackError: (error) => options.log.error({ err: error }, 'after-commit step failed'),
   });
   try {
+    // Before any build or request, and only once the store's file lock says no other server runs
+    // here: what interrupted work left half-done goes (its temp files hold raw data).
+    const leftovers = removeLeftovers(options.dataDir);
+    if (leftovers.length > 0) options.log.info({ files: leftovers }, 'removed what interrupted work left behind');
     const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
     const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, retireTenantEngine: (id) => options.engine.retireTenant(id) });
