@@ -138,4 +138,22 @@ describe('crash recovery', () => {
       dir.remove();
     }
   });
+
+  it("leaves a running server's temp files alone when a second server is started on its data dir", async () => {
+    const dir = makeTempDir();
+    const env = envFor(dir.dir);
+    const running = await startServerProcess(env);
+    try {
+      const inFlight = path.join(dir.dir, 'tmp', 'uploads', 'being-received');
+      fs.mkdirSync(path.dirname(inFlight), { recursive: true });
+      fs.writeFileSync(inFlight, 'id,name');
+      // DuckDB's file lock on the control store stops the second one before it touches anything.
+      await expect(startServerProcess(env)).rejects.toThrow(/lock/i);
+      expect(fs.existsSync(inFlight)).toBe(true);
+    } finally {
+      running.child.kill('SIGTERM');
+      await running.exited;
+      dir.remove();
+    }
+  });
 });
