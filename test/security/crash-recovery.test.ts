@@ -3,7 +3,8 @@
  * of a burst of tenant mutations, or of queries. After a restart, every mutation that was
  * acknowledged (201) is present with its audit entry, nothing is present without one, every
  * answered query has its entry (from the audit journal), and the chain verifies. What interrupted
- * work left on disk (raw uploads being received, half-built files) is gone after the restart.
+ * work left on disk (raw uploads being received, half-built files) is gone after the restart, and
+ * a second server started by mistake on a running server's data dir touches nothing.
  */
 import fs from 'node:fs';
 import path from 'node:path';
