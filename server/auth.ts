@@ -14,6 +14,10 @@ export type RouteAccess = 'public' | { roles: readonly Role[] };
 
 /** Route config for the endpoints only the supervisor (主管部门) may call. */
 export const SUPERVISOR_ONLY = { access: { roles: ['supervisor'] } } as const;
+/** Route config for an operating entity's own sandbox (its tenant is always the caller's org). */
+export const OPERATOR_ONLY = { access: { roles: ['operator'] } } as const;
+/** Route config for what every role may call. */
+export const ALL_ROLES = { access: { roles: ['supervisor', 'operator', 'applicant'] } } as const;
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
 import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, IngestProgressSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
-import { actorOf, SUPERVISOR_ONLY } from '../auth.js';
+import { actorOf, ALL_ROLES, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses, validationError } from '../errors.js';
 import { receiveForm } from '../multipart.js';
 
@@ -16,7 +16,6 @@ const DatasetViewSchema = z.union([
   z.object({ id: z.string(), name: z.string(), provider: z.string(), shareAttribute: z.literal('none') }).describe('不予共享: existence only'),
 ]);
 
-const ALL_ROLES = { access: { roles: ['supervisor', 'operator', 'applicant'] } } as const;
 
 /** The catalog of public datasets: ingest (supervisor) and browse (everyone, by role). */
 export function datasetRoutes(controlPlane: ControlPlane, dataDir: string, maxFileBytes: number): FastifyPluginAsyncZod {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EnvSchema, QueryResultSchema } from '../../sandbox/index.js';
 import type { ControlPlane } from '../../tenants/index.js';
-import { actorOf } from '../auth.js';
+import { actorOf, OPERATOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
 const QueryBodySchema = z.strictObject({
@@ -17,7 +17,7 @@ const QueryResponseSchema = QueryResultSchema.omit({ tables: true }).extend({ en
 export function queryRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
   return async (app) => {
     app.post('/v1/query', {
-      config: { access: { roles: ['operator'] } },
+      config: OPERATOR_ONLY,
       schema: {
         summary: 'Run one gated SELECT over dev (synthetic) or prod (desensitized) data and the workspace',
         tags: ['sandbox'],

@@ -2,18 +2,17 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EnvSchema, TableNameSchema, WorkspaceTableSchema } from '../../sandbox/index.js';
 import { WorkspaceTableLineageSchema, type ControlPlane } from '../../tenants/index.js';
-import { actorOf } from '../auth.js';
+import { actorOf, OPERATOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
 /** A workspace table as the API shows it: engine facts plus lineage (absent for unknown origins). */
 export const TableSchema = WorkspaceTableSchema.extend(WorkspaceTableLineageSchema.omit({ tenantId: true, name: true }).partial().shape);
-const OPERATOR = { access: { roles: ['operator'] } } as const;
 
 /** The operator's workspace tables: gated SELECTs saved with their lineage. */
 export function tableRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
   return async (app) => {
     app.post('/v1/tables', {
-      config: OPERATOR,
+      config: OPERATOR_ONLY,
       schema: {
         summary: 'Save a gated SELECT as a workspace table (the server writes the DDL)',
         tags: ['sandbox'],
@@ -25,7 +24,7 @@ export function tableRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
       reply.status(201).send(await controlPlane.tables.create(actorOf(request), request.claims.org, request.body)));
 
     app.get('/v1/tables', {
-      config: OPERATOR,
+      config: OPERATOR_ONLY,
       schema: {
         summary: "The caller's workspace tables: rows, columns, defining SQL, source tables, datasets, created",
         tags: ['sandbox'],
@@ -34,7 +33,7 @@ export function tableRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
     }, async (request) => ({ tables: await controlPlane.tables.list(request.claims.org) }));
 
     app.delete('/v1/tables/:name', {
-      config: OPERATOR,
+      config: OPERATOR_ONLY,
       schema: {
         summary: 'Delete a workspace table',
         tags: ['sandbox'],

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { DomainError } from '../../core/errors.js';
 import { TableNameSchema } from '../../sandbox/index.js';
 import type { ControlPlane } from '../../tenants/index.js';
-import { actorOf } from '../auth.js';
+import { actorOf, OPERATOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 import { receiveForm } from '../multipart.js';
 import { TableSchema } from './tables.js';
@@ -18,7 +18,7 @@ export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFil
   const tempDir = path.join(dataDir, 'tmp', 'uploads');
   return async (app) => {
     app.post('/v1/uploads', {
-      config: { access: { roles: ['operator'] } },
+      config: OPERATOR_ONLY,
       schema: {
         summary: 'Upload external data (CSV UTF-8/GBK or Parquet) as a workspace table: multipart fields name, file',
         tags: ['sandbox'],
