@@ -129,12 +129,11 @@ export class TenantEngine {
    */
   async createTable(name: string, sql: string, env: Env, options: Pick<RunOptions, 'timeoutMs' | 'cancelled'>): Promise<WorkspaceTable & { tables: string[] }> {
     return this.withConnection(env, async (connection) => {
-      if (this.publishedNames().has(name)) throw new DomainError('TBL_ERR_NAME_TAKEN', `${name} is the name of a granted table: choose another`);
-      if ((await workspaceTables(connection)).some((t) => t.name === name)) throw new DomainError('TBL_ERR_EXISTS', `workspace table ${name} already exists: delete it first`);
+      await this.assertNameFree(connection, name);
       const decision = await this.decide(connection, sql, env);
       await withDeadline(connection, env, options, () => connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} AS ${decision.canonicalSql}`));
-      const created = (await workspaceTables(connection)).find((t) => t.name === name)!;
-      return { ...created, tables: decision.tables };
+      const [created] = await workspaceTables(connection, name);
+      return { ...created!, tables: decision.tables };
     });
   }
 
@@ -145,8 +144,7 @@ export class TenantEngine {
    */
   async importTable(name: string, columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>): Promise<WorkspaceTable> {
     return this.withConnection('dev', async (connection) => {
-      if (this.publishedNames().has(name)) throw new DomainError('TBL_ERR_NAME_TAKEN', `${name} is the name of a granted table: choose another`);
-      if ((await workspaceTables(connection)).some((t) => t.name === name)) throw new DomainError('TBL_ERR_EXISTS', `workspace table ${name} already exists: delete it first`);
+      await this.assertNameFree(connection, name);
       const definition = columns.map((c) => `${quoteIdentifier(c.name)} ${c.type}`).join(', ');
       await connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} (${definition})`);
       try {
@@ -161,19 +159,25 @@ export class TenantEngine {
         await connection.run(`DROP TABLE IF EXISTS workspace.main.${quoteIdentifier(name)}`);
         throw error;
       }
-      return (await workspaceTables(connection)).find((t) => t.name === name)!;
+      return (await workspaceTables(connection, name))[0]!;
     });
   }
 
   async dropTable(name: string): Promise<void> {
     await this.withConnection('dev', async (connection) => {
-      if (!(await workspaceTables(connection)).some((t) => t.name === name)) throw new DomainError('TBL_ERR_NOT_FOUND', `no workspace table ${name}`);
+      if ((await workspaceTables(connection, name)).length === 0) throw new DomainError('TBL_ERR_NOT_FOUND', `no workspace table ${name}`);
       await connection.run(`DROP TABLE workspace.main.${quoteIdentifier(name)}`);
     });
   }
 
   async listTables(): Promise<WorkspaceTable[]> {
     return this.withConnection('dev', (connection) => workspaceTables(connection));
+  }
+
+  /** A new workspace table's name must be free: no published table of either env, no workspace table. */
+  private async assertNameFree(connection: DuckDBConnection, name: string): Promise<void> {
+    if (this.publishedNames().has(name)) throw new DomainError('TBL_ERR_NAME_TAKEN', `${name} is the name of a granted table: choose another`);
+    if ((await workspaceTables(connection, name)).length > 0) throw new DomainError('TBL_ERR_EXISTS', `workspace table ${name} already exists: delete it first`);
   }
 
   /** Names the tenant's published files use, in either env. */
@@ -277,10 +281,12 @@ export interface WorkspaceTable {
   columns: { name: string; type: string }[];
 }
 
-/** The workspace's tables with exact row counts: trusted code on the tenant's own file. */
-async function workspaceTables(connection: DuckDBConnection): Promise<WorkspaceTable[]> {
+/** The workspace's tables (or only the one named `only`) with exact row counts: trusted code on the tenant's own file. */
+async function workspaceTables(connection: DuckDBConnection, only?: string): Promise<WorkspaceTable[]> {
   const reader = await connection.runAndReadAll(
-    `SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = 'workspace' AND schema_name = 'main' ORDER BY table_name, column_index`,
+    `SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = 'workspace' AND schema_name = 'main'
+     ${only === undefined ? '' : 'AND table_name = $1'} ORDER BY table_name, column_index`,
+    only === undefined ? undefined : [only],
   );
   const tables = new Map<string, WorkspaceTable>();
   for (const [table, column, type] of reader.getRowsJS() as [string, string, string][]) {
