@@ -3,11 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import { quoteIdentifier, sqlString } from '../../desensitize/index.js';
-import { astShapeKey } from '../gate/ast-shape.js';
-import { walkSelectAst, type Json } from '../gate/ast-walk.js';
-import { GATE_LIMITS } from '../gate/limits.js';
-import { checkPlan, type PlanNode } from '../gate/plan-check.js';
-import { reject } from '../gate/sql-rejection.js';
+import { checkQuery } from '../gate/gate.js';
 import type { Env, QueryResult } from './protocol.js';
 import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog } from './tenant-files.js';
 
@@ -40,12 +36,9 @@ const INTERRUPT_EVERY_MS = 25;
 const DECISION_CACHE_SIZE = 1_000;
 
 interface Decision {
-  /**
-   * The statement to run: DuckDB's own rendering of the AST the gate checked. Running this rather
-   * than the submitted text means comments, stacked statements and other text tricks cannot make
-   * what runs differ from what was checked.
-   */
+  /** What runs: DuckDB's rendering of the checked statement (`gate.ts`). */
   canonicalSql: string;
+  /** Tables the bound plan reads, as `catalog.table`. */
   tables: string[];
 }
 
@@ -56,10 +49,11 @@ export class TenantEngine {
   private inFlight = 0;
   private closed = false;
   private readonly decisions = new Map<string, Decision>();
-  /** The plan check's verdict (tables scanned) per (env, catalog version, AST shape). */
-  private readonly plans = new Map<string, string[]>();
-  /** Plan checks run (EXPLAINs), for tests of the shape cache. */
-  planChecks = 0;
+  /**
+   * Bumped when a workspace DDL starts and when it ends. Binding reads the workspace's catalog, so a
+   * decision is only reused within one generation, and a query that overlapped a DDL is run again.
+   */
+  private generation = 0;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -91,6 +85,8 @@ export class TenantEngine {
           const published = catalog[target];
           if (published) await setup.run(`ATTACH ${sqlString(path.join(dir, published.file))} AS ${target} (READ_ONLY)`);
         }
+        // The gate decides on the bound plan, which EXPLAIN only returns with this (gate.ts).
+        await setup.run("SET GLOBAL explain_output = 'all'");
         // SECURITY: invariants 1 and 2: after this no file outside the attached ones can be read or
         // written (temp dir order matters, see reference), and no setting can change again.
         await setup.run('SET enable_external_access = false');
@@ -117,9 +113,15 @@ export class TenantEngine {
   async query(sql: string, env: Env, options: RunOptions): Promise<QueryResult> {
     const started = performance.now();
     return this.withConnection(env, async (connection) => {
-      const decision = await this.decide(connection, sql, env);
-      const result = await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
-      return { ...result, tables: decision.tables, ms: Math.round(performance.now() - started) };
+      for (let attempt = 0; ; attempt += 1) {
+        const generation = this.generation;
+        const decision = await this.decide(connection, sql, env);
+        const result = await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
+        // SECURITY: the answer is delivered only if the workspace did not change between the check
+        // and the run (a table dropped and re-created under the same name binds differently).
+        if (this.generation === generation) return { ...result, tables: decision.tables, ms: Math.round(performance.now() - started) };
+        if (attempt >= 2) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the query ran: retry it');
+      }
     });
   }
 
@@ -128,13 +130,13 @@ export class TenantEngine {
    * of the checked statement; the name never collides with a published table of either env.
    */
   async createTable(name: string, sql: string, env: Env, options: Pick<RunOptions, 'timeoutMs' | 'cancelled'>): Promise<WorkspaceTable & { tables: string[] }> {
-    return this.withConnection(env, async (connection) => {
+    return this.withConnection(env, (connection) => this.changingWorkspace(async () => {
       await this.assertNameFree(connection, name);
       const decision = await this.decide(connection, sql, env);
       await withDeadline(connection, env, options, () => connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} AS ${decision.canonicalSql}`));
       const [created] = await workspaceTables(connection, name);
       return { ...created!, tables: decision.tables };
-    });
+    }));
   }
 
   /**
@@ -143,7 +145,7 @@ export class TenantEngine {
    * a failure part-way drops the table.
    */
   async importTable(name: string, columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>): Promise<WorkspaceTable> {
-    return this.withConnection('dev', async (connection) => {
+    return this.withConnection('dev', (connection) => this.changingWorkspace(async () => {
       await this.assertNameFree(connection, name);
       const definition = columns.map((c) => `${quoteIdentifier(c.name)} ${c.type}`).join(', ');
       await connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} (${definition})`);
@@ -160,14 +162,26 @@ export class TenantEngine {
         throw error;
       }
       return (await workspaceTables(connection, name))[0]!;
-    });
+    }));
   }
 
   async dropTable(name: string): Promise<void> {
-    await this.withConnection('dev', async (connection) => {
+    await this.withConnection('dev', (connection) => this.changingWorkspace(async () => {
       if ((await workspaceTables(connection, name)).length === 0) throw new DomainError('TBL_ERR_NOT_FOUND', `no workspace table ${name}`);
       await connection.run(`DROP TABLE workspace.main.${quoteIdentifier(name)}`);
-    });
+    }));
+  }
+
+  /** Runs a workspace DDL between two generation bumps, and forgets decisions bound before it. */
+  private async changingWorkspace<T>(work: () => Promise<T>): Promise<T> {
+    this.generation += 1;
+    this.decisions.clear();
+    try {
+      return await work();
+    } finally {
+      this.generation += 1;
+      this.decisions.clear();
+    }
   }
 
   async listTables(): Promise<WorkspaceTable[]> {
@@ -204,54 +218,18 @@ export class TenantEngine {
   }
 
   /**
-   * The gate. Decisions are cached per (env, catalog version, SQL text); a new text is parsed and
-   * walked every time, and its plan checked once per shape (`ast-shape.ts`): a query that differs
-   * from a checked one only in literals scans the same tables.
+   * The gate (`gate.ts`). A decision is reused only for the same text in the same env, catalog version
+   * and workspace generation: everything binding reads is then the same, so the full check would
+   * give the same verdict. Nothing is shared between different texts.
    */
   private async decide(connection: DuckDBConnection, sql: string, env: Env): Promise<Decision> {
-    const key = `${env}\u0000${this.version}\u0000${sql}`;
+    const key = `${env}\u0000${this.version}\u0000${this.generation}\u0000${sql}`;
     const cached = this.decisions.get(key);
     if (cached) return cached;
-    checkText(sql);
-    const { ast, canonicalSql } = await parseSelect(connection, sql);
-    const { tableRefs } = walkSelectAst(ast, GATE_LIMITS);
-    checkQualifiedNames(tableRefs, env);
-    const shape = `${env}\u0000${this.version}\u0000${astShapeKey(ast)}`;
-    let scanned = this.plans.get(shape);
-    if (!scanned) {
-      scanned = await this.scannedTables(connection, canonicalSql, env);
-      remember(this.plans, shape, scanned);
-    }
-    const decision = { canonicalSql, tables: [...new Set([...scanned, ...this.publishedTablesNamed(tableRefs, env)])].sort() };
+    const { canonicalSql, reads } = await checkQuery(connection, sql, { catalogs: ENV_CATALOGS[env] }, (error) => bindError(error, env));
+    const decision = { canonicalSql, tables: [...new Set(reads.map((t) => `${t.catalog}.${t.table}`))].sort() };
     remember(this.decisions, key, decision);
     return decision;
-  }
-
-  /**
-   * The env's published tables the query names. DuckDB answers some aggregates over read-only files
-   * from statistics, without a scan in the plan (`count(*)`), so lineage also takes names from the
-   * AST: an unqualified or env-qualified name that is one of the env's published tables.
-   */
-  private publishedTablesNamed(tableRefs: string[][], env: Env): string[] {
-    const own = env === 'prod' ? 'granted' : 'dev';
-    const published = new Set(this.catalog[own]?.tables ?? []);
-    return tableRefs
-      .filter((parts) => parts.length === 1 || parts[0]!.toLowerCase() === own)
-      .map((parts) => parts[parts.length - 1]!)
-      .filter((table) => published.has(table))
-      .map((table) => `${own}.${table}`);
-  }
-
-  private async scannedTables(connection: DuckDBConnection, sql: string, env: Env): Promise<string[]> {
-    this.planChecks += 1;
-    let plan: PlanNode[];
-    try {
-      const reader = await connection.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
-      plan = JSON.parse(String(reader.getRowsJS()[0]?.[1] ?? '[]')) as PlanNode[];
-    } catch (error) {
-      throw bindError(error, env);
-    }
-    return checkPlan(plan, ENV_CATALOGS[env]).map((t) => `${t.catalog}.${t.table}`);
   }
 }
 
@@ -259,20 +237,6 @@ export class TenantEngine {
 function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   if (cache.size >= DECISION_CACHE_SIZE) cache.delete(cache.keys().next().value!);
   cache.set(key, value);
-}
-
-/**
- * Qualified names must stay in the env's catalogs. The plan check alone is not enough: DuckDB
- * answers `count(*)` over a read-only file from statistics, with no scan in the plan.
- */
-function checkQualifiedNames(tableRefs: string[][], env: Env): void {
-  for (const parts of tableRefs) {
-    if (parts.length === 1) continue;
-    const [first, second] = parts.map((part) => part.toLowerCase());
-    const ok = parts.length === 2 ? first === 'main' || ENV_CATALOGS[env].has(first!) : ENV_CATALOGS[env].has(first!) && second === 'main';
-    // SECURITY: invariant 1 (env separation): no reaching into another catalog by qualifying a name.
-    if (!ok) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
-  }
 }
 
 export interface WorkspaceTable {
@@ -299,35 +263,6 @@ async function workspaceTables(connection: DuckDBConnection, only?: string): Pro
     entry.rows = Number(count.getRowsJS()[0]?.[0] ?? 0);
   }
   return [...tables.values()];
-}
-
-function checkText(sql: string): void {
-  if (sql.trim() === '') reject('SBX_ERR_SQL_EMPTY', 'send a SELECT statement');
-  const bytes = Buffer.byteLength(sql, 'utf8');
-  if (bytes > GATE_LIMITS.maxSqlBytes) reject('SBX_ERR_SQL_TOO_LONG', `the query is ${bytes} bytes; at most ${GATE_LIMITS.maxSqlBytes} are accepted`);
-}
-
-/**
- * DuckDB's own parse of the query (only SELECT statements serialize) and its rendering of that parse
- * back to SQL, which is what the plan check and the execution then use.
- */
-async function parseSelect(connection: DuckDBConnection, sql: string): Promise<{ ast: Json; canonicalSql: string }> {
-  // One round trip: the parse, and (when it is one statement) its rendering back to SQL.
-  const reader = await connection.runAndReadAll(
-    `SELECT serialized, CASE WHEN NOT (serialized::JSON->>'error')::BOOLEAN AND json_array_length(serialized::JSON, '$.statements') = 1
-       THEN json_deserialize_sql(serialized::JSON) END
-     FROM (SELECT json_serialize_sql($1::VARCHAR) AS serialized)`,
-    [sql],
-  );
-  const [serialized, rendered] = (reader.getRowsJS()[0] ?? []) as [string, string | null];
-  const result = JSON.parse(String(serialized)) as { error: boolean; error_message?: string; statements?: { node: unknown }[] };
-  if (result.error) {
-    if (/Only SELECT/i.test(result.error_message ?? '')) reject('SBX_ERR_SQL_NOT_SELECT', 'only SELECT queries run in the sandbox; save results with POST /v1/tables');
-    reject('SBX_ERR_SQL_SYNTAX', 'the query does not parse: check the syntax near keywords and quotes');
-  }
-  // SECURITY: exactly one statement, as DuckDB's own parser splits them: no stacking behind a comment.
-  if (result.statements?.length !== 1 || rendered === null) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', `send exactly one statement (found ${result.statements?.length ?? 0})`);
-  return { ast: result.statements[0]!.node as Json, canonicalSql: rendered };
 }
 
 function searchPath(env: Env, catalog: TenantCatalog): string {

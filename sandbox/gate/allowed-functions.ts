@@ -2,16 +2,23 @@
  * Scalar, aggregate and macro functions a tenant query may call: DuckDB v1.5.6's built-ins in
  * schema `main` (`duckdb_functions()`), minus those that reveal the engine's state or paths, run
  * SQL, change state, sleep or log, and DuckDB's `__internal_*` helpers:
- *   current_catalog, current_connection_id, current_database, current_query, current_query_id, current_role, current_schema, current_schemas, current_setting, current_transaction_id, current_user, session_user, user, currval, nextval, error, get_block_size, getvariable, in_search_path, json_deserialize_sql, json_serialize_sql, parse_duckdb_log_message, repeat, sleep_ms, stats, txid_current, write_log.
+ *   current_catalog, current_connection_id, current_database, current_query, current_query_id, current_role, current_schema, current_schemas, current_setting, current_transaction_id, current_user, session_user, user, currval, nextval, error, get_block_size, getvariable, in_search_path, json_deserialize_sql, json_serialize_sql, parse_duckdb_log_message, repeat, sleep_ms, stats, txid_current, write_log;
+ * and those that take SQL or the name of a function or type as a string, which they then plan or
+ * resolve outside the gate's checks (dynamic SQL by another name):
+ *   json_serialize_plan (plans any SQL: the other env's tables, settings, raw binder messages),
+ *   aggregate, array_aggr, array_aggregate, list_aggr, list_aggregate (call any aggregate by name),
+ *   make_type (resolves a type by name).
+ * `test/security/sql-taking-functions.test.ts` derives such functions from duckdb_functions() and
+ * fails when one is allowed without a recorded reason.
  * Kept as a literal list so that functions added by a newer DuckDB are refused until reviewed
  * (fail closed). Table functions are allowed separately in `ast-walk.ts`.
  */
 export const ALLOWED_FUNCTIONS: ReadonlySet<string> = new Set([
   '!__postfix', '!~~', '!~~*', '%', '&', '&&', '*', '**', '+', '-', '->>', '/', '//', '<->', '<<', '<=>',
-  '<@', '>>', '@', '@>', '^', '^@', 'abs', 'acos', 'acosh', 'add', 'age', 'aggregate', 'ago', 'alias',
+  '<@', '>>', '@', '@>', '^', '^@', 'abs', 'acos', 'acosh', 'add', 'age', 'ago', 'alias',
   'any_value', 'apply', 'approx_count_distinct', 'approx_quantile', 'approx_top_k', 'arbitrary', 'arg_max',
   'arg_max_null', 'arg_max_nulls_last', 'arg_min', 'arg_min_null', 'arg_min_nulls_last', 'argmax', 'argmin',
-  'array_agg', 'array_aggr', 'array_aggregate', 'array_append', 'array_apply', 'array_cat', 'array_concat',
+  'array_agg', 'array_append', 'array_apply', 'array_cat', 'array_concat',
   'array_contains', 'array_cosine_distance', 'array_cosine_similarity', 'array_cross_product',
   'array_distance', 'array_distinct', 'array_dot_product', 'array_extract', 'array_filter', 'array_grade_up',
   'array_has', 'array_has_all', 'array_has_any', 'array_indexof', 'array_inner_product', 'array_intersect',
@@ -64,11 +71,11 @@ export const ALLOWED_FUNCTIONS: ReadonlySet<string> = new Set([
   'jaccard', 'jaro_similarity', 'jaro_winkler_similarity', 'json', 'json_array', 'json_array_length',
   'json_contains', 'json_exists', 'json_extract', 'json_extract_path', 'json_extract_path_text',
   'json_extract_string', 'json_group_array', 'json_group_object', 'json_group_structure', 'json_keys',
-  'json_merge_patch', 'json_object', 'json_pretty', 'json_quote', 'json_serialize_plan', 'json_structure',
+  'json_merge_patch', 'json_object', 'json_pretty', 'json_quote', 'json_structure',
   'json_transform', 'json_transform_strict', 'json_type', 'json_valid', 'json_value', 'julian', 'kahan_sum',
   'kurtosis', 'kurtosis_pop', 'lag', 'last', 'last_day', 'last_value', 'lcase', 'lcm', 'lead', 'least',
   'least_common_multiple', 'left', 'left_grapheme', 'len', 'length', 'length_grapheme', 'levenshtein',
-  'lgamma', 'like_escape', 'list', 'list_aggr', 'list_aggregate', 'list_any_value', 'list_append',
+  'lgamma', 'like_escape', 'list', 'list_any_value', 'list_append',
   'list_apply', 'list_approx_count_distinct', 'list_avg', 'list_bit_and', 'list_bit_or', 'list_bit_xor',
   'list_bool_and', 'list_bool_or', 'list_cat', 'list_concat', 'list_contains', 'list_cosine_distance',
   'list_cosine_similarity', 'list_count', 'list_distance', 'list_distinct', 'list_dot_product',
@@ -81,7 +88,7 @@ export const ALLOWED_FUNCTIONS: ReadonlySet<string> = new Set([
   'list_stddev_samp', 'list_string_agg', 'list_sum', 'list_transform', 'list_unique', 'list_value',
   'list_var_pop', 'list_var_samp', 'list_where', 'list_zip', 'listagg', 'ln', 'log', 'log10', 'log2', 'lower',
   'lpad', 'ltrim', 'mad', 'make_date', 'make_time', 'make_timestamp', 'make_timestamp_ms',
-  'make_timestamp_ns', 'make_timestamptz', 'make_type', 'map', 'map_concat', 'map_contains',
+  'make_timestamp_ns', 'make_timestamptz', 'map', 'map_concat', 'map_contains',
   'map_contains_entry', 'map_contains_value', 'map_entries', 'map_extract', 'map_extract_value',
   'map_from_entries', 'map_keys', 'map_values', 'max', 'max_by', 'md5', 'md5_number', 'md5_number_lower',
   'md5_number_upper', 'mean', 'median', 'microsecond', 'millennium', 'millisecond', 'min', 'min_by', 'minute',

@@ -1,10 +1,16 @@
 import { reject } from './sql-rejection.js';
 
 /**
- * The plan check of the gate: reads DuckDB's physical plan (`EXPLAIN (FORMAT JSON)`) and requires
- * every table it scans to be one this tenant may read in the chosen environment, and every
- * function-backed scan to be a value generator. The binder has resolved the search path, CTEs
- * and qualified names by then, so this is what will really be read.
+ * The plan check of the gate: reads the *bound* plan, DuckDB's logical plan before any optimization
+ * (the `logical_plan` row of `EXPLAIN (FORMAT JSON)` under `explain_output = 'all'`), and requires
+ * every table it reads to be one this context may read, and every function-backed read to be a value
+ * generator. The binder has resolved the search path, CTEs and qualified names by then.
+ *
+ * Why the bound plan and not the optimized one: the optimizer removes scans under constant-false
+ * filters (`WHERE 1=0`, `LIMIT 0`) and answers `count(*)` from statistics without a scan, so the
+ * scans that survive optimization depend on literal values. What is bound does not: it is the
+ * complete set of reads, whatever the literals, and the optimized plan that runs only ever reads a
+ * subset of it. Lineage is taken from here for the same reason.
  */
 
 export interface PlanNode {
@@ -13,10 +19,23 @@ export interface PlanNode {
   extra_info?: Record<string, unknown>;
 }
 
-/** Function-backed scans (operator names) that only generate values. */
-const GENERATOR_SCANS = new Set(['RANGE', 'GENERATE_SERIES', 'UNNEST', 'JSON_EACH', 'JSON_TREE']);
+/** Function-backed reads (logical GET names) that only generate values. */
+const GENERATORS = new Set(['RANGE', 'GENERATE_SERIES', 'UNNEST', 'JSON_EACH', 'JSON_TREE']);
 
-/** A scanned table as the plan names it: `"granted".main.residents` → catalog, schema, table. */
+/**
+ * Logical operators that only transform what their children produce (DuckDB 1.5's
+ * LogicalOperatorToString names, as EXPLAIN prints them). A GET prints its function's name instead
+ * (`SEQ_SCAN` for a table), so any name not listed here or in GENERATORS is an unknown source:
+ * refused (fail closed).
+ */
+const OPERATORS = new Set([
+  'PROJECTION', 'FILTER', 'AGGREGATE', 'AGGREGATE_AND_GROUP_BY', 'WINDOW', 'UNNEST', 'LIMIT', 'LIMIT_PERCENT', 'ORDER_BY',
+  'TOP_N', 'DISTINCT', 'SAMPLE', 'PIVOT', 'CROSS_PRODUCT', 'COMPARISON_JOIN', 'ANY_JOIN', 'DELIM_JOIN', 'ASOF_JOIN',
+  'POSITIONAL_JOIN', 'DEPENDENT_JOIN', 'JOIN', 'UNION', 'EXCEPT', 'INTERSECT', 'CTE', 'MATERIALIZED_CTE', 'REC_CTE', 'CTE_SCAN',
+  'DUMMY_SCAN', 'EXPRESSION_GET', 'EMPTY_RESULT', 'DELIM_GET', 'CHUNK_GET',
+]);
+
+/** A read table as the plan names it: `"granted".main.residents` → catalog, schema, table. */
 export interface ScannedTable {
   catalog: string;
   schema: string;
@@ -24,33 +43,30 @@ export interface ScannedTable {
 }
 
 /**
- * Returns the tables the plan scans. `allowedCatalogs` are the attached databases this
- * environment may read (e.g. `granted` and `workspace` for prod); every scanned table must be in
- * one of them, in schema `main`.
+ * Returns the tables the bound plan reads. `allowedCatalogs` are the attached databases this
+ * context may read (e.g. `granted` and `workspace` for prod); every read table must be in one of
+ * them, in schema `main`.
  */
 export function checkPlan(plan: PlanNode[], allowedCatalogs: ReadonlySet<string>): ScannedTable[] {
   const scanned: ScannedTable[] = [];
   const visit = (node: PlanNode) => {
     const info = node.extra_info ?? {};
-    if ('Table' in info) {
+    if (node.name === 'SEQ_SCAN' && 'Table' in info) {
       const table = parseTableName(String(info.Table));
-      // SECURITY: invariant 1: a scan outside this tenant's allowed catalogs for this env is refused.
+      // SECURITY: invariant 1: a read outside this context's catalogs is refused.
       if (!table || !allowedCatalogs.has(table.catalog) || table.schema !== 'main') {
         reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
       }
       scanned.push(table);
-    } else if ('Function' in info || (node.name.includes('SCAN') && !NON_TABLE_SCANS.has(node.name))) {
-      // SECURITY: a file-reading or catalog scan (READ_CSV, TABLE_SCAN of a function…) is refused.
-      if (!GENERATOR_SCANS.has(node.name)) reject('SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'the query reads from a source that is not available in the sandbox');
+    } else if (!OPERATORS.has(node.name) && !GENERATORS.has(node.name)) {
+      // SECURITY: any other source (a file, a catalog function, an unknown operator) is refused.
+      reject('SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'the query reads from a source that is not available in the sandbox');
     }
     for (const child of node.children ?? []) visit(child);
   };
   for (const node of plan) visit(node);
   return scanned;
 }
-
-/** Scans over data the query itself produced: constants, CTEs, joins' own intermediates. */
-const NON_TABLE_SCANS = new Set(['DUMMY_SCAN', 'COLUMN_DATA_SCAN', 'CTE_SCAN', 'REC_CTE_SCAN', 'DELIM_SCAN', 'CHUNK_SCAN', 'POSITIONAL_SCAN', 'EMPTY_RESULT']);
 
 /** Parses `"granted".main.residents` (each part optionally double-quoted, quotes doubled inside). */
 export function parseTableName(text: string): ScannedTable | undefined {

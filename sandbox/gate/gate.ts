@@ -1,0 +1,105 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DomainError } from '../../core/errors.js';
+import { walkSelectAst, type Json } from './ast-walk.js';
+import { GATE_LIMITS } from './limits.js';
+import { checkPlan, type PlanNode, type ScannedTable } from './plan-check.js';
+import { reject } from './sql-rejection.js';
+
+/**
+ * The gate: one unit, parameterized by what a context may read (a tenant's dev or prod env today,
+ * the product context on raw data later), used by queries, workspace tables and exports alike.
+ * Fail closed, on DuckDB's own machinery, in this order:
+ *
+ * 1. text: not empty, at most `GATE_LIMITS.maxSqlBytes`;
+ * 2. parse: `json_serialize_sql` must succeed (only SELECT does) and yield exactly one statement;
+ * 3. AST walk (`ast-walk.ts`): allow-listed node kinds, functions and table functions; size caps;
+ * 4. qualified names stay in the context's catalogs;
+ * 5. canonical SQL: DuckDB's rendering of the checked AST is what is planned and run;
+ * 6. bound plan (`plan-check.ts`): every read of the unoptimized plan is in the context's catalogs
+ *    or a value generator. The reads are the query's lineage.
+ *
+ * The connection must belong to an instance opened with `explain_output = 'all'` (see
+ * `tenant-engine.ts`); the gate refuses to decide without the bound plan.
+ */
+export interface GateContext {
+  /** Attached catalogs the query may read, e.g. `granted` and `workspace` in prod. */
+  readonly catalogs: ReadonlySet<string>;
+}
+
+export interface CheckedQuery {
+  /**
+   * The statement to run: DuckDB's own rendering of the AST the gate checked. Running this rather
+   * than the submitted text means comments, stacked statements and other text tricks cannot make
+   * what runs differ from what was checked.
+   */
+  canonicalSql: string;
+  /** Every table the bound plan reads, whatever the literals: complete by construction. */
+  reads: ScannedTable[];
+}
+
+export async function checkQuery(connection: DuckDBConnection, sql: string, context: GateContext, onEngineError: (error: unknown) => DomainError): Promise<CheckedQuery> {
+  checkText(sql);
+  const { ast, canonicalSql } = await parseSelect(connection, sql);
+  const { tableRefs } = walkSelectAst(ast, GATE_LIMITS);
+  checkQualifiedNames(tableRefs, context.catalogs);
+  let plan: PlanNode[];
+  try {
+    plan = await boundPlan(connection, canonicalSql);
+  } catch (error) {
+    throw onEngineError(error);
+  }
+  return { canonicalSql, reads: checkPlan(plan, context.catalogs) };
+}
+
+/** The logical plan as bound, before the optimizer removes anything. */
+async function boundPlan(connection: DuckDBConnection, sql: string): Promise<PlanNode[]> {
+  const reader = await connection.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
+  const row = reader.getRowsJS().find((r) => r[0] === 'logical_plan');
+  // SECURITY: without the bound plan nothing is decided (the optimized one hides reads).
+  if (!row) throw new Error('the engine did not return the bound plan: explain_output must be all');
+  return JSON.parse(String(row[1])) as PlanNode[];
+}
+
+function checkText(sql: string): void {
+  if (sql.trim() === '') reject('SBX_ERR_SQL_EMPTY', 'send a SELECT statement');
+  const bytes = Buffer.byteLength(sql, 'utf8');
+  if (bytes > GATE_LIMITS.maxSqlBytes) reject('SBX_ERR_SQL_TOO_LONG', `the query is ${bytes} bytes; at most ${GATE_LIMITS.maxSqlBytes} are accepted`);
+}
+
+/**
+ * DuckDB's own parse of the query (only SELECT statements serialize) and its rendering of that parse
+ * back to SQL, which is what the plan check and the execution then use.
+ */
+async function parseSelect(connection: DuckDBConnection, sql: string): Promise<{ ast: Json; canonicalSql: string }> {
+  // One round trip: the parse, and (when it is one statement) its rendering back to SQL.
+  const reader = await connection.runAndReadAll(
+    `SELECT serialized, CASE WHEN NOT (serialized::JSON->>'error')::BOOLEAN AND json_array_length(serialized::JSON, '$.statements') = 1
+       THEN json_deserialize_sql(serialized::JSON) END
+     FROM (SELECT json_serialize_sql($1::VARCHAR) AS serialized)`,
+    [sql],
+  );
+  const [serialized, rendered] = (reader.getRowsJS()[0] ?? []) as [string, string | null];
+  const result = JSON.parse(String(serialized)) as { error: boolean; error_message?: string; statements?: { node: unknown }[] };
+  if (result.error) {
+    if (/Only SELECT/i.test(result.error_message ?? '')) reject('SBX_ERR_SQL_NOT_SELECT', 'only SELECT queries run in the sandbox; save results with POST /v1/tables');
+    reject('SBX_ERR_SQL_SYNTAX', 'the query does not parse: check the syntax near keywords and quotes');
+  }
+  // SECURITY: exactly one statement, as DuckDB's own parser splits them: no stacking behind a comment.
+  if (result.statements?.length !== 1 || rendered === null) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', `send exactly one statement (found ${result.statements?.length ?? 0})`);
+  return { ast: result.statements[0]!.node as Json, canonicalSql: rendered };
+}
+
+/**
+ * Names qualified with a catalog must name one of the context's catalogs (`main.x` is the search
+ * path's own schema). The bound plan would refuse them too; refusing before planning is cheaper
+ * and says why.
+ */
+function checkQualifiedNames(tableRefs: string[][], catalogs: ReadonlySet<string>): void {
+  for (const parts of tableRefs) {
+    if (parts.length === 1) continue;
+    const [first, second] = parts.map((part) => part.toLowerCase());
+    const ok = parts.length === 2 ? first === 'main' || catalogs.has(first!) : catalogs.has(first!) && second === 'main';
+    // SECURITY: invariant 1 (env separation): no reaching into another catalog by qualifying a name.
+    if (!ok) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
+  }
+}
