@@ -14,6 +14,7 @@ export {
 export { GATE_LIMITS } from './gate/limits.js';
 export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prepare-upload.js';
 export { writeFileAtomic } from './atomic-write.js';
+export { createFileOnce, loadOrCreateSecretFile, SecretFileError, type SecretFileSpec } from './secret-file.js';
 export type { ColumnProfile, IngestResult } from './engine/ingest-dataset.js';
 export { ingestProgressPath, readIngestProgress, type IngestStage } from './engine/ingest-progress.js';
 export { readTenantCatalog } from './engine/tenant-files.js';

@@ -5,9 +5,10 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { DEFAULT_ENGINE_OPTIONS, EngineClient } from '../sandbox/index.js';
-import { DEFAULT_QUERY_LIMITS, openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
+import { DEFAULT_QUERY_LIMITS, ensureControlPlaneSecrets, openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
 import { installAccessGuard, registerJwt } from './auth.js';
 import type { Config } from './config.js';
+import { restrictDataDir } from './data-dir.js';
 import { answerFrameworkError, installErrorHandling } from './errors.js';
 import { installLoadShedding } from './load-shedding.js';
 import { applicantRoutes } from './routes/applicants.js';
@@ -66,6 +67,11 @@ class OneLinePerRequest extends LogController {
  * Plugins load in a fixed order: error handling, load shedding, identity, docs, then routes.
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  // SECURITY: before any engine process starts or any file is created: the data dir is owner-only (see restrictDataDir).
+  const formerDataDirMode = restrictDataDir(config.dataDir);
+  // A bad secret stops the start here, with its one-line SecretFileError, before anything is started.
+  ensureControlPlaneSecrets(config.dataDir);
+  const devSecret = config.auth.mode === 'development' ? resolveDevJwtSecret(config) : undefined;
   const app = Fastify({
     logger: options.logger ?? {
       level: config.logLevel,
@@ -85,6 +91,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(zodSerializerCompiler);
   installErrorHandling(app);
+  if (formerDataDirMode !== undefined) app.log.warn({ dataDir: config.dataDir, mode: formerDataDirMode.toString(8) }, 'the data dir was open to group or others; it is now 0700');
   // Set before anything can answer, so every response, errors included, carries the id.
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
@@ -138,7 +145,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     if (config.demo && controlPlane.firstStart) await seedDemoDomain(controlPlane);
 
     await installLoadShedding(app, { maxInflight: config.maxInflight, maxEventLoopDelayMs: config.maxEventLoopDelayMs });
-    const verifyToken = await registerJwt(app, config.auth, config.auth.mode === 'development' ? resolveDevJwtSecret(config) : undefined);
+    const verifyToken = await registerJwt(app, config.auth, devSecret);
     await app.register(fastifySwagger, {
       openapi: {
         info: { title: 'indomain', version: '1', description: 'Privacy-preserving data operation sandbox: 原始数据不出域、数据可用不可见' },
@@ -153,7 +160,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
     // The API scope: every route here declares its access; the guard runs before each handler.
     await app.register(async (api) => {
-      installAccessGuard(api, controlPlane, verifyToken);
+      installAccessGuard(api, controlPlane, verifyToken, { supervisorOrgs: config.auth.supervisorOrgs });
       await api.register(healthRoutes(controlPlane, engine));
       await api.register(queryRoutes(controlPlane));
       await api.register(tableRoutes(controlPlane));

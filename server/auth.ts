@@ -77,13 +77,36 @@ export async function registerJwt(app: FastifyInstance, auth: AuthConfig, devSec
   await app.register(fastifyJwt, options);
   const usesJwks = auth.mode === 'production' && 'jwksUrl' in auth;
   return async (request) => {
+    let payload: unknown;
     try {
-      if (usesJwks) return await request.jwtVerify();
-      return app.jwt.verify(bearerToken(request));
+      payload = usesJwks ? await request.jwtVerify() : app.jwt.verify(bearerToken(request));
     } catch (error) {
       throw toAuthError(error);
     }
+    checkTokenLifetime(payload, auth, Date.now());
+    return payload;
   };
+}
+
+/** Clock skew allowed between the identity provider and this server when `iat` is in the future. */
+const IAT_SKEW_S = 60;
+
+/**
+ * Refuses a verified token that does not expire, or lives longer than `INDOMAIN_JWT_MAX_TTL`
+ * (`exp - iat`, or `exp - now` without an `iat`). Exported for tests.
+ */
+export function checkTokenLifetime(payload: unknown, auth: Pick<AuthConfig, 'maxTokenTtl' | 'maxTokenTtlMs'>, nowMs: number): void {
+  const { exp, iat } = (payload ?? {}) as { exp?: unknown; iat?: unknown };
+  // SECURITY: access is decided afresh on every request, but a token that never expires cannot be taken back from
+  // whoever copied it: every token must expire, and soon.
+  if (typeof exp !== 'number') throw new DomainError('AUTH_ERR_TOKEN_LIFETIME', `the token has no exp: tokens must expire within ${auth.maxTokenTtl} of issue`);
+  const nowS = nowMs / 1000;
+  // An iat in the future (beyond clock skew) does not buy a longer life from now.
+  const issuedS = typeof iat === 'number' ? Math.min(iat, nowS + IAT_SKEW_S) : nowS;
+  // SECURITY: a long-lived token outlives the decisions it was issued under; the identity provider must reissue.
+  if ((exp - issuedS) * 1000 > auth.maxTokenTtlMs) {
+    throw new DomainError('AUTH_ERR_TOKEN_LIFETIME', `the token lives longer than ${auth.maxTokenTtl} (exp - iat): get one with a shorter lifetime`);
+  }
 }
 
 const MISSING_TOKEN = new DomainError('AUTH_ERR_MISSING_TOKEN', 'send a token as "Authorization: Bearer <JWT>"');
@@ -117,7 +140,13 @@ function toAuthError(error: unknown): DomainError {
  * Installs the per-route guard in the API scope: verify the token, validate its claims, check the
  * caller's organization against control-plane state, then the route's roles.
  */
-export function installAccessGuard(app: FastifyInstance, controlPlane: ControlPlane, verifyToken: TokenVerifier): void {
+export function installAccessGuard(
+  app: FastifyInstance,
+  controlPlane: ControlPlane,
+  verifyToken: TokenVerifier,
+  options: { supervisorOrgs?: readonly string[] | undefined } = {},
+): void {
+  const supervisorOrgs = options.supervisorOrgs ? new Set(options.supervisorOrgs) : undefined;
   app.decorateRequest('claims', null as unknown as Claims);
 
   app.addHook('onRoute', (route) => {
@@ -132,6 +161,11 @@ export function installAccessGuard(app: FastifyInstance, controlPlane: ControlPl
     const payload = await verifyToken(request);
     const claims = ClaimsSchema.safeParse(payload);
     if (!claims.success) throw new DomainError('AUTH_ERR_BAD_CLAIMS', 'the token must carry sub, role (supervisor, operator or applicant) and org');
+    // SECURITY: the role supervisor counts only from a configured supervisor organization (INDOMAIN_SUPERVISOR_ORGS): an
+    // identity provider that also serves other organizations cannot make one of their users a supervisor here.
+    if (claims.data.role === 'supervisor' && supervisorOrgs && !supervisorOrgs.has(claims.data.org)) {
+      throw new DomainError('AUTH_ERR_SUPERVISOR_ORG', `organization ${claims.data.org} is not a supervisor organization`);
+    }
     // SECURITY: invariant 6: control-plane state decides on every request, whatever the token says.
     controlPlane.checkAccess(claims.data);
     // SECURITY: role guard.

@@ -4,7 +4,21 @@ import { z } from 'zod';
  * The service's configuration, from environment variables. The variable names are a contract that
  * outside tools use; every variable is documented in the README's configuration table.
  */
-const DurationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30m, 12h or 7d');
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const DurationSchema = z.string().regex(DURATION, 'must be a duration such as 30m, 12h or 7d');
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds in a duration such as `30m`, `12h` or `7d` (the format of DurationSchema); NaN otherwise. */
+export function durationMs(text: string): number {
+  const match = DURATION.exec(text);
+  return match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : Number.NaN;
+}
+
+/** A comma-separated list of organization ids, each trimmed, none empty. */
+const OrgListSchema = z
+  .string()
+  .transform((value) => value.split(',').map((org) => org.trim()))
+  .pipe(z.array(z.string().min(1, 'an organization id is empty').max(64)).min(1));
 
 const isTimeZone = (zone: string): boolean => {
   try {
@@ -24,7 +38,8 @@ const EnvSchema = z
     INDOMAIN_AUTH_MODE: z.enum(['development', 'production']).default('development'),
     INDOMAIN_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     INDOMAIN_JWT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
-    INDOMAIN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    // SECURITY: https only: whoever can answer the JWKS request in place of the identity provider can mint any token.
+    INDOMAIN_JWKS_URL: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
     INDOMAIN_JWT_ISSUER: z.string().min(1).optional(),
     INDOMAIN_JWT_AUDIENCE: z.string().min(1).optional(),
     INDOMAIN_JWT_ALGORITHMS: z
@@ -33,6 +48,8 @@ const EnvSchema = z
       .transform((value) => value.split(',').map((alg) => alg.trim()))
       .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1)),
     INDOMAIN_DEV_TOKEN_TTL: DurationSchema.default('12h'),
+    INDOMAIN_JWT_MAX_TTL: DurationSchema.refine((text) => durationMs(text) !== 0, 'must be longer than 0').default('12h'),
+    INDOMAIN_SUPERVISOR_ORGS: OrgListSchema.optional(),
     INDOMAIN_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai').default('Asia/Shanghai'),
     INDOMAIN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     INDOMAIN_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
@@ -61,18 +78,37 @@ const EnvSchema = z
       // SECURITY: a shared HS256 secret in production would let anyone holding it mint tokens.
       if (env.INDOMAIN_JWT_SECRET) issue('INDOMAIN_JWT_SECRET', 'HS256 is disabled in production: unset it');
       if (env.INDOMAIN_JWKS_URL && !env.INDOMAIN_JWT_ISSUER) issue('INDOMAIN_JWT_ISSUER', 'required with INDOMAIN_JWKS_URL');
+      // SECURITY: without an audience, a token the identity provider issued for any other service is accepted here.
+      if (!env.INDOMAIN_JWT_AUDIENCE) issue('INDOMAIN_JWT_AUDIENCE', 'required in production: the aud your identity provider puts in tokens for this service');
+      // SECURITY: without the list, anyone the identity provider gives the role supervisor, in any organization, is one.
+      if (!env.INDOMAIN_SUPERVISOR_ORGS) issue('INDOMAIN_SUPERVISOR_ORGS', 'required in production: the comma-separated ids of the organizations whose users may act as supervisor');
     } else {
       if (env.INDOMAIN_JWT_PUBLIC_KEY_FILE) issue('INDOMAIN_JWT_PUBLIC_KEY_FILE', 'only used when INDOMAIN_AUTH_MODE=production');
       if (env.INDOMAIN_JWKS_URL) issue('INDOMAIN_JWKS_URL', 'only used when INDOMAIN_AUTH_MODE=production');
+      // The server refuses tokens living longer than the maximum, its own printed ones included.
+      if (durationMs(env.INDOMAIN_DEV_TOKEN_TTL) > durationMs(env.INDOMAIN_JWT_MAX_TTL)) {
+        issue('INDOMAIN_DEV_TOKEN_TTL', `must not exceed INDOMAIN_JWT_MAX_TTL (${env.INDOMAIN_JWT_MAX_TTL})`);
+      }
     }
   });
 
 type Env = z.output<typeof EnvSchema>;
 
+/** What every token must satisfy, in both modes. */
+interface TokenRules {
+  /** Longest lifetime accepted (`exp - iat`), as configured (`12h`) and in milliseconds. */
+  maxTokenTtl: string;
+  maxTokenTtlMs: number;
+  /** Organizations whose tokens may carry the role supervisor; undefined: any (development only). */
+  supervisorOrgs: readonly string[] | undefined;
+}
+
+type ProductionRules = TokenRules & { mode: 'production'; audience: string; algorithms: Env['INDOMAIN_JWT_ALGORITHMS']; supervisorOrgs: readonly string[] };
+
 export type AuthConfig =
-  | { mode: 'development'; jwtSecret: string | undefined; devTokenTtl: string }
-  | { mode: 'production'; publicKeyFile: string; issuer: string | undefined; audience: string | undefined; algorithms: Env['INDOMAIN_JWT_ALGORITHMS'] }
-  | { mode: 'production'; jwksUrl: string; issuer: string; audience: string | undefined; algorithms: Env['INDOMAIN_JWT_ALGORITHMS'] };
+  | (TokenRules & { mode: 'development'; jwtSecret: string | undefined; devTokenTtl: string })
+  | (ProductionRules & { publicKeyFile: string; issuer: string | undefined })
+  | (ProductionRules & { jwksUrl: string; issuer: string });
 
 export interface Config {
   host: string;
@@ -158,9 +194,12 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
 }
 
 function toAuthConfig(e: Env): AuthConfig {
-  if (e.INDOMAIN_AUTH_MODE === 'development') return { mode: 'development', jwtSecret: e.INDOMAIN_JWT_SECRET, devTokenTtl: e.INDOMAIN_DEV_TOKEN_TTL };
-  const common = { mode: 'production' as const, audience: e.INDOMAIN_JWT_AUDIENCE, algorithms: e.INDOMAIN_JWT_ALGORITHMS };
-  // The refinement above guarantees exactly one source, and an issuer with a JWKS URL.
+  const rules = { maxTokenTtl: e.INDOMAIN_JWT_MAX_TTL, maxTokenTtlMs: durationMs(e.INDOMAIN_JWT_MAX_TTL) };
+  if (e.INDOMAIN_AUTH_MODE === 'development') {
+    return { mode: 'development', jwtSecret: e.INDOMAIN_JWT_SECRET, devTokenTtl: e.INDOMAIN_DEV_TOKEN_TTL, ...rules, supervisorOrgs: e.INDOMAIN_SUPERVISOR_ORGS };
+  }
+  // The refinement above guarantees an audience and supervisor organizations, exactly one key source, and an issuer with a JWKS URL.
+  const common = { mode: 'production' as const, audience: e.INDOMAIN_JWT_AUDIENCE!, algorithms: e.INDOMAIN_JWT_ALGORITHMS, ...rules, supervisorOrgs: e.INDOMAIN_SUPERVISOR_ORGS! };
   if (e.INDOMAIN_JWKS_URL) return { ...common, jwksUrl: e.INDOMAIN_JWKS_URL, issuer: e.INDOMAIN_JWT_ISSUER! };
   return { ...common, publicKeyFile: e.INDOMAIN_JWT_PUBLIC_KEY_FILE!, issuer: e.INDOMAIN_JWT_ISSUER };
 }

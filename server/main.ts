@@ -7,18 +7,19 @@ import { DEMO_APPLICANT_ID, DEMO_SUPERVISOR_ORG, DEMO_TENANT_ID, type Claims } f
 import { buildApp } from './app.js';
 import { signDevToken } from './dev-tokens.js';
 import { configFromProcessEnv } from './env.js';
-import { resolveDevJwtSecret } from './secrets.js';
+import { exitOnSecretFileError, resolveDevJwtSecret } from './secrets.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = configFromProcessEnv();
-const app = await buildApp(config);
+const app = await buildApp(config).catch(exitOnSecretFileError);
 const address = await app.listen({ host: config.host, port: config.port });
 
 if (config.auth.mode === 'development') {
   const secret = resolveDevJwtSecret(config);
   const roles: Claims[] = [
-    { role: 'supervisor', org: DEMO_SUPERVISOR_ORG, sub: 'supervisor' },
+    // With INDOMAIN_SUPERVISOR_ORGS set, a supervisor of another organization would be refused.
+    { role: 'supervisor', org: config.auth.supervisorOrgs?.[0] ?? DEMO_SUPERVISOR_ORG, sub: 'supervisor' },
     { role: 'operator', org: DEMO_TENANT_ID, sub: 'operator' },
     { role: 'applicant', org: DEMO_APPLICANT_ID, sub: 'applicant' },
   ];

@@ -9,6 +9,7 @@ export { AuditEntrySchema, SYSTEM_ACTOR, type AuditActor, type AuditEntry } from
 export { VerifyReportSchema, type VerifyReport } from './audit/verify-chain.js';
 export { verifyStoredChain } from './audit/audit-service.js';
 export { loadAuditVerifier } from './audit/signing-key.js';
+export { ensureControlPlaneSecrets } from './secrets.js';
 export { openDuckDbControlStore } from './store/duckdb-control-store.js';
 export type { AuditFilter, ControlStore } from './store/control-store.js';
 export { MAX_LICENSE_YEARS } from './tenant-service.js';

@@ -1,22 +1,28 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
+import { loadOrCreateSecretFile } from '../sandbox/index.js';
 
 const MASTER_FILE = 'token-master.key';
+const MASTER_BYTES = 32;
 
 /**
  * The master secret from which each tenant's token key is derived. It lives in the data dir's
  * `secrets/` (never in a tenant file); a tenant's key only ever appears in the refinery's SQL.
+ * Throws SecretFileError when the file is not 32 bytes of key or is readable by others.
  */
 export function loadOrCreateTokenMaster(secretsDir: string): Buffer {
-  const file = path.join(secretsDir, MASTER_FILE);
-  fs.mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
-  try {
-    fs.writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  return fs.readFileSync(file);
+  return loadOrCreateSecretFile(path.join(secretsDir, MASTER_FILE), {
+    generate: () => randomBytes(MASTER_BYTES),
+    // SECURITY: an empty or short master makes every tenant's token key guessable, so every pseudonym reversible.
+    check: (content) => {
+      if (content.length !== MASTER_BYTES) return `is ${content.length} bytes, expected ${MASTER_BYTES}`;
+      // A file zeroed by a crash or a bad copy has the right length and no secret.
+      if (content.every((byte) => byte === content[0])) return `holds ${MASTER_BYTES} identical bytes, not a random key`;
+      return undefined;
+    },
+    // Not "delete it": a new master changes every tenant's tokens, which breaks joins with earlier results.
+    remedy: 'restore it from a backup of the data dir (a new master key would change every tenant\'s tokens, so do not replace it)',
+  });
 }
 
 /** A tenant's token key: the same person's tokens join within the tenant and never across tenants. */

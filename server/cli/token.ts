@@ -7,8 +7,10 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ClaimsSchema } from '../../tenants/index.js';
 import { signDevToken } from '../dev-tokens.js';
+import { durationMs } from '../config.js';
+import { restrictDataDir } from '../data-dir.js';
 import { configFromProcessEnv } from '../env.js';
-import { resolveDevJwtSecret } from '../secrets.js';
+import { exitOnSecretFileError, resolveDevJwtSecret } from '../secrets.js';
 
 const USAGE = 'usage: npm run -s token -- --role supervisor|operator|applicant --org <org> --sub <sub> [--ttl 12h]';
 
@@ -31,4 +33,16 @@ if (config.auth.mode !== 'development') {
   process.exit(2);
 }
 const { ttl, ...claims } = parsed.data;
-process.stdout.write(`${signDevToken(resolveDevJwtSecret(config), claims, ttl ?? config.auth.devTokenTtl)}\n`);
+if (ttl && durationMs(ttl) > config.auth.maxTokenTtlMs) {
+  process.stderr.write(`--ttl: at most ${config.auth.maxTokenTtl} (INDOMAIN_JWT_MAX_TTL): the server refuses tokens that live longer\n${USAGE}\n`);
+  process.exit(2);
+}
+// SECURITY: this CLI may be the first to create the data dir and its secret: owner-only, as the server makes it.
+restrictDataDir(config.dataDir);
+let secret: string;
+try {
+  secret = resolveDevJwtSecret(config);
+} catch (error) {
+  exitOnSecretFileError(error);
+}
+process.stdout.write(`${signDevToken(secret, claims, ttl ?? config.auth.devTokenTtl)}\n`);

@@ -1,6 +1,8 @@
 /** The service's own surface: health, the OpenAPI document, docs, request ids and error bodies. */
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 describe('service surface', () => {
   let t: TestApp;
@@ -9,10 +11,11 @@ describe('service surface', () => {
   });
   afterAll(() => t.close({ remove: true }));
 
-  it('reports store and engine readiness', async () => {
+  it('reports store and engine readiness, and nothing about the tenants\' activity', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ status: 'ok', store: { ready: true }, engine: { ready: true } });
+    // Public: counts of queries in flight or engine restarts would describe other tenants' work.
+    expect(res.json()).toEqual({ status: 'ok', store: { ready: true }, engine: { ready: true } });
   });
 
   it('publishes an OpenAPI document with the v1 contract and its error responses', async () => {
@@ -61,5 +64,33 @@ describe('service surface', () => {
     const big = await post(JSON.stringify({ id: 'x', name: 'y'.repeat(2 * 1024 * 1024) }), 'application/json');
     expect(big.statusCode).toBe(413);
     expect(big.json().code).toBe('REQ_ERR_BODY_TOO_LARGE');
+  });
+});
+
+describe('health under load', () => {
+  it('answers 503 SRV_ERR_OVERLOADED when load shedding refuses it, not a 500', async () => {
+    const t = await startTestApp({ env: { INDOMAIN_MAX_INFLIGHT: '1' } });
+    const socket = new net.Socket();
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = t.app.server.address() as AddressInfo;
+      // A request whose body has not all arrived holds the only in-flight slot.
+      socket.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(`POST /v1/applicants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token(SUPERVISOR)}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
+      const health = () => fetch(`http://127.0.0.1:${port}/health`);
+      let res = await health();
+      // Until the server has read the held request's headers, /health may still get the slot.
+      for (let tries = 0; res.status === 200 && tries < 100; tries++) res = await health();
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ code: 'SRV_ERR_OVERLOADED', statusCode: 503 });
+      socket.destroy();
+      await once(socket, 'close');
+      for (let tries = 0; res.status !== 200 && tries < 100; tries++) res = await health();
+      expect(await res.json()).toEqual({ status: 'ok', store: { ready: true }, engine: { ready: true } });
+    } finally {
+      socket.destroy();
+      await t.close({ remove: true });
+    }
   });
 });

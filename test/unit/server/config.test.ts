@@ -1,7 +1,23 @@
-/** Configuration: defaults, every bad variable reported at once, and the production rules. */
+/**
+ * Configuration: defaults, every bad variable reported at once, the production rules (one key source,
+ * https JWKS, audience and supervisor organizations required), and the token lifetime limit.
+ */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, loadConfig } from '../../../server/config.js';
+import { CONFIG_VARIABLES, durationMs, loadConfig } from '../../../server/config.js';
+
+/** A complete production configuration with a key file; tests remove or change one variable. */
+const PRODUCTION = {
+  INDOMAIN_AUTH_MODE: 'production',
+  INDOMAIN_JWT_PUBLIC_KEY_FILE: '/k.pem',
+  INDOMAIN_JWT_AUDIENCE: 'indomain',
+  INDOMAIN_SUPERVISOR_ORGS: 'authority',
+};
+
+const errorsOf = (env: Record<string, string>) => {
+  const result = loadConfig(env);
+  return result.ok ? [] : result.errors;
+};
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
@@ -9,7 +25,7 @@ describe('loadConfig', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.config).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: './data', demo: true, timeZone: 'Asia/Shanghai' });
-    expect(result.config.auth).toEqual({ mode: 'development', jwtSecret: undefined, devTokenTtl: '12h' });
+    expect(result.config.auth).toEqual({ mode: 'development', jwtSecret: undefined, devTokenTtl: '12h', maxTokenTtl: '12h', maxTokenTtlMs: 12 * 3_600_000, supervisorOrgs: undefined });
   });
 
   it('reads booleans as words, not as JavaScript truthiness', () => {
@@ -48,13 +64,52 @@ describe('loadConfig', () => {
     expect(!secret.ok && secret.errors.join()).toMatch(/INDOMAIN_JWT_SECRET: HS256 is disabled/);
     const jwksWithoutIssuer = loadConfig({ INDOMAIN_AUTH_MODE: 'production', INDOMAIN_JWKS_URL: 'https://idp.test/jwks' });
     expect(!jwksWithoutIssuer.ok && jwksWithoutIssuer.errors.join()).toMatch(/INDOMAIN_JWT_ISSUER/);
-    const good = loadConfig({ INDOMAIN_AUTH_MODE: 'production', INDOMAIN_JWKS_URL: 'https://idp.test/jwks', INDOMAIN_JWT_ISSUER: 'https://idp.test' });
+    const good = loadConfig({ ...PRODUCTION, INDOMAIN_JWT_PUBLIC_KEY_FILE: '', INDOMAIN_JWKS_URL: 'https://idp.test/jwks', INDOMAIN_JWT_ISSUER: 'https://idp.test' });
     expect(good.ok && good.config.auth).toMatchObject({ mode: 'production', jwksUrl: 'https://idp.test/jwks', algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] });
+  });
+
+  it('requires an audience and the supervisor organizations in production', () => {
+    expect(loadConfig(PRODUCTION).ok).toBe(true);
+    expect(errorsOf({ ...PRODUCTION, INDOMAIN_JWT_AUDIENCE: '' })).toEqual([expect.stringMatching(/^INDOMAIN_JWT_AUDIENCE: required in production/)]);
+    expect(errorsOf({ ...PRODUCTION, INDOMAIN_SUPERVISOR_ORGS: '' })).toEqual([expect.stringMatching(/^INDOMAIN_SUPERVISOR_ORGS: required in production/)]);
+  });
+
+  it('refuses a JWKS URL that is not https', () => {
+    const jwks = { ...PRODUCTION, INDOMAIN_JWT_PUBLIC_KEY_FILE: '', INDOMAIN_JWT_ISSUER: 'https://idp.test' };
+    expect(loadConfig({ ...jwks, INDOMAIN_JWKS_URL: 'https://idp.test/jwks' }).ok).toBe(true);
+    for (const url of ['http://idp.test/jwks', 'http://127.0.0.1:8081/jwks', 'ftp://idp.test/jwks']) {
+      expect(errorsOf({ ...jwks, INDOMAIN_JWKS_URL: url }), url).toEqual(['INDOMAIN_JWKS_URL: must be an https URL']);
+    }
+  });
+
+  it('reads the supervisor organizations as a trimmed list, in production and (optional) in development', () => {
+    const production = loadConfig({ ...PRODUCTION, INDOMAIN_SUPERVISOR_ORGS: ' authority , ministry ' });
+    expect(production.ok && production.config.auth.supervisorOrgs).toEqual(['authority', 'ministry']);
+    const development = loadConfig({ INDOMAIN_SUPERVISOR_ORGS: 'authority' });
+    expect(development.ok && development.config.auth.supervisorOrgs).toEqual(['authority']);
+    expect(errorsOf({ INDOMAIN_SUPERVISOR_ORGS: 'authority,,ministry' })[0]).toMatch(/^INDOMAIN_SUPERVISOR_ORGS\.1: an organization id is empty/);
+  });
+
+  it('reads the token lifetime limit, and keeps development tokens within it', () => {
+    const custom = loadConfig({ INDOMAIN_JWT_MAX_TTL: '30m', INDOMAIN_DEV_TOKEN_TTL: '30m' });
+    expect(custom.ok && custom.config.auth).toMatchObject({ maxTokenTtl: '30m', maxTokenTtlMs: 1_800_000 });
+    const production = loadConfig({ ...PRODUCTION, INDOMAIN_JWT_MAX_TTL: '1h' });
+    expect(production.ok && production.config.auth.maxTokenTtlMs).toBe(3_600_000);
+    expect(errorsOf({ INDOMAIN_JWT_MAX_TTL: 'forever' })).toEqual(['INDOMAIN_JWT_MAX_TTL: must be a duration such as 30m, 12h or 7d']);
+    expect(errorsOf({ INDOMAIN_JWT_MAX_TTL: '0h' })).toContain('INDOMAIN_JWT_MAX_TTL: must be longer than 0');
+    // The tokens printed at start and minted by the CLI would be refused by the server itself.
+    expect(errorsOf({ INDOMAIN_DEV_TOKEN_TTL: '24h' })).toEqual(['INDOMAIN_DEV_TOKEN_TTL: must not exceed INDOMAIN_JWT_MAX_TTL (12h)']);
+    expect(loadConfig({ INDOMAIN_DEV_TOKEN_TTL: '24h', INDOMAIN_JWT_MAX_TTL: '1d' }).ok).toBe(true);
+  });
+
+  it('converts durations to milliseconds', () => {
+    expect([durationMs('250ms'), durationMs('30s'), durationMs('30m'), durationMs('12h'), durationMs('7d')]).toEqual([250, 30_000, 1_800_000, 43_200_000, 604_800_000]);
+    expect(durationMs('12 h')).toBeNaN();
   });
 
   it('refuses production-only settings in development, and HS algorithms in the production list', () => {
     expect(loadConfig({ INDOMAIN_JWKS_URL: 'https://idp.test/jwks' }).ok).toBe(false);
-    expect(loadConfig({ INDOMAIN_AUTH_MODE: 'production', INDOMAIN_JWT_PUBLIC_KEY_FILE: '/k', INDOMAIN_JWT_ALGORITHMS: 'RS256,HS256' }).ok).toBe(false);
+    expect(errorsOf({ ...PRODUCTION, INDOMAIN_JWT_ALGORITHMS: 'RS256,HS256' })[0]).toMatch(/^INDOMAIN_JWT_ALGORITHMS/);
   });
 });
 
