@@ -1,4 +1,4 @@
-import { normalizeIdentifier, normalizeIdentifierSql, trimSql, trimText } from './identifiers.js';
+import { normalizeIdentifier, normalizeIdentifierSql, normalizeResidentId, normalizeResidentIdSql, trimSql, trimText } from './identifiers.js';
 import { identity, type SqlRule } from './sql.js';
 
 /**
@@ -11,7 +11,13 @@ export interface GeneralizeRule extends SqlRule {
   apply(value: string | number | null): string | number | null;
 }
 
-const DATE = /^(\d{4})-(\d{2})-(\d{2})/;
+/**
+ * A date at the start of the text: YYYY-MM-DD (a DATE or TIMESTAMP as text), YYYY/MM/DD or YYYYMMDD
+ * (birth dates are often written so, or stored as integers). Either separator may be left out.
+ * Years from 1000: below, JavaScript's Date.UTC and DuckDB's calendar (year 0 is 1 BC) disagree.
+ */
+const DATE = /^([1-9]\d{3})[-/]?(\d{2})[-/]?(\d{2})/;
+const DATE_SQL = '^([1-9][0-9]{3})[-/]?([0-9]{2})[-/]?([0-9]{2})';
 
 function parseDate(value: string | number | null): { y: number; m: number; d: number } | null {
   if (value === null) return null;
@@ -22,8 +28,12 @@ function parseDate(value: string | number | null): { y: number; m: number; d: nu
   return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d ? { y, m, d } : null;
 }
 
-/** The SQL twin of parseDate: a real date at the start of the text, else NULL. */
-const dateSql = (column: string) => `TRY_CAST(regexp_extract(${trimSql(`CAST(${column} AS VARCHAR)`)}, '^([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) AS DATE)`;
+/**
+ * The SQL twin of parseDate: a real date at the start of the text, else NULL. The date part is
+ * extracted ('' when there is none, which no cast accepts), then rewritten YYYY-MM-DD for the cast.
+ */
+const dateSql = (column: string) =>
+  `TRY_CAST(regexp_replace(regexp_extract(${trimSql(`CAST(${column} AS VARCHAR)`)}, '${DATE_SQL}'), '${DATE_SQL}', '\\1-\\2-\\3') AS DATE)`;
 
 export const toYear: GeneralizeRule = {
   apply: (value) => parseDate(value)?.y ?? null,
@@ -97,13 +107,13 @@ export function toRegionPrefix(digits: 2 | 4): GeneralizeRule {
 const ID18 = /^[0-9]{17}[0-9X]$/;
 /** A rule over the normalized ID when it has 18 characters, else NULL. Same preparation as an ID's token: computed once. */
 const overId = (body: (id: string) => string): SqlRule => ({
-  prepare: (column) => `upper(${normalizeIdentifierSql(column)})`,
+  prepare: normalizeResidentIdSql,
   finish: (id) => `CASE WHEN regexp_full_match(${id}, '[0-9]{17}[0-9X]') THEN ${body(id)} END`,
 });
 
 export const idBirthYear: GeneralizeRule = {
   apply(value) {
-    const id = value === null ? '' : normalizeIdentifier(String(value)).toUpperCase();
+    const id = value === null ? '' : normalizeResidentId(String(value));
     return ID18.test(id) ? Number(id.slice(6, 10)) : null;
   },
   ...overId((id) => `CAST(substr(${id}, 7, 4) AS INTEGER)`),
@@ -111,7 +121,7 @@ export const idBirthYear: GeneralizeRule = {
 
 export const idGender: GeneralizeRule = {
   apply(value) {
-    const id = value === null ? '' : normalizeIdentifier(String(value)).toUpperCase();
+    const id = value === null ? '' : normalizeResidentId(String(value));
     return ID18.test(id) ? (Number(id[16]) % 2 === 1 ? 'M' : 'F') : null;
   },
   ...overId((id) => `CASE WHEN CAST(substr(${id}, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END`),
@@ -121,7 +131,7 @@ export function idRegionPrefix(digits: 2 | 4): GeneralizeRule {
   const prefix = toRegionPrefix(digits);
   return {
     apply(value) {
-      const id = value === null ? '' : normalizeIdentifier(String(value)).toUpperCase();
+      const id = value === null ? '' : normalizeResidentId(String(value));
       return ID18.test(id) ? prefix.apply(id.slice(0, 6)) : null;
     },
     ...overId((id) => `substr(${id}, 1, ${digits}) || '${'0'.repeat(6 - digits)}'`),

@@ -43,6 +43,27 @@ export function normalizeIdentifierSql(column: string): string {
   return `(CASE WHEN strlen(${column}) = length(${column}) THEN replace(${trimSql(column)}, 'x', 'X') ELSE translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX') END)`;
 }
 
+/**
+ * Separators people write inside a resident ID (`110105 19491231 002X`, `110105-19491231-002X`):
+ * spaces (ASCII, tab, no-break, ideographic) and hyphens (ASCII, full-width). Removed before an ID
+ * is checked, masked or tokenized, so a grouped ID is the same ID and never mistaken for a card.
+ */
+const RESIDENT_ID_SEPARATORS = [' ', '\t', '\u00a0', '\u3000', '-', '\uff0d'] as const;
+const RESIDENT_ID_SEPARATOR_PATTERN = new RegExp(`[${RESIDENT_ID_SEPARATORS.join('').replace('-', '\\-')}]`, 'g');
+
+/** normalizeIdentifier, uppercased, with a resident ID's separators removed. */
+export function normalizeResidentId(value: string): string {
+  return normalizeIdentifier(value).toUpperCase().replace(RESIDENT_ID_SEPARATOR_PATTERN, '');
+}
+
+/**
+ * The SQL twin of normalizeResidentId. replace() of a constant costs little next to a regular
+ * expression; `column` appears several times: pass a column or a cheap expression.
+ */
+export function normalizeResidentIdSql(column: string): string {
+  return RESIDENT_ID_SEPARATORS.reduce((sql, separator) => `replace(${sql}, '${separator}', '')`, `upper(${normalizeIdentifierSql(column)})`);
+}
+
 /** ISO 7064 MOD 11-2 weights of a resident ID's first 17 digits, and the check character of each sum mod 11. */
 export const RESIDENT_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const;
 export const RESIDENT_ID_CHECK = '10X98765432';
@@ -68,9 +89,18 @@ function isPastDate(yyyymmdd: string, today: string): boolean {
   return date.toISOString().slice(0, 10) <= today;
 }
 
-/** An 18-character resident ID with a real birth date and a correct check character. */
+/**
+ * A birth date as it arrives in a sample: YYYY-MM-DD (how DuckDB writes a DATE as text, optionally
+ * followed by a time), YYYY/MM/DD or YYYYMMDD; a real calendar date from 1880 to `today`.
+ */
+export function isBirthDate(value: string, today: string): boolean {
+  const match = /^(\d{4})([-/]?)(\d{2})\2(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/.exec(trimText(value));
+  return match !== null && isPastDate(`${match[1]}${match[3]}${match[4]}`, today);
+}
+
+/** An 18-character resident ID with a real birth date and a correct check character (separators allowed). */
 export function isValidResidentId(value: string, today: string): boolean {
-  const id = normalizeIdentifier(value);
+  const id = normalizeResidentId(value);
   return /^\d{17}[\dX]$/.test(id) && isPastDate(id.slice(6, 14), today) && residentIdCheckChar(id) === id[17];
 }
 
@@ -126,6 +156,15 @@ export const PLATE_PATTERN = /^[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣
 export const PASSPORT_PATTERN = /^(?:[GE]\d{8}|E[A-HJ-NP-Z]\d{7})$/;
 /** 2–60 Han characters, with the middle dot of transliterated names. */
 export const CHINESE_NAME_PATTERN = /^[\p{Script=Han}·]{2,60}$/u;
+
+/**
+ * About a hundred of the most common single-character surnames (roughly the published rankings by
+ * population), which the free-text scrub uses to guess that a short segment is a name. A guess, not
+ * a recognizer: see `scrub` in free-text.ts.
+ */
+export const COMMON_SURNAMES: readonly string[] = Array.from(
+  '王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩邓冯曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆范汪廖石金韦贾夏付傅方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严莫孔向常汤康易乔赖文',
+);
 
 /** Compound surnames (复姓) a name mask must keep whole. */
 export const COMPOUND_SURNAMES: readonly string[] = [

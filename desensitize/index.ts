@@ -6,9 +6,12 @@ export * from './identifiers.js';
 export { FULLY_MASKED, MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
 export { tokenize, tokenRule, normalizeForToken, TOKEN_HEX_CHARS, type TokenNormalization } from './tokens.js';
 export { toYear, toMonth, toAgeBand, toBucket, toRegionPrefix, idBirthYear, idGender, idRegionPrefix, type GeneralizeRule } from './generalize.js';
-export { recognizeColumn, type Recognition } from './recognize.js';
+export { recognizeColumn, PII_KINDS, type PiiKind, type Recognition } from './recognize.js';
+export { adminPrefix, adminPrefixSql } from './admin-prefix.js';
+export { findEmbeddedIdentifiers, isFreeTextWithIdentifiers, scrub, type EmbeddedKind } from './free-text.js';
 export {
   pickSql, residentIdSql, mobileSql, usccSql, bankCardSql, nameSql, addressSql, regionCodeSql, emailSql, plateSql, passportSql, fixedLineSql,
+  birthDateSql, freeTextSql,
 } from './synthetic.js';
 export { REGIONS } from './data/regions.js';
 export { checkPolicy, compilePolicySelect, defaultPolicy, GENERALIZE_RULES, type ColumnPolicy, type PolicyKind } from './policy.js';

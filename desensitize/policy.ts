@@ -1,3 +1,4 @@
+import { scrub } from './free-text.js';
 import { MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
 import { idBirthYear, idGender, idRegionPrefix, toAgeBand, toBucket, toMonth, toRegionPrefix, toYear, type GeneralizeRule } from './generalize.js';
 import { identity, quoteIdentifier, twoStepSelect, type SqlRule } from './sql.js';
@@ -11,7 +12,7 @@ export type PolicyKind = 'plain' | 'mask' | 'token' | 'generalize' | 'hidden';
 
 export interface ColumnPolicy {
   kind: PolicyKind;
-  /** mask: a mask kind or `keep:<first>:<last>`; token: identifier | resident_id | text; generalize: see GENERALIZE_RULES. */
+  /** mask: a mask kind, `scrub` or `keep:<first>:<last>`; token: identifier | resident_id | text; generalize: see GENERALIZE_RULES. */
   rule?: string | undefined;
   /** Required to set `plain` on a column recognized as personal data; audited. */
   reason?: string | undefined;
@@ -21,7 +22,13 @@ export interface ColumnPolicy {
 
 export const GENERALIZE_RULES = ['year', 'month', 'age_band', 'age_band:5', 'bucket:<width>', 'region_prefix:2', 'region_prefix:4'] as const;
 
-/** The default policy of a column: never plain for recognized personal data. */
+/** Mask rules by name: each mask kind's own, and `scrub` for free text (which has no mask of its own). */
+const MASK_RULES = [...MASK_KINDS, 'scrub'] as const;
+
+/**
+ * The default policy of a column (a PiiKind, or any other text as stored in a catalog): never
+ * plain for recognized personal data, and hidden for a kind it does not know.
+ */
 export function defaultPolicy(piiKind: string | null): ColumnPolicy {
   switch (piiKind) {
     case null:
@@ -31,6 +38,13 @@ export function defaultPolicy(piiKind: string | null): ColumnPolicy {
       return { kind: 'token', rule: 'resident_id', derive: ['birth_year', 'gender', 'region'] };
     case 'uscc':
       return { kind: 'token', rule: 'identifier' };
+    case 'birth_date':
+      // SECURITY: an exact birth date next to a district and a gender singles out most people; the year does not.
+      return { kind: 'generalize', rule: 'year' };
+    case 'free_text':
+      // SECURITY: names inside free text cannot be found reliably (scrub is best effort): hidden is the
+      // only default that never lets one through.
+      return { kind: 'hidden' };
     default:
       return MASK_KINDS.includes(piiKind as MaskKind) ? { kind: 'mask', rule: piiKind } : { kind: 'hidden' };
   }
@@ -45,7 +59,7 @@ export function checkPolicy(policy: ColumnPolicy, piiKind: string | null): strin
     case 'hidden':
       return undefined;
     case 'mask':
-      return maskRule(policy.rule) ? undefined : `mask rule must be one of ${MASK_KINDS.join(', ')} or keep:<first>:<last>`;
+      return maskRule(policy.rule) ? undefined : `mask rule must be one of ${MASK_RULES.join(', ')} or keep:<first>:<last>`;
     case 'token':
       return ['identifier', 'resident_id', 'text'].includes(policy.rule ?? 'identifier') ? undefined : 'token rule must be identifier, resident_id or text';
     case 'generalize':
@@ -54,6 +68,7 @@ export function checkPolicy(policy: ColumnPolicy, piiKind: string | null): strin
 }
 
 function maskRule(rule: string | undefined): MaskRule | undefined {
+  if (rule === 'scrub') return scrub;
   if (rule && (MASK_KINDS as readonly string[]).includes(rule)) return MASKS[rule as MaskKind];
   const keep = /^keep:(\d{1,2}):(\d{1,2})$/.exec(rule ?? '');
   return keep ? keepFirstLast(Number(keep[1]), Number(keep[2])) : undefined;

@@ -96,6 +96,12 @@ export function residentIdSql(index: string, seed: number, years: { from: number
   return `(${first17}::VARCHAR || ${ID_CHECK_LIST}[${sum} % 11 + 1])`;
 }
 
+/** Birth dates (a DATE), uniform between the years given: as in the synthetic resident IDs. */
+export function birthDateSql(index: string, seed: number, years: { from: number; to: number } = { from: 1940, to: 2008 }): string {
+  const days = Math.round((Date.UTC(years.to, 11, 31) - Date.UTC(years.from, 0, 1)) / 86_400_000);
+  return `(DATE '${years.from}-01-01' + CAST(${pick(index, seed, 'birth-date', days + 1)} AS INTEGER))`;
+}
+
 /** Assignable mobile prefixes (libphonenumber CN ranges, three-digit ones). */
 const MOBILE_PREFIXES = [
   ...Array.from({ length: 10 }, (_, i) => 130 + i), 145, 147, 150, 151, 152, 153, 155, 156, 157, 158, 159,
@@ -244,4 +250,13 @@ export function fixedLineSql(index: string, seed: number): string {
   // An 8-digit number from 20000000, shortened to 7 digits by dropping its last digit.
   const local = `(20000000 + ${pick(index, seed, 'fixed-local', 70_000_000)}) // CASE WHEN ${eightDigits} THEN 1 ELSE 10 END`;
   return `(${sqlList(AREA_CODES)}[1 + ${area}] || '-' || (${local})::VARCHAR)`;
+}
+
+/**
+ * Free text holding identifiers, as a note about a person reads: a synthetic name, mobile and
+ * address ("张伟，电话13812345678，住河北省…建设路12号"); one note in five adds an e-mail.
+ */
+export function freeTextSql(index: string, seed: number): string {
+  const note = `concat(${nameSql(index, seed)}, '，电话', ${mobileSql(index, seed)}, '，住', ${addressSql(index, seed)})`;
+  return `(CASE WHEN ${pick(index, seed, 'note-kind', 5)} = 0 THEN ${note} || '，邮箱' || ${emailSql(index, seed)} ELSE ${note} END)`;
 }

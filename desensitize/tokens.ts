@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { normalizeIdentifier, normalizeIdentifierSql, residentIdCheckSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
+import { normalizeIdentifier, normalizeIdentifierSql, normalizeResidentId, normalizeResidentIdSql, residentIdCheckSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
 import { identity, type SqlRule } from './sql.js';
 
 /**
@@ -13,14 +13,19 @@ import { identity, type SqlRule } from './sql.js';
  */
 export const TOKEN_HEX_CHARS = 32;
 
-/** What is tokenized: identifiers compared as the same person would be (15-digit IDs upgraded). */
+/**
+ * What is tokenized: identifiers compared as the same person would be (resident IDs without their
+ * separators, 15-digit IDs upgraded).
+ */
 export type TokenNormalization = 'identifier' | 'resident_id' | 'text';
 
 export function normalizeForToken(value: string, how: TokenNormalization): string {
   if (how === 'text') return trimText(value);
-  const id = normalizeIdentifier(value).toUpperCase();
-  if (how === 'resident_id') return upgradeResidentId(id) ?? id;
-  return id;
+  if (how === 'identifier') return normalizeIdentifier(value).toUpperCase();
+  // SECURITY: `110105 19491231 002X` and `11010519491231002X` are one person: one token, never two
+  // (two would let one person pass for two in a count, and a separator-stripping join re-identify).
+  const id = normalizeResidentId(value);
+  return upgradeResidentId(id) ?? id;
 }
 
 export function tokenize(value: string | null, key: Buffer, how: TokenNormalization): string | null {
@@ -31,10 +36,9 @@ export function tokenize(value: string | null, key: Buffer, how: TokenNormalizat
 /** The SQL twin of normalizeForToken, in two steps: normalize, then (resident IDs) upgrade 15 digits to 18. */
 function normalization(how: TokenNormalization): SqlRule {
   if (how === 'text') return { prepare: trimSql, finish: identity };
-  const prepare = (column: string) => `upper(${normalizeIdentifierSql(column)})`;
-  if (how === 'identifier') return { prepare, finish: identity };
+  if (how === 'identifier') return { prepare: (column) => `upper(${normalizeIdentifierSql(column)})`, finish: identity };
   return {
-    prepare,
+    prepare: normalizeResidentIdSql,
     finish(id) {
       // Only 15-digit IDs, rare, take this branch: the spelled-out first 17 characters cost nothing elsewhere.
       const first17 = `(substr(${id}, 1, 6) || '19' || substr(${id}, 7, 9))`;

@@ -1,5 +1,7 @@
 import { quoteIdentifier, sqlList, sqlString } from './sql.js';
-import { addressSql, bankCardSql, drawSql, emailSql, fixedLineSql, mobileSql, nameSql, passportSql, plateSql, residentIdSql, usccSql } from './synthetic.js';
+import {
+  addressSql, bankCardSql, birthDateSql, drawSql, emailSql, fixedLineSql, freeTextSql, mobileSql, nameSql, passportSql, plateSql, residentIdSql, usccSql,
+} from './synthetic.js';
 
 /** What the twin needs to know of a raw column: its profile, never its values (except top values of non-personal columns). */
 export interface TwinColumn {
@@ -67,6 +69,12 @@ function twinParts(column: TwinColumn, seed: number): TwinParts {
     case 'plate': return plain(plateSql('i', seed));
     case 'passport': return plain(passportSql('i', seed));
     case 'fixed_line': return plain(fixedLineSql('i', seed));
+    // Birth dates are never profiled (min and max would be two people's): a plausible range instead.
+    // Stored as YYYYMMDD integers, they stay integers.
+    case 'birth_date': return /INT/i.test(column.type)
+      ? { draw: birthDateSql('i', seed), value: (d) => `(year(${d}) * 10000 + month(${d}) * 100 + day(${d}))` }
+      : plain(birthDateSql('i', seed));
+    case 'free_text': return plain(freeTextSql('i', seed));
     case null: break;
     // A personal-data kind without a generator is left empty rather than drawn from its profile.
     default: return plain('NULL');

@@ -43,4 +43,23 @@ describe('compilePolicySelect', () => {
     expect(checkPolicy({ kind: 'generalize', rule: 'bucket:-5' }, null)).toMatch(/generalize rule/);
     expect(checkPolicy({ kind: 'token', rule: 'md5' }, null)).toMatch(/token rule/);
   });
+
+  it('accepts scrub as a mask rule, and asks a reason for plain free text or birth dates', () => {
+    expect(checkPolicy({ kind: 'mask', rule: 'scrub' }, 'free_text')).toBeUndefined();
+    expect(checkPolicy({ kind: 'mask', rule: 'rot13' }, null)).toMatch(/scrub/);
+    expect(checkPolicy({ kind: 'plain' }, 'free_text')).toMatch(/needs a reason/);
+    expect(checkPolicy({ kind: 'plain' }, 'birth_date')).toMatch(/needs a reason/);
+    expect(checkPolicy(defaultPolicy('birth_date'), 'birth_date')).toBeUndefined();
+  });
+
+  it('generalizes a birth date to its year, hides free text by default, and scrubs it when asked', async () => {
+    await duck.connection.run(`CREATE TABLE people AS SELECT DATE '1990-03-12' AS born, '19851102' AS born_text, '于健雄，电话17552802804' AS note, '于健雄，电话17552802804' AS note2`);
+    const select = compilePolicySelect([
+      { name: 'born', policy: defaultPolicy('birth_date') },
+      { name: 'born_text', policy: defaultPolicy('birth_date') },
+      { name: 'note', policy: defaultPolicy('free_text') },
+      { name: 'note2', policy: { kind: 'mask', rule: 'scrub' } },
+    ], { tokenKey: Buffer.alloc(32, 1), today: '2026-11-22' }, 'people');
+    expect(await duck.connection.all(select!)).toEqual([{ born: 1990, born_text: 1985, note2: '******，电话******' }]);
+  });
 });

@@ -1,6 +1,10 @@
-/** PII recognition from a column's sampled values and its header, with a confidence. */
+/**
+ * PII recognition from a column's sampled values and its header, with a confidence: resident IDs
+ * however they are grouped, the strongest check winning a tie, birth dates under a birth header,
+ * and free text holding identifiers taking precedence over names and addresses.
+ */
 import { describe, expect, it } from 'vitest';
-import { luhnCheckDigit, recognizeColumn, residentIdCheckChar } from '../../../desensitize/index.js';
+import { defaultPolicy, luhnCheckDigit, luhnValid, recognizeColumn, residentIdCheckChar } from '../../../desensitize/index.js';
 
 const TODAY = '2026-11-22';
 const ids = ['11010519491231002X', '321083197812162119', '150102198807303035', '33010219200403064X'];
@@ -50,5 +54,66 @@ describe('recognizeColumn', () => {
       return first17 + residentIdCheckChar(first17);
     });
     expect(recognizeColumn('sfzh', [...generated, null, ''], TODAY)).toMatchObject({ kind: 'resident_id', confidence: 1 });
+  });
+});
+
+describe('recognizeColumn: resident IDs written in groups', () => {
+  it('recognizes IDs with spaces, hyphens or ideographic spaces as IDs, never as bank cards', () => {
+    const grouped = ids.flatMap((id) => [' ', '-', '\u3000'].map((sep) => [id.slice(0, 6), id.slice(6, 14), id.slice(14)].join(sep)));
+    expect(recognizeColumn('c7', grouped, TODAY)).toEqual({ kind: 'resident_id', confidence: 1, matchShare: 1 });
+    const numeric = grouped.filter((id) => !id.endsWith('X'));
+    expect(recognizeColumn('卡号', numeric, TODAY)?.kind).toBe('resident_id');
+  });
+
+  it('prefers a valid resident-ID check to Luhn when both pass', () => {
+    // IDs that happen to pass Luhn too (one in ten does): equally sure by share, the stronger check wins.
+    const both: string[] = [];
+    for (let n = 0; both.length < 5; n++) {
+      const first17 = `11010519900101${String(n).padStart(3, '0')}`;
+      const id = first17 + residentIdCheckChar(first17);
+      if (/^\d{18}$/.test(id) && luhnValid(id)) both.push(id);
+    }
+    expect(recognizeColumn('x', both, TODAY)).toMatchObject({ kind: 'resident_id', confidence: 1 });
+  });
+});
+
+describe('recognizeColumn: birth dates', () => {
+  it('recognizes dates under a birth header, written as DuckDB writes a DATE, or YYYYMMDD, or YYYY/MM/DD', () => {
+    expect(recognizeColumn('出生日期', ['1990-03-12', '1985-11-02', '2001-07-30'], TODAY)).toEqual({ kind: 'birth_date', confidence: 1, matchShare: 1 });
+    expect(recognizeColumn('csrq', ['19900312', '19851102'], TODAY)?.kind).toBe('birth_date');
+    expect(recognizeColumn('date_of_birth', ['1990/03/12', '1985/11/02'], TODAY)?.kind).toBe('birth_date');
+    expect(recognizeColumn('DOB', ['1990-03-12'], TODAY)?.kind).toBe('birth_date');
+    expect(defaultPolicy('birth_date')).toEqual({ kind: 'generalize', rule: 'year' });
+  });
+
+  it('does not take other dates, future dates or a birthplace for birth dates', () => {
+    expect(recognizeColumn('registered', ['1990-03-12', '2015-11-02'], TODAY)).toBeNull();
+    expect(recognizeColumn('出生日期', ['2030-01-01', '1850-01-01', '1990-02-30'], TODAY)).toBeNull();
+    expect(recognizeColumn('出生地', ['河北省石家庄市', '北京市海淀区'], TODAY)?.kind).not.toBe('birth_date');
+    expect(recognizeColumn('adobe_version', ['1990-03-12'], TODAY)).toBeNull();
+  });
+});
+
+describe('recognizeColumn: free text', () => {
+  const note = '于健雄，电话17552802804，住河北省石家庄市长安区建设路100号';
+
+  it('takes text with a mobile, an ID or an e-mail inside for free text, hidden by default', () => {
+    expect(recognizeColumn('情况', [note], TODAY)).toMatchObject({ kind: 'free_text', matchShare: 1 });
+    expect(recognizeColumn('住址', [note, '河北省石家庄市长安区建设北大街1号'], TODAY)?.kind).toBe('free_text');
+    expect(recognizeColumn('联系人', ['张三 13812345678', '李四 13987654321'], TODAY)?.kind).toBe('free_text');
+    expect(defaultPolicy('free_text')).toEqual({ kind: 'hidden' });
+  });
+
+  it('finds free text in a large sample when two values in a hundred have an identifier, one under a notes header', () => {
+    const plain = Array.from({ length: 98 }, (_, i) => `第${i}次回访，情况良好`);
+    expect(recognizeColumn('c3', [...plain, note, '已处理'], TODAY)).toBeNull();
+    expect(recognizeColumn('c3', [...plain, note, '联系邮箱 zs@example.com 已回复'], TODAY)?.kind).toBe('free_text');
+    expect(recognizeColumn('备注', [...plain, note, '已处理'], TODAY)?.kind).toBe('free_text');
+  });
+
+  it('leaves columns of single identifiers, addresses with postcodes and plain notes alone', () => {
+    expect(recognizeColumn('phone', ['13812345678', '+86 139 1234 5678'], TODAY)?.kind).toBe('mobile');
+    expect(recognizeColumn('住址', ['河北省石家庄市长安区建设北大街1号 050000', '北京市海淀区中关村大街27号 100080'], TODAY)?.kind).toBe('address');
+    expect(recognizeColumn('备注', ['已处理', '金额12345元，共3人'], TODAY)?.kind).not.toBe('free_text');
   });
 });

@@ -27,12 +27,21 @@ const ids = fc.oneof(
   digits(17).map((d) => `${d}x`),
   digits(17).map((d) => `\u3000${fullWidth(d)}ｘ `),
   digits(15).map((d) => `\t${d}\u00a0`),
+  // Grouped as people write them.
+  fc.tuple(digits(17), fc.constantFrom(' ', '-', '\u3000', '－', ' - ')).map(([d, sep]) => {
+    const id = d + residentIdCheckChar(d);
+    return [id.slice(0, 6), id.slice(6, 14), id.slice(14)].join(sep);
+  }),
   fc.string({ maxLength: 20 }),
   fc.constant(null),
 );
 const dates = fc.oneof(
   fc.date({ min: new Date('1900-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
   fc.constantFrom('2024-02-29', '2023-02-29', '2026-13-01', '1990-1-5', '', '2026-11-22T08:00:00', 'not a date'),
+  // Birth dates as they are often stored: YYYYMMDD (text or integer) and YYYY/MM/DD; years before 1000.
+  fc.date({ min: new Date('1900-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10).replaceAll('-', '')),
+  fc.date({ min: new Date('1900-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10).replaceAll('-', '/')),
+  fc.constantFrom('19900229', '20000229', '1990/02/30', '00000101', '0999-01-01', '199003121', '2024-0115'),
   fc.constant(null),
 );
 const numbers = fc.oneof(fc.integer({ min: -1e6, max: 1e6 }).map(String), fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((d) => String(Math.round(d * 100) / 100)), fc.constantFrom('', 'abc', '1e3'), fc.constant(null));
@@ -55,6 +64,8 @@ describe('tokens', () => {
     expect(tokenize(id, tenantA, 'resident_id')).toBe(createHmac('sha256', tenantA).update(id).digest('hex').slice(0, 32));
     expect(tokenize('150102880730303', tenantA, 'resident_id')).toBe(tokenize(id, tenantA, 'resident_id'));
     expect(tokenize(' １５０１０２１９８８０７３０３０３５ ', tenantA, 'resident_id')).toBe(tokenize(id, tenantA, 'resident_id'));
+    expect(tokenize('150102 19880730 3035', tenantA, 'resident_id')).toBe(tokenize(id, tenantA, 'resident_id'));
+    expect(tokenize('150102-19880730-3035', tenantA, 'resident_id')).toBe(tokenize(id, tenantA, 'resident_id'));
     expect(tokenize(id, tenantB, 'resident_id')).not.toBe(tokenize(id, tenantA, 'resident_id'));
   });
 
@@ -100,5 +111,10 @@ describe('generalizations agree between TypeScript and DuckDB', () => {
     expect(toRegionPrefix(2).apply('130102')).toBe('130000');
     expect(idGender.apply('11010519491231002X')).toBe('F');
     expect(idBirthYear.apply('11010519491231002X')).toBe(1949);
+    expect(idBirthYear.apply('110105 19491231 002X')).toBe(1949);
+    expect(toYear.apply('19900312')).toBe(1990);
+    expect(toYear.apply('1990/03/12')).toBe(1990);
+    expect(toYear.apply(19900312)).toBe(1990);
+    expect(toYear.apply('19900230')).toBeNull();
   });
 });

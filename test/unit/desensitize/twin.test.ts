@@ -2,11 +2,13 @@
  * The synthetic twin of a table, built in DuckDB from the table's profile alone: the raw table's
  * column names and types, nulls in the observed shares (independently per column), categories in
  * their proportions, numbers and dates within their ranges, valid identifiers for every personal-data
- * kind, the same rows for the same seed; and usable as the subquery the refinery wraps in a policy.
+ * kind (birth dates in the column's own type, notes holding synthetic identifiers), the same rows
+ * for the same seed; and usable as the subquery the refinery wraps in a policy.
  */
 import { describe, expect, it } from 'vitest';
 import {
-  CHINESE_NAME_PATTERN, compilePolicySelect, defaultPolicy, EMAIL_PATTERN, FIXED_LINE_PATTERN, isValidResidentId, isValidUscc, luhnValid, MOBILE_PATTERN,
+  CHINESE_NAME_PATTERN, compilePolicySelect, defaultPolicy, EMAIL_PATTERN, FIXED_LINE_PATTERN, isBirthDate, isFreeTextWithIdentifiers, isValidResidentId, isValidUscc,
+  luhnValid, MOBILE_PATTERN,
   PASSPORT_PATTERN, PLATE_PATTERN, REGIONS, twinSql, type TwinColumn,
 } from '../../../desensitize/index.js';
 import { useMemoryConnection } from '../../helpers/memory-connection.js';
@@ -106,6 +108,24 @@ describe('twinSql', () => {
       fixed_line: (v) => FIXED_LINE_PATTERN.test(v),
     };
     for (const row of rows) for (const kind of kinds) expect(valid[kind]!(row[kind]!), `${kind}: ${row[kind]}`).toBe(true);
+  });
+
+  it('gives birth-date columns plausible dates in their own type, and free-text columns notes with synthetic identifiers', async () => {
+    const columns = [
+      column('born', 'DATE', { piiKind: 'birth_date' }), column('born_int', 'INTEGER', { piiKind: 'birth_date' }), column('born_text', 'VARCHAR', { piiKind: 'birth_date' }),
+      column('note', 'VARCHAR', { piiKind: 'free_text' }),
+    ];
+    const rows = await duck.connection.all<{ born: string; born_int: number; born_text: string; note: string }>(
+      `SELECT born::VARCHAR AS born, born_int, born_text, note FROM (${twinSql(columns, 2000, 7)})`,
+    );
+    const notes = new Set<string>();
+    for (const row of rows) {
+      for (const date of [row.born, String(row.born_int), row.born_text]) expect(isBirthDate(date, TODAY), date).toBe(true);
+      expect(isFreeTextWithIdentifiers(row.note, TODAY), row.note).toBe(true);
+      notes.add(row.note);
+    }
+    expect(notes.size).toBeGreaterThan(1990);
+    expect(rows.some((row) => row.note.includes('@'))).toBe(true);
   });
 
   it('gives the same rows for the same seed and other rows for another seed', async () => {
