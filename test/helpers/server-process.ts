@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { NO_LOAD_SHEDDING_ENV } from './test-app.js';
 
 const MAIN = path.resolve('dist/server/main.js');
 
@@ -14,11 +15,13 @@ export interface ServerProcess {
 
 /**
  * Starts the built server (`dist/server/main.js`, as `npm start` does) on 127.0.0.1 with an
- * OS-chosen port, and resolves once it prints its listening line (development mode).
+ * OS-chosen port, and resolves once it prints its listening line (development mode). Load shedding
+ * is off unless `env` sets it, as in `startTestApp`. The start deadline is generous: a busy machine
+ * starts slowly, and the tests here are about behaviour, not start-up time.
  */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', INDOMAIN_HOST: '127.0.0.1', INDOMAIN_PORT: '0', INDOMAIN_LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH ?? '', INDOMAIN_HOST: '127.0.0.1', INDOMAIN_PORT: '0', INDOMAIN_LOG_LEVEL: 'warn', ...NO_LOAD_SHEDDING_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -29,7 +29,17 @@ export interface TestAppOptions {
   logStream?: { write(line: string): void };
 }
 
-/** The real app over a temp data dir, with a silent logger and demo seeding off unless asked. */
+/**
+ * Load shedding off in tests, unless a test sets these itself: on a busy machine the event-loop
+ * shedder answers 503 to requests that have nothing to do with load. Shedding has its own test
+ * (test/unit/server/load-shedding.test.ts).
+ */
+export const NO_LOAD_SHEDDING_ENV: Readonly<Record<string, string>> = {
+  INDOMAIN_MAX_EVENT_LOOP_DELAY_MS: '0',
+  INDOMAIN_MAX_INFLIGHT: '1000000',
+};
+
+/** The real app over a temp data dir, with a silent logger, demo seeding and load shedding off unless asked. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const temp = options.dataDir ? undefined : makeTempDir();
   const dataDir = options.dataDir ?? temp!.dir;
@@ -39,6 +49,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     INDOMAIN_JWT_SECRET: TEST_JWT_SECRET,
     INDOMAIN_LOG_LEVEL: 'silent',
     INDOMAIN_AUDIT_CHECKPOINT_INTERVAL_MS: '0',
+    ...NO_LOAD_SHEDDING_ENV,
     ...options.env,
   });
   if (!result.ok) throw new Error(result.errors.join('\n'));

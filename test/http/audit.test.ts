@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const OTHER_SUPERVISOR = { role: 'supervisor', org: 'province', sub: 'pat' } as const;
@@ -14,8 +15,8 @@ describe('audit', () => {
   beforeEach(async () => {
     t = await startTestApp({ env: { INDOMAIN_AUDIT_CHECKPOINT_EVERY: '5' } });
     const window = licenseAround(new Date(), -1, 100);
-    for (let i = 0; i < 6; i++) await t.call(i % 2 ? OTHER_SUPERVISOR : SUPERVISOR, 'POST', '/v1/tenants', { id: `t${i}`, name: `t${i}`, ...window });
-    await t.call(SUPERVISOR, 'POST', '/v1/tenants/t0/suspend');
+    for (let i = 0; i < 6; i++) expectStatus(await t.call(i % 2 ? OTHER_SUPERVISOR : SUPERVISOR, 'POST', '/v1/tenants', { id: `t${i}`, name: `t${i}`, ...window }), 201);
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/t0/suspend'), 200);
   });
   afterEach(() => t.close({ remove: true }));
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetMeta, ingest, parquetOf, rawDatasetRows, residentsCsv } from '../helpers/dataset-fixture.js';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const OPERATOR = { role: 'operator', org: 'acme', sub: 'olga' } as const;
@@ -16,8 +17,8 @@ describe('datasets', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
-    await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'acme', name: 'acme', ...licenseAround(new Date(), -1, 100) });
-    await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'bank', name: 'bank' });
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'acme', name: 'acme', ...licenseAround(new Date(), -1, 100) }), 201);
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'bank', name: 'bank' }), 201);
   });
   afterAll(() => t.close({ remove: true }));
 
@@ -138,7 +139,7 @@ describe('datasets', () => {
   });
 
   it('shows operators and applicants metadata only, and 不予共享 datasets as existence only', async () => {
-    await ingest(t, datasetMeta('closed', { shareAttribute: 'none', name: '不予共享数据' }), Buffer.from('a,b\n1,2\n'));
+    expectStatus(await ingest(t, datasetMeta('closed', { shareAttribute: 'none', name: '不予共享数据' }), Buffer.from('a,b\n1,2\n')), 201);
     for (const claims of [OPERATOR, APPLICANT]) {
       const { datasets } = (await t.call(claims, 'GET', '/v1/datasets')).json();
       const residents = datasets.find((d: { id: string }) => d.id === 'residents');
@@ -166,7 +167,7 @@ describe('column policies', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
-    expect((await ingest(t, datasetMeta('people'), Buffer.from(residentsCsv(50).csv))).statusCode).toBe(201);
+    expectStatus(await ingest(t, datasetMeta('people'), Buffer.from(residentsCsv(50).csv)), 201);
   });
   afterAll(() => t.close({ remove: true }));
 

@@ -3,6 +3,7 @@
  * engine host process. Shapes, caps, dev/prod separation, errors and the audit entry of each query.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
@@ -67,8 +68,8 @@ describe('POST /v1/query', () => {
   });
 
   it('audits every query with its SQL, hash, tables, rows and outcome', async () => {
-    await query({ sql: 'SELECT id FROM residents WHERE id < 2', env: 'prod' });
-    await query({ sql: "SELECT * FROM read_csv('/etc/passwd')", env: 'prod' });
+    expectStatus(await query({ sql: 'SELECT id FROM residents WHERE id < 2', env: 'prod' }), 200);
+    expectStatus(await query({ sql: "SELECT * FROM read_csv('/etc/passwd')", env: 'prod' }), 400);
     const entries = (await t.call(SUPERVISOR, 'GET', '/v1/audit?action=query.run&target=tenant:acme&limit=1000')).json().entries;
     const ok = entries.find((e: { details: { sql: string } }) => e.details.sql === 'SELECT id FROM residents WHERE id < 2');
     expect(ok).toMatchObject({ actor: OPERATOR, details: { env: 'prod', outcome: 'ok', tables: ['granted.residents'], rows: 2, truncated: false } });

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantDirectory } from '../../sandbox/index.js';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
@@ -34,7 +35,7 @@ describe('workspace tables', () => {
   });
 
   it('carries datasets through tables built from tables', async () => {
-    await create({ name: 'base_ids', sql: 'SELECT id FROM residents WHERE id < 10', env: 'prod' });
+    expectStatus(await create({ name: 'base_ids', sql: 'SELECT id FROM residents WHERE id < 10', env: 'prod' }), 201);
     const res = await create({ name: 'derived_ids', sql: 'SELECT id * 2 AS double_id FROM base_ids', env: 'prod' });
     expect(res.json()).toMatchObject({ sourceTables: ['workspace.base_ids'], datasets: ['residents'], rows: 10 });
   });
@@ -69,7 +70,7 @@ describe('workspace tables', () => {
   });
 
   it('deletes a table and its lineage, and says so in the audit', async () => {
-    await create({ name: 'scratch', sql: 'SELECT 1 AS x', env: 'dev' });
+    expectStatus(await create({ name: 'scratch', sql: 'SELECT 1 AS x', env: 'dev' }), 201);
     const res = await t.call(OPERATOR, 'DELETE', '/v1/tables/scratch');
     expect(res.json()).toEqual({ name: 'scratch', deleted: true });
     expect((await t.call(OPERATOR, 'DELETE', '/v1/tables/scratch')).json().code).toBe('TBL_ERR_NOT_FOUND');

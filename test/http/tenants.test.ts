@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 describe('tenants', () => {
@@ -77,7 +78,7 @@ describe('tenants', () => {
     const again = await create({ id: 'dup', name: 'y', ...window });
     expect(again.statusCode).toBe(409);
     expect(again.json().code).toBe('TNT_ERR_ALREADY_EXISTS');
-    await t.call(SUPERVISOR, 'POST', '/v1/tenants/dup/revoke');
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/dup/revoke'), 200);
     expect((await create({ id: 'dup', name: 'z', ...window })).json().code).toBe('TNT_ERR_ALREADY_EXISTS');
     expect((await t.call(SUPERVISOR, 'GET', '/v1/tenants/dup')).json().name).toBe('x');
   });
@@ -92,7 +93,7 @@ describe('tenants', () => {
   });
 
   it('moves through suspend and resume, refusing transitions that make no sense', async () => {
-    await create({ id: 'flow', name: 'x', ...window });
+    expectStatus(await create({ id: 'flow', name: 'x', ...window }), 201);
     expect((await t.call(SUPERVISOR, 'POST', '/v1/tenants/flow/resume')).json().code).toBe('TNT_ERR_INVALID_TRANSITION');
     expect((await t.call(SUPERVISOR, 'POST', '/v1/tenants/flow/suspend')).json()).toEqual({ id: 'flow', status: 'suspended' });
     const twice = await t.call(SUPERVISOR, 'POST', '/v1/tenants/flow/suspend');
@@ -103,7 +104,7 @@ describe('tenants', () => {
   });
 
   it('revokes for good: wipes the tenant directory and records every file destroyed', async () => {
-    await create({ id: 'gone', name: 'x', ...window });
+    expectStatus(await create({ id: 'gone', name: 'x', ...window }), 201);
     const dir = path.join(t.dataDir, 'tenants', 'gone');
     fs.mkdirSync(path.join(dir, 'nested'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'workspace.duckdb'), 'secret rows');
@@ -126,8 +127,8 @@ describe('tenants', () => {
   });
 
   it('finishes a wipe that a crash interrupted, on the next start', async () => {
-    await create({ id: 'half', name: 'x', ...window });
-    await t.call(SUPERVISOR, 'POST', '/v1/tenants/half/revoke');
+    expectStatus(await create({ id: 'half', name: 'x', ...window }), 201);
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/half/revoke'), 200);
     // As if the process died after committing the revocation and before wiping: files reappear.
     const dir = path.join(t.dataDir, 'tenants', 'half');
     fs.mkdirSync(dir, { recursive: true });

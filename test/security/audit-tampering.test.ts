@@ -13,6 +13,7 @@ import { openDatabase } from '../../sandbox/index.js';
 import { hashAuditEntry } from '../../tenants/audit/audit-entry.js';
 import { CONTROL_DB_FILE, type AuditEntry, type VerifyReport } from '../../tenants/index.js';
 import { AUDIT_JOURNAL_FILE } from '../../tenants/store/audit-journal.js';
+import { expectStatus } from '../helpers/expect-status.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { licenseAround, startTestApp, SUPERVISOR } from '../helpers/test-app.js';
 
@@ -29,14 +30,14 @@ beforeAll(async () => {
   const t = await startTestApp({ dataDir: template.dir });
   const now = new Date();
   for (let i = 0; i < 5; i++) {
-    expect((await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: `t${i}`, name: `tenant ${i}`, ...licenseAround(now, -1, 100) })).statusCode).toBe(201);
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: `t${i}`, name: `tenant ${i}`, ...licenseAround(now, -1, 100) }), 201);
   }
-  await t.call(SUPERVISOR, 'POST', '/v1/tenants/t1/suspend');
-  await t.call(SUPERVISOR, 'POST', '/v1/tenants/t1/resume');
-  await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'a1', name: 'applicant' });
-  await t.call(SUPERVISOR, 'POST', '/v1/tenants/t2/revoke'); // revoke + wipe: two entries
+  expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/t1/suspend'), 200);
+  expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/t1/resume'), 200);
+  expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'a1', name: 'applicant' }), 201);
+  expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/t2/revoke'), 200); // revoke + wipe: two entries
   for (let i = 0; i < 3; i++) {
-    expect((await t.call({ role: 'operator', org: 't0', sub: 'olga' }, 'POST', '/v1/query', { sql: `SELECT ${i}`, env: 'dev' })).statusCode).toBe(200);
+    expectStatus(await t.call({ role: 'operator', org: 't0', sub: 'olga' }, 'POST', '/v1/query', { sql: `SELECT ${i}`, env: 'dev' }), 200);
   }
   entryCount = (await t.call(SUPERVISOR, 'GET', '/v1/audit?limit=1000')).json().entries.length;
   expect(entryCount).toBe(13);

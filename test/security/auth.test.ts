@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createSigner } from 'fast-jwt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseAround, startTestApp, SUPERVISOR, TEST_JWT_SECRET, type TestApp } from '../helpers/test-app.js';
 
 const OPERATOR_T1 = { role: 'operator', org: 't1', sub: 'olga' } as const;
@@ -24,8 +25,7 @@ describe('authentication and access', () => {
     now = new Date();
     t = await startTestApp({ clock: () => now });
     for (const id of ['t1', 't2']) {
-      const res = await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id, name: id, ...licenseAround(now, -1, 30) });
-      expect(res.statusCode).toBe(201);
+      expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id, name: id, ...licenseAround(now, -1, 30) }), 201);
     }
   });
   afterEach(() => t.close({ remove: true }));

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../core/errors.js';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const window = licenseAround(new Date(), -1, 100);
@@ -38,7 +39,7 @@ describe('bad input', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'existing', name: 'existing', ...window });
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'existing', name: 'existing', ...window }), 201);
     before = await snapshot();
   });
   afterAll(() => t.close({ remove: true }));

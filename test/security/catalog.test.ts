@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
@@ -19,7 +20,7 @@ describe('catalog leaks', () => {
     t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '1000' } });
     await licenseTenantWithData(t, 'acme', { granted: [residents('ACME')], dev: [residents('ACMEDEV')] });
     raw = residentsCsv(200);
-    expect((await ingest(t, datasetMeta('people'), Buffer.from(raw.csv))).statusCode).toBe(201);
+    expectStatus(await ingest(t, datasetMeta('people'), Buffer.from(raw.csv)), 201);
   });
   afterAll(() => t.close({ remove: true }));
 

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const OPERATOR = { role: 'operator', org: 't1', sub: 'one' } as const;
@@ -13,10 +14,10 @@ describe('grant expiry', () => {
   let now = new Date();
   beforeAll(async () => {
     t = await startTestApp({ clock: () => now });
-    expect((await ingest(t, datasetMeta('residents'), Buffer.from(residentsCsv(30).csv))).statusCode).toBe(201);
-    await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 't1', name: 't1', ...licenseAround(now, -1, 300) });
+    expectStatus(await ingest(t, datasetMeta('residents'), Buffer.from(residentsCsv(30).csv)), 201);
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 't1', name: 't1', ...licenseAround(now, -1, 300) }), 201);
     const until = licenseAround(now, 0, 5).licenseTo;
-    expect((await t.call(SUPERVISOR, 'POST', '/v1/tenants/t1/grants', { dataset: 'residents', purpose: '统计', until })).statusCode).toBe(201);
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/t1/grants', { dataset: 'residents', purpose: '统计', until }), 201);
     await t.app.controlPlane.refinery.refresh('t1');
   });
   afterAll(() => t.close({ remove: true }));

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidResidentId, luhnValid } from '../../desensitize/index.js';
 import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
+import { expectStatus } from '../helpers/expect-status.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const T1 = { role: 'operator', org: 't1', sub: 'one' } as const;
@@ -18,15 +19,14 @@ describe('granted data', () => {
   beforeAll(async () => {
     t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '1000' } });
     raw = residentsCsv(400);
-    expect((await ingest(t, datasetMeta('residents'), Buffer.from(raw.csv))).statusCode).toBe(201);
+    expectStatus(await ingest(t, datasetMeta('residents'), Buffer.from(raw.csv)), 201);
     const payments = ['id_card,month,amount', ...raw.ids.slice(0, 150).map((id, i) => `${id},2026-${String(1 + (i % 9)).padStart(2, '0')},${100 + i}`)].join('\n');
-    expect((await ingest(t, datasetMeta('payments'), Buffer.from(`${payments}\n`))).statusCode).toBe(201);
+    expectStatus(await ingest(t, datasetMeta('payments'), Buffer.from(`${payments}\n`)), 201);
     const window = licenseAround(new Date(), -1, 200);
-    for (const id of ['t1', 't2']) await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id, name: id, ...window });
+    for (const id of ['t1', 't2']) expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id, name: id, ...window }), 201);
     const until = licenseAround(new Date(), 0, 100).licenseTo;
     for (const [tenant, dataset] of [['t1', 'residents'], ['t1', 'payments'], ['t2', 'residents']]) {
-      const res = await t.call(SUPERVISOR, 'POST', `/v1/tenants/${tenant}/grants`, { dataset, purpose: '人口统计分析', until });
-      expect(res.statusCode).toBe(201);
+      expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${tenant}/grants`, { dataset, purpose: '人口统计分析', until }), 201);
     }
     await Promise.all(['t1', 't2'].map((id) => t.app.controlPlane.refinery.refresh(id)));
   });
@@ -110,7 +110,7 @@ describe('granted data', () => {
   });
 
   it('rebuilds the files when a policy changes', async () => {
-    await t.call(SUPERVISOR, 'PUT', '/v1/datasets/residents/policy', { columns: { district: { kind: 'hidden' } } });
+    expectStatus(await t.call(SUPERVISOR, 'PUT', '/v1/datasets/residents/policy', { columns: { district: { kind: 'hidden' } } }), 200);
     await t.app.controlPlane.refinery.refresh('t2');
     const result = await rows(T2, 'SELECT * FROM residents LIMIT 1');
     expect(result.columns.map((c) => c.name)).not.toContain('district');
