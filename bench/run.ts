@@ -145,7 +145,7 @@ async function benchQueries(): Promise<void> {
   const apiLoad = (distinct: boolean) => load({
     url: apiUrl,
     connections: CONNECTIONS,
-    requests: [{ method: 'POST', headers, setupRequest: (request) => ({ ...request, body: JSON.stringify({ sql: `SELECT name FROM residents WHERE id = ${distinct ? counter++ : 42}`, env: 'prod' }) }) }],
+    requests: [{ method: 'POST', headers, setupRequest: (request) => ({ ...request, body: JSON.stringify({ sql: `SELECT name FROM bench_people WHERE id = ${distinct ? counter++ : 42}`, env: 'prod' }) }) }],
   });
   let repeated: Load;
   let distinct: Load;
@@ -171,7 +171,7 @@ async function benchQueries(): Promise<void> {
     const bareLoad = (distinctSql: boolean) => load({
       url: `http://127.0.0.1:${bare.port}/query`,
       connections: CONNECTIONS,
-      requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (request) => ({ ...request, body: JSON.stringify({ sql: `SELECT name FROM residents WHERE id = ${distinctSql ? counter++ : 42}` }) }) }],
+      requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (request) => ({ ...request, body: JSON.stringify({ sql: `SELECT name FROM bench_people WHERE id = ${distinctSql ? counter++ : 42}` }) }) }],
     });
     bareRepeated = await bareLoad(false);
     bareDistinct = await bareLoad(true);
@@ -223,14 +223,14 @@ async function benchRunaways(): Promise<void> {
       late.push(performance.now() - started - limitMs);
     }
     const rssAfter = rssMb(app.child.pid!);
-    const after = await fetch(`${url}/v1/query`, { method: 'POST', headers, body: JSON.stringify({ sql: 'SELECT count(*) AS n FROM residents', env: 'prod' }) });
+    const after = await fetch(`${url}/v1/query`, { method: 'POST', headers, body: JSON.stringify({ sql: 'SELECT count(*) AS n FROM bench_people', env: 'prod' }) });
     console.log(`\n## 200 runaway queries in a row (limit ${limitMs} ms)`);
     console.log(`stopped after the limit by: p50 ${percentile(late, 50).toFixed(0)} ms, p99 ${percentile(late, 99).toFixed(0)} ms, max ${Math.max(...late).toFixed(0)} ms (target p99 <= 250 ms)`);
     console.log(`API server RSS ${rssBefore} MB before, ${rssAfter} MB after; next normal query: ${after.status}`);
 
-    const hostPid = Number(execFileSync('pgrep', ['-P', String(app.child.pid)]).toString().trim().split('\n')[0]);
+    const enginePid = tenantEnginePid(app.child.pid!, 'bench');
     const killedAt = performance.now();
-    process.kill(hostPid, 'SIGKILL');
+    process.kill(enginePid, 'SIGKILL');
     let backMs = Number.NaN;
     for (;;) {
       const res = await fetch(`${url}/v1/query`, { method: 'POST', headers, body: JSON.stringify({ sql: 'SELECT 1 AS ok', env: 'dev' }) });
@@ -241,7 +241,69 @@ async function benchRunaways(): Promise<void> {
       if (performance.now() - killedAt > 30_000) break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    console.log(`engine host killed: queries answered again after ${backMs.toFixed(0)} ms (target <= 2000 ms)`);
+    console.log(`tenant engine process killed: queries answered again after ${backMs.toFixed(0)} ms (target <= 2000 ms)`);
+  } finally {
+    await app.stop();
+  }
+}
+
+/** The pid of a tenant's engine process, a child of the server started with the tenant as its key. */
+function tenantEnginePid(serverPid: number, tenantId: string): number {
+  const pids = execFileSync('pgrep', ['-P', String(serverPid), '-f', `"key":"${tenantId}"`]).toString().trim().split('\n');
+  return Number(pids[0]);
+}
+
+/**
+ * Issue #9: a noisy neighbour. Tenant B sends an ordinary query every 100 ms, first alone, then while
+ * tenant A sends crash, memory, uninterruptible and runaway bombs in a loop; B's latency in both, in
+ * the same run. Every B query must answer; A's bombs end with codes.
+ */
+async function benchNoisyNeighbour(): Promise<void> {
+  const tokenOf = (org: string) => signDevToken(JWT_SECRET, { role: 'operator', org, sub: 'bench' }, '2h');
+  const app = await startServer('app', { ...freshEnv(), BENCH_TENANT_ROWS: '10000', BENCH_BIG_ROWS: '0', BENCH_BOMBER: '1', INDOMAIN_QUERY_TIMEOUT_MS: '2000', INDOMAIN_ENGINE_PROCESS_MEMORY_LIMIT_MB: '1500', INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '100000' });
+  const url = `http://127.0.0.1:${app.port}`;
+  const ask = async (org: string, sql: string) => {
+    const started = performance.now();
+    const res = await fetch(`${url}/v1/query`, { method: 'POST', headers: { authorization: `Bearer ${tokenOf(org)}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql, env: 'prod' }) });
+    const body = (await res.json()) as { code?: string };
+    return { status: res.status, code: body.code, ms: performance.now() - started };
+  };
+  const steady = async (seconds: number) => {
+    const latencies: number[] = [];
+    let failed = 0;
+    const until = performance.now() + seconds * 1000;
+    while (performance.now() < until) {
+      const answer = await ask('bench', 'SELECT district, count(*) AS n FROM bench_people GROUP BY district ORDER BY district');
+      if (answer.status === 200) latencies.push(answer.ms);
+      else failed += 1;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { latencies, failed };
+  };
+  const bombs = [
+    "SELECT json_structure(lpad('', 100000, '['))",
+    'SELECT list_sum(range(1000000000))',
+    "SELECT levenshtein(lpad('', 40000, 'a'), lpad('', 40000, 'b'))",
+    'SELECT count(*) FROM range(1000000000000) r WHERE r.range % 7 = 3',
+  ];
+  try {
+    const alone = await steady(15);
+    let bombing = true;
+    const outcomes: { code: string; ms: number }[] = [];
+    const bomber = (async () => {
+      for (let i = 0; bombing; i++) {
+        const answer = await ask('bomber', bombs[i % bombs.length]!);
+        outcomes.push({ code: answer.code ?? String(answer.status), ms: answer.ms });
+      }
+    })();
+    const during = await steady(30);
+    bombing = false;
+    await bomber;
+    const codes = [...new Set(outcomes.map((o) => o.code))].join(', ');
+    console.log('\n## Noisy neighbour (B: one query every 100 ms; A: crash, memory, uninterruptible and runaway bombs)');
+    console.log(`B alone: ${alone.latencies.length} answered, ${alone.failed} failed; p50 ${percentile(alone.latencies, 50).toFixed(0)} ms, p99 ${percentile(alone.latencies, 99).toFixed(0)} ms`);
+    console.log(`B during A's bombs: ${during.latencies.length} answered, ${during.failed} failed; p50 ${percentile(during.latencies, 50).toFixed(0)} ms, p99 ${percentile(during.latencies, 99).toFixed(0)} ms; p99 ratio ${(percentile(during.latencies, 99) / percentile(alone.latencies, 99)).toFixed(2)}`);
+    console.log(`A: ${outcomes.length} bombs, codes ${codes}; slowest ended after ${Math.max(...outcomes.map((o) => o.ms)).toFixed(0)} ms (limit 2000 ms + grace 1500 ms)`);
   } finally {
     await app.stop();
   }
@@ -330,6 +392,7 @@ try {
   }
   if (!only || only === 'engine') await benchQueries();
   if (!only || only === 'engine' || only === 'runaways') await benchRunaways();
+  if (!only || only === 'engine' || only === 'neighbour') await benchNoisyNeighbour();
   if (!only || only === 'desensitize') {
     await benchDesensitize();
     await benchTwin();

@@ -57,16 +57,28 @@ if (mode === 'bare') {
   const app = await buildApp(result.config, process.env.BENCH_PROFILE_ENGINE ? { engineExecArgv: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_ENGINE}`] } : {});
   let grantedFile: string | undefined;
   if (process.env.BENCH_TENANT_ROWS) {
+    // Through the real pipeline (ingest, grant, refinery): answers carry lineage and pass its checks.
     const today = app.controlPlane.today();
-    await app.controlPlane.tenants.create(SYSTEM_ACTOR, { id: 'bench', name: 'bench', licenseFrom: today, licenseTo: `${Number(today.slice(0, 4)) + 1}${today.slice(4)}` });
-    const tenantDir = tenantDirectory(result.config.dataDir, 'bench');
+    const licenseTo = `${Number(today.slice(0, 4)) + 1}${today.slice(4)}`;
+    await app.controlPlane.tenants.create(SYSTEM_ACTOR, { id: 'bench', name: 'bench', licenseFrom: today, licenseTo });
     const rows = Number(process.env.BENCH_TENANT_ROWS);
     const bigRows = Number(process.env.BENCH_BIG_ROWS ?? 0);
-    const tables = [
-      { name: 'residents', sql: `SELECT range AS id, 'name-' || range AS name, range % 16 AS district FROM range(${rows})` },
-      { name: 'big', sql: `SELECT range AS id, range % 16 AS district, (range * 7919) % 10000 / 100.0 AS amount FROM range(${bigRows})` },
+    const datasets = [
+      { id: 'bench_people', sql: `SELECT range AS id, 'name-' || range AS name, range % 16 AS district FROM range(${rows})` },
+      { id: 'big', sql: `SELECT range AS id, range % 16 AS district, (range * 7919) % 10000 / 100.0 AS amount FROM range(${bigRows})` },
     ];
-    for (const target of ['granted', 'dev'] as const) await app.engine.publish({ tenantId: 'bench', tenantDir, target, attach: {}, tables });
+    for (const { id, sql } of datasets) {
+      await app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, provider: 'bench', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: today }, sql);
+      await app.controlPlane.grants.create(SYSTEM_ACTOR, 'bench', { dataset: id, purpose: 'bench', until: licenseTo });
+    }
+    await app.controlPlane.refinery.refresh('bench');
+    if (process.env.BENCH_BOMBER) {
+      // A second tenant for the noisy-neighbour figure, granted the same small dataset.
+      await app.controlPlane.tenants.create(SYSTEM_ACTOR, { id: 'bomber', name: 'bomber', licenseFrom: today, licenseTo });
+      await app.controlPlane.grants.create(SYSTEM_ACTOR, 'bomber', { dataset: 'bench_people', purpose: 'bench', until: licenseTo });
+      await app.controlPlane.refinery.refresh('bomber');
+    }
+    const tenantDir = tenantDirectory(result.config.dataDir, 'bench');
     const catalog = JSON.parse(fs.readFileSync(path.join(tenantDir, 'catalog.json'), 'utf8')) as { granted: { file: string } };
     grantedFile = path.join(tenantDir, catalog.granted.file);
   }

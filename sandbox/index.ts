@@ -4,12 +4,12 @@
 export { openDatabase, type Database, type Connection, type OpenDatabaseOptions, type SqlSession, type SqlValue, type Row } from './duckdb.js';
 export { wipeDirectory, type WipeRecord } from './wipe-directory.js';
 export { removeLeftovers } from './leftovers.js';
-export { tenantDirectory } from './tenant-paths.js';
-export { EngineClient, type EngineClientOptions } from './engine/engine-client.js';
+export { tenantDirectory, datasetDirectory } from './data-paths.js';
+export { EngineClient, type EngineClientOptions, type EngineStopped } from './engine/engine-client.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
 export {
   EnvSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema,
-  type Env, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo,
+  type Env, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo, type SourceRef, type WorkspaceTag,
 } from './engine/protocol.js';
 export { GATE_LIMITS } from './gate/limits.js';
 export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prepare-upload.js';

@@ -6,16 +6,18 @@ const UNFINISHED = /\.(building|building\.wal|progress\.json|progress\.json\.tmp
 
 /**
  * Removes what work interrupted by a crash left in the data dir: request temp files (uploads and
- * ingests being received, which hold raw data) under `tmp/`, and unfinished builds in `domain/<id>/`
- * and `tenants/<id>/`. Only for a start, before any request or build runs. Returns what it removed.
+ * ingests being received, which hold raw data) under `tmp/`, staged builds under `builds/` (never
+ * adopted by their tenant), and unfinished builds in `domain/<id>/` and `tenants/<id>/`. Only for a
+ * start, before any request or build runs. Returns what it removed.
  */
 export function removeLeftovers(dataDir: string): string[] {
   const removed: string[] = [];
-  const tmp = path.join(dataDir, 'tmp');
-  for (const entry of listDir(tmp)) {
-    const full = path.join(tmp, entry);
-    fs.rmSync(full, { recursive: true, force: true });
-    removed.push(full);
+  for (const area of ['tmp', 'builds']) {
+    for (const entry of listDir(path.join(dataDir, area))) {
+      const full = path.join(dataDir, area, entry);
+      fs.rmSync(full, { recursive: true, force: true });
+      removed.push(full);
+    }
   }
   for (const area of ['domain', 'tenants']) {
     for (const owner of listDir(path.join(dataDir, area))) {

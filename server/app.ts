@@ -4,7 +4,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { DEFAULT_ENGINE_OPTIONS, EngineClient } from '../sandbox/index.js';
+import { DEFAULT_ENGINE_OPTIONS, EngineClient, type EngineStopped } from '../sandbox/index.js';
 import { DEFAULT_QUERY_LIMITS, ensureControlPlaneSecrets, openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
 import { installAccessGuard, registerJwt } from './auth.js';
 import type { Config } from './config.js';
@@ -43,8 +43,6 @@ declare module 'fastify' {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-/** Concurrent tasks per engine worker thread: queries wait on DuckDB, not on the JS thread. */
-const ENGINE_TASKS_PER_THREAD = 16;
 
 /**
  * One log line per request, when it completes (method, url, status, time), instead of Fastify's
@@ -98,18 +96,22 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     done();
   });
 
+  // The control plane is told of engine failures once it exists (it audits them).
+  let onEngineStopped: ((event: EngineStopped) => void) | undefined;
   const engine = new EngineClient({
     ...DEFAULT_ENGINE_OPTIONS,
-    workerThreads: config.engine.threads,
-    engine: { ...DEFAULT_ENGINE_OPTIONS.engine, memoryLimitMb: config.engine.memoryLimitMb },
-    concurrentTasksPerThread: ENGINE_TASKS_PER_THREAD,
+    dataDir: config.dataDir,
+    maxProcesses: config.engine.maxProcesses,
+    engine: { ...DEFAULT_ENGINE_OPTIONS.engine, memoryLimitMb: config.engine.memoryLimitMb, workspaceMaxBytes: config.engine.workspaceMaxBytes, uploadMaxRows: config.engine.uploadMaxRows },
     maxConcurrentPerTenant: config.engine.concurrencyPerTenant,
+    maxTableTasksPerTenant: config.engine.tableConcurrencyPerTenant,
     maxQueued: config.engine.maxQueue,
-    hostMemoryLimitMb: config.engine.hostMemoryLimitMb,
-    // Each running DuckDB call holds a libuv thread: one per concurrent task, plus file I/O.
-    hostThreadpoolSize: Math.min(128, config.engine.threads * ENGINE_TASKS_PER_THREAD + 4),
+    processMemoryLimitMb: config.engine.processMemoryLimitMb,
+    trustedMemoryLimitMb: config.engine.trustedMemoryLimitMb,
+    killGraceMs: config.engine.killGraceMs,
     waitForHostMs: 3_000,
     log: app.log,
+    onEngineStopped: (event) => onEngineStopped?.(event),
     ...(options.engineExecArgv ? { hostExecArgv: options.engineExecArgv } : {}),
   });
   await engine.start();
@@ -138,6 +140,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     throw error;
   }
   app.decorate('controlPlane', controlPlane);
+  onEngineStopped = (event) => controlPlane.engineStopped(event);
   // Hooks run in reverse order on close: the control plane (final checkpoint) first, then the engine.
   app.addHook('onClose', async () => engine.close());
   app.addHook('onClose', async () => controlPlane.close());

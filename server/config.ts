@@ -57,13 +57,18 @@ const EnvSchema = z
     INDOMAIN_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1000),
     INDOMAIN_AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).default(256),
     INDOMAIN_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
-    INDOMAIN_ENGINE_THREADS: z.coerce.number().int().min(1).max(64).default(2),
+    INDOMAIN_ENGINE_MAX_PROCESSES: z.coerce.number().int().min(2).max(1024).default(32),
     INDOMAIN_ENGINE_MEMORY_LIMIT_MB: z.coerce.number().int().min(64).default(1024),
-    INDOMAIN_ENGINE_HOST_MEMORY_LIMIT_MB: z.coerce.number().int().min(256).default(6144),
+    INDOMAIN_ENGINE_PROCESS_MEMORY_LIMIT_MB: z.coerce.number().int().min(256).default(2048),
+    INDOMAIN_ENGINE_TRUSTED_MEMORY_LIMIT_MB: z.coerce.number().int().min(256).default(8192),
+    INDOMAIN_ENGINE_KILL_GRACE_MS: z.coerce.number().int().min(100).max(60_000).default(1500),
     INDOMAIN_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
     INDOMAIN_TABLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     INDOMAIN_QUERY_MAX_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
     INDOMAIN_QUERY_CONCURRENCY_PER_TENANT: z.coerce.number().int().min(1).default(4),
+    INDOMAIN_TABLE_CONCURRENCY_PER_TENANT: z.coerce.number().int().min(1).default(2),
+    INDOMAIN_WORKSPACE_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(10 * 1024 ** 3),
+    INDOMAIN_UPLOAD_MAX_ROWS: z.coerce.number().int().min(1).default(10_000_000),
     INDOMAIN_ENGINE_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
     INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
     INDOMAIN_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
@@ -129,13 +134,26 @@ export interface Config {
   /** Values sampled per column for PII recognition at ingest. */
   piiSampleRows: number;
   engine: {
-    threads: number;
+    /** Engine processes alive at once: one per tenant with recent work, plus the trusted one. */
+    maxProcesses: number;
+    /** DuckDB's memory_limit in each tenant engine. */
     memoryLimitMb: number;
-    hostMemoryLimitMb: number;
+    /** Resident memory of a tenant's engine process beyond which it is killed. */
+    processMemoryLimitMb: number;
+    /** The same for the trusted process (ingest, builds). */
+    trustedMemoryLimitMb: number;
+    /** Past a task's own limit, how long before its engine process is killed. */
+    killGraceMs: number;
     queryTimeoutMs: number;
     tableTimeoutMs: number;
     queryMaxBytes: number;
     concurrencyPerTenant: number;
+    /** Table builds and uploads one tenant may run at once. */
+    tableConcurrencyPerTenant: number;
+    /** A tenant's workspace file may not grow past this. */
+    workspaceMaxBytes: number;
+    /** Rows one upload may bring. */
+    uploadMaxRows: number;
     maxQueue: number;
     maxRejectionsPerMinute: number;
   };
@@ -179,13 +197,18 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       auditCheckpointIntervalMs: e.INDOMAIN_AUDIT_CHECKPOINT_INTERVAL_MS,
       piiSampleRows: e.INDOMAIN_PII_SAMPLE_ROWS,
       engine: {
-        threads: e.INDOMAIN_ENGINE_THREADS,
+        maxProcesses: e.INDOMAIN_ENGINE_MAX_PROCESSES,
         memoryLimitMb: e.INDOMAIN_ENGINE_MEMORY_LIMIT_MB,
-        hostMemoryLimitMb: e.INDOMAIN_ENGINE_HOST_MEMORY_LIMIT_MB,
+        processMemoryLimitMb: e.INDOMAIN_ENGINE_PROCESS_MEMORY_LIMIT_MB,
+        trustedMemoryLimitMb: e.INDOMAIN_ENGINE_TRUSTED_MEMORY_LIMIT_MB,
+        killGraceMs: e.INDOMAIN_ENGINE_KILL_GRACE_MS,
         queryTimeoutMs: e.INDOMAIN_QUERY_TIMEOUT_MS,
         tableTimeoutMs: e.INDOMAIN_TABLE_TIMEOUT_MS,
         queryMaxBytes: e.INDOMAIN_QUERY_MAX_BYTES,
         concurrencyPerTenant: e.INDOMAIN_QUERY_CONCURRENCY_PER_TENANT,
+        tableConcurrencyPerTenant: e.INDOMAIN_TABLE_CONCURRENCY_PER_TENANT,
+        workspaceMaxBytes: e.INDOMAIN_WORKSPACE_MAX_BYTES,
+        uploadMaxRows: e.INDOMAIN_UPLOAD_MAX_ROWS,
         maxQueue: e.INDOMAIN_ENGINE_MAX_QUEUE,
         maxRejectionsPerMinute: e.INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE,
       },

@@ -52,9 +52,13 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   SBX_ERR_REJECTIONS_RATE_LIMITED: 429,
   SBX_ERR_ENGINE_RESTARTED: 503,
   SBX_ERR_ENGINE_UNAVAILABLE: 503,
+  SBX_ERR_ENGINE_MEMORY: 422,
+  SBX_ERR_REBUILDING: 503,
+  SBX_ERR_SOURCES_CHANGED: 409,
   TBL_ERR_EXISTS: 409,
   TBL_ERR_NAME_TAKEN: 409,
   TBL_ERR_NOT_FOUND: 404,
+  TBL_ERR_WORKSPACE_FULL: 507,
   UPL_ERR_NO_FILE: 400,
   UPL_ERR_TOO_LARGE: 413,
   UPL_ERR_EMPTY: 400,
@@ -62,6 +66,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   UPL_ERR_BAD_HEADER: 400,
   UPL_ERR_TOO_MANY_COLUMNS: 400,
   UPL_ERR_MALFORMED: 400,
+  UPL_ERR_TOO_MANY_ROWS: 413,
   CAT_ERR_CORE_DATA: 400,
   CAT_ERR_NOT_FOUND: 404,
   CAT_ERR_BAD_POLICY: 400,
@@ -101,7 +106,7 @@ export class OverloadedError extends DomainError {
 }
 
 const REASON_PHRASES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 507: 'Insufficient Storage',
   408: 'Request Timeout', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity',
   429: 'Too Many Requests', 499: 'Client Closed Request',
   500: 'Internal Server Error', 503: 'Service Unavailable',

@@ -2,14 +2,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DomainError, isDomainError } from '../core/errors.js';
 import { checkPolicy, defaultPolicy, type ColumnPolicy } from '../desensitize/index.js';
-import { ingestProgressPath, prepareUpload, readIngestProgress, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
+import { datasetDirectory, prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, Role, SetPolicies } from './model.js';
+import { policyFingerprint } from './lineage.js';
 import type { ControlStore } from './store/control-store.js';
 
 /** What the catalog needs of the engine (the sandbox's EngineClient). */
 export interface CatalogEngine {
-  ingestDataset(task: { tenantId: `domain:${string}`; datasetDir: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number }): Promise<IngestResult>;
+  ingestDataset(task: { datasetId: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number }): Promise<IngestResult>;
+  /** Where an ingest stands (the engine's note next to the version it builds). */
+  ingestProgress(datasetId: string, version: number): { stage: IngestProgress['stage']; percent: number | null } | null;
 }
 
 /** How a dataset appears to each role (DESIGN.md §1, the seeds' share attributes). */
@@ -32,8 +35,11 @@ export function createCatalogService(deps: {
   piiSampleRows: number;
   today: () => string;
   now: () => Date;
-  /** Called after a new version or new policies commit: tenants holding grants get rebuilt. */
-  onChanged: (datasetId: string) => void;
+  /**
+   * Called in the commit of a new version or new policies, with the fingerprint of the dataset's
+   * effective policies from then on: older copies stop answering, tenants holding grants get rebuilt.
+   */
+  onChanged: (datasetId: string, policyFingerprint: string) => void;
 }) {
   // Ingests of one dataset run one at a time: they share the next version number and file name.
   const ingesting = new Map<string, Promise<unknown>>();
@@ -48,32 +54,31 @@ export function createCatalogService(deps: {
   }
 
   /** Ingests in flight, by dataset id: shown to supervisors with the engine's progress. */
-  const loading = new Map<string, { meta: DatasetMeta; datasetDir: string; progress: IngestProgress }>();
+  const loading = new Map<string, { meta: DatasetMeta; progress: IngestProgress }>();
 
   function progressOf(id: string): IngestProgress | undefined {
     const entry = loading.get(id);
     if (!entry) return undefined;
     const { version, stage } = entry.progress;
     // While the engine loads, its worker writes the stage and DuckDB's estimate to a file.
-    const fromEngine = stage === 'checking' ? null : readIngestProgress(ingestProgressPath(entry.datasetDir, version));
+    const fromEngine = stage === 'checking' ? null : deps.engine.ingestProgress(id, version);
     return fromEngine ? { ...entry.progress, ...fromEngine } : entry.progress;
   }
 
   /** One ingest, from an uploaded file or (trusted callers only) from generating SQL. */
   async function ingestOnce(actor: AuditActor, meta: DatasetMeta, source: { path: string; filename: string } | { sql: string }): Promise<DatasetView> {
     const upload = 'path' in source ? source : { filename: '(generated)' };
-    const datasetDir = path.join(deps.dataDir, 'domain', meta.id);
     const audit = (details: Record<string, unknown>) =>
       deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'dataset.ingest', target: `dataset:${meta.id}`, details: { filename: upload.filename, ...details } }));
     let sha256 = 'generated';
     let result: IngestResult;
     const version = ((await deps.store.reader.datasetVersions(meta.id))[0]?.record.version ?? 0) + 1;
     const progress: IngestProgress = { version, filename: upload.filename, startedAt: deps.now().toISOString(), stage: 'checking', percent: null };
-    loading.set(meta.id, { meta, datasetDir, progress });
+    loading.set(meta.id, { meta, progress });
     try {
       // SECURITY: core data (核心数据) never enters the sandbox.
       if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
-      const task = { tenantId: `domain:${meta.id}` as const, datasetDir, version, today: deps.today(), sampleSize: deps.piiSampleRows };
+      const task = { datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows };
       if ('sql' in source) {
         progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, sql: source.sql });
@@ -93,29 +98,38 @@ export function createCatalogService(deps: {
     try {
       await deps.store.mutate(async (tx) => {
         await tx.insertDatasetVersion(record, columns);
+        // SECURITY: columns a new version adds are hidden until a supervisor sets their policy.
+        const set = await tx.reader.datasetPolicies(meta.id);
+        const previous = (await tx.reader.datasetVersions(meta.id)).find((v) => v.record.version === version - 1);
+        const added = previous ? columns.filter((c) => !previous.columns.some((p) => p.name === c.name) && !set[c.name]) : [];
+        for (const column of added) {
+          set[column.name] = { kind: 'hidden' };
+          await tx.setColumnPolicy(meta.id, column.name, { kind: 'hidden' }, record.createdAt, actor.sub);
+        }
+        const fingerprint = policyFingerprint(effectivePolicies(columns, set));
+        tx.afterCommit(() => deps.onChanged(meta.id, fingerprint));
         await tx.appendAudit({
           actor, action: 'dataset.ingest', target: `dataset:${meta.id}`,
           details: {
             filename: upload.filename, outcome: 'ok', version, rows: result.rows, sha256, grade: meta.grade,
             pii: columns.filter((c) => c.pii).map((c) => ({ column: c.name, kind: c.pii!.kind, confidence: c.pii!.confidence })),
+            hiddenNewColumns: added.map((c) => c.name),
           },
         });
       });
     } catch (error) {
       // Nothing half-done: a raw file the catalog does not name is removed.
-      fs.rmSync(path.join(datasetDir, result.file), { force: true });
+      fs.rmSync(path.join(datasetDirectory(deps.dataDir, meta.id), result.file), { force: true });
       throw error;
     } finally {
       loading.delete(meta.id);
     }
-    deps.onChanged(meta.id);
     return view({ record, columns }, 'supervisor', (await deps.store.reader.datasetVersions(meta.id)).map((v) => v.record.version));
   }
 
   /** Each column with its effective policy: the supervisor's, else the default for its PII kind. */
   async function withPolicies(id: string, columns: DatasetColumn[]): Promise<(DatasetColumn & { policy: ColumnPolicy })[]> {
-    const set = await deps.store.reader.datasetPolicies(id);
-    return columns.map((c) => ({ ...c, policy: set[c.name] ?? defaultPolicy(c.pii?.kind ?? null) }));
+    return effectivePolicies(columns, await deps.store.reader.datasetPolicies(id));
   }
 
   /** A dataset whose first version is still loading: what it will be called, and how far it got. */
@@ -165,12 +179,14 @@ export function createCatalogService(deps: {
       await deps.store.mutate(async (tx) => {
         const ts = deps.now().toISOString();
         for (const [name, policy] of Object.entries(input.columns)) await tx.setColumnPolicy(id, name, policy, ts, actor.sub);
+        // One new fingerprint for the whole change: never an intermediate policy set.
+        const fingerprint = policyFingerprint(effectivePolicies(latest.columns, { ...(await tx.reader.datasetPolicies(id)), ...input.columns }));
+        tx.afterCommit(() => deps.onChanged(id, fingerprint));
         const plainPersonal = Object.entries(input.columns)
           .filter(([name, policy]) => policy.kind === 'plain' && byName.get(name)?.pii)
           .map(([name, policy]) => ({ column: name, kind: byName.get(name)!.pii!.kind, reason: policy.reason }));
         await tx.appendAudit({ actor, action: 'dataset.policy', target: `dataset:${id}`, details: { columns: input.columns, plainPersonal } });
       });
-      deps.onChanged(id);
       return this.get(id, 'supervisor');
     },
 
@@ -209,3 +225,8 @@ export function createCatalogService(deps: {
 }
 
 export type CatalogService = ReturnType<typeof createCatalogService>;
+
+/** Columns with their effective policies: the supervisor's, else the default for their PII kind. */
+export function effectivePolicies(columns: DatasetColumn[], set: Record<string, ColumnPolicy>): (DatasetColumn & { policy: ColumnPolicy })[] {
+  return columns.map((c) => ({ ...c, policy: set[c.name] ?? defaultPolicy(c.pii?.kind ?? null) }));
+}

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { removeLeftovers } from '../sandbox/index.js';
+import { removeLeftovers, type EngineStopped, type WipeRecord } from '../sandbox/index.js';
 import { SYSTEM_ACTOR } from './audit/audit-entry.js';
 import { createAuditService } from './audit/audit-service.js';
 import { loadOrCreateAuditSigner } from './audit/signing-key.js';
@@ -13,7 +13,8 @@ import { openDuckDbControlStore } from './store/duckdb-control-store.js';
 import { ProbeLimiter } from './probe-limiter.js';
 import { createQueryService, type QueryEngine, type QueryLimits } from './query-service.js';
 import { createCatalogService, type CatalogEngine } from './catalog-service.js';
-import { createGrantService, GrantDirectory } from './grant-service.js';
+import { createGrantService } from './grant-service.js';
+import { AccessDirectory, policyFingerprint } from './lineage.js';
 import { createRefinery, type PublishEngine, type Refinery } from './refinery.js';
 import { loadOrCreateTokenMaster } from './token-keys.js';
 import { createTableService, type TableEngine } from './table-service.js';
@@ -38,7 +39,11 @@ export interface ControlPlaneOptions {
   tableTimeoutMs: number;
   log: ControlPlaneLog;
   /** The data plane: runs tenant queries, fences and closes a revoked tenant's engine before its files are wiped. */
-  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & { retireTenant(tenantId: string): Promise<void> };
+  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & {
+    retireTenant(tenantId: string): Promise<WipeRecord>;
+    cancelTenant(tenantId: string): void;
+    publishedCatalog(tenantId: string): { granted?: { version: number }; dev?: { version: number } };
+  };
   queryLimits: QueryLimits;
   /** Injectable for tests of license expiry; defaults to the system clock. */
   clock?: () => Date;
@@ -70,24 +75,29 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     if (leftovers.length > 0) options.log.info({ files: leftovers }, 'removed what interrupted work left behind');
     const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
-    const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, retireTenantEngine: (id) => options.engine.retireTenant(id) });
+    const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, retireTenant: (id) => options.engine.retireTenant(id), cancelTenantWork: (id) => options.engine.cancelTenant(id) });
     const probes = new ProbeLimiter(options.queryLimits.maxRejectionsPerWindow, options.queryLimits.rejectionWindowMs, clock);
-    const grantDirectory = new GrantDirectory(await store.reader.listGrants());
-    const queries = createQueryService({
-      store, engine: options.engine, dataDir: options.dataDir, limits: options.queryLimits, probes,
-      grantHasEnded: (tenantId, dataset) => grantDirectory.hasEnded(tenantId, dataset, today()),
-      rebuild: (tenantId) => void refinery?.refresh(tenantId),
-    });
     // The catalog tells the refinery what changed; the refinery reads policies from the catalog.
     let refinery: Refinery | undefined;
+    const access = new AccessDirectory(await store.reader.listGrants(), new Map());
     const catalog = createCatalogService({
       store, engine: options.engine, dataDir: options.dataDir, piiSampleRows: options.piiSampleRows, today, now: clock,
-      onChanged: (id) => void refinery?.refreshDataset(id).catch((error: unknown) => options.log.error({ err: error, dataset: id }, 'refinery refresh failed')),
+      onChanged: (id, fingerprint) => {
+        // SECURITY: in the commit: copies made under the previous policies stop answering now.
+        access.putPolicy(id, fingerprint);
+        void refinery?.refreshDataset(id).catch((error: unknown) => options.log.error({ err: error, dataset: id }, 'refinery refresh failed'));
+      },
     });
+    for (const { record } of await store.reader.listDatasets()) access.putPolicy(record.id, policyFingerprint((await catalog.policies(record.id)).columns));
+    const queries = createQueryService({
+      store, engine: options.engine, limits: options.queryLimits, probes, access, today,
+      assertTenantActive: (tenantId) => checkOrgAccess({ role: 'operator', org: tenantId, sub: 'engine' }, directory, today()),
+      rebuild: (tenantId) => void refinery?.refresh(tenantId),
+    });
+    const tables = createTableService({ store, engine: options.engine, access, timeoutMs: options.tableTimeoutMs, probes, now: clock, today });
     const tokenMaster = loadOrCreateTokenMaster(path.join(options.dataDir, SECRETS_DIR));
-    refinery = createRefinery({ store, catalog, engine: options.engine, dataDir: options.dataDir, tokenMaster, today, log: options.log });
-    const grants = createGrantService({ store, directory, grantDirectory, catalog, refinery, dataDir: options.dataDir, today, now: clock });
-    const tables = createTableService({ store, engine: options.engine, dataDir: options.dataDir, timeoutMs: options.tableTimeoutMs, probes, now: clock });
+    refinery = createRefinery({ store, catalog, engine: options.engine, tokenMaster, today, log: options.log, afterBuild: (tenantId) => tables.reconcile(tenantId) });
+    const grants = createGrantService({ store, directory, access, catalog, refinery, today, now: clock, publishedCatalog: (id) => options.engine.publishedCatalog(id) });
     const applicants = createApplicantService({ store, directory, now: clock });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);
@@ -110,6 +120,12 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       refinery: refinery as Refinery,
       audit,
       today,
+      /** An engine process was killed or crashed: the supervisor sees it in the audit. */
+      engineStopped(event: EngineStopped): void {
+        const target = event.owner === 'trusted' ? 'engine:trusted' : `tenant:${event.owner}`;
+        store.mutate((tx) => tx.appendAudit({ actor: SYSTEM_ACTOR, action: 'engine.stopped', target, details: { ...event } }))
+          .catch((error: unknown) => options.log.error({ err: error }, 'could not audit an engine failure'));
+      },
       /** Throws a DomainError when the caller's organization may not act today. */
       checkAccess: (claims: Claims) => checkOrgAccess(claims, directory, today()),
       ping: () => store.ping(),
@@ -117,7 +133,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
         if (timer) clearInterval(timer);
         clearInterval(expiryTimer);
         await startupRefine;
-        await refinery!.idle();
+        await refinery!.close();
         try {
           await audit.checkpoint();
         } finally {

@@ -1,7 +1,7 @@
 import { DomainError } from '../core/errors.js';
-import { readTenantCatalog, tenantDirectory } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import type { CatalogService } from './catalog-service.js';
+import type { AccessDirectory } from './lineage.js';
 import type { CreateGrant, GrantRecord } from './model.js';
 import type { OrgDirectory } from './org-directory.js';
 import type { Refinery } from './refinery.js';
@@ -10,36 +10,15 @@ import type { ControlStore } from './store/control-store.js';
 export type GrantView = GrantRecord & { status: 'active' | 'expired' };
 
 /**
- * Live grants in memory, for the per-request check that an expired grant stops working at once
- * (invariant 6), before the refinery has rebuilt the tenant's files. Updated with each commit.
- */
-export class GrantDirectory {
-  private readonly until = new Map<string, string>();
-
-  constructor(grants: GrantRecord[]) {
-    for (const grant of grants) this.put(grant);
-  }
-
-  put(grant: GrantRecord): void {
-    this.until.set(`${grant.tenantId}/${grant.dataset}`, grant.until);
-  }
-
-  /**
-   * Whether the tenant's grant on the dataset has ended before `today`. A table with no grant record
-   * was published by trusted code other than the refinery (test fixtures): not governed by a grant.
-   */
-  hasEnded(tenantId: string, dataset: string, today: string): boolean {
-    const until = this.until.get(`${tenantId}/${dataset}`);
-    return until !== undefined && until < today;
-  }
-}
-
-/**
  * Grants of datasets to tenants (DESIGN.md §3): which dataset and columns, for what purpose, until
  * when. A grant commits with its audit entry, then the refinery rebuilds the tenant's files off the
  * request path; `GET` shows the grants with the version of the tenant's granted file.
  */
-export function createGrantService(deps: { store: ControlStore; directory: OrgDirectory; grantDirectory: GrantDirectory; catalog: CatalogService; refinery: Refinery; dataDir: string; today: () => string; now: () => Date }) {
+export function createGrantService(deps: {
+  store: ControlStore; directory: OrgDirectory; access: AccessDirectory; catalog: CatalogService; refinery: Refinery; today: () => string; now: () => Date;
+  /** The versions of a tenant's published files (the engine reads them where they are). */
+  publishedCatalog: (tenantId: string) => { granted?: { version: number }; dev?: { version: number } };
+}) {
   return {
     async create(actor: AuditActor, tenantId: string, input: CreateGrant): Promise<GrantView & { building: Promise<void> }> {
       const tenant = deps.directory.tenant(tenantId);
@@ -56,7 +35,8 @@ export function createGrantService(deps: { store: ControlStore; directory: OrgDi
       const grant: GrantRecord = { tenantId, dataset: input.dataset, columns: input.columns ?? null, purpose: input.purpose, until: input.until, createdAt: deps.now().toISOString(), createdBy: actor.sub };
       await deps.store.mutate(async (tx) => {
         await tx.upsertGrant(grant);
-        tx.afterCommit(() => deps.grantDirectory.put(grant));
+        // SECURITY: in the commit: a grant narrowed or shortened stops the older copies now.
+        tx.afterCommit(() => deps.access.putGrant(grant));
         await tx.appendAudit({ actor, action: 'grant.create', target: `tenant:${tenantId}`, details: { dataset: grant.dataset, columns: grant.columns, purpose: grant.purpose, until: grant.until, datasetVersion: record.version } });
       });
       return { ...grant, status: 'active', building: deps.refinery.refresh(tenantId) };
@@ -66,7 +46,7 @@ export function createGrantService(deps: { store: ControlStore; directory: OrgDi
       if (!deps.directory.tenant(tenantId)) throw new DomainError('TNT_ERR_NOT_FOUND', `no tenant ${tenantId}`);
       const today = deps.today();
       const grants = (await deps.store.reader.listGrants(tenantId)).map((g) => ({ ...g, status: g.until >= today ? 'active' as const : 'expired' as const }));
-      const catalog = readTenantCatalog(tenantDirectory(deps.dataDir, tenantId));
+      const catalog = deps.publishedCatalog(tenantId);
       return { grants, grantedVersion: catalog.granted?.version ?? null, devVersion: catalog.dev?.version ?? null };
     },
   };

@@ -80,6 +80,8 @@ export const WorkspaceTableLineageSchema = z.object({
   sourceTables: z.array(z.string()),
   /** Granted datasets it derives from, directly or through other workspace tables. */
   datasets: z.array(z.string()),
+  /** The same, with the dataset version and the policy fingerprint each was read under. */
+  sources: z.array(z.object({ dataset: z.string(), version: z.number().int(), policy: z.string() })),
   createdAt: z.string(),
   createdBy: z.string(),
 });

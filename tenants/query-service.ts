@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { DomainError, isDomainError } from '../core/errors.js';
-import { tenantDirectory, type Env, type QueryResult } from '../sandbox/index.js';
+import { isDomainError } from '../core/errors.js';
+import type { Env, QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
+import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
 import type { ProbeLimiter } from './probe-limiter.js';
 import type { ControlStore } from './store/control-store.js';
 
 /** What the query service needs of the engine (the sandbox's EngineClient). */
 export interface QueryEngine {
-  query(task: { tenantId: string; tenantDir: string; sql: string; env: Env; maxRows: number; maxBytes: number; timeoutMs: number }, signal?: AbortSignal): Promise<QueryResult>;
+  query(task: { tenantId: string; sql: string; env: Env; maxRows: number; maxBytes: number; timeoutMs: number }, signal?: AbortSignal): Promise<QueryResult>;
 }
 
 export interface QueryLimits {
@@ -37,12 +38,13 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
 export function createQueryService(deps: {
   store: ControlStore;
   engine: QueryEngine;
-  dataDir: string;
   limits: QueryLimits;
   probes: ProbeLimiter;
-  /** Whether the tenant's grant on a dataset has ended; an ended one must stop at once. */
-  grantHasEnded: (tenantId: string, dataset: string) => boolean;
-  /** Asks for the tenant's files to be rebuilt (an expired grant was still in them). */
+  access: AccessDirectory;
+  today: () => string;
+  /** Throws when the tenant may not act now (suspended, revoked, license over). */
+  assertTenantActive: (tenantId: string) => void;
+  /** Asks for the tenant's files to be rebuilt (they still hold a copy that may no longer answer). */
   rebuild: (tenantId: string) => void;
 }) {
   async function audit(actor: AuditActor, tenantId: string, details: Record<string, unknown>): Promise<void> {
@@ -61,19 +63,30 @@ export function createQueryService(deps: {
       const maxRows = Math.min(input.maxRows ?? deps.limits.defaultRows, deps.limits.maxRows);
       try {
         const result = await deps.engine.query({
-          tenantId, tenantDir: tenantDirectory(deps.dataDir, tenantId), sql: input.sql, env: input.env,
+          tenantId, sql: input.sql, env: input.env,
           maxRows, maxBytes: deps.limits.maxBytes, timeoutMs: deps.limits.timeoutMs,
         }, signal);
-        // SECURITY: invariant 6: a grant that ended yesterday stops today, even if the refinery
-        // has not rebuilt the tenant's files yet: the answer is withheld and a rebuild requested.
-        const expired = result.tables.filter((t) => /^(granted|dev)\./.test(t)).map((t) => t.split('.')[1]!).filter((d) => deps.grantHasEnded(tenantId, d));
-        if (expired.length > 0) {
+        // SECURITY: invariant 6: an answer of a tenant suspended or revoked while it ran is withheld.
+        deps.assertTenantActive(tenantId);
+        try {
+          // SECURITY: invariants 6 and 9: an answer computed from a copy whose grant has ended or whose
+          // policy has changed since (directly or through a workspace table) is withheld, even if the
+          // refinery has not rebuilt the tenant's files yet; a rebuild is requested.
+          assertSourcesCurrent(deps.access, tenantId, result.sources, deps.today());
+        } catch (error) {
           deps.rebuild(tenantId);
-          throw new DomainError('GRT_ERR_EXPIRED', `the grant on ${expired.join(', ')} has ended`, { datasets: expired });
+          throw error;
         }
-        await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, rows: result.rows.length, truncated: result.truncated, ms: result.ms });
+        await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms });
         return { ...result, env: input.env };
-      } catch (error) {
+      } catch (failure) {
+        let error = failure;
+        try {
+          // A query cut short by a suspension or revocation says that, not how it was cut.
+          deps.assertTenantActive(tenantId);
+        } catch (inactive) {
+          error = inactive;
+        }
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
         deps.probes.record(tenantId, code);
         await audit(actor, tenantId, { ...base, outcome: code });

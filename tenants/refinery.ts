@@ -1,53 +1,86 @@
-import path from 'node:path';
 import { compilePolicySelect, twinSql, type ColumnPolicy } from '../desensitize/index.js';
-import { tenantDirectory, type PublishResult, type TableDefinition } from '../sandbox/index.js';
+import { isDomainError } from '../core/errors.js';
+import type { PublishResult, TableDefinition } from '../sandbox/index.js';
 import type { CatalogService } from './catalog-service.js';
+import { accessFingerprint, policyFingerprint } from './lineage.js';
 import type { DatasetColumn } from './model.js';
 import type { ControlStore } from './store/control-store.js';
 import { tenantTokenKey } from './token-keys.js';
 
 /** What the refinery needs of the engine (the sandbox's EngineClient). */
 export interface PublishEngine {
-  publish(task: { tenantId: string; tenantDir: string; target: 'granted' | 'dev'; tables: TableDefinition[]; attach: Record<string, string> }): Promise<PublishResult>;
+  publish(task: { tenantId: string; target: 'granted' | 'dev'; tables: TableDefinition[]; attach: Record<string, { dataset: string; file: string }> }): Promise<PublishResult>;
 }
 
 /** Rows of a synthetic twin: like the raw table, capped so dev files stay small. */
 const MAX_TWIN_ROWS = 100_000;
+/** A failed build is tried again after 1 s, doubling to a minute, until it succeeds. */
+const RETRY_MS = { first: 1_000, max: 60_000 } as const;
 
 /**
  * The refinery (DESIGN.md §3): builds a tenant's next granted file (its live grants, each dataset
  * through its column policies with the tenant's token key) and dev file (the same policies over a
- * synthetic twin of each raw table), then the engine swaps them in. Runs off the request path, one
- * build at a time per tenant; a change while a build runs queues exactly one more.
+ * synthetic twin of each raw table), then the engine swaps them in. Every table carries its source
+ * (dataset, version, access fingerprint: `lineage.ts`), so a copy made under an older policy or
+ * grant stops answering as soon as the change is accepted, whether or not this build has finished.
+ *
+ * Runs off the request path, one build at a time per tenant; a change while a build runs queues
+ * exactly one more. A failed build (an operator crashing its engine during the swap, a full disk) is
+ * retried with backoff until it succeeds or the tenant is revoked: until then the tenant's queries
+ * over the changed datasets are refused, never answered from the looser version. After each build,
+ * `afterBuild` brings the tenant's derived workspace tables in line (rebuilt or dropped).
  */
-export function createRefinery(deps: { store: ControlStore; catalog: CatalogService; engine: PublishEngine; dataDir: string; tokenMaster: Buffer; today: () => string; log: { error(obj: object, msg: string): void } }) {
+export function createRefinery(deps: {
+  store: ControlStore;
+  catalog: CatalogService;
+  engine: PublishEngine;
+  tokenMaster: Buffer;
+  today: () => string;
+  log: { error(obj: object, msg: string): void };
+  afterBuild: (tenantId: string) => Promise<void>;
+}) {
   const builds = new Map<string, { running: Promise<void>; again: boolean }>();
   /** The day each tenant's files were last built: an expiry after it needs a rebuild. */
   const builtOn = new Map<string, string>();
+  let stopping = false;
+  const wakers = new Set<() => void>();
 
   async function build(tenantId: string): Promise<void> {
     const today = deps.today();
-    builtOn.set(tenantId, today);
     const grants = (await deps.store.reader.listGrants(tenantId)).filter((g) => g.until >= today);
     const tokenKey = tenantTokenKey(deps.tokenMaster, tenantId);
     const granted: TableDefinition[] = [];
     const dev: TableDefinition[] = [];
-    const attach: Record<string, string> = {};
+    const attach: Record<string, { dataset: string; file: string }> = {};
     for (const grant of grants) {
       const { record, columns } = await deps.catalog.policies(grant.dataset);
+      const source = { dataset: record.id, version: record.version, policy: accessFingerprint(policyFingerprint(columns), grant.columns) };
       const kept = grant.columns ? columns.filter((c) => grant.columns!.includes(c.name)) : columns;
       const policies = kept.map((c) => ({ name: c.name, policy: c.policy as ColumnPolicy }));
       const alias = `d_${grant.dataset}`;
       const grantedSql = compilePolicySelect(policies, { tokenKey, today }, `${alias}.data`);
       if (!grantedSql) continue;
-      attach[alias] = path.join(deps.dataDir, 'domain', record.id, record.file);
-      granted.push({ name: grant.dataset, sql: grantedSql });
+      attach[alias] = { dataset: record.id, file: record.file };
+      granted.push({ name: grant.dataset, sql: grantedSql, source });
       const twin = twinSql(columns.map(toTwinColumn), Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version));
-      dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)! });
+      dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }
-    const tenantDir = tenantDirectory(deps.dataDir, tenantId);
-    await deps.engine.publish({ tenantId, tenantDir, target: 'granted', tables: granted, attach });
-    await deps.engine.publish({ tenantId, tenantDir, target: 'dev', tables: dev, attach: {} });
+    await deps.engine.publish({ tenantId, target: 'granted', tables: granted, attach });
+    await deps.engine.publish({ tenantId, target: 'dev', tables: dev, attach: {} });
+    builtOn.set(tenantId, today);
+  }
+
+  /** Waits `ms`, or less when the refinery stops. */
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      wakers.add(wake);
+    });
   }
 
   return {
@@ -61,10 +94,22 @@ export function createRefinery(deps: { store: ControlStore; catalog: CatalogServ
       const state = { running: Promise.resolve(), again: false };
       state.running = (async () => {
         try {
+          let failures = 0;
           do {
             state.again = false;
-            await build(tenantId).catch((error: unknown) => deps.log.error({ err: error, tenant: tenantId }, 'refinery build failed'));
-          } while (state.again);
+            try {
+              await build(tenantId);
+              failures = 0;
+              await deps.afterBuild(tenantId);
+            } catch (error) {
+              // A revoked tenant has nothing left to build.
+              if (isDomainError(error) && error.code === 'AUTH_ERR_TENANT_REVOKED') return;
+              deps.log.error({ err: error, tenant: tenantId, failures: failures + 1 }, 'refinery build failed; retrying');
+              // SECURITY: a failed build is never the end: the looser version stays refused until one succeeds.
+              state.again = !stopping;
+              await pause(Math.min(RETRY_MS.max, RETRY_MS.first * 2 ** failures++));
+            }
+          } while (state.again && !stopping);
         } finally {
           builds.delete(tenantId);
         }
@@ -78,9 +123,16 @@ export function createRefinery(deps: { store: ControlStore; catalog: CatalogServ
       while (builds.size > 0) await Promise.all([...builds.values()].map((b) => b.running));
     },
 
+    /** Stops retrying (shutdown) and waits for builds in progress. */
+    async close(): Promise<void> {
+      stopping = true;
+      for (const wake of [...wakers]) wake();
+      await this.idle();
+    },
+
     /**
      * Rebuilds tenants whose files may still hold a grant that has since ended (run at start and
-     * periodically). Queries are refused the moment a grant ends (query service); this removes the
+     * periodically). Queries are refused the moment a grant ends (lineage.ts); this removes the
      * data from the files too.
      */
     async refreshExpired(): Promise<void> {

@@ -1,7 +1,8 @@
 import { isDomainError } from '../core/errors.js';
 import fs from 'node:fs';
-import { prepareUpload, tenantDirectory, type CreatedTable, type Env, type PreparedUpload, type WorkspaceTableInfo } from '../sandbox/index.js';
-import type { AuditActor } from './audit/audit-entry.js';
+import { prepareUpload, type CreatedTable, type Env, type PreparedUpload, type SourceRef, type WorkspaceTableInfo } from '../sandbox/index.js';
+import { SYSTEM_ACTOR, type AuditActor } from './audit/audit-entry.js';
+import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
 import type { WorkspaceTableLineage } from './model.js';
 import type { ProbeLimiter } from './probe-limiter.js';
 import { sha256 } from './query-service.js';
@@ -9,66 +10,113 @@ import type { ControlStore } from './store/control-store.js';
 
 /** What the table service needs of the engine (the sandbox's EngineClient). */
 export interface TableEngine {
-  createTable(task: { tenantId: string; tenantDir: string; name: string; sql: string; env: Env; timeoutMs: number }): Promise<CreatedTable>;
-  dropTable(task: { tenantId: string; tenantDir: string; name: string }): Promise<void>;
-  listTables(task: { tenantId: string; tenantDir: string }): Promise<WorkspaceTableInfo[]>;
-  importTable(task: { tenantId: string; tenantDir: string; name: string; upload: PreparedUpload }): Promise<WorkspaceTableInfo>;
+  createTable(task: { tenantId: string; name: string; sql: string; env: Env; timeoutMs: number; replace?: boolean }): Promise<CreatedTable>;
+  dropTable(task: { tenantId: string; name: string }): Promise<void>;
+  listTables(task: { tenantId: string }): Promise<WorkspaceTableInfo[]>;
+  importTable(task: { tenantId: string; name: string; upload: PreparedUpload }): Promise<WorkspaceTableInfo>;
 }
 
-export type WorkspaceTable = WorkspaceTableInfo & Partial<Omit<WorkspaceTableLineage, 'tenantId' | 'name'>>;
+export type WorkspaceTable = Omit<WorkspaceTableInfo, 'tag'> & Partial<Pick<WorkspaceTableInfo, 'tag'>> & Partial<Omit<WorkspaceTableLineage, 'tenantId' | 'name'>>;
 
 /**
  * Workspace tables: gated SELECTs saved in the tenant's workspace, with their lineage (defining SQL,
- * source tables from the plan, and the granted datasets behind them) in the control store, where
- * exports, products and dataset withdrawal will follow it.
+ * source tables from the bound plan, and the dataset versions and access fingerprints behind them)
+ * both in the table itself (its tag, where the engine enforces it) and in the control store, where
+ * exports, products and dataset withdrawal follow it. When a grant ends or a policy changes,
+ * `reconcile` rebuilds the tenant's derived tables under the new policy, or drops them; until then
+ * they do not answer (`lineage.ts`).
  */
-export function createTableService(deps: { store: ControlStore; engine: TableEngine; dataDir: string; timeoutMs: number; probes: ProbeLimiter; now: () => Date }) {
-  const where = (tenantId: string) => ({ tenantId, tenantDir: tenantDirectory(deps.dataDir, tenantId) });
+export function createTableService(deps: {
+  store: ControlStore;
+  engine: TableEngine;
+  access: AccessDirectory;
+  timeoutMs: number;
+  probes: ProbeLimiter;
+  now: () => Date;
+  today: () => string;
+}) {
+  const where = (tenantId: string) => ({ tenantId });
+  const datasetsOf = (sources: readonly SourceRef[]) => [...new Set(sources.map((s) => s.dataset))].sort();
 
-  /** Datasets behind the sources: granted/dev tables are named by dataset; workspace tables carry theirs. */
-  async function datasetsOf(tenantId: string, sourceTables: string[]): Promise<string[]> {
-    const lineage = new Map((await deps.store.reader.listWorkspaceTables(tenantId)).map((t) => [t.name, t.datasets]));
-    const datasets = new Set<string>();
-    for (const source of sourceTables) {
-      const [catalog, table] = source.split('.') as [string, string];
-      if (catalog === 'workspace') for (const d of lineage.get(table) ?? []) datasets.add(d);
-      else datasets.add(table);
+  /** Saves a checked SELECT (new, or a rebuild) and its lineage; nothing half-done on failure. */
+  async function save(actor: AuditActor, tenantId: string, input: { name: string; sql: string; env: Env }, options: { replace: boolean; createdAt: string; createdBy: string }) {
+    const created = await deps.engine.createTable({ ...where(tenantId), ...input, timeoutMs: deps.timeoutMs, replace: options.replace });
+    const lineage: WorkspaceTableLineage = {
+      tenantId, name: input.name, env: input.env, sql: input.sql,
+      sourceTables: created.tables, datasets: datasetsOf(created.sources), sources: created.sources,
+      createdAt: options.createdAt, createdBy: options.createdBy,
+    };
+    try {
+      // SECURITY: invariant 9: a table is kept only if what it was computed from may still be seen now.
+      assertSourcesCurrent(deps.access, tenantId, created.sources, deps.today());
+      await deps.store.mutate(async (tx) => {
+        await tx.insertWorkspaceTable(lineage);
+        await tx.appendAudit({
+          actor, action: options.replace ? 'table.rebuild' : 'table.create', target: `tenant:${tenantId}`,
+          details: { name: input.name, env: input.env, sqlSha256: sha256(input.sql), sql: input.sql, outcome: 'ok', rows: created.rows, sourceTables: lineage.sourceTables, sources: lineage.sources },
+        });
+      });
+    } catch (error) {
+      // Nothing half-done: a table without its lineage would escape withdrawal.
+      await deps.engine.dropTable({ ...where(tenantId), name: input.name }).catch(() => undefined);
+      throw error;
     }
-    return [...datasets].sort();
+    return { created, lineage };
+  }
+
+  async function withdraw(tenantId: string, name: string, reason: string): Promise<void> {
+    await deps.engine.dropTable({ ...where(tenantId), name }).catch((error: unknown) => {
+      if (!(isDomainError(error) && error.code === 'TBL_ERR_NOT_FOUND')) throw error;
+    });
+    await deps.store.mutate(async (tx) => {
+      await tx.deleteWorkspaceTable(tenantId, name);
+      await tx.appendAudit({ actor: SYSTEM_ACTOR, action: 'table.withdraw', target: `tenant:${tenantId}`, details: { name, reason } });
+    });
   }
 
   return {
     async create(actor: AuditActor, tenantId: string, input: { name: string; sql: string; env: Env }): Promise<WorkspaceTable> {
-      const base = { name: input.name, env: input.env, sqlSha256: sha256(input.sql), sql: input.sql };
-      const audit = (details: Record<string, unknown>) =>
-        deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.create', target: `tenant:${tenantId}`, details }));
-      let created: CreatedTable;
+      let saved: Awaited<ReturnType<typeof save>>;
       try {
         deps.probes.check(tenantId);
-        created = await deps.engine.createTable({ ...where(tenantId), ...input, timeoutMs: deps.timeoutMs });
+        saved = await save(actor, tenantId, input, { replace: false, createdAt: deps.now().toISOString(), createdBy: actor.sub });
       } catch (error) {
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
         deps.probes.record(tenantId, code);
-        await audit({ ...base, outcome: code });
+        await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.create', target: `tenant:${tenantId}`, details: { name: input.name, env: input.env, sqlSha256: sha256(input.sql), sql: input.sql, outcome: code } }));
         throw error;
       }
-      const lineage: WorkspaceTableLineage = {
-        tenantId, name: input.name, env: input.env, sql: input.sql,
-        sourceTables: created.tables, datasets: await datasetsOf(tenantId, created.tables),
-        createdAt: deps.now().toISOString(), createdBy: actor.sub,
-      };
-      try {
-        await deps.store.mutate(async (tx) => {
-          await tx.insertWorkspaceTable(lineage);
-          await tx.appendAudit({ actor, action: 'table.create', target: `tenant:${tenantId}`, details: { ...base, outcome: 'ok', rows: created.rows, sourceTables: lineage.sourceTables, datasets: lineage.datasets } });
-        });
-      } catch (error) {
-        // Nothing half-done: a table without its lineage would escape withdrawal.
-        await deps.engine.dropTable({ ...where(tenantId), name: input.name }).catch(() => undefined);
-        throw error;
-      }
+      const { created, lineage } = saved;
       const { tenantId: _tenant, name: _name, ...rest } = lineage;
-      return { name: created.name, rows: created.rows, columns: created.columns, ...rest };
+      return { name: created.name, rows: created.rows, columns: created.columns, tag: created.tag, ...rest };
+    },
+
+    /**
+     * Brings a tenant's derived tables in line with what it may see now (after each build of its
+     * files): a table whose sources changed policy is rebuilt from its SQL under the new policy, one
+     * whose grant ended (or that no longer passes the gate) is dropped. Uploads have no sources.
+     * Tables are handled in creation order, so one built from another sees its rebuilt source.
+     */
+    async reconcile(tenantId: string): Promise<void> {
+      const today = deps.today();
+      const [tables, records] = await Promise.all([deps.engine.listTables(where(tenantId)), deps.store.reader.listWorkspaceTables(tenantId)]);
+      const recordOf = new Map(records.map((r) => [r.name, r]));
+      const ordered = tables.filter((t) => t.tag && t.tag.env !== 'upload').sort((a, b) => (recordOf.get(a.name)?.createdAt ?? '').localeCompare(recordOf.get(b.name)?.createdAt ?? ''));
+      for (const table of ordered) {
+        const verdicts = table.tag!.sources.map((s) => deps.access.verdict(tenantId, s, today));
+        if (verdicts.every((v) => v.ok)) continue;
+        const record = recordOf.get(table.name);
+        const ended = verdicts.some((v) => !v.ok && v.reason !== 'changed');
+        if (ended || !record) {
+          await withdraw(tenantId, table.name, ended ? 'a grant it was derived from has ended' : 'it has no lineage record');
+          continue;
+        }
+        try {
+          await save(SYSTEM_ACTOR, tenantId, { name: table.name, sql: record.sql, env: table.tag!.env as Env }, { replace: true, createdAt: record.createdAt, createdBy: record.createdBy });
+        } catch (error) {
+          await withdraw(tenantId, table.name, `it could not be rebuilt under the new policy (${isDomainError(error) ? error.code : 'error'})`);
+        }
+      }
     },
 
     /**
@@ -93,7 +141,7 @@ export function createTableService(deps: { store: ControlStore; engine: TableEng
         }
         const lineage: WorkspaceTableLineage = {
           tenantId, name: input.name, env: 'upload', sql: `-- upload of ${input.filename} (sha256 ${String(details.sha256)})`,
-          sourceTables: [], datasets: [], createdAt: deps.now().toISOString(), createdBy: actor.sub,
+          sourceTables: [], datasets: [], sources: [], createdAt: deps.now().toISOString(), createdBy: actor.sub,
         };
         try {
           await deps.store.mutate(async (tx) => {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { DomainError } from '../core/errors.js';
-import { tenantDirectory, wipeDirectory, type WipeRecord } from '../sandbox/index.js';
+import { tenantDirectory, type WipeRecord } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import { addYears } from './calendar.js';
 import type { CreateTenant, LicenseState, Tenant, TenantRecord, TenantStatus } from './model.js';
@@ -15,8 +15,13 @@ export interface TenantServiceDeps {
   dataDir: string;
   now: () => Date;
   today: () => string;
-  /** Fences the tenant off the engine and closes its engine (after its queries drain): nothing holds or re-opens its files. */
-  retireTenantEngine: (tenantId: string) => Promise<void>;
+  /**
+   * Fences the tenant off the engine (nothing sends its work or re-opens its files again), stops its
+   * engine, waits for its work in flight, and destroys its files: the engine does it where they are.
+   */
+  retireTenant: (tenantId: string) => Promise<WipeRecord>;
+  /** Interrupts the tenant's queries in flight (suspension). */
+  cancelTenantWork: (tenantId: string) => void;
 }
 
 export function licenseState(record: Pick<TenantRecord, 'licenseFrom' | 'licenseTo'>, today: string): LicenseState {
@@ -65,8 +70,7 @@ export function createTenantService(deps: TenantServiceDeps) {
 
   /** Destroys the tenant's files and records what was destroyed. Safe to repeat. */
   async function wipeTenantFiles(actor: AuditActor, id: string): Promise<WipeRecord> {
-    await deps.retireTenantEngine(id);
-    const record = await wipeDirectory(tenantDirectory(deps.dataDir, id));
+    const record = await deps.retireTenant(id);
     await store.mutate(async (tx) => {
       await tx.appendAudit({ actor, action: 'tenant.wipe', target: `tenant:${id}`, details: { ...record } });
     });
@@ -102,7 +106,12 @@ export function createTenantService(deps: TenantServiceDeps) {
       return present(record);
     },
 
-    suspend: (actor: AuditActor, id: string) => changeStatus(actor, id, 'suspended', ['active'], 'tenant.suspend').then(present),
+    /** Suspension is in force with the commit; work of the tenant in flight is interrupted (its answers are withheld anyway). */
+    suspend: async (actor: AuditActor, id: string) => {
+      const record = await changeStatus(actor, id, 'suspended', ['active'], 'tenant.suspend');
+      deps.cancelTenantWork(id);
+      return present(record);
+    },
     resume: (actor: AuditActor, id: string) => changeStatus(actor, id, 'active', ['suspended'], 'tenant.resume').then(present),
 
     /**

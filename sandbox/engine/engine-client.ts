@@ -1,255 +1,331 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { DomainError } from '../../core/errors.js';
+import { writeFileAtomic } from '../atomic-write.js';
+import { datasetDirectory, retiredMarker, retiredTenants, stagingDirectory, tenantDirectory } from '../data-paths.js';
+import { wipeDirectory, type WipeRecord } from '../wipe-directory.js';
 import type { EngineOptions } from './engine-options.js';
+import { EngineProcess, networkIsolationAvailable, type ExitReason } from './engine-process.js';
+import { ingestProgressPath, readIngestProgress, type IngestProgress } from './ingest-progress.js';
 import type { IngestResult } from './ingest-dataset.js';
-import type { CreatedTable, CreateTableTask, EngineTask, ImportTableTask, IngestDatasetTask, HostReply, HostRequest, PublishResult, PublishTask, QueryResult, QueryTask, TaskOutcome, WorkspaceTableInfo } from './protocol.js';
+import {
+  TRUSTED_PROCESS, type BuildResult, type CreatedTable, type CreateTableTask, type EngineTask, type ImportTableTask, type IngestDatasetTask,
+  type PublishResult, type PublishTask, type QueryResult, type QueryTask, type WorkspaceTableInfo,
+} from './protocol.js';
+import { readTenantCatalog, type TenantCatalog } from './tenant-files.js';
 
 export interface EngineClientOptions extends EngineOptions {
-  /** Concurrent tasks per worker thread (queries wait on DuckDB, not on the JS thread). */
-  concurrentTasksPerThread: number;
+  dataDir: string;
   /** Queries one tenant may run at once; more get SBX_ERR_TENANT_BUSY. */
   maxConcurrentPerTenant: number;
+  /** Table builds and uploads one tenant may run at once; more get SBX_ERR_TENANT_BUSY. */
+  maxTableTasksPerTenant: number;
   /** Tasks in flight across all tenants; more get SBX_ERR_QUEUE_FULL. */
   maxQueued: number;
-  /** Resident memory of the host process beyond which it is killed and restarted. */
-  hostMemoryLimitMb: number;
-  /** libuv threads of the host: DuckDB calls hold one each while they run. */
-  hostThreadpoolSize: number;
-  /** How long a request waits for a restarting host before SBX_ERR_ENGINE_UNAVAILABLE. */
+  /** Resident memory of a tenant's engine process beyond which it is killed. */
+  processMemoryLimitMb: number;
+  /** The same for the trusted process (ingest and builds work on whole datasets). */
+  trustedMemoryLimitMb: number;
+  /** Added to a task's own time limit before its process is killed (DuckDB could not stop it). */
+  killGraceMs: number;
+  /** How long a task waits for its tenant's engine to (re)start before SBX_ERR_ENGINE_UNAVAILABLE. */
   waitForHostMs: number;
   log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
-  /** Node flags for the host process (e.g. `--cpu-prof` when profiling); none by default. */
+  /** Told whenever an engine process was killed or crashed (the control plane audits it). */
+  onEngineStopped?: (event: EngineStopped) => void;
+  /** Node flags for engine processes (e.g. `--cpu-prof` when profiling); none by default. */
   hostExecArgv?: string[];
 }
 
-interface Pending {
-  tenantId: string;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
+/** An engine process that ended other than by being asked to. */
+export interface EngineStopped {
+  /** The tenant whose process it was, or `trusted`. */
+  owner: string;
+  reason: Exclude<ExitReason, 'stopped'>;
+  signal: string | null;
+  rssMb?: number;
+  /** How long the owner's next engine waits to start (repeated failures slow a tenant down). */
+  backoffMs: number;
 }
 
-const RESTART_BACKOFF_MS = { first: 50, max: 2_000 } as const;
-const MEMORY_CHECK_EVERY_MS = 100;
-const PAGE_BYTES = 4096;
+/** Time limits of the tasks that carry none of their own. */
+const TASK_LIMIT_MS = { short: 30_000, swap: 120_000, import: 15 * 60_000, trusted: 60 * 60_000 } as const;
+/** Failures within this window count towards a tenant's restart backoff. */
+const FAILURE_WINDOW_MS = 5 * 60_000;
+const BACKOFF_MS = { first: 100, max: 30_000 } as const;
+const IDLE_PROCESS_MS = 10 * 60_000;
+const STOP_GRACE_MS = 5_000;
+/** libuv threads per engine process: its concurrent DuckDB calls plus file I/O. */
+const THREADPOOL_SIZE = 8;
 
 /**
- * The API server's handle on the engine host process: sends tasks, matches replies, and keeps the
- * host alive. When the host dies (crash, abort, or killed for exceeding its memory limit), every
- * task in flight fails with SBX_ERR_ENGINE_RESTARTED and the host restarts with backoff; the
- * server process itself never runs tenant SQL. Runs on the server's main thread.
+ * The API server's handle on the engine processes (DESIGN.md §4): one process per tenant with recent
+ * work, started on demand, plus one trusted process for ingest and builds. A tenant's crash, memory
+ * blow-up or runaway ends only its own process and fails only its own work; a tenant that keeps
+ * killing its engine waits longer for the next one. The file work of the data plane happens here
+ * or in the processes: publishing builds, revocation's fence and wipe. Runs on the server's main
+ * thread.
  */
 export class EngineClient {
-  private child: ChildProcess | undefined;
-  private ready: Promise<void> | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private readonly perTenant = new Map<string, number>();
-  /** Tenants being revoked: no task of theirs reaches the host any more. */
+  private readonly processes = new Map<string, EngineProcess>();
+  /**
+   * Processes killed or stopping, until they have exited: the next process of the same owner waits
+   * for that, so two processes never hold one tenant's files.
+   */
+  private readonly exiting = new Map<string, Promise<unknown>>();
+  /** Times of recent failures, per owner. */
+  private readonly failures = new Map<string, number[]>();
+  /** Running queries, and table builds and uploads, per tenant (for the per-tenant caps). */
+  private readonly running = { query: new Map<string, number>(), table: new Map<string, number>() };
+  /** Tasks per tenant from their start (before their process is even ready), builds included. */
+  private readonly tasksPerTenant = new Map<string, number>();
+  private readonly drained = new Map<string, (() => void)[]>();
+  /** Revoked tenants: no task of theirs is sent again, no process of theirs starts again. */
   private readonly retired = new Set<string>();
-  private nextId = 1;
+  private inFlight = 0;
   private restarts = 0;
-  private backoffMs: number = RESTART_BACKOFF_MS.first;
   private closing = false;
-  private memoryTimer: NodeJS.Timeout | undefined;
+  private started = false;
+  private readonly isolateNetwork: boolean;
+  private reaper: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: EngineClientOptions) {}
-
-  /** Starts the host and resolves when it is ready. */
-  start(): Promise<void> {
-    this.ready = this.spawn();
-    return this.ready;
+  constructor(private readonly options: EngineClientOptions) {
+    this.isolateNetwork = networkIsolationAvailable();
   }
 
-  get status(): { ready: boolean; pid: number | undefined; restarts: number; inFlight: number } {
-    return { ready: Boolean(this.child?.connected), pid: this.child?.pid, restarts: this.restarts, inFlight: this.pending.size };
+  /** Starts the trusted process and resolves when it is ready. */
+  async start(): Promise<void> {
+    for (const tenantId of retiredTenants(this.options.dataDir)) this.retired.add(tenantId);
+    this.options.log.info({ networkIsolation: this.isolateNetwork }, this.isolateNetwork ? 'engine processes run without network' : 'engine processes keep the network: unshare is not available');
+    await this.processFor(TRUSTED_PROCESS).ready;
+    this.started = true;
+    this.reaper = setInterval(() => this.stopIdleProcesses(), 30_000).unref();
+  }
+
+  get status(): { ready: boolean; processes: number; restarts: number; inFlight: number; networkIsolation: boolean } {
+    return { ready: this.started && !this.closing, processes: this.processes.size, restarts: this.restarts, inFlight: this.inFlight, networkIsolation: this.isolateNetwork };
+  }
+
+  /** The pid of a tenant's engine process, when it runs (tests kill it). */
+  pidOf(owner: string): number | undefined {
+    return this.processes.get(owner)?.pid;
   }
 
   query(task: Omit<QueryTask, 'kind'>, signal?: AbortSignal): Promise<QueryResult> {
-    const running = this.perTenant.get(task.tenantId) ?? 0;
-    // SECURITY: one tenant cannot take the whole engine.
-    if (running >= this.options.maxConcurrentPerTenant) {
-      return Promise.reject(new DomainError('SBX_ERR_TENANT_BUSY', `at most ${this.options.maxConcurrentPerTenant} queries run at once per tenant`));
-    }
-    return this.send({ kind: 'query', ...task }, signal) as Promise<QueryResult>;
+    return this.capped('query', task.tenantId, () => this.send({ kind: 'query', ...task }, task.timeoutMs + this.options.killGraceMs, signal)) as Promise<QueryResult>;
   }
 
-  createTable(task: Omit<CreateTableTask, 'kind'>): Promise<CreatedTable> {
-    return this.send({ kind: 'create-table', ...task }) as Promise<CreatedTable>;
+  createTable(task: Omit<CreateTableTask, 'kind' | 'replace'> & { replace?: boolean }): Promise<CreatedTable> {
+    return this.capped('table', task.tenantId, () => this.send({ kind: 'create-table', replace: false, ...task }, task.timeoutMs + this.options.killGraceMs)) as Promise<CreatedTable>;
   }
 
   ingestDataset(task: Omit<IngestDatasetTask, 'kind'>): Promise<IngestResult> {
-    return this.send({ kind: 'ingest-dataset', ...task }) as Promise<IngestResult>;
+    return this.send({ kind: 'ingest-dataset', ...task }, TASK_LIMIT_MS.trusted) as Promise<IngestResult>;
+  }
+
+  /** Where an ingest stands, from the note its process writes next to the version it builds. */
+  ingestProgress(datasetId: string, version: number): IngestProgress | null {
+    return readIngestProgress(ingestProgressPath(datasetDirectory(this.options.dataDir, datasetId), version));
   }
 
   importTable(task: Omit<ImportTableTask, 'kind'>): Promise<WorkspaceTableInfo> {
-    return this.send({ kind: 'import-table', ...task }) as Promise<WorkspaceTableInfo>;
+    return this.capped('table', task.tenantId, () => this.send({ kind: 'import-table', ...task }, TASK_LIMIT_MS.import)) as Promise<WorkspaceTableInfo>;
   }
 
-  async dropTable(task: { tenantId: string; tenantDir: string; name: string }): Promise<void> {
-    await this.send({ kind: 'drop-table', ...task });
+  async dropTable(task: { tenantId: string; name: string }): Promise<void> {
+    await this.send({ kind: 'drop-table', ...task }, TASK_LIMIT_MS.short);
   }
 
-  listTables(task: { tenantId: string; tenantDir: string }): Promise<WorkspaceTableInfo[]> {
-    return this.send({ kind: 'list-tables', ...task }) as Promise<WorkspaceTableInfo[]>;
-  }
-
-  publish(task: Omit<PublishTask, 'kind'>): Promise<PublishResult> {
-    return this.send({ kind: 'publish', ...task }) as Promise<PublishResult>;
+  listTables(task: { tenantId: string }): Promise<WorkspaceTableInfo[]> {
+    return this.send({ kind: 'list-tables', ...task }, TASK_LIMIT_MS.short) as Promise<WorkspaceTableInfo[]>;
   }
 
   /**
-   * Fences a tenant being revoked, then closes its engine once its queries drain (before its files
-   * are wiped). A task that passed the access check before the revocation committed but has not
-   * reached the host yet is refused, so nothing re-opens the tenant's files after the wipe.
+   * Publishes a tenant's next granted or dev file: built by the trusted process in the staging area
+   * (raw files are attached there, never in a tenant's process), then adopted by the tenant's own
+   * process, which waits for its queries on the old version, closes its engine and swaps the
+   * catalog. A staged file that is not adopted is removed.
    */
-  async retireTenant(tenantId: string): Promise<void> {
+  async publish(task: PublishTask): Promise<PublishResult> {
+    const { staged } = await this.send({ kind: 'build', ...task }, TASK_LIMIT_MS.trusted) as BuildResult;
+    try {
+      const sources = Object.fromEntries(task.tables.map((t) => [t.name, t.source]));
+      return await this.send({ kind: 'swap', tenantId: task.tenantId, target: task.target, staged, sources }, TASK_LIMIT_MS.swap) as PublishResult;
+    } finally {
+      fs.rmSync(path.join(stagingDirectory(this.options.dataDir, task.tenantId), staged), { force: true });
+    }
+  }
+
+  /** The versions of a tenant's published files. */
+  publishedCatalog(tenantId: string): TenantCatalog {
+    return readTenantCatalog(tenantDirectory(this.options.dataDir, tenantId));
+  }
+
+  /** Interrupts every task of a tenant in flight (suspension: its answers are withheld anyway). */
+  cancelTenant(tenantId: string): void {
+    this.processes.get(tenantId)?.cancelAll();
+  }
+
+  /**
+   * Revocation's fence and wipe, where the files are. From the synchronous first line on, no task of
+   * the tenant is sent and no process of its starts; the fence is also written to disk, where engine
+   * processes check it before they open or create anything of the tenant's. Then the tenant's
+   * process is killed, its tasks in flight (counted from their start, builds included) are waited
+   * for, and its directory and staged builds are destroyed. Safe to repeat.
+   */
+  async retireTenant(tenantId: string): Promise<WipeRecord> {
+    // SECURITY: invariant 6: the fence goes up before anything awaits.
     this.retired.add(tenantId);
-    await this.send({ kind: 'close-tenant', tenantId });
+    const marker = retiredMarker(this.options.dataDir, tenantId);
+    fs.mkdirSync(path.dirname(marker), { recursive: true });
+    writeFileAtomic(marker, new Date().toISOString());
+    this.processes.get(tenantId)?.kill('stopped');
+    while (this.exiting.has(tenantId)) await this.exiting.get(tenantId);
+    await this.tasksDrained(tenantId);
+    const dir = await wipeDirectory(tenantDirectory(this.options.dataDir, tenantId));
+    const staged = await wipeDirectory(stagingDirectory(this.options.dataDir, tenantId));
+    return { files: [...dir.files, ...staged.files], totalBytes: dir.totalBytes + staged.totalBytes };
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    if (this.memoryTimer) clearInterval(this.memoryTimer);
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    // Disconnecting asks the host to drain and exit; a stuck host is killed.
-    if (child.connected) child.disconnect();
-    const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(killTimer);
+    if (this.reaper) clearInterval(this.reaper);
+    await Promise.all([...this.processes.values()].map((p) => p.stop(STOP_GRACE_MS)));
   }
 
-  private async send(task: EngineTask, signal?: AbortSignal): Promise<unknown> {
+  private async send(task: EngineTask, deadlineMs: number, signal?: AbortSignal): Promise<unknown> {
     if (this.closing) throw new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', 'the engine is shutting down');
-    if (this.pending.size >= this.options.maxQueued) throw new DomainError('SBX_ERR_QUEUE_FULL', 'the engine queue is full: retry shortly');
-    await this.whenReady();
-    // SECURITY: checked after the last await, so no task of a retired tenant is posted after its close.
-    if (this.retired.has(task.tenantId) && task.kind !== 'close-tenant') throw new DomainError('AUTH_ERR_TENANT_REVOKED', 'the tenant has been revoked');
-    const child = this.child!;
-    const id = this.nextId++;
-    const tenantId = task.tenantId;
-    this.perTenant.set(tenantId, (this.perTenant.get(tenantId) ?? 0) + 1);
-    return new Promise<unknown>((resolve, reject) => {
-      const settle = () => {
-        this.pending.delete(id);
-        const left = (this.perTenant.get(tenantId) ?? 1) - 1;
-        if (left === 0) this.perTenant.delete(tenantId);
-        else this.perTenant.set(tenantId, left);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = () => this.post({ id, cancel: true });
-      this.pending.set(id, {
-        tenantId,
-        resolve: (value) => { settle(); resolve(value); },
-        reject: (error) => { settle(); reject(error); },
+    if (this.inFlight >= this.options.maxQueued) throw new DomainError('SBX_ERR_QUEUE_FULL', 'the engine queue is full: retry shortly');
+    const tenantId = 'tenantId' in task && task.tenantId !== '*' ? task.tenantId : undefined;
+    this.assertNotRetired(tenantId);
+    const owner = task.kind === 'build' || task.kind === 'ingest-dataset' ? TRUSTED_PROCESS : tenantId!;
+    // In flight from here, before the process is ready: revocation waits for it.
+    this.inFlight += 1;
+    if (tenantId) this.tasksPerTenant.set(tenantId, (this.tasksPerTenant.get(tenantId) ?? 0) + 1);
+    // The limit runs from here: waiting for a backoff or for the process to start counts.
+    const deadlineAt = Date.now() + deadlineMs;
+    try {
+      await this.waitForBackoff(owner, deadlineAt);
+      while (this.exiting.has(owner)) await this.exiting.get(owner);
+      // SECURITY: checked again after the last await: no task of a tenant retired meanwhile is sent.
+      this.assertNotRetired(tenantId);
+      return await this.processFor(owner).run(task, deadlineAt, signal);
+    } catch (error) {
+      // SECURITY: work cut short by a revocation says so (its answer is withheld either way).
+      this.assertNotRetired(tenantId);
+      throw error;
+    } finally {
+      this.inFlight -= 1;
+      if (tenantId) this.taskSettled(tenantId);
+    }
+  }
+
+  /** Runs `work` within the tenant's cap for its kind of task. */
+  private async capped(kind: 'query' | 'table', tenantId: string, work: () => Promise<unknown>): Promise<unknown> {
+    const counts = this.running[kind];
+    const max = kind === 'query' ? this.options.maxConcurrentPerTenant : this.options.maxTableTasksPerTenant;
+    const now = counts.get(tenantId) ?? 0;
+    // SECURITY: invariant 9: one tenant cannot take the whole engine.
+    if (now >= max) throw new DomainError('SBX_ERR_TENANT_BUSY', `at most ${max} ${kind === 'query' ? 'queries' : 'table builds and uploads'} run at once per tenant`);
+    counts.set(tenantId, now + 1);
+    try {
+      return await work();
+    } finally {
+      const left = (counts.get(tenantId) ?? 1) - 1;
+      if (left === 0) counts.delete(tenantId);
+      else counts.set(tenantId, left);
+    }
+  }
+
+  private assertNotRetired(tenantId: string | undefined): void {
+    if (tenantId && this.retired.has(tenantId)) throw new DomainError('AUTH_ERR_TENANT_REVOKED', 'the tenant has been revoked');
+  }
+
+  private taskSettled(tenantId: string): void {
+    const left = (this.tasksPerTenant.get(tenantId) ?? 1) - 1;
+    if (left > 0) {
+      this.tasksPerTenant.set(tenantId, left);
+      return;
+    }
+    this.tasksPerTenant.delete(tenantId);
+    for (const resolve of this.drained.get(tenantId) ?? []) resolve();
+    this.drained.delete(tenantId);
+  }
+
+  private tasksDrained(tenantId: string): Promise<void> {
+    if (!this.tasksPerTenant.has(tenantId)) return Promise.resolve();
+    return new Promise((resolve) => this.drained.set(tenantId, [...(this.drained.get(tenantId) ?? []), resolve]));
+  }
+
+  /** The owner's running process, or a new one (stopping idle ones beyond the cap). */
+  private processFor(owner: string): EngineProcess {
+    const running = this.processes.get(owner);
+    if (running?.alive) return running;
+    if (this.closing) throw new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', 'the engine is shutting down');
+    this.stopIdleProcesses(this.options.maxProcesses - 1);
+    const trusted = owner === TRUSTED_PROCESS;
+    const child = new EngineProcess(owner, {
+      key: owner,
+      dataDir: this.options.dataDir,
+      engine: this.options.engine,
+      concurrentTasks: 16,
+      memoryLimitMb: trusted ? this.options.trustedMemoryLimitMb : this.options.processMemoryLimitMb,
+      threadpoolSize: THREADPOOL_SIZE,
+      execArgv: this.options.hostExecArgv ?? [],
+      isolateNetwork: this.isolateNetwork,
+    });
+    this.processes.set(owner, child);
+    child.onDying = () => {
+      if (this.processes.get(owner) !== child) return;
+      this.processes.delete(owner);
+      const gone = child.exited.then(() => {
+        if (this.exiting.get(owner) === gone) this.exiting.delete(owner);
       });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (!this.post({ id, task }, child)) this.pending.get(id)?.reject(restartedError());
+      this.exiting.set(owner, gone);
+    };
+    void child.exited.then((exit) => {
+      child.onDying?.();
+      if (exit.reason === 'stopped' || this.closing) return;
+      this.restarts += 1;
+      const now = Date.now();
+      const recent = [...(this.failures.get(owner) ?? []).filter((t) => t > now - FAILURE_WINDOW_MS), now];
+      this.failures.set(owner, recent);
+      const event: EngineStopped = { owner, reason: exit.reason, signal: exit.signal, backoffMs: backoffFor(recent.length), ...(exit.rssMb === undefined ? {} : { rssMb: exit.rssMb }) };
+      this.options.log.error({ ...event, code: exit.code }, 'engine process stopped');
+      this.options.onEngineStopped?.(event);
     });
-  }
-
-  private post(message: HostRequest, child = this.child): boolean {
-    if (!child?.connected) return false;
-    child.send(message);
-    return true;
-  }
-
-  private async whenReady(): Promise<void> {
-    if (this.child?.connected) return;
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', 'the engine is restarting: retry shortly')), this.options.waitForHostMs).unref(),
-    );
-    await Promise.race([this.ready, timeout]);
-  }
-
-  private spawn(): Promise<void> {
-    const { log: _log, hostExecArgv = [], ...hostOptions } = this.options;
-    const child = fork(fileURLToPath(hostEntryUrl()), [JSON.stringify(hostOptions)], {
-      serialization: 'advanced',
-      execArgv: hostExecArgv,
-      // A clean environment: the host needs nothing from the server's (no secrets cross).
-      env: { UV_THREADPOOL_SIZE: String(this.options.hostThreadpoolSize) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.child = child;
-    const ready = new Promise<void>((resolve, reject) => {
-      const onMessage = (message: HostReply) => {
-        if ('ready' in message) {
-          resolve();
-          return;
-        }
-        const pending = this.pending.get(message.id);
-        if (!pending) return;
-        const outcome = message.outcome as TaskOutcome<unknown>;
-        if (outcome.ok) pending.resolve(outcome.value);
-        else pending.reject(new DomainError(outcome.code, outcome.message));
-      };
-      child.on('message', onMessage);
-      child.once('exit', (code, signal) => {
-        reject(new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', 'the engine host exited while starting'));
-        this.onExit(child, code, signal);
-      });
-    });
-    ready.catch(() => undefined);
-    this.watchMemory(child);
-    return ready.then(() => {
-      this.backoffMs = RESTART_BACKOFF_MS.first;
-    });
-  }
-
-  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.child !== child) return;
-    for (const pending of [...this.pending.values()]) pending.reject(restartedError());
-    if (this.closing) return;
-    this.restarts += 1;
-    this.options.log.error({ code, signal, restarts: this.restarts, backoffMs: this.backoffMs }, 'engine host exited; restarting');
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, RESTART_BACKOFF_MS.max);
-    this.ready = new Promise<void>((resolve, reject) => {
-      setTimeout(() => {
-        if (this.closing) return reject(new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', 'the engine is shutting down'));
-        this.spawn().then(resolve, reject);
-      }, delay);
-    });
-    this.ready.catch(() => undefined);
+    return child;
   }
 
   /**
-   * A hard memory bound needs a process boundary (DuckDB's memory_limit does not cover everything):
-   * the host's resident size is read from /proc and the host is killed when it passes the limit.
+   * A tenant whose engine keeps failing waits before its next one starts: 100 ms after the second
+   * failure in five minutes, doubling to 30 s. Tasks wait for that when it ends well before their
+   * deadline (and within `waitForHostMs`), else they are refused at once with the time to come back.
    */
-  private watchMemory(child: ChildProcess): void {
-    if (this.memoryTimer) clearInterval(this.memoryTimer);
-    const statm = `/proc/${child.pid}/statm`;
-    if (!fs.existsSync(statm)) return;
-    const limitBytes = this.options.hostMemoryLimitMb * 1024 * 1024;
-    this.memoryTimer = setInterval(() => {
-      try {
-        const rssPages = Number(fs.readFileSync(statm, 'utf8').split(' ')[1]);
-        if (rssPages * PAGE_BYTES > limitBytes) {
-          this.options.log.error({ rssMb: Math.round((rssPages * PAGE_BYTES) / 1048576), limitMb: this.options.hostMemoryLimitMb }, 'engine host over its memory limit; killing it');
-          child.kill('SIGKILL');
-        }
-      } catch {
-        // The process is gone; its exit handler restarts it.
-      }
-    }, MEMORY_CHECK_EVERY_MS).unref();
+  private async waitForBackoff(owner: string, deadlineAt: number): Promise<void> {
+    if (this.processes.get(owner)?.alive) return;
+    const recent = (this.failures.get(owner) ?? []).filter((t) => t > Date.now() - FAILURE_WINDOW_MS);
+    if (recent.length === 0) return;
+    const waitMs = recent[recent.length - 1]! + backoffFor(recent.length) - Date.now();
+    if (waitMs <= 0) return;
+    if (waitMs > this.options.waitForHostMs || Date.now() + waitMs > deadlineAt - this.options.killGraceMs) {
+      throw new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', `this tenant's engine failed ${recent.length} times recently and restarts in ${Math.ceil(waitMs / 1000)} s`, { retryAfterSeconds: Math.ceil(waitMs / 1000) });
+    }
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+
+  private stopIdleProcesses(keep = this.options.maxProcesses): void {
+    const idle = [...this.processes.values()]
+      .filter((p) => p.key !== TRUSTED_PROCESS && p.inFlight === 0 && !this.tasksPerTenant.has(p.key))
+      .sort((a, b) => a.lastUsed - b.lastUsed);
+    const now = Date.now();
+    for (const process of idle) {
+      if (this.processes.size <= keep && now - process.lastUsed < IDLE_PROCESS_MS) break;
+      void process.stop(STOP_GRACE_MS);
+    }
   }
 }
 
-function restartedError(): DomainError {
-  return new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the engine restarted while the query ran: retry it');
-}
-
-/**
- * The host's entry point as built JavaScript. Under the test runner this module is the TypeScript
- * source, so the host is taken from `dist/` (`npm test` builds first): a forked process cannot run
- * TypeScript on Node 20.
- */
-function hostEntryUrl(): URL {
-  const here = new URL(import.meta.url);
-  if (here.pathname.endsWith('.js')) return new URL('./engine-host.js', here);
-  return new URL('../../dist/sandbox/engine/engine-host.js', here);
+function backoffFor(failures: number): number {
+  return failures <= 1 ? 0 : Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** (failures - 2));
 }

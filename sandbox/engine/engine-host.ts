@@ -1,42 +1,44 @@
 /**
- * The engine host: a child process of the API server that hosts the piscina worker threads running
- * tenant SQL. A native crash, an abort or a memory blow-up in DuckDB kills this process, not the
- * server; the server's EngineClient restarts it. Started by `fork()` with its options as argv[2];
- * speaks the protocol in `protocol.ts` over the IPC channel. Exits when the server disconnects.
+ * An engine process: a child of the API server that runs the work of one owner, a tenant (its SQL,
+ * on its engine) or the trusted platform work (`TRUSTED_PROCESS`: ingest and builds). A native
+ * crash, an abort, a memory blow-up or a kill past a deadline ends only this process and the work of
+ * its owner; the server's EngineClient starts another. Started with its HostOptions as argv[2];
+ * speaks `protocol.ts` over the IPC channel; exits when the server disconnects.
  *
- * Each worker thread has its own single-thread pool and every task of a tenant goes to the same one
- * (tenant affinity: a DuckDB file must have exactly one owner thread).
+ * DuckDB runs in one piscina worker thread (`query.worker.ts`); this main thread only relays
+ * messages, so it stays responsive while a query runs.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { EngineOptions, EngineWorkerData } from './engine-options.js';
-import type { HostReply, HostRequest, TaskOutcome } from './protocol.js';
+import type { EngineWorkerData } from './engine-options.js';
+import { TRUSTED_PROCESS, type EngineTask, type HostOptions, type HostReply, type HostRequest, type TaskOutcome } from './protocol.js';
 
-const options = JSON.parse(process.argv[2] ?? '{}') as EngineOptions & { concurrentTasksPerThread: number };
-const workerData: EngineWorkerData = { maxTenantsPerThread: options.maxTenantsPerThread, engine: options.engine };
-const pools = Array.from({ length: options.workerThreads }, () => new Piscina({
+const options = JSON.parse(process.argv[2] ?? '{}') as HostOptions;
+const workerData: EngineWorkerData = { dataDir: options.dataDir, engine: options.engine };
+const pool = new Piscina({
   filename: new URL('./query.worker.js', import.meta.url).href,
   minThreads: 1,
   maxThreads: 1,
-  // Queries wait on DuckDB in the libuv threadpool, not on the worker's JS thread.
-  concurrentTasksPerWorker: options.concurrentTasksPerThread,
+  // Tasks wait on DuckDB in the libuv threadpool, not on the worker's JS thread.
+  concurrentTasksPerWorker: options.concurrentTasks,
   idleTimeout: Number.POSITIVE_INFINITY,
   // Tasks are asynchronous (DuckDB callbacks, interrupt timers): the worker's event loop must keep
   // running between messages, which 'sync' atomics would pause.
   atomics: 'disabled',
   workerData,
-}));
+});
 const cancelPorts = new Map<number, MessagePort>();
-
-/** FNV-1a: a stable thread for each tenant. */
-function poolFor(tenantId: string): Piscina {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < tenantId.length; i++) hash = Math.imul(hash ^ tenantId.charCodeAt(i), 0x01000193) >>> 0;
-  return pools[hash % pools.length]!;
-}
 
 function reply(message: HostReply): void {
   if (process.connected) process.send!(message);
+}
+
+/** Whether this process may run the task: a tenant's process runs only that tenant's tasks. */
+function belongsHere(task: EngineTask): boolean {
+  const trusted = task.kind === 'build' || task.kind === 'ingest-dataset';
+  // SECURITY: invariant 9: tenant SQL never runs in the trusted process (which reads raw data), and
+  // a tenant's process never runs another tenant's work.
+  return trusted ? options.key === TRUSTED_PROCESS : options.key !== TRUSTED_PROCESS && 'tenantId' in task && task.tenantId === options.key;
 }
 
 process.on('message', (message: HostRequest) => {
@@ -45,11 +47,14 @@ process.on('message', (message: HostRequest) => {
     return;
   }
   const { id, task } = message;
+  if (!belongsHere(task)) {
+    reply({ id, outcome: { ok: false, code: 'SBX_ERR_QUERY_FAILED', message: 'the task was sent to the wrong engine process' } });
+    return;
+  }
   const { port1, port2 } = new MessageChannel();
   cancelPorts.set(id, port1);
   // Never abort a piscina task with a query in flight (it aborts the process): cancel through the port.
-  poolFor(task.tenantId)
-    .run({ task, cancelPort: port2 }, { transferList: [port2] })
+  pool.run({ task, cancelPort: port2 }, { transferList: [port2] })
     .then(
       (outcome: TaskOutcome<unknown>) => reply({ id, outcome }),
       () => reply({ id, outcome: { ok: false, code: 'SBX_ERR_QUERY_FAILED', message: 'the engine failed to run the task' } }),
@@ -60,11 +65,13 @@ process.on('message', (message: HostRequest) => {
     });
 });
 
-// The server went away (or closes us): let running tasks finish, close every tenant engine on its
-// own thread, then end the threads and exit.
+// The server went away (or stops us): let running tasks finish, close the engines on their own
+// thread (a DuckDB instance finalized during thread teardown aborts the process), then exit.
 process.on('disconnect', () => {
-  const closeAll = (pool: Piscina) => pool.run({ task: { kind: 'close-all', tenantId: '*' } }).then(() => pool.close());
-  void Promise.allSettled(pools.map(closeAll)).finally(() => process.exit(0));
+  void pool.run({ task: { kind: 'close-all', tenantId: '*' } }).then(() => pool.close()).finally(() => process.exit(0));
 });
 
-reply({ ready: true });
+// A tenant's engine is opened before the process says it is ready, so that no task's time limit
+// pays for opening it (a query's limit is the query's).
+const warm = options.key === TRUSTED_PROCESS ? Promise.resolve() : pool.run({ task: { kind: 'open', tenantId: options.key } }).catch(() => undefined);
+void warm.then(() => reply({ ready: true }));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../../core/errors.js';
+import type { EngineOptions } from './engine-options.js';
 
 /**
  * The contract between the API server (controller) and the engine host (executor): the only module
@@ -10,10 +11,27 @@ import { ERROR_CODES } from '../../core/errors.js';
 export const EnvSchema = z.enum(['dev', 'prod']);
 export type Env = z.infer<typeof EnvSchema>;
 
+/**
+ * How the server starts an engine process: the data dir (every path is derived from it and from the
+ * ids in tasks), and whose process it is: a tenant id, or `trusted` for ingest and builds.
+ */
+export interface HostOptions {
+  key: string;
+  dataDir: string;
+  engine: EngineOptions['engine'];
+  /** Tasks the process's worker thread runs at once (they wait on DuckDB, not on the JS thread). */
+  concurrentTasks: number;
+}
+
+/** The process that runs trusted platform work (ingest, builds), never tenant SQL. */
+export const TRUSTED_PROCESS = 'trusted';
+
+const TenantIdSchema = z.string().regex(/^[a-z][a-z0-9-]{1,39}$/);
+const DatasetIdSchema = z.string().regex(/^[a-z][a-z0-9_]{1,62}$/);
+
 export const QueryTaskSchema = z.object({
   kind: z.literal('query'),
-  tenantId: z.string(),
-  tenantDir: z.string(),
+  tenantId: TenantIdSchema,
   sql: z.string(),
   env: EnvSchema,
   maxRows: z.number().int().positive(),
@@ -22,34 +40,59 @@ export const QueryTaskSchema = z.object({
 });
 export type QueryTask = z.infer<typeof QueryTaskSchema>;
 
+/**
+ * What a published table or a workspace table was computed from: a dataset version under a policy.
+ * `policy` fingerprints everything that decides what the tenant may see of the dataset (its
+ * effective column policies and the grant's columns): when it no longer matches the control plane's
+ * current one, the data is stale and must not answer (`tenants/lineage.ts`).
+ */
+export const SourceRefSchema = z.object({ dataset: z.string(), version: z.number().int(), policy: z.string() });
+export type SourceRef = z.infer<typeof SourceRefSchema>;
+
 /** A table for the publish interface: trusted SQL run in a build instance (never tenant SQL). */
 export const TableDefinitionSchema = z.object({
   name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/),
   sql: z.string(),
+  /** Its lineage, kept in the tenant's catalog and reported with every answer read from it. */
+  source: SourceRefSchema,
 });
 export type TableDefinition = z.infer<typeof TableDefinitionSchema>;
 
-export const PublishTaskSchema = z.object({
-  kind: z.literal('publish'),
-  tenantId: z.string(),
-  tenantDir: z.string(),
+/** A raw dataset version the trusted build SQL may read, attached read-only under an alias. */
+const DatasetFileSchema = z.object({ dataset: DatasetIdSchema, file: z.string().regex(/^v\d+\.duckdb$/) });
+
+/** Builds a tenant's next granted or dev file in the trusted process, into the staging area. */
+export const BuildTaskSchema = z.object({
+  kind: z.literal('build'),
+  tenantId: TenantIdSchema,
   target: z.enum(['granted', 'dev']),
   tables: z.array(TableDefinitionSchema),
-  /** Read-only files the trusted SQL may read, by alias (e.g. a domain dataset). */
-  attach: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.string()).default({}),
+  attach: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), DatasetFileSchema).default({}),
 });
-export type PublishTask = z.infer<typeof PublishTaskSchema>;
+export type BuildTask = z.infer<typeof BuildTaskSchema>;
+export type PublishTask = Omit<BuildTask, 'kind'>;
 
-export const CloseTenantTaskSchema = z.object({ kind: z.literal('close-tenant'), tenantId: z.string() });
-/** Host-internal: sent to every worker before shutdown. */
+/** Moves a staged build into the tenant's directory and swaps its catalog, in the tenant's process. */
+export const SwapTaskSchema = z.object({
+  kind: z.literal('swap'),
+  tenantId: TenantIdSchema,
+  target: z.enum(['granted', 'dev']),
+  staged: z.string().regex(/^(granted|dev)-[0-9a-f-]+\.duckdb$/),
+  sources: z.record(z.string(), SourceRefSchema),
+});
+
+/** Host-internal: opens the tenant's engine before the first task. */
+export const OpenTaskSchema = z.object({ kind: z.literal('open'), tenantId: TenantIdSchema });
+/** Host-internal: sent to the worker before the process exits. */
 export const CloseAllTaskSchema = z.object({ kind: z.literal('close-all'), tenantId: z.literal('*') });
 
 export const TableNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be 1–63 characters: lowercase letters, digits and "_", starting with a letter');
 
 export const CreateTableTaskSchema = z.object({
   kind: z.literal('create-table'),
-  tenantId: z.string(),
-  tenantDir: z.string(),
+  tenantId: TenantIdSchema,
+  /** Rebuild: replace the table of this name (its dependents' rebuild under a new policy). */
+  replace: z.boolean().default(false),
   name: TableNameSchema,
   sql: z.string(),
   env: EnvSchema,
@@ -57,22 +100,21 @@ export const CreateTableTaskSchema = z.object({
 });
 export type CreateTableTask = z.infer<typeof CreateTableTaskSchema>;
 
-export const DropTableTaskSchema = z.object({ kind: z.literal('drop-table'), tenantId: z.string(), tenantDir: z.string(), name: TableNameSchema });
-export const ListTablesTaskSchema = z.object({ kind: z.literal('list-tables'), tenantId: z.string(), tenantDir: z.string() });
+export const DropTableTaskSchema = z.object({ kind: z.literal('drop-table'), tenantId: TenantIdSchema, name: TableNameSchema });
+export const ListTablesTaskSchema = z.object({ kind: z.literal('list-tables'), tenantId: TenantIdSchema });
 
 const PreparedUploadSchema = z.discriminatedUnion('format', [
   z.object({ format: z.literal('parquet'), path: z.string(), bytes: z.number(), sha256: z.string() }),
   z.object({ format: z.literal('csv'), path: z.string(), bytes: z.number(), sha256: z.string(), encoding: z.enum(['utf-8', 'gb18030']), columns: z.array(z.string()) }),
 ]);
 
-export const ImportTableTaskSchema = z.object({ kind: z.literal('import-table'), tenantId: z.string(), tenantDir: z.string(), name: TableNameSchema, upload: PreparedUploadSchema });
+export const ImportTableTaskSchema = z.object({ kind: z.literal('import-table'), tenantId: TenantIdSchema, name: TableNameSchema, upload: PreparedUploadSchema });
 export type ImportTableTask = z.infer<typeof ImportTableTaskSchema>;
 
-/** Trusted ingest of a raw dataset; `tenantId` is the affinity key `domain:<dataset>`. */
+/** Trusted ingest of a raw dataset into `domain/<datasetId>/`. */
 export const IngestDatasetTaskSchema = z.object({
   kind: z.literal('ingest-dataset'),
-  tenantId: z.string().startsWith('domain:'),
-  datasetDir: z.string(),
+  datasetId: DatasetIdSchema,
   version: z.number().int().positive(),
   /** An uploaded file, or trusted generating SQL (never tenant input). */
   upload: PreparedUploadSchema.optional(),
@@ -82,24 +124,33 @@ export const IngestDatasetTaskSchema = z.object({
 });
 export type IngestDatasetTask = z.infer<typeof IngestDatasetTaskSchema>;
 
-export const EngineTaskSchema = z.discriminatedUnion('kind', [IngestDatasetTaskSchema, ImportTableTaskSchema, QueryTaskSchema, PublishTaskSchema, CloseTenantTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
+export const EngineTaskSchema = z.discriminatedUnion('kind', [OpenTaskSchema, IngestDatasetTaskSchema, ImportTableTaskSchema, QueryTaskSchema, BuildTaskSchema, SwapTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
 export type EngineTask = z.infer<typeof EngineTaskSchema>;
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });
+
+/** Where a workspace table's rows come from: the env its SELECT ran in (or an upload), and its sources. */
+export const WorkspaceTagSchema = z.object({ env: z.enum(['dev', 'prod', 'upload']), sources: z.array(SourceRefSchema) });
+export type WorkspaceTag = z.infer<typeof WorkspaceTagSchema>;
 
 export const QueryResultSchema = z.object({
   columns: z.array(ColumnSchema),
   rows: z.array(z.array(z.unknown())),
   truncated: z.boolean(),
-  /** Tables the plan scanned, as `catalog.table` (e.g. `granted.residents`, `workspace.mine`). */
+  /** Tables the bound plan reads, as `catalog.table` (e.g. `granted.residents`, `workspace.mine`). */
   tables: z.array(z.string()),
+  /** The datasets (versions, policies) behind every table read, followed through workspace tables. */
+  sources: z.array(SourceRefSchema),
   ms: z.number(),
 });
 export type QueryResult = z.infer<typeof QueryResultSchema>;
 
 export const WorkspaceTableSchema = z.object({ name: z.string(), rows: z.number().int(), columns: z.array(ColumnSchema) });
-export type WorkspaceTableInfo = z.infer<typeof WorkspaceTableSchema>;
-export type CreatedTable = WorkspaceTableInfo & { tables: string[] };
+export type WorkspaceTableInfo = z.infer<typeof WorkspaceTableSchema> & { tag: WorkspaceTag | null };
+export type CreatedTable = WorkspaceTableInfo & { tables: string[]; sources: SourceRef[] };
+
+export const BuildResultSchema = z.object({ staged: z.string() });
+export type BuildResult = z.infer<typeof BuildResultSchema>;
 
 export const PublishResultSchema = z.object({ target: z.enum(['granted', 'dev']), version: z.number().int(), tables: z.array(z.string()) });
 export type PublishResult = z.infer<typeof PublishResultSchema>;

@@ -1,26 +1,28 @@
 /**
- * The piscina worker that owns tenants' engines. The engine host gives each worker thread its own
- * pool and routes every task of a tenant to the same thread (tenant affinity), so a tenant's files
- * are only ever opened here. Tasks never throw: they return `{ok, value}` or `{ok: false, code,
- * message}`, since error classes do not survive the thread and process boundaries.
+ * The piscina worker of an engine process (`engine-host.ts`): in a tenant's process it owns that
+ * tenant's engine, so the tenant's files are only ever opened here (one owner thread per file); in
+ * the trusted process it runs ingest and builds. Paths come from the data dir and the ids in tasks.
+ * Tasks never throw: they return `{ok, value}` or `{ok: false, code, message}`, since error classes
+ * do not survive the thread and process boundaries.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { isDomainError } from '../../core/errors.js';
+import { DomainError, isDomainError } from '../../core/errors.js';
 import { EngineTaskSchema, type EngineTask, type TaskOutcome } from './protocol.js';
+import { assertNotRetired, datasetDirectory, requestTempDirectory, tenantDirectory } from '../data-paths.js';
+import type { PreparedUpload } from '../upload/prepare-upload.js';
 import { ingestDataset } from './ingest-dataset.js';
-import { buildPublishedFile } from './publish.js';
+import { adoptStagedFile, buildStagedFile } from './publish.js';
 import { readUpload } from './read-upload.js';
 import type { EngineWorkerData } from './engine-options.js';
 import { EngineClosedError, TenantEngine } from './tenant-engine.js';
-import { readTenantCatalog, writeTenantCatalog } from './tenant-files.js';
+import { writeTenantCatalog, type TenantCatalog } from './tenant-files.js';
 
-const { maxTenantsPerThread: MAX_OPEN_ENGINES, engine: ENGINE_OPTIONS } = workerData as EngineWorkerData;
+const { dataDir: DATA_DIR, engine: ENGINE_OPTIONS } = workerData as EngineWorkerData;
 
 interface Slot {
   engine: Promise<TenantEngine>;
-  lastUsed: number;
   /** Set while a publish swaps this tenant's files: new queries wait for it. */
   swapping?: Promise<void>;
 }
@@ -44,26 +46,35 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         const options = { maxRows: task.maxRows, maxBytes: task.maxBytes, timeoutMs: task.timeoutMs, ...(cancelled ? { cancelled } : {}) };
         return { ok: true, value: await withEngine(task, (engine) => engine.query(task.sql, task.env, options)) };
       }
-      case 'publish': {
-        const { catalog, result } = await buildPublishedFile(task, readTenantCatalog(task.tenantDir));
-        await swapEngine(task.tenantId, () => writeTenantCatalog(task.tenantDir, catalog));
-        removeUnusedVersions(task.tenantDir, catalog);
-        return { ok: true, value: result };
-      }
-      case 'close-tenant':
-        await swapEngine(task.tenantId, () => undefined);
+      case 'open':
+        await engineFor(task.tenantId);
         return { ok: true, value: null };
+      case 'build':
+        return { ok: true, value: await buildStagedFile(DATA_DIR, task) };
+      case 'swap': {
+        const dir = tenantDirectory(DATA_DIR, task.tenantId);
+        let published: ReturnType<typeof adoptStagedFile>['result'] | undefined;
+        await swapEngine(task.tenantId, () => {
+          const { catalog, result } = adoptStagedFile(DATA_DIR, task);
+          writeTenantCatalog(dir, catalog);
+          removeUnusedVersions(dir, catalog);
+          published = result;
+        });
+        // Opened now, outside any query's time limit.
+        await engineFor(task.tenantId);
+        return { ok: true, value: published };
+      }
       case 'close-all':
         // Before the thread ends: a DuckDB instance finalized during thread teardown aborts the process.
         for (const tenantId of [...slots.keys()]) await swapEngine(tenantId, () => undefined);
         return { ok: true, value: null };
       case 'create-table':
-        return { ok: true, value: await withEngine(task, (engine) => engine.createTable(task.name, task.sql, task.env, { timeoutMs: task.timeoutMs })) };
+        return { ok: true, value: await withEngine(task, (engine) => engine.createTable(task.name, task.sql, task.env, { timeoutMs: task.timeoutMs, replace: task.replace })) };
       case 'drop-table':
         return { ok: true, value: await withEngine(task, async (engine) => { await engine.dropTable(task.name); return null; }) };
       case 'import-table':
         return { ok: true, value: await withEngine(task, async (engine) => {
-          const rows = await readUpload(task.upload);
+          const rows = await readUpload(uploadInTempDir(task.upload), ENGINE_OPTIONS.uploadMaxRows);
           try {
             return await engine.importTable(task.name, rows.columns, rows.chunks());
           } finally {
@@ -71,7 +82,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
           }
         }) };
       case 'ingest-dataset':
-        return { ok: true, value: await ingestDataset(task) };
+        return { ok: true, value: await ingestDataset({ ...task, datasetDir: datasetDirectory(DATA_DIR, task.datasetId), upload: task.upload && uploadInTempDir(task.upload) }) };
       case 'list-tables':
         return { ok: true, value: await withEngine(task, (engine) => engine.listTables()) };
     }
@@ -89,10 +100,10 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
  * Runs `use` on the tenant's current engine. An engine can close between lookup and use when a swap
  * wins the race: then the work runs again on the new one.
  */
-async function withEngine<T>(task: { tenantId: string; tenantDir: string }, use: (engine: TenantEngine) => Promise<T>): Promise<T> {
+async function withEngine<T>(task: { tenantId: string }, use: (engine: TenantEngine) => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt += 1) {
     await slots.get(task.tenantId)?.swapping;
-    const engine = await engineFor(task.tenantId, task.tenantDir);
+    const engine = await engineFor(task.tenantId);
     try {
       return await use(engine);
     } catch (error) {
@@ -105,34 +116,29 @@ function taskKind(input: { task: EngineTask }): string {
   return typeof input.task?.kind === 'string' ? input.task.kind : 'task';
 }
 
-function engineFor(tenantId: string, dir: string): Promise<TenantEngine> {
+/** A prepared upload lies in the request temp dir: anything else is refused. */
+function uploadInTempDir(upload: PreparedUpload): PreparedUpload {
+  const relative = path.relative(requestTempDirectory(DATA_DIR), upload.path);
+  // SECURITY: the engine reads only files the server received for this request, never a path it was handed.
+  if (relative.startsWith('..') || path.isAbsolute(relative)) throw new DomainError('UPL_ERR_MALFORMED', 'the upload is not where uploads are received');
+  return upload;
+}
+
+function engineFor(tenantId: string): Promise<TenantEngine> {
   let slot = slots.get(tenantId);
   if (!slot) {
+    // SECURITY: invariant 6: a revoked tenant's files are never opened (or re-created) again.
+    assertNotRetired(DATA_DIR, tenantId);
     // SECURITY: the slot is claimed synchronously, before any await: two concurrent first tasks of a
     // tenant must share one engine, never open the workspace file twice (silent data loss).
-    slot = { engine: evictIdleEngines(tenantId).then(() => TenantEngine.open(dir, ENGINE_OPTIONS)), lastUsed: Date.now() };
+    slot = { engine: TenantEngine.open(tenantDirectory(DATA_DIR, tenantId), ENGINE_OPTIONS) };
     slots.set(tenantId, slot);
     const created = slot;
     created.engine.catch(() => {
       if (slots.get(tenantId) === created) slots.delete(tenantId);
     });
   }
-  slot.lastUsed = Date.now();
   return slot.engine;
-}
-
-/** Closes least recently used idle engines while more than the cap are open (never `opening`'s). */
-async function evictIdleEngines(opening: string): Promise<void> {
-  if (slots.size <= MAX_OPEN_ENGINES) return;
-  const byAge = [...slots.entries()].filter(([tenantId]) => tenantId !== opening).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
-  for (const [tenantId, slot] of byAge) {
-    if (slots.size <= MAX_OPEN_ENGINES) return;
-    const engine = await slot.engine.catch(() => undefined);
-    if (engine && !engine.busy && !slot.swapping) {
-      slots.delete(tenantId);
-      engine.close();
-    }
-  }
 }
 
 /**
@@ -160,7 +166,7 @@ async function swapEngine(tenantId: string, change: () => void): Promise<void> {
 }
 
 /** Deletes granted/dev files the catalog no longer names (no engine has them open any more). */
-function removeUnusedVersions(dir: string, catalog: ReturnType<typeof readTenantCatalog>): void {
+function removeUnusedVersions(dir: string, catalog: TenantCatalog): void {
   const keep = new Set([catalog.granted?.file, catalog.dev?.file]);
   for (const name of fs.readdirSync(dir)) {
     if (/^(granted|dev)-\d+\.duckdb(\.wal)?$/.test(name) && !keep.has(name.replace(/\.wal$/, ''))) fs.rmSync(path.join(dir, name), { force: true });

@@ -18,11 +18,16 @@ export interface UploadRows {
 
 let trusted: Promise<DuckDBInstance> | undefined;
 
-export async function readUpload(upload: PreparedUpload): Promise<UploadRows> {
+export async function readUpload(upload: PreparedUpload, maxRows: number): Promise<UploadRows> {
   trusted ??= DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '1024MB', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   const connection = await (await trusted).connect();
   try {
     const select = upload.format === 'csv' ? await stageCsv(connection, upload) : await stageParquet(connection, upload.path);
+    const rows = upload.format === 'csv'
+      ? Number((await connection.runAndReadAll('SELECT count(*) FROM upload_raw')).getRowsJS()[0]?.[0] ?? 0)
+      : Number((await connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${sqlString(upload.path)})`)).getRowsJS()[0]?.[0] ?? 0);
+    // SECURITY: a tenant cannot fill the engine with a small file that expands to millions of rows.
+    if (rows > maxRows) throw new DomainError('UPL_ERR_TOO_MANY_ROWS', `the file holds ${rows} rows; at most ${maxRows} may be uploaded at once`);
     const result = await connection.stream(select);
     const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
     return {

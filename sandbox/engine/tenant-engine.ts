@@ -4,7 +4,9 @@ import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type D
 import { DomainError } from '../../core/errors.js';
 import { quoteIdentifier, sqlString } from '../../desensitize/index.js';
 import { checkQuery } from '../gate/gate.js';
-import type { Env, QueryResult } from './protocol.js';
+import type { ScannedTable } from '../gate/plan-check.js';
+import { reject } from '../gate/sql-rejection.js';
+import { WorkspaceTagSchema, type Env, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
 import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog } from './tenant-files.js';
 
 /**
@@ -16,6 +18,7 @@ import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog }
 export interface TenantEngineOptions {
   threads: number;
   memoryLimitMb: number;
+  workspaceMaxBytes: number;
 }
 
 export interface RunOptions {
@@ -40,6 +43,8 @@ interface Decision {
   canonicalSql: string;
   /** Tables the bound plan reads, as `catalog.table`. */
   tables: string[];
+  /** The datasets behind them: from the published file's manifest and the workspace tables' tags. */
+  sources: SourceRef[];
 }
 
 /** Raised by a query that reached an engine just closed by a swap; the worker retries it. */
@@ -56,8 +61,12 @@ export class TenantEngine {
   private generation = 0;
 
   private constructor(
+    private readonly dir: string,
+    private readonly workspaceMaxBytes: number,
     private readonly instance: DuckDBInstance,
     readonly catalog: TenantCatalog,
+    /** Each workspace table's tag (its env and sources), kept in the table's comment; null when unreadable. */
+    private readonly tags: Map<string, WorkspaceTag | null>,
   ) {}
 
   static async open(dir: string, options: TenantEngineOptions): Promise<TenantEngine> {
@@ -91,6 +100,7 @@ export class TenantEngine {
         // written (temp dir order matters, see reference), and no setting can change again.
         await setup.run('SET enable_external_access = false');
         await setup.run('SET lock_configuration = true');
+        return new TenantEngine(dir, options.workspaceMaxBytes, instance, catalog, await readTags(setup));
       } finally {
         setup.closeSync();
       }
@@ -98,7 +108,6 @@ export class TenantEngine {
       instance.closeSync();
       throw error;
     }
-    return new TenantEngine(instance, catalog);
   }
 
   get busy(): boolean {
@@ -119,23 +128,40 @@ export class TenantEngine {
         const result = await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
         // SECURITY: the answer is delivered only if the workspace did not change between the check
         // and the run (a table dropped and re-created under the same name binds differently).
-        if (this.generation === generation) return { ...result, tables: decision.tables, ms: Math.round(performance.now() - started) };
+        if (this.generation === generation) return { ...result, tables: decision.tables, sources: decision.sources, ms: Math.round(performance.now() - started) };
         if (attempt >= 2) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the query ran: retry it');
       }
     });
   }
 
   /**
-   * Saves a gated SELECT as a workspace table. The server writes the DDL around DuckDB's rendering
-   * of the checked statement; the name never collides with a published table of either env.
+   * Saves a gated SELECT as a workspace table, tagged in the same transaction with the env it ran in
+   * and the sources it read (its lineage travels with it). The server writes the DDL around DuckDB's
+   * rendering of the checked statement; the name never collides with a published table of either
+   * env. `replace` rebuilds an existing table (under a new policy).
    */
-  async createTable(name: string, sql: string, env: Env, options: Pick<RunOptions, 'timeoutMs' | 'cancelled'>): Promise<WorkspaceTable & { tables: string[] }> {
+  async createTable(name: string, sql: string, env: Env, options: Pick<RunOptions, 'timeoutMs' | 'cancelled'> & { replace?: boolean }): Promise<WorkspaceTable & { tables: string[]; sources: SourceRef[] }> {
     return this.withConnection(env, (connection) => this.changingWorkspace(async () => {
-      await this.assertNameFree(connection, name);
+      await this.assertNameFree(connection, name, options.replace ?? false);
       const decision = await this.decide(connection, sql, env);
-      await withDeadline(connection, env, options, () => connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} AS ${decision.canonicalSql}`));
+      const tag: WorkspaceTag = { env, sources: decision.sources };
+      const table = `workspace.main.${quoteIdentifier(name)}`;
+      await this.withinQuota(connection, name, async () => {
+        await connection.run('BEGIN TRANSACTION');
+        try {
+          if (options.replace) await connection.run(`DROP TABLE IF EXISTS ${table}`);
+          await withDeadline(connection, env, options, () => connection.run(`CREATE TABLE ${table} AS ${decision.canonicalSql}`));
+          // SECURITY: invariant 9: the lineage commits with the data, or neither does.
+          await connection.run(`COMMENT ON TABLE ${table} IS ${sqlString(JSON.stringify(tag))}`);
+          await connection.run('COMMIT');
+        } catch (error) {
+          await connection.run('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+        this.tags.set(name, tag);
+      });
       const [created] = await workspaceTables(connection, name);
-      return { ...created!, tables: decision.tables };
+      return { ...created!, tables: decision.tables, sources: decision.sources };
     }));
   }
 
@@ -146,21 +172,27 @@ export class TenantEngine {
    */
   async importTable(name: string, columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>): Promise<WorkspaceTable> {
     return this.withConnection('dev', (connection) => this.changingWorkspace(async () => {
-      await this.assertNameFree(connection, name);
+      await this.assertNameFree(connection, name, false);
       const definition = columns.map((c) => `${quoteIdentifier(c.name)} ${c.type}`).join(', ');
-      await connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} (${definition})`);
-      try {
-        const appender = await connection.createAppender(name, 'main', 'workspace');
+      const tag: WorkspaceTag = { env: 'upload', sources: [] };
+      await this.withinQuota(connection, name, async () => {
+        await connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} (${definition})`);
+        await connection.run(`COMMENT ON TABLE workspace.main.${quoteIdentifier(name)} IS ${sqlString(JSON.stringify(tag))}`);
+        this.tags.set(name, tag);
         try {
-          for await (const chunk of chunks) appender.appendDataChunk(chunk);
-          appender.flushSync();
-        } finally {
-          appender.closeSync();
+          const appender = await connection.createAppender(name, 'main', 'workspace');
+          try {
+            for await (const chunk of chunks) appender.appendDataChunk(chunk);
+            appender.flushSync();
+          } finally {
+            appender.closeSync();
+          }
+        } catch (error) {
+          await connection.run(`DROP TABLE IF EXISTS workspace.main.${quoteIdentifier(name)}`);
+          this.tags.delete(name);
+          throw error;
         }
-      } catch (error) {
-        await connection.run(`DROP TABLE IF EXISTS workspace.main.${quoteIdentifier(name)}`);
-        throw error;
-      }
+      });
       return (await workspaceTables(connection, name))[0]!;
     }));
   }
@@ -169,6 +201,7 @@ export class TenantEngine {
     await this.withConnection('dev', (connection) => this.changingWorkspace(async () => {
       if ((await workspaceTables(connection, name)).length === 0) throw new DomainError('TBL_ERR_NOT_FOUND', `no workspace table ${name}`);
       await connection.run(`DROP TABLE workspace.main.${quoteIdentifier(name)}`);
+      this.tags.delete(name);
     }));
   }
 
@@ -184,19 +217,46 @@ export class TenantEngine {
     }
   }
 
-  async listTables(): Promise<WorkspaceTable[]> {
-    return this.withConnection('dev', (connection) => workspaceTables(connection));
+  /** Bytes of the workspace file and its WAL. */
+  private workspaceBytes(): number {
+    const size = (file: string) => (fs.existsSync(file) ? fs.statSync(file).size : 0);
+    const file = path.join(this.dir, WORKSPACE_FILE);
+    return size(file) + size(`${file}.wal`);
   }
 
-  /** A new workspace table's name must be free: no published table of either env, no workspace table. */
-  private async assertNameFree(connection: DuckDBConnection, name: string): Promise<void> {
+  /**
+   * Runs `create` (which adds table `name`) only while the workspace is under its quota, and drops
+   * the table again when it took the workspace past it.
+   */
+  private async withinQuota<T>(connection: DuckDBConnection, name: string, create: () => Promise<T>): Promise<T> {
+    const full = () => new DomainError('TBL_ERR_WORKSPACE_FULL', `the workspace holds more than its ${Math.round(this.workspaceMaxBytes / 1048576)} MiB: delete tables first`);
+    // SECURITY: one tenant cannot fill the disk every tenant shares.
+    if (this.workspaceBytes() >= this.workspaceMaxBytes) throw full();
+    const value = await create();
+    if (this.workspaceBytes() > this.workspaceMaxBytes) {
+      await connection.run(`DROP TABLE IF EXISTS workspace.main.${quoteIdentifier(name)}`);
+      this.tags.delete(name);
+      await connection.run('CHECKPOINT').catch(() => undefined);
+      throw full();
+    }
+    return value;
+  }
+
+  async listTables(): Promise<(WorkspaceTable & { tag: WorkspaceTag | null })[]> {
+    const tables = await this.withConnection('dev', (connection) => workspaceTables(connection));
+    return tables.map((t) => ({ ...t, tag: this.tags.get(t.name) ?? null }));
+  }
+
+  /** A new workspace table's name must be free: no published table of either env, no workspace table (unless replacing). */
+  private async assertNameFree(connection: DuckDBConnection, name: string, replace: boolean): Promise<void> {
     if (this.publishedNames().has(name)) throw new DomainError('TBL_ERR_NAME_TAKEN', `${name} is the name of a granted table: choose another`);
-    if ((await workspaceTables(connection, name)).length > 0) throw new DomainError('TBL_ERR_EXISTS', `workspace table ${name} already exists: delete it first`);
+    if (!replace && (await workspaceTables(connection, name)).length > 0) throw new DomainError('TBL_ERR_EXISTS', `workspace table ${name} already exists: delete it first`);
   }
 
   /** Names the tenant's published files use, in either env. */
   private publishedNames(): Set<string> {
-    return new Set([...(this.catalog.granted?.tables ?? []), ...(this.catalog.dev?.tables ?? [])]);
+    const names = (target: 'granted' | 'dev') => [...(this.catalog[target]?.tables ?? []), ...Object.keys(this.catalog[target]?.sources ?? {})];
+    return new Set([...names('granted'), ...names('dev')]);
   }
 
   private async withConnection<T>(env: Env, use: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
@@ -227,10 +287,54 @@ export class TenantEngine {
     const cached = this.decisions.get(key);
     if (cached) return cached;
     const { canonicalSql, reads } = await checkQuery(connection, sql, { catalogs: ENV_CATALOGS[env] }, (error) => bindError(error, env));
-    const decision = { canonicalSql, tables: [...new Set(reads.map((t) => `${t.catalog}.${t.table}`))].sort() };
+    const decision = { canonicalSql, tables: [...new Set(reads.map((t) => `${t.catalog}.${t.table}`))].sort(), sources: this.sourcesOf(reads, env) };
     remember(this.decisions, key, decision);
     return decision;
   }
+
+  /**
+   * The lineage of what a query reads, and the last word on whether it may read it: a published table
+   * needs its manifest entry, a workspace table its tag, and the tag's env must be the query's (or an
+   * upload). Fails closed: a read without a lineage record is refused.
+   */
+  private sourcesOf(reads: ScannedTable[], env: Env): SourceRef[] {
+    const sources = new Map<string, SourceRef>();
+    for (const { catalog, table } of reads) {
+      let found: SourceRef[];
+      if (catalog === 'workspace') {
+        const tag = this.tags.get(table);
+        // SECURITY: invariant 9: no lineage, no access.
+        if (!tag) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', `workspace table ${table} has no lineage record: delete it and create it again`);
+        // SECURITY: invariant 9: a table built from prod is invisible in dev (and one built from dev in prod).
+        if (tag.env !== 'upload' && tag.env !== env) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', `workspace table ${table} was built in ${tag.env} and is not available in ${env}`);
+        found = tag.sources;
+      } else {
+        const source = this.catalog[catalog === 'granted' ? 'granted' : 'dev']?.sources[table];
+        // SECURITY: invariant 9: a published table without its manifest entry never answers.
+        if (!source) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', `${table} has no lineage record in this tenant's files and cannot be read until they are rebuilt`);
+        found = [source];
+      }
+      for (const source of found) sources.set(`${source.dataset}\u0000${source.version}\u0000${source.policy}`, source);
+    }
+    return [...sources.values()];
+  }
+}
+
+/** Tags of the workspace's tables, from their comments (trusted code on the tenant's own file). */
+async function readTags(connection: DuckDBConnection): Promise<Map<string, WorkspaceTag | null>> {
+  const reader = await connection.runAndReadAll("SELECT table_name, comment FROM duckdb_tables() WHERE database_name = 'workspace' AND schema_name = 'main'");
+  const tags = new Map<string, WorkspaceTag | null>();
+  for (const [name, comment] of reader.getRowsJS() as [string, string | null][]) {
+    let parsed: WorkspaceTag | null = null;
+    try {
+      const result = WorkspaceTagSchema.safeParse(JSON.parse(comment ?? 'null'));
+      if (result.success) parsed = result.data;
+    } catch {
+      // Not JSON: a table from before tags were kept, unreadable until re-created.
+    }
+    tags.set(name, parsed);
+  }
+  return tags;
 }
 
 /** Adds to a bounded cache, evicting the oldest entry when full. */
@@ -293,14 +397,15 @@ function firstLine(text: string): string {
  * Reads the result with a row and byte cap: one streaming read of at most maxRows + 1 rows (so a cut
  * is visible), then the byte cap over what came back.
  */
-async function readCapped(connection: DuckDBConnection, sql: string, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'ms'>> {
+async function readCapped(connection: DuckDBConnection, sql: string, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> {
   const reader = await connection.streamAndReadUntil(sql, options.maxRows + 1);
   const columns = reader.columnNames().map((name, i) => ({ name, type: reader.columnType(i).toString() }));
   const all = reader.convertRows(JsonDuckDBValueConverter);
   const rows: unknown[][] = [];
   let bytes = 0;
   for (const row of all) {
-    bytes += JSON.stringify(row).length;
+    // Bytes, not UTF-16 units: a CJK character is one unit and three bytes.
+    bytes += Buffer.byteLength(JSON.stringify(row), 'utf8');
     if (rows.length >= options.maxRows || bytes > options.maxBytes) return { columns, rows, truncated: true };
     rows.push(row);
   }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-write.js';
+import { SourceRefSchema } from './protocol.js';
 
 /**
  * A tenant's directory (DESIGN.md §2): `workspace.duckdb` (the tenant's own tables),
@@ -9,7 +10,14 @@ import { writeFileAtomic } from '../atomic-write.js';
  * `catalog.json`, which names the current version of each. Only the tenant's engine thread reads
  * and writes these.
  */
-const PublishedSchema = z.object({ version: z.number().int().positive(), file: z.string().regex(/^(granted|dev)-\d+\.duckdb$/), tables: z.array(z.string()) });
+const PublishedSchema = z.object({
+  version: z.number().int().positive(),
+  file: z.string().regex(/^(granted|dev)-\d+\.duckdb$/),
+  /** Each table's lineage. A table without one (a file from before lineage was kept) never answers. */
+  sources: z.record(z.string(), SourceRefSchema).default({}),
+  /** Names of the file's tables, as files from before lineage was kept list them. */
+  tables: z.array(z.string()).default([]),
+});
 export const TenantCatalogSchema = z.object({ granted: PublishedSchema.optional(), dev: PublishedSchema.optional() });
 export type TenantCatalog = z.infer<typeof TenantCatalogSchema>;
 

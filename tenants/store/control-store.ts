@@ -56,10 +56,11 @@ export interface StoreReader {
 
 export interface StoreTransaction {
   /** Reads that see this transaction's own writes. */
-  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables' | 'datasetVersions'>;
+  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables' | 'datasetVersions' | 'datasetPolicies'>;
   insertTenant(record: TenantRecord): Promise<void>;
   updateTenantStatus(id: string, status: TenantStatus, updatedAt: string): Promise<void>;
   insertApplicant(record: ApplicantRecord): Promise<void>;
+  /** Inserts or replaces (a rebuild) the lineage of a workspace table. */
   insertWorkspaceTable(record: WorkspaceTableLineage): Promise<void>;
   deleteWorkspaceTable(tenantId: string, name: string): Promise<void>;
   insertDatasetVersion(record: DatasetRecord, columns: DatasetColumn[]): Promise<void>;

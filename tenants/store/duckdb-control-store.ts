@@ -150,12 +150,13 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
             getApplicant: (id) => read(() => getApplicant(writer, id)),
             listWorkspaceTables: (id) => read(() => listWorkspaceTables(writer, id)),
             datasetVersions: (id) => read(() => datasetVersions(writer, id)),
+            datasetPolicies: (id) => read(() => datasetPolicies(writer, id)),
           },
           insertTenant: (t) => write('INSERT INTO tenants VALUES ($1, $2, $3, $4, $5, $6, $7)', [t.id, t.name, t.status, t.licenseFrom, t.licenseTo, t.createdAt, t.updatedAt]),
           updateTenantStatus: (id, status, updatedAt) => write('UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1', [id, status, updatedAt]),
           insertApplicant: (a) => write('INSERT INTO applicants VALUES ($1, $2, $3)', [a.id, a.name, a.createdAt]),
-          insertWorkspaceTable: (w) => write('INSERT INTO workspace_tables VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-            w.tenantId, w.name, w.env, w.sql, JSON.stringify(w.sourceTables), JSON.stringify(w.datasets), w.createdAt, w.createdBy,
+          insertWorkspaceTable: (w) => write('INSERT OR REPLACE INTO workspace_tables VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+            w.tenantId, w.name, w.env, w.sql, JSON.stringify(w.sourceTables), JSON.stringify(w.datasets), w.createdAt, w.createdBy, JSON.stringify(w.sources),
           ]),
           deleteWorkspaceTable: (tenantId, name) => write('DELETE FROM workspace_tables WHERE tenant_id = $1 AND name = $2', [tenantId, name]),
           upsertGrant: (g) => write('INSERT OR REPLACE INTO grants VALUES ($1, $2, $3)', [g.tenantId, g.dataset, JSON.stringify(g)]),
@@ -325,9 +326,7 @@ function createReader(session: SqlSession): StoreReader {
       ? await session.all('SELECT grant_record FROM grants ORDER BY tenant_id, dataset_id')
       : await session.all('SELECT grant_record FROM grants WHERE tenant_id = $1 ORDER BY dataset_id', [tenantId])
     ).map((r) => JSON.parse(String(r.grant_record)) as GrantRecord),
-    datasetPolicies: async (id) => Object.fromEntries(
-      (await session.all('SELECT column_name, policy FROM dataset_policies WHERE dataset_id = $1', [id])).map((r) => [String(r.column_name), JSON.parse(String(r.policy)) as ColumnPolicy]),
-    ),
+    datasetPolicies: (id) => datasetPolicies(session, id),
     queryAudit: (filter) => queryAudit(session, filter),
     scanAudit: () => scanAudit(session),
     auditHead: async () => {
@@ -347,6 +346,11 @@ async function getApplicant(session: SqlSession, id: string): Promise<ApplicantR
   return row ? toApplicant(row) : undefined;
 }
 
+async function datasetPolicies(session: SqlSession, id: string): Promise<Record<string, ColumnPolicy>> {
+  const rows = await session.all('SELECT column_name, policy FROM dataset_policies WHERE dataset_id = $1', [id]);
+  return Object.fromEntries(rows.map((r) => [String(r.column_name), JSON.parse(String(r.policy)) as ColumnPolicy]));
+}
+
 async function listWorkspaceTables(session: SqlSession, tenantId: string): Promise<WorkspaceTableLineage[]> {
   const rows = await session.all('SELECT * FROM workspace_tables WHERE tenant_id = $1 ORDER BY name', [tenantId]);
   return rows.map((row) => ({
@@ -358,6 +362,7 @@ async function listWorkspaceTables(session: SqlSession, tenantId: string): Promi
     datasets: JSON.parse(String(row.datasets)) as string[],
     createdAt: String(row.created_at),
     createdBy: String(row.created_by),
+    sources: JSON.parse(String(row.sources)) as WorkspaceTableLineage['sources'],
   }));
 }
 

@@ -102,6 +102,14 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 6,
+    name: 'workspace table sources: dataset versions and policy fingerprints',
+    statements: [
+      // Tables from before are unreadable until re-created (their engine tag is missing too).
+      `ALTER TABLE workspace_tables ADD COLUMN sources VARCHAR DEFAULT '[]'`,
+    ],
+  },
 ];
 
 export async function applyMigrations(session: SqlSession, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {

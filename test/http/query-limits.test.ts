@@ -15,7 +15,7 @@ describe('query admission and cancellation', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ env: { INDOMAIN_QUERY_CONCURRENCY_PER_TENANT: '1', INDOMAIN_QUERY_TIMEOUT_MS: '20000' } });
-    await licenseTenantWithData(t, 'acme', { granted: [residents('ACME')], dev: [residents('ACMEDEV')] });
+    await licenseTenantWithData(t, 'acme', [residents('ACME')]);
     await t.app.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(() => t.close({ remove: true }));

@@ -15,7 +15,7 @@ describe('workspace tables', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
-    await licenseTenantWithData(t, 'acme', { granted: [residents('ACME', 100)], dev: [residents('ACMEDEV', 100)] });
+    await licenseTenantWithData(t, 'acme', [residents('ACME', 100)]);
   });
   afterAll(() => t.close({ remove: true }));
 
@@ -30,8 +30,9 @@ describe('workspace tables', () => {
       columns: [{ name: 'district', type: 'BIGINT' }, { name: 'n', type: 'BIGINT' }],
     });
     expect((await query('SELECT sum(n) AS total FROM by_district')).rows).toEqual([['100']]);
-    // A workspace table is the tenant's own: visible from dev too.
-    expect((await query('SELECT count(*) AS c FROM by_district', 'dev')).rows).toEqual([['7']]);
+    // Built from prod, it is invisible in dev (whose engine messages echo values).
+    const fromDev = await t.call(OPERATOR, 'POST', '/v1/query', { sql: 'SELECT count(*) AS c FROM by_district', env: 'dev' });
+    expect(fromDev.json()).toMatchObject({ code: 'SBX_ERR_SQL_FORBIDDEN_TABLE', message: expect.stringContaining('built in prod') });
   });
 
   it('carries datasets through tables built from tables', async () => {
@@ -82,18 +83,21 @@ describe('workspace tables', () => {
   });
 
   it("keeps a table made during a tenant's first, concurrent use, across a version swap", async () => {
-    await licenseTenantWithData(t, 'fresh', { granted: [residents('FRESH', 10)], dev: [residents('FRESHDEV', 10)] });
+    await licenseTenantWithData(t, 'fresh', [residents('FRESH', 10, 'fresh_residents')]);
     const operator = { role: 'operator', org: 'fresh', sub: 'fay' } as const;
     // Nothing of this tenant is open yet: all of these race to open its engine.
     const answers = await Promise.all([
-      ...Array.from({ length: 3 }, () => t.call(operator, 'POST', '/v1/query', { sql: 'SELECT count(*) AS n FROM residents', env: 'prod' })),
-      t.call(operator, 'POST', '/v1/tables', { name: 'kept', sql: 'SELECT id FROM residents', env: 'prod' }),
+      ...Array.from({ length: 3 }, () => t.call(operator, 'POST', '/v1/query', { sql: 'SELECT count(*) AS n FROM fresh_residents', env: 'prod' })),
+      t.call(operator, 'POST', '/v1/tables', { name: 'kept', sql: 'SELECT id FROM fresh_residents', env: 'prod' }),
     ]);
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 201]);
-    // Publishing a new dev version closes the engine and reopens it on the next use.
-    await t.app.engine.publish({ tenantId: 'fresh', tenantDir: tenantDirectory(t.dataDir, 'fresh'), target: 'dev', attach: {}, tables: [residents('FRESHDEV2', 5)] });
+    // A rebuild publishes new versions: the engine closes and reopens on the next use.
+    const before = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/tenants/fresh/grants'), 200).json();
+    await t.app.controlPlane.refinery.refresh('fresh');
+    const after = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/tenants/fresh/grants'), 200).json();
+    expect([after.grantedVersion, after.devVersion]).toEqual([before.grantedVersion + 1, before.devVersion + 1]);
     expect((await t.call(operator, 'POST', '/v1/query', { sql: 'SELECT count(*) AS n FROM kept', env: 'prod' })).json().rows).toEqual([['10']]);
-    expect((await t.call(operator, 'POST', '/v1/query', { sql: 'SELECT min(name) AS m FROM residents', env: 'dev' })).json().rows).toEqual([['FRESHDEV2-0']]);
+    expect((await t.call(operator, 'POST', '/v1/query', { sql: 'SELECT count(*) AS n FROM fresh_residents', env: 'dev' })).json().rows).toEqual([['10']]);
   });
 
   it('wipes the workspace when the tenant is revoked, after closing its engine', async () => {
@@ -109,7 +113,7 @@ describe('workspace table time limit', () => {
   beforeAll(async () => {
     // Queries may run 5 s; saving a table only 300 ms: the table's own limit applies.
     t = await startTestApp({ env: { INDOMAIN_QUERY_TIMEOUT_MS: '5000', INDOMAIN_TABLE_TIMEOUT_MS: '300' } });
-    await licenseTenantWithData(t, 'acme', { granted: [residents('ACME', 10)], dev: [] });
+    await licenseTenantWithData(t, 'acme', [residents('ACME', 10)]);
   });
   afterAll(() => t.close({ remove: true }));
 

@@ -17,7 +17,7 @@ describe('uploads', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ env: { INDOMAIN_UPLOAD_MAX_BYTES: String(64 * 1024) } });
-    await licenseTenantWithData(t, 'acme', { granted: [residents('ACME')], dev: [residents('ACMEDEV')] });
+    await licenseTenantWithData(t, 'acme', [residents('ACME')]);
   });
   afterAll(() => t.close({ remove: true }));
 

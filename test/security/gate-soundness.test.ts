@@ -11,7 +11,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDomainError } from '../../core/errors.js';
-import { tenantDirectory, type Env } from '../../sandbox/index.js';
+import type { Env } from '../../sandbox/index.js';
 import { licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -59,18 +59,16 @@ const fill = (template: string, p: string, l: string) => template.replaceAll('{p
 
 describe('gate soundness under literal variants', () => {
   let t: TestApp;
-  let tenantDir: string;
   beforeAll(async () => {
     t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '100000' } });
-    await licenseTenantWithData(t, 'acme', { granted: [residents('PRODSECRET', 20)], dev: [residents('DEVTWIN', 20)] });
-    tenantDir = tenantDirectory(t.dataDir, 'acme');
+    await licenseTenantWithData(t, 'acme', [residents('PRODSECRET', 20)]);
   });
   afterAll(() => t.close({ remove: true }));
 
   /** Runs one query on the real engine; returns its lineage, or the code it was refused with. */
   async function run(sql: string, env: Env): Promise<{ tables: string[]; body: string } | { code: string }> {
     try {
-      const result = await t.app.engine.query({ tenantId: 'acme', tenantDir, sql, env, maxRows: 100, maxBytes: 1 << 20, timeoutMs: 10_000 });
+      const result = await t.app.engine.query({ tenantId: 'acme', sql, env, maxRows: 100, maxBytes: 1 << 20, timeoutMs: 10_000 });
       return { tables: result.tables, body: JSON.stringify(result.rows) };
     } catch (error) {
       if (isDomainError(error)) return { code: error.code };

@@ -28,8 +28,8 @@ describe('SQL gate attacks', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '100000', INDOMAIN_QUERY_TIMEOUT_MS: '2000' } });
-    await licenseTenantWithData(t, 'acme', { granted: [residents('ACME')], dev: [residents('ACMEDEV')] });
-    await licenseTenantWithData(t, 'rival', { granted: [residents('RIVALSECRET'), { name: 'rival_only', sql: "SELECT 'RIVALSECRET' AS s" }], dev: [residents('RIVALSECRET')] });
+    await licenseTenantWithData(t, 'acme', [residents('ACME')]);
+    await licenseTenantWithData(t, 'rival', [residents('RIVALSECRET', 50, 'rival_residents'), { name: 'rival_only', sql: "SELECT 'RIVALSECRET' AS s" }]);
     hostFile = path.join(t.dataDir, 'host-secret.csv');
     fs.writeFileSync(hostFile, 'secret\nHOSTSECRET\n');
     rivalWorkspace = path.join(tenantDirectory(t.dataDir, 'rival'), 'workspace.duckdb');
@@ -180,7 +180,7 @@ describe('probing', () => {
   it('refuses every query once a tenant has sent too many refused ones', async () => {
     const t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '5' } });
     try {
-      await licenseTenantWithData(t, 'acme', { granted: [residents('ACME')], dev: [residents('ACMEDEV')] });
+      await licenseTenantWithData(t, 'acme', [residents('ACME')]);
       for (let i = 0; i < 5; i++) {
         expect((await t.call(ACME, 'POST', '/v1/query', { sql: `SELECT * FROM guess_${i}`, env: 'prod' })).statusCode).toBe(400);
       }

@@ -114,7 +114,7 @@ describe('json_serialize_plan through the API', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '100000' } });
-    await licenseTenantWithData(t, 'acme', { granted: [residents('PRODSECRET')], dev: [residents('DEVTWIN')] });
+    await licenseTenantWithData(t, 'acme', [residents('PRODSECRET')]);
   });
   afterAll(() => t.close({ remove: true }));
 

@@ -17,7 +17,7 @@ describe('upload attacks', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
-    await licenseTenantWithData(t, 'acme', { granted: [residents('ACME')], dev: [residents('ACMEDEV')] });
+    await licenseTenantWithData(t, 'acme', [residents('ACME')]);
   });
   afterAll(() => t.close({ remove: true }));
 

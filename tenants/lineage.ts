@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { DomainError } from '../core/errors.js';
+import type { SourceRef } from '../sandbox/index.js';
+import { canonicalJson } from './audit/canonical-json.js';
+import type { GrantRecord } from './model.js';
+
+/**
+ * Lineage and access, as the control plane decides them (invariant 9). Every published table and
+ * every workspace table carries the sources it was computed from: a dataset, its version, and a
+ * fingerprint of what the tenant may see of it (the effective column policies and the grant's
+ * columns). An answer is delivered only when every source it was computed from is still what the
+ * tenant may see *now*: a live grant ("no record, no access") and the current fingerprint. A grant
+ * that ended or a policy that changed therefore stops the old data at once, in both envs and in
+ * every workspace table derived from it, before the refinery has rebuilt anything.
+ */
+
+/** A fingerprint of a dataset's effective column policies (names, types and rules). */
+export function policyFingerprint(columns: readonly { name: string; type: string; policy: unknown }[]): string {
+  const canonical = canonicalJson({ columns: [...columns].sort((a, b) => a.name.localeCompare(b.name)).map((c) => ({ name: c.name, type: c.type, policy: c.policy })) });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+}
+
+/** What a tenant may see of a dataset: its policies' fingerprint combined with the grant's columns. */
+export function accessFingerprint(policy: string, grantColumns: readonly string[] | null): string {
+  const columns = grantColumns ? [...grantColumns].sort() : null;
+  return createHash('sha256').update(canonicalJson({ policy, columns })).digest('hex').slice(0, 32);
+}
+
+/** Why a source may not answer. */
+export type SourceVerdict = { ok: true } | { ok: false; reason: 'no-grant' | 'ended' | 'changed' };
+
+/**
+ * Grants and policy fingerprints in memory, for the per-answer check (a DuckDB read per answer
+ * would cost more than the answer). The server is the store's only writer and updates this in the
+ * commit's after-commit step, before the mutation responds.
+ */
+export class AccessDirectory {
+  private readonly grants = new Map<string, GrantRecord>();
+  private readonly policies = new Map<string, string>();
+
+  constructor(grants: GrantRecord[], policies: Map<string, string>) {
+    for (const grant of grants) this.putGrant(grant);
+    for (const [dataset, fingerprint] of policies) this.policies.set(dataset, fingerprint);
+  }
+
+  putGrant(grant: GrantRecord): void {
+    this.grants.set(`${grant.tenantId}/${grant.dataset}`, grant);
+  }
+
+  putPolicy(dataset: string, fingerprint: string): void {
+    this.policies.set(dataset, fingerprint);
+  }
+
+  grant(tenantId: string, dataset: string): GrantRecord | undefined {
+    return this.grants.get(`${tenantId}/${dataset}`);
+  }
+
+  /** The fingerprint a tenant's copy of a dataset must carry now; undefined without a live grant. */
+  required(tenantId: string, dataset: string, today: string): string | undefined {
+    const grant = this.grant(tenantId, dataset);
+    const policy = this.policies.get(dataset);
+    if (!grant || grant.until < today || policy === undefined) return undefined;
+    return accessFingerprint(policy, grant.columns);
+  }
+
+  verdict(tenantId: string, source: SourceRef, today: string): SourceVerdict {
+    const grant = this.grant(tenantId, source.dataset);
+    // SECURITY: invariant 6: no record, no access (never "not restricted").
+    if (!grant) return { ok: false, reason: 'no-grant' };
+    if (grant.until < today) return { ok: false, reason: 'ended' };
+    return this.required(tenantId, source.dataset, today) === source.policy ? { ok: true } : { ok: false, reason: 'changed' };
+  }
+}
+
+/**
+ * Throws unless every source may answer for the tenant today: GRT_ERR_EXPIRED for a grant that
+ * ended or never existed, SBX_ERR_REBUILDING for a copy made under a policy or grant that has since
+ * changed (the refinery is rebuilding it). Returns nothing: the caller then delivers the answer.
+ */
+export function assertSourcesCurrent(access: AccessDirectory, tenantId: string, sources: readonly SourceRef[], today: string): void {
+  const ended: string[] = [];
+  const changed: string[] = [];
+  for (const source of sources) {
+    const verdict = access.verdict(tenantId, source, today);
+    if (verdict.ok) continue;
+    if (verdict.reason === 'changed') changed.push(source.dataset);
+    else ended.push(source.dataset);
+  }
+  // SECURITY: invariant 6 and 9: an ended grant stops every copy, derived ones included.
+  if (ended.length > 0) throw new DomainError('GRT_ERR_EXPIRED', `no live grant covers ${[...new Set(ended)].join(', ')}`, { datasets: [...new Set(ended)] });
+  // SECURITY: a tightened policy stops the looser copy from the moment it is accepted.
+  if (changed.length > 0) {
+    throw new DomainError('SBX_ERR_REBUILDING', `${[...new Set(changed)].join(', ')} is being rebuilt under a new policy or grant: retry shortly`, { datasets: [...new Set(changed)], retryAfterSeconds: 5 });
+  }
+}
