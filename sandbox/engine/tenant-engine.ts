@@ -217,11 +217,14 @@ export class TenantEngine {
     }
   }
 
-  /** Bytes of the workspace file and its WAL. */
-  private workspaceBytes(): number {
-    const size = (file: string) => (fs.existsSync(file) ? fs.statSync(file).size : 0);
-    const file = path.join(this.dir, WORKSPACE_FILE);
-    return size(file) + size(`${file}.wal`);
+  /**
+   * Bytes the workspace's data takes: its used blocks (a file does not shrink when tables are
+   * dropped, its freed blocks are reused) and its WAL.
+   */
+  private async workspaceBytes(connection: DuckDBConnection): Promise<number> {
+    const reader = await connection.runAndReadAll("SELECT used_blocks * block_size FROM pragma_database_size() WHERE database_name = 'workspace'");
+    const wal = path.join(this.dir, `${WORKSPACE_FILE}.wal`);
+    return Number(reader.getRowsJS()[0]?.[0] ?? 0) + (fs.existsSync(wal) ? fs.statSync(wal).size : 0);
   }
 
   /**
@@ -231,12 +234,13 @@ export class TenantEngine {
   private async withinQuota<T>(connection: DuckDBConnection, name: string, create: () => Promise<T>): Promise<T> {
     const full = () => new DomainError('TBL_ERR_WORKSPACE_FULL', `the workspace holds more than its ${Math.round(this.workspaceMaxBytes / 1048576)} MiB: delete tables first`);
     // SECURITY: one tenant cannot fill the disk every tenant shares.
-    if (this.workspaceBytes() >= this.workspaceMaxBytes) throw full();
+    if ((await this.workspaceBytes(connection)) >= this.workspaceMaxBytes) throw full();
     const value = await create();
-    if (this.workspaceBytes() > this.workspaceMaxBytes) {
+    if ((await this.workspaceBytes(connection)) > this.workspaceMaxBytes) {
       await connection.run(`DROP TABLE IF EXISTS workspace.main.${quoteIdentifier(name)}`);
       this.tags.delete(name);
-      await connection.run('CHECKPOINT').catch(() => undefined);
+      // Frees the dropped table's blocks now, so the quota counts what is really kept.
+      await connection.run('CHECKPOINT workspace').catch(() => undefined);
       throw full();
     }
     return value;
