@@ -7,18 +7,28 @@ import path from 'node:path';
  */
 export function writeFileAtomic(target: string, content: string, mode = 0o600): void {
   const temp = `${target}.${process.pid}.tmp`;
-  const fd = fs.openSync(temp, 'w', mode);
+  writeFlushed(temp, content, mode, 'w');
+  fs.renameSync(temp, target);
+  flushDirectory(path.dirname(target));
+}
+
+/** Writes a new file (`flag` as for fs.openSync) and flushes it to disk before returning. */
+export function writeFlushed(file: string, content: string | Buffer, mode: number, flag: 'w' | 'wx'): void {
+  const fd = fs.openSync(file, flag, mode);
   try {
-    fs.writeSync(fd, content);
+    fs.writeFileSync(fd, content);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(temp, target);
-  const dir = fs.openSync(path.dirname(target), 'r');
+}
+
+/** Flushes a directory, so that a rename or link in it survives a crash. */
+export function flushDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
   try {
-    fs.fsyncSync(dir);
+    fs.fsyncSync(fd);
   } finally {
-    fs.closeSync(dir);
+    fs.closeSync(fd);
   }
 }

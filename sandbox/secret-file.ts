@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { flushDirectory, writeFlushed } from './atomic-write.js';
 
 /**
  * The secrets the service keeps in `<dataDir>/secrets/` (token master, audit signing key,
@@ -85,27 +86,19 @@ function readSecretFile(file: string, spec: Pick<SecretFileSpec, 'check' | 'reme
 export function createFileOnce(file: string, content: string | Buffer, mode = 0o600): boolean {
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(temp, 'wx', mode);
   let created = false;
   try {
+    writeFlushed(temp, content, mode, 'wx');
     try {
-      fs.writeFileSync(fd, content);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      fs.linkSync(temp, file);
+      created = true;
+    } catch (error) {
+      // Another process created it first: keep theirs.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    fs.linkSync(temp, file);
-    created = true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   } finally {
     fs.rmSync(temp, { force: true });
   }
-  const dirFd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  flushDirectory(dir);
   return created;
 }
