@@ -28,3 +28,16 @@ export function checkOrgAccess(claims: Claims, directory: OrgDirectory, today: s
       return;
   }
 }
+
+/**
+ * What to report for a tenant's work that failed: its own suspension or revocation first, when one
+ * happened meanwhile (the work was cut short by it, and how it was cut says less).
+ */
+export function failureOf(error: unknown, assertTenantActive: () => void): unknown {
+  try {
+    assertTenantActive();
+    return error;
+  } catch (inactive) {
+    return inactive;
+  }
+}

@@ -42,6 +42,7 @@ export interface ControlPlaneOptions {
   engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & {
     retireTenant(tenantId: string): Promise<WipeRecord>;
     cancelTenant(tenantId: string): void;
+    isRetired(tenantId: string): boolean;
     publishedCatalog(tenantId: string): { granted?: { version: number }; dev?: { version: number } };
   };
   queryLimits: QueryLimits;
@@ -75,7 +76,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     if (leftovers.length > 0) options.log.info({ files: leftovers }, 'removed what interrupted work left behind');
     const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
-    const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, retireTenant: (id) => options.engine.retireTenant(id), cancelTenantWork: (id) => options.engine.cancelTenant(id) });
+    const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, retireTenant: (id) => options.engine.retireTenant(id), cancelTenantWork: (id) => options.engine.cancelTenant(id), isRetired: (id) => options.engine.isRetired(id) });
     const probes = new ProbeLimiter(options.queryLimits.maxRejectionsPerWindow, options.queryLimits.rejectionWindowMs, clock);
     // The catalog tells the refinery what changed; the refinery reads policies from the catalog.
     let refinery: Refinery | undefined;
@@ -89,12 +90,12 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       },
     });
     for (const { record } of await store.reader.listDatasets()) access.putPolicy(record.id, policyFingerprint((await catalog.policies(record.id)).columns));
+    const assertTenantActive = (tenantId: string) => checkOrgAccess({ role: 'operator', org: tenantId, sub: 'engine' }, directory, today());
     const queries = createQueryService({
-      store, engine: options.engine, limits: options.queryLimits, probes, access, today,
-      assertTenantActive: (tenantId) => checkOrgAccess({ role: 'operator', org: tenantId, sub: 'engine' }, directory, today()),
+      store, engine: options.engine, limits: options.queryLimits, probes, access, today, assertTenantActive,
       rebuild: (tenantId) => void refinery?.refresh(tenantId),
     });
-    const tables = createTableService({ store, engine: options.engine, access, timeoutMs: options.tableTimeoutMs, probes, now: clock, today });
+    const tables = createTableService({ store, engine: options.engine, access, timeoutMs: options.tableTimeoutMs, probes, now: clock, today, assertTenantActive });
     const tokenMaster = loadOrCreateTokenMaster(path.join(options.dataDir, SECRETS_DIR));
     refinery = createRefinery({ store, catalog, engine: options.engine, tokenMaster, today, log: options.log, afterBuild: (tenantId) => tables.reconcile(tenantId) });
     const grants = createGrantService({ store, directory, access, catalog, refinery, today, now: clock, publishedCatalog: (id) => options.engine.publishedCatalog(id) });

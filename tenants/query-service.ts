@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isDomainError } from '../core/errors.js';
 import type { Env, QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
+import { failureOf } from './access.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
 import type { ProbeLimiter } from './probe-limiter.js';
 import type { ControlStore } from './store/control-store.js';
@@ -80,13 +81,7 @@ export function createQueryService(deps: {
         await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms });
         return { ...result, env: input.env };
       } catch (failure) {
-        let error = failure;
-        try {
-          // A query cut short by a suspension or revocation says that, not how it was cut.
-          deps.assertTenantActive(tenantId);
-        } catch (inactive) {
-          error = inactive;
-        }
+        const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
         deps.probes.record(tenantId, code);
         await audit(actor, tenantId, { ...base, outcome: code });

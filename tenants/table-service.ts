@@ -2,6 +2,7 @@ import { isDomainError } from '../core/errors.js';
 import fs from 'node:fs';
 import { prepareUpload, type CreatedTable, type Env, type PreparedUpload, type SourceRef, type WorkspaceTableInfo } from '../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from './audit/audit-entry.js';
+import { failureOf } from './access.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
 import type { WorkspaceTableLineage } from './model.js';
 import type { ProbeLimiter } from './probe-limiter.js';
@@ -34,6 +35,8 @@ export function createTableService(deps: {
   probes: ProbeLimiter;
   now: () => Date;
   today: () => string;
+  /** Throws when the tenant may not act now (suspended, revoked, license over). */
+  assertTenantActive: (tenantId: string) => void;
 }) {
   const where = (tenantId: string) => ({ tenantId });
   const datasetsOf = (sources: readonly SourceRef[]) => [...new Set(sources.map((s) => s.dataset))].sort();
@@ -47,6 +50,8 @@ export function createTableService(deps: {
       createdAt: options.createdAt, createdBy: options.createdBy,
     };
     try {
+      // SECURITY: invariant 6: a table built while its tenant was suspended or revoked is not kept.
+      deps.assertTenantActive(tenantId);
       // SECURITY: invariant 9: a table is kept only if what it was computed from may still be seen now.
       assertSourcesCurrent(deps.access, tenantId, created.sources, deps.today());
       await deps.store.mutate(async (tx) => {
@@ -80,7 +85,8 @@ export function createTableService(deps: {
       try {
         deps.probes.check(tenantId);
         saved = await save(actor, tenantId, input, { replace: false, createdAt: deps.now().toISOString(), createdBy: actor.sub });
-      } catch (error) {
+      } catch (failure) {
+        const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
         deps.probes.record(tenantId, code);
         await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.create', target: `tenant:${tenantId}`, details: { name: input.name, env: input.env, sqlSha256: sha256(input.sql), sql: input.sql, outcome: code } }));
@@ -114,6 +120,8 @@ export function createTableService(deps: {
         try {
           await save(SYSTEM_ACTOR, tenantId, { name: table.name, sql: record.sql, env: table.tag!.env as Env }, { replace: true, createdAt: record.createdAt, createdBy: record.createdBy });
         } catch (error) {
+          // A suspended tenant's tables wait (still refused as stale): the next build after it resumes rebuilds them.
+          if (isDomainError(error) && error.code.startsWith('AUTH_ERR_')) return;
           await withdraw(tenantId, table.name, `it could not be rebuilt under the new policy (${isDomainError(error) ? error.code : 'error'})`);
         }
       }
@@ -144,6 +152,8 @@ export function createTableService(deps: {
           sourceTables: [], datasets: [], sources: [], createdAt: deps.now().toISOString(), createdBy: actor.sub,
         };
         try {
+          // SECURITY: invariant 6: an upload that finished after a suspension or revocation is not kept.
+          deps.assertTenantActive(tenantId);
           await deps.store.mutate(async (tx) => {
             await tx.insertWorkspaceTable(lineage);
             await tx.appendAudit({ actor, action: 'table.upload', target: `tenant:${tenantId}`, details: { ...details, outcome: 'ok', rows: imported.rows, columns: imported.columns.length } });

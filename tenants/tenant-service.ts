@@ -22,6 +22,8 @@ export interface TenantServiceDeps {
   retireTenant: (tenantId: string) => Promise<WipeRecord>;
   /** Interrupts the tenant's queries in flight (suspension). */
   cancelTenantWork: (tenantId: string) => void;
+  /** Whether the engine has fenced the tenant for good. */
+  isRetired: (tenantId: string) => boolean;
 }
 
 export function licenseState(record: Pick<TenantRecord, 'licenseFrom' | 'licenseTo'>, today: string): LicenseState {
@@ -125,11 +127,14 @@ export function createTenantService(deps: TenantServiceDeps) {
       return { ...present(record), wiped: { files: wipe.files.length, bytes: wipe.totalBytes } };
     },
 
-    /** Completes wipes interrupted by a crash: any revoked tenant whose directory still exists. */
+    /**
+     * Completes revocations a crash interrupted: any revoked tenant whose directory still exists, or
+     * that is not fenced yet (revoked by a version without the fence).
+     */
     async finishRevocations(actor: AuditActor): Promise<string[]> {
       const finished: string[] = [];
       for (const tenant of await store.reader.listTenants()) {
-        if (tenant.status === 'revoked' && existsSync(tenantDirectory(deps.dataDir, tenant.id))) {
+        if (tenant.status === 'revoked' && (existsSync(tenantDirectory(deps.dataDir, tenant.id)) || !deps.isRetired(tenant.id))) {
           await wipeTenantFiles(actor, tenant.id);
           finished.push(tenant.id);
         }

@@ -161,6 +161,11 @@ export class EngineClient {
     return readTenantCatalog(tenantDirectory(this.options.dataDir, tenantId));
   }
 
+  /** Whether the tenant is fenced for good (revoked). */
+  isRetired(tenantId: string): boolean {
+    return this.retired.has(tenantId);
+  }
+
   /** Interrupts every task of a tenant in flight (suspension: its answers are withheld anyway). */
   cancelTenant(tenantId: string): void {
     this.processes.get(tenantId)?.cancelAll();
@@ -198,18 +203,21 @@ export class EngineClient {
     if (this.inFlight >= this.options.maxQueued) throw new DomainError('SBX_ERR_QUEUE_FULL', 'the engine queue is full: retry shortly');
     const tenantId = 'tenantId' in task && task.tenantId !== '*' ? task.tenantId : undefined;
     this.assertNotRetired(tenantId);
+    // SECURITY: invariant 9: one tenant's tasks of any kind (listings, drops) never fill the queue
+    // every tenant shares: each gets at most an eighth of it.
+    if (tenantId && (this.tasksPerTenant.get(tenantId) ?? 0) >= Math.max(16, Math.floor(this.options.maxQueued / 8))) {
+      throw new DomainError('SBX_ERR_TENANT_BUSY', 'this tenant has too many engine tasks in flight: retry shortly');
+    }
     const owner = task.kind === 'build' || task.kind === 'ingest-dataset' ? TRUSTED_PROCESS : tenantId!;
     // In flight from here, before the process is ready: revocation waits for it.
     this.inFlight += 1;
     if (tenantId) this.tasksPerTenant.set(tenantId, (this.tasksPerTenant.get(tenantId) ?? 0) + 1);
-    // The limit runs from here: waiting for a backoff or for the process to start counts.
-    const deadlineAt = Date.now() + deadlineMs;
     try {
-      await this.waitForBackoff(owner, deadlineAt);
+      await this.waitForBackoff(owner);
       while (this.exiting.has(owner)) await this.exiting.get(owner);
       // SECURITY: checked again after the last await: no task of a tenant retired meanwhile is sent.
       this.assertNotRetired(tenantId);
-      return await this.processFor(owner).run(task, deadlineAt, signal);
+      return await this.processFor(owner).run(task, deadlineMs, signal);
     } catch (error) {
       // SECURITY: work cut short by a revocation says so (its answer is withheld either way).
       this.assertNotRetired(tenantId);
@@ -299,16 +307,16 @@ export class EngineClient {
 
   /**
    * A tenant whose engine keeps failing waits before its next one starts: 100 ms after the second
-   * failure in five minutes, doubling to 30 s. Tasks wait for that when it ends well before their
-   * deadline (and within `waitForHostMs`), else they are refused at once with the time to come back.
+   * failure in five minutes, doubling to 30 s. Tasks wait for that when it is short (within
+   * `waitForHostMs` and the kill grace), else they are refused at once with the time to come back.
    */
-  private async waitForBackoff(owner: string, deadlineAt: number): Promise<void> {
+  private async waitForBackoff(owner: string): Promise<void> {
     if (this.processes.get(owner)?.alive) return;
     const recent = (this.failures.get(owner) ?? []).filter((t) => t > Date.now() - FAILURE_WINDOW_MS);
     if (recent.length === 0) return;
     const waitMs = recent[recent.length - 1]! + backoffFor(recent.length) - Date.now();
     if (waitMs <= 0) return;
-    if (waitMs > this.options.waitForHostMs || Date.now() + waitMs > deadlineAt - this.options.killGraceMs) {
+    if (waitMs > Math.min(this.options.waitForHostMs, this.options.killGraceMs)) {
       throw new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', `this tenant's engine failed ${recent.length} times recently and restarts in ${Math.ceil(waitMs / 1000)} s`, { retryAfterSeconds: Math.ceil(waitMs / 1000) });
     }
     await new Promise((resolve) => setTimeout(resolve, waitMs));

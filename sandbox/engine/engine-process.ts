@@ -122,11 +122,15 @@ export class EngineProcess {
   }
 
   /**
-   * Runs one task. `deadlineAt` (epoch ms) bounds it whatever it does, the wait for the process to
-   * start included: past it the process is killed and the task fails with SBX_ERR_QUERY_TIMEOUT
-   * (the others in flight with SBX_ERR_ENGINE_RESTARTED).
+   * Runs one task. `deadlineMs` bounds it from the moment the process has it, whatever it does: past
+   * it the process is killed and the task fails with SBX_ERR_QUERY_TIMEOUT (the others in flight
+   * with SBX_ERR_ENGINE_RESTARTED). Waiting for the process to start is not the task's work and is
+   * bounded apart (READY_TIMEOUT_MS): killing a process that is still starting would only make the
+   * next task wait for another start.
    */
-  run(task: EngineTask, deadlineAt: number, signal?: AbortSignal): Promise<unknown> {
+  async run(task: EngineTask, deadlineMs: number, signal?: AbortSignal): Promise<unknown> {
+    await this.ready;
+    if (!this.alive || !this.child.connected) throw failureFor(this.exitReason ?? 'crash', task);
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const onAbort = () => this.post({ id, cancel: true });
@@ -144,17 +148,11 @@ export class EngineProcess {
         deadline: setTimeout(() => {
           pending.reject(new DomainError('SBX_ERR_QUERY_TIMEOUT', 'the task ran past its time limit and its engine was stopped'));
           this.kill('deadline');
-        }, Math.max(0, deadlineAt - Date.now())),
+        }, deadlineMs),
       };
       this.pending.set(id, pending);
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.ready.then(
-        () => {
-          if (!this.pending.has(id)) return;
-          if (!this.alive || !this.post({ id, task })) pending.reject(failureFor(this.exitReason ?? 'crash', task));
-        },
-        (error: unknown) => pending.reject(error),
-      );
+      if (!this.post({ id, task })) pending.reject(failureFor(this.exitReason ?? 'crash', task));
     });
   }
 

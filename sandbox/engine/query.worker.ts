@@ -42,8 +42,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
     const task = EngineTaskSchema.parse(input.task);
     switch (task.kind) {
       case 'query': {
-        const cancelled = input.cancelPort ? new Promise<void>((resolve) => input.cancelPort!.once('message', () => resolve())) : undefined;
-        const options = { maxRows: task.maxRows, maxBytes: task.maxBytes, timeoutMs: task.timeoutMs, ...(cancelled ? { cancelled } : {}) };
+        const options = { maxRows: task.maxRows, maxBytes: task.maxBytes, timeoutMs: task.timeoutMs, ...cancellation(input.cancelPort) };
         return { ok: true, value: await withEngine(task, (engine) => engine.query(task.sql, task.env, options)) };
       }
       case 'open':
@@ -69,7 +68,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         for (const tenantId of [...slots.keys()]) await swapEngine(tenantId, () => undefined);
         return { ok: true, value: null };
       case 'create-table':
-        return { ok: true, value: await withEngine(task, (engine) => engine.createTable(task.name, task.sql, task.env, { timeoutMs: task.timeoutMs, replace: task.replace })) };
+        return { ok: true, value: await withEngine(task, (engine) => engine.createTable(task.name, task.sql, task.env, { timeoutMs: task.timeoutMs, replace: task.replace, ...cancellation(input.cancelPort) })) };
       case 'drop-table':
         return { ok: true, value: await withEngine(task, async (engine) => { await engine.dropTable(task.name); return null; }) };
       case 'import-table':
@@ -110,6 +109,11 @@ async function withEngine<T>(task: { tenantId: string }, use: (engine: TenantEng
       if (!(error instanceof EngineClosedError) || attempt >= 2) throw error;
     }
   }
+}
+
+/** A promise that resolves when the server cancels the task (client gone, tenant suspended). */
+function cancellation(port: MessagePort | undefined): { cancelled?: Promise<void> } {
+  return port ? { cancelled: new Promise<void>((resolve) => port.once('message', () => resolve())) } : {};
 }
 
 function taskKind(input: { task: EngineTask }): string {

@@ -7,7 +7,12 @@
  * resolve outside the gate's checks (dynamic SQL by another name):
  *   json_serialize_plan (plans any SQL: the other env's tables, settings, raw binder messages),
  *   aggregate, array_aggr, array_aggregate, list_aggr, list_aggregate (call any aggregate by name),
- *   make_type (resolves a type by name).
+ *   make_type (resolves a type by name);
+ * and those that turn raw bytes or another value's type into internal structures, which an outside
+ * attack used to read the engine's memory (aggregate states: `EXPORT_STATE` is refused in the AST
+ * walk, and finalize, combine and cast_to_type rebuilt a state with a forged pointer):
+ *   can_cast_implicitly, cast_to_type, combine, finalize, remap_struct, replace_type,
+ *   variant_bytes_to_variant.
  * `test/security/sql-taking-functions.test.ts` derives such functions from duckdb_functions() and
  * fails when one is allowed without a recorded reason.
  * Kept as a literal list so that functions added by a newer DuckDB are refused until reviewed
@@ -28,8 +33,8 @@ export const ALLOWED_FUNCTIONS: ReadonlySet<string> = new Set([
   'array_to_json', 'array_to_string', 'array_to_string_comma_default', 'array_transform', 'array_unique',
   'array_value', 'array_where', 'array_zip', 'ascii', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'avg', 'bar',
   'base64', 'bin', 'bit_and', 'bit_count', 'bit_length', 'bit_or', 'bit_position', 'bit_xor', 'bitstring',
-  'bitstring_agg', 'bool_and', 'bool_or', 'can_cast_implicitly', 'cardinality', 'cast_to_type', 'cbrt',
-  'ceil', 'ceiling', 'century', 'char_length', 'character_length', 'chr', 'combine', 'concat', 'concat_ws',
+  'bitstring_agg', 'bool_and', 'bool_or', 'cardinality', 'cbrt',
+  'ceil', 'ceiling', 'century', 'char_length', 'character_length', 'chr', 'concat', 'concat_ws',
   'constant_or_null', 'contains', 'corr', 'cos', 'cosh', 'cot', 'count', 'count_if', 'count_star', 'countif',
   'covar_pop', 'covar_samp', 'create_sort_key', 'cume_dist', 'current_date', 'current_localtime',
   'current_localtimestamp', 'damerau_levenshtein', 'date_add', 'date_diff', 'date_part', 'date_sub',
@@ -37,7 +42,7 @@ export const ALLOWED_FUNCTIONS: ReadonlySet<string> = new Set([
   'dayofyear', 'days_in_month', 'decade', 'decode', 'degrees', 'dense_rank', 'divide', 'editdist3',
   'element_at', 'encode', 'ends_with', 'entropy', 'enum_code', 'enum_first', 'enum_last', 'enum_range',
   'enum_range_boundary', 'epoch', 'epoch_ms', 'epoch_ns', 'epoch_us', 'equi_width_bins', 'era', 'even', 'exp',
-  'factorial', 'favg', 'fdiv', 'fill', 'filter', 'finalize', 'first', 'first_value', 'flatten', 'floor',
+  'factorial', 'favg', 'fdiv', 'fill', 'filter', 'first', 'first_value', 'flatten', 'floor',
   'fmod', 'format', 'formatReadableDecimalSize', 'formatReadableSize', 'format_bytes', 'from_base64',
   'from_binary', 'from_hex', 'from_json', 'from_json_strict', 'fsum', 'gamma', 'gcd', 'gen_random_uuid',
   'generate_series', 'generate_subscripts', 'geomean', 'geometric_mean', 'get_bit', 'get_current_time',
@@ -99,8 +104,8 @@ export const ALLOWED_FUNCTIONS: ReadonlySet<string> = new Set([
   'quantile_cont', 'quantile_disc', 'quarter', 'radians', 'random', 'range', 'rank', 'rank_dense', 'reduce',
   'regexp_escape', 'regexp_extract', 'regexp_extract_all', 'regexp_full_match', 'regexp_matches',
   'regexp_replace', 'regexp_split_to_array', 'regexp_split_to_table', 'regr_avgx', 'regr_avgy', 'regr_count',
-  'regr_intercept', 'regr_r2', 'regr_slope', 'regr_sxx', 'regr_sxy', 'regr_syy', 'remap_struct', 'replace',
-  'replace_type', 'reservoir_quantile', 'reverse', 'right', 'right_grapheme', 'round', 'round_even',
+  'regr_intercept', 'regr_r2', 'regr_slope', 'regr_sxx', 'regr_sxy', 'regr_syy', 'replace',
+  'reservoir_quantile', 'reverse', 'right', 'right_grapheme', 'round', 'round_even',
   'roundbankers', 'row', 'row_number', 'row_to_json', 'rpad', 'rtrim', 'second', 'sem', 'set_bit', 'setseed',
   'sha1', 'sha256', 'sign', 'signbit', 'sin', 'sinh', 'skewness', 'split', 'split_part', 'sqrt',
   'st_asbinary', 'st_astext', 'st_aswkb', 'st_aswkt', 'st_crs', 'st_geomfromwkb', 'st_intersects_extent',
@@ -116,7 +121,7 @@ export const ALLOWED_FUNCTIONS: ReadonlySet<string> = new Set([
   'transaction_timestamp', 'translate', 'trim', 'trunc', 'try_strptime', 'typeof', 'ucase', 'unbin', 'unhex',
   'unicode', 'union_extract', 'union_tag', 'union_value', 'unpivot_list', 'upper', 'url_decode', 'url_encode',
   'uuid', 'uuid_extract_timestamp', 'uuid_extract_version', 'uuidv4', 'uuidv7', 'var_pop', 'var_samp',
-  'variance', 'variant_bytes_to_variant', 'variant_extract', 'variant_normalize',
+  'variance', 'variant_extract', 'variant_normalize',
   'variant_to_parquet_variant', 'variant_typeof', 'vector_type', 'version', 'wavg', 'week', 'weekday',
   'weekofyear', 'weighted_avg', 'xor', 'year', 'yearweek', '|', '||', '~', '~~', '~~*', '~~~',
 ]);

@@ -89,6 +89,8 @@ function checkExpression(node: { [key: string]: Json }): void {
   // SECURITY: expression classes are allow-listed; PARAMETER and anything new are refused.
   if (!EXPRESSION_CLASSES.has(cls)) reject('SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', `${cls.toLowerCase()} expressions are not allowed`);
   if (cls === 'FUNCTION' || cls === 'WINDOW') {
+    // SECURITY: an exported aggregate state is raw engine memory (pointers, uninitialized padding).
+    if (node.export_state === true) reject('SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', 'EXPORT_STATE is not available in the sandbox');
     const name = String(node.function_name ?? '').toLowerCase();
     const qualified = Boolean(node.catalog) || (Boolean(node.schema) && node.schema !== 'main');
     const allowed = ALLOWED_FUNCTIONS.has(name) || OPERATOR_FUNCTIONS.has(name) || (cls === 'WINDOW' && WINDOW_FUNCTIONS.has(name));

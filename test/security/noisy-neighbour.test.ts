@@ -14,10 +14,14 @@ import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const A = { role: 'operator', org: 'bomber', sub: 'mallory' } as const;
 const B = { role: 'operator', org: 'bystander', sub: 'bob' } as const;
-const TIMEOUT_MS = 2_000;
+const TIMEOUT_MS = 3_000;
 const KILL_GRACE_MS = 1_500;
-/** Time a loaded CI machine may add on top of the limit and grace (process start, scheduling). */
-const CI_SLACK_MS = 3_000;
+/**
+ * Time a loaded machine may add on top of the limit and grace: starting the bomber's next engine
+ * process after a kill (seconds when the load average is 4× the cores) and scheduling. The figure
+ * on a quiet machine is in `npm run bench`.
+ */
+const CI_SLACK_MS = 10_000;
 const BOMBING_MS = 60_000;
 
 const BOMBS: [label: string, sql: string][] = [

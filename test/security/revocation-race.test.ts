@@ -74,6 +74,20 @@ describe('revocation with work in flight', () => {
     }, 120_000);
   }
 
+  it('does not keep a table whose build was running when its tenant was suspended', async () => {
+    await licenseTenantWithData(t, 'sleeper', [residents('SLEEP', 10, 'sleeper_residents')]);
+    const operator = { role: 'operator', org: 'sleeper', sub: 'sam' } as const;
+    const build = t.call(operator, 'POST', '/v1/tables', { name: 'late_table', sql: 'SELECT count(*) AS n FROM range(3000000000) r WHERE r.range % 7 = 1', env: 'prod' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/sleeper/suspend'), 200);
+    const res = await build;
+    expect(res.statusCode).toBe(403);
+    expect(res.json().code).toBe('AUTH_ERR_TENANT_SUSPENDED');
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/sleeper/resume'), 200);
+    const tables = expectStatus(await t.call(operator, 'GET', '/v1/tables'), 200).json().tables as { name: string }[];
+    expect(tables.map((x) => x.name)).not.toContain('late_table');
+  }, 120_000);
+
   it('withholds the answer of a query running when its tenant is suspended', async () => {
     await licenseTenantWithData(t, 'napper', [residents('NAP', 10, 'nap_residents')]);
     const operator = { role: 'operator', org: 'napper', sub: 'nora' } as const;
