@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isDomainError } from '../core/errors.js';
-import type { Env, QueryResult } from '../sandbox/index.js';
+import { GATE_LIMITS, type Env, type QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
@@ -54,7 +54,7 @@ export function createQueryService(deps: {
 
   return {
     async run(actor: AuditActor, tenantId: string, input: { sql: string; env: Env; maxRows?: number | undefined }, signal?: AbortSignal): Promise<QueryResult & { env: Env }> {
-      const base = { env: input.env, sqlSha256: sha256(input.sql), sql: input.sql };
+      const base = { env: input.env, ...auditedSql(input.sql) };
       try {
         deps.probes.check(tenantId);
       } catch (error) {
@@ -92,6 +92,15 @@ export function createQueryService(deps: {
 }
 
 export type QueryService = ReturnType<typeof createQueryService>;
+
+/**
+ * The SQL as the audit keeps it: its SHA-256 and the text, cut at the gate's limit (a longer text is
+ * refused anyway; keeping it whole let one request write a megabyte into the audit chain).
+ */
+export function auditedSql(sql: string): { sqlSha256: string; sql: string; sqlTruncated?: true } {
+  const cut = sql.length > GATE_LIMITS.maxSqlBytes;
+  return { sqlSha256: sha256(sql), sql: cut ? sql.slice(0, GATE_LIMITS.maxSqlBytes) : sql, ...(cut ? { sqlTruncated: true as const } : {}) };
+}
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');

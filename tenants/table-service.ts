@@ -6,7 +6,7 @@ import { failureOf } from './access.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
 import type { WorkspaceTableLineage } from './model.js';
 import type { ProbeLimiter } from './probe-limiter.js';
-import { sha256 } from './query-service.js';
+import { auditedSql } from './query-service.js';
 import type { ControlStore } from './store/control-store.js';
 
 /** What the table service needs of the engine (the sandbox's EngineClient). */
@@ -58,7 +58,7 @@ export function createTableService(deps: {
         await tx.insertWorkspaceTable(lineage);
         await tx.appendAudit({
           actor, action: options.replace ? 'table.rebuild' : 'table.create', target: `tenant:${tenantId}`,
-          details: { name: input.name, env: input.env, sqlSha256: sha256(input.sql), sql: input.sql, outcome: 'ok', rows: created.rows, sourceTables: lineage.sourceTables, sources: lineage.sources },
+          details: { name: input.name, env: input.env, ...auditedSql(input.sql), outcome: 'ok', rows: created.rows, sourceTables: lineage.sourceTables, sources: lineage.sources },
         });
       });
     } catch (error) {
@@ -89,7 +89,7 @@ export function createTableService(deps: {
         const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
         deps.probes.record(tenantId, code);
-        await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.create', target: `tenant:${tenantId}`, details: { name: input.name, env: input.env, sqlSha256: sha256(input.sql), sql: input.sql, outcome: code } }));
+        await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.create', target: `tenant:${tenantId}`, details: { name: input.name, env: input.env, ...auditedSql(input.sql), outcome: code } }));
         throw error;
       }
       const { created, lineage } = saved;

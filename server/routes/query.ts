@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { EnvSchema, GATE_LIMITS, QueryResultSchema } from '../../sandbox/index.js';
+import { EnvSchema, QueryResultSchema } from '../../sandbox/index.js';
 import type { ControlPlane } from '../../tenants/index.js';
 import { actorOf, OPERATOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
 const QueryBodySchema = z.strictObject({
-  // Bounded here too, so an over-long text is never audited: the gate's own cap is in bytes.
-  sql: z.string().max(GATE_LIMITS.maxSqlBytes).describe('one SELECT statement (DuckDB dialect); at most 20 KB'),
+  sql: z.string().describe('one SELECT statement (DuckDB dialect); at most 20 KB'),
   env: EnvSchema.describe('dev: the synthetic twin; prod: the granted, desensitized data'),
   maxRows: z.number().int().min(1).max(10_000).optional().describe('row cap (default 1,000, at most 10,000)'),
 });

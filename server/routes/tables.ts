@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { EnvSchema, GATE_LIMITS, TableNameSchema, WorkspaceTableSchema } from '../../sandbox/index.js';
+import { EnvSchema, TableNameSchema, WorkspaceTableSchema } from '../../sandbox/index.js';
 import { WorkspaceTableLineageSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf, OPERATOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
@@ -16,7 +16,7 @@ export function tableRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
       schema: {
         summary: 'Save a gated SELECT as a workspace table (the server writes the DDL)',
         tags: ['sandbox'],
-        body: z.strictObject({ name: TableNameSchema, sql: z.string().max(GATE_LIMITS.maxSqlBytes), env: EnvSchema }),
+        body: z.strictObject({ name: TableNameSchema, sql: z.string(), env: EnvSchema }),
         response: { 201: TableSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 408, 409, 422, 429) },
       },
     }, async (request, reply) =>
