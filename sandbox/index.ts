@@ -16,5 +16,3 @@ export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prep
 export { writeFileAtomic } from './atomic-write.js';
 export { createFileOnce, loadOrCreateSecretFile, SecretFileError, type SecretFileSpec } from './secret-file.js';
 export type { ColumnProfile, IngestResult } from './engine/ingest-dataset.js';
-export { ingestProgressPath, readIngestProgress, type IngestStage } from './engine/ingest-progress.js';
-export { readTenantCatalog } from './engine/tenant-files.js';
