@@ -58,6 +58,10 @@ export const ERROR_CODES = [
   'SBX_ERR_ENGINE_UNAVAILABLE',
   'SBX_ERR_ENGINE_MEMORY',
   'SBX_ERR_REBUILDING',
+  // Person-level disclosure control of prod answers (desensitize/disclosure.ts).
+  'DSC_ERR_IDENTIFIERS',
+  'DSC_ERR_NOT_K_ANONYMOUS',
+  'DSC_ERR_UNCHECKABLE',
   // Workspace tables.
   'TBL_ERR_EXISTS',
   'TBL_ERR_NAME_TAKEN',

@@ -109,7 +109,7 @@ const DERIVED = { birth_year: idBirthYear, gender: idGender, region: idRegionPre
  * more output columns per raw column, none for hidden ones; undefined when nothing is left.
  * `tokenKey` is the tenant's key: tokens of one tenant never match another's.
  */
-export function compilePolicySelect(columns: readonly { name: string; policy: ColumnPolicy }[], options: { tokenKey: Buffer; today: string }, from: string): string | undefined {
+export function compilePolicySelect(columns: readonly { name: string; policy: ColumnPolicy }[], options: PolicySelectOptions, from: string): string | undefined {
   const outputs: { name: string; column: string; rule: SqlRule }[] = [];
   for (const { name, policy } of columns) {
     const column = quoteIdentifier(name);
@@ -117,5 +117,18 @@ export function compilePolicySelect(columns: readonly { name: string; policy: Co
     if (rule) outputs.push({ name, column, rule });
     for (const derived of policy.derive ?? []) outputs.push({ name: `${name}_${derived}`, column, rule: onText(DERIVED[derived]) });
   }
-  return outputs.length === 0 ? undefined : twoStepSelect(outputs, from);
+  if (outputs.length === 0) return undefined;
+  // The entity key rides along as a last column, which the build moves into the entity side table.
+  if (options.entity) outputs.push({ name: ENTITY_COLUMN, column: quoteIdentifier(options.entity.column), rule: onText(tokenRule(options.entity.key, options.entity.normalization)) });
+  return twoStepSelect(outputs, from);
+}
+
+/** The column of a granted table's build that carries its entity keys (never published with the table). */
+export const ENTITY_COLUMN = '__entity';
+
+export interface PolicySelectOptions {
+  tokenKey: Buffer;
+  today: string;
+  /** Adds `__entity`: the row's entity (the raw `column`) keyed with the domain's entity key. */
+  entity?: { column: string; key: Buffer; normalization: TokenNormalization } | undefined;
 }

@@ -78,7 +78,7 @@ export function createQueryService(deps: {
           deps.rebuild(tenantId);
           throw error;
         }
-        await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms });
+        await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms, ...(result.disclosure ? { withheldRows: result.disclosure.withheldRows, suppressedCells: result.disclosure.suppressedCells } : {}) });
         return { ...result, env: input.env };
       } catch (failure) {
         const error = failureOf(failure, () => deps.assertTenantActive(tenantId));

@@ -1,11 +1,11 @@
-import { compilePolicySelect, twinSql, type ColumnPolicy } from '../desensitize/index.js';
+import { classifyPublished, compilePolicySelect, entityColumnOf, twinSql, type ColumnPolicy } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, TableDefinition } from '../sandbox/index.js';
 import type { CatalogService } from './catalog-service.js';
 import { accessFingerprint, policyFingerprint } from './lineage.js';
 import type { DatasetColumn } from './model.js';
 import type { ControlStore } from './store/control-store.js';
-import { tenantTokenKey } from './token-keys.js';
+import { entityKey, tenantTokenKey } from './token-keys.js';
 
 /** What the refinery needs of the engine (the sandbox's EngineClient). */
 export interface PublishEngine {
@@ -49,6 +49,7 @@ export function createRefinery(deps: {
     const today = deps.today();
     const grants = (await deps.store.reader.listGrants(tenantId)).filter((g) => g.until >= today);
     const tokenKey = tenantTokenKey(deps.tokenMaster, tenantId);
+    const entityKeyOf = entityKey(deps.tokenMaster);
     const granted: TableDefinition[] = [];
     const dev: TableDefinition[] = [];
     const attach: Record<string, { dataset: string; file: string }> = {};
@@ -58,10 +59,14 @@ export function createRefinery(deps: {
       const kept = grant.columns ? columns.filter((c) => grant.columns!.includes(c.name)) : columns;
       const policies = kept.map((c) => ({ name: c.name, policy: c.policy as ColumnPolicy }));
       const alias = `d_${grant.dataset}`;
-      const grantedSql = compilePolicySelect(policies, { tokenKey, today }, `${alias}.data`);
+      // Entities are counted on the dataset's identifier, whether or not the grant or policy shows it.
+      const entityColumn = entityColumnOf(columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null })));
+      const entity = entityColumn === undefined ? undefined : { column: entityColumn, key: entityKeyOf, normalization: columns.find((c) => c.name === entityColumn)!.pii!.kind === 'resident_id' ? 'resident_id' as const : 'identifier' as const };
+      const grantedSql = compilePolicySelect(policies, { tokenKey, today, entity }, `${alias}.data`);
       if (!grantedSql) continue;
       attach[alias] = { dataset: record.id, file: record.file };
-      granted.push({ name: grant.dataset, sql: grantedSql, source });
+      const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined);
+      granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
       const twin = twinSql(columns.map(toTwinColumn), Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version));
       dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }

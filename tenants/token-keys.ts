@@ -29,3 +29,12 @@ export function loadOrCreateTokenMaster(secretsDir: string): Buffer {
 export function tenantTokenKey(master: Buffer, tenantId: string): Buffer {
   return createHmac('sha256', master).update(`indomain.token.v1.${tenantId}`).digest();
 }
+
+/**
+ * The domain's entity key: one per domain (not per tenant), so that the disclosure checks can count
+ * the same person once across datasets and compare released cells across tenants. Entity keys live
+ * only in `__entities_*` side tables that tenant SQL can never read.
+ */
+export function entityKey(master: Buffer): Buffer {
+  return createHmac('sha256', master).update('indomain.entity.v1').digest();
+}

@@ -150,7 +150,8 @@ export class EngineClient {
     const { staged } = await this.send({ kind: 'build', ...task }, TASK_LIMIT_MS.trusted) as BuildResult;
     try {
       const sources = Object.fromEntries(task.tables.map((t) => [t.name, t.source]));
-      return await this.send({ kind: 'swap', tenantId: task.tenantId, target: task.target, staged, sources }, TASK_LIMIT_MS.swap) as PublishResult;
+      const privacy = Object.fromEntries(task.tables.flatMap((t) => (t.privacy ? [[t.name, t.privacy]] : [])));
+      return await this.send({ kind: 'swap', tenantId: task.tenantId, target: task.target, staged, sources, privacy }, TASK_LIMIT_MS.swap) as PublishResult;
     } finally {
       fs.rmSync(path.join(stagingDirectory(this.options.dataDir, task.tenantId), staged), { force: true });
     }

@@ -49,14 +49,20 @@ export type QueryTask = z.infer<typeof QueryTaskSchema>;
 export const SourceRefSchema = z.object({ dataset: z.string(), version: z.number().int(), policy: z.string() });
 export type SourceRef = z.infer<typeof SourceRefSchema>;
 
+/** What the disclosure checks know of a published table (desensitize/disclosure.ts TablePrivacy). */
+export const TablePrivacySchema = z.object({ personal: z.boolean(), entity: z.boolean(), identifiers: z.array(z.string()), quasi: z.array(z.string()) });
+
 /** A table for the publish interface: trusted SQL run in a build instance (never tenant SQL). */
 export const TableDefinitionSchema = z.object({
   name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/),
   sql: z.string(),
   /** Its lineage, kept in the tenant's catalog and reported with every answer read from it. */
   source: SourceRefSchema,
+  /** Whom its rows are about; absent means not personal (answers freely). */
+  privacy: TablePrivacySchema.optional(),
 });
 export type TableDefinition = z.infer<typeof TableDefinitionSchema>;
+export type TablePrivacy = z.infer<typeof TablePrivacySchema>;
 
 /** A raw dataset version the trusted build SQL may read, attached read-only under an alias. */
 const DatasetFileSchema = z.object({ dataset: DatasetIdSchema, file: z.string().regex(/^v\d+\.duckdb$/) });
@@ -79,6 +85,7 @@ export const SwapTaskSchema = z.object({
   target: z.enum(['granted', 'dev']),
   staged: z.string().regex(/^(granted|dev)-[0-9a-f-]+\.duckdb$/),
   sources: z.record(z.string(), SourceRefSchema),
+  privacy: z.record(z.string(), TablePrivacySchema).default({}),
 });
 
 /** Host-internal: opens the tenant's engine before the first task. */
@@ -142,6 +149,8 @@ export const QueryResultSchema = z.object({
   /** The datasets (versions, policies) behind every table read, followed through workspace tables. */
   sources: z.array(SourceRefSchema),
   ms: z.number(),
+  /** Prod answers over personal data: what the person-level checks withheld and why (sandbox/disclosure). */
+  disclosure: z.object({ kind: z.enum(['aggregate', 'rows']), withheldRows: z.number().int(), suppressedCells: z.number().int(), reasons: z.array(z.string()) }).optional(),
 });
 export type QueryResult = z.infer<typeof QueryResultSchema>;
 

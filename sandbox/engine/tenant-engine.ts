@@ -2,9 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { quoteIdentifier, sqlString } from '../../desensitize/index.js';
+import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type TablePrivacy } from '../../desensitize/index.js';
+import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
+import { checkedAnswer } from '../disclosure/check-answer.js';
 import { checkQuery } from '../gate/gate.js';
 import type { ScannedTable } from '../gate/plan-check.js';
+import type { Json } from '../gate/ast-walk.js';
 import { reject } from '../gate/sql-rejection.js';
 import { WorkspaceTagSchema, type Env, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
 import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog } from './tenant-files.js';
@@ -45,6 +48,8 @@ interface Decision {
   tables: string[];
   /** The datasets behind them: from the published file's manifest and the workspace tables' tags. */
   sources: SourceRef[];
+  /** In prod, over personal data: what the person-level checks make of it (undefined: answers freely). */
+  disclosure?: AnswerShape | undefined;
 }
 
 /** Raised by a query that reached an engine just closed by a swap; the worker retries it. */
@@ -125,7 +130,12 @@ export class TenantEngine {
       for (let attempt = 0; ; attempt += 1) {
         const generation = this.generation;
         const decision = await this.decide(connection, sql, env);
-        const result = await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
+        const shape = decision.disclosure;
+        // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
+        if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
+        const result = await withDeadline(connection, env, options, () => (shape
+          ? checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))
+          : readCapped(connection, decision.canonicalSql, options)));
         // SECURITY: the answer is delivered only if the workspace did not change between the check
         // and the run (a table dropped and re-created under the same name binds differently).
         if (this.generation === generation) return { ...result, tables: decision.tables, sources: decision.sources, ms: Math.round(performance.now() - started) };
@@ -290,10 +300,56 @@ export class TenantEngine {
     const key = `${env}\u0000${this.version}\u0000${this.generation}\u0000${sql}`;
     const cached = this.decisions.get(key);
     if (cached) return cached;
-    const { canonicalSql, reads } = await checkQuery(connection, sql, { catalogs: ENV_CATALOGS[env] }, (error) => bindError(error, env));
-    const decision = { canonicalSql, tables: [...new Set(reads.map((t) => `${t.catalog}.${t.table}`))].sort(), sources: this.sourcesOf(reads, env) };
+    const { canonicalSql, reads, ast } = await checkQuery(connection, sql, { catalogs: ENV_CATALOGS[env] }, (error) => bindError(error, env));
+    const decision = {
+      canonicalSql,
+      tables: [...new Set(reads.map((t) => `${t.catalog}.${t.table}`))].sort(),
+      sources: this.sourcesOf(reads, env),
+      disclosure: env === 'prod' ? await this.disclosureShape(connection, ast, reads) : undefined,
+    };
     remember(this.decisions, key, decision);
     return decision;
+  }
+
+  /**
+   * The shape the disclosure checks give a prod query (`sandbox/disclosure/`), cross-checked with the
+   * bound plan's reads: a personal table the plan reads but the shape does not account for makes
+   * the answer uncheckable (fail closed), whatever spelling hid it from the parse tree.
+   */
+  private async disclosureShape(connection: DuckDBConnection, ast: Json, reads: ScannedTable[]): Promise<AnswerShape | undefined> {
+    const privacy = this.catalog.granted?.privacy ?? {};
+    const granted = new Set((this.catalog.granted?.tables ?? []).map((t) => t.toLowerCase()));
+    const personalDataset = (dataset: string) => privacy[dataset]?.personal === true || !granted.has(dataset);
+    const derived = (table: string) => {
+      const tag = this.tags.get(table);
+      // Unknown lineage counts as personal: the read is refused by sourcesOf anyway.
+      return !tag || (tag.env === 'prod' && tag.sources.some((s) => personalDataset(s.dataset)));
+    };
+    const aggregates = await aggregateFunctions(connection);
+    const lookup: TableLookup = {
+      personal: (catalog, name) => {
+        const table = name.toLowerCase();
+        const where = catalog.toLowerCase();
+        if ((where === '' || where === 'granted') && granted.has(table) && privacy[table]?.personal) return { table, privacy: privacy[table] as TablePrivacy };
+        return undefined;
+      },
+      derivedFromPersonal: (catalog, name) => {
+        const table = name.toLowerCase();
+        const where = catalog.toLowerCase();
+        return (where === 'workspace' || (where === '' && !granted.has(table))) && this.tags.has(table) && derived(table);
+      },
+      isAggregate: (name) => aggregates.has(name),
+    };
+    const shape = answerShape(ast, lookup);
+    const covered = new Set(shape && shape.kind !== 'uncheckable' ? shape.personal.map((p) => p.table) : []);
+    for (const { catalog, table } of reads) {
+      const personal = catalog === 'granted' ? privacy[table]?.personal === true : catalog === 'workspace' && derived(table);
+      // SECURITY: invariant 8: every personal table the plan reads is accounted for by the checks, or nothing is shown.
+      if (personal && !covered.has(table) && shape?.kind !== 'uncheckable') {
+        return { kind: 'uncheckable', reason: `${table} holds personal data and is read in a way the checks cannot follow: read it once in the top-level FROM` };
+      }
+    }
+    return shape;
   }
 
   /**
@@ -322,6 +378,15 @@ export class TenantEngine {
     }
     return [...sources.values()];
   }
+}
+
+let aggregateNames: Promise<Set<string>> | undefined;
+
+/** DuckDB's aggregate function names (the same in every instance of this process). */
+function aggregateFunctions(connection: DuckDBConnection): Promise<Set<string>> {
+  aggregateNames ??= connection.runAndReadAll("SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE function_type = 'aggregate'")
+    .then((reader) => new Set(reader.getRowsJS().map((row) => String(row[0]))));
+  return aggregateNames;
 }
 
 /** Tags of the workspace's tables, from their comments (trusted code on the tenant's own file). */

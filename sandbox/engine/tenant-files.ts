@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-write.js';
-import { SourceRefSchema } from './protocol.js';
+import { SourceRefSchema, TablePrivacySchema } from './protocol.js';
 
 /**
  * A tenant's directory (DESIGN.md §2): `workspace.duckdb` (the tenant's own tables),
@@ -17,6 +17,8 @@ const PublishedSchema = z.object({
   sources: z.record(z.string(), SourceRefSchema).default({}),
   /** Names of the file's tables, as files from before lineage was kept list them. */
   tables: z.array(z.string()).default([]),
+  /** Per personal table: what the disclosure checks need (tables absent here are not personal). */
+  privacy: z.record(z.string(), TablePrivacySchema).default({}),
 });
 export const TenantCatalogSchema = z.object({ granted: PublishedSchema.optional(), dev: PublishedSchema.optional() });
 export type TenantCatalog = z.infer<typeof TenantCatalogSchema>;

@@ -35,6 +35,8 @@ export interface CheckedQuery {
   canonicalSql: string;
   /** Every table the bound plan reads, whatever the literals: complete by construction. */
   reads: ScannedTable[];
+  /** DuckDB's parse of the checked statement (what `canonicalSql` renders), for the disclosure checks. */
+  ast: Json;
 }
 
 export async function checkQuery(connection: DuckDBConnection, sql: string, context: GateContext, onEngineError: (error: unknown) => DomainError): Promise<CheckedQuery> {
@@ -48,7 +50,7 @@ export async function checkQuery(connection: DuckDBConnection, sql: string, cont
   } catch (error) {
     throw onEngineError(error);
   }
-  return { canonicalSql, reads: checkPlan(plan, context.catalogs) };
+  return { canonicalSql, reads: checkPlan(plan, context.catalogs), ast };
 }
 
 /** The logical plan as bound, before the optimizer removes anything. */

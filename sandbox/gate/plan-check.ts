@@ -54,7 +54,8 @@ export function checkPlan(plan: PlanNode[], allowedCatalogs: ReadonlySet<string>
     if (node.name === 'SEQ_SCAN' && 'Table' in info) {
       const table = parseTableName(String(info.Table));
       // SECURITY: invariant 1: a read outside this context's catalogs is refused.
-      if (!table || !allowedCatalogs.has(table.catalog) || table.schema !== 'main') {
+      // SECURITY: tables named `__…` are the platform's (entity keys for the disclosure checks), never the tenant's to read.
+      if (!table || !allowedCatalogs.has(table.catalog) || table.schema !== 'main' || table.table.startsWith('__')) {
         reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
       }
       scanned.push(table);

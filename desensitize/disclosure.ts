@@ -1,0 +1,120 @@
+import type { ColumnPolicy } from './policy.js';
+
+/**
+ * Person-level disclosure control (DESIGN.md §3.4–3.5, invariant 8; reference/disclosure-control.md):
+ * which published columns single people out, which are quasi-identifiers, and the cell rules.
+ * Pure: the engine computes the statistics (distinct entities, contributions) and asks here.
+ */
+
+/** What the checks know of a published table, kept in the tenant's catalog next to its lineage. */
+export interface TablePrivacy {
+  /** The table holds data about people or enterprises: prod answers over it are checked. */
+  personal: boolean;
+  /** Entity keys were published with it (`__entities_<table>`): its answers can be counted per entity. */
+  entity: boolean;
+  /** Columns that name or point at one entity (tokens, masks, recognized identifiers): never in row-level answers. */
+  identifiers: string[];
+  /** Quasi-identifiers: row-level answers must be k-anonymous over the ones they show. */
+  quasi: string[];
+}
+
+/** Identifier kinds that can stand for the entity a row is about, best first. */
+const ENTITY_KINDS = ['resident_id', 'uscc', 'passport', 'mobile', 'bank_card', 'email'] as const;
+
+/** Names that are quasi-identifiers whatever their content (the issue's defaults: region, district, age, dates, postcodes). */
+const QUASI_NAME = /(gender|sex|性别|district|区县|region|地区|province|city|county|street|街道|age|年龄|birth|出生|postcode|post_code|zip|邮编|_date$|_day$|date_of|日期)/i;
+const DATE_TYPES = /^(DATE|TIMESTAMP.*|TIME.*)$/i;
+
+export interface PublishedColumnInput {
+  name: string;
+  type: string;
+  piiKind: string | null;
+  policy: ColumnPolicy;
+}
+
+/**
+ * The column a dataset's entities are counted on: the first recognized identifier of the strongest
+ * kind. Undefined when there is none (then a dataset with personal data is answered only when an
+ * answer needs no counting, which is never: its answers are refused in prod, fail closed).
+ */
+export function entityColumnOf(columns: readonly { name: string; piiKind: string | null }[]): string | undefined {
+  for (const kind of ENTITY_KINDS) {
+    const column = columns.find((c) => c.piiKind === kind);
+    if (column) return column.name;
+  }
+  return undefined;
+}
+
+/**
+ * Classifies the columns a policy set publishes (derived columns included, hidden ones absent):
+ * anything from recognized personal data or a token or mask is an identifier, generalized and
+ * derived values and quasi-identifier names and dates are quasi-identifiers.
+ */
+export function classifyPublished(columns: readonly PublishedColumnInput[], entity: boolean): TablePrivacy {
+  const identifiers: string[] = [];
+  const quasi: string[] = [];
+  let personal = false;
+  for (const column of columns) {
+    if (column.piiKind) personal = true;
+    if (column.policy.kind === 'hidden') continue;
+    for (const derived of column.policy.derive ?? []) quasi.push(`${column.name}_${derived}`);
+    if (column.policy.kind === 'generalize' || (column.policy.kind === 'mask' && column.piiKind === 'address')) quasi.push(column.name);
+    // SECURITY: invariant 8: a token, a mask or any recognized personal value points at one person.
+    else if (column.piiKind || column.policy.kind === 'token' || column.policy.kind === 'mask') identifiers.push(column.name);
+    else if (QUASI_NAME.test(column.name) || DATE_TYPES.test(column.type)) quasi.push(column.name);
+  }
+  return { personal: personal || entity, entity, identifiers, quasi };
+}
+
+/** The thresholds, as ACRO's defaults (reference/disclosure-control.md); configurable per deployment. */
+export interface DisclosureRules {
+  /** Minimum distinct entities behind an aggregate cell. */
+  minEntities: number;
+  /** Dominance: the `dominanceN` largest contributions must stay under `dominanceK` of a cell's total. */
+  dominanceN: number;
+  dominanceK: number;
+  /** p-ratio: the rest must be at least `pRatio` of the largest contribution. */
+  pRatio: number;
+  /** k-anonymity of row-level answers over the quasi-identifiers they show. */
+  k: number;
+}
+
+export const DEFAULT_DISCLOSURE_RULES: DisclosureRules = { minEntities: 10, dominanceN: 2, dominanceK: 0.9, pRatio: 0.1, k: 5 };
+
+/** What the engine measured behind one aggregate cell. */
+export interface CellStats {
+  /** Distinct entities contributing to the cell (rows satisfying its filter). */
+  entities: number;
+  /** For sums and means: the sum of |per-entity contribution| and the largest ones, descending. */
+  total?: number;
+  top?: number[];
+}
+
+export type CellRule = 'threshold' | 'dominance' | 'p-ratio';
+export type CellVerdict = { ok: true } | { ok: false; rule: CellRule };
+
+/** Whether a cell may be shown, by the threshold, dominance and p-ratio rules. */
+export function judgeCell(stats: CellStats, rules: DisclosureRules): CellVerdict {
+  // SECURITY: invariant 8: a cell about fewer than the minimum of entities (zero included) is withheld.
+  if (stats.entities < rules.minEntities) return { ok: false, rule: 'threshold' };
+  if (stats.total !== undefined && stats.top && stats.total > 0) {
+    const top = [...stats.top].sort((a, b) => b - a);
+    const largest = top.slice(0, rules.dominanceN).reduce((sum, value) => sum + value, 0);
+    // SECURITY: one or two entities making up most of a sum reveal their own values.
+    if (largest > rules.dominanceK * stats.total) return { ok: false, rule: 'dominance' };
+    const rest = stats.total - (top[0] ?? 0) - (top[1] ?? 0);
+    // SECURITY: the second largest contributor could subtract itself and learn the largest.
+    if (rest < rules.pRatio * (top[0] ?? 0)) return { ok: false, rule: 'p-ratio' };
+  }
+  return { ok: true };
+}
+
+/** Plain-words reasons per rule, for answers and reports. */
+export function ruleReason(rule: CellRule, count: number, rules: DisclosureRules): string {
+  const cells = count === 1 ? '1 cell' : `${count} cells`;
+  switch (rule) {
+    case 'threshold': return `${cells} describe fewer than ${rules.minEntities} people or enterprises`;
+    case 'dominance': return `in ${cells} the ${rules.dominanceN} largest contributors make up more than ${Math.round(rules.dominanceK * 100)}% of the total`;
+    case 'p-ratio': return `in ${cells} the other contributors add up to less than ${Math.round(rules.pRatio * 100)}% of the largest one`;
+  }
+}

@@ -1,0 +1,217 @@
+import type { TablePrivacy } from '../../desensitize/index.js';
+import type { Json } from '../gate/ast-walk.js';
+
+/**
+ * What a prod answer over personal data is, read from DuckDB's own parse of the checked query
+ * (`json_serialize_sql`), so that its disclosure can be checked person by person. Only shapes whose
+ * companion (the per-entity statistics behind each output row) can be derived exactly are
+ * `aggregate` or `rows`; everything else is `uncheckable` with the reason, which refuses the answer
+ * in prod (fail closed): develop it in dev, or save a workspace table and export it.
+ */
+
+/** A personal table read in the query's top-level FROM, with what the checks know of it. */
+export interface PersonalRef {
+  /** The name the query's expressions use for it (its alias, else its table name). */
+  alias: string;
+  table: string;
+  privacy: TablePrivacy;
+  /** Column of the augmented FROM that carries this table's entity keys. */
+  entityColumn: string;
+  /** Its BASE_TABLE node in the query's AST, which the companion replaces by the table joined to its entity keys. */
+  ref: Json;
+}
+
+export type AnswerShape =
+  | { kind: 'aggregate'; node: Json; from: Json; keys: Json[]; aggregates: AggregateRef[]; personal: PersonalRef[] }
+  | { kind: 'rows'; node: Json; from: Json; identifiers: string[]; quasi: { label: string; expr: Json }[]; personal: PersonalRef[] }
+  | { kind: 'uncheckable'; reason: string };
+
+/** An aggregate call inside an output column. */
+export interface AggregateRef {
+  /** Output column index (0-based) it belongs to. */
+  column: number;
+  node: Json;
+  /** Its per-entity contribution can be summed (sum, avg): dominance and p-ratio apply. */
+  summable: boolean;
+}
+
+/** Aggregates whose cell is a statistic over many entities, never one entity's own value list. */
+const COUNTING = new Set(['count_star', 'count', 'approx_count_distinct']);
+const SUMMING = new Set(['sum', 'avg', 'mean', 'fsum', 'sumkahan', 'kahan_sum', 'sum_no_overflow']);
+const SPREAD = new Set(['min', 'max', 'median', 'stddev', 'stddev_pop', 'stddev_samp', 'variance', 'var_pop', 'var_samp', 'quantile_cont', 'quantile_disc', 'quantile', 'mad']);
+
+/** What the engine tells the analysis about the tables a query may name. */
+export interface TableLookup {
+  /** The personal granted table an unqualified or qualified name resolves to, if any. */
+  personal(catalog: string, name: string): { table: string; privacy: TablePrivacy } | undefined;
+  /** Whether a name resolves to a workspace table derived from personal data (not checkable yet). */
+  derivedFromPersonal(catalog: string, name: string): boolean;
+  /** Aggregate function names, as DuckDB lists them. */
+  isAggregate(functionName: string): boolean;
+}
+
+type Obj = Record<string, Json>;
+const asObj = (value: Json | undefined): Obj | undefined => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : undefined);
+const uncheckable = (reason: string): AnswerShape => ({ kind: 'uncheckable', reason });
+
+/**
+ * Reads the shape of a checked SELECT. Returns undefined when the query reads no personal table
+ * (it then answers freely).
+ */
+export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undefined {
+  const node = asObj(ast)!;
+  const personal: PersonalRef[] = [];
+  let derived = false;
+  let nested = false;
+  const topLevel = new Set<Obj>();
+  collectFrom(asObj(node.from_table), (ref) => {
+    topLevel.add(ref);
+    const catalog = catalogOf(ref);
+    const name = String(ref.table_name ?? '');
+    const found = tables.personal(catalog, name);
+    if (found) personal.push({ alias: String(ref.alias || name), table: found.table, privacy: found.privacy, entityColumn: `__e${personal.length}`, ref });
+    if (tables.derivedFromPersonal(catalog, name)) derived = true;
+  });
+  // Personal tables anywhere else (subqueries, CTEs) cannot be counted per entity.
+  walk(node, (child) => {
+    if (child.type === 'BASE_TABLE' && !topLevel.has(child)) {
+      const catalog = catalogOf(child);
+      if (tables.personal(catalog, String(child.table_name)) || tables.derivedFromPersonal(catalog, String(child.table_name))) nested = true;
+    }
+  });
+  if (personal.length === 0 && !derived && !nested) return undefined;
+  if (derived) return uncheckable('it reads a workspace table derived from personal data, whose answers cannot yet be counted per person in prod: query the granted tables directly, use dev, or export the table');
+  if (nested) return uncheckable('a table with personal data is read inside a subquery, CTE or set operation: read it in the top-level FROM');
+  const unsupportedRef = personal.find((p) => !p.privacy.entity);
+  if (unsupportedRef) return uncheckable(`${unsupportedRef.table} has no identifier to count people by, so its answers in prod cannot be checked`);
+  for (const [kind, what] of [['cte_map', 'a WITH clause'], ['qualify', 'QUALIFY'], ['sample', 'a sample']] as const) {
+    const value = node[kind];
+    if (kind === 'cte_map' ? ((asObj(value)?.map as Json[] | undefined)?.length ?? 0) > 0 : value !== null && value !== undefined) return uncheckable(`${what} over personal data cannot be checked`);
+  }
+  if (node.type !== 'SELECT_NODE') return uncheckable('set operations over personal data cannot be checked');
+  let window = false;
+  walk(node, (child) => {
+    if (child.class === 'WINDOW') window = true;
+  });
+  if (window) return uncheckable('window functions over personal data cannot be checked: each row would carry other people\'s values');
+  const selectList = (node.select_list as Json[]).map((item) => asObj(item)!);
+  if (selectList.some((item) => containsSubquery(item)) || containsSubquery(asObj(node.having))) return uncheckable('subqueries in the SELECT list or HAVING over personal data cannot be checked');
+  const groupSets = (node.group_sets as Json[] | undefined) ?? [];
+  if (groupSets.length > 1) return uncheckable('ROLLUP, CUBE and GROUPING SETS over personal data cannot be checked yet: one GROUP BY per query');
+  const aggregates = selectList.map((item, column) => aggregatesIn(item, tables).map((node) => ({ column, node })));
+  const isAggregate = (node.group_expressions as Json[]).length > 0 || node.aggregate_handling === 'FORCE_AGGREGATES' || aggregates.some((list) => list.length > 0);
+  const identifiers = new Set(personal.flatMap((p) => p.privacy.identifiers.map((c) => c.toLowerCase())));
+  if (isAggregate) {
+    if (selectList.some((item) => item.class === 'STAR')) return uncheckable('SELECT * in an aggregate over personal data cannot be checked: name the columns');
+    const refs: AggregateRef[] = [];
+    for (const { column, node: call } of aggregates.flat()) {
+      const name = String(call.function_name).toLowerCase();
+      const counting = COUNTING.has(name);
+      if (!counting && !SUMMING.has(name) && !SPREAD.has(name)) return uncheckable(`the aggregate ${name} can return individual values; use count, sum, avg, min, max, median or stddev`);
+      // SECURITY: invariant 8: a min, max or mean of identifiers is one person's identifier.
+      if (!counting && columnNames(call).some((c) => identifiers.has(c))) return uncheckable(`${name} over an identifier column returns a single person's identifier`);
+      refs.push({ column, node: call, summable: SUMMING.has(name) });
+    }
+    const keys = groupKeys(node, selectList, aggregates);
+    if (typeof keys === 'string') return uncheckable(keys);
+    return { kind: 'aggregate', node, from: node.from_table!, keys, aggregates: refs, personal };
+  }
+  // Row-level: which output columns are identifiers and which quasi-identifiers.
+  const shown = new Set<string>();
+  const quasi: { label: string; expr: Json }[] = [];
+  const quasiNames = new Map(personal.flatMap((p) => p.privacy.quasi.map((c) => [c.toLowerCase(), p] as const)));
+  for (const item of selectList) {
+    if (item.class === 'STAR') {
+      if (item.columns || item.expr) return uncheckable('COLUMNS(...) over personal data cannot be checked: name the columns');
+      const relation = String(item.relation_name ?? '').toLowerCase();
+      const inScope = personal.filter((p) => relation === '' || p.alias.toLowerCase() === relation);
+      for (const p of inScope) {
+        for (const c of p.privacy.identifiers) shown.add(c);
+        for (const c of p.privacy.quasi) quasi.push({ label: c, expr: { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [p.alias, c] } });
+      }
+      continue;
+    }
+    const names = columnNames(item);
+    for (const name of names) if (identifiers.has(name)) shown.add(name);
+    if (names.some((name) => quasiNames.has(name))) quasi.push({ label: String(item.alias || names.join('_')), expr: stripAlias(item) });
+  }
+  return { kind: 'rows', node, from: node.from_table!, identifiers: [...shown], quasi, personal };
+}
+
+/** The catalog a table reference names: `granted.main.t`, or `granted.t` (which DuckDB parses as a schema). */
+function catalogOf(ref: Obj): string {
+  const catalog = String(ref.catalog_name ?? '');
+  const schema = String(ref.schema_name ?? '');
+  return catalog || (schema.toLowerCase() === 'main' ? '' : schema);
+}
+
+/** The top-level FROM's base tables (through joins); other FROM items are left to the walk. */
+function collectFrom(from: Obj | undefined, visit: (ref: Obj) => void): void {
+  if (!from) return;
+  if (from.type === 'BASE_TABLE') visit(from);
+  else if (from.type === 'JOIN') {
+    collectFrom(asObj(from.left), visit);
+    collectFrom(asObj(from.right), visit);
+  }
+}
+
+/** Visits every object node of the AST. */
+function walk(value: Json | undefined, visit: (node: Obj) => void): void {
+  if (Array.isArray(value)) {
+    for (const item of value) walk(item, visit);
+    return;
+  }
+  const obj = asObj(value);
+  if (!obj) return;
+  visit(obj);
+  for (const child of Object.values(obj)) walk(child, visit);
+}
+
+function containsSubquery(value: Json | undefined): boolean {
+  let found = false;
+  if (value !== undefined) walk(value, (node) => {
+    if (node.class === 'SUBQUERY') found = true;
+  });
+  return found;
+}
+
+/** Aggregate calls in an expression (not inside subqueries, which are refused before). */
+function aggregatesIn(expr: Obj, tables: TableLookup): Obj[] {
+  const found: Obj[] = [];
+  walk(expr, (node) => {
+    if (node.class === 'FUNCTION' && tables.isAggregate(String(node.function_name).toLowerCase())) found.push(node);
+  });
+  return found;
+}
+
+/** Lowercased column names an expression refers to (the last part of each reference). */
+export function columnNames(expr: Json | undefined): string[] {
+  const names: string[] = [];
+  walk(expr, (node) => {
+    if (node.class === 'COLUMN_REF') names.push(String((node.column_names as Json[]).at(-1)).toLowerCase());
+  });
+  return names;
+}
+
+function stripAlias(expr: Obj): Obj {
+  return { ...expr, alias: '' };
+}
+
+/**
+ * The grouping expressions, as the companion must repeat them: positional references (`GROUP BY 1`)
+ * and GROUP BY ALL are resolved to the select items they stand for.
+ */
+function groupKeys(node: Obj, selectList: Obj[], aggregates: unknown[][]): Json[] | string {
+  if (node.aggregate_handling === 'FORCE_AGGREGATES') return selectList.filter((_, i) => aggregates[i]!.length === 0).map(stripAlias);
+  const keys: Json[] = [];
+  for (const expr of node.group_expressions as Json[]) {
+    const obj = asObj(expr)!;
+    const value = asObj(obj.value);
+    if (obj.class === 'CONSTANT' && value && typeof value.value === 'number') {
+      const item = selectList[value.value - 1];
+      if (!item) return 'a GROUP BY position does not name a SELECT item';
+      keys.push(stripAlias(item));
+    } else keys.push(expr);
+  }
+  return keys;
+}

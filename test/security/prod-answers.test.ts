@@ -1,0 +1,164 @@
+/**
+ * Invariant 8, every prod answer is an output (issue #11 item 3): what the person at the operator's
+ * screen reads from `prod` over personal data passes person-level checks computed inside the domain
+ * on entity keys the operator never sees.
+ * - aggregate cells about fewer than 10 people are withheld, counted per person, not per row (20
+ *   payments of one person are one contributor), and the answer says how many and why;
+ * - a sum dominated by one person is withheld (dominance), shown as null;
+ * - row-level answers never show identifiers and are refused unless k-anonymous (the
+ *   re-identification by a known masked mobile and birth year is closed), while the same analysis
+ *   as an aggregate over enough people answers;
+ * - shapes the checks cannot follow are refused, never shown unchecked; dev answers freely;
+ * - the entity keys themselves cannot be read.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idBirthYear, MASKS, mobileSql, residentIdSql } from '../../desensitize/index.js';
+import { openDatabase } from '../../sandbox/index.js';
+import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
+import { expectStatus } from '../helpers/expect-status.js';
+import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+
+const OPERATOR = { role: 'operator', org: 'p1', sub: 'pat' } as const;
+
+/**
+ * 400 people with 20 payments each. Person 0 lives alone in 孤岛区; person 1 pays 10,000,000 a
+ * month, dominating the sum of 一区; the others pay 100–149 and live in 一区…四区.
+ */
+const PAYMENTS_SQL = `
+  SELECT ${residentIdSql('p', 11)} AS id_card, ${mobileSql('p', 11)} AS mobile,
+    CASE WHEN p = 0 THEN '孤岛区' ELSE ['一区', '二区', '三区', '四区'][1 + p % 4] END AS district,
+    CASE WHEN p = 1 THEN 10000000.0 ELSE 100.0 + (i % 50) END AS amount
+  FROM (SELECT range AS i, range // 20 AS p FROM range(8000))`;
+
+describe('prod answers over personal data are checked person by person', () => {
+  let t: TestApp;
+  let target: { mobile: string; year: number };
+  beforeAll(async () => {
+    t = await startTestApp();
+    // Default policies: the resident ID tokenized with derived birth year, gender and region; the mobile masked.
+    await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
+      id: 'pay', name: 'pay', provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: '2026-10-31',
+    }, PAYMENTS_SQL);
+    const license = licenseAround(new Date(), -1, 100);
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'p1', name: 'p1', ...license }), 201);
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/p1/grants', { dataset: 'pay', purpose: 'test', until: license.licenseTo }), 201);
+    await t.app.controlPlane.refinery.refresh('p1');
+    target = await knownPerson(5);
+  });
+  afterAll(() => t.close({ remove: true }));
+
+  const query = (sql: string, env = 'prod') => t.call(OPERATOR, 'POST', '/v1/query', { sql, env, maxRows: 10_000 });
+
+  /**
+   * What an outsider knows about a person: the mobile (so its masked form, masks being public rules)
+   * and the birth year. Computed from the generator, outside the platform.
+   */
+  async function knownPerson(p: number): Promise<{ mobile: string; year: number }> {
+    const db = await openDatabase(':memory:');
+    const connection = await db.connect();
+    try {
+      const [row] = await connection.all(`SELECT ${mobileSql(String(p), 11)} AS mobile, ${residentIdSql(String(p), 11)} AS id`);
+      const id = String(row!.id);
+      return { mobile: MASKS.mobile.apply(String(row!.mobile))!, year: Number(idBirthYear.apply(id)) };
+    } finally {
+      connection.close();
+      db.close();
+    }
+  }
+
+  it('withholds groups of fewer than 10 people, however many rows they have, and says so', async () => {
+    const answer = expectStatus(await query('SELECT district, count(*) AS payments FROM pay GROUP BY district ORDER BY district'), 200).json();
+    const districts = answer.rows.map((row: unknown[]) => row[0]);
+    // 孤岛区 has 20 payments, all by one person: withheld.
+    expect(districts).not.toContain('孤岛区');
+    expect(districts).toEqual(['一区', '三区', '二区', '四区'].sort());
+    expect(answer.disclosure).toMatchObject({ kind: 'aggregate', withheldRows: 1 });
+    expect(answer.disclosure.reasons.join(' ')).toMatch(/fewer than 10 people/);
+  });
+
+  it('withholds a sum dominated by one person and shows the others', async () => {
+    const answer = expectStatus(await query('SELECT district, sum(amount) AS total, count(*) AS n FROM pay GROUP BY district ORDER BY district'), 200).json();
+    const byDistrict = new Map<unknown, unknown[]>(answer.rows.map((row: unknown[]) => [row[0], row]));
+    // Person 1 lives in 二区 (1 % 4 = 1 → the second district).
+    expect(byDistrict.get('二区')?.[1]).toBeNull();
+    expect(Number(byDistrict.get('二区')?.[2])).toBe(2000);
+    expect(byDistrict.get('一区')?.[1]).not.toBeNull();
+    expect(answer.disclosure.suppressedCells).toBe(1);
+    expect(answer.disclosure.reasons.join(' ')).toMatch(/largest contributors/);
+  });
+
+  it('counts a cell by its own FILTER population', async () => {
+    const answer = expectStatus(await query("SELECT district, count(*) FILTER (WHERE amount > 1000) AS rich, count(*) AS n FROM pay WHERE district <> '孤岛区' GROUP BY district ORDER BY district"), 200).json();
+    // Only person 1 is rich: that cell describes one person; the other filtered cells describe nobody.
+    for (const row of answer.rows) expect(row[1]).toBeNull();
+    for (const row of answer.rows) expect(row[2]).not.toBeNull();
+    expect(answer.disclosure.suppressedCells).toBe(4);
+  });
+
+  it('closes the re-identification by a known masked mobile and birth year', async () => {
+    const { mobile, year } = target;
+    // The join that returned one person's payments: refused, row-level with an identifier …
+    const shown = await query(`SELECT mobile, amount FROM pay WHERE mobile = '${mobile}' AND id_card_birth_year = ${year}`);
+    expect(expectStatus(shown, 422).json().code).toBe('DSC_ERR_IDENTIFIERS');
+    // … and without it, not k-anonymous (20 payments of one person are one person, not 20).
+    const hidden = await query(`SELECT amount, id_card_birth_year FROM pay WHERE mobile = '${mobile}' AND id_card_birth_year = ${year}`);
+    expect(expectStatus(hidden, 422).json().code).toBe('DSC_ERR_NOT_K_ANONYMOUS');
+    expect(hidden.json().message).not.toContain(mobile);
+    // The aggregate of the same person: withheld, not shown.
+    const total = expectStatus(await query(`SELECT sum(amount) AS total, count(*) AS n FROM pay WHERE mobile = '${mobile}' AND id_card_birth_year = ${year}`), 200).json();
+    expect(total.rows).toEqual([]);
+    expect(total.disclosure.withheldRows).toBe(1);
+  });
+
+  it('answers the same analysis as an aggregate over enough people', async () => {
+    const answer = expectStatus(await query("SELECT id_card_gender AS gender, avg(amount) AS mean, count(*) AS n FROM pay WHERE district IN ('一区', '三区', '四区') GROUP BY 1 ORDER BY 1"), 200).json();
+    expect(answer.rows.length).toBe(2);
+    for (const row of answer.rows) expect(row[1]).not.toBeNull();
+    expect(answer.disclosure).toMatchObject({ withheldRows: 0, suppressedCells: 0 });
+  });
+
+  it('answers k-anonymous row-level queries without identifiers', async () => {
+    const answer = expectStatus(await query("SELECT DISTINCT district FROM pay WHERE district <> '孤岛区' ORDER BY 1"), 200).json();
+    expect(answer.rows.length).toBe(4);
+    expect(answer.disclosure.kind).toBe('rows');
+    const lonely = await query('SELECT DISTINCT district FROM pay');
+    expect(expectStatus(lonely, 422).json().code).toBe('DSC_ERR_NOT_K_ANONYMOUS');
+  });
+
+  it('refuses what the checks cannot follow, with the reason', async () => {
+    const cases = [
+      'SELECT district, sum(amount) OVER () FROM pay',
+      'SELECT district, list(amount) FROM pay GROUP BY district',
+      "SELECT count(*) FROM pay WHERE EXISTS (SELECT 1 FROM pay q WHERE q.mobile = '1' AND q.amount > 1000)",
+      'WITH x AS (SELECT * FROM pay) SELECT district, count(*) FROM x GROUP BY district',
+      'SELECT district, count(*) FROM pay GROUP BY ROLLUP (district)',
+      'SELECT max(id_card) FROM pay',
+      'SELECT district, count(*) FROM pay GROUP BY district UNION ALL SELECT district, count(*) FROM pay GROUP BY district',
+    ];
+    for (const sql of cases) {
+      const response = await query(sql);
+      expect(expectStatus(response, 422).json().code, sql).toBe('DSC_ERR_UNCHECKABLE');
+    }
+  });
+
+  it('checks every spelling of the table the same way', async () => {
+    for (const name of ['pay', 'PAY', 'granted.pay', 'granted.main.pay', '"granted"."main"."pay"', 'main.pay']) {
+      const answer = expectStatus(await query(`SELECT district, count(*) AS n FROM ${name} GROUP BY district`), 200).json();
+      expect(answer.disclosure.withheldRows, name).toBe(1);
+    }
+  });
+
+  it('never lets the tenant read the entity keys', async () => {
+    for (const sql of ['SELECT * FROM __entities_pay', 'SELECT * FROM granted.__entities_pay', 'SELECT count(*) FROM granted.main."__entities_pay"']) {
+      const response = await query(sql);
+      expect([400, 403, 422], sql).toContain(response.statusCode);
+      expect(response.json().code, sql).toMatch(/^SBX_ERR_SQL_FORBIDDEN/);
+    }
+  });
+
+  it('lets dev answer freely (synthetic rows)', async () => {
+    const answer = expectStatus(await query('SELECT mobile, id_card, amount FROM pay LIMIT 5', 'dev'), 200).json();
+    expect(answer.rows.length).toBe(5);
+    expect(answer.disclosure).toBeUndefined();
+  });
+});
