@@ -205,6 +205,45 @@ async function benchQueries(): Promise<void> {
   console.log(`through the API ${api.toFixed(0)} ms, raw DuckDB same settings ${raw.toFixed(0)} ms: ${(api / raw).toFixed(2)}x (target <= 1.15x)`);
 }
 
+const DISCLOSURE_ROWS = 100_000;
+const DISCLOSURE_RUNS = 11;
+
+/**
+ * Issue #11 item 3: a checked group-by in prod (100k payment rows of 20k people, 1,000 districts:
+ * the answer, its companion per person, the cell rules) against the same query over the same rows
+ * keyed by a plain number (a dataset without personal data answers unchecked), both through the API.
+ */
+async function benchDisclosure(): Promise<void> {
+  const operator = signDevToken(JWT_SECRET, { role: 'operator', org: 'bench', sub: 'bench' }, '2h');
+  const app = await startServer('app', { ...freshEnv(), BENCH_TENANT_ROWS: '10', BENCH_BIG_ROWS: '10', BENCH_DISCLOSURE_ROWS: String(DISCLOSURE_ROWS), INDOMAIN_QUERY_TIMEOUT_MS: '120000' });
+  const headers = { authorization: `Bearer ${operator}`, 'content-type': 'application/json' };
+  const timed = async (table: string): Promise<{ ms: number; withheld: number }> => {
+    const started = performance.now();
+    const res = await fetch(`http://127.0.0.1:${app.port}/v1/query`, { method: 'POST', headers, body: JSON.stringify({ sql: `SELECT district, count(*) AS n, sum(amount) AS total, avg(amount) AS mean FROM ${table} GROUP BY district`, env: 'prod', maxRows: 10_000 }) });
+    if (res.status !== 200) throw new Error(`${table}: ${res.status} ${await res.text()}`);
+    const body = await res.json() as { disclosure?: { withheldRows: number; suppressedCells: number } };
+    return { ms: performance.now() - started, withheld: (body.disclosure?.withheldRows ?? 0) + (body.disclosure?.suppressedCells ?? 0) };
+  };
+  const checked: number[] = [];
+  const unchecked: number[] = [];
+  let withheld = 0;
+  try {
+    await timed('pay_personal');
+    await timed('pay_plain');
+    for (let i = 0; i < DISCLOSURE_RUNS; i++) {
+      const run = await timed('pay_personal');
+      checked.push(run.ms);
+      withheld = run.withheld;
+      unchecked.push((await timed('pay_plain')).ms);
+    }
+  } finally {
+    await app.stop();
+  }
+  const [c, u] = [median(checked), median(unchecked)];
+  console.log(`\n## Prod answers checked person by person (${DISCLOSURE_ROWS.toLocaleString('en')} rows, 1,000 groups, median of ${DISCLOSURE_RUNS})`);
+  console.log(`checked ${c.toFixed(0)} ms, same query unchecked ${u.toFixed(0)} ms: ${(c / u).toFixed(2)}x (target <= 1.5x); ${withheld} rows or cells withheld`);
+}
+
 /** Issue #3: 200 runaway queries in a row, how late each stops; server memory; engine restart time. */
 async function benchRunaways(): Promise<void> {
   const operator = signDevToken(JWT_SECRET, { role: 'operator', org: 'bench', sub: 'bench' }, '2h');
@@ -393,6 +432,7 @@ try {
   if (!only || only === 'engine') await benchQueries();
   if (!only || only === 'engine' || only === 'runaways') await benchRunaways();
   if (!only || only === 'engine' || only === 'neighbour') await benchNoisyNeighbour();
+  if (!only || only === 'disclosure') await benchDisclosure();
   if (!only || only === 'desensitize') {
     await benchDesensitize();
     await benchTwin();

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify from 'fastify';
 import { Piscina } from 'piscina';
+import { residentIdSql } from '../desensitize/index.js';
 import { tenantDirectory } from '../sandbox/index.js';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
@@ -67,6 +68,15 @@ if (mode === 'bare') {
       { id: 'bench_people', sql: `SELECT range AS id, 'name-' || range AS name, range % 16 AS district FROM range(${rows})` },
       { id: 'big', sql: `SELECT range AS id, range % 16 AS district, (range * 7919) % 10000 / 100.0 AS amount FROM range(${bigRows})` },
     ];
+    const disclosureRows = Number(process.env.BENCH_DISCLOSURE_ROWS ?? 0);
+    if (disclosureRows > 0) {
+      // The same payments twice: keyed by resident IDs (personal: checked in prod) and by a plain number (answers freely).
+      const people = `(SELECT range AS i, range // 5 AS p, (range * 7919) % 10000 / 100.0 AS amount FROM range(${disclosureRows}))`;
+      datasets.push(
+        { id: 'pay_personal', sql: `SELECT ${residentIdSql('p', 3)} AS id_card, 'd' || (p % 1000) AS district, amount FROM ${people}` },
+        { id: 'pay_plain', sql: `SELECT p AS person, 'd' || (p % 1000) AS district, amount FROM ${people}` },
+      );
+    }
     for (const { id, sql } of datasets) {
       await app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, provider: 'bench', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: today }, sql);
       await app.controlPlane.grants.create(SYSTEM_ACTOR, 'bench', { dataset: id, purpose: 'bench', until: licenseTo });
