@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isDomainError } from '../core/errors.js';
+import { DomainError, isDomainError } from '../core/errors.js';
 import { GATE_LIMITS, type Env, type QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
@@ -78,6 +78,8 @@ export function createQueryService(deps: {
           deps.rebuild(tenantId);
           throw error;
         }
+        // SECURITY: invariant 8: what the person-level checks refused is not shown (lineage errors above take precedence).
+        if (result.refusal) throw new DomainError(result.refusal.code, result.refusal.message);
         await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms, ...(result.disclosure ? { withheldRows: result.disclosure.withheldRows, suppressedCells: result.disclosure.suppressedCells } : {}) });
         return { ...result, env: input.env };
       } catch (failure) {

@@ -72,8 +72,8 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     return { columns, rows: answer.rows.map(strip), truncated: answer.truncated, disclosure: { kind: 'rows', withheldRows: 0, suppressedCells: 0, reasons: [] } };
   }
 
-  const withheld = { rows: 0, cells: new Map<CellRule, number>() };
-  const rows: unknown[][] = [];
+  const withheld = { rows: 0, cells: new Map<CellRule, number>(), secondary: 0 };
+  const kept: KeptRow[] = [];
   for (const row of answer.rows) {
     const key = keyOf(row, width);
     const stats = companions.map((c) => c.get(key));
@@ -82,7 +82,6 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
       withheld.rows += 1;
       continue;
     }
-    const shown = strip(row);
     const suppressed = new Set<number>();
     shape.aggregates.forEach((aggregate, index) => {
       for (const s of stats) {
@@ -93,18 +92,63 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
         }
       }
     });
-    for (const column of suppressed) shown[column] = null;
-    rows.push(shown);
+    kept.push({ row: strip(row), entities: Math.min(...stats.map((s) => Number(s![0]))), suppressed, hidden: false });
   }
+  withheld.secondary = secondarySuppression(kept, withheld.rows, [...new Set(shape.aggregates.map((a) => a.column))]);
+  const shown = kept.filter((k) => !k.hidden);
+  const rows = shown.map((k) => {
+    for (const column of k.suppressed) k.row[column] = null;
+    return k.row;
+  });
   const reasons: string[] = [];
   if (withheld.rows > 0) reasons.push(`${withheld.rows === 1 ? '1 row was' : `${withheld.rows} rows were`} withheld: ${withheld.rows === 1 ? 'its group describes' : 'their groups describe'} fewer than ${rules.minEntities} people or enterprises`);
   for (const [rule, count] of withheld.cells) reasons.push(`${ruleReason(rule, count, rules)}: shown as null`);
+  if (withheld.secondary > 0) reasons.push(`${withheld.secondary} more ${withheld.secondary === 1 ? 'row or cell was' : 'rows or cells were'} withheld so that a total cannot give the others back (secondary suppression)`);
   return {
     columns,
     rows,
     truncated: answer.truncated,
-    disclosure: { kind: 'aggregate', withheldRows: withheld.rows, suppressedCells: [...withheld.cells.values()].reduce((a, b) => a + b, 0), reasons },
+    disclosure: { kind: 'aggregate', withheldRows: answer.rows.length - rows.length, suppressedCells: shown.reduce((n, k) => n + k.suppressed.size, 0), reasons },
   };
+}
+
+interface KeptRow {
+  row: unknown[];
+  /** Entities of its group (the smallest count over the personal tables). */
+  entities: number;
+  /** Output columns shown as null. */
+  suppressed: Set<number>;
+  /** Withheld by secondary suppression. */
+  hidden: boolean;
+}
+
+/**
+ * Secondary (complementary) suppression: when exactly one row was withheld, or exactly one cell of a
+ * column suppressed, a known total (another query, an earlier release) minus the shown ones would
+ * give it back; the smallest other row or cell goes too. Returns how many were added.
+ */
+function secondarySuppression(kept: KeptRow[], withheldRows: number, aggregateColumns: number[]): number {
+  let added = 0;
+  const smallest = (candidates: KeptRow[]) => candidates.reduce<KeptRow | undefined>((min, k) => (!min || k.entities < min.entities ? k : min), undefined);
+  if (withheldRows === 1) {
+    const next = smallest(kept.filter((k) => !k.hidden));
+    // SECURITY: invariant 8: one withheld group is the total minus the others: withhold one more.
+    if (next) {
+      next.hidden = true;
+      added += 1;
+    }
+  }
+  for (const column of aggregateColumns) {
+    const visible = kept.filter((k) => !k.hidden);
+    if (visible.filter((k) => k.suppressed.has(column)).length !== 1) continue;
+    const next = smallest(visible.filter((k) => !k.suppressed.has(column)));
+    // SECURITY: invariant 8: the same for one suppressed cell in a column.
+    if (next) {
+      next.suppressed.add(column);
+      added += 1;
+    }
+  }
+  return added;
 }
 
 /**

@@ -130,12 +130,7 @@ export class TenantEngine {
       for (let attempt = 0; ; attempt += 1) {
         const generation = this.generation;
         const decision = await this.decide(connection, sql, env);
-        const shape = decision.disclosure;
-        // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
-        if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
-        const result = await withDeadline(connection, env, options, () => (shape
-          ? checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))
-          : readCapped(connection, decision.canonicalSql, options)));
+        const result = await this.checkedRun(connection, decision, env, options);
         // SECURITY: the answer is delivered only if the workspace did not change between the check
         // and the run (a table dropped and re-created under the same name binds differently).
         if (this.generation === generation) return { ...result, tables: decision.tables, sources: decision.sources, ms: Math.round(performance.now() - started) };
@@ -309,6 +304,25 @@ export class TenantEngine {
     };
     remember(this.decisions, key, decision);
     return decision;
+  }
+
+  /**
+   * Runs a decided query; in prod over personal data through its person-level checks. A refusal by
+   * those checks comes back as `refusal` with no rows, next to the query's lineage, so that the
+   * control plane says "grant ended" or "being rebuilt" first when that is also true.
+   */
+  private async checkedRun(connection: DuckDBConnection, decision: Decision, env: Env, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> {
+    const shape = decision.disclosure;
+    try {
+      // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
+      if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
+      return await withDeadline(connection, env, options, () => (shape
+        ? checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))
+        : readCapped(connection, decision.canonicalSql, options)));
+    } catch (error) {
+      if (error instanceof DomainError && error.code.startsWith('DSC_ERR_')) return { columns: [], rows: [], truncated: false, refusal: { code: error.code, message: error.message } };
+      throw error;
+    }
   }
 
   /**

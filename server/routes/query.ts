@@ -11,7 +11,7 @@ const QueryBodySchema = z.strictObject({
   maxRows: z.number().int().min(1).max(10_000).optional().describe('row cap (default 1,000, at most 10,000)'),
 });
 
-const QueryResponseSchema = QueryResultSchema.omit({ tables: true }).extend({ env: EnvSchema });
+const QueryResponseSchema = QueryResultSchema.omit({ tables: true, refusal: true }).extend({ env: EnvSchema });
 
 /** Gated SQL in the caller's tenant workspace. */
 export function queryRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
@@ -33,7 +33,7 @@ export function queryRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
       reply.raw.once('close', onClose);
       // SECURITY: the tenant is the caller's own org, never a parameter.
       const result = await controlPlane.queries.run(actorOf(request), request.claims.org, request.body, abort.signal);
-      const { tables: _tables, ...body } = result;
+      const { tables: _tables, refusal: _refusal, ...body } = result;
       return body;
     });
   };

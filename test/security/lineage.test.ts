@@ -70,8 +70,10 @@ describe('lineage and derived tables', () => {
   it('stops a copy the moment a policy hides what it holds, then rebuilds or drops it', async () => {
     expectStatus(await create('named', 'SELECT name, district FROM residents'), 201);
     expectStatus(await create('everything', 'SELECT * FROM residents'), 201);
-    const before = (await query('SELECT count(*) AS n FROM everything')).json();
-    expect(before.rows).toEqual([['40']]);
+    // Prod answers over tables derived from personal data are refused by the person-level checks
+    // (docs/sandbox.md), so the copies are observed through the workspace listing.
+    const rowsOf = async (name: string) => (expectStatus(await t.call(OPERATOR, 'GET', '/v1/tables'), 200).json().tables as { name: string; rows: number; columns: { name: string }[] }[]).find((x) => x.name === name);
+    expect((await rowsOf('everything'))?.rows).toBe(40);
     // Hide `name`. The build that follows is made to fail until the test lets it (the supervisor's
     // change must hold from its acceptance, whatever the refinery does).
     const refinery = t.app.controlPlane.refinery;
@@ -80,17 +82,18 @@ describe('lineage and derived tables', () => {
       const res = await query(sql);
       // Either refused as being rebuilt, or already rebuilt without the column: never the old copy.
       if (res.statusCode === 200) expect(JSON.stringify(res.json().columns)).not.toContain('"name"');
-      else expect(['SBX_ERR_REBUILDING', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_QUERY_FAILED']).toContain(res.json().code);
+      else expect(['SBX_ERR_REBUILDING', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_QUERY_FAILED', 'DSC_ERR_UNCHECKABLE']).toContain(res.json().code);
       expect(res.body).not.toMatch(new RegExp(data.names.slice(0, 5).join('|')));
     }
     await refinery.idle();
     // `named` selected the hidden column by name: it no longer passes, so it was dropped.
     expect(await tableNames()).not.toContain('named');
     // `everything` was rebuilt under the new policy: same rows, no name.
-    const rebuilt = expectStatus(await query('SELECT * FROM everything LIMIT 1'), 200).json();
-    expect(rebuilt.columns.map((c: { name: string }) => c.name)).not.toContain('name');
-    expect((await query('SELECT count(*) AS n FROM everything')).json().rows).toEqual([['40']]);
-    expect((await query('SELECT count(*) AS n FROM copy_of_copy')).statusCode).toBe(200);
+    const rebuilt = await rowsOf('everything');
+    expect(rebuilt?.columns.map((c) => c.name)).not.toContain('name');
+    expect(rebuilt?.columns.map((c) => c.name)).toContain('district');
+    expect(rebuilt?.rows).toBe(40);
+    expect(await rowsOf('copy_of_copy')).toBeDefined();
     const audit = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/audit?action=table.*&limit=100'), 200).json().entries as { action: string; details: { name: string } }[];
     expect(audit.filter((e) => e.action === 'table.withdraw').map((e) => e.details.name)).toContain('named');
     expect(audit.filter((e) => e.action === 'table.rebuild').map((e) => e.details.name)).toEqual(expect.arrayContaining(['everything', 'copy_of_copy']));
