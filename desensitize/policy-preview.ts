@@ -15,6 +15,7 @@ import {
  */
 export const PREVIEW_ROWS = 5;
 
+/** SECURITY: a column's name, type and kind only, no profile: top values, minimum and maximum are the data's. */
 export interface PreviewColumn {
   name: string;
   type: string;

@@ -107,6 +107,18 @@ export function createCatalogService(deps: {
           set[column.name] = { kind: 'hidden' };
           await tx.setColumnPolicy(meta.id, column.name, { kind: 'hidden' }, record.createdAt, actor.sub);
         }
+        // SECURITY: a policy set for an earlier version that no longer fits its column (the type
+        // changed, or recognition now finds another kind, or personal data where a plain policy
+        // had no reason) is hidden until a supervisor sets it again, never applied as it was.
+        const unfit = columns.filter((c) => {
+          const policy = set[c.name];
+          const kind = c.pii?.kind ?? null;
+          return policy !== undefined && !added.includes(c) && (checkPolicy(policy, kind) !== undefined || checkPolicyFit(policy, { name: c.name, type: c.type, piiKind: kind }).length > 0);
+        });
+        for (const column of unfit) {
+          set[column.name] = { kind: 'hidden' };
+          await tx.setColumnPolicy(meta.id, column.name, { kind: 'hidden' }, record.createdAt, actor.sub);
+        }
         const fingerprint = policyFingerprint(effectivePolicies(columns, set));
         tx.afterCommit(() => deps.onChanged(meta.id, fingerprint));
         await tx.appendAudit({
@@ -115,6 +127,7 @@ export function createCatalogService(deps: {
             filename: upload.filename, outcome: 'ok', version, rows: result.rows, sha256, grade: meta.grade,
             pii: columns.filter((c) => c.pii).map((c) => ({ column: c.name, kind: c.pii!.kind, confidence: c.pii!.confidence })),
             hiddenNewColumns: added.map((c) => c.name),
+            hiddenUnfitColumns: unfit.map((c) => ({ column: c.name, type: c.type, kind: c.pii?.kind ?? null })),
           },
         });
       });

@@ -129,6 +129,18 @@ describe('policies that fit their columns', () => {
     expect(registered!.after).toEqual(registered!.before.map((v) => v!.slice(0, 7)));
   });
 
+  it('hides a policy that no longer fits when a new version changes the column, and keeps those that do', async () => {
+    expectStatus(await ingest(t, datasetMeta('counts'), Buffer.from('label,amount\na,10\nb,25\nc,31\n')), 201);
+    expectStatus(await t.call(SUPERVISOR, 'PUT', '/v1/datasets/counts/policy', { columns: { amount: { kind: 'generalize', rule: 'bucket:10' }, label: { kind: 'mask', rule: 'keep:1:0' } } }), 200);
+    // Version 2 writes amounts as text: a bucket no longer fits them.
+    const v2 = expectStatus(await ingest(t, datasetMeta('counts'), Buffer.from('label,amount\na,10\nb,n/a\nc,31\n')), 201).json();
+    expect(v2.columns.find((c: { name: string }) => c.name === 'amount')).toMatchObject({ type: 'VARCHAR', policy: { kind: 'hidden' } });
+    expect(await policies('counts')).toMatchObject({ label: { kind: 'mask', rule: 'keep:1:0' }, amount: { kind: 'hidden' } });
+    const entries = (await t.call(SUPERVISOR, 'GET', '/v1/audit?action=dataset.ingest&target=dataset:counts')).json().entries;
+    const entry = entries.find((e: { details: { version: number } }) => e.details.version === 2);
+    expect(entry.details).toMatchObject({ version: 2, hiddenUnfitColumns: [{ column: 'amount', type: 'VARCHAR', kind: null }] });
+  });
+
   it('refuses what PUT refuses, with the same codes', async () => {
     const misfit = await t.call(SUPERVISOR, 'POST', '/v1/datasets/births/policy/preview', { columns: { 出生日期: { kind: 'mask', rule: 'name' } } });
     expect(misfit.statusCode).toBe(422);
