@@ -146,8 +146,8 @@ export function createCatalogService(deps: {
    * policies on existing columns (CAT_ERR_BAD_POLICY), each fitting its column's type and
    * recognized kind (CAT_ERR_POLICY_MISFIT). Every problem is reported at once.
    */
-  async function checkedPolicies(id: string, input: SetPolicies): Promise<{ record: DatasetRecord; columns: DatasetColumn[] }> {
-    const [latest] = await deps.store.reader.datasetVersions(id);
+  async function checkedPolicies(id: string, input: SetPolicies, reader: Pick<ControlStore['reader'], 'datasetVersions'> = deps.store.reader): Promise<{ record: DatasetRecord; columns: DatasetColumn[] }> {
+    const [latest] = await reader.datasetVersions(id);
     if (!latest) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
     const byName = new Map(latest.columns.map((c) => [c.name, c]));
     const problems: { field: string; problem: string }[] = [];
@@ -209,9 +209,11 @@ export function createCatalogService(deps: {
      * whole change: nothing is stored, no tenant file is rebuilt.
      */
     async setPolicies(actor: AuditActor, id: string, input: SetPolicies): Promise<DatasetView> {
-      const latest = await checkedPolicies(id, input);
-      const byName = new Map(latest.columns.map((c) => [c.name, c]));
+      await checkedPolicies(id, input);
       await deps.store.mutate(async (tx) => {
+        // Checked again where it is stored: a version ingested meanwhile may have changed a column's type or kind.
+        const latest = await checkedPolicies(id, input, tx.reader);
+        const byName = new Map(latest.columns.map((c) => [c.name, c]));
         const ts = deps.now().toISOString();
         for (const [name, policy] of Object.entries(input.columns)) await tx.setColumnPolicy(id, name, policy, ts, actor.sub);
         // One new fingerprint for the whole change: never an intermediate policy set.
