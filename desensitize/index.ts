@@ -18,3 +18,5 @@ export { checkPolicy, compilePolicySelect, defaultPolicy, ENTITY_COLUMN, GENERAL
 export { classifyPublished, DEFAULT_DISCLOSURE_RULES, entityColumnOf, judgeCell, ruleReason, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type TablePrivacy } from './disclosure.js';
 export { twinSql, type TwinColumn } from './twin.js';
 export { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
+export { checkPolicyFit, fittingRules, ruleKeyOf, typeClassOf, TYPE_CLASSES, type FitColumn, type PolicyMisfit, type TypeClass } from './policy-fit.js';
+export { previewPlan, PREVIEW_ROWS, type PreviewColumn, type PreviewPlan } from './policy-preview.js';

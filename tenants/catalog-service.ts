@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DomainError, isDomainError } from '../core/errors.js';
-import { checkPolicy, defaultPolicy, type ColumnPolicy } from '../desensitize/index.js';
-import { datasetDirectory, prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
+import { checkPolicy, checkPolicyFit, defaultPolicy, previewPlan, type ColumnPolicy } from '../desensitize/index.js';
+import { datasetDirectory, openDatabase, prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
-import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, Role, SetPolicies } from './model.js';
+import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, PolicyPreview, Role, SetPolicies } from './model.js';
 import { policyFingerprint } from './lineage.js';
 import type { ControlStore } from './store/control-store.js';
 
@@ -106,6 +107,18 @@ export function createCatalogService(deps: {
           set[column.name] = { kind: 'hidden' };
           await tx.setColumnPolicy(meta.id, column.name, { kind: 'hidden' }, record.createdAt, actor.sub);
         }
+        // SECURITY: a policy set for an earlier version that no longer fits its column (the type
+        // changed, or recognition now finds another kind, or personal data where a plain policy
+        // had no reason) is hidden until a supervisor sets it again, never applied as it was.
+        const unfit = columns.filter((c) => {
+          const policy = set[c.name];
+          const kind = c.pii?.kind ?? null;
+          return policy !== undefined && !added.includes(c) && (checkPolicy(policy, kind) !== undefined || checkPolicyFit(policy, { name: c.name, type: c.type, piiKind: kind }).length > 0);
+        });
+        for (const column of unfit) {
+          set[column.name] = { kind: 'hidden' };
+          await tx.setColumnPolicy(meta.id, column.name, { kind: 'hidden' }, record.createdAt, actor.sub);
+        }
         const fingerprint = policyFingerprint(effectivePolicies(columns, set));
         tx.afterCommit(() => deps.onChanged(meta.id, fingerprint));
         await tx.appendAudit({
@@ -114,6 +127,7 @@ export function createCatalogService(deps: {
             filename: upload.filename, outcome: 'ok', version, rows: result.rows, sha256, grade: meta.grade,
             pii: columns.filter((c) => c.pii).map((c) => ({ column: c.name, kind: c.pii!.kind, confidence: c.pii!.confidence })),
             hiddenNewColumns: added.map((c) => c.name),
+            hiddenUnfitColumns: unfit.map((c) => ({ column: c.name, type: c.type, kind: c.pii?.kind ?? null })),
           },
         });
       });
@@ -125,6 +139,34 @@ export function createCatalogService(deps: {
       loading.delete(meta.id);
     }
     return view({ record, columns }, 'supervisor', (await deps.store.reader.datasetVersions(meta.id)).map((v) => v.record.version));
+  }
+
+  /**
+   * The latest version of a dataset, once `input` is known to be valid for it: well-formed
+   * policies on existing columns (CAT_ERR_BAD_POLICY), each fitting its column's type and
+   * recognized kind (CAT_ERR_POLICY_MISFIT). Every problem is reported at once.
+   */
+  async function checkedPolicies(id: string, input: SetPolicies, reader: Pick<ControlStore['reader'], 'datasetVersions'> = deps.store.reader): Promise<{ record: DatasetRecord; columns: DatasetColumn[] }> {
+    const [latest] = await reader.datasetVersions(id);
+    if (!latest) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
+    const byName = new Map(latest.columns.map((c) => [c.name, c]));
+    const problems: { field: string; problem: string }[] = [];
+    for (const [name, policy] of Object.entries(input.columns)) {
+      const column = byName.get(name);
+      // SECURITY: recognized personal data is never plain without a stated, audited reason.
+      const problem = column ? checkPolicy(policy, column.pii?.kind ?? null) : `no column ${name} in ${id}`;
+      if (problem) problems.push({ field: `columns.${name}`, problem });
+    }
+    if (problems.length > 0) throw new DomainError('CAT_ERR_BAD_POLICY', problems.map((p) => `${p.field}: ${p.problem}`).join('; '), { problems });
+    // SECURITY: a rule that does not fit its column (scrub on addresses, a bucket over phone numbers)
+    // can let values through that the supervisor meant to protect; one that gives only ****** or
+    // NULL hides a mistake. Either is refused before anything is stored.
+    const misfits = Object.entries(input.columns).flatMap(([name, policy]) => {
+      const column = byName.get(name)!;
+      return checkPolicyFit(policy, { name, type: column.type, piiKind: column.pii?.kind ?? null });
+    }).map((m) => ({ field: `columns.${m.column}`, column: m.column, rule: m.rule, reason: m.reason, problem: m.message, fitting: m.fitting }));
+    if (misfits.length > 0) throw new DomainError('CAT_ERR_POLICY_MISFIT', misfits.map((p) => `${p.field}: ${p.problem}`).join('; '), { problems: misfits });
+    return latest;
   }
 
   /** Each column with its effective policy: the supervisor's, else the default for its PII kind. */
@@ -162,21 +204,16 @@ export function createCatalogService(deps: {
 
     /**
      * Sets column policies. Every named column must exist; recognized personal data is never
-     * `plain` without a reason, and such a choice is audited with its reason.
+     * `plain` without a reason, and such a choice is audited with its reason; every rule must fit
+     * its column's type and recognized kind (policy-fit.ts). One column that fails refuses the
+     * whole change: nothing is stored, no tenant file is rebuilt.
      */
     async setPolicies(actor: AuditActor, id: string, input: SetPolicies): Promise<DatasetView> {
-      const [latest] = await deps.store.reader.datasetVersions(id);
-      if (!latest) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
-      const byName = new Map(latest.columns.map((c) => [c.name, c]));
-      const problems: { field: string; problem: string }[] = [];
-      for (const [name, policy] of Object.entries(input.columns)) {
-        const column = byName.get(name);
-        // SECURITY: recognized personal data is never plain without a stated, audited reason.
-        const problem = column ? checkPolicy(policy, column.pii?.kind ?? null) : `no column ${name} in ${id}`;
-        if (problem) problems.push({ field: `columns.${name}`, problem });
-      }
-      if (problems.length > 0) throw new DomainError('CAT_ERR_BAD_POLICY', problems.map((p) => `${p.field}: ${p.problem}`).join('; '), { problems });
+      await checkedPolicies(id, input);
       await deps.store.mutate(async (tx) => {
+        // Checked again where it is stored: a version ingested meanwhile may have changed a column's type or kind.
+        const latest = await checkedPolicies(id, input, tx.reader);
+        const byName = new Map(latest.columns.map((c) => [c.name, c]));
         const ts = deps.now().toISOString();
         for (const [name, policy] of Object.entries(input.columns)) await tx.setColumnPolicy(id, name, policy, ts, actor.sub);
         // One new fingerprint for the whole change: never an intermediate policy set.
@@ -188,6 +225,54 @@ export function createCatalogService(deps: {
         await tx.appendAudit({ actor, action: 'dataset.policy', target: `dataset:${id}`, details: { columns: input.columns, plainPersonal } });
       });
       return this.get(id, 'supervisor');
+    },
+
+    /**
+     * What `input` would make of a handful of synthetic values per named column, by the refinery's
+     * compiled SQL, after the same checks as setPolicies. Stores nothing and rebuilds nothing.
+     * The values are generated for the column's recognized kind or type, never read from the
+     * dataset; tokens use a key made for this preview and dropped after it, never a tenant's.
+     * Runs in a small in-memory DuckDB of the API server: the SQL is the platform's own, over
+     * five generated rows, and no dataset file is opened.
+     */
+    async previewPolicies(id: string, input: SetPolicies): Promise<PolicyPreview> {
+      const latest = await checkedPolicies(id, input);
+      const byName = new Map(latest.columns.map((c) => [c.name, c]));
+      const columns = Object.entries(input.columns).map(([name, policy]) => {
+        const column = byName.get(name)!;
+        return { name, type: column.type, piiKind: column.pii?.kind ?? null, policy };
+      });
+      // SECURITY: a throwaway key: preview tokens match no token any tenant holds.
+      const plan = previewPlan(columns, { tokenKey: randomBytes(32), today: deps.today(), seed: PREVIEW_SEED });
+      const db = await openDatabase(':memory:', { threads: 1, memoryLimitMb: 64 });
+      let before: Record<string, unknown>[];
+      let after: Record<string, unknown>[];
+      try {
+        const connection = await db.connect();
+        try {
+          await connection.run(plan.createSource);
+          before = await connection.all(plan.before);
+          after = await connection.all(plan.after);
+        } finally {
+          connection.close();
+        }
+      } finally {
+        db.close();
+      }
+      const values = (rows: Record<string, unknown>[], column: string) => rows.map((row) => (row[column] === null || row[column] === undefined ? null : String(row[column])));
+      return {
+        dataset: id,
+        version: latest.record.version,
+        columns: columns.map((column, k) => {
+          const output = plan.outputs[k]!;
+          return {
+            name: column.name, type: column.type, pii: column.piiKind, policy: column.policy,
+            before: values(before, output.source),
+            after: output.own ? values(after, output.own) : null,
+            derived: output.derived.map((d) => ({ name: d.name, values: values(after, d.output) })),
+          };
+        }),
+      };
     },
 
     /** Ingests a file (CSV in UTF-8 or GBK, or Parquet) as the next version of a dataset. Deletes the uploaded file. */
@@ -225,6 +310,9 @@ export function createCatalogService(deps: {
 }
 
 export type CatalogService = ReturnType<typeof createCatalogService>;
+
+/** The seed of preview values: the same synthetic values for a column on every preview, to compare policies side by side. */
+const PREVIEW_SEED = 20_261_130;
 
 /** Columns with their effective policies: the supervisor's, else the default for their PII kind. */
 export function effectivePolicies(columns: DatasetColumn[], set: Record<string, ColumnPolicy>): (DatasetColumn & { policy: ColumnPolicy })[] {

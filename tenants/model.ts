@@ -157,6 +157,25 @@ export const SetPoliciesSchema = z.strictObject({
 });
 export type SetPolicies = z.infer<typeof SetPoliciesSchema>;
 
+/** Values of a preview, as text (NULL: null): what a tenant's file would hold, written out. */
+const PreviewValuesSchema = z.array(z.string().nullable());
+
+/** What a proposed policy would make of a handful of synthetic values (POST /v1/datasets/:id/policy/preview). */
+export const PolicyPreviewSchema = z.object({
+  dataset: z.string(),
+  version: z.number().int().describe('the dataset version whose column types and recognized kinds the preview used'),
+  columns: z.array(z.object({
+    name: z.string(),
+    type: z.string(),
+    pii: z.string().nullable().describe('the kind recognition found in the column (its synthetic values are of this kind), null: none'),
+    policy: ColumnPolicySchema,
+    before: PreviewValuesSchema.describe('synthetic values in the column\'s type, never values of the dataset'),
+    after: PreviewValuesSchema.nullable().describe('what the policy makes of them (the refinery\'s SQL, a throwaway token key); null: hidden'),
+    derived: z.array(z.object({ name: z.string(), values: PreviewValuesSchema })).describe('columns `derive` adds, named as the tenant sees them'),
+  })),
+});
+export type PolicyPreview = z.infer<typeof PolicyPreviewSchema>;
+
 export const CreateGrantSchema = z.strictObject({
   dataset: DatasetIdSchema,
   columns: z.array(z.string().min(1).max(200)).min(1).max(500).optional().describe('raw columns granted; all when absent'),

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
-import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, IngestProgressSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
+import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, IngestProgressSchema, PolicyPreviewSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf, ALL_ROLES, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses, validationError } from '../errors.js';
 import { receiveForm } from '../multipart.js';
@@ -47,9 +47,20 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string, maxFi
         tags: ['catalog'],
         params: z.object({ id: DatasetIdSchema }),
         body: SetPoliciesSchema,
-        response: { 200: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404) },
+        response: { 200: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 422) },
       },
     }, async (request) => controlPlane.catalog.setPolicies(actorOf(request), request.params.id, request.body));
+
+    app.post('/v1/datasets/:id/policy/preview', {
+      config: SUPERVISOR_ONLY,
+      schema: {
+        summary: 'Preview column policies (same body as PUT …/policy): what they would make of five synthetic values per column; nothing is stored',
+        tags: ['catalog'],
+        params: z.object({ id: DatasetIdSchema }),
+        body: SetPoliciesSchema,
+        response: { 200: PolicyPreviewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 422) },
+      },
+    }, async (request) => controlPlane.catalog.previewPolicies(request.params.id, request.body));
 
     app.get('/v1/datasets', {
       config: ALL_ROLES,
