@@ -54,11 +54,14 @@ export function createGrantService(deps: {
 
     /**
      * Marks which catalog entries the tenant holds a grant of (the catalog as an operator sees it):
-     * `granted`, and the grant's status, columns, purpose and end. Only this tenant's grants.
+     * `granted`, and the grant's status, columns, purpose and end. Only this tenant's grants, and
+     * only on entries that show metadata.
      */
-    async annotate<V extends { id: string }>(tenantId: string, views: V[]): Promise<(V & { granted: boolean; grant?: GrantSummary })[]> {
+    async annotate<V extends { id: string }>(tenantId: string, views: V[]): Promise<(V & { granted?: boolean; grant?: GrantSummary })[]> {
       const { grants } = await this.list(tenantId);
       return views.map((view) => {
+        // 不予共享 entries show existence only (and can never be granted): nothing to add.
+        if (!('columns' in view)) return view;
         const grant = grants.find((g) => g.dataset === view.id);
         return grant
           ? { ...view, granted: grant.status === 'active', grant: { status: grant.status, columns: grant.columns, purpose: grant.purpose, until: grant.until } }

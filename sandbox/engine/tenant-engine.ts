@@ -58,6 +58,11 @@ export class TenantEngine {
   private closed = false;
   private readonly decisions = new Map<string, Decision>();
   /**
+   * Texts whose parse is neither a discovery statement nor reads information_schema (`ORDER BY x DESC`
+   * mentions a discovery word): a property of the text alone, so they skip that parse next time.
+   */
+  private readonly plainTexts = new Map<string, true>();
+  /**
    * Bumped when a workspace DDL starts and when it ends. Binding reads the workspace's catalog, so a
    * decision is only reused within one generation, and a query that overlapped a DDL is run again.
    */
@@ -147,7 +152,7 @@ export class TenantEngine {
 
   /** One attempt at a query: a discovery statement, a SELECT over information_schema, or any SELECT. */
   private async answer(connection: DuckDBConnection, sql: string, env: Env, options: RunOptions): Promise<Omit<QueryResult, 'ms'>> {
-    const { parsed, write } = (await parseForDiscovery(connection, sql)) ?? {};
+    const { parsed, write } = (this.plainTexts.has(sql) ? undefined : await parseForDiscovery(connection, sql)) ?? {};
     const node = parsed?.statements?.length === 1 && !parsed.error ? parsed.statements[0]!.node : undefined;
     if (parsed && write && node !== undefined) {
       const statement = discoveryStatement(parsed);
@@ -166,6 +171,7 @@ export class TenantEngine {
         const result = await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
         return { ...result, tables: decision.tables, sources: decision.sources };
       }
+      remember(this.plainTexts, sql, true);
     }
     const decision = await this.decide(connection, sql, env);
     const result = await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
