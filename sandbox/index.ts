@@ -9,7 +9,7 @@ export { EngineClient, type EngineClientOptions, type EngineStopped } from './en
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
 export {
   EnvSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema,
-  type Env, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo, type SourceRef, type WorkspaceTag,
+  type Env, type ListedTable, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo, type SourceRef, type WorkspaceTag,
 } from './engine/protocol.js';
 export { GATE_LIMITS } from './gate/limits.js';
 export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prepare-upload.js';

@@ -18,6 +18,7 @@ import { grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
 import { queryRoutes } from './routes/query.js';
+import { schemaRoutes } from './routes/schema.js';
 import { tableRoutes } from './routes/tables.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { tenantRoutes } from './routes/tenants.js';
@@ -166,6 +167,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       installAccessGuard(api, controlPlane, verifyToken, { supervisorOrgs: config.auth.supervisorOrgs });
       await api.register(healthRoutes(controlPlane, engine));
       await api.register(queryRoutes(controlPlane));
+      await api.register(schemaRoutes(controlPlane));
       await api.register(tableRoutes(controlPlane));
       await api.register(uploadRoutes(controlPlane, config.dataDir, config.uploadMaxBytes));
       await api.register(datasetRoutes(controlPlane, config.dataDir, config.datasetMaxBytes));

@@ -17,6 +17,7 @@ import { createGrantService } from './grant-service.js';
 import { AccessDirectory, policyFingerprint } from './lineage.js';
 import { createRefinery, type PublishEngine, type Refinery } from './refinery.js';
 import { loadOrCreateTokenMaster } from './token-keys.js';
+import { createSchemaService, type SchemaEngine } from './schema-service.js';
 import { createTableService, type TableEngine } from './table-service.js';
 import { createTenantService } from './tenant-service.js';
 
@@ -39,7 +40,7 @@ export interface ControlPlaneOptions {
   tableTimeoutMs: number;
   log: ControlPlaneLog;
   /** The data plane: runs tenant queries, fences and closes a revoked tenant's engine before its files are wiped. */
-  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & {
+  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & SchemaEngine & {
     retireTenant(tenantId: string): Promise<WipeRecord>;
     cancelTenant(tenantId: string): void;
     isRetired(tenantId: string): boolean;
@@ -99,6 +100,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const tokenMaster = loadOrCreateTokenMaster(path.join(options.dataDir, SECRETS_DIR));
     refinery = createRefinery({ store, catalog, engine: options.engine, tokenMaster, today, log: options.log, afterBuild: (tenantId) => tables.reconcile(tenantId) });
     const grants = createGrantService({ store, directory, access, catalog, refinery, today, now: clock, publishedCatalog: (id) => options.engine.publishedCatalog(id) });
+    const schema = createSchemaService({ engine: options.engine, catalog, access, today, assertTenantActive, rebuild: (tenantId) => void refinery?.refresh(tenantId) });
     const applicants = createApplicantService({ store, directory, now: clock });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);
@@ -118,6 +120,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       tables,
       catalog,
       grants,
+      schema,
       refinery: refinery as Refinery,
       audit,
       today,

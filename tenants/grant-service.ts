@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { DomainError } from '../core/errors.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import type { CatalogService } from './catalog-service.js';
@@ -8,6 +9,15 @@ import type { Refinery } from './refinery.js';
 import type { ControlStore } from './store/control-store.js';
 
 export type GrantView = GrantRecord & { status: 'active' | 'expired' };
+
+/** What the catalog tells an operator of its own tenant's grant of a dataset. */
+export const GrantSummarySchema = z.object({
+  status: z.enum(['active', 'expired']),
+  columns: z.array(z.string()).nullable().describe('raw columns granted; null: all'),
+  purpose: z.string(),
+  until: z.string(),
+});
+export type GrantSummary = z.infer<typeof GrantSummarySchema>;
 
 /**
  * Grants of datasets to tenants (DESIGN.md §3): which dataset and columns, for what purpose, until
@@ -40,6 +50,23 @@ export function createGrantService(deps: {
         await tx.appendAudit({ actor, action: 'grant.create', target: `tenant:${tenantId}`, details: { dataset: grant.dataset, columns: grant.columns, purpose: grant.purpose, until: grant.until, datasetVersion: record.version } });
       });
       return { ...grant, status: 'active', building: deps.refinery.refresh(tenantId) };
+    },
+
+    /**
+     * Marks which catalog entries the tenant holds a grant of (the catalog as an operator sees it):
+     * `granted`, and the grant's status, columns, purpose and end. Only this tenant's grants, and
+     * only on entries that show metadata.
+     */
+    async annotate<V extends { id: string }>(tenantId: string, views: V[]): Promise<(V & { granted?: boolean; grant?: GrantSummary })[]> {
+      const { grants } = await this.list(tenantId);
+      return views.map((view) => {
+        // 不予共享 entries show existence only (and can never be granted): nothing to add.
+        if (!('columns' in view)) return view;
+        const grant = grants.find((g) => g.dataset === view.id);
+        return grant
+          ? { ...view, granted: grant.status === 'active', grant: { status: grant.status, columns: grant.columns, purpose: grant.purpose, until: grant.until } }
+          : { ...view, granted: false };
+      });
     },
 
     async list(tenantId: string): Promise<{ grants: GrantView[]; grantedVersion: number | null; devVersion: number | null }> {

@@ -14,3 +14,5 @@ export { openDuckDbControlStore } from './store/duckdb-control-store.js';
 export type { AuditFilter, ControlStore } from './store/control-store.js';
 export { MAX_LICENSE_YEARS } from './tenant-service.js';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits, type QueryEngine } from './query-service.js';
+export { SchemaViewSchema, ColumnPolicyLabelSchema, type SchemaView } from './schema-service.js';
+export { GrantSummarySchema } from './grant-service.js';

@@ -9,7 +9,7 @@ import { EngineProcess, networkIsolationAvailable, type ExitReason } from './eng
 import { ingestProgressPath, readIngestProgress, type IngestProgress } from './ingest-progress.js';
 import type { IngestResult } from './ingest-dataset.js';
 import {
-  TRUSTED_PROCESS, type BuildResult, type CreatedTable, type CreateTableTask, type EngineTask, type ImportTableTask, type IngestDatasetTask,
+  TRUSTED_PROCESS, type BuildResult, type CreatedTable, type CreateTableTask, type EngineTask, type Env, type ImportTableTask, type IngestDatasetTask, type ListedTable,
   type PublishResult, type PublishTask, type QueryResult, type QueryTask, type WorkspaceTableInfo,
 } from './protocol.js';
 import { readTenantCatalog, type TenantCatalog } from './tenant-files.js';
@@ -138,6 +138,11 @@ export class EngineClient {
 
   listTables(task: { tenantId: string }): Promise<WorkspaceTableInfo[]> {
     return this.send({ kind: 'list-tables', ...task }, TASK_LIMIT_MS.short) as Promise<WorkspaceTableInfo[]>;
+  }
+
+  /** The tables and columns a tenant's query can read in `env`, with their lineage (discovery). */
+  schema(task: { tenantId: string; env: Env }): Promise<ListedTable[]> {
+    return this.send({ kind: 'schema', ...task }, TASK_LIMIT_MS.short) as Promise<ListedTable[]>;
   }
 
   /**

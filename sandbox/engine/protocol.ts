@@ -131,7 +131,10 @@ export const IngestDatasetTaskSchema = z.object({
 });
 export type IngestDatasetTask = z.infer<typeof IngestDatasetTaskSchema>;
 
-export const EngineTaskSchema = z.discriminatedUnion('kind', [OpenTaskSchema, IngestDatasetTaskSchema, ImportTableTaskSchema, QueryTaskSchema, BuildTaskSchema, SwapTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema]);
+/** Lists the env's readable tables and columns (GET /v1/schema), from the tenant's own engine. */
+export const SchemaTaskSchema = z.object({ kind: z.literal('schema'), tenantId: TenantIdSchema, env: EnvSchema });
+
+export const EngineTaskSchema = z.discriminatedUnion('kind', [OpenTaskSchema, IngestDatasetTaskSchema, ImportTableTaskSchema, QueryTaskSchema, BuildTaskSchema, SwapTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema, SchemaTaskSchema]);
 export type EngineTask = z.infer<typeof EngineTaskSchema>;
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });
@@ -139,6 +142,17 @@ export const ColumnSchema = z.object({ name: z.string(), type: z.string() });
 /** Where a workspace table's rows come from: the env its SELECT ran in (or an upload), and its sources. */
 export const WorkspaceTagSchema = z.object({ env: z.enum(['dev', 'prod', 'upload']), sources: z.array(SourceRefSchema) });
 export type WorkspaceTag = z.infer<typeof WorkspaceTagSchema>;
+
+/** A table of an env as discovery lists it: readable there, with its lineage (`sandbox/engine/discovery.ts`). */
+export const ListedTableSchema = z.object({
+  catalog: z.enum(['granted', 'dev', 'workspace']),
+  name: z.string(),
+  columns: z.array(z.object({ name: z.string(), type: z.string(), nullable: z.boolean() })),
+  sources: z.array(SourceRefSchema),
+  /** `published`: the env's granted or twin file; otherwise the workspace table's tag env. */
+  origin: z.enum(['published', 'dev', 'prod', 'upload']),
+});
+export type ListedTable = z.infer<typeof ListedTableSchema>;
 
 export const QueryResultSchema = z.object({
   columns: z.array(ColumnSchema),
@@ -153,6 +167,13 @@ export const QueryResultSchema = z.object({
   disclosure: z.object({ kind: z.enum(['aggregate', 'rows']), withheldRows: z.number().int(), suppressedCells: z.number().int(), reasons: z.array(z.string()) }).optional(),
   /** Refused by the person-level checks (no rows): the control plane raises it after its lineage checks. */
   refusal: z.object({ code: z.enum(ERROR_CODES), message: z.string() }).optional(),
+  /**
+   * Discovery answers only (SUMMARIZE): what the statistics were computed on. `table`: the table
+   * itself; `twin`: its synthetic twin (prod); `suppressed`: withheld (a prod-built table).
+   */
+  basis: z.enum(['table', 'twin', 'suppressed']).optional(),
+  /** Discovery answers only: what the answer shows, when it is not what the statement would show on raw data. */
+  note: z.string().optional(),
 });
 export type QueryResult = z.infer<typeof QueryResultSchema>;
 

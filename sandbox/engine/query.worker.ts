@@ -84,6 +84,8 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         return { ok: true, value: await ingestDataset({ ...task, datasetDir: datasetDirectory(DATA_DIR, task.datasetId), upload: task.upload && uploadInTempDir(task.upload) }) };
       case 'list-tables':
         return { ok: true, value: await withEngine(task, (engine) => engine.listTables()) };
+      case 'schema':
+        return { ok: true, value: await withEngine(task, (engine) => engine.schema(task.env)) };
     }
   } catch (error) {
     if (isDomainError(error)) return { ok: false, code: error.code, message: error.message };

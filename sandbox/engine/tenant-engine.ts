@@ -5,11 +5,14 @@ import { DomainError } from '../../core/errors.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type TablePrivacy } from '../../desensitize/index.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { checkedAnswer } from '../disclosure/check-answer.js';
+import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
+import { GATE_LIMITS } from '../gate/limits.js';
 import type { ScannedTable } from '../gate/plan-check.js';
 import type { Json } from '../gate/ast-walk.js';
 import { reject } from '../gate/sql-rejection.js';
-import { WorkspaceTagSchema, type Env, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
+import { answerDiscovery, createListingTables, listEnvTables, renderStatement, sourcesOfListing, type DiscoveryContext } from './discovery.js';
+import { WorkspaceTagSchema, type Env, type ListedTable, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
 import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog } from './tenant-files.js';
 
 /**
@@ -59,6 +62,11 @@ export class TenantEngine {
   private inFlight = 0;
   private closed = false;
   private readonly decisions = new Map<string, Decision>();
+  /**
+   * Texts whose parse is neither a discovery statement nor reads information_schema (`ORDER BY x DESC`
+   * mentions a discovery word): a property of the text alone, so they skip that parse next time.
+   */
+  private readonly plainTexts = new Map<string, true>();
   /**
    * Bumped when a workspace DDL starts and when it ends. Binding reads the workspace's catalog, so a
    * decision is only reused within one generation, and a query that overlapped a DDL is run again.
@@ -123,20 +131,65 @@ export class TenantEngine {
     return catalogVersion(this.catalog);
   }
 
-  /** Gates and runs one tenant query. Throws a DomainError with a stable code on refusal. */
+  /**
+   * Gates and runs one tenant query, or answers a discovery statement (SHOW TABLES, DESCRIBE,
+   * SUMMARIZE, information_schema) from the env's listing (`discovery.ts`). Throws a DomainError with
+   * a stable code on refusal.
+   */
   async query(sql: string, env: Env, options: RunOptions): Promise<QueryResult> {
     const started = performance.now();
     return this.withConnection(env, async (connection) => {
       for (let attempt = 0; ; attempt += 1) {
         const generation = this.generation;
-        const decision = await this.decide(connection, sql, env);
-        const result = await this.checkedRun(connection, decision, env, options);
+        const result = await this.answer(connection, sql, env, options);
         // SECURITY: the answer is delivered only if the workspace did not change between the check
         // and the run (a table dropped and re-created under the same name binds differently).
-        if (this.generation === generation) return { ...result, tables: decision.tables, sources: decision.sources, ms: Math.round(performance.now() - started) };
+        if (this.generation === generation) return { ...result, ms: Math.round(performance.now() - started) };
         if (attempt >= 2) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the query ran: retry it');
       }
     });
+  }
+
+  /** The env's readable tables and their columns, with lineage (GET /v1/schema). */
+  async schema(env: Env): Promise<ListedTable[]> {
+    return this.withConnection(env, (connection) => listEnvTables(connection, env, this.catalog, this.tags));
+  }
+
+  /** One attempt at a query: a discovery statement, a SELECT over information_schema, or any SELECT. */
+  private async answer(connection: DuckDBConnection, sql: string, env: Env, options: RunOptions): Promise<Omit<QueryResult, 'ms'>> {
+    const { parsed, write } = (this.plainTexts.has(sql) ? undefined : await parseForDiscovery(connection, sql)) ?? {};
+    const node = parsed?.statements?.length === 1 && !parsed.error ? parsed.statements[0]!.node : undefined;
+    if (parsed && write && node !== undefined) {
+      const statement = discoveryStatement(parsed);
+      if (statement) {
+        const listing = await listEnvTables(connection, env, this.catalog, this.tags);
+        return answerDiscovery(statement, { ...this.discoveryContext(connection, env, options, listing), write });
+      }
+      const rewritten = rewriteInformationSchema(node);
+      if (rewritten.views.size > 0) {
+        // information_schema.tables / columns: the same query over trusted listing tables of this env
+        // only, in the connection's own temp catalog; the rewritten query passes the whole gate.
+        const listing = await listEnvTables(connection, env, this.catalog, this.tags);
+        const rendered = await renderStatement(connection, rewritten.node, write);
+        await createListingTables(connection, rewritten.views, listing);
+        const decision = await this.decide(connection, rendered, env, listing);
+        const result = await this.checkedRun(connection, decision, env, options);
+        return { ...result, tables: decision.tables, sources: decision.sources };
+      }
+      remember(this.plainTexts, sql, true);
+    }
+    const decision = await this.decide(connection, sql, env);
+    const result = await this.checkedRun(connection, decision, env, options);
+    return { ...result, tables: decision.tables, sources: decision.sources };
+  }
+
+  private discoveryContext(connection: DuckDBConnection, env: Env, options: RunOptions, listing: ListedTable[]): Omit<DiscoveryContext, 'write'> {
+    return {
+      connection, env, listing, maxRows: options.maxRows,
+      decide: (on, sql, inEnv) => this.decide(on, sql, inEnv),
+      read: (on, sql) => withDeadline(on, env, options, () => readCapped(on, sql, options)),
+      inDev: (work) => this.withConnection('dev', work),
+    };
   }
 
   /**
@@ -291,15 +344,19 @@ export class TenantEngine {
    * and workspace generation: everything binding reads is then the same, so the full check would
    * give the same verdict. Nothing is shared between different texts.
    */
-  private async decide(connection: DuckDBConnection, sql: string, env: Env): Promise<Decision> {
-    const key = `${env}\u0000${this.version}\u0000${this.generation}\u0000${sql}`;
+  private async decide(connection: DuckDBConnection, sql: string, env: Env, listing?: ListedTable[]): Promise<Decision> {
+    // A listing context (information_schema) also reads the connection's temp catalog: never shared with a plain query.
+    const key = `${listing ? 'listing' : 'query'}\u0000${env}\u0000${this.version}\u0000${this.generation}\u0000${sql}`;
     const cached = this.decisions.get(key);
     if (cached) return cached;
-    const { canonicalSql, reads, ast } = await checkQuery(connection, sql, { catalogs: ENV_CATALOGS[env] }, (error) => bindError(error, env));
+    // SECURITY: the temp catalog is readable only when trusted code has just filled it with the env's listing.
+    const catalogs = listing ? new Set([...ENV_CATALOGS[env], 'temp']) : ENV_CATALOGS[env];
+    const { canonicalSql, reads, ast } = await checkQuery(connection, sql, { catalogs }, (error) => bindError(error, env));
+    const tables = reads.map((t) => (t.catalog === 'temp' ? `information_schema.${t.table.replace(/^information_schema_/, '')}` : `${t.catalog}.${t.table}`));
     const decision = {
       canonicalSql,
-      tables: [...new Set(reads.map((t) => `${t.catalog}.${t.table}`))].sort(),
-      sources: this.sourcesOf(reads, env),
+      tables: [...new Set(tables)].sort(),
+      sources: this.sourcesOf(reads, env, listing),
       disclosure: env === 'prod' ? await this.disclosureShape(connection, ast, reads) : undefined,
     };
     remember(this.decisions, key, decision);
@@ -371,11 +428,15 @@ export class TenantEngine {
    * needs its manifest entry, a workspace table its tag, and the tag's env must be the query's (or an
    * upload). Fails closed: a read without a lineage record is refused.
    */
-  private sourcesOf(reads: ScannedTable[], env: Env): SourceRef[] {
+  private sourcesOf(reads: ScannedTable[], env: Env, listing?: ListedTable[]): SourceRef[] {
     const sources = new Map<string, SourceRef>();
     for (const { catalog, table } of reads) {
       let found: SourceRef[];
-      if (catalog === 'workspace') {
+      if (catalog === 'temp') {
+        // SECURITY: invariant 9: the listing names every table of the env: its answer stops when any of them must.
+        if (!listing) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
+        found = sourcesOfListing(listing);
+      } else if (catalog === 'workspace') {
         const tag = this.tags.get(table);
         // SECURITY: invariant 9: no lineage, no access.
         if (!tag) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', `workspace table ${table} has no lineage record: delete it and create it again`);
@@ -401,6 +462,19 @@ function aggregateFunctions(connection: DuckDBConnection): Promise<Set<string>> 
   aggregateNames ??= connection.runAndReadAll("SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE function_type = 'aggregate'")
     .then((reader) => new Set(reader.getRowsJS().map((row) => String(row[0]))));
   return aggregateNames;
+}
+
+/**
+ * DuckDB's parse of a text that may be a discovery statement or read information_schema; undefined
+ * for every other text (the gate parses it), and for texts over the gate's size limit (the gate
+ * refuses them).
+ */
+async function parseForDiscovery(connection: DuckDBConnection, sql: string): Promise<{ parsed: SerializedSql; write: ReturnType<typeof readParseJson>['write'] } | undefined> {
+  if (!DISCOVERY_HINT.test(sql) && !INFORMATION_SCHEMA_HINT.test(sql)) return undefined;
+  if (Buffer.byteLength(sql, 'utf8') > GATE_LIMITS.maxSqlBytes) return undefined;
+  const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
+  const { value, write } = readParseJson(String(reader.getRowsJS()[0]?.[0]));
+  return { parsed: value as unknown as SerializedSql, write };
 }
 
 /** Tags of the workspace's tables, from their comments (trusted code on the tenant's own file). */

@@ -58,6 +58,9 @@ export function checkPlan(plan: PlanNode[], allowedCatalogs: ReadonlySet<string>
       if (!table || !allowedCatalogs.has(table.catalog) || table.schema !== 'main' || table.table.startsWith('__')) {
         reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
       }
+      // SECURITY: tables named `__…` are the platform's internal side tables (e.g. the entities
+      // behind disclosure checks), in whatever catalog: never readable by tenant SQL.
+      if (isInternalTable(table.table)) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
       scanned.push(table);
     } else if (!OPERATORS.has(node.name) && !GENERATORS.has(node.name)) {
       // SECURITY: any other source (a file, a catalog function, an unknown operator) is refused.
@@ -67,6 +70,11 @@ export function checkPlan(plan: PlanNode[], allowedCatalogs: ReadonlySet<string>
   };
   for (const node of plan) visit(node);
   return scanned;
+}
+
+/** Internal side tables of the platform (`__` prefix): never listed, described or read by tenant SQL. */
+export function isInternalTable(name: string): boolean {
+  return name.startsWith('__');
 }
 
 /** Parses `"granted".main.residents` (each part optionally double-quoted, quotes doubled inside). */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
-import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, IngestProgressSchema, PolicyPreviewSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
+import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, GrantSummarySchema, IngestProgressSchema, PolicyPreviewSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf, ALL_ROLES, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses, validationError } from '../errors.js';
 import { receiveForm } from '../multipart.js';
@@ -12,7 +12,11 @@ import { receiveForm } from '../multipart.js';
 const DatasetViewSchema = z.union([
   DatasetRecordSchema.extend({ columns: z.array(DatasetColumnSchema), versions: z.array(z.number().int()), loading: IngestProgressSchema.optional() }).describe('supervisor'),
   z.object({ id: z.string(), name: z.string(), provider: z.string(), loading: IngestProgressSchema }).describe('supervisor: the first version is still loading'),
-  DatasetRecordSchema.omit({ file: true, sha256: true, createdBy: true }).extend({ columns: z.array(z.object({ name: z.string(), type: z.string() })) }).describe('operators and applicants'),
+  DatasetRecordSchema.omit({ file: true, sha256: true, createdBy: true }).extend({
+    columns: z.array(z.object({ name: z.string(), type: z.string() })),
+    granted: z.boolean().optional().describe("operators: whether the caller's tenant holds an active grant of it"),
+    grant: GrantSummarySchema.optional().describe("operators: the caller's tenant's grant of it, when there is one"),
+  }).describe('operators and applicants'),
   z.object({ id: z.string(), name: z.string(), provider: z.string(), shareAttribute: z.literal('none') }).describe('不予共享: existence only'),
 ]);
 
@@ -69,7 +73,11 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string, maxFi
         tags: ['catalog'],
         response: { 200: z.object({ datasets: z.array(DatasetViewSchema) }), ...errorResponses(...AUTH_ERROR_STATUSES) },
       },
-    }, async (request) => ({ datasets: await controlPlane.catalog.list(request.claims.role) }));
+    }, async (request) => {
+      const datasets = await controlPlane.catalog.list(request.claims.role);
+      // SECURITY: an operator learns of its own tenant's grants only (the caller's org, never a parameter).
+      return { datasets: request.claims.role === 'operator' ? await controlPlane.grants.annotate(request.claims.org, datasets) : datasets };
+    });
 
     app.get('/v1/datasets/:id', {
       config: ALL_ROLES,
@@ -79,7 +87,10 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string, maxFi
         params: z.object({ id: DatasetIdSchema }),
         response: { 200: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404) },
       },
-    }, async (request) => controlPlane.catalog.get(request.params.id, request.claims.role));
+    }, async (request) => {
+      const dataset = await controlPlane.catalog.get(request.params.id, request.claims.role);
+      return request.claims.role === 'operator' ? (await controlPlane.grants.annotate(request.claims.org, [dataset]))[0]! : dataset;
+    });
   };
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CreateGrantSchema, GrantRecordSchema, OrgIdSchema, type ControlPlane } from '../../tenants/index.js';
-import { actorOf, SUPERVISOR_ONLY } from '../auth.js';
+import { actorOf, assertOwnTenant, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
 const GrantViewSchema = GrantRecordSchema.extend({ status: z.enum(['active', 'expired']) });
@@ -25,9 +25,9 @@ export function grantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
     });
 
     app.get('/v1/tenants/:id/grants', {
-      config: SUPERVISOR_ONLY,
+      config: { access: { roles: ['supervisor', 'operator'] } },
       schema: {
-        summary: "A tenant's grants, with the versions of its granted and dev files",
+        summary: "A tenant's grants, with the versions of its granted and dev files (operators: their own tenant's only)",
         tags: ['tenants'],
         params: IdParams,
         response: {
@@ -35,6 +35,10 @@ export function grantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
           ...errorResponses(...AUTH_ERROR_STATUSES, 404),
         },
       },
-    }, async (request) => controlPlane.grants.list(request.params.id));
+    }, async (request) => {
+      // SECURITY: an operator reads its own tenant's grants, never another's (nor learns whether another exists).
+      assertOwnTenant(request, request.params.id);
+      return controlPlane.grants.list(request.params.id);
+    });
   };
 }

@@ -32,7 +32,8 @@ const refused = (env: Env) => {
     'SELECT name, value FROM duckdb_settings() WHERE {p}{l}',
     'SELECT * FROM duckdb_tables WHERE {p}{l}',
     'SELECT * FROM duckdb_columns WHERE {p}{l}',
-    'SELECT * FROM information_schema.tables WHERE {p}{l}',
+    'SELECT * FROM information_schema.schemata WHERE {p}{l}',
+    `SELECT t.table_name FROM information_schema.tables t, ${other}.residents WHERE {p}{l}`,
     'SELECT * FROM sqlite_master WHERE {p}{l}',
     `SELECT name FROM ${other}.residents WHERE {p}{l}`,
     `SELECT count(*) FROM ${other}.main.residents WHERE {p}{l}`,
@@ -52,6 +53,8 @@ const allowed = (env: Env) => {
     ['SELECT name FROM residents WHERE {p}{l}', [`${own}.residents`]],
     ['SELECT 1 WHERE {p} OR EXISTS (SELECT 1 FROM main.residents){l}', [`${own}.residents`]],
     ['SELECT max(id) FROM residents WHERE {p} AND id > 3{l}', [`${own}.residents`]],
+    // information_schema.tables is answered from the env's listing (docs/sandbox.md, Discovery).
+    ['SELECT count(*) FROM information_schema.tables WHERE {p}{l}', ['information_schema.tables']],
   ) as fc.Arbitrary<[string, string[]]>;
 };
 

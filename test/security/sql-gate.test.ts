@@ -1,6 +1,7 @@
 /**
  * Invariants 1 and 2 under attack through POST /v1/query, against the real engine host: host files,
- * ATTACH, extensions, settings and PRAGMAs, logging and profiling, metadata, dynamic SQL, stacked
+ * ATTACH, extensions, settings and PRAGMAs, logging and profiling, metadata (discovery statements
+ * answer from the env's own tables only), dynamic SQL, stacked
  * statements and comment tricks, unicode and quoting tricks, another tenant's tables, the raw domain,
  * and planner exhaustion. Every attack must be refused with its code, nothing secret may appear in
  * any answer, and the service must still answer /health and a normal query afterwards.
@@ -81,7 +82,10 @@ describe('SQL gate attacks', () => {
     // Metadata.
     ['duckdb_databases() (paths)', 'SELECT path FROM duckdb_databases()', GATE],
     ['duckdb_tables view', 'SELECT * FROM duckdb_tables', GATE],
-    ['information_schema', 'SELECT * FROM information_schema.tables', GATE],
+    // information_schema.tables / columns are answered from the env's listing (below); the other views are refused.
+    ['information_schema.schemata', 'SELECT * FROM information_schema.schemata', GATE],
+    ['information_schema of the system catalog', 'SELECT * FROM system.information_schema.key_column_usage', GATE],
+    ['information_schema of another catalog', 'SELECT * FROM memory.information_schema.tables', GATE],
     ['pg_catalog', 'SELECT * FROM pg_catalog.pg_tables', GATE],
     ['sqlite_master', 'SELECT * FROM sqlite_master', GATE],
     ['duckdb_functions() (macro bodies)', 'SELECT * FROM duckdb_functions()', GATE],
@@ -106,9 +110,12 @@ describe('SQL gate attacks', () => {
     ['UPDATE', "UPDATE residents SET name = 'x'", GATE],
     ['CREATE TABLE in the granted file', 'CREATE TABLE granted.main.x AS SELECT 1', GATE],
     ['EXPLAIN ANALYZE', 'EXPLAIN ANALYZE SELECT 1', GATE],
-    ['SUMMARIZE', 'SUMMARIZE residents', GATE],
-    ['DESCRIBE', 'DESCRIBE residents', GATE],
-    ['SHOW TABLES', 'SHOW ALL TABLES', GATE],
+    // Discovery statements are answered from the env's listing (below), only in their bare forms.
+    ['SUMMARIZE inside a query', 'SELECT * FROM (SUMMARIZE residents) WHERE min IS NOT NULL', GATE],
+    ['DESCRIBE of a metadata function', 'DESCRIBE SELECT * FROM duckdb_databases()', GATE],
+    ['SHOW DATABASES', 'SHOW DATABASES', GATE],
+    ['DESCRIBE of the other env', `DESCRIBE ${other}.main.residents`, GATE],
+    ["DESCRIBE of a rival's table", 'DESCRIBE rival_only', GATE],
     // Unicode and quoting tricks.
     ['a quoted cross-env name', `SELECT * FROM "${other}"."residents"`, GATE],
     ['a three-part cross-env name', `SELECT * FROM "${other}"."main"."residents"`, GATE],
@@ -160,6 +167,16 @@ describe('SQL gate attacks', () => {
       }
     }
     expect(new Set(seen).size).toBeGreaterThan(4);
+  });
+
+  it('answers discovery statements from the env\'s own tables, leaking nothing', async () => {
+    for (const env of ['prod', 'dev'] as const) {
+      for (const sql of ['SUMMARIZE residents', 'DESCRIBE residents', 'SHOW ALL TABLES', 'SELECT * FROM information_schema.tables', 'SELECT * FROM information_schema.columns']) {
+        const res = await t.call(ACME, 'POST', '/v1/query', { sql, env });
+        expect(res.statusCode, `${env}: ${sql}`).toBe(200);
+        for (const marker of [...MARKERS, t.dataDir, env === 'prod' ? '"dev"' : '"granted"', 'rival']) expect(res.body, `${env}: ${sql}`).not.toContain(marker);
+      }
+    }
   });
 
   it('leaves no file behind and nothing changed in the tenant files', async () => {
