@@ -146,7 +146,8 @@ export class EngineProcess {
         reject: (error) => { settle(); reject(error); },
         // SECURITY: invariant 3 and 9: a task that does not end in time takes its process with it.
         deadline: setTimeout(() => {
-          pending.reject(new DomainError('SBX_ERR_QUERY_TIMEOUT', 'the task ran past its time limit and its engine was stopped'));
+          const limit = 'timeoutMs' in task ? `${task.timeoutMs} ms ` : '';
+          pending.reject(new DomainError('SBX_ERR_QUERY_TIMEOUT', `the task ran past its ${limit}time limit and its engine was stopped`));
           this.kill('deadline');
         }, deadlineMs),
       };
