@@ -48,15 +48,8 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     // SECURITY: invariant 8: identifiers (tokens, masks, recognized personal values) never reach the screen in prod.
     throw new DomainError('DSC_ERR_IDENTIFIERS', `row-level answers in prod cannot show identifier columns (${shape.identifiers.join(', ')}): aggregate them, or develop the query in dev`);
   }
-  const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
-  const answerSql = await render(connection, { ...(shape.node as Obj), select_list: [...(shape.node as Obj).select_list as Json[], ...keys.map((key, i) => aliased(key, `__key${i}`))] });
-  const answer = await runAnswer(answerSql);
-  const width = answer.columns.length - keys.length;
-  const keyOf = (row: unknown[], from: number) => JSON.stringify(row.slice(from, from + keys.length));
-  const companions: Map<string, number[]>[] = [];
-  for (const ref of shape.personal) companions.push(await companionStats(connection, await companionSql(connection, shape, ref), keys.length));
-  const strip = (row: unknown[]) => row.slice(0, width);
-  const columns = answer.columns.slice(0, width);
+  const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer);
+  const width = columns.length;
 
   if (shape.kind === 'rows') {
     let offending = 0;
@@ -160,6 +153,23 @@ function cellStats(stats: number[], index: number, summable: boolean): CellStats
   const entities = Number(row[1 + index * 3] ?? 0);
   if (!summable) return { entities };
   return { entities, total: Number(row[2 + index * 3] ?? 0), top: ((row[3 + index * 3] as number[] | null) ?? []).map(Number) };
+}
+
+/** The answer with its keys appended, and per personal table its companion's statistics by key. */
+async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, runAnswer: Run) {
+  const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
+  const answerSql = await render(connection, { ...(shape.node as Obj), select_list: [...(shape.node as Obj).select_list as Json[], ...keys.map((key, i) => aliased(key, `__key${i}`))] });
+  const answer = await runAnswer(answerSql);
+  const width = answer.columns.length - keys.length;
+  const companions: Map<string, number[]>[] = [];
+  for (const ref of shape.personal) companions.push(await companionStats(connection, await companionSql(connection, shape, ref), keys.length));
+  return {
+    answer,
+    columns: answer.columns.slice(0, width),
+    keyOf: (row: unknown[], from: number) => JSON.stringify(row.slice(from, from + keys.length)),
+    strip: (row: unknown[]) => row.slice(0, width),
+    companions,
+  };
 }
 
 /** Reads a companion: key → [group entities, then per aggregate: entities, total, top]. */
@@ -293,4 +303,73 @@ function aliased(expr: Json | undefined, alias: string): Obj {
 
 function clone(value: Json | undefined): Json {
   return structuredClone(value ?? null);
+}
+
+/** One automated check of an output (issue #11 item 2), as export reports list them. */
+export interface OutputCheck {
+  name: string;
+  status: 'pass' | 'review' | 'fail';
+  reason: string;
+  /** Affected cells, as [row, column] of the output (0-based). */
+  cells?: [number, number][];
+  /** Affected rows (0-based). */
+  rows?: number[];
+}
+
+const ONE_PERSON_AGGREGATES = new Set(['min', 'max', 'median', 'quantile', 'quantile_cont', 'quantile_disc', 'mode']);
+
+/**
+ * The same statistics as `checkedAnswer`, reported instead of applied: the full output with, per
+ * rule, what fails or needs review. For outputs that leave the domain (exports), where a
+ * supervisor decides and mitigations make new versions.
+ */
+export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean; checks: OutputCheck[] }> {
+  const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer);
+  const width = columns.length;
+  const rows = answer.rows.map(strip);
+  const checks: OutputCheck[] = [];
+  const check = (name: string, failing: { rows?: number[]; cells?: [number, number][] }, status: 'review' | 'fail', reason: string, passReason: string) => {
+    const count = (failing.rows?.length ?? 0) + (failing.cells?.length ?? 0);
+    checks.push(count > 0 ? { name, status, reason, ...failing } : { name, status: 'pass', reason: passReason });
+  };
+  if (shape.kind === 'rows') {
+    checks.push(shape.identifiers.length > 0
+      ? { name: 'identifiers', status: 'fail', reason: `columns ${shape.identifiers.join(', ')} identify people or enterprises (tokens, masks or recognized personal values)` }
+      : { name: 'identifiers', status: 'pass', reason: 'no identifier columns' });
+    const offending = answer.rows.flatMap((row, i) => (companions.some((stats) => Number(stats.get(keyOf(row, width))?.[0] ?? 0) < rules.k) ? [i] : []));
+    const over = shape.quasi.length > 0 ? `on (${shape.quasi.map((q) => q.label).join(', ')})` : 'in the selected population';
+    check('k-anonymity', { rows: offending }, 'fail', `${offending.length} rows describe fewer than ${rules.k} people ${over}`, `every row is shared by at least ${rules.k} people ${over}`);
+    return { columns, rows, truncated: answer.truncated, checks };
+  }
+  const small: number[] = [];
+  const byRule = new Map<CellRule, [number, number][]>();
+  const onePerson: [number, number][] = [];
+  const zeros: [number, number][] = [];
+  answer.rows.forEach((row, i) => {
+    const stats = companions.map((c) => c.get(keyOf(row, width)));
+    if (stats.some((s) => s === undefined || Number(s[0]) < rules.minEntities)) small.push(i);
+    shape.aggregates.forEach((aggregate, index) => {
+      for (const s of stats) {
+        if (!s) continue;
+        const verdict = judgeCell(cellStats(s, index, aggregate.summable), rules);
+        if (!verdict.ok && verdict.rule !== 'threshold') byRule.set(verdict.rule, [...(byRule.get(verdict.rule) ?? []), [i, aggregate.column]]);
+        if (!verdict.ok && verdict.rule === 'threshold' && !small.includes(i)) byRule.set('threshold', [...(byRule.get('threshold') ?? []), [i, aggregate.column]]);
+      }
+      if (ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase())) onePerson.push([i, aggregate.column]);
+      const value = row[aggregate.column];
+      if (value === 0 || value === '0') zeros.push([i, aggregate.column]);
+    });
+  });
+  check('minimum-entities', { rows: small }, 'fail', `${small.length} rows describe fewer than ${rules.minEntities} people or enterprises`, `every row describes at least ${rules.minEntities} people or enterprises`);
+  const cellsOf = (rule: CellRule) => dedupe(byRule.get(rule) ?? []);
+  check('cell-threshold', { cells: cellsOf('threshold') }, 'fail', ruleReason('threshold', cellsOf('threshold').length, rules), 'every filtered cell describes enough people or enterprises');
+  check('dominance', { cells: cellsOf('dominance') }, 'fail', ruleReason('dominance', cellsOf('dominance').length, rules), `no cell is dominated by its ${rules.dominanceN} largest contributors`);
+  check('p-ratio', { cells: cellsOf('p-ratio') }, 'fail', ruleReason('p-ratio', cellsOf('p-ratio').length, rules), 'no cell lets a contributor estimate another closely');
+  check('single-values', { cells: onePerson }, 'review', `${onePerson.length} cells are a minimum, maximum, median or mode: one person's own value`, 'no cell is one person\'s own value');
+  check('zeros', { cells: zeros }, 'review', `${zeros.length} cells are zero, which says that nobody in a group has a property`, 'no zero cells');
+  return { columns, rows, truncated: answer.truncated, checks };
+}
+
+function dedupe(cells: [number, number][]): [number, number][] {
+  return [...new Map(cells.map((c) => [`${c[0]}:${c[1]}`, c])).values()];
 }

@@ -373,7 +373,7 @@ export class TenantEngine {
     try {
       // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
       if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
-      return await withDeadline(connection, env, options, () => (shape
+      return await withDeadline(connection, env, options, (): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> => (shape
         ? checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))
         : readCapped(connection, decision.canonicalSql, options)));
     } catch (error) {
