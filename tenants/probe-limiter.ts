@@ -67,6 +67,8 @@ const SWEEP_AT_BUCKETS = 10_000;
  */
 export class ProbeLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  /** Size at which the next sweep runs: doubles past what a sweep could not free (amortized O(1)). */
+  private sweepAtSize = SWEEP_AT_BUCKETS;
 
   constructor(
     private readonly limits: ProbeLimits,
@@ -102,7 +104,7 @@ export class ProbeLimiter {
 
   /** The bucket under `key`, refilled up to now (a new one is full). */
   private refilled(key: string, budget: ProbeBudget, nowMs: number): Bucket {
-    if (this.buckets.size >= SWEEP_AT_BUCKETS && !this.buckets.has(key)) this.sweep(nowMs);
+    if (this.buckets.size >= this.sweepAtSize && !this.buckets.has(key)) this.sweep(nowMs);
     const bucket = this.buckets.get(key) ?? { tokens: budget.burst, atMs: nowMs };
     const elapsedMs = Math.max(0, nowMs - bucket.atMs);
     bucket.tokens = Math.min(budget.burst, bucket.tokens + (elapsedMs * budget.perMinute) / 60_000);
@@ -117,5 +119,6 @@ export class ProbeLimiter {
       const budget = key.startsWith('tenant') ? this.limits.tenant : this.limits.operator;
       if (bucket.tokens + ((nowMs - bucket.atMs) * budget.perMinute) / 60_000 >= budget.burst) this.buckets.delete(key);
     }
+    this.sweepAtSize = Math.max(SWEEP_AT_BUCKETS, this.buckets.size * 2);
   }
 }
