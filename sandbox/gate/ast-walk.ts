@@ -1,3 +1,4 @@
+import type { DomainError } from '../../core/errors.js';
 import { ALLOWED_FUNCTIONS } from './allowed-functions.js';
 import type { GateLimits } from './limits.js';
 import { forbiddenFunctionReason, looksOutward, unknownName } from './sql-errors.js';
@@ -48,6 +49,8 @@ interface WalkState extends AstSummary {
   tableFunctionCalls: WeakSet<object>;
   isEngineFunction: (name: string) => boolean;
   sql: string;
+  /** The first name that does not exist: thrown only once the whole walk found nothing to refuse. */
+  unknown?: DomainError;
 }
 
 /** Names a misspelt scalar, aggregate or window function may be suggested from: allow-listed ones only. */
@@ -69,6 +72,8 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 export function walkSelectAst(node: Json, limits: GateLimits, names: WalkNames = { isEngineFunction: () => true, sql: '' }): AstSummary {
   const state: WalkState = { tableRefs: [], nodes: 0, joins: 0, tableFunctionCalls: new WeakSet(), ...names };
   visit(node, 0, state, limits);
+  // A refusal anywhere in the query wins over a typo: a probe cannot hide behind a misspelt name.
+  if (state.unknown) throw state.unknown;
   return { tableRefs: state.tableRefs, nodes: state.nodes, joins: state.joins };
 }
 
@@ -113,7 +118,10 @@ function checkExpression(node: { [key: string]: Json }, summary: WalkState): voi
     if (allowed && !qualified) return;
     // A name DuckDB does not know at all is a typo, not a refusal (it could never run either way);
     // names that say they reach outside (read_*, *_scan, ...) are refusals whether loaded or not.
-    if (!qualified && !summary.isEngineFunction(name) && !looksOutward(name)) throw unknownName('function', name, SUGGESTED_FUNCTIONS, summary.sql);
+    if (!qualified && !summary.isEngineFunction(name) && !looksOutward(name)) {
+      summary.unknown ??= unknownName('function', name, SUGGESTED_FUNCTIONS, summary.sql);
+      return;
+    }
     // SECURITY: functions are allow-listed by name; qualified names could reach other catalogs' macros.
     reject('SBX_ERR_SQL_FORBIDDEN_FUNCTION', `function ${name}() is not available in the sandbox: ${qualified ? 'functions cannot be qualified with a catalog or schema' : forbiddenFunctionReason(name)}`, { function: name });
   }
@@ -137,9 +145,12 @@ function checkTableRef(type: string, node: { [key: string]: Json }, summary: Wal
       const name = String(fn?.function_name ?? '').toLowerCase();
       const qualified = Boolean(fn?.catalog) || Boolean(fn?.schema && fn.schema !== 'main');
       if (!ALLOWED_TABLE_FUNCTIONS.has(name) || qualified) {
-        if (!qualified && !summary.isEngineFunction(name) && !looksOutward(name)) throw unknownName('table function', name, ALLOWED_TABLE_FUNCTIONS, summary.sql);
-        // SECURITY: table functions read files, catalogs and run SQL (read_csv, query, duckdb_*): only generators pass.
-        reject('SBX_ERR_SQL_FORBIDDEN_FUNCTION', `table function ${name}() is not available in the sandbox: ${qualified ? 'functions cannot be qualified with a catalog or schema' : `${forbiddenFunctionReason(name)}; only ${[...ALLOWED_TABLE_FUNCTIONS].join(', ')} are`}`, { function: name });
+        if (!qualified && !summary.isEngineFunction(name) && !looksOutward(name)) {
+          summary.unknown ??= unknownName('table function', name, ALLOWED_TABLE_FUNCTIONS, summary.sql);
+        } else {
+          // SECURITY: table functions read files, catalogs and run SQL (read_csv, query, duckdb_*): only generators pass.
+          reject('SBX_ERR_SQL_FORBIDDEN_FUNCTION', `table function ${name}() is not available in the sandbox: ${qualified ? 'functions cannot be qualified with a catalog or schema' : `${forbiddenFunctionReason(name)}; only ${[...ALLOWED_TABLE_FUNCTIONS].join(', ')} are`}`, { function: name });
+        }
       }
       summary.tableFunctionCalls.add(fn!);
       return;

@@ -60,6 +60,19 @@ describe('what error messages may say', () => {
     }
   });
 
+  it('lets no typo hide a refusal: a probe behind a misspelt name is still refused (and counted)', async () => {
+    for (const sql of [
+      "SELECT lenght(name), current_setting('threads') FROM residents",
+      "SELECT * FROM rangee(3), read_csv('/etc/passwd')",
+      "SELECT * FROM rangee(current_setting('threads'))",
+    ]) {
+      const res = expectStatus(await query(sql, 'prod'), 400);
+      expect(res.json().code, sql).toBe('SBX_ERR_SQL_FORBIDDEN_FUNCTION');
+    }
+    const typo = expectStatus(await query('SELECT * FROM rangee(3)', 'prod'), 400);
+    expect(typo.json()).toMatchObject({ code: 'SBX_ERR_SQL_UNKNOWN_NAME', details: { kind: 'table function', suggestions: ['range'] } });
+  });
+
   it('never echoes a value read from a table in prod, whatever fails', async () => {
     const failing = [
       'SELECT CAST(name AS INTEGER) FROM residents',
