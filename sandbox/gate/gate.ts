@@ -132,6 +132,7 @@ function checkQualifiedNames(tableRefs: string[][], catalogs: ReadonlySet<string
     const [first, second] = parts.map((part) => part.toLowerCase());
     const ok = parts.length === 2 ? first === 'main' || catalogs.has(first!) : catalogs.has(first!) && second === 'main';
     // SECURITY: invariant 1 (env separation): no reaching into another catalog by qualifying a name.
-    if (!ok) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
+    // The message repeats only what the query wrote, and the same whether that catalog exists or not.
+    if (!ok) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', `${parts.join('.')} is not available in this environment: name tables without a catalog (the query's environment is searched), or as workspace.<table>`, { table: parts.join('.') });
   }
 }

@@ -82,6 +82,9 @@ describe('errors that help', () => {
     expect(setting.json().message).toMatch(/current_setting\(\) is not available in the sandbox: it reveals or changes the engine's settings/);
     const sqlString = expectStatus(await query("SELECT json_serialize_plan('SELECT 1')", 'dev'), 400);
     expect(sqlString.json().message).toContain('it runs or plans SQL given as a string');
+    const otherEnv = expectStatus(await query('SELECT * FROM dev.residents', 'prod'), 400);
+    expect(otherEnv.json()).toMatchObject({ code: 'SBX_ERR_SQL_FORBIDDEN_TABLE', details: { table: 'dev.residents' } });
+    expect(otherEnv.json().message).toMatch(/^dev\.residents is not available in this environment/);
   });
 
   it('rebuilds wrong-argument and GROUP BY errors in prod from names and types only', async () => {
