@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_FORBIDDEN_TABLE',
   'SBX_ERR_SQL_TOO_COMPLEX',
+  // Not a refusal: the query names a column, table, function or type that does not exist where it runs.
+  'SBX_ERR_SQL_UNKNOWN_NAME',
   // Running tenant queries.
   'SBX_ERR_QUERY_FAILED',
   'SBX_ERR_QUERY_TIMEOUT',

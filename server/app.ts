@@ -132,7 +132,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         ...DEFAULT_QUERY_LIMITS,
         timeoutMs: config.engine.queryTimeoutMs,
         maxBytes: config.engine.queryMaxBytes,
-        maxRejectionsPerWindow: config.engine.maxRejectionsPerMinute,
+        maxRejectionsPerMinute: config.engine.maxRejectionsPerMinute,
       },
       ...(options.clock ? { clock: options.clock } : {}),
     });

@@ -10,7 +10,7 @@ import { todayFor } from './calendar.js';
 import type { Claims } from './model.js';
 import { OrgDirectory } from './org-directory.js';
 import { openDuckDbControlStore } from './store/duckdb-control-store.js';
-import { ProbeLimiter } from './probe-limiter.js';
+import { ProbeLimiter, probeLimitsFor } from './probe-limiter.js';
 import { createQueryService, type QueryEngine, type QueryLimits } from './query-service.js';
 import { createCatalogService, type CatalogEngine } from './catalog-service.js';
 import { createGrantService } from './grant-service.js';
@@ -78,7 +78,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
     const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, retireTenant: (id) => options.engine.retireTenant(id), cancelTenantWork: (id) => options.engine.cancelTenant(id), isRetired: (id) => options.engine.isRetired(id) });
-    const probes = new ProbeLimiter(options.queryLimits.maxRejectionsPerWindow, options.queryLimits.rejectionWindowMs, clock);
+    const probes = new ProbeLimiter(probeLimitsFor(options.queryLimits.maxRejectionsPerMinute), clock);
     // The catalog tells the refinery what changed; the refinery reads policies from the catalog.
     let refinery: Refinery | undefined;
     const access = new AccessDirectory(await store.reader.listGrants(), new Map());

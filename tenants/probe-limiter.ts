@@ -1,44 +1,124 @@
 import { DomainError } from '../core/errors.js';
 
-/** Codes that mean the gate refused the SQL: a stream of them is how a tenant probes. */
+/**
+ * Codes that mean the gate's security checks refused the SQL: what a prober collects while looking
+ * for a way past them. Only these count towards probing:
+ * - FORBIDDEN_FUNCTION, FORBIDDEN_TABLE, FORBIDDEN_CONSTRUCT: the query reached for something the
+ *   sandbox withholds (files, settings, metadata, dynamic SQL, another environment's catalog);
+ * - NOT_SELECT, MULTIPLE_STATEMENTS: DDL, ATTACH, COPY, SET or stacked statements, the usual ways out;
+ * - TOO_COMPLEX: shapes sized to exhaust the planner, which cannot be interrupted.
+ * Never counted: a query written wrong (SYNTAX, UNKNOWN_NAME: an unqualified name resolves only in the
+ * query's own environment, and the answer is the same whether it exists elsewhere or not), EMPTY and
+ * TOO_LONG (refused on the text alone, before anything is parsed), and failures while running
+ * (QUERY_FAILED, TIMEOUT, ...), which the gate had let through.
+ */
 export const GATE_REFUSALS: ReadonlySet<string> = new Set([
-  'SBX_ERR_SQL_SYNTAX', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_FORBIDDEN_FUNCTION',
-  'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_TOO_COMPLEX', 'SBX_ERR_SQL_TOO_LONG',
+  'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
+  'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
 ]);
 
+/** A token bucket's shape: `burst` refused queries at once, then `perMinute` (fractions allowed). */
+export interface ProbeBudget {
+  burst: number;
+  perMinute: number;
+}
+
+export interface ProbeLimits {
+  /** Each operator (`sub`) of a tenant, on its own. */
+  operator: ProbeBudget;
+  /** The tenant as a whole: every operator's refusals together. */
+  tenant: ProbeBudget;
+}
+
 /**
- * Per-tenant budget of refused SQL in a sliding window. Past it, the tenant's SQL is refused
- * outright until the window passes, which slows down binary-search and differencing probes
- * (reference/duckdb-sandbox.md). In memory: a restart resets budgets, which only helps briefly.
+ * The budgets derived from one setting, the tenant-wide rate R per minute
+ * (`INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE`): the tenant may burst 2R, each operator a third of
+ * that (so one operator alone cannot spend the tenant's budget) and is then slowed to R/3 a minute.
+ */
+export function probeLimitsFor(perMinute: number): ProbeLimits {
+  return {
+    tenant: { burst: 2 * perMinute, perMinute },
+    operator: { burst: Math.max(1, Math.ceil((2 * perMinute) / 3)), perMinute: perMinute / 3 },
+  };
+}
+
+/** A query admitted by the limiter; `settle` with its outcome code ('ok' when it answered). */
+export interface ProbeAdmission {
+  settle(code: string): void;
+}
+
+interface Bucket {
+  tokens: number;
+  atMs: number;
+}
+
+const SWEEP_AT_BUCKETS = 10_000;
+
+/**
+ * Slows probing without locking anyone out: refused queries spend tokens of two buckets, the
+ * operator's and its tenant's, which refill at a steady rate. A query is admitted while both hold a
+ * token; it holds one of each while it runs (so concurrent probes cannot overspend) and gives them
+ * back unless the gate refused it. Past the budget, every query of that operator (or, once the
+ * tenant's bucket is empty, of the tenant) waits for the next token: refused with
+ * SBX_ERR_REJECTIONS_RATE_LIMITED and Retry-After until then, so a prober gets one attempt per
+ * refill, whether its next query would pass or not (otherwise passing and 429 would still tell it
+ * apart at full speed). Errors in the operator's SQL (syntax, unknown names) spend nothing.
+ * In memory: a restart refills every bucket, which only helps briefly.
  */
 export class ProbeLimiter {
-  private readonly refusals = new Map<string, number[]>();
+  private readonly buckets = new Map<string, Bucket>();
+  /** Size at which the next sweep runs: doubles past what a sweep could not free (amortized O(1)). */
+  private sweepAtSize = SWEEP_AT_BUCKETS;
 
   constructor(
-    private readonly maxPerWindow: number,
-    private readonly windowMs: number,
+    private readonly limits: ProbeLimits,
     private readonly now: () => Date,
   ) {}
 
-  /** Throws SBX_ERR_REJECTIONS_RATE_LIMITED when the tenant's budget is spent. */
-  check(tenantId: string): void {
-    const recent = this.recent(tenantId);
-    // SECURITY: probing is slowed down: past the budget of refusals, nothing runs until the window passes.
-    if (recent.length >= this.maxPerWindow) {
-      const retryAfterSeconds = Math.max(1, Math.ceil((recent[0]! + this.windowMs - this.now().getTime()) / 1000));
-      throw new DomainError('SBX_ERR_REJECTIONS_RATE_LIMITED', `too many refused queries: wait ${retryAfterSeconds} s`, { retryAfterSeconds });
+  /** Admits one query, or throws SBX_ERR_REJECTIONS_RATE_LIMITED with `retryAfterSeconds`. */
+  admit(tenantId: string, sub: string): ProbeAdmission {
+    const nowMs = this.now().getTime();
+    const held = [
+      { key: `tenant\u0000${tenantId}`, budget: this.limits.tenant },
+      { key: `operator\u0000${tenantId}\u0000${sub}`, budget: this.limits.operator },
+    ].map(({ key, budget }) => ({ key, budget, bucket: this.refilled(key, budget, nowMs) }));
+    const short = held.filter((h) => h.bucket.tokens < 1);
+    if (short.length > 0) {
+      const waitMs = Math.max(...short.map((h) => ((1 - h.bucket.tokens) * 60_000) / h.budget.perMinute));
+      const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+      const whose = short.some((h) => h.key.startsWith('operator')) ? 'you have' : 'your organization has';
+      // SECURITY: probing is slowed: past the budget of refused queries, one query per refill.
+      throw new DomainError('SBX_ERR_REJECTIONS_RATE_LIMITED', `${whose} sent many queries the sandbox refused: the next one is accepted in ${retryAfterSeconds} s`, { retryAfterSeconds });
     }
+    for (const h of held) h.bucket.tokens -= 1;
+    let settled = false;
+    return {
+      settle: (code: string) => {
+        if (settled) return;
+        settled = true;
+        if (GATE_REFUSALS.has(code)) return;
+        for (const h of held) h.bucket.tokens = Math.min(h.budget.burst, h.bucket.tokens + 1);
+      },
+    };
   }
 
-  /** Counts the outcome if it was a gate refusal. */
-  record(tenantId: string, code: string): void {
-    if (GATE_REFUSALS.has(code)) this.recent(tenantId).push(this.now().getTime());
+  /** The bucket under `key`, refilled up to now (a new one is full). */
+  private refilled(key: string, budget: ProbeBudget, nowMs: number): Bucket {
+    if (this.buckets.size >= this.sweepAtSize && !this.buckets.has(key)) this.sweep(nowMs);
+    const bucket = this.buckets.get(key) ?? { tokens: budget.burst, atMs: nowMs };
+    const elapsedMs = Math.max(0, nowMs - bucket.atMs);
+    bucket.tokens = Math.min(budget.burst, bucket.tokens + (elapsedMs * budget.perMinute) / 60_000);
+    bucket.atMs = Math.max(bucket.atMs, nowMs);
+    this.buckets.set(key, bucket);
+    return bucket;
   }
 
-  private recent(tenantId: string): number[] {
-    const since = this.now().getTime() - this.windowMs;
-    const kept = (this.refusals.get(tenantId) ?? []).filter((t) => t > since);
-    this.refusals.set(tenantId, kept);
-    return kept;
+  /** Forgets buckets that have refilled completely (a new one would be the same). */
+  private sweep(nowMs: number): void {
+    for (const [key, bucket] of this.buckets) {
+      const budget = key.startsWith('tenant') ? this.limits.tenant : this.limits.operator;
+      if (bucket.tokens + ((nowMs - bucket.atMs) * budget.perMinute) / 60_000 >= budget.burst) this.buckets.delete(key);
+    }
+    this.sweepAtSize = Math.max(SWEEP_AT_BUCKETS, this.buckets.size * 2);
   }
 }

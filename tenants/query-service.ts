@@ -4,7 +4,7 @@ import { GATE_LIMITS, type Env, type QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
-import type { ProbeLimiter } from './probe-limiter.js';
+import type { ProbeAdmission, ProbeLimiter } from './probe-limiter.js';
 import type { ControlStore } from './store/control-store.js';
 
 /** What the query service needs of the engine (the sandbox's EngineClient). */
@@ -17,9 +17,8 @@ export interface QueryLimits {
   maxRows: number;
   maxBytes: number;
   timeoutMs: number;
-  /** Refused queries a tenant may send per window before further queries are refused outright. */
-  maxRejectionsPerWindow: number;
-  rejectionWindowMs: number;
+  /** Refused queries per minute the tenant as a whole is slowed to (the budgets: `probeLimitsFor`). */
+  maxRejectionsPerMinute: number;
 }
 
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
@@ -27,14 +26,13 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxRows: 10_000,
   maxBytes: 8 * 1024 * 1024,
   timeoutMs: 10_000,
-  maxRejectionsPerWindow: 30,
-  rejectionWindowMs: 60_000,
+  maxRejectionsPerMinute: 30,
 };
 
 /**
  * Operators' queries: run through the engine (which gates them), audited whatever the outcome, with
- * refused queries rate-limited per tenant, since a stream of refusals is how a tenant probes for
- * what it should not see (reference/duckdb-sandbox.md).
+ * the gate's refusals slowed per operator and per tenant, since a stream of refusals is how a tenant
+ * probes for what it should not see (reference/duckdb-sandbox.md; `probe-limiter.ts`).
  */
 export function createQueryService(deps: {
   store: ControlStore;
@@ -55,8 +53,9 @@ export function createQueryService(deps: {
   return {
     async run(actor: AuditActor, tenantId: string, input: { sql: string; env: Env; maxRows?: number | undefined }, signal?: AbortSignal): Promise<QueryResult & { env: Env }> {
       const base = { env: input.env, ...auditedSql(input.sql) };
+      let admission: ProbeAdmission;
       try {
-        deps.probes.check(tenantId);
+        admission = deps.probes.admit(tenantId, actor.sub);
       } catch (error) {
         await audit(actor, tenantId, { ...base, outcome: 'SBX_ERR_REJECTIONS_RATE_LIMITED' });
         throw error;
@@ -80,12 +79,13 @@ export function createQueryService(deps: {
         }
         // SECURITY: invariant 8: what the person-level checks refused is not shown (lineage errors above take precedence).
         if (result.refusal) throw new DomainError(result.refusal.code, result.refusal.message);
+        admission.settle('ok');
         await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms, ...(result.disclosure ? { withheldRows: result.disclosure.withheldRows, suppressedCells: result.disclosure.suppressedCells } : {}) });
         return { ...result, env: input.env };
       } catch (failure) {
         const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
-        deps.probes.record(tenantId, code);
+        admission.settle(code);
         await audit(actor, tenantId, { ...base, outcome: code });
         throw error;
       }

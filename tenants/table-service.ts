@@ -5,7 +5,7 @@ import { SYSTEM_ACTOR, type AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
 import type { WorkspaceTableLineage } from './model.js';
-import type { ProbeLimiter } from './probe-limiter.js';
+import type { ProbeAdmission, ProbeLimiter } from './probe-limiter.js';
 import { auditedSql } from './query-service.js';
 import type { ControlStore } from './store/control-store.js';
 
@@ -82,13 +82,15 @@ export function createTableService(deps: {
   return {
     async create(actor: AuditActor, tenantId: string, input: { name: string; sql: string; env: Env }): Promise<WorkspaceTable> {
       let saved: Awaited<ReturnType<typeof save>>;
+      let admission: ProbeAdmission | undefined;
       try {
-        deps.probes.check(tenantId);
+        admission = deps.probes.admit(tenantId, actor.sub);
         saved = await save(actor, tenantId, input, { replace: false, createdAt: deps.now().toISOString(), createdBy: actor.sub });
+        admission.settle('ok');
       } catch (failure) {
         const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
-        deps.probes.record(tenantId, code);
+        admission?.settle(code);
         await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.create', target: `tenant:${tenantId}`, details: { name: input.name, env: input.env, ...auditedSql(input.sql), outcome: code } }));
         throw error;
       }

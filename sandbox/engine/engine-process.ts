@@ -91,7 +91,7 @@ export class EngineProcess {
         if (!pending) return;
         const outcome = message.outcome as TaskOutcome<unknown>;
         if (outcome.ok) pending.resolve(outcome.value);
-        else pending.reject(new DomainError(outcome.code, outcome.message));
+        else pending.reject(new DomainError(outcome.code, outcome.message, outcome.details));
       });
       this.child.once('exit', () => reject(new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', 'the engine exited while starting: retry shortly')));
     });

@@ -187,7 +187,11 @@ export type BuildResult = z.infer<typeof BuildResultSchema>;
 export const PublishResultSchema = z.object({ target: z.enum(['granted', 'dev']), version: z.number().int(), tables: z.array(z.string()) });
 export type PublishResult = z.infer<typeof PublishResultSchema>;
 
-export const TaskFailureSchema = z.object({ ok: z.literal(false), code: z.enum(ERROR_CODES), message: z.string() });
+export const TaskFailureSchema = z.object({
+  ok: z.literal(false), code: z.enum(ERROR_CODES), message: z.string(),
+  /** The DomainError's details (where a SQL error is, suggested names): built by the engine's own code, safe to show. */
+  details: z.record(z.string(), z.unknown()).optional(),
+});
 export type TaskFailure = z.infer<typeof TaskFailureSchema>;
 
 export type TaskOutcome<T> = { ok: true; value: T } | TaskFailure;

@@ -88,7 +88,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         return { ok: true, value: await withEngine(task, (engine) => engine.schema(task.env)) };
     }
   } catch (error) {
-    if (isDomainError(error)) return { ok: false, code: error.code, message: error.message };
+    if (isDomainError(error)) return { ok: false, code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
     // Unexpected: a bug or a failing trusted task (publish, ingest). Tenant SQL errors never get
     // here (they become coded errors first), so the first line goes to the host's stderr for the
     // operator of the platform; the caller gets a generic code.

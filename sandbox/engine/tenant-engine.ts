@@ -10,6 +10,7 @@ import { checkQuery } from '../gate/gate.js';
 import { GATE_LIMITS } from '../gate/limits.js';
 import type { ScannedTable } from '../gate/plan-check.js';
 import type { Json } from '../gate/ast-walk.js';
+import type { VisibleTable } from '../gate/sql-errors.js';
 import { reject } from '../gate/sql-rejection.js';
 import { answerDiscovery, createListingTables, listEnvTables, renderStatement, sourcesOfListing, type DiscoveryContext } from './discovery.js';
 import { WorkspaceTagSchema, type Env, type ListedTable, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
@@ -351,7 +352,8 @@ export class TenantEngine {
     if (cached) return cached;
     // SECURITY: the temp catalog is readable only when trusted code has just filled it with the env's listing.
     const catalogs = listing ? new Set([...ENV_CATALOGS[env], 'temp']) : ENV_CATALOGS[env];
-    const { canonicalSql, reads, ast } = await checkQuery(connection, sql, { catalogs }, (error) => bindError(error, env));
+    const context = { catalogs, visibleTables: () => this.visibleTables(connection, env) };
+    const { canonicalSql, reads, ast } = await checkQuery(connection, sql, context, (error) => bindError(error, env));
     const tables = reads.map((t) => (t.catalog === 'temp' ? `information_schema.${t.table.replace(/^information_schema_/, '')}` : `${t.catalog}.${t.table}`));
     const decision = {
       canonicalSql,
@@ -421,6 +423,29 @@ export class TenantEngine {
       }
     }
     return shape;
+  }
+
+  /**
+   * The tables a query in `env` may read, with their columns, for "did you mean" suggestions: the
+   * env's published tables that have a lineage record, and the workspace tables tagged with this env
+   * or as uploads (the same rule as `sourcesOf`). Trusted code on the tenant's own files.
+   */
+  private async visibleTables(connection: DuckDBConnection, env: Env): Promise<VisibleTable[]> {
+    const own = env === 'prod' ? 'granted' : 'dev';
+    const reader = await connection.runAndReadAll(
+      `SELECT database_name, table_name, column_name FROM duckdb_columns() WHERE database_name IN ('${own}', 'workspace') AND schema_name = 'main' ORDER BY database_name, table_name, column_index`,
+    );
+    const tables = new Map<string, VisibleTable>();
+    for (const [database, table, column] of reader.getRowsJS() as [string, string, string][]) {
+      const tag = database === 'workspace' ? this.tags.get(table) : undefined;
+      // SECURITY: invariant 9: no suggestion names a table (or its columns) of the other environment.
+      const visible = database === 'workspace' ? Boolean(tag && (tag.env === 'upload' || tag.env === env)) : Boolean(this.catalog[own]?.sources[table]);
+      if (!visible) continue;
+      const entry = tables.get(table) ?? { name: table, columns: [] };
+      entry.columns.push(column);
+      tables.set(table, entry);
+    }
+    return [...tables.values()];
   }
 
   /**
@@ -532,23 +557,45 @@ function searchPath(env: Env, catalog: TenantCatalog): string {
 }
 
 /**
- * Binding errors name what the query wrote (tables, columns), never row values; still, in prod
- * every engine message is replaced by a generic one (DESIGN.md §5).
+ * Binding errors the gate could not explain from the query's own text (`sql-errors.ts` handles
+ * unknown names, wrong argument types and GROUP BY). In prod the engine's message is replaced by
+ * one naming only its class (DESIGN.md §5); dev shows its first line, without paths.
  */
 function bindError(error: unknown, env: Env): DomainError {
   const message = (error as Error).message ?? '';
   // The engine's own lockdown (external access off) answers with a Permission Error.
   if (/^Permission Error/.test(message)) return new DomainError('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a source that is not available in the sandbox');
   const kind = /^Catalog Error/.test(message) ? 'SBX_ERR_SQL_FORBIDDEN_TABLE' : 'SBX_ERR_QUERY_FAILED';
-  if (env === 'dev') return new DomainError(kind, firstLine(message));
+  if (env === 'dev') return new DomainError(kind, devMessage(message));
   return new DomainError(kind, kind === 'SBX_ERR_SQL_FORBIDDEN_TABLE'
     ? 'a table or column in the query is not available in this environment'
-    : 'the query does not bind: check column names and types');
+    : `the query does not bind${errorClass(message)}: check column names and types; dev shows the engine's message`);
 }
 
-function firstLine(text: string): string {
-  return text.split('\n')[0]!.slice(0, 300);
+/**
+ * An engine message as dev shows it: its first line (DuckDB's "Did you mean" and candidate lists,
+ * which search every attached catalog, come after it), cut, with absolute paths removed. Dev holds
+ * only synthetic and dev-built data, so the values it may echo are not prod's.
+ */
+export function devMessage(text: string): string {
+  // SECURITY: no host path in an answer, in any environment.
+  return text.split('\n')[0]!.replace(/(^|[\s'"(=:])\/[^\s'"),]*/g, '$1<path>').slice(0, 300);
 }
+
+/**
+ * The class of an engine error (`Conversion Error`, `Out of Range Error`, ...) as prod may show it:
+ * a fixed word list, never the message, whose text can echo a row's value.
+ */
+function errorClass(message: string): string {
+  const match = /^(Conversion|Out of Range|Invalid Input|Binder|Catalog|Not implemented|Constraint|Invalid type|Mismatch Type|Parser|Dependency|Serialization|Interrupt|Out of Memory|Invalid Configuration|Sequence|Syntax|Expression|Type Mismatch) Error/i.exec(message);
+  return match ? ` (${match[1]} Error)` : '';
+}
+
+const RUNTIME_HINTS: Record<string, string> = {
+  Conversion: 'a value could not be converted to the requested type; TRY_CAST gives NULL instead',
+  'Out of Range': 'a value was out of range for its type; cast to a wider type',
+  'Invalid Input': 'a function was given a value it does not accept; check its arguments',
+};
 
 /**
  * Reads the result with a row and byte cap: one streaming read of at most maxRows + 1 rows (so a cut
@@ -592,8 +639,10 @@ async function withDeadline<T>(connection: DuckDBConnection, env: Env, options: 
   } catch (error) {
     if (stopped) throw stoppedError(stopped, options.timeoutMs);
     if (error instanceof DomainError) throw error;
-    // SECURITY: engine messages can echo row values and paths: generic in prod.
-    throw new DomainError('SBX_ERR_QUERY_FAILED', env === 'dev' ? firstLine((error as Error).message ?? 'query failed') : 'the query failed while running; check types, casts and divisions');
+    // SECURITY: engine messages can echo row values and paths: in prod only the error's class.
+    const message = String((error as Error).message ?? 'query failed');
+    const hint = RUNTIME_HINTS[/^([A-Za-z ]+?) Error/.exec(message)?.[1] ?? ''];
+    throw new DomainError('SBX_ERR_QUERY_FAILED', env === 'dev' ? devMessage(message) : `the query failed while running${errorClass(message)}: ${hint ?? 'check types, casts and divisions'}; dev shows the engine's message`);
   } finally {
     clearTimeout(deadline);
     if (refire) clearInterval(refire);

@@ -1,5 +1,7 @@
+import type { DomainError } from '../../core/errors.js';
 import { ALLOWED_FUNCTIONS } from './allowed-functions.js';
 import type { GateLimits } from './limits.js';
+import { forbiddenFunctionReason, looksOutward, unknownName } from './sql-errors.js';
 import { reject } from './sql-rejection.js';
 
 /**
@@ -30,7 +32,7 @@ export const ALLOWED_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unn
 const OPERATOR_FUNCTIONS = new Set(['unnest', 'unlist']);
 
 /** Window-only functions (aggregates used as window functions are in ALLOWED_FUNCTIONS). */
-const WINDOW_FUNCTIONS = new Set([
+export const WINDOW_FUNCTIONS: ReadonlySet<string> = new Set([
   'row_number', 'rank', 'dense_rank', 'rank_dense', 'percent_rank', 'cume_dist', 'ntile', 'lag', 'lead',
   'first_value', 'last_value', 'nth_value', 'fill',
 ]);
@@ -45,14 +47,33 @@ export interface AstSummary {
 interface WalkState extends AstSummary {
   /** Function nodes in table-function position, already checked against ALLOWED_TABLE_FUNCTIONS. */
   tableFunctionCalls: WeakSet<object>;
+  isEngineFunction: (name: string) => boolean;
+  sql: string;
+  /** The first name that does not exist: thrown only once the whole walk found nothing to refuse. */
+  unknown?: DomainError;
+}
+
+/** Names a misspelt scalar, aggregate or window function may be suggested from: allow-listed ones only. */
+export const SUGGESTED_FUNCTIONS = [...ALLOWED_FUNCTIONS, ...WINDOW_FUNCTIONS].filter((name) => /^[a-z_][a-z0-9_]*$/.test(name) && !name.startsWith('icu_collate_'));
+
+/**
+ * How the walk tells a function the sandbox refuses from one that does not exist at all (a typo):
+ * `isEngineFunction` says whether DuckDB has a function of that name, and `sql` is the text the AST
+ * came from (names are echoed only from it). Without it every unknown name is a refusal.
+ */
+export interface WalkNames {
+  isEngineFunction: (name: string) => boolean;
+  sql: string;
 }
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** Walks the `statements[0].node` of a json_serialize_sql result. Throws a DomainError to refuse. */
-export function walkSelectAst(node: Json, limits: GateLimits): AstSummary {
-  const state: WalkState = { tableRefs: [], nodes: 0, joins: 0, tableFunctionCalls: new WeakSet() };
+export function walkSelectAst(node: Json, limits: GateLimits, names: WalkNames = { isEngineFunction: () => true, sql: '' }): AstSummary {
+  const state: WalkState = { tableRefs: [], nodes: 0, joins: 0, tableFunctionCalls: new WeakSet(), ...names };
   visit(node, 0, state, limits);
+  // A refusal anywhere in the query wins over a typo: a probe cannot hide behind a misspelt name.
+  if (state.unknown) throw state.unknown;
   return { tableRefs: state.tableRefs, nodes: state.nodes, joins: state.joins };
 }
 
@@ -73,7 +94,7 @@ function visit(value: Json, depth: number, summary: WalkState, limits: GateLimit
 function checkNode(node: { [key: string]: Json }, summary: WalkState, limits: GateLimits): void {
   const type = typeof node.type === 'string' ? node.type : undefined;
   if (typeof node.class === 'string') {
-    if (!summary.tableFunctionCalls.has(node)) checkExpression(node);
+    if (!summary.tableFunctionCalls.has(node)) checkExpression(node, summary);
     return;
   }
   if (type && type.endsWith('_NODE') && 'modifiers' in node) {
@@ -84,7 +105,7 @@ function checkNode(node: { [key: string]: Json }, summary: WalkState, limits: Ga
   if (type && 'alias' in node && 'sample' in node) checkTableRef(type, node, summary, limits);
 }
 
-function checkExpression(node: { [key: string]: Json }): void {
+function checkExpression(node: { [key: string]: Json }, summary: WalkState): void {
   const cls = node.class as string;
   // SECURITY: expression classes are allow-listed; PARAMETER and anything new are refused.
   if (!EXPRESSION_CLASSES.has(cls)) reject('SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', `${cls.toLowerCase()} expressions are not allowed`);
@@ -94,8 +115,15 @@ function checkExpression(node: { [key: string]: Json }): void {
     const name = String(node.function_name ?? '').toLowerCase();
     const qualified = Boolean(node.catalog) || (Boolean(node.schema) && node.schema !== 'main');
     const allowed = ALLOWED_FUNCTIONS.has(name) || OPERATOR_FUNCTIONS.has(name) || (cls === 'WINDOW' && WINDOW_FUNCTIONS.has(name));
+    if (allowed && !qualified) return;
+    // A name DuckDB does not know at all is a typo, not a refusal (it could never run either way);
+    // names that say they reach outside (read_*, *_scan, ...) are refusals whether loaded or not.
+    if (!qualified && !summary.isEngineFunction(name) && !looksOutward(name)) {
+      summary.unknown ??= unknownName('function', name, SUGGESTED_FUNCTIONS, summary.sql);
+      return;
+    }
     // SECURITY: functions are allow-listed by name; qualified names could reach other catalogs' macros.
-    if (qualified || !allowed) reject('SBX_ERR_SQL_FORBIDDEN_FUNCTION', `function ${name}() is not available in the sandbox`);
+    reject('SBX_ERR_SQL_FORBIDDEN_FUNCTION', `function ${name}() is not available in the sandbox: ${qualified ? 'functions cannot be qualified with a catalog or schema' : forbiddenFunctionReason(name)}`, { function: name });
   }
 }
 
@@ -115,9 +143,14 @@ function checkTableRef(type: string, node: { [key: string]: Json }, summary: Wal
     case 'TABLE_FUNCTION': {
       const fn = node.function as { [key: string]: Json } | null;
       const name = String(fn?.function_name ?? '').toLowerCase();
-      // SECURITY: table functions read files, catalogs and run SQL (read_csv, query, duckdb_*): only generators pass.
-      if (!ALLOWED_TABLE_FUNCTIONS.has(name) || fn?.catalog || (fn?.schema && fn.schema !== 'main')) {
-        reject('SBX_ERR_SQL_FORBIDDEN_FUNCTION', `table function ${name}() is not available in the sandbox`);
+      const qualified = Boolean(fn?.catalog) || Boolean(fn?.schema && fn.schema !== 'main');
+      if (!ALLOWED_TABLE_FUNCTIONS.has(name) || qualified) {
+        if (!qualified && !summary.isEngineFunction(name) && !looksOutward(name)) {
+          summary.unknown ??= unknownName('table function', name, ALLOWED_TABLE_FUNCTIONS, summary.sql);
+        } else {
+          // SECURITY: table functions read files, catalogs and run SQL (read_csv, query, duckdb_*): only generators pass.
+          reject('SBX_ERR_SQL_FORBIDDEN_FUNCTION', `table function ${name}() is not available in the sandbox: ${qualified ? 'functions cannot be qualified with a catalog or schema' : `${forbiddenFunctionReason(name)}; only ${[...ALLOWED_TABLE_FUNCTIONS].join(', ')} are`}`, { function: name });
+        }
       }
       summary.tableFunctionCalls.add(fn!);
       return;

@@ -1,8 +1,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { walkSelectAst, type Json } from './ast-walk.js';
+import { SUGGESTED_FUNCTIONS, WINDOW_FUNCTIONS, walkSelectAst, type Json } from './ast-walk.js';
 import { GATE_LIMITS } from './limits.js';
 import { checkPlan, type PlanNode, type ScannedTable } from './plan-check.js';
+import { explainBindError, syntaxError, type VisibleTable } from './sql-errors.js';
 import { reject } from './sql-rejection.js';
 
 /**
@@ -24,6 +25,12 @@ import { reject } from './sql-rejection.js';
 export interface GateContext {
   /** Attached catalogs the query may read, e.g. `granted` and `workspace` in prod. */
   readonly catalogs: ReadonlySet<string>;
+  /**
+   * The tables this context may read, with their columns: called only when a query names something
+   * that does not exist, to suggest the nearest names (`sql-errors.ts`). Must list nothing the
+   * context may not read (no other environment's tables).
+   */
+  readonly visibleTables?: () => Promise<VisibleTable[]>;
 }
 
 export interface CheckedQuery {
@@ -42,15 +49,40 @@ export interface CheckedQuery {
 export async function checkQuery(connection: DuckDBConnection, sql: string, context: GateContext, onEngineError: (error: unknown) => DomainError): Promise<CheckedQuery> {
   checkText(sql);
   const { ast, canonicalSql } = await parseSelect(connection, sql);
-  const { tableRefs } = walkSelectAst(ast, GATE_LIMITS);
+  const functions = await engineFunctions(connection);
+  const { tableRefs } = walkSelectAst(ast, GATE_LIMITS, { isEngineFunction: (name) => functions.has(name), sql });
   checkQualifiedNames(tableRefs, context.catalogs);
   let plan: PlanNode[];
   try {
     plan = await boundPlan(connection, canonicalSql);
   } catch (error) {
-    throw onEngineError(error);
+    const message = String((error as Error).message ?? '');
+    // A name written wrong (column, table, function, type) is answered from the query's own text and
+    // this context's schema; anything else is the caller's to map.
+    const explained = /^(Binder|Catalog) Error/.test(message)
+      ? explainBindError(message, { sql, tableRefs, visible: (await context.visibleTables?.().catch(() => [])) ?? [], functions: SUGGESTED_FUNCTIONS, windowFunctions: WINDOW_FUNCTIONS })
+      : undefined;
+    throw explained ?? onEngineError(error);
   }
   return { canonicalSql, reads: checkPlan(plan, context.catalogs), ast };
+}
+
+let engineFunctionNames: Promise<ReadonlySet<string>> | undefined;
+
+/**
+ * Names of DuckDB's built-in functions (every kind), read once per thread: the walk uses them only to
+ * tell a typo from a refusal. The same for every tenant (the `system` catalog), so sharing is sound.
+ */
+async function engineFunctions(connection: DuckDBConnection): Promise<ReadonlySet<string>> {
+  engineFunctionNames ??= connection
+    .runAndReadAll("SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE database_name = 'system'")
+    .then((reader) => new Set(reader.getRowsJS().map((row) => String(row[0]))));
+  try {
+    return await engineFunctionNames;
+  } catch (error) {
+    engineFunctionNames = undefined;
+    throw error;
+  }
 }
 
 /** The logical plan as bound, before the optimizer removes anything. */
@@ -81,10 +113,10 @@ async function parseSelect(connection: DuckDBConnection, sql: string): Promise<{
     [sql],
   );
   const [serialized, rendered] = (reader.getRowsJS()[0] ?? []) as [string, string | null];
-  const result = JSON.parse(String(serialized)) as { error: boolean; error_message?: string; statements?: { node: unknown }[] };
+  const result = JSON.parse(String(serialized)) as { error: boolean; error_message?: string; position?: string; statements?: { node: unknown }[] };
   if (result.error) {
     if (/Only SELECT/i.test(result.error_message ?? '')) reject('SBX_ERR_SQL_NOT_SELECT', 'only SELECT queries run in the sandbox; save results with POST /v1/tables');
-    reject('SBX_ERR_SQL_SYNTAX', 'the query does not parse: check the syntax near keywords and quotes');
+    throw syntaxError(sql, result);
   }
   // SECURITY: exactly one statement, as DuckDB's own parser splits them: no stacking behind a comment.
   if (result.statements?.length !== 1 || rendered === null) reject('SBX_ERR_SQL_MULTIPLE_STATEMENTS', `send exactly one statement (found ${result.statements?.length ?? 0})`);
@@ -102,6 +134,7 @@ function checkQualifiedNames(tableRefs: string[][], catalogs: ReadonlySet<string
     const [first, second] = parts.map((part) => part.toLowerCase());
     const ok = parts.length === 2 ? first === 'main' || catalogs.has(first!) : catalogs.has(first!) && second === 'main';
     // SECURITY: invariant 1 (env separation): no reaching into another catalog by qualifying a name.
-    if (!ok) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', 'the query reads a table that is not available in this environment');
+    // The message repeats only what the query wrote, and the same whether that catalog exists or not.
+    if (!ok) reject('SBX_ERR_SQL_FORBIDDEN_TABLE', `${parts.join('.')} is not available in this environment: name tables without a catalog (the query's environment is searched), or as workspace.<table>`, { table: parts.join('.') });
   }
 }

@@ -82,7 +82,7 @@ describe('lineage and derived tables', () => {
       const res = await query(sql);
       // Either refused as being rebuilt, or already rebuilt without the column: never the old copy.
       if (res.statusCode === 200) expect(JSON.stringify(res.json().columns)).not.toContain('"name"');
-      else expect(['SBX_ERR_REBUILDING', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_QUERY_FAILED', 'DSC_ERR_UNCHECKABLE']).toContain(res.json().code);
+      else expect(['SBX_ERR_REBUILDING', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_UNKNOWN_NAME', 'SBX_ERR_QUERY_FAILED', 'DSC_ERR_UNCHECKABLE']).toContain(res.json().code);
       expect(res.body).not.toMatch(new RegExp(data.names.slice(0, 5).join('|')));
     }
     await refinery.idle();

@@ -19,6 +19,8 @@ const MARKERS = ['RIVALSECRET', 'HOSTSECRET', 'DOMAINRAW'];
 type Attack = [label: string, sql: string, codes: string[]];
 
 const GATE = ['SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', 'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_SYNTAX', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS'];
+/** A name that exists nowhere this query can see: the same answer whether it exists elsewhere or not. */
+const GATE_OR_UNKNOWN = [...GATE, 'SBX_ERR_SQL_UNKNOWN_NAME'];
 
 describe('SQL gate attacks', () => {
   let t: TestApp;
@@ -123,7 +125,7 @@ describe('SQL gate attacks', () => {
     ['a cross-env name inside a subquery', `SELECT (SELECT max(name) FROM ${other}.main.residents)`, GATE],
     ['upper-case cross-env name', `SELECT * FROM ${other.toUpperCase()}.RESIDENTS`, GATE],
     ['a cross-env name in a CTE', `WITH x AS (SELECT * FROM ${other}.residents) SELECT * FROM x`, GATE],
-    ['a zero-width space in a function name', "SELECT * FROM read\u200b_csv('/etc/passwd')", GATE],
+    ['a zero-width space in a function name', "SELECT * FROM read\u200b_csv('/etc/passwd')", GATE_OR_UNKNOWN],
     ['full-width semicolon', 'SELECT 1\uff1b SELECT 2', GATE],
     ['a quoted function name', `SELECT * FROM "read_csv"('${hostFile}')`, GATE],
     ['a schema-qualified function', "SELECT main.current_setting('threads')", GATE],
@@ -131,7 +133,7 @@ describe('SQL gate attacks', () => {
     ['a lambda calling a forbidden function', "SELECT list_transform([1], x -> current_setting('threads'))", GATE],
     ['a forbidden function in a window', "SELECT current_setting('threads') OVER ()", GATE],
     // Another tenant's data, guessing names.
-    ["a rival's table name", 'SELECT * FROM rival_only', GATE],
+    ["a rival's table name", 'SELECT * FROM rival_only', GATE_OR_UNKNOWN],
     ["a rival's catalog", 'SELECT * FROM rival.main.residents', GATE],
     ["a rival's workspace via a path", `SELECT * FROM '${rivalWorkspace}'`, GATE],
     ['the temp catalog', 'SELECT * FROM temp.main.residents', GATE],
@@ -194,12 +196,17 @@ describe('SQL gate attacks', () => {
 });
 
 describe('probing', () => {
-  it('refuses every query once a tenant has sent too many refused ones', async () => {
-    const t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '5' } });
+  it('slows an operator whose queries the gate keeps refusing, and never counts names written wrong', async () => {
+    // R = 6 a minute: this operator may burst 4 refusals, then one every 30 s.
+    const t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '6' } });
     try {
       await licenseTenantWithData(t, 'acme', [residents('ACME')]);
-      for (let i = 0; i < 5; i++) {
-        expect((await t.call(ACME, 'POST', '/v1/query', { sql: `SELECT * FROM guess_${i}`, env: 'prod' })).statusCode).toBe(400);
+      // Guessing table names teaches nothing (the answer is the same whether they exist elsewhere): not counted.
+      for (let i = 0; i < 10; i++) {
+        expect((await t.call(ACME, 'POST', '/v1/query', { sql: `SELECT * FROM guess_${i}`, env: 'prod' })).json().code).toBe('SBX_ERR_SQL_UNKNOWN_NAME');
+      }
+      for (let i = 0; i < 4; i++) {
+        expect((await t.call(ACME, 'POST', '/v1/query', { sql: `SELECT * FROM read_csv('/etc/passwd_${i}')`, env: 'prod' })).json().code).toBe('SBX_ERR_SQL_FORBIDDEN_FUNCTION');
       }
       const limited = await t.call(ACME, 'POST', '/v1/query', { sql: 'SELECT 1', env: 'prod' });
       expect(limited.statusCode).toBe(429);
