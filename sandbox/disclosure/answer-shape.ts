@@ -101,6 +101,9 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   const aggregates = selectList.map((item, column) => aggregatesIn(item, tables).map((node) => ({ column, node })));
   const isAggregate = (node.group_expressions as Json[]).length > 0 || node.aggregate_handling === 'FORCE_AGGREGATES' || aggregates.some((list) => list.length > 0);
   const identifiers = new Set(personal.flatMap((p) => p.privacy.identifiers.map((c) => c.toLowerCase())));
+  // A relation's name used as a column (`SELECT p FROM pay p`, `to_json(pay)`) is its whole row.
+  const relations = new Map(personal.flatMap((p) => [[p.alias.toLowerCase(), p], [p.table.toLowerCase(), p]] as const));
+  const wholeRows = (expr: Json) => wholeRowRefs(expr, relations);
   if (isAggregate) {
     if (selectList.some((item) => item.class === 'STAR')) return uncheckable('SELECT * in an aggregate over personal data cannot be checked: name the columns');
     const refs: AggregateRef[] = [];
@@ -110,6 +113,8 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
       if (!counting && !SUMMING.has(name) && !SPREAD.has(name)) return uncheckable(`the aggregate ${name} can return individual values; use count, sum, avg, min, max, median or stddev`);
       // SECURITY: invariant 8: a min, max or mean of identifiers is one person's identifier.
       if (!counting && columnNames(call).some((c) => identifiers.has(c))) return uncheckable(`${name} over an identifier column returns a single person's identifier`);
+      // SECURITY: invariant 8: a min or max of whole rows is one person's row.
+      if (!counting && wholeRows(call).length > 0) return uncheckable(`${name} over a whole row returns a single person's row`);
       refs.push({ column, node: call, summable: SUMMING.has(name) });
     }
     const keys = groupKeys(node, selectList, aggregates);
@@ -121,10 +126,12 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   const quasi: { label: string; expr: Json }[] = [];
   const quasiNames = new Map(personal.flatMap((p) => p.privacy.quasi.map((c) => [c.toLowerCase(), p] as const)));
   for (const item of selectList) {
-    if (item.class === 'STAR') {
+    const whole = item.class === 'STAR' ? undefined : wholeRows(item);
+    if (item.class === 'STAR' || whole!.length > 0) {
       if (item.columns || item.expr) return uncheckable('COLUMNS(...) over personal data cannot be checked: name the columns');
       const relation = String(item.relation_name ?? '').toLowerCase();
-      const inScope = personal.filter((p) => relation === '' || p.alias.toLowerCase() === relation);
+      // SECURITY: invariant 8: `*` and whole-row references show every column of their tables.
+      const inScope = whole ?? personal.filter((p) => relation === '' || p.alias.toLowerCase() === relation);
       for (const p of inScope) {
         for (const c of p.privacy.identifiers) shown.add(c);
         for (const c of p.privacy.quasi) quasi.push({ label: c, expr: { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [p.alias, c] } });
@@ -180,6 +187,17 @@ function aggregatesIn(expr: Obj, tables: TableLookup): Obj[] {
   const found: Obj[] = [];
   walk(expr, (node) => {
     if (node.class === 'FUNCTION' && tables.isAggregate(String(node.function_name).toLowerCase())) found.push(node);
+  });
+  return found;
+}
+
+/** Personal tables whose whole row an expression refers to, by a one-part reference to their name or alias. */
+function wholeRowRefs(expr: Json, relations: Map<string, PersonalRef>): PersonalRef[] {
+  const found: PersonalRef[] = [];
+  walk(expr, (node) => {
+    const names = node.class === 'COLUMN_REF' ? (node.column_names as Json[]) : [];
+    const relation = names.length === 1 ? relations.get(String(names[0]).toLowerCase()) : undefined;
+    if (relation) found.push(relation);
   });
   return found;
 }

@@ -121,6 +121,15 @@ describe('prod answers over personal data are checked person by person', () => {
     expect(answer.disclosure).toMatchObject({ withheldRows: 0, suppressedCells: 0 });
   });
 
+  it('treats a whole-row reference as every column of the row', async () => {
+    for (const sql of ['SELECT p FROM pay p', 'SELECT to_json(pay) AS j FROM pay', 'SELECT struct_extract(p, \'mobile\') AS m FROM pay p']) {
+      expect(expectStatus(await query(sql), 422).json().code, sql).toBe('DSC_ERR_IDENTIFIERS');
+    }
+    for (const sql of ['SELECT max(p) FROM pay p', "SELECT district, min(pay) FROM pay WHERE district <> '孤岛区' GROUP BY district"]) {
+      expect(expectStatus(await query(sql), 422).json().code, sql).toBe('DSC_ERR_UNCHECKABLE');
+    }
+  });
+
   it('answers k-anonymous row-level queries without identifiers', async () => {
     const answer = expectStatus(await query("SELECT DISTINCT district FROM pay WHERE district <> '孤岛区' ORDER BY 1"), 200).json();
     expect(answer.rows.length).toBe(4);
