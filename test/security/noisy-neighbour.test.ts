@@ -60,16 +60,19 @@ describe('a noisy neighbour', () => {
     const bombOutcomes: { label: string; code: string; ms: number }[] = [];
     const bystander: { status: number; ms: number }[] = [];
 
+    let bombingDone = false;
     const bombing = (async () => {
-      for (let i = 0; Date.now() - started < BOMBING_MS; i++) {
+      // At least BOMBING_MS, and every bomb at least once however slow the machine is.
+      for (let i = 0; Date.now() - started < BOMBING_MS || i < BOMBS.length; i++) {
         const [label, sql] = BOMBS[i % BOMBS.length]!;
         const sent = Date.now();
         const res = await t.call(A, 'POST', '/v1/query', { sql, env: 'prod' });
         bombOutcomes.push({ label, code: res.json().code ?? `answered ${res.statusCode}`, ms: Date.now() - sent });
       }
+      bombingDone = true;
     })();
     const steady = (async () => {
-      while (Date.now() - started < BOMBING_MS) {
+      while (!bombingDone) {
         const sent = Date.now();
         const res = await t.call(B, 'POST', '/v1/query', { sql: 'SELECT district, count(*) AS n FROM residents GROUP BY district ORDER BY district', env: 'prod' });
         bystander.push({ status: res.statusCode, ms: Date.now() - sent });
@@ -84,7 +87,7 @@ describe('a noisy neighbour', () => {
     expect(bystander.length).toBeGreaterThan(50);
     expect(bystander.filter((q) => q.status !== 200)).toEqual([]);
     // Every bomb ended, in time, with a clear code; none was answered.
-    expect(bombOutcomes.length).toBeGreaterThan(BOMBS.length);
+    expect(new Set(bombOutcomes.map((o) => o.label)).size).toBe(BOMBS.length);
     for (const outcome of bombOutcomes) {
       expect(CLEAR_CODES.has(outcome.code), `${outcome.label}: ${outcome.code}`).toBe(true);
       expect(outcome.ms, `${outcome.label} took ${outcome.ms} ms`).toBeLessThan(TIMEOUT_MS + KILL_GRACE_MS + CI_SLACK_MS);
