@@ -19,6 +19,8 @@ import { createRefinery, type PublishEngine, type Refinery } from './refinery.js
 import { loadOrCreateTokenMaster } from './token-keys.js';
 import { createTableService, type TableEngine } from './table-service.js';
 import { createTenantService } from './tenant-service.js';
+import { createExportChecks } from './exports/export-checks.js';
+import { createExportService, DEFAULT_EXPORT_LIMITS, type ExportEngine, type ExportLimits } from './exports/export-service.js';
 
 export interface ControlPlaneLog {
   info(obj: object, msg: string): void;
@@ -39,13 +41,15 @@ export interface ControlPlaneOptions {
   tableTimeoutMs: number;
   log: ControlPlaneLog;
   /** The data plane: runs tenant queries, fences and closes a revoked tenant's engine before its files are wiped. */
-  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & {
+  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & ExportEngine & {
     retireTenant(tenantId: string): Promise<WipeRecord>;
     cancelTenant(tenantId: string): void;
     isRetired(tenantId: string): boolean;
     publishedCatalog(tenantId: string): { granted?: { version: number }; dev?: { version: number } };
   };
   queryLimits: QueryLimits;
+  /** Row caps, validity and download limit of exports; defaults when absent. */
+  exportLimits?: ExportLimits;
   /** Injectable for tests of license expiry; defaults to the system clock. */
   clock?: () => Date;
 }
@@ -100,6 +104,15 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     refinery = createRefinery({ store, catalog, engine: options.engine, tokenMaster, today, log: options.log, afterBuild: (tenantId) => tables.reconcile(tenantId) });
     const grants = createGrantService({ store, directory, access, catalog, refinery, today, now: clock, publishedCatalog: (id) => options.engine.publishedCatalog(id) });
     const applicants = createApplicantService({ store, directory, now: clock });
+    const exportLimits = options.exportLimits ?? DEFAULT_EXPORT_LIMITS;
+    const exportChecks = createExportChecks({
+      rowCap: exportLimits.rowCap,
+      datasetColumns: async (dataset, version) => (await store.reader.datasetVersions(dataset)).find((v) => v.record.version === version)?.columns,
+      workspaceTables: (tenantId) => store.reader.listWorkspaceTables(tenantId),
+    });
+    const exports = createExportService({
+      store, engine: options.engine, checks: exportChecks, access, probes, dataDir: options.dataDir, limits: exportLimits, now: clock, today, assertTenantActive,
+    });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);
     const refineExpired = () => refinery!.refreshExpired().catch((error: unknown) => options.log.error({ err: error }, 'refinery expiry check failed'));
@@ -114,6 +127,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       firstStart,
       tenants,
       applicants,
+      exports,
       queries,
       tables,
       catalog,

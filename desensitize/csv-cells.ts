@@ -1,0 +1,12 @@
+/**
+ * CSV injection (OWASP "CSV Injection"): a spreadsheet opening a CSV runs a cell starting with `=`,
+ * `+`, `-` or `@` (and, in some versions, a tab or carriage return) as a formula, which can fetch
+ * URLs or run commands on the recipient's machine. Such a cell is prefixed with a single quote, which
+ * Excel and WPS show as text. Applied to text cells only: a cell of a numeric column (`-3`, `1e5`)
+ * is a number to the spreadsheet, never a formula, and stays as it is.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+export function neutralizeCsvCell(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
