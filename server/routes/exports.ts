@@ -111,7 +111,7 @@ export function exportRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod 
         summary: 'Submit the current version for review (a justification per check that says review)',
         tags: ['exports'],
         params: IdParams,
-        body: SubmitExportSchema.optional(),
+        body: SubmitExportSchema.nullish(),
         response: { 200: SummarySchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 409) },
       },
     }, async (request) => exports.submit(actorOf(request), request.claims, request.params.id, request.body ?? {}));
