@@ -20,6 +20,7 @@ import { loadOrCreateTokenMaster } from './token-keys.js';
 import { createTableService, type TableEngine } from './table-service.js';
 import { createTenantService } from './tenant-service.js';
 import { createExportChecks } from './exports/export-checks.js';
+import { removeExportLeftovers } from './exports/export-leftovers.js';
 import { createExportService, DEFAULT_EXPORT_LIMITS, type ExportEngine, type ExportLimits } from './exports/export-service.js';
 
 export interface ControlPlaneLog {
@@ -78,6 +79,8 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     // here: what interrupted work left half-done goes (its temp files hold raw data).
     const leftovers = removeLeftovers(options.dataDir);
     if (leftovers.length > 0) options.log.info({ files: leftovers }, 'removed what interrupted work left behind');
+    const exportLeftovers = await removeExportLeftovers(options.dataDir, store);
+    if (exportLeftovers.length > 0) options.log.info({ files: exportLeftovers }, 'removed export files no committed record accounts for');
     const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
     const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, retireTenant: (id) => options.engine.retireTenant(id), cancelTenantWork: (id) => options.engine.cancelTenant(id), isRetired: (id) => options.engine.isRetired(id) });

@@ -374,6 +374,8 @@ export function createExportService(deps: {
         let updated: ExportRecord = { ...record, status: next, updatedAt: at };
         let packaged: Awaited<ReturnType<typeof buildPackage>> | undefined;
         if (next === 'approved') {
+          // SECURITY: invariant 6: nothing of a suspended or revoked tenant is packaged for delivery.
+          deps.assertTenantActive(record.tenantId);
           assertGrantsLive(record, version);
           packaged = await buildPackage(record, version, [...previous, review]);
           updated = { ...updated, package: packaged.pkg };
@@ -484,6 +486,8 @@ export function createExportService(deps: {
         const pkg = record.package!;
         const exportVersion = (await deps.store.reader.exportVersions(id)).find((v) => v.version === pkg.version)!;
         try {
+          // SECURITY: invariant 6: a suspended or revoked tenant's exports are withheld, approved or not.
+          deps.assertTenantActive(record.tenantId);
           assertGrantsLive(record, exportVersion);
         } catch (error) {
           throw await refuse(error, pkg.version);

@@ -171,6 +171,19 @@ describe('the export door', () => {
     for (const code of ['SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_FUNCTION']) expect(outcomes).toContain(code);
   });
 
+  it('withholds the exports of a suspended tenant, approved or not', async () => {
+    const id = await approvedExport();
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/alpha/suspend'), 200);
+    try {
+      const res = await download(id);
+      expect(res.statusCode).toBe(403);
+      expect(res.json().code).toBe('AUTH_ERR_TENANT_SUSPENDED');
+    } finally {
+      expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/alpha/resume'), 200);
+    }
+    expectStatus(await download(id), 200);
+  });
+
   it('does not deliver a package changed on disk after approval', async () => {
     const id = await approvedExport();
     const file = path.join(exportsDir(), id, 'v1', 'package', 'data.csv');
