@@ -10,6 +10,7 @@ import { readSheet } from 'read-excel-file/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../sandbox/index.js';
 import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
+import { BOUNDARY, multipart } from '../helpers/multipart.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
 import { startTestApp, SUPERVISOR, licenseAround, type TestApp } from '../helpers/test-app.js';
@@ -52,6 +53,16 @@ describe('export requests', () => {
     const personLevel = res.checks.find((c: { name: string }) => c.name === 'person-level');
     expect(personLevel.status).toBe('review');
     expect(personLevel.reason).toMatch(/^person-level disclosure checks are not yet available for this output: people holds personal data \(/);
+  });
+
+  it('never passes an output over uploaded data (the catalog never profiled it)', async () => {
+    expectStatus(await t.app.inject({
+      method: 'POST', url: '/v1/uploads', payload: multipart('visitors', { filename: 'visitors.csv', content: Buffer.from('district,visitors\n1,20\n2,35\n') }),
+      headers: { authorization: `Bearer ${t.token(OPERATOR)}`, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+    }), 201);
+    const res = expectStatus(await create({ sql: 'SELECT district, visitors FROM visitors' }), 201).json();
+    expect(res.outcome).toBe('review');
+    expect(res.checks.find((c: { name: string }) => c.name === 'person-level').reason).toContain('workspace table visitors is uploaded data the catalog has not profiled');
   });
 
   it('asks for review of an empty output', async () => {
