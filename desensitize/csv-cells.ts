@@ -10,3 +10,11 @@ const FORMULA_START = /^[=+\-@\t\r]/;
 export function neutralizeCsvCell(value: string): string {
   return FORMULA_START.test(value) ? `'${value}` : value;
 }
+
+/**
+ * The same rule as DuckDB SQL over a text expression (RE2 reads `\t` and `\r` in the pattern; DuckDB
+ * string literals keep backslashes as they are).
+ */
+export function neutralizeCsvCellSql(textExpression: string): string {
+  return `CASE WHEN regexp_matches(${textExpression}, '^[=+\\-@\\t\\r]') THEN '''' || ${textExpression} ELSE ${textExpression} END`;
+}

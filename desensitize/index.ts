@@ -17,4 +17,4 @@ export { REGIONS } from './data/regions.js';
 export { checkPolicy, compilePolicySelect, defaultPolicy, GENERALIZE_RULES, type ColumnPolicy, type PolicyKind } from './policy.js';
 export { twinSql, type TwinColumn } from './twin.js';
 export { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
-export { neutralizeCsvCell } from './csv-cells.js';
+export { neutralizeCsvCell, neutralizeCsvCellSql } from './csv-cells.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import writeXlsxFile from 'write-excel-file/node';
 import { DomainError } from '../../core/errors.js';
-import { neutralizeCsvCell, quoteIdentifier, sqlString } from '../../desensitize/index.js';
+import { neutralizeCsvCell, neutralizeCsvCellSql, quoteIdentifier, sqlString } from '../../desensitize/index.js';
 import { flushDirectory } from '../atomic-write.js';
 import type { DeliveredFile, ExportFormat, ExportRows, ExportSnapshot } from './protocol.js';
 
@@ -154,39 +154,44 @@ export async function deliverSnapshot(dir: string, format: ExportFormat, recipie
 async function markForRecipient(_connection: DuckDBConnection, _table: string, _recipient: string): Promise<void> {}
 
 /**
- * CSV as UTF-8 with a BOM, RFC 4180 quoting, and every cell that a spreadsheet would read as a
- * formula (starting with = + - @, or a tab or carriage return) prefixed with a single quote
- * (OWASP's CSV injection advice): the file is opened by people, in Excel or WPS.
+ * CSV as UTF-8 with a BOM, CRLF, quoting where needed (DuckDB's CSV writer), and every text cell that
+ * a spreadsheet would read as a formula (starting with = + - @, or a tab or carriage return)
+ * prefixed with a single quote (OWASP's CSV injection advice): the file is opened by people, in
+ * Excel or WPS. Cells of numeric columns are numbers to a spreadsheet, never formulas, and stay as
+ * they are. DuckDB writes the rows (a JS loop over 500k rows took 13 s, DuckDB well under one).
  */
 async function writeCsv(connection: DuckDBConnection, table: string, file: string): Promise<void> {
   const columns = await describe(connection, `SELECT * FROM ${table}`);
-  const select = columns.map((c) => `CAST(${quoteIdentifier(c.name)} AS VARCHAR)`).join(', ');
-  const numeric = columns.map((c) => NUMERIC_TYPE.test(c.type));
-  const result = await connection.stream(`SELECT ${select} FROM ${table}`);
-  const fd = fs.openSync(file, 'wx', 0o600);
+  const select = columns.map((c) => {
+    const alias = quoteIdentifier(neutralizeCsvCell(c.name));
+    if (NUMERIC_TYPE.test(c.type)) return `${quoteIdentifier(c.name)} AS ${alias}`;
+    // SECURITY: CSV injection: a text cell that a spreadsheet would run as a formula is quoted as text.
+    return `${neutralizeCsvCellSql(`CAST(${quoteIdentifier(c.name)} AS VARCHAR)`)} AS ${alias}`;
+  }).join(', ');
+  const rowsFile = `${file}.rows.tmp`;
   try {
-    fs.writeSync(fd, UTF8_BOM + columns.map((c) => csvField(c.name, false)).join(',') + '\r\n');
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      let text = '';
-      for (const row of chunk.getRows()) text += row.map((value, i) => (value === null ? '' : csvField(String(value), numeric[i]!))).join(',') + '\r\n';
-      fs.writeSync(fd, text);
+    await connection.run(`COPY (SELECT ${select} FROM ${table}) TO ${sqlString(rowsFile)} (FORMAT csv, HEADER, DELIMITER ',', QUOTE '"', ESCAPE '"', NEW_LINE '\r\n')`);
+    const fd = fs.openSync(file, 'wx', 0o600);
+    try {
+      fs.writeSync(fd, UTF8_BOM);
+      const source = fs.openSync(rowsFile, 'r');
+      try {
+        const buffer = Buffer.allocUnsafe(1 << 20);
+        for (let read = fs.readSync(source, buffer); read > 0; read = fs.readSync(source, buffer)) fs.writeSync(fd, buffer, 0, read);
+      } finally {
+        fs.closeSync(source);
+      }
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
     }
-    fs.fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    fs.rmSync(rowsFile, { force: true });
   }
 }
 
 /** Types whose text is a number (a spreadsheet never reads it as a formula). */
 const NUMERIC_TYPE = /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL(\(\d+,\s*\d+\))?)$/;
-
-function csvField(value: string, numeric: boolean): string {
-  // SECURITY: CSV injection: a text cell that a spreadsheet would run as a formula is quoted as text.
-  const safe = numeric ? value : neutralizeCsvCell(value);
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-}
 
 /** XLSX: numbers stay numbers, everything else is a string cell (never a formula). */
 async function writeXlsx(connection: DuckDBConnection, table: string, file: string): Promise<void> {
