@@ -120,7 +120,13 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);
     const refineExpired = () => refinery!.refreshExpired().catch((error: unknown) => options.log.error({ err: error }, 'refinery expiry check failed'));
     const startupRefine = refineExpired();
-    const expiryTimer = setInterval(refineExpired, 60 * 60 * 1000).unref();
+    // Packages past their validity are marked expired (audited) and their data files deleted, also when nobody asks for them.
+    const expireExports = () => exports.expireDue().catch((error: unknown) => options.log.error({ err: error }, 'export expiry check failed'));
+    const startupExpire = expireExports();
+    const expiryTimer = setInterval(() => {
+      void refineExpired();
+      void expireExports();
+    }, 60 * 60 * 1000).unref();
     if (finished.length > 0) options.log.info({ tenants: finished }, 'finished interrupted revocations');
     const timer = options.auditCheckpointIntervalMs > 0
       ? setInterval(() => audit.checkpoint().catch((error: unknown) => options.log.error({ err: error }, 'audit checkpoint failed')), options.auditCheckpointIntervalMs).unref()
@@ -151,6 +157,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
         if (timer) clearInterval(timer);
         clearInterval(expiryTimer);
         await startupRefine;
+        await startupExpire;
         await refinery!.close();
         try {
           await audit.checkpoint();

@@ -403,6 +403,15 @@ export function createExportService(deps: {
       });
     },
 
+    /** Expires every approved or released export past its validity; returns how many it expired. */
+    async expireDue(): Promise<number> {
+      let expired = 0;
+      for (const record of await deps.store.reader.listExports()) {
+        if ((await current(record)).status === 'expired' && record.status !== 'expired') expired += 1;
+      }
+      return expired;
+    },
+
     async list(claims: Claims) {
       const records = await deps.store.reader.listExports(claims.role === 'operator' ? claims.org : undefined);
       const out = [];

@@ -199,6 +199,7 @@ describe('the export door', () => {
 
   it('refuses downloads once the validity is over, and removes the data file', async () => {
     const id = await approvedExport();
+    const untouched = await approvedExport();
     const manifest = expectStatus(await t.call(RECIPIENT, 'GET', `/v1/exports/${id}/manifest`), 200).json();
     const data = expectStatus(await download(id), 200);
     expect(createHash('sha256').update(data.rawPayload).digest('hex')).toBe(manifest.dataFile.sha256);
@@ -213,6 +214,11 @@ describe('the export door', () => {
       expectStatus(await t.call(RECIPIENT, 'GET', `/v1/exports/${id}/manifest`), 200);
       const { entries } = (await t.call(SUPERVISOR, 'GET', `/v1/audit?target=export:${id}&action=export.expire`)).json();
       expect(entries).toHaveLength(1);
+      // The hourly sweep expires packages nobody asked for, and deletes their files.
+      expect(await t.app.controlPlane.exports.expireDue()).toBeGreaterThanOrEqual(1);
+      expect(fs.existsSync(path.join(exportsDir(), untouched, 'v1', 'package', 'data.csv'))).toBe(false);
+      expect(fs.existsSync(path.join(exportsDir(), untouched, 'v1', 'package', 'manifest.json'))).toBe(true);
+      expect(await t.app.controlPlane.exports.expireDue()).toBe(0);
     } finally {
       offsetMs = 0;
     }
