@@ -82,6 +82,28 @@ describe('the export door', () => {
     expect(fourth.json().code).toBe('EXP_ERR_DOWNLOAD_LIMIT');
   });
 
+  it('holds the limit under concurrent downloads, and two supervisors approving at once approve once', async () => {
+    const id = await approvedExport();
+    const statuses = (await Promise.all(Array.from({ length: 6 }, () => download(id)))).map((r) => r.statusCode);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 410)).toHaveLength(3);
+    const created = expectStatus(await create(ROW_LEVEL), 201).json();
+    expectStatus(await t.call(ALPHA, 'POST', `/v1/exports/${created.id}/submit`, { justifications: { 'row-cap': 'needed' } }), 200);
+    const [a, b, again] = await Promise.all([
+      review(created.id, { version: 1, decision: 'approve' }),
+      review(created.id, { version: 1, decision: 'approve' }, SECOND_SUPERVISOR),
+      review(created.id, { version: 1, decision: 'approve' }),
+    ]);
+    // Sue's two reviews race each other: one counts, the other is refused; Sam's counts.
+    expect(b.statusCode).toBe(200);
+    const sues = [a, again];
+    expect(sues.filter((r) => r.statusCode === 200)).toHaveLength(1);
+    expect(sues.find((r) => r.statusCode !== 200)!.json().code).toMatch(/^EXP_ERR_(ALREADY_REVIEWED|INVALID_STATE)$/);
+    expect((await t.call(SUPERVISOR, 'GET', `/v1/exports/${created.id}`)).json().status).toBe('approved');
+    const { entries } = (await t.call(SUPERVISOR, 'GET', `/v1/audit?target=export:${created.id}&action=export.package`)).json();
+    expect(entries).toHaveLength(1);
+  });
+
   it('refuses a rejected export, and a rejection needs a comment', async () => {
     const { id } = expectStatus(await create(), 201).json();
     expectStatus(await t.call(ALPHA, 'POST', `/v1/exports/${id}/submit`, {}), 200);
