@@ -25,6 +25,16 @@ export function stagingDirectory(dataDir: string, tenantId: string): string {
   return path.join(dataDir, 'builds', tenantId);
 }
 
+/**
+ * One version of an export: its immutable snapshot, and once approved its delivered package
+ * (`package/`), under `exports/<exportId>/v<version>/`.
+ */
+export function exportVersionDirectory(dataDir: string, exportId: string, version: number): string {
+  // SECURITY: an export id is `exp-` and 16 hex digits and a version a positive integer: the result stays under exports/.
+  if (!/^exp-[0-9a-f]{16}$/.test(exportId) || !Number.isInteger(version) || version < 1) throw new Error(`not an export version: ${JSON.stringify([exportId, version])}`);
+  return path.join(dataDir, 'exports', exportId, `v${version}`);
+}
+
 /** Request temp files (uploads, ingests being received). */
 export function requestTempDirectory(dataDir: string): string {
   return path.join(dataDir, 'tmp');

@@ -5,7 +5,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { DEFAULT_ENGINE_OPTIONS, EngineClient, type EngineStopped } from '../sandbox/index.js';
-import { DEFAULT_QUERY_LIMITS, ensureControlPlaneSecrets, openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
+import { DEFAULT_EXPORT_LIMITS, DEFAULT_QUERY_LIMITS, ensureControlPlaneSecrets, openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
 import { installAccessGuard, registerJwt } from './auth.js';
 import type { Config } from './config.js';
 import { restrictDataDir } from './data-dir.js';
@@ -14,6 +14,7 @@ import { installLoadShedding } from './load-shedding.js';
 import { applicantRoutes } from './routes/applicants.js';
 import { auditRoutes } from './routes/audit.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { exportRoutes } from './routes/exports.js';
 import { grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
@@ -134,6 +135,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         maxBytes: config.engine.queryMaxBytes,
         maxRejectionsPerMinute: config.engine.maxRejectionsPerMinute,
       },
+      exportLimits: { ...DEFAULT_EXPORT_LIMITS, ...config.exports, timeoutMs: config.engine.tableTimeoutMs },
       ...(options.clock ? { clock: options.clock } : {}),
     });
   } catch (error) {
@@ -176,6 +178,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await api.register(tenantRoutes(controlPlane));
       await api.register(applicantRoutes(controlPlane));
       await api.register(auditRoutes(controlPlane));
+      await api.register(exportRoutes(controlPlane));
     });
     await app.ready();
   } catch (error) {

@@ -74,6 +74,10 @@ const EnvSchema = z
     INDOMAIN_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
     INDOMAIN_DATASET_MAX_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024 * 1024),
     INDOMAIN_PII_SAMPLE_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(1_000),
+    INDOMAIN_EXPORT_ROW_CAP: z.coerce.number().int().min(1).default(100_000),
+    INDOMAIN_EXPORT_MAX_ROWS: z.coerce.number().int().min(1).default(1_000_000),
+    INDOMAIN_EXPORT_VALIDITY_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    INDOMAIN_EXPORT_MAX_DOWNLOADS: z.coerce.number().int().min(1).max(100).default(3),
   })
   .superRefine((env, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -133,6 +137,16 @@ export interface Config {
   auditCheckpointIntervalMs: number;
   /** Values sampled per column for PII recognition at ingest. */
   piiSampleRows: number;
+  exports: {
+    /** Rows beyond which an export's output needs review. */
+    rowCap: number;
+    /** Rows beyond which an export is refused outright. */
+    maxRows: number;
+    /** Days an approved package may be downloaded. */
+    validityDays: number;
+    /** Downloads allowed per package. */
+    maxDownloads: number;
+  };
   engine: {
     /** Engine processes alive at once: one per tenant with recent work, plus the trusted one. */
     maxProcesses: number;
@@ -196,6 +210,12 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       auditCheckpointEvery: e.INDOMAIN_AUDIT_CHECKPOINT_EVERY,
       auditCheckpointIntervalMs: e.INDOMAIN_AUDIT_CHECKPOINT_INTERVAL_MS,
       piiSampleRows: e.INDOMAIN_PII_SAMPLE_ROWS,
+      exports: {
+        rowCap: e.INDOMAIN_EXPORT_ROW_CAP,
+        maxRows: e.INDOMAIN_EXPORT_MAX_ROWS,
+        validityDays: e.INDOMAIN_EXPORT_VALIDITY_DAYS,
+        maxDownloads: e.INDOMAIN_EXPORT_MAX_DOWNLOADS,
+      },
       engine: {
         maxProcesses: e.INDOMAIN_ENGINE_MAX_PROCESSES,
         memoryLimitMb: e.INDOMAIN_ENGINE_MEMORY_LIMIT_MB,

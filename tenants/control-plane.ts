@@ -20,6 +20,9 @@ import { loadOrCreateTokenMaster } from './token-keys.js';
 import { createSchemaService, type SchemaEngine } from './schema-service.js';
 import { createTableService, type TableEngine } from './table-service.js';
 import { createTenantService } from './tenant-service.js';
+import { createExportChecks } from './exports/export-checks.js';
+import { removeExportLeftovers } from './exports/export-leftovers.js';
+import { createExportService, DEFAULT_EXPORT_LIMITS, type ExportEngine, type ExportLimits } from './exports/export-service.js';
 
 export interface ControlPlaneLog {
   info(obj: object, msg: string): void;
@@ -40,13 +43,15 @@ export interface ControlPlaneOptions {
   tableTimeoutMs: number;
   log: ControlPlaneLog;
   /** The data plane: runs tenant queries, fences and closes a revoked tenant's engine before its files are wiped. */
-  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & SchemaEngine & {
+  engine: QueryEngine & TableEngine & CatalogEngine & PublishEngine & SchemaEngine & ExportEngine & {
     retireTenant(tenantId: string): Promise<WipeRecord>;
     cancelTenant(tenantId: string): void;
     isRetired(tenantId: string): boolean;
     publishedCatalog(tenantId: string): { granted?: { version: number }; dev?: { version: number } };
   };
   queryLimits: QueryLimits;
+  /** Row caps, validity and download limit of exports; defaults when absent. */
+  exportLimits?: ExportLimits;
   /** Injectable for tests of license expiry; defaults to the system clock. */
   clock?: () => Date;
 }
@@ -75,6 +80,8 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     // here: what interrupted work left half-done goes (its temp files hold raw data).
     const leftovers = removeLeftovers(options.dataDir);
     if (leftovers.length > 0) options.log.info({ files: leftovers }, 'removed what interrupted work left behind');
+    const exportLeftovers = await removeExportLeftovers(options.dataDir, store);
+    if (exportLeftovers.length > 0) options.log.info({ files: exportLeftovers }, 'removed export files no committed record accounts for');
     const signer = loadOrCreateAuditSigner(path.join(options.dataDir, SECRETS_DIR));
     const directory = new OrgDirectory(await store.reader.listTenants(), await store.reader.listApplicants());
     const tenants = createTenantService({ store, directory, dataDir: options.dataDir, now: clock, today, retireTenant: (id) => options.engine.retireTenant(id), cancelTenantWork: (id) => options.engine.cancelTenant(id), isRetired: (id) => options.engine.isRetired(id) });
@@ -102,11 +109,26 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const grants = createGrantService({ store, directory, access, catalog, refinery, today, now: clock, publishedCatalog: (id) => options.engine.publishedCatalog(id) });
     const schema = createSchemaService({ engine: options.engine, catalog, access, today, assertTenantActive, rebuild: (tenantId) => void refinery?.refresh(tenantId) });
     const applicants = createApplicantService({ store, directory, now: clock });
+    const exportLimits = options.exportLimits ?? DEFAULT_EXPORT_LIMITS;
+    const exportChecks = createExportChecks({
+      rowCap: exportLimits.rowCap,
+      datasetColumns: async (dataset, version) => (await store.reader.datasetVersions(dataset)).find((v) => v.record.version === version)?.columns,
+      workspaceTables: (tenantId) => store.reader.listWorkspaceTables(tenantId),
+    });
+    const exports = createExportService({
+      store, engine: options.engine, checks: exportChecks, access, probes, dataDir: options.dataDir, limits: exportLimits, now: clock, today, assertTenantActive,
+    });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);
     const refineExpired = () => refinery!.refreshExpired().catch((error: unknown) => options.log.error({ err: error }, 'refinery expiry check failed'));
     const startupRefine = refineExpired();
-    const expiryTimer = setInterval(refineExpired, 60 * 60 * 1000).unref();
+    // Packages past their validity are marked expired (audited) and their data files deleted, also when nobody asks for them.
+    const expireExports = () => exports.expireDue().catch((error: unknown) => options.log.error({ err: error }, 'export expiry check failed'));
+    const startupExpire = expireExports();
+    const expiryTimer = setInterval(() => {
+      void refineExpired();
+      void expireExports();
+    }, 60 * 60 * 1000).unref();
     if (finished.length > 0) options.log.info({ tenants: finished }, 'finished interrupted revocations');
     const timer = options.auditCheckpointIntervalMs > 0
       ? setInterval(() => audit.checkpoint().catch((error: unknown) => options.log.error({ err: error }, 'audit checkpoint failed')), options.auditCheckpointIntervalMs).unref()
@@ -116,6 +138,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       firstStart,
       tenants,
       applicants,
+      exports,
       queries,
       tables,
       catalog,
@@ -137,6 +160,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
         if (timer) clearInterval(timer);
         clearInterval(expiryTimer);
         await startupRefine;
+        await startupExpire;
         await refinery!.close();
         try {
           await audit.checkpoint();

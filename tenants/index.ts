@@ -16,3 +16,10 @@ export { MAX_LICENSE_YEARS } from './tenant-service.js';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits, type QueryEngine } from './query-service.js';
 export { SchemaViewSchema, ColumnPolicyLabelSchema, type SchemaView } from './schema-service.js';
 export { GrantSummarySchema } from './grant-service.js';
+export { DEFAULT_EXPORT_LIMITS, type ExportLimits, type ExportService } from './exports/export-service.js';
+export {
+  CheckSchema, CreateExportSchema, CreateReviewSchema, ExportStatusSchema, NewVersionSchema, SubmitExportSchema, CheckStatusSchema,
+  type Check, type ExportRecord, type ExportStatus,
+} from './exports/export-model.js';
+export { ManifestSchema, type Manifest } from './exports/package-builder.js';
+export { createExportChecks, PERSON_LEVEL_CHECK, type ExportCheckInput, type ExportChecks } from './exports/export-checks.js';

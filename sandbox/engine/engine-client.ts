@@ -9,7 +9,8 @@ import { EngineProcess, networkIsolationAvailable, type ExitReason } from './eng
 import { ingestProgressPath, readIngestProgress, type IngestProgress } from './ingest-progress.js';
 import type { IngestResult } from './ingest-dataset.js';
 import {
-  TRUSTED_PROCESS, type BuildResult, type CreatedTable, type CreateTableTask, type EngineTask, type Env, type ImportTableTask, type IngestDatasetTask, type ListedTable,
+  isTrustedTask, TRUSTED_PROCESS, type BuildResult, type DeliveredFile, type ExportDeliverTask, type ExportDeriveTask, type ExportReadTask, type ExportRows,
+  type ExportSnapshot, type ExportSnapshotResult, type ExportSnapshotTask, type CreatedTable, type CreateTableTask, type EngineTask, type Env, type ImportTableTask, type IngestDatasetTask, type ListedTable,
   type PublishResult, type PublishTask, type QueryResult, type QueryTask, type WorkspaceTableInfo,
 } from './protocol.js';
 import { readTenantCatalog, type TenantCatalog } from './tenant-files.js';
@@ -119,6 +120,26 @@ export class EngineClient {
     return this.capped('table', task.tenantId, () => this.send({ kind: 'create-table', replace: false, ...task }, task.timeoutMs + this.options.killGraceMs)) as Promise<CreatedTable>;
   }
 
+  /** Snapshots a gated prod query for an export, in the tenant's process (counted as a table build). */
+  exportSnapshot(task: Omit<ExportSnapshotTask, 'kind'>): Promise<ExportSnapshotResult> {
+    return this.capped('table', task.tenantId, () => this.send({ kind: 'export-snapshot', ...task }, task.timeoutMs + this.options.killGraceMs)) as Promise<ExportSnapshotResult>;
+  }
+
+  /** A mitigated snapshot derived from an earlier version's, in the trusted process. */
+  exportDerive(task: Omit<ExportDeriveTask, 'kind'>): Promise<ExportSnapshot> {
+    return this.send({ kind: 'export-derive', ...task }, TASK_LIMIT_MS.import) as Promise<ExportSnapshot>;
+  }
+
+  /** The first rows of a snapshot, read in the trusted process. */
+  exportRead(task: Omit<ExportReadTask, 'kind'>): Promise<ExportRows> {
+    return this.send({ kind: 'export-read', ...task }, TASK_LIMIT_MS.short) as Promise<ExportRows>;
+  }
+
+  /** Writes the delivered data file of an approved version, in the trusted process. */
+  exportDeliver(task: Omit<ExportDeliverTask, 'kind'>): Promise<DeliveredFile> {
+    return this.send({ kind: 'export-deliver', ...task }, TASK_LIMIT_MS.import) as Promise<DeliveredFile>;
+  }
+
   ingestDataset(task: Omit<IngestDatasetTask, 'kind'>): Promise<IngestResult> {
     return this.send({ kind: 'ingest-dataset', ...task }, TASK_LIMIT_MS.trusted) as Promise<IngestResult>;
   }
@@ -214,7 +235,7 @@ export class EngineClient {
     if (tenantId && (this.tasksPerTenant.get(tenantId) ?? 0) >= Math.max(16, Math.floor(this.options.maxQueued / 8))) {
       throw new DomainError('SBX_ERR_TENANT_BUSY', 'this tenant has too many engine tasks in flight: retry shortly');
     }
-    const owner = task.kind === 'build' || task.kind === 'ingest-dataset' ? TRUSTED_PROCESS : tenantId!;
+    const owner = isTrustedTask(task) ? TRUSTED_PROCESS : tenantId!;
     // In flight from here, before the process is ready: revocation waits for it.
     this.inFlight += 1;
     if (tenantId) this.tasksPerTenant.set(tenantId, (this.tasksPerTenant.get(tenantId) ?? 0) + 1);

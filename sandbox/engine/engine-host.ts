@@ -11,7 +11,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { EngineWorkerData } from './engine-options.js';
-import { TRUSTED_PROCESS, type EngineTask, type HostOptions, type HostReply, type HostRequest, type TaskOutcome } from './protocol.js';
+import { isTrustedTask, TRUSTED_PROCESS, type EngineTask, type HostOptions, type HostReply, type HostRequest, type TaskOutcome } from './protocol.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as HostOptions;
 const workerData: EngineWorkerData = { dataDir: options.dataDir, engine: options.engine };
@@ -35,7 +35,7 @@ function reply(message: HostReply): void {
 
 /** Whether this process may run the task: a tenant's process runs only that tenant's tasks. */
 function belongsHere(task: EngineTask): boolean {
-  const trusted = task.kind === 'build' || task.kind === 'ingest-dataset';
+  const trusted = isTrustedTask(task);
   // SECURITY: invariant 9: tenant SQL never runs in the trusted process (which reads raw data), and
   // a tenant's process never runs another tenant's work.
   return trusted ? options.key === TRUSTED_PROCESS : options.key !== TRUSTED_PROCESS && 'tenantId' in task && task.tenantId === options.key;

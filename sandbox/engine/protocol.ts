@@ -134,8 +134,62 @@ export type IngestDatasetTask = z.infer<typeof IngestDatasetTaskSchema>;
 /** Lists the env's readable tables and columns (GET /v1/schema), from the tenant's own engine. */
 export const SchemaTaskSchema = z.object({ kind: z.literal('schema'), tenantId: TenantIdSchema, env: EnvSchema });
 
-export const EngineTaskSchema = z.discriminatedUnion('kind', [OpenTaskSchema, IngestDatasetTaskSchema, ImportTableTaskSchema, QueryTaskSchema, BuildTaskSchema, SwapTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema, SchemaTaskSchema]);
+
+/** Export ids become a path segment under `exports/`: strict. */
+export const ExportIdSchema = z.string().regex(/^exp-[0-9a-f]{16}$/);
+export const ExportVersionSchema = z.number().int().positive().max(10_000);
+export const ExportFormatSchema = z.enum(['csv', 'parquet', 'xlsx']);
+export type ExportFormat = z.infer<typeof ExportFormatSchema>;
+
+/**
+ * Runs a gated SELECT over the tenant's prod data in the tenant's process and snapshots its result as
+ * Parquet under `exports/<exportId>/v<version>/` (a path computed from the data dir and the ids,
+ * never one from a request). The env is always prod: exports leave from the real data.
+ */
+export const ExportSnapshotTaskSchema = z.object({
+  kind: z.literal('export-snapshot'),
+  tenantId: TenantIdSchema,
+  exportId: ExportIdSchema,
+  version: ExportVersionSchema,
+  sql: z.string(),
+  maxRows: z.number().int().positive(),
+  timeoutMs: z.number().int().positive(),
+});
+export type ExportSnapshotTask = z.infer<typeof ExportSnapshotTaskSchema>;
+
+/** Trusted: a mitigated version derived from an earlier snapshot (rounding of named integer columns to base 5). */
+export const ExportDeriveTaskSchema = z.object({
+  kind: z.literal('export-derive'),
+  exportId: ExportIdSchema,
+  fromVersion: ExportVersionSchema,
+  version: ExportVersionSchema,
+  round5: z.array(z.string()).min(1),
+});
+export type ExportDeriveTask = z.infer<typeof ExportDeriveTaskSchema>;
+
+/** Trusted: the first rows of a snapshot (reviewers' preview and the diff between versions). */
+export const ExportReadTaskSchema = z.object({ kind: z.literal('export-read'), exportId: ExportIdSchema, version: ExportVersionSchema, limit: z.number().int().min(1).max(1_000) });
+export type ExportReadTask = z.infer<typeof ExportReadTaskSchema>;
+
+/** Trusted: the delivered data file of an approved version, for its recipient, under `package/`. */
+export const ExportDeliverTaskSchema = z.object({ kind: z.literal('export-deliver'), exportId: ExportIdSchema, version: ExportVersionSchema, format: ExportFormatSchema, recipient: TenantIdSchema });
+export type ExportDeliverTask = z.infer<typeof ExportDeliverTaskSchema>;
+
+export const EngineTaskSchema = z.discriminatedUnion('kind', [
+  OpenTaskSchema, IngestDatasetTaskSchema, ImportTableTaskSchema, QueryTaskSchema, BuildTaskSchema, SwapTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema, SchemaTaskSchema,
+  ExportSnapshotTaskSchema, ExportDeriveTaskSchema, ExportReadTaskSchema, ExportDeliverTaskSchema,
+]);
 export type EngineTask = z.infer<typeof EngineTaskSchema>;
+
+/**
+ * Tasks of the trusted process: ingest and builds (raw data), and the export file work that runs
+ * no tenant SQL (deriving, reading and delivering snapshots). Everything else is a tenant's.
+ */
+const TRUSTED_TASK_KINDS: ReadonlySet<EngineTask['kind']> = new Set(['build', 'ingest-dataset', 'export-derive', 'export-read', 'export-deliver']);
+
+export function isTrustedTask(task: EngineTask): boolean {
+  return TRUSTED_TASK_KINDS.has(task.kind);
+}
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });
 
@@ -180,6 +234,20 @@ export type QueryResult = z.infer<typeof QueryResultSchema>;
 export const WorkspaceTableSchema = z.object({ name: z.string(), rows: z.number().int(), columns: z.array(ColumnSchema) });
 export type WorkspaceTableInfo = z.infer<typeof WorkspaceTableSchema> & { tag: WorkspaceTag | null };
 export type CreatedTable = WorkspaceTableInfo & { tables: string[]; sources: SourceRef[] };
+
+/** An immutable snapshot of an export version's rows. */
+export const ExportSnapshotSchema = z.object({
+  file: z.string(),
+  sha256: z.string(),
+  bytes: z.number().int(),
+  rowCount: z.number().int(),
+  columns: z.array(ColumnSchema),
+});
+export type ExportSnapshot = z.infer<typeof ExportSnapshotSchema>;
+/** A snapshot of a gated query, with what the query read. */
+export type ExportSnapshotResult = ExportSnapshot & { tables: string[]; sources: SourceRef[] };
+export type ExportRows = { columns: { name: string; type: string }[]; rows: unknown[][] };
+export type DeliveredFile = { file: string; sha256: string; bytes: number };
 
 export const BuildResultSchema = z.object({ staged: z.string() });
 export type BuildResult = z.infer<typeof BuildResultSchema>;

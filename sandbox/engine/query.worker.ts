@@ -10,7 +10,8 @@ import path from 'node:path';
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { DomainError, isDomainError } from '../../core/errors.js';
 import { EngineTaskSchema, type EngineTask, type TaskOutcome } from './protocol.js';
-import { assertNotRetired, datasetDirectory, requestTempDirectory, tenantDirectory } from '../data-paths.js';
+import { assertNotRetired, datasetDirectory, exportVersionDirectory, requestTempDirectory, tenantDirectory } from '../data-paths.js';
+import { deliverSnapshot, deriveRoundedSnapshot, readSnapshotRows, writeSnapshot } from './export-files.js';
 import type { PreparedUpload } from '../upload/prepare-upload.js';
 import { ingestDataset } from './ingest-dataset.js';
 import { adoptStagedFile, buildStagedFile } from './publish.js';
@@ -86,6 +87,22 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         return { ok: true, value: await withEngine(task, (engine) => engine.listTables()) };
       case 'schema':
         return { ok: true, value: await withEngine(task, (engine) => engine.schema(task.env)) };
+      case 'export-snapshot': {
+        // SECURITY: the snapshot's place comes from the data dir and the export's ids, never from a request.
+        const dir = exportVersionDirectory(DATA_DIR, task.exportId, task.version);
+        const options = { maxRows: task.maxRows, timeoutMs: task.timeoutMs, ...cancellation(input.cancelPort) };
+        return { ok: true, value: await withEngine(task, async (engine) => {
+          // Exports leave from the real data: always prod.
+          const { value, tables, sources } = await engine.exportSnapshot(task.sql, 'prod', options, (columns, chunks) => writeSnapshot(dir, columns, chunks));
+          return { ...value, tables, sources };
+        }) };
+      }
+      case 'export-derive':
+        return { ok: true, value: await deriveRoundedSnapshot(exportVersionDirectory(DATA_DIR, task.exportId, task.fromVersion), exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.round5) };
+      case 'export-read':
+        return { ok: true, value: await readSnapshotRows(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.limit) };
+      case 'export-deliver':
+        return { ok: true, value: await deliverSnapshot(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.format, task.recipient) };
     }
   } catch (error) {
     if (isDomainError(error)) return { ok: false, code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };

@@ -194,6 +194,42 @@ export class TenantEngine {
   }
 
   /**
+   * Gates one tenant query and streams its whole result to `write` (trusted code that snapshots it
+   * for an export), up to `maxRows` rows. The same gate and lineage as `query`; the rows go to the
+   * writer, never to the tenant.
+   */
+  async exportSnapshot<T>(
+    sql: string,
+    env: Env,
+    options: Pick<RunOptions, 'timeoutMs' | 'cancelled'> & { maxRows: number },
+    write: (columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>) => Promise<T>,
+  ): Promise<{ value: T; tables: string[]; sources: SourceRef[] }> {
+    return this.withConnection(env, async (connection) => {
+      const generation = this.generation;
+      const decision = await this.decide(connection, sql, env);
+      const value = await withDeadline(connection, env, options, async () => {
+        const result = await connection.stream(decision.canonicalSql);
+        const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
+        async function* chunks(): AsyncIterable<DuckDBDataChunk> {
+          let rows = 0;
+          for (;;) {
+            const chunk = await result.fetchChunk();
+            if (!chunk || chunk.rowCount === 0) return;
+            rows += chunk.rowCount;
+            // SECURITY: an export cannot fill the disk: its rows are capped while they stream.
+            if (rows > options.maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${options.maxRows} rows, the most one export may hold`);
+            yield chunk;
+          }
+        }
+        return write(columns, chunks());
+      });
+      // SECURITY: as for answers: a snapshot whose run overlapped a workspace change is not kept.
+      if (this.generation !== generation) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the export ran: retry it');
+      return { value, tables: decision.tables, sources: decision.sources };
+    });
+  }
+
+  /**
    * Saves a gated SELECT as a workspace table, tagged in the same transaction with the env it ran in
    * and the sources it read (its lineage travels with it). The server writes the DDL around DuckDB's
    * rendering of the checked statement; the name never collides with a published table of either

@@ -1,5 +1,6 @@
 import type { AuditEntry, AuditEntryInput, AuditHead } from '../audit/audit-entry.js';
 import type { ColumnPolicy } from '../../desensitize/index.js';
+import type { DownloadRecord, ExportRecord, ExportVersionRecord, ReviewRecord } from '../exports/export-model.js';
 import type { ApplicantRecord, DatasetColumn, DatasetRecord, GrantRecord, TenantRecord, TenantStatus, WorkspaceTableLineage } from '../model.js';
 
 /**
@@ -48,6 +49,14 @@ export interface StoreReader {
   datasetPolicies(id: string): Promise<Record<string, ColumnPolicy>>;
   /** Grants of one tenant, or of every tenant when none is named. */
   listGrants(tenantId?: string): Promise<GrantRecord[]>;
+  /** Exports of one tenant, or of every tenant when none is named, newest first. */
+  listExports(tenantId?: string): Promise<ExportRecord[]>;
+  getExport(id: string): Promise<ExportRecord | undefined>;
+  /** Every version of an export, oldest first. */
+  exportVersions(id: string): Promise<ExportVersionRecord[]>;
+  /** Every review of an export (all versions), oldest first. */
+  exportReviews(id: string): Promise<ReviewRecord[]>;
+  exportDownloads(id: string): Promise<DownloadRecord[]>;
   queryAudit(filter: AuditFilter): Promise<AuditEntry[]>;
   /** Every entry in sequence order, read in pages. */
   scanAudit(): AsyncIterable<AuditEntry>;
@@ -56,7 +65,7 @@ export interface StoreReader {
 
 export interface StoreTransaction {
   /** Reads that see this transaction's own writes. */
-  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables' | 'datasetVersions' | 'datasetPolicies'>;
+  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables' | 'datasetVersions' | 'datasetPolicies' | 'getExport' | 'exportReviews' | 'exportDownloads'>;
   insertTenant(record: TenantRecord): Promise<void>;
   updateTenantStatus(id: string, status: TenantStatus, updatedAt: string): Promise<void>;
   insertApplicant(record: ApplicantRecord): Promise<void>;
@@ -66,6 +75,13 @@ export interface StoreTransaction {
   insertDatasetVersion(record: DatasetRecord, columns: DatasetColumn[]): Promise<void>;
   upsertGrant(grant: GrantRecord): Promise<void>;
   setColumnPolicy(datasetId: string, column: string, policy: ColumnPolicy, updatedAt: string, updatedBy: string): Promise<void>;
+  insertExport(record: ExportRecord): Promise<void>;
+  /** Replaces an export's mutable state (status, current version, submission, package). */
+  updateExport(record: ExportRecord): Promise<void>;
+  /** Versions are immutable: inserted once, never updated. */
+  insertExportVersion(record: ExportVersionRecord): Promise<void>;
+  insertExportReview(record: ReviewRecord): Promise<void>;
+  insertExportDownload(record: DownloadRecord): Promise<void>;
   appendAudit(input: AuditEntryInput): Promise<AuditEntry>;
   /** The chain's head as this transaction sees it (including its own appends). */
   auditHead(): AuditHead;

@@ -4,6 +4,7 @@ import { openDatabase, type Connection, type Row, type SqlSession, type SqlValue
 import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
 import type { ColumnPolicy } from '../../desensitize/index.js';
 import type { ApplicantRecord, DatasetColumn, DatasetRecord, GrantRecord, TenantRecord, WorkspaceTableLineage } from '../model.js';
+import type { DownloadRecord, ExportRecord, ExportVersionRecord, ReviewRecord } from '../exports/export-model.js';
 import type { AuditFilter, ControlStore, StoreReader, StoreTransaction } from './control-store.js';
 import { AUDIT_JOURNAL_FILE, AuditJournal, JournalBrokenError, readJournal } from './audit-journal.js';
 import { applyMigrations } from './migrations.js';
@@ -151,7 +152,22 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
             listWorkspaceTables: (id) => read(() => listWorkspaceTables(writer, id)),
             datasetVersions: (id) => read(() => datasetVersions(writer, id)),
             datasetPolicies: (id) => read(() => datasetPolicies(writer, id)),
+            getExport: (id) => read(() => getExport(writer, id)),
+            exportReviews: (id) => read(() => exportReviews(writer, id)),
+            exportDownloads: (id) => read(() => exportDownloads(writer, id)),
           },
+          insertExport: (e) => write('INSERT INTO exports VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)', exportRow(e)),
+          updateExport: (e) => write(
+            'UPDATE exports SET status = $2, current_version = $3, submission = $4, package = $5, updated_at = $6 WHERE id = $1',
+            [e.id, e.status, e.currentVersion, e.submission === null ? null : JSON.stringify(e.submission), e.package === null ? null : JSON.stringify(e.package), e.updatedAt],
+          ),
+          insertExportVersion: (v) => write('INSERT INTO export_versions VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)', [
+            v.exportId, v.version, JSON.stringify(v.source), v.sql, v.snapshot.file, v.snapshot.sha256, v.snapshot.bytes, v.rowCount,
+            JSON.stringify(v.columns), JSON.stringify(v.tables), JSON.stringify(v.sources), JSON.stringify(v.checks), v.outcome,
+            v.mitigation === null ? null : JSON.stringify(v.mitigation), v.createdAt, v.createdBy,
+          ]),
+          insertExportReview: (r) => write('INSERT INTO export_reviews VALUES ($1, $2, $3, $4, $5, $6, $7)', [r.exportId, r.version, r.reviewerSub, r.reviewerOrg, r.decision, r.comment, r.createdAt]),
+          insertExportDownload: (d) => write('INSERT INTO export_downloads VALUES ($1, $2, $3, $4, $5, $6)', [d.exportId, d.version, d.recipient, d.sub, d.count, d.createdAt]),
           insertTenant: (t) => write('INSERT INTO tenants VALUES ($1, $2, $3, $4, $5, $6, $7)', [t.id, t.name, t.status, t.licenseFrom, t.licenseTo, t.createdAt, t.updatedAt]),
           updateTenantStatus: (id, status, updatedAt) => write('UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1', [id, status, updatedAt]),
           insertApplicant: (a) => write('INSERT INTO applicants VALUES ($1, $2, $3)', [a.id, a.name, a.createdAt]),
@@ -327,6 +343,14 @@ function createReader(session: SqlSession): StoreReader {
       : await session.all('SELECT grant_record FROM grants WHERE tenant_id = $1 ORDER BY dataset_id', [tenantId])
     ).map((r) => JSON.parse(String(r.grant_record)) as GrantRecord),
     datasetPolicies: (id) => datasetPolicies(session, id),
+    listExports: async (tenantId) => (tenantId === undefined
+      ? await session.all('SELECT * FROM exports ORDER BY created_at DESC, id')
+      : await session.all('SELECT * FROM exports WHERE tenant_id = $1 ORDER BY created_at DESC, id', [tenantId])
+    ).map(toExport),
+    getExport: (id) => getExport(session, id),
+    exportVersions: async (id) => (await session.all('SELECT * FROM export_versions WHERE export_id = $1 ORDER BY version', [id])).map(toExportVersion),
+    exportReviews: (id) => exportReviews(session, id),
+    exportDownloads: (id) => exportDownloads(session, id),
     queryAudit: (filter) => queryAudit(session, filter),
     scanAudit: () => scanAudit(session),
     auditHead: async () => {
@@ -404,6 +428,78 @@ async function* scanAudit(session: SqlSession): AsyncGenerator<AuditEntry> {
     for (const row of page) yield toAuditEntry(row);
     after = Number(page[page.length - 1]!.seq);
   }
+}
+
+async function getExport(session: SqlSession, id: string): Promise<ExportRecord | undefined> {
+  const [row] = await session.all('SELECT * FROM exports WHERE id = $1', [id]);
+  return row ? toExport(row) : undefined;
+}
+
+async function exportReviews(session: SqlSession, id: string): Promise<ReviewRecord[]> {
+  return (await session.all('SELECT * FROM export_reviews WHERE export_id = $1 ORDER BY created_at, reviewer_sub', [id])).map((row) => ({
+    exportId: String(row.export_id),
+    version: Number(row.version),
+    reviewerSub: String(row.reviewer_sub),
+    reviewerOrg: String(row.reviewer_org),
+    decision: row.decision as ReviewRecord['decision'],
+    comment: row.comment === null ? null : String(row.comment),
+    createdAt: String(row.created_at),
+  }));
+}
+
+async function exportDownloads(session: SqlSession, id: string): Promise<DownloadRecord[]> {
+  return (await session.all('SELECT * FROM export_downloads WHERE export_id = $1 ORDER BY count', [id])).map((row) => ({
+    exportId: String(row.export_id),
+    version: Number(row.version),
+    recipient: String(row.recipient),
+    sub: String(row.sub),
+    count: Number(row.count),
+    createdAt: String(row.created_at),
+  }));
+}
+
+function exportRow(e: ExportRecord): SqlValue[] {
+  return [
+    e.id, e.tenantId, e.recipient, e.purpose, e.format, e.status, e.currentVersion,
+    e.submission === null ? null : JSON.stringify(e.submission), e.package === null ? null : JSON.stringify(e.package),
+    e.createdAt, e.createdBy, e.updatedAt,
+  ];
+}
+
+function toExport(row: Row): ExportRecord {
+  return {
+    id: String(row.id),
+    tenantId: String(row.tenant_id),
+    recipient: String(row.recipient),
+    purpose: String(row.purpose),
+    format: row.format as ExportRecord['format'],
+    status: row.status as ExportRecord['status'],
+    currentVersion: Number(row.current_version),
+    submission: row.submission === null ? null : JSON.parse(String(row.submission)) as ExportRecord['submission'],
+    package: row.package === null ? null : JSON.parse(String(row.package)) as ExportRecord['package'],
+    createdAt: String(row.created_at),
+    createdBy: String(row.created_by),
+    updatedAt: String(row.updated_at),
+  };
+}
+
+function toExportVersion(row: Row): ExportVersionRecord {
+  return {
+    exportId: String(row.export_id),
+    version: Number(row.version),
+    source: JSON.parse(String(row.source)) as ExportVersionRecord['source'],
+    sql: String(row.sql),
+    snapshot: { file: String(row.snapshot_file), sha256: String(row.snapshot_sha256), bytes: Number(row.snapshot_bytes) },
+    rowCount: Number(row.row_count),
+    columns: JSON.parse(String(row.columns)) as ExportVersionRecord['columns'],
+    tables: JSON.parse(String(row.tables)) as string[],
+    sources: JSON.parse(String(row.sources)) as ExportVersionRecord['sources'],
+    checks: JSON.parse(String(row.checks)) as ExportVersionRecord['checks'],
+    outcome: row.outcome as ExportVersionRecord['outcome'],
+    mitigation: row.mitigation === null ? null : JSON.parse(String(row.mitigation)) as ExportVersionRecord['mitigation'],
+    createdAt: String(row.created_at),
+    createdBy: String(row.created_by),
+  };
 }
 
 function toTenant(row: Row): TenantRecord {

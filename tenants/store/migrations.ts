@@ -110,6 +110,65 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE workspace_tables ADD COLUMN sources VARCHAR DEFAULT '[]'`,
     ],
   },
+  {
+    version: 7,
+    name: 'exports: requests, immutable versions, reviews and downloads',
+    statements: [
+      // The export's mutable state (status, current version, submission, package) as columns and JSON.
+      `CREATE TABLE exports (
+        id VARCHAR PRIMARY KEY,
+        tenant_id VARCHAR NOT NULL,
+        recipient VARCHAR NOT NULL,
+        purpose VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        current_version INTEGER NOT NULL,
+        submission VARCHAR,
+        package VARCHAR,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        updated_at VARCHAR NOT NULL
+      )`,
+      // Immutable: inserted once, never updated (the store has no update for it).
+      `CREATE TABLE export_versions (
+        export_id VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        source VARCHAR NOT NULL,
+        sql VARCHAR NOT NULL,
+        snapshot_file VARCHAR NOT NULL,
+        snapshot_sha256 VARCHAR NOT NULL,
+        snapshot_bytes BIGINT NOT NULL,
+        row_count BIGINT NOT NULL,
+        columns VARCHAR NOT NULL,
+        tables VARCHAR NOT NULL,
+        sources VARCHAR NOT NULL,
+        checks VARCHAR NOT NULL,
+        outcome VARCHAR NOT NULL,
+        mitigation VARCHAR,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        PRIMARY KEY (export_id, version)
+      )`,
+      `CREATE TABLE export_reviews (
+        export_id VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        reviewer_sub VARCHAR NOT NULL,
+        reviewer_org VARCHAR NOT NULL,
+        decision VARCHAR NOT NULL,
+        comment VARCHAR,
+        created_at VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE export_downloads (
+        export_id VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        recipient VARCHAR NOT NULL,
+        sub VARCHAR NOT NULL,
+        count INTEGER NOT NULL,
+        created_at VARCHAR NOT NULL,
+        PRIMARY KEY (export_id, count)
+      )`,
+    ],
+  },
 ];
 
 export async function applyMigrations(session: SqlSession, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {

@@ -1,0 +1,97 @@
+import type { ExportSnapshot, SourceRef } from '../../sandbox/index.js';
+import type { DatasetColumn, WorkspaceTableLineage } from '../model.js';
+import type { Check } from './export-model.js';
+
+/**
+ * The automated disclosure checks of an export version: the seam between the export door (request,
+ * review, delivery) and the person-level checks (issue 11, item 2: entity counts, dominance,
+ * p-ratio, k-anonymity, identifiers, differencing), which plug in here.
+ *
+ * Every check gives `pass`, `review` or `fail` with a reason in plain words; the version's outcome is
+ * the worst of them (`review-flow.ts`). Checks fail closed: missing lineage or catalog records make
+ * a check `review` (or `fail`), never `pass`.
+ */
+export interface ExportCheckInput {
+  tenantId: string;
+  exportId: string;
+  version: number;
+  /** The immutable snapshot the checks are about (Parquet under `exports/<id>/v<n>/`). */
+  snapshot: ExportSnapshot;
+  /** The dataset versions (and policy fingerprints) behind what the query read: its lineage. */
+  sources: readonly SourceRef[];
+  /** Tables the bound plan read, as `catalog.table`. */
+  tables: readonly string[];
+  columns: readonly { name: string; type: string }[];
+  rowCount: number;
+}
+
+export interface ExportChecks {
+  runChecks(input: ExportCheckInput): Promise<Check[]>;
+}
+
+export interface ExportCheckDeps {
+  /** Rows beyond which an output needs review (default 100,000). */
+  rowCap: number;
+  /** The catalog's columns of a dataset version (with PII recognition), or undefined when unknown. */
+  datasetColumns(dataset: string, version: number): Promise<DatasetColumn[] | undefined>;
+  /** The tenant's workspace tables with their lineage (uploads included). */
+  workspaceTables(tenantId: string): Promise<WorkspaceTableLineage[]>;
+}
+
+export const PERSON_LEVEL_CHECK = 'person-level';
+
+/**
+ * The checks that need no entity keys: the row cap, an empty output, and a fail-closed placeholder
+ * for the person-level checks, so that nothing computed over personal data can `pass` before they
+ * exist. TODO(#11): the person-level checks replace the placeholder.
+ */
+export function createExportChecks(deps: ExportCheckDeps): ExportChecks {
+  return {
+    async runChecks(input) {
+      return [rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount), await personLevelPlaceholder(input, deps)];
+    },
+  };
+}
+
+export function rowCapCheck(rowCount: number, rowCap: number): Check {
+  return rowCount > rowCap
+    ? { name: 'row-cap', status: 'review', reason: `the output has ${rowCount} rows, more than the ${rowCap} an export may hold without review`, rows: rowCount }
+    : { name: 'row-cap', status: 'pass', reason: `${rowCount} rows, within the cap of ${rowCap}` };
+}
+
+export function emptyOutputCheck(rowCount: number): Check {
+  // An empty answer says that nobody matches the condition, which can itself disclose (ACRO: zeros are disclosive).
+  return rowCount === 0
+    ? { name: 'empty-output', status: 'review', reason: 'the output has no rows: that nobody matches its conditions can itself disclose something', rows: 0 }
+    : { name: 'empty-output', status: 'pass', reason: 'the output has rows' };
+}
+
+/**
+ * `review` whenever the output may rest on personal data: a source dataset with a column the catalog
+ * recognized as personal, a source the catalog has no record of, or an uploaded table (the catalog
+ * never profiled it). `pass` only when every source is known and none holds personal data.
+ */
+export async function personLevelPlaceholder(input: Pick<ExportCheckInput, 'tenantId' | 'sources' | 'tables'>, deps: Pick<ExportCheckDeps, 'datasetColumns' | 'workspaceTables'>): Promise<Check> {
+  const reasons: string[] = [];
+  for (const source of input.sources) {
+    const columns = await deps.datasetColumns(source.dataset, source.version);
+    // SECURITY: invariant 9: no catalog record means it may be personal (fail closed).
+    if (!columns) reasons.push(`${source.dataset} v${source.version} has no catalog record`);
+    else {
+      const personal = columns.filter((c) => c.pii);
+      if (personal.length > 0) reasons.push(`${source.dataset} holds personal data (${personal.map((c) => `${c.name}: ${c.pii!.kind}`).join(', ')})`);
+    }
+  }
+  const workspace = input.tables.filter((t) => t.startsWith('workspace.')).map((t) => t.slice('workspace.'.length));
+  if (workspace.length > 0) {
+    const lineage = new Map((await deps.workspaceTables(input.tenantId)).map((t) => [t.name, t]));
+    for (const name of workspace) {
+      const record = lineage.get(name);
+      // SECURITY: uploads were never profiled by the catalog, and a table without lineage is unknown: fail closed.
+      if (!record) reasons.push(`workspace table ${name} has no lineage record`);
+      else if (record.env === 'upload') reasons.push(`workspace table ${name} is uploaded data the catalog has not profiled`);
+    }
+  }
+  if (reasons.length === 0) return { name: PERSON_LEVEL_CHECK, status: 'pass', reason: 'no source dataset holds recognized personal data' };
+  return { name: PERSON_LEVEL_CHECK, status: 'review', reason: `person-level disclosure checks are not yet available for this output: ${reasons.join('; ')}` };
+}

@@ -1,0 +1,564 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DomainError, isDomainError } from '../../core/errors.js';
+import { quoteIdentifier } from '../../desensitize/index.js';
+import {
+  exportVersionDirectory, hashFile, type DeliveredFile, type ExportFormat, type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type SourceRef,
+} from '../../sandbox/index.js';
+import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
+import { failureOf } from '../access.js';
+import { assertSourcesCurrent, type AccessDirectory } from '../lineage.js';
+import type { Claims } from '../model.js';
+import type { ProbeLimiter } from '../probe-limiter.js';
+import { auditedSql } from '../query-service.js';
+import type { ControlStore, StoreTransaction } from '../store/control-store.js';
+import type { ExportChecks } from './export-checks.js';
+import type {
+  Check, CreateExport, CreateReview, ExportRecord, ExportSource, ExportStatus, ExportVersionRecord, Mitigation, NewVersion, ReviewRecord,
+} from './export-model.js';
+import { describeChanges, type VersionChanges } from './version-diff.js';
+import { buildManifest, readManifest, removePackage, writeManifest, type Manifest, type SourceDataset } from './package-builder.js';
+import { assertCanMakeVersion, assertCanWithdraw, approvalsNeeded, decideDownload, decideReview, decideSubmit, worstOutcome } from './review-flow.js';
+
+/** What the export service needs of the engine (the sandbox's EngineClient). */
+export interface ExportEngine {
+  exportSnapshot(task: { tenantId: string; exportId: string; version: number; sql: string; maxRows: number; timeoutMs: number }): Promise<ExportSnapshotResult>;
+  exportDerive(task: { exportId: string; fromVersion: number; version: number; round5: string[] }): Promise<ExportSnapshot>;
+  exportRead(task: { exportId: string; version: number; limit: number }): Promise<ExportRows>;
+  exportDeliver(task: { exportId: string; version: number; format: ExportFormat; recipient: string }): Promise<DeliveredFile>;
+}
+
+export interface ExportLimits {
+  /** Rows beyond which an output needs review. */
+  rowCap: number;
+  /** Rows beyond which an export is refused outright (disk and memory). */
+  maxRows: number;
+  /** How long the snapshot query may run. */
+  timeoutMs: number;
+  /** Days a package may be downloaded after approval. */
+  validityDays: number;
+  /** Downloads allowed per package. */
+  maxDownloads: number;
+}
+
+export const DEFAULT_EXPORT_LIMITS: ExportLimits = { rowCap: 100_000, maxRows: 1_000_000, timeoutMs: 60_000, validityDays: 30, maxDownloads: 3 };
+
+const PREVIEW_ROWS = 20;
+/** Outputs up to this many rows get a cell-by-cell diff against the previous version. */
+const DIFF_MAX_ROWS = 1_000;
+const CONTENT_TYPES: Record<ExportFormat, string> = {
+  csv: 'text/csv; charset=utf-8',
+  parquet: 'application/vnd.apache.parquet',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+};
+
+/** What a version becomes before it is stored. */
+type VersionDraft = Omit<ExportVersionRecord, 'exportId' | 'version' | 'createdAt' | 'createdBy'>;
+
+/**
+ * Exports (出域审核): the one door through which results leave the domain (DESIGN.md §3.5, issue 11).
+ * An operator asks for an export of a gated prod query or a prod workspace table to a registered
+ * application entity; the output is snapshotted inside the domain, checked (`export-checks.ts`),
+ * submitted, reviewed by supervisors (`review-flow.ts`), packaged for its recipient on approval
+ * (`package-builder.ts`), and downloaded by that recipient only, within its validity and download
+ * limit. Every step is audited. Work on one export is serialized (one state change at a time).
+ */
+export function createExportService(deps: {
+  store: ControlStore;
+  engine: ExportEngine;
+  checks: ExportChecks;
+  access: AccessDirectory;
+  probes: ProbeLimiter;
+  dataDir: string;
+  limits: ExportLimits;
+  now: () => Date;
+  today: () => string;
+  /** Throws when the tenant may not act now (suspended, revoked, license over). */
+  assertTenantActive: (tenantId: string) => void;
+}) {
+  const busy = new Map<string, Promise<unknown>>();
+
+  /** Runs `work` after every earlier piece of work on the same export. */
+  async function serialized<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const run = (busy.get(id) ?? Promise.resolve()).catch(() => undefined).then(work);
+    busy.set(id, run);
+    try {
+      return await run;
+    } finally {
+      if (busy.get(id) === run) busy.delete(id);
+    }
+  }
+
+  const target = (id: string) => `export:${id}`;
+  const nowIso = () => deps.now().toISOString();
+
+  async function load(id: string): Promise<ExportRecord> {
+    const record = await deps.store.reader.getExport(id);
+    if (!record) throw notFound(id);
+    return record;
+  }
+
+  /** The export if the caller may see it; else "not found" (its existence is not disclosed). */
+  async function visible(claims: Claims, id: string): Promise<ExportRecord> {
+    const record = await load(id);
+    if (!mayView(claims, record)) throw notFound(id);
+    return record;
+  }
+
+  /** The export if it belongs to the calling operator's tenant. */
+  async function owned(claims: Claims, id: string): Promise<ExportRecord> {
+    const record = await load(id);
+    // SECURITY: tenant isolation: an operator acts only on its own tenant's exports.
+    if (claims.role !== 'operator' || record.tenantId !== claims.org) throw notFound(id);
+    return record;
+  }
+
+  async function currentVersion(record: ExportRecord): Promise<ExportVersionRecord> {
+    const version = (await deps.store.reader.exportVersions(record.id)).find((v) => v.version === record.currentVersion);
+    if (!version) throw new Error(`export ${record.id} has no version ${record.currentVersion}`);
+    return version;
+  }
+
+  /** The SQL of a source: a table source must be the tenant's own workspace table built in prod. */
+  async function sqlOf(tenantId: string, source: ExportSource): Promise<string> {
+    if ('sql' in source) return source.sql;
+    const table = (await deps.store.reader.listWorkspaceTables(tenantId)).find((t) => t.name === source.table);
+    // SECURITY: only the caller's own tables are looked up: another tenant's name is simply unknown.
+    if (!table) throw new DomainError('EXP_ERR_SOURCE_NOT_FOUND', `no workspace table ${source.table}`);
+    // SECURITY: exports leave from the real data: a table built from the synthetic twin, or an upload, is not exported.
+    if (table.env !== 'prod') throw new DomainError('EXP_ERR_SOURCE_NOT_PROD', `workspace table ${source.table} was ${table.env === 'upload' ? 'uploaded' : `built in ${table.env}`}, not computed from prod`);
+    return `SELECT * FROM workspace.main.${quoteIdentifier(source.table)}`;
+  }
+
+  /** Snapshots a source through the gate, then checks it. Removes the version's directory on failure. */
+  async function snapshotSource(tenantId: string, sub: string, exportId: string, version: number, source: ExportSource): Promise<VersionDraft> {
+    const sql = await sqlOf(tenantId, source);
+    const admission = deps.probes.admit(tenantId, sub);
+    let result: ExportSnapshotResult;
+    try {
+      result = await deps.engine.exportSnapshot({ tenantId, exportId, version, sql, maxRows: deps.limits.maxRows, timeoutMs: deps.limits.timeoutMs });
+      // SECURITY: invariant 6: a snapshot of a tenant suspended or revoked while it ran is not kept.
+      deps.assertTenantActive(tenantId);
+      // SECURITY: invariants 6 and 9: nothing computed from a grant that ended or a policy that changed leaves.
+      assertSourcesCurrent(deps.access, tenantId, result.sources, deps.today());
+    } catch (failure) {
+      removeVersion(exportId, version);
+      const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
+      admission.settle(isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED');
+      throw error;
+    }
+    admission.settle('ok');
+    const { tables, sources, ...snapshot } = result;
+    return checked(tenantId, exportId, version, { source, sql, tables, sources, mitigation: null }, snapshot);
+  }
+
+  async function checked(tenantId: string, exportId: string, version: number, base: Pick<VersionDraft, 'source' | 'sql' | 'tables' | 'sources' | 'mitigation'>, snapshot: ExportSnapshot): Promise<VersionDraft> {
+    let checks: Check[];
+    try {
+      checks = await deps.checks.runChecks({ tenantId, exportId, version, snapshot, sources: base.sources, tables: base.tables, columns: snapshot.columns, rowCount: snapshot.rowCount });
+    } catch (error) {
+      removeVersion(exportId, version);
+      throw error;
+    }
+    return {
+      ...base,
+      snapshot: { file: snapshot.file, sha256: snapshot.sha256, bytes: snapshot.bytes },
+      rowCount: snapshot.rowCount,
+      columns: snapshot.columns,
+      checks,
+      outcome: worstOutcome(checks),
+    };
+  }
+
+  function removeVersion(exportId: string, version: number): void {
+    fs.rmSync(exportVersionDirectory(deps.dataDir, exportId, version), { recursive: true, force: true });
+  }
+
+  /** Audits a stored version: one entry for the version, one per check outcome. */
+  async function auditVersion(tx: StoreTransaction, actor: AuditActor, action: 'export.create' | 'export.version', record: ExportRecord, version: ExportVersionRecord): Promise<void> {
+    await tx.appendAudit({
+      actor, action, target: target(record.id), details: {
+        tenant: record.tenantId, recipient: record.recipient, purpose: record.purpose, format: record.format,
+        version: version.version, source: 'table' in version.source ? { table: version.source.table } : { sql: true }, ...auditedSql(version.sql),
+        mitigation: version.mitigation, rows: version.rowCount, snapshotSha256: version.snapshot.sha256, tables: version.tables, sources: version.sources,
+        outcome: version.outcome, checks: version.checks.map((c) => ({ name: c.name, status: c.status })),
+      },
+    });
+    for (const check of version.checks) {
+      await tx.appendAudit({ actor, action: 'export.check', target: target(record.id), details: { version: version.version, name: check.name, status: check.status, reason: check.reason, ...(check.rows === undefined ? {} : { rows: check.rows }) } });
+    }
+  }
+
+  /** Source datasets with their catalog facts (provider, acquisition date); unknown ones say so. */
+  async function sourceDatasets(sources: readonly SourceRef[]): Promise<SourceDataset[]> {
+    const out: SourceDataset[] = [];
+    for (const source of sources) {
+      const entry = (await deps.store.reader.datasetVersions(source.dataset)).find((v) => v.record.version === source.version);
+      out.push({ dataset: source.dataset, version: source.version, name: entry?.record.name ?? null, provider: entry?.record.provider ?? null, acquiredAt: entry?.record.acquiredAt ?? null });
+    }
+    return out;
+  }
+
+  /** An export past its validity becomes `expired` (audited once), and its data file is removed. */
+  async function expire(record: ExportRecord): Promise<ExportRecord> {
+    const updated: ExportRecord = { ...record, status: 'expired', updatedAt: nowIso() };
+    const committed = await deps.store.mutate(async (tx) => {
+      const fresh = await tx.reader.getExport(record.id);
+      if (!fresh || fresh.status === 'expired') return false;
+      await tx.updateExport(updated);
+      await tx.appendAudit({ actor: SYSTEM_ACTOR, action: 'export.expire', target: target(record.id), details: { version: record.package?.version ?? null, validUntil: record.package?.validUntil ?? null } });
+      return true;
+    });
+    // SECURITY: an expired package's data file leaves the disk; the manifest stays as the record of what was released.
+    if (committed && record.package) removePackage(deps.dataDir, record.id, record.package.version, { keepManifest: true });
+    return updated;
+  }
+
+  /** Expires an approved or released export whose validity is over, before anyone reads it. */
+  async function current(record: ExportRecord): Promise<ExportRecord> {
+    if ((record.status === 'approved' || record.status === 'released') && record.package && nowIso() >= record.package.validUntil) {
+      return serialized(record.id, async () => {
+        const fresh = await load(record.id);
+        return fresh.status === 'approved' || fresh.status === 'released' ? expire(fresh) : fresh;
+      });
+    }
+    return record;
+  }
+
+  /**
+   * Builds the package of an approved version (data file and manifest) before the approval commits:
+   * if the commit fails, the package is removed again.
+   */
+  async function buildPackage(record: ExportRecord, version: ExportVersionRecord, reviews: ReviewRecord[]): Promise<{ manifest: Manifest; pkg: NonNullable<ExportRecord['package']> }> {
+    removePackage(deps.dataDir, record.id, version.version, { keepManifest: false });
+    const delivered = await deps.engine.exportDeliver({ exportId: record.id, version: version.version, format: record.format, recipient: record.recipient });
+    const packagedAt = nowIso();
+    const validUntil = new Date(deps.now().getTime() + deps.limits.validityDays * 86_400_000).toISOString();
+    const manifest = buildManifest({
+      record, version, reviews, justifications: record.submission?.justifications ?? {}, delivered, packagedAt, validUntil,
+      maxDownloads: deps.limits.maxDownloads, sources: await sourceDatasets(version.sources),
+    });
+    writeManifest(deps.dataDir, manifest);
+    return { manifest, pkg: { version: version.version, file: delivered.file, sha256: delivered.sha256, bytes: delivered.bytes, builtAt: packagedAt, validUntil, maxDownloads: deps.limits.maxDownloads } };
+  }
+
+  /** Throws when a grant behind the version has ended (e.g. a dataset withdrawn): nothing of it leaves. */
+  function assertGrantsLive(record: ExportRecord, version: ExportVersionRecord): void {
+    const ended = version.sources.filter((s) => {
+      const verdict = deps.access.verdict(record.tenantId, s, deps.today());
+      return !verdict.ok && verdict.reason !== 'changed';
+    });
+    // SECURITY: invariants 4 and 6: a grant that ended stops delivery of what was computed under it.
+    if (ended.length > 0) throw new DomainError('GRT_ERR_EXPIRED', `no live grant covers ${[...new Set(ended.map((s) => s.dataset))].join(', ')}: the export cannot be delivered`);
+  }
+
+  return {
+    async create(actor: AuditActor, tenantId: string, input: CreateExport) {
+      // SECURITY: invariant 4: an export goes only to an application entity a supervisor registered.
+      if (!(await deps.store.reader.getApplicant(input.recipient))) {
+        throw new DomainError('EXP_ERR_RECIPIENT_UNKNOWN', `${input.recipient} is not a registered application entity`);
+      }
+      const id = `exp-${randomBytes(8).toString('hex')}`;
+      let draft: VersionDraft;
+      try {
+        draft = await snapshotSource(tenantId, actor.sub, id, 1, input.source);
+      } catch (error) {
+        fs.rmSync(path.dirname(exportVersionDirectory(deps.dataDir, id, 1)), { recursive: true, force: true });
+        const sql = 'sql' in input.source ? auditedSql(input.source.sql) : { table: input.source.table };
+        await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'export.create', target: `tenant:${tenantId}`, details: { recipient: input.recipient, format: input.format, ...sql, outcome: isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED' } }));
+        throw error;
+      }
+      const at = nowIso();
+      const record: ExportRecord = {
+        id, tenantId, recipient: input.recipient, purpose: input.purpose, format: input.format, status: 'draft', currentVersion: 1,
+        submission: null, package: null, createdAt: at, createdBy: actor.sub, updatedAt: at,
+      };
+      const version: ExportVersionRecord = { ...draft, exportId: id, version: 1, createdAt: at, createdBy: actor.sub };
+      try {
+        await deps.store.mutate(async (tx) => {
+          await tx.insertExport(record);
+          await tx.insertExportVersion(version);
+          await auditVersion(tx, actor, 'export.create', record, version);
+        });
+      } catch (error) {
+        fs.rmSync(path.dirname(exportVersionDirectory(deps.dataDir, id, 1)), { recursive: true, force: true });
+        throw error;
+      }
+      return summary(record, version);
+    },
+
+    /** A new version: new SQL or table, or a mitigation of the current one. Its reviews start again. */
+    async newVersion(actor: AuditActor, claims: Claims, id: string, input: NewVersion) {
+      return serialized(id, async () => {
+        const record = await owned(claims, id);
+        assertCanMakeVersion(record.status);
+        const previous = await currentVersion(record);
+        const next = record.currentVersion + 1;
+        let draft: VersionDraft;
+        if ('source' in input) {
+          draft = await snapshotSource(record.tenantId, actor.sub, id, next, input.source);
+        } else if (input.mitigation === 'suppress') {
+          throw new DomainError('EXP_ERR_MITIGATION_UNAVAILABLE', 'suppression needs the person-level checks, which are not yet available: round to base 5, or change the SQL (e.g. HAVING count(*) >= 10)');
+        } else {
+          // SECURITY: invariants 6 and 9: a mitigation of data whose grant ended or policy changed is not made.
+          assertSourcesCurrent(deps.access, record.tenantId, previous.sources, deps.today());
+          const mitigation: Mitigation = { kind: 'round5', columns: [...new Set(input.columns)], fromVersion: previous.version };
+          let snapshot: ExportSnapshot;
+          try {
+            snapshot = await deps.engine.exportDerive({ exportId: id, fromVersion: previous.version, version: next, round5: mitigation.columns });
+          } catch (error) {
+            removeVersion(id, next);
+            throw error;
+          }
+          draft = await checked(record.tenantId, id, next, { source: previous.source, sql: previous.sql, tables: previous.tables, sources: previous.sources, mitigation }, snapshot);
+        }
+        const at = nowIso();
+        const version: ExportVersionRecord = { ...draft, exportId: id, version: next, createdAt: at, createdBy: actor.sub };
+        const updated: ExportRecord = { ...record, status: 'draft', currentVersion: next, submission: null, updatedAt: at };
+        try {
+          await deps.store.mutate(async (tx) => {
+            await tx.insertExportVersion(version);
+            await tx.updateExport(updated);
+            await auditVersion(tx, actor, 'export.version', updated, version);
+          });
+        } catch (error) {
+          removeVersion(id, next);
+          throw error;
+        }
+        return summary(updated, version);
+      });
+    },
+
+    async submit(actor: AuditActor, claims: Claims, id: string, input: { justifications?: Record<string, string> | undefined }) {
+      return serialized(id, async () => {
+        const record = await owned(claims, id);
+        const version = await currentVersion(record);
+        const justifications = decideSubmit({ status: record.status, outcome: version.outcome, checks: version.checks, justifications: input.justifications });
+        const at = nowIso();
+        const updated: ExportRecord = { ...record, status: 'submitted', submission: { version: version.version, justifications, submittedAt: at, submittedBy: actor.sub }, updatedAt: at };
+        await deps.store.mutate(async (tx) => {
+          await tx.updateExport(updated);
+          await tx.appendAudit({ actor, action: 'export.submit', target: target(id), details: { version: version.version, outcome: version.outcome, justifications } });
+        });
+        return summary(updated, version);
+      });
+    },
+
+    async withdraw(actor: AuditActor, claims: Claims, id: string) {
+      return serialized(id, async () => {
+        const record = await owned(claims, id);
+        assertCanWithdraw(record.status);
+        const updated: ExportRecord = { ...record, status: 'withdrawn', updatedAt: nowIso() };
+        await deps.store.mutate(async (tx) => {
+          await tx.updateExport(updated);
+          await tx.appendAudit({ actor, action: 'export.withdraw', target: target(id), details: { version: record.currentVersion, from: record.status } });
+        });
+        // SECURITY: invariant 4: a withdrawn package is not left on disk for anyone.
+        if (record.package) removePackage(deps.dataDir, id, record.package.version, { keepManifest: true });
+        return summary(updated, await currentVersion(updated));
+      });
+    },
+
+    /** A supervisor's review of the version it names; enough approvals build the package. */
+    async review(actor: AuditActor, id: string, input: CreateReview) {
+      return serialized(id, async () => {
+        const record = await load(id);
+        const version = await currentVersion(record);
+        const previous = (await deps.store.reader.exportReviews(id)).filter((r) => r.version === record.currentVersion);
+        const next = decideReview(
+          { status: record.status, currentVersion: record.currentVersion, outcome: version.outcome, authors: [record.createdBy, version.createdBy], reviews: previous },
+          { reviewerSub: actor.sub, version: input.version, decision: input.decision, comment: input.comment },
+        );
+        const at = nowIso();
+        const review: ReviewRecord = { exportId: id, version: version.version, reviewerSub: actor.sub, reviewerOrg: actor.org, decision: input.decision, comment: input.comment?.trim() || null, createdAt: at };
+        let updated: ExportRecord = { ...record, status: next, updatedAt: at };
+        let packaged: Awaited<ReturnType<typeof buildPackage>> | undefined;
+        if (next === 'approved') {
+          // SECURITY: invariant 6: nothing of a suspended or revoked tenant is packaged for delivery.
+          deps.assertTenantActive(record.tenantId);
+          assertGrantsLive(record, version);
+          packaged = await buildPackage(record, version, [...previous, review]);
+          updated = { ...updated, package: packaged.pkg };
+        }
+        try {
+          await deps.store.mutate(async (tx) => {
+            await tx.insertExportReview(review);
+            await tx.updateExport(updated);
+            await tx.appendAudit({
+              actor, action: 'export.review', target: target(id),
+              details: { version: version.version, decision: input.decision, comment: review.comment, status: next, approvalsNeeded: approvalsNeeded(version.outcome) },
+            });
+            if (packaged) {
+              await tx.appendAudit({
+                actor, action: 'export.package', target: target(id),
+                details: { version: version.version, recipient: record.recipient, format: record.format, file: packaged.pkg.file, sha256: packaged.pkg.sha256, bytes: packaged.pkg.bytes, validUntil: packaged.pkg.validUntil, maxDownloads: packaged.pkg.maxDownloads },
+              });
+            }
+          });
+        } catch (error) {
+          if (packaged) removePackage(deps.dataDir, id, version.version, { keepManifest: false });
+          throw error;
+        }
+        return summary(updated, version);
+      });
+    },
+
+    /** Expires every approved or released export past its validity; returns how many it expired. */
+    async expireDue(): Promise<number> {
+      let expired = 0;
+      for (const record of await deps.store.reader.listExports()) {
+        if ((await current(record)).status === 'expired' && record.status !== 'expired') expired += 1;
+      }
+      return expired;
+    },
+
+    async list(claims: Claims) {
+      const records = await deps.store.reader.listExports(claims.role === 'operator' ? claims.org : undefined);
+      const out = [];
+      for (const record of records) {
+        if (!mayView(claims, record)) continue;
+        const fresh = await current(record);
+        if (!mayView(claims, fresh)) continue;
+        out.push(listing(fresh));
+      }
+      return out;
+    },
+
+    /** The detail a caller may see: reviewers get the SQL, lineage, checks, preview and changes. */
+    async get(claims: Claims, id: string) {
+      const record = await current(await visible(claims, id));
+      const versions = await deps.store.reader.exportVersions(id);
+      const version = versions.find((v) => v.version === record.currentVersion)!;
+      const downloads = (await deps.store.reader.exportDownloads(id)).length;
+      const base = { ...listing(record), downloads };
+      if (claims.role === 'applicant') return { ...base, manifestAvailable: record.package !== null };
+      const reviews = await deps.store.reader.exportReviews(id);
+      const detail = {
+        ...base,
+        ...summary(record, version),
+        sql: version.sql,
+        source: version.source,
+        mitigation: version.mitigation,
+        rowCount: version.rowCount,
+        columns: version.columns,
+        snapshotSha256: version.snapshot.sha256,
+        submission: record.submission,
+        approvalsNeeded: Number.isFinite(approvalsNeeded(version.outcome)) ? approvalsNeeded(version.outcome) : null,
+        reviews: reviews.map((r) => ({ version: r.version, reviewer: r.reviewerSub, organization: r.reviewerOrg, decision: r.decision, comment: r.comment, at: r.createdAt })),
+        versions: versions.map((v) => ({ version: v.version, outcome: v.outcome, rowCount: v.rowCount, mitigation: v.mitigation, createdAt: v.createdAt, createdBy: v.createdBy })),
+        lineage: await sourceDatasets(version.sources),
+        tables: version.tables,
+      };
+      if (claims.role !== 'supervisor') return detail;
+      // Reviewers only: the first rows of the snapshot, and what changed since the previous version.
+      let preview: ExportRows | null = null;
+      let changes: VersionChanges | null = null;
+      const previous = versions.find((v) => v.version === version.version - 1);
+      const snapshotKept = fs.existsSync(path.join(exportVersionDirectory(deps.dataDir, id, version.version), version.snapshot.file));
+      if (snapshotKept) {
+        const rows = await deps.engine.exportRead({ exportId: id, version: version.version, limit: Math.min(DIFF_MAX_ROWS, Math.max(PREVIEW_ROWS, version.rowCount)) });
+        preview = { columns: rows.columns, rows: rows.rows.slice(0, PREVIEW_ROWS) };
+        if (previous) {
+          const before = previous.rowCount <= DIFF_MAX_ROWS && version.rowCount <= DIFF_MAX_ROWS
+            ? await deps.engine.exportRead({ exportId: id, version: previous.version, limit: DIFF_MAX_ROWS }).catch(() => null)
+            : null;
+          changes = describeChanges(previous, version, before && version.rowCount <= DIFF_MAX_ROWS ? { before, after: rows } : null);
+        }
+      } else if (previous) {
+        changes = describeChanges(previous, version, null);
+      }
+      return { ...detail, preview, changes };
+    },
+
+    /**
+     * The data file for its recipient: the applicant organization named in the export, once approved,
+     * within its validity and download limit, with the file checked against the SHA-256 recorded at
+     * approval. Every attempt is audited, refusals included.
+     */
+    async download(actor: AuditActor, claims: Claims, id: string, version: number | undefined) {
+      const refuse = async (error: unknown, exportVersion?: number) => {
+        await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'export.download', target: target(id), details: { version: exportVersion ?? version ?? null, outcome: isDomainError(error) ? error.code : 'SRV_ERR_INTERNAL' } }));
+        return error;
+      };
+      return serialized(id, async () => {
+        const record = await deps.store.reader.getExport(id);
+        // SECURITY: invariant 4: only the recipient organization downloads; others learn nothing of the export.
+        if (!record || claims.role !== 'applicant' || record.recipient !== claims.org) throw await refuse(notFound(id));
+        const decision = decideDownload({
+          status: record.status, packagedVersion: record.package?.version ?? null, validUntil: record.package?.validUntil ?? null,
+          downloads: (await deps.store.reader.exportDownloads(id)).length, maxDownloads: record.package?.maxDownloads ?? deps.limits.maxDownloads,
+        }, { nowIso: nowIso(), version });
+        if (!decision.ok) {
+          if (decision.expired) await expire(record);
+          throw await refuse(decision.error, record.package?.version);
+        }
+        const pkg = record.package!;
+        const exportVersion = (await deps.store.reader.exportVersions(id)).find((v) => v.version === pkg.version)!;
+        try {
+          // SECURITY: invariant 6: a suspended or revoked tenant's exports are withheld, approved or not.
+          deps.assertTenantActive(record.tenantId);
+          assertGrantsLive(record, exportVersion);
+        } catch (error) {
+          throw await refuse(error, pkg.version);
+        }
+        const file = path.join(exportVersionDirectory(deps.dataDir, id, pkg.version), pkg.file);
+        // SECURITY: what is delivered is exactly what was approved: a file changed since is not served.
+        const actual = fs.existsSync(file) ? hashFile(file).sha256 : null;
+        if (actual !== pkg.sha256) throw await refuse(new DomainError('EXP_ERR_PACKAGE_DAMAGED', 'the package does not match what was approved and is not delivered'), pkg.version);
+        let count = 0;
+        await deps.store.mutate(async (tx) => {
+          const downloads = await tx.reader.exportDownloads(id);
+          count = downloads.length + 1;
+          // SECURITY: the limit is counted in the same transaction that records the download.
+          if (count > pkg.maxDownloads) throw new DomainError('EXP_ERR_DOWNLOAD_LIMIT', `the package was downloaded ${downloads.length} times, the most allowed`);
+          await tx.insertExportDownload({ exportId: id, version: pkg.version, recipient: claims.org, sub: claims.sub, count, createdAt: nowIso() });
+          if (record.status === 'approved') await tx.updateExport({ ...record, status: 'released', updatedAt: nowIso() });
+          await tx.appendAudit({ actor, action: 'export.download', target: target(id), details: { version: pkg.version, outcome: 'ok', count, of: pkg.maxDownloads, sha256: pkg.sha256, ...(record.status === 'approved' ? { released: true } : {}) } });
+        });
+        return {
+          file, sha256: pkg.sha256, contentType: CONTENT_TYPES[record.format],
+          filename: `${id}-v${pkg.version}${path.extname(pkg.file)}`, downloadsLeft: pkg.maxDownloads - count,
+        };
+      });
+    },
+
+    /** The manifest of the packaged version: for the recipient, supervisors, and the owning operator. */
+    async manifest(claims: Claims, id: string): Promise<Manifest> {
+      const record = await current(await visible(claims, id));
+      if (!record.package) throw new DomainError('EXP_ERR_NOT_APPROVED', `the export is ${record.status.replace('_', ' ')}: it has no package yet`);
+      return readManifest(deps.dataDir, id, record.package.version);
+    },
+  };
+}
+
+export type ExportService = ReturnType<typeof createExportService>;
+
+const RECIPIENT_VISIBLE: ReadonlySet<ExportStatus> = new Set(['approved', 'released', 'expired']);
+
+/** Who may see an export at all: its tenant's operators, supervisors, and its recipient once approved. */
+function mayView(claims: Claims, record: ExportRecord): boolean {
+  if (claims.role === 'supervisor') return true;
+  // SECURITY: tenant isolation.
+  if (claims.role === 'operator') return record.tenantId === claims.org;
+  // SECURITY: an applicant sees only what is addressed to it, and only once approved.
+  return record.recipient === claims.org && RECIPIENT_VISIBLE.has(record.status) && record.package !== null;
+}
+
+function notFound(id: string): DomainError {
+  return new DomainError('EXP_ERR_NOT_FOUND', `no export ${id}`);
+}
+
+/** What `POST /v1/exports` and the state changes answer. */
+function summary(record: ExportRecord, version: ExportVersionRecord) {
+  return { id: record.id, version: version.version, status: record.status, outcome: version.outcome, checks: version.checks };
+}
+
+/** One line of `GET /v1/exports`. */
+function listing(record: ExportRecord) {
+  return {
+    id: record.id, tenant: record.tenantId, recipient: record.recipient, purpose: record.purpose, format: record.format, status: record.status,
+    version: record.currentVersion, createdAt: record.createdAt, updatedAt: record.updatedAt,
+    validUntil: record.package?.validUntil ?? null, packagedVersion: record.package?.version ?? null, maxDownloads: record.package?.maxDownloads ?? null,
+  };
+}
