@@ -244,8 +244,27 @@ export const ExportSnapshotSchema = z.object({
   columns: z.array(ColumnSchema),
 });
 export type ExportSnapshot = z.infer<typeof ExportSnapshotSchema>;
+
+/**
+ * The person-level checks of a snapshot's query (sandbox/disclosure reviewOutput), computed in the
+ * tenant's process on its entity keys: `checks` when its shape is checkable, `uncheckable` with the
+ * reason when it is not; absent when the query read no personal table.
+ */
+export const PersonLevelSchema = z.union([
+  z.object({
+    checks: z.array(z.object({
+      name: z.string(),
+      status: z.enum(['pass', 'review', 'fail']),
+      reason: z.string(),
+      cells: z.array(z.tuple([z.number().int(), z.number().int()])).optional(),
+      rows: z.array(z.number().int()).optional(),
+    })),
+  }),
+  z.object({ uncheckable: z.string() }),
+]);
+export type PersonLevel = z.infer<typeof PersonLevelSchema>;
 /** A snapshot of a gated query, with what the query read. */
-export type ExportSnapshotResult = ExportSnapshot & { tables: string[]; sources: SourceRef[] };
+export type ExportSnapshotResult = ExportSnapshot & { tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined };
 export type ExportRows = { columns: { name: string; type: string }[]; rows: unknown[][] };
 export type DeliveredFile = { file: string; sha256: string; bytes: number };
 

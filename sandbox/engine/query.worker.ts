@@ -93,8 +93,8 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         const options = { maxRows: task.maxRows, timeoutMs: task.timeoutMs, ...cancellation(input.cancelPort) };
         return { ok: true, value: await withEngine(task, async (engine) => {
           // Exports leave from the real data: always prod.
-          const { value, tables, sources } = await engine.exportSnapshot(task.sql, 'prod', options, (columns, chunks) => writeSnapshot(dir, columns, chunks));
-          return { ...value, tables, sources };
+          const { value, tables, sources, personLevel } = await engine.exportSnapshot(task.sql, 'prod', options, (columns, chunks) => writeSnapshot(dir, columns, chunks));
+          return { ...value, tables, sources, personLevel };
         }) };
       }
       case 'export-derive':

@@ -4,7 +4,7 @@ import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type D
 import { DomainError } from '../../core/errors.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type TablePrivacy } from '../../desensitize/index.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
-import { checkedAnswer } from '../disclosure/check-answer.js';
+import { checkedAnswer, reviewOutput } from '../disclosure/check-answer.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
 import { GATE_LIMITS } from '../gate/limits.js';
@@ -13,7 +13,7 @@ import type { Json } from '../gate/ast-walk.js';
 import type { VisibleTable } from '../gate/sql-errors.js';
 import { reject } from '../gate/sql-rejection.js';
 import { answerDiscovery, createListingTables, listEnvTables, renderStatement, sourcesOfListing, type DiscoveryContext } from './discovery.js';
-import { WorkspaceTagSchema, type Env, type ListedTable, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
+import { WorkspaceTagSchema, type Env, type ListedTable, type PersonLevel, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
 import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog } from './tenant-files.js';
 
 /**
@@ -43,6 +43,8 @@ const ENV_CATALOGS: Record<Env, ReadonlySet<string>> = {
 };
 
 const INTERRUPT_EVERY_MS = 25;
+/** Bytes of an export's output the person-level checks read (they see every row, unlike an answer). */
+const EXPORT_CHECK_MAX_BYTES = 2 * 1024 ** 3;
 const DECISION_CACHE_SIZE = 1_000;
 
 interface Decision {
@@ -203,10 +205,15 @@ export class TenantEngine {
     env: Env,
     options: Pick<RunOptions, 'timeoutMs' | 'cancelled'> & { maxRows: number },
     write: (columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>) => Promise<T>,
-  ): Promise<{ value: T; tables: string[]; sources: SourceRef[] }> {
+  ): Promise<{ value: T; tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined }> {
     return this.withConnection(env, async (connection) => {
       const generation = this.generation;
       const decision = await this.decide(connection, sql, env);
+      // The person-level checks of the output, on the entity keys, inside the domain (issue #11 item 2).
+      const shape = decision.disclosure;
+      const personLevel: PersonLevel | undefined = shape === undefined ? undefined
+        : shape.kind === 'uncheckable' ? { uncheckable: shape.reason }
+          : { checks: (await withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES })))).checks };
       const value = await withDeadline(connection, env, options, async () => {
         const result = await connection.stream(decision.canonicalSql);
         const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
@@ -225,7 +232,7 @@ export class TenantEngine {
       });
       // SECURITY: as for answers: a snapshot whose run overlapped a workspace change is not kept.
       if (this.generation !== generation) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the export ran: retry it');
-      return { value, tables: decision.tables, sources: decision.sources };
+      return { value, tables: decision.tables, sources: decision.sources, personLevel };
     });
   }
 

@@ -1,4 +1,4 @@
-import type { ExportSnapshot, SourceRef } from '../../sandbox/index.js';
+import type { ExportSnapshot, PersonLevel, SourceRef } from '../../sandbox/index.js';
 import type { DatasetColumn, WorkspaceTableLineage } from '../model.js';
 import type { Check } from './export-model.js';
 
@@ -23,6 +23,8 @@ export interface ExportCheckInput {
   tables: readonly string[];
   columns: readonly { name: string; type: string }[];
   rowCount: number;
+  /** The person-level checks computed in the tenant's process on entity keys; absent when the query read no personal table. */
+  personLevel?: PersonLevel | undefined;
 }
 
 export interface ExportChecks {
@@ -48,7 +50,7 @@ export const PERSON_LEVEL_CHECK = 'person-level';
 export function createExportChecks(deps: ExportCheckDeps): ExportChecks {
   return {
     async runChecks(input) {
-      return [rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount), await personLevelPlaceholder(input, deps)];
+      return [rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount), ...await personLevelChecks(input, deps)];
     },
   };
 }
@@ -64,6 +66,29 @@ export function emptyOutputCheck(rowCount: number): Check {
   return rowCount === 0
     ? { name: 'empty-output', status: 'review', reason: 'the output has no rows: that nobody matches its conditions can itself disclose something', rows: 0 }
     : { name: 'empty-output', status: 'pass', reason: 'the output has rows' };
+}
+
+/**
+ * The person-level checks: those the engine computed on entity keys (cells named by row and
+ * column), or `review` with the reason when the query's shape cannot be checked. An output whose
+ * query read no personal granted table still gets the catalog-based check below, which fails closed
+ * on uploads, tables without lineage and workspace tables derived from personal data.
+ */
+async function personLevelChecks(input: ExportCheckInput, deps: Pick<ExportCheckDeps, 'datasetColumns' | 'workspaceTables'>): Promise<Check[]> {
+  const computed = input.personLevel;
+  if (computed && 'uncheckable' in computed) {
+    return [{ name: PERSON_LEVEL_CHECK, status: 'review', reason: `the person-level checks cannot be derived for this query, so a reviewer must judge it: ${computed.uncheckable}` }];
+  }
+  if (computed) {
+    return computed.checks.map((check) => ({
+      name: check.name,
+      status: check.status,
+      reason: check.reason,
+      ...(check.cells ? { cells: check.cells.map(([row, column]) => ({ row, column: input.columns[column]?.name ?? column })) } : {}),
+      ...(check.rows ? { rows: check.rows.length } : {}),
+    }));
+  }
+  return [await personLevelPlaceholder(input, deps)];
 }
 
 /**

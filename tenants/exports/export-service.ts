@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DomainError, isDomainError } from '../../core/errors.js';
 import { quoteIdentifier } from '../../desensitize/index.js';
 import {
-  exportVersionDirectory, hashFile, type DeliveredFile, type ExportFormat, type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type SourceRef,
+  exportVersionDirectory, hashFile, type DeliveredFile, type ExportFormat, type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type PersonLevel, type SourceRef,
 } from '../../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
 import { failureOf } from '../access.js';
@@ -149,14 +149,14 @@ export function createExportService(deps: {
       throw error;
     }
     admission.settle('ok');
-    const { tables, sources, ...snapshot } = result;
-    return checked(tenantId, exportId, version, { source, sql, tables, sources, mitigation: null }, snapshot);
+    const { tables, sources, personLevel, ...snapshot } = result;
+    return checked(tenantId, exportId, version, { source, sql, tables, sources, mitigation: null }, snapshot, personLevel);
   }
 
-  async function checked(tenantId: string, exportId: string, version: number, base: Pick<VersionDraft, 'source' | 'sql' | 'tables' | 'sources' | 'mitigation'>, snapshot: ExportSnapshot): Promise<VersionDraft> {
+  async function checked(tenantId: string, exportId: string, version: number, base: Pick<VersionDraft, 'source' | 'sql' | 'tables' | 'sources' | 'mitigation'>, snapshot: ExportSnapshot, personLevel?: PersonLevel): Promise<VersionDraft> {
     let checks: Check[];
     try {
-      checks = await deps.checks.runChecks({ tenantId, exportId, version, snapshot, sources: base.sources, tables: base.tables, columns: snapshot.columns, rowCount: snapshot.rowCount });
+      checks = await deps.checks.runChecks({ tenantId, exportId, version, snapshot, sources: base.sources, tables: base.tables, columns: snapshot.columns, rowCount: snapshot.rowCount, personLevel });
     } catch (error) {
       removeVersion(exportId, version);
       throw error;

@@ -169,6 +169,29 @@ describe('prod answers over personal data are checked person by person', () => {
     }
   });
 
+  it('runs the same person-level checks on export requests, reported instead of applied', async () => {
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'lab', name: 'Lab' }), 201);
+    const exportOf = async (sql: string) => expectStatus(await t.call(OPERATOR, 'POST', '/v1/exports', { source: { sql }, recipient: 'lab', purpose: 'test', format: 'csv' }), 201).json();
+    const byName = (body: { checks: { name: string }[] }) => new Map(body.checks.map((c) => [c.name, c] as const));
+    // 20 payments of one person are one contributor: the 孤岛区 row fails, named as one row.
+    const small = byName(await exportOf('SELECT district, count(*) AS n FROM pay GROUP BY district'));
+    expect(small.get('minimum-entities')).toMatchObject({ status: 'fail', rows: 1 });
+    // Dominance: the 二区 total.
+    const dominated = await exportOf("SELECT district, sum(amount) AS total FROM pay WHERE district <> '孤岛区' GROUP BY district ORDER BY district");
+    expect(dominated.outcome).toBe('fail');
+    // Rows in code-point order: 一区, 三区, 二区, 四区.
+    expect(byName(dominated).get('dominance')).toMatchObject({ status: 'fail', cells: [{ row: 2, column: 'total' }] });
+    expect(byName(dominated).get('minimum-entities')).toMatchObject({ status: 'pass' });
+    // Row-level: identifiers fail; k-anonymity is counted over people, not rows.
+    const rows = byName(await exportOf('SELECT mobile, amount FROM pay'));
+    expect(rows.get('identifiers')).toMatchObject({ status: 'fail' });
+    const lonely = byName(await exportOf('SELECT district, amount FROM pay'));
+    expect(lonely.get('k-anonymity')).toMatchObject({ status: 'fail', rows: 20 });
+    // Shapes the checks cannot follow need a reviewer, never pass.
+    const window = byName(await exportOf('SELECT district, sum(amount) OVER () AS s FROM pay'));
+    expect(window.get('person-level')).toMatchObject({ status: 'review' });
+  });
+
   it('lets dev answer freely (synthetic rows)', async () => {
     const answer = expectStatus(await query('SELECT mobile, id_card, amount FROM pay LIMIT 5', 'dev'), 200).json();
     expect(answer.rows.length).toBe(5);
