@@ -90,13 +90,21 @@ export interface CellStats {
   top?: number[];
 }
 
-export type CellRule = 'threshold' | 'dominance' | 'p-ratio';
+export type CellRule = 'threshold' | 'dominance' | 'p-ratio' | 'single-value';
 export type CellVerdict = { ok: true } | { ok: false; rule: CellRule };
 
-/** Whether a cell may be shown, by the threshold, dominance and p-ratio rules. */
-export function judgeCell(stats: CellStats, rules: DisclosureRules): CellVerdict {
+/**
+ * Whether a cell may be shown, by the threshold, dominance and p-ratio rules. `groupEntities` is
+ * the entities of the cell's whole group: a cell over part of it (a FILTER, non-null values) must
+ * also leave out none or at least the minimum, or the group's other cells minus this one describe
+ * the few left out.
+ */
+export function judgeCell(stats: CellStats, rules: DisclosureRules, groupEntities = stats.entities): CellVerdict {
   // SECURITY: invariant 8: a cell about fewer than the minimum of entities (zero included) is withheld.
   if (stats.entities < rules.minEntities) return { ok: false, rule: 'threshold' };
+  const leftOut = groupEntities - stats.entities;
+  // SECURITY: invariant 8: sum(x) next to sum(x) FILTER (WHERE not one person) gives that person's x.
+  if (leftOut > 0 && leftOut < rules.minEntities) return { ok: false, rule: 'threshold' };
   if (stats.total !== undefined && stats.top && stats.total > 0) {
     const top = [...stats.top].sort((a, b) => b - a);
     const largest = top.slice(0, rules.dominanceN).reduce((sum, value) => sum + value, 0);
@@ -116,5 +124,6 @@ export function ruleReason(rule: CellRule, count: number, rules: DisclosureRules
     case 'threshold': return `${cells} describe fewer than ${rules.minEntities} people or enterprises`;
     case 'dominance': return `in ${cells} the ${rules.dominanceN} largest contributors make up more than ${Math.round(rules.dominanceK * 100)}% of the total`;
     case 'p-ratio': return `in ${cells} the other contributors add up to less than ${Math.round(rules.pRatio * 100)}% of the largest one`;
+    case 'single-value': return `${cells} would show one person's own value (a minimum, maximum, median or mode)`;
   }
 }

@@ -95,7 +95,16 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   });
   if (window) return uncheckable('window functions over personal data cannot be checked: each row would carry other people\'s values');
   const selectList = (node.select_list as Json[]).map((item) => asObj(item)!);
-  if (selectList.some((item) => containsSubquery(item)) || containsSubquery(asObj(node.having))) return uncheckable('subqueries in the SELECT list or HAVING over personal data cannot be checked');
+  if (selectList.some((item) => containsSubquery(item))) return uncheckable('subqueries in the SELECT list over personal data cannot be checked');
+  // SECURITY: invariant 8: HAVING filters groups on values nobody sees (an oracle: a row shown or not).
+  if (node.having !== null && node.having !== undefined) return uncheckable('HAVING over personal data cannot be checked: it decides which rows exist on values the answer does not show; filter in WHERE or read the groups');
+  // SECURITY: invariant 8: `*`/COLUMNS(...) inside an expression hides which columns it shows.
+  if (selectList.some((item) => item.class !== 'STAR' && containsStar(item))) return uncheckable('* or COLUMNS(...) inside an expression over personal data cannot be checked: name the columns');
+  const modifiers = ((node.modifiers as Json[] | undefined) ?? []).map((m) => asObj(m)!);
+  const orders = modifiers.filter((m) => m.type === 'ORDER_MODIFIER').flatMap((m) => (m.orders as Json[]).map((o) => asObj(o)!.expression));
+  const limited = modifiers.some((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
+  const distinctOn = modifiers.some((m) => m.type === 'DISTINCT_MODIFIER' && ((m.distinct_on_targets as Json[] | undefined)?.length ?? 0) > 0);
+  if (distinctOn) return uncheckable('DISTINCT ON over personal data picks one row per group by values the answer does not show');
   const groupSets = (node.group_sets as Json[] | undefined) ?? [];
   if (groupSets.length > 1) return uncheckable('ROLLUP, CUBE and GROUPING SETS over personal data cannot be checked yet: one GROUP BY per query');
   const aggregates = selectList.map((item, column) => aggregatesIn(item, tables).map((node) => ({ column, node })));
@@ -106,6 +115,10 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   const wholeRows = (expr: Json) => wholeRowRefs(expr, relations);
   if (isAggregate) {
     if (selectList.some((item) => item.class === 'STAR')) return uncheckable('SELECT * in an aggregate over personal data cannot be checked: name the columns');
+    // SECURITY: invariant 8: ordering by an aggregate the answer does not show ranks groups on hidden values.
+    if (orders.some((order) => aggregatesIn(asObj(order)!, tables).length > 0)) return uncheckable('ORDER BY an aggregate over personal data cannot be checked: order by an output column (by name or position)');
+    // SECURITY: invariant 8: two aggregates in one cell can subtract one person out of a group (sum - sum FILTER).
+    if (aggregates.some((list) => list.length > 1)) return uncheckable('one output column combines several aggregates, which can subtract one person out of a group: give each aggregate its own column');
     const refs: AggregateRef[] = [];
     for (const { column, node: call } of aggregates.flat()) {
       const name = String(call.function_name).toLowerCase();
@@ -115,6 +128,10 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
       if (!counting && columnNames(call).some((c) => identifiers.has(c))) return uncheckable(`${name} over an identifier column returns a single person's identifier`);
       // SECURITY: invariant 8: a min or max of whole rows is one person's row.
       if (!counting && wholeRows(call).length > 0) return uncheckable(`${name} over a whole row returns a single person's row`);
+      // SECURITY: invariant 8: the contributions judged must be the values summed: a CASE or an offset
+      // (sum(x + 1000000)) would hide one person's dominance behind constants.
+      const args = ((call.children as Json[]) ?? []).map((arg) => asObj(arg)!);
+      if (!counting && args.some((arg) => arg.class !== 'COLUMN_REF')) return uncheckable(`${name} of an expression over personal data cannot be checked: aggregate a column (compute expressions in a workspace table first, or in dev)`);
       refs.push({ column, node: call, summable: SUMMING.has(name) });
     }
     const keys = groupKeys(node, selectList, aggregates);
@@ -122,9 +139,17 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     return { kind: 'aggregate', node, from: node.from_table!, keys, aggregates: refs, personal };
   }
   // Row-level: which output columns are identifiers and which quasi-identifiers.
+  // SECURITY: invariant 8: ORDER BY with LIMIT picks people by values nobody sees (the top earner's district).
+  const outputNames = new Set(selectList.flatMap((item) => [String(item.alias ?? '').toLowerCase(), ...columnNames(item)]));
+  const byOutput = (order: Json | undefined) => {
+    const o = asObj(order);
+    return o?.class === 'CONSTANT' || (o?.class === 'COLUMN_REF' && outputNames.has(String((o.column_names as Json[]).at(-1)).toLowerCase()));
+  };
+  if (limited || !orders.every(byOutput)) return uncheckable('LIMIT, and ORDER BY anything but the output columns, in row-level answers over personal data pick rows by values the answer does not show: aggregate instead');
   const shown = new Set<string>();
   const quasi: { label: string; expr: Json }[] = [];
   const quasiNames = new Map(personal.flatMap((p) => p.privacy.quasi.map((c) => [c.toLowerCase(), p] as const)));
+  const sensitive = new Set<string>();
   for (const item of selectList) {
     const whole = item.class === 'STAR' ? undefined : wholeRows(item);
     if (item.class === 'STAR' || whole!.length > 0) {
@@ -132,6 +157,7 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
       const relation = String(item.relation_name ?? '').toLowerCase();
       // SECURITY: invariant 8: `*` and whole-row references show every column of their tables.
       const inScope = whole ?? personal.filter((p) => relation === '' || p.alias.toLowerCase() === relation);
+      if (inScope.length > 0) sensitive.add(item.class === 'STAR' ? '*' : 'a whole row');
       for (const p of inScope) {
         for (const c of p.privacy.identifiers) shown.add(c);
         for (const c of p.privacy.quasi) quasi.push({ label: c, expr: { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [p.alias, c] } });
@@ -141,6 +167,12 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     const names = columnNames(item);
     for (const name of names) if (identifiers.has(name)) shown.add(name);
     if (names.some((name) => quasiNames.has(name))) quasi.push({ label: String(item.alias || names.join('_')), expr: stripAlias(item) });
+    // SECURITY: invariant 8: a row-level answer shows only generalized attributes of groups of k people:
+    // any other value of a person's row (an amount) is that person's, k-anonymity or not.
+    else if (names.length > 0) sensitive.add(String(item.alias || names.join('_')));
+  }
+  if (sensitive.size > 0 && shown.size === 0) {
+    return uncheckable(`row-level answers in prod show only quasi-identifiers (${[...quasiNames.keys()].join(', ') || 'none here'}); ${[...sensitive].join(', ')} would show individual values: aggregate them (count, sum, avg by group)`);
   }
   return { kind: 'rows', node, from: node.from_table!, identifiers: [...shown], quasi, personal };
 }
@@ -172,6 +204,14 @@ function walk(value: Json | undefined, visit: (node: Obj) => void): void {
   if (!obj) return;
   visit(obj);
   for (const child of Object.values(obj)) walk(child, visit);
+}
+
+function containsStar(value: Json | undefined): boolean {
+  let found = false;
+  walk(value, (node) => {
+    if (node.class === 'STAR') found = true;
+  });
+  return found;
 }
 
 function containsSubquery(value: Json | undefined): boolean {

@@ -1,6 +1,6 @@
 import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { judgeCell, ruleReason, type CellRule, type CellStats, type DisclosureRules } from '../../desensitize/index.js';
+import { judgeCell, ruleReason, type CellRule, type CellStats, type CellVerdict, type DisclosureRules } from '../../desensitize/index.js';
 import type { Json } from '../gate/ast-walk.js';
 import { entityTableName } from '../engine/publish.js';
 import type { AnswerShape, PersonalRef } from './answer-shape.js';
@@ -48,8 +48,14 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     // SECURITY: invariant 8: identifiers (tokens, masks, recognized personal values) never reach the screen in prod.
     throw new DomainError('DSC_ERR_IDENTIFIERS', `row-level answers in prod cannot show identifier columns (${shape.identifiers.join(', ')}): aggregate them, or develop the query in dev`);
   }
-  const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer);
+  const { answer, columns, keyOf, strip, companions, population } = await measure(connection, shape, runAnswer);
   const width = columns.length;
+  // SECURITY: invariant 8: a selection of fewer people than the minimum answers nothing, the same way
+  // whether it holds one person or none (else "withheld 1" against "empty" says whether someone matches).
+  if (population < rules.minEntities || (shape.kind === 'rows' && answer.rows.length === 0)) {
+    const minimum = shape.kind === 'rows' ? rules.k : rules.minEntities;
+    throw new DomainError('DSC_ERR_NOT_K_ANONYMOUS', `the rows this query selects describe fewer than ${minimum} people or enterprises (none included), so nothing is shown: widen the selection`);
+  }
 
   if (shape.kind === 'rows') {
     let offending = 0;
@@ -78,7 +84,9 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     const suppressed = new Set<number>();
     shape.aggregates.forEach((aggregate, index) => {
       for (const s of stats) {
-        const verdict = judgeCell(cellStats(s!, index, aggregate.summable), rules);
+        const single = ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase());
+        // SECURITY: invariant 8: a minimum or maximum is one person's value: never on the screen in prod.
+        const verdict: CellVerdict = single ? { ok: false, rule: 'single-value' } : judgeCell(cellStats(s!, index, aggregate.summable), rules, Number(s![0]));
         if (!verdict.ok && !suppressed.has(aggregate.column)) {
           suppressed.add(aggregate.column);
           withheld.cells.set(verdict.rule, (withheld.cells.get(verdict.rule) ?? 0) + 1);
@@ -161,19 +169,21 @@ async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape,
   const answerSql = await render(connection, { ...(shape.node as Obj), select_list: [...(shape.node as Obj).select_list as Json[], ...keys.map((key, i) => aliased(key, `__key${i}`))] });
   const answer = await runAnswer(answerSql);
   const width = answer.columns.length - keys.length;
-  const companions: Map<string, number[]>[] = [];
-  for (const ref of shape.personal) companions.push(await companionStats(connection, await companionSql(connection, shape, ref), keys.length));
+  const measured: Companion[] = [];
+  const withTotal = shape.kind === 'aggregate' && keys.length > 0;
+  for (const ref of shape.personal) measured.push(await companionStats(connection, await companionSql(connection, shape, ref), keys.length, withTotal));
   return {
+    companions: measured.map((c) => c.groups),
+    population: Math.min(...measured.map((c) => c.population ?? Number.POSITIVE_INFINITY)),
     answer,
     columns: answer.columns.slice(0, width),
     keyOf: (row: unknown[], from: number) => JSON.stringify(row.slice(from, from + keys.length)),
     strip: (row: unknown[]) => row.slice(0, width),
-    companions,
   };
 }
 
 /** Reads a companion: key → [group entities, then per aggregate: entities, total, top]. */
-async function companionStats(connection: DuckDBConnection, sql: string, keyCount: number): Promise<Map<string, number[]>> {
+async function companionStats(connection: DuckDBConnection, sql: string, keyCount: number, withTotal: boolean): Promise<Companion> {
   let rows: unknown[][];
   try {
     const reader = await connection.streamAndReadUntil(sql, MAX_COMPANION_GROUPS + 1);
@@ -184,9 +194,26 @@ async function companionStats(connection: DuckDBConnection, sql: string, keyCoun
     throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer could not be checked person by person, so it is not shown in prod: simplify the query or develop it in dev');
   }
   if (rows.length > MAX_COMPANION_GROUPS) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPANION_GROUPS} groups to check: narrow it`);
-  const stats = new Map<string, number[]>();
-  for (const row of rows) stats.set(JSON.stringify(row.slice(0, keyCount)), row.slice(keyCount) as number[]);
-  return stats;
+  const groups = new Map<string, number[]>();
+  let population: number | undefined;
+  for (const row of rows) {
+    if (withTotal && Number(row.at(-1)) !== 0) {
+      population = Number(row[keyCount]);
+      continue;
+    }
+    const key = JSON.stringify(row.slice(0, keyCount));
+    // SECURITY: fail closed: two groups whose keys print alike (NaN and NULL) cannot be told apart.
+    if (groups.has(key)) throw new DomainError('DSC_ERR_UNCHECKABLE', 'two groups of the answer cannot be told apart (keys that print alike): group by another expression');
+    groups.set(key, row.slice(keyCount) as number[]);
+  }
+  return { groups, population };
+}
+
+interface Companion {
+  /** Per group key: [entities, then per aggregate: entities, total, top]. */
+  groups: Map<string, number[]>;
+  /** Distinct entities of the whole selection (grouped aggregates only). */
+  population?: number | undefined;
 }
 
 /**
@@ -230,7 +257,9 @@ async function companionSql(connection: DuckDBConnection, shape: Exclude<AnswerS
     summable ? `CAST(sum(abs(__c${i})) AS DOUBLE)` : 'NULL',
     summable ? `CAST(max(abs(__c${i}), 2) AS DOUBLE[])` : 'NULL',
   ]);
-  return `SELECT ${[...keyList, 'count(*)', ...stats].join(', ')} FROM (${inner}) AS __companion${keys.length > 0 ? ` GROUP BY ${keyList.join(', ')}` : ''}`;
+  if (keys.length === 0) return `SELECT ${['count(*)', ...stats].join(', ')} FROM (${inner}) AS __companion`;
+  // The grand-total set gives the distinct entities of the whole selection (its last column flags it).
+  return `SELECT ${[...keyList, 'count(DISTINCT __e)', ...stats, `GROUPING(${keyList.join(', ')})`].join(', ')} FROM (${inner}) AS __companion GROUP BY GROUPING SETS ((${keyList.join(', ')}), ())`;
 }
 
 /** Renders a SELECT node to SQL with DuckDB's own serializer. */
@@ -351,7 +380,7 @@ export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<
     shape.aggregates.forEach((aggregate, index) => {
       for (const s of stats) {
         if (!s) continue;
-        const verdict = judgeCell(cellStats(s, index, aggregate.summable), rules);
+        const verdict = judgeCell(cellStats(s, index, aggregate.summable), rules, Number(s[0]));
         if (!verdict.ok && verdict.rule !== 'threshold') byRule.set(verdict.rule, [...(byRule.get(verdict.rule) ?? []), [i, aggregate.column]]);
         if (!verdict.ok && verdict.rule === 'threshold' && !small.includes(i)) byRule.set('threshold', [...(byRule.get('threshold') ?? []), [i, aggregate.column]]);
       }
