@@ -93,14 +93,24 @@ async function convert(request: XlsxRequest): Promise<XlsxResult> {
 function text(cell: Exclude<Cell, null>, timestamp: boolean): string {
   if (cell instanceof Date) {
     if (Number.isNaN(cell.getTime())) return '';
-    const iso = cell.toISOString();
-    return timestamp ? `${iso.slice(0, 10)} ${iso.slice(11, cell.getUTCMilliseconds() ? 23 : 19)}` : iso.slice(0, 10);
+    const ms = snapToSecond(cell.getTime());
+    const iso = new Date(ms).toISOString();
+    return timestamp ? `${iso.slice(0, 10)} ${iso.slice(11, ms % 1000 === 0 ? 19 : 23)}` : iso.slice(0, 10);
   }
   return String(cell);
 }
 
 function hasTime(date: Date): boolean {
-  return date.getUTCHours() !== 0 || date.getUTCMinutes() !== 0 || date.getUTCSeconds() !== 0 || date.getUTCMilliseconds() !== 0;
+  return snapToSecond(date.getTime()) % 86_400_000 !== 0;
+}
+
+/**
+ * Excel keeps a time as a fraction of a day, which the reader turns into milliseconds rounding
+ * down: 09:30 arrives as 09:29:59.999. Within a millisecond of a whole second is that second.
+ */
+function snapToSecond(ms: number): number {
+  const second = Math.round(ms / 1000) * 1000;
+  return Math.abs(ms - second) <= 1 ? second : ms;
 }
 
 function csvField(value: string): string {
