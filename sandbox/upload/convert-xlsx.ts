@@ -16,6 +16,8 @@ export const XLSX_LIMITS = {
   /** What the archive may unpack to, all entries together: about 3 million cells. */
   maxUncompressedBytes: 128 * 1024 * 1024,
   maxEntries: 10_000,
+  /** Rows × columns of the sheet read (the reader builds the whole grid in memory). */
+  maxCells: 8_000_000,
   /** The child's JavaScript heap (the parsed sheet lives there). */
   heapMb: 2048,
   /** Its whole memory, checked every few hundred milliseconds. */
@@ -49,7 +51,7 @@ export function convertXlsx(input: string, output: string, options: { sheet?: st
   }
   const request: XlsxRequest = {
     input, output, ...(options.sheet === undefined ? {} : { sheet: options.sheet }),
-    limits: { maxEntries: XLSX_LIMITS.maxEntries, maxUncompressedBytes: XLSX_LIMITS.maxUncompressedBytes, maxColumns: options.maxColumns },
+    limits: { maxEntries: XLSX_LIMITS.maxEntries, maxUncompressedBytes: XLSX_LIMITS.maxUncompressedBytes, maxColumns: options.maxColumns, maxCells: XLSX_LIMITS.maxCells },
   };
   return turn(() => runChild(request)).catch((error: unknown) => {
     // Nothing half-done: a partial CSV is never read.

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { readSheet } from 'read-excel-file/node';
 import { isDomainError, DomainError } from '../../core/errors.js';
+import { sheetSpan, worksheetPath } from './sheet-span.js';
 import { checkZip, type ZipLimits } from './zip-check.js';
 
 export interface XlsxRequest {
@@ -15,7 +16,7 @@ export interface XlsxRequest {
   output: string;
   /** A sheet name, or its 1-based position; the first sheet when absent. */
   sheet?: string;
-  limits: ZipLimits & { maxColumns: number };
+  limits: ZipLimits & { maxColumns: number; maxCells: number };
 }
 
 export interface XlsxResult {
@@ -48,9 +49,21 @@ function reply(message: unknown): void {
 async function convert(request: XlsxRequest): Promise<XlsxResult> {
   // SECURITY: every entry is inflated under its declared size and the total bounded before the
   // workbook reader (which trusts the sizes in the archive) sees the file.
-  const entries = checkZip(fs.readFileSync(request.input), request.limits);
-  if (!entries.some((e) => e.name === 'xl/workbook.xml')) throw new DomainError('UPL_ERR_MALFORMED', 'the file is a ZIP archive but not an .xlsx workbook (no xl/workbook.xml)');
+  const entries = checkZip(fs.readFileSync(request.input), request.limits, (name) => name === 'xl/workbook.xml' || name === 'xl/_rels/workbook.xml.rels' || /^xl\/worksheets\/[^/]+\.xml$/.test(name));
+  const entryText = (name: string) => entries.find((e) => e.name === name)?.content?.toString('utf8');
+  const workbook = entryText('xl/workbook.xml');
+  if (workbook === undefined) throw new DomainError('UPL_ERR_MALFORMED', 'the file is a ZIP archive but not an .xlsx workbook (no xl/workbook.xml)');
   const sheet = request.sheet === undefined ? undefined : /^[1-9][0-9]{0,3}$/.test(request.sheet) ? Number(request.sheet) : request.sheet;
+  // SECURITY: the reader builds a dense grid: a sheet spanning past the limits is refused before it.
+  const target = worksheetPath(workbook, entryText('xl/_rels/workbook.xml.rels') ?? '', sheet);
+  // When the sheet cannot be told from the workbook (the reader will then refuse it), every sheet is held to the limits.
+  for (const entry of entries.filter((e) => e.content && (target === undefined ? /^xl\/worksheets\//.test(e.name) : e.name === target))) {
+    const span = sheetSpan(entry.content!.toString('utf8'));
+    if (span.columns > request.limits.maxColumns) throw new DomainError('UPL_ERR_TOO_MANY_COLUMNS', `the sheet has cells in column ${span.columns}; at most ${request.limits.maxColumns} columns`);
+    if (span.rows * span.columns > request.limits.maxCells) {
+      throw new DomainError('UPL_ERR_XLSX_TOO_LARGE', `the sheet spans ${span.rows} rows × ${span.columns} columns; at most ${request.limits.maxCells} cells are read from a workbook: split it, or save it as CSV`);
+    }
+  }
   let rows: Cell[][];
   try {
     rows = (await readSheet(request.input, sheet as string | number)) as unknown as Cell[][];

@@ -19,6 +19,8 @@ export interface ZipLimits {
 export interface ZipEntry {
   name: string;
   uncompressedBytes: number;
+  /** The inflated content, for the entries `keep` selected. */
+  content?: Buffer;
 }
 
 const SIG = { local: 0x04034b50, central: 0x02014b50, end: 0x06054b50, descriptor: 0x08074b50 } as const;
@@ -39,7 +41,7 @@ interface CentralEntry {
   localOffset: number;
 }
 
-export function checkZip(zip: Buffer, limits: ZipLimits): ZipEntry[] {
+export function checkZip(zip: Buffer, limits: ZipLimits, keep: (name: string) => boolean = () => false): ZipEntry[] {
   const entries = readCentralDirectory(zip, limits);
   let declared = 0;
   for (const entry of entries) {
@@ -51,14 +53,17 @@ export function checkZip(zip: Buffer, limits: ZipLimits): ZipEntry[] {
   }
   // Front to back, as a streaming reader sees it.
   let offset = 0;
+  const contents = new Map<string, Buffer>();
   const ordered = [...entries].sort((a, b) => a.localOffset - b.localOffset);
   for (const entry of ordered) {
     // SECURITY: no bytes between entries: nothing a streaming reader would find that the directory hides.
     if (entry.localOffset !== offset) throw malformed('its entries are not stored back to back');
-    offset = checkLocalEntry(zip, entry, limits);
+    const checked = checkLocalEntry(zip, entry, limits);
+    if (keep(entry.name)) contents.set(entry.name, checked.content);
+    offset = checked.next;
   }
   if (offset !== centralDirectoryStart(zip)) throw malformed('there are bytes between its last entry and its directory');
-  return entries.map((e) => ({ name: e.name, uncompressedBytes: e.uncompressedBytes }));
+  return entries.map((e) => ({ name: e.name, uncompressedBytes: e.uncompressedBytes, ...(contents.has(e.name) ? { content: contents.get(e.name)! } : {}) }));
 }
 
 function tooLarge(limits: ZipLimits): DomainError {
@@ -113,8 +118,8 @@ function readCentralDirectory(zip: Buffer, limits: ZipLimits): CentralEntry[] {
   return entries;
 }
 
-/** Checks one entry from its local header through its data (and descriptor); returns where the next begins. */
-function checkLocalEntry(zip: Buffer, entry: CentralEntry, limits: ZipLimits): number {
+/** Checks one entry from its local header through its data (and descriptor); returns its content and where the next begins. */
+function checkLocalEntry(zip: Buffer, entry: CentralEntry, limits: ZipLimits): { content: Buffer; next: number } {
   const at = entry.localOffset;
   if (at + 30 > zip.length || zip.readUInt32LE(at) !== SIG.local) throw malformed(`entry ${entry.name} has no local header`);
   const flags = zip.readUInt16LE(at + 6);
@@ -153,12 +158,12 @@ function checkLocalEntry(zip: Buffer, entry: CentralEntry, limits: ZipLimits): n
   }
   if (content.length !== entry.uncompressedBytes) throw malformed(`entry ${entry.name} is not the size its header says`);
   if (zlib.crc32(content) !== entry.crc) throw malformed(`entry ${entry.name} fails its checksum`);
-  if (!withDescriptor) return dataEnd;
+  if (!withDescriptor) return { content, next: dataEnd };
   // Data descriptor: an optional signature, then CRC and both sizes (which must agree).
   let d = dataEnd;
   if (d + 4 <= zip.length && zip.readUInt32LE(d) === SIG.descriptor) d += 4;
   if (d + 12 > zip.length || zip.readUInt32LE(d) !== entry.crc || zip.readUInt32LE(d + 4) !== entry.compressedBytes || zip.readUInt32LE(d + 8) !== entry.uncompressedBytes) {
     throw malformed(`entry ${entry.name} has a damaged data descriptor`);
   }
-  return d + 12;
+  return { content, next: d + 12 };
 }
