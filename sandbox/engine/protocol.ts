@@ -107,7 +107,7 @@ export const ListTablesTaskSchema = z.object({ kind: z.literal('list-tables'), t
 const PreparedUploadSchema = z.discriminatedUnion('format', [
   z.object({ format: z.literal('parquet'), path: z.string(), bytes: z.number(), sha256: z.string() }),
   z.object({
-    format: z.literal('csv'), path: z.string(), bytes: z.number(), sha256: z.string(), encoding: z.enum(['utf-8', 'gb18030']), columns: z.array(z.string()),
+    format: z.literal('csv'), path: z.string(), bytes: z.number(), sha256: z.string(), encoding: z.enum(['utf-8', 'gb18030', 'utf-16le', 'utf-16be']), columns: z.array(z.string()),
     delimiter: z.enum([',', ';', '\t', '|']), escape: z.enum(['"', '\\']), source: z.enum(['csv', 'xlsx']),
   }),
 ]);

@@ -13,9 +13,12 @@ import { DEFAULT_DIALECT, parseRecords, sniffDialect, type CsvDialect, type Deli
 export type PreparedUpload =
   | { format: 'parquet'; path: string; bytes: number; sha256: string }
   | {
-    format: 'csv'; path: string; bytes: number; sha256: string; encoding: 'utf-8' | 'gb18030'; columns: string[];
+    format: 'csv'; path: string; bytes: number; sha256: string; encoding: TextEncoding; columns: string[];
     delimiter: Delimiter; escape: Escape; source: 'csv' | 'xlsx';
   };
+
+/** How an uploaded text file was encoded (it is read as UTF-8 after conversion). */
+export type TextEncoding = 'utf-8' | 'gb18030' | 'utf-16le' | 'utf-16be';
 
 export const UPLOAD_LIMITS = { maxColumns: 200, maxHeaderBytes: 64 * 1024 } as const;
 
@@ -24,6 +27,8 @@ const PARQUET_MAGIC = Buffer.from('PAR1');
 const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 /** An OLE2 compound file: legacy .xls, and password-protected .xlsx. */
 const OLE2_MAGIC = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
+const UTF16LE_BOM = Buffer.from([0xff, 0xfe]);
+const UTF16BE_BOM = Buffer.from([0xfe, 0xff]);
 const CHUNK_BYTES = 1 << 20;
 /** How much of a text file the dialect is sniffed from. */
 const SNIFF_BYTES = 256 * 1024;
@@ -32,7 +37,8 @@ const SNIFF_BYTES = 256 * 1024;
  * Trusted preparation of an uploaded file, outside any tenant engine: recognizes Parquet and .xlsx
  * by their magic bytes. A workbook is converted to CSV in a child process (`convert-xlsx.ts`: first
  * sheet, or `options.sheet`). Otherwise the file is delimited text: decoded strictly as UTF-8 or,
- * failing that, as GB18030 (a superset of GBK, common in government exports) into a UTF-8 copy;
+ * failing that, as UTF-16 when it starts with a byte order mark (Excel's "Unicode text") or as
+ * GB18030 (a superset of GBK, common in government exports), into a UTF-8 copy;
  * its delimiter (comma, semicolon, tab, pipe) and quoting are sniffed (`csv-dialect.ts`) and its
  * header parsed. `utf8Path` is where a transcoded or converted copy goes. Throws UPL_ERR_* for what
  * the uploader can fix.
@@ -52,8 +58,18 @@ export async function prepareUpload(rawPath: string, utf8Path: string, options: 
   }
 
   let path = rawPath;
-  let encoding: 'utf-8' | 'gb18030' = 'utf-8';
-  if (!utf8) {
+  let encoding: TextEncoding = 'utf-8';
+  // Excel's "Unicode text" export: UTF-16 with a byte order mark (tab-separated).
+  const utf16 = startsWith(rawPath, UTF16LE_BOM) ? 'utf-16le' : startsWith(rawPath, UTF16BE_BOM) ? 'utf-16be' : undefined;
+  if (!utf8 && utf16) {
+    try {
+      await transcode(rawPath, utf8Path, utf16);
+    } catch {
+      throw new DomainError('UPL_ERR_ENCODING', `the file starts as UTF-16 (${utf16 === 'utf-16le' ? 'little' : 'big'}-endian) but is not valid UTF-16 text`);
+    }
+    path = utf8Path;
+    encoding = utf16;
+  } else if (!utf8) {
     if (!(await decodesAsGb18030(rawPath))) throw new DomainError('UPL_ERR_ENCODING', 'the file is neither UTF-8 nor GBK/GB18030 text');
     await transcode(rawPath, utf8Path, 'gb18030');
     path = utf8Path;
@@ -129,7 +145,7 @@ async function decodesAsGb18030(file: string): Promise<boolean> {
   }
 }
 
-async function transcode(from: string, to: string, encoding: 'gb18030'): Promise<void> {
+async function transcode(from: string, to: string, encoding: Exclude<TextEncoding, 'utf-8'>): Promise<void> {
   const decoder = new TextDecoder(encoding, { fatal: true });
   const out = fs.createWriteStream(to);
   try {

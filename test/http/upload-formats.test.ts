@@ -80,6 +80,21 @@ describe('uploads and ingests of delimited text and workbooks', () => {
     expect(await rows(`SELECT name, amount, note FROM ${name} ORDER BY id`)).toEqual([[`Zhang${d}San`, 10.5, `said "hi"${d}left`], ['Li, Si', 7, 'plain']]);
   });
 
+  it('reads Excel\'s "Unicode text" export: UTF-16 with a byte order mark, tab-separated', async () => {
+    const text = '区县\t户数\t备注\n长安区\t120\t"含\t制表符"\n桥西区\t95\t\n';
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const res = await upload({ name: 'unicode_text' }, { filename: 'households.txt', content: le });
+    expectStatus(res, 201);
+    expect(res.json().columns.map((c: { name: string; type: string }) => [c.name, c.type])).toEqual([['区县', 'VARCHAR'], ['户数', 'BIGINT'], ['备注', 'VARCHAR']]);
+    expect(await rows('SELECT "区县", "户数"::INTEGER, "备注" FROM unicode_text ORDER BY "户数"')).toEqual([['桥西区', 95, null], ['长安区', 120, '含\t制表符']]);
+    const be = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]);
+    expectStatus(await upload({ name: 'unicode_text_be' }, { filename: 'households.txt', content: be }), 201);
+    // A byte order mark followed by a lone surrogate is not text: refused, not guessed.
+    const broken = await upload({ name: 'broken_utf16' }, { filename: 'x.txt', content: Buffer.from([0xff, 0xfe, 0x61, 0x00, 0x00, 0xd8, 0x0a, 0x00]) });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toMatchObject({ code: 'UPL_ERR_ENCODING', message: expect.stringContaining('UTF-16') });
+  });
+
   it('reads an .xlsx workbook with Chinese headers, typing numbers, dates, times and booleans', async () => {
     const xlsx = await xlsxOf([{
       name: '登记表',
