@@ -33,14 +33,16 @@ const PAGE_BYTES = 4096;
 let running = 0;
 const waiting: (() => void)[] = [];
 
+/** Runs `work` in one of the conversion slots; a finished conversion hands its slot to the next in line. */
 async function turn<T>(work: () => Promise<T>): Promise<T> {
   if (running >= XLSX_LIMITS.concurrent) await new Promise<void>((resolve) => waiting.push(resolve));
-  running += 1;
+  else running += 1;
   try {
     return await work();
   } finally {
-    running -= 1;
-    waiting.shift()?.();
+    const next = waiting.shift();
+    if (next) next();
+    else running -= 1;
   }
 }
 
