@@ -3,7 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { DomainError } from '../core/errors.js';
+
+/** The optional `sheet` field of uploads and ingests: a sheet's name, or its 1-based position. */
+export const SheetSchema = z.string().trim().min(1).max(100).optional();
 
 export interface ReceivedForm {
   fields: Record<string, string>;

@@ -67,11 +67,13 @@ export function createCatalogService(deps: {
   }
 
   /** One ingest, from an uploaded file or (trusted callers only) from generating SQL. */
-  async function ingestOnce(actor: AuditActor, meta: DatasetMeta, source: { path: string; filename: string } | { sql: string }): Promise<DatasetView> {
+  async function ingestOnce(actor: AuditActor, meta: DatasetMeta, source: { path: string; filename: string; sheet?: string | undefined } | { sql: string }): Promise<DatasetView> {
     const upload = 'path' in source ? source : { filename: '(generated)' };
     const audit = (details: Record<string, unknown>) =>
       deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'dataset.ingest', target: `dataset:${meta.id}`, details: { filename: upload.filename, ...details } }));
     let sha256 = 'generated';
+    /** How the file was read (format, dialect, sheet), for the audit. */
+    let read: Record<string, unknown> = {};
     let result: IngestResult;
     const version = ((await deps.store.reader.datasetVersions(meta.id))[0]?.record.version ?? 0) + 1;
     const progress: IngestProgress = { version, filename: upload.filename, startedAt: deps.now().toISOString(), stage: 'checking', percent: null };
@@ -84,8 +86,11 @@ export function createCatalogService(deps: {
         progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, sql: source.sql });
       } else {
-        const prepared = await prepareUpload(source.path, `${source.path}.utf8.csv`);
+        const prepared = await prepareUpload(source.path, `${source.path}.utf8.csv`, { sheet: source.sheet });
         sha256 = prepared.sha256;
+        read = prepared.format === 'csv'
+          ? { format: prepared.source, encoding: prepared.encoding, delimiter: prepared.delimiter, ...(source.sheet === undefined ? {} : { sheet: source.sheet }) }
+          : { format: 'parquet' };
         progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, upload: prepared });
       }
@@ -124,7 +129,7 @@ export function createCatalogService(deps: {
         await tx.appendAudit({
           actor, action: 'dataset.ingest', target: `dataset:${meta.id}`,
           details: {
-            filename: upload.filename, outcome: 'ok', version, rows: result.rows, sha256, grade: meta.grade,
+            filename: upload.filename, ...read, outcome: 'ok', version, rows: result.rows, sha256, grade: meta.grade,
             pii: columns.filter((c) => c.pii).map((c) => ({ column: c.name, kind: c.pii!.kind, confidence: c.pii!.confidence })),
             hiddenNewColumns: added.map((c) => c.name),
             hiddenUnfitColumns: unfit.map((c) => ({ column: c.name, type: c.type, kind: c.pii?.kind ?? null })),
@@ -275,8 +280,11 @@ export function createCatalogService(deps: {
       };
     },
 
-    /** Ingests a file (CSV in UTF-8 or GBK, or Parquet) as the next version of a dataset. Deletes the uploaded file. */
-    async ingest(actor: AuditActor, meta: DatasetMeta, upload: { path: string; filename: string }): Promise<DatasetView> {
+    /**
+     * Ingests a file (delimited text in UTF-8 or GBK, an .xlsx workbook's first or named sheet, or
+     * Parquet) as the next version of a dataset. Deletes the uploaded file.
+     */
+    async ingest(actor: AuditActor, meta: DatasetMeta, upload: { path: string; filename: string; sheet?: string | undefined }): Promise<DatasetView> {
       try {
         return await serialized(meta.id, () => ingestOnce(actor, meta, upload));
       } finally {

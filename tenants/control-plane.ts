@@ -103,7 +103,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       store, engine: options.engine, limits: options.queryLimits, probes, access, today, assertTenantActive,
       rebuild: (tenantId) => void refinery?.refresh(tenantId),
     });
-    const tables = createTableService({ store, engine: options.engine, access, timeoutMs: options.tableTimeoutMs, probes, now: clock, today, assertTenantActive });
+    const tables = createTableService({ store, engine: options.engine, access, timeoutMs: options.tableTimeoutMs, probes, now: clock, today, piiSampleRows: options.piiSampleRows, assertTenantActive });
     const tokenMaster = loadOrCreateTokenMaster(path.join(options.dataDir, SECRETS_DIR));
     refinery = createRefinery({ store, catalog, engine: options.engine, tokenMaster, today, log: options.log, afterBuild: (tenantId) => tables.reconcile(tenantId) });
     const grants = createGrantService({ store, directory, access, catalog, refinery, today, now: clock, publishedCatalog: (id) => options.engine.publishedCatalog(id) });

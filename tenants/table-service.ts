@@ -14,7 +14,7 @@ export interface TableEngine {
   createTable(task: { tenantId: string; name: string; sql: string; env: Env; timeoutMs: number; replace?: boolean }): Promise<CreatedTable>;
   dropTable(task: { tenantId: string; name: string }): Promise<void>;
   listTables(task: { tenantId: string }): Promise<WorkspaceTableInfo[]>;
-  importTable(task: { tenantId: string; name: string; upload: PreparedUpload }): Promise<WorkspaceTableInfo>;
+  importTable(task: { tenantId: string; name: string; upload: PreparedUpload; today: string; sampleSize: number }): Promise<WorkspaceTableInfo>;
 }
 
 export type WorkspaceTable = Omit<WorkspaceTableInfo, 'tag'> & Partial<Pick<WorkspaceTableInfo, 'tag'>> & Partial<Omit<WorkspaceTableLineage, 'tenantId' | 'name'>>;
@@ -35,6 +35,8 @@ export function createTableService(deps: {
   probes: ProbeLimiter;
   now: () => Date;
   today: () => string;
+  /** Values sampled per column to recognize personal data in uploads (as at dataset ingest). */
+  piiSampleRows: number;
   /** Throws when the tenant may not act now (suspended, revoked, license over). */
   assertTenantActive: (tenantId: string) => void;
 }) {
@@ -131,10 +133,11 @@ export function createTableService(deps: {
 
     /**
      * External data into the workspace (DESIGN.md §3): the file is prepared by trusted code (format,
-     * encoding, header), read by a trusted engine and appended to the tenant's file. The uploaded
-     * file is deleted afterwards, whatever happened.
+     * encoding, dialect, header; a workbook converted to CSV), read by a trusted engine, its personal
+     * data recognized, and appended to the tenant's file. The uploaded file is deleted afterwards,
+     * whatever happened.
      */
-    async upload(actor: AuditActor, tenantId: string, input: { name: string; filename: string; path: string }): Promise<WorkspaceTable> {
+    async upload(actor: AuditActor, tenantId: string, input: { name: string; filename: string; path: string; sheet?: string | undefined }): Promise<WorkspaceTable> {
       const utf8Path = `${input.path}.utf8.csv`;
       const details: Record<string, unknown> = { name: input.name, filename: input.filename };
       const audit = (extra: Record<string, unknown>) =>
@@ -142,9 +145,13 @@ export function createTableService(deps: {
       try {
         let imported: WorkspaceTableInfo;
         try {
-          const prepared = await prepareUpload(input.path, utf8Path);
-          Object.assign(details, { format: prepared.format, bytes: prepared.bytes, sha256: prepared.sha256, ...(prepared.format === 'csv' ? { encoding: prepared.encoding } : {}) });
-          imported = await deps.engine.importTable({ ...where(tenantId), name: input.name, upload: prepared });
+          const prepared = await prepareUpload(input.path, utf8Path, { sheet: input.sheet });
+          Object.assign(details, {
+            format: prepared.format === 'csv' && prepared.source === 'xlsx' ? 'xlsx' : prepared.format, bytes: prepared.bytes, sha256: prepared.sha256,
+            ...(prepared.format === 'csv' ? { encoding: prepared.encoding, delimiter: prepared.delimiter } : {}),
+            ...(input.sheet === undefined ? {} : { sheet: input.sheet }),
+          });
+          imported = await deps.engine.importTable({ ...where(tenantId), name: input.name, upload: prepared, today: deps.today(), sampleSize: deps.piiSampleRows });
         } catch (error) {
           await audit({ outcome: isDomainError(error) ? error.code : 'UPL_ERR_MALFORMED' });
           throw error;
@@ -158,7 +165,10 @@ export function createTableService(deps: {
           deps.assertTenantActive(tenantId);
           await deps.store.mutate(async (tx) => {
             await tx.insertWorkspaceTable(lineage);
-            await tx.appendAudit({ actor, action: 'table.upload', target: `tenant:${tenantId}`, details: { ...details, outcome: 'ok', rows: imported.rows, columns: imported.columns.length } });
+            await tx.appendAudit({
+              actor, action: 'table.upload', target: `tenant:${tenantId}`,
+              details: { ...details, outcome: 'ok', rows: imported.rows, columns: imported.columns.length, pii: imported.columns.filter((c) => c.pii).map((c) => ({ column: c.name, kind: c.pii })) },
+            });
           });
         } catch (error) {
           await deps.engine.dropTable({ ...where(tenantId), name: input.name }).catch(() => undefined);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../../core/errors.js';
+import { PII_KINDS } from '../../desensitize/index.js';
 import type { EngineOptions } from './engine-options.js';
 
 /**
@@ -112,10 +113,17 @@ export const ListTablesTaskSchema = z.object({ kind: z.literal('list-tables'), t
 
 const PreparedUploadSchema = z.discriminatedUnion('format', [
   z.object({ format: z.literal('parquet'), path: z.string(), bytes: z.number(), sha256: z.string() }),
-  z.object({ format: z.literal('csv'), path: z.string(), bytes: z.number(), sha256: z.string(), encoding: z.enum(['utf-8', 'gb18030']), columns: z.array(z.string()) }),
+  z.object({
+    format: z.literal('csv'), path: z.string(), bytes: z.number(), sha256: z.string(), encoding: z.enum(['utf-8', 'gb18030', 'utf-16le', 'utf-16be']), columns: z.array(z.string()),
+    delimiter: z.enum([',', ';', '\t', '|']), escape: z.enum(['"', '\\']), source: z.enum(['csv', 'xlsx']),
+  }),
 ]);
 
-export const ImportTableTaskSchema = z.object({ kind: z.literal('import-table'), tenantId: TenantIdSchema, name: TableNameSchema, upload: PreparedUploadSchema });
+export const ImportTableTaskSchema = z.object({
+  kind: z.literal('import-table'), tenantId: TenantIdSchema, name: TableNameSchema, upload: PreparedUploadSchema,
+  /** For PII recognition of the uploaded columns: the day (resident IDs' birth dates) and the sample size. */
+  today: z.string(), sampleSize: z.number().int().positive(),
+});
 export type ImportTableTask = z.infer<typeof ImportTableTaskSchema>;
 
 /** Trusted ingest of a raw dataset into `domain/<datasetId>/`. */
@@ -193,8 +201,20 @@ export function isTrustedTask(task: EngineTask): boolean {
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });
 
-/** Where a workspace table's rows come from: the env its SELECT ran in (or an upload), and its sources. */
-export const WorkspaceTagSchema = z.object({ env: z.enum(['dev', 'prod', 'upload']), sources: z.array(SourceRefSchema) });
+export const PiiKindSchema = z.enum(PII_KINDS);
+
+/**
+ * Where a workspace table's rows come from: the env its SELECT ran in (or an upload), and its
+ * sources. `pii` maps the columns recognized as personal data to their kind (uploads: recognized
+ * when imported); absent in tags written before it was kept, and a reader that finds a tag without
+ * it must treat the table's columns as unchecked, never as free of personal data. Unknown keys are
+ * dropped when a tag is read, so older code still reads newer tags.
+ */
+export const WorkspaceTagSchema = z.object({
+  env: z.enum(['dev', 'prod', 'upload']),
+  sources: z.array(SourceRefSchema),
+  pii: z.record(z.string(), PiiKindSchema).optional(),
+});
 export type WorkspaceTag = z.infer<typeof WorkspaceTagSchema>;
 
 /** A table of an env as discovery lists it: readable there, with its lineage (`sandbox/engine/discovery.ts`). */
@@ -231,7 +251,9 @@ export const QueryResultSchema = z.object({
 });
 export type QueryResult = z.infer<typeof QueryResultSchema>;
 
-export const WorkspaceTableSchema = z.object({ name: z.string(), rows: z.number().int(), columns: z.array(ColumnSchema) });
+/** A workspace table's column; `pii` is the kind of personal data recognized in it (uploads). */
+export const WorkspaceColumnSchema = ColumnSchema.extend({ pii: PiiKindSchema.optional() });
+export const WorkspaceTableSchema = z.object({ name: z.string(), rows: z.number().int(), columns: z.array(WorkspaceColumnSchema) });
 export type WorkspaceTableInfo = z.infer<typeof WorkspaceTableSchema> & { tag: WorkspaceTag | null };
 export type CreatedTable = WorkspaceTableInfo & { tables: string[]; sources: SourceRef[] };
 

@@ -74,9 +74,9 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         return { ok: true, value: await withEngine(task, async (engine) => { await engine.dropTable(task.name); return null; }) };
       case 'import-table':
         return { ok: true, value: await withEngine(task, async (engine) => {
-          const rows = await readUpload(uploadInTempDir(task.upload), ENGINE_OPTIONS.uploadMaxRows);
+          const rows = await readUpload(uploadInTempDir(task.upload), { maxRows: ENGINE_OPTIONS.uploadMaxRows, sampleSize: task.sampleSize, today: task.today });
           try {
-            return await engine.importTable(task.name, rows.columns, rows.chunks());
+            return await engine.importTable(task.name, rows.columns, rows.chunks(), rows.pii);
           } finally {
             rows.close();
           }

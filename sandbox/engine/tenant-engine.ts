@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type TablePrivacy } from '../../desensitize/index.js';
+import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { checkedAnswer, reviewOutput } from '../disclosure/check-answer.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
@@ -270,13 +270,14 @@ export class TenantEngine {
   /**
    * Creates a workspace table from rows read by trusted code (an upload), appending data chunks
    * through DuckDB's appender: the tenant engine's file lockdown is never lifted. All or nothing:
-   * a failure part-way drops the table.
+   * a failure part-way drops the table. The columns recognized as personal data go into its tag.
    */
-  async importTable(name: string, columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>): Promise<WorkspaceTable> {
+  async importTable(name: string, columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>, pii: Record<string, PiiKind>): Promise<WorkspaceTable> {
     return this.withConnection('dev', (connection) => this.changingWorkspace(async () => {
       await this.assertNameFree(connection, name, false);
       const definition = columns.map((c) => `${quoteIdentifier(c.name)} ${c.type}`).join(', ');
-      const tag: WorkspaceTag = { env: 'upload', sources: [] };
+      // SECURITY: the PII flags commit with the table (its comment), so later export checks find them.
+      const tag: WorkspaceTag = { env: 'upload', sources: [], pii };
       await this.withinQuota(connection, name, async () => {
         await connection.run(`CREATE TABLE workspace.main.${quoteIdentifier(name)} (${definition})`);
         await connection.run(`COMMENT ON TABLE workspace.main.${quoteIdentifier(name)} IS ${sqlString(JSON.stringify(tag))}`);
@@ -295,7 +296,7 @@ export class TenantEngine {
           throw error;
         }
       });
-      return (await workspaceTables(connection, name))[0]!;
+      return withPiiFlags((await workspaceTables(connection, name))[0]!, tag);
     }));
   }
 
@@ -350,7 +351,10 @@ export class TenantEngine {
 
   async listTables(): Promise<(WorkspaceTable & { tag: WorkspaceTag | null })[]> {
     const tables = await this.withConnection('dev', (connection) => workspaceTables(connection));
-    return tables.map((t) => ({ ...t, tag: this.tags.get(t.name) ?? null }));
+    return tables.map((t) => {
+      const tag = this.tags.get(t.name) ?? null;
+      return { ...withPiiFlags(t, tag), tag };
+    });
   }
 
   /** A new workspace table's name must be free: no published table of either env, no workspace table (unless replacing). */
@@ -571,7 +575,14 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
 export interface WorkspaceTable {
   name: string;
   rows: number;
-  columns: { name: string; type: string }[];
+  columns: { name: string; type: string; pii?: PiiKind }[];
+}
+
+/** The table's columns with the personal-data kinds its tag records. */
+function withPiiFlags(table: WorkspaceTable, tag: WorkspaceTag | null): WorkspaceTable {
+  const pii = tag?.pii;
+  if (!pii) return table;
+  return { ...table, columns: table.columns.map((c) => (Object.hasOwn(pii, c.name) ? { ...c, pii: pii[c.name]! } : c)) };
 }
 
 /** The workspace's tables (or only the one named `only`) with exact row counts: trusted code on the tenant's own file. */

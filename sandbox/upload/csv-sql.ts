@@ -8,11 +8,14 @@ import type { PreparedUpload } from './prepare-upload.js';
  * strict parsing, every column as text first, then the narrowest type every value fits.
  */
 
-/** Strict RFC 4180 with the header we parsed: every row must have exactly its fields; all text. */
+/**
+ * Strict parsing with the dialect sniffed and the header parsed by trusted code (prepare-upload.ts),
+ * never DuckDB's own detection: every row must have exactly the header's fields; all text.
+ */
 export function readCsvSql(upload: Extract<PreparedUpload, { format: 'csv' }>): string {
   const columns = upload.columns.map((name) => `${sqlString(name)}: 'VARCHAR'`).join(', ');
-  return `read_csv(${sqlString(upload.path)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"',
-    strict_mode = true, null_padding = false, columns = {${columns}})`;
+  return `read_csv(${sqlString(upload.path)}, header = true, auto_detect = false, delim = ${sqlString(upload.delimiter)}, quote = '"',
+    escape = ${sqlString(upload.escape)}, strict_mode = true, null_padding = false, columns = {${columns}})`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { DomainError } from '../../core/errors.js';
 import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, GrantSummarySchema, IngestProgressSchema, PolicyPreviewSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf, ALL_ROLES, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses, validationError } from '../errors.js';
-import { receiveForm } from '../multipart.js';
+import { receiveForm, SheetSchema } from '../multipart.js';
 
 /** The three ways a dataset is shown, by role (see tenants/catalog-service.ts). */
 const DatasetViewSchema = z.union([
@@ -28,7 +28,7 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string, maxFi
     app.post('/v1/datasets', {
       config: SUPERVISOR_ONLY,
       schema: {
-        summary: 'Ingest a public dataset (CSV UTF-8/GBK or Parquet): multipart fields meta (JSON), file',
+        summary: 'Ingest a public dataset (CSV/TSV UTF-8 or GBK, .xlsx, or Parquet): multipart fields meta (JSON), file, optional sheet (name or 1-based position)',
         tags: ['catalog'],
         consumes: ['multipart/form-data'],
         response: { 201: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 413, 415) },
@@ -38,7 +38,9 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string, maxFi
       try {
         const meta = DatasetMetaSchema.safeParse(parseJson(fields.meta));
         if (!meta.success) throw validationError(meta.error.issues.map((issue) => ({ field: ['meta', ...issue.path].join('.'), problem: issue.message })));
-        return reply.status(201).send(await controlPlane.catalog.ingest(actorOf(request), meta.data, file));
+        const sheet = SheetSchema.safeParse(fields.sheet);
+        if (!sheet.success) throw validationError([{ field: 'sheet', problem: sheet.error.issues[0]?.message ?? 'invalid' }]);
+        return reply.status(201).send(await controlPlane.catalog.ingest(actorOf(request), meta.data, { ...file, sheet: sheet.data }));
       } finally {
         fs.rmSync(file.path, { force: true });
       }

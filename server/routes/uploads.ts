@@ -6,13 +6,15 @@ import { TableNameSchema } from '../../sandbox/index.js';
 import type { ControlPlane } from '../../tenants/index.js';
 import { actorOf, OPERATOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
-import { receiveForm } from '../multipart.js';
+import { receiveForm, SheetSchema } from '../multipart.js';
 import { TableSchema } from './tables.js';
 
 /**
  * External data into the operator's workspace: multipart with a `name` field (the table name) and a
- * `file` (CSV in UTF-8 or GBK/GB18030 with a header row, or Parquet). The file streams to a private
- * temp dir under the data dir and is deleted once imported or refused.
+ * `file` (delimited text (comma, semicolon, tab or pipe, sniffed) in UTF-8 or GBK/GB18030 with a
+ * header row, an .xlsx workbook (first sheet, or the optional `sheet` field: a name or 1-based
+ * position), or Parquet). The file streams to a private temp dir under the data dir and is deleted
+ * once imported or refused. The answer flags each column recognized as personal data (`pii`).
  */
 export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFileBytes: number): FastifyPluginAsyncZod {
   const tempDir = path.join(dataDir, 'tmp', 'uploads');
@@ -20,7 +22,7 @@ export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFil
     app.post('/v1/uploads', {
       config: OPERATOR_ONLY,
       schema: {
-        summary: 'Upload external data (CSV UTF-8/GBK or Parquet) as a workspace table: multipart fields name, file',
+        summary: 'Upload external data (CSV/TSV UTF-8 or GBK, .xlsx, or Parquet) as a workspace table: multipart fields name, file, optional sheet; columns recognized as personal data carry `pii`',
         tags: ['sandbox'],
         consumes: ['multipart/form-data'],
         response: { 201: TableSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 409, 413, 415, 429) },
@@ -32,7 +34,9 @@ export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFil
         const name = TableNameSchema.safeParse(fields.name);
         if (!name.success) throw new DomainError('REQ_ERR_VALIDATION', `name: ${name.error.issues[0]?.message ?? 'invalid'}`);
         // SECURITY: into the caller's own workspace; the client's filename is a label, never a path.
-        const table = await controlPlane.tables.upload(actorOf(request), request.claims.org, { name: name.data, filename: file.filename, path: file.path });
+        const sheet = SheetSchema.safeParse(fields.sheet);
+        if (!sheet.success) throw new DomainError('REQ_ERR_VALIDATION', `sheet: ${sheet.error.issues[0]?.message ?? 'invalid'}`);
+        const table = await controlPlane.tables.upload(actorOf(request), request.claims.org, { name: name.data, filename: file.filename, path: file.path, sheet: sheet.data });
         return reply.status(201).send(table);
       } finally {
         // The service deletes what it took; this covers refusals before it.
