@@ -17,3 +17,7 @@ export { REGIONS } from './data/regions.js';
 export { checkPolicy, compilePolicySelect, defaultPolicy, GENERALIZE_RULES, type ColumnPolicy, type PolicyKind } from './policy.js';
 export { twinSql, type TwinColumn } from './twin.js';
 export { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
+export {
+  isJoinKind, joinKeysSql, layoutPopulation, planTwins, roundCount, roundRate, JOIN_KINDS,
+  type JoinKind, type KeyedDataset, type KeyLink, type KeyProfile, type RowsPerKeyBucket, type TwinKeyPlan, type TwinPlan,
+} from './twin-population.js';
