@@ -223,7 +223,7 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
       const kind = column.pii?.kind;
       if (!isJoinKind(kind)) continue;
       const c = quoteIdentifier(column.name);
-      await connection.run(`CREATE OR REPLACE TEMP TABLE __keys AS SELECT k, count(*) AS n FROM (${joinKeysSql(kind, c, 'data')}) WHERE k IS NOT NULL GROUP BY k`);
+      await connection.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${joinKeysSql(kind, c, 'data')}`);
       const buckets = (await connection.runAndReadAll(`SELECT ${BUCKET_SQL} AS b, count(*), avg(n) FROM __keys GROUP BY b ORDER BY b`)).getRowsJS()
         .map(([b, keys, mean]) => ({ upTo: 2 ** Number(b), keys: Number(keys), mean: Number(mean) }));
       const distinct = buckets.reduce((sum, b) => sum + b.keys, 0);
@@ -264,7 +264,7 @@ async function attach(connection: DuckDBConnection, attached: Map<string, string
 /** Overlap of `__keys` (this column) with a column of another dataset, as rounded shares. */
 async function measureOverlap(connection: DuckDBConnection, kind: JoinKind, table: string, name: string): Promise<Omit<KeyLink, 'dataset' | 'version' | 'column'> | undefined> {
   const c = quoteIdentifier(name);
-  const [row] = (await connection.runAndReadAll(`WITH b AS (SELECT k, count(*) AS n FROM (${joinKeysSql(kind, c, table)}) WHERE k IS NOT NULL GROUP BY k)
+  const [row] = (await connection.runAndReadAll(`WITH b AS (${joinKeysSql(kind, c, table)})
     SELECT count(a.k), count(b.k), count(*) FILTER (WHERE a.k IS NOT NULL AND b.k IS NOT NULL),
       coalesce(sum(a.n), 0), coalesce(sum(a.n) FILTER (WHERE b.k IS NOT NULL), 0), coalesce(sum(b.n), 0), coalesce(sum(b.n) FILTER (WHERE a.k IS NOT NULL), 0)
     FROM __keys a FULL OUTER JOIN b ON a.k = b.k`)).getRowsJS();
