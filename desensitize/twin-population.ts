@@ -198,12 +198,14 @@ function measuredOverlaps(nodes: { id: string; dataset: string; version: number;
  * placed) with the least squared error over the rates in both directions against all placed
  * columns.
  *
- * What it guarantees: a kind shared by two columns gets its overlap exactly; with more columns,
- * each new column matches at least one placed column exactly (unless no candidate does better
- * overall), and every pair is exact whenever the true sets can be drawn as intervals (nested
- * sets, chains of overlaps, disjoint sets). Three sets that overlap pairwise in a way no intervals
- * can (A ∩ B and A ∩ C large, B ∩ C empty with B and C each half inside A is fine; B ∩ C non-empty
- * while both avoid A's middle is not) get the least-error compromise.
+ * What it guarantees: a kind shared by two columns gets its overlap exactly, and each new column
+ * matches at least one placed column exactly unless another candidate has less total error. Beyond
+ * that it is greedy: three columns whose sets can be drawn as intervals (nested sets such as payers
+ * inside residents, partial overlaps in a chain, disjoint sets) come out exact, as the unit tests
+ * and the test domain show; sets no intervals can draw (three sets each sharing half of itself with
+ * each of the others), or an early choice between two mirror-image offsets that a fourth column
+ * would have needed the other way round, give the least-error compromise at each step, not the best
+ * overall.
  */
 export function layoutPopulation(columns: readonly { id: string; size: number }[], share: (a: string, b: string) => number | undefined): Map<string, { from: number; to: number }> {
   const order = [...columns].sort((a, b) => b.size - a.size || a.id.localeCompare(b.id));

@@ -79,6 +79,7 @@ const POPULATION: Record<JoinKind, (index: string, seed: number) => string> = {
  */
 function keyedRowsSql(keys: readonly TwinKeyPlan[], primaryNullShare: number): string {
   const ctes = keys.map((plan, k) => {
+    // SECURITY: identifier values come only from the generators at entity indexes; nothing here reads raw data.
     const keep = `${drawSql('e', plan.populationSeed, 'keep', 1_000_000)} < ${plan.keepPerMillion}`;
     return `__k${k} AS MATERIALIZED (SELECT e, ${POPULATION[plan.kind]('e', plan.populationSeed)} AS v, ${repsSql(plan)} AS reps FROM range(${plan.from}, ${plan.to}) t(e) WHERE ${keep})`;
   });
