@@ -163,7 +163,7 @@ export function planTwins(datasets: readonly KeyedDataset[], options: { maxRows:
         keepPerMillion: Math.max(1, Math.round(scale * 1_000_000)), rowsPerKey: c.keys.rowsPerKey, seed: options.seedOf(d) + 104_729 * (k + 1),
       }];
     });
-    plans.set(d.id, { rows: Math.max(1, Math.round(d.rows * scale)), keys });
+    plans.set(d.id, { rows: d.rows === 0 ? 0 : Math.max(1, Math.round(d.rows * scale)), keys });
   }
   return plans;
 }
