@@ -21,3 +21,7 @@ export { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.j
 export { checkPolicyFit, fittingRules, ruleKeyOf, typeClassOf, TYPE_CLASSES, type FitColumn, type PolicyMisfit, type TypeClass } from './policy-fit.js';
 export { previewPlan, PREVIEW_ROWS, type PreviewColumn, type PreviewPlan } from './policy-preview.js';
 export { neutralizeCsvCell, neutralizeCsvCellSql } from './csv-cells.js';
+export {
+  isJoinKind, joinKeysSql, layoutPopulation, planTwins, roundCount, roundRate, JOIN_KINDS,
+  type JoinKind, type KeyedDataset, type KeyLink, type KeyProfile, type RowsPerKeyBucket, type TwinKeyPlan, type TwinPlan,
+} from './twin-population.js';

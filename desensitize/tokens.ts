@@ -34,7 +34,7 @@ export function tokenize(value: string | null, key: Buffer, how: TokenNormalizat
 }
 
 /** The SQL twin of normalizeForToken, in two steps: normalize, then (resident IDs) upgrade 15 digits to 18. */
-function normalization(how: TokenNormalization): SqlRule {
+export function tokenNormalization(how: TokenNormalization): SqlRule {
   if (how === 'text') return { prepare: trimSql, finish: identity };
   if (how === 'identifier') return { prepare: (column) => `upper(${normalizeIdentifierSql(column)})`, finish: identity };
   return {
@@ -56,7 +56,7 @@ export function tokenRule(key: Buffer, how: TokenNormalization): SqlRule & { app
   // RFC 2104: a key longer than the block is hashed first.
   (key.length > 64 ? createHash('sha256').update(key).digest() : key).copy(block);
   const pad = (byte: number) => Buffer.from(block.map((b) => b ^ byte)).toString('hex');
-  const normalize = normalization(how);
+  const normalize = tokenNormalization(how);
   return {
     apply: (value) => tokenize(value, key, how),
     prepare: normalize.prepare,

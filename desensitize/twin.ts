@@ -2,6 +2,7 @@ import { quoteIdentifier, sqlList, sqlString } from './sql.js';
 import {
   addressSql, bankCardSql, birthDateSql, drawSql, emailSql, fixedLineSql, freeTextSql, mobileSql, nameSql, passportSql, plateSql, residentIdSql, usccSql,
 } from './synthetic.js';
+import type { JoinKind, TwinKeyPlan } from './twin-population.js';
 
 /** What the twin needs to know of a raw column: its profile, never its values (except top values of non-personal columns). */
 export interface TwinColumn {
@@ -32,19 +33,27 @@ interface TwinParts {
  * in the observed share. Seeded and reproducible. The same policy pipeline then turns it into a
  * tenant's dev file.
  *
+ * Identifier columns of the join kinds named in `keys` (twin-population.ts) take their values from
+ * the kinds' shared populations instead: the first plan lays out the rows (its entities, each with
+ * its drawn number of rows), so `rows` is then only what the plan was sized for.
+ *
  * Two projections: the inner one computes each column's draws and generated values, the outer one
  * turns draws into values (categories, points between deciles) and applies nulls with CASE. DuckDB computes a sub-expression shared within a
  * generator once in a plain projection but recomputes it inside CASE (measured 1.4× slower for a
  * resident ID under a null CASE), and a category's CASE would otherwise hash once per branch tried.
  */
-export function twinSql(columns: readonly TwinColumn[], rows: number, seed: number): string {
+export function twinSql(columns: readonly TwinColumn[], rows: number, seed: number, keys: readonly TwinKeyPlan[] = []): string {
+  const keyed = new Map(keys.map((plan, k) => [plan.column, k]));
+  const primary = keys[0]?.column;
   const inner: string[] = [];
   const outer = columns.map((column, k) => {
     const drawn = `__v${k}`;
-    const parts = twinParts(column, seed + k * 7919);
+    const key = keyed.get(column.name);
+    const parts = key === undefined ? twinParts(column, seed + k * 7919) : { draw: `__key${key}` };
     inner.push(`${parts.draw} AS ${drawn}`);
     let nullBranch = '';
-    if (column.nullShare > 0) {
+    // The primary key column's nulls are rows of their own (keyedRowsSql).
+    if (column.nullShare > 0 && column.name !== primary) {
       inner.push(`${drawSql('i', seed + k, 'null', 10_000)} < ${Math.round(column.nullShare * 10_000)} AS __n${k}`);
       nullBranch = `WHEN __n${k} THEN NULL `;
     }
@@ -52,7 +61,61 @@ export function twinSql(columns: readonly TwinColumn[], rows: number, seed: numb
     const value = nullBranch ? `CASE ${nullBranch}ELSE ${valued} END` : valued;
     return `CAST(${value} AS ${column.type}) AS ${quoteIdentifier(column.name)}`;
   });
-  return `SELECT ${outer.join(', ')} FROM (SELECT ${inner.join(', ')} FROM range(${rows}) t(i))`;
+  if (keys.length === 0) return `SELECT ${outer.join(', ')} FROM (SELECT ${inner.join(', ')} FROM range(${rows}) t(i))`;
+  const primaryNulls = columns.find((c) => c.name === primary)?.nullShare ?? 0;
+  return `SELECT ${outer.join(', ')} FROM (SELECT ${inner.join(', ')} FROM (${keyedRowsSql(keys, primaryNulls)}) t)`;
+}
+
+/** The generators of the join kinds, over an entity index: entity `e` is the same value in every twin. */
+const POPULATION: Record<JoinKind, (index: string, seed: number) => string> = {
+  resident_id: residentIdSql, uscc: usccSql, mobile: mobileSql, bank_card: bankCardSql, email: emailSql, plate: plateSql, passport: passportSql, fixed_line: fixedLineSql,
+};
+
+/**
+ * The rows of a keyed twin, as `i` (0, 1, …) and `__key<k>` per key plan: the primary plan's kept
+ * entities each repeated as many times as its rows-per-key histogram draws (consecutive rows), plus
+ * the primary column's null rows; every other plan's entities, repeated the same way and shuffled,
+ * dealt out over the rows in turn. Each entity's value is generated once, not once per row.
+ */
+function keyedRowsSql(keys: readonly TwinKeyPlan[], primaryNullShare: number): string {
+  const ctes = keys.map((plan, k) => {
+    // SECURITY: identifier values come only from the generators at entity indexes; nothing here reads raw data.
+    const keep = `${drawSql('e', plan.populationSeed, 'keep', 1_000_000)} < ${plan.keepPerMillion}`;
+    return `__k${k} AS MATERIALIZED (SELECT e, ${POPULATION[plan.kind]('e', plan.populationSeed)} AS v, ${repsSql(plan)} AS reps FROM range(${plan.from}, ${plan.to}) t(e) WHERE ${keep})`;
+  });
+  const [first] = keys;
+  const expectedRows = ((first!.to - first!.from) * first!.keepPerMillion / 1_000_000) * meanRowsPerKey(first!);
+  const nullRows = primaryNullShare > 0 && primaryNullShare < 1 ? Math.round(expectedRows * primaryNullShare / (1 - primaryNullShare)) : 0;
+  ctes.push(`__r AS MATERIALIZED (SELECT start + j AS i, v AS __key0 FROM (SELECT v, start, unnest(range(reps)) AS j FROM (SELECT v, reps, sum(reps) OVER (ORDER BY e ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - reps AS start FROM __k0))
+    UNION ALL SELECT (SELECT coalesce(sum(reps), 0) FROM __k0) + j, NULL FROM range(${nullRows}) n(j))`);
+  const joins: string[] = [];
+  const positions: string[] = [];
+  for (let k = 1; k < keys.length; k++) {
+    ctes.push(`__s${k} AS MATERIALIZED (SELECT row_number() OVER (ORDER BY ${drawSql('e * 1048576 + j', keys[k]!.seed, 'order', 1_000_000_007)}, e, j) - 1 AS pos, v FROM (SELECT e, v, unnest(range(reps)) AS j FROM __k${k}))`);
+    positions.push(`i % nullif((SELECT count(*) FROM __s${k}), 0) AS __p${k}`);
+    joins.push(`LEFT JOIN __s${k} ON __s${k}.pos = __r.__p${k}`);
+  }
+  const keyColumns = keys.slice(1).map((_, j) => `__s${j + 1}.v AS __key${j + 1}`);
+  return `WITH ${ctes.join(',\n')} SELECT __r.i, __r.__key0${keyColumns.map((c) => `, ${c}`).join('')} FROM (SELECT i, __key0${positions.map((p) => `, ${p}`).join('')} FROM __r) __r ${joins.join(' ')}`;
+}
+
+/** Rows of one entity, drawn from the histogram: a bucket by its share, then the bucket's mean as floor or ceiling. */
+function repsSql(plan: TwinKeyPlan): string {
+  const buckets = plan.rowsPerKey.filter((b) => b.share > 0 && b.mean >= 1);
+  if (buckets.length === 0) return '1';
+  const total = buckets.reduce((sum, b) => sum + b.share, 0);
+  let cumulative = 0;
+  const bounds = buckets.map((b) => Math.round(((cumulative += b.share) / total) * 1_000_000));
+  const bucket = `CASE ${buckets.map((_, j) => `WHEN ${drawSql('e', plan.seed, 'bucket', 1_000_000)} < ${bounds[j]} THEN ${j + 1}`).join(' ')} ELSE ${buckets.length} END`;
+  const means = `([${buckets.map((b) => b.mean).join(', ')}]::DOUBLE[])`;
+  const mean = `${means}[${bucket}]`;
+  return `CAST(floor(${mean}) + CASE WHEN ${drawSql('e', plan.seed, 'round', 1_000_000)} < (${mean} - floor(${mean})) * 1000000 THEN 1 ELSE 0 END AS BIGINT)`;
+}
+
+function meanRowsPerKey(plan: TwinKeyPlan): number {
+  const buckets = plan.rowsPerKey.filter((b) => b.share > 0 && b.mean >= 1);
+  const total = buckets.reduce((sum, b) => sum + b.share, 0);
+  return total === 0 ? 1 : buckets.reduce((sum, b) => sum + b.share * b.mean, 0) / total;
 }
 
 /** The parts of one column. */

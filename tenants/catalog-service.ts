@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DomainError, isDomainError } from '../core/errors.js';
-import { checkPolicy, checkPolicyFit, defaultPolicy, previewPlan, type ColumnPolicy } from '../desensitize/index.js';
+import { checkPolicy, checkPolicyFit, defaultPolicy, isJoinKind, previewPlan, type ColumnPolicy } from '../desensitize/index.js';
 import { datasetDirectory, openDatabase, prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, PolicyPreview, Role, SetPolicies } from './model.js';
@@ -11,7 +11,10 @@ import type { ControlStore } from './store/control-store.js';
 
 /** What the catalog needs of the engine (the sandbox's EngineClient). */
 export interface CatalogEngine {
-  ingestDataset(task: { datasetId: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number }): Promise<IngestResult>;
+  ingestDataset(task: {
+    datasetId: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number;
+    linkTo?: { dataset: string; version: number; file: string; columns: { name: string; kind: string }[] }[];
+  }): Promise<IngestResult>;
   /** Where an ingest stands (the engine's note next to the version it builds). */
   ingestProgress(datasetId: string, version: number): { stage: IngestProgress['stage']; percent: number | null } | null;
 }
@@ -81,7 +84,7 @@ export function createCatalogService(deps: {
     try {
       // SECURITY: core data (核心数据) never enters the sandbox.
       if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
-      const task = { datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows };
+      const task = { datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows, linkTo: await linkTargets(meta.id) };
       if ('sql' in source) {
         progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, sql: source.sql });
@@ -172,6 +175,18 @@ export function createCatalogService(deps: {
     }).map((m) => ({ field: `columns.${m.column}`, column: m.column, rule: m.rule, reason: m.reason, problem: m.message, fitting: m.fitting }));
     if (misfits.length > 0) throw new DomainError('CAT_ERR_POLICY_MISFIT', misfits.map((p) => `${p.field}: ${p.problem}`).join('; '), { problems: misfits });
     return latest;
+  }
+
+  /**
+   * The other datasets' current versions with identifier columns of a join kind: a new version's
+   * overlaps with them are measured at ingest, for the dev twin's joins (issue #10). An ingest
+   * running at the same time is not among them: that pair's twins then do not overlap.
+   */
+  async function linkTargets(id: string): Promise<{ dataset: string; version: number; file: string; columns: { name: string; kind: string }[] }[]> {
+    return (await deps.store.reader.listDatasets()).flatMap(({ record, columns }) => {
+      const keyed = columns.filter((c) => isJoinKind(c.pii?.kind)).map((c) => ({ name: c.name, kind: c.pii!.kind }));
+      return record.id === id || keyed.length === 0 ? [] : [{ dataset: record.id, version: record.version, file: record.file, columns: keyed }];
+    });
   }
 
   /** Each column with its effective policy: the supervisor's, else the default for its PII kind. */

@@ -122,6 +122,16 @@ export const DatasetColumnSchema = z.object({
   /** Deciles of numbers and dates without personal data (profiles from before they were kept have none). */
   quantiles: z.array(z.string()).nullable().optional(),
   pii: PiiSchema.nullable(),
+  /** Identifier columns (join kinds): distinct count and rows-per-key histogram, for the dev twin (issue #10). */
+  keys: z.object({
+    distinct: z.number(),
+    rowsPerKey: z.array(z.object({ upTo: z.number(), share: z.number(), mean: z.number() })),
+  }).optional().describe('distinct identifiers and the share of them with up to 1, 2, 4, 8, … rows (no value)'),
+  /** Overlap rates with same-kind columns of the other datasets' versions current at ingest. */
+  links: z.array(z.object({
+    dataset: z.string(), version: z.number().int(), column: z.string(),
+    distinctHere: z.number(), distinctThere: z.number(), rowsHere: z.number(), rowsThere: z.number(),
+  })).optional().describe('shares of distinct values and of rows found in the other column, each way (no value)'),
 });
 export type DatasetColumn = z.infer<typeof DatasetColumnSchema>;
 

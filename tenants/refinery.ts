@@ -1,4 +1,5 @@
-import { classifyPublished, compilePolicySelect, entityColumnOf, twinSql, type ColumnPolicy } from '../desensitize/index.js';
+import { createHmac } from 'node:crypto';
+import { classifyPublished, compilePolicySelect, entityColumnOf, isJoinKind, planTwins, twinSql, type ColumnPolicy, type JoinKind, type KeyedDataset } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, TableDefinition } from '../sandbox/index.js';
 import type { CatalogService } from './catalog-service.js';
@@ -14,6 +15,11 @@ export interface PublishEngine {
 
 /** Rows of a synthetic twin: like the raw table, capped so dev files stay small. */
 const MAX_TWIN_ROWS = 100_000;
+/**
+ * Twins linked by shared identifiers are scaled alike (so joins keep their rates both ways), down to
+ * the scale of the largest; none below this many rows, or its dataset's size.
+ */
+const MIN_TWIN_ROWS = 1_000;
 /** A failed build is tried again after 1 s, doubling to a minute, until it succeeds. */
 const RETRY_MS = { first: 1_000, max: 60_000 } as const;
 
@@ -53,8 +59,12 @@ export function createRefinery(deps: {
     const granted: TableDefinition[] = [];
     const dev: TableDefinition[] = [];
     const attach: Record<string, { dataset: string; file: string }> = {};
-    for (const grant of grants) {
-      const { record, columns } = await deps.catalog.policies(grant.dataset);
+    const live = await Promise.all(grants.map(async (grant) => ({ grant, ...(await deps.catalog.policies(grant.dataset)) })));
+    // Issue #10: identifier columns draw from shared populations, laid out from the measured overlaps.
+    const twins = planTwins(live.map(({ record, columns }) => keyedDataset(record, columns)), {
+      maxRows: MAX_TWIN_ROWS, minRows: MIN_TWIN_ROWS, populationSeed: (kind) => populationSeed(deps.tokenMaster, kind), seedOf: (d) => seedOf(d.id, d.version),
+    });
+    for (const { grant, record, columns } of live) {
       const source = { dataset: record.id, version: record.version, policy: accessFingerprint(policyFingerprint(columns), grant.columns) };
       const kept = grant.columns ? columns.filter((c) => grant.columns!.includes(c.name)) : columns;
       const policies = kept.map((c) => ({ name: c.name, policy: c.policy as ColumnPolicy }));
@@ -67,7 +77,8 @@ export function createRefinery(deps: {
       attach[alias] = { dataset: record.id, file: record.file };
       const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined);
       granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
-      const twin = twinSql(columns.map(toTwinColumn), Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version));
+      const plan = twins.get(record.id);
+      const twin = twinSql(columns.map(toTwinColumn), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
       dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }
     await deps.engine.publish({ tenantId, target: 'granted', tables: granted, attach });
@@ -160,6 +171,26 @@ export type Refinery = ReturnType<typeof createRefinery>;
 
 function toTwinColumn(c: DatasetColumn) {
   return { name: c.name, type: c.type, nullShare: c.nullShare, min: c.min, max: c.max, topValues: c.topValues, quantiles: c.quantiles ?? null, piiKind: c.pii?.kind ?? null };
+}
+
+/** A dataset's identifier columns with what ingest measured of them (profiles from before issue #10 have none). */
+function keyedDataset(record: { id: string; version: number; rows: number }, columns: DatasetColumn[]): KeyedDataset {
+  return {
+    id: record.id, version: record.version, rows: record.rows,
+    columns: columns.flatMap((c) => {
+      const kind = c.pii?.kind;
+      return isJoinKind(kind) && c.keys ? [{ name: c.name, kind, nullShare: c.nullShare, keys: c.keys, links: c.links ?? [] }] : [];
+    }),
+  };
+}
+
+/**
+ * The seed of a kind's synthetic population, the same for every dataset and tenant of this data
+ * dir, different between data dirs: derived from the token master (one-way; it needs no secrecy of
+ * its own, and a new file would be one more thing to back up). Kept above the per-dataset seeds.
+ */
+function populationSeed(master: Buffer, kind: JoinKind): number {
+  return 1_000_000 + (createHmac('sha256', master).update(`indomain.twin-population.v1.${kind}`).digest().readUInt32BE(0) % 1_000_000_000);
 }
 
 /** A stable seed per dataset version: the same twin every time it is rebuilt. */

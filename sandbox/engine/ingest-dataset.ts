@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { quoteIdentifier, recognizeColumn, sqlString, type Recognition } from '../../desensitize/index.js';
+import {
+  isJoinKind, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
+} from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
 import { ingestProgressPath, trackIngestProgress } from './ingest-progress.js';
@@ -20,6 +22,18 @@ export interface ColumnProfile {
   /** Deciles (10th to 90th percentile) of numbers and dates not recognized as personal data. */
   quantiles: string[] | null;
   pii: Recognition | null;
+  /** Identifier columns of a join kind: distinct count and rows-per-key histogram (no value). */
+  keys?: KeyProfile;
+  /** Identifier columns of a join kind: overlap rates with same-kind columns of other datasets. */
+  links?: KeyLink[];
+}
+
+/** Another dataset's current version whose identifier columns a new version's are compared with. */
+export interface LinkTarget {
+  dataset: string;
+  version: number;
+  path: string;
+  columns: { name: string; kind: string }[];
 }
 
 export interface IngestResult {
@@ -47,7 +61,7 @@ const TYPE_SAMPLE_ROWS = 10_000;
  * (ingest-progress.ts).
  * Runs on an engine worker thread; never in a tenant engine.
  */
-export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number }): Promise<IngestResult> {
+export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number; linkTo?: LinkTarget[] | undefined }): Promise<IngestResult> {
   const file = `v${task.version}.duckdb`;
   const building = path.join(task.datasetDir, `${file}.building`);
   fs.mkdirSync(task.datasetDir, { recursive: true });
@@ -68,6 +82,7 @@ export async function ingestDataset(task: { datasetDir: string; version: number;
         else await connection.run(`CREATE TABLE data AS ${task.sql}`);
         progress.stage('profiling');
         const { rows, columns } = await profile(connection, task);
+        await profileKeys(connection, columns, task.linkTo ?? []);
         await connection.run('CHECKPOINT');
         result = { version: task.version, file, rows, columns };
       } finally {
@@ -189,4 +204,74 @@ async function topValues(connection: DuckDBConnection, name: string): Promise<{ 
   // Grouped on the typed value, cast to text after: casting every row first costs 4–8× more.
   return (await connection.runAndReadAll(`SELECT v::VARCHAR, n FROM (SELECT ${c} AS v, count(*) AS n FROM data WHERE ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ${TOP_VALUES}) ORDER BY n DESC, v`))
     .getRowsJS().map(([value, count]) => ({ value: String(value), count: Number(count) }));
+}
+
+/** Keys with (2^(b-1), 2^b] rows fall in bucket b; keys with one row in bucket 0. */
+const BUCKET_SQL = 'CASE WHEN n = 1 THEN 0 ELSE CAST(ceil(log2(n)) AS INTEGER) END';
+
+/**
+ * Issue #10: what the dev twin needs to keep joins, measured here on the raw data in the trusted
+ * process. For each identifier column of a join kind: its distinct normalized values and a coarse
+ * histogram of rows per value, and for each column of the same kind in another dataset's current
+ * version, the shares of distinct values and of rows found on the other side, both ways.
+ * SECURITY: only rounded counts and rates leave this function, never a value or a hash of one.
+ */
+async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[], linkTo: LinkTarget[]): Promise<void> {
+  const attached = new Map<string, string>();
+  try {
+    for (const column of columns) {
+      const kind = column.pii?.kind;
+      if (!isJoinKind(kind)) continue;
+      const c = quoteIdentifier(column.name);
+      await connection.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${joinKeysSql(kind, c, 'data')}`);
+      const buckets = (await connection.runAndReadAll(`SELECT ${BUCKET_SQL} AS b, count(*), avg(n) FROM __keys GROUP BY b ORDER BY b`)).getRowsJS()
+        .map(([b, keys, mean]) => ({ upTo: 2 ** Number(b), keys: Number(keys), mean: Number(mean) }));
+      const distinct = buckets.reduce((sum, b) => sum + b.keys, 0);
+      column.keys = {
+        distinct: roundCount(distinct),
+        rowsPerKey: buckets.map((b) => ({ upTo: b.upTo, share: roundRate(b.keys / distinct), mean: Math.round(b.mean * 10) / 10 })),
+      };
+      column.links = [];
+      for (const target of linkTo) {
+        for (const other of target.columns.filter((o) => o.kind === kind)) {
+          const alias = await attach(connection, attached, target);
+          if (!alias) continue;
+          const link = await measureOverlap(connection, kind, `${alias}.data`, other.name);
+          if (link) column.links.push({ dataset: target.dataset, version: target.version, column: other.name, ...link });
+        }
+      }
+    }
+  } finally {
+    await connection.run('DROP TABLE IF EXISTS __keys');
+    for (const alias of attached.values()) await connection.run(`DETACH ${alias}`);
+  }
+}
+
+/** Attaches another dataset's raw file read-only, once; undefined when it cannot be opened (then no link is measured). */
+async function attach(connection: DuckDBConnection, attached: Map<string, string>, target: LinkTarget): Promise<string | undefined> {
+  const known = attached.get(target.path);
+  if (known) return known;
+  const alias = `__other${attached.size}`;
+  try {
+    await connection.run(`ATTACH ${sqlString(target.path)} AS ${alias} (READ_ONLY)`);
+  } catch {
+    return undefined;
+  }
+  attached.set(target.path, alias);
+  return alias;
+}
+
+/** Overlap of `__keys` (this column) with a column of another dataset, as rounded shares. */
+async function measureOverlap(connection: DuckDBConnection, kind: JoinKind, table: string, name: string): Promise<Omit<KeyLink, 'dataset' | 'version' | 'column'> | undefined> {
+  const c = quoteIdentifier(name);
+  const [row] = (await connection.runAndReadAll(`WITH b AS (${joinKeysSql(kind, c, table)})
+    SELECT count(a.k), count(b.k), count(*) FILTER (WHERE a.k IS NOT NULL AND b.k IS NOT NULL),
+      coalesce(sum(a.n), 0), coalesce(sum(a.n) FILTER (WHERE b.k IS NOT NULL), 0), coalesce(sum(b.n), 0), coalesce(sum(b.n) FILTER (WHERE a.k IS NOT NULL), 0)
+    FROM __keys a FULL OUTER JOIN b ON a.k = b.k`)).getRowsJS();
+  const [here, there, both, rowsHere, matchedHere, rowsThere, matchedThere] = (row ?? []).map(Number);
+  if (!here || !there) return undefined;
+  return {
+    distinctHere: roundRate(both! / here), distinctThere: roundRate(both! / there),
+    rowsHere: roundRate(matchedHere! / rowsHere!), rowsThere: roundRate(matchedThere! / rowsThere!),
+  };
 }

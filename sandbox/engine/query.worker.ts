@@ -82,7 +82,10 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
           }
         }) };
       case 'ingest-dataset':
-        return { ok: true, value: await ingestDataset({ ...task, datasetDir: datasetDirectory(DATA_DIR, task.datasetId), upload: task.upload && uploadInTempDir(task.upload) }) };
+        return { ok: true, value: await ingestDataset({
+          ...task, datasetDir: datasetDirectory(DATA_DIR, task.datasetId), upload: task.upload && uploadInTempDir(task.upload),
+          linkTo: task.linkTo?.map((other) => ({ ...other, path: path.join(datasetDirectory(DATA_DIR, other.dataset), other.file) })),
+        }) };
       case 'list-tables':
         return { ok: true, value: await withEngine(task, (engine) => engine.listTables()) };
       case 'schema':
