@@ -33,6 +33,8 @@ export interface AppOptions {
   logStream?: { write(line: string): void };
   /** Node flags for the engine host process (profiling). */
   engineExecArgv?: string[];
+  /** Build every table of a tenant's files from the domain on each publish (the bench's anchor). */
+  fullRebuilds?: boolean;
 }
 
 declare module 'fastify' {
@@ -134,6 +136,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         maxRejectionsPerWindow: config.engine.maxRejectionsPerMinute,
       },
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.fullRebuilds ? { incrementalBuilds: false } : {}),
     });
   } catch (error) {
     await engine.close();
