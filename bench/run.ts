@@ -14,6 +14,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { addressSql, compilePolicySelect, mobileSql, nameSql, residentIdSql } from '../desensitize/index.js';
 import { ingestDataset } from '../sandbox/engine/ingest-dataset.js';
 import { benchTwin } from './twin.js';
+import { benchIncrementalGrant } from './refinery.js';
 import { prepareUpload } from '../sandbox/index.js';
 import { signDevToken } from '../server/dev-tokens.js';
 
@@ -393,6 +394,7 @@ try {
   if (!only || only === 'engine') await benchQueries();
   if (!only || only === 'engine' || only === 'runaways') await benchRunaways();
   if (!only || only === 'engine' || only === 'neighbour') await benchNoisyNeighbour();
+  if (!only || only === 'refinery') await benchIncrementalGrant(startServer, freshEnv(), JWT_SECRET);
   if (!only || only === 'desensitize') {
     await benchDesensitize();
     await benchTwin();

@@ -94,11 +94,15 @@ export function createRefinery(deps: {
     const { granted, dev, attach } = await plan(tenantId, today);
     const incremental = deps.incremental ?? true;
     const started = performance.now();
-    // Both files build at once (the engine swaps them one after the other); a failure of either fails the build.
-    const [prod, twin] = await Promise.all([
+    // Both files build at once (the engine swaps them one after the other). Both are settled before
+    // a failure fails the build, so a retry never overlaps a publish of this one.
+    const [prodOutcome, twinOutcome] = await Promise.allSettled([
       deps.engine.publish({ tenantId, target: 'granted', tables: granted, attach, incremental }),
       deps.engine.publish({ tenantId, target: 'dev', tables: dev, attach: {}, incremental }),
     ]);
+    if (prodOutcome.status === 'rejected') throw prodOutcome.reason;
+    if (twinOutcome.status === 'rejected') throw twinOutcome.reason;
+    const [prod, twin] = [prodOutcome.value, twinOutcome.value];
     builtOn.set(tenantId, today);
     // A build that changed nothing (e.g. requested by a query that met a stale copy meanwhile rebuilt) publishes nothing.
     if (prod.unchanged && twin.unchanged) return;
