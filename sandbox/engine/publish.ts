@@ -51,8 +51,8 @@ export async function buildStagedFile(dataDir: string, task: BuildTask): Promise
   const building = path.join(dir, `${staged}.building`);
   const keys = new Map(task.tables.map((t) => [t.name, definitionKey(t, task.attach)]));
   const base = task.incremental ? carryable(dataDir, task, keys) : undefined;
-  // The current file already is exactly what the task defines: nothing to build or publish.
-  if (base && base.carry.size === task.tables.length && base.definitions === task.tables.length) {
+  // The current file already is exactly what the task defines (checked, not assumed): nothing to build or publish.
+  if (base && base.carry.size === task.tables.length && base.definitions === task.tables.length && await holdsExactly(base.file, base.carry)) {
     return { staged: null, builds: Object.fromEntries(base.carry), rebuilt: [], carried: [...base.carry.keys()] };
   }
   let outcome: Omit<BuildResult, 'staged'> | undefined;
@@ -95,21 +95,20 @@ function carryable(dataDir: string, task: BuildTask, keys: Map<string, string>):
  */
 async function buildOnto(connection: DuckDBConnection, dataDir: string, task: BuildTask, keys: Map<string, string>, carry: Map<string, TableBuild>): Promise<Omit<BuildResult, 'staged'> | undefined> {
   if (carry.size > 0) {
-    // Only tables are expected in a published file; anything else means it is not one of ours.
-    const others = await scalar(connection, `SELECT (SELECT count(*) FROM duckdb_views() WHERE NOT internal AND database_name = current_database())
-      + (SELECT count(*) FROM duckdb_sequences() WHERE database_name = current_database())
-      + (SELECT count(*) FROM duckdb_indexes() WHERE database_name = current_database())`);
-    if (others !== 0) return undefined;
-    const present = await mainTables(connection);
+    const present = await onlyMainTables(connection);
     const keep = new Set([...carry.values()].flatMap((b) => b.tables));
-    if ([...keep].some((name) => !present.has(name))) return undefined;
+    if (!present || [...keep].some((name) => !present.has(name))) return undefined;
     // SECURITY: every table not owned by an unchanged definition goes (changed, withdrawn or unknown),
     // internal `__` tables included: nothing is carried that its definition's key does not vouch for.
-    for (const name of present) if (!keep.has(name)) await connection.run(`DROP TABLE main.${quoteIdentifier(name)}`);
-    await connection.run('CHECKPOINT');
-    const size = await connection.runAndReadAll('SELECT free_blocks, total_blocks, block_size FROM pragma_database_size() WHERE database_name = current_database()');
-    const [free, total, blockSize] = (size.getRows()[0] ?? [0, 0, 0]).map(Number) as [number, number, number];
-    if (total > 0 && free / total > MAX_FREE.share && free * blockSize > MAX_FREE.bytes) return undefined;
+    const dropped = [...present].filter((name) => !keep.has(name));
+    for (const name of dropped) await connection.run(`DROP TABLE main.${quoteIdentifier(name)}`);
+    if (dropped.length > 0) {
+      // The drops' blocks are free only after a checkpoint; a file mostly free is not worth keeping.
+      await connection.run('CHECKPOINT');
+      const size = await connection.runAndReadAll('SELECT free_blocks, total_blocks, block_size FROM pragma_database_size() WHERE database_name = current_database()');
+      const [free, total, blockSize] = (size.getRows()[0] ?? [0, 0, 0]).map(Number) as [number, number, number];
+      if (total > 0 && free / total > MAX_FREE.share && free * blockSize > MAX_FREE.bytes) return undefined;
+    }
   }
   const toBuild = task.tables.filter((t) => !carry.has(t.name));
   const attached = new Set<string>();
@@ -135,6 +134,37 @@ async function buildTable(connection: DuckDBConnection, table: TableDefinition):
   await connection.run(`CREATE TABLE main.${quoteIdentifier(table.name)} AS ${table.sql}`);
   const created = [...await mainTables(connection)].filter((name) => !before.has(name) && name !== table.name).sort();
   return [table.name, ...created];
+}
+
+/**
+ * The tables of a file when it holds nothing but tables in `main` (what builds make), else
+ * undefined: a view, macro, sequence, index or other schema means the file is not one of ours.
+ */
+async function onlyMainTables(connection: DuckDBConnection): Promise<Set<string> | undefined> {
+  const others = await scalar(connection, `SELECT (SELECT count(*) FROM duckdb_views() WHERE NOT internal AND database_name = current_database())
+    + (SELECT count(*) FROM duckdb_sequences() WHERE database_name = current_database())
+    + (SELECT count(*) FROM duckdb_indexes() WHERE database_name = current_database())
+    + (SELECT count(*) FROM duckdb_functions() WHERE NOT internal AND database_name = current_database())
+    + (SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name <> 'main')
+    + (SELECT count(*) FROM duckdb_schemas() WHERE NOT internal AND database_name = current_database() AND schema_name <> 'main')`);
+  return others === 0 ? mainTables(connection) : undefined;
+}
+
+/** Whether a published file holds exactly the carried builds' tables and nothing else (opened read-only). */
+async function holdsExactly(file: string, carry: Map<string, TableBuild>): Promise<boolean> {
+  const instance = await DuckDBInstance.create(file, { ...INSTANCE_OPTIONS, access_mode: 'READ_ONLY' });
+  try {
+    const connection = await instance.connect();
+    try {
+      const present = await onlyMainTables(connection);
+      const keep = new Set([...carry.values()].flatMap((b) => b.tables));
+      return present !== undefined && present.size === keep.size && [...keep].every((name) => present.has(name));
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
 }
 
 async function mainTables(connection: DuckDBConnection): Promise<Set<string>> {

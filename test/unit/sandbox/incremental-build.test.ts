@@ -112,6 +112,24 @@ describe('incremental builds of published files', () => {
     expect(fs.readdirSync(path.join(dataDir, 'builds', TENANT))).toEqual([]);
   });
 
+  it('does not reuse a file holding anything but tables in main (a view, another schema)', async () => {
+    const current = readTenantCatalog(dir).granted!;
+    await withFile(path.join(dir, current.file), async (run) => {
+      await run('CREATE VIEW leak AS SELECT * FROM other');
+      await run('CHECKPOINT');
+    });
+    // The same definitions: without the view the file would be kept as it is; with it, it is rebuilt.
+    const rebuilt = await publish([other(), people()]);
+    expect(rebuilt.built.carried).toEqual([]);
+    expect(rebuilt.present).toEqual(['other', 'people']);
+    await withFile(rebuilt.file, async (run) => {
+      await run('CREATE SCHEMA side');
+      await run('CREATE TABLE side.copy AS SELECT * FROM people');
+      await run('CHECKPOINT');
+    });
+    expect((await publish([other(), people()])).built.carried).toEqual([]);
+  });
+
   it('publishes nothing when the current file already is what the task defines', async () => {
     const again = await buildStagedFile(dataDir, { kind: 'build', tenantId: TENANT, target: 'granted', tables: [people(), other()], attach, incremental: true });
     expect(again.staged).toBeNull();
