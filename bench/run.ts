@@ -15,6 +15,7 @@ import { addressSql, compilePolicySelect, mobileSql, nameSql, residentIdSql } fr
 import { ingestDataset } from '../sandbox/engine/ingest-dataset.js';
 import { benchTwin } from './twin.js';
 import { benchTwinJoins } from './twin-joins.js';
+import { benchIncrementalGrant } from './refinery.js';
 import { prepareUpload } from '../sandbox/index.js';
 import { signDevToken } from '../server/dev-tokens.js';
 
@@ -434,6 +435,7 @@ try {
   if (!only || only === 'engine' || only === 'runaways') await benchRunaways();
   if (!only || only === 'engine' || only === 'neighbour') await benchNoisyNeighbour();
   if (!only || only === 'disclosure') await benchDisclosure();
+  if (!only || only === 'refinery') await benchIncrementalGrant(startServer, freshEnv(), JWT_SECRET);
   if (!only || only === 'desensitize') {
     await benchDesensitize();
     await benchTwin();

@@ -5,6 +5,8 @@
  * - `app`: the real service over a temp data dir (demo seeded and built). With BENCH_TENANT_ROWS it also
  *   licenses tenant `bench` and publishes `residents` (that many rows) and `big`
  *   (BENCH_BIG_ROWS rows) into its granted and dev files through the engine's publish interface.
+ *   With BENCH_GRANT_DATASETS (comma-separated ids) it ingests those datasets (BENCH_GRANT_ROWS rows,
+ *   default 100k) without granting them; BENCH_FULL_REBUILDS=1 turns the refinery's carrying off.
  * - `bare`: a plain Fastify route returning a tenant-shaped body (anchor for authenticated reads).
  * - `bare-engine`: Fastify + piscina + DuckDB over a copy of the granted file, no auth, no gate,
  *   no audit (anchor for query throughput).
@@ -13,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify from 'fastify';
 import { Piscina } from 'piscina';
-import { residentIdSql } from '../desensitize/index.js';
+import { nameSql, residentIdSql } from '../desensitize/index.js';
 import { tenantDirectory } from '../sandbox/index.js';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
@@ -55,7 +57,21 @@ if (mode === 'bare') {
 } else if (mode === 'app') {
   const result = loadConfig({ ...process.env, INDOMAIN_PORT: '0', INDOMAIN_LOG_LEVEL: LOGGER.level });
   if (!result.ok) throw new Error(result.errors.join('\n'));
-  const app = await buildApp(result.config, process.env.BENCH_PROFILE_ENGINE ? { engineExecArgv: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_ENGINE}`] } : {});
+  const app = await buildApp(result.config, {
+    ...(process.env.BENCH_PROFILE_ENGINE ? { engineExecArgv: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_ENGINE}`] } : {}),
+    ...(process.env.BENCH_FULL_REBUILDS === '1' ? { fullRebuilds: true } : {}),
+  });
+  if (process.env.BENCH_GRANT_DATASETS) {
+    // Datasets for the incremental-grant figure (bench/refinery.ts): ingested, not yet granted.
+    const today = app.controlPlane.today();
+    const rows = Number(process.env.BENCH_GRANT_ROWS ?? 100_000);
+    for (const id of process.env.BENCH_GRANT_DATASETS.split(',')) {
+      const exists = await app.controlPlane.catalog.get(id, 'supervisor').then(() => true, () => false);
+      if (exists) continue;
+      const sql = `SELECT i AS id, ${nameSql('i', 21)} AS name, (i % 8)::INTEGER AS district, strftime(DATE '2025-01-01' + INTERVAL (CAST(i % 22 AS INTEGER)) MONTH, '%Y-%m') AS month, (300 + hash(i, 'amount') % 2700)::DOUBLE AS amount FROM range(${rows}) t(i)`;
+      await app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, provider: 'bench', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: today }, sql);
+    }
+  }
   let grantedFile: string | undefined;
   if (process.env.BENCH_TENANT_ROWS) {
     // Through the real pipeline (ingest, grant, refinery): answers carry lineage and pass its checks.

@@ -35,6 +35,8 @@ export interface AppOptions {
   logStream?: { write(line: string): void };
   /** Node flags for the engine host process (profiling). */
   engineExecArgv?: string[];
+  /** Build every table of a tenant's files from the domain on each publish (the bench's anchor). */
+  fullRebuilds?: boolean;
 }
 
 declare module 'fastify' {
@@ -137,6 +139,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
       exportLimits: { ...DEFAULT_EXPORT_LIMITS, ...config.exports, timeoutMs: config.engine.tableTimeoutMs },
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.fullRebuilds ? { incrementalBuilds: false } : {}),
     });
   } catch (error) {
     await engine.close();

@@ -13,7 +13,7 @@ import { openDuckDbControlStore } from './store/duckdb-control-store.js';
 import { ProbeLimiter, probeLimitsFor } from './probe-limiter.js';
 import { createQueryService, type QueryEngine, type QueryLimits } from './query-service.js';
 import { createCatalogService, type CatalogEngine } from './catalog-service.js';
-import { createGrantService } from './grant-service.js';
+import { createGrantService, type PublishedVersions } from './grant-service.js';
 import { AccessDirectory, policyFingerprint } from './lineage.js';
 import { createRefinery, type PublishEngine, type Refinery } from './refinery.js';
 import { loadOrCreateTokenMaster } from './token-keys.js';
@@ -47,13 +47,15 @@ export interface ControlPlaneOptions {
     retireTenant(tenantId: string): Promise<WipeRecord>;
     cancelTenant(tenantId: string): void;
     isRetired(tenantId: string): boolean;
-    publishedCatalog(tenantId: string): { granted?: { version: number }; dev?: { version: number } };
+    publishedCatalog(tenantId: string): PublishedVersions;
   };
   queryLimits: QueryLimits;
   /** Row caps, validity and download limit of exports; defaults when absent. */
   exportLimits?: ExportLimits;
   /** Injectable for tests of license expiry; defaults to the system clock. */
   clock?: () => Date;
+  /** Whether the refinery carries unchanged tables over (default true; false only to measure against). */
+  incrementalBuilds?: boolean;
 }
 
 export const CONTROL_DB_FILE = 'control.duckdb';
@@ -105,7 +107,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     });
     const tables = createTableService({ store, engine: options.engine, access, timeoutMs: options.tableTimeoutMs, probes, now: clock, today, piiSampleRows: options.piiSampleRows, assertTenantActive });
     const tokenMaster = loadOrCreateTokenMaster(path.join(options.dataDir, SECRETS_DIR));
-    refinery = createRefinery({ store, catalog, engine: options.engine, tokenMaster, today, log: options.log, afterBuild: (tenantId) => tables.reconcile(tenantId) });
+    refinery = createRefinery({ store, catalog, engine: options.engine, tokenMaster, today, log: options.log, afterBuild: (tenantId) => tables.reconcile(tenantId), incremental: options.incrementalBuilds ?? true });
     const grants = createGrantService({ store, directory, access, catalog, refinery, today, now: clock, publishedCatalog: (id) => options.engine.publishedCatalog(id) });
     const schema = createSchemaService({ engine: options.engine, catalog, access, today, assertTenantActive, rebuild: (tenantId) => void refinery?.refresh(tenantId) });
     const applicants = createApplicantService({ store, directory, now: clock });

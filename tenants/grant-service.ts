@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DomainError } from '../core/errors.js';
+import type { SourceRef } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import type { CatalogService } from './catalog-service.js';
 import type { AccessDirectory } from './lineage.js';
@@ -8,7 +9,22 @@ import type { OrgDirectory } from './org-directory.js';
 import type { Refinery } from './refinery.js';
 import type { ControlStore } from './store/control-store.js';
 
-export type GrantView = GrantRecord & { status: 'active' | 'expired' };
+/**
+ * A grant as the supervisor sees it. `building`: the tenant cannot query it yet (in either env):
+ * the refinery has not yet published, in both its granted and dev files, a table carrying the
+ * grant's current source (dataset version and access fingerprint); `progress` counts the files that
+ * already do. `active`: both files answer for it (the engine swaps to a file as it publishes it).
+ * A grant changed by a new policy or dataset version reads `building` again until rebuilt.
+ */
+export type GrantView = GrantRecord & { status: 'building' | 'active' | 'expired'; progress?: { done: number; total: number } };
+
+/** The published files' versions and each table's source, as the engine's catalog names them. */
+export interface PublishedVersions {
+  granted?: { version: number; sources?: Record<string, SourceRef> };
+  dev?: { version: number; sources?: Record<string, SourceRef> };
+}
+
+const TARGETS = ['granted', 'dev'] as const;
 
 /** What the catalog tells an operator of its own tenant's grant of a dataset. */
 export const GrantSummarySchema = z.object({
@@ -27,8 +43,22 @@ export type GrantSummary = z.infer<typeof GrantSummarySchema>;
 export function createGrantService(deps: {
   store: ControlStore; directory: OrgDirectory; access: AccessDirectory; catalog: CatalogService; refinery: Refinery; today: () => string; now: () => Date;
   /** The versions of a tenant's published files (the engine reads them where they are). */
-  publishedCatalog: (tenantId: string) => { granted?: { version: number }; dev?: { version: number } };
+  publishedCatalog: (tenantId: string) => PublishedVersions;
 }) {
+  /** Each grant with its status: expired, building (with progress) or active. */
+  async function withStatus(tenantId: string, grants: GrantRecord[], catalog: PublishedVersions): Promise<GrantView[]> {
+    const today = deps.today();
+    const expected = await deps.refinery.expectedSources(tenantId);
+    return grants.map((grant) => {
+      if (grant.until < today) return { ...grant, status: 'expired' as const };
+      const want = expected.get(grant.dataset);
+      // Every column hidden: no table is ever published for it, so there is nothing to wait for.
+      if (!want) return { ...grant, status: 'active' as const };
+      const done = TARGETS.filter((target) => sameSource(catalog[target]?.sources?.[grant.dataset], want)).length;
+      return done === TARGETS.length ? { ...grant, status: 'active' as const } : { ...grant, status: 'building' as const, progress: { done, total: TARGETS.length } };
+    });
+  }
+
   return {
     async create(actor: AuditActor, tenantId: string, input: CreateGrant): Promise<GrantView & { building: Promise<void> }> {
       const tenant = deps.directory.tenant(tenantId);
@@ -49,7 +79,9 @@ export function createGrantService(deps: {
         tx.afterCommit(() => deps.access.putGrant(grant));
         await tx.appendAudit({ actor, action: 'grant.create', target: `tenant:${tenantId}`, details: { dataset: grant.dataset, columns: grant.columns, purpose: grant.purpose, until: grant.until, datasetVersion: record.version } });
       });
-      return { ...grant, status: 'active', building: deps.refinery.refresh(tenantId) };
+      const building = deps.refinery.refresh(tenantId);
+      const [view] = await withStatus(tenantId, [grant], deps.publishedCatalog(tenantId));
+      return { ...view!, building };
     },
 
     /**
@@ -71,12 +103,16 @@ export function createGrantService(deps: {
 
     async list(tenantId: string): Promise<{ grants: GrantView[]; grantedVersion: number | null; devVersion: number | null }> {
       if (!deps.directory.tenant(tenantId)) throw new DomainError('TNT_ERR_NOT_FOUND', `no tenant ${tenantId}`);
-      const today = deps.today();
-      const grants = (await deps.store.reader.listGrants(tenantId)).map((g) => ({ ...g, status: g.until >= today ? 'active' as const : 'expired' as const }));
+      // The catalog first: a build landing meanwhile only makes a grant look less ready than it is.
       const catalog = deps.publishedCatalog(tenantId);
+      const grants = await withStatus(tenantId, await deps.store.reader.listGrants(tenantId), catalog);
       return { grants, grantedVersion: catalog.granted?.version ?? null, devVersion: catalog.dev?.version ?? null };
     },
   };
 }
 
 export type GrantService = ReturnType<typeof createGrantService>;
+
+function sameSource(published: SourceRef | undefined, want: SourceRef): boolean {
+  return published !== undefined && published.dataset === want.dataset && published.version === want.version && published.policy === want.policy;
+}

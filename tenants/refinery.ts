@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { classifyPublished, compilePolicySelect, entityColumnOf, isJoinKind, planTwins, twinSql, type ColumnPolicy, type JoinKind, type KeyedDataset } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
-import type { PublishResult, TableDefinition } from '../sandbox/index.js';
+import type { PublishResult, SourceRef, TableDefinition } from '../sandbox/index.js';
 import type { CatalogService } from './catalog-service.js';
 import { accessFingerprint, policyFingerprint } from './lineage.js';
 import type { DatasetColumn } from './model.js';
@@ -10,7 +10,18 @@ import { entityKey, tenantTokenKey } from './token-keys.js';
 
 /** What the refinery needs of the engine (the sandbox's EngineClient). */
 export interface PublishEngine {
-  publish(task: { tenantId: string; target: 'granted' | 'dev'; tables: TableDefinition[]; attach: Record<string, { dataset: string; file: string }> }): Promise<PublishResult>;
+  publish(task: { tenantId: string; target: 'granted' | 'dev'; tables: TableDefinition[]; attach: Record<string, { dataset: string; file: string }>; incremental?: boolean }): Promise<PublishResult>;
+}
+
+/** A published file: its version, the tables built from the domain and those carried over unchanged. */
+export interface FileBuild { version: number; rebuilt: string[]; carried: string[] }
+export interface BuildStats { completed: number; last?: { granted: FileBuild; dev: FileBuild } }
+
+/** What the next build of a tenant's files will hold: its tables' definitions, by env. */
+interface BuildPlan {
+  granted: TableDefinition[];
+  dev: TableDefinition[];
+  attach: Record<string, { dataset: string; file: string }>;
 }
 
 /** Rows of a synthetic twin: like the raw table, capped so dev files stay small. */
@@ -35,6 +46,11 @@ const RETRY_MS = { first: 1_000, max: 60_000 } as const;
  * retried with backoff until it succeeds or the tenant is revoked: until then the tenant's queries
  * over the changed datasets are refused, never answered from the looser version. After each build,
  * `afterBuild` brings the tenant's derived workspace tables in line (rebuilt or dropped).
+ *
+ * Every build defines every table; the engine rebuilds only the tables whose definition changed and
+ * carries the others over from the current file (`sandbox/engine/publish.ts`), so a new grant costs
+ * the new dataset, not the tenant's whole domain. A change to several policies of a dataset is one
+ * fingerprint, one refresh and therefore one new version of each file.
  */
 export function createRefinery(deps: {
   store: ControlStore;
@@ -42,8 +58,10 @@ export function createRefinery(deps: {
   engine: PublishEngine;
   tokenMaster: Buffer;
   today: () => string;
-  log: { error(obj: object, msg: string): void };
+  log: { error(obj: object, msg: string): void; info(obj: object, msg: string): void };
   afterBuild: (tenantId: string) => Promise<void>;
+  /** Carry unchanged tables over (default); false builds every table from the domain each time. */
+  incremental?: boolean;
 }) {
   const builds = new Map<string, { running: Promise<void>; again: boolean }>();
   /** The day each tenant's files were last built: an expiry after it needs a rebuild. */
@@ -51,8 +69,11 @@ export function createRefinery(deps: {
   let stopping = false;
   const wakers = new Set<() => void>();
 
-  async function build(tenantId: string): Promise<void> {
-    const today = deps.today();
+  /** Builds completed per tenant (both files published) and what the last one rebuilt and carried. */
+  const completed = new Map<string, BuildStats>();
+
+  /** The tables a build now would publish for the tenant (its live grants under today's policies). */
+  async function plan(tenantId: string, today: string): Promise<BuildPlan> {
     const grants = (await deps.store.reader.listGrants(tenantId)).filter((g) => g.until >= today);
     const tokenKey = tenantTokenKey(deps.tokenMaster, tenantId);
     const entityKeyOf = entityKey(deps.tokenMaster);
@@ -81,9 +102,29 @@ export function createRefinery(deps: {
       const twin = twinSql(columns.map(toTwinColumn), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
       dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }
-    await deps.engine.publish({ tenantId, target: 'granted', tables: granted, attach });
-    await deps.engine.publish({ tenantId, target: 'dev', tables: dev, attach: {} });
+    return { granted, dev, attach };
+  }
+
+  async function build(tenantId: string): Promise<void> {
+    const today = deps.today();
+    const { granted, dev, attach } = await plan(tenantId, today);
+    const incremental = deps.incremental ?? true;
+    const started = performance.now();
+    // Both files build at once (the engine swaps them one after the other). Both are settled before
+    // a failure fails the build, so a retry never overlaps a publish of this one.
+    const [prodOutcome, twinOutcome] = await Promise.allSettled([
+      deps.engine.publish({ tenantId, target: 'granted', tables: granted, attach, incremental }),
+      deps.engine.publish({ tenantId, target: 'dev', tables: dev, attach: {}, incremental }),
+    ]);
+    if (prodOutcome.status === 'rejected') throw prodOutcome.reason;
+    if (twinOutcome.status === 'rejected') throw twinOutcome.reason;
+    const [prod, twin] = [prodOutcome.value, twinOutcome.value];
     builtOn.set(tenantId, today);
+    // A build that changed nothing (e.g. requested by a query that met a stale copy meanwhile rebuilt) publishes nothing.
+    if (prod.unchanged && twin.unchanged) return;
+    const summary = (r: PublishResult) => ({ version: r.version, rebuilt: r.rebuilt, carried: r.carried });
+    completed.set(tenantId, { completed: (completed.get(tenantId)?.completed ?? 0) + 1, last: { granted: summary(prod), dev: summary(twin) } });
+    deps.log.info({ tenant: tenantId, ms: Math.round(performance.now() - started), granted: { version: prod.version, rebuilt: prod.rebuilt, carried: prod.carried }, dev: { version: twin.version, rebuilt: twin.rebuilt, carried: twin.carried } }, 'refinery build published');
   }
 
   /** Waits `ms`, or less when the refinery stops. */
@@ -132,6 +173,20 @@ export function createRefinery(deps: {
       })();
       builds.set(tenantId, state);
       return state.running;
+    },
+
+    /**
+     * The source each live grant's table will carry once built (dataset, current version, access
+     * fingerprint), by dataset; a grant whose every column is hidden publishes no table and is absent.
+     */
+    async expectedSources(tenantId: string): Promise<Map<string, SourceRef>> {
+      const { granted } = await plan(tenantId, deps.today());
+      return new Map(granted.map((t) => [t.name, t.source]));
+    },
+
+    /** How many builds published a new version of the tenant's files since start, and what the last one did. */
+    buildStats(tenantId: string): BuildStats {
+      return completed.get(tenantId) ?? { completed: 0 };
     },
 
     /** Resolves when no build is running (before shutdown). */

@@ -83,6 +83,8 @@ export class EngineClient {
   private readonly drained = new Map<string, (() => void)[]>();
   /** Revoked tenants: no task of theirs is sent again, no process of theirs starts again. */
   private readonly retired = new Set<string>();
+  /** The last swap of each tenant's files, for the next to wait on. */
+  private readonly swaps = new Map<string, Promise<unknown>>();
   private inFlight = 0;
   private restarts = 0;
   private closing = false;
@@ -170,14 +172,29 @@ export class EngineClient {
    * Publishes a tenant's next granted or dev file: built by the trusted process in the staging area
    * (raw files are attached there, never in a tenant's process), then adopted by the tenant's own
    * process, which waits for its queries on the old version, closes its engine and swaps the
-   * catalog. A staged file that is not adopted is removed.
+   * catalog. A staged file that is not adopted is removed. Tables whose definition is unchanged
+   * are carried over from the current file (`publish.ts`); the fences are the same either way: the
+   * build counts as the tenant's task from its start, and the swap never runs for a revoked tenant.
    */
   async publish(task: PublishTask): Promise<PublishResult> {
-    const { staged } = await this.send({ kind: 'build', ...task }, TASK_LIMIT_MS.trusted) as BuildResult;
+    const { staged, builds, rebuilt, carried } = await this.send({ kind: 'build', incremental: true, ...task }, TASK_LIMIT_MS.trusted) as BuildResult;
+    if (staged === null) {
+      // Nothing changed: the current version stays (no swap, no new version).
+      const current = this.publishedCatalog(task.tenantId)[task.target];
+      return { target: task.target, version: current?.version ?? 0, tables: current?.tables ?? [], rebuilt, carried, unchanged: true };
+    }
     try {
       const sources = Object.fromEntries(task.tables.map((t) => [t.name, t.source]));
       const privacy = Object.fromEntries(task.tables.flatMap((t) => (t.privacy ? [[t.name, t.privacy]] : [])));
-      return await this.send({ kind: 'swap', tenantId: task.tenantId, target: task.target, staged, sources, privacy }, TASK_LIMIT_MS.swap) as PublishResult;
+      // Builds of a tenant's two files may run at once; their swaps (each rewrites the catalog) do not.
+      const previous = this.swaps.get(task.tenantId) ?? Promise.resolve();
+      const swap = previous.catch(() => undefined).then(() => this.send({ kind: 'swap', tenantId: task.tenantId, target: task.target, staged, sources, builds, privacy }, TASK_LIMIT_MS.swap));
+      this.swaps.set(task.tenantId, swap);
+      try {
+        return { ...await swap as PublishResult, rebuilt, carried };
+      } finally {
+        if (this.swaps.get(task.tenantId) === swap) this.swaps.delete(task.tenantId);
+      }
     } finally {
       fs.rmSync(path.join(stagingDirectory(this.options.dataDir, task.tenantId), staged), { force: true });
     }

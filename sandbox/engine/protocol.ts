@@ -75,9 +75,23 @@ export const BuildTaskSchema = z.object({
   target: z.enum(['granted', 'dev']),
   tables: z.array(TableDefinitionSchema),
   attach: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), DatasetFileSchema).default({}),
+  /**
+   * Whether tables whose definition is unchanged may be carried over from the tenant's current file
+   * (`publish.ts`); false forces a build of every table from the domain (the bench's anchor).
+   */
+  incremental: z.boolean().default(true),
 });
 export type BuildTask = z.infer<typeof BuildTaskSchema>;
-export type PublishTask = Omit<BuildTask, 'kind'>;
+export type PublishTask = Omit<BuildTask, 'kind' | 'incremental'> & { incremental?: boolean };
+
+/**
+ * How one table definition was built into a published file: the key of its definition (its SQL, its
+ * source and the raw files it reads: `publish.ts` definitionKey) and every table of the file that
+ * building it created (itself and any internal `__` side table). The next build carries exactly
+ * these tables when the key is unchanged, and rebuilds all of them otherwise.
+ */
+export const TableBuildSchema = z.object({ key: z.string().regex(/^[0-9a-f]{64}$/), tables: z.array(z.string()).min(1) });
+export type TableBuild = z.infer<typeof TableBuildSchema>;
 
 /** Moves a staged build into the tenant's directory and swaps its catalog, in the tenant's process. */
 export const SwapTaskSchema = z.object({
@@ -87,6 +101,7 @@ export const SwapTaskSchema = z.object({
   staged: z.string().regex(/^(granted|dev)-[0-9a-f-]+\.duckdb$/),
   sources: z.record(z.string(), SourceRefSchema),
   privacy: z.record(z.string(), TablePrivacySchema).default({}),
+  builds: z.record(z.string(), TableBuildSchema).default({}),
 });
 
 /** Host-internal: opens the tenant's engine before the first task. */
@@ -292,10 +307,25 @@ export type ExportSnapshotResult = ExportSnapshot & { tables: string[]; sources:
 export type ExportRows = { columns: { name: string; type: string }[]; rows: unknown[][] };
 export type DeliveredFile = { file: string; sha256: string; bytes: number };
 
-export const BuildResultSchema = z.object({ staged: z.string() });
+export const BuildResultSchema = z.object({
+  /** The staged file; null when the current file already is what the task defines (nothing to publish). */
+  staged: z.string().nullable(),
+  builds: z.record(z.string(), TableBuildSchema),
+  /** Definitions built from the domain, and those carried over unchanged from the current file. */
+  rebuilt: z.array(z.string()),
+  carried: z.array(z.string()),
+});
 export type BuildResult = z.infer<typeof BuildResultSchema>;
 
-export const PublishResultSchema = z.object({ target: z.enum(['granted', 'dev']), version: z.number().int(), tables: z.array(z.string()) });
+export const PublishResultSchema = z.object({
+  target: z.enum(['granted', 'dev']),
+  version: z.number().int(),
+  tables: z.array(z.string()),
+  rebuilt: z.array(z.string()).default([]),
+  carried: z.array(z.string()).default([]),
+  /** True when nothing changed: no new version was published (`version` is the current one). */
+  unchanged: z.boolean().default(false),
+});
 export type PublishResult = z.infer<typeof PublishResultSchema>;
 
 export const TaskFailureSchema = z.object({

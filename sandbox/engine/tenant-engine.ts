@@ -439,6 +439,10 @@ export class TenantEngine {
   private async disclosureShape(connection: DuckDBConnection, ast: Json, reads: ScannedTable[]): Promise<AnswerShape | undefined> {
     const privacy = this.catalog.granted?.privacy ?? {};
     const granted = new Set((this.catalog.granted?.tables ?? []).map((t) => t.toLowerCase()));
+    // SECURITY: invariant 8: a file published before the checks existed says nothing of who its rows are about: fail closed.
+    if (this.catalog.granted && this.catalog.granted.privacy === undefined && reads.some((r) => r.catalog === 'granted')) {
+      return { kind: 'uncheckable', reason: "this tenant's files predate the person-level checks and are rebuilt at the next grant or policy change" };
+    }
     const personalDataset = (dataset: string) => privacy[dataset]?.personal === true || !granted.has(dataset);
     const derived = (table: string) => {
       const tag = this.tags.get(table);

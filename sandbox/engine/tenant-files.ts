@@ -2,13 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-write.js';
-import { SourceRefSchema, TablePrivacySchema } from './protocol.js';
+import { SourceRefSchema, TableBuildSchema, TablePrivacySchema } from './protocol.js';
 
 /**
  * A tenant's directory (DESIGN.md §2): `workspace.duckdb` (the tenant's own tables),
  * `granted-<v>.duckdb` and `dev-<v>.duckdb` (read-only, built by trusted code), and
- * `catalog.json`, which names the current version of each. Only the tenant's engine thread reads
- * and writes these.
+ * `catalog.json`, which names the current version of each. Only the tenant's engine thread writes
+ * these; the trusted process reads the catalog and copies the current published file (immutable
+ * once swapped in) to carry unchanged tables into the next build (`publish.ts`).
  */
 const PublishedSchema = z.object({
   version: z.number().int().positive(),
@@ -18,7 +19,12 @@ const PublishedSchema = z.object({
   /** Names of the file's tables, as files from before lineage was kept list them. */
   tables: z.array(z.string()).default([]),
   /** Per personal table: what the disclosure checks need (tables absent here are not personal). */
-  privacy: z.record(z.string(), TablePrivacySchema).default({}),
+  privacy: z.record(z.string(), TablePrivacySchema).optional(),
+  /**
+   * How each table was built (its definition's key and the tables building it created), for the
+   * next build to carry what did not change. A file without it is rebuilt whole.
+   */
+  builds: z.record(z.string(), TableBuildSchema).default({}),
 });
 export const TenantCatalogSchema = z.object({ granted: PublishedSchema.optional(), dev: PublishedSchema.optional() });
 export type TenantCatalog = z.infer<typeof TenantCatalogSchema>;

@@ -4,7 +4,10 @@ import { CreateGrantSchema, GrantRecordSchema, OrgIdSchema, type ControlPlane } 
 import { actorOf, assertOwnTenant, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
-const GrantViewSchema = GrantRecordSchema.extend({ status: z.enum(['active', 'expired']) });
+const GrantViewSchema = GrantRecordSchema.extend({
+  status: z.enum(['building', 'active', 'expired']).describe('building: not yet queryable in both envs (the refinery is publishing it); active: queryable'),
+  progress: z.object({ done: z.number().int(), total: z.number().int() }).optional().describe('while building: the tenant files (prod, dev) that already answer for the grant'),
+});
 const IdParams = z.object({ id: OrgIdSchema });
 
 /** Grants of datasets to a tenant; each triggers a rebuild of the tenant's files off the request path. */
@@ -13,7 +16,7 @@ export function grantRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod {
     app.post('/v1/tenants/:id/grants', {
       config: SUPERVISOR_ONLY,
       schema: {
-        summary: "Grant a dataset (and columns) to a tenant for a purpose, until a day; the tenant's files are rebuilt",
+        summary: "Grant a dataset (and columns) to a tenant for a purpose, until a day; it reads `building` until the tenant's files answer for it",
         tags: ['tenants'],
         params: IdParams,
         body: CreateGrantSchema,

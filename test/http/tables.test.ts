@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantDirectory } from '../../sandbox/index.js';
 import { expectStatus } from '../helpers/expect-status.js';
-import { licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
+import { ensureDataset, licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const OPERATOR = { role: 'operator', org: 'acme', sub: 'olga' } as const;
@@ -91,8 +91,11 @@ describe('workspace tables', () => {
       t.call(operator, 'POST', '/v1/tables', { name: 'kept', sql: 'SELECT id FROM fresh_residents', env: 'prod' }),
     ]);
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 201]);
-    // A rebuild publishes new versions: the engine closes and reopens on the next use.
+    // A new grant publishes new versions (a rebuild that changes nothing publishes none): the engine
+    // closes and reopens on the next use.
     const before = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/tenants/fresh/grants'), 200).json();
+    await ensureDataset(t, residents('FRESH2', 5, 'fresh_more'));
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/fresh/grants', { dataset: 'fresh_more', purpose: 'test', until: before.grants[0].until }), 201);
     await t.app.controlPlane.refinery.refresh('fresh');
     const after = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/tenants/fresh/grants'), 200).json();
     expect([after.grantedVersion, after.devVersion]).toEqual([before.grantedVersion + 1, before.devVersion + 1]);
