@@ -14,3 +14,4 @@ export { openDuckDbControlStore } from './store/duckdb-control-store.js';
 export type { AuditFilter, ControlStore } from './store/control-store.js';
 export { MAX_LICENSE_YEARS } from './tenant-service.js';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits, type QueryEngine } from './query-service.js';
+export { addDays, calendarDateProblem, looksLikeCalendarDate, startOfDay } from './calendar.js';

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
+import { cutUnits } from '../../core/text.js';
 import { quoteIdentifier, sqlString } from '../../desensitize/index.js';
 import { checkQuery } from '../gate/gate.js';
 import type { ScannedTable } from '../gate/plan-check.js';
@@ -394,7 +395,7 @@ function bindError(error: unknown, env: Env): DomainError {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n')[0]!.slice(0, 300);
+  return cutUnits(text.split('\n')[0]!, 300);
 }
 
 /**
