@@ -13,6 +13,7 @@ import autocannon from 'autocannon';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { addressSql, compilePolicySelect, mobileSql, nameSql, residentIdSql } from '../desensitize/index.js';
 import { ingestDataset } from '../sandbox/engine/ingest-dataset.js';
+import { benchStart } from './start.js';
 import { benchTwin } from './twin.js';
 import { prepareUpload } from '../sandbox/index.js';
 import { signDevToken } from '../server/dev-tokens.js';
@@ -397,6 +398,7 @@ try {
     await benchDesensitize();
     await benchTwin();
   }
+  if (!only || only === 'start') await benchStart();
 } finally {
   for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
 }
