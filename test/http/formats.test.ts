@@ -134,6 +134,15 @@ describe('formats', () => {
       expect(meta).toMatchObject({ id: expect.any(String), acquiredAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) });
     });
 
+    it('is served with /docs, whose assets load (swagger-ui through @fastify/static)', async () => {
+      const page = await t.app.inject({ method: 'GET', url: '/docs/' });
+      expect(page.statusCode).toBe(200);
+      expect(page.headers['content-type']).toMatch(/^text\/html/);
+      const css = await t.app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css' });
+      expect(css.statusCode).toBe(200);
+      expect(css.body.length).toBeGreaterThan(1000);
+    });
+
     it('is enough to upload: a form built from the document alone is accepted', async () => {
       const doc = expectStatus(await t.app.inject({ method: 'GET', url: '/openapi.json' }), 200).json();
       const form = formOf(doc, '/v1/uploads');
