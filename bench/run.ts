@@ -13,6 +13,7 @@ import autocannon from 'autocannon';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { addressSql, compilePolicySelect, mobileSql, nameSql, residentIdSql } from '../desensitize/index.js';
 import { ingestDataset } from '../sandbox/engine/ingest-dataset.js';
+import { benchStart } from './start.js';
 import { benchTwin } from './twin.js';
 import { benchTwinJoins } from './twin-joins.js';
 import { benchIncrementalGrant } from './refinery.js';
@@ -451,6 +452,7 @@ try {
       await app.stop();
     }
   }
+  if (!only || only === 'start') await benchStart();
 } finally {
   for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import { restrictDataDir } from './data-dir.js';
 import { answerFrameworkError, installErrorHandling } from './errors.js';
 import { installLoadShedding } from './load-shedding.js';
+import { documentMultipartForms } from './multipart.js';
 import { applicantRoutes } from './routes/applicants.js';
 import { auditRoutes } from './routes/audit.js';
 import { datasetRoutes } from './routes/datasets.js';
@@ -37,6 +38,8 @@ export interface AppOptions {
   engineExecArgv?: string[];
   /** Build every table of a tenant's files from the domain on each publish (the bench's anchor). */
   fullRebuilds?: boolean;
+  /** Receives one line per step of the demo domain's generation on a first start (`npm start` prints them). */
+  onSeedProgress?: (line: string) => void;
 }
 
 declare module 'fastify' {
@@ -151,7 +154,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.addHook('onClose', async () => engine.close());
   app.addHook('onClose', async () => controlPlane.close());
   try {
-    if (config.demo && controlPlane.firstStart) await seedDemoDomain(controlPlane);
+    if (config.demo && controlPlane.firstStart) await seedDemoDomain(controlPlane, options.onSeedProgress);
 
     await installLoadShedding(app, { maxInflight: config.maxInflight, maxEventLoopDelayMs: config.maxEventLoopDelayMs });
     const verifyToken = await registerJwt(app, config.auth, devSecret);
@@ -161,7 +164,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
         security: [{ bearer: [] }],
       },
-      transform: jsonSchemaTransform,
+      // Multipart routes document their forms (server/multipart.ts) so /docs can upload a file.
+      transform: documentMultipartForms(jsonSchemaTransform),
     });
     await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
     await app.register(fastifyMultipart, { limits: { fileSize: config.uploadMaxBytes, files: 1, fields: 4, parts: 6, fieldSize: 16 * 1024 } });
@@ -180,7 +184,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await api.register(meRoutes());
       await api.register(tenantRoutes(controlPlane));
       await api.register(applicantRoutes(controlPlane));
-      await api.register(auditRoutes(controlPlane));
+      await api.register(auditRoutes(controlPlane, config.timeZone));
       await api.register(exportRoutes(controlPlane));
     });
     await app.ready();

@@ -12,7 +12,8 @@ import { exitOnSecretFileError, resolveDevJwtSecret } from './secrets.js';
 const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = configFromProcessEnv();
-const app = await buildApp(config).catch(exitOnSecretFileError);
+// The first start generates the demo domain before listening: say what it is doing, on stdout.
+const app = await buildApp(config, { onSeedProgress: (line) => process.stdout.write(`indomain: ${line}\n`) }).catch(exitOnSecretFileError);
 const address = await app.listen({ host: config.host, port: config.port });
 
 if (config.auth.mode === 'development') {

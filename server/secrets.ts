@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { loadOrCreateSecretFile, SecretFileError } from '../sandbox/index.js';
+// The leaf module, not the folder's index: the token CLI imports this file and must start light
+// (docs/decisions.md, "The CLIs start light").
+import { loadOrCreateSecretFile, SecretFileError } from '../sandbox/secret-file.js';
 import type { Config } from './config.js';
 
 export const JWT_SECRET_FILE = path.join('secrets', 'jwt-secret');

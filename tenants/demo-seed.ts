@@ -59,9 +59,14 @@ function meta(id: string, name: string, provider: string, acquiredAt: string): D
  * Seeds the demo domain on a first start: a licensed operating entity `demo` (three years from
  * today), an application entity `demo-applicant`, three generated public datasets with their
  * default column policies, and grants of all three to `demo`, whose files are then built. Every
- * step is audited as the system.
+ * step is audited as the system. `progress` receives one human-readable line per step (the server
+ * prints them: a first start takes a while and should say why).
  */
-export async function seedDemoDomain(controlPlane: ControlPlane): Promise<void> {
+export async function seedDemoDomain(controlPlane: ControlPlane, progress: (line: string) => void = () => {}): Promise<void> {
+  const started = Date.now();
+  const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+  const totalRows = Object.values(DEMO_SIZES).reduce((a, b) => a + b, 0);
+  progress(`first start: generating the demo domain (${totalRows.toLocaleString('en')} rows of synthetic data), then building tenant ${DEMO_TENANT_ID}'s files`);
   const today = controlPlane.today();
   const licenseTo = addDays(addYears(today, 3), -1);
   await controlPlane.tenants.create(SYSTEM_ACTOR, { id: DEMO_TENANT_ID, name: '示范数据运营有限公司 (demo operating entity)', licenseFrom: today, licenseTo });
@@ -71,10 +76,22 @@ export async function seedDemoDomain(controlPlane: ControlPlane): Promise<void> 
     [meta('enterprises', '企业登记信息', '市市场监督管理局', today), enterprisesSql()],
     [meta('social_insurance', '社会保险缴费记录', '市人力资源和社会保障局', today), socialInsuranceSql()],
   ];
-  for (const [datasetMeta, sql] of datasets) await controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, datasetMeta, sql);
+  let rowsDone = 0;
+  for (const [step, [datasetMeta, sql]] of datasets.entries()) {
+    const since = Date.now();
+    progress(`  [${step + 1}/${datasets.length + 1}] generating ${datasetMeta.id}…`);
+    const view = await controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, datasetMeta, sql);
+    const rows = 'rows' in view ? view.rows : 0;
+    rowsDone += rows;
+    progress(`  [${step + 1}/${datasets.length + 1}] ${datasetMeta.id}: ${rows.toLocaleString('en')} rows in ${seconds(since)} (${Math.min(100, Math.round((rowsDone / totalRows) * 100))}% of the demo rows)`);
+  }
   // Grants queue rebuilds that coalesce: wait for the last one, not for each.
   for (const [datasetMeta] of datasets) {
     await controlPlane.grants.create(SYSTEM_ACTOR, DEMO_TENANT_ID, { dataset: datasetMeta.id, purpose: '演示：人口与就业统计分析', until: licenseTo });
   }
+  const since = Date.now();
+  progress(`  [${datasets.length + 1}/${datasets.length + 1}] building ${DEMO_TENANT_ID}'s prod and dev files (desensitized data and synthetic twin)…`);
   await controlPlane.refinery.refresh(DEMO_TENANT_ID);
+  progress(`  [${datasets.length + 1}/${datasets.length + 1}] ${DEMO_TENANT_ID}'s files built in ${seconds(since)}`);
+  progress(`demo domain ready in ${seconds(started)}`);
 }

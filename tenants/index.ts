@@ -23,3 +23,4 @@ export {
 } from './exports/export-model.js';
 export { ManifestSchema, type Manifest } from './exports/package-builder.js';
 export { createExportChecks, PERSON_LEVEL_CHECK, type ExportCheckInput, type ExportChecks } from './exports/export-checks.js';
+export { addDays, calendarDateProblem, looksLikeCalendarDate, startOfDay } from './calendar.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { calendarDateProblem } from './calendar.js';
 
 /**
  * The control plane's records and the shapes callers send. These zod schemas are the single source
@@ -22,8 +23,18 @@ export const ClaimsSchema = z.object({
 });
 export type Claims = z.infer<typeof ClaimsSchema>;
 
-/** A calendar date in the platform's time zone, `YYYY-MM-DD`, checked to exist. */
-export const CalendarDateSchema = z.iso.date({ message: 'must be a date written YYYY-MM-DD' });
+/**
+ * A calendar date in the platform's time zone, `YYYY-MM-DD`, checked to exist: a date in the right
+ * form that names no day (2026-02-30) says so, rather than that it is not written YYYY-MM-DD.
+ */
+export const CalendarDateSchema = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date written YYYY-MM-DD', abort: true })
+  .check((ctx) => {
+    const problem = calendarDateProblem(ctx.value);
+    if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+  })
+  .meta({ format: 'date' });
 
 export const TenantStatusSchema = z.enum(['active', 'suspended', 'revoked']);
 export type TenantStatus = z.infer<typeof TenantStatusSchema>;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DomainError, isDomainError } from '../core/errors.js';
+import { cutUtf8 } from '../core/text.js';
 import { GATE_LIMITS, type Env, type QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
@@ -100,8 +101,10 @@ export type QueryService = ReturnType<typeof createQueryService>;
  * refused anyway; keeping it whole let one request write a megabyte into the audit chain).
  */
 export function auditedSql(sql: string): { sqlSha256: string; sql: string; sqlTruncated?: true } {
-  const cut = sql.length > GATE_LIMITS.maxSqlBytes;
-  return { sqlSha256: sha256(sql), sql: cut ? sql.slice(0, GATE_LIMITS.maxSqlBytes) : sql, ...(cut ? { sqlTruncated: true as const } : {}) };
+  // Bytes, as the gate counts, and cut on a whole character: a CJK text cut by UTF-16 units kept three times the
+  // limit, and a cut inside a surrogate pair would leave the audit a lone half.
+  const cut = Buffer.byteLength(sql, 'utf8') > GATE_LIMITS.maxSqlBytes;
+  return { sqlSha256: sha256(sql), sql: cut ? cutUtf8(sql, GATE_LIMITS.maxSqlBytes) : sql, ...(cut ? { sqlTruncated: true as const } : {}) };
 }
 
 export function sha256(text: string): string {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
+import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { checkedAnswer, reviewOutput } from '../disclosure/check-answer.js';
@@ -637,7 +638,7 @@ function bindError(error: unknown, env: Env): DomainError {
  */
 export function devMessage(text: string): string {
   // SECURITY: no host path in an answer, in any environment.
-  return text.split('\n')[0]!.replace(/(^|[\s'"(=:])\/[^\s'"),]*/g, '$1<path>').slice(0, 300);
+  return cutUnits(text.split('\n')[0]!.replace(/(^|[\s'"(=:])\/[^\s'"),]*/g, '$1<path>'), 300);
 }
 
 /**

@@ -6,7 +6,7 @@ import { DomainError } from '../../core/errors.js';
 import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, GrantSummarySchema, IngestProgressSchema, PolicyPreviewSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf, ALL_ROLES, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses, validationError } from '../errors.js';
-import { receiveForm, SheetSchema } from '../multipart.js';
+import { FormFileSchema, receiveForm, SheetSchema } from '../multipart.js';
 
 /** The three ways a dataset is shown, by role (see tenants/catalog-service.ts). */
 const DatasetViewSchema = z.union([
@@ -31,6 +31,11 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string, maxFi
         summary: 'Ingest a public dataset (CSV/TSV UTF-8 or GBK, .xlsx, or Parquet): multipart fields meta (JSON), file, optional sheet (name or 1-based position)',
         tags: ['catalog'],
         consumes: ['multipart/form-data'],
+        multipartForm: z.object({
+          meta: z.string().describe('the dataset\'s metadata as JSON (DatasetMeta: id, name, provider, grade, shareAttribute, openAttribute, updateFrequency, acquiredAt, ...)')
+            .meta({ example: '{"id":"households","name":"户籍户数","provider":"市统计局","grade":"general","shareAttribute":"conditional","openAttribute":"none","updateFrequency":"yearly","acquiredAt":"2026-01-01"}' }),
+          file: FormFileSchema,
+        }),
         response: { 201: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 413, 415) },
       },
     }, async (request, reply) => {

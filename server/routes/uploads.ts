@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
 import { TableNameSchema } from '../../sandbox/index.js';
 import type { ControlPlane } from '../../tenants/index.js';
 import { actorOf, OPERATOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
-import { receiveForm, SheetSchema } from '../multipart.js';
+import { FormFileSchema, receiveForm, SheetSchema } from '../multipart.js';
 import { TableSchema } from './tables.js';
 
 /**
@@ -25,6 +26,10 @@ export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFil
         summary: 'Upload external data (CSV/TSV UTF-8 or GBK, .xlsx, or Parquet) as a workspace table: multipart fields name, file, optional sheet; columns recognized as personal data carry `pii`',
         tags: ['sandbox'],
         consumes: ['multipart/form-data'],
+        multipartForm: z.object({
+          name: TableNameSchema.describe('the workspace table to create').meta({ example: 'households' }),
+          file: FormFileSchema,
+        }),
         response: { 201: TableSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 409, 413, 415, 429) },
       },
     }, async (request, reply) => {

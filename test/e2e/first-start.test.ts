@@ -28,6 +28,14 @@ describe('first start', () => {
     const server = await startServerProcess(env, 300_000);
     try {
       expect((await get(`${server.url}/health`)).status).toBe(200);
+      // Before it listened, it said what it was doing: a line per dataset with its rows, then the tenant's files.
+      const progress = server.stdout().slice(0, server.stdout().indexOf('indomain listening on'));
+      expect(progress).toMatch(/^indomain: first start: generating the demo domain \(620,000 rows of synthetic data\)/m);
+      for (const [id, rows] of [['residents', '100,000'], ['enterprises', '20,000'], ['social_insurance', '500,000']]) {
+        expect(progress).toMatch(new RegExp(`^indomain: +\\[\\d/4\\] ${id}: ${rows} rows in \\d+\\.\\d s \\(\\d+% of the demo rows\\)$`, 'm'));
+      }
+      expect(progress).toMatch(/\(100% of the demo rows\)\nindomain: +\[4\/4\] building demo's prod and dev files/);
+      expect(progress).toMatch(/^indomain: demo domain ready in \d+\.\d s$/m);
       const tokens = Object.fromEntries([...server.stdout().matchAll(/^\s+(supervisor|operator|applicant)\s+\(org ([\w-]+)\): (\S+)$/gm)].map((m) => [m[1], m[3]]));
       expect(Object.keys(tokens).sort()).toEqual(['applicant', 'operator', 'supervisor']);
       expect((await get(`${server.url}/v1/tenants`, tokens.supervisor)).body.tenants).toMatchObject([{ id: 'demo', status: 'active', licenseState: 'valid' }]);
@@ -59,6 +67,7 @@ describe('first start', () => {
   it('does not seed again on the next start', async () => {
     const server = await startServerProcess(env);
     try {
+      expect(server.stdout()).not.toContain('first start');
       const supervisor = /supervisor\s+\(org [\w-]+\): (\S+)/.exec(server.stdout())![1]!;
       const creates = (await get(`${server.url}/v1/audit?action=tenant.create`, supervisor)).body.entries as unknown[];
       expect(creates).toHaveLength(1);

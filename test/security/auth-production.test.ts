@@ -172,7 +172,7 @@ describe('token rules in development', () => {
       env: { PATH: process.env.PATH ?? '', INDOMAIN_DATA_DIR: t.dataDir, INDOMAIN_JWT_SECRET: TEST_JWT_SECRET },
     }).catch((e: unknown) => e as { code?: number; stderr?: string; stdout?: string });
     expect(error).toMatchObject({ code: 2, stdout: '' });
-    expect(error.stderr).toMatch(/^--ttl: at most 12h \(INDOMAIN_JWT_MAX_TTL\)/);
+    expect(error.stderr).toMatch(/^token: --ttl: at most 12h \(INDOMAIN_JWT_MAX_TTL\)/);
   });
 
   it('enforces INDOMAIN_SUPERVISOR_ORGS when it is set', async () => {

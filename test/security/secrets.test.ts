@@ -8,7 +8,7 @@
  * - the server and the CLIs say so in one line and exit with status 2, not a stack trace;
  * - after a start over a data dir left open (0755) by an earlier version, the data dir is 0700 and
  *   everything created in it (control store, secrets, audit files, a supervisor's ingested domain
- *   file) is owner-only; the token CLI does the same for the secret it creates.
+ *   file) is owner-only; the token CLI narrows it too, and never creates a secret of its own.
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -122,15 +122,26 @@ describe('the data dir is owner-only', () => {
     for (const entry of entries) expect(entry.mode, entry.path).toBe(entry.isDir ? 0o700 : 0o600);
   });
 
-  it('after the token CLI creates the development secret', async () => {
-    fs.rmSync(secrets, { recursive: true });
+  it('after the token CLI reads the development secret', async () => {
     fs.chmodSync(dataDir, 0o755);
+    writeWithMode(jwtSecret(), 'x'.repeat(64), 0o600);
     const { stdout } = await run(process.execPath, [path.resolve('dist/server/cli/token.js'), '--role', 'supervisor', '--org', 'authority', '--sub', 'sue'], {
       env: { PATH: process.env.PATH ?? '', INDOMAIN_DATA_DIR: dataDir },
     });
     expect(stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(modesUnder(dataDir)).toEqual([{ path: 'secrets', mode: 0o700, isDir: true }, { path: 'secrets/jwt-secret', mode: 0o600, isDir: false }]);
+  });
+
+  it('the token CLI never invents a secret for a data dir that has none, and says which dir it read', async () => {
+    fs.rmSync(secrets, { recursive: true });
+    const error = await run(process.execPath, [path.resolve('dist/server/cli/token.js'), '--role', 'supervisor', '--org', 'authority', '--sub', 'sue'], {
+      env: { PATH: process.env.PATH ?? '', INDOMAIN_DATA_DIR: dataDir },
+    }).catch((e: unknown) => e as { code?: number; stderr?: string; stdout?: string });
+    expect(error).toMatchObject({ code: 2, stdout: '' });
+    expect(error.stderr).toContain(`no development secret in the data dir ${dataDir} (${jwtSecret()} does not exist)`);
+    // Nothing created: a server started later on this dir generates its own secret, as it would have.
+    expect(modesUnder(dataDir)).toEqual([]);
   });
 });
 
