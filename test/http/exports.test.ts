@@ -47,12 +47,17 @@ describe('export requests', () => {
     return file;
   }
 
-  it('never passes an output over personal data before the person-level checks exist', async () => {
+  it('runs the person-level checks on outputs over personal data', async () => {
+    // 60 residents in 3 districts: 20 people per cell, counts only: every person-level check passes.
     const res = expectStatus(await create({ sql: 'SELECT district, count(*) AS n FROM people GROUP BY district' }), 201).json();
-    expect(res.outcome).toBe('review');
-    const personLevel = res.checks.find((c: { name: string }) => c.name === 'person-level');
-    expect(personLevel.status).toBe('review');
-    expect(personLevel.reason).toMatch(/^person-level disclosure checks are not yet available for this output: people holds personal data \(/);
+    const byName = new Map(res.checks.map((c: { name: string; status: string }) => [c.name, c.status]));
+    expect(byName.get('minimum-entities')).toBe('pass');
+    expect(byName.get('dominance')).toBe('pass');
+    expect(byName.has('person-level')).toBe(false);
+    // Finer cells describe fewer than 10 people: fail, never pass.
+    const fine = expectStatus(await create({ sql: 'SELECT district, amount, count(*) AS n FROM people GROUP BY district, amount' }), 201).json();
+    expect(fine.outcome).toBe('fail');
+    expect(fine.checks.find((c: { name: string }) => c.name === 'minimum-entities')).toMatchObject({ status: 'fail' });
   });
 
   it('never passes an output over uploaded data (the catalog never profiled it)', async () => {

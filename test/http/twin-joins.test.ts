@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
 import { LINKED_DATASETS, linkedPairs } from '../helpers/linked-datasets.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { readPublished } from '../helpers/published-file.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const OPERATOR = { role: 'operator', org: 'joiner', sub: 'jo' } as const;
@@ -20,7 +21,12 @@ describe('dev twin joins', () => {
   });
   afterAll(() => t.close({ remove: true }));
 
+  /**
+   * One row of figures. Prod's figures are measured on the tenant's published granted file (the
+   * rows prod holds): prod answers are checked person by person and would not show these as they are.
+   */
   const one = async (sql: string, env: 'dev' | 'prod') => {
+    if (env === 'prod') return Object.values((await readPublished(t, 'joiner', 'granted', sql))[0]!).map(Number);
     const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env });
     expect(res.statusCode, `${env}: ${sql}: ${res.body}`).toBe(200);
     return (res.json() as { rows: string[][] }).rows[0]!.map(Number);

@@ -171,7 +171,8 @@ describe('the export door', () => {
     expect(byTable.json().code).toBe('EXP_ERR_SOURCE_NOT_FOUND');
     const bySql = await create('SELECT * FROM beta_secret');
     expect(bySql.statusCode).toBe(400);
-    expect(bySql.json().code).toBe('SBX_ERR_SQL_FORBIDDEN_TABLE');
+    // Another tenant's table does not exist in this tenant's env: a name the env does not know.
+    expect(bySql.json().code).toBe('SBX_ERR_SQL_UNKNOWN_NAME');
     const byPath = await create("SELECT * FROM read_parquet('../beta/workspace.duckdb')");
     expect(byPath.statusCode).toBe(400);
     expect(byPath.json().code).toMatch(/^SBX_ERR_SQL_/);
@@ -190,7 +191,7 @@ describe('the export door', () => {
     expect(exportDirs().length).toBe(before.length + 1);
     const { entries } = (await t.call(SUPERVISOR, 'GET', '/v1/audit?action=export.create&actor=alice&limit=500')).json();
     const outcomes = entries.map((e: { details: { outcome?: string } }) => e.details.outcome);
-    for (const code of ['SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_FUNCTION']) expect(outcomes).toContain(code);
+    for (const code of ['SBX_ERR_SQL_UNKNOWN_NAME', 'SBX_ERR_SQL_FORBIDDEN_FUNCTION']) expect(outcomes).toContain(code);
   });
 
   it('withholds the exports of a suspended tenant, approved or not', async () => {

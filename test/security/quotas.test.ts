@@ -25,7 +25,7 @@ describe('per-tenant quotas', () => {
         INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '100000',
       },
     });
-    await licenseTenantWithData(t, 'acme', [{ name: 'places', sql: "SELECT range AS id, '石家庄市长安区' || range AS place FROM range(500)" }]);
+    await licenseTenantWithData(t, 'acme', [{ name: 'places', sql: "SELECT range AS id, '统计口径说明第' || range || '条' AS place FROM range(500)" }]);
   });
   afterAll(() => t.close({ remove: true }));
 
