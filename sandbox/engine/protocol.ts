@@ -270,7 +270,11 @@ export type QueryResult = z.infer<typeof QueryResultSchema>;
 
 /** A workspace table's column; `pii` is the kind of personal data recognized in it (uploads). */
 export const WorkspaceColumnSchema = ColumnSchema.extend({ pii: PiiKindSchema.optional() });
-export const WorkspaceTableSchema = z.object({ name: z.string(), rows: z.number().int(), columns: z.array(WorkspaceColumnSchema) });
+export const WorkspaceTableSchema = z.object({
+  name: z.string(),
+  rows: z.number().int().nullable().describe('null for a prod table derived from personal data: its row count would be an unchecked aggregate'),
+  columns: z.array(WorkspaceColumnSchema),
+});
 export type WorkspaceTableInfo = z.infer<typeof WorkspaceTableSchema> & { tag: WorkspaceTag | null };
 export type CreatedTable = WorkspaceTableInfo & { tables: string[]; sources: SourceRef[] };
 

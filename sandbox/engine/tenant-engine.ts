@@ -264,7 +264,7 @@ export class TenantEngine {
         this.tags.set(name, tag);
       });
       const [created] = await workspaceTables(connection, name);
-      return { ...created!, tables: decision.tables, sources: decision.sources };
+      return { ...this.countShown(created!), tables: decision.tables, sources: decision.sources };
     }));
   }
 
@@ -354,8 +354,28 @@ export class TenantEngine {
     const tables = await this.withConnection('dev', (connection) => workspaceTables(connection));
     return tables.map((t) => {
       const tag = this.tags.get(t.name) ?? null;
-      return { ...withPiiFlags(t, tag), tag };
+      return { ...withPiiFlags(this.countShown(t), tag), tag };
     });
+  }
+
+  /**
+   * A workspace table as listed: the row count of a prod table derived from personal data is left
+   * out, since it is a count of people's rows under any condition (`WHERE mobile = … AND amount > …`
+   * gives 20 or 0) that no person-level check has seen.
+   */
+  private countShown<T extends WorkspaceTable>(table: T): T {
+    // SECURITY: invariant 8: no unchecked aggregate of personal data through the workspace listing.
+    return this.derivedFromPersonal(table.name) ? { ...table, rows: null } : table;
+  }
+
+  /** A workspace table built in prod from a personal dataset (or of unknown lineage). */
+  private derivedFromPersonal(table: string): boolean {
+    const privacy = this.catalog.granted?.privacy;
+    const granted = new Set((this.catalog.granted?.tables ?? []).map((t) => t.toLowerCase()));
+    const tag = this.tags.get(table);
+    if (!tag) return true;
+    // Without a privacy record (files from before the checks) every granted dataset counts as personal.
+    return tag.env === 'prod' && tag.sources.some((s) => privacy === undefined || privacy[s.dataset]?.personal === true || !granted.has(s.dataset));
   }
 
   /** A new workspace table's name must be free: no published table of either env, no workspace table (unless replacing). */
@@ -444,12 +464,8 @@ export class TenantEngine {
     if (this.catalog.granted && this.catalog.granted.privacy === undefined && reads.some((r) => r.catalog === 'granted')) {
       return { kind: 'uncheckable', reason: "this tenant's files predate the person-level checks and are rebuilt at the next grant or policy change" };
     }
-    const personalDataset = (dataset: string) => privacy[dataset]?.personal === true || !granted.has(dataset);
-    const derived = (table: string) => {
-      const tag = this.tags.get(table);
-      // Unknown lineage counts as personal: the read is refused by sourcesOf anyway.
-      return !tag || (tag.env === 'prod' && tag.sources.some((s) => personalDataset(s.dataset)));
-    };
+    // Unknown lineage counts as personal: the read is refused by sourcesOf anyway.
+    const derived = (table: string) => this.derivedFromPersonal(table);
     const aggregates = await aggregateFunctions(connection);
     const lookup: TableLookup = {
       personal: (catalog, name) => {
@@ -579,7 +595,8 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
 
 export interface WorkspaceTable {
   name: string;
-  rows: number;
+  /** Null for a prod table derived from personal data: its row count is an unchecked aggregate. */
+  rows: number | null;
   columns: { name: string; type: string; pii?: PiiKind }[];
 }
 
