@@ -4,12 +4,15 @@
  * is always rebuilt from the domain. A policy tightening on one dataset therefore reaches that
  * dataset's table in both files even though every other table is carried over (what a carried
  * file keeps, internal tables included, is tested in test/unit/sandbox/incremental-build.test.ts).
+ * Prod answers no longer show identifiers row by row (person-level checks, docs/sandbox.md), so the
+ * mobiles prod answers from are read in the published granted file, at rest.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantDirectory } from '../../sandbox/index.js';
 import { readTenantCatalog } from '../../sandbox/engine/tenant-files.js';
 import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { readPublished } from '../helpers/published-file.js';
 import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
@@ -38,17 +41,26 @@ describe('incremental builds never carry a table past a policy change', () => {
   const rows = async (sql: string, env: 'prod' | 'dev' = 'prod') => expectStatus(await query(sql, env), 200).json().rows as unknown[][];
 
   it('rebuilds the tightened dataset under its new policy while the other table is carried over', async () => {
-    const loose = (await rows('SELECT mobile FROM inc_people ORDER BY ALL')).map((r) => r[0]);
+    // The loose copy, as published in the granted file (prod refuses rows of mobiles).
+    const loose = (await readPublished(t, 'inc', 'granted', 'SELECT mobile FROM inc_people ORDER BY ALL')).map((r) => r.mobile);
     expect(loose).toEqual([...people.mobiles].sort());
+    // An aggregate the loose copy answers in prod (the "during" probe below).
+    const probe = 'SELECT count(*) AS n, count(DISTINCT mobile) AS mobiles FROM inc_people';
+    expect(await rows(probe)).toEqual([['80', '80']]);
     const other = await rows('SELECT * FROM inc_other ORDER BY ALL');
     const otherDev = await rows('SELECT * FROM inc_other ORDER BY ALL', 'dev');
     const before = readTenantCatalog(tenantDirectory(t.dataDir, 'inc'));
 
     expectStatus(await t.call(SUPERVISOR, 'PUT', '/v1/datasets/inc_people/policy', { columns: { mobile: { kind: 'mask', rule: 'mobile' } } }), 200);
-    // SECURITY: from acceptance on, the looser copy never answers.
-    const during = await query('SELECT mobile FROM inc_people');
-    expect(during.statusCode).not.toBe(200);
-    expect(during.body).not.toContain(people.mobiles[0]!);
+    // SECURITY: from acceptance on, the looser copy never answers: not even the aggregate it
+    // answered just before (a row-level probe would be refused by the person-level checks anyway)...
+    const during = await query(probe);
+    expect(during.statusCode, during.body).not.toBe(200);
+    // ...and a row-level read of the mobiles shows none of them, whichever refusal it gets
+    // (SBX_ERR_REBUILDING while rebuilding; the person-level checks' DSC_ codes would not show them either).
+    const duringRows = await query('SELECT mobile FROM inc_people');
+    expect(duringRows.statusCode).not.toBe(200);
+    for (const mobile of people.mobiles) expect(duringRows.body).not.toContain(mobile);
     await waitUntil('the tightened table to be published', async () => {
       const grants = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/tenants/inc/grants'), 200).json().grants as { dataset: string; status: string }[];
       return grants.every((g) => g.status === 'active');
@@ -61,9 +73,15 @@ describe('incremental builds never carry a table past a policy change', () => {
       expect(file.carried).toEqual(['inc_other']);
     }
     // SECURITY: the rebuilt table is under the new policy: no full mobile in either env.
-    const masked = (await rows('SELECT mobile FROM inc_people')).map((r) => String(r[0]));
+    // Read in the published granted file, at rest: prod does not show mobiles row by row.
+    const masked = (await readPublished(t, 'inc', 'granted', 'SELECT mobile FROM inc_people')).map((r) => String(r.mobile));
     expect(masked).toHaveLength(80);
     for (const value of masked) expect(people.mobiles).not.toContain(value);
+    for (const value of masked) expect(value).toMatch(/\*/);
+    expect(await rows(probe)).toEqual([['80', '80']]);
+    const prodRows = await query('SELECT mobile FROM inc_people');
+    expect(prodRows.json().code, prodRows.body).toBe('DSC_ERR_IDENTIFIERS');
+    for (const mobile of people.mobiles) expect(prodRows.body).not.toContain(mobile);
     const devMasked = (await rows('SELECT mobile FROM inc_people', 'dev')).map((r) => String(r[0]));
     for (const value of devMasked) expect(value).toMatch(/\*/);
     // The carried table is what it was.

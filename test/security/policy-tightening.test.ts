@@ -2,7 +2,9 @@
  * Issue #9 item 4: a policy tightening is fail-closed. From the moment the supervisor's change is
  * accepted, the looser copy stops answering, even while the operator crashes its own engine during
  * the rebuild (which makes the swap fail): the refinery retries until the new version is published,
- * and meanwhile queries get SBX_ERR_REBUILDING, never the hidden column.
+ * and meanwhile queries get SBX_ERR_REBUILDING, never the hidden column. The probe is an aggregate
+ * by district: prod answers it before the change, while a row-level read of residents with amounts
+ * is refused by the person-level checks whatever the version (docs/sandbox.md).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
@@ -27,8 +29,11 @@ describe('policy tightening under attack', () => {
   const query = (sql: string) => t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'prod' });
 
   it('never answers from the looser version once the tightening is accepted, and publishes the new one', async () => {
-    const before = expectStatus(await query('SELECT district, amount FROM residents LIMIT 3'), 200).json();
+    // An aggregate over both columns that the looser version answers in full (20 people a district).
+    const PROBE = 'SELECT district, sum(amount) AS amount FROM residents GROUP BY district';
+    const before = expectStatus(await query(PROBE), 200).json();
     expect(before.columns.map((c: { name: string }) => c.name)).toEqual(['district', 'amount']);
+    expect(before.rows.map((r: unknown[]) => r[0]).sort()).toEqual(['长安区', '新华区', '桥西区'].sort());
     const versionBefore = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/tenants/t1/grants'), 200).json().grantedVersion as number;
 
     // The operator crashes its engine over and over while the rebuild runs.
@@ -42,8 +47,8 @@ describe('policy tightening under attack', () => {
     // From acceptance on: the old copy, which has both columns, never answers.
     const during: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const res = await query('SELECT district, amount FROM residents LIMIT 3');
-      during.push(res.statusCode === 200 ? 'answered' : res.json().code);
+      const res = await query(PROBE);
+      during.push(res.statusCode === 200 ? 'answered' : res.json().code); console.log('DUR', res.body);
       expect(res.body).not.toMatch(/长安区|桥西区|新华区/);
     }
     expect(during).not.toContain('answered');
@@ -57,6 +62,9 @@ describe('policy tightening under attack', () => {
     const res = await query('SELECT district FROM residents');
     expect(res.statusCode).toBeGreaterThanOrEqual(400);
     expect(res.body).not.toMatch(/长安区|桥西区|新华区/);
+    // Refused because the column is gone, not by the person-level checks; the probe too.
+    expect(res.json().code).toBe('SBX_ERR_SQL_UNKNOWN_NAME');
+    expect(expectStatus(await query(PROBE), 400).json().code).toBe('SBX_ERR_SQL_UNKNOWN_NAME');
     expect(expectStatus(await query('SELECT count(*) AS n FROM residents'), 200).json().rows).toEqual([['60']]);
   }, 180_000);
 });

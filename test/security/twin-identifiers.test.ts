@@ -3,12 +3,15 @@
  * resident IDs, USCCs and mobiles are ingested (their personal data set plain, so prod shows the
  * raw values and the scan's method is checked against it); every column of every dev table is
  * then read through the operator's own queries and compared with every raw value of every column,
- * computed independently from the generating SQL. What the catalog keeps for the twin (key
+ * computed independently from the generating SQL. Prod answers no longer show identifiers row by
+ * row (person-level checks, docs/sandbox.md), so the scan's control reads the published granted
+ * file at rest, and the same read of the dev file is checked to match what dev queries return. What the catalog keeps for the twin (key
  * profiles and overlaps) is only counts and rates.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidResidentId, isValidUscc } from '../../desensitize/index.js';
 import { LINKED_DATASETS } from '../helpers/linked-datasets.js';
+import { readPublished } from '../helpers/published-file.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
 import { expectStatus } from '../helpers/expect-status.js';
@@ -37,8 +40,9 @@ describe('dev twin identifiers', () => {
   });
   afterAll(() => t.close({ remove: true }));
 
-  const distinctValues = async (env: 'dev' | 'prod', table: string, column: string) => {
-    const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql: `SELECT DISTINCT "${column}"::VARCHAR AS v FROM ${table} WHERE "${column}" IS NOT NULL`, env, maxRows: 10_000 });
+  const distinctSql = (table: string, column: string) => `SELECT DISTINCT "${column}"::VARCHAR AS v FROM ${table} WHERE "${column}" IS NOT NULL`;
+  const distinctValues = async (env: 'dev', table: string, column: string) => {
+    const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql: distinctSql(table, column), env, maxRows: 10_000 });
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json() as { rows: string[][]; truncated: boolean };
     expect(body.truncated).toBe(false);
@@ -46,9 +50,18 @@ describe('dev twin identifiers', () => {
   };
 
   it('finds the raw identifiers in prod (the scan sees a leak when there is one)', async () => {
-    const values = await distinctValues('prod', 'tj_people', 'id_card');
+    // Prod refuses rows of identifiers, so the control reads the granted file prod answers from,
+    // at rest, with the scan's own SQL...
+    const values = (await readPublished(t, 'twinscan', 'granted', distinctSql('tj_people', 'id_card'))).map((r) => String(r.v));
     expect(values.length).toBe(2000);
     expect(values.every((v) => raw.has(v))).toBe(true);
+    // ...and the dev scan below, through the operator's queries, sees exactly what its file holds.
+    const atRest = (await readPublished(t, 'twinscan', 'dev', distinctSql('tj_people', 'id_card'))).map((r) => String(r.v));
+    expect((await distinctValues('dev', 'tj_people', 'id_card')).sort()).toEqual(atRest.sort());
+    // Prod itself does not show them, and says nothing raw refusing.
+    const prod = await t.call(OPERATOR, 'POST', '/v1/query', { sql: distinctSql('tj_people', 'id_card'), env: 'prod', maxRows: 10_000 });
+    expect(prod.json().code, prod.body).toBe('DSC_ERR_IDENTIFIERS');
+    expect(values.filter((v) => prod.body.includes(v))).toEqual([]);
   });
 
   it('has no raw identifier anywhere in the dev twin', async () => {
