@@ -48,7 +48,7 @@ describe('policy tightening under attack', () => {
     const during: string[] = [];
     for (let i = 0; i < 10; i++) {
       const res = await query(PROBE);
-      during.push(res.statusCode === 200 ? 'answered' : res.json().code); console.log('DUR', res.body);
+      during.push(res.statusCode === 200 ? 'answered' : res.json().code);
       expect(res.body).not.toMatch(/长安区|桥西区|新华区/);
     }
     expect(during).not.toContain('answered');
