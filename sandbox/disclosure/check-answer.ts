@@ -83,9 +83,9 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     }
     const suppressed = new Set<number>();
     shape.aggregates.forEach((aggregate, index) => {
+      // SECURITY: invariant 8: a minimum or maximum is one person's value: never on the screen in prod.
+      const single = ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase());
       for (const s of stats) {
-        const single = ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase());
-        // SECURITY: invariant 8: a minimum or maximum is one person's value: never on the screen in prod.
         const verdict: CellVerdict = single ? { ok: false, rule: 'single-value' } : judgeCell(cellStats(s!, index, aggregate.summable), rules, Number(s![0]));
         if (!verdict.ok && !suppressed.has(aggregate.column)) {
           suppressed.add(aggregate.column);

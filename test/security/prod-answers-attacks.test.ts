@@ -10,19 +10,12 @@
  * 10,000,000 a month (二区); person 6 is an ordinary resident of 三区 paying 100–149.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idBirthYear, MASKS, mobileSql, residentIdSql } from '../../desensitize/index.js';
-import { openDatabase } from '../../sandbox/index.js';
-import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { expectStatus } from '../helpers/expect-status.js';
-import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+import { knownPerson, licensePayTenant } from '../helpers/pay-fixture.js';
+import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const OPERATOR = { role: 'operator', org: 'p1', sub: 'pat' } as const;
 
-const PAYMENTS_SQL = `
-  SELECT ${residentIdSql('p', 11)} AS id_card, ${mobileSql('p', 11)} AS mobile,
-    CASE WHEN p = 0 THEN '孤岛区' ELSE ['一区', '二区', '三区', '四区'][1 + p % 4] END AS district,
-    CASE WHEN p = 1 THEN 10000000.0 ELSE 100.0 + (i % 50) END AS amount
-  FROM (SELECT range AS i, range // 20 AS p FROM range(8000))`;
 
 /** A masked mobile as prod shows it (three digits, stars, four digits). */
 const MASKED_MOBILE = /\d{3}\*{4}\d{4}/;
@@ -38,13 +31,7 @@ describe('attacks on the person-level checks of prod answers', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
-      id: 'pay', name: 'pay', provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: '2026-10-31',
-    }, PAYMENTS_SQL);
-    const license = licenseAround(new Date(), -1, 100);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'p1', name: 'p1', ...license }), 201);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/p1/grants', { dataset: 'pay', purpose: 'test', until: license.licenseTo }), 201);
-    await t.app.controlPlane.refinery.refresh('p1');
+    await licensePayTenant(t, 'p1');
     rich = await knownPerson(1);
     plain = await knownPerson(6);
     lonely = await knownPerson(0);
@@ -59,17 +46,6 @@ describe('attacks on the person-level checks of prod answers', () => {
     return expectStatus(response, 200).json();
   };
 
-  async function knownPerson(p: number): Promise<{ mobile: string; year: number }> {
-    const db = await openDatabase(':memory:');
-    const connection = await db.connect();
-    try {
-      const [row] = await connection.all(`SELECT ${mobileSql(String(p), 11)} AS mobile, ${residentIdSql(String(p), 11)} AS id`);
-      return { mobile: MASKS.mobile.apply(String(row!.mobile))!, year: Number(idBirthYear.apply(String(row!.id))) };
-    } finally {
-      connection.close();
-      db.close();
-    }
-  }
 
   /** What an attacker observes of an answer: status, code, rows and the disclosure report. */
   async function observe(sql: string): Promise<string> {

@@ -12,23 +12,12 @@
  * - the entity keys themselves cannot be read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idBirthYear, MASKS, mobileSql, residentIdSql } from '../../desensitize/index.js';
-import { openDatabase } from '../../sandbox/index.js';
-import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { expectStatus } from '../helpers/expect-status.js';
-import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+import { knownPerson, licensePayTenant } from '../helpers/pay-fixture.js';
+import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const OPERATOR = { role: 'operator', org: 'p1', sub: 'pat' } as const;
 
-/**
- * 400 people with 20 payments each. Person 0 lives alone in 孤岛区; person 1 pays 10,000,000 a
- * month, dominating the sum of 一区; the others pay 100–149 and live in 一区…四区.
- */
-const PAYMENTS_SQL = `
-  SELECT ${residentIdSql('p', 11)} AS id_card, ${mobileSql('p', 11)} AS mobile,
-    CASE WHEN p = 0 THEN '孤岛区' ELSE ['一区', '二区', '三区', '四区'][1 + p % 4] END AS district,
-    CASE WHEN p = 1 THEN 10000000.0 ELSE 100.0 + (i % 50) END AS amount
-  FROM (SELECT range AS i, range // 20 AS p FROM range(8000))`;
 
 describe('prod answers over personal data are checked person by person', () => {
   let t: TestApp;
@@ -36,13 +25,7 @@ describe('prod answers over personal data are checked person by person', () => {
   beforeAll(async () => {
     t = await startTestApp();
     // Default policies: the resident ID tokenized with derived birth year, gender and region; the mobile masked.
-    await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
-      id: 'pay', name: 'pay', provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: '2026-10-31',
-    }, PAYMENTS_SQL);
-    const license = licenseAround(new Date(), -1, 100);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'p1', name: 'p1', ...license }), 201);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/p1/grants', { dataset: 'pay', purpose: 'test', until: license.licenseTo }), 201);
-    await t.app.controlPlane.refinery.refresh('p1');
+    await licensePayTenant(t, 'p1');
     target = await knownPerson(5);
   });
   afterAll(() => t.close({ remove: true }));
@@ -53,18 +36,6 @@ describe('prod answers over personal data are checked person by person', () => {
    * What an outsider knows about a person: the mobile (so its masked form, masks being public rules)
    * and the birth year. Computed from the generator, outside the platform.
    */
-  async function knownPerson(p: number): Promise<{ mobile: string; year: number }> {
-    const db = await openDatabase(':memory:');
-    const connection = await db.connect();
-    try {
-      const [row] = await connection.all(`SELECT ${mobileSql(String(p), 11)} AS mobile, ${residentIdSql(String(p), 11)} AS id`);
-      const id = String(row!.id);
-      return { mobile: MASKS.mobile.apply(String(row!.mobile))!, year: Number(idBirthYear.apply(id)) };
-    } finally {
-      connection.close();
-      db.close();
-    }
-  }
 
   it('withholds groups of fewer than 10 people, however many rows they have, and says so', async () => {
     const answer = expectStatus(await query('SELECT district, count(*) AS payments FROM pay GROUP BY district ORDER BY district'), 200).json();

@@ -1,0 +1,44 @@
+import { idBirthYear, MASKS, mobileSql, residentIdSql } from '../../desensitize/index.js';
+import { openDatabase } from '../../sandbox/index.js';
+import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
+import { expectStatus } from './expect-status.js';
+import { licenseAround, SUPERVISOR, type TestApp } from './test-app.js';
+
+/**
+ * The `pay` dataset of the person-level check tests: 400 people with 20 payments each, under the
+ * default policies (resident ID tokenized with derived birth year, gender and region; mobile
+ * masked). Person 0 lives alone in 孤岛区; person 1 pays 10,000,000 a month (二区, dominating its
+ * sums); the others pay 100–149 and live in 一区…四区 (person p in district p % 4).
+ */
+export const PAYMENTS_SQL = `
+  SELECT ${residentIdSql('p', 11)} AS id_card, ${mobileSql('p', 11)} AS mobile,
+    CASE WHEN p = 0 THEN '孤岛区' ELSE ['一区', '二区', '三区', '四区'][1 + p % 4] END AS district,
+    CASE WHEN p = 1 THEN 10000000.0 ELSE 100.0 + (i % 50) END AS amount
+  FROM (SELECT range AS i, range // 20 AS p FROM range(8000))`;
+
+/** Ingests `pay` through the trusted pipeline, licenses `tenantId`, grants it and awaits the build. */
+export async function licensePayTenant(t: TestApp, tenantId: string): Promise<void> {
+  await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
+    id: 'pay', name: 'pay', provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: '2026-10-31',
+  }, PAYMENTS_SQL);
+  const license = licenseAround(new Date(), -1, 100);
+  expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: tenantId, name: tenantId, ...license }), 201);
+  expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${tenantId}/grants`, { dataset: 'pay', purpose: 'test', until: license.licenseTo }), 201);
+  await t.app.controlPlane.refinery.refresh(tenantId);
+}
+
+/**
+ * What an outsider knows about person `p`: the mobile (so its masked form, masks being public
+ * rules) and the birth year. Computed from the generator, outside the platform.
+ */
+export async function knownPerson(p: number): Promise<{ mobile: string; year: number }> {
+  const db = await openDatabase(':memory:');
+  const connection = await db.connect();
+  try {
+    const [row] = await connection.all(`SELECT ${mobileSql(String(p), 11)} AS mobile, ${residentIdSql(String(p), 11)} AS id`);
+    return { mobile: MASKS.mobile.apply(String(row!.mobile))!, year: Number(idBirthYear.apply(String(row!.id))) };
+  } finally {
+    connection.close();
+    db.close();
+  }
+}
