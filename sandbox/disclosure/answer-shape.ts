@@ -139,13 +139,6 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     return { kind: 'aggregate', node, from: node.from_table!, keys, aggregates: refs, personal };
   }
   // Row-level: which output columns are identifiers and which quasi-identifiers.
-  // SECURITY: invariant 8: ORDER BY with LIMIT picks people by values nobody sees (the top earner's district).
-  const outputNames = new Set(selectList.flatMap((item) => [String(item.alias ?? '').toLowerCase(), ...columnNames(item)]));
-  const byOutput = (order: Json | undefined) => {
-    const o = asObj(order);
-    return o?.class === 'CONSTANT' || (o?.class === 'COLUMN_REF' && outputNames.has(String((o.column_names as Json[]).at(-1)).toLowerCase()));
-  };
-  if (limited || !orders.every(byOutput)) return uncheckable('LIMIT, and ORDER BY anything but the output columns, in row-level answers over personal data pick rows by values the answer does not show: aggregate instead');
   const shown = new Set<string>();
   const quasi: { label: string; expr: Json }[] = [];
   const quasiNames = new Map(personal.flatMap((p) => p.privacy.quasi.map((c) => [c.toLowerCase(), p] as const)));
@@ -171,6 +164,13 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     // any other value of a person's row (an amount) is that person's, k-anonymity or not.
     else if (names.length > 0) sensitive.add(String(item.alias || names.join('_')));
   }
+  // SECURITY: invariant 8: ORDER BY with LIMIT picks people by values nobody sees (the top earner's district).
+  const outputNames = new Set(selectList.flatMap((item) => [String(item.alias ?? '').toLowerCase(), ...columnNames(item)]));
+  const byOutput = (order: Json | undefined) => {
+    const o = asObj(order);
+    return o?.class === 'CONSTANT' || (o?.class === 'COLUMN_REF' && outputNames.has(String((o.column_names as Json[]).at(-1)).toLowerCase()));
+  };
+  if (shown.size === 0 && (limited || !orders.every(byOutput))) return uncheckable('LIMIT, and ORDER BY anything but the output columns, in row-level answers over personal data pick rows by values the answer does not show: aggregate instead');
   if (sensitive.size > 0 && shown.size === 0) {
     return uncheckable(`row-level answers in prod show only quasi-identifiers (${[...quasiNames.keys()].join(', ') || 'none here'}); ${[...sensitive].join(', ')} would show individual values: aggregate them (count, sum, avg by group)`);
   }
