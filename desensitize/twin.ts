@@ -25,6 +25,9 @@ interface TwinParts {
   value?: (drawn: string) => string;
 }
 
+/** Rows a profiled value must appear in before the twin may use it (the disclosure threshold). */
+export const TWIN_MIN_VALUE_ROWS = 10;
+
 /**
  * A SELECT producing a synthetic table with the raw table's schema: personal-data columns from the
  * valid-format generators (no value of the real data can appear), other columns drawn from the
@@ -142,7 +145,14 @@ function twinParts(column: TwinColumn, seed: number): TwinParts {
     // A personal-data kind without a generator is left empty rather than drawn from its profile.
     default: return plain('NULL');
   }
-  const topValues = column.topValues ?? [];
+  // SECURITY: a value seen in fewer rows than TWIN_MIN_VALUE_ROWS may be one person's (a company
+  // name, a rare job): the twin never copies it. Frequent categories keep their proportions.
+  const text = /CHAR|TEXT|STRING/i.test(column.type);
+  const topValues = (column.topValues ?? []).filter((v) => !text || v.count >= TWIN_MIN_VALUE_ROWS);
+  if (topValues.length === 0 && (column.topValues ?? []).length > 0 && text) {
+    // Only rare values: synthetic labels in their place.
+    return plain(`${sqlString(`${column.name}-`)} || ${drawSql('i', seed, 'label', 1_000)}`);
+  }
   if (topValues.length > 0 && /CHAR|TEXT|STRING|BOOL/i.test(column.type)) {
     // Categories in their observed proportions among the top values.
     const total = topValues.reduce((sum, v) => sum + v.count, 0);
