@@ -3,7 +3,7 @@
  */
 export { openDatabase, type Database, type Connection, type OpenDatabaseOptions, type SqlSession, type SqlValue, type Row } from './duckdb.js';
 export { wipeDirectory, type WipeRecord } from './wipe-directory.js';
-export { removeLeftovers } from './leftovers.js';
+export { listDir, removeLeftovers } from './leftovers.js';
 export { tenantDirectory, datasetDirectory, exportVersionDirectory } from './data-paths.js';
 export { hashFile, PACKAGE_DIR, SNAPSHOT_FILE } from './engine/export-files.js';
 export { EngineClient, type EngineClientOptions, type EngineStopped } from './engine/engine-client.js';

@@ -31,7 +31,8 @@ export function removeLeftovers(dataDir: string): string[] {
   return removed;
 }
 
-function listDir(dir: string): string[] {
+/** A directory's entries, or none when it does not exist (or cannot be read). */
+export function listDir(dir: string): string[] {
   try {
     return fs.readdirSync(dir);
   } catch {

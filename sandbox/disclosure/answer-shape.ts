@@ -89,17 +89,13 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     if (kind === 'cte_map' ? ((asObj(value)?.map as Json[] | undefined)?.length ?? 0) > 0 : value !== null && value !== undefined) return uncheckable(`${what} over personal data cannot be checked`);
   }
   if (node.type !== 'SELECT_NODE') return uncheckable('set operations over personal data cannot be checked');
-  let window = false;
-  walk(node, (child) => {
-    if (child.class === 'WINDOW') window = true;
-  });
-  if (window) return uncheckable('window functions over personal data cannot be checked: each row would carry other people\'s values');
+  if (containsClass(node, 'WINDOW')) return uncheckable('window functions over personal data cannot be checked: each row would carry other people\'s values');
   const selectList = (node.select_list as Json[]).map((item) => asObj(item)!);
-  if (selectList.some((item) => containsSubquery(item))) return uncheckable('subqueries in the SELECT list over personal data cannot be checked');
+  if (selectList.some((item) => containsClass(item, 'SUBQUERY'))) return uncheckable('subqueries in the SELECT list over personal data cannot be checked');
   // SECURITY: invariant 8: HAVING filters groups on values nobody sees (an oracle: a row shown or not).
   if (node.having !== null && node.having !== undefined) return uncheckable('HAVING over personal data cannot be checked: it decides which rows exist on values the answer does not show; filter in WHERE or read the groups');
   // SECURITY: invariant 8: `*`/COLUMNS(...) inside an expression hides which columns it shows.
-  if (selectList.some((item) => item.class !== 'STAR' && containsStar(item))) return uncheckable('* or COLUMNS(...) inside an expression over personal data cannot be checked: name the columns');
+  if (selectList.some((item) => item.class !== 'STAR' && containsClass(item, 'STAR'))) return uncheckable('* or COLUMNS(...) inside an expression over personal data cannot be checked: name the columns');
   const modifiers = ((node.modifiers as Json[] | undefined) ?? []).map((m) => asObj(m)!);
   const orders = modifiers.filter((m) => m.type === 'ORDER_MODIFIER').flatMap((m) => (m.orders as Json[]).map((o) => asObj(o)!.expression));
   const limited = modifiers.some((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
@@ -206,18 +202,11 @@ function walk(value: Json | undefined, visit: (node: Obj) => void): void {
   for (const child of Object.values(obj)) walk(child, visit);
 }
 
-function containsStar(value: Json | undefined): boolean {
+/** Whether any node of an expression is of `nodeClass` (STAR, SUBQUERY, WINDOW…). */
+function containsClass(value: Json | undefined, nodeClass: string): boolean {
   let found = false;
   walk(value, (node) => {
-    if (node.class === 'STAR') found = true;
-  });
-  return found;
-}
-
-function containsSubquery(value: Json | undefined): boolean {
-  let found = false;
-  if (value !== undefined) walk(value, (node) => {
-    if (node.class === 'SUBQUERY') found = true;
+    if (node.class === nodeClass) found = true;
   });
   return found;
 }

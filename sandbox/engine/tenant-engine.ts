@@ -464,8 +464,6 @@ export class TenantEngine {
     if (this.catalog.granted && this.catalog.granted.privacy === undefined && reads.some((r) => r.catalog === 'granted')) {
       return { kind: 'uncheckable', reason: "this tenant's files predate the person-level checks and are rebuilt at the next grant or policy change" };
     }
-    // Unknown lineage counts as personal: the read is refused by sourcesOf anyway.
-    const derived = (table: string) => this.derivedFromPersonal(table);
     const aggregates = await aggregateFunctions(connection);
     const lookup: TableLookup = {
       personal: (catalog, name) => {
@@ -477,14 +475,14 @@ export class TenantEngine {
       derivedFromPersonal: (catalog, name) => {
         const table = name.toLowerCase();
         const where = catalog.toLowerCase();
-        return (where === 'workspace' || (where === '' && !granted.has(table))) && this.tags.has(table) && derived(table);
+        return (where === 'workspace' || (where === '' && !granted.has(table))) && this.tags.has(table) && this.derivedFromPersonal(table);
       },
       isAggregate: (name) => aggregates.has(name),
     };
     const shape = answerShape(ast, lookup);
     const covered = new Set(shape && shape.kind !== 'uncheckable' ? shape.personal.map((p) => p.table) : []);
     for (const { catalog, table } of reads) {
-      const personal = catalog === 'granted' ? privacy[table]?.personal === true : catalog === 'workspace' && derived(table);
+      const personal = catalog === 'granted' ? privacy[table]?.personal === true : catalog === 'workspace' && this.derivedFromPersonal(table);
       // SECURITY: invariant 8: every personal table the plan reads is accounted for by the checks, or nothing is shown.
       if (personal && !covered.has(table) && shape?.kind !== 'uncheckable') {
         return { kind: 'uncheckable', reason: `${table} holds personal data and is read in a way the checks cannot follow: read it once in the top-level FROM` };

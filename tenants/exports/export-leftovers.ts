@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PACKAGE_DIR } from '../../sandbox/index.js';
+import { listDir, PACKAGE_DIR } from '../../sandbox/index.js';
 import type { ControlStore } from '../store/control-store.js';
 
 /**
@@ -40,10 +40,3 @@ export async function removeExportLeftovers(dataDir: string, store: ControlStore
   return removed;
 }
 
-function listDir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
