@@ -257,11 +257,15 @@ export class EngineClient {
     this.inFlight += 1;
     if (tenantId) this.tasksPerTenant.set(tenantId, (this.tasksPerTenant.get(tenantId) ?? 0) + 1);
     try {
+      const sentAt = Date.now();
+      // After a failure, the restart counts against the task's own time: a task never waits on a
+      // slow restart past its limit and grace (a cold start, with no failure behind it, is not bounded).
+      const restarting = this.restartingAfterFailure(owner);
       await this.waitForBackoff(owner);
-      while (this.exiting.has(owner)) await this.exiting.get(owner);
+      const host = restarting ? await this.withinDeadline(this.hostFor(owner, tenantId), deadlineMs - (Date.now() - sentAt)) : await this.hostFor(owner, tenantId);
       // SECURITY: checked again after the last await: no task of a tenant retired meanwhile is sent.
       this.assertNotRetired(tenantId);
-      return await this.processFor(owner).run(task, deadlineMs, signal);
+      return await host.run(task, restarting ? Math.max(1, deadlineMs - (Date.now() - sentAt)) : deadlineMs, signal);
     } catch (error) {
       // SECURITY: work cut short by a revocation says so (its answer is withheld either way).
       this.assertNotRetired(tenantId);
@@ -269,6 +273,39 @@ export class EngineClient {
     } finally {
       this.inFlight -= 1;
       if (tenantId) this.taskSettled(tenantId);
+    }
+  }
+
+  /** The owner's process once it is ready, after any earlier one of the owner's has exited. */
+  private async hostFor(owner: string, tenantId: string | undefined): Promise<EngineProcess> {
+    while (this.exiting.has(owner)) await this.exiting.get(owner);
+    // SECURITY: invariant 6: no process of a tenant retired while the old one exited is started.
+    this.assertNotRetired(tenantId);
+    const host = this.processFor(owner);
+    await host.ready;
+    return host;
+  }
+
+  /** Whether the owner's last process failed recently and no new one is running yet. */
+  private restartingAfterFailure(owner: string): boolean {
+    if (this.processes.get(owner)?.alive) return false;
+    return (this.failures.get(owner) ?? []).some((t) => t > Date.now() - FAILURE_WINDOW_MS);
+  }
+
+  /**
+   * The restarting host, or SBX_ERR_ENGINE_UNAVAILABLE once the task's time is up. The restart goes
+   * on without the task, so the tenant's next task finds the engine ready.
+   */
+  private async withinDeadline(host: Promise<EngineProcess>, remainingMs: number): Promise<EngineProcess> {
+    host.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DomainError('SBX_ERR_ENGINE_UNAVAILABLE', "this tenant's engine is restarting after a failure: retry shortly", { retryAfterSeconds: 1 })), Math.max(0, remainingMs));
+    });
+    try {
+      return await Promise.race([host, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -11,3 +11,18 @@ export async function waitUntil(what: string, condition: () => boolean | Promise
     await new Promise((resolve) => (intervalMs > 0 ? setTimeout(resolve, intervalMs) : setImmediate(resolve)));
   }
 }
+
+/**
+ * Sends `request` again while it is refused because the tenant's engine is still restarting after a
+ * failure (503 SBX_ERR_ENGINE_UNAVAILABLE), as a client honouring Retry-After does; any other answer
+ * is returned as it is. On a loaded machine a restart can outlast a short task limit.
+ */
+export async function afterEngineRestart<R extends { statusCode: number; json(): { code?: string } }>(request: () => Promise<R>, deadlineMs = 30_000): Promise<R> {
+  const started = Date.now();
+  for (;;) {
+    const res = await request();
+    const restarting = res.statusCode === 503 && res.json().code === 'SBX_ERR_ENGINE_UNAVAILABLE';
+    if (!restarting || Date.now() - started > deadlineMs) return res;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { licenseTenantWithData, residents } from '../helpers/tenant-fixture.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
-import { waitUntil } from '../helpers/wait-until.js';
+import { afterEngineRestart, waitUntil } from '../helpers/wait-until.js';
 
 const OPERATOR = { role: 'operator', org: 'acme', sub: 'olga' } as const;
 const TIMEOUT_MS = 300;
@@ -62,7 +62,7 @@ describe('engine resilience', () => {
     expect((await t.call(SUPERVISOR, 'GET', '/v1/tenants/acme')).json().status).toBe('active');
     await waitForEngine(t);
     expect(t.app.engine.status.restarts).toBe(before.restarts + 1);
-    const again = await query('SELECT name FROM residents WHERE id = 7');
+    const again = await afterEngineRestart(() => query('SELECT name FROM residents WHERE id = 7'));
     expect(again.json().rows, again.body).toEqual([['ACME-7']]);
     expect((await t.call(SUPERVISOR, 'GET', '/v1/audit/verify')).json().ok).toBe(true);
   });
@@ -81,7 +81,7 @@ describe('engine memory bound', () => {
       expect(res.json().code).toBe('SBX_ERR_ENGINE_MEMORY');
       await waitForEngine(t);
       expect(t.app.engine.status.restarts).toBe(before.restarts + 1);
-      expect((await t.call(OPERATOR, 'POST', '/v1/query', { sql: 'SELECT count(*) AS n FROM residents', env: 'prod' })).json().rows).toEqual([['10']]);
+      expect((await afterEngineRestart(() => t.call(OPERATOR, 'POST', '/v1/query', { sql: 'SELECT count(*) AS n FROM residents', env: 'prod' }))).json().rows).toEqual([['10']]);
     } finally {
       await t.close({ remove: true });
     }
