@@ -14,6 +14,8 @@ export interface TwinColumn {
   topValues: { value: string; count: number }[] | null;
   /** Deciles (10th to 90th percentile) of a numeric or date column, as text; absent in older profiles. */
   quantiles?: string[] | null | undefined;
+  /** Non-null rows the profile was measured on; unknown in older profiles (deciles are then not used). */
+  profiledRows?: number | undefined;
   piiKind: string | null;
 }
 
@@ -31,8 +33,8 @@ export const TWIN_MIN_VALUE_ROWS = 10;
 /**
  * A SELECT producing a synthetic table with the raw table's schema: personal-data columns from the
  * valid-format generators (no value of the real data can appear), other columns drawn from the
- * profile (category shares from top values, numbers and dates following the deciles between min
- * and max), nulls
+ * profile (category shares from top values, numbers and dates following the deciles between the
+ * minimum and maximum rounded outwards), nulls
  * in the observed share. Seeded and reproducible. The same policy pipeline then turns it into a
  * tenant's dev file.
  *
@@ -166,15 +168,29 @@ function twinParts(column: TwinColumn, seed: number): TwinParts {
   const numeric = /INT|DOUBLE|DECIMAL|FLOAT|REAL|NUMERIC/i.test(column.type);
   const temporal = /DATE|TIMESTAMP/i.test(column.type);
   if (column.min !== null && column.max !== null && (numeric || temporal)) {
-    // Inverse of the profile's distribution: piecewise linear through min, the deciles and max
-    // (uniform between min and max when the profile has no deciles). Dates as days since 1970.
-    const points = [column.min, ...(column.quantiles?.length === 9 ? column.quantiles : []), column.max]
-      .map((p) => (numeric ? Number(p) : Math.round(Date.parse(p.slice(0, 10)) / 86_400_000)));
+    // Inverse of the profile's distribution: piecewise linear through the ends, the deciles and
+    // back (uniform between the ends when the profile has no deciles). Dates as days since 1970.
+    // SECURITY: a minimum or maximum is one person's value (the largest enterprise's revenue): the
+    // ends are rounded outwards (one significant figure; whole years for dates), and deciles are
+    // used only where each tenth of the column holds at least TWIN_MIN_VALUE_ROWS rows.
+    const deciles = column.quantiles?.length === 9 && (column.profiledRows ?? 0) >= 10 * TWIN_MIN_VALUE_ROWS ? column.quantiles : [];
+    const position = (p: string) => (numeric ? Number(p) : Math.round(Date.parse(p.slice(0, 10)) / 86_400_000));
+    const ends = numeric
+      ? [roundOutwards(Number(column.min), Math.floor), roundOutwards(Number(column.max), Math.ceil)]
+      : [position(`${column.min.slice(0, 4)}-01-01`), position(`${column.max.slice(0, 4)}-12-31`)];
+    const points = [ends[0]!, ...deciles.map(position), ends[1]!];
     if (points.every(Number.isFinite)) return quantileParts(points, drawSql('i', seed, 'u', 1_000_000), /INT/i.test(column.type), temporal);
   }
   return topValues.length > 0
     ? plain(`${sqlList(topValues.map((v) => v.value))}[1 + ${drawSql('i', seed, 'any', topValues.length)}]`)
     : plain('NULL');
+}
+
+/** `x` rounded to one significant figure away from the inside of the range (`round` is floor or ceil). */
+function roundOutwards(x: number, round: (v: number) => number): number {
+  if (x === 0 || !Number.isFinite(x)) return x;
+  const magnitude = 10 ** Math.floor(Math.log10(Math.abs(x)));
+  return round(x / magnitude) * magnitude;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { classifyPublished, compilePolicySelect, entityColumnOf, isJoinKind, planTwins, twinSql, type ColumnPolicy, type JoinKind, type KeyedDataset } from '../desensitize/index.js';
+import { classifyPublished, compilePolicySelect, entityColumnOf, isJoinKind, planTwins, twinSql, type ColumnPolicy, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, SourceRef, TableDefinition } from '../sandbox/index.js';
 import type { CatalogService } from './catalog-service.js';
@@ -99,7 +99,7 @@ export function createRefinery(deps: {
       const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined);
       granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
       const plan = twins.get(record.id);
-      const twin = twinSql(columns.map(toTwinColumn), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
+      const twin = twinSql(columns.map((c) => toTwinColumn(c, record.rows)), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
       dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }
     return { granted, dev, attach };
@@ -224,8 +224,11 @@ export function createRefinery(deps: {
 
 export type Refinery = ReturnType<typeof createRefinery>;
 
-function toTwinColumn(c: DatasetColumn) {
-  return { name: c.name, type: c.type, nullShare: c.nullShare, min: c.min, max: c.max, topValues: c.topValues, quantiles: c.quantiles ?? null, piiKind: c.pii?.kind ?? null };
+function toTwinColumn(c: DatasetColumn, rows: number): TwinColumn {
+  return {
+    name: c.name, type: c.type, nullShare: c.nullShare, min: c.min, max: c.max, topValues: c.topValues, quantiles: c.quantiles ?? null,
+    profiledRows: Math.round(rows * (1 - c.nullShare)), piiKind: c.pii?.kind ?? null,
+  };
 }
 
 /** A dataset's identifier columns with what ingest measured of them (profiles from before issue #10 have none). */

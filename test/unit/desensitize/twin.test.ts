@@ -61,16 +61,20 @@ describe('twinSql', () => {
       min(birth_date)::VARCHAR AS born_min, max(birth_date)::VARCHAR AS born_max, avg("Odd ""name"""::INTEGER) AS true_share FROM twin`);
     expect(ranges!.amount_min).toBeGreaterThanOrEqual(10);
     expect(ranges!.amount_max).toBeLessThanOrEqual(20);
-    expect([ranges!.age_min, ranges!.age_max]).toEqual([18, 65]);
+    // The profile's ends (18 and 65: two people's ages) are rounded outwards, to 10 and 70.
+    expect(ranges!.age_min).toBeGreaterThanOrEqual(10);
+    expect(ranges!.age_min).toBeLessThan(18);
+    expect(ranges!.age_max).toBeLessThanOrEqual(70);
+    expect(ranges!.age_max).toBeGreaterThan(65);
     expect(ranges!.born_min! >= '1950-01-01' && ranges!.born_max! <= '2000-12-31').toBe(true);
     expect(Math.abs(Number(ranges!.true_share) - 0.25)).toBeLessThan(0.015);
   });
 
   it('follows the deciles of skewed numbers and dates, within min and max', async () => {
     // Incomes: most small, a long tail; registrations bunched in recent years.
-    const income = column('income', 'DOUBLE', { min: '0', max: '1000000', quantiles: ['1000', '2000', '3000', '4000', '5000', '6000', '8000', '12000', '30000'] });
+    const income = column('income', 'DOUBLE', { min: '0', max: '1000000', profiledRows: 100_000, quantiles: ['1000', '2000', '3000', '4000', '5000', '6000', '8000', '12000', '30000'] });
     const registered = column('registered', 'DATE', {
-      min: '1990-01-01', max: '2025-12-31',
+      min: '1990-01-01', max: '2025-12-31', profiledRows: 100_000,
       quantiles: ['2015-01-01', '2016-01-01', '2017-01-01', '2018-01-01', '2019-01-01', '2020-01-01', '2021-01-01', '2022-01-01', '2023-01-01'],
     });
     await duck.connection.run(`CREATE OR REPLACE TABLE skewed AS ${twinSql([income, registered], ROWS, 7)}`);
@@ -87,6 +91,23 @@ describe('twinSql', () => {
     expect(stats!.first! >= '1990-01-01').toBe(true);
     expect(String(stats!.p10_date).slice(0, 4)).toMatch(/^201[45]$/);
     expect(String(stats!.median_date).slice(0, 4)).toMatch(/^201[89]$/);
+  });
+
+  it('never draws a profile\'s exact minimum or maximum, and ignores deciles of a small column', async () => {
+    // Revenue of 60 enterprises: the smallest and the largest are two enterprises' own figures.
+    const revenue = column('revenue', 'DOUBLE', { min: '1234.56', max: '987654.32', profiledRows: 60, quantiles: ['2000', '3000', '4000', '5000', '6000', '7000', '8000', '9000', '500000'] });
+    const founded = column('founded', 'DATE', { min: '1993-04-17', max: '2024-08-09' });
+    await duck.connection.run(`CREATE OR REPLACE TABLE small AS ${twinSql([revenue, founded], ROWS, 11)}`);
+    const [stats] = await duck.connection.all<Record<string, number | string>>(`SELECT min(revenue) AS lo, max(revenue) AS hi, quantile_cont(revenue, 0.5) AS median,
+      count(*) FILTER (WHERE revenue IN (1234.56, 987654.32, 500000)) AS exact, min(founded)::VARCHAR AS first, max(founded)::VARCHAR AS last FROM small`);
+    expect(Number(stats!.exact)).toBe(0);
+    // Rounded outwards: 1,000 to 1,000,000, uniform (60 rows are too few for the deciles to count).
+    expect(Number(stats!.lo)).toBeGreaterThanOrEqual(1000);
+    expect(Number(stats!.hi)).toBeLessThanOrEqual(1_000_000);
+    expect(Math.abs(Number(stats!.median) - 500_500)).toBeLessThan(20_000);
+    // Whole years: the twin's first and last dates are not the two real enterprises' dates.
+    expect(stats!.first! >= '1993-01-01' && stats!.first! < '1993-04-17').toBe(true);
+    expect(stats!.last! > '2024-08-09' && stats!.last! <= '2024-12-31').toBe(true);
   });
 
   it('generates valid values for every personal-data kind', async () => {
