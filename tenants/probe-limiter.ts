@@ -7,14 +7,18 @@ import { DomainError } from '../core/errors.js';
  *   sandbox withholds (files, settings, metadata, dynamic SQL, another environment's catalog);
  * - NOT_SELECT, MULTIPLE_STATEMENTS: DDL, ATTACH, COPY, SET or stacked statements, the usual ways out;
  * - TOO_COMPLEX: shapes sized to exhaust the planner, which cannot be interrupted.
+ * - and DSC_ERR_RUNTIME_ERROR: a prod query over personal data that failed while running. Such a
+ *   failure may depend on one person's value (a cast that fails only on their row), one bit per
+ *   query: counted, an oracle of that kind gets one bit per refill.
  * Never counted: a query written wrong (SYNTAX, UNKNOWN_NAME: an unqualified name resolves only in the
  * query's own environment, and the answer is the same whether it exists elsewhere or not), EMPTY and
- * TOO_LONG (refused on the text alone, before anything is parsed), and failures while running
- * (QUERY_FAILED, TIMEOUT, ...), which the gate had let through.
+ * TOO_LONG (refused on the text alone, before anything is parsed), and other failures while running
+ * (QUERY_FAILED in dev or over data without people in it, TIMEOUT, ...), which the gate had let through.
  */
-export const GATE_REFUSALS: ReadonlySet<string> = new Set([
+export const PROBING_CODES: ReadonlySet<string> = new Set([
   'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
+  'DSC_ERR_RUNTIME_ERROR',
 ]);
 
 /** A token bucket's shape: `burst` refused queries at once, then `perMinute` (fractions allowed). */
@@ -96,7 +100,7 @@ export class ProbeLimiter {
       settle: (code: string) => {
         if (settled) return;
         settled = true;
-        if (GATE_REFUSALS.has(code)) return;
+        if (PROBING_CODES.has(code)) return;
         for (const h of held) h.bucket.tokens = Math.min(h.budget.burst, h.bucket.tokens + 1);
       },
     };

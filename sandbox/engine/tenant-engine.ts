@@ -214,8 +214,8 @@ export class TenantEngine {
       const shape = decision.disclosure;
       const personLevel: PersonLevel | undefined = shape === undefined ? undefined
         : shape.kind === 'uncheckable' ? { uncheckable: shape.reason }
-          : { checks: (await withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES })))).checks };
-      const value = await withDeadline(connection, env, options, async () => {
+          : { checks: (await overPersonalData(withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES }))))).checks };
+      const snapshot = withDeadline(connection, env, options, async () => {
         const result = await connection.stream(decision.canonicalSql);
         const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
         async function* chunks(): AsyncIterable<DuckDBDataChunk> {
@@ -231,6 +231,7 @@ export class TenantEngine {
         }
         return write(columns, chunks());
       });
+      const value = await (shape ? overPersonalData(snapshot) : snapshot);
       // SECURITY: as for answers: a snapshot whose run overlapped a workspace change is not kept.
       if (this.generation !== generation) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the export ran: retry it');
       return { value, tables: decision.tables, sources: decision.sources, personLevel };
@@ -443,9 +444,8 @@ export class TenantEngine {
     try {
       // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
       if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
-      return await withDeadline(connection, env, options, (): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> => (shape
-        ? checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))
-        : readCapped(connection, decision.canonicalSql, options)));
+      if (!shape) return await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
+      return await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))));
     } catch (error) {
       if (error instanceof DomainError && error.code.startsWith('DSC_ERR_')) return { columns: [], rows: [], truncated: false, refusal: { code: error.code, message: error.message } };
       throw error;
@@ -720,6 +720,21 @@ async function withDeadline<T>(connection: DuckDBConnection, env: Env, options: 
   } finally {
     clearTimeout(deadline);
     if (refire) clearInterval(refire);
+  }
+}
+
+/**
+ * A prod run over personal data that failed while running: one refusal, the same whatever failed.
+ * SECURITY: invariant 8: the failure may depend on one person's value (a cast inside CASE that fails
+ * only on their row), so neither the engine's message nor its error class is told, and the code
+ * counts towards probing (tenants/probe-limiter.ts).
+ */
+async function overPersonalData<T>(run: Promise<T>): Promise<T> {
+  try {
+    return await run;
+  } catch (error) {
+    if (!(error instanceof DomainError) || error.code !== 'SBX_ERR_QUERY_FAILED') throw error;
+    throw new DomainError('DSC_ERR_RUNTIME_ERROR', 'the query failed while running over personal data; in prod the reason is not told (it could depend on one person\'s value) and such failures count as refused queries: develop the query in dev, where the engine\'s message is shown');
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * Red-team attacks on the person-level checks of prod answers (issue #11 item 3, invariant 8).
  * Every test asserts the SAFE behaviour. Tests named `was a hole:` failed against the first version
- * of the checks and pass since the fixes; `STOPPED:` passed from the start. Three attacks that still
- * work are documented as known limits in docs/sandbox.md (an error only one row triggers, N against
- * N-1 in two queries, a total minus the groups queried one by one) and are left out of this file.
+ * of the checks and pass since the fixes; `STOPPED:` passed from the start; `SLOWED, not closed:`
+ * an attack that still works, at the probing rate. Attacks that still work are documented as known
+ * limits in docs/sandbox.md (an error only one row triggers, slowed; N against N-1 in two queries;
+ * a total minus the groups queried one by one).
  *
  * Setup: the `pay` dataset of tests/security/prod-answers.test.ts (400 people x 20 payments,
  * resident IDs and mobiles under default policies). Person 0 lives alone in 孤岛区; person 1 pays
@@ -330,5 +331,26 @@ describe('attacks on the person-level checks of prod answers', () => {
     if (wide.statusCode === 200) expect(JSON.stringify(wide.json().rows)).not.toContain('孤岛区');
     // Still serving.
     expectStatus(await query("SELECT district, count(*) AS n FROM pay WHERE district <> '孤岛区' GROUP BY district"), 200);
+  });
+
+  // Last in the file: it spends the tenant's probing budget.
+  it('SLOWED, not closed: a runtime error that only one person\'s row triggers says nothing more than any failure, and counts as probing', async () => {
+    const EVE = { role: 'operator', org: 'p1', sub: 'eve' } as const;
+    const ask = (sql: string) => t.call(EVE, 'POST', '/v1/query', { sql, env: 'prod' });
+    // "Does person 1 pay more than X a month?": the cast fails only on their rows when they do.
+    const oracle = (x: number) => `SELECT count(*) AS n FROM pay WHERE CASE WHEN mobile = '${rich.mobile}' AND id_card_birth_year = ${rich.year} AND amount > ${x} THEN CAST('x' AS INTEGER) ELSE 1 END = 1`;
+    const failed = await ask(oracle(5_000_000));
+    expect(failed.statusCode, failed.body).toBe(422);
+    expect(failed.json().code).toBe('DSC_ERR_RUNTIME_ERROR');
+    // Another kind of failure (a logarithm of zero, not a conversion) over everyone reads the same: no error class.
+    const other = await ask('SELECT count(*) AS n FROM pay WHERE ln(amount - amount) > 0');
+    expect(other.json().code).toBe('DSC_ERR_RUNTIME_ERROR');
+    expect(other.json().message).toBe(failed.json().message);
+    expect(failed.body).not.toMatch(/Conversion|Out of Range|INT32|'x'/);
+    // Each such failure spends the operator's probing budget: past its burst, the operator is slowed.
+    const codes: string[] = [];
+    for (let i = 0; i < 40 && !codes.includes('SBX_ERR_REJECTIONS_RATE_LIMITED'); i++) codes.push((await ask(oracle(5_000_000 + i))).json().code);
+    expect(codes).toContain('SBX_ERR_REJECTIONS_RATE_LIMITED');
+    expect(codes.filter((c) => c !== 'SBX_ERR_REJECTIONS_RATE_LIMITED').every((c) => c === 'DSC_ERR_RUNTIME_ERROR')).toBe(true);
   });
 });
