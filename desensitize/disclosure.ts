@@ -100,21 +100,32 @@ export type CellVerdict = { ok: true } | { ok: false; rule: CellRule };
  * the few left out.
  */
 export function judgeCell(stats: CellStats, rules: DisclosureRules, groupEntities = stats.entities): CellVerdict {
+  const [rule] = failedRules(stats, rules, groupEntities);
+  return rule ? { ok: false, rule } : { ok: true };
+}
+
+/**
+ * Every rule a cell fails, in the order `judgeCell` applies them: a report names each rule a cell
+ * breaks (a sum can be both dominated and within reach of its second contributor), while an answer
+ * needs only the first to withhold it. The rules on contributions apply once the threshold holds.
+ */
+export function failedRules(stats: CellStats, rules: DisclosureRules, groupEntities = stats.entities): CellRule[] {
   // SECURITY: invariant 8: a cell about fewer than the minimum of entities (zero included) is withheld.
-  if (stats.entities < rules.minEntities) return { ok: false, rule: 'threshold' };
+  if (stats.entities < rules.minEntities) return ['threshold'];
   const leftOut = groupEntities - stats.entities;
   // SECURITY: invariant 8: sum(x) next to sum(x) FILTER (WHERE not one person) gives that person's x.
-  if (leftOut > 0 && leftOut < rules.minEntities) return { ok: false, rule: 'threshold' };
+  if (leftOut > 0 && leftOut < rules.minEntities) return ['threshold'];
+  const failed: CellRule[] = [];
   if (stats.total !== undefined && stats.top && stats.total > 0) {
     const top = [...stats.top].sort((a, b) => b - a);
     const largest = top.slice(0, rules.dominanceN).reduce((sum, value) => sum + value, 0);
     // SECURITY: one or two entities making up most of a sum reveal their own values.
-    if (largest > rules.dominanceK * stats.total) return { ok: false, rule: 'dominance' };
+    if (largest > rules.dominanceK * stats.total) failed.push('dominance');
     const rest = stats.total - (top[0] ?? 0) - (top[1] ?? 0);
     // SECURITY: the second largest contributor could subtract itself and learn the largest.
-    if (rest < rules.pRatio * (top[0] ?? 0)) return { ok: false, rule: 'p-ratio' };
+    if (rest < rules.pRatio * (top[0] ?? 0)) failed.push('p-ratio');
   }
-  return { ok: true };
+  return failed;
 }
 
 /** Plain-words reasons per rule, for answers and reports. */

@@ -1,6 +1,6 @@
 import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { judgeCell, ruleReason, type CellRule, type CellStats, type CellVerdict, type DisclosureRules } from '../../desensitize/index.js';
+import { failedRules, judgeCell, ruleReason, type CellRule, type CellStats, type CellVerdict, type DisclosureRules } from '../../desensitize/index.js';
 import type { Json } from '../gate/ast-walk.js';
 import { entityTableName } from '../engine/publish.js';
 import type { AnswerShape, PersonalRef } from './answer-shape.js';
@@ -380,9 +380,10 @@ export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<
     shape.aggregates.forEach((aggregate, index) => {
       for (const s of stats) {
         if (!s) continue;
-        const verdict = judgeCell(cellStats(s, index, aggregate.summable), rules, Number(s[0]));
-        if (!verdict.ok && verdict.rule !== 'threshold') byRule.set(verdict.rule, [...(byRule.get(verdict.rule) ?? []), [i, aggregate.column]]);
-        if (!verdict.ok && verdict.rule === 'threshold' && !small.includes(i)) byRule.set('threshold', [...(byRule.get('threshold') ?? []), [i, aggregate.column]]);
+        for (const rule of failedRules(cellStats(s, index, aggregate.summable), rules, Number(s[0]))) {
+          // A cell of a row that fails as a whole is named once, by the row.
+          if (rule !== 'threshold' || !small.includes(i)) byRule.set(rule, [...(byRule.get(rule) ?? []), [i, aggregate.column]]);
+        }
       }
       if (ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase())) onePerson.push([i, aggregate.column]);
       const value = row[aggregate.column];

@@ -178,6 +178,9 @@ describe('prod answers over personal data are checked person by person', () => {
     expect(dominated.outcome).toBe('fail');
     // Rows in code-point order: 一区, 三区, 二区, 四区.
     expect(byName(dominated).get('dominance')).toMatchObject({ status: 'fail', cells: [{ row: 2, column: 'total' }] });
+    // p-ratio: the others of 二区 (about 250,000) are far less than a tenth of person 1's 200,000,000,
+    // so the second largest contributor could estimate the largest within 10%.
+    expect(byName(dominated).get('p-ratio')).toMatchObject({ status: 'fail', cells: [{ row: 2, column: 'total' }] });
     expect(byName(dominated).get('minimum-entities')).toMatchObject({ status: 'pass' });
     // Row-level: identifiers fail; k-anonymity is counted over people, not rows.
     const rows = byName(await exportOf('SELECT mobile, amount FROM pay'));

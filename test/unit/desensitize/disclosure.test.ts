@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyPublished, DEFAULT_DISCLOSURE_RULES as RULES, entityColumnOf, judgeCell } from '../../../desensitize/index.js';
+import { classifyPublished, DEFAULT_DISCLOSURE_RULES as RULES, entityColumnOf, failedRules, judgeCell } from '../../../desensitize/index.js';
 
 describe('cell rules (ACRO defaults)', () => {
   it('withholds cells of fewer than 10 entities, zero included', () => {
@@ -19,6 +19,16 @@ describe('cell rules (ACRO defaults)', () => {
     expect(judgeCell({ entities: 12, total: 100, top: [70, 15] }, RULES)).toEqual({ ok: true });
     // 80 + 11 = 91 fails dominance first; 60 + 33 = 93 too. p-ratio alone: n = 2 dominance off.
     expect(judgeCell({ entities: 12, total: 100, top: [85, 8] }, { ...RULES, dominanceK: 1 })).toEqual({ ok: false, rule: 'p-ratio' });
+  });
+
+  it('names every rule a cell breaks, for reports: a dominated sum can be within reach of its second contributor too', () => {
+    expect(failedRules({ entities: 12, total: 100, top: [95, 1] }, RULES)).toEqual(['dominance', 'p-ratio']);
+    expect(failedRules({ entities: 12, total: 100, top: [81, 10] }, RULES)).toEqual(['dominance']);
+    expect(failedRules({ entities: 12, total: 100, top: [50, 30] }, RULES)).toEqual([]);
+    // Below the threshold, the contributions are not judged (the cell fails as a whole).
+    expect(failedRules({ entities: 3, total: 100, top: [95, 1] }, RULES)).toEqual(['threshold']);
+    // Leaving out 1 to 9 of its group is the threshold rule too.
+    expect(failedRules({ entities: 15 }, RULES, 20)).toEqual(['threshold']);
   });
 
   it('leaves counts to the threshold alone', () => {
