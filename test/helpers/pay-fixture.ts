@@ -21,6 +21,11 @@ export async function licensePayTenant(t: TestApp, tenantId: string): Promise<vo
   await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
     id: 'pay', name: 'pay', provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: '2026-10-31',
   }, PAYMENTS_SQL);
+  await licensePayGrantee(t, tenantId);
+}
+
+/** Licenses `tenantId` and grants it `pay`, already ingested (a second tenant over the same dataset). */
+export async function licensePayGrantee(t: TestApp, tenantId: string): Promise<void> {
   const license = licenseAround(new Date(), -1, 100);
   expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: tenantId, name: tenantId, ...license }), 201);
   expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${tenantId}/grants`, { dataset: 'pay', purpose: 'test', until: license.licenseTo }), 201);
