@@ -1,7 +1,7 @@
 /**
  * Differencing against every earlier release (issue #11 item 2), known answers over the `pay`
  * dataset (400 people, 20 payments each; person p in district p % 4, person 0 alone in 孤岛区):
- * counts of payments per district, with and without a FILTER that drops three people of 二区.
+ * counts of payments per district, with and without a condition that drops three people of 二区.
  * Another tenant's earlier release is "an earlier release"; the same tenant's is named by its
  * export id; cells that differ by 0 or by 10 or more people pass; and the three people are three
  * entities, not their 60 payments.
@@ -9,43 +9,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MASKS, mobileSql } from '../../desensitize/index.js';
-import { openDatabase } from '../../sandbox/index.js';
 import { expectStatus } from '../helpers/expect-status.js';
-import { licensePayGrantee, licensePayTenant } from '../helpers/pay-fixture.js';
+import { licensePayGrantee, licensePayTenant, paymentsPerDistrict as perDistrict, uniqueMaskedMobiles } from '../helpers/pay-fixture.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const ALPHA = { role: 'operator', org: 'alpha', sub: 'alice' } as const;
 const BETA = { role: 'operator', org: 'beta', sub: 'bob' } as const;
 
 type CheckBody = { name: string; status: string; reason: string; cells?: { row: number; column: string }[] };
-
-/**
- * People of 二区 (p % 4 = 1, person 1 excluded: it dominates sums) whose masked mobile no other of
- * the 400 shares, from the generator, outside the platform: filtering on them drops exactly them.
- */
-async function uniqueMaskedMobiles(count: number): Promise<string[]> {
-  const db = await openDatabase(':memory:');
-  const connection = await db.connect();
-  try {
-    const rows = await connection.all(`SELECT p, ${mobileSql('p', 11)} AS mobile FROM (SELECT range AS p FROM range(400))`);
-    const masked = rows.map((r) => ({ p: Number(r.p), mobile: MASKS.mobile.apply(String(r.mobile))! }));
-    const counts = new Map<string, number>();
-    for (const m of masked) counts.set(m.mobile, (counts.get(m.mobile) ?? 0) + 1);
-    const chosen = masked.filter((m) => m.p % 4 === 1 && m.p !== 1 && counts.get(m.mobile) === 1).slice(0, count).map((m) => m.mobile);
-    if (chosen.length < count) throw new Error('the fixture has too few unique masked mobiles');
-    return chosen;
-  } finally {
-    connection.close();
-    db.close();
-  }
-}
-
-/** Payments per district (孤岛区 left out: one person), counting only those whose mobile is not among `drop`. */
-function perDistrict(drop: string[]): string {
-  const filter = drop.length === 0 ? '' : ` FILTER (WHERE mobile NOT IN (${drop.map((m) => `'${m}'`).join(', ')}))`;
-  return `SELECT district, count(*)${filter} AS payments FROM pay WHERE district <> '孤岛区' GROUP BY district ORDER BY district`;
-}
 
 describe('differencing against earlier releases', () => {
   let t: TestApp;
@@ -90,6 +61,9 @@ describe('differencing against earlier releases', () => {
     const check = differencingOf(second)!;
     expect(check.status).toBe('fail');
     expect(second.outcome).toBe('fail');
+    // Alone, the output is fine: only differencing fails it. Its three people made 60 payments:
+    // counted as rows they would be 60 apart, not fewer than 10.
+    expect(second.checks.filter((c: CheckBody) => c.status !== 'pass').map((c: CheckBody) => c.name)).toEqual(['differencing']);
     // 二区 is the third row (一区, 三区, 二区, 四区 in code-point order); the other three districts are the same people (Δ = 0): they pass.
     expect(check.cells).toEqual([{ row: 2, column: 'payments' }]);
     expect(check.reason).toContain('an earlier release');
@@ -121,10 +95,10 @@ describe('differencing against earlier releases', () => {
     expect(differencingOf(same)).toMatchObject({ status: 'pass' });
   });
 
-  it('counts people, not payments: 60 payments of 3 people are 3', async () => {
-    // Three people's 60 payments differ by 60 rows, which alone would pass a row-based threshold.
-    const rows = await create(BETA, `SELECT district, count(*) AS payments FROM pay WHERE district <> '孤岛区' AND mobile NOT IN (${three.map((m) => `'${m}'`).join(', ')}) GROUP BY district ORDER BY district`, 'river-lab');
-    expect(differencingOf(rows)).toMatchObject({ status: 'fail', cells: [{ row: 2, column: 'payments' }] });
+  it('respects FILTER clauses: the entities whose rows count in the cell', async () => {
+    // The same three people dropped by the count's FILTER: the group keeps them, the cell does not.
+    const filtered = await create(BETA, perDistrict(three, { filter: true }), 'river-lab');
+    expect(differencingOf(filtered)).toMatchObject({ status: 'fail', cells: [{ row: 2, column: 'payments' }] });
   });
 
   it('has no differencing check for row-level outputs', async () => {
