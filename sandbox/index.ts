@@ -6,6 +6,7 @@ export { wipeDirectory, type WipeRecord } from './wipe-directory.js';
 export { listDir, removeLeftovers } from './leftovers.js';
 export { tenantDirectory, datasetDirectory, exportVersionDirectory } from './data-paths.js';
 export { hashFile, PACKAGE_DIR, SNAPSHOT_FILE } from './engine/export-files.js';
+export { listReleaseFiles } from './engine/release-store.js';
 export { EngineClient, type EngineClientOptions, type EngineStopped } from './engine/engine-client.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
 export {

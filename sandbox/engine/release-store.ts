@@ -90,6 +90,19 @@ export function unreleaseCells(dataDir: string, key: ReleaseKey): void {
   fs.rmSync(releaseFile(dataDir, key), { force: true });
 }
 
+/**
+ * Every file under the release store with the version it claims to hold (temp files as
+ * `version: null`), for the sweep at start of releases whose approval never committed.
+ */
+export function listReleaseFiles(dataDir: string): { file: string; exportId: string | null; version: number | null }[] {
+  const root = releasesDirectory(dataDir);
+  if (!fs.existsSync(root)) return [];
+  return fs.readdirSync(root).flatMap((dir) => fs.readdirSync(path.join(root, dir)).map((name) => {
+    const match = /^(exp-[0-9a-f]{16})-v(\d+)\.parquet$/.exec(name);
+    return { file: path.join(root, dir, name), exportId: match?.[1] ?? null, version: match ? Number(match[2]) : null };
+  }));
+}
+
 /** Per new cell, one released cell too close to it: the same tenant's first (it may be named). */
 async function closePairs(connection: DuckDBConnection, newCells: string, released: string[], task: ReleaseKey & { minEntities: number }): Promise<DifferencingPair[]> {
   const sql = `
