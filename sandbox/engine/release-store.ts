@@ -27,7 +27,7 @@ import type { DifferencingPair, DifferencingResult, ExportDifferenceTask, Export
 /** Reason-safe: what a missing or unreadable cell set is called (no paths). */
 const MISSING = 'the entity sets of its cells are missing or unreadable';
 
-export async function differencing(dataDir: string, task: ExportDifferenceTask | ExportReleaseTask): Promise<DifferencingResult> {
+export async function differencing(dataDir: string, task: Omit<ExportDifferenceTask, 'kind'>): Promise<DifferencingResult> {
   const cells = path.join(exportVersionDirectory(dataDir, task.exportId, task.version), CELLS_FILE);
   if (!fs.existsSync(cells)) return { missing: MISSING };
   const released = releasedFiles(dataDir, task.datasets);
@@ -55,7 +55,7 @@ export async function differencing(dataDir: string, task: ExportDifferenceTask |
  * the same step. The caller runs one release at a time (two releases checked against each other's
  * absence would both pass).
  */
-export async function releaseCells(dataDir: string, task: ExportReleaseTask): Promise<DifferencingResult> {
+export async function releaseCells(dataDir: string, task: Omit<ExportReleaseTask, 'kind'>): Promise<DifferencingResult> {
   const result = await differencing(dataDir, task);
   if ('missing' in result || result.pairs.length > 0) return { ...result, ...('missing' in result ? {} : { released: false }) };
   const dir = releaseDirectory(dataDir, task.datasets);
