@@ -259,7 +259,8 @@ export function createExportService(deps: {
    * released could each pass and both be released. When the version now fails (or its cells can no
    * longer be compared though they could before), the approval is refused with
    * EXP_ERR_CHECKS_STALE, the new outcome is audited and the export goes back to the operator
-   * (`changes_requested`): a new version or a mitigation is needed. Returns the release key to
+   * (`changes_requested`, with the platform's own review saying why): a new version or a
+   * mitigation is needed. Returns the release key to
    * undo when the approval does not commit, or null when nothing was added (no cells).
    */
   async function release(actor: AuditActor, record: ExportRecord, version: ExportVersionRecord): Promise<{ exportId: string; version: number; tenantId: string; datasets: string[] } | null> {
@@ -280,9 +281,16 @@ export function createExportService(deps: {
     // No cells and none expected (no personal table, row-level, or already judged by reviewers): nothing to keep.
     if ('missing' in result && recorded?.status !== 'pass') return null;
     if (!('missing' in result) && result.pairs.length === 0) return result.released ? key : null;
-    const updated: ExportRecord = { ...record, status: 'changes_requested', updatedAt: nowIso() };
+    const at = nowIso();
+    const updated: ExportRecord = { ...record, status: 'changes_requested', updatedAt: at };
+    // Versions are immutable: the platform's own request for changes tells the operator why (reviews are shown to it).
+    const request: ReviewRecord = {
+      exportId: record.id, version: version.version, reviewerSub: SYSTEM_ACTOR.sub, reviewerOrg: SYSTEM_ACTOR.org, decision: 'request_changes',
+      comment: `checked again at approval: ${now.reason}`, createdAt: at,
+    };
     await deps.store.mutate(async (tx) => {
       await tx.updateExport(updated);
+      await tx.insertExportReview(request);
       // SECURITY: the supervisor sees which cells are too close, and to which of the tenant's own releases.
       await tx.appendAudit({ actor, action: 'export.check', target: target(record.id), details: { version: version.version, name: now.name, status: now.status, reason: now.reason, stale: true, was: recorded?.status ?? null } });
     });

@@ -76,6 +76,10 @@ describe('differencing under attack', () => {
     // The new outcome is audited for the supervisor.
     const audit = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/audit?action=export.check&target=export:${b}`), 200).json().entries as { details: { name: string; status: string; stale?: boolean; reason: string } }[];
     expect(audit.some((e) => e.details.name === 'differencing' && e.details.status === 'fail' && e.details.stale === true && e.details.reason.includes('an earlier release'))).toBe(true);
+    // Its operator is told why, by the platform's own request for changes (another tenant's release unnamed).
+    const seen = expectStatus(await t.call(BETA, 'GET', `/v1/exports/${b}`), 200).json();
+    expect(seen.reviews).toEqual([expect.objectContaining({ reviewer: 'indomain', decision: 'request_changes', comment: expect.stringContaining('an earlier release') })]);
+    expect(JSON.stringify(seen)).not.toContain(a);
     // A new version is checked against every release: it fails now.
     const next = expectStatus(await t.call(BETA, 'POST', `/v1/exports/${b}/versions`, { source: { sql: paymentsPerDistrict(three) } }), 201).json();
     expect(differencingOf(next)).toMatchObject({ status: 'fail' });
