@@ -12,7 +12,7 @@ type StartServer = (mode: 'app', env: Record<string, string>) => Promise<Started
 const DATASETS = { incremental: 'bench_grant_incremental', full: 'bench_grant_full' } as const;
 const POLL_MS = 20;
 
-async function call(port: number, token: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: any }> {
+export async function call(port: number, token: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

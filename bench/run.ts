@@ -17,6 +17,7 @@ import { benchStart } from './start.js';
 import { benchTwin } from './twin.js';
 import { benchTwinJoins } from './twin-joins.js';
 import { benchIncrementalGrant } from './refinery.js';
+import { benchDifferencing } from './differencing.js';
 import { prepareUpload } from '../sandbox/index.js';
 import { signDevToken } from '../server/dev-tokens.js';
 
@@ -436,6 +437,7 @@ try {
   if (!only || only === 'engine' || only === 'runaways') await benchRunaways();
   if (!only || only === 'engine' || only === 'neighbour') await benchNoisyNeighbour();
   if (!only || only === 'disclosure') await benchDisclosure();
+  if (!only || only === 'differencing') await benchDifferencing(startServer, freshEnv(), JWT_SECRET, DISCLOSURE_ROWS);
   if (!only || only === 'refinery') await benchIncrementalGrant(startServer, freshEnv(), JWT_SECRET);
   if (!only || only === 'desensitize') {
     await benchDesensitize();

@@ -35,6 +35,15 @@ export function exportVersionDirectory(dataDir: string, exportId: string, versio
   return path.join(dataDir, 'exports', exportId, `v${version}`);
 }
 
+/**
+ * The release store: the entity sets of every released export version's cells, for differencing
+ * (`engine/release-store.ts`). Opened only by the trusted engine process; outside every tenant's
+ * directory, so no tenant engine attaches or reads it.
+ */
+export function releasesDirectory(dataDir: string): string {
+  return path.join(dataDir, 'releases');
+}
+
 /** Request temp files (uploads, ingests being received). */
 export function requestTempDirectory(dataDir: string): string {
   return path.join(dataDir, 'tmp');

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_DISCLOSURE_RULES } from '../desensitize/index.js';
 import { removeLeftovers, type EngineStopped, type WipeRecord } from '../sandbox/index.js';
 import { SYSTEM_ACTOR } from './audit/audit-entry.js';
 import { createAuditService } from './audit/audit-service.js';
@@ -116,9 +117,12 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       rowCap: exportLimits.rowCap,
       datasetColumns: async (dataset, version) => (await store.reader.datasetVersions(dataset)).find((v) => v.record.version === version)?.columns,
       workspaceTables: (tenantId) => store.reader.listWorkspaceTables(tenantId),
+      minEntities: DEFAULT_DISCLOSURE_RULES.minEntities,
+      difference: (task) => options.engine.exportDifference(task),
     });
     const exports = createExportService({
       store, engine: options.engine, checks: exportChecks, access, probes, dataDir: options.dataDir, limits: exportLimits, now: clock, today, assertTenantActive,
+      minEntities: DEFAULT_DISCLOSURE_RULES.minEntities,
     });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);

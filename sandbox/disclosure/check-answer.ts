@@ -224,34 +224,15 @@ interface Companion {
  * of the quasi-identifiers shown.
  */
 async function companionSql(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref: PersonalRef): Promise<string> {
-  const node = shape.node as Obj;
-  const from = augmentFrom(shape.from, shape.personal);
-  const entity: Obj = { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [ref.entityColumn], alias: '' };
   const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
-  const keyItems = keys.map((key, i) => aliased(key, `__key${i}`));
-  const base = { ...node, from_table: from, having: null, modifiers: [], qualify: null, sample: null, aggregate_handling: 'STANDARD_HANDLING' };
   if (shape.kind === 'rows') {
+    const { entity, keyItems, base } = companionBase(shape, ref, keys);
     const count = { ...countStar(), function_name: 'count', children: [entity], distinct: true, alias: '__n' };
     return render(connection, { ...base, select_list: [...keyItems, count], group_expressions: keys.map(clone), group_sets: keys.length > 0 ? [keys.map((_, i) => i)] : [] });
   }
-  // Non-aggregate items keep their aliases so that GROUP BY names resolve exactly as in the query.
-  const plainItems = ((node.select_list as Json[]) ?? []).filter((_, i) => !shape.aggregates.some((a) => a.column === i));
-  const summed = shape.aggregates.map((a) => a.summable && ((a.node as Obj).children as Json[]).length > 0);
-  const perAggregate = shape.aggregates.flatMap((aggregate, i) => {
-    const call = clone(aggregate.node) as Obj;
-    const children = (call.children as Json[]) ?? [];
-    const noOrder = { type: 'ORDER_MODIFIER', orders: [] };
-    const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: false, alias: `__r${i}`, order_bys: noOrder };
-    const contribution = { ...call, function_name: 'sum', children: children.slice(0, 1), distinct: false, alias: `__c${i}`, order_bys: noOrder };
-    return summed[i] ? [rows, contribution] : [rows];
-  });
-  const inner = await render(connection, {
-    ...base,
-    select_list: [...plainItems.map(clone), ...keyItems, aliased(entity, '__e'), ...perAggregate],
-    group_expressions: [...keys.map(clone), entity],
-    group_sets: [[...keys.map((_, i) => i), keys.length]],
-  });
+  const inner = await companionInnerSql(connection, shape, ref);
   const keyList = keys.map((_, i) => `__key${i}`);
+  const summed = summedAggregates(shape);
   const stats = summed.flatMap((summable, i) => [
     `count(*) FILTER (WHERE __r${i} > 0)`,
     summable ? `CAST(sum(abs(__c${i})) AS DOUBLE)` : 'NULL',
@@ -260,6 +241,48 @@ async function companionSql(connection: DuckDBConnection, shape: Exclude<AnswerS
   if (keys.length === 0) return `SELECT ${['count(*)', ...stats].join(', ')} FROM (${inner}) AS __companion`;
   // The grand-total set gives the distinct entities of the whole selection (its last column flags it).
   return `SELECT ${[...keyList, 'count(DISTINCT __e)', ...stats, `GROUPING(${keyList.join(', ')})`].join(', ')} FROM (${inner}) AS __companion GROUP BY GROUPING SETS ((${keyList.join(', ')}), ())`;
+}
+
+/**
+ * The inner companion of an aggregate answer over one personal table: one row per (output group,
+ * entity), with the group's keys as `__key<i>`, the entity as `__e`, and per aggregate `i` the rows
+ * of that entity counting in its cell (its FILTER respected) as `__r<i>` and, when summable, the
+ * entity's contribution as `__c<i>`. Also read by `cell-entities.ts` (differencing).
+ */
+export async function companionInnerSql(connection: DuckDBConnection, shape: Extract<AnswerShape, { kind: 'aggregate' }>, ref: PersonalRef): Promise<string> {
+  const keys = shape.keys;
+  const { node, entity, keyItems, base } = companionBase(shape, ref, keys);
+  // Non-aggregate items keep their aliases so that GROUP BY names resolve exactly as in the query.
+  const plainItems = ((node.select_list as Json[]) ?? []).filter((_, i) => !shape.aggregates.some((a) => a.column === i));
+  const summed = summedAggregates(shape);
+  const perAggregate = shape.aggregates.flatMap((aggregate, i) => {
+    const call = clone(aggregate.node) as Obj;
+    const children = (call.children as Json[]) ?? [];
+    const noOrder = { type: 'ORDER_MODIFIER', orders: [] };
+    const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: false, alias: `__r${i}`, order_bys: noOrder };
+    const contribution = { ...call, function_name: 'sum', children: children.slice(0, 1), distinct: false, alias: `__c${i}`, order_bys: noOrder };
+    return summed[i] ? [rows, contribution] : [rows];
+  });
+  return render(connection, {
+    ...base,
+    select_list: [...plainItems.map(clone), ...keyItems, aliased(entity, '__e'), ...perAggregate],
+    group_expressions: [...keys.map(clone), entity],
+    group_sets: [[...keys.map((_, i) => i), keys.length]],
+  });
+}
+
+/** The query's node over the augmented FROM (no HAVING, QUALIFY or modifiers), its keys aliased, and the entity column of `ref`. */
+function companionBase(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref: PersonalRef, keys: Json[]) {
+  const node = shape.node as Obj;
+  const entity: Obj = { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [ref.entityColumn], alias: '' };
+  const keyItems = keys.map((key, i) => aliased(key, `__key${i}`));
+  const base = { ...node, from_table: augmentFrom(shape.from, shape.personal), having: null, modifiers: [], qualify: null, sample: null, aggregate_handling: 'STANDARD_HANDLING' };
+  return { node, entity, keyItems, base };
+}
+
+/** Per aggregate: whether its per-entity contribution is summed (a summable call with an argument). */
+function summedAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>): boolean[] {
+  return shape.aggregates.map((a) => a.summable && ((a.node as Obj).children as Json[]).length > 0);
 }
 
 /** Renders a SELECT node to SQL with DuckDB's own serializer. */
@@ -352,10 +375,12 @@ const ONE_PERSON_AGGREGATES = new Set(['min', 'max', 'median', 'quantile', 'quan
  * rule, what fails or needs review. For outputs that leave the domain (exports), where a
  * supervisor decides and mitigations make new versions.
  */
-export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean; checks: OutputCheck[] }> {
+export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean; checks: OutputCheck[]; rowKeys: string[] }> {
   const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer);
   const width = columns.length;
   const rows = answer.rows.map(strip);
+  // Each output row's group key, as the companions print it: `cell-entities.ts` finds rows by it.
+  const rowKeys = answer.rows.map((row) => keyOf(row, width));
   const checks: OutputCheck[] = [];
   const check = (name: string, failing: { rows?: number[]; cells?: [number, number][] }, status: 'review' | 'fail', reason: string, passReason: string) => {
     const count = (failing.rows?.length ?? 0) + (failing.cells?.length ?? 0);
@@ -368,7 +393,7 @@ export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<
     const offending = answer.rows.flatMap((row, i) => (companions.some((stats) => Number(stats.get(keyOf(row, width))?.[0] ?? 0) < rules.k) ? [i] : []));
     const over = shape.quasi.length > 0 ? `on (${shape.quasi.map((q) => q.label).join(', ')})` : 'in the selected population';
     check('k-anonymity', { rows: offending }, 'fail', `${offending.length} rows describe fewer than ${rules.k} people ${over}`, `every row is shared by at least ${rules.k} people ${over}`);
-    return { columns, rows, truncated: answer.truncated, checks };
+    return { columns, rows, truncated: answer.truncated, checks, rowKeys };
   }
   const small: number[] = [];
   const byRule = new Map<CellRule, [number, number][]>();
@@ -397,7 +422,7 @@ export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<
   check('p-ratio', { cells: cellsOf('p-ratio') }, 'fail', ruleReason('p-ratio', cellsOf('p-ratio').length, rules), 'no cell lets a contributor estimate another closely');
   check('single-values', { cells: onePerson }, 'review', `${onePerson.length} cells are a minimum, maximum, median or mode: one person's own value`, 'no cell is one person\'s own value');
   check('zeros', { cells: zeros }, 'review', `${zeros.length} cells are zero, which says that nobody in a group has a property`, 'no zero cells');
-  return { columns, rows, truncated: answer.truncated, checks };
+  return { columns, rows, truncated: answer.truncated, checks, rowKeys };
 }
 
 function dedupe(cells: [number, number][]): [number, number][] {

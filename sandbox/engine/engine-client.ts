@@ -9,7 +9,7 @@ import { EngineProcess, networkIsolationAvailable, type ExitReason } from './eng
 import { ingestProgressPath, readIngestProgress, type IngestProgress } from './ingest-progress.js';
 import type { IngestResult } from './ingest-dataset.js';
 import {
-  isTrustedTask, TRUSTED_PROCESS, type BuildResult, type DeliveredFile, type ExportDeliverTask, type ExportDeriveTask, type ExportReadTask, type ExportRows,
+  DifferencingResultSchema, isTrustedTask, TRUSTED_PROCESS, type BuildResult, type DifferencingResult, type ExportDifferenceTask, type ExportReleaseTask, type ExportUnreleaseTask, type DeliveredFile, type ExportDeliverTask, type ExportDeriveTask, type ExportReadTask, type ExportRows,
   type ExportSnapshot, type ExportSnapshotResult, type ExportSnapshotTask, type CreatedTable, type CreateTableTask, type EngineTask, type Env, type ImportTableTask, type IngestDatasetTask, type ListedTable,
   type PublishResult, type PublishTask, type QueryResult, type QueryTask, type WorkspaceTableInfo,
 } from './protocol.js';
@@ -140,6 +140,21 @@ export class EngineClient {
   /** Writes the delivered data file of an approved version, in the trusted process. */
   exportDeliver(task: Omit<ExportDeliverTask, 'kind'>): Promise<DeliveredFile> {
     return this.send({ kind: 'export-deliver', ...task }, TASK_LIMIT_MS.import) as Promise<DeliveredFile>;
+  }
+
+  /** The differencing check of a version's cells against every release over the same datasets, in the trusted process. */
+  async exportDifference(task: Omit<ExportDifferenceTask, 'kind' | 'suppressed'> & { suppressed?: ExportDifferenceTask['suppressed'] }): Promise<DifferencingResult> {
+    return DifferencingResultSchema.parse(await this.send({ kind: 'export-difference', suppressed: [], ...task }, TASK_LIMIT_MS.import));
+  }
+
+  /** At approval: differencing again and, when nothing is too close, the version's cells added to the release store. */
+  async exportRelease(task: Omit<ExportReleaseTask, 'kind' | 'suppressed'> & { suppressed?: ExportReleaseTask['suppressed'] }): Promise<DifferencingResult> {
+    return DifferencingResultSchema.parse(await this.send({ kind: 'export-release', suppressed: [], ...task }, TASK_LIMIT_MS.import));
+  }
+
+  /** Takes a version's cells out of the release store (its approval did not commit). */
+  async exportUnrelease(task: Omit<ExportUnreleaseTask, 'kind'>): Promise<void> {
+    await this.send({ kind: 'export-unrelease', ...task }, TASK_LIMIT_MS.short);
   }
 
   ingestDataset(task: Omit<IngestDatasetTask, 'kind'>): Promise<IngestResult> {

@@ -17,6 +17,8 @@ import type { DeliveredFile, ExportFormat, ExportRows, ExportSnapshot } from './
  * version is a new directory. The delivered file of an approved version goes to `package/`.
  */
 export const SNAPSHOT_FILE = 'snapshot.parquet';
+/** The entity sets of an aggregate snapshot's cells (`cell-entities.ts`), for differencing. */
+export const CELLS_FILE = 'cells.parquet';
 export const PACKAGE_DIR = 'package';
 const DATA_FILE: Record<ExportFormat, string> = { csv: 'data.csv', parquet: 'data.parquet', xlsx: 'data.xlsx' };
 /** UTF-8 byte order mark: Excel and WPS read a CSV without one as the local ANSI code page (GBK). */
@@ -26,7 +28,8 @@ const XLSX_MAX_ROWS = 1_048_575;
 
 let trusted: Promise<DuckDBInstance> | undefined;
 
-async function trustedConnection(): Promise<DuckDBConnection> {
+/** A connection to the process's trusted in-memory instance (export files, the release store). */
+export async function trustedConnection(): Promise<DuckDBConnection> {
   trusted ??= DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '1024MB', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   return (await trusted).connect();
 }
@@ -94,11 +97,60 @@ export async function deriveRoundedSnapshot(fromDir: string, toDir: string, roun
       ? `CAST(round(${quoteIdentifier(c.name)} / 5.0) * 5 AS ${c.type}) AS ${quoteIdentifier(c.name)}`
       : quoteIdentifier(c.name)).join(', ');
     await connection.run(`COPY (SELECT ${select} FROM ${source}) TO ${sqlString(temp)} (FORMAT parquet)`);
-    return await sealSnapshot(connection, temp, target, columns);
+    const sealed = await sealSnapshot(connection, temp, target, columns);
+    // Rounding changes values, never who counts in a cell: the cells keep their entity sets.
+    if (fs.existsSync(path.join(fromDir, CELLS_FILE))) fs.linkSync(path.join(fromDir, CELLS_FILE), path.join(toDir, CELLS_FILE));
+    return sealed;
   } catch (error) {
     fs.rmSync(temp, { force: true });
     throw error;
   } finally {
+    connection.closeSync();
+  }
+}
+
+/**
+ * Writes the entity sets of a version's cells beside its snapshot (`cells.parquet`: row, column,
+ * label, entity; one entry per distinct member). Immutable like the snapshot; nothing is left
+ * behind on failure. Trusted code: the entity keys never reach the tenant's SQL.
+ */
+export async function writeCells(dir: string, batches: AsyncIterable<[number, string, string, string][]>): Promise<{ entries: number }> {
+  const target = path.join(dir, CELLS_FILE);
+  if (fs.existsSync(target)) throw new DomainError('EXP_ERR_INVALID_STATE', 'this export version already has its cell entity sets');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const temp = `${target}.${process.pid}.tmp`;
+  const table = scratchName();
+  const connection = await trustedConnection();
+  try {
+    await connection.run(`CREATE TABLE ${table} ("row" INTEGER, "column" VARCHAR, label VARCHAR, entity VARCHAR)`);
+    const appender = await connection.createAppender(table);
+    try {
+      for await (const batch of batches) {
+        for (const [row, column, label, entity] of batch) {
+          appender.appendInteger(row);
+          appender.appendVarchar(column);
+          appender.appendVarchar(label);
+          appender.appendVarchar(entity);
+          appender.endRow();
+        }
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+    await connection.run(`COPY (SELECT DISTINCT * FROM ${table} ORDER BY ALL) TO ${sqlString(temp)} (FORMAT parquet)`);
+    const counted = await connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${sqlString(temp)})`);
+    fs.chmodSync(temp, 0o400);
+    // SECURITY: immutability, as for the snapshot: link fails when the target exists.
+    fs.linkSync(temp, target);
+    fs.rmSync(temp, { force: true });
+    flushDirectory(dir);
+    return { entries: Number(counted.getRowsJS()[0]?.[0] ?? 0) };
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    throw error;
+  } finally {
+    await connection.run(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     connection.closeSync();
   }
 }

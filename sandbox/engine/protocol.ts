@@ -200,9 +200,64 @@ export type ExportReadTask = z.infer<typeof ExportReadTaskSchema>;
 export const ExportDeliverTaskSchema = z.object({ kind: z.literal('export-deliver'), exportId: ExportIdSchema, version: ExportVersionSchema, format: ExportFormatSchema, recipient: TenantIdSchema });
 export type ExportDeliverTask = z.infer<typeof ExportDeliverTaskSchema>;
 
+/** A released version's place in the release store: who released what to whom, over which datasets. */
+export const ReleaseKeySchema = z.object({
+  exportId: ExportIdSchema,
+  version: ExportVersionSchema,
+  tenantId: TenantIdSchema,
+  /** The source dataset ids of the version (its lineage); cells are compared only over the same set. */
+  datasets: z.array(DatasetIdSchema).min(1),
+});
+export type ReleaseKey = z.infer<typeof ReleaseKeySchema>;
+
+/**
+ * Trusted: the differencing check of a version's cells (`cells.parquet`) against every released
+ * cell over the same datasets, across all tenants and recipients (`release-store.ts`).
+ */
+export const ExportDifferenceTaskSchema = ReleaseKeySchema.extend({
+  kind: z.literal('export-difference'),
+  minEntities: z.number().int().min(1),
+  /** Cells the version withholds (suppression): neither compared nor, at release, kept. */
+  suppressed: z.array(z.object({ row: z.number().int().min(0), column: z.string() })).max(1_000_000).default([]),
+});
+export type ExportDifferenceTask = z.infer<typeof ExportDifferenceTaskSchema>;
+
+/**
+ * Trusted: at approval, the differencing check again (releases made since included) and, when no
+ * cell is too close, the version's cells added to the release store in the same step.
+ */
+export const ExportReleaseTaskSchema = ExportDifferenceTaskSchema.extend({
+  kind: z.literal('export-release'),
+  recipient: TenantIdSchema,
+});
+export type ExportReleaseTask = z.infer<typeof ExportReleaseTaskSchema>;
+
+/** Trusted: takes a version's cells out of the release store again (its approval did not commit). */
+export const ExportUnreleaseTaskSchema = ReleaseKeySchema.extend({ kind: z.literal('export-unrelease') });
+export type ExportUnreleaseTask = z.infer<typeof ExportUnreleaseTaskSchema>;
+
+/**
+ * A new cell and an earlier released cell whose entity sets differ by at least one and fewer than
+ * the minimum. `earlier` names the earlier export and cell only when it is the same tenant's; null
+ * otherwise (another tenant's ids and recipients never leave the trusted process).
+ */
+export const DifferencingPairSchema = z.object({
+  row: z.number().int(),
+  column: z.string(),
+  earlier: z.object({ exportId: z.string(), version: z.number().int(), row: z.number().int(), column: z.string() }).nullable(),
+});
+export type DifferencingPair = z.infer<typeof DifferencingPairSchema>;
+
+/** What the differencing check found: `missing` when the version has no readable cell sets (fail closed). */
+export const DifferencingResultSchema = z.union([
+  z.object({ missing: z.string() }),
+  z.object({ pairs: z.array(DifferencingPairSchema), cells: z.number().int(), releases: z.number().int(), released: z.boolean().optional() }),
+]);
+export type DifferencingResult = z.infer<typeof DifferencingResultSchema>;
+
 export const EngineTaskSchema = z.discriminatedUnion('kind', [
   OpenTaskSchema, IngestDatasetTaskSchema, ImportTableTaskSchema, QueryTaskSchema, BuildTaskSchema, SwapTaskSchema, CloseAllTaskSchema, CreateTableTaskSchema, DropTableTaskSchema, ListTablesTaskSchema, SchemaTaskSchema,
-  ExportSnapshotTaskSchema, ExportDeriveTaskSchema, ExportReadTaskSchema, ExportDeliverTaskSchema,
+  ExportSnapshotTaskSchema, ExportDeriveTaskSchema, ExportReadTaskSchema, ExportDeliverTaskSchema, ExportDifferenceTaskSchema, ExportReleaseTaskSchema, ExportUnreleaseTaskSchema,
 ]);
 export type EngineTask = z.infer<typeof EngineTaskSchema>;
 
@@ -210,7 +265,7 @@ export type EngineTask = z.infer<typeof EngineTaskSchema>;
  * Tasks of the trusted process: ingest and builds (raw data), and the export file work that runs
  * no tenant SQL (deriving, reading and delivering snapshots). Everything else is a tenant's.
  */
-const TRUSTED_TASK_KINDS: ReadonlySet<EngineTask['kind']> = new Set(['build', 'ingest-dataset', 'export-derive', 'export-read', 'export-deliver']);
+const TRUSTED_TASK_KINDS: ReadonlySet<EngineTask['kind']> = new Set(['build', 'ingest-dataset', 'export-derive', 'export-read', 'export-deliver', 'export-difference', 'export-release', 'export-unrelease']);
 
 export function isTrustedTask(task: EngineTask): boolean {
   return TRUSTED_TASK_KINDS.has(task.kind);
@@ -295,6 +350,8 @@ export type ExportSnapshot = z.infer<typeof ExportSnapshotSchema>;
  */
 export const PersonLevelSchema = z.union([
   z.object({
+    /** The output's shape: only `aggregate` outputs have cells, and their entity sets beside the snapshot (`cells.parquet`). */
+    kind: z.enum(['aggregate', 'rows']).optional(),
     checks: z.array(z.object({
       name: z.string(),
       status: z.enum(['pass', 'review', 'fail']),

@@ -11,7 +11,8 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import { DomainError, isDomainError } from '../../core/errors.js';
 import { EngineTaskSchema, type EngineTask, type TaskOutcome } from './protocol.js';
 import { assertNotRetired, datasetDirectory, exportVersionDirectory, requestTempDirectory, tenantDirectory } from '../data-paths.js';
-import { deliverSnapshot, deriveRoundedSnapshot, readSnapshotRows, writeSnapshot } from './export-files.js';
+import { deliverSnapshot, deriveRoundedSnapshot, readSnapshotRows, writeCells, writeSnapshot } from './export-files.js';
+import { differencing, releaseCells, unreleaseCells } from './release-store.js';
 import type { PreparedUpload } from '../upload/prepare-upload.js';
 import { ingestDataset } from './ingest-dataset.js';
 import { adoptStagedFile, buildStagedFile } from './publish.js';
@@ -96,7 +97,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         const options = { maxRows: task.maxRows, timeoutMs: task.timeoutMs, ...cancellation(input.cancelPort) };
         return { ok: true, value: await withEngine(task, async (engine) => {
           // Exports leave from the real data: always prod.
-          const { value, tables, sources, personLevel } = await engine.exportSnapshot(task.sql, 'prod', options, (columns, chunks) => writeSnapshot(dir, columns, chunks));
+          const { value, tables, sources, personLevel } = await engine.exportSnapshot(task.sql, 'prod', options, (columns, chunks) => writeSnapshot(dir, columns, chunks), (batches) => writeCells(dir, batches));
           return { ...value, tables, sources, personLevel };
         }) };
       }
@@ -106,6 +107,13 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         return { ok: true, value: await readSnapshotRows(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.limit) };
       case 'export-deliver':
         return { ok: true, value: await deliverSnapshot(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.format, task.recipient) };
+      case 'export-difference':
+        return { ok: true, value: await differencing(DATA_DIR, task) };
+      case 'export-release':
+        return { ok: true, value: await releaseCells(DATA_DIR, task) };
+      case 'export-unrelease':
+        unreleaseCells(DATA_DIR, task);
+        return { ok: true, value: null };
     }
   } catch (error) {
     if (isDomainError(error)) return { ok: false, code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };

@@ -5,6 +5,7 @@ import { DomainError } from '../../core/errors.js';
 import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
+import { cellEntities, personalLabels, type CellEntity } from '../disclosure/cell-entities.js';
 import { checkedAnswer, reviewOutput } from '../disclosure/check-answer.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
@@ -206,15 +207,27 @@ export class TenantEngine {
     env: Env,
     options: Pick<RunOptions, 'timeoutMs' | 'cancelled'> & { maxRows: number },
     write: (columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>) => Promise<T>,
+    writeCells: (batches: AsyncIterable<CellEntity[]>) => Promise<unknown>,
   ): Promise<{ value: T; tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined }> {
     return this.withConnection(env, async (connection) => {
       const generation = this.generation;
       const decision = await this.decide(connection, sql, env);
       // The person-level checks of the output, on the entity keys, inside the domain (issue #11 item 2).
       const shape = decision.disclosure;
-      const personLevel: PersonLevel | undefined = shape === undefined ? undefined
-        : shape.kind === 'uncheckable' ? { uncheckable: shape.reason }
-          : { checks: (await overPersonalData(withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES }))))).checks };
+      let personLevel: PersonLevel | undefined;
+      if (shape === undefined) personLevel = undefined;
+      else if (shape.kind === 'uncheckable') personLevel = { uncheckable: shape.reason };
+      else {
+        const review = await overPersonalData(withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES }))));
+        personLevel = { kind: shape.kind, checks: review.checks };
+        if (shape.kind === 'aggregate') {
+          // The cells' entity sets for differencing against earlier releases; without them the
+          // differencing check asks for review (fail closed), so a failure here does not stop the snapshot.
+          const labels = personalLabels(shape, (table) => this.catalog.granted?.sources[table]?.dataset);
+          await withDeadline(connection, env, options, () => writeCells(cellEntities(connection, shape, review.rowKeys, review.columns.map((c) => c.name), labels)))
+            .catch((error: unknown) => { if (!(error instanceof DomainError)) throw error; });
+        }
+      }
       const snapshot = withDeadline(connection, env, options, async () => {
         const result = await connection.stream(decision.canonicalSql);
         const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));

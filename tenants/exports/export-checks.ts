@@ -1,4 +1,4 @@
-import type { ExportSnapshot, PersonLevel, SourceRef } from '../../sandbox/index.js';
+import type { DifferencingResult, ExportSnapshot, PersonLevel, SourceRef } from '../../sandbox/index.js';
 import type { DatasetColumn, WorkspaceTableLineage } from '../model.js';
 import type { Check } from './export-model.js';
 
@@ -25,6 +25,8 @@ export interface ExportCheckInput {
   rowCount: number;
   /** The person-level checks computed in the tenant's process on entity keys; absent when the query read no personal table. */
   personLevel?: PersonLevel | undefined;
+  /** Cells the version withholds (suppression): not compared with earlier releases (they are not released). */
+  suppressedCells?: { row: number; column: string }[] | undefined;
 }
 
 export interface ExportChecks {
@@ -38,9 +40,26 @@ export interface ExportCheckDeps {
   datasetColumns(dataset: string, version: number): Promise<DatasetColumn[] | undefined>;
   /** The tenant's workspace tables with their lineage (uploads included). */
   workspaceTables(tenantId: string): Promise<WorkspaceTableLineage[]>;
+  /** Entities below which a cell discloses (`rules.minEntities`, as the person-level checks use it). */
+  minEntities: number;
+  /** The differencing of a version's cells against every release over the same datasets (the trusted engine process). */
+  difference(task: DifferenceTask): Promise<DifferencingResult>;
+}
+
+/** What the differencing of one version needs (the engine's `export-difference` task). */
+export interface DifferenceTask {
+  exportId: string;
+  version: number;
+  tenantId: string;
+  datasets: string[];
+  minEntities: number;
+  suppressed: { row: number; column: string }[];
 }
 
 export const PERSON_LEVEL_CHECK = 'person-level';
+export const DIFFERENCING_CHECK = 'differencing';
+/** Differencing pairs a reason names one by one (the rest are counted). */
+const PAIRS_NAMED = 20;
 
 /**
  * The checks that need no entity keys: the row cap, an empty output, and a fail-closed placeholder
@@ -50,7 +69,8 @@ export const PERSON_LEVEL_CHECK = 'person-level';
 export function createExportChecks(deps: ExportCheckDeps): ExportChecks {
   return {
     async runChecks(input) {
-      return [rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount), ...await personLevelChecks(input, deps)];
+      const differencing = await differencingCheck(input, deps);
+      return [rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount), ...await personLevelChecks(input, deps), ...(differencing ? [differencing] : [])];
     },
   };
 }
@@ -119,4 +139,60 @@ export async function personLevelPlaceholder(input: Pick<ExportCheckInput, 'tena
   }
   if (reasons.length === 0) return { name: PERSON_LEVEL_CHECK, status: 'pass', reason: 'no source dataset holds recognized personal data' };
   return { name: PERSON_LEVEL_CHECK, status: 'review', reason: `person-level disclosure checks are not yet available for this output: ${reasons.join('; ')}` };
+}
+
+/**
+ * Differencing against every earlier release (issue #11 item 2): each cell of an aggregate output
+ * against every released cell over the same set of source datasets, across all tenants and
+ * recipients, on exact entity sets kept in the trusted release store. A cell whose set differs
+ * from a released one by at least one and fewer than the minimum entities `fail`s: the two
+ * together single those people out. Absent for outputs without cells: those that read no personal
+ * table (the placeholder above decides them) and row-level outputs (docs/exports.md says why).
+ */
+async function differencingCheck(input: ExportCheckInput, deps: Pick<ExportCheckDeps, 'difference' | 'minEntities'>): Promise<Check | undefined> {
+  const computed = input.personLevel;
+  if (!computed || ('checks' in computed && computed.kind === 'rows')) return undefined;
+  if ('uncheckable' in computed) {
+    return { name: DIFFERENCING_CHECK, status: 'review', reason: 'the people behind each cell cannot be derived for this query, so it cannot be compared with earlier releases: a reviewer must judge it' };
+  }
+  let result: DifferencingResult;
+  try {
+    result = await deps.difference({
+      exportId: input.exportId, version: input.version, tenantId: input.tenantId, datasets: datasetsOf(input.sources),
+      minEntities: deps.minEntities, suppressed: input.suppressedCells ?? [],
+    });
+  } catch {
+    // SECURITY: fail closed: a comparison that could not run is never a pass.
+    result = { missing: 'the comparison with earlier releases could not run' };
+  }
+  return differencingOutcome(result, deps.minEntities);
+}
+
+/** The check a differencing result makes: `review` when the cells could not be compared, `fail` with the pairs named. */
+export function differencingOutcome(result: DifferencingResult, minEntities: number): Check {
+  if ('missing' in result) {
+    // SECURITY: fail closed: a version whose cell sets are missing or unreadable is never a pass.
+    return { name: DIFFERENCING_CHECK, status: 'review', reason: `the output cannot be compared with earlier releases (${result.missing}): a reviewer must judge it` };
+  }
+  if (result.pairs.length === 0) {
+    return { name: DIFFERENCING_CHECK, status: 'pass', reason: `no cell differs from a cell of an earlier release over the same datasets by fewer than ${minEntities} people or enterprises` };
+  }
+  const named = result.pairs.slice(0, PAIRS_NAMED).map((pair) => {
+    // SECURITY: another tenant's release is never named (its id, tenant or recipient): "an earlier release".
+    const earlier = pair.earlier ? `${pair.earlier.exportId} v${pair.earlier.version} (row ${pair.earlier.row}, ${pair.earlier.column})` : 'an earlier release';
+    return `row ${pair.row}, ${pair.column} against ${earlier}`;
+  });
+  const more = result.pairs.length > PAIRS_NAMED ? `, and ${result.pairs.length - PAIRS_NAMED} more` : '';
+  const count = result.pairs.length === 1 ? '1 cell differs' : `${result.pairs.length} cells differ`;
+  return {
+    name: DIFFERENCING_CHECK,
+    status: 'fail',
+    reason: `${count} from a released cell over the same datasets by fewer than ${minEntities} people or enterprises (together they single those people out): ${named.join('; ')}${more}`,
+    cells: result.pairs.map((pair) => ({ row: pair.row, column: pair.column })),
+  };
+}
+
+/** The distinct source dataset ids of a version: release cells are compared only over the same set. */
+export function datasetsOf(sources: readonly SourceRef[]): string[] {
+  return [...new Set(sources.map((s) => s.dataset))].sort();
 }

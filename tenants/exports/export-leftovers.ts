@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { listDir, PACKAGE_DIR } from '../../sandbox/index.js';
+import { listDir, listReleaseFiles, PACKAGE_DIR } from '../../sandbox/index.js';
 import type { ControlStore } from '../store/control-store.js';
 
 /**
  * Removes what a crash left under `exports/` (only for a start, before any request): temp files of
  * snapshots and packages being written, version directories whose version never committed (the
  * snapshot is written before its record), and packages whose approval never committed. All of them
- * hold rows of prod outputs that no record accounts for. Returns what it removed.
+ * hold rows of prod outputs that no record accounts for; and release-store files of approvals that
+ * never committed (they would fail later exports for a release that did not happen). Returns what
+ * it removed.
  */
 export async function removeExportLeftovers(dataDir: string, store: ControlStore): Promise<string[]> {
   const root = path.join(dataDir, 'exports');
@@ -36,6 +38,12 @@ export async function removeExportLeftovers(dataDir: string, store: ControlStore
       if (record.package?.version !== Number(name.slice(1))) remove(packageDir);
       else for (const file of listDir(packageDir).filter((f) => f.endsWith('.tmp'))) remove(path.join(packageDir, file));
     }
+  }
+  // The release store: cells added by an approval that never committed (and temp files). A
+  // committed approval keeps its cells for as long as the store exists, withdrawn or expired since.
+  for (const entry of listReleaseFiles(dataDir)) {
+    const record = entry.exportId === null ? undefined : await store.reader.getExport(entry.exportId);
+    if (!record || record.package?.version !== entry.version) remove(entry.file);
   }
   return removed;
 }

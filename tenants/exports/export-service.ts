@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DomainError, isDomainError } from '../../core/errors.js';
 import { quoteIdentifier } from '../../desensitize/index.js';
 import {
-  exportVersionDirectory, hashFile, type DeliveredFile, type ExportFormat, type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type PersonLevel, type SourceRef,
+  exportVersionDirectory, hashFile, type DeliveredFile, type DifferencingResult, type ExportFormat, type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type PersonLevel, type SourceRef,
 } from '../../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
 import { failureOf } from '../access.js';
@@ -13,7 +13,7 @@ import type { Claims } from '../model.js';
 import type { ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
 import type { ControlStore, StoreTransaction } from '../store/control-store.js';
-import type { ExportChecks } from './export-checks.js';
+import { datasetsOf, DIFFERENCING_CHECK, differencingOutcome, type DifferenceTask, type ExportChecks } from './export-checks.js';
 import type {
   Check, CreateExport, CreateReview, ExportRecord, ExportSource, ExportStatus, ExportVersionRecord, Mitigation, NewVersion, ReviewRecord,
 } from './export-model.js';
@@ -27,6 +27,11 @@ export interface ExportEngine {
   exportDerive(task: { exportId: string; fromVersion: number; version: number; round5: string[] }): Promise<ExportSnapshot>;
   exportRead(task: { exportId: string; version: number; limit: number }): Promise<ExportRows>;
   exportDeliver(task: { exportId: string; version: number; format: ExportFormat; recipient: string }): Promise<DeliveredFile>;
+  /** The differencing check of a version's cells (`export-checks.ts`). */
+  exportDifference(task: DifferenceTask): Promise<DifferencingResult>;
+  /** Differencing again at approval and, when nothing is too close, the version's cells added to the release store. */
+  exportRelease(task: { exportId: string; version: number; tenantId: string; recipient: string; datasets: string[]; minEntities: number }): Promise<DifferencingResult>;
+  exportUnrelease(task: { exportId: string; version: number; tenantId: string; datasets: string[] }): Promise<void>;
 }
 
 export interface ExportLimits {
@@ -76,8 +81,12 @@ export function createExportService(deps: {
   today: () => string;
   /** Throws when the tenant may not act now (suspended, revoked, license over). */
   assertTenantActive: (tenantId: string) => void;
+  /** Entities below which a cell discloses (the differencing threshold at approval, as in the checks). */
+  minEntities: number;
 }) {
   const busy = new Map<string, Promise<unknown>>();
+  /** Approvals add to the release store one at a time, across all exports (see `release`). */
+  let releasing: Promise<unknown> = Promise.resolve();
 
   /** Runs `work` after every earlier piece of work on the same export. */
   async function serialized<T>(id: string, work: () => Promise<T>): Promise<T> {
@@ -243,6 +252,51 @@ export function createExportService(deps: {
     return { manifest, pkg: { version: version.version, file: delivered.file, sha256: delivered.sha256, bytes: delivered.bytes, builtAt: packagedAt, validUntil, maxDownloads: deps.limits.maxDownloads } };
   }
 
+  /**
+   * Differencing again at approval, against every release (those made since the version was
+   * checked included), and the version's cells added to the release store when none is too close:
+   * one approval at a time across all exports, else two versions checked before either was
+   * released could each pass and both be released. When the version now fails (or its cells can no
+   * longer be compared though they could before), the approval is refused with
+   * EXP_ERR_CHECKS_STALE, the new outcome is audited and the export goes back to the operator
+   * (`changes_requested`, with the platform's own review saying why): a new version or a
+   * mitigation is needed. Returns the release key to
+   * undo when the approval does not commit, or null when nothing was added (no cells).
+   */
+  async function release(actor: AuditActor, record: ExportRecord, version: ExportVersionRecord): Promise<{ exportId: string; version: number; tenantId: string; datasets: string[] } | null> {
+    const datasets = datasetsOf(version.sources);
+    if (datasets.length === 0) return null;
+    const key = { exportId: record.id, version: version.version, tenantId: record.tenantId, datasets };
+    const run = releasing.catch(() => undefined).then(() => deps.engine.exportRelease({ ...key, recipient: record.recipient, minEntities: deps.minEntities }));
+    releasing = run;
+    let result: DifferencingResult;
+    try {
+      result = await run;
+    } catch {
+      // SECURITY: fail closed: a release whose comparison could not run is not approved.
+      result = { missing: 'the comparison with earlier releases could not run' };
+    }
+    const recorded = version.checks.find((c) => c.name === DIFFERENCING_CHECK);
+    const now = differencingOutcome(result, deps.minEntities);
+    // No cells and none expected (no personal table, row-level, or already judged by reviewers): nothing to keep.
+    if ('missing' in result && recorded?.status !== 'pass') return null;
+    if (!('missing' in result) && result.pairs.length === 0) return result.released ? key : null;
+    const at = nowIso();
+    const updated: ExportRecord = { ...record, status: 'changes_requested', updatedAt: at };
+    // Versions are immutable: the platform's own request for changes tells the operator why (reviews are shown to it).
+    const request: ReviewRecord = {
+      exportId: record.id, version: version.version, reviewerSub: SYSTEM_ACTOR.sub, reviewerOrg: SYSTEM_ACTOR.org, decision: 'request_changes',
+      comment: `checked again at approval: ${now.reason}`, createdAt: at,
+    };
+    await deps.store.mutate(async (tx) => {
+      await tx.updateExport(updated);
+      await tx.insertExportReview(request);
+      // SECURITY: the supervisor sees which cells are too close, and to which of the tenant's own releases.
+      await tx.appendAudit({ actor, action: 'export.check', target: target(record.id), details: { version: version.version, name: now.name, status: now.status, reason: now.reason, stale: true, was: recorded?.status ?? null } });
+    });
+    throw new DomainError('EXP_ERR_CHECKS_STALE', `the version's checks are out of date: ${now.reason}. The export went back to its operator for a new version`);
+  }
+
   /** Throws when a grant behind the version has ended (e.g. a dataset withdrawn): nothing of it leaves. */
   function assertGrantsLive(record: ExportRecord, version: ExportVersionRecord): void {
     const ended = version.sources.filter((s) => {
@@ -374,11 +428,18 @@ export function createExportService(deps: {
         const review: ReviewRecord = { exportId: id, version: version.version, reviewerSub: actor.sub, reviewerOrg: actor.org, decision: input.decision, comment: input.comment?.trim() || null, createdAt: at };
         let updated: ExportRecord = { ...record, status: next, updatedAt: at };
         let packaged: Awaited<ReturnType<typeof buildPackage>> | undefined;
+        let released: Awaited<ReturnType<typeof release>> = null;
         if (next === 'approved') {
           // SECURITY: invariant 6: nothing of a suspended or revoked tenant is packaged for delivery.
           deps.assertTenantActive(record.tenantId);
           assertGrantsLive(record, version);
-          packaged = await buildPackage(record, version, [...previous, review]);
+          released = await release(actor, record, version);
+          try {
+            packaged = await buildPackage(record, version, [...previous, review]);
+          } catch (error) {
+            if (released) await deps.engine.exportUnrelease(released);
+            throw error;
+          }
           updated = { ...updated, package: packaged.pkg };
         }
         try {
@@ -398,6 +459,7 @@ export function createExportService(deps: {
           });
         } catch (error) {
           if (packaged) removePackage(deps.dataDir, id, version.version, { keepManifest: false });
+          if (released) await deps.engine.exportUnrelease(released);
           throw error;
         }
         return summary(updated, version);

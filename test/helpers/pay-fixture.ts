@@ -21,6 +21,11 @@ export async function licensePayTenant(t: TestApp, tenantId: string): Promise<vo
   await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
     id: 'pay', name: 'pay', provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: '2026-10-31',
   }, PAYMENTS_SQL);
+  await licensePayGrantee(t, tenantId);
+}
+
+/** Licenses `tenantId` and grants it `pay`, already ingested (a second tenant over the same dataset). */
+export async function licensePayGrantee(t: TestApp, tenantId: string): Promise<void> {
   const license = licenseAround(new Date(), -1, 100);
   expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: tenantId, name: tenantId, ...license }), 201);
   expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${tenantId}/grants`, { dataset: 'pay', purpose: 'test', until: license.licenseTo }), 201);
@@ -41,4 +46,37 @@ export async function knownPerson(p: number): Promise<{ mobile: string; year: nu
     connection.close();
     db.close();
   }
+}
+
+/**
+ * People of 二区 (p % 4 = 1, person 1 excluded: it dominates sums) whose masked mobile no other of
+ * the 400 shares, from the generator, outside the platform: filtering on them drops exactly them.
+ */
+export async function uniqueMaskedMobiles(count: number): Promise<string[]> {
+  const db = await openDatabase(':memory:');
+  const connection = await db.connect();
+  try {
+    const rows = await connection.all(`SELECT p, ${mobileSql('p', 11)} AS mobile FROM (SELECT range AS p FROM range(400))`);
+    const masked = rows.map((r) => ({ p: Number(r.p), mobile: MASKS.mobile.apply(String(r.mobile))! }));
+    const counts = new Map<string, number>();
+    for (const m of masked) counts.set(m.mobile, (counts.get(m.mobile) ?? 0) + 1);
+    const chosen = masked.filter((m) => m.p % 4 === 1 && m.p !== 1 && counts.get(m.mobile) === 1).slice(0, count).map((m) => m.mobile);
+    if (chosen.length < count) throw new Error('the fixture has too few unique masked mobiles');
+    return chosen;
+  } finally {
+    connection.close();
+    db.close();
+  }
+}
+
+/**
+ * Payments per district (孤岛区 left out: one person) of the people whose mobile is not among
+ * `drop`; rows 一区, 三区, 二区, 四区 (code-point order). `filter`: dropped by a FILTER clause of the
+ * count instead of WHERE (the group keeps them, so its own cell-threshold check fails too).
+ */
+export function paymentsPerDistrict(drop: string[], options: { filter?: boolean } = {}): string {
+  const condition = `mobile NOT IN (${drop.map((m) => `'${m}'`).join(', ')})`;
+  const where = drop.length > 0 && !options.filter ? ` AND ${condition}` : '';
+  const filter = drop.length > 0 && options.filter ? ` FILTER (WHERE ${condition})` : '';
+  return `SELECT district, count(*)${filter} AS payments FROM pay WHERE district <> '孤岛区'${where} GROUP BY district ORDER BY district`;
 }

@@ -5,7 +5,7 @@
  * without personal data.
  */
 import { describe, expect, it } from 'vitest';
-import { emptyOutputCheck, personLevelPlaceholder, rowCapCheck } from '../../../tenants/exports/export-checks.js';
+import { differencingOutcome, emptyOutputCheck, personLevelPlaceholder, rowCapCheck } from '../../../tenants/exports/export-checks.js';
 import type { DatasetColumn, WorkspaceTableLineage } from '../../../tenants/model.js';
 
 const column = (name: string, pii: string | null): DatasetColumn => ({
@@ -42,5 +42,18 @@ describe('export checks without entity keys', () => {
     expect(check.status).toBe('review');
     expect(check.reason).toContain('person-level disclosure checks are not yet available for this output');
     expect(check.reason).toContain(reason);
+  });
+
+  it('turns a differencing result into a check: review when not comparable, fail naming only the own tenant\'s releases', () => {
+    expect(differencingOutcome({ missing: 'the entity sets of its cells are missing or unreadable' }, 10)).toMatchObject({ name: 'differencing', status: 'review' });
+    expect(differencingOutcome({ pairs: [], cells: 4, releases: 2 }, 10)).toMatchObject({ status: 'pass' });
+    const pairs = Array.from({ length: 23 }, (_, i) => ({ row: i, column: 'n', earlier: i === 0 ? { exportId: 'exp-000000000000000a', version: 2, row: 5, column: 'total' } : null }));
+    const check = differencingOutcome({ pairs, cells: 30, releases: 3 }, 10);
+    expect(check.status).toBe('fail');
+    expect(check.cells).toHaveLength(23);
+    expect(check.reason).toContain('23 cells differ from a released cell over the same datasets by fewer than 10 people or enterprises');
+    expect(check.reason).toContain('row 0, n against exp-000000000000000a v2 (row 5, total)');
+    expect(check.reason).toContain('row 1, n against an earlier release');
+    expect(check.reason).toMatch(/, and 3 more$/);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * What a crash leaves under exports/ holds rows of prod outputs: a snapshot written before its
  * version committed, a package built before its approval committed, temp files. At start they go;
- * what committed records account for stays.
+ * what committed records account for stays. The same for the release store's cells of approvals
+ * that never committed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,8 +28,9 @@ describe('export leftovers', () => {
     temp.remove();
   });
 
-  const file = (...parts: string[]) => {
-    const full = path.join(temp.dir, 'exports', ...parts);
+  const file = (...parts: string[]) => placed('exports', ...parts);
+  const placed = (...parts: string[]) => {
+    const full = path.join(temp.dir, ...parts);
     fs.mkdirSync(path.dirname(full), { recursive: true });
     fs.writeFileSync(full, 'rows');
     return full;
@@ -50,15 +52,23 @@ describe('export leftovers', () => {
       await tx.insertExportVersion(version);
       await tx.appendAudit({ actor: SYSTEM_ACTOR, action: 'export.create', target: `export:${KEPT}` });
     });
-    const kept = [file(KEPT, 'v1', 'snapshot.parquet'), file(KEPT, 'v1', 'package', 'data.csv'), file(KEPT, 'v1', 'package', 'manifest.json')];
+    const kept = [
+      file(KEPT, 'v1', 'snapshot.parquet'), file(KEPT, 'v1', 'cells.parquet'), file(KEPT, 'v1', 'package', 'data.csv'), file(KEPT, 'v1', 'package', 'manifest.json'),
+      // The release store: the cells of the committed approval stay.
+      placed('releases', 'abc', `${KEPT}-v1.parquet`),
+    ];
     const gone = [
       file(ORPHAN, 'v1', 'snapshot.parquet'),
       file(KEPT, 'v2', 'snapshot.parquet'),
       file(KEPT, 'v1', 'snapshot.parquet.123.tmp'),
       file(KEPT, 'v1', 'package', 'data.csv.123.tmp'),
+      // Cells added by approvals that never committed: another version, an unknown export, a temp file.
+      placed('releases', 'abc', `${KEPT}-v2.parquet`),
+      placed('releases', 'abc', `${ORPHAN}-v1.parquet`),
+      placed('releases', 'abc', `.${KEPT}-v1.parquet.123.tmp`),
     ];
     const removed = await removeExportLeftovers(temp.dir, store);
-    expect(removed.length).toBe(4);
+    expect(removed.length).toBe(7);
     for (const f of kept) expect(fs.existsSync(f)).toBe(true);
     for (const f of gone) expect(fs.existsSync(f)).toBe(false);
     expect(fs.existsSync(path.join(temp.dir, 'exports', ORPHAN))).toBe(false);

@@ -1,0 +1,92 @@
+import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
+import { DomainError } from '../../core/errors.js';
+import type { AnswerShape } from './answer-shape.js';
+import { companionInnerSql } from './check-answer.js';
+
+/**
+ * The entity sets behind an aggregate output's cells (issue #11 item 2, differencing): for each
+ * output row and aggregate column, the distinct entities whose rows count in that cell (FILTER
+ * clauses respected), per personal table read. Computed on the tenant's engine, inside the domain,
+ * from the same inner companion as the person-level checks (`companionInnerSql`: the query's FROM,
+ * WHERE and grouping, grouped once more by entity), so a cell's set is exactly the entities the
+ * checks counted. Rows are found by the group keys `reviewOutput` read with the answer.
+ *
+ * Row-level outputs have no cells: differencing does not apply to them (docs/exports.md).
+ */
+
+/** One member of a cell's entity set: output row (0-based), column name, personal table's label, entity key. */
+export type CellEntity = [row: number, column: string, label: string, entity: string];
+
+/** Entries per batch handed to the writer (bounded memory whatever the output's size). */
+const BATCH = 50_000;
+
+/**
+ * Streams the cell entity sets of an aggregate answer in batches. `rowKeys` are the output rows'
+ * group keys in output order; `columns` the output's column names; `labels` one label per personal
+ * table of the shape (its source dataset), in the shape's order. Groups the answer does not show
+ * (removed by HAVING) are skipped: nothing of them is released. Throws when the rows cannot be told
+ * apart by their keys (fail closed: the version gets no cell sets and its differencing check asks
+ * for review).
+ */
+export async function* cellEntities(
+  connection: DuckDBConnection,
+  shape: Extract<AnswerShape, { kind: 'aggregate' }>,
+  rowKeys: readonly string[],
+  columns: readonly string[],
+  labels: readonly (string | undefined)[],
+): AsyncIterable<CellEntity[]> {
+  const rowOf = new Map<string, number>();
+  rowKeys.forEach((key, row) => {
+    // SECURITY: fail closed: two output rows with keys that print alike cannot be given their own sets.
+    if (rowOf.has(key)) throw new DomainError('DSC_ERR_UNCHECKABLE', 'two rows of the output cannot be told apart by their groups, so their cells cannot be compared with earlier releases');
+    rowOf.set(key, row);
+  });
+  const keyCount = shape.keys.length;
+  const columnOf = shape.aggregates.map((aggregate) => {
+    const name = columns[aggregate.column];
+    if (name === undefined) throw new DomainError('DSC_ERR_UNCHECKABLE', 'an aggregate of the output has no column');
+    return name;
+  });
+  for (const [index, ref] of shape.personal.entries()) {
+    const label = labels[index];
+    if (label === undefined) throw new DomainError('DSC_ERR_UNCHECKABLE', `the source of table ${ref.table} is unknown, so its cells cannot be compared with earlier releases`);
+    const keys = Array.from({ length: keyCount }, (_, i) => `__key${i}`);
+    const counted = shape.aggregates.map((_, i) => `__r${i} > 0`);
+    const sql = `SELECT ${[...keys, 'CAST(__e AS VARCHAR)', ...counted].join(', ')} FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells WHERE __e IS NOT NULL`;
+    const result = await connection.stream(sql);
+    let batch: CellEntity[] = [];
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      for (const values of chunk.convertRows(JsonDuckDBValueConverter)) {
+        const row = rowOf.get(JSON.stringify(values.slice(0, keyCount)));
+        if (row === undefined) continue;
+        const entity = String(values[keyCount]);
+        // One entry per (cell, entity): several aggregates of one column share its set.
+        const cellColumns = new Set(columnOf.filter((_, i) => values[keyCount + 1 + i] === true));
+        for (const column of cellColumns) batch.push([row, column, label, entity]);
+      }
+      if (batch.length >= BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+}
+
+/**
+ * One label per personal table of the shape: its source dataset (as the release store keys sets),
+ * with `#2`, `#3`… for a dataset read again under another alias (a self-join's second side is
+ * another set). Undefined where the dataset is unknown.
+ */
+export function personalLabels(shape: Extract<AnswerShape, { kind: 'aggregate' }>, datasetOf: (table: string) => string | undefined): (string | undefined)[] {
+  const seen = new Map<string, number>();
+  return shape.personal.map((ref) => {
+    const dataset = datasetOf(ref.table);
+    if (dataset === undefined) return undefined;
+    const count = (seen.get(dataset) ?? 0) + 1;
+    seen.set(dataset, count);
+    return count === 1 ? dataset : `${dataset}#${count}`;
+  });
+}

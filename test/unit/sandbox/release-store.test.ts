@@ -1,0 +1,108 @@
+/**
+ * The release store and the differencing arithmetic on hand-made cell sets (the trusted code of
+ * `export-difference` and `export-release`, run in-process): Δ = |A| + |B| − 2|A∩B| at its
+ * boundaries, only over the same set of datasets and the same table label, another tenant's
+ * release never named, suppressed cells neither compared nor kept, and missing or unreadable cell
+ * sets reported as such (never as "no cells").
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exportVersionDirectory } from '../../../sandbox/data-paths.js';
+import { CELLS_FILE, writeCells } from '../../../sandbox/engine/export-files.js';
+import { differencing, listReleaseFiles, releaseCells, unreleaseCells } from '../../../sandbox/engine/release-store.js';
+import { makeTempDir } from '../../helpers/temp-dir.js';
+
+const EARLIER = 'exp-000000000000000a';
+const NEW = 'exp-000000000000000b';
+const MIN = 10;
+
+/** Entities `e<from>`…`e<to - 1>`. */
+const people = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `e${from + i}`);
+
+describe('release store', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  beforeEach(() => {
+    temp = makeTempDir();
+  });
+  afterEach(() => temp.remove());
+
+  /** Writes a version's cells: per [row, column, label], its entities. */
+  async function cells(exportId: string, sets: [number, string, string, string[]][]): Promise<void> {
+    async function* batches() {
+      yield sets.flatMap(([row, column, label, entities]) => entities.map((e) => [row, column, label, e] as [number, string, string, string]));
+    }
+    await writeCells(exportVersionDirectory(temp.dir, exportId, 1), batches());
+  }
+  const key = (exportId: string, tenantId: string, datasets = ['pay']) => ({ exportId, version: 1, tenantId, datasets, minEntities: MIN, suppressed: [] });
+
+  it('fails cells whose sets differ by 1 to 9 entities, and passes 0 and 10 or more', async () => {
+    await cells(EARLIER, [[0, 'n', 'pay', people(0, 40)]]);
+    expect(await releaseCells(temp.dir, { ...key(EARLIER, 'alpha'), recipient: 'city-lab' })).toMatchObject({ pairs: [], released: true });
+    await cells(NEW, [
+      [0, 'n', 'pay', people(0, 40)], // Δ 0
+      [1, 'n', 'pay', people(0, 39)], // Δ 1
+      [2, 'n', 'pay', people(0, 31)], // Δ 9
+      [3, 'n', 'pay', people(0, 30)], // Δ 10
+      [4, 'n', 'pay', people(5, 45)], // Δ 10: five out, five in
+      [5, 'n', 'pay', people(3, 43)], // Δ 6: three out, three in (same size, other people)
+      [6, 'n', 'pay', people(100, 103)], // disjoint: never joined
+    ]);
+    const own = await differencing(temp.dir, key(NEW, 'alpha'));
+    expect(own).toMatchObject({ cells: 7, releases: 1 });
+    if (!('pairs' in own)) throw new Error('no pairs');
+    expect(own.pairs.map((p) => p.row)).toEqual([1, 2, 5]);
+    expect(own.pairs[0]!.earlier).toEqual({ exportId: EARLIER, version: 1, row: 0, column: 'n' });
+    // Another tenant's release is not named.
+    const other = await differencing(temp.dir, key(NEW, 'beta'));
+    if (!('pairs' in other)) throw new Error('no pairs');
+    expect(other.pairs.map((p) => p.earlier)).toEqual([null, null, null]);
+    expect(JSON.stringify(other)).not.toContain(EARLIER);
+    // Suppressed cells are not compared.
+    const suppressed = await differencing(temp.dir, { ...key(NEW, 'beta'), suppressed: [{ row: 1, column: 'n' }, { row: 5, column: 'n' }] });
+    if (!('pairs' in suppressed)) throw new Error('no pairs');
+    expect(suppressed.pairs.map((p) => p.row)).toEqual([2]);
+  });
+
+  it('compares only over the same set of datasets and the same table', async () => {
+    await cells(EARLIER, [[0, 'n', 'pay', people(0, 40)]]);
+    await releaseCells(temp.dir, { ...key(EARLIER, 'alpha'), recipient: 'city-lab' });
+    await cells(NEW, [[0, 'n', 'pay', people(0, 37)], [1, 'n', 'pay#2', people(0, 37)]]);
+    const other = await differencing(temp.dir, key(NEW, 'alpha', ['pay', 'people']));
+    expect(other).toMatchObject({ pairs: [], releases: 0 });
+    const same = await differencing(temp.dir, key(NEW, 'alpha', ['pay', 'pay']));
+    if (!('pairs' in same)) throw new Error('no pairs');
+    expect(same.pairs.map((p) => p.row)).toEqual([0]);
+  });
+
+  it('releases nothing that is too close, keeps no suppressed cell, and is owner-only', async () => {
+    await cells(EARLIER, [[0, 'n', 'pay', people(0, 40)], [1, 'n', 'pay', people(0, 20)]]);
+    const first = await releaseCells(temp.dir, { ...key(EARLIER, 'alpha'), recipient: 'city-lab', suppressed: [{ row: 1, column: 'n' }] });
+    expect(first).toMatchObject({ released: true, cells: 1 });
+    const [file] = listReleaseFiles(temp.dir);
+    expect(file).toMatchObject({ exportId: EARLIER, version: 1 });
+    expect(fs.statSync(file!.file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.dirname(file!.file)).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(temp.dir, 'releases')).mode & 0o777).toBe(0o700);
+    // The suppressed cell (20 people) was not kept: 18 of them are not close to anything released.
+    await cells(NEW, [[0, 'n', 'pay', people(0, 18)]]);
+    expect(await differencing(temp.dir, key(NEW, 'beta'))).toMatchObject({ pairs: [] });
+    fs.rmSync(path.join(exportVersionDirectory(temp.dir, NEW, 1), CELLS_FILE));
+    await cells(NEW, [[0, 'n', 'pay', people(0, 38)]]);
+    const refused = await releaseCells(temp.dir, { ...key(NEW, 'beta'), recipient: 'river-lab' });
+    expect(refused).toMatchObject({ released: false, pairs: [{ row: 0, column: 'n', earlier: null }] });
+    expect(listReleaseFiles(temp.dir)).toHaveLength(1);
+    unreleaseCells(temp.dir, key(EARLIER, 'alpha'));
+    expect(listReleaseFiles(temp.dir)).toHaveLength(0);
+  });
+
+  it('reports missing or unreadable cell sets, never "no cells"', async () => {
+    expect(await differencing(temp.dir, key(NEW, 'alpha'))).toHaveProperty('missing');
+    const dir = exportVersionDirectory(temp.dir, NEW, 1);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, CELLS_FILE), 'not parquet');
+    expect(await differencing(temp.dir, key(NEW, 'alpha'))).toHaveProperty('missing');
+    expect(await releaseCells(temp.dir, { ...key(NEW, 'alpha'), recipient: 'city-lab' })).toHaveProperty('missing');
+    expect(listReleaseFiles(temp.dir)).toHaveLength(0);
+  });
+});
