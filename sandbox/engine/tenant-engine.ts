@@ -6,6 +6,7 @@ import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { checkedAnswer, reviewOutput } from '../disclosure/check-answer.js';
+import type { OutputFindings } from '../disclosure/output-findings.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
 import { GATE_LIMITS } from '../gate/limits.js';
@@ -206,15 +207,17 @@ export class TenantEngine {
     env: Env,
     options: Pick<RunOptions, 'timeoutMs' | 'cancelled'> & { maxRows: number },
     write: (columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>) => Promise<T>,
-  ): Promise<{ value: T; tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined }> {
+  ): Promise<{ value: T; tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined; findings?: OutputFindings | undefined }> {
     return this.withConnection(env, async (connection) => {
       const generation = this.generation;
       const decision = await this.decide(connection, sql, env);
       // The person-level checks of the output, on the entity keys, inside the domain (issue #11 item 2).
       const shape = decision.disclosure;
+      const reviewed = shape === undefined || shape.kind === 'uncheckable' ? undefined
+        : await withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES })));
       const personLevel: PersonLevel | undefined = shape === undefined ? undefined
         : shape.kind === 'uncheckable' ? { uncheckable: shape.reason }
-          : { checks: (await withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES })))).checks };
+          : { checks: reviewed!.checks };
       const value = await withDeadline(connection, env, options, async () => {
         const result = await connection.stream(decision.canonicalSql);
         const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
@@ -233,7 +236,7 @@ export class TenantEngine {
       });
       // SECURITY: as for answers: a snapshot whose run overlapped a workspace change is not kept.
       if (this.generation !== generation) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the export ran: retry it');
-      return { value, tables: decision.tables, sources: decision.sources, personLevel };
+      return { value, tables: decision.tables, sources: decision.sources, personLevel, findings: reviewed?.findings };
     });
   }
 
