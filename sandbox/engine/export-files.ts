@@ -190,7 +190,7 @@ interface SuppressionPlan {
 function planSuppression(previous: DisclosureFile | undefined, columns: { name: string }[], rowCount: number, otherCells: readonly { row: number; column: string }[]): SuppressionPlan {
   const unavailable = () => new DomainError('EXP_ERR_MITIGATION_UNAVAILABLE', 'the person-level statistics of this version are not available, so the cells that keep suppressed ones from being recomputed cannot be chosen: make a new version from the SQL, then suppress');
   // SECURITY: fail closed: a version whose statistics were not kept is not suppressed by guesswork.
-  if (!previous) throw unavailable();
+  if (!previous || previous.uncheckable !== null) throw unavailable();
   const failing = previous.findings ? failingOf(previous.findings) : { rows: [], cells: [] };
   const cells: [number, number][] = [...failing.cells];
   for (const cell of otherCells) {

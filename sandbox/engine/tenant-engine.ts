@@ -215,20 +215,21 @@ export class TenantEngine {
       const shape = decision.disclosure;
       const reviewed = shape === undefined || shape.kind === 'uncheckable' ? undefined
         : await withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES })));
-      const personLevel: PersonLevel | undefined = shape === undefined ? undefined
-        : shape.kind === 'uncheckable' ? { uncheckable: shape.reason }
-          : { checks: reviewed!.checks };
+      // The checks name cells by row: they hold for the snapshot only if its rows are the checked
+      // rows, in the same order (the snapshot is a second run of the query). Compared as they stream.
+      let aligned = reviewed !== undefined && !reviewed.truncated;
+      let streamed = 0;
       const value = await withDeadline(connection, env, options, async () => {
         const result = await connection.stream(decision.canonicalSql);
         const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
         async function* chunks(): AsyncIterable<DuckDBDataChunk> {
-          let rows = 0;
           for (;;) {
             const chunk = await result.fetchChunk();
             if (!chunk || chunk.rowCount === 0) return;
-            rows += chunk.rowCount;
+            if (aligned) aligned = sameRows(chunk.convertRows(JsonDuckDBValueConverter), reviewed!.rows, streamed);
+            streamed += chunk.rowCount;
             // SECURITY: an export cannot fill the disk: its rows are capped while they stream.
-            if (rows > options.maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${options.maxRows} rows, the most one export may hold`);
+            if (streamed > options.maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${options.maxRows} rows, the most one export may hold`);
             yield chunk;
           }
         }
@@ -236,7 +237,12 @@ export class TenantEngine {
       });
       // SECURITY: as for answers: a snapshot whose run overlapped a workspace change is not kept.
       if (this.generation !== generation) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the export ran: retry it');
-      return { value, tables: decision.tables, sources: decision.sources, personLevel, findings: reviewed?.findings };
+      aligned &&= streamed === reviewed!.rows.length;
+      // SECURITY: fail closed: checks of rows other than the snapshot's are not the snapshot's checks.
+      const personLevel: PersonLevel | undefined = shape === undefined ? undefined
+        : shape.kind === 'uncheckable' ? { uncheckable: shape.reason }
+          : aligned ? { checks: reviewed!.checks } : { uncheckable: UNALIGNED };
+      return { value, tables: decision.tables, sources: decision.sources, personLevel, findings: aligned ? reviewed!.findings : undefined };
     });
   }
 
@@ -678,6 +684,13 @@ const RUNTIME_HINTS: Record<string, string> = {
  * Reads the result with a row and byte cap: one streaming read of at most maxRows + 1 rows (so a cut
  * is visible), then the byte cap over what came back.
  */
+const UNALIGNED = 'the rows of the snapshot could not be matched one by one to the rows the checks measured (rows in another order in a second run of a query without a complete ORDER BY, or an output too large to check whole): add an ORDER BY over every output column, or narrow the output';
+
+/** Whether `rows` are the checked rows from position `from` on (values as JSON, as the checks read them). */
+function sameRows(rows: unknown[][], checked: readonly unknown[][], from: number): boolean {
+  return rows.every((row, i) => from + i < checked.length && JSON.stringify(row) === JSON.stringify(checked[from + i]));
+}
+
 async function readCapped(connection: DuckDBConnection, sql: string, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> {
   const reader = await connection.streamAndReadUntil(sql, options.maxRows + 1);
   const columns = reader.columnNames().map((name, i) => ({ name, type: reader.columnType(i).toString() }));

@@ -98,6 +98,18 @@ describe('export mitigations over personal data', () => {
     expect(byName(rounded.checks).get('person-level')?.status).toBe('review');
   });
 
+  it('does not pair the checks with a snapshot whose rows come in another order (fail closed)', async () => {
+    // The snapshot is a second run of the query: rows in random order cannot be matched to the
+    // statistics by position, so the person-level checks are `review` with the reason, and
+    // suppression, which needs them row by row, is refused.
+    const created = expectStatus(await create(OPERATOR, 'SELECT district, amount, count(*) AS n FROM pay GROUP BY district, amount ORDER BY random()'), 201).json();
+    const check = byName(created.checks).get('person-level');
+    expect(check?.status).toBe('review');
+    expect(check?.reason).toContain('could not be matched one by one');
+    expect(created.checks.map((c: CheckJson) => c.name)).not.toContain('minimum-entities');
+    expect((await mitigate(OPERATOR, created.id, { mitigation: 'suppress' })).json().code).toBe('EXP_ERR_MITIGATION_UNAVAILABLE');
+  });
+
   it('refuses a mitigation of a version whose grant ended', async () => {
     const { id } = expectStatus(await create(SHORT, BY_DISTRICT), 201).json();
     now = new Date(now.getTime() + 10 * 86_400_000);
