@@ -213,7 +213,7 @@ export function createExportService(deps: {
       actor, action, target: target(record.id), details: {
         tenant: record.tenantId, recipient: record.recipient, purpose: record.purpose, format: record.format,
         version: version.version, source: 'table' in version.source ? { table: version.source.table } : { sql: true }, ...auditedSql(version.sql),
-        mitigation: version.mitigation, rows: version.rowCount, snapshotSha256: version.snapshot.sha256, tables: version.tables, sources: version.sources,
+        mitigation: auditedMitigation(version.mitigation), rows: version.rowCount, snapshotSha256: version.snapshot.sha256, tables: version.tables, sources: version.sources,
         outcome: version.outcome, checks: version.checks.map((c) => ({ name: c.name, status: c.status })),
       },
     });
@@ -582,6 +582,13 @@ function failingCells(version: ExportVersionRecord): { row: number; column: stri
     if (!parsed.success) throw new DomainError('EXP_ERR_MITIGATION_UNAVAILABLE', `check ${check.name} names a cell that cannot be placed in the output, so it cannot be suppressed: change the SQL`);
     return parsed.data;
   }));
+}
+
+/** A mitigation as the audit keeps it: the removed rows counted, not listed (there may be many). */
+function auditedMitigation(mitigation: Mitigation | null) {
+  if (mitigation?.kind !== 'suppress') return mitigation;
+  const { removedRows, ...rest } = mitigation;
+  return { ...rest, removedRows: removedRows.length };
 }
 
 /** What suppression has withheld after one more mitigation: the step's counts added to the earlier ones. */
