@@ -96,6 +96,8 @@ describe('export mitigations over personal data', () => {
     // Rounding still works, but the person-level checks are then unknown: review, never pass.
     const rounded = expectStatus(await mitigate(OPERATOR, id, { mitigation: 'round5', columns: ['payments'] }), 201).json();
     expect(byName(rounded.checks).get('person-level')?.status).toBe('review');
+    // ... and the rounded version does not pass for "not personal": suppressing it is refused alike.
+    expect((await mitigate(OPERATOR, id, { mitigation: 'suppress' })).json().code).toBe('EXP_ERR_MITIGATION_UNAVAILABLE');
   });
 
   it('does not pair the checks with a snapshot whose rows come in another order (fail closed)', async () => {
