@@ -12,6 +12,8 @@
  * not 1.
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from '../helpers/expect-status.js';
 import { licensePayTenant } from '../helpers/pay-fixture.js';
@@ -80,6 +82,11 @@ describe('suppression across roles', () => {
     expect(createHash('sha256').update(download.rawPayload).digest('hex')).toBe(manifest.dataFile.sha256);
     const lines = download.rawPayload.toString('utf8').slice(1).trim().split('\r\n');
     expect(lines).toEqual(['district,payments,total', expect.stringMatching(/^三区,2000,\d/), '二区,2000,', expect.stringMatching(/^四区,2000,\d/)]);
+
+    // The statistics behind the checks stay inside the domain: the package holds the data file and the manifest only.
+    const versionDir = path.join(t.dataDir, 'exports', id, 'v2');
+    expect(fs.existsSync(path.join(versionDir, 'disclosure.json'))).toBe(true);
+    expect(fs.readdirSync(path.join(versionDir, 'package')).sort()).toEqual(['data.csv', 'manifest.json']);
 
     // The audit records the suppression check with the version.
     const { entries } = (await t.call(SUPERVISOR, 'GET', `/v1/audit?target=export:${id}&limit=100`)).json();
