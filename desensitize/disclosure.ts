@@ -138,3 +138,60 @@ export function ruleReason(rule: CellRule, count: number, rules: DisclosureRules
     case 'single-value': return `${cells} would show one person's own value (a minimum, maximum, median or mode)`;
   }
 }
+
+/** One output row as secondary suppression sees it. */
+export interface SuppressionRow {
+  /** Distinct entities of the row's group (the smallest count over the personal tables). */
+  entities: number;
+  /** Withheld whole because it failed on its own (its group is too small). */
+  withheld: boolean;
+  /** Output columns of the row whose cells failed on their own (primary suppression). */
+  failed: ReadonlySet<number>;
+}
+
+/** What secondary suppression adds: whole rows, and cells as [row, column] (indices into the input). */
+export interface SecondarySuppression {
+  rows: number[];
+  cells: [number, number][];
+}
+
+/**
+ * Secondary (complementary) suppression: a known total (a total row, a margin, another query, an
+ * earlier release) minus the shown rows or cells gives back the union of what was withheld. Two
+ * withheld groups of one person each give "2 people", as revealing as one. So whenever at least one
+ * row is withheld, the smallest row that passed on its own is withheld too, and whenever at least one
+ * cell of a column is withheld (by its row or on its own), at least one cell of that column that
+ * passed on its own is withheld, the smallest: the withheld union then holds a cell that describes at
+ * least the minimum of entities by itself, so no total gives back fewer. Deterministic: ties go to
+ * the first row.
+ */
+export function secondarySuppression(rows: readonly SuppressionRow[], columns: readonly number[]): SecondarySuppression {
+  const added: SecondarySuppression = { rows: [], cells: [] };
+  const hidden = new Set<number>();
+  const smallest = (eligible: (row: SuppressionRow, index: number) => boolean): number | undefined => {
+    let best: number | undefined;
+    rows.forEach((row, index) => {
+      if (eligible(row, index) && (best === undefined || row.entities < rows[best]!.entities)) best = index;
+    });
+    return best;
+  };
+  if (rows.some((row) => row.withheld)) {
+    // A row that failed nowhere is preferred: all of its cells then count as passing ones.
+    const next = smallest((row) => !row.withheld && row.failed.size === 0) ?? smallest((row) => !row.withheld);
+    // SECURITY: invariant 8: withheld groups are the total minus the others: withhold a passing one with them.
+    if (next !== undefined) {
+      hidden.add(next);
+      added.rows.push(next);
+    }
+  }
+  for (const column of columns) {
+    const needs = rows.some((row) => row.withheld || row.failed.has(column));
+    if (!needs) continue;
+    const covered = [...hidden].some((index) => !rows[index]!.failed.has(column));
+    if (covered) continue;
+    const next = smallest((row, index) => !row.withheld && !hidden.has(index) && !row.failed.has(column));
+    // SECURITY: invariant 8: the same per column: a margin minus the shown cells must include a passing cell.
+    if (next !== undefined) added.cells.push([next, column]);
+  }
+  return added;
+}

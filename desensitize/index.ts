@@ -15,7 +15,10 @@ export {
 } from './synthetic.js';
 export { REGIONS } from './data/regions.js';
 export { checkPolicy, compilePolicySelect, defaultPolicy, ENTITY_COLUMN, GENERALIZE_RULES, type ColumnPolicy, type PolicyKind, type PolicySelectOptions } from './policy.js';
-export { classifyPublished, DEFAULT_DISCLOSURE_RULES, entityColumnOf, failedRules, judgeCell, ruleReason, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type TablePrivacy } from './disclosure.js';
+export {
+  classifyPublished, DEFAULT_DISCLOSURE_RULES, entityColumnOf, failedRules, judgeCell, ruleReason, secondarySuppression,
+  type SecondarySuppression, type SuppressionRow, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type TablePrivacy,
+} from './disclosure.js';
 export { twinSql, type TwinColumn } from './twin.js';
 export { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
 export { checkPolicyFit, fittingRules, ruleKeyOf, typeClassOf, TYPE_CLASSES, type FitColumn, type PolicyMisfit, type TypeClass } from './policy-fit.js';

@@ -12,6 +12,7 @@ export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-opti
 export {
   EnvSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema, ExportFormatSchema, ExportIdSchema,
   type ExportFormat, type ExportSnapshot, type ExportSnapshotResult, type ExportRows, type DeliveredFile, type PersonLevel, type DifferencingResult, type DifferencingPair,
+  type DerivedSnapshot, type SuppressionSummary, type ExportMitigation,
   type Env, type ListedTable, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo, type SourceRef, type WorkspaceTag,
 } from './engine/protocol.js';
 export { GATE_LIMITS } from './gate/limits.js';

@@ -18,7 +18,7 @@ export { SchemaViewSchema, ColumnPolicyLabelSchema, type SchemaView } from './sc
 export { GrantSummarySchema } from './grant-service.js';
 export { DEFAULT_EXPORT_LIMITS, type ExportLimits, type ExportService } from './exports/export-service.js';
 export {
-  CheckSchema, CreateExportSchema, CreateReviewSchema, ExportStatusSchema, NewVersionSchema, SubmitExportSchema, CheckStatusSchema,
+  CheckSchema, CreateExportSchema, CreateReviewSchema, ExportStatusSchema, NewVersionSchema, SubmitExportSchema, CheckStatusSchema, WithheldSchema,
   type Check, type ExportRecord, type ExportStatus,
 } from './exports/export-model.js';
 export { ManifestSchema, type Manifest } from './exports/package-builder.js';

@@ -1,9 +1,10 @@
 import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { failedRules, judgeCell, ruleReason, type CellRule, type CellStats, type CellVerdict, type DisclosureRules } from '../../desensitize/index.js';
+import { failedRules, judgeCell, ruleReason, secondarySuppression, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type SuppressionRow } from '../../desensitize/index.js';
 import type { Json } from '../gate/ast-walk.js';
 import { entityTableName } from '../engine/publish.js';
 import type { AnswerShape, PersonalRef } from './answer-shape.js';
+import { outputChecks, type OutputCheck, type OutputFindings } from './output-findings.js';
 
 /**
  * Person-level checks of a prod answer (issue #11 item 3, invariant 8): the operator's query runs
@@ -71,85 +72,52 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     return { columns, rows: answer.rows.map(strip), truncated: answer.truncated, disclosure: { kind: 'rows', withheldRows: 0, suppressedCells: 0, reasons: [] } };
   }
 
-  const withheld = { rows: 0, cells: new Map<CellRule, number>(), secondary: 0 };
-  const kept: KeptRow[] = [];
-  for (const row of answer.rows) {
+  const cellsByRule = new Map<CellRule, number>();
+  const measured: (SuppressionRow & { row: unknown[] })[] = answer.rows.map((row) => {
     const key = keyOf(row, width);
     const stats = companions.map((c) => c.get(key));
+    const entities = Math.min(...stats.map((s) => Number(s?.[0] ?? 0)));
     // SECURITY: invariant 8: a group of fewer entities than the minimum is not shown at all (its key would say it exists).
-    if (stats.some((s) => s === undefined || Number(s[0]) < rules.minEntities)) {
-      withheld.rows += 1;
-      continue;
-    }
-    const suppressed = new Set<number>();
+    if (stats.some((s) => s === undefined) || entities < rules.minEntities) return { row: strip(row), entities, withheld: true, failed: new Set<number>() };
+    const failed = new Set<number>();
     shape.aggregates.forEach((aggregate, index) => {
       // SECURITY: invariant 8: a minimum or maximum is one person's value: never on the screen in prod.
       const single = ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase());
       for (const s of stats) {
         const verdict: CellVerdict = single ? { ok: false, rule: 'single-value' } : judgeCell(cellStats(s!, index, aggregate.summable), rules, Number(s![0]));
-        if (!verdict.ok && !suppressed.has(aggregate.column)) {
-          suppressed.add(aggregate.column);
-          withheld.cells.set(verdict.rule, (withheld.cells.get(verdict.rule) ?? 0) + 1);
+        if (!verdict.ok && !failed.has(aggregate.column)) {
+          failed.add(aggregate.column);
+          cellsByRule.set(verdict.rule, (cellsByRule.get(verdict.rule) ?? 0) + 1);
         }
       }
     });
-    kept.push({ row: strip(row), entities: Math.min(...stats.map((s) => Number(s![0]))), suppressed, hidden: false });
-  }
-  withheld.secondary = secondarySuppression(kept, withheld.rows, [...new Set(shape.aggregates.map((a) => a.column))]);
-  const shown = kept.filter((k) => !k.hidden);
-  const rows = shown.map((k) => {
-    for (const column of k.suppressed) k.row[column] = null;
-    return k.row;
+    return { row: strip(row), entities, withheld: false, failed };
   });
+  const withheldRows = measured.filter((m) => m.withheld).length;
+  // SECURITY: invariant 8: secondary suppression, shared with exports (desensitize/disclosure.ts).
+  const secondary = secondarySuppression(measured, [...new Set(shape.aggregates.map((a) => a.column))]);
+  const hidden = new Set(secondary.rows);
+  const nulled = measured.map((m) => new Set(m.failed));
+  for (const [row, column] of secondary.cells) nulled[row]!.add(column);
+  const rows: unknown[][] = [];
+  let suppressedCells = 0;
+  measured.forEach((m, index) => {
+    if (m.withheld || hidden.has(index)) return;
+    for (const column of nulled[index]!) m.row[column] = null;
+    suppressedCells += nulled[index]!.size;
+    rows.push(m.row);
+  });
+  const added = secondary.rows.length + secondary.cells.length;
   const reasons: string[] = [];
-  if (withheld.rows > 0) reasons.push(`${withheld.rows === 1 ? '1 row was' : `${withheld.rows} rows were`} withheld: ${withheld.rows === 1 ? 'its group describes' : 'their groups describe'} fewer than ${rules.minEntities} people or enterprises`);
-  for (const [rule, count] of withheld.cells) reasons.push(`${ruleReason(rule, count, rules)}: shown as null`);
-  if (withheld.secondary > 0) reasons.push(`${withheld.secondary} more ${withheld.secondary === 1 ? 'row or cell was' : 'rows or cells were'} withheld so that a total cannot give the others back (secondary suppression)`);
+  if (withheldRows > 0) reasons.push(`${withheldRows === 1 ? '1 row was' : `${withheldRows} rows were`} withheld: ${withheldRows === 1 ? 'its group describes' : 'their groups describe'} fewer than ${rules.minEntities} people or enterprises`);
+  for (const [rule, count] of cellsByRule) reasons.push(`${ruleReason(rule, count, rules)}: shown as null`);
+  if (added > 0) reasons.push(`${added} more ${added === 1 ? 'row or cell was' : 'rows or cells were'} withheld so that a total cannot give the others back (secondary suppression)`);
   return {
     columns,
     rows,
     truncated: answer.truncated,
-    disclosure: { kind: 'aggregate', withheldRows: answer.rows.length - rows.length, suppressedCells: shown.reduce((n, k) => n + k.suppressed.size, 0), reasons },
+    disclosure: { kind: 'aggregate', withheldRows: answer.rows.length - rows.length, suppressedCells, reasons },
   };
-}
-
-interface KeptRow {
-  row: unknown[];
-  /** Entities of its group (the smallest count over the personal tables). */
-  entities: number;
-  /** Output columns shown as null. */
-  suppressed: Set<number>;
-  /** Withheld by secondary suppression. */
-  hidden: boolean;
-}
-
-/**
- * Secondary (complementary) suppression: when exactly one row was withheld, or exactly one cell of a
- * column suppressed, a known total (another query, an earlier release) minus the shown ones would
- * give it back; the smallest other row or cell goes too. Returns how many were added.
- */
-function secondarySuppression(kept: KeptRow[], withheldRows: number, aggregateColumns: number[]): number {
-  let added = 0;
-  const smallest = (candidates: KeptRow[]) => candidates.reduce<KeptRow | undefined>((min, k) => (!min || k.entities < min.entities ? k : min), undefined);
-  if (withheldRows === 1) {
-    const next = smallest(kept.filter((k) => !k.hidden));
-    // SECURITY: invariant 8: one withheld group is the total minus the others: withhold one more.
-    if (next) {
-      next.hidden = true;
-      added += 1;
-    }
-  }
-  for (const column of aggregateColumns) {
-    const visible = kept.filter((k) => !k.hidden);
-    if (visible.filter((k) => k.suppressed.has(column)).length !== 1) continue;
-    const next = smallest(visible.filter((k) => !k.suppressed.has(column)));
-    // SECURITY: invariant 8: the same for one suppressed cell in a column.
-    if (next) {
-      next.suppressed.add(column);
-      added += 1;
-    }
-  }
-  return added;
 }
 
 /**
@@ -357,50 +325,34 @@ function clone(value: Json | undefined): Json {
   return structuredClone(value ?? null);
 }
 
-/** One automated check of an output (issue #11 item 2), as export reports list them. */
-export interface OutputCheck {
-  name: string;
-  status: 'pass' | 'review' | 'fail';
-  reason: string;
-  /** Affected cells, as [row, column] of the output (0-based). */
-  cells?: [number, number][];
-  /** Affected rows (0-based). */
-  rows?: number[];
-}
-
 const ONE_PERSON_AGGREGATES = new Set(['min', 'max', 'median', 'quantile', 'quantile_cont', 'quantile_disc', 'mode']);
 
 /**
  * The same statistics as `checkedAnswer`, reported instead of applied: the full output with, per
- * rule, what fails or needs review. For outputs that leave the domain (exports), where a
- * supervisor decides and mitigations make new versions.
+ * rule, what fails or needs review (`findings`, kept for mitigations, and the checks made of them).
+ * For outputs that leave the domain (exports), where a supervisor decides and mitigations make new
+ * versions.
  */
-export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean; checks: OutputCheck[]; rowKeys: string[] }> {
+export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean; checks: OutputCheck[]; findings: OutputFindings; rowKeys: string[] }> {
   const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer);
   const width = columns.length;
   const rows = answer.rows.map(strip);
   // Each output row's group key, as the companions print it: `cell-entities.ts` finds rows by it.
   const rowKeys = answer.rows.map((row) => keyOf(row, width));
-  const checks: OutputCheck[] = [];
-  const check = (name: string, failing: { rows?: number[]; cells?: [number, number][] }, status: 'review' | 'fail', reason: string, passReason: string) => {
-    const count = (failing.rows?.length ?? 0) + (failing.cells?.length ?? 0);
-    checks.push(count > 0 ? { name, status, reason, ...failing } : { name, status: 'pass', reason: passReason });
-  };
+  const done = (findings: OutputFindings) => ({ columns, rows, truncated: answer.truncated, checks: outputChecks(findings, rules), findings, rowKeys });
   if (shape.kind === 'rows') {
-    checks.push(shape.identifiers.length > 0
-      ? { name: 'identifiers', status: 'fail', reason: `columns ${shape.identifiers.join(', ')} identify people or enterprises (tokens, masks or recognized personal values)` }
-      : { name: 'identifiers', status: 'pass', reason: 'no identifier columns' });
-    const offending = answer.rows.flatMap((row, i) => (companions.some((stats) => Number(stats.get(keyOf(row, width))?.[0] ?? 0) < rules.k) ? [i] : []));
-    const over = shape.quasi.length > 0 ? `on (${shape.quasi.map((q) => q.label).join(', ')})` : 'in the selected population';
-    check('k-anonymity', { rows: offending }, 'fail', `${offending.length} rows describe fewer than ${rules.k} people ${over}`, `every row is shared by at least ${rules.k} people ${over}`);
-    return { columns, rows, truncated: answer.truncated, checks, rowKeys };
+    const entities = answer.rows.map((row) => Math.min(...companions.map((stats) => Number(stats.get(keyOf(row, width))?.[0] ?? 0))));
+    const offending = entities.flatMap((n, i) => (n < rules.k ? [i] : []));
+    return done({ kind: 'rows', entities, identifiers: shape.identifiers, quasi: shape.quasi.map((q) => q.label), offending });
   }
   const small: number[] = [];
+  const entities: number[] = [];
   const byRule = new Map<CellRule, [number, number][]>();
   const onePerson: [number, number][] = [];
   const zeros: [number, number][] = [];
   answer.rows.forEach((row, i) => {
     const stats = companions.map((c) => c.get(keyOf(row, width)));
+    entities.push(Math.min(...stats.map((s) => Number(s?.[0] ?? 0))));
     if (stats.some((s) => s === undefined || Number(s[0]) < rules.minEntities)) small.push(i);
     shape.aggregates.forEach((aggregate, index) => {
       for (const s of stats) {
@@ -415,14 +367,11 @@ export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<
       if (value === 0 || value === '0') zeros.push([i, aggregate.column]);
     });
   });
-  check('minimum-entities', { rows: small }, 'fail', `${small.length} rows describe fewer than ${rules.minEntities} people or enterprises`, `every row describes at least ${rules.minEntities} people or enterprises`);
   const cellsOf = (rule: CellRule) => dedupe(byRule.get(rule) ?? []);
-  check('cell-threshold', { cells: cellsOf('threshold') }, 'fail', ruleReason('threshold', cellsOf('threshold').length, rules), 'every filtered cell describes enough people or enterprises');
-  check('dominance', { cells: cellsOf('dominance') }, 'fail', ruleReason('dominance', cellsOf('dominance').length, rules), `no cell is dominated by its ${rules.dominanceN} largest contributors`);
-  check('p-ratio', { cells: cellsOf('p-ratio') }, 'fail', ruleReason('p-ratio', cellsOf('p-ratio').length, rules), 'no cell lets a contributor estimate another closely');
-  check('single-values', { cells: onePerson }, 'review', `${onePerson.length} cells are a minimum, maximum, median or mode: one person's own value`, 'no cell is one person\'s own value');
-  check('zeros', { cells: zeros }, 'review', `${zeros.length} cells are zero, which says that nobody in a group has a property`, 'no zero cells');
-  return { columns, rows, truncated: answer.truncated, checks, rowKeys };
+  return done({
+    kind: 'aggregate', entities, aggregateColumns: [...new Set(shape.aggregates.map((a) => a.column))], small,
+    threshold: cellsOf('threshold'), dominance: cellsOf('dominance'), pRatio: cellsOf('p-ratio'), singleValues: onePerson, zeros,
+  });
 }
 
 function dedupe(cells: [number, number][]): [number, number][] {

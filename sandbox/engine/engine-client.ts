@@ -9,7 +9,8 @@ import { EngineProcess, networkIsolationAvailable, type ExitReason } from './eng
 import { ingestProgressPath, readIngestProgress, type IngestProgress } from './ingest-progress.js';
 import type { IngestResult } from './ingest-dataset.js';
 import {
-  DifferencingResultSchema, isTrustedTask, TRUSTED_PROCESS, type BuildResult, type DifferencingResult, type ExportDifferenceTask, type ExportReleaseTask, type ExportUnreleaseTask, type DeliveredFile, type ExportDeliverTask, type ExportDeriveTask, type ExportReadTask, type ExportRows,
+  DifferencingResultSchema, isTrustedTask, TRUSTED_PROCESS, type BuildResult, type DifferencingResult, type ExportDifferenceTask, type ExportReleaseTask, type ExportUnreleaseTask,
+  type DeliveredFile, type DerivedSnapshot, type ExportDeliverTask, type ExportDeriveTask, type ExportReadTask, type ExportRows,
   type ExportSnapshot, type ExportSnapshotResult, type ExportSnapshotTask, type CreatedTable, type CreateTableTask, type EngineTask, type Env, type ImportTableTask, type IngestDatasetTask, type ListedTable,
   type PublishResult, type PublishTask, type QueryResult, type QueryTask, type WorkspaceTableInfo,
 } from './protocol.js';
@@ -128,8 +129,8 @@ export class EngineClient {
   }
 
   /** A mitigated snapshot derived from an earlier version's, in the trusted process. */
-  exportDerive(task: Omit<ExportDeriveTask, 'kind'>): Promise<ExportSnapshot> {
-    return this.send({ kind: 'export-derive', ...task }, TASK_LIMIT_MS.import) as Promise<ExportSnapshot>;
+  exportDerive(task: Omit<ExportDeriveTask, 'kind'>): Promise<DerivedSnapshot> {
+    return this.send({ kind: 'export-derive', ...task }, TASK_LIMIT_MS.import) as Promise<DerivedSnapshot>;
   }
 
   /** The first rows of a snapshot, read in the trusted process. */

@@ -35,7 +35,7 @@ export async function trustedConnection(): Promise<DuckDBConnection> {
 }
 
 /** A table name of its own for one piece of work in the shared trusted instance. */
-function scratchName(): string {
+export function scratchName(): string {
   return `export_${randomBytes(6).toString('hex')}`;
 }
 
@@ -74,40 +74,7 @@ export async function writeSnapshot(dir: string, columns: { name: string; type: 
   }
 }
 
-/**
- * A mitigated version from an earlier one: the named integer columns rounded to the nearest multiple
- * of 5 (OpenSAFELY, ACRO). Everything else is copied as it was.
- */
-export async function deriveRoundedSnapshot(fromDir: string, toDir: string, round5: readonly string[]): Promise<ExportSnapshot> {
-  const target = path.join(toDir, SNAPSHOT_FILE);
-  if (fs.existsSync(target)) throw new DomainError('EXP_ERR_INVALID_STATE', 'this export version already has a snapshot');
-  const source = `read_parquet(${sqlString(path.join(fromDir, SNAPSHOT_FILE))})`;
-  const connection = await trustedConnection();
-  fs.mkdirSync(toDir, { recursive: true, mode: 0o700 });
-  const temp = `${target}.${process.pid}.tmp`;
-  try {
-    const columns = await describe(connection, `SELECT * FROM ${source}`);
-    const wanted = new Set(round5);
-    for (const name of round5) {
-      const column = columns.find((c) => c.name === name);
-      if (!column) throw new DomainError('EXP_ERR_BAD_MITIGATION', `the output has no column ${name}`);
-      if (!INTEGER_TYPES.has(column.type)) throw new DomainError('EXP_ERR_BAD_MITIGATION', `column ${name} is ${column.type}: only integer (count) columns are rounded`);
-    }
-    const select = columns.map((c) => wanted.has(c.name)
-      ? `CAST(round(${quoteIdentifier(c.name)} / 5.0) * 5 AS ${c.type}) AS ${quoteIdentifier(c.name)}`
-      : quoteIdentifier(c.name)).join(', ');
-    await connection.run(`COPY (SELECT ${select} FROM ${source}) TO ${sqlString(temp)} (FORMAT parquet)`);
-    const sealed = await sealSnapshot(connection, temp, target, columns);
-    // Rounding changes values, never who counts in a cell: the cells keep their entity sets.
-    if (fs.existsSync(path.join(fromDir, CELLS_FILE))) fs.linkSync(path.join(fromDir, CELLS_FILE), path.join(toDir, CELLS_FILE));
-    return sealed;
-  } catch (error) {
-    fs.rmSync(temp, { force: true });
-    throw error;
-  } finally {
-    connection.closeSync();
-  }
-}
+export const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT']);
 
 /**
  * Writes the entity sets of a version's cells beside its snapshot (`cells.parquet`: row, column,
@@ -155,7 +122,6 @@ export async function writeCells(dir: string, batches: AsyncIterable<[number, st
   }
 }
 
-const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT']);
 
 /** The first rows of a snapshot, as JSON values (for reviewers). */
 export async function readSnapshotRows(dir: string, limit: number): Promise<ExportRows> {
@@ -244,7 +210,7 @@ async function writeCsv(connection: DuckDBConnection, table: string, file: strin
 }
 
 /** Types whose text is a number (a spreadsheet never reads it as a formula). */
-const NUMERIC_TYPE = /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL(\(\d+,\s*\d+\))?)$/;
+export const NUMERIC_TYPE = /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL(\(\d+,\s*\d+\))?)$/;
 
 /** XLSX: numbers stay numbers, everything else is a string cell (never a formula). */
 async function writeXlsx(connection: DuckDBConnection, table: string, file: string): Promise<void> {
@@ -259,13 +225,13 @@ async function writeXlsx(connection: DuckDBConnection, table: string, file: stri
   await writeXlsxFile([header, ...rows]).toFile(file);
 }
 
-async function describe(connection: DuckDBConnection, select: string): Promise<{ name: string; type: string }[]> {
+export async function describe(connection: DuckDBConnection, select: string): Promise<{ name: string; type: string }[]> {
   const reader = await connection.runAndReadAll(`DESCRIBE ${select}`);
   return (reader.getRowsJS() as [string, string][]).map(([name, type]) => ({ name, type }));
 }
 
 /** Moves a written temp file into place read-only, and describes it. */
-async function sealSnapshot(connection: DuckDBConnection, temp: string, target: string, columns: { name: string; type: string }[]): Promise<ExportSnapshot> {
+export async function sealSnapshot(connection: DuckDBConnection, temp: string, target: string, columns: { name: string; type: string }[]): Promise<ExportSnapshot> {
   const counted = await connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${sqlString(temp)})`);
   const rowCount = Number(counted.getRowsJS()[0]?.[0] ?? 0);
   fs.chmodSync(temp, 0o400);

@@ -182,13 +182,24 @@ export const ExportSnapshotTaskSchema = z.object({
 });
 export type ExportSnapshotTask = z.infer<typeof ExportSnapshotTaskSchema>;
 
-/** Trusted: a mitigated version derived from an earlier snapshot (rounding of named integer columns to base 5). */
+/** How a mitigated version is made from the one before (`export-files.ts` deriveSnapshot). */
+export const ExportMitigationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('round5'), columns: z.array(z.string()).min(1) }),
+  z.object({
+    kind: z.literal('suppress'),
+    /** Failing cells named by checks other than the person-level ones (e.g. differencing). */
+    cells: z.array(z.object({ row: z.number().int().nonnegative(), column: z.string() })),
+  }),
+]);
+export type ExportMitigation = z.infer<typeof ExportMitigationSchema>;
+
+/** Trusted: a mitigated version derived from an earlier snapshot and the statistics kept with it. */
 export const ExportDeriveTaskSchema = z.object({
   kind: z.literal('export-derive'),
   exportId: ExportIdSchema,
   fromVersion: ExportVersionSchema,
   version: ExportVersionSchema,
-  round5: z.array(z.string()).min(1),
+  mitigation: ExportMitigationSchema,
 });
 export type ExportDeriveTask = z.infer<typeof ExportDeriveTaskSchema>;
 
@@ -363,6 +374,25 @@ export const PersonLevelSchema = z.union([
   z.object({ uncheckable: z.string() }),
 ]);
 export type PersonLevel = z.infer<typeof PersonLevelSchema>;
+/** What one suppression withheld: rows removed and cells nulled, on their own account and to protect them. */
+export const SuppressionSummarySchema = z.object({
+  primaryRows: z.number().int(),
+  secondaryRows: z.number().int(),
+  primaryCells: z.number().int(),
+  secondaryCells: z.number().int(),
+  /** Rows of the earlier version removed (0-based, ascending): row i of the new version is the i-th row not listed. */
+  removedRows: z.array(z.number().int()),
+});
+export type SuppressionSummary = z.infer<typeof SuppressionSummarySchema>;
+
+/** A mitigated snapshot, with its person-level checks re-run on the same statistics. */
+export type DerivedSnapshot = ExportSnapshot & {
+  personLevel?: PersonLevel | undefined;
+  /** What this step suppressed; null for rounding. */
+  suppression: SuppressionSummary | null;
+  /** Every cell of the new version shown as null by suppression (this step and earlier ones), as [row, column]. */
+  suppressedCells: [number, number][];
+};
 /** A snapshot of a gated query, with what the query read. */
 export type ExportSnapshotResult = ExportSnapshot & { tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined };
 export type ExportRows = { columns: { name: string; type: string }[]; rows: unknown[][] };

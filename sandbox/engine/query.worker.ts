@@ -11,7 +11,9 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import { DomainError, isDomainError } from '../../core/errors.js';
 import { EngineTaskSchema, type EngineTask, type TaskOutcome } from './protocol.js';
 import { assertNotRetired, datasetDirectory, exportVersionDirectory, requestTempDirectory, tenantDirectory } from '../data-paths.js';
-import { deliverSnapshot, deriveRoundedSnapshot, readSnapshotRows, writeCells, writeSnapshot } from './export-files.js';
+import { DEFAULT_DISCLOSURE_RULES } from '../../desensitize/index.js';
+import { deliverSnapshot, readSnapshotRows, writeCells, writeSnapshot } from './export-files.js';
+import { deriveSnapshot, writeDisclosureFile } from './export-mitigations.js';
 import { differencing, releaseCells, unreleaseCells } from './release-store.js';
 import type { PreparedUpload } from '../upload/prepare-upload.js';
 import { ingestDataset } from './ingest-dataset.js';
@@ -97,12 +99,14 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         const options = { maxRows: task.maxRows, timeoutMs: task.timeoutMs, ...cancellation(input.cancelPort) };
         return { ok: true, value: await withEngine(task, async (engine) => {
           // Exports leave from the real data: always prod.
-          const { value, tables, sources, personLevel } = await engine.exportSnapshot(task.sql, 'prod', options, (columns, chunks) => writeSnapshot(dir, columns, chunks), (batches) => writeCells(dir, batches));
+          const { value, tables, sources, personLevel, findings } = await engine.exportSnapshot(task.sql, 'prod', options, (columns, chunks) => writeSnapshot(dir, columns, chunks), (batches) => writeCells(dir, batches));
+          // The statistics of this very run, kept beside the snapshot for mitigations (never delivered).
+          writeDisclosureFile(dir, { findings: findings ?? null, uncheckable: personLevel && 'uncheckable' in personLevel ? personLevel.uncheckable : null, suppressed: [] });
           return { ...value, tables, sources, personLevel };
         }) };
       }
       case 'export-derive':
-        return { ok: true, value: await deriveRoundedSnapshot(exportVersionDirectory(DATA_DIR, task.exportId, task.fromVersion), exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.round5) };
+        return { ok: true, value: await deriveSnapshot(exportVersionDirectory(DATA_DIR, task.exportId, task.fromVersion), exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.mitigation, DEFAULT_DISCLOSURE_RULES) };
       case 'export-read':
         return { ok: true, value: await readSnapshotRows(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.limit) };
       case 'export-deliver':

@@ -7,6 +7,7 @@ import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, typ
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { cellEntities, personalLabels, type CellEntity } from '../disclosure/cell-entities.js';
 import { checkedAnswer, reviewOutput } from '../disclosure/check-answer.js';
+import type { OutputFindings } from '../disclosure/output-findings.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
 import { GATE_LIMITS } from '../gate/limits.js';
@@ -208,37 +209,29 @@ export class TenantEngine {
     options: Pick<RunOptions, 'timeoutMs' | 'cancelled'> & { maxRows: number },
     write: (columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>) => Promise<T>,
     writeCells: (batches: AsyncIterable<CellEntity[]>) => Promise<unknown>,
-  ): Promise<{ value: T; tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined }> {
+  ): Promise<{ value: T; tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined; findings?: OutputFindings | undefined }> {
     return this.withConnection(env, async (connection) => {
       const generation = this.generation;
       const decision = await this.decide(connection, sql, env);
       // The person-level checks of the output, on the entity keys, inside the domain (issue #11 item 2).
       const shape = decision.disclosure;
-      let personLevel: PersonLevel | undefined;
-      if (shape === undefined) personLevel = undefined;
-      else if (shape.kind === 'uncheckable') personLevel = { uncheckable: shape.reason };
-      else {
-        const review = await overPersonalData(withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES }))));
-        personLevel = { kind: shape.kind, checks: review.checks };
-        if (shape.kind === 'aggregate') {
-          // The cells' entity sets for differencing against earlier releases; without them the
-          // differencing check asks for review (fail closed), so a failure here does not stop the snapshot.
-          const labels = personalLabels(shape, (table) => this.catalog.granted?.sources[table]?.dataset);
-          await withDeadline(connection, env, options, () => writeCells(cellEntities(connection, shape, review.rowKeys, review.columns.map((c) => c.name), labels)))
-            .catch((error: unknown) => { if (!(error instanceof DomainError)) throw error; });
-        }
-      }
+      const reviewed = shape === undefined || shape.kind === 'uncheckable' ? undefined
+        : await overPersonalData(withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES }))));
+      // The checks name cells by row: they hold for the snapshot only if its rows are the checked
+      // rows, in the same order (the snapshot is a second run of the query). Compared as they stream.
+      let aligned = reviewed !== undefined && !reviewed.truncated;
+      let streamed = 0;
       const snapshot = withDeadline(connection, env, options, async () => {
         const result = await connection.stream(decision.canonicalSql);
         const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
         async function* chunks(): AsyncIterable<DuckDBDataChunk> {
-          let rows = 0;
           for (;;) {
             const chunk = await result.fetchChunk();
             if (!chunk || chunk.rowCount === 0) return;
-            rows += chunk.rowCount;
+            if (aligned) aligned = sameRows(chunk.convertRows(JsonDuckDBValueConverter), reviewed!.rows, streamed);
+            streamed += chunk.rowCount;
             // SECURITY: an export cannot fill the disk: its rows are capped while they stream.
-            if (rows > options.maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${options.maxRows} rows, the most one export may hold`);
+            if (streamed > options.maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${options.maxRows} rows, the most one export may hold`);
             yield chunk;
           }
         }
@@ -247,9 +240,23 @@ export class TenantEngine {
       const value = await (shape ? overPersonalData(snapshot) : snapshot);
       // SECURITY: as for answers: a snapshot whose run overlapped a workspace change is not kept.
       if (this.generation !== generation) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the export ran: retry it');
-      return { value, tables: decision.tables, sources: decision.sources, personLevel };
+      aligned &&= streamed === reviewed!.rows.length;
+      if (aligned && shape?.kind === 'aggregate') {
+        // The cells' entity sets for differencing against earlier releases, by the rows of this very
+        // snapshot; without them the differencing check asks for review (fail closed), so a failure
+        // here does not stop the snapshot.
+        const labels = personalLabels(shape, (table) => this.catalog.granted?.sources[table]?.dataset);
+        await withDeadline(connection, env, options, () => writeCells(cellEntities(connection, shape, reviewed!.rowKeys, reviewed!.columns.map((c) => c.name), labels)))
+          .catch((error: unknown) => { if (!(error instanceof DomainError)) throw error; });
+      }
+      // SECURITY: fail closed: checks of rows other than the snapshot's are not the snapshot's checks.
+      const personLevel: PersonLevel | undefined = shape === undefined ? undefined
+        : shape.kind === 'uncheckable' ? { uncheckable: shape.reason }
+          : aligned ? { kind: shape.kind, checks: reviewed!.checks } : { uncheckable: UNALIGNED };
+      return { value, tables: decision.tables, sources: decision.sources, personLevel, findings: aligned ? reviewed!.findings : undefined };
     });
   }
+
 
   /**
    * Saves a gated SELECT as a workspace table, tagged in the same transaction with the env it ran in
@@ -688,6 +695,13 @@ const RUNTIME_HINTS: Record<string, string> = {
  * Reads the result with a row and byte cap: one streaming read of at most maxRows + 1 rows (so a cut
  * is visible), then the byte cap over what came back.
  */
+const UNALIGNED = 'the rows of the snapshot could not be matched one by one to the rows the checks measured (rows in another order in a second run of a query without a complete ORDER BY, or an output too large to check whole): add an ORDER BY over every output column, or narrow the output';
+
+/** Whether `rows` are the checked rows from position `from` on (values as JSON, as the checks read them). */
+function sameRows(rows: unknown[][], checked: readonly unknown[][], from: number): boolean {
+  return rows.every((row, i) => from + i < checked.length && JSON.stringify(row) === JSON.stringify(checked[from + i]));
+}
+
 async function readCapped(connection: DuckDBConnection, sql: string, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> {
   const reader = await connection.streamAndReadUntil(sql, options.maxRows + 1);
   const columns = reader.columnNames().map((name, i) => ({ name, type: reader.columnType(i).toString() }));

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ExportFormatSchema, ExportIdSchema } from '../../sandbox/index.js';
 import {
-  CheckSchema, CheckStatusSchema, CreateExportSchema, CreateReviewSchema, ExportStatusSchema, ManifestSchema, NewVersionSchema, SubmitExportSchema,
+  CheckSchema, CheckStatusSchema, CreateExportSchema, CreateReviewSchema, ExportStatusSchema, ManifestSchema, NewVersionSchema, SubmitExportSchema, WithheldSchema,
   type ControlPlane,
 } from '../../tenants/index.js';
 import { ALL_ROLES, OPERATOR_ONLY, SUPERVISOR_ONLY, actorOf } from '../auth.js';
@@ -43,6 +43,7 @@ const DetailSchema = ListingSchema.extend({
   sql: z.string().optional(),
   source: z.unknown().optional(),
   mitigation: z.unknown().optional(),
+  withheld: WithheldSchema.nullable().optional().describe('what suppression withheld from this version: rows removed and cells shown as null, primary and secondary'),
   rowCount: z.number().int().optional(),
   columns: z.array(z.object({ name: z.string(), type: z.string() })).optional(),
   snapshotSha256: z.string().optional(),

@@ -1,6 +1,6 @@
 import type { DifferencingResult, ExportSnapshot, PersonLevel, SourceRef } from '../../sandbox/index.js';
 import type { DatasetColumn, WorkspaceTableLineage } from '../model.js';
-import type { Check } from './export-model.js';
+import type { Check, Withheld } from './export-model.js';
 
 /**
  * The automated disclosure checks of an export version: the seam between the export door (request,
@@ -25,8 +25,13 @@ export interface ExportCheckInput {
   rowCount: number;
   /** The person-level checks computed in the tenant's process on entity keys; absent when the query read no personal table. */
   personLevel?: PersonLevel | undefined;
-  /** Cells the version withholds (suppression): not compared with earlier releases (they are not released). */
+  /**
+   * Cells of this version shown as null by suppression: they show nothing, so checks of cell values
+   * skip them, and they are not compared with earlier releases (nobody is released in them).
+   */
   suppressedCells?: { row: number; column: string }[] | undefined;
+  /** What suppression withheld from this version (over every mitigation leading to it); absent when nothing was. */
+  withheld?: Withheld | undefined;
 }
 
 export interface ExportChecks {
@@ -70,7 +75,11 @@ export function createExportChecks(deps: ExportCheckDeps): ExportChecks {
   return {
     async runChecks(input) {
       const differencing = await differencingCheck(input, deps);
-      return [rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount), ...await personLevelChecks(input, deps), ...(differencing ? [differencing] : [])];
+      return [
+        rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount), ...await personLevelChecks(input, deps),
+        ...(differencing ? [differencing] : []),
+        ...(input.withheld ? [suppressionCheck(input.withheld, input.suppressedCells ?? [])] : []),
+      ];
     },
   };
 }
@@ -86,6 +95,23 @@ export function emptyOutputCheck(rowCount: number): Check {
   return rowCount === 0
     ? { name: 'empty-output', status: 'review', reason: 'the output has no rows: that nobody matches its conditions can itself disclose something', rows: 0 }
     : { name: 'empty-output', status: 'pass', reason: 'the output has rows' };
+}
+
+/**
+ * What suppression withheld, stated as a check so that it is never silent: in the version's checks,
+ * its detail, the audit and the manifest. `pass`: withholding is what made the other checks pass.
+ */
+export function suppressionCheck(withheld: Withheld, cells: { row: number; column: string }[]): Check {
+  const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const both = (rows: number, cells: number) => `${count(rows, 'row', 'rows')} and ${count(cells, 'cell', 'cells')}`;
+  return {
+    name: 'suppression',
+    status: 'pass',
+    reason: `${count(withheld.cells, 'cell is', 'cells are')} shown as null and ${count(withheld.rows, 'row was', 'rows were')} removed: `
+      + `${both(withheld.primaryRows, withheld.primaryCells)} that failed a check, and ${both(withheld.secondaryRows, withheld.secondaryCells)} more so that margins and totals cannot give them back (secondary suppression)`,
+    ...(cells.length > 0 ? { cells } : {}),
+    rows: withheld.rows,
+  };
 }
 
 /**

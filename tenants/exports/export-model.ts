@@ -38,8 +38,34 @@ export const CreateExportSchema = z.strictObject({
 });
 export type CreateExport = z.infer<typeof CreateExportSchema>;
 
+/**
+ * What suppression has withheld from a version's data file, over every mitigation that led to it:
+ * rows removed and cells shown as null, on their own account (they failed a check) and to protect
+ * them (secondary suppression). Stated in the checks, the detail and the manifest: never silent.
+ */
+export const WithheldSchema = z.object({
+  /** Rows of the first version not in this one. */
+  rows: z.number().int(),
+  /** Cells of this version shown as null. */
+  cells: z.number().int(),
+  primaryRows: z.number().int(),
+  secondaryRows: z.number().int(),
+  primaryCells: z.number().int(),
+  secondaryCells: z.number().int(),
+});
+export type Withheld = z.infer<typeof WithheldSchema>;
+
 /** How a version was made from the one before, when it was not from new SQL. */
-export const MitigationSchema = z.object({ kind: z.literal('round5'), columns: z.array(z.string()), fromVersion: z.number().int() });
+export const MitigationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('round5'), columns: z.array(z.string()), fromVersion: z.number().int(), withheld: WithheldSchema.nullable().optional() }),
+  z.object({
+    kind: z.literal('suppress'),
+    fromVersion: z.number().int(),
+    /** Rows of `fromVersion` removed (0-based, ascending): row i of this version is the i-th row of `fromVersion` not listed. */
+    removedRows: z.array(z.number().int()),
+    withheld: WithheldSchema,
+  }),
+]);
 export type Mitigation = z.infer<typeof MitigationSchema>;
 
 export const NewVersionSchema = z.union([

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { DomainError, isDomainError } from '../../core/errors.js';
 import { quoteIdentifier } from '../../desensitize/index.js';
 import {
-  exportVersionDirectory, hashFile, type DeliveredFile, type DifferencingResult, type ExportFormat, type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type PersonLevel, type SourceRef,
+  exportVersionDirectory, hashFile, type DeliveredFile, type DerivedSnapshot, type DifferencingResult, type ExportFormat, type ExportMitigation, type SuppressionSummary,
+  type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type PersonLevel, type SourceRef,
 } from '../../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
 import { failureOf } from '../access.js';
@@ -13,9 +15,9 @@ import type { Claims } from '../model.js';
 import type { ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
 import type { ControlStore, StoreTransaction } from '../store/control-store.js';
-import { datasetsOf, DIFFERENCING_CHECK, differencingOutcome, type DifferenceTask, type ExportChecks } from './export-checks.js';
+import { datasetsOf, DIFFERENCING_CHECK, differencingOutcome, type DifferenceTask, type ExportCheckInput, type ExportChecks } from './export-checks.js';
 import type {
-  Check, CreateExport, CreateReview, ExportRecord, ExportSource, ExportStatus, ExportVersionRecord, Mitigation, NewVersion, ReviewRecord,
+  Check, CreateExport, CreateReview, ExportRecord, ExportSource, ExportStatus, ExportVersionRecord, Mitigation, NewVersion, ReviewRecord, Withheld,
 } from './export-model.js';
 import { describeChanges, type VersionChanges } from './version-diff.js';
 import { buildManifest, readManifest, removePackage, writeManifest, type Manifest, type SourceDataset } from './package-builder.js';
@@ -24,7 +26,7 @@ import { assertCanMakeVersion, assertCanWithdraw, approvalsNeeded, decideDownloa
 /** What the export service needs of the engine (the sandbox's EngineClient). */
 export interface ExportEngine {
   exportSnapshot(task: { tenantId: string; exportId: string; version: number; sql: string; maxRows: number; timeoutMs: number }): Promise<ExportSnapshotResult>;
-  exportDerive(task: { exportId: string; fromVersion: number; version: number; round5: string[] }): Promise<ExportSnapshot>;
+  exportDerive(task: { exportId: string; fromVersion: number; version: number; mitigation: ExportMitigation }): Promise<DerivedSnapshot>;
   exportRead(task: { exportId: string; version: number; limit: number }): Promise<ExportRows>;
   exportDeliver(task: { exportId: string; version: number; format: ExportFormat; recipient: string }): Promise<DeliveredFile>;
   /** The differencing check of a version's cells (`export-checks.ts`). */
@@ -162,10 +164,41 @@ export function createExportService(deps: {
     return checked(tenantId, exportId, version, { source, sql, tables, sources, mitigation: null }, snapshot, personLevel);
   }
 
-  async function checked(tenantId: string, exportId: string, version: number, base: Pick<VersionDraft, 'source' | 'sql' | 'tables' | 'sources' | 'mitigation'>, snapshot: ExportSnapshot, personLevel?: PersonLevel): Promise<VersionDraft> {
+  /**
+   * A version made from the previous one by a mitigation, in the trusted process, on the previous
+   * snapshot and the statistics measured with it; then every check runs again on what it is now.
+   */
+  async function mitigate(tenantId: string, previous: ExportVersionRecord, next: number, input: Extract<NewVersion, { mitigation: string }>): Promise<VersionDraft> {
+    const exportId = previous.exportId;
+    const task: ExportMitigation = input.mitigation === 'round5'
+      ? { kind: 'round5', columns: [...new Set(input.columns)] }
+      : { kind: 'suppress', cells: failingCells(previous) };
+    let derived: DerivedSnapshot;
+    try {
+      derived = await deps.engine.exportDerive({ exportId, fromVersion: previous.version, version: next, mitigation: task });
+    } catch (error) {
+      removeVersion(exportId, next);
+      throw error;
+    }
+    const { personLevel, suppression, suppressedCells, ...snapshot } = derived;
+    const withheld = withheldAfter(previous.mitigation?.withheld ?? null, suppression, suppressedCells.length);
+    const mitigation: Mitigation = task.kind === 'round5'
+      ? { kind: 'round5', columns: task.columns, fromVersion: previous.version, ...(withheld ? { withheld } : {}) }
+      : { kind: 'suppress', fromVersion: previous.version, removedRows: suppression!.removedRows, withheld: withheld! };
+    const base = { source: previous.source, sql: previous.sql, tables: previous.tables, sources: previous.sources, mitigation };
+    return checked(tenantId, exportId, next, base, snapshot, personLevel, {
+      suppressedCells: suppressedCells.map(([row, column]) => ({ row, column: snapshot.columns[column]?.name ?? String(column) })),
+      withheld: withheld ?? undefined,
+    });
+  }
+
+  async function checked(
+    tenantId: string, exportId: string, version: number, base: Pick<VersionDraft, 'source' | 'sql' | 'tables' | 'sources' | 'mitigation'>, snapshot: ExportSnapshot, personLevel?: PersonLevel,
+    suppression?: Pick<ExportCheckInput, 'suppressedCells' | 'withheld'>,
+  ): Promise<VersionDraft> {
     let checks: Check[];
     try {
-      checks = await deps.checks.runChecks({ tenantId, exportId, version, snapshot, sources: base.sources, tables: base.tables, columns: snapshot.columns, rowCount: snapshot.rowCount, personLevel });
+      checks = await deps.checks.runChecks({ tenantId, exportId, version, snapshot, sources: base.sources, tables: base.tables, columns: snapshot.columns, rowCount: snapshot.rowCount, personLevel, ...suppression });
     } catch (error) {
       removeVersion(exportId, version);
       throw error;
@@ -190,7 +223,7 @@ export function createExportService(deps: {
       actor, action, target: target(record.id), details: {
         tenant: record.tenantId, recipient: record.recipient, purpose: record.purpose, format: record.format,
         version: version.version, source: 'table' in version.source ? { table: version.source.table } : { sql: true }, ...auditedSql(version.sql),
-        mitigation: version.mitigation, rows: version.rowCount, snapshotSha256: version.snapshot.sha256, tables: version.tables, sources: version.sources,
+        mitigation: auditedMitigation(version.mitigation), rows: version.rowCount, snapshotSha256: version.snapshot.sha256, tables: version.tables, sources: version.sources,
         outcome: version.outcome, checks: version.checks.map((c) => ({ name: c.name, status: c.status })),
       },
     });
@@ -352,20 +385,10 @@ export function createExportService(deps: {
         let draft: VersionDraft;
         if ('source' in input) {
           draft = await snapshotSource(record.tenantId, actor.sub, id, next, input.source);
-        } else if (input.mitigation === 'suppress') {
-          throw new DomainError('EXP_ERR_MITIGATION_UNAVAILABLE', 'suppression needs the person-level checks, which are not yet available: round to base 5, or change the SQL (e.g. HAVING count(*) >= 10)');
         } else {
           // SECURITY: invariants 6 and 9: a mitigation of data whose grant ended or policy changed is not made.
           assertSourcesCurrent(deps.access, record.tenantId, previous.sources, deps.today());
-          const mitigation: Mitigation = { kind: 'round5', columns: [...new Set(input.columns)], fromVersion: previous.version };
-          let snapshot: ExportSnapshot;
-          try {
-            snapshot = await deps.engine.exportDerive({ exportId: id, fromVersion: previous.version, version: next, round5: mitigation.columns });
-          } catch (error) {
-            removeVersion(id, next);
-            throw error;
-          }
-          draft = await checked(record.tenantId, id, next, { source: previous.source, sql: previous.sql, tables: previous.tables, sources: previous.sources, mitigation }, snapshot);
+          draft = await mitigate(record.tenantId, previous, next, input);
         }
         const at = nowIso();
         const version: ExportVersionRecord = { ...draft, exportId: id, version: next, createdAt: at, createdBy: actor.sub };
@@ -502,6 +525,7 @@ export function createExportService(deps: {
         sql: version.sql,
         source: version.source,
         mitigation: version.mitigation,
+        withheld: version.mitigation?.withheld ?? null,
         rowCount: version.rowCount,
         columns: version.columns,
         snapshotSha256: version.snapshot.sha256,
@@ -605,6 +629,42 @@ function mayView(claims: Claims, record: ExportRecord): boolean {
   if (claims.role === 'operator') return record.tenantId === claims.org;
   // SECURITY: an applicant sees only what is addressed to it, and only once approved.
   return record.recipient === claims.org && RECIPIENT_VISIBLE.has(record.status) && record.package !== null;
+}
+
+const FailingCellSchema = z.object({ row: z.number().int().nonnegative(), column: z.string() });
+
+/**
+ * The cells of every failing check of a version, as {row, column}: suppression withholds them
+ * whichever check named them (the person-level ones, differencing, any later one). A failing cell
+ * that cannot be read as such stops the mitigation (fail closed: it would otherwise stay shown).
+ */
+function failingCells(version: ExportVersionRecord): { row: number; column: string }[] {
+  return version.checks.filter((c) => c.status === 'fail').flatMap((check) => (check.cells ?? []).map((cell) => {
+    const parsed = FailingCellSchema.safeParse(cell);
+    // SECURITY: invariant 8: a failing cell suppression cannot place is not left in the output.
+    if (!parsed.success) throw new DomainError('EXP_ERR_MITIGATION_UNAVAILABLE', `check ${check.name} names a cell that cannot be placed in the output, so it cannot be suppressed: change the SQL`);
+    return parsed.data;
+  }));
+}
+
+/** A mitigation as the audit keeps it: the removed rows counted, not listed (there may be many). */
+function auditedMitigation(mitigation: Mitigation | null) {
+  if (mitigation?.kind !== 'suppress') return mitigation;
+  const { removedRows, ...rest } = mitigation;
+  return { ...rest, removedRows: removedRows.length };
+}
+
+/** What suppression has withheld after one more mitigation: the step's counts added to the earlier ones. */
+function withheldAfter(before: Withheld | null, step: SuppressionSummary | null, nullCells: number): Withheld | null {
+  if (!step) return before && { ...before, cells: nullCells };
+  return {
+    rows: (before?.rows ?? 0) + step.removedRows.length,
+    cells: nullCells,
+    primaryRows: (before?.primaryRows ?? 0) + step.primaryRows,
+    secondaryRows: (before?.secondaryRows ?? 0) + step.secondaryRows,
+    primaryCells: (before?.primaryCells ?? 0) + step.primaryCells,
+    secondaryCells: (before?.secondaryCells ?? 0) + step.secondaryCells,
+  };
 }
 
 function notFound(id: string): DomainError {

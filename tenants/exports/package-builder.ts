@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { exportVersionDirectory, PACKAGE_DIR, writeFileAtomic, type DeliveredFile } from '../../sandbox/index.js';
-import type { ExportRecord, ExportVersionRecord, ReviewRecord } from './export-model.js';
-import { CheckSchema } from './export-model.js';
+import type { ExportRecord, ExportVersionRecord, ReviewRecord, Withheld } from './export-model.js';
+import { CheckSchema, WithheldSchema } from './export-model.js';
 
 /**
  * The delivered package of an approved export version: the data file (written by the trusted engine
@@ -33,6 +33,8 @@ export const ManifestSchema = z.object({
   sources: z.array(SourceDatasetSchema),
   sql: z.string(),
   mitigation: z.unknown().nullable(),
+  /** What suppression withheld from the data file (rows removed, cells shown as null); null when nothing was. */
+  withheld: WithheldSchema.nullable().default(null),
   rows: z.number().int(),
   columns: z.array(z.object({ name: z.string(), type: z.string() })),
   checks: z.array(CheckSchema),
@@ -70,6 +72,7 @@ export function buildManifest(input: {
     sources: input.sources,
     sql: version.sql,
     mitigation: version.mitigation,
+    withheld: version.mitigation?.withheld ?? null,
     rows: version.rowCount,
     columns: version.columns,
     checks: version.checks,
@@ -81,10 +84,17 @@ export function buildManifest(input: {
     maxDownloads: input.maxDownloads,
     dataFile: { name: path.basename(input.delivered.file), sha256: input.delivered.sha256, bytes: input.delivered.bytes },
     snapshotSha256: version.snapshot.sha256,
-    notes: record.format === 'csv'
-      ? ['UTF-8 with BOM; text cells starting with = + - @ (or a tab or carriage return) are prefixed with \' so that spreadsheets show them as text (CSV injection)']
-      : [],
+    notes: [
+      ...(record.format === 'csv' ? ['UTF-8 with BOM; text cells starting with = + - @ (or a tab or carriage return) are prefixed with \' so that spreadsheets show them as text (CSV injection)'] : []),
+      ...withheldNote(version.mitigation?.withheld ?? null),
+    ],
   };
+}
+
+/** The recipient is told that cells were withheld (shown as empty) and rows removed: never silent. */
+function withheldNote(withheld: Withheld | null): string[] {
+  if (!withheld) return [];
+  return [`disclosure control withheld ${withheld.cells} ${withheld.cells === 1 ? 'cell' : 'cells'} (empty in the data file) and removed ${withheld.rows} ${withheld.rows === 1 ? 'row' : 'rows'} describing too few people or enterprises, or protecting those that do (secondary suppression)`];
 }
 
 /** Writes `package/manifest.json` next to the data file (read-only afterwards). */

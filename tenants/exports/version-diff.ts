@@ -1,5 +1,5 @@
 import type { ExportRows } from '../../sandbox/index.js';
-import type { CheckStatus, ExportVersionRecord } from './export-model.js';
+import type { CheckStatus, ExportVersionRecord, Withheld } from './export-model.js';
 
 /**
  * What changed between two versions of an export, for reviewers (reviewers lack context and decision
@@ -15,8 +15,15 @@ export interface VersionChanges {
   columns: { added: string[]; removed: string[] };
   sqlChanged: boolean;
   mitigation: ExportVersionRecord['mitigation'];
-  /** Cells that differ, by position; null when the outputs are too large or differ in shape. */
-  cells: { changed: number; sample: { row: number; column: string; from: unknown; to: unknown }[] } | null;
+  /** What suppression withheld in the newer version (over every mitigation leading to it), null when nothing. */
+  withheld: Withheld | null;
+  /** Rows of the older version that the newer one removed (suppression), 0-based. */
+  removedRows: number[];
+  /**
+   * Cells that differ, by position (rows removed by suppression taken out of the older version
+   * first), and how many of them became null; null when the outputs are too large or differ in shape.
+   */
+  cells: { changed: number; becameNull: number; sample: { row: number; column: string; from: unknown; to: unknown }[] } | null;
 }
 
 const CELL_SAMPLE = 50;
@@ -26,6 +33,7 @@ export function describeChanges(before: ExportVersionRecord, after: ExportVersio
   const statusIn = (v: ExportVersionRecord, name: string) => v.checks.find((c) => c.name === name)?.status ?? null;
   const beforeColumns = before.columns.map((c) => c.name);
   const afterColumns = after.columns.map((c) => c.name);
+  const removedRows = after.mitigation?.kind === 'suppress' && after.mitigation.fromVersion === before.version ? after.mitigation.removedRows : [];
   return {
     fromVersion: before.version,
     toVersion: after.version,
@@ -35,7 +43,9 @@ export function describeChanges(before: ExportVersionRecord, after: ExportVersio
     columns: { added: afterColumns.filter((c) => !beforeColumns.includes(c)), removed: beforeColumns.filter((c) => !afterColumns.includes(c)) },
     sqlChanged: before.sql !== after.sql,
     mitigation: after.mitigation,
-    cells: rows ? cellChanges(rows.before, rows.after) : null,
+    withheld: after.mitigation?.withheld ?? null,
+    removedRows,
+    cells: rows ? cellChanges(withoutRows(rows.before, removedRows), rows.after) : null,
   };
 }
 
@@ -44,12 +54,21 @@ export function cellChanges(before: ExportRows, after: ExportRows): VersionChang
   const sameColumns = before.columns.length === after.columns.length && before.columns.every((c, i) => c.name === after.columns[i]!.name);
   if (!sameColumns || before.rows.length !== after.rows.length) return null;
   let changed = 0;
+  let becameNull = 0;
   const sample: NonNullable<VersionChanges['cells']>['sample'] = [];
   after.rows.forEach((row, r) => row.forEach((value, c) => {
     const old = before.rows[r]![c];
     if (JSON.stringify(old) === JSON.stringify(value)) return;
     changed += 1;
+    if (value === null) becameNull += 1;
     if (sample.length < CELL_SAMPLE) sample.push({ row: r, column: after.columns[c]!.name, from: old, to: value });
   }));
-  return { changed, sample };
+  return { changed, becameNull, sample };
+}
+
+/** The rows of an output without those listed (rows suppression removed), so that positions line up. */
+function withoutRows(rows: ExportRows, removed: readonly number[]): ExportRows {
+  if (removed.length === 0) return rows;
+  const gone = new Set(removed);
+  return { columns: rows.columns, rows: rows.rows.filter((_, i) => !gone.has(i)) };
 }

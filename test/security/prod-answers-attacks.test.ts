@@ -206,6 +206,19 @@ describe('attacks on the person-level checks of prod answers', () => {
     expect(leaked, `everyone ${everyone} - others ${others} = person 1's total`).toBe(false);
   });
 
+  it('was a hole: the total minus the shown groups does not give the count of two withheld small groups', async () => {
+    // Two groups of one person each (孤岛区's resident and the rich payer) are withheld; with only
+    // one more group withheld when exactly one was, the grand total minus the shown groups gave
+    // "40 payments": 2 people (everyone pays 20 times). Now a passing group is withheld with them.
+    const total = Number(expectStatus(await query('SELECT count(*) AS n FROM pay'), 200).json().rows[0][0]);
+    expect(total).toBe(8000);
+    const answer = expectStatus(await query(`SELECT CASE WHEN district = '孤岛区' THEN 'lonely' WHEN amount > 1000 THEN 'rich' ELSE district END AS g, count(*) AS n FROM pay GROUP BY g`), 200).json();
+    const shown = answer.rows.reduce((sum: number, row: unknown[]) => sum + Number(row[1] ?? 0), 0);
+    const people = (total - shown) / 20;
+    expect(people, `the total minus the shown groups describes ${people} people`).toBeGreaterThanOrEqual(10);
+    expect(answer.disclosure.reasons.join(' ')).toMatch(/secondary suppression/);
+  });
+
   it('was a hole: a count difference inside one answer does not say whether one person has a property', async () => {
     const ask = async (mobile: string) => {
       const answer = (await answerOrRefusal(`SELECT count(*) - count(*) FILTER (WHERE NOT (mobile = '${mobile}' AND amount > 1000)) AS x FROM pay`));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyPublished, DEFAULT_DISCLOSURE_RULES as RULES, entityColumnOf, failedRules, judgeCell } from '../../../desensitize/index.js';
+import { classifyPublished, DEFAULT_DISCLOSURE_RULES as RULES, entityColumnOf, failedRules, judgeCell, secondarySuppression, type SuppressionRow } from '../../../desensitize/index.js';
 
 describe('cell rules (ACRO defaults)', () => {
   it('withholds cells of fewer than 10 entities, zero included', () => {
@@ -63,5 +63,52 @@ describe('published column classes', () => {
   it('calls a table without personal data not personal', () => {
     const privacy = classifyPublished([{ name: 'district', type: 'VARCHAR', piiKind: null, policy: { kind: 'plain' } }], false);
     expect(privacy.personal).toBe(false);
+  });
+});
+
+/**
+ * Secondary suppression, known answers. Rows are groups with their entity counts; `withheld` rows
+ * failed as a whole (too few entities), `failed` columns failed as cells. Whatever was withheld, a
+ * margin minus the shown cells must include a cell that passed on its own (>= 10 entities).
+ */
+describe('secondary suppression', () => {
+  const row = (entities: number, options: { withheld?: boolean; failed?: number[] } = {}): SuppressionRow => ({ entities, withheld: options.withheld ?? false, failed: new Set(options.failed ?? []) });
+
+  it('withholds nothing more when nothing was withheld', () => {
+    expect(secondarySuppression([row(50), row(30)], [1])).toEqual({ rows: [], cells: [] });
+  });
+
+  it('withholds the smallest passing row with one withheld row', () => {
+    expect(secondarySuppression([row(50), row(1, { withheld: true }), row(30), row(40)], [1])).toEqual({ rows: [2], cells: [] });
+  });
+
+  it('withholds a passing row with TWO withheld rows too (total minus shown would be 1 + 1 people)', () => {
+    // The rule this replaced acted only on exactly one withheld row.
+    expect(secondarySuppression([row(1, { withheld: true }), row(50), row(1, { withheld: true }), row(30)], [1])).toEqual({ rows: [3], cells: [] });
+  });
+
+  it('prefers a row that failed nowhere, so that all its cells count as passing ones', () => {
+    // Row 1 is smaller but its cell in column 2 failed (e.g. dominance): row 2 goes instead.
+    expect(secondarySuppression([row(1, { withheld: true }), row(12, { failed: [2] }), row(20), row(90)], [1, 2])).toEqual({ rows: [2], cells: [] });
+  });
+
+  it('withholds the smallest passing cell of a column with one, or two, failed cells', () => {
+    expect(secondarySuppression([row(40, { failed: [1] }), row(25), row(30)], [1, 2])).toEqual({ rows: [], cells: [[1, 1]] });
+    expect(secondarySuppression([row(40, { failed: [1] }), row(25), row(30, { failed: [1] }), row(60)], [1, 2])).toEqual({ rows: [], cells: [[1, 1]] });
+  });
+
+  it('falls back to the smallest row when every other row failed somewhere', () => {
+    // Row 1 goes with row 0; column 2 has no passing cell left (rows 1 and 2 failed there): all of it is withheld.
+    expect(secondarySuppression([row(1, { withheld: true }), row(15, { failed: [2] }), row(20, { failed: [2] })], [1, 2])).toEqual({ rows: [1], cells: [] });
+  });
+
+  it('adds a passing cell in a column that the secondary row does not cover', () => {
+    // Every row failed somewhere: row 1, the smallest, goes with row 0. It covers column 2 (it passed
+    // there) but not column 3 (it failed there): column 3's smallest passing cell (row 2) goes too.
+    expect(secondarySuppression([row(1, { withheld: true }), row(12, { failed: [3] }), row(20, { failed: [2] })], [2, 3])).toEqual({ rows: [1], cells: [[2, 3]] });
+  });
+
+  it('never chooses a failed or withheld cell as the protecting one, and gives up only when none passes', () => {
+    expect(secondarySuppression([row(40, { failed: [1] }), row(30, { failed: [1] })], [1])).toEqual({ rows: [], cells: [] });
   });
 });

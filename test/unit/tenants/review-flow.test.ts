@@ -107,7 +107,7 @@ describe('delivery', () => {
 describe('cell changes between versions', () => {
   const columns = [{ name: 'd', type: 'INTEGER' }, { name: 'n', type: 'INTEGER' }];
   it('lists changed cells of outputs of the same shape, and gives up otherwise', () => {
-    expect(cellChanges({ columns, rows: [[1, 12], [2, 5]] }, { columns, rows: [[1, 10], [2, 5]] })).toEqual({ changed: 1, sample: [{ row: 0, column: 'n', from: 12, to: 10 }] });
+    expect(cellChanges({ columns, rows: [[1, 12], [2, 5]] }, { columns, rows: [[1, 10], [2, 5]] })).toEqual({ changed: 1, becameNull: 0, sample: [{ row: 0, column: 'n', from: 12, to: 10 }] });
     expect(cellChanges({ columns, rows: [[1, 12]] }, { columns, rows: [[1, 12], [2, 5]] })).toBeNull();
     expect(cellChanges({ columns, rows: [[1, 12]] }, { columns: [columns[0]!], rows: [[1]] })).toBeNull();
   });
