@@ -139,7 +139,7 @@ async function deriveCells(connection: DuckDBConnection, fromDir: string, toDir:
       SELECT CAST(x."row" - (SELECT count(*) FROM ${suppression.removed} d WHERE d.r < x."row") AS INTEGER) AS "row", x."column", x.label, x.entity
       FROM read_parquet(${sqlString(from)}) x
       WHERE x."row" NOT IN (SELECT r FROM ${suppression.removed})
-        AND NOT EXISTS (SELECT 1 FROM ${suppression.nulled} n WHERE n.r = x."row" AND ${names}[n.c + 1] = x."column")
+        AND NOT EXISTS (SELECT 1 FROM ${suppression.nulled} n WHERE n.r = x."row" AND (${names})[n.c + 1] = x."column")
       ORDER BY ALL) TO ${sqlString(temp)} (FORMAT parquet)`);
     fs.chmodSync(temp, 0o400);
     // SECURITY: immutable like the snapshot: link fails when the target exists.
