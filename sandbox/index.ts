@@ -9,8 +9,8 @@ export { hashFile, PACKAGE_DIR, SNAPSHOT_FILE } from './engine/export-files.js';
 export { EngineClient, type EngineClientOptions, type EngineStopped } from './engine/engine-client.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
 export {
-  EnvSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema, ExportFormatSchema, ExportIdSchema,
-  type ExportFormat, type ExportSnapshot, type ExportSnapshotResult, type ExportRows, type DeliveredFile, type PersonLevel,
+  EnvSchema, FingerprintSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema, ExportFormatSchema, ExportIdSchema,
+  type ExportFormat, type ExportSnapshot, type ExportSnapshotResult, type ExportRows, type DeliveredFile, type Fingerprint, type PersonLevel,
   type Env, type ListedTable, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo, type SourceRef, type WorkspaceTag,
 } from './engine/protocol.js';
 export { GATE_LIMITS } from './gate/limits.js';

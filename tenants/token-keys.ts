@@ -38,3 +38,13 @@ export function tenantTokenKey(master: Buffer, tenantId: string): Buffer {
 export function entityKey(master: Buffer): Buffer {
   return createHmac('sha256', master).update('indomain.entity.v1').digest();
 }
+
+/**
+ * The key of one export's fingerprint for its recipient (`desensitize/fingerprint.ts`): re-keyed
+ * tokens and keyed marks. Per (export, recipient): two recipients, or two exports, cannot join on
+ * tokens. Derived here, inside the domain, whenever a package is built or a leak traced; never
+ * stored in a package.
+ */
+export function exportFingerprintKey(master: Buffer, exportId: string, recipient: string): Buffer {
+  return createHmac('sha256', master).update(`indomain.export-fingerprint.v1.${exportId}.${recipient}`).digest();
+}

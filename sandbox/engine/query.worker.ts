@@ -105,7 +105,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
       case 'export-read':
         return { ok: true, value: await readSnapshotRows(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.limit) };
       case 'export-deliver':
-        return { ok: true, value: await deliverSnapshot(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.format, task.recipient) };
+        return { ok: true, value: await deliverSnapshot(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.format, Buffer.from(task.fingerprintKey, 'hex')) };
     }
   } catch (error) {
     if (isDomainError(error)) return { ok: false, code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };

@@ -26,7 +26,7 @@ export interface ExportEngine {
   exportSnapshot(task: { tenantId: string; exportId: string; version: number; sql: string; maxRows: number; timeoutMs: number }): Promise<ExportSnapshotResult>;
   exportDerive(task: { exportId: string; fromVersion: number; version: number; round5: string[] }): Promise<ExportSnapshot>;
   exportRead(task: { exportId: string; version: number; limit: number }): Promise<ExportRows>;
-  exportDeliver(task: { exportId: string; version: number; format: ExportFormat; recipient: string }): Promise<DeliveredFile>;
+  exportDeliver(task: { exportId: string; version: number; format: ExportFormat; recipient: string; fingerprintKey: string }): Promise<DeliveredFile>;
 }
 
 export interface ExportLimits {
@@ -76,6 +76,8 @@ export function createExportService(deps: {
   today: () => string;
   /** Throws when the tenant may not act now (suspended, revoked, license over). */
   assertTenantActive: (tenantId: string) => void;
+  /** The recipient's fingerprint key for an export (`token-keys.ts`), derived from the token master. */
+  fingerprintKey: (exportId: string, recipient: string) => Buffer;
 }) {
   const busy = new Map<string, Promise<unknown>>();
 
@@ -232,7 +234,10 @@ export function createExportService(deps: {
    */
   async function buildPackage(record: ExportRecord, version: ExportVersionRecord, reviews: ReviewRecord[]): Promise<{ manifest: Manifest; pkg: NonNullable<ExportRecord['package']> }> {
     removePackage(deps.dataDir, record.id, version.version, { keepManifest: false });
-    const delivered = await deps.engine.exportDeliver({ exportId: record.id, version: version.version, format: record.format, recipient: record.recipient });
+    const delivered = await deps.engine.exportDeliver({
+      exportId: record.id, version: version.version, format: record.format, recipient: record.recipient,
+      fingerprintKey: deps.fingerprintKey(record.id, record.recipient).toString('hex'),
+    });
     const packagedAt = nowIso();
     const validUntil = new Date(deps.now().getTime() + deps.limits.validityDays * 86_400_000).toISOString();
     const manifest = buildManifest({

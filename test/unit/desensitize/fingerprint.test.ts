@@ -1,0 +1,142 @@
+/**
+ * The fingerprint scheme of delivered exports (desensitize/fingerprint.ts): the DuckDB form of the
+ * token re-keying and of the numeric mark agrees with the TypeScript that `trace` verifies with;
+ * marks stay within one unit; a file marked with one key agrees with another key (or with unmarked
+ * data) on about half of its bits, so the binomial tail never names a foreign file; tokens re-keyed
+ * for two recipients do not join.
+ */
+import { randomBytes } from 'node:crypto';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  binomialTailLog10, fingerprintKeys, markAgrees, markedNumberSql, markScaled, rekeyToken, rekeyTokenSql, scaledValue, tokenize, tokenTagMatches,
+} from '../../../desensitize/index.js';
+
+let instance: DuckDBInstance;
+let connection: DuckDBConnection;
+beforeAll(async () => {
+  instance = await DuckDBInstance.create(':memory:');
+  connection = await instance.connect();
+});
+afterAll(() => {
+  connection.closeSync();
+  instance.closeSync();
+});
+
+const keysA = fingerprintKeys(randomBytes(32));
+const keysB = fingerprintKeys(randomBytes(32));
+
+/** Deterministic pseudo-random numbers for reproducible data. */
+function generator(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1_664_525 + 1_013_904_223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+async function column(sql: string): Promise<unknown[]> {
+  return (await connection.runAndReadAll(sql)).getRowsJS().map((row) => row[0]);
+}
+
+describe('token re-keying', () => {
+  const tokens = Array.from({ length: 200 }, (_, i) => tokenize(`11010519900101${String(i).padStart(4, '0')}`, Buffer.alloc(32, 7), 'text')!);
+
+  it('the SQL form equals the TypeScript form, and every re-keyed value carries its key\'s tag', async () => {
+    const values = tokens.map((t) => `('${t}')`).join(', ');
+    const out = await column(`SELECT ${rekeyTokenSql(keysA, 'v')} FROM (VALUES ${values}, (NULL)) t(v)`);
+    expect(out.slice(0, -1)).toEqual(tokens.map((t) => rekeyToken(keysA, t)));
+    expect(out.at(-1)).toBeNull();
+    for (const value of out.slice(0, -1)) expect(tokenTagMatches(keysA, value as string)).toBe(true);
+  });
+
+  it('two recipients\' tokens do not join, and neither carries the other\'s tag', () => {
+    const a = new Set(tokens.map((t) => rekeyToken(keysA, t)));
+    const b = tokens.map((t) => rekeyToken(keysB, t));
+    expect(b.filter((t) => a.has(t))).toEqual([]);
+    expect(b.filter((t) => tokenTagMatches(keysA, t))).toEqual([]);
+    // The original tokens carry no recipient's tag.
+    expect(tokens.filter((t) => tokenTagMatches(keysA, t))).toEqual([]);
+  });
+
+  it('one person keeps one token within a file (joins inside the export still work)', () => {
+    expect(rekeyToken(keysA, tokens[3]!)).toBe(rekeyToken(keysA, tokens[3]!));
+    expect(rekeyToken(keysA, tokens[3]!.toUpperCase())).toBe(rekeyToken(keysA, tokens[3]!));
+  });
+});
+
+describe('numeric marks', () => {
+  it('DECIMAL: SQL marks agree with the key, stay within one unit, and are what markScaled computes', async () => {
+    const random = generator(1);
+    const cents = Array.from({ length: 500 }, () => BigInt(Math.floor((random() - 0.3) * 10_000_000)));
+    const values = cents.map((c) => `(CAST(${c} AS DECIMAL(18, 2)) / 100)`).join(', ');
+    const out = (await column(`SELECT CAST(${markedNumberSql(keysA, 'v', 'DECIMAL(18,2)', 'decimal', 2)} AS VARCHAR) FROM (VALUES ${values}) t(v)`)) as string[];
+    out.forEach((text, i) => {
+      const n = scaledValue(text, 2)!;
+      expect(n).toBe(markScaled(keysA, cents[i]!));
+      expect(n - cents[i]! <= 1n && cents[i]! - n <= 1n).toBe(true);
+      expect(markAgrees(keysA, n)).toBe(true);
+    });
+    // About half of the values needed a change: the mark is not a no-op.
+    const changed = out.filter((text, i) => scaledValue(text, 2) !== cents[i]).length;
+    expect(changed).toBeGreaterThan(150);
+    expect(changed).toBeLessThan(350);
+  });
+
+  it('DOUBLE: marked in the stated decimals, read back from its shortest text', async () => {
+    const random = generator(2);
+    const amounts = Array.from({ length: 500 }, () => Math.round(random() * 1e7) / 1000 - 2000);
+    const values = amounts.map((a) => `(${a}::DOUBLE)`).join(', ');
+    const out = (await column(`SELECT ${markedNumberSql(keysA, 'v', 'DOUBLE', 'double', 3)} FROM (VALUES ${values}) t(v)`)) as number[];
+    out.forEach((value, i) => {
+      expect(Math.abs(value - amounts[i]!)).toBeLessThanOrEqual(0.001 + 1e-9);
+      const n = scaledValue(String(value), 3)!;
+      expect(n).not.toBeUndefined();
+      expect(markAgrees(keysA, n)).toBe(true);
+    });
+  });
+
+  it('another key, or unmarked data, agrees on about half of the bits: the tail probability stays unremarkable', async () => {
+    const random = generator(3);
+    const cents = Array.from({ length: 2_000 }, () => BigInt(Math.floor(random() * 10_000_000)));
+    const marked = cents.map((c) => markScaled(keysA, c));
+    const agreeB = marked.filter((n) => markAgrees(keysB, n)).length;
+    const agreeUnmarked = cents.filter((n) => markAgrees(keysA, n)).length;
+    for (const agree of [agreeB, agreeUnmarked]) {
+      expect(agree / cents.length).toBeGreaterThan(0.45);
+      expect(agree / cents.length).toBeLessThan(0.55);
+      expect(binomialTailLog10(cents.length, agree, 0.5)).toBeGreaterThan(-6);
+    }
+    // The right key: every bit agrees, and 10% of them already say so beyond doubt.
+    expect(binomialTailLog10(200, marked.slice(0, 200).filter((n) => markAgrees(keysA, n)).length, 0.5)).toBeLessThan(-60);
+  });
+
+  it('the false positive rate: 1,000 foreign samples of 100 values, none reaches the claim threshold', () => {
+    const random = generator(4);
+    let worst = 0;
+    for (let trial = 0; trial < 1_000; trial += 1) {
+      const agree = Array.from({ length: 100 }, () => BigInt(Math.floor(random() * 1e9))).filter((n) => markAgrees(keysA, n)).length;
+      worst = Math.min(worst, binomialTailLog10(100, agree, 0.5));
+    }
+    expect(worst).toBeGreaterThan(-6);
+  });
+
+  it('reads decimal text as the exporter wrote it, and refuses what was not marked at that unit', () => {
+    expect(scaledValue('12.3', 2)).toBe(1230n);
+    expect(scaledValue('-0.07', 2)).toBe(-7n);
+    expect(scaledValue(' 5 ', 2)).toBe(500n);
+    expect(scaledValue('12.345', 2)).toBeUndefined();
+    expect(scaledValue('12.3400', 2)).toBe(1234n);
+    expect(scaledValue('1e5', 2)).toBeUndefined();
+    expect(scaledValue('abc', 2)).toBeUndefined();
+  });
+});
+
+describe('binomial tail', () => {
+  it('matches exact values', () => {
+    expect(binomialTailLog10(10, 10, 0.5)).toBeCloseTo(Math.log10(1 / 1024), 9);
+    expect(binomialTailLog10(4, 3, 0.5)).toBeCloseTo(Math.log10(5 / 16), 9);
+    expect(binomialTailLog10(10, 0, 0.5)).toBe(0);
+    expect(binomialTailLog10(1_000, 3, 2 ** -32)).toBeLessThan(-19);
+  });
+});
