@@ -6,6 +6,7 @@ export { wipeDirectory, type WipeRecord } from './wipe-directory.js';
 export { listDir, removeLeftovers } from './leftovers.js';
 export { tenantDirectory, datasetDirectory, exportVersionDirectory } from './data-paths.js';
 export { hashFile, PACKAGE_DIR, SNAPSHOT_FILE } from './engine/export-files.js';
+export { readTableText, sniffTableFormat, TRACE_MAX_ROWS, type TextTable } from './engine/read-table-text.js';
 export { EngineClient, type EngineClientOptions, type EngineStopped } from './engine/engine-client.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
 export {

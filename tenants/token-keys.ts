@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { loadOrCreateSecretFile } from '../sandbox/index.js';
 
-const MASTER_FILE = 'token-master.key';
+export const TOKEN_MASTER_FILE = 'token-master.key';
 const MASTER_BYTES = 32;
 
 /**
@@ -11,7 +11,7 @@ const MASTER_BYTES = 32;
  * Throws SecretFileError when the file is not 32 bytes of key or is readable by others.
  */
 export function loadOrCreateTokenMaster(secretsDir: string): Buffer {
-  return loadOrCreateSecretFile(path.join(secretsDir, MASTER_FILE), {
+  return loadOrCreateSecretFile(path.join(secretsDir, TOKEN_MASTER_FILE), {
     generate: () => randomBytes(MASTER_BYTES),
     // SECURITY: an empty or short master makes every tenant's token key guessable, so every pseudonym reversible.
     check: (content) => {
