@@ -52,7 +52,10 @@ interface DeliveredPackage {
   dataFile: string;
 }
 
-/** Every package with a readable manifest under `<dataDir>/exports/`. */
+/**
+ * Every package with a readable manifest under `<dataDir>/exports/`. An expired package keeps its
+ * manifest (its data file is deleted): its fingerprint can still be traced, its cells no longer.
+ */
 export function listDeliveredPackages(dataDir: string): DeliveredPackage[] {
   const root = path.join(dataDir, 'exports');
   if (!fs.existsSync(root)) return [];
@@ -65,7 +68,13 @@ export function listDeliveredPackages(dataDir: string): DeliveredPackage[] {
       const dir = path.join(exportVersionDirectory(dataDir, exportId, Number(version)), PACKAGE_DIR);
       const file = path.join(dir, MANIFEST_FILE);
       if (!fs.existsSync(file)) continue;
-      const parsed = StoredManifestSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
+      let content: unknown;
+      try {
+        content = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch {
+        continue;
+      }
+      const parsed = StoredManifestSchema.safeParse(content);
       if (parsed.success) out.push({ manifest: parsed.data, dataFile: path.join(dir, parsed.data.dataFile.name) });
     }
   }

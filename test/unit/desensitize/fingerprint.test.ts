@@ -6,21 +6,21 @@
  * for two recipients do not join.
  */
 import { randomBytes } from 'node:crypto';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   binomialTailLog10, fingerprintKeys, markAgrees, markedNumberSql, markScaled, rekeyToken, rekeyTokenSql, scaledValue, tokenize, tokenTagMatches,
 } from '../../../desensitize/index.js';
+import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
 
-let instance: DuckDBInstance;
-let connection: DuckDBConnection;
+let db: Database;
+let connection: Connection;
 beforeAll(async () => {
-  instance = await DuckDBInstance.create(':memory:');
-  connection = await instance.connect();
+  db = await openDatabase(':memory:');
+  connection = await db.connect();
 });
 afterAll(() => {
-  connection.closeSync();
-  instance.closeSync();
+  connection.close();
+  db.close();
 });
 
 const keysA = fingerprintKeys(randomBytes(32));
@@ -35,8 +35,9 @@ function generator(seed: number): () => number {
   };
 }
 
-async function column(sql: string): Promise<unknown[]> {
-  return (await connection.runAndReadAll(sql)).getRowsJS().map((row) => row[0]);
+/** The first column of a query's rows (aliased `m`). */
+async function column(select: string, from: string): Promise<unknown[]> {
+  return (await connection.all<{ m: unknown }>(`SELECT ${select} AS m FROM ${from}`)).map((row) => row.m);
 }
 
 describe('token re-keying', () => {
@@ -44,7 +45,7 @@ describe('token re-keying', () => {
 
   it('the SQL form equals the TypeScript form, and every re-keyed value carries its key\'s tag', async () => {
     const values = tokens.map((t) => `('${t}')`).join(', ');
-    const out = await column(`SELECT ${rekeyTokenSql(keysA, 'v')} FROM (VALUES ${values}, (NULL)) t(v)`);
+    const out = await column(rekeyTokenSql(keysA, 'v'), `(VALUES ${values}, (NULL)) t(v)`);
     expect(out.slice(0, -1)).toEqual(tokens.map((t) => rekeyToken(keysA, t)));
     expect(out.at(-1)).toBeNull();
     for (const value of out.slice(0, -1)) expect(tokenTagMatches(keysA, value as string)).toBe(true);
@@ -70,7 +71,7 @@ describe('numeric marks', () => {
     const random = generator(1);
     const cents = Array.from({ length: 500 }, () => BigInt(Math.floor((random() - 0.3) * 10_000_000)));
     const values = cents.map((c) => `(CAST(${c} AS DECIMAL(18, 2)) / 100)`).join(', ');
-    const out = (await column(`SELECT CAST(${markedNumberSql(keysA, 'v', 'DECIMAL(18,2)', 'decimal', 2)} AS VARCHAR) FROM (VALUES ${values}) t(v)`)) as string[];
+    const out = (await column(`CAST(${markedNumberSql(keysA, 'v', 'DECIMAL(18,2)', 'decimal', 2)} AS VARCHAR)`, `(VALUES ${values}) t(v)`)) as string[];
     out.forEach((text, i) => {
       const n = scaledValue(text, 2)!;
       expect(n).toBe(markScaled(keysA, cents[i]!));
@@ -87,7 +88,7 @@ describe('numeric marks', () => {
     const random = generator(2);
     const amounts = Array.from({ length: 500 }, () => Math.round(random() * 1e7) / 1000 - 2000);
     const values = amounts.map((a) => `(${a}::DOUBLE)`).join(', ');
-    const out = (await column(`SELECT ${markedNumberSql(keysA, 'v', 'DOUBLE', 'double', 3)} FROM (VALUES ${values}) t(v)`)) as number[];
+    const out = (await column(markedNumberSql(keysA, 'v', 'DOUBLE', 'double', 3), `(VALUES ${values}) t(v)`)) as number[];
     out.forEach((value, i) => {
       expect(Math.abs(value - amounts[i]!)).toBeLessThanOrEqual(0.001 + 1e-9);
       const n = scaledValue(String(value), 3)!;
