@@ -104,16 +104,58 @@ export function scaledValue(text: string, decimals: number): bigint | undefined 
   return match[1] === '-' ? -digits : digits;
 }
 
+/**
+ * How many of a column's values agree with the keys' marks, counted so that a binomial test with
+ * chance 1/2 is sound: the bit depends on a value's digits above the last, so values sharing them
+ * share one bit (a column of seven district codes has seven bits, however many rows). Each distinct
+ * high part is one trial, agreeing when every value with it agrees: for a file marked with other
+ * keys, or not at all, that happens with probability at most 1/2, independently across trials.
+ */
+export function markAgreement(keys: FingerprintKeys, texts: Iterable<string>, decimals: number): { trials: number; agreed: number } {
+  const byHigh = new Map<bigint, boolean>();
+  for (const text of texts) {
+    const n = scaledValue(text, decimals);
+    if (n === undefined) continue;
+    const { high } = split(n);
+    byHigh.set(high, (byHigh.get(high) ?? true) && markAgrees(keys, n));
+  }
+  return { trials: byHigh.size, agreed: [...byHigh.values()].filter(Boolean).length };
+}
+
+/** Distinct token-shaped values, and how many carry the keys' tag (chance 2^-32 each for other keys). */
+export function tokenAgreement(keys: FingerprintKeys, texts: Iterable<string>): { trials: number; agreed: number } {
+  const seen = new Set<string>();
+  let agreed = 0;
+  for (const text of texts) {
+    const value = text.trim().toLowerCase();
+    if (!TOKEN_SHAPE.test(value) || seen.has(value)) continue;
+    seen.add(value);
+    if (tokenTagMatches(keys, value)) agreed += 1;
+  }
+  return { trials: seen.size, agreed };
+}
+
 export type MarkKind = 'decimal' | 'double';
 
 /**
  * SQL giving the marked value of a numeric column: DECIMAL(p, s) at s decimals (exact), DOUBLE at
- * `decimals` (rounded to them first). NULL, NaN, infinities and values too large stay as they are.
+ * `decimals` (rounded to them). NULL, NaN, infinities and values too large stay as they are.
+ *
+ * DuckDB may evaluate every branch of a CASE on every row, so nothing here may throw on a value the
+ * guard leaves alone: the scaled integer is NULL outside the range (TRY_CAST for a DOUBLE; for a
+ * DECIMAL the text of the value as DECIMAL(38, s), which has all s decimals, without its point, so
+ * that no multiplication can overflow), and every later step is NULL with it.
  */
 export function markedNumberSql(keys: FingerprintKeys, column: string, type: string, kind: MarkKind, decimals: number): string {
   if (!Number.isInteger(decimals) || decimals < 0 || decimals > 18) throw new Error(`bad mark decimals: ${decimals}`);
   const scale = `1${'0'.repeat(decimals)}`;
-  const n = kind === 'decimal' ? `CAST(${column} * ${scale} AS HUGEINT)` : `CAST(round(${column} * ${scale}) AS HUGEINT)`;
+  const inRange = kind === 'decimal'
+    ? `abs(${column}::DOUBLE) < ${Number(MARK_LIMIT)} / ${scale}`
+    : `isfinite(${column}) AND abs(${column}) * ${scale} < ${Number(MARK_LIMIT)}`;
+  const scaled = kind === 'decimal'
+    ? `TRY_CAST(replace(CAST(CAST(${column} AS DECIMAL(38, ${decimals})) AS VARCHAR), '.', '') AS HUGEINT)`
+    : `TRY_CAST(round(${column} * ${scale}) AS HUGEINT)`;
+  const n = `(CASE WHEN ${inRange} THEN ${scaled} END)`;
   const magnitude = `abs(${n})`;
   const high = `(CASE WHEN ${n} < 0 THEN -(${magnitude} // 10) ELSE ${magnitude} // 10 END)`;
   const bit = `(CASE WHEN substr(${hmacSha256HexSql(keys.mark, `CAST(${high} AS VARCHAR)`)}, 2, 1) IN ('1','3','5','7','9','b','d','f') THEN 1 ELSE 0 END)`;
@@ -123,12 +165,7 @@ export function markedNumberSql(keys: FingerprintKeys, column: string, type: str
   const marked = kind === 'decimal'
     ? `CAST(${column} + ${delta} * CAST('${unitText(decimals)}' AS DECIMAL(38, ${decimals})) AS ${type})`
     : `CAST((${n} + ${delta}) AS DOUBLE) / ${scale}`;
-  const unmarked = kind === 'decimal' ? column : `CAST(round(${column} * ${scale}) AS DOUBLE) / ${scale}`;
-  const inRange = kind === 'decimal'
-    ? `abs(${column}) < ${Number(MARK_LIMIT)} / ${scale}`
-    : `isfinite(${column}) AND abs(${column}) * ${scale} < ${Number(MARK_LIMIT)}`;
-  // Values too large to mark are still rounded (DOUBLE) so that the column has one stated unit.
-  return `(CASE WHEN ${column} IS NULL THEN NULL WHEN ${inRange} THEN ${marked} WHEN isfinite(${column}::DOUBLE) THEN ${unmarked} ELSE ${column} END)`;
+  return `(CASE WHEN ${n} IS NULL THEN ${column} ELSE ${marked} END)`;
 }
 
 /** "0.01" for 2 decimals, "1" for none. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { binomialTailLog10, fingerprintKeys, markAgrees, scaledValue, TOKEN_SHAPE, tokenTagMatches, type FingerprintKeys } from '../../desensitize/index.js';
+import { binomialTailLog10, fingerprintKeys, markAgreement, tokenAgreement, type FingerprintKeys } from '../../desensitize/index.js';
 import { exportVersionDirectory, PACKAGE_DIR, readTableText, type TextTable } from '../../sandbox/index.js';
 import { exportFingerprintKey } from '../token-keys.js';
 import { MANIFEST_FILE, ManifestSchema } from './package-builder.js';
@@ -12,9 +12,10 @@ import { MANIFEST_FILE, ManifestSchema } from './package-builder.js';
  * operator's machine inside the domain (`npm run -s trace`).
  *
  * Three kinds of evidence, per delivered package:
- * - re-keyed tokens: a value whose tag verifies under the package's key (chance 2^-32 a value);
+ * - re-keyed tokens: a distinct value whose tag verifies under the package's key (chance 2^-32);
  * - numeric marks: the share of values whose last kept decimal agrees with the package's keyed bits
- *   (chance 1/2 a value), per leaked column, at each unit the manifest names;
+ *   (chance at most 1/2 per distinct high part, `markAgreement`), per leaked column, at each unit
+ *   the manifest names;
  * - released cells (aggregates, and row-level files without a mark): the share of the leaked rows
  *   found among the rows of the delivered file, columns matched by their values, not their names.
  *
@@ -120,46 +121,30 @@ interface Evidence {
 }
 
 function tokenEvidence(leaked: TextTable, keys: FingerprintKeys): Evidence | undefined {
-  let checked = 0;
-  let matched = 0;
-  for (const row of leaked.rows) {
-    for (const cell of row) {
-      const value = cell?.trim().toLowerCase();
-      if (!value || !TOKEN_SHAPE.test(value)) continue;
-      checked += 1;
-      if (tokenTagMatches(keys, value)) matched += 1;
-    }
-  }
-  if (matched === 0) return undefined;
-  return { method: 'tokens', log10: binomialTailLog10(checked, matched, TOKEN_CHANCE), text: `${matched} of ${checked} token values carry this recipient's tag` };
+  const { trials, agreed } = tokenAgreement(keys, leaked.rows.flatMap((row) => row.filter((cell) => cell !== null)));
+  if (agreed === 0) return undefined;
+  return { method: 'tokens', log10: binomialTailLog10(trials, agreed, TOKEN_CHANCE), text: `${agreed} of ${trials} distinct token values carry this recipient's tag` };
 }
 
 /**
  * The strongest single column: for each leaked column and each unit the package was marked in, the
- * agreement of the values' last digits with the keyed bits. Corrected for the columns × units tried.
+ * agreement of the values' last digits with the keyed bits (`markAgreement`). Corrected for the
+ * columns × units tried.
  */
 function markEvidence(leaked: TextTable, keys: FingerprintKeys, decimalsTried: number[]): Evidence | undefined {
   if (decimalsTried.length === 0) return undefined;
-  let best: { log10: number; column: string; checked: number; agreed: number } | undefined;
+  let best: { log10: number; column: string; trials: number; agreed: number } | undefined;
   leaked.columns.forEach((name, c) => {
+    const texts = leaked.rows.map((row) => row[c]).filter((cell): cell is string => cell !== null && cell !== undefined);
     for (const decimals of decimalsTried) {
-      let checked = 0;
-      let agreed = 0;
-      for (const row of leaked.rows) {
-        const text = row[c];
-        if (text === null || text === undefined) continue;
-        const n = scaledValue(text, decimals);
-        if (n === undefined) continue;
-        checked += 1;
-        if (markAgrees(keys, n)) agreed += 1;
-      }
-      const log10 = binomialTailLog10(checked, agreed, 0.5);
-      if (checked > 0 && (!best || log10 < best.log10)) best = { log10, column: name, checked, agreed };
+      const { trials, agreed } = markAgreement(keys, texts, decimals);
+      const log10 = binomialTailLog10(trials, agreed, 0.5);
+      if (trials > 0 && (!best || log10 < best.log10)) best = { log10, column: name, trials, agreed };
     }
   });
   if (!best) return undefined;
   const tried = Math.log10(leaked.columns.length * decimalsTried.length);
-  return { method: 'marks', log10: best.log10 + tried, text: `${best.agreed} of ${best.checked} values of column ${best.column} carry this recipient's mark` };
+  return { method: 'marks', log10: best.log10 + tried, text: `${best.agreed} of ${best.trials} independent values of column ${best.column} carry this recipient's mark` };
 }
 
 /**

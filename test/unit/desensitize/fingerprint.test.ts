@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  binomialTailLog10, fingerprintKeys, markAgrees, markedNumberSql, markScaled, rekeyToken, rekeyTokenSql, scaledValue, tokenize, tokenTagMatches,
+  binomialTailLog10, fingerprintKeys, markAgreement, markAgrees, markedNumberSql, markScaled, rekeyToken, rekeyTokenSql, scaledValue, tokenAgreement, tokenize, tokenTagMatches,
 } from '../../../desensitize/index.js';
 import { openDatabase, type Connection, type Database } from '../../../sandbox/index.js';
 
@@ -60,6 +60,11 @@ describe('token re-keying', () => {
     expect(tokens.filter((t) => tokenTagMatches(keysA, t))).toEqual([]);
   });
 
+  it('counts each distinct token once', () => {
+    const one = rekeyToken(keysA, tokens[0]!);
+    expect(tokenAgreement(keysA, [one, one, ` ${one.toUpperCase()} `, tokens[1]!, 'not a token'])).toEqual({ trials: 2, agreed: 1 });
+  });
+
   it('one person keeps one token within a file (joins inside the export still work)', () => {
     expect(rekeyToken(keysA, tokens[3]!)).toBe(rekeyToken(keysA, tokens[3]!));
     expect(rekeyToken(keysA, tokens[3]!.toUpperCase())).toBe(rekeyToken(keysA, tokens[3]!));
@@ -70,7 +75,8 @@ describe('numeric marks', () => {
   it('DECIMAL: SQL marks agree with the key, stay within one unit, and are what markScaled computes', async () => {
     const random = generator(1);
     const cents = Array.from({ length: 500 }, () => BigInt(Math.floor((random() - 0.3) * 10_000_000)));
-    const values = cents.map((c) => `(CAST(${c} AS DECIMAL(18, 2)) / 100)`).join(', ');
+    const text = (c: bigint) => `${c < 0n ? '-' : ''}${(c < 0n ? -c : c) / 100n}.${String((c < 0n ? -c : c) % 100n).padStart(2, '0')}`;
+    const values = cents.map((c) => `(CAST('${text(c)}' AS DECIMAL(18, 2)))`).join(', ');
     const out = (await column(`CAST(${markedNumberSql(keysA, 'v', 'DECIMAL(18,2)', 'decimal', 2)} AS VARCHAR)`, `(VALUES ${values}) t(v)`)) as string[];
     out.forEach((text, i) => {
       const n = scaledValue(text, 2)!;
@@ -112,14 +118,48 @@ describe('numeric marks', () => {
     expect(binomialTailLog10(200, marked.slice(0, 200).filter((n) => markAgrees(keysA, n)).length, 0.5)).toBeLessThan(-60);
   });
 
-  it('the false positive rate: 1,000 foreign samples of 100 values, none reaches the claim threshold', () => {
+  it('the false positive rate: 1,000 foreign samples of 100 values (some repeated), none reaches the claim threshold', () => {
     const random = generator(4);
     let worst = 0;
     for (let trial = 0; trial < 1_000; trial += 1) {
-      const agree = Array.from({ length: 100 }, () => BigInt(Math.floor(random() * 1e9))).filter((n) => markAgrees(keysA, n)).length;
-      worst = Math.min(worst, binomialTailLog10(100, agree, 0.5));
+      const texts = Array.from({ length: 100 }, () => (Math.floor(random() * 5_000) / 100).toFixed(2));
+      const { trials, agreed } = markAgreement(keysA, texts, 2);
+      expect(trials).toBeGreaterThan(50);
+      worst = Math.min(worst, binomialTailLog10(trials, agreed, 0.5));
     }
     expect(worst).toBeGreaterThan(-6);
+  });
+
+  it('counts repeated values once: a column of seven codes over 1,000 rows never names a file, whatever the key', () => {
+    const random = generator(5);
+    const codes = Array.from({ length: 1_000 }, () => String(Math.floor(random() * 7)));
+    for (let k = 0; k < 200; k += 1) {
+      const keys = fingerprintKeys(randomBytes(32));
+      for (const decimals of [0, 2, 3]) {
+        const { trials, agreed } = markAgreement(keys, codes, decimals);
+        expect(trials).toBeLessThanOrEqual(7);
+        expect(binomialTailLog10(trials, agreed, 0.5)).toBeGreaterThan(-3);
+      }
+    }
+  });
+
+  it('a marked column agrees on every distinct value, and 10% of 1,000 values already say so beyond doubt', () => {
+    const random = generator(6);
+    const texts = Array.from({ length: 1_000 }, () => markScaled(keysA, BigInt(Math.floor(random() * 1e7)))).map((n) => `${n / 100n}.${String(n % 100n).padStart(2, '0')}`);
+    const { trials, agreed } = markAgreement(keysA, texts.slice(0, 100), 2);
+    expect(agreed).toBe(trials);
+    expect(binomialTailLog10(trials, agreed, 0.5)).toBeLessThan(-25);
+    expect(markAgreement(keysB, texts, 2).agreed / markAgreement(keysB, texts, 2).trials).toBeLessThan(0.6);
+  });
+
+  it('leaves NULL, NaN, infinities and values too large to mark as they are, in any DECIMAL width', async () => {
+    const doubles = await column(`CAST(${markedNumberSql(keysA, 'v', 'DOUBLE', 'double', 2)} AS VARCHAR)`, `(VALUES (NULL::DOUBLE), ('nan'::DOUBLE), ('inf'::DOUBLE), ('-inf'::DOUBLE), (1e300), (-1e300)) t(v)`);
+    expect(doubles).toEqual([null, 'nan', 'inf', '-inf', '1e+300', '-1e+300']);
+    const wide = await column(`CAST(${markedNumberSql(keysA, 'v', 'DECIMAL(38,10)', 'decimal', 10)} AS VARCHAR)`,
+      `(VALUES (CAST('9999999999999999999999999999.9999999999' AS DECIMAL(38,10))), (CAST('-12.5' AS DECIMAL(38,10))), (NULL)) t(v)`);
+    expect(wide[0]).toBe('9999999999999999999999999999.9999999999');
+    expect(markAgrees(keysA, scaledValue(wide[1] as string, 10)!)).toBe(true);
+    expect(wide[2]).toBeNull();
   });
 
   it('reads decimal text as the exporter wrote it, and refuses what was not marked at that unit', () => {
