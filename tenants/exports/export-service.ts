@@ -397,7 +397,8 @@ export function createExportService(deps: {
             if (packaged) {
               await tx.appendAudit({
                 actor, action: 'export.package', target: target(id),
-                details: { version: version.version, recipient: record.recipient, format: record.format, file: packaged.pkg.file, sha256: packaged.pkg.sha256, bytes: packaged.pkg.bytes, validUntil: packaged.pkg.validUntil, maxDownloads: packaged.pkg.maxDownloads },
+                details: { version: version.version, recipient: record.recipient, format: record.format, file: packaged.pkg.file, sha256: packaged.pkg.sha256, bytes: packaged.pkg.bytes, validUntil: packaged.pkg.validUntil, maxDownloads: packaged.pkg.maxDownloads,
+                  fingerprint: { tokenColumns: packaged.manifest.fingerprint.tokenColumns, markedColumns: packaged.manifest.fingerprint.markedColumns.map((c) => c.column) } },
               });
             }
           });

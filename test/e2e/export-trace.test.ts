@@ -112,7 +112,10 @@ describe('tracing leaked exports', () => {
     fs.rmSync(leaks, { recursive: true, force: true });
   });
 
-  it('states the fingerprint in the manifest, never the key', () => {
+  it('states the fingerprint in the manifest and the audit, never the key', async () => {
+    const { entries } = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/audit?target=export:${ids.csvCity}&action=export.package`), 200).json();
+    expect(entries).toHaveLength(1);
+    expect(entries[0].details.fingerprint).toEqual({ tokenColumns: ['visitor'], markedColumns: ['amount', 'minutes'] });
     const manifest = JSON.parse(files.manifest!);
     expect(manifest.fingerprint).toMatchObject({
       scheme: 'indomain.fingerprint.v1',
