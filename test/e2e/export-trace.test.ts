@@ -19,6 +19,7 @@ import { traceLeak, type TraceReport } from '../../tenants/index.js';
 import { loadOrCreateTokenMaster } from '../../tenants/token-keys.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const exec = promisify(execFile);
@@ -41,6 +42,9 @@ describe('tracing leaked exports', () => {
   let t: TestApp;
   let master: Buffer;
   let leaks: string;
+  // Made here, not by startTestApp: the test restarts the app over the same dir, and removes it at the end.
+  const dataDir = makeTempDir();
+  const leakDir = makeTempDir('indomain-leaks-');
   const ids: Record<'csvCity' | 'parquetOther' | 'aggregateCity', string> = { csvCity: '', parquetOther: '', aggregateCity: '' };
   const files: Record<string, string> = {};
 
@@ -93,9 +97,8 @@ describe('tracing leaked exports', () => {
   const trace = (file: string) => traceLeak({ dataDir: t.dataDir, file, tokenMaster: master });
 
   beforeAll(async () => {
-    t = await startTestApp();
-    leaks = path.join(t.dataDir, '..', `${path.basename(t.dataDir)}-leaks`);
-    fs.mkdirSync(leaks);
+    t = await startTestApp({ dataDir: dataDir.dir });
+    leaks = leakDir.dir;
     await licenseTenantWithData(t, 'ops', [VISITS]);
     expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'city-lab', name: 'City Lab' }), 201);
     expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'other-lab', name: 'Other Lab' }), 201);
@@ -108,8 +111,9 @@ describe('tracing leaked exports', () => {
     master = loadOrCreateTokenMaster(path.join(t.dataDir, 'secrets'));
   }, 240_000);
   afterAll(async () => {
-    await t.close({ remove: true });
-    fs.rmSync(leaks, { recursive: true, force: true });
+    await t.close();
+    dataDir.remove();
+    leakDir.remove();
   });
 
   it('states the fingerprint in the manifest and the audit, never the key', async () => {
