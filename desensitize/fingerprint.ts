@@ -54,6 +54,7 @@ export function rekeyToken(keys: FingerprintKeys, token: string): string {
 
 /** SQL re-keying a VARCHAR token column (the caller has checked that every value is a token). */
 export function rekeyTokenSql(keys: FingerprintKeys, column: string): string {
+  // The body appears twice: a two-step projection that computes it once measured no faster (300k tokens).
   const body = `substr(${hmacSha256HexSql(keys.body, `lower(${column})`)}, 1, ${BODY_HEX_CHARS})`;
   return `(CASE WHEN ${column} IS NULL THEN NULL ELSE ${body} || substr(${hmacSha256HexSql(keys.tag, body)}, 1, ${TAG_HEX_CHARS}) END)`;
 }
@@ -143,8 +144,9 @@ export type MarkKind = 'decimal' | 'double';
  *
  * DuckDB may evaluate every branch of a CASE on every row, so nothing here may throw on a value the
  * guard leaves alone: the scaled integer is NULL outside the range (TRY_CAST for a DOUBLE; for a
- * DECIMAL the text of the value as DECIMAL(38, s), which has all s decimals, without its point, so
- * that no multiplication can overflow), and every later step is NULL with it.
+ * DECIMAL of up to 18 digits its product with 10^s, which cannot overflow; for a wider one the text
+ * of the value as DECIMAL(38, s), which has all s decimals, without its point), and every later
+ * step is NULL with it.
  */
 export function markedNumberSql(keys: FingerprintKeys, column: string, type: string, kind: MarkKind, decimals: number): string {
   if (!Number.isInteger(decimals) || decimals < 0 || decimals > 18) throw new Error(`bad mark decimals: ${decimals}`);
@@ -152,9 +154,13 @@ export function markedNumberSql(keys: FingerprintKeys, column: string, type: str
   const inRange = kind === 'decimal'
     ? `abs(${column}::DOUBLE) < ${Number(MARK_LIMIT)} / ${scale}`
     : `isfinite(${column}) AND abs(${column}) * ${scale} < ${Number(MARK_LIMIT)}`;
-  const scaled = kind === 'decimal'
-    ? `TRY_CAST(replace(CAST(CAST(${column} AS DECIMAL(38, ${decimals})) AS VARCHAR), '.', '') AS HUGEINT)`
-    : `TRY_CAST(round(${column} * ${scale}) AS HUGEINT)`;
+  const precision = Number(/^DECIMAL\((\d+),/.exec(type)?.[1] ?? 38);
+  // A DECIMAL of up to 18 digits times 10^s stays within DuckDB's 38 digits; a wider one is read from its text.
+  const scaled = kind === 'double'
+    ? `TRY_CAST(round(${column} * ${scale}) AS BIGINT)`
+    : precision <= 18
+      ? `TRY_CAST(${column} * ${scale} AS BIGINT)`
+      : `TRY_CAST(replace(CAST(CAST(${column} AS DECIMAL(38, ${decimals})) AS VARCHAR), '.', '') AS BIGINT)`;
   const n = `(CASE WHEN ${inRange} THEN ${scaled} END)`;
   const magnitude = `abs(${n})`;
   const high = `(CASE WHEN ${n} < 0 THEN -(${magnitude} // 10) ELSE ${magnitude} // 10 END)`;
