@@ -4,7 +4,11 @@
  */
 export * from './identifiers.js';
 export { FULLY_MASKED, MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
-export { tokenize, tokenRule, normalizeForToken, TOKEN_HEX_CHARS, type TokenNormalization } from './tokens.js';
+export { tokenize, tokenRule, normalizeForToken, hmacSha256HexSql, TOKEN_HEX_CHARS, type TokenNormalization } from './tokens.js';
+export {
+  binomialTailLog10, FINGERPRINT_SCHEME, fingerprintKeys, markAgreement, markAgrees, markedNumberSql, markScaled, MAX_MARK_DECIMALS, rekeyToken, rekeyTokenSql, scaledValue, TOKEN_SHAPE,
+  tokenAgreement, tokenTagMatches, unitText, type FingerprintKeys, type MarkKind,
+} from './fingerprint.js';
 export { toYear, toMonth, toAgeBand, toBucket, toRegionPrefix, idBirthYear, idGender, idRegionPrefix, type GeneralizeRule } from './generalize.js';
 export { recognizeColumn, PII_KINDS, type PiiKind, type Recognition } from './recognize.js';
 export { adminPrefix, adminPrefixSql } from './admin-prefix.js';

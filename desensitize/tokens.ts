@@ -52,17 +52,24 @@ export function tokenNormalization(how: TokenNormalization): SqlRule {
  * value. DuckDB's sha256 returns hex, so the inner digest is unhexed before the outer hash.
  */
 export function tokenRule(key: Buffer, how: TokenNormalization): SqlRule & { apply(value: string | null): string | null } {
-  const block = Buffer.alloc(64);
-  // RFC 2104: a key longer than the block is hashed first.
-  (key.length > 64 ? createHash('sha256').update(key).digest() : key).copy(block);
-  const pad = (byte: number) => Buffer.from(block.map((b) => b ^ byte)).toString('hex');
   const normalize = tokenNormalization(how);
   return {
     apply: (value) => tokenize(value, key, how),
     prepare: normalize.prepare,
     finish(normalized) {
-      const inner = `unhex(sha256(unhex('${pad(0x36)}') || encode(${normalize.finish(normalized)})))`;
-      return `(CASE WHEN ${normalized} IS NULL THEN NULL ELSE substr(sha256(unhex('${pad(0x5c)}') || ${inner}), 1, ${TOKEN_HEX_CHARS}) END)`;
+      return `(CASE WHEN ${normalized} IS NULL THEN NULL ELSE substr(${hmacSha256HexSql(key, normalize.finish(normalized))}, 1, ${TOKEN_HEX_CHARS}) END)`;
     },
   };
+}
+
+/**
+ * HMAC-SHA256 of a VARCHAR SQL expression, as 64 hex digits, in DuckDB SQL (RFC 2104 from SHA-256:
+ * DuckDB has no HMAC). The key appears in the SQL text as its two pads.
+ */
+export function hmacSha256HexSql(key: Buffer, message: string): string {
+  const block = Buffer.alloc(64);
+  // RFC 2104: a key longer than the block is hashed first.
+  (key.length > 64 ? createHash('sha256').update(key).digest() : key).copy(block);
+  const pad = (byte: number) => Buffer.from(block.map((b) => b ^ byte)).toString('hex');
+  return `sha256(unhex('${pad(0x5c)}') || unhex(sha256(unhex('${pad(0x36)}') || encode(${message}))))`;
 }

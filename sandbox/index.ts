@@ -7,11 +7,12 @@ export { listDir, removeLeftovers } from './leftovers.js';
 export { tenantDirectory, datasetDirectory, exportVersionDirectory } from './data-paths.js';
 export { hashFile, PACKAGE_DIR, SNAPSHOT_FILE } from './engine/export-files.js';
 export { listReleaseFiles } from './engine/release-store.js';
+export { readTableText, sniffTableFormat, TRACE_MAX_ROWS, type TextTable } from './engine/read-table-text.js';
 export { EngineClient, type EngineClientOptions, type EngineStopped } from './engine/engine-client.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
 export {
-  EnvSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema, ExportFormatSchema, ExportIdSchema,
-  type ExportFormat, type ExportSnapshot, type ExportSnapshotResult, type ExportRows, type DeliveredFile, type PersonLevel, type DifferencingResult, type DifferencingPair,
+  EnvSchema, FingerprintSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema, ExportFormatSchema, ExportIdSchema,
+  type ExportFormat, type ExportSnapshot, type ExportSnapshotResult, type ExportRows, type DeliveredFile, type Fingerprint, type PersonLevel, type DifferencingResult, type DifferencingPair,
   type DerivedSnapshot, type SuppressionSummary, type ExportMitigation,
   type Env, type ListedTable, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo, type SourceRef, type WorkspaceTag,
 } from './engine/protocol.js';

@@ -17,7 +17,7 @@ import { createCatalogService, type CatalogEngine } from './catalog-service.js';
 import { createGrantService, type PublishedVersions } from './grant-service.js';
 import { AccessDirectory, policyFingerprint } from './lineage.js';
 import { createRefinery, type PublishEngine, type Refinery } from './refinery.js';
-import { loadOrCreateTokenMaster } from './token-keys.js';
+import { exportFingerprintKey, loadOrCreateTokenMaster } from './token-keys.js';
 import { createSchemaService, type SchemaEngine } from './schema-service.js';
 import { createTableService, type TableEngine } from './table-service.js';
 import { createTenantService } from './tenant-service.js';
@@ -123,6 +123,7 @@ export async function openControlPlane(options: ControlPlaneOptions) {
     const exports = createExportService({
       store, engine: options.engine, checks: exportChecks, access, probes, dataDir: options.dataDir, limits: exportLimits, now: clock, today, assertTenantActive,
       minEntities: DEFAULT_DISCLOSURE_RULES.minEntities,
+      fingerprintKey: (exportId, recipient) => exportFingerprintKey(tokenMaster, exportId, recipient),
     });
     const audit = await createAuditService({ store, signer, dataDir: options.dataDir, checkpointEvery: options.auditCheckpointEvery, log: options.log });
     const finished = await tenants.finishRevocations(SYSTEM_ACTOR);

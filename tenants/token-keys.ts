@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { loadOrCreateSecretFile } from '../sandbox/index.js';
 
-const MASTER_FILE = 'token-master.key';
+export const TOKEN_MASTER_FILE = 'token-master.key';
 const MASTER_BYTES = 32;
 
 /**
@@ -11,7 +11,7 @@ const MASTER_BYTES = 32;
  * Throws SecretFileError when the file is not 32 bytes of key or is readable by others.
  */
 export function loadOrCreateTokenMaster(secretsDir: string): Buffer {
-  return loadOrCreateSecretFile(path.join(secretsDir, MASTER_FILE), {
+  return loadOrCreateSecretFile(path.join(secretsDir, TOKEN_MASTER_FILE), {
     generate: () => randomBytes(MASTER_BYTES),
     // SECURITY: an empty or short master makes every tenant's token key guessable, so every pseudonym reversible.
     check: (content) => {
@@ -37,4 +37,14 @@ export function tenantTokenKey(master: Buffer, tenantId: string): Buffer {
  */
 export function entityKey(master: Buffer): Buffer {
   return createHmac('sha256', master).update('indomain.entity.v1').digest();
+}
+
+/**
+ * The key of one export's fingerprint for its recipient (`desensitize/fingerprint.ts`): re-keyed
+ * tokens and keyed marks. Per (export, recipient): two recipients, or two exports, cannot join on
+ * tokens. Derived here, inside the domain, whenever a package is built or a leak traced; never
+ * stored in a package.
+ */
+export function exportFingerprintKey(master: Buffer, exportId: string, recipient: string): Buffer {
+  return createHmac('sha256', master).update(`indomain.export-fingerprint.v1.${exportId}.${recipient}`).digest();
 }

@@ -6,6 +6,7 @@ import writeXlsxFile from 'write-excel-file/node';
 import { DomainError } from '../../core/errors.js';
 import { neutralizeCsvCell, neutralizeCsvCellSql, quoteIdentifier, sqlString } from '../../desensitize/index.js';
 import { flushDirectory } from '../atomic-write.js';
+import { planFingerprint } from './export-fingerprint.js';
 import type { DeliveredFile, ExportFormat, ExportRows, ExportSnapshot } from './protocol.js';
 
 /**
@@ -137,11 +138,11 @@ export async function readSnapshotRows(dir: string, limit: number): Promise<Expo
 
 /**
  * THE transformation from a version's snapshot to the file its recipient receives. Every delivered
- * byte passes here, so per-recipient fingerprints (issue 11, item 6: re-keyed tokens, keyed marks)
- * belong in `markForRecipient`, which gets the rows in a staging table before they are written.
- * Writes `package/data.<format>` and returns its SHA-256.
+ * byte passes here, so the recipient's fingerprint (issue 11, item 6: re-keyed tokens, keyed marks;
+ * `export-fingerprint.ts`) is applied here, to the rows in a staging table, before any is written.
+ * Writes `package/data.<format>` and returns its SHA-256 and how it is fingerprinted.
  */
-export async function deliverSnapshot(dir: string, format: ExportFormat, recipient: string): Promise<DeliveredFile> {
+export async function deliverSnapshot(dir: string, format: ExportFormat, fingerprintKey: Buffer): Promise<DeliveredFile> {
   const packageDir = path.join(dir, PACKAGE_DIR);
   fs.mkdirSync(packageDir, { recursive: true, mode: 0o700 });
   const target = path.join(packageDir, DATA_FILE[format]);
@@ -149,8 +150,10 @@ export async function deliverSnapshot(dir: string, format: ExportFormat, recipie
   const table = scratchName();
   const connection = await trustedConnection();
   try {
-    await connection.run(`CREATE TABLE ${table} AS SELECT * FROM read_parquet(${sqlString(path.join(dir, SNAPSHOT_FILE))})`);
-    await markForRecipient(connection, table, recipient);
+    const snapshot = `read_parquet(${sqlString(path.join(dir, SNAPSHOT_FILE))})`;
+    // SECURITY: issue 11 item 6: no row leaves without its recipient's fingerprint (tokens re-keyed, marks applied).
+    const { select, fingerprint } = await planFingerprint(connection, snapshot, fingerprintKey);
+    await connection.run(`CREATE TABLE ${table} AS SELECT ${select} FROM ${snapshot}`);
     if (format === 'parquet') await connection.run(`COPY ${table} TO ${sqlString(temp)} (FORMAT parquet)`);
     else if (format === 'csv') await writeCsv(connection, table, temp);
     else await writeXlsx(connection, table, temp);
@@ -158,7 +161,7 @@ export async function deliverSnapshot(dir: string, format: ExportFormat, recipie
     fs.renameSync(temp, target);
     flushDirectory(packageDir);
     const { sha256, bytes } = hashFile(target);
-    return { file: path.join(PACKAGE_DIR, DATA_FILE[format]), sha256, bytes };
+    return { file: path.join(PACKAGE_DIR, DATA_FILE[format]), sha256, bytes, fingerprint };
   } catch (error) {
     fs.rmSync(temp, { force: true });
     throw error;
@@ -167,9 +170,6 @@ export async function deliverSnapshot(dir: string, format: ExportFormat, recipie
     connection.closeSync();
   }
 }
-
-/** The hook for per-recipient fingerprints (issue 11, item 6); today the rows go as they are. */
-async function markForRecipient(_connection: DuckDBConnection, _table: string, _recipient: string): Promise<void> {}
 
 /**
  * CSV as UTF-8 with a BOM, CRLF, quoting where needed (DuckDB's CSV writer), and every text cell that

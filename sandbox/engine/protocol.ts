@@ -208,7 +208,11 @@ export const ExportReadTaskSchema = z.object({ kind: z.literal('export-read'), e
 export type ExportReadTask = z.infer<typeof ExportReadTaskSchema>;
 
 /** Trusted: the delivered data file of an approved version, for its recipient, under `package/`. */
-export const ExportDeliverTaskSchema = z.object({ kind: z.literal('export-deliver'), exportId: ExportIdSchema, version: ExportVersionSchema, format: ExportFormatSchema, recipient: TenantIdSchema });
+export const ExportDeliverTaskSchema = z.object({
+  kind: z.literal('export-deliver'), exportId: ExportIdSchema, version: ExportVersionSchema, format: ExportFormatSchema, recipient: TenantIdSchema,
+  /** The recipient's fingerprint key for this export (hex), derived domain-side; never written to the package. */
+  fingerprintKey: z.string().regex(/^[0-9a-f]{64}$/),
+});
 export type ExportDeliverTask = z.infer<typeof ExportDeliverTaskSchema>;
 
 /** A released version's place in the release store: who released what to whom, over which datasets. */
@@ -396,7 +400,17 @@ export type DerivedSnapshot = ExportSnapshot & {
 /** A snapshot of a gated query, with what the query read. */
 export type ExportSnapshotResult = ExportSnapshot & { tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined };
 export type ExportRows = { columns: { name: string; type: string }[]; rows: unknown[][] };
-export type DeliveredFile = { file: string; sha256: string; bytes: number };
+/** How a delivered file identifies its recipient (`desensitize/fingerprint.ts`); the manifest states it. */
+export const FingerprintSchema = z.object({
+  scheme: z.string(),
+  /** Token columns, re-keyed for this recipient and export. */
+  tokenColumns: z.array(z.string()),
+  /** Numeric columns whose last kept decimal carries the keyed mark. */
+  markedColumns: z.array(z.object({ column: z.string(), unit: z.string(), decimals: z.number().int(), rounded: z.boolean() })),
+  tolerance: z.string(),
+});
+export type Fingerprint = z.infer<typeof FingerprintSchema>;
+export type DeliveredFile = { file: string; sha256: string; bytes: number; fingerprint: Fingerprint };
 
 export const BuildResultSchema = z.object({
   /** The staged file; null when the current file already is what the task defines (nothing to publish). */

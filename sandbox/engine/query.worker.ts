@@ -110,7 +110,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
       case 'export-read':
         return { ok: true, value: await readSnapshotRows(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.limit) };
       case 'export-deliver':
-        return { ok: true, value: await deliverSnapshot(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.format, task.recipient) };
+        return { ok: true, value: await deliverSnapshot(exportVersionDirectory(DATA_DIR, task.exportId, task.version), task.format, Buffer.from(task.fingerprintKey, 'hex')) };
       case 'export-difference':
         return { ok: true, value: await differencing(DATA_DIR, task) };
       case 'export-release':

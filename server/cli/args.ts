@@ -12,18 +12,30 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export const USAGE_ERROR_EXIT = 2;
 
 export function parseCliArgs<O extends Options>(name: string, usage: string, options: O, argv: string[] = process.argv.slice(2)) {
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  return parse(name, usage, options, argv, false).values;
+}
+
+/** As parseCliArgs, with exactly one positional argument (a file), named in the usage error when missing. */
+export function parseCliArgsWithFile<O extends Options>(name: string, usage: string, options: O, argv: string[] = process.argv.slice(2)) {
+  const { values, positionals } = parse(name, usage, options, argv, true);
+  if (positionals.length === 0) usageError(name, usage, 'no file given');
+  if (positionals.length > 1) usageError(name, usage, `Unexpected argument '${positionals[1]}': give one file`);
+  return { values, file: positionals[0]! };
+}
+
+function parse<O extends Options>(name: string, usage: string, options: O, argv: string[], allowPositionals: boolean) {
+  let parsed: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] };
   try {
-    values = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
   } catch (error) {
     // ERR_PARSE_ARGS_UNKNOWN_OPTION, _INVALID_OPTION_VALUE, _UNEXPECTED_POSITIONAL: their message names the argument.
     usageError(name, usage, (error as Error).message);
   }
-  if (values.help) {
+  if (parsed.values.help) {
     process.stdout.write(`${usage}\n`);
     process.exit(0);
   }
-  return values as { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string };
+  return { values: parsed.values as { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string }, positionals: parsed.positionals };
 }
 
 /** One line saying what is wrong, then the usage; exit status 2. */

@@ -28,7 +28,7 @@ export interface ExportEngine {
   exportSnapshot(task: { tenantId: string; exportId: string; version: number; sql: string; maxRows: number; timeoutMs: number }): Promise<ExportSnapshotResult>;
   exportDerive(task: { exportId: string; fromVersion: number; version: number; mitigation: ExportMitigation }): Promise<DerivedSnapshot>;
   exportRead(task: { exportId: string; version: number; limit: number }): Promise<ExportRows>;
-  exportDeliver(task: { exportId: string; version: number; format: ExportFormat; recipient: string }): Promise<DeliveredFile>;
+  exportDeliver(task: { exportId: string; version: number; format: ExportFormat; recipient: string; fingerprintKey: string }): Promise<DeliveredFile>;
   /** The differencing check of a version's cells (`export-checks.ts`). */
   exportDifference(task: DifferenceTask): Promise<DifferencingResult>;
   /** Differencing again at approval and, when nothing is too close, the version's cells added to the release store. */
@@ -85,6 +85,8 @@ export function createExportService(deps: {
   assertTenantActive: (tenantId: string) => void;
   /** Entities below which a cell discloses (the differencing threshold at approval, as in the checks). */
   minEntities: number;
+  /** The recipient's fingerprint key for an export (`token-keys.ts`), derived from the token master. */
+  fingerprintKey: (exportId: string, recipient: string) => Buffer;
 }) {
   const busy = new Map<string, Promise<unknown>>();
   /** Approvals add to the release store one at a time, across all exports (see `release`). */
@@ -274,7 +276,10 @@ export function createExportService(deps: {
    */
   async function buildPackage(record: ExportRecord, version: ExportVersionRecord, reviews: ReviewRecord[]): Promise<{ manifest: Manifest; pkg: NonNullable<ExportRecord['package']> }> {
     removePackage(deps.dataDir, record.id, version.version, { keepManifest: false });
-    const delivered = await deps.engine.exportDeliver({ exportId: record.id, version: version.version, format: record.format, recipient: record.recipient });
+    const delivered = await deps.engine.exportDeliver({
+      exportId: record.id, version: version.version, format: record.format, recipient: record.recipient,
+      fingerprintKey: deps.fingerprintKey(record.id, record.recipient).toString('hex'),
+    });
     const packagedAt = nowIso();
     const validUntil = new Date(deps.now().getTime() + deps.limits.validityDays * 86_400_000).toISOString();
     const manifest = buildManifest({
@@ -476,7 +481,8 @@ export function createExportService(deps: {
             if (packaged) {
               await tx.appendAudit({
                 actor, action: 'export.package', target: target(id),
-                details: { version: version.version, recipient: record.recipient, format: record.format, file: packaged.pkg.file, sha256: packaged.pkg.sha256, bytes: packaged.pkg.bytes, validUntil: packaged.pkg.validUntil, maxDownloads: packaged.pkg.maxDownloads },
+                details: { version: version.version, recipient: record.recipient, format: record.format, file: packaged.pkg.file, sha256: packaged.pkg.sha256, bytes: packaged.pkg.bytes, validUntil: packaged.pkg.validUntil, maxDownloads: packaged.pkg.maxDownloads,
+                  fingerprint: { tokenColumns: packaged.manifest.fingerprint.tokenColumns, markedColumns: packaged.manifest.fingerprint.markedColumns.map((c) => c.column) } },
               });
             }
           });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { exportVersionDirectory, PACKAGE_DIR, writeFileAtomic, type DeliveredFile } from '../../sandbox/index.js';
+import { exportVersionDirectory, FingerprintSchema, PACKAGE_DIR, writeFileAtomic, type DeliveredFile } from '../../sandbox/index.js';
 import type { ExportRecord, ExportVersionRecord, ReviewRecord, Withheld } from './export-model.js';
 import { CheckSchema, WithheldSchema } from './export-model.js';
 
@@ -46,6 +46,8 @@ export const ManifestSchema = z.object({
   maxDownloads: z.number().int(),
   dataFile: z.object({ name: z.string(), sha256: z.string(), bytes: z.number().int() }),
   snapshotSha256: z.string(),
+  /** How the data file identifies its recipient (re-keyed tokens, marked columns, tolerance): never the key. */
+  fingerprint: FingerprintSchema,
   notes: z.array(z.string()),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -84,6 +86,7 @@ export function buildManifest(input: {
     maxDownloads: input.maxDownloads,
     dataFile: { name: path.basename(input.delivered.file), sha256: input.delivered.sha256, bytes: input.delivered.bytes },
     snapshotSha256: version.snapshot.sha256,
+    fingerprint: input.delivered.fingerprint,
     notes: [
       ...(record.format === 'csv' ? ['UTF-8 with BOM; text cells starting with = + - @ (or a tab or carriage return) are prefixed with \' so that spreadsheets show them as text (CSV injection)'] : []),
       ...withheldNote(version.mitigation?.withheld ?? null),

@@ -1,5 +1,5 @@
 /**
- * The token and audit CLIs as an operator meets them, run as child processes of the built code:
+ * The token, audit and trace CLIs as an operator meets them, run as child processes of the built code:
  * `--help` prints the usage (status 0); an unknown option, a missing value, a stray argument or a
  * missing claim prints one line saying what is wrong and the usage (status 2), never a stack
  * trace; audit:verify on a dir without a control store names the dir instead of creating a store
@@ -19,6 +19,7 @@ afterAll(() => temp.remove());
 const CLIS = {
   token: { file: path.resolve('dist/server/cli/token.js'), usage: /^usage: npm run -s token -- --role <role> --org <org> --sub <sub> \[--ttl <duration>\]\n[\s\S]*--help/ },
   'audit:verify': { file: path.resolve('dist/server/cli/audit-verify.js'), usage: /^usage: npm run -s audit:verify \[-- --data-dir <dir>\]\n[\s\S]*--help/ },
+  trace: { file: path.resolve('dist/server/cli/trace.js'), usage: /^usage: npm run -s trace -- <file> \[--data-dir <dir>\]\n[\s\S]*--help/ },
 } as const;
 
 async function run(cli: keyof typeof CLIS, args: string[], env: Record<string, string> = {}) {
@@ -54,7 +55,8 @@ describe.each(Object.keys(CLIS) as (keyof typeof CLIS)[])('%s CLI', (cli) => {
 
   it('answers an unknown option, a missing value and a stray argument with one line and the usage, status 2', async () => {
     expectUsageError(await run(cli, ['--frobnicate']), cli, /Unknown option '--frobnicate'/);
-    expectUsageError(await run(cli, ['stray']), cli, /Unexpected argument 'stray'/);
+    // trace takes one file: a second argument is the stray one.
+    expectUsageError(await run(cli, cli === 'trace' ? ['leak.csv', 'stray'] : ['stray']), cli, /Unexpected argument 'stray'/);
     const missingValue = cli === 'token' ? ['--role'] : ['--data-dir'];
     expectUsageError(await run(cli, missingValue), cli, new RegExp(`Option '${missingValue[0]} <value>' argument missing`));
   });
@@ -68,6 +70,22 @@ describe('token CLI', () => {
     const bad = await run('token', ['--role', 'admin', '--org', 'demo', '--sub', 'x', '--ttl', 'soon']);
     expectUsageError(bad, 'token', /^token: --role: /);
     expect(bad.stderr).toMatch(/^--ttl: must be a duration such as 30m, 12h or 7d$/m);
+  });
+});
+
+describe('trace CLI', () => {
+  it('names a missing file, and a data dir without a control store, creating nothing there', async () => {
+    expectUsageError(await run('trace', []), 'trace', /^trace: no file given$/);
+    const empty = path.join(temp.dir, 'trace-empty');
+    fs.mkdirSync(empty);
+    const leak = path.join(temp.dir, 'leak.csv');
+    fs.writeFileSync(leak, 'a,b\n1,2\n');
+    const result = await run('trace', [leak, '--data-dir', empty]);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toBe(`trace: no control store in the data dir ${empty} (${path.join(empty, 'control.duckdb')} does not exist)\n`);
+    expect(fs.readdirSync(empty)).toEqual([]);
+    const missing = await run('trace', [path.join(temp.dir, 'nothing.csv'), '--data-dir', empty]);
+    expect(missing).toMatchObject({ code: 2, stdout: '', stderr: `trace: ${path.join(temp.dir, 'nothing.csv')} is not a file\n` });
   });
 });
 

@@ -35,6 +35,12 @@ describe('the CLIs start light', () => {
     expect(fs.readFileSync('server/cli/audit-verify.ts', 'utf8')).toMatch(/parseCliArgs\([\s\S]*await import\('\.\.\/\.\.\/tenants\/index\.js'\)/);
   });
 
+  it('trace.ts loads the control plane only after its arguments are checked', () => {
+    const reached = packagesReached(path.resolve('server/cli/trace.ts'));
+    for (const heavy of HEAVY) expect(reached, heavy).not.toContain(heavy);
+    expect(fs.readFileSync('server/cli/trace.ts', 'utf8')).toMatch(/parseCliArgsWithFile\([\s\S]*await import\('\.\.\/\.\.\/tenants\/index\.js'\)/);
+  });
+
   it('the walk does see a heavy import where there is one', () => {
     expect([...packagesReached(path.resolve('server/app.ts'))]).toEqual(expect.arrayContaining(['fastify', '@duckdb/node-api']));
   });

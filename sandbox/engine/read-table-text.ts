@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { DomainError } from '../../core/errors.js';
+import { quoteIdentifier, sqlString } from '../../desensitize/index.js';
+import { convertXlsx } from '../upload/convert-xlsx.js';
+
+/**
+ * A table file of any delivered format (CSV, Parquet or XLSX, known by its first bytes, not its
+ * name) as text cells: what `trace` compares, so that a value reads the same whichever format
+ * carried it (a DOUBLE as its shortest decimal text, a DECIMAL with its scale). Workbooks are read
+ * by the upload path's guarded child process (`convert-xlsx.ts`: archive checks, memory and time
+ * limits), since a leaked file is untrusted. In-memory DuckDB of the caller's own; nothing is
+ * written but a temporary CSV for a workbook, removed before returning.
+ */
+export interface TextTable {
+  format: 'csv' | 'parquet' | 'xlsx';
+  columns: string[];
+  rows: (string | null)[][];
+}
+
+/** Rows read at most: a trace needs a sample of a file, not all of a huge one. */
+export const TRACE_MAX_ROWS = 2_000_000;
+const XLSX_MAX_COLUMNS = 1_000;
+
+export function sniffTableFormat(file: string): TextTable['format'] {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    const read = fs.readSync(fd, head, 0, 4, 0);
+    if (read === 4 && head.toString('latin1') === 'PAR1') return 'parquet';
+    if (read >= 2 && head[0] === 0x50 && head[1] === 0x4b) return 'xlsx';
+    return 'csv';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export async function readTableText(file: string): Promise<TextTable> {
+  const format = sniffTableFormat(file);
+  if (format !== 'xlsx') return { format, ...await readWithDuckDb(file, format) };
+  const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'indomain-trace-'));
+  try {
+    const csv = path.join(temp, 'sheet.csv');
+    await convertXlsx(file, csv, { maxColumns: XLSX_MAX_COLUMNS });
+    return { format, ...await readWithDuckDb(csv, 'csv') };
+  } finally {
+    fs.rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+async function readWithDuckDb(file: string, format: 'csv' | 'parquet'): Promise<Omit<TextTable, 'format'>> {
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '1024MB', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+  const connection = await instance.connect();
+  try {
+    const source = format === 'parquet'
+      ? `read_parquet(${sqlString(file)})`
+      : `read_csv(${sqlString(file)}, all_varchar = true, header = true)`;
+    const described = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowsJS() as [string, string][];
+    const columns = described.map(([name]) => name);
+    if (columns.length === 0) return { columns, rows: [] };
+    const select = columns.map((name) => `CAST(${quoteIdentifier(name)} AS VARCHAR)`).join(', ');
+    const reader = await connection.runAndReadAll(`SELECT ${select} FROM ${source} LIMIT ${TRACE_MAX_ROWS}`);
+    return { columns, rows: reader.getRowsJS() as (string | null)[][] };
+  } catch (error) {
+    if (error instanceof DomainError) throw error;
+    // Not DuckDB's message: a parse error quotes the file's content.
+    throw new DomainError('EXP_ERR_TRACE_UNREADABLE', 'the file cannot be read as a CSV, Parquet or XLSX table');
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
