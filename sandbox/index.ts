@@ -8,7 +8,7 @@ export { tenantDirectory, datasetDirectory, exportVersionDirectory } from './dat
 export { hashFile, PACKAGE_DIR, SNAPSHOT_FILE } from './engine/export-files.js';
 export { listReleaseFiles } from './engine/release-store.js';
 export { readTableText, sniffTableFormat, TRACE_MAX_ROWS, type TextTable } from './engine/read-table-text.js';
-export { EngineClient, type EngineClientOptions, type EngineStopped } from './engine/engine-client.js';
+export { EngineClient, type AnswerPairsEvent, type EngineClientOptions, type EngineStopped } from './engine/engine-client.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
 export {
   EnvSchema, FingerprintSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema, ExportFormatSchema, ExportIdSchema,

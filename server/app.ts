@@ -4,7 +4,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { DEFAULT_ENGINE_OPTIONS, EngineClient, type EngineStopped } from '../sandbox/index.js';
+import { DEFAULT_ENGINE_OPTIONS, EngineClient, type AnswerPairsEvent, type EngineStopped } from '../sandbox/index.js';
 import { DEFAULT_EXPORT_LIMITS, DEFAULT_QUERY_LIMITS, ensureControlPlaneSecrets, openControlPlane, seedDemoDomain, type ControlPlane } from '../tenants/index.js';
 import { installAccessGuard, registerJwt } from './auth.js';
 import type { Config } from './config.js';
@@ -103,8 +103,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     done();
   });
 
-  // The control plane is told of engine failures once it exists (it audits them).
+  // The control plane is told of engine failures and of too-close answer pairs once it exists (it audits them).
   let onEngineStopped: ((event: EngineStopped) => void) | undefined;
+  let onAnswerPairs: ((tenantId: string, event: AnswerPairsEvent) => void) | undefined;
   const engine = new EngineClient({
     ...DEFAULT_ENGINE_OPTIONS,
     dataDir: config.dataDir,
@@ -119,6 +120,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     waitForHostMs: 3_000,
     log: app.log,
     onEngineStopped: (event) => onEngineStopped?.(event),
+    onAnswerPairs: (tenantId, event) => onAnswerPairs?.(tenantId, event),
     ...(options.engineExecArgv ? { hostExecArgv: options.engineExecArgv } : {}),
   });
   await engine.start();
@@ -150,6 +152,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   }
   app.decorate('controlPlane', controlPlane);
   onEngineStopped = (event) => controlPlane.engineStopped(event);
+  onAnswerPairs = (tenantId, event) => controlPlane.answerPairs(tenantId, event);
   // Hooks run in reverse order on close: the control plane (final checkpoint) first, then the engine.
   app.addHook('onClose', async () => engine.close());
   app.addHook('onClose', async () => controlPlane.close());

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_DISCLOSURE_RULES } from '../desensitize/index.js';
-import { removeLeftovers, type EngineStopped, type WipeRecord } from '../sandbox/index.js';
+import { removeLeftovers, type AnswerPairsEvent, type EngineStopped, type WipeRecord } from '../sandbox/index.js';
 import { SYSTEM_ACTOR } from './audit/audit-entry.js';
 import { createAuditService } from './audit/audit-service.js';
 import { loadOrCreateAuditSigner } from './audit/signing-key.js';
@@ -159,6 +159,16 @@ export async function openControlPlane(options: ControlPlaneOptions) {
         const target = event.owner === 'trusted' ? 'engine:trusted' : `tenant:${event.owner}`;
         store.mutate((tx) => tx.appendAudit({ actor: SYSTEM_ACTOR, action: 'engine.stopped', target, details: { ...event } }))
           .catch((error: unknown) => options.log.error({ err: error }, 'could not audit an engine failure'));
+      },
+      /**
+       * Two of a tenant's prod answers cover almost the same people (1 to threshold - 1 apart): each
+       * passed its own checks, but together they may give those people's values by subtraction. The
+       * supervisor sees both queries by their SQL hashes (`query.run` entries) in the audit.
+       */
+      answerPairs(tenantId: string, event: AnswerPairsEvent): void {
+        const details = { sqlSha256: event.sqlSha256, pairs: event.pairs.length, smallestDifference: Math.min(...event.pairs.map((p) => p.difference)), examples: event.pairs.slice(0, 20) };
+        store.mutate((tx) => tx.appendAudit({ actor: SYSTEM_ACTOR, action: 'query.differencing', target: `tenant:${tenantId}`, details }))
+          .catch((error: unknown) => options.log.error({ err: error }, 'could not audit a differencing pair'));
       },
       /** Throws a DomainError when the caller's organization may not act today. */
       checkAccess: (claims: Claims) => checkOrgAccess(claims, directory, today()),

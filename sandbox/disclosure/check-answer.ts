@@ -32,6 +32,8 @@ export interface CheckedRows {
   rows: unknown[][];
   truncated: boolean;
   disclosure: DisclosureReport;
+  /** Aggregates: the group key of each row shown, in order (for the differencing history; never sent to the tenant). */
+  shownKeys?: string[];
 }
 
 type Obj = Record<string, Json>;
@@ -73,12 +75,12 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   }
 
   const cellsByRule = new Map<CellRule, number>();
-  const measured: (SuppressionRow & { row: unknown[] })[] = answer.rows.map((row) => {
+  const measured: (SuppressionRow & { row: unknown[]; key: string })[] = answer.rows.map((row) => {
     const key = keyOf(row, width);
     const stats = companions.map((c) => c.get(key));
     const entities = Math.min(...stats.map((s) => Number(s?.[0] ?? 0)));
     // SECURITY: invariant 8: a group of fewer entities than the minimum is not shown at all (its key would say it exists).
-    if (stats.some((s) => s === undefined) || entities < rules.minEntities) return { row: strip(row), entities, withheld: true, failed: new Set<number>() };
+    if (stats.some((s) => s === undefined) || entities < rules.minEntities) return { row: strip(row), key, entities, withheld: true, failed: new Set<number>() };
     const failed = new Set<number>();
     shape.aggregates.forEach((aggregate, index) => {
       // SECURITY: invariant 8: a minimum or maximum is one person's value: never on the screen in prod.
@@ -91,7 +93,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
         }
       }
     });
-    return { row: strip(row), entities, withheld: false, failed };
+    return { row: strip(row), key, entities, withheld: false, failed };
   });
   const withheldRows = measured.filter((m) => m.withheld).length;
   // SECURITY: invariant 8: secondary suppression, shared with exports (desensitize/disclosure.ts).
@@ -100,12 +102,14 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   const nulled = measured.map((m) => new Set(m.failed));
   for (const [row, column] of secondary.cells) nulled[row]!.add(column);
   const rows: unknown[][] = [];
+  const shownKeys: string[] = [];
   let suppressedCells = 0;
   measured.forEach((m, index) => {
     if (m.withheld || hidden.has(index)) return;
     for (const column of nulled[index]!) m.row[column] = null;
     suppressedCells += nulled[index]!.size;
     rows.push(m.row);
+    shownKeys.push(m.key);
   });
   const added = secondary.rows.length + secondary.cells.length;
   const reasons: string[] = [];
@@ -117,6 +121,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     rows,
     truncated: answer.truncated,
     disclosure: { kind: 'aggregate', withheldRows: answer.rows.length - rows.length, suppressedCells, reasons },
+    shownKeys,
   };
 }
 

@@ -9,8 +9,8 @@ import { EngineProcess, networkIsolationAvailable, type ExitReason } from './eng
 import { ingestProgressPath, readIngestProgress, type IngestProgress } from './ingest-progress.js';
 import type { IngestResult } from './ingest-dataset.js';
 import {
-  DifferencingResultSchema, isTrustedTask, TRUSTED_PROCESS, type BuildResult, type DifferencingResult, type ExportDifferenceTask, type ExportReleaseTask, type ExportUnreleaseTask,
-  type DeliveredFile, type DerivedSnapshot, type ExportDeliverTask, type ExportDeriveTask, type ExportReadTask, type ExportRows,
+  DifferencingResultSchema, HostEventSchema, isTrustedTask, TRUSTED_PROCESS, type BuildResult, type DifferencingResult, type ExportDifferenceTask, type ExportReleaseTask, type ExportUnreleaseTask,
+  type DeliveredFile, type DerivedSnapshot, type HostEvent, type ExportDeliverTask, type ExportDeriveTask, type ExportReadTask, type ExportRows,
   type ExportSnapshot, type ExportSnapshotResult, type ExportSnapshotTask, type CreatedTable, type CreateTableTask, type EngineTask, type Env, type ImportTableTask, type IngestDatasetTask, type ListedTable,
   type PublishResult, type PublishTask, type QueryResult, type QueryTask, type WorkspaceTableInfo,
 } from './protocol.js';
@@ -35,9 +35,14 @@ export interface EngineClientOptions extends EngineOptions {
   log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Told whenever an engine process was killed or crashed (the control plane audits it). */
   onEngineStopped?: (event: EngineStopped) => void;
+  /** Told when a tenant's prod answers come in pairs too close to each other (the control plane audits it). */
+  onAnswerPairs?: (tenantId: string, event: AnswerPairsEvent) => void;
   /** Node flags for engine processes (e.g. `--cpu-prof` when profiling); none by default. */
   hostExecArgv?: string[];
 }
+
+/** Two of a tenant's prod answers whose cells differ by fewer than the threshold entities (SQL hashes and cells). */
+export type AnswerPairsEvent = Omit<HostEvent, 'event'>;
 
 /** An engine process that ended other than by being asked to. */
 export interface EngineStopped {
@@ -380,6 +385,11 @@ export class EngineClient {
       isolateNetwork: this.isolateNetwork,
     });
     this.processes.set(owner, child);
+    child.onEvent = (message) => {
+      const event = HostEventSchema.safeParse(message);
+      // SECURITY: the tenant is the process's owner, never a name the process sends; the trusted process raises none.
+      if (event.success && owner !== TRUSTED_PROCESS) this.options.onAnswerPairs?.(owner, { sqlSha256: event.data.sqlSha256, pairs: event.data.pairs });
+    };
     child.onDying = () => {
       if (this.processes.get(owner) !== child) return;
       this.processes.delete(owner);

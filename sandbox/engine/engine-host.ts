@@ -28,6 +28,10 @@ const pool = new Piscina({
   workerData,
 });
 const cancelPorts = new Map<number, MessagePort>();
+// Events the engine raises unasked (answer pairs for the audit) are relayed as they are; the server checks them.
+pool.on('message', (message: unknown) => {
+  if (typeof message === 'object' && message !== null && 'event' in message) reply(message as HostReply);
+});
 
 function reply(message: HostReply): void {
   if (process.connected) process.send!(message);

@@ -57,6 +57,8 @@ export class EngineProcess {
   readonly exited: Promise<ProcessExit>;
   /** When the last task settled (for idle shutdown). */
   lastUsed = Date.now();
+  /** Called with what the process raises unasked (unchecked: the client parses it). */
+  onEvent: ((message: unknown) => void) | undefined;
   /** Called once, when the process is killed, asked to stop, or found dead. */
   onDying: (() => void) | undefined;
 
@@ -82,6 +84,10 @@ export class EngineProcess {
         this.kill('crash');
       }, READY_TIMEOUT_MS);
       this.child.on('message', (message: HostReply) => {
+        if ('event' in message) {
+          this.onEvent?.(message);
+          return;
+        }
         if ('ready' in message) {
           clearTimeout(readyTimer);
           resolve();

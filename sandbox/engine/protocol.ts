@@ -445,4 +445,16 @@ export type TaskOutcome<T> = { ok: true; value: T } | TaskFailure;
 /** Server → host. */
 export type HostRequest = { id: number; task: EngineTask } | { id: number; cancel: true };
 /** Host → server. */
-export type HostReply = { id: number; outcome: TaskOutcome<unknown> } | { ready: true };
+/**
+ * What an engine process tells the server unasked: pairs of its tenant's prod answers whose cells
+ * differ by fewer than the threshold entities (sandbox/disclosure/answer-history.ts). The server
+ * takes the tenant from the process, never from the message.
+ */
+export const HostEventSchema = z.object({
+  event: z.literal('answer-pairs'),
+  sqlSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  pairs: z.array(z.object({ earlier: z.string().regex(/^[0-9a-f]{64}$/), cell: z.string().max(500), earlierCell: z.string().max(500), difference: z.number().int().positive() })).min(1),
+});
+export type HostEvent = z.infer<typeof HostEventSchema>;
+
+export type HostReply = { id: number; outcome: TaskOutcome<unknown> } | { ready: true } | HostEvent;

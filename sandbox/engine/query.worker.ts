@@ -7,9 +7,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { DomainError, isDomainError } from '../../core/errors.js';
-import { EngineTaskSchema, type EngineTask, type TaskOutcome } from './protocol.js';
+import { EngineTaskSchema, type EngineTask, type HostEvent, type TaskOutcome } from './protocol.js';
 import { assertNotRetired, datasetDirectory, exportVersionDirectory, requestTempDirectory, tenantDirectory } from '../data-paths.js';
 import { DEFAULT_DISCLOSURE_RULES } from '../../desensitize/index.js';
 import { deliverSnapshot, readSnapshotRows, writeCells, writeSnapshot } from './export-files.js';
@@ -169,7 +169,13 @@ function engineFor(tenantId: string): Promise<TenantEngine> {
     assertNotRetired(DATA_DIR, tenantId);
     // SECURITY: the slot is claimed synchronously, before any await: two concurrent first tasks of a
     // tenant must share one engine, never open the workspace file twice (silent data loss).
-    slot = { engine: TenantEngine.open(tenantDirectory(DATA_DIR, tenantId), ENGINE_OPTIONS) };
+    slot = {
+      engine: TenantEngine.open(tenantDirectory(DATA_DIR, tenantId), ENGINE_OPTIONS).then((engine) => {
+        // Pairs of the tenant's own answers too close to each other go to the control plane's audit (engine-host relays them).
+        engine.onAnswerPairs = (event) => parentPort?.postMessage({ event: 'answer-pairs', ...event } satisfies HostEvent);
+        return engine;
+      }),
+    };
     slots.set(tenantId, slot);
     const created = slot;
     created.engine.catch(() => {

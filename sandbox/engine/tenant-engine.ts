@@ -1,12 +1,14 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
+import { AnswerHistory, type DifferencingPair as AnswerPair } from '../disclosure/answer-history.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { cellEntities, personalLabels, type CellEntity } from '../disclosure/cell-entities.js';
-import { checkedAnswer, reviewOutput } from '../disclosure/check-answer.js';
+import { checkedAnswer, reviewOutput, type CheckedRows } from '../disclosure/check-answer.js';
 import type { OutputFindings } from '../disclosure/output-findings.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
@@ -61,6 +63,22 @@ interface Decision {
   disclosure?: AnswerShape | undefined;
 }
 
+/** Pairs of a tenant's own prod answers whose cells differ by fewer than the threshold entities. */
+export interface AnswerPairs {
+  /** SHA-256 of the later answer's SQL text, as the audit's `query.run` entries keep it. */
+  sqlSha256: string;
+  /** `earlier` is the earlier answer's SQL SHA-256. */
+  pairs: AnswerPair[];
+}
+
+/** (cell, entity) memberships the differencing history keeps per tenant; larger answers are compared only. */
+const HISTORY_MAX_MEMBERSHIPS = 1_000_000;
+/**
+ * The differencing history of each tenant's prod answers, by tenant directory: kept for the life
+ * of the process, across the swaps that reopen its engine (answers on the last version still count).
+ */
+const histories = new Map<string, AnswerHistory>();
+
 /** Raised by a query that reached an engine just closed by a swap; the worker retries it. */
 export class EngineClosedError extends Error {}
 
@@ -78,6 +96,8 @@ export class TenantEngine {
    * decision is only reused within one generation, and a query that overlapped a DDL is run again.
    */
   private generation = 0;
+  /** Told of pairs of this tenant's prod answers too close to each other (set by the worker). */
+  onAnswerPairs: ((event: AnswerPairs) => void) | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -179,13 +199,13 @@ export class TenantEngine {
         const rendered = await renderStatement(connection, rewritten.node, write);
         await createListingTables(connection, rewritten.views, listing);
         const decision = await this.decide(connection, rendered, env, listing);
-        const result = await this.checkedRun(connection, decision, env, options);
+        const result = await this.checkedRun(connection, decision, env, options, sql);
         return { ...result, tables: decision.tables, sources: decision.sources };
       }
       remember(this.plainTexts, sql, true);
     }
     const decision = await this.decide(connection, sql, env);
-    const result = await this.checkedRun(connection, decision, env, options);
+    const result = await this.checkedRun(connection, decision, env, options, sql);
     return { ...result, tables: decision.tables, sources: decision.sources };
   }
 
@@ -459,17 +479,50 @@ export class TenantEngine {
    * those checks comes back as `refusal` with no rows, next to the query's lineage, so that the
    * control plane says "grant ended" or "being rebuilt" first when that is also true.
    */
-  private async checkedRun(connection: DuckDBConnection, decision: Decision, env: Env, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> {
+  private async checkedRun(connection: DuckDBConnection, decision: Decision, env: Env, options: RunOptions, sql: string): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> {
     const shape = decision.disclosure;
     try {
       // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
       if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
       if (!shape) return await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
-      return await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))));
+      const { shownKeys, ...checked } = await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))));
+      if (shape.kind === 'aggregate' && shownKeys && shownKeys.length > 0) this.rememberAnswer(sql, shape, checked, shownKeys);
+      return checked;
     } catch (error) {
       if (error instanceof DomainError && error.code.startsWith('DSC_ERR_')) return { columns: [], rows: [], truncated: false, refusal: { code: error.code, message: error.message } };
       throw error;
     }
+  }
+
+  /**
+   * Differencing across the tenant's own prod answers (issue #11 item 3): after a checked aggregate
+   * answer has been shown (nothing waits on this), the entity sets of its shown cells are compared
+   * with those of the tenant's earlier answers (`answer-history.ts`), and pairs that differ by 1 to
+   * threshold - 1 entities are reported for the supervisors' audit. Cells shown as null show
+   * nobody and are left out; an answer with more memberships than the history keeps is not compared.
+   */
+  private rememberAnswer(sql: string, shape: Extract<AnswerShape, { kind: 'aggregate' }>, shown: CheckedRows, shownKeys: string[]): void {
+    const answerId = createHash('sha256').update(sql).digest('hex');
+    const history = histories.get(this.dir) ?? new AnswerHistory({ threshold: DEFAULT_DISCLOSURE_RULES.minEntities, maxMemberships: HISTORY_MAX_MEMBERSHIPS });
+    histories.set(this.dir, history);
+    const labels = personalLabels(shape, (table) => this.catalog.granted?.sources[table]?.dataset);
+    const names = shown.columns.map((c) => c.name);
+    void this.withConnection('prod', async (connection) => {
+      const sets = new Map<string, number[]>();
+      let memberships = 0;
+      for await (const batch of cellEntities(connection, shape, shownKeys, names, labels)) {
+        for (const [row, column, label, entity] of batch) {
+          if (shown.rows[row]?.[names.indexOf(column)] === null) continue;
+          if (++memberships > HISTORY_MAX_MEMBERSHIPS) return;
+          const cell = `row ${row}, ${column}${shape.personal.length > 1 ? ` (${label})` : ''}`;
+          const members = sets.get(cell) ?? [];
+          members.push(entityNumber(entity));
+          sets.set(cell, members);
+        }
+      }
+      const pairs = history.compareAndRemember(answerId, [...sets].map(([label, entities]) => ({ label, entities })));
+      if (pairs.length > 0) this.onAnswerPairs?.({ sqlSha256: answerId, pairs });
+    }).catch(() => undefined);
   }
 
   /**
@@ -748,6 +801,12 @@ async function withDeadline<T>(connection: DuckDBConnection, env: Env, options: 
     clearTimeout(deadline);
     if (refire) clearInterval(refire);
   }
+}
+
+/** An entity key as a number below 2^53 for the differencing history: its first 52 bits (keys are hex digests). */
+function entityNumber(entity: string): number {
+  const hex = /^[0-9a-f]{13}/i.test(entity) ? entity : createHash('sha256').update(entity).digest('hex');
+  return Number.parseInt(hex.slice(0, 13), 16);
 }
 
 /**
