@@ -199,7 +199,7 @@ async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape,
 
 /** Reads a companion: key → [group entities, then per aggregate: entities, total, two largest]. */
 async function companionStats(connection: DuckDBConnection, sql: string, keyCount: number, counted: number): Promise<Companion> {
-  const rows = await readCompanion(connection, sql);
+  const rows = await readCompanion(connection, sql, (column) => column < keyCount);
   if (rows.length + counted > MAX_COMPANION_GROUPS) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPANION_GROUPS} groups to check: narrow it`);
   const groups = new Map<string, number[]>();
   let largestGroup = 0;
@@ -216,19 +216,34 @@ async function companionStats(connection: DuckDBConnection, sql: string, keyCoun
 
 /** The distinct entities of a grouped aggregate's whole selection. */
 async function countPopulation(connection: DuckDBConnection, sql: string): Promise<number> {
-  return Number((await readCompanion(connection, sql))[0]?.[0] ?? 0);
+  return Number((await readCompanion(connection, sql, () => false))[0]?.[0] ?? 0);
 }
 
-/** Runs a companion query in full (up to the group bound), as JSON values. */
-async function readCompanion(connection: DuckDBConnection, sql: string): Promise<unknown[][]> {
+/**
+ * Runs a companion query in full (up to the group bound), column by column: the columns `asJson`
+ * names as the answer's values are read (JSON, so that keys compare with the answer's own), the
+ * others as numbers (counts and contributions: the same numbers, without converting each value
+ * through JSON).
+ */
+async function readCompanion(connection: DuckDBConnection, sql: string, asJson: (column: number) => boolean = () => true): Promise<unknown[][]> {
+  const rows: unknown[][] = [];
   try {
-    const reader = await connection.streamAndReadUntil(sql, MAX_COMPANION_GROUPS + 1);
-    return reader.convertRows(JsonDuckDBValueConverter) as unknown[][];
+    const result = await connection.stream(sql);
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0 && rows.length <= MAX_COMPANION_GROUPS; chunk = await result.fetchChunk()) {
+      const columns = Array.from({ length: chunk.columnCount }, (_, c) => (asJson(c) ? chunk.convertColumnValues(c, JsonDuckDBValueConverter) : chunk.getColumnValues(c).map(numberOf)));
+      for (let r = 0; r < chunk.rowCount; r++) rows.push(columns.map((column) => column[r]));
+    }
   } catch (error) {
     if (error instanceof DomainError) throw error;
     // SECURITY: fail closed: an answer whose companion cannot run is not shown.
     throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer could not be checked person by person, so it is not shown in prod: simplify the query or develop it in dev');
   }
+  return rows;
+}
+
+/** A statistic as a number (counts come as bigint); null stays null. */
+function numberOf(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
 }
 
 interface Companion {
@@ -290,20 +305,42 @@ function companionNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref
   }
   // Non-aggregate items keep their aliases so that GROUP BY names resolve exactly as in the query.
   const plainItems = ((node.select_list as Json[]) ?? []).filter((_, i) => !shape.aggregates.some((a) => a.column === i));
-  const perAggregate = shape.aggregates.flatMap((aggregate, i) => {
-    const call = clone(aggregate.node) as Obj;
-    const children = (call.children as Json[]) ?? [];
-    const noOrder = { type: 'ORDER_MODIFIER', orders: [] };
-    const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: false, alias: `__r${i}`, order_bys: noOrder };
-    const contribution = { ...call, function_name: 'sum', children: children.slice(0, 1), distinct: false, alias: `__c${i}`, order_bys: noOrder };
-    return summedAt(shape, i) ? [rows, contribution] : [rows];
-  });
+  const shared = sharedMeasures(shape);
+  const perAggregate = shape.aggregates.flatMap((_, i) => (shared[i] === i ? entityMeasures(shape, i) : []));
   return {
     ...base,
     select_list: [...plainItems.map(clone), ...keyItems, aliased(entity, '__e'), ...perAggregate],
     group_expressions: [...keys.map(clone), entity],
     group_sets: [[...keys.map((_, i) => i), keys.length]],
   };
+}
+
+/**
+ * What aggregate `i` measures per entity: its rows (its FILTER respected) as `__r<i>` and, when
+ * summed, its contribution as `__c<i>`.
+ */
+function entityMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>, i: number): Obj[] {
+  const call = clone(shape.aggregates[i]!.node) as Obj;
+  const children = (call.children as Json[]) ?? [];
+  const noOrder = { type: 'ORDER_MODIFIER', orders: [] };
+  const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: false, alias: `__r${i}`, order_bys: noOrder };
+  const contribution = { ...call, function_name: 'sum', children: children.slice(0, 1), distinct: false, alias: `__c${i}`, order_bys: noOrder };
+  return summedAt(shape, i) ? [rows, contribution] : [rows];
+}
+
+/**
+ * Per aggregate, the first one that measures the same per entity (`sum(x)` and `avg(x)` under the
+ * same FILTER): its statistics are the same numbers, computed once and read for both.
+ */
+function sharedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): number[] {
+  const first = new Map<string, number>();
+  // Aliases and positions in the query text say nothing about what is computed.
+  const signature = (i: number) => JSON.stringify(entityMeasures(shape, i), (key, value: Json) => (key === 'alias' || key === 'query_location' ? undefined : value));
+  return shape.aggregates.map((_, i) => {
+    const key = signature(i);
+    if (!first.has(key)) first.set(key, i);
+    return first.get(key)!;
+  });
 }
 
 /** Whether aggregate `i` has a per-entity contribution to sum (dominance and p-ratio apply). */
@@ -323,15 +360,18 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
   const keyList = shape.keys.map((_, i) => `__key${i}`);
   // The two largest contributions as two scalars (DuckDB's max(x, 2), which skips nulls, taken
   // apart): the same values as the list, read without building a list per cell.
-  const stats = shape.aggregates.flatMap((_, i) => [
-    `count(*) FILTER (WHERE __r${i} > 0)`,
+  const shared = sharedMeasures(shape);
+  const stats = shared.flatMap((m, i) => [
+    `count(*) FILTER (WHERE __r${m} > 0)`,
     ...(summedAt(shape, i)
-      ? [`CAST(sum(abs(__c${i})) AS DOUBLE)`, `CAST(max(abs(__c${i}), 2)[1] AS DOUBLE)`, `CAST(max(abs(__c${i}), 2)[2] AS DOUBLE)`]
+      ? [`CAST(sum(abs(__c${m})) AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[1] AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[2] AS DOUBLE)`]
       : ['NULL', 'NULL', 'NULL']),
   ]);
+  // Named __s0.. (group entities first) for `reviewChecks`, which joins them to the output's rows.
+  const named = (entities: string) => [entities, ...stats].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
-  if (keyList.length === 0) return { statsSql: `SELECT ${['count(*)', ...stats].join(', ')} FROM (${inner}) AS __companion`, populationSql };
-  return { statsSql: `SELECT ${[...keyList, 'count(__e)', ...stats].join(', ')} FROM (${inner}) AS __companion GROUP BY ${keyList.join(', ')}`, populationSql };
+  if (keyList.length === 0) return { statsSql: `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`, populationSql };
+  return { statsSql: `SELECT ${[...keyList, ...named('count(__e)')].join(', ')} FROM (${inner}) AS __companion GROUP BY ${keyList.join(', ')}`, populationSql };
 }
 
 /** Renders SELECT nodes to SQL with DuckDB's own serializer, in one round trip. */
@@ -440,39 +480,145 @@ export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<
   const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer);
   const width = columns.length;
   const rows = answer.rows.map(strip);
-  const checks: OutputCheck[] = [];
-  const check = (name: string, failing: { rows?: number[]; cells?: [number, number][] }, status: 'review' | 'fail', reason: string, passReason: string) => {
-    const count = (failing.rows?.length ?? 0) + (failing.cells?.length ?? 0);
-    checks.push(count > 0 ? { name, status, reason, ...failing } : { name, status: 'pass', reason: passReason });
-  };
   if (shape.kind === 'rows') {
-    checks.push(shape.identifiers.length > 0
-      ? { name: 'identifiers', status: 'fail', reason: `columns ${shape.identifiers.join(', ')} identify people or enterprises (tokens, masks or recognized personal values)` }
-      : { name: 'identifiers', status: 'pass', reason: 'no identifier columns' });
     const offending = answer.rows.flatMap((row, i) => (companions.some((stats) => Number(stats.get(keyOf(row, width))?.[0] ?? 0) < rules.k) ? [i] : []));
-    const over = shape.quasi.length > 0 ? `on (${shape.quasi.map((q) => q.label).join(', ')})` : 'in the selected population';
-    check('k-anonymity', { rows: offending }, 'fail', `${offending.length} rows describe fewer than ${rules.k} people ${over}`, `every row is shared by at least ${rules.k} people ${over}`);
-    return { columns, rows, truncated: answer.truncated, checks };
+    return { columns, rows, truncated: answer.truncated, checks: rowChecks(shape, rules, offending) };
   }
+  const measured = answer.rows.map((row, i): MeasuredRow => ({ index: i, values: row, stats: companions.map((c) => c.get(keyOf(row, width))) }));
+  return { columns, rows, truncated: answer.truncated, checks: aggregateChecks(shape, rules, measured) };
+}
+
+/**
+ * The checks of `reviewOutput` without reading the output here: for an export, whose rows stream
+ * into its snapshot. Inside DuckDB each output row (numbered in the order the answer gives them)
+ * is joined to its companions' statistics on its keys (`IS NOT DISTINCT FROM`: the companion's own
+ * grouping); only what the rules read comes back: for row-level outputs the rows that are not
+ * k-anonymous, for aggregates each row's cells and statistics. A row that meets two groups of a
+ * companion cannot be told apart and fails closed.
+ */
+export async function reviewChecks(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules): Promise<OutputCheck[]> {
+  const plan = await companionPlan(connection, shape);
+  const keys = (shape.kind === 'aggregate' ? shape.keys : shape.quasi).map((_, i) => `__key${i}`);
+  const joins = plan.companions.map((c, j) => `LEFT JOIN (${c.statsSql}) AS __c${j} ON ${keys.length === 0 ? 'true' : keys.map((k) => `__a.${k} IS NOT DISTINCT FROM __c${j}.${k}`).join(' AND ')}`).join(' ');
+  if (shape.kind === 'rows') {
+    const offends = plan.companions.map((_, j) => `coalesce(__c${j}.__n, 0) < ${Number(rules.k)}`).join(' OR ');
+    // A row two groups both match (keys alike to the join) offends if either group is small: at least as strict.
+    const offending = await readPositions(connection, `SELECT CAST(__i - 1 AS INTEGER) FROM (SELECT row_number() OVER () AS __i, * FROM (${plan.answerSql}) AS __q) AS __a ${joins} WHERE ${offends}`);
+    return rowChecks(shape, rules, offending);
+  }
+  const width = ((shape.node as Obj).select_list as Json[]).length;
+  const outputs = Array.from({ length: width }, (_, i) => `__o${i}`);
+  const wanted = [...new Set(shape.aggregates.map((a) => a.column))];
+  const statsPerCompanion = 1 + 4 * shape.aggregates.length;
+  const stats = plan.companions.flatMap((_, j) => Array.from({ length: statsPerCompanion }, (__, s) => `__c${j}.__s${s}`));
+  const matched = plan.companions.map((_, j) => `__c${j}.__s0 IS NOT NULL`);
+  // The cells come as the answer's values (JSON: zeros read as an answer shows them) and the matches as booleans, the rest as numbers.
+  const rows = await readOutputRows(connection, `SELECT __i, ${[...wanted.map((c) => `__a.__o${c}`), ...matched, ...stats].join(', ')} FROM (SELECT row_number() OVER () AS __i, * FROM (${plan.answerSql}) AS __q(${[...outputs, ...keys].join(', ')})) AS __a ${joins} ORDER BY __i`, (column) => column >= 1 && column <= wanted.length + plan.companions.length);
+  const measured: MeasuredRow[] = [];
+  for (const row of rows) {
+    const index = Number(row[0]) - 1;
+    if (measured.at(-1)?.index === index) throw indistinctGroups();
+    const values: unknown[] = [];
+    wanted.forEach((column, i) => { values[column] = row[1 + i]; });
+    const from = 1 + wanted.length + plan.companions.length;
+    // A row no group of a companion matched has no statistics (it describes nobody that companion counts).
+    const statsOf = (j: number) => (row[1 + wanted.length + j] === true ? row.slice(from + j * statsPerCompanion, from + (j + 1) * statsPerCompanion) as number[] : undefined);
+    measured.push({ index, values, stats: plan.companions.map((_, j) => statsOf(j)) });
+  }
+  return aggregateChecks(shape, rules, measured);
+}
+
+/** Row positions (an INTEGER column), read from DuckDB's vectors, ascending and each once. */
+async function readPositions(connection: DuckDBConnection, sql: string): Promise<number[]> {
+  const positions: number[] = [];
+  try {
+    const result = await connection.stream(sql);
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      for (const position of chunk.getColumnValues(0)) positions.push(Number(position));
+      if (positions.length > MAX_COMPANION_GROUPS) throw new DomainError('DSC_ERR_UNCHECKABLE', `the output has more than ${MAX_COMPANION_GROUPS} rows to check: narrow it`);
+    }
+  } catch (error) {
+    if (error instanceof DomainError) throw error;
+    // SECURITY: fail closed: an output whose checks cannot run is not passed.
+    throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer could not be checked person by person, so it is not shown in prod: simplify the query or develop it in dev');
+  }
+  const sorted = Int32Array.from(positions).sort();
+  return Array.from(sorted.filter((position, i) => i === 0 || position !== sorted[i - 1]!));
+}
+
+/** The rows `reviewChecks` reads, bounded like a companion's. */
+async function readOutputRows(connection: DuckDBConnection, sql: string, asJson: (column: number) => boolean): Promise<unknown[][]> {
+  const rows = await readCompanion(connection, sql, asJson);
+  if (rows.length > MAX_COMPANION_GROUPS) throw new DomainError('DSC_ERR_UNCHECKABLE', `the output has more than ${MAX_COMPANION_GROUPS} rows to check: narrow it`);
+  return rows;
+}
+
+function indistinctGroups(): DomainError {
+  // SECURITY: fail closed: a row that two groups of a companion both claim cannot be counted.
+  return new DomainError('DSC_ERR_UNCHECKABLE', 'two groups of the answer cannot be told apart (keys that print alike): group by another expression');
+}
+
+/** One row of an aggregate output as the rules read it: its position, its cells (by output column) and per companion its statistics. */
+interface MeasuredRow {
+  index: number;
+  values: unknown[];
+  /** Per companion: [group entities, then per aggregate: entities, total, two largest]; undefined when no group matched. */
+  stats: (number[] | undefined)[];
+}
+
+type CheckOf = (name: string, failing: { rows?: number[]; cells?: [number, number][] }, status: 'review' | 'fail', reason: string, passReason: string) => void;
+
+/** A list of checks and the function that adds one: `pass` with its reason when nothing is affected. */
+function checkList(): { checks: OutputCheck[]; check: CheckOf } {
+  const checks: OutputCheck[] = [];
+  return {
+    checks,
+    check: (name, failing, status, reason, passReason) => {
+      const count = (failing.rows?.length ?? 0) + (failing.cells?.length ?? 0);
+      checks.push(count > 0 ? { name, status, reason, ...failing } : { name, status: 'pass', reason: passReason });
+    },
+  };
+}
+
+/** The checks of a row-level output, given the positions of its rows shared by fewer than k people. */
+function rowChecks(shape: Extract<AnswerShape, { kind: 'rows' }>, rules: DisclosureRules, offending: number[]): OutputCheck[] {
+  const { checks, check } = checkList();
+  checks.push(shape.identifiers.length > 0
+    ? { name: 'identifiers', status: 'fail', reason: `columns ${shape.identifiers.join(', ')} identify people or enterprises (tokens, masks or recognized personal values)` }
+    : { name: 'identifiers', status: 'pass', reason: 'no identifier columns' });
+  const over = shape.quasi.length > 0 ? `on (${shape.quasi.map((q) => q.label).join(', ')})` : 'in the selected population';
+  check('k-anonymity', { rows: offending }, 'fail', `${offending.length} rows describe fewer than ${rules.k} people ${over}`, `every row is shared by at least ${rules.k} people ${over}`);
+  return checks;
+}
+
+/** The checks of an aggregate output from its measured rows. */
+function aggregateChecks(shape: Extract<AnswerShape, { kind: 'aggregate' }>, rules: DisclosureRules, measured: MeasuredRow[]): OutputCheck[] {
+  const { checks, check } = checkList();
   const small: number[] = [];
   const byRule = new Map<CellRule, [number, number][]>();
   const onePerson: [number, number][] = [];
   const zeros: [number, number][] = [];
-  answer.rows.forEach((row, i) => {
-    const stats = companions.map((c) => c.get(keyOf(row, width)));
-    if (stats.some((s) => s === undefined || Number(s[0]) < rules.minEntities)) small.push(i);
+  const single = shape.aggregates.map((aggregate) => ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase()));
+  const flag = (rule: CellRule, cell: [number, number]) => {
+    const cells = byRule.get(rule) ?? [];
+    cells.push(cell);
+    byRule.set(rule, cells);
+  };
+  for (const { index: i, values: row, stats } of measured) {
+    const isSmall = stats.some((s) => s === undefined || Number(s[0]) < rules.minEntities);
+    if (isSmall) small.push(i);
     shape.aggregates.forEach((aggregate, index) => {
       for (const s of stats) {
         if (!s) continue;
         const verdict = judgeCell(cellStats(s, index, aggregate.summable), rules, Number(s[0]));
-        if (!verdict.ok && verdict.rule !== 'threshold') byRule.set(verdict.rule, [...(byRule.get(verdict.rule) ?? []), [i, aggregate.column]]);
-        if (!verdict.ok && verdict.rule === 'threshold' && !small.includes(i)) byRule.set('threshold', [...(byRule.get('threshold') ?? []), [i, aggregate.column]]);
+        if (!verdict.ok && verdict.rule !== 'threshold') flag(verdict.rule, [i, aggregate.column]);
+        if (!verdict.ok && verdict.rule === 'threshold' && !isSmall) flag('threshold', [i, aggregate.column]);
       }
-      if (ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase())) onePerson.push([i, aggregate.column]);
+      if (single[index]) onePerson.push([i, aggregate.column]);
       const value = row[aggregate.column];
       if (value === 0 || value === '0') zeros.push([i, aggregate.column]);
     });
-  });
+  }
   check('minimum-entities', { rows: small }, 'fail', `${small.length} rows describe fewer than ${rules.minEntities} people or enterprises`, `every row describes at least ${rules.minEntities} people or enterprises`);
   const cellsOf = (rule: CellRule) => dedupe(byRule.get(rule) ?? []);
   check('cell-threshold', { cells: cellsOf('threshold') }, 'fail', ruleReason('threshold', cellsOf('threshold').length, rules), 'every filtered cell describes enough people or enterprises');
@@ -480,7 +626,7 @@ export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<
   check('p-ratio', { cells: cellsOf('p-ratio') }, 'fail', ruleReason('p-ratio', cellsOf('p-ratio').length, rules), 'no cell lets a contributor estimate another closely');
   check('single-values', { cells: onePerson }, 'review', `${onePerson.length} cells are a minimum, maximum, median or mode: one person's own value`, 'no cell is one person\'s own value');
   check('zeros', { cells: zeros }, 'review', `${zeros.length} cells are zero, which says that nobody in a group has a property`, 'no zero cells');
-  return { columns, rows, truncated: answer.truncated, checks };
+  return checks;
 }
 
 function dedupe(cells: [number, number][]): [number, number][] {

@@ -5,7 +5,7 @@ import { DomainError } from '../../core/errors.js';
 import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
-import { checkedAnswer, reviewOutput } from '../disclosure/check-answer.js';
+import { checkedAnswer, reviewChecks } from '../disclosure/check-answer.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
 import { GATE_LIMITS } from '../gate/limits.js';
@@ -44,8 +44,6 @@ const ENV_CATALOGS: Record<Env, ReadonlySet<string>> = {
 };
 
 const INTERRUPT_EVERY_MS = 25;
-/** Bytes of an export's output the person-level checks read (they see every row, unlike an answer). */
-const EXPORT_CHECK_MAX_BYTES = 2 * 1024 ** 3;
 const DECISION_CACHE_SIZE = 1_000;
 
 interface Decision {
@@ -214,7 +212,7 @@ export class TenantEngine {
       const shape = decision.disclosure;
       const personLevel: PersonLevel | undefined = shape === undefined ? undefined
         : shape.kind === 'uncheckable' ? { uncheckable: shape.reason }
-          : { checks: (await withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES })))).checks };
+          : { checks: await withDeadline(connection, env, options, () => reviewChecks(connection, shape, DEFAULT_DISCLOSURE_RULES)) };
       const value = await withDeadline(connection, env, options, async () => {
         const result = await connection.stream(decision.canonicalSql);
         const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
