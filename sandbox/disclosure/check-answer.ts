@@ -73,6 +73,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
 
   const withheld = { rows: 0, cells: new Map<CellRule, number>(), secondary: 0 };
   const kept: KeptRow[] = [];
+  const single = onePersonAggregates(shape);
   for (const row of answer.rows) {
     const key = keyOf(row, width);
     const stats = companions.map((c) => c.get(key));
@@ -83,10 +84,9 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     }
     const suppressed = new Set<number>();
     shape.aggregates.forEach((aggregate, index) => {
-      // SECURITY: invariant 8: a minimum or maximum is one person's value: never on the screen in prod.
-      const single = ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase());
       for (const s of stats) {
-        const verdict: CellVerdict = single ? { ok: false, rule: 'single-value' } : judgeCell(cellStats(s!, index, aggregate.summable), rules, Number(s![0]));
+        // SECURITY: invariant 8: a minimum or maximum is one person's value: never on the screen in prod.
+        const verdict: CellVerdict = single[index] ? { ok: false, rule: 'single-value' } : judgeCell(cellStats(s!, index, aggregate.summable), rules, Number(s![0]));
         if (!verdict.ok && !suppressed.has(aggregate.column)) {
           suppressed.add(aggregate.column);
           withheld.cells.set(verdict.rule, (withheld.cells.get(verdict.rule) ?? 0) + 1);
@@ -160,7 +160,8 @@ function cellStats(stats: number[], index: number, summable: boolean): CellStats
   const row = stats as unknown as (number | null)[];
   const entities = Number(row[1 + index * 4] ?? 0);
   if (!summable) return { entities };
-  const top = [row[3 + index * 4], row[4 + index * 4]].filter((value) => value !== null && value !== undefined).map(Number);
+  const top: number[] = [];
+  for (const value of [row[3 + index * 4], row[4 + index * 4]]) if (value !== null && value !== undefined) top.push(Number(value));
   return { entities, total: Number(row[2 + index * 4] ?? 0), top };
 }
 
@@ -226,19 +227,30 @@ async function countPopulation(connection: DuckDBConnection, sql: string): Promi
  * through JSON).
  */
 async function readCompanion(connection: DuckDBConnection, sql: string, asJson: (column: number) => boolean = () => true): Promise<unknown[][]> {
-  const rows: unknown[][] = [];
+  const columns = await readColumns(connection, sql, asJson);
+  return Array.from({ length: columns[0]?.length ?? 0 }, (_, r) => columns.map((column) => column[r]));
+}
+
+/** `readCompanion`'s values column by column (no row arrays), up to the group bound. */
+async function readColumns(connection: DuckDBConnection, sql: string, asJson: (column: number) => boolean): Promise<unknown[][]> {
+  const columns: unknown[][] = [];
+  let rows = 0;
   try {
     const result = await connection.stream(sql);
-    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0 && rows.length <= MAX_COMPANION_GROUPS; chunk = await result.fetchChunk()) {
-      const columns = Array.from({ length: chunk.columnCount }, (_, c) => (asJson(c) ? chunk.convertColumnValues(c, JsonDuckDBValueConverter) : chunk.getColumnValues(c).map(numberOf)));
-      for (let r = 0; r < chunk.rowCount; r++) rows.push(columns.map((column) => column[r]));
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0 && rows <= MAX_COMPANION_GROUPS; chunk = await result.fetchChunk()) {
+      for (let c = 0; c < chunk.columnCount; c++) {
+        const values = asJson(c) ? chunk.convertColumnValues(c, JsonDuckDBValueConverter) : chunk.getColumnValues(c).map(numberOf);
+        const column = columns[c] ?? (columns[c] = []);
+        for (const value of values) column.push(value);
+      }
+      rows += chunk.rowCount;
     }
   } catch (error) {
     if (error instanceof DomainError) throw error;
     // SECURITY: fail closed: an answer whose companion cannot run is not shown.
     throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer could not be checked person by person, so it is not shown in prod: simplify the query or develop it in dev');
   }
-  return rows;
+  return columns;
 }
 
 /** A statistic as a number (counts come as bigint); null stays null. */
@@ -471,6 +483,11 @@ export interface OutputCheck {
 
 const ONE_PERSON_AGGREGATES = new Set(['min', 'max', 'median', 'quantile', 'quantile_cont', 'quantile_disc', 'mode']);
 
+/** Per aggregate, whether its cell is one person's own value (a minimum, maximum, median or mode). */
+function onePersonAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>): boolean[] {
+  return shape.aggregates.map((aggregate) => ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase()));
+}
+
 /**
  * The same statistics as `checkedAnswer`, reported instead of applied: the full output with, per
  * rule, what fails or needs review. For outputs that leave the domain (exports), where a
@@ -513,17 +530,29 @@ export async function reviewChecks(connection: DuckDBConnection, shape: Exclude<
   const stats = plan.companions.flatMap((_, j) => Array.from({ length: statsPerCompanion }, (__, s) => `__c${j}.__s${s}`));
   const matched = plan.companions.map((_, j) => `__c${j}.__s0 IS NOT NULL`);
   // The cells come as the answer's values (JSON: zeros read as an answer shows them) and the matches as booleans, the rest as numbers.
-  const rows = await readOutputRows(connection, `SELECT __i, ${[...wanted.map((c) => `__a.__o${c}`), ...matched, ...stats].join(', ')} FROM (SELECT row_number() OVER () AS __i, * FROM (${plan.answerSql}) AS __q(${[...outputs, ...keys].join(', ')})) AS __a ${joins} ORDER BY __i`, (column) => column >= 1 && column <= wanted.length + plan.companions.length);
+  const columns = await readColumns(connection, `SELECT __i, ${[...wanted.map((c) => `__a.__o${c}`), ...matched, ...stats].join(', ')} FROM (SELECT row_number() OVER () AS __i, * FROM (${plan.answerSql}) AS __q(${[...outputs, ...keys].join(', ')})) AS __a ${joins} ORDER BY __i`, (column) => column >= 1 && column <= wanted.length + plan.companions.length);
+  const count = columns[0]?.length ?? 0;
+  if (count > MAX_COMPANION_GROUPS) throw new DomainError('DSC_ERR_UNCHECKABLE', `the output has more than ${MAX_COMPANION_GROUPS} rows to check: narrow it`);
+  const matchedAt = 1 + wanted.length;
+  const statsAt = matchedAt + plan.companions.length;
   const measured: MeasuredRow[] = [];
-  for (const row of rows) {
-    const index = Number(row[0]) - 1;
+  for (let r = 0; r < count; r++) {
+    const index = Number(columns[0]![r]) - 1;
     if (measured.at(-1)?.index === index) throw indistinctGroups();
     const values: unknown[] = [];
-    wanted.forEach((column, i) => { values[column] = row[1 + i]; });
-    const from = 1 + wanted.length + plan.companions.length;
-    // A row no group of a companion matched has no statistics (it describes nobody that companion counts).
-    const statsOf = (j: number) => (row[1 + wanted.length + j] === true ? row.slice(from + j * statsPerCompanion, from + (j + 1) * statsPerCompanion) as number[] : undefined);
-    measured.push({ index, values, stats: plan.companions.map((_, j) => statsOf(j)) });
+    for (let i = 0; i < wanted.length; i++) values[wanted[i]!] = columns[1 + i]![r];
+    const stats: (number[] | undefined)[] = [];
+    for (let j = 0; j < plan.companions.length; j++) {
+      // A row no group of a companion matched has no statistics (it describes nobody that companion counts).
+      if (columns[matchedAt + j]![r] !== true) {
+        stats.push(undefined);
+        continue;
+      }
+      const row = new Array<number>(statsPerCompanion);
+      for (let k = 0; k < statsPerCompanion; k++) row[k] = columns[statsAt + j * statsPerCompanion + k]![r] as number;
+      stats.push(row);
+    }
+    measured.push({ index, values, stats });
   }
   return aggregateChecks(shape, rules, measured);
 }
@@ -544,13 +573,6 @@ async function readPositions(connection: DuckDBConnection, sql: string): Promise
   }
   const sorted = Int32Array.from(positions).sort();
   return Array.from(sorted.filter((position, i) => i === 0 || position !== sorted[i - 1]!));
-}
-
-/** The rows `reviewChecks` reads, bounded like a companion's. */
-async function readOutputRows(connection: DuckDBConnection, sql: string, asJson: (column: number) => boolean): Promise<unknown[][]> {
-  const rows = await readCompanion(connection, sql, asJson);
-  if (rows.length > MAX_COMPANION_GROUPS) throw new DomainError('DSC_ERR_UNCHECKABLE', `the output has more than ${MAX_COMPANION_GROUPS} rows to check: narrow it`);
-  return rows;
 }
 
 function indistinctGroups(): DomainError {
@@ -598,7 +620,7 @@ function aggregateChecks(shape: Extract<AnswerShape, { kind: 'aggregate' }>, rul
   const byRule = new Map<CellRule, [number, number][]>();
   const onePerson: [number, number][] = [];
   const zeros: [number, number][] = [];
-  const single = shape.aggregates.map((aggregate) => ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase()));
+  const single = onePersonAggregates(shape);
   const flag = (rule: CellRule, cell: [number, number]) => {
     const cells = byRule.get(rule) ?? [];
     cells.push(cell);
