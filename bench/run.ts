@@ -18,6 +18,7 @@ import { benchTwin } from './twin.js';
 import { benchTwinJoins } from './twin-joins.js';
 import { benchIncrementalGrant } from './refinery.js';
 import { benchDifferencing } from './differencing.js';
+import { benchExportChecks, EXPORT_ROWS } from './export-checks.js';
 import { prepareUpload } from '../sandbox/index.js';
 import { signDevToken } from '../server/dev-tokens.js';
 
@@ -438,6 +439,13 @@ try {
   if (!only || only === 'engine' || only === 'neighbour') await benchNoisyNeighbour();
   if (!only || only === 'disclosure') await benchDisclosure();
   if (!only || only === 'differencing') await benchDifferencing(startServer, freshEnv(), JWT_SECRET, DISCLOSURE_ROWS);
+  if (!only || only === 'export-checks') {
+    // The server builds the demo domain and `pay_rows`, then stops: the bench opens the tenants' engines itself.
+    const env = freshEnv();
+    const app = await startServer('app', { ...env, BENCH_TENANT_ROWS: '10', BENCH_BIG_ROWS: '10', BENCH_EXPORT_ROWS: String(EXPORT_ROWS) });
+    await app.stop();
+    await benchExportChecks(env.INDOMAIN_DATA_DIR);
+  }
   if (!only || only === 'refinery') await benchIncrementalGrant(startServer, freshEnv(), JWT_SECRET);
   if (!only || only === 'desensitize') {
     await benchDesensitize();

@@ -4,7 +4,8 @@
  *
  * - `app`: the real service over a temp data dir (demo seeded and built). With BENCH_TENANT_ROWS it also
  *   licenses tenant `bench` and publishes `residents` (that many rows) and `big`
- *   (BENCH_BIG_ROWS rows) into its granted and dev files through the engine's publish interface.
+ *   (BENCH_BIG_ROWS rows) into its granted and dev files through the engine's publish interface;
+ *   BENCH_DISCLOSURE_ROWS adds `pay_personal` and `pay_plain`, BENCH_EXPORT_ROWS adds `pay_rows`.
  *   With BENCH_GRANT_DATASETS (comma-separated ids) it ingests those datasets (BENCH_GRANT_ROWS rows,
  *   default 100k) without granting them; BENCH_FULL_REBUILDS=1 turns the refinery's carrying off.
  * - `bare`: a plain Fastify route returning a tenant-shaped body (anchor for authenticated reads).
@@ -92,6 +93,12 @@ if (mode === 'bare') {
         { id: 'pay_personal', sql: `SELECT ${residentIdSql('p', 3)} AS id_card, 'd' || (p % 1000) AS district, amount FROM ${people}` },
         { id: 'pay_plain', sql: `SELECT p AS person, 'd' || (p % 1000) AS district, amount FROM ${people}` },
       );
+    }
+    const exportRows = Number(process.env.BENCH_EXPORT_ROWS ?? 0);
+    if (exportRows > 0) {
+      // Payments of people (5 each) for the row-level export figure: resident IDs (tokenized, with
+      // derived birth year, gender and region), a district and an amount.
+      datasets.push({ id: 'pay_rows', sql: `SELECT ${residentIdSql('p', 5)} AS id_card, 'd' || (p % 50) AS district, (i * 7919) % 10000 / 100.0 AS amount FROM (SELECT range AS i, range // 5 AS p FROM range(${exportRows}))` });
     }
     for (const { id, sql } of datasets) {
       await app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, provider: 'bench', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: today }, sql);

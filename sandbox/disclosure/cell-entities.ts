@@ -1,7 +1,7 @@
 import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import type { AnswerShape } from './answer-shape.js';
-import { companionInnerSql } from './check-answer.js';
+import { companionInnerSql, measureOf } from './check-answer.js';
 
 /**
  * The entity sets behind an aggregate output's cells (issue #11 item 2, differencing): for each
@@ -51,7 +51,7 @@ export async function* cellEntities(
     const label = labels[index];
     if (label === undefined) throw new DomainError('DSC_ERR_UNCHECKABLE', `the source of table ${ref.table} is unknown, so its cells cannot be compared with earlier releases`);
     const keys = Array.from({ length: keyCount }, (_, i) => `__key${i}`);
-    const counted = shape.aggregates.map((_, i) => `__r${i} > 0`);
+    const counted = measureOf(shape).map((m) => `__r${m} > 0`);
     const sql = `SELECT ${[...keys, 'CAST(__e AS VARCHAR)', ...counted].join(', ')} FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells WHERE __e IS NOT NULL`;
     const result = await connection.stream(sql);
     let batch: CellEntity[] = [];

@@ -51,11 +51,11 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     // SECURITY: invariant 8: identifiers (tokens, masks, recognized personal values) never reach the screen in prod.
     throw new DomainError('DSC_ERR_IDENTIFIERS', `row-level answers in prod cannot show identifier columns (${shape.identifiers.join(', ')}): aggregate them, or develop the query in dev`);
   }
-  const { answer, columns, keyOf, strip, companions, population } = await measure(connection, shape, runAnswer);
+  const { answer, columns, keyOf, strip, companions, populationBelow } = await measure(connection, shape, runAnswer);
   const width = columns.length;
   // SECURITY: invariant 8: a selection of fewer people than the minimum answers nothing, the same way
   // whether it holds one person or none (else "withheld 1" against "empty" says whether someone matches).
-  if (population < rules.minEntities || (shape.kind === 'rows' && answer.rows.length === 0)) {
+  if ((shape.kind === 'rows' && answer.rows.length === 0) || await populationBelow(rules.minEntities)) {
     const minimum = shape.kind === 'rows' ? rules.k : rules.minEntities;
     throw new DomainError('DSC_ERR_NOT_K_ANONYMOUS', `the rows this query selects describe fewer than ${minimum} people or enterprises (none included), so nothing is shown: widen the selection`);
   }
@@ -75,6 +75,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   }
 
   const cellsByRule = new Map<CellRule, number>();
+  const single = onePersonAggregates(shape);
   const measured: (SuppressionRow & { row: unknown[]; key: string })[] = answer.rows.map((row) => {
     const key = keyOf(row, width);
     const stats = companions.map((c) => c.get(key));
@@ -83,10 +84,9 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     if (stats.some((s) => s === undefined) || entities < rules.minEntities) return { row: strip(row), key, entities, withheld: true, failed: new Set<number>() };
     const failed = new Set<number>();
     shape.aggregates.forEach((aggregate, index) => {
-      // SECURITY: invariant 8: a minimum or maximum is one person's value: never on the screen in prod.
-      const single = ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase());
       for (const s of stats) {
-        const verdict: CellVerdict = single ? { ok: false, rule: 'single-value' } : judgeCell(cellStats(s!, index, aggregate.summable), rules, Number(s![0]));
+        // SECURITY: invariant 8: a minimum or maximum is one person's value: never on the screen in prod.
+        const verdict: CellVerdict = single[index] ? { ok: false, rule: 'single-value' } : judgeCell(cellStats(s!, index, aggregate.summable), rules, Number(s![0]));
         if (!verdict.ok && !failed.has(aggregate.column)) {
           failed.add(aggregate.column);
           cellsByRule.set(verdict.rule, (cellsByRule.get(verdict.rule) ?? 0) + 1);
@@ -126,28 +126,44 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
 }
 
 /**
- * Per aggregate index: [entities with rows in the cell, sum of |contributions|, top contributions]
- * at positions 1 + 3i.. of a companion row; position 0 is the group's entities.
+ * Per aggregate index: [entities with rows in the cell, sum of |contributions|, largest, second
+ * largest contribution] at positions 1 + 4i.. of a companion row; position 0 is the group's entities.
  */
 function cellStats(stats: number[], index: number, summable: boolean): CellStats {
-  const row = stats as unknown as (number | number[] | null)[];
-  const entities = Number(row[1 + index * 3] ?? 0);
+  const row = stats as unknown as (number | null)[];
+  const entities = Number(row[1 + index * 4] ?? 0);
   if (!summable) return { entities };
-  return { entities, total: Number(row[2 + index * 3] ?? 0), top: ((row[3 + index * 3] as number[] | null) ?? []).map(Number) };
+  const top: number[] = [];
+  for (const value of [row[3 + index * 4], row[4 + index * 4]]) if (value !== null && value !== undefined) top.push(Number(value));
+  return { entities, total: Number(row[2 + index * 4] ?? 0), top };
 }
 
 /** The answer with its keys appended, and per personal table its companion's statistics by key. */
 async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, runAnswer: Run) {
   const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
-  const answerSql = await render(connection, { ...(shape.node as Obj), select_list: [...(shape.node as Obj).select_list as Json[], ...keys.map((key, i) => aliased(key, `__key${i}`))] });
-  const answer = await runAnswer(answerSql);
+  const plan = await companionPlan(connection, shape);
+  const answer = await runAnswer(plan.answerSql);
   const width = answer.columns.length - keys.length;
   const measured: Companion[] = [];
-  const withTotal = shape.kind === 'aggregate' && keys.length > 0;
-  for (const ref of shape.personal) measured.push(await companionStats(connection, await companionSql(connection, shape, ref), keys.length, withTotal));
+  // A grouped aggregate's selection counts as one more group against the bound (as when it was a grouping set).
+  const counted = shape.kind === 'aggregate' && keys.length > 0 ? 1 : 0;
+  for (const companion of plan.companions) measured.push(await companionStats(connection, companion.statsSql, keys.length, counted));
   return {
     companions: measured.map((c) => c.groups),
-    population: Math.min(...measured.map((c) => c.population ?? Number.POSITIVE_INFINITY)),
+    /**
+     * Whether the distinct entities of the whole selection are fewer than `minimum` (grouped
+     * aggregates; row-level answers and single-group aggregates are judged row by row). A group's
+     * entities are part of the selection's, so a group of `minimum` or more proves it without a
+     * query; only otherwise is the selection counted.
+     */
+    populationBelow: async (minimum: number): Promise<boolean> => {
+      if (shape.kind !== 'aggregate' || keys.length === 0) return false;
+      for (const [i, companion] of plan.companions.entries()) {
+        if (measured[i]!.largestGroup >= minimum) continue;
+        if (await countPopulation(connection, companion.populationSql) < minimum) return true;
+      }
+      return false;
+    },
     answer,
     columns: answer.columns.slice(0, width),
     keyOf: (row: unknown[], from: number) => JSON.stringify(row.slice(from, from + keys.length)),
@@ -155,122 +171,223 @@ async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape,
   };
 }
 
-/** Reads a companion: key → [group entities, then per aggregate: entities, total, top]. */
-async function companionStats(connection: DuckDBConnection, sql: string, keyCount: number, withTotal: boolean): Promise<Companion> {
-  let rows: unknown[][];
+/** Reads a companion: key → [group entities, then per aggregate: entities, total, two largest]. */
+async function companionStats(connection: DuckDBConnection, sql: string, keyCount: number, counted: number): Promise<Companion> {
+  const rows = await readCompanion(connection, sql, (column) => column < keyCount);
+  if (rows.length + counted > MAX_COMPANION_GROUPS) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPANION_GROUPS} groups to check: narrow it`);
+  const groups = new Map<string, number[]>();
+  let largestGroup = 0;
+  for (const row of rows) {
+    const key = JSON.stringify(row.slice(0, keyCount));
+    // SECURITY: fail closed: two groups whose keys print alike (NaN and NULL) cannot be told apart.
+    if (groups.has(key)) throw new DomainError('DSC_ERR_UNCHECKABLE', 'two groups of the answer cannot be told apart (keys that print alike): group by another expression');
+    const stats = row.slice(keyCount) as number[];
+    groups.set(key, stats);
+    largestGroup = Math.max(largestGroup, Number(stats[0]));
+  }
+  return { groups, largestGroup };
+}
+
+/** The distinct entities of a grouped aggregate's whole selection. */
+async function countPopulation(connection: DuckDBConnection, sql: string): Promise<number> {
+  return Number((await readCompanion(connection, sql, () => false))[0]?.[0] ?? 0);
+}
+
+/**
+ * Runs a companion query in full (up to the group bound), column by column: the columns `asJson`
+ * names as the answer's values are read (JSON, so that keys compare with the answer's own), the
+ * others as numbers (counts and contributions: the same numbers, without converting each value
+ * through JSON).
+ */
+async function readCompanion(connection: DuckDBConnection, sql: string, asJson: (column: number) => boolean = () => true): Promise<unknown[][]> {
+  const columns = await readColumns(connection, sql, asJson);
+  return Array.from({ length: columns[0]?.length ?? 0 }, (_, r) => columns.map((column) => column[r]));
+}
+
+/** `readCompanion`'s values column by column (no row arrays), up to the group bound. */
+async function readColumns(connection: DuckDBConnection, sql: string, asJson: (column: number) => boolean): Promise<unknown[][]> {
+  const columns: unknown[][] = [];
+  let rows = 0;
   try {
-    const reader = await connection.streamAndReadUntil(sql, MAX_COMPANION_GROUPS + 1);
-    rows = reader.convertRows(JsonDuckDBValueConverter) as unknown[][];
+    const result = await connection.stream(sql);
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0 && rows <= MAX_COMPANION_GROUPS; chunk = await result.fetchChunk()) {
+      for (let c = 0; c < chunk.columnCount; c++) {
+        const values = asJson(c) ? chunk.convertColumnValues(c, JsonDuckDBValueConverter) : chunk.getColumnValues(c).map(numberOf);
+        const column = columns[c] ?? (columns[c] = []);
+        for (const value of values) column.push(value);
+      }
+      rows += chunk.rowCount;
+    }
   } catch (error) {
     if (error instanceof DomainError) throw error;
     // SECURITY: fail closed: an answer whose companion cannot run is not shown.
     throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer could not be checked person by person, so it is not shown in prod: simplify the query or develop it in dev');
   }
-  if (rows.length > MAX_COMPANION_GROUPS) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPANION_GROUPS} groups to check: narrow it`);
-  const groups = new Map<string, number[]>();
-  let population: number | undefined;
-  for (const row of rows) {
-    if (withTotal && Number(row.at(-1)) !== 0) {
-      population = Number(row[keyCount]);
-      continue;
-    }
-    const key = JSON.stringify(row.slice(0, keyCount));
-    // SECURITY: fail closed: two groups whose keys print alike (NaN and NULL) cannot be told apart.
-    if (groups.has(key)) throw new DomainError('DSC_ERR_UNCHECKABLE', 'two groups of the answer cannot be told apart (keys that print alike): group by another expression');
-    groups.set(key, row.slice(keyCount) as number[]);
-  }
-  return { groups, population };
+  return columns;
+}
+
+/** A statistic as a number (counts come as bigint); null stays null. */
+function numberOf(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
 }
 
 interface Companion {
-  /** Per group key: [entities, then per aggregate: entities, total, top]. */
+  /** Per group key: [entities, then per aggregate: entities, total, two largest]. */
   groups: Map<string, number[]>;
-  /** Distinct entities of the whole selection (grouped aggregates only). */
-  population?: number | undefined;
+  /** The most entities of any one group (a lower bound of the whole selection's). */
+  largestGroup: number;
+}
+
+/** The SQL of a checked answer: the answer with its keys appended, and per personal table its companion. */
+interface CompanionPlan {
+  answerSql: string;
+  companions: { statsSql: string; populationSql: string }[];
 }
 
 /**
- * The companion of one personal table, as SQL: the query's FROM (that table joined to its entity
- * keys), WHERE and grouping, grouped once more by entity; then per group its entities and, per
- * aggregate, the entities contributing (its FILTER respected), the sum of their absolute
- * contributions and the two largest. For row-level answers: the distinct entities per combination
- * of the quasi-identifiers shown.
+ * Rendered once per shape: the SQL is a function of the shape alone (DuckDB's own rendering of
+ * parse trees built from it), and a shape is the engine's cached decision for one text in one
+ * catalog version and workspace generation, so reusing it is reusing that decision. Every run
+ * still reads the data afresh; nothing of an earlier answer is kept.
  */
-async function companionSql(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref: PersonalRef): Promise<string> {
-  const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
-  if (shape.kind === 'rows') {
-    const { entity, keyItems, base } = companionBase(shape, ref, keys);
-    const count = { ...countStar(), function_name: 'count', children: [entity], distinct: true, alias: '__n' };
-    return render(connection, { ...base, select_list: [...keyItems, count], group_expressions: keys.map(clone), group_sets: keys.length > 0 ? [keys.map((_, i) => i)] : [] });
+const plans = new WeakMap<object, Promise<CompanionPlan>>();
+
+function companionPlan(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Promise<CompanionPlan> {
+  let plan = plans.get(shape);
+  if (!plan) {
+    plan = buildCompanionPlan(connection, shape);
+    plans.set(shape, plan);
+    // A failed rendering is not remembered: the next run tries again (and fails closed again).
+    plan.catch(() => plans.delete(shape));
   }
-  const inner = await companionInnerSql(connection, shape, ref);
-  const keyList = keys.map((_, i) => `__key${i}`);
-  const summed = summedAggregates(shape);
-  const stats = summed.flatMap((summable, i) => [
-    `count(*) FILTER (WHERE __r${i} > 0)`,
-    summable ? `CAST(sum(abs(__c${i})) AS DOUBLE)` : 'NULL',
-    summable ? `CAST(max(abs(__c${i}), 2) AS DOUBLE[])` : 'NULL',
-  ]);
-  if (keys.length === 0) return `SELECT ${['count(*)', ...stats].join(', ')} FROM (${inner}) AS __companion`;
-  // The grand-total set gives the distinct entities of the whole selection (its last column flags it).
-  return `SELECT ${[...keyList, 'count(DISTINCT __e)', ...stats, `GROUPING(${keyList.join(', ')})`].join(', ')} FROM (${inner}) AS __companion GROUP BY GROUPING SETS ((${keyList.join(', ')}), ())`;
+  return plan;
+}
+
+async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Promise<CompanionPlan> {
+  const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
+  const answer: Obj = { ...(shape.node as Obj), select_list: [...(shape.node as Obj).select_list as Json[], ...keys.map((key, i) => aliased(key, `__key${i}`))] };
+  // One round trip renders the answer and every companion's inner query.
+  const [answerSql, ...inners] = await render(connection, [answer, ...shape.personal.map((ref) => companionNode(shape, ref))]);
+  return { answerSql: answerSql!, companions: inners.map((inner) => companionSql(shape, inner!)) };
 }
 
 /**
- * The inner companion of an aggregate answer over one personal table: one row per (output group,
- * entity), with the group's keys as `__key<i>`, the entity as `__e`, and per aggregate `i` the rows
- * of that entity counting in its cell (its FILTER respected) as `__r<i>` and, when summable, the
- * entity's contribution as `__c<i>`. Also read by `cell-entities.ts` (differencing).
+ * The companion of one personal table, as a parse tree: the query's FROM (that table joined to its
+ * entity keys), WHERE and grouping, grouped once more by entity, one row per (group, entity) with,
+ * per aggregate, the rows contributing (its FILTER respected) and their sum. For row-level answers:
+ * the distinct entities per combination of the quasi-identifiers shown (the whole companion).
  */
-export async function companionInnerSql(connection: DuckDBConnection, shape: Extract<AnswerShape, { kind: 'aggregate' }>, ref: PersonalRef): Promise<string> {
-  const keys = shape.keys;
-  const { node, entity, keyItems, base } = companionBase(shape, ref, keys);
+function companionNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref: PersonalRef): Obj {
+  const node = shape.node as Obj;
+  const from = augmentFrom(shape.from, shape.personal);
+  const entity: Obj = { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [ref.entityColumn], alias: '' };
+  const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
+  const keyItems = keys.map((key, i) => aliased(key, `__key${i}`));
+  const base = { ...node, from_table: from, having: null, modifiers: [], qualify: null, sample: null, aggregate_handling: 'STANDARD_HANDLING' };
+  if (shape.kind === 'rows') {
+    const count = { ...countStar(), function_name: 'count', children: [entity], distinct: true, alias: '__n' };
+    return { ...base, select_list: [...keyItems, count], group_expressions: keys.map(clone), group_sets: keys.length > 0 ? [keys.map((_, i) => i)] : [] };
+  }
   // Non-aggregate items keep their aliases so that GROUP BY names resolve exactly as in the query.
   const plainItems = ((node.select_list as Json[]) ?? []).filter((_, i) => !shape.aggregates.some((a) => a.column === i));
-  const summed = summedAggregates(shape);
-  const perAggregate = shape.aggregates.flatMap((aggregate, i) => {
-    const call = clone(aggregate.node) as Obj;
-    const children = (call.children as Json[]) ?? [];
-    const noOrder = { type: 'ORDER_MODIFIER', orders: [] };
-    const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: false, alias: `__r${i}`, order_bys: noOrder };
-    const contribution = { ...call, function_name: 'sum', children: children.slice(0, 1), distinct: false, alias: `__c${i}`, order_bys: noOrder };
-    return summed[i] ? [rows, contribution] : [rows];
-  });
-  return render(connection, {
+  const shared = sharedMeasures(shape);
+  const perAggregate = shape.aggregates.flatMap((_, i) => (shared[i] === i ? entityMeasures(shape, i) : []));
+  return {
     ...base,
     select_list: [...plainItems.map(clone), ...keyItems, aliased(entity, '__e'), ...perAggregate],
     group_expressions: [...keys.map(clone), entity],
     group_sets: [[...keys.map((_, i) => i), keys.length]],
+  };
+}
+
+/**
+ * The inner companion of an aggregate answer over one personal table, rendered: one row per (output
+ * group, entity), with the group's keys as `__key<i>`, the entity as `__e`, and per aggregate the
+ * rows of that entity counting in its cell as `__r<m>`, where `m = measureOf(shape)[i]` (aggregates
+ * measuring the same share one column). Also read by `cell-entities.ts` (differencing).
+ */
+export async function companionInnerSql(connection: DuckDBConnection, shape: Extract<AnswerShape, { kind: 'aggregate' }>, ref: PersonalRef): Promise<string> {
+  const [inner] = await render(connection, [companionNode(shape, ref)]);
+  return inner!;
+}
+
+/** Per aggregate, the index of the companion columns (`__r<m>`, `__c<m>`) that measure it. */
+export function measureOf(shape: Extract<AnswerShape, { kind: 'aggregate' }>): number[] {
+  return sharedMeasures(shape);
+}
+
+/**
+ * What aggregate `i` measures per entity: its rows (its FILTER respected) as `__r<i>` and, when
+ * summed, its contribution as `__c<i>`.
+ */
+function entityMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>, i: number): Obj[] {
+  const call = clone(shape.aggregates[i]!.node) as Obj;
+  const children = (call.children as Json[]) ?? [];
+  const noOrder = { type: 'ORDER_MODIFIER', orders: [] };
+  const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: false, alias: `__r${i}`, order_bys: noOrder };
+  const contribution = { ...call, function_name: 'sum', children: children.slice(0, 1), distinct: false, alias: `__c${i}`, order_bys: noOrder };
+  return summedAt(shape, i) ? [rows, contribution] : [rows];
+}
+
+/**
+ * Per aggregate, the first one that measures the same per entity (`sum(x)` and `avg(x)` under the
+ * same FILTER): its statistics are the same numbers, computed once and read for both.
+ */
+function sharedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): number[] {
+  const first = new Map<string, number>();
+  // Aliases and positions in the query text say nothing about what is computed.
+  const signature = (i: number) => JSON.stringify(entityMeasures(shape, i), (key, value: Json) => (key === 'alias' || key === 'query_location' ? undefined : value));
+  return shape.aggregates.map((_, i) => {
+    const key = signature(i);
+    if (!first.has(key)) first.set(key, i);
+    return first.get(key)!;
   });
 }
 
-/** The query's node over the augmented FROM (no HAVING, QUALIFY or modifiers), its keys aliased, and the entity column of `ref`. */
-function companionBase(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref: PersonalRef, keys: Json[]) {
-  const node = shape.node as Obj;
-  const entity: Obj = { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [ref.entityColumn], alias: '' };
-  const keyItems = keys.map((key, i) => aliased(key, `__key${i}`));
-  const base = { ...node, from_table: augmentFrom(shape.from, shape.personal), having: null, modifiers: [], qualify: null, sample: null, aggregate_handling: 'STANDARD_HANDLING' };
-  return { node, entity, keyItems, base };
+/** Whether aggregate `i` has a per-entity contribution to sum (dominance and p-ratio apply). */
+function summedAt(shape: Extract<AnswerShape, { kind: 'aggregate' }>, i: number): boolean {
+  const aggregate = shape.aggregates[i]!;
+  return aggregate.summable && ((aggregate.node as Obj).children as Json[]).length > 0;
 }
 
-/** Per aggregate: whether its per-entity contribution is summed (a summable call with an argument). */
-function summedAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>): boolean[] {
-  return shape.aggregates.map((a) => a.summable && ((a.node as Obj).children as Json[]).length > 0);
+/**
+ * The companion's statistics from its rendered inner query: per group its entities and, per
+ * aggregate, the entities contributing, the sum of their absolute contributions and the two
+ * largest; and the query counting the distinct entities of the whole selection. The inner query
+ * has one row per (group, entity), so a group's non-null entities are its distinct ones.
+ */
+function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inner: string): { statsSql: string; populationSql: string } {
+  if (shape.kind === 'rows') return { statsSql: inner, populationSql: '' };
+  const keyList = shape.keys.map((_, i) => `__key${i}`);
+  // The two largest contributions as two scalars (DuckDB's max(x, 2), which skips nulls, taken
+  // apart): the same values as the list, read without building a list per cell.
+  const shared = sharedMeasures(shape);
+  const stats = shared.flatMap((m, i) => [
+    `count(*) FILTER (WHERE __r${m} > 0)`,
+    ...(summedAt(shape, i)
+      ? [`CAST(sum(abs(__c${m})) AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[1] AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[2] AS DOUBLE)`]
+      : ['NULL', 'NULL', 'NULL']),
+  ]);
+  // Named __s0.. (group entities first) for `reviewChecks`, which joins them to the output's rows.
+  const named = (entities: string) => [entities, ...stats].map((expr, i) => `${expr} AS __s${i}`);
+  const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
+  if (keyList.length === 0) return { statsSql: `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`, populationSql };
+  return { statsSql: `SELECT ${[...keyList, ...named('count(__e)')].join(', ')} FROM (${inner}) AS __companion GROUP BY ${keyList.join(', ')}`, populationSql };
 }
 
-/** Renders a SELECT node to SQL with DuckDB's own serializer. */
-async function render(connection: DuckDBConnection, node: Obj): Promise<string> {
-  const document = JSON.stringify({ error: false, statements: [{ node, named_param_map: [] }] });
+/** Renders SELECT nodes to SQL with DuckDB's own serializer, in one round trip. */
+async function render(connection: DuckDBConnection, nodes: Obj[]): Promise<string[]> {
+  const documents = nodes.map((node) => JSON.stringify({ error: false, statements: [{ node, named_param_map: [] }] }));
   try {
-    const reader = await connection.runAndReadAll('SELECT json_deserialize_sql($1::JSON)', [document]);
-    return String(reader.getRowsJS()[0]![0]);
+    const reader = await connection.runAndReadAll(`SELECT ${documents.map((_, i) => `json_deserialize_sql($${i + 1}::JSON)`).join(', ')}`, documents);
+    return (reader.getRowsJS()[0] ?? []).map(String);
   } catch {
     // SECURITY: fail closed: a shape DuckDB cannot render back is not shown.
     throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer could not be checked person by person, so it is not shown in prod: simplify the query or develop it in dev');
   }
 }
 
-/** The FROM with each personal table replaced by the table joined (by rowid) to its entity keys. */
+/** The FROM with each personal table replaced by the table joined (by position) to its entity keys. */
 function augmentFrom(from: Json, personal: PersonalRef[]): Json {
   const replacements = new Map<Json, Json>(personal.map((ref) => [ref.ref, entitySubquery(ref)]));
   const copy = (value: Json): Json => {
@@ -284,12 +401,24 @@ function augmentFrom(from: Json, personal: PersonalRef[]): Json {
 }
 
 /**
- * `(SELECT t.*, x.entity AS __eN FROM granted.main.<table> t JOIN granted.main.__entities_<table> x
- * ON x.row = t.rowid) AS <alias>`, built as a parse tree. Trusted: it is the only reader of entity keys.
+ * `(SELECT t.*, CASE WHEN x.row = t.rowid THEN x.entity ELSE error(...) END AS __eN FROM
+ * granted.main.<table> t POSITIONAL JOIN granted.main.__entities_<table> x) AS <alias>`, built as a
+ * parse tree. Trusted: it is the only reader of entity keys. The side table is written in the
+ * table's rowid order (`publish.ts`), so row i of one is row i of the other: a positional join reads
+ * both in one pass, where a hash join on rowid cost most of a checked answer. Every row still proves
+ * its alignment: a row whose `row` is not its table row's rowid (or is missing) stops the query, and
+ * the answer is refused (fail closed), never counted on another row's entity.
  */
 function entitySubquery(ref: PersonalRef): Json {
   const column = (table: string, name: string): Obj => ({ class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [table, name], alias: '' });
   const table = (name: string, alias: string): Obj => ({ type: 'BASE_TABLE', alias, sample: null, schema_name: 'main', table_name: name, column_name_alias: [], catalog_name: 'granted', at_clause: null });
+  const misaligned: Obj = { ...countStar(), function_name: 'error', children: [{ class: 'CONSTANT', type: 'VALUE_CONSTANT', alias: '', value: { type: { id: 'VARCHAR', type_info: null }, is_null: false, value: 'entity keys out of line with their table' } }] };
+  // SECURITY: invariant 8: an entity key counts only for the row it was written for.
+  const aligned: Obj = {
+    class: 'CASE', type: 'CASE_EXPR', alias: ref.entityColumn,
+    case_checks: [{ when_expr: { class: 'COMPARISON', type: 'COMPARE_EQUAL', alias: '', left: column('__x', 'row'), right: column('__t', 'rowid') }, then_expr: column('__x', 'entity') }],
+    else_expr: misaligned,
+  };
   return {
     type: 'SUBQUERY',
     alias: ref.alias,
@@ -302,14 +431,14 @@ function entitySubquery(ref: PersonalRef): Json {
         cte_map: { map: [] },
         select_list: [
           { class: 'STAR', type: 'STAR', alias: '', relation_name: '__t', exclude_list: [], replace_list: [], columns: false, expr: null, qualified_exclude_list: [], rename_list: [] },
-          aliased(column('__x', 'entity'), ref.entityColumn),
+          aligned,
         ],
         from_table: {
           type: 'JOIN', alias: '', sample: null,
           left: table(ref.table, '__t'),
           right: table(entityTableName(ref.table), '__x'),
-          condition: { class: 'COMPARISON', type: 'COMPARE_EQUAL', alias: '', left: column('__x', 'row'), right: column('__t', 'rowid') },
-          join_type: 'INNER', ref_type: 'REGULAR', using_columns: [], delim_flipped: false, duplicate_eliminated_columns: [],
+          condition: null,
+          join_type: 'INNER', ref_type: 'POSITIONAL', using_columns: [], delim_flipped: false, duplicate_eliminated_columns: [],
         },
         where_clause: null, group_expressions: [], group_sets: [], aggregate_handling: 'STANDARD_HANDLING', having: null, sample: null, qualify: null,
       },
@@ -330,7 +459,13 @@ function clone(value: Json | undefined): Json {
   return structuredClone(value ?? null);
 }
 
+
 const ONE_PERSON_AGGREGATES = new Set(['min', 'max', 'median', 'quantile', 'quantile_cont', 'quantile_disc', 'mode']);
+
+/** Per aggregate, whether its cell is one person's own value (a minimum, maximum, median or mode). */
+function onePersonAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>): boolean[] {
+  return shape.aggregates.map((aggregate) => ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase()));
+}
 
 /**
  * The same statistics as `checkedAnswer`, reported instead of applied: the full output with, per
@@ -355,19 +490,24 @@ export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<
   const byRule = new Map<CellRule, [number, number][]>();
   const onePerson: [number, number][] = [];
   const zeros: [number, number][] = [];
+  const single = onePersonAggregates(shape);
   answer.rows.forEach((row, i) => {
     const stats = companions.map((c) => c.get(keyOf(row, width)));
     entities.push(Math.min(...stats.map((s) => Number(s?.[0] ?? 0))));
-    if (stats.some((s) => s === undefined || Number(s[0]) < rules.minEntities)) small.push(i);
+    const isSmall = stats.some((s) => s === undefined || Number(s[0]) < rules.minEntities);
+    if (isSmall) small.push(i);
     shape.aggregates.forEach((aggregate, index) => {
       for (const s of stats) {
         if (!s) continue;
         for (const rule of failedRules(cellStats(s, index, aggregate.summable), rules, Number(s[0]))) {
           // A cell of a row that fails as a whole is named once, by the row.
-          if (rule !== 'threshold' || !small.includes(i)) byRule.set(rule, [...(byRule.get(rule) ?? []), [i, aggregate.column]]);
+          if (rule === 'threshold' && isSmall) continue;
+          const cells = byRule.get(rule) ?? [];
+          cells.push([i, aggregate.column]);
+          byRule.set(rule, cells);
         }
       }
-      if (ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase())) onePerson.push([i, aggregate.column]);
+      if (single[index]) onePerson.push([i, aggregate.column]);
       const value = row[aggregate.column];
       if (value === 0 || value === '0') zeros.push([i, aggregate.column]);
     });

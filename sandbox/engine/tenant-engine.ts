@@ -48,8 +48,6 @@ const ENV_CATALOGS: Record<Env, ReadonlySet<string>> = {
 };
 
 const INTERRUPT_EVERY_MS = 25;
-/** Bytes of an export's output the person-level checks read (they see every row, unlike an answer). */
-const EXPORT_CHECK_MAX_BYTES = 2 * 1024 ** 3;
 const DECISION_CACHE_SIZE = 1_000;
 
 interface Decision {
@@ -71,6 +69,8 @@ export interface AnswerPairs {
   pairs: AnswerPair[];
 }
 
+/** Bytes the export checks may read of an output (the snapshot itself is capped by rows). */
+const EXPORT_CHECK_MAX_BYTES = 2 * 1024 ** 3;
 /** (cell, entity) memberships the differencing history keeps per tenant; larger answers are compared only. */
 const HISTORY_MAX_MEMBERSHIPS = 1_000_000;
 /**
