@@ -35,63 +35,75 @@ export interface DifferencingPair {
 interface RememberedCell {
   answer: string;
   label: string;
-  entities: Set<number>;
+  size: number;
 }
 
 export class AnswerHistory {
-  /** Remembered cells by their entity count: only cells of nearly equal size can be a pair. */
-  private readonly bySize = new Map<number, RememberedCell[]>();
-  /** Answers in the order remembered, with their cells, for forgetting the oldest. */
-  private readonly answers: { id: string; cells: RememberedCell[] }[] = [];
+  /** Per entity, the remembered cells it is in (an inverted index: cost follows shared entities, not cells). */
+  private readonly cellsOf = new Map<number, RememberedCell[]>();
+  /** Answers in the order remembered, with their cells and members, for forgetting the oldest. */
+  private readonly answers = new Map<string, { cells: RememberedCell[]; members: Map<RememberedCell, readonly number[]> }>();
   private memberships = 0;
 
   constructor(private readonly options: { threshold: number; maxMemberships: number }) {}
 
   /**
    * The pairs this answer's cells make with remembered cells of earlier answers (never its own),
-   * then remembers it. Cells within one answer are the person-level checks' concern.
+   * then remembers it (in place of an earlier answer with the same id: a re-run of the same SQL).
+   * Cells within one answer are the person-level checks' concern. Two cells with no entity in
+   * common are never a pair (shown cells hold at least the threshold each), so only cells sharing
+   * an entity are counted, through the inverted index.
    */
   compareAndRemember(answerId: string, cells: readonly AnsweredCell[]): DifferencingPair[] {
     const pairs: DifferencingPair[] = [];
-    const sets = cells.map((cell) => new Set(cell.entities));
+    const sets = cells.map((cell) => [...new Set(cell.entities)]);
     cells.forEach((cell, i) => {
       const mine = sets[i]!;
-      const size = mine.size;
-      if (size === 0) return;
-      // A symmetric difference below the threshold needs sizes closer than the threshold.
-      for (let other = size - this.options.threshold + 1; other < size + this.options.threshold; other++) {
-        for (const earlier of this.bySize.get(other) ?? []) {
-          const difference = symmetricDifference(mine, earlier.entities);
-          if (difference >= 1 && difference < this.options.threshold) pairs.push({ earlier: earlier.answer, cell: cell.label, earlierCell: earlier.label, difference });
-        }
+      const shared = new Map<RememberedCell, number>();
+      for (const entity of mine) for (const other of this.cellsOf.get(entity) ?? []) if (other.answer !== answerId) shared.set(other, (shared.get(other) ?? 0) + 1);
+      for (const [earlier, common] of shared) {
+        const difference = mine.length + earlier.size - 2 * common;
+        if (difference >= 1 && difference < this.options.threshold) pairs.push({ earlier: earlier.answer, cell: cell.label, earlierCell: earlier.label, difference });
       }
     });
-    this.remember(answerId, cells.map((cell, i) => ({ answer: answerId, label: cell.label, entities: sets[i]! })));
+    this.remember(answerId, cells.map((cell, i) => [cell.label, sets[i]!] as const));
     return pairs;
   }
 
-  private remember(id: string, cells: RememberedCell[]): void {
-    const size = cells.reduce((n, c) => n + c.entities.size, 0);
+  private remember(id: string, cells: (readonly [string, number[]])[]): void {
+    const size = cells.reduce((n, [, members]) => n + members.length, 0);
+    const previous = this.answers.get(id);
+    if (previous) this.forget(id, previous);
     if (size > this.options.maxMemberships) return;
-    while (this.memberships + size > this.options.maxMemberships && this.answers.length > 0) this.forget(this.answers.shift()!);
-    this.answers.push({ id, cells });
-    this.memberships += size;
-    for (const cell of cells) this.bySize.set(cell.entities.size, [...(this.bySize.get(cell.entities.size) ?? []), cell]);
-  }
-
-  private forget(answer: { cells: RememberedCell[] }): void {
-    for (const cell of answer.cells) {
-      const left = (this.bySize.get(cell.entities.size) ?? []).filter((c) => c !== cell);
-      if (left.length > 0) this.bySize.set(cell.entities.size, left);
-      else this.bySize.delete(cell.entities.size);
-      this.memberships -= cell.entities.size;
+    for (const [oldest, answer] of this.answers) {
+      if (this.memberships + size <= this.options.maxMemberships) break;
+      this.forget(oldest, answer);
     }
+    const remembered = { cells: [] as RememberedCell[], members: new Map<RememberedCell, readonly number[]>() };
+    for (const [label, members] of cells) {
+      const cell: RememberedCell = { answer: id, label, size: members.length };
+      remembered.cells.push(cell);
+      remembered.members.set(cell, members);
+      for (const entity of members) {
+        const list = this.cellsOf.get(entity);
+        if (list) list.push(cell);
+        else this.cellsOf.set(entity, [cell]);
+      }
+    }
+    this.answers.set(id, remembered);
+    this.memberships += size;
   }
-}
 
-function symmetricDifference(a: Set<number>, b: Set<number>): number {
-  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
-  let shared = 0;
-  for (const entity of small) if (large.has(entity)) shared += 1;
-  return a.size + b.size - 2 * shared;
+  private forget(id: string, answer: { cells: RememberedCell[]; members: Map<RememberedCell, readonly number[]> }): void {
+    const gone = new Set(answer.cells);
+    for (const [cell, members] of answer.members) {
+      for (const entity of members) {
+        const left = (this.cellsOf.get(entity) ?? []).filter((c) => !gone.has(c));
+        if (left.length > 0) this.cellsOf.set(entity, left);
+        else this.cellsOf.delete(entity);
+      }
+      this.memberships -= cell.size;
+    }
+    this.answers.delete(id);
+  }
 }

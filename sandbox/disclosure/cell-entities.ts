@@ -1,4 +1,4 @@
-import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
+import { JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBListValue } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import type { AnswerShape } from './answer-shape.js';
 import { companionInnerSql, measureOf } from './check-answer.js';
@@ -89,4 +89,37 @@ export function personalLabels(shape: Extract<AnswerShape, { kind: 'aggregate' }
     seen.set(dataset, count);
     return count === 1 ? dataset : `${dataset}#${count}`;
   });
+}
+
+/**
+ * The same memberships, for the differencing history of prod answers (`answer-history.ts`), one row
+ * per group instead of one per member (the history keeps numbers, not keys): per personal table and
+ * group, its keys and, per measure, the list of 52-bit hashes of the entities counting in its cells.
+ * Calls `add` with each shown row's members of each aggregate's cell.
+ */
+export async function forEachCell(
+  connection: DuckDBConnection,
+  shape: Extract<AnswerShape, { kind: 'aggregate' }>,
+  rowKeys: readonly string[],
+  add: (row: number, aggregate: number, table: number, entities: number[]) => void,
+): Promise<void> {
+  const rowOf = new Map(rowKeys.map((key, row) => [key, row]));
+  const keys = shape.keys.map((_, i) => `__key${i}`);
+  const measures = measureOf(shape);
+  const distinct = [...new Set(measures)];
+  for (const [table, ref] of shape.personal.entries()) {
+    const lists = distinct.map((m) => `list((hash(__e) >> 12)::BIGINT) FILTER (WHERE __r${m} > 0)`);
+    const sql = `SELECT ${[...keys, ...lists].join(', ')} FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells WHERE __e IS NOT NULL${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
+    const result = await connection.stream(sql);
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      const keyColumns = keys.map((_, k) => chunk.convertColumnValues(k, JsonDuckDBValueConverter));
+      const listColumns = distinct.map((_, d) => chunk.getColumnValues(keys.length + d) as (DuckDBListValue | null)[]);
+      for (let r = 0; r < chunk.rowCount; r++) {
+        const row = rowOf.get(JSON.stringify(keyColumns.map((column) => column[r])));
+        if (row === undefined) continue;
+        const members = listColumns.map((column) => (column[r]?.items ?? []).map(Number));
+        measures.forEach((m, i) => add(row, i, table, members[distinct.indexOf(m)]!));
+      }
+    }
+  }
 }

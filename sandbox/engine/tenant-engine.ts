@@ -7,7 +7,7 @@ import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { AnswerHistory, type DifferencingPair as AnswerPair } from '../disclosure/answer-history.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
-import { cellEntities, personalLabels, type CellEntity } from '../disclosure/cell-entities.js';
+import { cellEntities, forEachCell, personalLabels, type CellEntity } from '../disclosure/cell-entities.js';
 import { checkedAnswer, reviewOutput, type CheckedRows } from '../disclosure/check-answer.js';
 import type { OutputFindings } from '../disclosure/output-findings.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
@@ -505,25 +505,30 @@ export class TenantEngine {
     const answerId = createHash('sha256').update(sql).digest('hex');
     const history = histories.get(this.dir) ?? new AnswerHistory({ threshold: DEFAULT_DISCLOSURE_RULES.minEntities, maxMemberships: HISTORY_MAX_MEMBERSHIPS });
     histories.set(this.dir, history);
-    const labels = personalLabels(shape, (table) => this.catalog.granted?.sources[table]?.dataset);
     const names = shown.columns.map((c) => c.name);
     void this.withConnection('prod', async (connection) => {
-      const sets = new Map<string, number[]>();
+      // Cells numbered (table, row, output column): labels are made once per cell, not per member.
+      const columns = shown.columns.length;
+      const sets = new Map<number, number[]>();
       let memberships = 0;
-      for await (const batch of cellEntities(connection, shape, shownKeys, names, labels)) {
-        for (const [row, column, label, entity] of batch) {
-          if (shown.rows[row]?.[names.indexOf(column)] === null) continue;
-          if (++memberships > HISTORY_MAX_MEMBERSHIPS) return;
-          const cell = `row ${row}, ${column}${shape.personal.length > 1 ? ` (${label})` : ''}`;
-          const members = sets.get(cell) ?? [];
-          members.push(entityNumber(entity));
-          sets.set(cell, members);
-        }
-      }
-      const pairs = history.compareAndRemember(answerId, [...sets].map(([label, entities]) => ({ label, entities })));
+      await forEachCell(connection, shape, shownKeys, (row, aggregate, table, entities) => {
+        const column = shape.aggregates[aggregate]!.column;
+        // A cell shown as null shows nobody; aggregates sharing a column make one cell (their union).
+        if (shown.rows[row]?.[column] === null || entities.length === 0) return;
+        const cell = (table * shownKeys.length + row) * columns + column;
+        memberships += entities.length;
+        sets.set(cell, [...(sets.get(cell) ?? []), ...entities]);
+      });
+      if (memberships > HISTORY_MAX_MEMBERSHIPS) return;
+      const label = (cell: number) => {
+        const [column, row, table] = [cell % columns, Math.floor(cell / columns) % shownKeys.length, Math.floor(cell / columns / shownKeys.length)];
+        return `row ${row}, ${names[column]}${shape.personal.length > 1 ? ` (${shape.personal[table]!.alias})` : ''}`;
+      };
+      const pairs = history.compareAndRemember(answerId, [...sets].map(([cell, entities]) => ({ label: label(cell), entities })));
       if (pairs.length > 0) this.onAnswerPairs?.({ sqlSha256: answerId, pairs });
     }).catch(() => undefined);
   }
+
 
   /**
    * The shape the disclosure checks give a prod query (`sandbox/disclosure/`), cross-checked with the
@@ -801,12 +806,6 @@ async function withDeadline<T>(connection: DuckDBConnection, env: Env, options: 
     clearTimeout(deadline);
     if (refire) clearInterval(refire);
   }
-}
-
-/** An entity key as a number below 2^53 for the differencing history: its first 52 bits (keys are hex digests). */
-function entityNumber(entity: string): number {
-  const hex = /^[0-9a-f]{13}/i.test(entity) ? entity : createHash('sha256').update(entity).digest('hex');
-  return Number.parseInt(hex.slice(0, 13), 16);
 }
 
 /**

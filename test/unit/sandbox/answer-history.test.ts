@@ -38,6 +38,12 @@ describe('AnswerHistory', () => {
     expect(history.compareAndRemember('a3', [{ label: 'c', entities: range(1000, 1500) }])).toEqual([]);
   });
 
+  it('keeps one entry per SQL: a re-run replaces the earlier run (one pair per earlier query, not per run)', () => {
+    const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
+    for (let run = 0; run < 5; run++) history.compareAndRemember('total', [{ label: 'c', entities: range(0, 200) }]);
+    expect(history.compareAndRemember('minus one', [{ label: 'c', entities: range(1, 200) }]).map((p) => p.earlier)).toEqual(['total']);
+  });
+
   it('never pairs two cells of one answer (the person-level checks judge those)', () => {
     const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
     expect(history.compareAndRemember('a1', [{ label: 'all', entities: range(0, 100) }, { label: 'all but one', entities: range(1, 100) }])).toEqual([]);
