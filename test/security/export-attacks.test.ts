@@ -219,6 +219,24 @@ describe('attacks on the export review door', () => {
     }
   });
 
+  it('STOPPED: another tenant\'s export id cannot be confirmed through any route', async () => {
+    const unknown = 'exp-0000000000000000';
+    const calls: [string, string, object | undefined][] = [
+      ['GET', '', undefined], ['GET', '/manifest', undefined], ['POST', '/submit', {}], ['POST', '/withdraw', {}],
+      ['POST', '/versions', { mitigation: 'suppress' }], ['POST', '/versions', { source: { sql: paymentsPerDistrict([]) } }],
+    ];
+    for (const [method, suffix, body] of calls) {
+      const theirs = await t.call(BETA, method as 'GET', `/v1/exports/${released}${suffix}`, body);
+      const none = await t.call(BETA, method as 'GET', `/v1/exports/${unknown}${suffix}`, body);
+      expect([theirs.statusCode, theirs.json().code], `${method} ${suffix}`).toEqual([none.statusCode, none.json().code]);
+      expect(theirs.body).not.toContain('city-lab');
+    }
+    // Nothing was changed by the attempts: still released as approved, one version.
+    const detail = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/exports/${released}`), 200).json();
+    expect(detail.versions).toHaveLength(1);
+    expect(['approved', 'released']).toContain(detail.status);
+  });
+
   it('STOPPED: nothing of an export is readable by anyone but its recipient, and only once approved', async () => {
     const draft = await create(ALPHA, "SELECT district, count(*) AS payments FROM pay WHERE district IN ('一区', '三区') GROUP BY district ORDER BY district", 'city-lab');
     for (const [claims, path] of [[CITY, 'download'], [CITY, 'manifest'], [RIVER, 'download'], [RIVER, 'manifest']] as const) {
