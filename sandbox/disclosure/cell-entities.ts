@@ -11,7 +11,7 @@ import { companionInnerSql, measureOf } from './check-answer.js';
  * WHERE and grouping, grouped once more by entity), so a cell's set is exactly the entities the
  * checks counted. Rows are found by the group keys `reviewOutput` read with the answer.
  *
- * Row-level outputs have no cells: differencing does not apply to them (docs/exports.md).
+ * Row-level outputs get no cell sets: their differencing check asks for review (docs/exports.md).
  */
 
 /** One member of a cell's entity set: output row (0-based), column name, personal table's label, entity key. */

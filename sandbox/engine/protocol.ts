@@ -259,7 +259,10 @@ export type ExportUnreleaseTask = z.infer<typeof ExportUnreleaseTaskSchema>;
 export const DifferencingPairSchema = z.object({
   row: z.number().int(),
   column: z.string(),
-  earlier: z.object({ exportId: z.string(), version: z.number().int(), row: z.number().int(), column: z.string() }).nullable(),
+  /** `row` null: the cells of that column summed (`summed: 'earlier'`). */
+  earlier: z.object({ exportId: z.string(), version: z.number().int(), row: z.number().int().nullable(), column: z.string() }).nullable(),
+  /** Absent: cell against cell. `earlier`: against a sum of a release's cells of one column; `new`: this cell summed with others of its column against a released cell. */
+  summed: z.enum(['earlier', 'new']).optional(),
 });
 export type DifferencingPair = z.infer<typeof DifferencingPairSchema>;
 

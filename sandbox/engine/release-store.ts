@@ -14,8 +14,8 @@ import type { DifferencingPair, DifferencingResult, ExportDifferenceTask, Export
  * every tenant directory, and the gate refuses file-reading functions).
  *
  * One Parquet file per released version, `releases/<datasets>/<exportId>-v<version>.parquet`, where
- * `<datasets>` is a hash of the version's sorted source dataset ids (cells are only compared over
- * the same set of datasets). Each file holds the version's keys (export id, version, tenant,
+ * `<datasets>` is a hash of the version's sorted source dataset ids (a place to file it: every
+ * release is compared, cells meeting on their label, the personal dataset behind them). Each file holds the version's keys (export id, version, tenant,
  * recipient, datasets) and its cells' entity sets (row, column, label, entity), copied from
  * `cells.parquet` when the version is approved. Directories 0700, files 0600.
  *
@@ -30,7 +30,10 @@ const MISSING = 'the entity sets of its cells are missing or unreadable';
 export async function differencing(dataDir: string, task: Omit<ExportDifferenceTask, 'kind'>): Promise<DifferencingResult> {
   const cells = path.join(exportVersionDirectory(dataDir, task.exportId, task.version), CELLS_FILE);
   if (!fs.existsSync(cells)) return { missing: MISSING };
-  const released = releasedFiles(dataDir, task.datasets);
+  // SECURITY: every release is compared, whatever other datasets it or this version read: a join with
+  // one more dataset (a lookup table) must not take a close version out of comparison. Cells meet on
+  // their label (the personal dataset behind them) in the join below.
+  const released = releasedFiles(dataDir);
   const connection = await trustedConnection();
   try {
     const newCells = `(SELECT c.* FROM read_parquet(${sqlString(cells)}) AS c ANTI JOIN ${skipped(task.suppressed)} AS s ON c."row" = s."row" AND c."column" = s."column")`;
@@ -103,7 +106,17 @@ export function listReleaseFiles(dataDir: string): { file: string; exportId: str
   }));
 }
 
-/** Per new cell, one released cell too close to it: the same tenant's first (it may be named). */
+/**
+ * Per new cell, one released cell (or sum of cells) too close to it: the same tenant's first (it may
+ * be named). Three comparisons, each exact on the entity sets:
+ * - a new cell against a released cell: Δ = |A| + |B| − 2|A∩B|;
+ * - a new cell against the sum of cells of one released column (`summed: 'earlier'`), and a released
+ *   cell against the sum of cells of one new column (`summed: 'new'`): the groups of one output
+ *   partition its rows, so a sum of its cells is the aggregate over the union of their groups, and a
+ *   total minus the groups that make it up gives back the people left over. For a cell N and the
+ *   disjoint cells B of a column, the union closest to N holds the B more than half inside N:
+ *   Δ = |N| − Σ max(0, 2|N∩B| − |B|). Sums of two or more cells are compared (one is the pair above).
+ */
 async function closePairs(connection: DuckDBConnection, newCells: string, released: string[], task: ReleaseKey & { minEntities: number }): Promise<DifferencingPair[]> {
   const sql = `
     WITH a AS (SELECT "row", "column", label, entity FROM ${newCells}),
@@ -118,21 +131,42 @@ async function closePairs(connection: DuckDBConnection, newCells: string, releas
       SELECT a."row", a."column", a.label, b.export_id, b.version, b.tenant, b.b_row, b.b_column, count(*) AS k
       FROM a JOIN b ON a.label = b.label AND a.entity = b.entity GROUP BY ALL
     ),
-    close AS (
-      SELECT i."row", i."column", i.export_id, i.version, i.tenant = $3 AS own, i.b_row, i.b_column
+    ik AS (
+      SELECT i.*, na.n AS an, nb.n AS bn
       FROM i JOIN na USING ("row", "column", label) JOIN nb USING (export_id, version, tenant, b_row, b_column, label)
-      WHERE na.n + nb.n - 2 * i.k BETWEEN 1 AND $4 - 1
+    ),
+    pair AS (
+      SELECT "row", "column", export_id, version, tenant, b_row, b_column, NULL::VARCHAR AS summed
+      FROM ik WHERE an + bn - 2 * k BETWEEN 1 AND $4 - 1
+    ),
+    earlier_sum AS (
+      SELECT "row", "column", export_id, version, tenant, NULL::INTEGER AS b_row, b_column, 'earlier' AS summed
+      FROM ik GROUP BY "row", "column", label, export_id, version, tenant, b_column, an
+      HAVING count(*) FILTER (WHERE 2 * k > bn) >= 2 AND an - sum(greatest(0, 2 * k - bn)) BETWEEN 1 AND $4 - 1
+    ),
+    new_sum AS (
+      SELECT ik."row", ik."column", ik.export_id, ik.version, ik.tenant, ik.b_row, ik.b_column, 'new' AS summed
+      FROM ik JOIN (
+        SELECT export_id, version, tenant, b_row, b_column, label, "column"
+        FROM ik GROUP BY export_id, version, tenant, b_row, b_column, label, "column", bn
+        HAVING count(*) FILTER (WHERE 2 * k > an) >= 2 AND bn - sum(greatest(0, 2 * k - an)) BETWEEN 1 AND $4 - 1
+      ) AS s USING (export_id, version, tenant, b_row, b_column, label, "column")
+      WHERE 2 * ik.k > ik.an
+    ),
+    close AS (
+      SELECT *, tenant = $3 AS own FROM (SELECT * FROM pair UNION ALL SELECT * FROM earlier_sum UNION ALL SELECT * FROM new_sum)
     )
-    SELECT "row", "column", own, CASE WHEN own THEN export_id END, CASE WHEN own THEN version END, CASE WHEN own THEN b_row END, CASE WHEN own THEN b_column END
+    SELECT "row", "column", own, CASE WHEN own THEN export_id END, CASE WHEN own THEN version END, CASE WHEN own THEN b_row END, CASE WHEN own THEN b_column END, summed
     FROM close
-    QUALIFY row_number() OVER (PARTITION BY "row", "column" ORDER BY own DESC, export_id, version, b_row, b_column) = 1
+    QUALIFY row_number() OVER (PARTITION BY "row", "column" ORDER BY own DESC, summed NULLS FIRST, export_id, version, b_row, b_column) = 1
     ORDER BY "row", "column"`;
   const reader = await connection.runAndReadAll(sql, [task.exportId, task.version, task.tenantId, task.minEntities]);
-  return (reader.getRowsJS() as [number, string, boolean, string | null, number | null, number | null, string | null][]).map(([row, column, own, exportId, version, bRow, bColumn]) => ({
+  return (reader.getRowsJS() as [number, string, boolean, string | null, number | null, number | null, string | null, 'earlier' | 'new' | null][]).map(([row, column, own, exportId, version, bRow, bColumn, summed]) => ({
     row: Number(row),
     column: String(column),
     // SECURITY: another tenant's export ids and recipients never leave the store: "an earlier release".
-    earlier: own ? { exportId: String(exportId), version: Number(version), row: Number(bRow), column: String(bColumn) } : null,
+    earlier: own ? { exportId: String(exportId), version: Number(version), row: bRow === null ? null : Number(bRow), column: String(bColumn) } : null,
+    ...(summed ? { summed } : {}),
   }));
 }
 
@@ -142,11 +176,9 @@ function skipped(cells: readonly { row: number; column: string }[]): string {
   return `(SELECT * FROM (VALUES ${cells.map((c) => `(${Math.trunc(c.row)}::INTEGER, ${sqlString(c.column)})`).join(', ')}) AS v("row", "column"))`;
 }
 
-/** The released versions' files over exactly these datasets. */
-function releasedFiles(dataDir: string, datasets: readonly string[]): string[] {
-  const dir = releaseDirectory(dataDir, datasets);
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((name) => /^exp-[0-9a-f]{16}-v\d+\.parquet$/.test(name)).sort().map((name) => path.join(dir, name));
+/** Every released version's file, over any set of datasets (temp files of a release under way left out). */
+function releasedFiles(dataDir: string): string[] {
+  return listReleaseFiles(dataDir).filter((f) => f.version !== null).map((f) => f.file).sort();
 }
 
 function releaseFile(dataDir: string, key: ReleaseKey): string {

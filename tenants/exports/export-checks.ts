@@ -63,6 +63,9 @@ export interface DifferenceTask {
 
 export const PERSON_LEVEL_CHECK = 'person-level';
 export const DIFFERENCING_CHECK = 'differencing';
+// SECURITY: reviewers are told what approving such a version means: its cells never enter the release
+// store, so no later export (of any tenant) is compared with it; an exact ORDER BY usually lifts this.
+const NEVER_COMPARED = 'If approved, its cells are never compared with later exports either (nothing of it enters the release store): prefer a version whose cells the checks can follow (an ORDER BY over every output column, no window functions)';
 /** Differencing pairs a reason names one by one (the rest are counted). */
 const PAIRS_NAMED = 20;
 
@@ -167,19 +170,30 @@ export async function personLevelPlaceholder(input: Pick<ExportCheckInput, 'tena
   return { name: PERSON_LEVEL_CHECK, status: 'review', reason: `person-level disclosure checks are not yet available for this output: ${reasons.join('; ')}` };
 }
 
+const ROW_LEVEL_DIFFERENCING: Check = {
+  name: DIFFERENCING_CHECK,
+  status: 'review',
+  reason: 'a row-level output over personal data is not compared with earlier releases: counted per combination of values its rows are counts, and two such outputs that differ by a few people (the same rows without one chosen person) give those people\'s rows by difference: a reviewer must judge it against what was released before',
+};
+
 /**
  * Differencing against every earlier release (issue #11 item 2): each cell of an aggregate output
  * against every released cell over the same set of source datasets, across all tenants and
  * recipients, on exact entity sets kept in the trusted release store. A cell whose set differs
  * from a released one by at least one and fewer than the minimum entities `fail`s: the two
- * together single those people out. Absent for outputs without cells: those that read no personal
- * table (the placeholder above decides them) and row-level outputs (docs/exports.md says why).
+ * together single those people out. Absent for outputs that read no personal table (the
+ * placeholder above decides them); `review` for row-level outputs over personal data (no cell sets
+ * are kept for them: docs/exports.md).
  */
 async function differencingCheck(input: ExportCheckInput, deps: Pick<ExportCheckDeps, 'difference' | 'minEntities'>): Promise<Check | undefined> {
   const computed = input.personLevel;
-  if (!computed || ('checks' in computed && computed.kind === 'rows')) return undefined;
+  if (!computed) return undefined;
+  // SECURITY: fail closed: a row-level output is an aggregate to whoever counts its rows (per
+  // combination of values), and no cell sets are kept for it: the same rows without one chosen
+  // person, released after these, give that person's rows by difference. Reviewers judge it.
+  if ('checks' in computed && computed.kind === 'rows') return ROW_LEVEL_DIFFERENCING;
   if ('uncheckable' in computed) {
-    return { name: DIFFERENCING_CHECK, status: 'review', reason: 'the people behind each cell cannot be derived for this query, so it cannot be compared with earlier releases: a reviewer must judge it' };
+    return { name: DIFFERENCING_CHECK, status: 'review', reason: `the people behind each cell cannot be derived for this query, so it cannot be compared with earlier releases: a reviewer must judge it. ${NEVER_COMPARED}` };
   }
   let result: DifferencingResult;
   try {
@@ -198,14 +212,17 @@ async function differencingCheck(input: ExportCheckInput, deps: Pick<ExportCheck
 export function differencingOutcome(result: DifferencingResult, minEntities: number): Check {
   if ('missing' in result) {
     // SECURITY: fail closed: a version whose cell sets are missing or unreadable is never a pass.
-    return { name: DIFFERENCING_CHECK, status: 'review', reason: `the output cannot be compared with earlier releases (${result.missing}): a reviewer must judge it` };
+    return { name: DIFFERENCING_CHECK, status: 'review', reason: `the output cannot be compared with earlier releases (${result.missing}): a reviewer must judge it. ${NEVER_COMPARED}` };
   }
   if (result.pairs.length === 0) {
     return { name: DIFFERENCING_CHECK, status: 'pass', reason: `no cell differs from a cell of an earlier release over the same datasets by fewer than ${minEntities} people or enterprises` };
   }
   const named = result.pairs.slice(0, PAIRS_NAMED).map((pair) => {
     // SECURITY: another tenant's release is never named (its id, tenant or recipient): "an earlier release".
-    const earlier = pair.earlier ? `${pair.earlier.exportId} v${pair.earlier.version} (row ${pair.earlier.row}, ${pair.earlier.column})` : 'an earlier release';
+    const where = pair.earlier && (pair.earlier.row === null ? `column ${pair.earlier.column}` : `row ${pair.earlier.row}, ${pair.earlier.column}`);
+    const earlier = pair.earlier ? `${pair.earlier.exportId} v${pair.earlier.version} (${where})` : 'an earlier release';
+    if (pair.summed === 'earlier') return `row ${pair.row}, ${pair.column} against the sum of cells of ${earlier}`;
+    if (pair.summed === 'new') return `row ${pair.row}, ${pair.column} summed with other cells of its column against ${earlier}`;
     return `row ${pair.row}, ${pair.column} against ${earlier}`;
   });
   const more = result.pairs.length > PAIRS_NAMED ? `, and ${result.pairs.length - PAIRS_NAMED} more` : '';
@@ -213,7 +230,7 @@ export function differencingOutcome(result: DifferencingResult, minEntities: num
   return {
     name: DIFFERENCING_CHECK,
     status: 'fail',
-    reason: `${count} from a released cell over the same datasets by fewer than ${minEntities} people or enterprises (together they single those people out): ${named.join('; ')}${more}`,
+    reason: `${count} from a released cell (or a sum of cells) over the same dataset by fewer than ${minEntities} people or enterprises (together they single those people out): ${named.join('; ')}${more}`,
     cells: result.pairs.map((pair) => ({ row: pair.row, column: pair.column })),
   };
 }

@@ -25,6 +25,8 @@ import { MANIFEST_FILE, ManifestSchema } from './package-builder.js';
  */
 export const CLAIM_LOG10 = -6;
 export const CELL_SHARE_CLAIM = 0.9;
+/** Distinct released rows a leaked file must hold before its cells name a package. */
+export const CELL_MIN_ROWS = 3;
 const TOKEN_CHANCE = 2 ** -32;
 
 export const TraceMatchSchema = z.object({
@@ -167,10 +169,15 @@ export function cellShare(leaked: TextTable, released: TextTable): { share: numb
     paired.add(l);
     taken.add(r);
   }
-  // One shared column says little (a list of districts); two or more make rows.
-  if (pairs.length < Math.min(2, leaked.columns.length)) return undefined;
+  // SECURITY: tracing must not name a recipient on evidence anyone can make up: one shared column
+  // says little (a list of districts, a column of "1"), whatever the leaked file's width, and neither
+  // do one or two rows (a guess of a total). Two columns or more make rows; three distinct rows or
+  // more of them, all released, make a match.
+  if (pairs.length < 2) return undefined;
   const releasedRows = new Set(released.rows.map((row) => pairs.map(([, r]) => canonicalCell(row[r])).join('\u0001')));
-  const matched = leaked.rows.filter((row) => releasedRows.has(pairs.map(([l]) => canonicalCell(row[l])).join('\u0001'))).length;
+  const keys = leaked.rows.map((row) => pairs.map(([l]) => canonicalCell(row[l])).join('\u0001'));
+  const matched = keys.filter((key) => releasedRows.has(key)).length;
+  if (new Set(keys.filter((key) => releasedRows.has(key))).size < CELL_MIN_ROWS) return undefined;
   return { share: matched / leaked.rows.length, matched, columns: pairs.length };
 }
 

@@ -100,8 +100,9 @@ describe('differencing against earlier releases', () => {
     expect(differencingOf(filtered)).toMatchObject({ status: 'fail', cells: [{ row: 2, column: 'payments' }] });
   });
 
-  it('has no differencing check for row-level outputs', async () => {
+  it('asks for review of row-level outputs over personal data (no cell sets are kept for them)', async () => {
     const rows = expectStatus(await t.call(BETA, 'POST', '/v1/exports', { source: { sql: "SELECT district FROM pay WHERE district = '一区'" }, recipient: 'river-lab', purpose: 'rows', format: 'csv' }), 201).json();
-    expect(differencingOf(rows)).toBeUndefined();
+    expect(differencingOf(rows)).toMatchObject({ status: 'review' });
+    expect(rows.outcome).toBe('review');
   });
 });

@@ -25,8 +25,8 @@ describe('released cells', () => {
   });
 
   it('counts rows that are not released rows against the share', () => {
-    const leaked: TextTable = { format: 'csv', columns: ['district', 'n'], rows: [['0', '100'], ['1', '101'], ['2', '999'], ['3', '100']] };
-    expect(cellShare(leaked, released)).toMatchObject({ share: 0.5, matched: 2 });
+    const leaked: TextTable = { format: 'csv', columns: ['district', 'n'], rows: [['0', '100'], ['1', '101'], ['2', '102'], ['2', '999'], ['3', '100'], ['4', '998']] };
+    expect(cellShare(leaked, released)).toMatchObject({ share: 0.5, matched: 3 });
   });
 
   it('does not match on one shared column, nor a foreign table of the same shape', () => {
