@@ -76,7 +76,12 @@ export class AnswerHistory {
     while (this.memberships + size > this.options.maxMemberships && this.answers.length > 0) this.forget(this.answers.shift()!);
     this.answers.push({ id, cells });
     this.memberships += size;
-    for (const cell of cells) this.bySize.set(cell.entities.size, [...(this.bySize.get(cell.entities.size) ?? []), cell]);
+    for (const cell of cells) {
+      // Appended in place: copying the list per cell made an answer of many equal-sized cells quadratic.
+      const same = this.bySize.get(cell.entities.size);
+      if (same) same.push(cell);
+      else this.bySize.set(cell.entities.size, [cell]);
+    }
   }
 
   private forget(answer: { cells: RememberedCell[] }): void {

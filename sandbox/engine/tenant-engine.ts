@@ -71,7 +71,9 @@ export interface AnswerPairs {
 
 /** Bytes the export checks may read of an output (the snapshot itself is capped by rows). */
 const EXPORT_CHECK_MAX_BYTES = 2 * 1024 ** 3;
-/** (cell, entity) memberships the differencing history keeps per tenant; larger answers are compared only. */
+/** Units of an output column's name kept in a differencing cell's label (the event bounds labels at 500). */
+const CELL_NAME_UNITS = 200;
+/** (cell, entity) memberships the differencing history keeps per tenant; a larger answer is neither compared nor kept (docs/sandbox.md, known limits). */
 const HISTORY_MAX_MEMBERSHIPS = 1_000_000;
 /**
  * The differencing history of each tenant's prod answers, by tenant directory: kept for the life
@@ -506,7 +508,11 @@ export class TenantEngine {
     const history = histories.get(this.dir) ?? new AnswerHistory({ threshold: DEFAULT_DISCLOSURE_RULES.minEntities, maxMemberships: HISTORY_MAX_MEMBERSHIPS });
     histories.set(this.dir, history);
     const labels = personalLabels(shape, (table) => this.catalog.granted?.sources[table]?.dataset);
-    const names = shown.columns.map((c) => c.name);
+    // SECURITY: invariant 8: cells are told apart by position, not by the names the operator chose:
+    // two columns named alike (one of them shown as null) merged into one cell and hid the other from
+    // the history; and a name cut short, so that no label outgrows the event's bound (HostEventSchema)
+    // and the pair is dropped on its way to the audit.
+    const names = shown.columns.map((c, i) => `${cutUnits(c.name, CELL_NAME_UNITS)} (column ${i + 1})`);
     void this.withConnection('prod', async (connection) => {
       const sets = new Map<string, number[]>();
       let memberships = 0;

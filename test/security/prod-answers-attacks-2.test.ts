@@ -1,0 +1,97 @@
+/**
+ * Red-team attacks on the person-level checks of prod answers, second pass (issue #11 item 3,
+ * invariant 8), after they were made faster (positional entity join, shared measures, cached
+ * plans) and extended (secondary suppression shared with exports, DSC_ERR_RUNTIME_ERROR, the
+ * differencing history of a tenant's own answers). Every test asserts the SAFE behaviour (or, for a
+ * documented limit, the current one). `was a hole:` failed before the fix beside it; `STOPPED:`
+ * passed from the start; `LIMIT:` asserts a known limit documented in docs/sandbox.md.
+ *
+ * Setup: the `pay` dataset (test/helpers/pay-fixture.ts): 400 people x 20 payments; person 6 lives
+ * in 三区, person 399 (四区) is the last in the table's row order.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectStatus } from '../helpers/expect-status.js';
+import { knownPerson, licensePayTenant } from '../helpers/pay-fixture.js';
+import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+import { waitUntil } from '../helpers/wait-until.js';
+
+const OPERATOR = { role: 'operator', org: 'p1', sub: 'pat' } as const;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+interface PairEntry { target: string; details: { sqlSha256: string; pairs: number; smallestDifference: number; examples: { earlier: string; cell: string; earlierCell: string; difference: number }[] } }
+
+describe('attacks on the person-level checks of prod answers (second pass)', () => {
+  let t: TestApp;
+  let plain: { mobile: string; year: number };
+  let last: { mobile: string; year: number };
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    await licensePayTenant(t, 'p1');
+    plain = await knownPerson(6);
+    last = await knownPerson(399);
+  }, 300_000);
+  afterAll(() => t.close({ remove: true }));
+
+  const query = (sql: string, options: { maxRows?: number; who?: typeof OPERATOR | { role: 'operator'; org: 'p1'; sub: string } } = {}) =>
+    t.call(options.who ?? OPERATOR, 'POST', '/v1/query', { sql, env: 'prod', maxRows: options.maxRows ?? 1_000 });
+  const ask = async (sql: string) => expectStatus(await query(sql), 200).json();
+  const pairsOf = async (sql: string): Promise<PairEntry[]> => {
+    const entries: PairEntry[] = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/audit?action=query.differencing&limit=1000'), 200).json().entries;
+    return entries.filter((e) => e.details.sqlSha256 === sha256(sql));
+  };
+  /** Waits for the audit to name `sql` as the later answer of a pair. */
+  const auditedPair = async (sql: string) => {
+    await waitUntil(`a differencing pair for ${sql.slice(0, 60)}`, async () => (await pairsOf(sql)).length > 0, { deadlineMs: 60_000, intervalMs: 200 });
+    return (await pairsOf(sql))[0]!;
+  };
+
+  // ---------------------------------------------------------------- differencing: evading the history
+
+  it('was a hole: two output columns with one name (one of them nulled) do not hide N-1 from the differencing history', async () => {
+    const everyone = "SELECT district, sum(amount) AS total FROM pay WHERE district = '三区' GROUP BY district";
+    // The maximum is always shown as null; its column shares the name of the N-1 sum, whose cell was
+    // then looked up by name, found null, and left out of the history with it.
+    const withoutOne = `SELECT district, max(amount) AS total, sum(amount) AS total FROM pay WHERE district = '三区' AND mobile <> '${plain.mobile}' GROUP BY district`;
+    expect((await ask(everyone)).rows).toHaveLength(1);
+    const second = await ask(withoutOne);
+    expect(second.rows).toHaveLength(1);
+    expect(second.rows[0][1]).toBeNull();
+    expect(second.rows[0][2]).not.toBeNull();
+    const entry = await auditedPair(withoutOne);
+    expect(entry.target).toBe('tenant:p1');
+    expect(entry.details.smallestDifference).toBe(1);
+    expect(entry.details.examples.map((p) => p.earlier)).toContain(sha256(everyone));
+  });
+
+  it('was a hole: a column name longer than the event allows does not drop the pair on its way to the audit', async () => {
+    const name = `total_${'x'.repeat(600)}`;
+    const everyone = `SELECT district, sum(amount) AS ${name} FROM pay WHERE district = '一区' GROUP BY district`;
+    const one = await knownPerson(8);
+    const withoutOne = `SELECT district, sum(amount) AS ${name} FROM pay WHERE district = '一区' AND mobile <> '${one.mobile}' GROUP BY district`;
+    expect((await ask(everyone)).rows).toHaveLength(1);
+    expect((await ask(withoutOne)).rows[0][1]).not.toBeNull();
+    const entry = await auditedPair(withoutOne);
+    expect(entry.details.smallestDifference).toBe(1);
+    for (const example of entry.details.examples) expect(example.cell.length).toBeLessThanOrEqual(500);
+  });
+
+  // ---------------------------------------------------------------- runtime errors: answer against companion
+
+  it('STOPPED: a runtime error on rows past the row cap is the counted refusal, not an uncounted DSC_ERR_UNCHECKABLE of the companion', async () => {
+    // Person 399's rows are the last of the table: a row-level answer read up to a cap of 1 row might
+    // stop before them while the companion (which counts every row) does not, and a companion's
+    // failure is DSC_ERR_UNCHECKABLE, which does not count towards probing. The answer's own run
+    // meets the error first. "Does person 399 pay more than X?"
+    const oracle = (x: number) => `SELECT district FROM pay WHERE CASE WHEN mobile = '${last.mobile}' AND id_card_birth_year = ${last.year} AND amount > ${x} THEN CAST('x' AS INTEGER) ELSE 1 END = 1`;
+    const who = { role: 'operator', org: 'p1', sub: 'mallory' } as const;
+    const yes = await query(oracle(140), { maxRows: 1, who });
+    const no = await query(oracle(1_000_000), { maxRows: 1, who });
+    expect(no.statusCode).toBe(422);
+    expect(yes.statusCode).toBe(422);
+    // The failure is the one fixed refusal that counts towards probing, whichever query met it.
+    expect(yes.json().code).toBe('DSC_ERR_RUNTIME_ERROR');
+    expect(no.json().code).not.toBe('DSC_ERR_UNCHECKABLE');
+  });
+});
