@@ -32,6 +32,13 @@ export interface DifferencingPair {
   difference: number;
 }
 
+/**
+ * Pairs reported per answer: enough for a supervisor to find both queries, and a bound on the
+ * event (one answer of thousands of cells against thousands of remembered ones made millions of
+ * pairs, one IPC message that could exhaust the engine process and end the history with it).
+ */
+export const MAX_PAIRS_PER_ANSWER = 1_000;
+
 interface RememberedCell {
   answer: string;
   label: string;
@@ -62,7 +69,8 @@ export class AnswerHistory {
       for (let other = size - this.options.threshold + 1; other < size + this.options.threshold; other++) {
         for (const earlier of this.bySize.get(other) ?? []) {
           const difference = symmetricDifference(mine, earlier.entities);
-          if (difference >= 1 && difference < this.options.threshold) pairs.push({ earlier: earlier.answer, cell: cell.label, earlierCell: earlier.label, difference });
+          // SECURITY: bounded: past the cap the answer is already reported.
+          if (difference >= 1 && difference < this.options.threshold && pairs.length < MAX_PAIRS_PER_ANSWER) pairs.push({ earlier: earlier.answer, cell: cell.label, earlierCell: earlier.label, difference });
         }
       }
     });

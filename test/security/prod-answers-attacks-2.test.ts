@@ -77,6 +77,22 @@ describe('attacks on the person-level checks of prod answers (second pass)', () 
     for (const example of entry.details.examples) expect(example.cell.length).toBeLessThanOrEqual(500);
   });
 
+  // ---------------------------------------------------------------- row-level answers: how many rows
+
+  it('was a hole: the number of rows of a k-anonymous row-level answer does not count one person\'s payments above X', async () => {
+    // Every row is "三区", shared by a hundred people: k-anonymous. But the rows are the payments,
+    // so their number, or whether they pass a row cap, was a count no check had seen.
+    const rows = async (x: number, maxRows = 10_000) => {
+      const response = await query(`SELECT district FROM pay WHERE district = '三区' AND NOT (mobile = '${plain.mobile}' AND amount > ${x})`, { maxRows });
+      if (response.statusCode !== 200) return JSON.stringify({ status: response.statusCode, code: response.json().code });
+      const body = response.json();
+      return JSON.stringify({ rows: body.rows.length, truncated: body.truncated, disclosure: body.disclosure });
+    };
+    // Person 6 pays 100 + (i % 50) for i = 120..139: 20 payments between 120 and 139.
+    expect(await rows(130)).toBe(await rows(1_000));
+    expect(await rows(130, 1_999)).toBe(await rows(1_000, 1_999));
+  });
+
   // ---------------------------------------------------------------- runtime errors: answer against companion
 
   it('STOPPED: a runtime error on rows past the row cap is the counted refusal, not an uncounted DSC_ERR_UNCHECKABLE of the companion', async () => {

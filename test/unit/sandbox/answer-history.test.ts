@@ -5,7 +5,7 @@
  * the history forgets its oldest answers past its bound.
  */
 import { describe, expect, it } from 'vitest';
-import { AnswerHistory } from '../../../sandbox/disclosure/answer-history.js';
+import { AnswerHistory, MAX_PAIRS_PER_ANSWER } from '../../../sandbox/disclosure/answer-history.js';
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -55,5 +55,14 @@ describe('AnswerHistory', () => {
     const huge = range(5000, 5300);
     history.compareAndRemember('huge', [{ label: 'c', entities: huge }]);
     expect(history.compareAndRemember('after', [{ label: 'c', entities: huge.slice(1) }])).toEqual([]);
+  });
+
+  it('reports at most MAX_PAIRS_PER_ANSWER pairs per answer (a bounded event), and still remembers the answer', () => {
+    const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
+    // 60 earlier cells and 60 later ones, every later one a person away from every earlier one: 3,600 pairs.
+    history.compareAndRemember('a1', Array.from({ length: 60 }, (_, i) => ({ label: `e${i}`, entities: range(0, 20) })));
+    const pairs = history.compareAndRemember('a2', Array.from({ length: 60 }, (_, i) => ({ label: `l${i}`, entities: range(1, 20) })));
+    expect(pairs).toHaveLength(MAX_PAIRS_PER_ANSWER);
+    expect(history.compareAndRemember('a3', [{ label: 'c', entities: range(2, 20) }]).map((p) => p.earlier)).toContain('a2');
   });
 });
