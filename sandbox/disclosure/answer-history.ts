@@ -43,6 +43,15 @@ interface RememberedCell {
   answer: string;
   label: string;
   entities: Set<number>;
+  /** Other cells of the same answer over exactly these entities. */
+  alike: number;
+}
+
+/** Set lookups between two turns of the event loop. */
+const YIELD_EVERY = 1_000_000;
+
+function labelOf(cell: RememberedCell): string {
+  return cell.alike === 0 ? cell.label : `${cell.label} (and ${cell.alike} more cells alike)`;
 }
 
 export class AnswerHistory {
@@ -58,23 +67,40 @@ export class AnswerHistory {
    * The pairs this answer's cells make with remembered cells of earlier answers (never its own),
    * then remembers it. Cells within one answer are the person-level checks' concern.
    */
-  compareAndRemember(answerId: string, cells: readonly AnsweredCell[]): DifferencingPair[] {
+  async compareAndRemember(answerId: string, cells: readonly AnsweredCell[]): Promise<DifferencingPair[]> {
     const pairs: DifferencingPair[] = [];
-    const sets = cells.map((cell) => new Set(cell.entities));
-    cells.forEach((cell, i) => {
-      const mine = sets[i]!;
-      const size = mine.size;
-      if (size === 0) return;
+    // SECURITY: cells of one answer over the same entities (nine counts of one group) are one set:
+    // compared and remembered once, so copies neither pad an answer past the bound nor make the
+    // comparison quadratic in them (it blocked the engine process past a query's limit, and the
+    // process was stopped, its history with it).
+    const distinct = new Map<string, RememberedCell>();
+    for (const cell of cells) {
+      const entities = new Set(cell.entities);
+      const key = [...entities].sort((a, b) => a - b).join(',');
+      const seen = distinct.get(key);
+      if (seen) seen.alike += 1;
+      else distinct.set(key, { answer: answerId, label: cell.label, entities, alike: 0 });
+    }
+    let work = 0;
+    for (const cell of distinct.values()) {
+      const size = cell.entities.size;
+      if (size === 0) continue;
       // A symmetric difference below the threshold needs sizes closer than the threshold.
       for (let other = size - this.options.threshold + 1; other < size + this.options.threshold; other++) {
         for (const earlier of this.bySize.get(other) ?? []) {
-          const difference = symmetricDifference(mine, earlier.entities);
+          const difference = symmetricDifferenceBelow(cell.entities, earlier.entities, this.options.threshold);
           // SECURITY: bounded: past the cap the answer is already reported.
-          if (difference >= 1 && difference < this.options.threshold && pairs.length < MAX_PAIRS_PER_ANSWER) pairs.push({ earlier: earlier.answer, cell: cell.label, earlierCell: earlier.label, difference });
+          if (difference >= 1 && difference < this.options.threshold && pairs.length < MAX_PAIRS_PER_ANSWER) pairs.push({ earlier: earlier.answer, cell: labelOf(cell), earlierCell: labelOf(earlier), difference });
+          work += Math.min(size, other);
+          // Long comparisons give the engine's other tasks their turn (one JS thread runs them all).
+          if (work >= YIELD_EVERY) {
+            work = 0;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         }
       }
-    });
-    this.remember(answerId, cells.map((cell, i) => ({ answer: answerId, label: cell.label, entities: sets[i]! })));
+    }
+    this.remember(answerId, [...distinct.values()]);
     return pairs;
   }
 
@@ -102,9 +128,18 @@ export class AnswerHistory {
   }
 }
 
-function symmetricDifference(a: Set<number>, b: Set<number>): number {
+/**
+ * The symmetric difference of two sets, exact below `threshold`; at or above it, some number at
+ * least `threshold` (it stops as soon as the difference cannot be smaller).
+ */
+function symmetricDifferenceBelow(a: Set<number>, b: Set<number>, threshold: number): number {
   const [small, large] = a.size <= b.size ? [a, b] : [b, a];
-  let shared = 0;
-  for (const entity of small) if (large.has(entity)) shared += 1;
-  return a.size + b.size - 2 * shared;
+  let missing = 0;
+  for (const entity of small) {
+    if (large.has(entity)) continue;
+    missing += 1;
+    // Each entity of the smaller set missing from the larger adds itself and one unmatched of the larger.
+    if (large.size - small.size + 2 * missing >= threshold) return threshold;
+  }
+  return large.size - small.size + 2 * missing;
 }

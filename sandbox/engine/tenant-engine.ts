@@ -526,7 +526,7 @@ export class TenantEngine {
           sets.set(cell, members);
         }
       }
-      const pairs = history.compareAndRemember(answerId, [...sets].map(([label, entities]) => ({ label, entities })));
+      const pairs = await history.compareAndRemember(answerId, [...sets].map(([label, entities]) => ({ label, entities })));
       if (pairs.length > 0) this.onAnswerPairs?.({ sqlSha256: answerId, pairs });
     }).catch(() => undefined);
   }

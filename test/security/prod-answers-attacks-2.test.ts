@@ -93,6 +93,58 @@ describe('attacks on the person-level checks of prod answers (second pass)', () 
     expect(await rows(130, 1_999)).toBe(await rows(1_000, 1_999));
   });
 
+  // ---------------------------------------------------------------- aggregates: a group that exists or not
+
+  it('LIMIT: a group defined by one person\'s value is withheld, and that something was withheld answers a yes/no question about them', async () => {
+    // The selection is large (everyone but 孤岛区), so the population check does not apply; the group
+    // "z" exists only when person 1 pays more than X. It is withheld (one person), and a passing row
+    // is withheld with it (secondary suppression): the answer differs. Documented in docs/sandbox.md.
+    const ask = async (mobile: string) => {
+      const body = expectStatus(await query(`SELECT CASE WHEN mobile = '${mobile}' AND amount > 1000 THEN 'z' ELSE district END AS g, count(*) AS n FROM pay WHERE district <> '孤岛区' GROUP BY g ORDER BY g`), 200).json();
+      return body.disclosure.withheldRows;
+    };
+    const rich = await knownPerson(1);
+    expect(await ask(rich.mobile)).toBeGreaterThan(0);
+    expect(await ask(plain.mobile)).toBe(0);
+  });
+
+  it('was a hole: an answer of thousands of cells alike does not stop the engine (and its history) past the next query\'s limit', async () => {
+    // 200 groups (district, amount) x 100 counts: 20,000 cells, 100 alike per group. Compared cell by
+    // cell against the earlier answer's 20,000 on the engine's one JS thread, the next query timed
+    // out, the engine process was stopped and the history was gone: N-1 asked next went unnoticed.
+    const columns = Array.from({ length: 100 }, (_, i) => `count(*) AS n${i}`).join(', ');
+    const wide = (where: string) => `SELECT district, amount, ${columns} FROM pay WHERE district <> '孤岛区'${where} GROUP BY district, amount ORDER BY district, amount`;
+    const one = await knownPerson(12);
+    expect((await ask(wide(''))).rows.length).toBeGreaterThan(100);
+    const withoutOne = wide(` AND mobile <> '${one.mobile}'`);
+    expect((await ask(withoutOne)).rows.length).toBeGreaterThan(100);
+    expect((await ask("SELECT district, count(*) AS n FROM pay WHERE district = '二区' GROUP BY district")).rows).toHaveLength(1);
+    const entry = await auditedPair(withoutOne);
+    expect(entry.details.smallestDifference).toBe(1);
+    expect(entry.details.examples[0]!.cell).toMatch(/more cells alike/);
+  });
+
+  it('LIMIT: an answer padded past the history\'s bound (1,000,000 cell memberships) is neither compared nor remembered', async () => {
+    // Groups by district and amount (each person pays 20 different amounts: in 20 groups), 130 counts
+    // each: about 400 x 20 x 130 = 1,040,000 (cell, person) memberships.
+    const columns = Array.from({ length: 130 }, (_, i) => `count(*) AS n${i}`).join(', ');
+    const padded = (where: string) => `SELECT district, amount, ${columns} FROM pay WHERE district <> '孤岛区'${where} GROUP BY district, amount`;
+    const everyone = padded('');
+    const withoutOne = padded(` AND mobile <> '${plain.mobile}'`);
+    expect(expectStatus(await query(everyone), 200).json().rows.length).toBeGreaterThan(100);
+    expect(expectStatus(await query(withoutOne), 200).json().rows.length).toBeGreaterThan(100);
+    // A small pair afterwards is found (the history works), and by then the padded answers are done.
+    // (Cells alike are remembered once, but the engine stops collecting a cell's members past the
+    // bound before it can tell: 130 copies still pad the answer past it.)
+    const one = await knownPerson(10);
+    const small = "SELECT district, count(*) AS n FROM pay WHERE district = '三区' GROUP BY district";
+    const smallWithout = `SELECT district, count(*) AS n FROM pay WHERE district = '三区' AND mobile <> '${one.mobile}' GROUP BY district`;
+    await ask(small);
+    await ask(smallWithout);
+    await auditedPair(smallWithout);
+    expect(await pairsOf(withoutOne)).toEqual([]);
+  });
+
   // ---------------------------------------------------------------- runtime errors: answer against companion
 
   it('STOPPED: a runtime error on rows past the row cap is the counted refusal, not an uncounted DSC_ERR_UNCHECKABLE of the companion', async () => {
