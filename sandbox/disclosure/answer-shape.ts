@@ -88,6 +88,13 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     const value = node[kind];
     if (kind === 'cte_map' ? ((asObj(value)?.map as Json[] | undefined)?.length ?? 0) > 0 : value !== null && value !== undefined) return uncheckable(`${what} over personal data cannot be checked`);
   }
+  let sampled = false;
+  walk(node.from_table, (child) => {
+    if (child.sample !== null && child.sample !== undefined) sampled = true;
+  });
+  // SECURITY: invariant 8: a sample in FROM (`pay TABLESAMPLE reservoir(1 ROWS)`) makes the answer read
+  // a few rows while its companion, which joins the table itself to its entity keys, counts them all.
+  if (sampled) return uncheckable('a sample (TABLESAMPLE, USING SAMPLE) over personal data cannot be checked: the answer would describe fewer people than the checks count');
   if (node.type !== 'SELECT_NODE') return uncheckable('set operations over personal data cannot be checked');
   if (containsClass(node, 'WINDOW')) return uncheckable('window functions over personal data cannot be checked: each row would carry other people\'s values');
   const selectList = (node.select_list as Json[]).map((item) => asObj(item)!);

@@ -145,6 +145,26 @@ describe('attacks on the person-level checks of prod answers (second pass)', () 
     expect(await pairsOf(withoutOne)).toEqual([]);
   });
 
+  // ---------------------------------------------------------------- samples: the answer over fewer rows than the checks
+
+  it('was a hole: a sample of the table in FROM does not show a cell of one row while the checks count everyone', async () => {
+    for (const sql of [
+      'SELECT count(*) AS n, sum(amount) AS s FROM pay TABLESAMPLE reservoir(1 ROWS) REPEATABLE (1)',
+      'SELECT count(*) AS n, sum(amount) AS s FROM pay AS p TABLESAMPLE reservoir(1 ROWS) REPEATABLE (1)',
+      'SELECT count(*) AS n, sum(amount) AS s FROM pay USING SAMPLE reservoir(1 ROWS) REPEATABLE (1)',
+      "SELECT district, count(*) AS n FROM pay AS p TABLESAMPLE 1% WHERE district <> '孤岛区' GROUP BY district",
+      'SELECT count(*) AS n, sum(amount) AS s FROM (SELECT * FROM range(1)) AS one, pay TABLESAMPLE reservoir(1 ROWS) REPEATABLE (1)',
+    ]) {
+      const response = await query(sql);
+      if (response.statusCode !== 200) {
+        expect(response.json().code, sql).toMatch(/^DSC_ERR_/);
+        continue;
+      }
+      // A count of a handful of payments (one or two people) must not be shown.
+      for (const row of response.json().rows as unknown[][]) for (const cell of row) if (typeof cell === 'number' || /^\d+$/.test(String(cell))) expect(Number(cell) >= 10 || cell === null, `${sql}: ${JSON.stringify(row)}`).toBe(true);
+    }
+  });
+
   // ---------------------------------------------------------------- runtime errors: answer against companion
 
   it('STOPPED: a runtime error on rows past the row cap is the counted refusal, not an uncounted DSC_ERR_UNCHECKABLE of the companion', async () => {
