@@ -544,6 +544,7 @@ export class TenantEngine {
       return { kind: 'uncheckable', reason: "this tenant's files predate the person-level checks and are rebuilt at the next grant or policy change" };
     }
     const aggregates = await aggregateFunctions(connection);
+    const unstable = await unstableFunctions(connection);
     const lookup: TableLookup = {
       personal: (catalog, name) => {
         const table = name.toLowerCase();
@@ -557,6 +558,7 @@ export class TenantEngine {
         return (where === 'workspace' || (where === '' && !granted.has(table))) && this.tags.has(table) && this.derivedFromPersonal(table);
       },
       isAggregate: (name) => aggregates.has(name),
+      isUnstable: (name) => unstable.has(name),
     };
     const shape = answerShape(ast, lookup);
     const covered = new Set(shape && shape.kind !== 'uncheckable' ? shape.personal.map((p) => p.table) : []);
@@ -632,6 +634,25 @@ function aggregateFunctions(connection: DuckDBConnection): Promise<Set<string>> 
   aggregateNames ??= connection.runAndReadAll("SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE function_type = 'aggregate'")
     .then((reader) => new Set(reader.getRowsJS().map((row) => String(row[0]))));
   return aggregateNames;
+}
+
+let unstableNames: Promise<Set<string>> | undefined;
+
+/**
+ * DuckDB's functions whose value changes between two runs of one query (the clock, random,
+ * sequences: stability other than CONSISTENT), and the macros whose definitions call one of them.
+ */
+function unstableFunctions(connection: DuckDBConnection): Promise<Set<string>> {
+  unstableNames ??= connection.runAndReadAll("SELECT DISTINCT lower(function_name), function_type, coalesce(stability, ''), coalesce(CAST(macro_definition AS VARCHAR), '') FROM duckdb_functions()")
+    .then((reader) => {
+      const rows = reader.getRowsJS().map((row) => row.map(String));
+      const names = new Set(rows.filter(([, type, stability]) => type !== 'macro' && type !== 'table_macro' && stability !== '' && stability !== 'CONSISTENT').map(([name]) => name!));
+      const clock = /\b(current_timestamp|current_date|current_time|localtimestamp|localtime|transaction_timestamp)\b/i;
+      const calls = (definition: string) => clock.test(definition) || [...names].some((name) => new RegExp(`\\b${name}\\s*\\(`, 'i').test(definition));
+      for (const [name, type, , definition] of rows) if ((type === 'macro' || type === 'table_macro') && calls(definition!)) names.add(name!);
+      return names;
+    });
+  return unstableNames;
 }
 
 /**

@@ -165,6 +165,26 @@ describe('attacks on the person-level checks of prod answers (second pass)', () 
     }
   });
 
+  it('was a hole: the clock or random in the query do not make the answer read other rows than its companion', async () => {
+    // The answer and its companion are two runs: when the clock says "odd" for the answer and "even"
+    // for the companion, the answer showed person 6's 20 payments (2,590) as a cell the companion
+    // counted at a hundred people (9 times in 40 before the fix).
+    const person = `mobile = '${plain.mobile}'`;
+    for (const sql of [
+      `SELECT count(*) AS n, sum(amount) AS s FROM pay WHERE district = '三区' AND (${person} OR (epoch_ms(now()) // 3) % 2 = 0)`,
+      `SELECT count(*) AS n, sum(amount) AS s FROM pay WHERE district = '三区' AND (${person} OR random() < 0.5)`,
+      `SELECT count(*) AS n, sum(amount) AS s FROM pay WHERE district = '三区' AND (${person} OR epoch_us(current_timestamp) % 2 = 0)`,
+      `SELECT count(*) AS n FROM pay WHERE district = '三区' AND (${person} OR current_date > DATE '2020-01-01' AND epoch_us(get_current_timestamp()) % 2 = 0)`,
+      `SELECT district, count(*) AS n FROM pay WHERE ${person} OR uuid() IS NULL GROUP BY district`,
+    ]) {
+      const response = await query(sql);
+      expect(response.statusCode, sql).toBe(422);
+      expect(response.json().code, sql).toBe('DSC_ERR_UNCHECKABLE');
+    }
+    // The same spelled with constants is answered.
+    expectStatus(await query(`SELECT count(*) AS n FROM pay WHERE district = '三区' AND amount > 0`), 200);
+  });
+
   // ---------------------------------------------------------------- runtime errors: answer against companion
 
   it('STOPPED: a runtime error on rows past the row cap is the counted refusal, not an uncounted DSC_ERR_UNCHECKABLE of the companion', async () => {
