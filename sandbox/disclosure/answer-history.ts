@@ -10,8 +10,9 @@
  * among a million entities has a chance of about 1 in 20,000, and can only hide a pair, never invent
  * one of a different size). Two cells are a pair when their symmetric difference is at least one
  * entity and fewer than the threshold. Bounded: the oldest answers are forgotten past
- * `maxMemberships` remembered (cell, entity) pairs, and an answer larger than that is compared but
- * not remembered; the history lives in the tenant's engine process and starts empty when it starts.
+ * `maxMemberships` remembered (cell, entity) pairs, an answer larger than that is compared but not
+ * remembered, and a re-run of the same SQL replaces its earlier run; the history lives in the
+ * tenant's engine process and starts empty when it starts.
  */
 
 /** One shown cell of an answer: a label for the report, and the entities it describes. */
@@ -32,17 +33,33 @@ export interface DifferencingPair {
   difference: number;
 }
 
+/**
+ * Pairs reported per answer: enough for a supervisor to find both queries, and a bound on the
+ * event (one answer of thousands of cells against thousands of remembered ones made millions of
+ * pairs, one IPC message that could exhaust the engine process and end the history with it).
+ */
+export const MAX_PAIRS_PER_ANSWER = 1_000;
+
 interface RememberedCell {
   answer: string;
   label: string;
   size: number;
+  /** Other cells of the same answer over exactly these entities. */
+  alike: number;
+}
+
+/** Index steps between two turns of the event loop. */
+const YIELD_EVERY = 1_000_000;
+
+function labelOf(cell: RememberedCell): string {
+  return cell.alike === 0 ? cell.label : `${cell.label} (and ${cell.alike} more cells alike)`;
 }
 
 export class AnswerHistory {
   /** Per entity, the remembered cells it is in (an inverted index: cost follows shared entities, not cells). */
   private readonly cellsOf = new Map<number, RememberedCell[]>();
   /** Answers in the order remembered, with their cells and members, for forgetting the oldest. */
-  private readonly answers = new Map<string, { cells: RememberedCell[]; members: Map<RememberedCell, readonly number[]> }>();
+  private readonly answers = new Map<string, Map<RememberedCell, readonly number[]>>();
   private memberships = 0;
 
   constructor(private readonly options: { threshold: number; maxMemberships: number }) {}
@@ -54,24 +71,47 @@ export class AnswerHistory {
    * common are never a pair (shown cells hold at least the threshold each), so only cells sharing
    * an entity are counted, through the inverted index.
    */
-  compareAndRemember(answerId: string, cells: readonly AnsweredCell[]): DifferencingPair[] {
+  async compareAndRemember(answerId: string, cells: readonly AnsweredCell[]): Promise<DifferencingPair[]> {
+    // SECURITY: cells of one answer over the same entities (nine counts of one group) are one set:
+    // compared and remembered once, so copies neither pad an answer past the bound nor multiply the
+    // work (a comparison that blocked the engine process past a query's limit got the process
+    // stopped, and its history with it).
+    const distinct = new Map<string, { cell: RememberedCell; members: number[] }>();
+    for (const cell of cells) {
+      const members = [...new Set(cell.entities)];
+      const key = [...members].sort((a, b) => a - b).join(',');
+      const seen = distinct.get(key);
+      if (seen) seen.cell.alike += 1;
+      else distinct.set(key, { cell: { answer: answerId, label: cell.label, size: members.length, alike: 0 }, members });
+    }
     const pairs: DifferencingPair[] = [];
-    const sets = cells.map((cell) => [...new Set(cell.entities)]);
-    cells.forEach((cell, i) => {
-      const mine = sets[i]!;
+    let work = 0;
+    for (const { cell, members } of distinct.values()) {
       const shared = new Map<RememberedCell, number>();
-      for (const entity of mine) for (const other of this.cellsOf.get(entity) ?? []) if (other.answer !== answerId) shared.set(other, (shared.get(other) ?? 0) + 1);
-      for (const [earlier, common] of shared) {
-        const difference = mine.length + earlier.size - 2 * common;
-        if (difference >= 1 && difference < this.options.threshold) pairs.push({ earlier: earlier.answer, cell: cell.label, earlierCell: earlier.label, difference });
+      for (const entity of members) {
+        const holders = this.cellsOf.get(entity) ?? [];
+        for (const other of holders) if (other.answer !== answerId) shared.set(other, (shared.get(other) ?? 0) + 1);
+        work += holders.length + 1;
+        // Long comparisons give the engine's other tasks their turn (one JS thread runs them all).
+        if (work >= YIELD_EVERY) {
+          work = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       }
-    });
-    this.remember(answerId, cells.map((cell, i) => [cell.label, sets[i]!] as const));
+      for (const [earlier, common] of shared) {
+        const difference = cell.size + earlier.size - 2 * common;
+        // SECURITY: bounded: past the cap the answer is already reported.
+        if (difference >= 1 && difference < this.options.threshold && pairs.length < MAX_PAIRS_PER_ANSWER) {
+          pairs.push({ earlier: earlier.answer, cell: labelOf(cell), earlierCell: labelOf(earlier), difference });
+        }
+      }
+    }
+    this.remember(answerId, [...distinct.values()]);
     return pairs;
   }
 
-  private remember(id: string, cells: (readonly [string, number[]])[]): void {
-    const size = cells.reduce((n, [, members]) => n + members.length, 0);
+  private remember(id: string, cells: { cell: RememberedCell; members: number[] }[]): void {
+    const size = cells.reduce((n, c) => n + c.members.length, 0);
     const previous = this.answers.get(id);
     if (previous) this.forget(id, previous);
     if (size > this.options.maxMemberships) return;
@@ -79,14 +119,13 @@ export class AnswerHistory {
       if (this.memberships + size <= this.options.maxMemberships) break;
       this.forget(oldest, answer);
     }
-    const remembered = { cells: [] as RememberedCell[], members: new Map<RememberedCell, readonly number[]>() };
-    for (const [label, members] of cells) {
-      const cell: RememberedCell = { answer: id, label, size: members.length };
-      remembered.cells.push(cell);
-      remembered.members.set(cell, members);
+    const remembered = new Map<RememberedCell, readonly number[]>();
+    for (const { cell, members } of cells) {
+      remembered.set(cell, members);
       for (const entity of members) {
-        const list = this.cellsOf.get(entity);
-        if (list) list.push(cell);
+        // Appended in place: copying lists made an answer of many cells quadratic.
+        const holders = this.cellsOf.get(entity);
+        if (holders) holders.push(cell);
         else this.cellsOf.set(entity, [cell]);
       }
     }
@@ -94,11 +133,10 @@ export class AnswerHistory {
     this.memberships += size;
   }
 
-  private forget(id: string, answer: { cells: RememberedCell[]; members: Map<RememberedCell, readonly number[]> }): void {
-    const gone = new Set(answer.cells);
-    for (const [cell, members] of answer.members) {
+  private forget(id: string, answer: Map<RememberedCell, readonly number[]>): void {
+    for (const [cell, members] of answer) {
       for (const entity of members) {
-        const left = (this.cellsOf.get(entity) ?? []).filter((c) => !gone.has(c));
+        const left = (this.cellsOf.get(entity) ?? []).filter((c) => c !== cell);
         if (left.length > 0) this.cellsOf.set(entity, left);
         else this.cellsOf.delete(entity);
       }

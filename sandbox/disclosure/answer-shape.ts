@@ -48,7 +48,15 @@ export interface TableLookup {
   derivedFromPersonal(catalog: string, name: string): boolean;
   /** Aggregate function names, as DuckDB lists them. */
   isAggregate(functionName: string): boolean;
+  /** Functions (and macros using them) whose value is not the same in every run: the clock, random, sequences. */
+  isUnstable(functionName: string): boolean;
 }
+
+/**
+ * Names that bind to the clock when no column has them (`current_timestamp` is a column reference
+ * in the parse tree, bound to get_current_timestamp()).
+ */
+const CLOCK_NAMES = new Set(['current_timestamp', 'current_date', 'current_time', 'localtimestamp', 'localtime', 'transaction_timestamp']);
 
 type Obj = Record<string, Json>;
 const asObj = (value: Json | undefined): Obj | undefined => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : undefined);
@@ -88,6 +96,23 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     const value = node[kind];
     if (kind === 'cte_map' ? ((asObj(value)?.map as Json[] | undefined)?.length ?? 0) > 0 : value !== null && value !== undefined) return uncheckable(`${what} over personal data cannot be checked`);
   }
+  let unstable = false;
+  walk(node, (child) => {
+    if (child.class === 'FUNCTION' && tables.isUnstable(String(child.function_name).toLowerCase())) unstable = true;
+    const names = child.class === 'COLUMN_REF' ? (child.column_names as Json[] | undefined) ?? [] : [];
+    if (names.length === 1 && CLOCK_NAMES.has(String(names[0]).toLowerCase())) unstable = true;
+  });
+  // SECURITY: invariant 8: the answer and its companion are two runs: with the clock or random in the
+  // query they read different rows (`mobile = '…' OR epoch_ms(now()) // 3 % 2 = 0` showed one person's
+  // total in the answer while the companion, a moment later, counted the whole district).
+  if (unstable) return uncheckable('the clock, random values or sequences over personal data cannot be checked: the checks run the query again and must read the same rows; use a constant instead');
+  let sampled = false;
+  walk(node.from_table, (child) => {
+    if (child.sample !== null && child.sample !== undefined) sampled = true;
+  });
+  // SECURITY: invariant 8: a sample in FROM (`pay TABLESAMPLE reservoir(1 ROWS)`) makes the answer read
+  // a few rows while its companion, which joins the table itself to its entity keys, counts them all.
+  if (sampled) return uncheckable('a sample (TABLESAMPLE, USING SAMPLE) over personal data cannot be checked: the answer would describe fewer people than the checks count');
   if (node.type !== 'SELECT_NODE') return uncheckable('set operations over personal data cannot be checked');
   if (containsClass(node, 'WINDOW')) return uncheckable('window functions over personal data cannot be checked: each row would carry other people\'s values');
   const selectList = (node.select_list as Json[]).map((item) => asObj(item)!);

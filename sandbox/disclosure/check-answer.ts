@@ -51,7 +51,8 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     // SECURITY: invariant 8: identifiers (tokens, masks, recognized personal values) never reach the screen in prod.
     throw new DomainError('DSC_ERR_IDENTIFIERS', `row-level answers in prod cannot show identifier columns (${shape.identifiers.join(', ')}): aggregate them, or develop the query in dev`);
   }
-  const { answer, columns, keyOf, strip, companions, populationBelow } = await measure(connection, shape, runAnswer);
+  // SECURITY: invariant 8: a prod answer reads the shown form (row-level answers DISTINCT: no count of rows).
+  const { answer, columns, keyOf, strip, companions, populationBelow } = await measure(connection, shape, runAnswer, true);
   const width = columns.length;
   // SECURITY: invariant 8: a selection of fewer people than the minimum answers nothing, the same way
   // whether it holds one person or none (else "withheld 1" against "empty" says whether someone matches).
@@ -139,10 +140,10 @@ function cellStats(stats: number[], index: number, summable: boolean): CellStats
 }
 
 /** The answer with its keys appended, and per personal table its companion's statistics by key. */
-async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, runAnswer: Run) {
+async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, runAnswer: Run, shown: boolean) {
   const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
   const plan = await companionPlan(connection, shape);
-  const answer = await runAnswer(plan.answerSql);
+  const answer = await runAnswer(shown ? plan.shownSql : plan.answerSql);
   const width = answer.columns.length - keys.length;
   const measured: Companion[] = [];
   // A grouped aggregate's selection counts as one more group against the bound (as when it was a grouping set).
@@ -240,7 +241,15 @@ interface Companion {
 
 /** The SQL of a checked answer: the answer with its keys appended, and per personal table its companion. */
 interface CompanionPlan {
+  /** The answer as the export snapshot reads it (its rows one by one, as the query gives them). */
   answerSql: string;
+  /**
+   * The answer as a prod answer shows it: row-level answers made DISTINCT.
+   * SECURITY: invariant 8: each row of a k-anonymous answer is shared by k people, but how many
+   * rows there are (or whether they pass the row cap) is a count no check has seen: 2,000 rows of
+   * 三区 "except this person's payments above X" counted one person's payments above X.
+   */
+  shownSql: string;
   companions: { statsSql: string; populationSql: string }[];
 }
 
@@ -266,9 +275,13 @@ function companionPlan(connection: DuckDBConnection, shape: Exclude<AnswerShape,
 async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Promise<CompanionPlan> {
   const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
   const answer: Obj = { ...(shape.node as Obj), select_list: [...(shape.node as Obj).select_list as Json[], ...keys.map((key, i) => aliased(key, `__key${i}`))] };
+  const modifiers = (answer.modifiers as Obj[] | undefined) ?? [];
+  // A row-level prod answer shows each combination once (DISTINCT before its ORDER BY and LIMIT).
+  const distinct: Obj[] = shape.kind === 'rows' && !modifiers.some((m) => m.type === 'DISTINCT_MODIFIER') ? [{ ...answer, modifiers: [{ type: 'DISTINCT_MODIFIER', distinct_on_targets: [] }, ...modifiers] }] : [];
   // One round trip renders the answer and every companion's inner query.
-  const [answerSql, ...inners] = await render(connection, [answer, ...shape.personal.map((ref) => companionNode(shape, ref))]);
-  return { answerSql: answerSql!, companions: inners.map((inner) => companionSql(shape, inner!)) };
+  const [answerSql, ...rest] = await render(connection, [answer, ...distinct, ...shape.personal.map((ref) => companionNode(shape, ref))]);
+  const shownSql = distinct.length > 0 ? rest.shift()! : answerSql!;
+  return { answerSql: answerSql!, shownSql, companions: rest.map((inner) => companionSql(shape, inner!)) };
 }
 
 /**
@@ -474,7 +487,8 @@ function onePersonAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>)
  * versions.
  */
 export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean; checks: OutputCheck[]; findings: OutputFindings; rowKeys: string[] }> {
-  const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer);
+  // Exports read the rows as the query gives them (the snapshot is compared with them row by row).
+  const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer, false);
   const width = columns.length;
   const rows = answer.rows.map(strip);
   // Each output row's group key, as the companions print it: `cell-entities.ts` finds rows by it.

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../../core/errors.js';
 import { PII_KINDS } from '../../desensitize/index.js';
+import { MAX_PAIRS_PER_ANSWER } from '../disclosure/answer-history.js';
 import type { EngineOptions } from './engine-options.js';
 
 /**
@@ -456,7 +457,7 @@ export type HostRequest = { id: number; task: EngineTask } | { id: number; cance
 export const HostEventSchema = z.object({
   event: z.literal('answer-pairs'),
   sqlSha256: z.string().regex(/^[0-9a-f]{64}$/),
-  pairs: z.array(z.object({ earlier: z.string().regex(/^[0-9a-f]{64}$/), cell: z.string().max(500), earlierCell: z.string().max(500), difference: z.number().int().positive() })).min(1),
+  pairs: z.array(z.object({ earlier: z.string().regex(/^[0-9a-f]{64}$/), cell: z.string().max(500), earlierCell: z.string().max(500), difference: z.number().int().positive() })).min(1).max(MAX_PAIRS_PER_ANSWER),
 });
 export type HostEvent = z.infer<typeof HostEventSchema>;
 

@@ -71,7 +71,9 @@ export interface AnswerPairs {
 
 /** Bytes the export checks may read of an output (the snapshot itself is capped by rows). */
 const EXPORT_CHECK_MAX_BYTES = 2 * 1024 ** 3;
-/** (cell, entity) memberships the differencing history keeps per tenant; larger answers are compared only. */
+/** Units of an output column's name kept in a differencing cell's label (the event bounds labels at 500). */
+const CELL_NAME_UNITS = 200;
+/** (cell, entity) memberships the differencing history keeps per tenant; a larger answer is neither compared nor kept (docs/sandbox.md, known limits). */
 const HISTORY_MAX_MEMBERSHIPS = 1_000_000;
 /**
  * The differencing history of each tenant's prod answers, by tenant directory: kept for the life
@@ -505,7 +507,10 @@ export class TenantEngine {
     const answerId = createHash('sha256').update(sql).digest('hex');
     const history = histories.get(this.dir) ?? new AnswerHistory({ threshold: DEFAULT_DISCLOSURE_RULES.minEntities, maxMemberships: HISTORY_MAX_MEMBERSHIPS });
     histories.set(this.dir, history);
-    const names = shown.columns.map((c) => c.name);
+    // SECURITY: invariant 8: labels name cells by position as well as by the names the operator chose
+    // (two columns may be named alike), cut short so that no label outgrows the event's bound
+    // (HostEventSchema) and the pair is dropped on its way to the audit.
+    const names = shown.columns.map((c, i) => `${cutUnits(c.name, CELL_NAME_UNITS)} (column ${i + 1})`);
     void this.withConnection('prod', async (connection) => {
       // Cells numbered (table, row, output column): labels are made once per cell, not per member.
       const columns = shown.columns.length;
@@ -522,9 +527,9 @@ export class TenantEngine {
       if (memberships > HISTORY_MAX_MEMBERSHIPS) return;
       const label = (cell: number) => {
         const [column, row, table] = [cell % columns, Math.floor(cell / columns) % shownKeys.length, Math.floor(cell / columns / shownKeys.length)];
-        return `row ${row}, ${names[column]}${shape.personal.length > 1 ? ` (${shape.personal[table]!.alias})` : ''}`;
+        return `row ${row}, ${names[column]}${shape.personal.length > 1 ? ` (${cutUnits(shape.personal[table]!.alias, CELL_NAME_UNITS)})` : ''}`;
       };
-      const pairs = history.compareAndRemember(answerId, [...sets].map(([cell, entities]) => ({ label: label(cell), entities })));
+      const pairs = await history.compareAndRemember(answerId, [...sets].map(([cell, entities]) => ({ label: label(cell), entities })));
       if (pairs.length > 0) this.onAnswerPairs?.({ sqlSha256: answerId, pairs });
     }).catch(() => undefined);
   }
@@ -543,6 +548,7 @@ export class TenantEngine {
       return { kind: 'uncheckable', reason: "this tenant's files predate the person-level checks and are rebuilt at the next grant or policy change" };
     }
     const aggregates = await aggregateFunctions(connection);
+    const unstable = await unstableFunctions(connection);
     const lookup: TableLookup = {
       personal: (catalog, name) => {
         const table = name.toLowerCase();
@@ -556,6 +562,7 @@ export class TenantEngine {
         return (where === 'workspace' || (where === '' && !granted.has(table))) && this.tags.has(table) && this.derivedFromPersonal(table);
       },
       isAggregate: (name) => aggregates.has(name),
+      isUnstable: (name) => unstable.has(name),
     };
     const shape = answerShape(ast, lookup);
     const covered = new Set(shape && shape.kind !== 'uncheckable' ? shape.personal.map((p) => p.table) : []);
@@ -631,6 +638,25 @@ function aggregateFunctions(connection: DuckDBConnection): Promise<Set<string>> 
   aggregateNames ??= connection.runAndReadAll("SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE function_type = 'aggregate'")
     .then((reader) => new Set(reader.getRowsJS().map((row) => String(row[0]))));
   return aggregateNames;
+}
+
+let unstableNames: Promise<Set<string>> | undefined;
+
+/**
+ * DuckDB's functions whose value changes between two runs of one query (the clock, random,
+ * sequences: stability other than CONSISTENT), and the macros whose definitions call one of them.
+ */
+function unstableFunctions(connection: DuckDBConnection): Promise<Set<string>> {
+  unstableNames ??= connection.runAndReadAll("SELECT DISTINCT lower(function_name), function_type, coalesce(stability, ''), coalesce(CAST(macro_definition AS VARCHAR), '') FROM duckdb_functions()")
+    .then((reader) => {
+      const rows = reader.getRowsJS().map((row) => row.map(String));
+      const names = new Set(rows.filter(([, type, stability]) => type !== 'macro' && type !== 'table_macro' && stability !== '' && stability !== 'CONSISTENT').map(([name]) => name!));
+      const clock = /\b(current_timestamp|current_date|current_time|localtimestamp|localtime|transaction_timestamp)\b/i;
+      const calls = (definition: string) => clock.test(definition) || [...names].some((name) => new RegExp(`\\b${name}\\s*\\(`, 'i').test(definition));
+      for (const [name, type, , definition] of rows) if ((type === 'macro' || type === 'table_macro') && calls(definition!)) names.add(name!);
+      return names;
+    });
+  return unstableNames;
 }
 
 /**

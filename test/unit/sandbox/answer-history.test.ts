@@ -5,61 +5,78 @@
  * the history forgets its oldest answers past its bound.
  */
 import { describe, expect, it } from 'vitest';
-import { AnswerHistory } from '../../../sandbox/disclosure/answer-history.js';
+import { AnswerHistory, MAX_PAIRS_PER_ANSWER } from '../../../sandbox/disclosure/answer-history.js';
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe('AnswerHistory', () => {
-  it('finds N against N-1 and N against N+9, not N against N or N against N+10', () => {
+  it('finds N against N-1 and N against N+9, not N against N or N against N+10', async () => {
     const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
-    expect(history.compareAndRemember('a1', [{ label: 'total', entities: range(0, 1000) }])).toEqual([]);
+    expect(await history.compareAndRemember('a1', [{ label: 'total', entities: range(0, 1000) }])).toEqual([]);
     // The same people again (a re-run): no pair.
-    expect(history.compareAndRemember('a2', [{ label: 'total', entities: range(0, 1000) }])).toEqual([]);
+    expect(await history.compareAndRemember('a2', [{ label: 'total', entities: range(0, 1000) }])).toEqual([]);
     // Without person 7: one person apart from both earlier answers.
-    const minusOne = history.compareAndRemember('a3', [{ label: 'others', entities: range(0, 1000).filter((e) => e !== 7) }]);
+    const minusOne = await history.compareAndRemember('a3', [{ label: 'others', entities: range(0, 1000).filter((e) => e !== 7) }]);
     expect(minusOne).toEqual([
       { earlier: 'a1', cell: 'others', earlierCell: 'total', difference: 1 },
       { earlier: 'a2', cell: 'others', earlierCell: 'total', difference: 1 },
     ]);
     // Nine more people than a1: a pair with a1 and a2 (9), and with a3 (10) not.
-    const plusNine = history.compareAndRemember('a4', [{ label: 'wider', entities: range(0, 1009) }]);
+    const plusNine = await history.compareAndRemember('a4', [{ label: 'wider', entities: range(0, 1009) }]);
     expect(plusNine.map((p) => [p.earlier, p.difference])).toEqual([['a1', 9], ['a2', 9]]);
     // Ten more than a1: no pair with a1 (10), and 1 from a4.
-    const plusTen = history.compareAndRemember('a5', [{ label: 'wider still', entities: range(0, 1010) }]);
+    const plusTen = await history.compareAndRemember('a5', [{ label: 'wider still', entities: range(0, 1010) }]);
     expect(plusTen.map((p) => [p.earlier, p.difference])).toEqual([['a4', 1]]);
   });
 
-  it('counts the symmetric difference, not the difference of sizes: a swap of people is a pair', () => {
+  it('counts the symmetric difference, not the difference of sizes: a swap of people is a pair', async () => {
     const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
-    history.compareAndRemember('a1', [{ label: 'c', entities: range(0, 500) }]);
+    await history.compareAndRemember('a1', [{ label: 'c', entities: range(0, 500) }]);
     // Same size, two people swapped for two others: 4 apart.
-    expect(history.compareAndRemember('a2', [{ label: 'c', entities: [...range(2, 500), 900, 901] }]).map((p) => p.difference)).toEqual([4]);
+    expect((await history.compareAndRemember('a2', [{ label: 'c', entities: [...range(2, 500), 900, 901] }])).map((p) => p.difference)).toEqual([4]);
     // Same size, everyone different: no pair.
-    expect(history.compareAndRemember('a3', [{ label: 'c', entities: range(1000, 1500) }])).toEqual([]);
+    expect(await history.compareAndRemember('a3', [{ label: 'c', entities: range(1000, 1500) }])).toEqual([]);
   });
 
-  it('keeps one entry per SQL: a re-run replaces the earlier run (one pair per earlier query, not per run)', () => {
+  it('keeps one entry per SQL: a re-run replaces the earlier run (one pair per earlier query, not per run)', async () => {
     const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
-    for (let run = 0; run < 5; run++) history.compareAndRemember('total', [{ label: 'c', entities: range(0, 200) }]);
-    expect(history.compareAndRemember('minus one', [{ label: 'c', entities: range(1, 200) }]).map((p) => p.earlier)).toEqual(['total']);
+    for (let run = 0; run < 5; run++) await history.compareAndRemember('total', [{ label: 'c', entities: range(0, 200) }]);
+    expect((await history.compareAndRemember('minus one', [{ label: 'c', entities: range(1, 200) }])).map((p) => p.earlier)).toEqual(['total']);
   });
 
-  it('never pairs two cells of one answer (the person-level checks judge those)', () => {
+  it('never pairs two cells of one answer (the person-level checks judge those)', async () => {
     const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
-    expect(history.compareAndRemember('a1', [{ label: 'all', entities: range(0, 100) }, { label: 'all but one', entities: range(1, 100) }])).toEqual([]);
+    expect(await history.compareAndRemember('a1', [{ label: 'all', entities: range(0, 100) }, { label: 'all but one', entities: range(1, 100) }])).toEqual([]);
   });
 
-  it('forgets the oldest answers past its bound, and never remembers one larger than the bound', () => {
+  it('forgets the oldest answers past its bound, and never remembers one larger than the bound', async () => {
     const history = new AnswerHistory({ threshold: 10, maxMemberships: 250 });
-    history.compareAndRemember('a1', [{ label: 'c', entities: range(0, 100) }]);
-    history.compareAndRemember('a2', [{ label: 'c', entities: range(1000, 1100) }]);
+    await history.compareAndRemember('a1', [{ label: 'c', entities: range(0, 100) }]);
+    await history.compareAndRemember('a2', [{ label: 'c', entities: range(1000, 1100) }]);
     // Remembering a3 (100) forgets a1: 300 > 250.
-    history.compareAndRemember('a3', [{ label: 'c', entities: range(2000, 2100) }]);
-    expect(history.compareAndRemember('probe1', [{ label: 'c', entities: range(1, 100) }])).toEqual([]);
-    expect(history.compareAndRemember('probe2', [{ label: 'c', entities: range(2001, 2100) }]).map((p) => p.earlier)).toEqual(['a3']);
+    await history.compareAndRemember('a3', [{ label: 'c', entities: range(2000, 2100) }]);
+    expect(await history.compareAndRemember('probe1', [{ label: 'c', entities: range(1, 100) }])).toEqual([]);
+    expect((await history.compareAndRemember('probe2', [{ label: 'c', entities: range(2001, 2100) }])).map((p) => p.earlier)).toEqual(['a3']);
     // Too large to remember, but still compared.
     const huge = range(5000, 5300);
-    history.compareAndRemember('huge', [{ label: 'c', entities: huge }]);
-    expect(history.compareAndRemember('after', [{ label: 'c', entities: huge.slice(1) }])).toEqual([]);
+    await history.compareAndRemember('huge', [{ label: 'c', entities: huge }]);
+    expect(await history.compareAndRemember('after', [{ label: 'c', entities: huge.slice(1) }])).toEqual([]);
+  });
+
+  it('reports at most MAX_PAIRS_PER_ANSWER pairs per answer (a bounded event), and still remembers the answer', async () => {
+    const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
+    // 60 earlier cells and 60 later ones, each later one two people away from each earlier one: 3,600 pairs.
+    await history.compareAndRemember('a1', Array.from({ length: 60 }, (_, i) => ({ label: `e${i}`, entities: [...range(0, 20), 1000 + i] })));
+    const pairs = await history.compareAndRemember('a2', Array.from({ length: 60 }, (_, i) => ({ label: `l${i}`, entities: [...range(0, 20), 2000 + i] })));
+    expect(pairs).toHaveLength(MAX_PAIRS_PER_ANSWER);
+    expect((await history.compareAndRemember('a3', [{ label: 'c', entities: [...range(0, 20), 2000] }])).map((p) => p.earlier)).toContain('a2');
+  });
+
+  it('compares and remembers cells of one answer over the same entities once, naming how many are alike', async () => {
+    const history = new AnswerHistory({ threshold: 10, maxMemberships: 250 });
+    // Nine copies of one 100-entity cell are 100 memberships, not 900: kept within the bound.
+    await history.compareAndRemember('a1', Array.from({ length: 9 }, (_, i) => ({ label: `n${i}`, entities: range(0, 100) })));
+    const pairs = await history.compareAndRemember('a2', [{ label: 'n', entities: range(1, 100) }]);
+    expect(pairs.map((p) => [p.earlier, p.earlierCell, p.difference])).toEqual([['a1', 'n0 (and 8 more cells alike)', 1]]);
   });
 });

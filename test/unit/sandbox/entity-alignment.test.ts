@@ -37,6 +37,7 @@ describe('entity keys joined by position', () => {
       personal: (_catalog, name) => (name === 'pay' ? { table: 'pay', privacy: PRIVACY } : undefined),
       derivedFromPersonal: () => false,
       isAggregate: (name) => ['count_star', 'count', 'sum', 'avg'].includes(name),
+      isUnstable: () => false,
     });
     if (!shape || shape.kind === 'uncheckable') throw new Error(`not checkable: ${JSON.stringify(shape)}`);
     return shape;
