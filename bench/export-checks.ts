@@ -80,7 +80,8 @@ export async function benchExportChecks(dataDir: string): Promise<void> {
     const figures: Figure[] = [];
     try {
       for (let run = 0; run <= RUNS; run++) {
-        const dir = exportVersionDirectory(dataDir, `exp-${randomBytes(8).toString('hex')}`, 1);
+        const exportId = `exp-${randomBytes(8).toString('hex')}`;
+        const dir = exportVersionDirectory(dataDir, exportId, 1);
         const started = performance.now();
         let streaming = Number.NaN;
         let cellsMs = 0;
@@ -94,7 +95,7 @@ export async function benchExportChecks(dataDir: string): Promise<void> {
           cellsMs = performance.now() - from;
         });
         const written = performance.now();
-        const found = await checks.runChecks({ tenantId: tenant, exportId: 'bench', version: 1, snapshot: result.value, sources: result.sources, tables: result.tables, columns: result.value.columns, rowCount: result.value.rowCount, personLevel: result.personLevel });
+        const found = await checks.runChecks({ tenantId: tenant, exportId, version: 1, snapshot: result.value, sources: result.sources, tables: result.tables, columns: result.value.columns, rowCount: result.value.rowCount, personLevel: result.personLevel });
         const checksMs = (streaming - started) + cellsMs + (performance.now() - written);
         const scanMs = await scanOnce(path.join(dir, SNAPSHOT_FILE), result.value.columns.map((c) => c.name));
         const outcome = found.map((c) => `${c.name} ${c.status}${c.status === 'pass' ? '' : ` (${c.reason})`}`).join('; ');
