@@ -6,8 +6,8 @@
  * answers a tenant's process has given can. It does not withhold anything (the earlier answer was
  * already shown): it finds the pairs, and the control plane reports them to supervisors in the audit.
  *
- * Exact on what it keeps: every cell's entity set, as 53-bit hashes of the entity keys (a collision
- * among a million entities has a chance of about 1 in 20,000, and can only hide a pair, never invent
+ * Exact on what it keeps: every cell's entity set, as 52-bit hashes of the entity keys (a collision
+ * among a million entities has a chance of about 1 in 9,000, and can only hide a pair, never invent
  * one of a different size). Two cells are a pair when their symmetric difference is at least one
  * entity and fewer than the threshold. Bounded: the oldest answers are forgotten past
  * `maxMemberships` remembered (cell, entity) pairs, an answer larger than that is compared but not
@@ -19,7 +19,7 @@
 export interface AnsweredCell {
   /** Where it is in its answer, for the report: `row 3, column total`. */
   label: string;
-  /** The distinct entities behind the cell, as hashes (numbers below 2^53). */
+  /** The distinct entities behind the cell, as hashes (numbers below 2^52). */
   entities: readonly number[];
 }
 

@@ -309,8 +309,12 @@ export class EngineClient {
 
   /** Whether the owner's last process failed recently and no new one is running yet. */
   private restartingAfterFailure(owner: string): boolean {
-    if (this.processes.get(owner)?.alive) return false;
-    return (this.failures.get(owner) ?? []).some((t) => t > Date.now() - FAILURE_WINDOW_MS);
+    return !this.processes.get(owner)?.alive && this.recentFailures(owner).length > 0;
+  }
+
+  /** Times of the owner's failures within the failure window, oldest first. */
+  private recentFailures(owner: string): number[] {
+    return (this.failures.get(owner) ?? []).filter((t) => t > Date.now() - FAILURE_WINDOW_MS);
   }
 
   /**
@@ -419,7 +423,7 @@ export class EngineClient {
    */
   private async waitForBackoff(owner: string): Promise<void> {
     if (this.processes.get(owner)?.alive) return;
-    const recent = (this.failures.get(owner) ?? []).filter((t) => t > Date.now() - FAILURE_WINDOW_MS);
+    const recent = this.recentFailures(owner);
     if (recent.length === 0) return;
     const waitMs = recent[recent.length - 1]! + backoffFor(recent.length) - Date.now();
     if (waitMs <= 0) return;

@@ -107,13 +107,8 @@ export async function writeCells(dir: string, batches: AsyncIterable<[number, st
       appender.closeSync();
     }
     await connection.run(`COPY (SELECT DISTINCT * FROM ${table} ORDER BY ALL) TO ${sqlString(temp)} (FORMAT parquet)`);
-    const counted = await connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${sqlString(temp)})`);
-    fs.chmodSync(temp, 0o400);
-    // SECURITY: immutability, as for the snapshot: link fails when the target exists.
-    fs.linkSync(temp, target);
-    fs.rmSync(temp, { force: true });
-    flushDirectory(dir);
-    return { entries: Number(counted.getRowsJS()[0]?.[0] ?? 0) };
+    // SECURITY: immutable, as the snapshot.
+    return { entries: await sealParquet(connection, temp, target) };
   } catch (error) {
     fs.rmSync(temp, { force: true });
     throw error;
@@ -232,15 +227,22 @@ export async function describe(connection: DuckDBConnection, select: string): Pr
 
 /** Moves a written temp file into place read-only, and describes it. */
 export async function sealSnapshot(connection: DuckDBConnection, temp: string, target: string, columns: { name: string; type: string }[]): Promise<ExportSnapshot> {
+  const rowCount = await sealParquet(connection, temp, target);
+  const { sha256, bytes } = hashFile(target);
+  return { file: SNAPSHOT_FILE, sha256, bytes, rowCount, columns };
+}
+
+/**
+ * Makes a Parquet file written at `temp` the immutable, read-only `target` and returns its rows.
+ * SECURITY: immutability: link fails when the target exists (a rename would replace it).
+ */
+export async function sealParquet(connection: DuckDBConnection, temp: string, target: string): Promise<number> {
   const counted = await connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${sqlString(temp)})`);
-  const rowCount = Number(counted.getRowsJS()[0]?.[0] ?? 0);
   fs.chmodSync(temp, 0o400);
-  // SECURITY: immutability: link fails when the target exists (a rename would replace it).
   fs.linkSync(temp, target);
   fs.rmSync(temp, { force: true });
   flushDirectory(path.dirname(target));
-  const { sha256, bytes } = hashFile(target);
-  return { file: SNAPSHOT_FILE, sha256, bytes, rowCount, columns };
+  return Number(counted.getRowsJS()[0]?.[0] ?? 0);
 }
 
 export function hashFile(file: string): { sha256: string; bytes: number } {

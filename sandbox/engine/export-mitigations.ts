@@ -6,7 +6,7 @@ import { DomainError } from '../../core/errors.js';
 import { quoteIdentifier, secondarySuppression, sqlString, type DisclosureRules, type SuppressionRow } from '../../desensitize/index.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { cellKey, failingOf, mitigateFindings, outputChecks, OutputFindingsSchema, rowRenumbering } from '../disclosure/output-findings.js';
-import { CELLS_FILE, describe, INTEGER_TYPES, NUMERIC_TYPE, scratchName, sealSnapshot, SNAPSHOT_FILE, trustedConnection } from './export-files.js';
+import { CELLS_FILE, describe, INTEGER_TYPES, NUMERIC_TYPE, scratchName, sealParquet, sealSnapshot, SNAPSHOT_FILE, trustedConnection } from './export-files.js';
 import type { DerivedSnapshot, ExportMitigation, SuppressionSummary } from './protocol.js';
 
 /**
@@ -141,9 +141,8 @@ async function deriveCells(connection: DuckDBConnection, fromDir: string, toDir:
       WHERE x."row" NOT IN (SELECT r FROM ${suppression.removed})
         AND NOT EXISTS (SELECT 1 FROM ${suppression.nulled} n WHERE n.r = x."row" AND (${names})[n.c + 1] = x."column")
       ORDER BY ALL) TO ${sqlString(temp)} (FORMAT parquet)`);
-    fs.chmodSync(temp, 0o400);
-    // SECURITY: immutable like the snapshot: link fails when the target exists.
-    fs.linkSync(temp, target);
+    // SECURITY: immutable like the snapshot.
+    await sealParquet(connection, temp, target);
   } finally {
     fs.rmSync(temp, { force: true });
   }
