@@ -6,6 +6,16 @@
  * answers a tenant's process has given can. It does not withhold anything (the earlier answer was
  * already shown): it finds the pairs, and the control plane reports them to supervisors in the audit.
  *
+ * Withheld cells are remembered too, because withholding answers a question: "the total of 三区
+ * before 1 May" withheld (9 people) and "on or before 1 May" shown (10) say that someone was born
+ * on 1 May, and a query over those nine plus "the person born on 1 May, if they earn above X" is
+ * then shown or withheld by that person's income. The rows of row-level answers are cells too: a
+ * shown row says only that its combination holds k people or more (no value), and a refused answer
+ * that one of its rows holds fewer. A pair is two cells sharing at least one entity (subtraction
+ * needs an overlap) whose sets differ by fewer than the threshold, and which together say something
+ * neither says alone: a shown value against any cell, or a shown row against a withheld cell. Two
+ * withheld cells, or two shown rows, are not pairs (each only repeats what its own answer said).
+ *
  * Exact on what it keeps: every cell's entity set, as 52-bit hashes of the entity keys (a collision
  * among a million entities has a chance of about 1 in 9,000, and can only hide a pair, never invent
  * one of a different size). Two cells are a pair when their symmetric difference is at least one
@@ -15,12 +25,20 @@
  * tenant's engine process and starts empty when it starts.
  */
 
-/** One shown cell of an answer: a label for the report, and the entities it describes. */
+/**
+ * What a cell put on the screen: its value (an aggregate's cell), only that it exists (a row of a
+ * row-level answer: k people or more share it), or nothing (withheld or refused).
+ */
+export type CellShows = 'value' | 'existence' | 'nothing';
+
+/** One cell of an answer, shown or withheld: a label for the report, and the entities it describes. */
 export interface AnsweredCell {
   /** Where it is in its answer, for the report: `row 3, column total`. */
   label: string;
   /** The distinct entities behind the cell, as hashes (numbers below 2^52). */
   entities: readonly number[];
+  /** What it showed; default `value`. */
+  shows?: CellShows;
 }
 
 /** An answer whose cell covers almost the same entities as a cell of an earlier answer. */
@@ -44,6 +62,7 @@ interface RememberedCell {
   answer: string;
   label: string;
   size: number;
+  shows: CellShows;
   /** Other cells of the same answer over exactly these entities. */
   alike: number;
 }
@@ -51,8 +70,16 @@ interface RememberedCell {
 /** Index steps between two turns of the event loop. */
 const YIELD_EVERY = 1_000_000;
 
+const SHOWS_RANK: Record<CellShows, number> = { nothing: 0, existence: 1, value: 2 };
+
+/** Whether two close cells together say more than each alone: a value against anything, or a shown row against a withheld cell. */
+function tellsMore(a: CellShows, b: CellShows): boolean {
+  return a === 'value' || b === 'value' || (a !== b);
+}
+
 function labelOf(cell: RememberedCell): string {
-  return cell.alike === 0 ? cell.label : `${cell.label} (and ${cell.alike} more cells alike)`;
+  const withheld = cell.shows === 'nothing' ? ' (withheld)' : '';
+  return cell.alike === 0 ? `${cell.label}${withheld}` : `${cell.label}${withheld} (and ${cell.alike} more cells alike)`;
 }
 
 export class AnswerHistory {
@@ -67,9 +94,8 @@ export class AnswerHistory {
   /**
    * The pairs this answer's cells make with remembered cells of earlier answers (never its own),
    * then remembers it (in place of an earlier answer with the same id: a re-run of the same SQL).
-   * Cells within one answer are the person-level checks' concern. Two cells with no entity in
-   * common are never a pair (shown cells hold at least the threshold each), so only cells sharing
-   * an entity are counted, through the inverted index.
+   * Cells within one answer are the person-level checks' concern. Only cells sharing an entity are
+   * counted, through the inverted index.
    */
   async compareAndRemember(answerId: string, cells: readonly AnsweredCell[]): Promise<DifferencingPair[]> {
     // SECURITY: cells of one answer over the same entities (nine counts of one group) are one set:
@@ -81,8 +107,12 @@ export class AnswerHistory {
       const members = [...new Set(cell.entities)];
       const key = [...members].sort((a, b) => a - b).join(',');
       const seen = distinct.get(key);
-      if (seen) seen.cell.alike += 1;
-      else distinct.set(key, { cell: { answer: answerId, label: cell.label, size: members.length, alike: 0 }, members });
+      const shows = cell.shows ?? 'value';
+      if (seen) {
+        seen.cell.alike += 1;
+        // SECURITY: a set counts for the most any copy of it showed (a withheld copy cannot hide a shown one).
+        if (SHOWS_RANK[shows] > SHOWS_RANK[seen.cell.shows]) Object.assign(seen.cell, { shows, label: cell.label });
+      } else distinct.set(key, { cell: { answer: answerId, label: cell.label, size: members.length, shows, alike: 0 }, members });
     }
     const pairs: DifferencingPair[] = [];
     let work = 0;
@@ -101,7 +131,7 @@ export class AnswerHistory {
       for (const [earlier, common] of shared) {
         const difference = cell.size + earlier.size - 2 * common;
         // SECURITY: bounded: past the cap the answer is already reported.
-        if (difference >= 1 && difference < this.options.threshold && pairs.length < MAX_PAIRS_PER_ANSWER) {
+        if (difference >= 1 && difference < this.options.threshold && tellsMore(cell.shows, earlier.shows) && pairs.length < MAX_PAIRS_PER_ANSWER) {
           pairs.push({ earlier: earlier.answer, cell: labelOf(cell), earlierCell: labelOf(earlier), difference });
         }
       }

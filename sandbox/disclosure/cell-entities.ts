@@ -1,7 +1,7 @@
 import { JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBListValue } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import type { AnswerShape } from './answer-shape.js';
-import { companionInnerSql, measureOf } from './check-answer.js';
+import { companionInnerSql, measureOf, rowMembersSql } from './check-answer.js';
 
 /**
  * The entity sets behind an aggregate output's cells (issue #11 item 2, differencing): for each
@@ -95,31 +95,57 @@ export function personalLabels(shape: Extract<AnswerShape, { kind: 'aggregate' }
  * The same memberships, for the differencing history of prod answers (`answer-history.ts`), one row
  * per group instead of one per member (the history keeps numbers, not keys): per personal table and
  * group, its keys and, per measure, the list of 52-bit hashes of the entities counting in its cells.
- * Calls `add` with each shown row's members of each aggregate's cell.
+ * Calls `add` with the members of each aggregate's cell of each group `rowOf` numbers (by the group
+ * key as the companions print it; groups it leaves undefined are skipped).
  */
 export async function forEachCell(
   connection: DuckDBConnection,
   shape: Extract<AnswerShape, { kind: 'aggregate' }>,
-  rowKeys: readonly string[],
+  rowOf: (key: string) => number | undefined,
   add: (row: number, aggregate: number, table: number, entities: number[]) => void,
 ): Promise<void> {
-  const rowOf = new Map(rowKeys.map((key, row) => [key, row]));
   const keys = shape.keys.map((_, i) => `__key${i}`);
   const measures = measureOf(shape);
   const distinct = [...new Set(measures)];
   for (const [table, ref] of shape.personal.entries()) {
     const lists = distinct.map((m) => `list((hash(__e) >> 12)::BIGINT) FILTER (WHERE __r${m} > 0)`);
     const sql = `SELECT ${[...keys, ...lists].join(', ')} FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells WHERE __e IS NOT NULL${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
-    const result = await connection.stream(sql);
-    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-      const keyColumns = keys.map((_, k) => chunk.convertColumnValues(k, JsonDuckDBValueConverter));
-      const listColumns = distinct.map((_, d) => chunk.getColumnValues(keys.length + d) as (DuckDBListValue | null)[]);
-      for (let r = 0; r < chunk.rowCount; r++) {
-        const row = rowOf.get(JSON.stringify(keyColumns.map((column) => column[r])));
-        if (row === undefined) continue;
-        const members = listColumns.map((column) => (column[r]?.items ?? []).map(Number));
-        measures.forEach((m, i) => add(row, i, table, members[distinct.indexOf(m)]!));
-      }
+    await forEachList(connection, sql, keys.length, distinct.length, (key, lists) => {
+      const row = rowOf(key);
+      if (row !== undefined) measures.forEach((m, i) => add(row, i, table, lists[distinct.indexOf(m)]!));
+    });
+  }
+}
+
+/**
+ * `forEachCell` for row-level answers: per personal table and combination of the quasi-identifiers
+ * shown, the list of 52-bit hashes of the entities sharing it. Calls `add` with the members of each
+ * row `rowOf` numbers.
+ */
+export async function forEachRowGroup(
+  connection: DuckDBConnection,
+  shape: Extract<AnswerShape, { kind: 'rows' }>,
+  rowOf: (key: string) => number | undefined,
+  add: (row: number, table: number, entities: number[]) => void,
+): Promise<void> {
+  const keys = shape.quasi.map((_, i) => `__key${i}`);
+  for (const [table, ref] of shape.personal.entries()) {
+    const sql = `SELECT ${[...keys, 'list((hash(__e) >> 12)::BIGINT)'].join(', ')} FROM (${await rowMembersSql(connection, shape, ref)}) AS __rows WHERE __e IS NOT NULL${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
+    await forEachList(connection, sql, keys.length, 1, (key, lists) => {
+      const row = rowOf(key);
+      if (row !== undefined) add(row, table, lists[0]!);
+    });
+  }
+}
+
+/** Streams `sql` (group keys, then lists of numbers): calls `each` with the keys as JSON and the lists. */
+async function forEachList(connection: DuckDBConnection, sql: string, keyCount: number, listCount: number, each: (key: string, lists: number[][]) => void): Promise<void> {
+  const result = await connection.stream(sql);
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const keyColumns = Array.from({ length: keyCount }, (_, k) => chunk.convertColumnValues(k, JsonDuckDBValueConverter));
+    const listColumns = Array.from({ length: listCount }, (_, l) => chunk.getColumnValues(keyCount + l) as (DuckDBListValue | null)[]);
+    for (let r = 0; r < chunk.rowCount; r++) {
+      each(JSON.stringify(keyColumns.map((column) => column[r])), listColumns.map((column) => (column[r]?.items ?? []).map(Number)));
     }
   }
 }

@@ -32,8 +32,22 @@ export interface CheckedRows {
   rows: unknown[][];
   truncated: boolean;
   disclosure: DisclosureReport;
-  /** Aggregates: the group key of each row shown, in order (for the differencing history; never sent to the tenant). */
-  shownKeys?: string[];
+  /**
+   * Every group the answer computed, shown or withheld, with its aggregate columns shown and
+   * withheld (for the differencing history; never sent to the tenant). A cell whose value is null
+   * without being withheld shows nobody and is in neither list. Row-level answers: the shown rows'
+   * combinations of quasi-identifiers.
+   */
+  answered?: AnsweredGroup[];
+}
+
+export interface AnsweredGroup {
+  /** The group's key, as the companions print it. */
+  key: string;
+  /** Whether its row was on the screen (false: withheld whole). */
+  rowShown: boolean;
+  shown: number[];
+  withheld: number[];
 }
 
 type Obj = Record<string, Json>;
@@ -72,7 +86,8 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
       const over = shape.quasi.length > 0 ? `on (${shape.quasi.map((q) => q.label).join(', ')})` : 'in the rows the query selects';
       throw new DomainError('DSC_ERR_NOT_K_ANONYMOUS', `${offending} of ${answer.rows.length} rows describe fewer than ${rules.k} people ${over}: aggregate, generalize, or develop the query in dev`);
     }
-    return { columns, rows: answer.rows.map(strip), truncated: answer.truncated, disclosure: { kind: 'rows', withheldRows: 0, suppressedCells: 0, reasons: [] } };
+    const answered = answer.rows.map((row) => ({ key: keyOf(row, width), rowShown: true, shown: [], withheld: [] }));
+    return { columns, rows: answer.rows.map(strip), truncated: answer.truncated, disclosure: { kind: 'rows', withheldRows: 0, suppressedCells: 0, reasons: [] }, answered };
   }
 
   const cellsByRule = new Map<CellRule, number>();
@@ -98,19 +113,23 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   });
   const withheldRows = measured.filter((m) => m.withheld).length;
   // SECURITY: invariant 8: secondary suppression, shared with exports (desensitize/disclosure.ts).
-  const secondary = secondarySuppression(measured, [...new Set(shape.aggregates.map((a) => a.column))]);
+  const aggregateColumns = [...new Set(shape.aggregates.map((a) => a.column))];
+  const secondary = secondarySuppression(measured, aggregateColumns);
   const hidden = new Set(secondary.rows);
   const nulled = measured.map((m) => new Set(m.failed));
   for (const [row, column] of secondary.cells) nulled[row]!.add(column);
   const rows: unknown[][] = [];
-  const shownKeys: string[] = [];
+  const answered: AnsweredGroup[] = [];
   let suppressedCells = 0;
   measured.forEach((m, index) => {
-    if (m.withheld || hidden.has(index)) return;
+    if (m.withheld || hidden.has(index)) {
+      answered.push({ key: m.key, rowShown: false, shown: [], withheld: aggregateColumns });
+      return;
+    }
     for (const column of nulled[index]!) m.row[column] = null;
     suppressedCells += nulled[index]!.size;
     rows.push(m.row);
-    shownKeys.push(m.key);
+    answered.push({ key: m.key, rowShown: true, shown: aggregateColumns.filter((c) => m.row[c] !== null), withheld: [...nulled[index]!] });
   });
   const added = secondary.rows.length + secondary.cells.length;
   const reasons: string[] = [];
@@ -122,7 +141,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     rows,
     truncated: answer.truncated,
     disclosure: { kind: 'aggregate', withheldRows: answer.rows.length - rows.length, suppressedCells, reasons },
-    shownKeys,
+    answered,
   };
 }
 
@@ -322,6 +341,25 @@ function companionNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref
 export async function companionInnerSql(connection: DuckDBConnection, shape: Extract<AnswerShape, { kind: 'aggregate' }>, ref: PersonalRef): Promise<string> {
   const [inner] = await render(connection, [companionNode(shape, ref)]);
   return inner!;
+}
+
+/**
+ * The members of a row-level answer's rows over one personal table, rendered: one row per
+ * (combination of the quasi-identifiers shown, entity), the combination as `__key<i>` and the
+ * entity as `__e` (`cell-entities.ts`, the differencing history).
+ */
+export async function rowMembersSql(connection: DuckDBConnection, shape: Extract<AnswerShape, { kind: 'rows' }>, ref: PersonalRef): Promise<string> {
+  const node = shape.node as Obj;
+  const entity: Obj = { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [ref.entityColumn], alias: '' };
+  const keys = shape.quasi.map((q) => q.expr);
+  const members: Obj = {
+    ...node, from_table: augmentFrom(shape.from, shape.personal), having: null, modifiers: [], qualify: null, sample: null, aggregate_handling: 'STANDARD_HANDLING',
+    select_list: [...keys.map((key, i) => aliased(key, `__key${i}`)), aliased(entity, '__e')],
+    group_expressions: [...keys.map(clone), entity],
+    group_sets: [[...keys.map((_, i) => i), keys.length]],
+  };
+  const [sql] = await render(connection, [members]);
+  return sql!;
 }
 
 /** Per aggregate, the index of the companion columns (`__r<m>`, `__c<m>`) that measure it. */

@@ -5,10 +5,10 @@ import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type D
 import { DomainError } from '../../core/errors.js';
 import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
-import { AnswerHistory, type DifferencingPair as AnswerPair } from '../disclosure/answer-history.js';
+import { AnswerHistory, type CellShows, type DifferencingPair as AnswerPair } from '../disclosure/answer-history.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
-import { cellEntities, forEachCell, personalLabels, type CellEntity } from '../disclosure/cell-entities.js';
-import { checkedAnswer, reviewOutput, type CheckedRows } from '../disclosure/check-answer.js';
+import { cellEntities, forEachCell, forEachRowGroup, personalLabels, type CellEntity } from '../disclosure/cell-entities.js';
+import { checkedAnswer, reviewOutput, type AnsweredGroup } from '../disclosure/check-answer.js';
 import type { OutputFindings } from '../disclosure/output-findings.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
@@ -487,49 +487,71 @@ export class TenantEngine {
       // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
       if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
       if (!shape) return await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
-      const { shownKeys, ...checked } = await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))));
-      if (shape.kind === 'aggregate' && shownKeys && shownKeys.length > 0) this.rememberAnswer(sql, shape, checked, shownKeys);
+      const { answered, ...checked } = await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))));
+      if (answered && answered.length > 0) this.rememberAnswer(sql, shape, checked.columns.map((c) => c.name), answered);
       return checked;
     } catch (error) {
+      // SECURITY: invariant 8: an answer refused as too small (or not k-anonymous) answered a question too: remembered as withheld.
+      if (shape && shape.kind !== 'uncheckable' && error instanceof DomainError && error.code === 'DSC_ERR_NOT_K_ANONYMOUS') this.rememberAnswer(sql, shape, [], 'refused');
       if (error instanceof DomainError && error.code.startsWith('DSC_ERR_')) return { columns: [], rows: [], truncated: false, refusal: { code: error.code, message: error.message } };
       throw error;
     }
   }
 
   /**
-   * Differencing across the tenant's own prod answers (issue #11 item 3): after a checked aggregate
-   * answer has been shown (nothing waits on this), the entity sets of its shown cells are compared
-   * with those of the tenant's earlier answers (`answer-history.ts`), and pairs that differ by 1 to
-   * threshold - 1 entities are reported for the supervisors' audit. Cells shown as null show
-   * nobody and are left out; an answer with more memberships than the history keeps is not compared.
+   * Differencing across the tenant's own prod answers (issue #11 item 3): after a checked answer
+   * has been given (nothing waits on this), the entity sets of its cells, shown and withheld, are
+   * compared with those of the tenant's earlier answers (`answer-history.ts`), and close pairs are
+   * reported for the supervisors' audit. `groups` are the groups the answer computed; `refused`:
+   * the answer was refused as too small, and every group of its selection is remembered as
+   * withheld. A row-level answer's rows are cells that show only that they exist. Cells whose value
+   * is null without being withheld show nobody and are left out; an answer with more memberships
+   * than the history keeps is not compared.
    */
-  private rememberAnswer(sql: string, shape: Extract<AnswerShape, { kind: 'aggregate' }>, shown: CheckedRows, shownKeys: string[]): void {
+  private rememberAnswer(sql: string, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, columnNames: string[], groups: AnsweredGroup[] | 'refused'): void {
     const answerId = createHash('sha256').update(sql).digest('hex');
     const history = histories.get(this.dir) ?? new AnswerHistory({ threshold: DEFAULT_DISCLOSURE_RULES.minEntities, maxMemberships: HISTORY_MAX_MEMBERSHIPS });
     histories.set(this.dir, history);
+    // Row-level answers have one cell per row (column -1: the row itself).
+    const cellColumns = shape.kind === 'aggregate' ? [...new Set(shape.aggregates.map((a) => a.column))] : [-1];
+    const rows = groups === 'refused' ? [] : answeredRows(groups, shape.kind);
+    const index = new Map<string, number>();
+    if (groups !== 'refused') groups.forEach((group, row) => { if (!index.has(group.key)) index.set(group.key, row); });
+    // A refused answer's groups are numbered as they are read: all of them were withheld.
+    const rowOf = (key: string): number | undefined => {
+      if (groups !== 'refused') return index.get(key);
+      if (!index.has(key)) {
+        index.set(key, rows.length);
+        rows.push({ label: shape.kind === 'aggregate' ? 'a refused group' : 'a refused row', cells: new Map(cellColumns.map((c) => [c, 'nothing' as const])) });
+      }
+      return index.get(key);
+    };
     // SECURITY: invariant 8: labels name cells by position as well as by the names the operator chose
     // (two columns may be named alike), cut short so that no label outgrows the event's bound
     // (HostEventSchema) and the pair is dropped on its way to the audit.
-    const names = shown.columns.map((c, i) => `${cutUnits(c.name, CELL_NAME_UNITS)} (column ${i + 1})`);
+    const nameOf = (column: number) => (column < 0 ? '' : columnNames[column] === undefined ? `, column ${column + 1}` : `, ${cutUnits(columnNames[column]!, CELL_NAME_UNITS)} (column ${column + 1})`);
     void this.withConnection('prod', async (connection) => {
-      // Cells numbered (table, row, output column): labels are made once per cell, not per member.
-      const columns = shown.columns.length;
-      const sets = new Map<number, number[]>();
+      // Cells by (table, row, column): labels are made once per cell, not per member.
+      const sets = new Map<string, { table: number; row: number; column: number; entities: number[] }>();
       let memberships = 0;
-      await forEachCell(connection, shape, shownKeys, (row, aggregate, table, entities) => {
-        const column = shape.aggregates[aggregate]!.column;
-        // A cell shown as null shows nobody; aggregates sharing a column make one cell (their union).
-        if (shown.rows[row]?.[column] === null || entities.length === 0) return;
-        const cell = (table * shownKeys.length + row) * columns + column;
+      const add = (row: number, column: number, table: number, entities: number[]) => {
+        // A null cell not withheld shows nobody; aggregates sharing a column make one cell (their union).
+        if (!rows[row]!.cells.has(column) || entities.length === 0) return;
+        const key = `${table}:${row}:${column}`;
         memberships += entities.length;
-        sets.set(cell, [...(sets.get(cell) ?? []), ...entities]);
-      });
-      if (memberships > HISTORY_MAX_MEMBERSHIPS) return;
-      const label = (cell: number) => {
-        const [column, row, table] = [cell % columns, Math.floor(cell / columns) % shownKeys.length, Math.floor(cell / columns / shownKeys.length)];
-        return `row ${row}, ${names[column]}${shape.personal.length > 1 ? ` (${cutUnits(shape.personal[table]!.alias, CELL_NAME_UNITS)})` : ''}`;
+        const cell = sets.get(key);
+        if (cell) cell.entities.push(...entities);
+        else sets.set(key, { table, row, column, entities: [...entities] });
       };
-      const pairs = await history.compareAndRemember(answerId, [...sets].map(([cell, entities]) => ({ label: label(cell), entities })));
+      if (shape.kind === 'aggregate') await forEachCell(connection, shape, rowOf, (row, aggregate, table, entities) => add(row, shape.aggregates[aggregate]!.column, table, entities));
+      else await forEachRowGroup(connection, shape, rowOf, (row, table, entities) => add(row, -1, table, entities));
+      if (memberships > HISTORY_MAX_MEMBERSHIPS) return;
+      const cells = [...sets.values()].map(({ table, row, column, entities }) => ({
+        label: `${rows[row]!.label}${nameOf(column)}${shape.personal.length > 1 ? ` (${cutUnits(shape.personal[table]!.alias, CELL_NAME_UNITS)})` : ''}`,
+        entities,
+        shows: rows[row]!.cells.get(column)!,
+      }));
+      const pairs = await history.compareAndRemember(answerId, cells);
       if (pairs.length > 0) this.onAnswerPairs?.({ sqlSha256: answerId, pairs });
     }).catch(() => undefined);
   }
@@ -780,6 +802,21 @@ const RUNTIME_HINTS: Record<string, string> = {
  * is visible), then the byte cap over what came back.
  */
 const UNALIGNED = 'the rows of the snapshot could not be matched one by one to the rows the checks measured (rows in another order in a second run of a query without a complete ORDER BY, or an output too large to check whole): add an ORDER BY over every output column, or narrow the output';
+
+/**
+ * The groups of an answer as the differencing history labels them: shown rows by their position in
+ * the answer the operator saw, withheld ones as such; per cell (aggregate column, or -1 for a
+ * row-level answer's row), what it showed.
+ */
+function answeredRows(groups: readonly AnsweredGroup[], kind: 'aggregate' | 'rows'): { label: string; cells: Map<number, CellShows> }[] {
+  let shownRow = 0;
+  return groups.map((group) => {
+    const cells = kind === 'rows'
+      ? new Map<number, CellShows>([[-1, 'existence']])
+      : new Map<number, CellShows>([...group.shown.map((c) => [c, 'value'] as const), ...group.withheld.map((c) => [c, 'nothing'] as const)]);
+    return { label: group.rowShown ? `row ${shownRow++}` : 'a withheld group', cells };
+  });
+}
 
 /** Whether `rows` are the checked rows from position `from` on (values as JSON, as the checks read them). */
 function sameRows(rows: unknown[][], checked: readonly unknown[][], from: number): boolean {

@@ -8,14 +8,14 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from '../helpers/expect-status.js';
-import { knownPerson, licensePayTenant } from '../helpers/pay-fixture.js';
+import { knownPerson, licensePayTenant, uniqueMaskedMobiles } from '../helpers/pay-fixture.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 const OPERATOR = { role: 'operator', org: 'p1', sub: 'pat' } as const;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-interface Entry { action: string; target: string; details: { sqlSha256: string; pairs: number; smallestDifference: number; examples: { earlier: string; difference: number }[] } }
+interface Entry { action: string; target: string; details: { sqlSha256: string; pairs: number; smallestDifference: number; examples: { earlier: string; cell: string; earlierCell: string; difference: number }[] } }
 
 describe('pairs of a tenant\'s own prod answers', () => {
   let t: TestApp;
@@ -54,5 +54,53 @@ describe('pairs of a tenant\'s own prod answers', () => {
     expect(entry!.details.examples.every((p) => p.difference === 1)).toBe(true);
     // Nothing of a person's values is in the audit: hashes, cell names and counts only.
     expect(JSON.stringify(entries)).not.toContain(person.mobile);
+  });
+
+  it('reports the withheld-or-shown oracle: a withheld answer and a shown one a person apart, and the question asked of that person', async () => {
+    // Ten people an outsider can name (their masked mobiles are unique); nine of them make a group
+    // just below the threshold, all ten one just at it.
+    const ten = await uniqueMaskedMobiles(10);
+    const among = (mobiles: string[]) => `mobile IN (${mobiles.map((m) => `'${m}'`).join(', ')})`;
+    const nine = `SELECT count(*) AS n FROM pay WHERE ${among(ten.slice(0, 9))}`;
+    const all = `SELECT count(*) AS n FROM pay WHERE ${among(ten)}`;
+    // The question of the tenth person: paid above 1,000,000 once? Shown if so, withheld if not.
+    const oracle = `SELECT count(*) AS n FROM pay WHERE ${among(ten.slice(0, 9))} OR (mobile = '${ten[9]}' AND amount > 1000000)`;
+    // The same nine asked grouped: the whole selection is refused (too few people), and remembered as withheld.
+    const grouped = `SELECT district, count(*) AS n FROM pay WHERE ${among(ten.slice(0, 9))} AND amount > 0 GROUP BY district`;
+
+    const withheld = await ask(nine);
+    expect(withheld.rows).toHaveLength(0);
+    expect(withheld.disclosure.withheldRows).toBe(1);
+    expect(expectStatus(await t.call(OPERATOR, 'POST', '/v1/query', { sql: grouped, env: 'prod' }), 422).json().code).toBe('DSC_ERR_NOT_K_ANONYMOUS');
+    const shown = await ask(all);
+    expect(shown.rows).toEqual([['200']]);
+    expect((await ask(oracle)).rows).toHaveLength(0);
+
+    const entryFor = async (sql: string) => {
+      await waitUntil(`the pair of ${sql.slice(0, 40)} in the audit`, async () => (await pairsInAudit()).some((e) => e.details.sqlSha256 === sha256(sql)), { deadlineMs: 60_000, intervalMs: 200 });
+      return (await pairsInAudit()).find((e) => e.details.sqlSha256 === sha256(sql))!;
+    };
+    // The shown answer is one person from the withheld one and from the refused selection.
+    const atShown = await entryFor(all);
+    expect(atShown.details.smallestDifference).toBe(1);
+    expect(atShown.details.examples.map((p) => p.earlier).sort()).toEqual([sha256(nine), sha256(grouped)].sort());
+    expect(atShown.details.examples.find((p) => p.earlier === sha256(nine))!.earlierCell).toBe('a withheld group, n (column 1) (withheld)');
+    expect(atShown.details.examples.find((p) => p.earlier === sha256(grouped))!.earlierCell).toBe('a refused group, column 2 (withheld)');
+    // The oracle's answer (withheld) is one person from the shown answer: the question is on record.
+    const atOracle = await entryFor(oracle);
+    expect(atOracle.details.examples).toEqual([{ earlier: sha256(all), cell: 'a withheld group, n (column 1) (withheld)', earlierCell: 'row 0, n (column 1)', difference: 1 }]);
+  });
+
+  it('reports the same oracle on row-level answers: a refused answer and a shown one a person apart', async () => {
+    const mobiles = (await uniqueMaskedMobiles(20)).slice(10);
+    const among = (list: string[]) => `mobile IN (${list.map((m) => `'${m}'`).join(', ')})`;
+    // Four people of 二区 are fewer than k = 5: refused. Five are shown (the district, once).
+    const four = `SELECT DISTINCT district FROM pay WHERE ${among(mobiles.slice(0, 4))}`;
+    const five = `SELECT DISTINCT district FROM pay WHERE ${among(mobiles.slice(0, 5))}`;
+    expect(expectStatus(await t.call(OPERATOR, 'POST', '/v1/query', { sql: four, env: 'prod' }), 422).json().code).toBe('DSC_ERR_NOT_K_ANONYMOUS');
+    expect((await ask(five)).rows).toEqual([['二区']]);
+    await waitUntil('the row-level pair in the audit', async () => (await pairsInAudit()).some((e) => e.details.sqlSha256 === sha256(five)), { deadlineMs: 60_000, intervalMs: 200 });
+    const entry = (await pairsInAudit()).find((e) => e.details.sqlSha256 === sha256(five))!;
+    expect(entry.details.examples).toEqual([{ earlier: sha256(four), cell: 'row 0', earlierCell: 'a refused row (withheld)', difference: 1 }]);
   });
 });

@@ -79,4 +79,38 @@ describe('AnswerHistory', () => {
     const pairs = await history.compareAndRemember('a2', [{ label: 'n', entities: range(1, 100) }]);
     expect(pairs.map((p) => [p.earlier, p.earlierCell, p.difference])).toEqual([['a1', 'n0 (and 8 more cells alike)', 1]]);
   });
+
+  it('remembers withheld cells: a withheld set and a shown set one person apart are a pair, two withheld sets are not', async () => {
+    const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
+    // "Born before 1 May": 9 people, withheld. Nothing to compare with yet.
+    expect(await history.compareAndRemember('before', [{ label: 'count', entities: range(0, 9), shows: 'nothing' }])).toEqual([]);
+    // "Born before 1 May, but not person 0": 8 people, withheld: two withheld cells show nothing.
+    expect(await history.compareAndRemember('fewer', [{ label: 'count', entities: range(1, 9), shows: 'nothing' }])).toEqual([]);
+    // "On or before 1 May": 10 people, shown: one apart from the first, two from the second.
+    const shown = await history.compareAndRemember('on or before', [{ label: 'count', entities: range(0, 10) }]);
+    expect(shown.map((p) => [p.earlier, p.earlierCell, p.difference])).toEqual([['before', 'count (withheld)', 1], ['fewer', 'count (withheld)', 2]]);
+    // The oracle query: the nine plus person 9 "if they earn above X": withheld (person 9 does not):
+    // its set is the first's (no pair with it), one apart from the shown answer.
+    const oracle = await history.compareAndRemember('oracle', [{ label: 'count', entities: range(0, 9), shows: 'nothing' }]);
+    expect(oracle.map((p) => [p.earlier, p.cell, p.difference])).toEqual([['on or before', 'count (withheld)', 1]]);
+  });
+
+  it('counts a set shown anywhere in an answer as shown, whatever copies of it were withheld', async () => {
+    const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
+    await history.compareAndRemember('a1', [{ label: 'w', entities: range(0, 9), shows: 'nothing' }]);
+    const pairs = await history.compareAndRemember('a2', [{ label: 'withheld copy', entities: range(0, 10), shows: 'nothing' }, { label: 'shown copy', entities: range(0, 10) }]);
+    expect(pairs.map((p) => [p.cell, p.earlierCell])).toEqual([['shown copy (and 1 more cells alike)', 'w (withheld)']]);
+  });
+
+  it('pairs a shown row of a row-level answer with a withheld cell, never with another shown row', async () => {
+    const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
+    await history.compareAndRemember('five', [{ label: 'row 0', entities: range(0, 5), shows: 'existence' }]);
+    // Another row-level answer over four of them (shown: 4 apart, but existence against existence).
+    expect(await history.compareAndRemember('six', [{ label: 'row 0', entities: range(0, 6), shows: 'existence' }])).toEqual([]);
+    // Refused: four of the five (a row of fewer than k).
+    const refused = await history.compareAndRemember('four', [{ label: 'a refused row', entities: range(0, 4), shows: 'nothing' }]);
+    expect(refused.map((p) => [p.earlier, p.difference])).toEqual([['five', 1], ['six', 2]]);
+    // A shown value against a shown row is a pair too.
+    expect((await history.compareAndRemember('count', [{ label: 'n', entities: range(0, 12) }])).map((p) => p.earlier)).toEqual(['five', 'six', 'four']);
+  });
 });
