@@ -77,6 +77,27 @@ function tellsMore(a: CellShows, b: CellShows): boolean {
   return a === 'value' || b === 'value' || (a !== b);
 }
 
+/** The distinct members in ascending order. */
+function sortedDistinct(entities: readonly number[]): Float64Array {
+  const sorted = Float64Array.from(entities).sort();
+  let kept = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[kept++] = sorted[i]!;
+  return sorted.subarray(0, kept);
+}
+
+/** A 32-bit digest of sorted members (their low 32 bits: the hashes are below 2^53, so `| 0` is exact arithmetic mod 2^32). */
+function digestOf(members: Float64Array): number {
+  let digest = members.length;
+  for (const member of members) digest = (Math.imul(digest, 31) + (member | 0)) | 0;
+  return digest;
+}
+
+function sameMembers(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function labelOf(cell: RememberedCell): string {
   const withheld = cell.shows === 'nothing' ? ' (withheld)' : '';
   return cell.alike === 0 ? `${cell.label}${withheld}` : `${cell.label}${withheld} (and ${cell.alike} more cells alike)`;
@@ -86,7 +107,7 @@ export class AnswerHistory {
   /** Per entity, the remembered cells it is in (an inverted index: cost follows shared entities, not cells). */
   private readonly cellsOf = new Map<number, RememberedCell[]>();
   /** Answers in the order remembered, with their cells and members, for forgetting the oldest. */
-  private readonly answers = new Map<string, Map<RememberedCell, readonly number[]>>();
+  private readonly answers = new Map<string, Map<RememberedCell, Float64Array>>();
   private memberships = 0;
 
   constructor(private readonly options: { threshold: number; maxMemberships: number }) {}
@@ -102,21 +123,29 @@ export class AnswerHistory {
     // compared and remembered once, so copies neither pad an answer past the bound nor multiply the
     // work (a comparison that blocked the engine process past a query's limit got the process
     // stopped, and its history with it).
-    const distinct = new Map<string, { cell: RememberedCell; members: number[] }>();
+    const distinct: { cell: RememberedCell; members: Float64Array }[] = [];
+    // Buckets by a digest of the sorted members; equal sets are then found by comparing the members
+    // themselves (a digest collision only costs a comparison, never merges two different sets).
+    const byDigest = new Map<number, number[]>();
     for (const cell of cells) {
-      const members = [...new Set(cell.entities)];
-      const key = [...members].sort((a, b) => a - b).join(',');
-      const seen = distinct.get(key);
+      const members = sortedDistinct(cell.entities);
+      const digest = digestOf(members);
+      const bucket = byDigest.get(digest) ?? [];
+      const seen = bucket.map((i) => distinct[i]!).find((other) => sameMembers(other.members, members));
       const shows = cell.shows ?? 'value';
       if (seen) {
         seen.cell.alike += 1;
         // SECURITY: a set counts for the most any copy of it showed (a withheld copy cannot hide a shown one).
         if (SHOWS_RANK[shows] > SHOWS_RANK[seen.cell.shows]) Object.assign(seen.cell, { shows, label: cell.label });
-      } else distinct.set(key, { cell: { answer: answerId, label: cell.label, size: members.length, shows, alike: 0 }, members });
+        continue;
+      }
+      bucket.push(distinct.length);
+      byDigest.set(digest, bucket);
+      distinct.push({ cell: { answer: answerId, label: cell.label, size: members.length, shows, alike: 0 }, members });
     }
     const pairs: DifferencingPair[] = [];
     let work = 0;
-    for (const { cell, members } of distinct.values()) {
+    for (const { cell, members } of distinct) {
       const shared = new Map<RememberedCell, number>();
       for (const entity of members) {
         const holders = this.cellsOf.get(entity) ?? [];
@@ -136,11 +165,11 @@ export class AnswerHistory {
         }
       }
     }
-    this.remember(answerId, [...distinct.values()]);
+    this.remember(answerId, distinct);
     return pairs;
   }
 
-  private remember(id: string, cells: { cell: RememberedCell; members: number[] }[]): void {
+  private remember(id: string, cells: { cell: RememberedCell; members: Float64Array }[]): void {
     const size = cells.reduce((n, c) => n + c.members.length, 0);
     const previous = this.answers.get(id);
     if (previous) this.forget(id, previous);
@@ -149,7 +178,7 @@ export class AnswerHistory {
       if (this.memberships + size <= this.options.maxMemberships) break;
       this.forget(oldest, answer);
     }
-    const remembered = new Map<RememberedCell, readonly number[]>();
+    const remembered = new Map<RememberedCell, Float64Array>();
     for (const { cell, members } of cells) {
       remembered.set(cell, members);
       for (const entity of members) {
@@ -163,12 +192,15 @@ export class AnswerHistory {
     this.memberships += size;
   }
 
-  private forget(id: string, answer: Map<RememberedCell, readonly number[]>): void {
+  private forget(id: string, answer: Map<RememberedCell, Float64Array>): void {
     for (const [cell, members] of answer) {
       for (const entity of members) {
-        const left = (this.cellsOf.get(entity) ?? []).filter((c) => c !== cell);
-        if (left.length > 0) this.cellsOf.set(entity, left);
-        else this.cellsOf.delete(entity);
+        // Removed in place (a holder list is short: the remembered cells holding one entity).
+        const holders = this.cellsOf.get(entity);
+        if (!holders) continue;
+        const at = holders.indexOf(cell);
+        if (at >= 0) holders.splice(at, 1);
+        if (holders.length === 0) this.cellsOf.delete(entity);
       }
       this.memberships -= cell.size;
     }

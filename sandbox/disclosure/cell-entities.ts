@@ -94,58 +94,79 @@ export function personalLabels(shape: Extract<AnswerShape, { kind: 'aggregate' }
 /**
  * The same memberships, for the differencing history of prod answers (`answer-history.ts`), one row
  * per group instead of one per member (the history keeps numbers, not keys): per personal table and
- * group, its keys and, per measure, the list of 52-bit hashes of the entities counting in its cells.
- * Calls `add` with the members of each aggregate's cell of each group `rowOf` numbers (by the group
- * key as the companions print it; groups it leaves undefined are skipped).
+ * group, its keys and, per measure, the list of 52-bit hashes of the entities counting in its cells
+ * (as doubles: exact below 2^53, and read without a BigInt per member). A measure whose members are
+ * the first measure's in a group (`count(*)` and `sum(amount)` of non-null amounts) is flagged so,
+ * and its list is not read twice. Calls `add` with the members of each aggregate's cell of each
+ * group `rowOf` numbers (by the group key as the companions print it; groups it leaves undefined are
+ * skipped); reading stops when `add` returns false.
  */
 export async function forEachCell(
   connection: DuckDBConnection,
   shape: Extract<AnswerShape, { kind: 'aggregate' }>,
   rowOf: (key: string) => number | undefined,
-  add: (row: number, aggregate: number, table: number, entities: number[]) => void,
+  add: (row: number, aggregate: number, table: number, entities: readonly number[]) => boolean,
 ): Promise<void> {
   const keys = shape.keys.map((_, i) => `__key${i}`);
   const measures = measureOf(shape);
-  const distinct = [...new Set(measures)];
+  const [first, ...others] = [...new Set(measures)];
   for (const [table, ref] of shape.personal.entries()) {
-    const lists = distinct.map((m) => `list((hash(__e) >> 12)::BIGINT) FILTER (WHERE __r${m} > 0)`);
-    const sql = `SELECT ${[...keys, ...lists].join(', ')} FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells WHERE __e IS NOT NULL${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
-    await forEachList(connection, sql, keys.length, distinct.length, (key, lists) => {
+    // A later measure's list is NULL when its members are the first's (an empty list is [], never NULL).
+    const listOf = (m: number) => `coalesce(list(${MEMBER}) FILTER (WHERE __r${m} > 0), [])`;
+    const lists = [listOf(first!), ...others.map((m) => `CASE WHEN bool_and((__r${first} > 0) = (__r${m} > 0)) THEN NULL ELSE ${listOf(m)} END`)];
+    const sql = `SELECT ${[...keys, ...lists].join(', ')} FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells WHERE __e IS NOT NULL${groupBy(keys)}`;
+    const more = await forEachList(connection, sql, keys.length, lists.length, (key, read) => {
       const row = rowOf(key);
-      if (row !== undefined) measures.forEach((m, i) => add(row, i, table, lists[distinct.indexOf(m)]!));
+      if (row === undefined) return true;
+      const [firstMembers, ...otherMembers] = read();
+      return measures.every((m, i) => add(row, i, table, (m === first ? firstMembers : otherMembers[others.indexOf(m)] ?? firstMembers) ?? []));
     });
+    if (!more) return;
   }
 }
 
 /**
  * `forEachCell` for row-level answers: per personal table and combination of the quasi-identifiers
  * shown, the list of 52-bit hashes of the entities sharing it. Calls `add` with the members of each
- * row `rowOf` numbers.
+ * row `rowOf` numbers; reading stops when `add` returns false.
  */
 export async function forEachRowGroup(
   connection: DuckDBConnection,
   shape: Extract<AnswerShape, { kind: 'rows' }>,
   rowOf: (key: string) => number | undefined,
-  add: (row: number, table: number, entities: number[]) => void,
+  add: (row: number, table: number, entities: readonly number[]) => boolean,
 ): Promise<void> {
   const keys = shape.quasi.map((_, i) => `__key${i}`);
   for (const [table, ref] of shape.personal.entries()) {
-    const sql = `SELECT ${[...keys, 'list((hash(__e) >> 12)::BIGINT)'].join(', ')} FROM (${await rowMembersSql(connection, shape, ref)}) AS __rows WHERE __e IS NOT NULL${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
-    await forEachList(connection, sql, keys.length, 1, (key, lists) => {
+    const sql = `SELECT ${[...keys, `list(${MEMBER})`].join(', ')} FROM (${await rowMembersSql(connection, shape, ref)}) AS __rows WHERE __e IS NOT NULL${groupBy(keys)}`;
+    const more = await forEachList(connection, sql, keys.length, 1, (key, read) => {
       const row = rowOf(key);
-      if (row !== undefined) add(row, table, lists[0]!);
+      return row === undefined || add(row, table, read()[0]!);
     });
+    if (!more) return;
   }
 }
 
-/** Streams `sql` (group keys, then lists of numbers): calls `each` with the keys as JSON and the lists. */
-async function forEachList(connection: DuckDBConnection, sql: string, keyCount: number, listCount: number, each: (key: string, lists: number[][]) => void): Promise<void> {
+/** An entity as the history keeps it: 52 bits of DuckDB's 64-bit hash of its key, as a double. */
+const MEMBER = '(hash(__e) >> 12)::DOUBLE';
+
+function groupBy(keys: string[]): string {
+  return keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : '';
+}
+
+/**
+ * Streams `sql` (group keys, then lists of numbers): calls `each` with the keys as JSON and a reader
+ * of the lists (null lists stay null). Stops, returning false, when `each` returns false.
+ */
+async function forEachList(connection: DuckDBConnection, sql: string, keyCount: number, listCount: number, each: (key: string, read: () => (number[] | null)[]) => boolean): Promise<boolean> {
   const result = await connection.stream(sql);
   for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
     const keyColumns = Array.from({ length: keyCount }, (_, k) => chunk.convertColumnValues(k, JsonDuckDBValueConverter));
     const listColumns = Array.from({ length: listCount }, (_, l) => chunk.getColumnValues(keyCount + l) as (DuckDBListValue | null)[]);
     for (let r = 0; r < chunk.rowCount; r++) {
-      each(JSON.stringify(keyColumns.map((column) => column[r])), listColumns.map((column) => (column[r]?.items ?? []).map(Number)));
+      const read = () => listColumns.map((column) => (column[r] ? (column[r]!.items as number[]) : null));
+      if (!each(JSON.stringify(keyColumns.map((column) => column[r])), read)) return false;
     }
   }
+  return true;
 }

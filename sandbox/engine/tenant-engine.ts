@@ -534,14 +534,16 @@ export class TenantEngine {
       // Cells by (table, row, column): labels are made once per cell, not per member.
       const sets = new Map<string, { table: number; row: number; column: number; entities: number[] }>();
       let memberships = 0;
-      const add = (row: number, column: number, table: number, entities: number[]) => {
+      const add = (row: number, column: number, table: number, entities: readonly number[]): boolean => {
         // A null cell not withheld shows nobody; aggregates sharing a column make one cell (their union).
-        if (!rows[row]!.cells.has(column) || entities.length === 0) return;
+        if (!rows[row]!.cells.has(column) || entities.length === 0) return true;
         const key = `${table}:${row}:${column}`;
         memberships += entities.length;
         const cell = sets.get(key);
         if (cell) cell.entities.push(...entities);
         else sets.set(key, { table, row, column, entities: [...entities] });
+        // Past the bound the answer is neither compared nor kept: reading stops here.
+        return memberships <= HISTORY_MAX_MEMBERSHIPS;
       };
       if (shape.kind === 'aggregate') await forEachCell(connection, shape, rowOf, (row, aggregate, table, entities) => add(row, shape.aggregates[aggregate]!.column, table, entities));
       else await forEachRowGroup(connection, shape, rowOf, (row, table, entities) => add(row, -1, table, entities));

@@ -103,4 +103,19 @@ describe('pairs of a tenant\'s own prod answers', () => {
     const entry = (await pairsInAudit()).find((e) => e.details.sqlSha256 === sha256(five))!;
     expect(entry.details.examples).toEqual([{ earlier: sha256(four), cell: 'row 0', earlierCell: 'a refused row (withheld)', difference: 1 }]);
   });
+
+  it('keeps each aggregate\'s own members: a FILTER that leaves one person out of one column is a set of its own', async () => {
+    const [mobile] = (await uniqueMaskedMobiles(21)).slice(20);
+    // Column n counts everyone in 二区, column m everyone but one person: one answer, two sets (had
+    // the history taken m's members for n's, the answer below would pair with nothing).
+    const both = `SELECT count(*) AS n, count(*) FILTER (WHERE mobile <> '${mobile}') AS m FROM pay WHERE district = '二区' AND amount >= 100`;
+    // Everyone in 二区 again: the same set as n (no pair), one person from m.
+    const everyone = `SELECT count(*) AS everyone FROM pay WHERE district = '二区' AND amount >= 99`;
+    // m is withheld: one person short of its group is a cell the threshold judges by those left out.
+    expect((await ask(both)).rows).toEqual([['2000', null]]);
+    expect((await ask(everyone)).rows).toHaveLength(1);
+    await waitUntil('the FILTER pair in the audit', async () => (await pairsInAudit()).some((e) => e.details.sqlSha256 === sha256(everyone)), { deadlineMs: 60_000, intervalMs: 200 });
+    const entry = (await pairsInAudit()).find((e) => e.details.sqlSha256 === sha256(everyone))!;
+    expect(entry.details.examples).toEqual([{ earlier: sha256(both), cell: 'row 0, everyone (column 1)', earlierCell: 'row 0, m (column 2) (withheld)', difference: 1 }]);
+  });
 });
