@@ -210,8 +210,8 @@ export type ExportReadTask = z.infer<typeof ExportReadTaskSchema>;
 
 /** Trusted: the delivered data file of an approved version, for its recipient, under `package/`. */
 export const ExportDeliverTaskSchema = z.object({
-  kind: z.literal('export-deliver'), exportId: ExportIdSchema, version: ExportVersionSchema, format: ExportFormatSchema, recipient: TenantIdSchema,
-  /** The recipient's fingerprint key for this export (hex), derived domain-side; never written to the package. */
+  kind: z.literal('export-deliver'), exportId: ExportIdSchema, version: ExportVersionSchema, format: ExportFormatSchema,
+  /** The recipient's fingerprint key for this export (hex), derived domain-side; never written to the package. The recipient itself is not sent: the key alone marks the file. */
   fingerprintKey: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type ExportDeliverTask = z.infer<typeof ExportDeliverTaskSchema>;

@@ -28,7 +28,7 @@ export interface ExportEngine {
   exportSnapshot(task: { tenantId: string; exportId: string; version: number; sql: string; maxRows: number; timeoutMs: number }): Promise<ExportSnapshotResult>;
   exportDerive(task: { exportId: string; fromVersion: number; version: number; mitigation: ExportMitigation }): Promise<DerivedSnapshot>;
   exportRead(task: { exportId: string; version: number; limit: number }): Promise<ExportRows>;
-  exportDeliver(task: { exportId: string; version: number; format: ExportFormat; recipient: string; fingerprintKey: string }): Promise<DeliveredFile>;
+  exportDeliver(task: { exportId: string; version: number; format: ExportFormat; fingerprintKey: string }): Promise<DeliveredFile>;
   /** The differencing check of a version's cells (`export-checks.ts`). */
   exportDifference(task: DifferenceTask): Promise<DifferencingResult>;
   /** Differencing again at approval and, when nothing is too close, the version's cells added to the release store. */
@@ -277,7 +277,7 @@ export function createExportService(deps: {
   async function buildPackage(record: ExportRecord, version: ExportVersionRecord, reviews: ReviewRecord[]): Promise<{ manifest: Manifest; pkg: NonNullable<ExportRecord['package']> }> {
     removePackage(deps.dataDir, record.id, version.version, { keepManifest: false });
     const delivered = await deps.engine.exportDeliver({
-      exportId: record.id, version: version.version, format: record.format, recipient: record.recipient,
+      exportId: record.id, version: version.version, format: record.format,
       fingerprintKey: deps.fingerprintKey(record.id, record.recipient).toString('hex'),
     });
     const packagedAt = nowIso();
