@@ -127,8 +127,11 @@ export class AnswerHistory {
     // Buckets by a digest of the sorted members; equal sets are then found by comparing the members
     // themselves (a digest collision only costs a comparison, never merges two different sets).
     const byDigest = new Map<number, number[]>();
+    // Cells handed the same list of members (several aggregates over one group) are sorted once.
+    const sortedOf = new Map<readonly number[], Float64Array>();
     for (const cell of cells) {
-      const members = sortedDistinct(cell.entities);
+      const members = sortedOf.get(cell.entities) ?? sortedDistinct(cell.entities);
+      sortedOf.set(cell.entities, members);
       const digest = digestOf(members);
       const bucket = byDigest.get(digest) ?? [];
       const seen = bucket.map((i) => distinct[i]!).find((other) => sameMembers(other.members, members));
@@ -149,7 +152,11 @@ export class AnswerHistory {
       const shared = new Map<RememberedCell, number>();
       for (const entity of members) {
         const holders = this.cellsOf.get(entity) ?? [];
-        for (const other of holders) if (other.answer !== answerId) shared.set(other, (shared.get(other) ?? 0) + 1);
+        for (const other of holders) {
+          // Two sets whose sizes differ by the threshold or more differ by at least that many entities:
+          // never a pair, so not counted (the common case: remembered cells of other sizes).
+          if (other.answer !== answerId && Math.abs(other.size - cell.size) < this.options.threshold) shared.set(other, (shared.get(other) ?? 0) + 1);
+        }
         work += holders.length + 1;
         // Long comparisons give the engine's other tasks their turn (one JS thread runs them all).
         if (work >= YIELD_EVERY) {

@@ -532,7 +532,7 @@ export class TenantEngine {
     const nameOf = (column: number) => (column < 0 ? '' : columnNames[column] === undefined ? `, column ${column + 1}` : `, ${cutUnits(columnNames[column]!, CELL_NAME_UNITS)} (column ${column + 1})`);
     void this.withConnection('prod', async (connection) => {
       // Cells by (table, row, column): labels are made once per cell, not per member.
-      const sets = new Map<string, { table: number; row: number; column: number; entities: number[] }>();
+      const sets = new Map<string, { table: number; row: number; column: number; entities: readonly number[] }>();
       let memberships = 0;
       const add = (row: number, column: number, table: number, entities: readonly number[]): boolean => {
         // A null cell not withheld shows nobody; aggregates sharing a column make one cell (their union).
@@ -540,8 +540,10 @@ export class TenantEngine {
         const key = `${table}:${row}:${column}`;
         memberships += entities.length;
         const cell = sets.get(key);
-        if (cell) cell.entities.push(...entities);
-        else sets.set(key, { table, row, column, entities: [...entities] });
+        // Kept as handed over (one list may serve several cells: sorted once by the history), and
+        // joined into a new list when a second aggregate of the same column adds its members.
+        if (cell) cell.entities = [...cell.entities, ...entities];
+        else sets.set(key, { table, row, column, entities });
         // Past the bound the answer is neither compared nor kept: reading stops here.
         return memberships <= HISTORY_MAX_MEMBERSHIPS;
       };
