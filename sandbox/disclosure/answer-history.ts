@@ -21,8 +21,9 @@
  * one of a different size). Two cells are a pair when their symmetric difference is at least one
  * entity and fewer than the threshold. Bounded: the oldest answers are forgotten past
  * `maxMemberships` remembered (cell, entity) pairs, an answer larger than that is compared but not
- * remembered, and a re-run of the same SQL replaces its earlier run; the history lives in the
- * tenant's engine process and starts empty when it starts.
+ * remembered, and a re-run of the same SQL over exactly the same sets replaces its earlier run (a
+ * re-run over other rows, after a workspace table it reads changed, is compared with it and kept
+ * beside it); the history lives in the tenant's engine process and starts empty when it starts.
  */
 
 /**
@@ -59,7 +60,10 @@ export interface DifferencingPair {
 export const MAX_PAIRS_PER_ANSWER = 1_000;
 
 interface RememberedCell {
+  /** The answer's id (its SQL's hash), as reports name it. */
   answer: string;
+  /** Which run of it: one text can read other rows each time (a workspace table it reads changed). */
+  run: number;
   label: string;
   size: number;
   shows: CellShows;
@@ -92,6 +96,14 @@ function digestOf(members: Float64Array): number {
   return digest;
 }
 
+/** Whether a remembered run holds exactly these distinct sets. */
+function sameSets(remembered: Map<RememberedCell, Float64Array>, cells: readonly { members: Float64Array }[]): boolean {
+  if (remembered.size !== cells.length) return false;
+  const byDigest = new Map<number, Float64Array[]>();
+  for (const members of remembered.values()) byDigest.set(digestOf(members), [...(byDigest.get(digestOf(members)) ?? []), members]);
+  return cells.every(({ members }) => (byDigest.get(digestOf(members)) ?? []).some((other) => sameMembers(other, members)));
+}
+
 function sameMembers(a: Float64Array, b: Float64Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -106,19 +118,23 @@ function labelOf(cell: RememberedCell): string {
 export class AnswerHistory {
   /** Per entity, the remembered cells it is in (an inverted index: cost follows shared entities, not cells). */
   private readonly cellsOf = new Map<number, RememberedCell[]>();
-  /** Answers in the order remembered, with their cells and members, for forgetting the oldest. */
-  private readonly answers = new Map<string, Map<RememberedCell, Float64Array>>();
+  /** Runs in the order remembered, with their answer's id, cells and members, for forgetting the oldest. */
+  private readonly runs = new Map<number, { id: string; cells: Map<RememberedCell, Float64Array> }>();
+  private lastRun = 0;
   private memberships = 0;
 
   constructor(private readonly options: { threshold: number; maxMemberships: number }) {}
 
   /**
-   * The pairs this answer's cells make with remembered cells of earlier answers (never its own),
-   * then remembers it (in place of an earlier answer with the same id: a re-run of the same SQL).
+   * The pairs this answer's cells make with remembered cells of earlier answers, earlier runs of the
+   * same id included (the same SQL text reads other rows once a workspace table it reads has
+   * changed), then remembers it, in place of earlier runs of the same id over exactly the same sets
+   * (a plain re-run adds nothing to compare with).
    * Cells within one answer are the person-level checks' concern. Only cells sharing an entity are
    * counted, through the inverted index.
    */
   async compareAndRemember(answerId: string, cells: readonly AnsweredCell[]): Promise<DifferencingPair[]> {
+    const run = ++this.lastRun;
     // SECURITY: cells of one answer over the same entities (nine counts of one group) are one set:
     // compared and remembered once, so copies neither pad an answer past the bound nor multiply the
     // work (a comparison that blocked the engine process past a query's limit got the process
@@ -144,7 +160,7 @@ export class AnswerHistory {
       }
       bucket.push(distinct.length);
       byDigest.set(digest, bucket);
-      distinct.push({ cell: { answer: answerId, label: cell.label, size: members.length, shows, alike: 0 }, members });
+      distinct.push({ cell: { answer: answerId, run, label: cell.label, size: members.length, shows, alike: 0 }, members });
     }
     const pairs: DifferencingPair[] = [];
     let work = 0;
@@ -155,7 +171,8 @@ export class AnswerHistory {
         for (const other of holders) {
           // Two sets whose sizes differ by the threshold or more differ by at least that many entities:
           // never a pair, so not counted (the common case: remembered cells of other sizes).
-          if (other.answer !== answerId && Math.abs(other.size - cell.size) < this.options.threshold) shared.set(other, (shared.get(other) ?? 0) + 1);
+          // SECURITY: earlier runs of the same text are compared too: a re-run over changed rows is a new answer.
+          if (Math.abs(other.size - cell.size) < this.options.threshold) shared.set(other, (shared.get(other) ?? 0) + 1);
         }
         work += holders.length + 1;
         // Long comparisons give the engine's other tasks their turn (one JS thread runs them all).
@@ -172,18 +189,18 @@ export class AnswerHistory {
         }
       }
     }
-    this.remember(answerId, distinct);
+    this.remember(run, answerId, distinct);
     return pairs;
   }
 
-  private remember(id: string, cells: { cell: RememberedCell; members: Float64Array }[]): void {
+  private remember(run: number, id: string, cells: { cell: RememberedCell; members: Float64Array }[]): void {
     const size = cells.reduce((n, c) => n + c.members.length, 0);
-    const previous = this.answers.get(id);
-    if (previous) this.forget(id, previous);
+    // SECURITY: only a run over exactly the same sets is replaced: one over other rows stays to be compared with.
+    for (const [earlier, remembered] of this.runs) if (remembered.id === id && sameSets(remembered.cells, cells)) this.forget(earlier);
     if (size > this.options.maxMemberships) return;
-    for (const [oldest, answer] of this.answers) {
+    for (const oldest of this.runs.keys()) {
       if (this.memberships + size <= this.options.maxMemberships) break;
-      this.forget(oldest, answer);
+      this.forget(oldest);
     }
     const remembered = new Map<RememberedCell, Float64Array>();
     for (const { cell, members } of cells) {
@@ -195,12 +212,12 @@ export class AnswerHistory {
         else this.cellsOf.set(entity, [cell]);
       }
     }
-    this.answers.set(id, remembered);
+    this.runs.set(run, { id, cells: remembered });
     this.memberships += size;
   }
 
-  private forget(id: string, answer: Map<RememberedCell, Float64Array>): void {
-    for (const [cell, members] of answer) {
+  private forget(run: number): void {
+    for (const [cell, members] of this.runs.get(run)?.cells ?? []) {
       for (const entity of members) {
         // Removed in place (a holder list is short: the remembered cells holding one entity).
         const holders = this.cellsOf.get(entity);
@@ -211,6 +228,6 @@ export class AnswerHistory {
       }
       this.memberships -= cell.size;
     }
-    this.answers.delete(id);
+    this.runs.delete(run);
   }
 }

@@ -113,4 +113,14 @@ describe('AnswerHistory', () => {
     // A shown value against a shown row is a pair too.
     expect((await history.compareAndRemember('count', [{ label: 'n', entities: range(0, 12) }])).map((p) => p.earlier)).toEqual(['five', 'six', 'four']);
   });
+
+  it('compares a re-run of the same text over other rows with its earlier run, and keeps both', async () => {
+    const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
+    await history.compareAndRemember('q', [{ label: 'c', entities: range(0, 100) }]);
+    // The same text once a workspace table it reads left person 0 out: N against N-1 of one text.
+    expect(await history.compareAndRemember('q', [{ label: 'c', entities: range(1, 100) }])).toEqual([{ earlier: 'q', cell: 'c', earlierCell: 'c', difference: 1 }]);
+    // A run that selects nobody does not erase them: N-1 in another text still pairs with the first run.
+    await history.compareAndRemember('q', [{ label: 'c', entities: [] }]);
+    expect((await history.compareAndRemember('other', [{ label: 'c', entities: range(2, 100) }])).map((p) => [p.earlier, p.difference])).toEqual([['q', 2], ['q', 1]]);
+  });
 });
