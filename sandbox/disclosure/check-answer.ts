@@ -92,6 +92,8 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
 
   const cellsByRule = new Map<CellRule, number>();
   const single = onePersonAggregates(shape);
+  const compared = comparedMeasures(shape);
+  let differingCells = 0;
   const measured: (SuppressionRow & { row: unknown[]; key: string })[] = answer.rows.map((row) => {
     const key = keyOf(row, width);
     const stats = companions.map((c) => c.get(key));
@@ -109,6 +111,14 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
         }
       }
     });
+    // SECURITY: invariant 8: two cells of a row that count the same people except a few differently
+    // (a FILTER dropping part of one person's rows, a join counting one person twice) give those few
+    // people's values by subtraction: both are withheld.
+    for (const column of differingColumns(shape, compared, stats as number[][], rules.minEntities)) {
+      if (failed.has(column)) continue;
+      failed.add(column);
+      differingCells += 1;
+    }
     return { row: strip(row), key, entities, withheld: false, failed };
   });
   const withheldRows = measured.filter((m) => m.withheld).length;
@@ -135,6 +145,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   const reasons: string[] = [];
   if (withheldRows > 0) reasons.push(`${withheldRows === 1 ? '1 row was' : `${withheldRows} rows were`} withheld: ${withheldRows === 1 ? 'its group describes' : 'their groups describe'} fewer than ${rules.minEntities} people or enterprises`);
   for (const [rule, count] of cellsByRule) reasons.push(`${ruleReason(rule, count, rules)}: shown as null`);
+  if (differingCells > 0) reasons.push(`${differingCells === 1 ? '1 cell counts' : `${differingCells} cells count`} fewer than ${rules.minEntities} people differently from another cell of the same row (their difference would describe those people): shown as null`);
   if (added > 0) reasons.push(`${added} more ${added === 1 ? 'row or cell was' : 'rows or cells were'} withheld so that a total cannot give the others back (secondary suppression)`);
   return {
     columns,
@@ -395,6 +406,32 @@ function sharedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): num
   });
 }
 
+/** Distinct measures compared person by person, at most this many (a wider answer is uncheckable: pairs grow as their square). */
+const MAX_COMPARED_MEASURES = 24;
+
+/** The pairs of distinct measures of an aggregate answer, in the order the companion counts them. */
+function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): [number, number][] {
+  const distinct = [...new Set(sharedMeasures(shape))];
+  if (distinct.length > MAX_COMPARED_MEASURES) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPARED_MEASURES} different aggregates to compare person by person: split it`);
+  return distinct.flatMap((a, i) => distinct.slice(i + 1).map((b) => [a, b] as [number, number]));
+}
+
+/**
+ * The output columns of a row whose cells count between 1 and `minimum` - 1 people differently from
+ * another cell of the row, from the companions' per-pair counts (after the 1 + 4 per aggregate
+ * statistics of each companion row).
+ */
+function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: [number, number][], stats: readonly (readonly number[])[], minimum: number): Set<number> {
+  const shared = sharedMeasures(shape);
+  const base = 1 + 4 * shape.aggregates.length;
+  const columns = new Set<number>();
+  compared.forEach(([a, b], k) => {
+    if (!stats.some((s) => { const n = Number(s[base + k] ?? 0); return n > 0 && n < minimum; })) return;
+    shape.aggregates.forEach((aggregate, i) => { if (shared[i] === a || shared[i] === b) columns.add(aggregate.column); });
+  });
+  return columns;
+}
+
 /** Whether aggregate `i` has a per-entity contribution to sum (dominance and p-ratio apply). */
 function summedAt(shape: Extract<AnswerShape, { kind: 'aggregate' }>, i: number): boolean {
   const aggregate = shape.aggregates[i]!;
@@ -419,8 +456,12 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
       ? [`CAST(sum(abs(__c${m})) AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[1] AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[2] AS DOUBLE)`]
       : ['NULL', 'NULL', 'NULL']),
   ]);
+  // Per pair of measures, the entities they count differently (rows or contribution), after the
+  // statistics of every aggregate (`differingColumns`).
+  const contribution = (m: number) => (summedAt(shape, m) ? `__c${m}` : 'NULL');
+  const differing = comparedMeasures(shape).map(([a, b]) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contribution(a)} IS DISTINCT FROM ${contribution(b)})`);
   // Named __s0.. (group entities first) for `reviewChecks`, which joins them to the output's rows.
-  const named = (entities: string) => [entities, ...stats].map((expr, i) => `${expr} AS __s${i}`);
+  const named = (entities: string) => [entities, ...stats, ...differing].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
   if (keyList.length === 0) return { statsSql: `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`, populationSql };
   return { statsSql: `SELECT ${[...keyList, ...named('count(__e)')].join(', ')} FROM (${inner}) AS __companion GROUP BY ${keyList.join(', ')}`, populationSql };
