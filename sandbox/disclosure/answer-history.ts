@@ -16,7 +16,14 @@
  * neither says alone: a shown value against any cell, or a shown row against a withheld cell. Two
  * withheld cells, or two shown rows, are not pairs (each only repeats what its own answer said).
  *
- * Exact on what it keeps: every cell's entity set, as 52-bit hashes of the entity keys (a collision
+ * Two shown values are compared on what each person contributes, not only on who is in them: the
+ * total of 四区 and the same total without one person's payments above X count the same people,
+ * and so does a total that counts one person's rows twice through a join; each is that person's
+ * value by subtraction. Each member comes with a fingerprint of its contribution (its rows and
+ * their sum), and for two value cells a person counts as shared only with the same fingerprint in
+ * both (cells of different aggregates, a count and a sum, share nobody this way: nothing subtracts).
+ *
+ * Exact on what it keeps: every cell's entity set and contributions, as 52-bit hashes (a collision
  * among a million entities has a chance of about 1 in 9,000, and can only hide a pair, never invent
  * one of a different size). Two cells are a pair when their symmetric difference is at least one
  * entity and fewer than the threshold. Bounded: the oldest answers are forgotten past
@@ -38,6 +45,8 @@ export interface AnsweredCell {
   label: string;
   /** The distinct entities behind the cell, as hashes (numbers below 2^52). */
   entities: readonly number[];
+  /** Beside each entity, in the same order, a hash of its contribution to the cell; default: the entity itself. */
+  contributions?: readonly number[];
   /** What it showed; default `value`. */
   shows?: CellShows;
 }
@@ -58,6 +67,12 @@ export interface DifferencingPair {
  * pairs, one IPC message that could exhaust the engine process and end the history with it).
  */
 export const MAX_PAIRS_PER_ANSWER = 1_000;
+
+/** A cell's members sorted by entity, each with its contribution's fingerprint. */
+interface Members {
+  entities: Float64Array;
+  contributions: Float64Array;
+}
 
 interface RememberedCell {
   /** The answer's id (its SQL's hash), as reports name it. */
@@ -81,33 +96,41 @@ function tellsMore(a: CellShows, b: CellShows): boolean {
   return a === 'value' || b === 'value' || (a !== b);
 }
 
-/** The distinct members in ascending order. */
-function sortedDistinct(entities: readonly number[]): Float64Array {
-  const sorted = Float64Array.from(entities).sort();
+/**
+ * The distinct members in ascending order of entity, each with its contribution (an entity given
+ * twice, by aggregates sharing one column, keeps its first).
+ */
+function sortedMembers(entities: readonly number[], contributions: readonly number[]): Members {
+  const order = Array.from(entities.keys()).sort((a, b) => entities[a]! - entities[b]!);
+  const sorted: Members = { entities: new Float64Array(order.length), contributions: new Float64Array(order.length) };
   let kept = 0;
-  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[kept++] = sorted[i]!;
-  return sorted.subarray(0, kept);
+  for (const i of order) {
+    if (kept > 0 && sorted.entities[kept - 1] === entities[i]) continue;
+    sorted.entities[kept] = entities[i]!;
+    sorted.contributions[kept++] = contributions[i] ?? entities[i]!;
+  }
+  return { entities: sorted.entities.subarray(0, kept), contributions: sorted.contributions.subarray(0, kept) };
 }
 
-/** A 32-bit digest of sorted members (their low 32 bits: the hashes are below 2^53, so `| 0` is exact arithmetic mod 2^32). */
-function digestOf(members: Float64Array): number {
-  let digest = members.length;
-  for (const member of members) digest = (Math.imul(digest, 31) + (member | 0)) | 0;
+/** A 32-bit digest of sorted members (low 32 bits of each hash: below 2^53, so `| 0` is exact arithmetic mod 2^32). */
+function digestOf(members: Members): number {
+  let digest = members.entities.length;
+  for (let i = 0; i < members.entities.length; i++) digest = (Math.imul(digest, 31) + (members.entities[i]! | 0) + Math.imul(members.contributions[i]! | 0, 17)) | 0;
   return digest;
 }
 
-/** Whether a remembered run holds exactly these distinct sets. */
-function sameSets(remembered: Map<RememberedCell, Float64Array>, cells: readonly { members: Float64Array }[]): boolean {
-  if (remembered.size !== cells.length) return false;
-  const byDigest = new Map<number, Float64Array[]>();
-  for (const members of remembered.values()) byDigest.set(digestOf(members), [...(byDigest.get(digestOf(members)) ?? []), members]);
-  return cells.every(({ members }) => (byDigest.get(digestOf(members)) ?? []).some((other) => sameMembers(other, members)));
+function sameMembers(a: Members, b: Members): boolean {
+  if (a.entities.length !== b.entities.length) return false;
+  for (let i = 0; i < a.entities.length; i++) if (a.entities[i] !== b.entities[i] || a.contributions[i] !== b.contributions[i]) return false;
+  return true;
 }
 
-function sameMembers(a: Float64Array, b: Float64Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/** Whether a remembered run holds exactly these distinct cells. */
+function sameCells(remembered: Map<RememberedCell, Members>, cells: readonly { members: Members }[]): boolean {
+  if (remembered.size !== cells.length) return false;
+  const byDigest = new Map<number, Members[]>();
+  for (const members of remembered.values()) byDigest.set(digestOf(members), [...(byDigest.get(digestOf(members)) ?? []), members]);
+  return cells.every(({ members }) => (byDigest.get(digestOf(members)) ?? []).some((other) => sameMembers(other, members)));
 }
 
 function labelOf(cell: RememberedCell): string {
@@ -115,11 +138,17 @@ function labelOf(cell: RememberedCell): string {
   return cell.alike === 0 ? `${cell.label}${withheld}` : `${cell.label}${withheld} (and ${cell.alike} more cells alike)`;
 }
 
+/** The remembered cells holding one entity, each with that entity's contribution to it. */
+interface Holders {
+  cells: RememberedCell[];
+  contributions: number[];
+}
+
 export class AnswerHistory {
   /** Per entity, the remembered cells it is in (an inverted index: cost follows shared entities, not cells). */
-  private readonly cellsOf = new Map<number, RememberedCell[]>();
+  private readonly holdersOf = new Map<number, Holders>();
   /** Runs in the order remembered, with their answer's id, cells and members, for forgetting the oldest. */
-  private readonly runs = new Map<number, { id: string; cells: Map<RememberedCell, Float64Array> }>();
+  private readonly runs = new Map<number, { id: string; cells: Map<RememberedCell, Members> }>();
   private lastRun = 0;
   private memberships = 0;
 
@@ -128,53 +157,56 @@ export class AnswerHistory {
   /**
    * The pairs this answer's cells make with remembered cells of earlier answers, earlier runs of the
    * same id included (the same SQL text reads other rows once a workspace table it reads has
-   * changed), then remembers it, in place of earlier runs of the same id over exactly the same sets
+   * changed), then remembers it, in place of earlier runs of the same id over exactly the same cells
    * (a plain re-run adds nothing to compare with).
    * Cells within one answer are the person-level checks' concern. Only cells sharing an entity are
    * counted, through the inverted index.
    */
   async compareAndRemember(answerId: string, cells: readonly AnsweredCell[]): Promise<DifferencingPair[]> {
     const run = ++this.lastRun;
-    // SECURITY: cells of one answer over the same entities (nine counts of one group) are one set:
+    // SECURITY: cells of one answer over the same members (nine counts of one group) are one cell:
     // compared and remembered once, so copies neither pad an answer past the bound nor multiply the
     // work (a comparison that blocked the engine process past a query's limit got the process
     // stopped, and its history with it).
-    const distinct: { cell: RememberedCell; members: Float64Array }[] = [];
-    // Buckets by a digest of the sorted members; equal sets are then found by comparing the members
-    // themselves (a digest collision only costs a comparison, never merges two different sets).
+    const distinct: { cell: RememberedCell; members: Members }[] = [];
+    // Buckets by a digest of the sorted members; equal cells are then found by comparing the members
+    // themselves (a digest collision only costs a comparison, never merges two different cells).
     const byDigest = new Map<number, number[]>();
-    // Cells handed the same list of members (several aggregates over one group) are sorted once.
-    const sortedOf = new Map<readonly number[], Float64Array>();
     for (const cell of cells) {
-      const members = sortedOf.get(cell.entities) ?? sortedDistinct(cell.entities);
-      sortedOf.set(cell.entities, members);
+      const members = sortedMembers(cell.entities, cell.contributions ?? cell.entities);
       const digest = digestOf(members);
       const bucket = byDigest.get(digest) ?? [];
       const seen = bucket.map((i) => distinct[i]!).find((other) => sameMembers(other.members, members));
       const shows = cell.shows ?? 'value';
       if (seen) {
         seen.cell.alike += 1;
-        // SECURITY: a set counts for the most any copy of it showed (a withheld copy cannot hide a shown one).
+        // SECURITY: a cell counts for the most any copy of it showed (a withheld copy cannot hide a shown one).
         if (SHOWS_RANK[shows] > SHOWS_RANK[seen.cell.shows]) Object.assign(seen.cell, { shows, label: cell.label });
         continue;
       }
       bucket.push(distinct.length);
       byDigest.set(digest, bucket);
-      distinct.push({ cell: { answer: answerId, run, label: cell.label, size: members.length, shows, alike: 0 }, members });
+      distinct.push({ cell: { answer: answerId, run, label: cell.label, size: members.entities.length, shows, alike: 0 }, members });
     }
     const pairs: DifferencingPair[] = [];
     let work = 0;
     for (const { cell, members } of distinct) {
+      // Per remembered cell: entities shared, and entities shared with the same contribution.
       const shared = new Map<RememberedCell, number>();
-      for (const entity of members) {
-        const holders = this.cellsOf.get(entity) ?? [];
-        for (const other of holders) {
+      const alike = new Map<RememberedCell, number>();
+      for (let i = 0; i < members.entities.length; i++) {
+        const holders = this.holdersOf.get(members.entities[i]!);
+        if (!holders) continue;
+        for (let h = 0; h < holders.cells.length; h++) {
+          const other = holders.cells[h]!;
           // Two sets whose sizes differ by the threshold or more differ by at least that many entities:
           // never a pair, so not counted (the common case: remembered cells of other sizes).
           // SECURITY: earlier runs of the same text are compared too: a re-run over changed rows is a new answer.
-          if (Math.abs(other.size - cell.size) < this.options.threshold) shared.set(other, (shared.get(other) ?? 0) + 1);
+          if (Math.abs(other.size - cell.size) >= this.options.threshold) continue;
+          shared.set(other, (shared.get(other) ?? 0) + 1);
+          if (holders.contributions[h] === members.contributions[i]) alike.set(other, (alike.get(other) ?? 0) + 1);
         }
-        work += holders.length + 1;
+        work += holders.cells.length + 1;
         // Long comparisons give the engine's other tasks their turn (one JS thread runs them all).
         if (work >= YIELD_EVERY) {
           work = 0;
@@ -182,7 +214,9 @@ export class AnswerHistory {
         }
       }
       for (const [earlier, common] of shared) {
-        const difference = cell.size + earlier.size - 2 * common;
+        // SECURITY: two values are compared on contributions: a person whose share changed counts as two differences.
+        const same = cell.shows === 'value' && earlier.shows === 'value' ? alike.get(earlier) ?? 0 : common;
+        const difference = cell.size + earlier.size - 2 * same;
         // SECURITY: bounded: past the cap the answer is already reported.
         if (difference >= 1 && difference < this.options.threshold && tellsMore(cell.shows, earlier.shows) && pairs.length < MAX_PAIRS_PER_ANSWER) {
           pairs.push({ earlier: earlier.answer, cell: labelOf(cell), earlierCell: labelOf(earlier), difference });
@@ -193,23 +227,25 @@ export class AnswerHistory {
     return pairs;
   }
 
-  private remember(run: number, id: string, cells: { cell: RememberedCell; members: Float64Array }[]): void {
-    const size = cells.reduce((n, c) => n + c.members.length, 0);
-    // SECURITY: only a run over exactly the same sets is replaced: one over other rows stays to be compared with.
-    for (const [earlier, remembered] of this.runs) if (remembered.id === id && sameSets(remembered.cells, cells)) this.forget(earlier);
+  private remember(run: number, id: string, cells: { cell: RememberedCell; members: Members }[]): void {
+    const size = cells.reduce((n, c) => n + c.members.entities.length, 0);
+    // SECURITY: only a run over exactly the same cells is replaced: one over other rows stays to be compared with.
+    for (const [earlier, remembered] of this.runs) if (remembered.id === id && sameCells(remembered.cells, cells)) this.forget(earlier);
     if (size > this.options.maxMemberships) return;
     for (const oldest of this.runs.keys()) {
       if (this.memberships + size <= this.options.maxMemberships) break;
       this.forget(oldest);
     }
-    const remembered = new Map<RememberedCell, Float64Array>();
+    const remembered = new Map<RememberedCell, Members>();
     for (const { cell, members } of cells) {
       remembered.set(cell, members);
-      for (const entity of members) {
+      for (let i = 0; i < members.entities.length; i++) {
         // Appended in place: copying lists made an answer of many cells quadratic.
-        const holders = this.cellsOf.get(entity);
-        if (holders) holders.push(cell);
-        else this.cellsOf.set(entity, [cell]);
+        const holders = this.holdersOf.get(members.entities[i]!);
+        if (holders) {
+          holders.cells.push(cell);
+          holders.contributions.push(members.contributions[i]!);
+        } else this.holdersOf.set(members.entities[i]!, { cells: [cell], contributions: [members.contributions[i]!] });
       }
     }
     this.runs.set(run, { id, cells: remembered });
@@ -218,13 +254,16 @@ export class AnswerHistory {
 
   private forget(run: number): void {
     for (const [cell, members] of this.runs.get(run)?.cells ?? []) {
-      for (const entity of members) {
+      for (const entity of members.entities) {
         // Removed in place (a holder list is short: the remembered cells holding one entity).
-        const holders = this.cellsOf.get(entity);
+        const holders = this.holdersOf.get(entity);
         if (!holders) continue;
-        const at = holders.indexOf(cell);
-        if (at >= 0) holders.splice(at, 1);
-        if (holders.length === 0) this.cellsOf.delete(entity);
+        const at = holders.cells.indexOf(cell);
+        if (at >= 0) {
+          holders.cells.splice(at, 1);
+          holders.contributions.splice(at, 1);
+        }
+        if (holders.cells.length === 0) this.holdersOf.delete(entity);
       }
       this.memberships -= cell.size;
     }

@@ -1,7 +1,7 @@
 import { JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBListValue } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import type { AnswerShape } from './answer-shape.js';
-import { companionInnerSql, measureOf, rowMembersSql } from './check-answer.js';
+import { companionInnerSql, contributionOf, measureOf, rowMembersSql } from './check-answer.js';
 
 /**
  * The entity sets behind an aggregate output's cells (issue #11 item 2, differencing): for each
@@ -95,31 +95,44 @@ export function personalLabels(shape: Extract<AnswerShape, { kind: 'aggregate' }
  * The same memberships, for the differencing history of prod answers (`answer-history.ts`), one row
  * per group instead of one per member (the history keeps numbers, not keys): per personal table and
  * group, its keys and, per measure, the list of 52-bit hashes of the entities counting in its cells
- * (as doubles: exact below 2^53, and read without a BigInt per member). A measure whose members are
- * the first measure's in a group (`count(*)` and `sum(amount)` of non-null amounts) is flagged so,
- * and its list is not read twice. Calls `add` with the members of each aggregate's cell of each
- * group `rowOf` numbers (by the group key as the companions print it; groups it leaves undefined are
- * skipped); reading stops when `add` returns false.
+ * (as doubles: exact below 2^53, and read without a BigInt per member), and beside each member, in
+ * the same order, a fingerprint of what it contributes to the cell (its rows and their sum): two
+ * cells over the same people can still differ by one person's contribution (part of their rows
+ * left out, or their rows counted twice through a join). A measure whose members are the first
+ * measure's in a group (`count(*)` and `sum(amount)` of non-null amounts) is flagged so, and its
+ * member list is not read twice. Calls `add` with the members and fingerprints of each aggregate's
+ * cell of each group `rowOf` numbers (by the group key as the companions print it; groups it leaves
+ * undefined are skipped); reading stops when `add` returns false.
  */
 export async function forEachCell(
   connection: DuckDBConnection,
   shape: Extract<AnswerShape, { kind: 'aggregate' }>,
   rowOf: (key: string) => number | undefined,
-  add: (row: number, aggregate: number, table: number, entities: readonly number[]) => boolean,
+  add: (row: number, aggregate: number, table: number, entities: readonly number[], contributions: readonly number[]) => boolean,
 ): Promise<void> {
   const keys = shape.keys.map((_, i) => `__key${i}`);
   const measures = measureOf(shape);
-  const [first, ...others] = [...new Set(measures)];
+  const distinct = [...new Set(measures)];
+  const [first, ...others] = distinct;
   for (const [table, ref] of shape.personal.entries()) {
     // A later measure's list is NULL when its members are the first's (an empty list is [], never NULL).
-    const listOf = (m: number) => `coalesce(list(${MEMBER}) FILTER (WHERE __r${m} > 0), [])`;
-    const lists = [listOf(first!), ...others.map((m) => `CASE WHEN bool_and((__r${first} > 0) = (__r${m} > 0)) THEN NULL ELSE ${listOf(m)} END`)];
+    const listOf = (item: string, m: number) => `coalesce(list(${item}) FILTER (WHERE __r${m} > 0), [])`;
+    const lists = [
+      listOf(MEMBER, first!),
+      ...others.map((m) => `CASE WHEN bool_and((__r${first} > 0) = (__r${m} > 0)) THEN NULL ELSE ${listOf(MEMBER, m)} END`),
+      ...distinct.map((m) => listOf(`(hash(__e, __r${m}, ${contributionOf(shape, m)}) >> 12)::DOUBLE`, m)),
+    ];
     const sql = `SELECT ${[...keys, ...lists].join(', ')} FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells WHERE __e IS NOT NULL${groupBy(keys)}`;
     const more = await forEachList(connection, sql, keys.length, lists.length, (key, read) => {
       const row = rowOf(key);
       if (row === undefined) return true;
-      const [firstMembers, ...otherMembers] = read();
-      return measures.every((m, i) => add(row, i, table, (m === first ? firstMembers : otherMembers[others.indexOf(m)] ?? firstMembers) ?? []));
+      const all = read();
+      const members = all.slice(0, distinct.length);
+      const fingerprints = all.slice(distinct.length);
+      return measures.every((m, i) => {
+        const at = distinct.indexOf(m);
+        return add(row, i, table, members[at] ?? members[0] ?? [], fingerprints[at] ?? []);
+      });
     });
     if (!more) return;
   }

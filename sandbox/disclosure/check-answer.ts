@@ -19,8 +19,8 @@ import { outputChecks, type OutputCheck, type OutputFindings } from './output-fi
 export interface DisclosureReport {
   /** `aggregate`: cells checked and withheld where needed; `rows`: k-anonymity held. */
   kind: 'aggregate' | 'rows';
-  /** Output rows withheld because their group describes too few entities. */
-  withheldRows: number;
+  /** Output rows withheld because their group describes too few entities; null for row-level answers (not said). */
+  withheldRows: number | null;
   /** Cells replaced by null. */
   suppressedCells: number;
   /** Plain-words reasons, one per rule that withheld something. */
@@ -51,43 +51,55 @@ export interface AnsweredGroup {
 }
 
 type Obj = Record<string, Json>;
-type Run = (sql: string) => Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }>;
+/** Reads an answer: with the caller's caps, or `whole` (every row, up to the check's own bound; `truncated` then means past it). */
+type Run = (sql: string, whole?: boolean) => Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }>;
+
+/** The caller's caps on what an answer shows. */
+export interface AnswerCaps {
+  maxRows: number;
+  maxBytes: number;
+}
 
 /** Groups a companion may return before the answer is called uncheckable (memory bound). */
 const MAX_COMPANION_GROUPS = 2_000_000;
 
 /**
  * Runs the answer of a checkable shape and its companions. `runAnswer` reads the answer with the
- * caller's row and byte caps; the companions are read here in full.
+ * caller's row and byte caps (`caps`), or whole when it is ordered: an ordered answer is limited
+ * (its LIMIT and OFFSET, then the caps) only after the checks withheld what they withhold, so a
+ * withheld row never takes a place in the order. The companions are read here in full.
  */
-export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run): Promise<CheckedRows> {
+export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run, caps: AnswerCaps): Promise<CheckedRows> {
   if (shape.kind === 'rows' && shape.identifiers.length > 0) {
     // SECURITY: invariant 8: identifiers (tokens, masks, recognized personal values) never reach the screen in prod.
     throw new DomainError('DSC_ERR_IDENTIFIERS', `row-level answers in prod cannot show identifier columns (${shape.identifiers.join(', ')}): aggregate them, or develop the query in dev`);
   }
   // SECURITY: invariant 8: a prod answer reads the shown form (row-level answers DISTINCT: no count of rows).
-  const { answer, columns, keyOf, strip, companions, populationBelow } = await measure(connection, shape, runAnswer, true);
+  const { answer, columns, keyOf, strip, companions, populationBelow, window } = await measure(connection, shape, runAnswer, true);
   const width = columns.length;
   // SECURITY: invariant 8: a selection of fewer people than the minimum answers nothing, the same way
   // whether it holds one person or none (else "withheld 1" against "empty" says whether someone matches).
-  if ((shape.kind === 'rows' && answer.rows.length === 0) || await populationBelow(rules.minEntities)) {
-    const minimum = shape.kind === 'rows' ? rules.k : rules.minEntities;
-    throw new DomainError('DSC_ERR_NOT_K_ANONYMOUS', `the rows this query selects describe fewer than ${minimum} people or enterprises (none included), so nothing is shown: widen the selection`);
+  if (shape.kind === 'aggregate' && await populationBelow(rules.minEntities)) {
+    throw new DomainError('DSC_ERR_NOT_K_ANONYMOUS', `the rows this query selects describe fewer than ${rules.minEntities} people or enterprises (none included), so nothing is shown: widen the selection`);
   }
 
   if (shape.kind === 'rows') {
-    let offending = 0;
-    for (const row of answer.rows) {
-      const key = keyOf(row, width);
-      if (companions.some((stats) => Number(stats.get(key)?.[0] ?? 0) < rules.k)) offending += 1;
-    }
-    // SECURITY: invariant 8: a row-level answer is shown only when every row is shared by k people.
-    if (offending > 0) {
-      const over = shape.quasi.length > 0 ? `on (${shape.quasi.map((q) => q.label).join(', ')})` : 'in the rows the query selects';
-      throw new DomainError('DSC_ERR_NOT_K_ANONYMOUS', `${offending} of ${answer.rows.length} rows describe fewer than ${rules.k} people ${over}: aggregate, generalize, or develop the query in dev`);
-    }
-    const answered = answer.rows.map((row) => ({ key: keyOf(row, width), rowShown: true, shown: [], withheld: [] }));
-    return { columns, rows: answer.rows.map(strip), truncated: answer.truncated, disclosure: { kind: 'rows', withheldRows: 0, suppressedCells: 0, reasons: [] }, answered };
+    // SECURITY: invariant 8: a row-level answer shows only rows shared by k people or more, and says
+    // the same whether any row was left out: a refusal (or a count) when one person's row joined the
+    // answer said whether that person matched the query.
+    const shown = answer.rows.filter((row) => companions.every((stats) => Number(stats.get(keyOf(row, width))?.[0] ?? 0) >= rules.k));
+    const { rows, truncated } = limited(shown, window, caps, answer.truncated);
+    // For the differencing history: the rows shown, and those left out (rows past LIMIT or the caps are neither).
+    const onScreen = new Set(rows.map((row) => keyOf(row, width)));
+    const passed = new Set(shown.map((row) => keyOf(row, width)));
+    const answered = answer.rows.map((row) => keyOf(row, width)).filter((key) => onScreen.has(key) || !passed.has(key))
+      .map((key) => ({ key, rowShown: onScreen.has(key), shown: [], withheld: [] }));
+    const over = shape.quasi.length > 0 ? ` on (${shape.quasi.map((q) => q.label).join(', ')})` : '';
+    return {
+      columns, rows: rows.map(strip), truncated,
+      disclosure: { kind: 'rows', withheldRows: null, suppressedCells: 0, reasons: [`rows shared by fewer than ${rules.k} people${over} are never shown, and whether any were left out is not said: aggregate or generalize to see more`] },
+      answered,
+    };
   }
 
   const cellsByRule = new Map<CellRule, number>();
@@ -128,7 +140,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   const hidden = new Set(secondary.rows);
   const nulled = measured.map((m) => new Set(m.failed));
   for (const [row, column] of secondary.cells) nulled[row]!.add(column);
-  const rows: unknown[][] = [];
+  const passing: unknown[][] = [];
   const answered: AnsweredGroup[] = [];
   let suppressedCells = 0;
   measured.forEach((m, index) => {
@@ -138,9 +150,12 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     }
     for (const column of nulled[index]!) m.row[column] = null;
     suppressedCells += nulled[index]!.size;
-    rows.push(m.row);
+    passing.push(m.row);
     answered.push({ key: m.key, rowShown: true, shown: aggregateColumns.filter((c) => m.row[c] !== null), withheld: [...nulled[index]!] });
   });
+  // SECURITY: invariant 8: LIMIT, OFFSET and the caps take the rows that passed, in their order.
+  const { rows, truncated } = limited(passing, window, caps, answer.truncated);
+  const onScreen = new Set(rows);
   const added = secondary.rows.length + secondary.cells.length;
   const reasons: string[] = [];
   if (withheldRows > 0) reasons.push(`${withheldRows === 1 ? '1 row was' : `${withheldRows} rows were`} withheld: ${withheldRows === 1 ? 'its group describes' : 'their groups describe'} fewer than ${rules.minEntities} people or enterprises`);
@@ -150,10 +165,29 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   return {
     columns,
     rows,
-    truncated: answer.truncated,
-    disclosure: { kind: 'aggregate', withheldRows: answer.rows.length - rows.length, suppressedCells, reasons },
-    answered,
+    truncated,
+    disclosure: { kind: 'aggregate', withheldRows: answer.rows.length - passing.length, suppressedCells, reasons },
+    // Rows that passed but fell past LIMIT or the caps were not on the screen: not in the history.
+    answered: answered.filter((group, index) => !group.rowShown || onScreen.has(measured[index]!.row)),
   };
+}
+
+/**
+ * The rows an answer shows: for an ordered answer read whole, its OFFSET and LIMIT and then the
+ * caller's caps, over the rows that passed the checks (bytes counted as `readCapped` counts them);
+ * otherwise the rows as read (already capped).
+ */
+function limited(rows: unknown[][], window: LimitWindow | undefined, caps: AnswerCaps, readTruncated: boolean): { rows: unknown[][]; truncated: boolean } {
+  if (!window) return { rows, truncated: readTruncated };
+  const slice = rows.slice(window.offset, window.limit === null ? undefined : window.offset + window.limit);
+  const kept: unknown[][] = [];
+  let bytes = 0;
+  for (const row of slice) {
+    bytes += Buffer.byteLength(JSON.stringify(row), 'utf8');
+    if (kept.length >= caps.maxRows || bytes > caps.maxBytes) return { rows: kept, truncated: true };
+    kept.push(row);
+  }
+  return { rows: kept, truncated: false };
 }
 
 /**
@@ -173,7 +207,11 @@ function cellStats(stats: number[], index: number, summable: boolean): CellStats
 async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, runAnswer: Run, shown: boolean) {
   const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
   const plan = await companionPlan(connection, shape);
-  const answer = await runAnswer(shown ? plan.shownSql : plan.answerSql);
+  // An ordered prod answer is read whole: it is limited after the checks (`limited`).
+  const whole = shown && plan.window !== undefined;
+  const answer = await runAnswer(shown ? plan.shownSql : plan.answerSql, whole);
+  // SECURITY: fail closed: an ordered answer too large to read whole cannot be limited after its checks.
+  if (whole && answer.truncated) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer is ordered and too large to check whole before its LIMIT: narrow it or drop the ORDER BY');
   const width = answer.columns.length - keys.length;
   const measured: Companion[] = [];
   // A grouped aggregate's selection counts as one more group against the bound (as when it was a grouping set).
@@ -196,6 +234,7 @@ async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape,
       return false;
     },
     answer,
+    window: shown ? plan.window : undefined,
     columns: answer.columns.slice(0, width),
     keyOf: (row: unknown[], from: number) => JSON.stringify(row.slice(from, from + keys.length)),
     strip: (row: unknown[]) => row.slice(0, width),
@@ -281,6 +320,14 @@ interface CompanionPlan {
    */
   shownSql: string;
   companions: { statsSql: string; populationSql: string }[];
+  /** Ordered answers: `shownSql` has no LIMIT or OFFSET; they are applied after the checks. */
+  window?: LimitWindow | undefined;
+}
+
+/** An ordered answer's OFFSET and LIMIT (null: none), applied to the rows that passed the checks. */
+interface LimitWindow {
+  offset: number;
+  limit: number | null;
 }
 
 /**
@@ -306,12 +353,43 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
   const answer: Obj = { ...(shape.node as Obj), select_list: [...(shape.node as Obj).select_list as Json[], ...keys.map((key, i) => aliased(key, `__key${i}`))] };
   const modifiers = (answer.modifiers as Obj[] | undefined) ?? [];
+  // SECURITY: invariant 8: an ordered prod answer is read without its LIMIT and OFFSET, which apply
+  // after the checks: otherwise a withheld row takes a place in the order, and "ORDER BY a LIMIT 1"
+  // against "ORDER BY a DESC LIMIT 1" ranks one person's hidden value against a shown one.
+  const ordered = modifiers.some((m) => m.type === 'ORDER_MODIFIER');
+  const limits = ordered ? modifiers.filter((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER') : [];
+  let shown = limits.length > 0 ? modifiers.filter((m) => !limits.includes(m)) : modifiers;
   // A row-level prod answer shows each combination once (DISTINCT before its ORDER BY and LIMIT).
-  const distinct: Obj[] = shape.kind === 'rows' && !modifiers.some((m) => m.type === 'DISTINCT_MODIFIER') ? [{ ...answer, modifiers: [{ type: 'DISTINCT_MODIFIER', distinct_on_targets: [] }, ...modifiers] }] : [];
+  if (shape.kind === 'rows' && !modifiers.some((m) => m.type === 'DISTINCT_MODIFIER')) shown = [{ type: 'DISTINCT_MODIFIER', distinct_on_targets: [] }, ...shown];
+  const shownNode: Obj[] = shown === modifiers ? [] : [{ ...answer, modifiers: shown }];
   // One round trip renders the answer and every companion's inner query.
-  const [answerSql, ...rest] = await render(connection, [answer, ...distinct, ...shape.personal.map((ref) => companionNode(shape, ref))]);
-  const shownSql = distinct.length > 0 ? rest.shift()! : answerSql!;
-  return { answerSql: answerSql!, shownSql, companions: rest.map((inner) => companionSql(shape, inner!)) };
+  const [answerSql, ...rest] = await render(connection, [answer, ...shownNode, ...shape.personal.map((ref) => companionNode(shape, ref))]);
+  const shownSql = shownNode.length > 0 ? rest.shift()! : answerSql!;
+  return { answerSql: answerSql!, shownSql, companions: rest.map((inner) => companionSql(shape, inner!)), window: ordered ? limitWindow(limits) : undefined };
+}
+
+/** The constant OFFSET and LIMIT of an ordered answer's LIMIT modifiers (anything else is uncheckable). */
+function limitWindow(limits: Obj[]): LimitWindow {
+  const window: LimitWindow = { offset: 0, limit: null };
+  for (const modifier of limits) {
+    // SECURITY: fail closed: a LIMIT the checks cannot apply themselves is not guessed at.
+    if (modifier.type !== 'LIMIT_MODIFIER') throw new DomainError('DSC_ERR_UNCHECKABLE', 'LIMIT ... PERCENT over personal data cannot be checked: give a number of rows');
+    const limit = constantCount(modifier.limit);
+    const offset = constantCount(modifier.offset);
+    window.offset += offset ?? 0;
+    if (limit !== null) window.limit = window.limit === null ? limit : Math.min(window.limit, limit);
+  }
+  return window;
+}
+
+/** A LIMIT or OFFSET: a non-negative integer constant, or null when absent. */
+function constantCount(expr: Json | undefined): number | null {
+  if (expr === null || expr === undefined) return null;
+  const node = expr as Obj;
+  const value = (node.value as Obj | undefined)?.value;
+  const count = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (node.class !== 'CONSTANT' || !Number.isSafeInteger(count) || count < 0) throw new DomainError('DSC_ERR_UNCHECKABLE', 'LIMIT and OFFSET over personal data must be whole numbers when the answer is ordered');
+  return count;
 }
 
 /**
@@ -432,6 +510,11 @@ function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, co
   return columns;
 }
 
+/** The inner companion's column of an entity's contribution to measure `m` (its sum), or NULL when it has none (counts). */
+export function contributionOf(shape: Extract<AnswerShape, { kind: 'aggregate' }>, m: number): string {
+  return summedAt(shape, m) ? `__c${m}` : 'NULL';
+}
+
 /** Whether aggregate `i` has a per-entity contribution to sum (dominance and p-ratio apply). */
 function summedAt(shape: Extract<AnswerShape, { kind: 'aggregate' }>, i: number): boolean {
   const aggregate = shape.aggregates[i]!;
@@ -458,8 +541,7 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
   ]);
   // Per pair of measures, the entities they count differently (rows or contribution), after the
   // statistics of every aggregate (`differingColumns`).
-  const contribution = (m: number) => (summedAt(shape, m) ? `__c${m}` : 'NULL');
-  const differing = comparedMeasures(shape).map(([a, b]) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contribution(a)} IS DISTINCT FROM ${contribution(b)})`);
+  const differing = comparedMeasures(shape).map(([a, b]) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contributionOf(shape, a)} IS DISTINCT FROM ${contributionOf(shape, b)})`);
   // Named __s0.. (group entities first) for `reviewChecks`, which joins them to the output's rows.
   const named = (entities: string) => [entities, ...stats, ...differing].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;

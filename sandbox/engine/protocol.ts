@@ -329,7 +329,7 @@ export const QueryResultSchema = z.object({
   sources: z.array(SourceRefSchema),
   ms: z.number(),
   /** Prod answers over personal data: what the person-level checks withheld and why (sandbox/disclosure). */
-  disclosure: z.object({ kind: z.enum(['aggregate', 'rows']), withheldRows: z.number().int(), suppressedCells: z.number().int(), reasons: z.array(z.string()) }).optional(),
+  disclosure: z.object({ kind: z.enum(['aggregate', 'rows']), withheldRows: z.number().int().nullable(), suppressedCells: z.number().int(), reasons: z.array(z.string()) }).optional(),
   /** Refused by the person-level checks (no rows): the control plane raises it after its lineage checks. */
   refusal: z.object({ code: z.enum(ERROR_CODES), message: z.string() }).optional(),
   /**

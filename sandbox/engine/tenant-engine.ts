@@ -69,6 +69,8 @@ export interface AnswerPairs {
   pairs: AnswerPair[];
 }
 
+/** What an ordered prod answer over personal data may read whole, to be limited after its checks (past it: uncheckable). */
+const ORDERED_ANSWER_CAPS = { maxRows: 2_000_000, maxBytes: 512 * 1024 ** 2 };
 /** Bytes the export checks may read of an output (the snapshot itself is capped by rows). */
 const EXPORT_CHECK_MAX_BYTES = 2 * 1024 ** 3;
 /** Units of an output column's name kept in a differencing cell's label (the event bounds labels at 500). */
@@ -79,7 +81,7 @@ const HISTORY_MAX_MEMBERSHIPS = 1_000_000;
  * The differencing history of each tenant's prod answers, by tenant directory: kept for the life
  * of the process, across the swaps that reopen its engine (answers on the last version still count).
  */
-const histories = new Map<string, AnswerHistory>();
+const histories = new Map<string, { history: AnswerHistory; tail: Promise<void> }>();
 
 /** Raised by a query that reached an engine just closed by a swap; the worker retries it. */
 export class EngineClosedError extends Error {}
@@ -487,7 +489,7 @@ export class TenantEngine {
       // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
       if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
       if (!shape) return await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
-      const { answered, ...checked } = await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, options))));
+      const { answered, ...checked } = await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql, whole) => readCapped(connection, checkedSql, whole ? { ...options, ...ORDERED_ANSWER_CAPS } : options), options)));
       if (answered && answered.length > 0) this.rememberAnswer(sql, shape, checked.columns.map((c) => c.name), answered);
       return checked;
     } catch (error) {
@@ -510,8 +512,9 @@ export class TenantEngine {
    */
   private rememberAnswer(sql: string, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, columnNames: string[], groups: AnsweredGroup[] | 'refused'): void {
     const answerId = createHash('sha256').update(sql).digest('hex');
-    const history = histories.get(this.dir) ?? new AnswerHistory({ threshold: DEFAULT_DISCLOSURE_RULES.minEntities, maxMemberships: HISTORY_MAX_MEMBERSHIPS });
-    histories.set(this.dir, history);
+    const entry = histories.get(this.dir) ?? { history: new AnswerHistory({ threshold: DEFAULT_DISCLOSURE_RULES.minEntities, maxMemberships: HISTORY_MAX_MEMBERSHIPS }), tail: Promise.resolve() };
+    histories.set(this.dir, entry);
+    const generation = this.generation;
     // Row-level answers have one cell per row (column -1: the row itself).
     const cellColumns = shape.kind === 'aggregate' ? [...new Set(shape.aggregates.map((a) => a.column))] : [-1];
     const rows = groups === 'refused' ? [] : answeredRows(groups, shape.kind);
@@ -530,32 +533,40 @@ export class TenantEngine {
     // (two columns may be named alike), cut short so that no label outgrows the event's bound
     // (HostEventSchema) and the pair is dropped on its way to the audit.
     const nameOf = (column: number) => (column < 0 ? '' : columnNames[column] === undefined ? `, column ${column + 1}` : `, ${cutUnits(columnNames[column]!, CELL_NAME_UNITS)} (column ${column + 1})`);
-    void this.withConnection('prod', async (connection) => {
+    // The members are read at once; the comparisons run one answer at a time, in the order the
+    // answers were given (a later answer compared before an earlier one would miss it).
+    const read = this.withConnection('prod', async (connection) => {
       // Cells by (table, row, column): labels are made once per cell, not per member.
-      const sets = new Map<string, { table: number; row: number; column: number; entities: readonly number[] }>();
+      const sets = new Map<string, { table: number; row: number; column: number; entities: readonly number[]; contributions?: readonly number[] | undefined }>();
       let memberships = 0;
-      const add = (row: number, column: number, table: number, entities: readonly number[]): boolean => {
+      const add = (row: number, column: number, table: number, entities: readonly number[], contributions?: readonly number[]): boolean => {
         // A null cell not withheld shows nobody; aggregates sharing a column make one cell (their union).
         if (!rows[row]!.cells.has(column) || entities.length === 0) return true;
         const key = `${table}:${row}:${column}`;
         memberships += entities.length;
         const cell = sets.get(key);
-        // Kept as handed over (one list may serve several cells: sorted once by the history), and
-        // joined into a new list when a second aggregate of the same column adds its members.
-        if (cell) cell.entities = [...cell.entities, ...entities];
-        else sets.set(key, { table, row, column, entities });
+        if (cell) {
+          cell.entities = [...cell.entities, ...entities];
+          cell.contributions = [...(cell.contributions ?? []), ...(contributions ?? entities)];
+        } else sets.set(key, { table, row, column, entities, contributions });
         // Past the bound the answer is neither compared nor kept: reading stops here.
         return memberships <= HISTORY_MAX_MEMBERSHIPS;
       };
-      if (shape.kind === 'aggregate') await forEachCell(connection, shape, rowOf, (row, aggregate, table, entities) => add(row, shape.aggregates[aggregate]!.column, table, entities));
+      if (shape.kind === 'aggregate') await forEachCell(connection, shape, rowOf, (row, aggregate, table, entities, contributions) => add(row, shape.aggregates[aggregate]!.column, table, entities, contributions));
       else await forEachRowGroup(connection, shape, rowOf, (row, table, entities) => add(row, -1, table, entities));
-      if (memberships > HISTORY_MAX_MEMBERSHIPS) return;
-      const cells = [...sets.values()].map(({ table, row, column, entities }) => ({
+      // Past the bound, or read after a workspace change (other rows than the answer's): not kept (docs/sandbox.md, known limits).
+      if (memberships > HISTORY_MAX_MEMBERSHIPS || this.generation !== generation) return undefined;
+      return [...sets.values()].map(({ table, row, column, entities, contributions }) => ({
         label: `${rows[row]!.label}${nameOf(column)}${shape.personal.length > 1 ? ` (${cutUnits(shape.personal[table]!.alias, CELL_NAME_UNITS)})` : ''}`,
         entities,
+        contributions,
         shows: rows[row]!.cells.get(column)!,
       }));
-      const pairs = await history.compareAndRemember(answerId, cells);
+    });
+    entry.tail = entry.tail.then(async () => {
+      const cells = await read;
+      if (!cells) return;
+      const pairs = await entry.history.compareAndRemember(answerId, cells);
       if (pairs.length > 0) this.onAnswerPairs?.({ sqlSha256: answerId, pairs });
     }).catch(() => undefined);
   }
@@ -816,9 +827,9 @@ function answeredRows(groups: readonly AnsweredGroup[], kind: 'aggregate' | 'row
   let shownRow = 0;
   return groups.map((group) => {
     const cells = kind === 'rows'
-      ? new Map<number, CellShows>([[-1, 'existence']])
+      ? new Map<number, CellShows>([[-1, group.rowShown ? 'existence' : 'nothing']])
       : new Map<number, CellShows>([...group.shown.map((c) => [c, 'value'] as const), ...group.withheld.map((c) => [c, 'nothing'] as const)]);
-    return { label: group.rowShown ? `row ${shownRow++}` : 'a withheld group', cells };
+    return { label: group.rowShown ? `row ${shownRow++}` : kind === 'rows' ? 'a row left out' : 'a withheld group', cells };
   });
 }
 

@@ -123,4 +123,18 @@ describe('AnswerHistory', () => {
     await history.compareAndRemember('q', [{ label: 'c', entities: [] }]);
     expect((await history.compareAndRemember('other', [{ label: 'c', entities: range(2, 100) }])).map((p) => [p.earlier, p.difference])).toEqual([['q', 2], ['q', 1]]);
   });
+
+  it('compares two values on what each person contributes: one share changed is a pair, another aggregate is not', async () => {
+    const history = new AnswerHistory({ threshold: 10, maxMemberships: 1_000_000 });
+    const people = range(0, 100);
+    const sums = people.map((p) => 1_000 + p);
+    await history.compareAndRemember('total', [{ label: 'sum', entities: people, contributions: sums }]);
+    // The same people, person 7 with part of their rows left out: 0 apart by entity, 2 by contribution.
+    const part = await history.compareAndRemember('part', [{ label: 'sum', entities: people, contributions: sums.map((s, i) => (i === 7 ? s + 0.5 : s)) }]);
+    expect(part.map((p) => [p.earlier, p.difference])).toEqual([['total', 2]]);
+    // A count over the same people (other contributions for everyone): nothing subtracts, no pair.
+    expect(await history.compareAndRemember('count', [{ label: 'n', entities: people, contributions: people.map((p) => 5_000 + p) }])).toEqual([]);
+    // A withheld cell is compared on who is in it: the same people as the total, no pair.
+    expect(await history.compareAndRemember('withheld', [{ label: 'w', entities: people, contributions: people.map((p) => 7_000 + p), shows: 'nothing' }])).toEqual([]);
+  });
 });
