@@ -1,10 +1,9 @@
 import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { failedRules, judgeCell, ruleReason, secondarySuppression, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type SuppressionRow } from '../../desensitize/index.js';
+import { judgeCell, ruleReason, secondarySuppression, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type SuppressionRow } from '../../desensitize/index.js';
 import type { Json } from '../gate/ast-walk.js';
 import { entityTableName } from '../engine/publish.js';
 import type { AnswerShape, PersonalRef } from './answer-shape.js';
-import { outputChecks, type OutputCheck, type OutputFindings } from './output-findings.js';
 
 /**
  * Person-level checks of a prod answer (issue #11 item 3, invariant 8): the operator's query runs
@@ -40,7 +39,7 @@ type Obj = Record<string, Json>;
 type Run = (sql: string) => Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }>;
 
 /** Groups a companion may return before the answer is called uncheckable (memory bound). */
-const MAX_COMPANION_GROUPS = 2_000_000;
+export const MAX_COMPANION_GROUPS = 2_000_000;
 
 /**
  * Runs the answer of a checkable shape and its companions. `runAnswer` reads the answer with the
@@ -130,7 +129,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
  * Per aggregate index: [entities with rows in the cell, sum of |contributions|, largest, second
  * largest contribution] at positions 1 + 4i.. of a companion row; position 0 is the group's entities.
  */
-function cellStats(stats: number[], index: number, summable: boolean): CellStats {
+export function cellStats(stats: number[], index: number, summable: boolean): CellStats {
   const row = stats as unknown as (number | null)[];
   const entities = Number(row[1 + index * 4] ?? 0);
   if (!summable) return { entities };
@@ -261,7 +260,7 @@ interface CompanionPlan {
  */
 const plans = new WeakMap<object, Promise<CompanionPlan>>();
 
-function companionPlan(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Promise<CompanionPlan> {
+export function companionPlan(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Promise<CompanionPlan> {
   let plan = plans.get(shape);
   if (!plan) {
     plan = buildCompanionPlan(connection, shape);
@@ -381,7 +380,7 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
       ? [`CAST(sum(abs(__c${m})) AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[1] AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[2] AS DOUBLE)`]
       : ['NULL', 'NULL', 'NULL']),
   ]);
-  // Named __s0.. (group entities first) for `reviewChecks`, which joins them to the output's rows.
+  // Named __s0.. (group entities first) for `review-output.ts`, which joins them to the output's rows.
   const named = (entities: string) => [entities, ...stats].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
   if (keyList.length === 0) return { statsSql: `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`, populationSql };
@@ -476,63 +475,6 @@ function clone(value: Json | undefined): Json {
 const ONE_PERSON_AGGREGATES = new Set(['min', 'max', 'median', 'quantile', 'quantile_cont', 'quantile_disc', 'mode']);
 
 /** Per aggregate, whether its cell is one person's own value (a minimum, maximum, median or mode). */
-function onePersonAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>): boolean[] {
+export function onePersonAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>): boolean[] {
   return shape.aggregates.map((aggregate) => ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase()));
-}
-
-/**
- * The same statistics as `checkedAnswer`, reported instead of applied: the full output with, per
- * rule, what fails or needs review (`findings`, kept for mitigations, and the checks made of them).
- * For outputs that leave the domain (exports), where a supervisor decides and mitigations make new
- * versions.
- */
-export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean; checks: OutputCheck[]; findings: OutputFindings; rowKeys: string[] }> {
-  // Exports read the rows as the query gives them (the snapshot is compared with them row by row).
-  const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer, false);
-  const width = columns.length;
-  const rows = answer.rows.map(strip);
-  // Each output row's group key, as the companions print it: `cell-entities.ts` finds rows by it.
-  const rowKeys = answer.rows.map((row) => keyOf(row, width));
-  const done = (findings: OutputFindings) => ({ columns, rows, truncated: answer.truncated, checks: outputChecks(findings, rules), findings, rowKeys });
-  if (shape.kind === 'rows') {
-    const entities = answer.rows.map((row) => Math.min(...companions.map((stats) => Number(stats.get(keyOf(row, width))?.[0] ?? 0))));
-    const offending = entities.flatMap((n, i) => (n < rules.k ? [i] : []));
-    return done({ kind: 'rows', entities, identifiers: shape.identifiers, quasi: shape.quasi.map((q) => q.label), offending });
-  }
-  const small: number[] = [];
-  const entities: number[] = [];
-  const byRule = new Map<CellRule, [number, number][]>();
-  const onePerson: [number, number][] = [];
-  const zeros: [number, number][] = [];
-  const single = onePersonAggregates(shape);
-  answer.rows.forEach((row, i) => {
-    const stats = companions.map((c) => c.get(keyOf(row, width)));
-    entities.push(Math.min(...stats.map((s) => Number(s?.[0] ?? 0))));
-    const isSmall = stats.some((s) => s === undefined || Number(s[0]) < rules.minEntities);
-    if (isSmall) small.push(i);
-    shape.aggregates.forEach((aggregate, index) => {
-      for (const s of stats) {
-        if (!s) continue;
-        for (const rule of failedRules(cellStats(s, index, aggregate.summable), rules, Number(s[0]))) {
-          // A cell of a row that fails as a whole is named once, by the row.
-          if (rule === 'threshold' && isSmall) continue;
-          const cells = byRule.get(rule) ?? [];
-          cells.push([i, aggregate.column]);
-          byRule.set(rule, cells);
-        }
-      }
-      if (single[index]) onePerson.push([i, aggregate.column]);
-      const value = row[aggregate.column];
-      if (value === 0 || value === '0') zeros.push([i, aggregate.column]);
-    });
-  });
-  const cellsOf = (rule: CellRule) => dedupe(byRule.get(rule) ?? []);
-  return done({
-    kind: 'aggregate', entities, aggregateColumns: [...new Set(shape.aggregates.map((a) => a.column))], small,
-    threshold: cellsOf('threshold'), dominance: cellsOf('dominance'), pRatio: cellsOf('p-ratio'), singleValues: onePerson, zeros,
-  });
-}
-
-function dedupe(cells: [number, number][]): [number, number][] {
-  return [...new Map(cells.map((c) => [`${c[0]}:${c[1]}`, c])).values()];
 }
