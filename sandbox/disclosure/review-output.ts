@@ -73,7 +73,11 @@ export async function checkOutput(connection: DuckDBConnection, shape: Exclude<A
       if (await count(connection, `SELECT count(*) FROM ${statsTables[j]}`) + counted > MAX_COMPANION_GROUPS) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPANION_GROUPS} groups to check: narrow it`);
     }
     const joined = joinedStats(shape, table, statsTables, keyCount, types);
-    const columns = await readByPosition(connection, joined.sql, rowCount);
+    const columns = await readByPosition(connection, joined.sql, rowCount).catch((error: unknown) => {
+      if (error instanceof DomainError) throw error;
+      // SECURITY: fail closed: rows that cannot be joined to their groups are not checked.
+      throw notCheckable();
+    });
     const findings = shape.kind === 'rows' ? rowFindings(shape, rules, columns, plan.companions.length, rowCount) : aggregateFindings(shape, rules, columns, joined.zeroColumns, plan.companions.length, rowCount);
     for (const t of statsTables) await connection.run(`DROP TABLE IF EXISTS ${t}`);
     const snapshotSql = `SELECT ${names.map((n, i) => `__o${i} AS ${quoteIdentifier(n)}`).join(', ')} FROM ${table} ORDER BY rowid`;
@@ -108,7 +112,7 @@ async function companionTable(connection: DuckDBConnection, table: string, stats
     await connection.run(`CREATE TEMP TABLE ${table} AS ${statsSql}`);
   } catch {
     // SECURITY: fail closed: an output whose companion cannot run is not checked.
-    throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer could not be checked person by person, so it is not shown in prod: simplify the query or develop it in dev');
+    throw notCheckable();
   }
 }
 
@@ -181,7 +185,7 @@ async function readByPosition(connection: DuckDBConnection, sql: string, rowCoun
     rows += chunk.rowCount;
   }
   // A LEFT JOIN gives every row at least once; anything else is not the output measured.
-  if (rows !== rowCount) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer could not be checked person by person, so it is not shown in prod: simplify the query or develop it in dev');
+  if (rows !== rowCount) throw notCheckable();
   return columns;
 }
 
@@ -244,6 +248,11 @@ function aggregateFindings(shape: Extract<AnswerShape, { kind: 'aggregate' }>, r
     kind: 'aggregate', entities, aggregateColumns: [...new Set(shape.aggregates.map((a) => a.column))], small,
     threshold: cellsOf('threshold'), dominance: cellsOf('dominance'), pRatio: cellsOf('p-ratio'), singleValues: onePerson, zeros,
   };
+}
+
+/** The refusal of an output whose checks could not run (the same words as for answers). */
+function notCheckable(): DomainError {
+  return new DomainError('DSC_ERR_UNCHECKABLE', 'the answer could not be checked person by person, so it is not shown in prod: simplify the query or develop it in dev');
 }
 
 function dedupe(cells: [number, number][]): [number, number][] {

@@ -8,9 +8,9 @@
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_DISCLOSURE_RULES } from '../../../desensitize/index.js';
-import { answerShape, type AnswerShape } from '../../../sandbox/disclosure/answer-shape.js';
 import { checkedAnswer } from '../../../sandbox/disclosure/check-answer.js';
 import { checkOutput } from '../../../sandbox/disclosure/review-output.js';
+import { payShape } from '../../helpers/granted-shape.js';
 
 const PRIVACY = { personal: true, entity: true, identifiers: [], quasi: ['district'] };
 // 300 payments of 30 people (10 each), 10 people per district; person p lives in district p % 3.
@@ -31,18 +31,7 @@ describe('entity keys joined by position', () => {
     instance.closeSync();
   });
 
-  async function shapeOf(sql: string): Promise<Exclude<AnswerShape, { kind: 'uncheckable' }>> {
-    const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
-    const ast = JSON.parse(String(reader.getRowsJS()[0]![0])).statements[0].node;
-    const shape = answerShape(ast, {
-      personal: (_catalog, name) => (name === 'pay' ? { table: 'pay', privacy: PRIVACY } : undefined),
-      derivedFromPersonal: () => false,
-      isAggregate: (name) => ['count_star', 'count', 'sum', 'avg'].includes(name),
-      isUnstable: () => false,
-    });
-    if (!shape || shape.kind === 'uncheckable') throw new Error(`not checkable: ${JSON.stringify(shape)}`);
-    return shape;
-  }
+  const shapeOf = (sql: string) => payShape(connection, sql, PRIVACY);
 
   const run = async (sql: string) => {
     const reader = await connection.runAndReadAll(sql);

@@ -7,9 +7,10 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DISCLOSURE_RULES } from '../../../desensitize/index.js';
-import { answerShape, type AnswerShape } from '../../../sandbox/disclosure/answer-shape.js';
+import type { AnswerShape } from '../../../sandbox/disclosure/answer-shape.js';
 import { cellEntities, type CellEntity } from '../../../sandbox/disclosure/cell-entities.js';
 import { checkOutput, type CheckedOutput } from '../../../sandbox/disclosure/review-output.js';
+import { payShape } from '../../helpers/granted-shape.js';
 
 const PRIVACY = { personal: true, entity: true, identifiers: [], quasi: ['district', 'grp', 'yr', 'tags', 'iv'] };
 // 2,100 payments of 300 people (7 each). Person p: district p % 5 (the fifth NULL, 60 people each);
@@ -38,18 +39,7 @@ describe('export checks on the snapshot\'s own rows', () => {
     instance.closeSync();
   });
 
-  async function shapeOf(sql: string): Promise<Exclude<AnswerShape, { kind: 'uncheckable' }>> {
-    const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
-    const ast = JSON.parse(String(reader.getRowsJS()[0]![0])).statements[0].node;
-    const shape = answerShape(ast, {
-      personal: (_catalog, name) => (name === 'pay' ? { table: 'pay', privacy: PRIVACY } : undefined),
-      derivedFromPersonal: () => false,
-      isAggregate: (name) => ['count_star', 'count', 'sum', 'avg'].includes(name),
-      isUnstable: () => false,
-    });
-    if (!shape || shape.kind === 'uncheckable') throw new Error(`not checkable: ${JSON.stringify(shape)}`);
-    return shape;
-  }
+  const shapeOf = (sql: string) => payShape(connection, sql, PRIVACY);
 
   let tables = 0;
   async function checked(sql: string, maxRows = 100_000): Promise<CheckedOutput> {
@@ -125,6 +115,23 @@ describe('export checks on the snapshot\'s own rows', () => {
       expect(members).toHaveLength(300);
       // Row 0 is the NULL district: people 4, 9, 14, …
       expect(members.filter((m) => m[0] === 0).map((m) => m[3]).sort()).toEqual(Array.from({ length: 60 }, (_, i) => `person-${4 + 5 * i}`).sort());
+    } finally {
+      await output.drop();
+    }
+  });
+
+  it('keeps column names with quotes as they are, in the snapshot and in the cells\' sets', async () => {
+    const shape = await shapeOf(`SELECT district AS "it's ""d""", count(*) AS "n'; DROP TABLE pay; --" FROM pay GROUP BY district`);
+    const output = await checkOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, 'export_review_quotes', 100);
+    if ('uncheckable' in output) throw new Error(output.uncheckable);
+    try {
+      const names = (await connection.runAndReadAll(output.snapshotSql)).columnNames();
+      expect(names).toEqual(['it\'s "d"', "n'; DROP TABLE pay; --"]);
+      const columns = new Set<string>();
+      for await (const chunk of cellEntities(connection, shape as Extract<AnswerShape, { kind: 'aggregate' }>, output.table, names, ["pay'"])) {
+        for (const row of chunk.getRows()) columns.add(`${String(row[1])}|${String(row[2])}`);
+      }
+      expect([...columns]).toEqual(["n'; DROP TABLE pay; --|pay'"]);
     } finally {
       await output.drop();
     }
