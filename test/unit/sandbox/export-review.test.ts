@@ -120,6 +120,28 @@ describe('export checks on the snapshot\'s own rows', () => {
     }
   });
 
+  it('keeps the query\'s own order', async () => {
+    const output = await checked('SELECT yr, count(*) AS n FROM pay GROUP BY yr ORDER BY yr DESC');
+    try {
+      const { rows, people } = await snapshotAndPeople(output, 'SELECT yr, count(DISTINCT p) FROM pay GROUP BY ALL');
+      expect(rows.map((row) => row[0])).toEqual(Array.from({ length: 23 }, (_, i) => String(2002 - i)));
+      expect(output.findings.entities).toEqual(rows.map((row) => people.get(JSON.stringify(row.slice(0, 1)))));
+    } finally {
+      await output.drop();
+    }
+  });
+
+  it('gives no cell sets to two output rows of the same keys (fail closed)', async () => {
+    const shape = await shapeOf('SELECT district, count(*) AS n FROM pay GROUP BY district') as Extract<AnswerShape, { kind: 'aggregate' }>;
+    await connection.run("CREATE TEMP TABLE export_review_twins AS SELECT * FROM (VALUES ('a', 60, 'a'), ('a', 60, 'a')) AS t(__o0, __o1, __key0)");
+    try {
+      const sets = cellEntities(connection, shape, 'temp.main.export_review_twins', ['district', 'n'], ['pay']);
+      await expect((async () => { for await (const _ of sets) { /* drained */ } })()).rejects.toMatchObject({ code: 'DSC_ERR_UNCHECKABLE' });
+    } finally {
+      await connection.run('DROP TABLE temp.main.export_review_twins');
+    }
+  });
+
   it('keeps column names with quotes as they are, in the snapshot and in the cells\' sets', async () => {
     const shape = await shapeOf(`SELECT district AS "it's ""d""", count(*) AS "n'; DROP TABLE pay; --" FROM pay GROUP BY district`);
     const output = await checkOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, 'export_review_quotes', 100);
