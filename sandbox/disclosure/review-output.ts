@@ -51,12 +51,19 @@ export async function checkOutput(connection: DuckDBConnection, shape: Exclude<A
     // The output's own names and types, before anything runs (positional aliases below: two
     // columns of one name stay two columns; the snapshot writer refuses them by name).
     const prepared = await connection.prepare(plan.answerSql);
-    const width = prepared.columnCount - keyCount;
-    const names = Array.from({ length: width }, (_, i) => prepared.columnName(i));
-    const types = Array.from({ length: width }, (_, i) => prepared.columnType(i));
-    prepared.destroySync();
+    let names: string[];
+    let types: DuckDBType[];
+    try {
+      const width = prepared.columnCount - keyCount;
+      names = Array.from({ length: width }, (_, i) => prepared.columnName(i));
+      types = Array.from({ length: width }, (_, i) => prepared.columnType(i));
+    } finally {
+      prepared.destroySync();
+    }
     const aliases = [...names.map((_, i) => `__o${i}`), ...Array.from({ length: keyCount }, (_, i) => `__key${i}`)];
     // One run: the rows in the query's order (DuckDB keeps insertion order), one past the cap to see it.
+    // SECURITY: the checked rows live in the connection's own temp catalog under an unguessable
+    // name until the snapshot is written: tenant SQL can neither name nor replace them.
     await connection.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM (${plan.answerSql}) AS __q(${aliases.join(', ')}) LIMIT ${maxRows + 1}`);
     const rowCount = await count(connection, `SELECT count(*) FROM ${table}`);
     // SECURITY: an export cannot fill the disk: its rows are capped.
@@ -117,7 +124,7 @@ async function companionTable(connection: DuckDBConnection, table: string, stats
 }
 
 /**
- * Each output row (`__pos`, its rowid) joined to each companion's group of the same keys (NULL
+ * Each output row (its rowid, first) joined to each companion's group of the same keys (NULL
  * matches NULL, as GROUP BY puts them in one group): for row-level outputs the group's entities
  * (0 without a group); for aggregates whether a group matched, its statistics `__s*`, and per
  * aggregate column whether its value is zero as the JSON of the answer would give it.
