@@ -1,4 +1,5 @@
-import { JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBListValue } from '@duckdb/node-api';
+import { JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk, type DuckDBListValue } from '@duckdb/node-api';
+import { sqlString } from '../../desensitize/index.js';
 import { DomainError } from '../../core/errors.js';
 import type { AnswerShape } from './answer-shape.js';
 import { companionInnerSql, contributionOf, measureOf, rowMembersSql } from './check-answer.js';
@@ -9,7 +10,7 @@ import { companionInnerSql, contributionOf, measureOf, rowMembersSql } from './c
  * clauses respected), per personal table read. Computed on the tenant's engine, inside the domain,
  * from the same inner companion as the person-level checks (`companionInnerSql`: the query's FROM,
  * WHERE and grouping, grouped once more by entity), so a cell's set is exactly the entities the
- * checks counted. Rows are found by the group keys `reviewOutput` read with the answer.
+ * checks counted. Rows are found by joining on the group keys of the checked output (`review-output.ts`).
  *
  * Row-level outputs get no cell sets: their differencing check asks for review (docs/exports.md).
  */
@@ -17,61 +18,45 @@ import { companionInnerSql, contributionOf, measureOf, rowMembersSql } from './c
 /** One member of a cell's entity set: output row (0-based), column name, personal table's label, entity key. */
 export type CellEntity = [row: number, column: string, label: string, entity: string];
 
-/** Entries per batch handed to the writer (bounded memory whatever the output's size). */
-const BATCH = 50_000;
-
 /**
- * Streams the cell entity sets of an aggregate answer in batches. `rowKeys` are the output rows'
- * group keys in output order; `columns` the output's column names; `labels` one label per personal
- * table of the shape (its source dataset), in the shape's order. Groups the answer does not show
- * (removed by HAVING) are skipped: nothing of them is released. Throws when the rows cannot be told
- * apart by their keys (fail closed: the version gets no cell sets and its differencing check asks
- * for review).
+ * Streams the cell entity sets of an aggregate answer, as data chunks of `CellEntity` columns (row
+ * INTEGER, column, label, entity VARCHAR) that trusted code appends as they are (`writeCells`):
+ * nothing is converted value by value. `table` holds the checked output rows with their group keys
+ * (`review-output.ts`: `__key<i>`, rows in output order by rowid); `columns` are the output's column
+ * names; `labels` one label per personal table of the shape (its source dataset), in the shape's
+ * order. Each (group, entity) row of the inner companion is joined to the output row of the same
+ * keys inside DuckDB (NULL matches NULL, as the grouping does); groups the answer does not show are
+ * skipped: nothing of them is released. Throws when two output rows have the same keys (fail
+ * closed: the version gets no cell sets and its differencing check asks for review).
  */
 export async function* cellEntities(
   connection: DuckDBConnection,
   shape: Extract<AnswerShape, { kind: 'aggregate' }>,
-  rowKeys: readonly string[],
+  table: string,
   columns: readonly string[],
   labels: readonly (string | undefined)[],
-): AsyncIterable<CellEntity[]> {
-  const rowOf = new Map<string, number>();
-  rowKeys.forEach((key, row) => {
-    // SECURITY: fail closed: two output rows with keys that print alike cannot be given their own sets.
-    if (rowOf.has(key)) throw new DomainError('DSC_ERR_UNCHECKABLE', 'two rows of the output cannot be told apart by their groups, so their cells cannot be compared with earlier releases');
-    rowOf.set(key, row);
-  });
-  const keyCount = shape.keys.length;
-  const columnOf = shape.aggregates.map((aggregate) => {
-    const name = columns[aggregate.column];
+): AsyncIterable<DuckDBDataChunk> {
+  const keys = shape.keys.map((_, i) => `__key${i}`);
+  const alike = await connection.runAndReadAll(`SELECT count(*) FROM (SELECT 1 FROM ${table} ${keys.length > 0 ? `GROUP BY ${keys.join(', ')}` : ''} HAVING count(*) > 1)`);
+  // SECURITY: fail closed: two output rows of the same keys cannot be given their own sets.
+  if (Number(alike.getRowsJS()[0]?.[0] ?? 0) > 0) throw new DomainError('DSC_ERR_UNCHECKABLE', 'two rows of the output cannot be told apart by their groups, so their cells cannot be compared with earlier releases');
+  // Per output column with aggregates, whether an entity counts in its cell: any of its aggregates
+  // counts one of its rows (one entry per cell and entity, however many aggregates share the column).
+  const measures = measureOf(shape);
+  const cellColumns = [...new Set(shape.aggregates.map((a) => a.column))].map((column) => {
+    const name = columns[column];
     if (name === undefined) throw new DomainError('DSC_ERR_UNCHECKABLE', 'an aggregate of the output has no column');
-    return name;
+    const counted = shape.aggregates.flatMap((a, i) => (a.column === column ? [`__cells.__r${measures[i]} > 0`] : []));
+    return `CASE WHEN ${counted.join(' OR ')} THEN ${sqlString(name)} END`;
   });
+  const on = keys.length === 0 ? 'true' : keys.map((k) => `__o.${k} IS NOT DISTINCT FROM __cells.${k}`).join(' AND ');
   for (const [index, ref] of shape.personal.entries()) {
     const label = labels[index];
     if (label === undefined) throw new DomainError('DSC_ERR_UNCHECKABLE', `the source of table ${ref.table} is unknown, so its cells cannot be compared with earlier releases`);
-    const keys = Array.from({ length: keyCount }, (_, i) => `__key${i}`);
-    const counted = measureOf(shape).map((m) => `__r${m} > 0`);
-    const sql = `SELECT ${[...keys, 'CAST(__e AS VARCHAR)', ...counted].join(', ')} FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells WHERE __e IS NOT NULL`;
-    const result = await connection.stream(sql);
-    let batch: CellEntity[] = [];
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      for (const values of chunk.convertRows(JsonDuckDBValueConverter)) {
-        const row = rowOf.get(JSON.stringify(values.slice(0, keyCount)));
-        if (row === undefined) continue;
-        const entity = String(values[keyCount]);
-        // One entry per (cell, entity): several aggregates of one column share its set.
-        const cellColumns = new Set(columnOf.filter((_, i) => values[keyCount + 1 + i] === true));
-        for (const column of cellColumns) batch.push([row, column, label, entity]);
-      }
-      if (batch.length >= BATCH) {
-        yield batch;
-        batch = [];
-      }
-    }
-    if (batch.length > 0) yield batch;
+    const members = `SELECT CAST(__o.rowid AS INTEGER) AS "row", unnest([${cellColumns.join(', ')}]) AS "column", ${sqlString(label)} AS label, CAST(__cells.__e AS VARCHAR) AS entity
+      FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells JOIN ${table} AS __o ON ${on} WHERE __cells.__e IS NOT NULL`;
+    const result = await connection.stream(`SELECT * FROM (${members}) AS __members WHERE "column" IS NOT NULL`);
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) yield chunk;
   }
 }
 

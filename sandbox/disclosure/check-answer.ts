@@ -1,10 +1,9 @@
 import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { failedRules, judgeCell, ruleReason, secondarySuppression, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type SuppressionRow } from '../../desensitize/index.js';
+import { judgeCell, ruleReason, secondarySuppression, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type SuppressionRow } from '../../desensitize/index.js';
 import type { Json } from '../gate/ast-walk.js';
 import { entityTableName } from '../engine/publish.js';
 import type { AnswerShape, PersonalRef } from './answer-shape.js';
-import { outputChecks, type OutputCheck, type OutputFindings } from './output-findings.js';
 
 /**
  * Person-level checks of a prod answer (issue #11 item 3, invariant 8): the operator's query runs
@@ -61,7 +60,7 @@ export interface AnswerCaps {
 }
 
 /** Groups a companion may return before the answer is called uncheckable (memory bound). */
-const MAX_COMPANION_GROUPS = 2_000_000;
+export const MAX_COMPANION_GROUPS = 2_000_000;
 
 /**
  * Runs the answer of a checkable shape and its companions. `runAnswer` reads the answer with the
@@ -194,7 +193,7 @@ function limited(rows: unknown[][], window: LimitWindow | undefined, caps: Answe
  * Per aggregate index: [entities with rows in the cell, sum of |contributions|, largest, second
  * largest contribution] at positions 1 + 4i.. of a companion row; position 0 is the group's entities.
  */
-function cellStats(stats: number[], index: number, summable: boolean): CellStats {
+export function cellStats(stats: number[], index: number, summable: boolean): CellStats {
   const row = stats as unknown as (number | null)[];
   const entities = Number(row[1 + index * 4] ?? 0);
   if (!summable) return { entities };
@@ -338,7 +337,7 @@ interface LimitWindow {
  */
 const plans = new WeakMap<object, Promise<CompanionPlan>>();
 
-function companionPlan(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Promise<CompanionPlan> {
+export function companionPlan(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Promise<CompanionPlan> {
   let plan = plans.get(shape);
   if (!plan) {
     plan = buildCompanionPlan(connection, shape);
@@ -484,11 +483,19 @@ function sharedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): num
   });
 }
 
+/**
+ * Columns of a companion's statistics row after its keys: the group's entities, 4 per aggregate
+ * (`cellStats`), then one per pair of compared measures (`differingColumns`).
+ */
+export function companionStatsWidth(shape: Extract<AnswerShape, { kind: 'aggregate' }>): number {
+  return 1 + 4 * shape.aggregates.length + comparedMeasures(shape).length;
+}
+
 /** Distinct measures compared person by person, at most this many (a wider answer is uncheckable: pairs grow as their square). */
 const MAX_COMPARED_MEASURES = 24;
 
 /** The pairs of distinct measures of an aggregate answer, in the order the companion counts them. */
-function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): [number, number][] {
+export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): [number, number][] {
   const distinct = [...new Set(sharedMeasures(shape))];
   if (distinct.length > MAX_COMPARED_MEASURES) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPARED_MEASURES} different aggregates to compare person by person: split it`);
   return distinct.flatMap((a, i) => distinct.slice(i + 1).map((b) => [a, b] as [number, number]));
@@ -499,7 +506,7 @@ function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): [
  * another cell of the row, from the companions' per-pair counts (after the 1 + 4 per aggregate
  * statistics of each companion row).
  */
-function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: [number, number][], stats: readonly (readonly number[])[], minimum: number): Set<number> {
+export function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: [number, number][], stats: readonly (readonly number[])[], minimum: number): Set<number> {
   const shared = sharedMeasures(shape);
   const base = 1 + 4 * shape.aggregates.length;
   const columns = new Set<number>();
@@ -542,7 +549,7 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
   // Per pair of measures, the entities they count differently (rows or contribution), after the
   // statistics of every aggregate (`differingColumns`).
   const differing = comparedMeasures(shape).map(([a, b]) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contributionOf(shape, a)} IS DISTINCT FROM ${contributionOf(shape, b)})`);
-  // Named __s0.. (group entities first) for `reviewChecks`, which joins them to the output's rows.
+  // Named __s0.. (group entities first) for `review-output.ts`, which joins them to the output's rows.
   const named = (entities: string) => [entities, ...stats, ...differing].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
   if (keyList.length === 0) return { statsSql: `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`, populationSql };
@@ -637,63 +644,6 @@ function clone(value: Json | undefined): Json {
 const ONE_PERSON_AGGREGATES = new Set(['min', 'max', 'median', 'quantile', 'quantile_cont', 'quantile_disc', 'mode']);
 
 /** Per aggregate, whether its cell is one person's own value (a minimum, maximum, median or mode). */
-function onePersonAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>): boolean[] {
+export function onePersonAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>): boolean[] {
   return shape.aggregates.map((aggregate) => ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase()));
-}
-
-/**
- * The same statistics as `checkedAnswer`, reported instead of applied: the full output with, per
- * rule, what fails or needs review (`findings`, kept for mitigations, and the checks made of them).
- * For outputs that leave the domain (exports), where a supervisor decides and mitigations make new
- * versions.
- */
-export async function reviewOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean; checks: OutputCheck[]; findings: OutputFindings; rowKeys: string[] }> {
-  // Exports read the rows as the query gives them (the snapshot is compared with them row by row).
-  const { answer, columns, keyOf, strip, companions } = await measure(connection, shape, runAnswer, false);
-  const width = columns.length;
-  const rows = answer.rows.map(strip);
-  // Each output row's group key, as the companions print it: `cell-entities.ts` finds rows by it.
-  const rowKeys = answer.rows.map((row) => keyOf(row, width));
-  const done = (findings: OutputFindings) => ({ columns, rows, truncated: answer.truncated, checks: outputChecks(findings, rules), findings, rowKeys });
-  if (shape.kind === 'rows') {
-    const entities = answer.rows.map((row) => Math.min(...companions.map((stats) => Number(stats.get(keyOf(row, width))?.[0] ?? 0))));
-    const offending = entities.flatMap((n, i) => (n < rules.k ? [i] : []));
-    return done({ kind: 'rows', entities, identifiers: shape.identifiers, quasi: shape.quasi.map((q) => q.label), offending });
-  }
-  const small: number[] = [];
-  const entities: number[] = [];
-  const byRule = new Map<CellRule, [number, number][]>();
-  const onePerson: [number, number][] = [];
-  const zeros: [number, number][] = [];
-  const single = onePersonAggregates(shape);
-  answer.rows.forEach((row, i) => {
-    const stats = companions.map((c) => c.get(keyOf(row, width)));
-    entities.push(Math.min(...stats.map((s) => Number(s?.[0] ?? 0))));
-    const isSmall = stats.some((s) => s === undefined || Number(s[0]) < rules.minEntities);
-    if (isSmall) small.push(i);
-    shape.aggregates.forEach((aggregate, index) => {
-      for (const s of stats) {
-        if (!s) continue;
-        for (const rule of failedRules(cellStats(s, index, aggregate.summable), rules, Number(s[0]))) {
-          // A cell of a row that fails as a whole is named once, by the row.
-          if (rule === 'threshold' && isSmall) continue;
-          const cells = byRule.get(rule) ?? [];
-          cells.push([i, aggregate.column]);
-          byRule.set(rule, cells);
-        }
-      }
-      if (single[index]) onePerson.push([i, aggregate.column]);
-      const value = row[aggregate.column];
-      if (value === 0 || value === '0') zeros.push([i, aggregate.column]);
-    });
-  });
-  const cellsOf = (rule: CellRule) => dedupe(byRule.get(rule) ?? []);
-  return done({
-    kind: 'aggregate', entities, aggregateColumns: [...new Set(shape.aggregates.map((a) => a.column))], small,
-    threshold: cellsOf('threshold'), dominance: cellsOf('dominance'), pRatio: cellsOf('p-ratio'), singleValues: onePerson, zeros,
-  });
-}
-
-function dedupe(cells: [number, number][]): [number, number][] {
-  return [...new Map(cells.map((c) => [`${c[0]}:${c[1]}`, c])).values()];
 }

@@ -4,7 +4,7 @@ import { ruleReason, type DisclosureRules } from '../../desensitize/index.js';
 /**
  * What the person-level checks of an export found, cell by cell (issue #11 item 2), kept apart from
  * the checks made of it so that a mitigated version (suppression, rounding) can re-run every check
- * on the statistics of the same data: `reviewOutput` measures them once, in the tenant's process,
+ * on the statistics of the same data: `checkOutput` measures them once, in the tenant's process,
  * and the trusted process keeps them next to the snapshot (`export-files.ts`, never delivered).
  * Cells are [row, column] of the output (0-based), rows 0-based.
  */

@@ -79,10 +79,11 @@ export const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT'
 
 /**
  * Writes the entity sets of a version's cells beside its snapshot (`cells.parquet`: row, column,
- * label, entity; one entry per distinct member). Immutable like the snapshot; nothing is left
- * behind on failure. Trusted code: the entity keys never reach the tenant's SQL.
+ * label, entity; one entry per distinct member). Batches are entries, or data chunks of those four
+ * columns (INTEGER, VARCHAR, VARCHAR, VARCHAR) appended as they are. Immutable like the snapshot;
+ * nothing is left behind on failure. Trusted code: the entity keys never reach the tenant's SQL.
  */
-export async function writeCells(dir: string, batches: AsyncIterable<[number, string, string, string][]>): Promise<{ entries: number }> {
+export async function writeCells(dir: string, batches: AsyncIterable<[number, string, string, string][] | DuckDBDataChunk>): Promise<{ entries: number }> {
   const target = path.join(dir, CELLS_FILE);
   if (fs.existsSync(target)) throw new DomainError('EXP_ERR_INVALID_STATE', 'this export version already has its cell entity sets');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -94,6 +95,10 @@ export async function writeCells(dir: string, batches: AsyncIterable<[number, st
     const appender = await connection.createAppender(table);
     try {
       for await (const batch of batches) {
+        if (!Array.isArray(batch)) {
+          appender.appendDataChunk(batch);
+          continue;
+        }
         for (const [row, column, label, entity] of batch) {
           appender.appendInteger(row);
           appender.appendVarchar(column);

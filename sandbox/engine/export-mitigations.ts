@@ -18,8 +18,8 @@ import type { DerivedSnapshot, ExportMitigation, SuppressionSummary } from './pr
 
 /**
  * What the trusted process keeps next to a snapshot (never delivered): the person-level findings of
- * the output with their per-row entity counts (`reviewOutput`, measured in the tenant's process on
- * the same run), or why they could not be derived, and the cells suppression has nulled so far.
+ * the output with their per-row entity counts (`checkOutput`, measured in the tenant's process on
+ * the rows of the snapshot), or why they could not be derived, and the cells suppression has nulled so far.
  * Mitigations read it to choose secondary cells and to re-run every check on the same statistics.
  */
 export const DISCLOSURE_FILE = 'disclosure.json';

@@ -363,7 +363,7 @@ export const ExportSnapshotSchema = z.object({
 export type ExportSnapshot = z.infer<typeof ExportSnapshotSchema>;
 
 /**
- * The person-level checks of a snapshot's query (sandbox/disclosure reviewOutput), computed in the
+ * The person-level checks of a snapshot's query (sandbox/disclosure checkOutput), computed in the
  * tenant's process on its entity keys: `checks` when its shape is checkable, `uncheckable` with the
  * reason when it is not; absent when the query read no personal table.
  */

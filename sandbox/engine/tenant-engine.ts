@@ -7,8 +7,9 @@ import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { AnswerHistory, type CellShows, type DifferencingPair as AnswerPair } from '../disclosure/answer-history.js';
 import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
-import { cellEntities, forEachCell, forEachRowGroup, personalLabels, type CellEntity } from '../disclosure/cell-entities.js';
-import { checkedAnswer, reviewOutput, type AnsweredGroup } from '../disclosure/check-answer.js';
+import { cellEntities, forEachCell, forEachRowGroup, personalLabels } from '../disclosure/cell-entities.js';
+import { checkedAnswer, type AnsweredGroup } from '../disclosure/check-answer.js';
+import { checkOutput } from '../disclosure/review-output.js';
 import type { OutputFindings } from '../disclosure/output-findings.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
@@ -17,6 +18,7 @@ import type { ScannedTable } from '../gate/plan-check.js';
 import type { Json } from '../gate/ast-walk.js';
 import type { VisibleTable } from '../gate/sql-errors.js';
 import { reject } from '../gate/sql-rejection.js';
+import { scratchName } from './export-files.js';
 import { answerDiscovery, createListingTables, listEnvTables, renderStatement, sourcesOfListing, type DiscoveryContext } from './discovery.js';
 import { WorkspaceTagSchema, type Env, type ListedTable, type PersonLevel, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
 import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog } from './tenant-files.js';
@@ -71,8 +73,6 @@ export interface AnswerPairs {
 
 /** What an ordered prod answer over personal data may read whole, to be limited after its checks (past it: uncheckable). */
 const ORDERED_ANSWER_CAPS = { maxRows: 2_000_000, maxBytes: 512 * 1024 ** 2 };
-/** Bytes the export checks may read of an output (the snapshot itself is capped by rows). */
-const EXPORT_CHECK_MAX_BYTES = 2 * 1024 ** 3;
 /** Units of an output column's name kept in a differencing cell's label (the event bounds labels at 500). */
 const CELL_NAME_UNITS = 200;
 /** (cell, entity) memberships the differencing history keeps per tenant; a larger answer is neither compared nor kept (docs/sandbox.md, known limits). */
@@ -232,52 +232,57 @@ export class TenantEngine {
     env: Env,
     options: Pick<RunOptions, 'timeoutMs' | 'cancelled'> & { maxRows: number },
     write: (columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>) => Promise<T>,
-    writeCells: (batches: AsyncIterable<CellEntity[]>) => Promise<unknown>,
+    writeCells: (batches: AsyncIterable<DuckDBDataChunk>) => Promise<unknown>,
   ): Promise<{ value: T; tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined; findings?: OutputFindings | undefined }> {
     return this.withConnection(env, async (connection) => {
       const generation = this.generation;
       const decision = await this.decide(connection, sql, env);
-      // The person-level checks of the output, on the entity keys, inside the domain (issue #11 item 2).
+      // The person-level checks of the output, on the entity keys, inside the domain (issue #11 item
+      // 2): the query runs once into a temp table, is measured there, and the snapshot is read from
+      // it in the same order, so the checks name the snapshot's own rows.
       const shape = decision.disclosure;
-      const reviewed = shape === undefined || shape.kind === 'uncheckable' ? undefined
-        : await overPersonalData(withDeadline(connection, env, options, () => reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, maxBytes: EXPORT_CHECK_MAX_BYTES }))));
-      // The checks name cells by row: they hold for the snapshot only if its rows are the checked
-      // rows, in the same order (the snapshot is a second run of the query). Compared as they stream.
-      let aligned = reviewed !== undefined && !reviewed.truncated;
-      let streamed = 0;
-      const snapshot = withDeadline(connection, env, options, async () => {
-        const result = await connection.stream(decision.canonicalSql);
-        const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
-        async function* chunks(): AsyncIterable<DuckDBDataChunk> {
-          for (;;) {
-            const chunk = await result.fetchChunk();
-            if (!chunk || chunk.rowCount === 0) return;
-            if (aligned) aligned = sameRows(chunk.convertRows(JsonDuckDBValueConverter), reviewed!.rows, streamed);
-            streamed += chunk.rowCount;
-            // SECURITY: an export cannot fill the disk: its rows are capped while they stream.
-            if (streamed > options.maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${options.maxRows} rows, the most one export may hold`);
-            yield chunk;
+      const outcome = shape === undefined || shape.kind === 'uncheckable' ? undefined
+        : await overPersonalData(withDeadline(connection, env, options, () => checkOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, scratchName(), options.maxRows)));
+      const checked = outcome && 'uncheckable' in outcome ? undefined : outcome;
+      const uncheckable = shape?.kind === 'uncheckable' ? shape.reason : outcome && 'uncheckable' in outcome ? outcome.uncheckable : undefined;
+      try {
+        let streamed = 0;
+        let names: string[] = [];
+        const snapshot = withDeadline(connection, env, options, async () => {
+          const result = await connection.stream(checked?.snapshotSql ?? decision.canonicalSql);
+          const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
+          names = columns.map((c) => c.name);
+          async function* chunks(): AsyncIterable<DuckDBDataChunk> {
+            for (;;) {
+              const chunk = await result.fetchChunk();
+              if (!chunk || chunk.rowCount === 0) return;
+              streamed += chunk.rowCount;
+              // SECURITY: an export cannot fill the disk: its rows are capped while they stream.
+              if (streamed > options.maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${options.maxRows} rows, the most one export may hold`);
+              yield chunk;
+            }
           }
+          return write(columns, chunks());
+        });
+        const value = await (shape ? overPersonalData(snapshot) : snapshot);
+        // SECURITY: as for answers: a snapshot whose run overlapped a workspace change is not kept.
+        if (this.generation !== generation) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the export ran: retry it');
+        // SECURITY: fail closed: the checks hold for the snapshot only if it holds the rows they measured.
+        if (checked && streamed !== checked.rowCount) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the snapshot does not hold the rows the checks measured');
+        if (checked && shape?.kind === 'aggregate') {
+          // The cells' entity sets for differencing against earlier releases, by the rows of this very
+          // snapshot; without them the differencing check asks for review (fail closed), so a failure
+          // here does not stop the snapshot.
+          const labels = personalLabels(shape, (table) => this.catalog.granted?.sources[table]?.dataset);
+          await withDeadline(connection, env, options, () => writeCells(cellEntities(connection, shape, checked.table, names, labels)))
+            .catch((error: unknown) => { if (!(error instanceof DomainError)) throw error; });
         }
-        return write(columns, chunks());
-      });
-      const value = await (shape ? overPersonalData(snapshot) : snapshot);
-      // SECURITY: as for answers: a snapshot whose run overlapped a workspace change is not kept.
-      if (this.generation !== generation) throw new DomainError('SBX_ERR_ENGINE_RESTARTED', 'the workspace changed while the export ran: retry it');
-      aligned &&= streamed === reviewed!.rows.length;
-      if (aligned && shape?.kind === 'aggregate') {
-        // The cells' entity sets for differencing against earlier releases, by the rows of this very
-        // snapshot; without them the differencing check asks for review (fail closed), so a failure
-        // here does not stop the snapshot.
-        const labels = personalLabels(shape, (table) => this.catalog.granted?.sources[table]?.dataset);
-        await withDeadline(connection, env, options, () => writeCells(cellEntities(connection, shape, reviewed!.rowKeys, reviewed!.columns.map((c) => c.name), labels)))
-          .catch((error: unknown) => { if (!(error instanceof DomainError)) throw error; });
+        const personLevel: PersonLevel | undefined = shape === undefined ? undefined
+          : checked && shape.kind !== 'uncheckable' ? { kind: shape.kind, checks: checked.checks } : { uncheckable: uncheckable! };
+        return { value, tables: decision.tables, sources: decision.sources, personLevel, findings: checked?.findings };
+      } finally {
+        await checked?.drop();
       }
-      // SECURITY: fail closed: checks of rows other than the snapshot's are not the snapshot's checks.
-      const personLevel: PersonLevel | undefined = shape === undefined ? undefined
-        : shape.kind === 'uncheckable' ? { uncheckable: shape.reason }
-          : aligned ? { kind: shape.kind, checks: reviewed!.checks } : { uncheckable: UNALIGNED };
-      return { value, tables: decision.tables, sources: decision.sources, personLevel, findings: aligned ? reviewed!.findings : undefined };
     });
   }
 
@@ -816,8 +821,6 @@ const RUNTIME_HINTS: Record<string, string> = {
  * Reads the result with a row and byte cap: one streaming read of at most maxRows + 1 rows (so a cut
  * is visible), then the byte cap over what came back.
  */
-const UNALIGNED = 'the rows of the snapshot could not be matched one by one to the rows the checks measured (rows in another order in a second run of a query without a complete ORDER BY, or an output too large to check whole): add an ORDER BY over every output column, or narrow the output';
-
 /**
  * The groups of an answer as the differencing history labels them: shown rows by their position in
  * the answer the operator saw, withheld ones as such; per cell (aggregate column, or -1 for a
@@ -831,11 +834,6 @@ function answeredRows(groups: readonly AnsweredGroup[], kind: 'aggregate' | 'row
       : new Map<number, CellShows>([...group.shown.map((c) => [c, 'value'] as const), ...group.withheld.map((c) => [c, 'nothing'] as const)]);
     return { label: group.rowShown ? `row ${shownRow++}` : kind === 'rows' ? 'a row left out' : 'a withheld group', cells };
   });
-}
-
-/** Whether `rows` are the checked rows from position `from` on (values as JSON, as the checks read them). */
-function sameRows(rows: unknown[][], checked: readonly unknown[][], from: number): boolean {
-  return rows.every((row, i) => from + i < checked.length && JSON.stringify(row) === JSON.stringify(checked[from + i]));
 }
 
 async function readCapped(connection: DuckDBConnection, sql: string, options: RunOptions): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> {

@@ -1,15 +1,16 @@
 /**
  * The companion reads a table and its entity keys side by side (a positional join, issue #11): the
  * keys count only for the rows they were written for. Real DuckDB, the real checks
- * (`checkedAnswer`, `reviewOutput`) over a `granted` catalog built here: with the side table in the
+ * (`checkedAnswer`, `checkOutput`) over a `granted` catalog built here: with the side table in the
  * table's rowid order the answer is counted per person; with the same keys out of line (or one
  * missing) nothing is shown and nothing passes.
  */
 import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_DISCLOSURE_RULES } from '../../../desensitize/index.js';
-import { answerShape, type AnswerShape } from '../../../sandbox/disclosure/answer-shape.js';
-import { checkedAnswer, reviewOutput } from '../../../sandbox/disclosure/check-answer.js';
+import { checkedAnswer } from '../../../sandbox/disclosure/check-answer.js';
+import { checkOutput } from '../../../sandbox/disclosure/review-output.js';
+import { payShape } from '../../helpers/granted-shape.js';
 
 const PRIVACY = { personal: true, entity: true, identifiers: [], quasi: ['district'] };
 // 300 payments of 30 people (10 each), 10 people per district; person p lives in district p % 3.
@@ -30,18 +31,7 @@ describe('entity keys joined by position', () => {
     instance.closeSync();
   });
 
-  async function shapeOf(sql: string): Promise<Exclude<AnswerShape, { kind: 'uncheckable' }>> {
-    const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
-    const ast = JSON.parse(String(reader.getRowsJS()[0]![0])).statements[0].node;
-    const shape = answerShape(ast, {
-      personal: (_catalog, name) => (name === 'pay' ? { table: 'pay', privacy: PRIVACY } : undefined),
-      derivedFromPersonal: () => false,
-      isAggregate: (name) => ['count_star', 'count', 'sum', 'avg'].includes(name),
-      isUnstable: () => false,
-    });
-    if (!shape || shape.kind === 'uncheckable') throw new Error(`not checkable: ${JSON.stringify(shape)}`);
-    return shape;
-  }
+  const shapeOf = (sql: string) => payShape(connection, sql, PRIVACY);
 
   const run = async (sql: string) => {
     const reader = await connection.runAndReadAll(sql);
@@ -64,7 +54,10 @@ describe('entity keys joined by position', () => {
     // Fewer than 10 people in district 0 once person 0 is filtered out: withheld, with one more (secondary).
     const fewer = await checkedAnswer(connection, await shapeOf('SELECT district, count(*) AS n FROM pay WHERE amount > 101 AND p <> 0 GROUP BY district'), DEFAULT_DISCLOSURE_RULES, run, CAPS);
     expect(fewer.disclosure.withheldRows).toBe(2);
-    const { checks } = await reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, run);
+    const checked = await checkOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, 'out_aligned', 1000);
+    if ('uncheckable' in checked) throw new Error(checked.uncheckable);
+    await checked.drop();
+    const { checks } = checked;
     expect(checks.find((c) => c.name === 'minimum-entities')).toMatchObject({ status: 'pass' });
   });
 
@@ -72,7 +65,7 @@ describe('entity keys joined by position', () => {
     await entityKeys('rowid DESC');
     const shape = await shapeOf('SELECT district, count(*) AS n FROM pay GROUP BY district');
     await expect(checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, run, CAPS)).rejects.toMatchObject({ code: 'DSC_ERR_UNCHECKABLE' });
-    await expect(reviewOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, run)).rejects.toMatchObject({ code: 'DSC_ERR_UNCHECKABLE' });
+    await expect(checkOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, 'out_misaligned', 1000)).rejects.toMatchObject({ code: 'DSC_ERR_UNCHECKABLE' });
   });
 
   it('refuses the answer when a row has no key', async () => {
