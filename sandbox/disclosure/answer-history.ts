@@ -97,19 +97,24 @@ function tellsMore(a: CellShows, b: CellShows): boolean {
 }
 
 /**
- * The distinct members in ascending order of entity, each with its contribution (an entity given
- * twice, by aggregates sharing one column, keeps its first).
+ * The order that sorts a list of entities, with each entity's first position only (an entity given
+ * twice, by aggregates sharing one column, keeps its first contribution).
  */
-function sortedMembers(entities: readonly number[], contributions: readonly number[]): Members {
-  const order = Array.from(entities.keys()).sort((a, b) => entities[a]! - entities[b]!);
-  const sorted: Members = { entities: new Float64Array(order.length), contributions: new Float64Array(order.length) };
+function distinctOrder(entities: readonly number[]): Uint32Array {
+  const order = Uint32Array.from(entities.keys()).sort((a, b) => entities[a]! - entities[b]! || a - b);
   let kept = 0;
-  for (const i of order) {
-    if (kept > 0 && sorted.entities[kept - 1] === entities[i]) continue;
-    sorted.entities[kept] = entities[i]!;
-    sorted.contributions[kept++] = contributions[i] ?? entities[i]!;
+  for (let i = 0; i < order.length; i++) if (kept === 0 || entities[order[kept - 1]!] !== entities[order[i]!]) order[kept++] = order[i]!;
+  return order.subarray(0, kept);
+}
+
+/** The members in `order`, each with its contribution (the entity itself when none is given). */
+function membersIn(order: Uint32Array, entities: readonly number[], contributions: readonly number[]): Members {
+  const members: Members = { entities: new Float64Array(order.length), contributions: new Float64Array(order.length) };
+  for (let i = 0; i < order.length; i++) {
+    members.entities[i] = entities[order[i]!]!;
+    members.contributions[i] = contributions[order[i]!] ?? entities[order[i]!]!;
   }
-  return { entities: sorted.entities.subarray(0, kept), contributions: sorted.contributions.subarray(0, kept) };
+  return members;
 }
 
 /** A 32-bit digest of sorted members (low 32 bits of each hash: below 2^53, so `| 0` is exact arithmetic mod 2^32). */
@@ -172,8 +177,12 @@ export class AnswerHistory {
     // Buckets by a digest of the sorted members; equal cells are then found by comparing the members
     // themselves (a digest collision only costs a comparison, never merges two different cells).
     const byDigest = new Map<number, number[]>();
+    // Cells handed the same list of entities (several aggregates over one group) are sorted once.
+    const orderOf = new Map<readonly number[], Uint32Array>();
     for (const cell of cells) {
-      const members = sortedMembers(cell.entities, cell.contributions ?? cell.entities);
+      const order = orderOf.get(cell.entities) ?? distinctOrder(cell.entities);
+      orderOf.set(cell.entities, order);
+      const members = membersIn(order, cell.entities, cell.contributions ?? cell.entities);
       const digest = digestOf(members);
       const bucket = byDigest.get(digest) ?? [];
       const seen = bucket.map((i) => distinct[i]!).find((other) => sameMembers(other.members, members));

@@ -488,17 +488,24 @@ function sharedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): num
  * (`cellStats`), then one per pair of compared measures (`differingColumns`).
  */
 export function companionStatsWidth(shape: Extract<AnswerShape, { kind: 'aggregate' }>): number {
-  return 1 + 4 * shape.aggregates.length + comparedMeasures(shape).length;
+  return 1 + 4 * shape.aggregates.length + comparedMeasures(shape).pairs.length;
 }
 
 /** Distinct measures compared person by person, at most this many (a wider answer is uncheckable: pairs grow as their square). */
 const MAX_COMPARED_MEASURES = 24;
 
 /** The pairs of distinct measures of an aggregate answer, in the order the companion counts them. */
-export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): [number, number][] {
-  const distinct = [...new Set(sharedMeasures(shape))];
+export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): ComparedMeasures {
+  const measureOf = sharedMeasures(shape);
+  const distinct = [...new Set(measureOf)];
   if (distinct.length > MAX_COMPARED_MEASURES) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPARED_MEASURES} different aggregates to compare person by person: split it`);
-  return distinct.flatMap((a, i) => distinct.slice(i + 1).map((b) => [a, b] as [number, number]));
+  return { measureOf, pairs: distinct.flatMap((a, i) => distinct.slice(i + 1).map((b) => [a, b] as [number, number])) };
+}
+
+/** Per aggregate the measure it shares (`sharedMeasures`), and the pairs of distinct measures compared. */
+export interface ComparedMeasures {
+  measureOf: number[];
+  pairs: [number, number][];
 }
 
 /**
@@ -506,13 +513,12 @@ export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate'
  * another cell of the row, from the companions' per-pair counts (after the 1 + 4 per aggregate
  * statistics of each companion row).
  */
-export function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: [number, number][], stats: readonly (readonly number[])[], minimum: number): Set<number> {
-  const shared = sharedMeasures(shape);
+export function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: ComparedMeasures, stats: readonly (readonly number[])[], minimum: number): Set<number> {
   const base = 1 + 4 * shape.aggregates.length;
   const columns = new Set<number>();
-  compared.forEach(([a, b], k) => {
+  compared.pairs.forEach(([a, b], k) => {
     if (!stats.some((s) => { const n = Number(s[base + k] ?? 0); return n > 0 && n < minimum; })) return;
-    shape.aggregates.forEach((aggregate, i) => { if (shared[i] === a || shared[i] === b) columns.add(aggregate.column); });
+    shape.aggregates.forEach((aggregate, i) => { if (compared.measureOf[i] === a || compared.measureOf[i] === b) columns.add(aggregate.column); });
   });
   return columns;
 }
@@ -548,7 +554,7 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
   ]);
   // Per pair of measures, the entities they count differently (rows or contribution), after the
   // statistics of every aggregate (`differingColumns`).
-  const differing = comparedMeasures(shape).map(([a, b]) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contributionOf(shape, a)} IS DISTINCT FROM ${contributionOf(shape, b)})`);
+  const differing = comparedMeasures(shape).pairs.map(([a, b]) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contributionOf(shape, a)} IS DISTINCT FROM ${contributionOf(shape, b)})`);
   // Named __s0.. (group entities first) for `review-output.ts`, which joins them to the output's rows.
   const named = (entities: string) => [entities, ...stats, ...differing].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
