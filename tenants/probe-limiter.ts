@@ -10,6 +10,11 @@ import { DomainError } from '../core/errors.js';
  * - and DSC_ERR_RUNTIME_ERROR: a prod query over personal data that failed while running. Such a
  *   failure may depend on one person's value (a cast that fails only on their row), one bit per
  *   query: counted, an oracle of that kind gets one bit per refill.
+ * - and FAILED_PERSON_CHECKS (not an error: the outcome an admission is settled with when an export
+ *   was made but one of its person-level checks fails). Whether a row or cell fails can depend on one
+ *   person ("一区, and person 1 if they paid above X" fails k-anonymity exactly when they did), and
+ *   the operator sees the outcome at once: counted like a refusal, such an oracle is slowed to the
+ *   probing rate and every attempt stays in the audit (`export.check`).
  * Never counted: a query written wrong (SYNTAX, UNKNOWN_NAME: an unqualified name resolves only in the
  * query's own environment, and the answer is the same whether it exists elsewhere or not), EMPTY and
  * TOO_LONG (refused on the text alone, before anything is parsed), and other failures while running
@@ -18,8 +23,11 @@ import { DomainError } from '../core/errors.js';
 export const PROBING_CODES: ReadonlySet<string> = new Set([
   'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
-  'DSC_ERR_RUNTIME_ERROR',
+  'DSC_ERR_RUNTIME_ERROR', 'FAILED_PERSON_CHECKS',
 ]);
+
+/** The outcome an export's admission is settled with when one of its person-level checks fails (counted as probing). */
+export const FAILED_PERSON_CHECKS = 'FAILED_PERSON_CHECKS';
 
 /** A token bucket's shape: `burst` refused queries at once, then `perMinute` (fractions allowed). */
 export interface ProbeBudget {

@@ -20,8 +20,10 @@
  * total of 四区 and the same total without one person's payments above X count the same people,
  * and so does a total that counts one person's rows twice through a join; each is that person's
  * value by subtraction. Each member comes with a fingerprint of its contribution (its rows and
- * their sum), and for two value cells a person counts as shared only with the same fingerprint in
- * both (cells of different aggregates, a count and a sum, share nobody this way: nothing subtracts).
+ * their sum), and two cells are close when their sets differ by 1 to threshold - 1 entities, or
+ * their contributions do (a person whose share changed counts twice; cells of different aggregates,
+ * a count and a sum, share no contribution). A withheld cell counts too: "withheld because one
+ * person's share differs" is an answer.
  *
  * Exact on what it keeps: every cell's entity set and contributions, as 52-bit hashes (a collision
  * among a million entities has a chance of about 1 in 9,000, and can only hide a pair, never invent
@@ -223,12 +225,13 @@ export class AnswerHistory {
         }
       }
       for (const [earlier, common] of shared) {
-        // SECURITY: two values are compared on contributions: a person whose share changed counts as two differences.
-        const same = cell.shows === 'value' && earlier.shows === 'value' ? alike.get(earlier) ?? 0 : common;
-        const difference = cell.size + earlier.size - 2 * same;
+        // SECURITY: close on who is in them, or on what each contributes (a person whose share changed
+        // counts as two differences; cells of different aggregates share nobody this way).
+        const close = [cell.size + earlier.size - 2 * common, cell.size + earlier.size - 2 * (alike.get(earlier) ?? 0)]
+          .filter((difference) => difference >= 1 && difference < this.options.threshold);
         // SECURITY: bounded: past the cap the answer is already reported.
-        if (difference >= 1 && difference < this.options.threshold && tellsMore(cell.shows, earlier.shows) && pairs.length < MAX_PAIRS_PER_ANSWER) {
-          pairs.push({ earlier: earlier.answer, cell: labelOf(cell), earlierCell: labelOf(earlier), difference });
+        if (close.length > 0 && tellsMore(cell.shows, earlier.shows) && pairs.length < MAX_PAIRS_PER_ANSWER) {
+          pairs.push({ earlier: earlier.answer, cell: labelOf(cell), earlierCell: labelOf(earlier), difference: Math.min(...close) });
         }
       }
     }

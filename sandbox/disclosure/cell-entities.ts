@@ -16,7 +16,7 @@ import { companionInnerSql, contributionOf, measureOf, rowMembersSql } from './c
  */
 
 /** One member of a cell's entity set: output row (0-based), column name, personal table's label, entity key. */
-export type CellEntity = [row: number, column: string, label: string, entity: string];
+export type CellEntity = [row: number, column: string, label: string, entity: string, contribution?: bigint | null];
 
 /**
  * Streams the cell entity sets of an aggregate answer, as data chunks of `CellEntity` columns (row
@@ -43,17 +43,24 @@ export async function* cellEntities(
   // Per output column with aggregates, whether an entity counts in its cell: any of its aggregates
   // counts one of its rows (one entry per cell and entity, however many aggregates share the column).
   const measures = measureOf(shape);
-  const cellColumns = [...new Set(shape.aggregates.map((a) => a.column))].map((column) => {
+  const outputColumns = [...new Set(shape.aggregates.map((a) => a.column))];
+  const cellColumns = outputColumns.map((column) => {
     const name = columns[column];
     if (name === undefined) throw new DomainError('DSC_ERR_UNCHECKABLE', 'an aggregate of the output has no column');
     const counted = shape.aggregates.flatMap((a, i) => (a.column === column ? [`__cells.__r${measures[i]} > 0`] : []));
     return `CASE WHEN ${counted.join(' OR ')} THEN ${sqlString(name)} END`;
   });
+  // Beside each member, a fingerprint of what it contributes to the cell (its rows and their sum, of
+  // the column's first aggregate), so that differencing also sees one person's share changed.
+  const contributions = outputColumns.map((column) => {
+    const m = measures[shape.aggregates.findIndex((a) => a.column === column)]!;
+    return `(hash(__cells.__e, __cells.__r${m}, ${contributionOf(shape, m).replace(/^__c/, '__cells.__c')}) >> 12)::BIGINT`;
+  });
   const on = keys.length === 0 ? 'true' : keys.map((k) => `__o.${k} IS NOT DISTINCT FROM __cells.${k}`).join(' AND ');
   for (const [index, ref] of shape.personal.entries()) {
     const label = labels[index];
     if (label === undefined) throw new DomainError('DSC_ERR_UNCHECKABLE', `the source of table ${ref.table} is unknown, so its cells cannot be compared with earlier releases`);
-    const members = `SELECT CAST(__o.rowid AS INTEGER) AS "row", unnest([${cellColumns.join(', ')}]) AS "column", ${sqlString(label)} AS label, CAST(__cells.__e AS VARCHAR) AS entity
+    const members = `SELECT CAST(__o.rowid AS INTEGER) AS "row", unnest([${cellColumns.join(', ')}]) AS "column", ${sqlString(label)} AS label, CAST(__cells.__e AS VARCHAR) AS entity, unnest([${contributions.join(', ')}]) AS contribution
       FROM (${await companionInnerSql(connection, shape, ref)}) AS __cells JOIN ${table} AS __o ON ${on} WHERE __cells.__e IS NOT NULL`;
     const result = await connection.stream(`SELECT * FROM (${members}) AS __members WHERE "column" IS NOT NULL`);
     for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) yield chunk;

@@ -124,7 +124,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     });
     // SECURITY: invariant 8: two cells of a row that count the same people except a few differently
     // (a FILTER dropping part of one person's rows, a join counting one person twice) give those few
-    // people's values by subtraction: both are withheld.
+    // people's values by subtraction: both are withheld (also when they agree for everyone).
     for (const column of differingColumns(shape, compared, stats as number[][], rules.minEntities)) {
       if (failed.has(column)) continue;
       failed.add(column);
@@ -159,7 +159,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   const reasons: string[] = [];
   if (withheldRows > 0) reasons.push(`${withheldRows === 1 ? '1 row was' : `${withheldRows} rows were`} withheld: ${withheldRows === 1 ? 'its group describes' : 'their groups describe'} fewer than ${rules.minEntities} people or enterprises`);
   for (const [rule, count] of cellsByRule) reasons.push(`${ruleReason(rule, count, rules)}: shown as null`);
-  if (differingCells > 0) reasons.push(`${differingCells === 1 ? '1 cell counts' : `${differingCells} cells count`} fewer than ${rules.minEntities} people differently from another cell of the same row (their difference would describe those people): shown as null`);
+  if (differingCells > 0) reasons.push(`${differingCells === 1 ? '1 cell counts' : `${differingCells} cells count`} fewer than ${rules.minEntities} people differently from another cell of the same row (their difference would describe those people, or say that nobody differs): shown as null`);
   if (added > 0) reasons.push(`${added} more ${added === 1 ? 'row or cell was' : 'rows or cells were'} withheld so that a total cannot give the others back (secondary suppression)`);
   return {
     columns,
@@ -210,11 +210,16 @@ async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape,
   const whole = shown && plan.window !== undefined;
   const answer = await runAnswer(shown ? plan.shownSql : plan.answerSql, whole);
   // SECURITY: fail closed: an ordered answer too large to read whole cannot be limited after its checks.
-  if (whole && answer.truncated) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer is ordered and too large to check whole before its LIMIT: narrow it or drop the ORDER BY');
+  if (whole && answer.truncated) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer is too large to check whole before it is limited: narrow it');
   const width = answer.columns.length - keys.length;
   const measured: Companion[] = [];
   // A grouped aggregate's selection counts as one more group against the bound (as when it was a grouping set).
   const counted = shape.kind === 'aggregate' && keys.length > 0 ? 1 : 0;
+  if (plan.repeatedRowsSql) {
+    const [carried, distinct] = (await readCompanion(connection, plan.repeatedRowsSql, () => false))[0] ?? [];
+    // SECURITY: invariant 8: a join that repeats personal rows weighs people the checks count once.
+    if (Number(carried) !== Number(distinct)) throw new DomainError('DSC_ERR_UNCHECKABLE', REPEATED_ROWS);
+  }
   for (const companion of plan.companions) measured.push(await companionStats(connection, companion.statsSql, keys.length, counted));
   return {
     companions: measured.map((c) => c.groups),
@@ -319,7 +324,9 @@ interface CompanionPlan {
    */
   shownSql: string;
   companions: { statsSql: string; populationSql: string }[];
-  /** Ordered answers: `shownSql` has no LIMIT or OFFSET; they are applied after the checks. */
+  /** A FROM with a join: the count of rows carrying personal rows, and of distinct combinations of them. */
+  repeatedRowsSql?: string | undefined;
+  /** Ordered and row-level answers: read whole (`shownSql` has no LIMIT or OFFSET), limited and capped after the checks. */
   window?: LimitWindow | undefined;
 }
 
@@ -361,10 +368,15 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   // A row-level prod answer shows each combination once (DISTINCT before its ORDER BY and LIMIT).
   if (shape.kind === 'rows' && !modifiers.some((m) => m.type === 'DISTINCT_MODIFIER')) shown = [{ type: 'DISTINCT_MODIFIER', distinct_on_targets: [] }, ...shown];
   const shownNode: Obj[] = shown === modifiers ? [] : [{ ...answer, modifiers: shown }];
+  // SECURITY: invariant 8: a FROM with a join is checked for personal rows it repeats (`repeatedRowsNode`).
+  const repeated: Obj[] = (shape.from as Obj).type === 'JOIN' ? [repeatedRowsNode(shape)] : [];
   // One round trip renders the answer and every companion's inner query.
-  const [answerSql, ...rest] = await render(connection, [answer, ...shownNode, ...shape.personal.map((ref) => companionNode(shape, ref))]);
+  const [answerSql, ...rest] = await render(connection, [answer, ...shownNode, ...repeated, ...shape.personal.map((ref) => companionNode(shape, ref))]);
   const shownSql = shownNode.length > 0 ? rest.shift()! : answerSql!;
-  return { answerSql: answerSql!, shownSql, companions: rest.map((inner) => companionSql(shape, inner!)), window: ordered ? limitWindow(limits) : undefined };
+  const repeatedRowsSql = repeated.length > 0 ? rest.shift()! : undefined;
+  // SECURITY: invariant 8: row-level answers are read whole too: their caps (and `truncated`) apply to
+  // the rows shown, else "truncated, no rows" said that a left-out row took the only place.
+  return { answerSql: answerSql!, shownSql, repeatedRowsSql, companions: rest.map((inner) => companionSql(shape, inner!)), window: ordered || shape.kind === 'rows' ? limitWindow(limits) : undefined };
 }
 
 /** The constant OFFSET and LIMIT of an ordered answer's LIMIT modifiers (anything else is uncheckable). */
@@ -509,15 +521,18 @@ export interface ComparedMeasures {
 }
 
 /**
- * The output columns of a row whose cells count between 1 and `minimum` - 1 people differently from
- * another cell of the row, from the companions' per-pair counts (after the 1 + 4 per aggregate
- * statistics of each companion row).
+ * The output columns of a row whose cells count fewer than `minimum` people differently from
+ * another cell of the row (none included: two distinct measures that agree person by person are
+ * withheld too, so that whether one person made them differ is not said), from the companions'
+ * per-pair counts (after the 1 + 4 per aggregate statistics of each companion row).
  */
 export function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: ComparedMeasures, stats: readonly (readonly number[])[], minimum: number): Set<number> {
   const base = 1 + 4 * shape.aggregates.length;
   const columns = new Set<number>();
   compared.pairs.forEach(([a, b], k) => {
-    if (!stats.some((s) => { const n = Number(s[base + k] ?? 0); return n > 0 && n < minimum; })) return;
+    // SECURITY: invariant 8: 0 included: withheld at 1 and shown at 0, the rule itself said whether
+    // the one person a FILTER names matched it.
+    if (!stats.some((s) => Number(s[base + k] ?? 0) < minimum)) return;
     shape.aggregates.forEach((aggregate, i) => { if (compared.measureOf[i] === a || compared.measureOf[i] === b) columns.add(aggregate.column); });
   });
   return columns;
@@ -619,6 +634,7 @@ function entitySubquery(ref: PersonalRef): Json {
         select_list: [
           { class: 'STAR', type: 'STAR', alias: '', relation_name: '__t', exclude_list: [], replace_list: [], columns: false, expr: null, qualified_exclude_list: [], rename_list: [] },
           aligned,
+          { ...column('__t', 'rowid'), alias: rowColumn(ref) },
         ],
         from_table: {
           type: 'JOIN', alias: '', sample: null,
@@ -632,6 +648,41 @@ function entitySubquery(ref: PersonalRef): Json {
       named_param_map: [],
     },
   };
+}
+
+/** Why an answer or output whose join repeats personal rows is not checked. */
+export const REPEATED_ROWS = 'a join repeats rows of a table with personal data (one person\'s rows would count more than once): join on a key that is unique on the other side';
+
+/** The column of a personal table's row number in the companions' FROM (`entitySubquery`). */
+function rowColumn(ref: PersonalRef): string {
+  return ref.entityColumn.replace('__e', '__row');
+}
+
+/**
+ * For a FROM that joins (`pay JOIN range(2) r ON r.range = 0 OR <one person>`): how many rows of the
+ * FROM and WHERE carry a personal row, and how many distinct combinations of personal rows they
+ * carry. Apart, some personal row is repeated by a join (weighted: one person's rows counted twice
+ * in one group, or in two groups a person apart), which no check of entities sees.
+ */
+function repeatedRowsNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Obj {
+  const rows: Obj[] = shape.personal.map((ref) => ({ class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [rowColumn(ref)], alias: '' }));
+  const carried: Obj = rows.slice(1).reduce<Obj>((any, row) => ({ class: 'CONJUNCTION', type: 'CONJUNCTION_OR', alias: '', children: [any, notNull(row)] }), notNull(rows[0]!));
+  const combination: Obj = { ...countStar(), function_name: 'row', schema: 'main', children: rows };
+  const node = shape.node as Obj;
+  return {
+    type: 'SELECT_NODE', modifiers: [], cte_map: { map: [] }, sample: null, qualify: null, having: null,
+    select_list: [
+      { ...countStar(), filter: carried, alias: '__n' },
+      { ...countStar(), function_name: 'count', children: [combination], distinct: true, filter: carried, alias: '__u' },
+    ],
+    from_table: augmentFrom(shape.from, shape.personal),
+    where_clause: clone(node.where_clause),
+    group_expressions: [], group_sets: [], aggregate_handling: 'STANDARD_HANDLING',
+  };
+}
+
+function notNull(expr: Obj): Obj {
+  return { class: 'OPERATOR', type: 'OPERATOR_IS_NOT_NULL', alias: '', children: [expr] };
 }
 
 function countStar(): Obj {

@@ -83,7 +83,7 @@ export const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT'
  * columns (INTEGER, VARCHAR, VARCHAR, VARCHAR) appended as they are. Immutable like the snapshot;
  * nothing is left behind on failure. Trusted code: the entity keys never reach the tenant's SQL.
  */
-export async function writeCells(dir: string, batches: AsyncIterable<[number, string, string, string][] | DuckDBDataChunk>): Promise<{ entries: number }> {
+export async function writeCells(dir: string, batches: AsyncIterable<[number, string, string, string, (bigint | null)?][] | DuckDBDataChunk>): Promise<{ entries: number }> {
   const target = path.join(dir, CELLS_FILE);
   if (fs.existsSync(target)) throw new DomainError('EXP_ERR_INVALID_STATE', 'this export version already has its cell entity sets');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -91,7 +91,7 @@ export async function writeCells(dir: string, batches: AsyncIterable<[number, st
   const table = scratchName();
   const connection = await trustedConnection();
   try {
-    await connection.run(`CREATE TABLE ${table} ("row" INTEGER, "column" VARCHAR, label VARCHAR, entity VARCHAR)`);
+    await connection.run(`CREATE TABLE ${table} ("row" INTEGER, "column" VARCHAR, label VARCHAR, entity VARCHAR, contribution BIGINT)`);
     const appender = await connection.createAppender(table);
     try {
       for await (const batch of batches) {
@@ -99,11 +99,13 @@ export async function writeCells(dir: string, batches: AsyncIterable<[number, st
           appender.appendDataChunk(batch);
           continue;
         }
-        for (const [row, column, label, entity] of batch) {
+        for (const [row, column, label, entity, contribution] of batch) {
           appender.appendInteger(row);
           appender.appendVarchar(column);
           appender.appendVarchar(label);
           appender.appendVarchar(entity);
+          if (contribution === undefined || contribution === null) appender.appendNull();
+          else appender.appendBigInt(contribution);
           appender.endRow();
         }
       }

@@ -136,7 +136,7 @@ async function deriveCells(connection: DuckDBConnection, fromDir: string, toDir:
   const temp = `${target}.${process.pid}.tmp`;
   try {
     await connection.run(`COPY (
-      SELECT CAST(x."row" - (SELECT count(*) FROM ${suppression.removed} d WHERE d.r < x."row") AS INTEGER) AS "row", x."column", x.label, x.entity
+      SELECT CAST(x."row" - (SELECT count(*) FROM ${suppression.removed} d WHERE d.r < x."row") AS INTEGER) AS "row", x."column", x.label, x.entity, x.contribution
       FROM read_parquet(${sqlString(from)}) x
       WHERE x."row" NOT IN (SELECT r FROM ${suppression.removed})
         AND NOT EXISTS (SELECT 1 FROM ${suppression.nulled} n WHERE n.r = x."row" AND (${names})[n.c + 1] = x."column")

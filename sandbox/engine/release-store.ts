@@ -16,11 +16,15 @@ import type { DifferencingPair, DifferencingResult, ExportDifferenceTask, Export
  * One Parquet file per released version, `releases/<datasets>/<exportId>-v<version>.parquet`, where
  * `<datasets>` is a hash of the version's sorted source dataset ids (a place to file it: every
  * release is compared, cells meeting on their label, the personal dataset behind them). Each file holds the version's keys (export id, version, tenant,
- * recipient, datasets) and its cells' entity sets (row, column, label, entity), copied from
+ * recipient, datasets) and its cells' entity sets (row, column, label, entity, contribution), copied from
  * `cells.parquet` when the version is approved. Directories 0700, files 0600.
  *
  * Differencing is exact: for each new cell A and each released cell B of the same label, |A∩B| by
- * a join on the entity keys; Δ = |A| + |B| − 2|A∩B|. Pairs with no common entity are not joined:
+ * a join on the entity keys; Δ = |A| + |B| − 2|A∩B|. Each member also carries a fingerprint of its
+ * contribution (its rows and their sum, `cell-entities.ts`), and A and B are also close when
+ * |A| + |B| − 2·(members with the same contribution in both) is 1 to threshold − 1: the same people
+ * with one person's share changed (part of their rows left out) is one person's value too. Files
+ * written before fingerprints existed read NULL there, which compares equal (entity sets only). Pairs with no common entity are not joined:
  * their Δ is |A| + |B|, and a released cell already held at least the minimum.
  */
 
@@ -36,9 +40,12 @@ export async function differencing(dataDir: string, task: Omit<ExportDifferenceT
   const released = releasedFiles(dataDir);
   const connection = await trustedConnection();
   try {
-    const newCells = `(SELECT c.* FROM read_parquet(${sqlString(cells)}) AS c ANTI JOIN ${skipped(task.suppressed)} AS s ON c."row" = s."row" AND c."column" = s."column")`;
+    let newCells: string;
     let counted: number;
     try {
+      // A cell set written before fingerprints existed has no contribution column: NULL (entity sets only).
+      const contribution = await hasContributions(connection, cells) ? 'c.contribution' : 'NULL::BIGINT AS contribution';
+      newCells = `(SELECT c."row", c."column", c.label, c.entity, ${contribution} FROM read_parquet(${sqlString(cells)}) AS c ANTI JOIN ${skipped(task.suppressed)} AS s ON c."row" = s."row" AND c."column" = s."column")`;
       counted = Number((await connection.runAndReadAll(`SELECT count(*) FROM (SELECT DISTINCT "row", "column" FROM ${newCells})`)).getRowsJS()[0]?.[0] ?? 0);
     } catch {
       // SECURITY: fail closed: an unreadable cell set is never read as "no cells".
@@ -75,7 +82,8 @@ export async function releaseCells(dataDir: string, task: Omit<ExportReleaseTask
       `${sqlString(task.recipient)} AS recipient`, `${sqlString(datasetsKey(task.datasets))} AS datasets`,
     ];
     // Suppressed cells were not released: they are not kept either.
-    await connection.run(`COPY (SELECT ${keys.join(', ')}, c."row", c."column", c.label, c.entity FROM read_parquet(${sqlString(cells)}) AS c ANTI JOIN ${skipped(task.suppressed)} AS s ON c."row" = s."row" AND c."column" = s."column") TO ${sqlString(temp)} (FORMAT parquet)`);
+    const contribution = await hasContributions(connection, cells) ? 'c.contribution' : 'NULL::BIGINT AS contribution';
+    await connection.run(`COPY (SELECT ${keys.join(', ')}, c."row", c."column", c.label, c.entity, ${contribution} FROM read_parquet(${sqlString(cells)}) AS c ANTI JOIN ${skipped(task.suppressed)} AS s ON c."row" = s."row" AND c."column" = s."column") TO ${sqlString(temp)} (FORMAT parquet)`);
     fs.chmodSync(temp, 0o600);
     fs.renameSync(temp, target);
     flushDirectory(dir);
@@ -119,16 +127,17 @@ export function listReleaseFiles(dataDir: string): { file: string; exportId: str
  */
 async function closePairs(connection: DuckDBConnection, newCells: string, released: string[], task: ReleaseKey & { minEntities: number }): Promise<DifferencingPair[]> {
   const sql = `
-    WITH a AS (SELECT "row", "column", label, entity FROM ${newCells}),
+    WITH a AS (SELECT "row", "column", label, entity, contribution FROM ${newCells}),
     na AS (SELECT "row", "column", label, count(*) AS n FROM a GROUP BY ALL),
     b AS (
-      SELECT export_id, version, tenant, "row" AS b_row, "column" AS b_column, label, entity
-      FROM read_parquet([${released.map(sqlString).join(', ')}])
+      SELECT export_id, version, tenant, "row" AS b_row, "column" AS b_column, label, entity, contribution
+      FROM read_parquet([${released.map(sqlString).join(', ')}], union_by_name = true)
       WHERE NOT (export_id = $1 AND version = $2)
     ),
     nb AS (SELECT export_id, version, tenant, b_row, b_column, label, count(*) AS n FROM b GROUP BY ALL),
     i AS (
-      SELECT a."row", a."column", a.label, b.export_id, b.version, b.tenant, b.b_row, b.b_column, count(*) AS k
+      SELECT a."row", a."column", a.label, b.export_id, b.version, b.tenant, b.b_row, b.b_column, count(*) AS k,
+        count(*) FILTER (WHERE a.contribution IS NOT DISTINCT FROM b.contribution) AS ks
       FROM a JOIN b ON a.label = b.label AND a.entity = b.entity GROUP BY ALL
     ),
     ik AS (
@@ -137,7 +146,7 @@ async function closePairs(connection: DuckDBConnection, newCells: string, releas
     ),
     pair AS (
       SELECT "row", "column", export_id, version, tenant, b_row, b_column, NULL::VARCHAR AS summed
-      FROM ik WHERE an + bn - 2 * k BETWEEN 1 AND $4 - 1
+      FROM ik WHERE an + bn - 2 * k BETWEEN 1 AND $4 - 1 OR an + bn - 2 * ks BETWEEN 1 AND $4 - 1
     ),
     earlier_sum AS (
       SELECT "row", "column", export_id, version, tenant, NULL::INTEGER AS b_row, b_column, 'earlier' AS summed
@@ -168,6 +177,12 @@ async function closePairs(connection: DuckDBConnection, newCells: string, releas
     earlier: own ? { exportId: String(exportId), version: Number(version), row: bRow === null ? null : Number(bRow), column: String(bColumn) } : null,
     ...(summed ? { summed } : {}),
   }));
+}
+
+/** Whether a cell set carries contribution fingerprints (written since they exist). */
+async function hasContributions(connection: DuckDBConnection, file: string): Promise<boolean> {
+  const reader = await connection.runAndReadAll(`SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})) WHERE column_name = 'contribution'`);
+  return Number(reader.getRowsJS()[0]?.[0] ?? 0) > 0;
 }
 
 /** The suppressed cells as a relation (row, column); empty when none. */

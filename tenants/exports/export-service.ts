@@ -12,7 +12,7 @@ import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
 import { failureOf } from '../access.js';
 import { assertSourcesCurrent, type AccessDirectory } from '../lineage.js';
 import type { Claims } from '../model.js';
-import type { ProbeLimiter } from '../probe-limiter.js';
+import { FAILED_PERSON_CHECKS, type ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
 import type { ControlStore, StoreTransaction } from '../store/control-store.js';
 import { datasetsOf, DIFFERENCING_CHECK, differencingOutcome, type DifferenceTask, type ExportCheckInput, type ExportChecks } from './export-checks.js';
@@ -161,8 +161,9 @@ export function createExportService(deps: {
       admission.settle(isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED');
       throw error;
     }
-    admission.settle('ok');
     const { tables, sources, personLevel, ...snapshot } = result;
+    // SECURITY: invariant 8: a failing person-level check can answer a question about one person: counted as probing.
+    admission.settle(personLevel && 'checks' in personLevel && personLevel.checks.some((c) => c.status === 'fail') ? FAILED_PERSON_CHECKS : 'ok');
     return checked(tenantId, exportId, version, { source, sql, tables, sources, mitigation: null }, snapshot, personLevel);
   }
 

@@ -36,6 +36,22 @@ describe('release store', () => {
   }
   const key = (exportId: string, tenantId: string, datasets = ['pay']) => ({ exportId, version: 1, tenantId, datasets, minEntities: MIN, suppressed: [] });
 
+  it('fails a cell over the same people when one person\'s contribution changed, and passes a cell of another aggregate', async () => {
+    const contributions = (changed: number, seed: bigint) => people(0, 40).map((e, i) => [0, 'n', 'pay', e, seed + BigInt(i === changed ? 1_000 : i)] as [number, string, string, string, bigint]);
+    async function* earlier() {
+      yield contributions(-1, 0n);
+    }
+    await writeCells(exportVersionDirectory(temp.dir, EARLIER, 1), earlier());
+    expect(await releaseCells(temp.dir, { ...key(EARLIER, 'alpha'), recipient: 'city-lab' })).toMatchObject({ pairs: [], released: true });
+    // Row 0: the same 40 people, person 7's share changed (2 apart); row 1: another aggregate (every share differs).
+    async function* later() {
+      yield [...contributions(7, 0n), ...contributions(-1, 500n).map(([, column, label, e, c]) => [1, column, label, e, c] as [number, string, string, string, bigint])];
+    }
+    await writeCells(exportVersionDirectory(temp.dir, NEW, 1), later());
+    const result = await differencing(temp.dir, key(NEW, 'beta'));
+    expect('pairs' in result && result.pairs.map((p) => p.row)).toEqual([0]);
+  });
+
   it('fails cells whose sets differ by 1 to 9 entities, and passes 0 and 10 or more', async () => {
     await cells(EARLIER, [[0, 'n', 'pay', people(0, 40)]]);
     expect(await releaseCells(temp.dir, { ...key(EARLIER, 'alpha'), recipient: 'city-lab' })).toMatchObject({ pairs: [], released: true });
