@@ -475,7 +475,9 @@ function entityMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>, i: n
   const call = clone(shape.aggregates[i]!.node) as Obj;
   const children = (call.children as Json[]) ?? [];
   const noOrder = { type: 'ORDER_MODIFIER', orders: [] };
-  const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: false, alias: `__r${i}`, order_bys: noOrder };
+  // A DISTINCT aggregate counts an entity's distinct values (count(DISTINCT id_card) is 1 per person,
+  // not their rows): what it adds to the cell, compared person by person with the row's other cells.
+  const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: children.length > 0 && call.distinct === true, alias: `__r${i}`, order_bys: noOrder };
   const contribution = { ...call, function_name: 'sum', children: children.slice(0, 1), distinct: false, alias: `__c${i}`, order_bys: noOrder };
   return summedAt(shape, i) ? [rows, contribution] : [rows];
 }
