@@ -477,7 +477,7 @@ function entityMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>, i: n
   const noOrder = { type: 'ORDER_MODIFIER', orders: [] };
   // A DISTINCT aggregate counts an entity's distinct values (count(DISTINCT id_card) is 1 per person,
   // not their rows): what it adds to the cell, compared person by person with the row's other cells.
-  const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: children.length > 0 && call.distinct === true, alias: `__r${i}`, order_bys: noOrder };
+  const rows = { ...call, function_name: children.length === 0 ? 'count_star' : 'count', children: children.slice(0, 1), distinct: children.length > 0 && (call.distinct === true || String(call.function_name).toLowerCase() === 'approx_count_distinct'), alias: `__r${i}`, order_bys: noOrder };
   const contribution = { ...call, function_name: 'sum', children: children.slice(0, 1), distinct: false, alias: `__c${i}`, order_bys: noOrder };
   return summedAt(shape, i) ? [rows, contribution] : [rows];
 }
@@ -508,33 +508,46 @@ export function companionStatsWidth(shape: Extract<AnswerShape, { kind: 'aggrega
 /** Distinct measures compared person by person, at most this many (a wider answer is uncheckable: pairs grow as their square). */
 const MAX_COMPARED_MEASURES = 24;
 
-/** The pairs of distinct measures of an aggregate answer, in the order the companion counts them. */
+const COUNTED = new Set(['count_star', 'count', 'approx_count_distinct']);
+
+/**
+ * The pairs of distinct measures of an aggregate answer, in the order the companion counts them:
+ * counts and sums only (their cells are the sums of what each person adds; a minimum or a spread is
+ * not, and is judged on its own). A pair whose FILTER clauses differ is `filtered`.
+ */
 export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): ComparedMeasures {
   const measureOf = sharedMeasures(shape);
-  const distinct = [...new Set(measureOf)];
+  const additive = (m: number) => shape.aggregates[m]!.summable || COUNTED.has(String((shape.aggregates[m]!.node as Obj).function_name).toLowerCase());
+  const distinct = [...new Set(measureOf)].filter(additive);
   if (distinct.length > MAX_COMPARED_MEASURES) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPARED_MEASURES} different aggregates to compare person by person: split it`);
-  return { measureOf, pairs: distinct.flatMap((a, i) => distinct.slice(i + 1).map((b) => [a, b] as [number, number])) };
+  const filterOf = (m: number) => JSON.stringify(clone((shape.aggregates[m]!.node as Obj).filter), (key, value: Json) => (key === 'query_location' ? undefined : value));
+  return {
+    measureOf,
+    pairs: distinct.flatMap((a, i) => distinct.slice(i + 1).map((b) => ({ a, b, filtered: filterOf(a) !== filterOf(b) }))),
+  };
 }
 
 /** Per aggregate the measure it shares (`sharedMeasures`), and the pairs of distinct measures compared. */
 export interface ComparedMeasures {
   measureOf: number[];
-  pairs: [number, number][];
+  pairs: { a: number; b: number; filtered: boolean }[];
 }
 
 /**
- * The output columns of a row whose cells count fewer than `minimum` people differently from
- * another cell of the row (none included: two distinct measures that agree person by person are
- * withheld too, so that whether one person made them differ is not said), from the companions'
- * per-pair counts (after the 1 + 4 per aggregate statistics of each companion row).
+ * The output columns of a row whose cells count 1 to `minimum` - 1 people differently from another
+ * cell of the row, and, for two cells whose FILTERs differ, also none (so that whether the one
+ * person a FILTER names made them differ is not said), from the companions' per-pair counts (after
+ * the 1 + 4 per aggregate statistics of each companion row). Without a FILTER between them, two
+ * cells differ only where the data does (`count(*)` and `count(amount)` over null amounts), which
+ * the query cannot steer: agreeing, they are shown.
  */
 export function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: ComparedMeasures, stats: readonly (readonly number[])[], minimum: number): Set<number> {
   const base = 1 + 4 * shape.aggregates.length;
   const columns = new Set<number>();
-  compared.pairs.forEach(([a, b], k) => {
-    // SECURITY: invariant 8: 0 included: withheld at 1 and shown at 0, the rule itself said whether
-    // the one person a FILTER names matched it.
-    if (!stats.some((s) => Number(s[base + k] ?? 0) < minimum)) return;
+  compared.pairs.forEach(({ a, b, filtered }, k) => {
+    // SECURITY: invariant 8: with a FILTER between them, 0 too: withheld at 1 and shown at 0, the rule
+    // itself said whether the one person the FILTER names matched it.
+    if (!stats.some((s) => { const n = Number(s[base + k] ?? 0); return n < minimum && (n > 0 || filtered); })) return;
     shape.aggregates.forEach((aggregate, i) => { if (compared.measureOf[i] === a || compared.measureOf[i] === b) columns.add(aggregate.column); });
   });
   return columns;
@@ -571,7 +584,7 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
   ]);
   // Per pair of measures, the entities they count differently (rows or contribution), after the
   // statistics of every aggregate (`differingColumns`).
-  const differing = comparedMeasures(shape).pairs.map(([a, b]) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contributionOf(shape, a)} IS DISTINCT FROM ${contributionOf(shape, b)})`);
+  const differing = comparedMeasures(shape).pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contributionOf(shape, a)} IS DISTINCT FROM ${contributionOf(shape, b)})`);
   // Named __s0.. (group entities first) for `review-output.ts`, which joins them to the output's rows.
   const named = (entities: string) => [entities, ...stats, ...differing].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
