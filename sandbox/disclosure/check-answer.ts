@@ -64,9 +64,10 @@ export const MAX_COMPANION_GROUPS = 2_000_000;
 
 /**
  * Runs the answer of a checkable shape and its companions. `runAnswer` reads the answer with the
- * caller's row and byte caps (`caps`), or whole when it is ordered: an ordered answer is limited
- * (its LIMIT and OFFSET, then the caps) only after the checks withheld what they withhold, so a
- * withheld row never takes a place in the order. The companions are read here in full.
+ * caller's row and byte caps (`caps`), or whole when it is ordered or row-level: such an answer is
+ * limited (its LIMIT and OFFSET, then the caps) only after the checks withheld what they withhold,
+ * so a withheld row never takes a place in the order or counts towards `truncated`. The companions
+ * are read here in full.
  */
 export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run, caps: AnswerCaps): Promise<CheckedRows> {
   if (shape.kind === 'rows' && shape.identifiers.length > 0) {
@@ -124,7 +125,8 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     });
     // SECURITY: invariant 8: two cells of a row that count the same people except a few differently
     // (a FILTER dropping part of one person's rows, a join counting one person twice) give those few
-    // people's values by subtraction: both are withheld (also when they agree for everyone).
+    // people's values by subtraction: both are withheld (with a FILTER between them, also when they
+    // agree for everyone).
     for (const column of differingColumns(shape, compared, stats as number[][], rules.minEntities)) {
       if (failed.has(column)) continue;
       failed.add(column);
@@ -172,7 +174,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
 }
 
 /**
- * The rows an answer shows: for an ordered answer read whole, its OFFSET and LIMIT and then the
+ * The rows an answer shows: for an answer read whole, its OFFSET and LIMIT and then the
  * caller's caps, over the rows that passed the checks (bytes counted as `readCapped` counts them);
  * otherwise the rows as read (already capped).
  */
@@ -206,10 +208,10 @@ export function cellStats(stats: number[], index: number, summable: boolean): Ce
 async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, runAnswer: Run, shown: boolean) {
   const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
   const plan = await companionPlan(connection, shape);
-  // An ordered prod answer is read whole: it is limited after the checks (`limited`).
+  // An ordered or row-level prod answer is read whole: it is limited after the checks (`limited`).
   const whole = shown && plan.window !== undefined;
   const answer = await runAnswer(shown ? plan.shownSql : plan.answerSql, whole);
-  // SECURITY: fail closed: an ordered answer too large to read whole cannot be limited after its checks.
+  // SECURITY: fail closed: an answer too large to read whole cannot be limited after its checks.
   if (whole && answer.truncated) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer is too large to check whole before it is limited: narrow it');
   const width = answer.columns.length - keys.length;
   const measured: Companion[] = [];
