@@ -501,10 +501,11 @@ function sharedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): num
 
 /**
  * Columns of a companion's statistics row after its keys: the group's entities, 4 per aggregate
- * (`cellStats`), then one per pair of compared measures (`differingColumns`).
+ * (`cellStats`), then two per pair of compared measures (`differingColumns`): the entities they
+ * count differently, and the entities in both.
  */
 export function companionStatsWidth(shape: Extract<AnswerShape, { kind: 'aggregate' }>): number {
-  return 1 + 4 * shape.aggregates.length + comparedMeasures(shape).pairs.length;
+  return 1 + 4 * shape.aggregates.length + 2 * comparedMeasures(shape).pairs.length;
 }
 
 /** Distinct measures compared person by person, at most this many (a wider answer is uncheckable: pairs grow as their square). */
@@ -526,13 +527,15 @@ export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate'
   return {
     measureOf,
     pairs: distinct.flatMap((a, i) => distinct.slice(i + 1).map((b) => ({ a, b, filtered: filterOf(a) !== filterOf(b) }))),
+    subsetsLeft: MAX_COVER_SUBSETS,
   };
 }
 
-/** Per aggregate the measure it shares (`sharedMeasures`), and the pairs of distinct measures compared. */
+/** Per aggregate the measure it shares (`sharedMeasures`), the pairs of distinct measures compared, and the answer's work left (`coveredCells`). */
 export interface ComparedMeasures {
   measureOf: number[];
   pairs: { a: number; b: number; filtered: boolean }[];
+  subsetsLeft: number;
 }
 
 /**
@@ -546,13 +549,57 @@ export interface ComparedMeasures {
 export function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: ComparedMeasures, stats: readonly (readonly number[])[], minimum: number): Set<number> {
   const base = 1 + 4 * shape.aggregates.length;
   const columns = new Set<number>();
+  const withhold = (measures: number[]) => shape.aggregates.forEach((aggregate, i) => { if (measures.includes(compared.measureOf[i]!)) columns.add(aggregate.column); });
   compared.pairs.forEach(({ a, b, filtered }, k) => {
     // SECURITY: invariant 8: with a FILTER between them, 0 too: withheld at 1 and shown at 0, the rule
     // itself said whether the one person the FILTER names matched it.
     if (!stats.some((s) => { const n = Number(s[base + k] ?? 0); return n < minimum && (n > 0 || filtered); })) return;
-    shape.aggregates.forEach((aggregate, i) => { if (compared.measureOf[i] === a || compared.measureOf[i] === b) columns.add(aggregate.column); });
+    withhold([a, b]);
   });
+  // SECURITY: invariant 8: a cell a few people from a union of other cells of its row (a total over
+  // 一区, 四区 and one person, beside the totals of 一区 and of 四区) gives those people by subtraction.
+  for (const s of stats) for (const covered of coveredCells(shape, compared, s, minimum)) withhold(covered);
   return columns;
+}
+
+/** Cells inside another cell of a row whose subsets are tried (past it, uncheckable: 2^n subsets). */
+const MAX_COVER_CANDIDATES = 10;
+/** Subsets tried over a whole answer before it is called uncheckable (the checks run on the engine's one JS thread). */
+const MAX_COVER_SUBSETS = 5_000_000;
+
+/**
+ * Cells of one companion row that, with two or more other cells of the row whose people are
+ * pairwise disjoint, make a difference of 1 to `minimum` - 1 people: |A △ ∪B| = |A| − Σ (2|A∩B| − |B|)
+ * over the Bs more than half inside A. Every disjoint subset of those Bs is tried (exact for the
+ * measures of one row; at most `MAX_COVER_CANDIDATES` per cell and `MAX_COVER_SUBSETS` per answer,
+ * past which the answer is uncheckable).
+ * Each result lists the measures to withhold (A and the subset).
+ */
+function coveredCells(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: ComparedMeasures, s: readonly number[], minimum: number): number[][] {
+  const base = 1 + 4 * shape.aggregates.length;
+  const size = (m: number) => Number(s[1 + 4 * compared.measureOf.indexOf(m)] ?? 0);
+  const both = new Map<string, number>();
+  compared.pairs.forEach(({ a, b }, k) => {
+    const n = Number(s[base + compared.pairs.length + k] ?? 0);
+    both.set(`${a}:${b}`, n);
+    both.set(`${b}:${a}`, n);
+  });
+  const measures = [...new Set(compared.pairs.flatMap(({ a, b }) => [a, b]))];
+  const found: number[][] = [];
+  for (const a of measures) {
+    const candidates = measures.filter((b) => b !== a && 2 * (both.get(`${a}:${b}`) ?? 0) > size(b));
+    if (candidates.length < 2) continue;
+    compared.subsetsLeft -= 1 << candidates.length;
+    // SECURITY: fail closed: past its bound, an answer whose cells cannot all be compared is not shown.
+    if (candidates.length > MAX_COVER_CANDIDATES || compared.subsetsLeft < 0) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the rows have too many cells inside other cells to compare them all: split the answer');
+    for (let subset = 1; subset < 1 << candidates.length; subset++) {
+      const picked = candidates.filter((_, i) => subset & (1 << i));
+      if (picked.length < 2 || picked.some((b, i) => picked.slice(i + 1).some((c) => (both.get(`${b}:${c}`) ?? 0) > 0))) continue;
+      const difference = size(a) - picked.reduce((sum, b) => sum + 2 * (both.get(`${a}:${b}`) ?? 0) - size(b), 0);
+      if (difference >= 1 && difference < minimum) found.push([a, ...picked]);
+    }
+  }
+  return found;
 }
 
 /** The inner companion's column of an entity's contribution to measure `m` (its sum), or NULL when it has none (counts). */
@@ -586,9 +633,12 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
   ]);
   // Per pair of measures, the entities they count differently (rows or contribution), after the
   // statistics of every aggregate (`differingColumns`).
-  const differing = comparedMeasures(shape).pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contributionOf(shape, a)} IS DISTINCT FROM ${contributionOf(shape, b)})`);
+  const pairs = comparedMeasures(shape).pairs;
+  const differing = pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contributionOf(shape, a)} IS DISTINCT FROM ${contributionOf(shape, b)})`);
+  // Per pair, the entities in both (`coveredColumns`: cells a few people from a union of others).
+  const inBoth = pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} > 0 AND __r${b} > 0)`);
   // Named __s0.. (group entities first) for `review-output.ts`, which joins them to the output's rows.
-  const named = (entities: string) => [entities, ...stats, ...differing].map((expr, i) => `${expr} AS __s${i}`);
+  const named = (entities: string) => [entities, ...stats, ...differing, ...inBoth].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
   if (keyList.length === 0) return { statsSql: `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`, populationSql };
   return { statsSql: `SELECT ${[...keyList, ...named('count(__e)')].join(', ')} FROM (${inner}) AS __companion GROUP BY ${keyList.join(', ')}`, populationSql };

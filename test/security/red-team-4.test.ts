@@ -174,18 +174,16 @@ describe('holes found by the fourth pass', () => {
     expect(yes).toEqual(no);
   });
 
-  it('LIMIT: three cells of one answer, pairwise 100 people or more apart, isolate one person (A - B - C)', async () => {
-    // The within-row rule compares cells two by two; A = 一区 + 四区 + one person of 二区, B = 一区,
-    // C = 四区: A - B - C is that person's total, and no two cells (nor any earlier answer) are
-    // within 9 people. A tracker inside one answer: documented in docs/sandbox.md (known limits);
-    // closing it needs combinations of cells (or FILTER populations nested or disjoint), or noise.
+  it('was a hole (a cell a few people from a disjoint union of other cells of its row is withheld with them): three cells of one answer isolated one person (A - B - C)', async () => {
+    // A = 一区 + 四区 + one person of 二区, B = 一区, C = 四区: pairwise 100 people or more apart, but
+    // A - B - C is that person's total. A is one person from B and C together: all three withheld.
     const [mobile] = (await uniqueMaskedMobiles(33)).slice(32);
     const sql = `SELECT sum(amount) AS a, sum(amount) FILTER (WHERE district = '一区') AS b, sum(amount) FILTER (WHERE district = '四区') AS c FROM pay WHERE district IN ('一区', '四区') OR mobile = '${mobile}'`;
-    const [a, b, c] = expectStatus(await query(sql), 200).json().rows[0];
-    const leaked = Number(a) - Number(b) - Number(c);
-    // One person's 20 payments of 100..149.
-    expect(leaked).toBeGreaterThanOrEqual(2_000);
-    expect(leaked).toBeLessThanOrEqual(2_980);
+    const body = expectStatus(await query(sql), 200).json();
+    expect(body.rows).toEqual([[null, null, null]]);
+    // Without the extra person, A is exactly B and C together (0 apart): shown.
+    const exact = expectStatus(await query("SELECT sum(amount) AS a, sum(amount) FILTER (WHERE district = '一区') AS b, sum(amount) FILTER (WHERE district = '四区') AS c FROM pay WHERE district IN ('一区', '四区')"), 200).json();
+    expect(exact.rows[0].every((v: unknown) => v !== null)).toBe(true);
   });
 
   it('was a hole (two distinct measures agreeing for everyone are withheld too): the within-row rule was an oracle: "count(*) next to count(*) without person 7\'s payments above X" is withheld exactly when they paid above X', async () => {
@@ -219,11 +217,11 @@ describe('holes found by the fourth pass', () => {
     expect(verdict(yes)).toEqual(verdict(no));
   });
 
-  it('LIMIT: three cells of one export, pairwise 100 people or more apart, isolate one person (A - B - C): the checks pass', async () => {
-    // The same tracker inside one export (documented in docs/exports.md): every check passes.
+  it('was a hole (as in prod answers): three cells of one export isolated one person (A - B - C) with every check passing', async () => {
     const [mobile] = (await uniqueMaskedMobiles(35)).slice(34);
     const e = await createExport(`SELECT sum(amount) AS a, sum(amount) FILTER (WHERE district = '一区') AS b, sum(amount) FILTER (WHERE district = '四区') AS c FROM pay WHERE district IN ('一区', '四区') OR mobile = '${mobile}'`);
-    expect(e.outcome).toBe('pass');
+    expect(e.outcome).toBe('fail');
+    expect(checkOf(e, 'cell-threshold')).toMatchObject({ status: 'fail', cells: [{ row: 0, column: 'a' }, { row: 0, column: 'b' }, { row: 0, column: 'c' }] });
   });
 
   it('was a hole (a join that repeats personal rows is uncheckable): two rows of one answer a person apart (a join copies the district into a second group without person 14)', async () => {
