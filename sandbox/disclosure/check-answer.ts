@@ -576,6 +576,8 @@ const MAX_COVER_SUBSETS = 5_000_000;
  * Each result lists the measures to withhold (A and the subset).
  */
 function coveredCells(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: ComparedMeasures, s: readonly number[], minimum: number): number[][] {
+  // A cell and two others take three measures (three pairs): with fewer, nothing to try.
+  if (compared.pairs.length < 3) return [];
   const base = 1 + 4 * shape.aggregates.length;
   const size = (m: number) => Number(s[1 + 4 * compared.measureOf.indexOf(m)] ?? 0);
   const both = new Map<string, number>();
