@@ -136,7 +136,10 @@ function sameMembers(a: Members, b: Members): boolean {
 function sameCells(remembered: Map<RememberedCell, Members>, cells: readonly { members: Members }[]): boolean {
   if (remembered.size !== cells.length) return false;
   const byDigest = new Map<number, Members[]>();
-  for (const members of remembered.values()) byDigest.set(digestOf(members), [...(byDigest.get(digestOf(members)) ?? []), members]);
+  for (const members of remembered.values()) {
+    const digest = digestOf(members);
+    byDigest.set(digest, [...(byDigest.get(digest) ?? []), members]);
+  }
   return cells.every(({ members }) => (byDigest.get(digestOf(members)) ?? []).some((other) => sameMembers(other, members)));
 }
 

@@ -217,11 +217,8 @@ async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape,
   const measured: Companion[] = [];
   // A grouped aggregate's selection counts as one more group against the bound (as when it was a grouping set).
   const counted = shape.kind === 'aggregate' && keys.length > 0 ? 1 : 0;
-  if (plan.repeatedRowsSql) {
-    const [carried, distinct] = (await readCompanion(connection, plan.repeatedRowsSql, () => false))[0] ?? [];
-    // SECURITY: invariant 8: a join that repeats personal rows weighs people the checks count once.
-    if (Number(carried) !== Number(distinct)) throw new DomainError('DSC_ERR_UNCHECKABLE', REPEATED_ROWS);
-  }
+  // SECURITY: invariant 8: a join that repeats personal rows weighs people the checks count once.
+  if (await repeatsPersonalRows(connection, plan)) throw new DomainError('DSC_ERR_UNCHECKABLE', REPEATED_ROWS);
   for (const companion of plan.companions) measured.push(await companionStats(connection, companion.statsSql, keys.length, counted));
   return {
     companions: measured.map((c) => c.groups),
@@ -315,7 +312,7 @@ interface Companion {
 }
 
 /** The SQL of a checked answer: the answer with its keys appended, and per personal table its companion. */
-interface CompanionPlan {
+export interface CompanionPlan {
   /** The answer as the export snapshot reads it (its rows one by one, as the query gives them). */
   answerSql: string;
   /**
@@ -721,6 +718,13 @@ function entitySubquery(ref: PersonalRef): Json {
 
 /** Why an answer or output whose join repeats personal rows is not checked. */
 export const REPEATED_ROWS = 'a join repeats rows of a table with personal data (one person\'s rows would count more than once): join on a key that is unique on the other side';
+
+/** Whether the plan's FROM (a join) repeats rows of a personal table (`repeatedRowsNode`); answers and exports alike. */
+export async function repeatsPersonalRows(connection: DuckDBConnection, plan: CompanionPlan): Promise<boolean> {
+  if (!plan.repeatedRowsSql) return false;
+  const [carried, distinct] = (await readCompanion(connection, plan.repeatedRowsSql, () => false))[0] ?? [];
+  return Number(carried) !== Number(distinct);
+}
 
 /** The column of a personal table's row number in the companions' FROM (`entitySubquery`). */
 function rowColumn(ref: PersonalRef): string {

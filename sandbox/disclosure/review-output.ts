@@ -2,7 +2,7 @@ import { DuckDBTypeId, type DuckDBConnection, type DuckDBDecimalType, type DuckD
 import { DomainError } from '../../core/errors.js';
 import { failedRules, quoteIdentifier, type CellRule, type DisclosureRules } from '../../desensitize/index.js';
 import type { AnswerShape } from './answer-shape.js';
-import { cellStats, companionPlan, companionStatsWidth, comparedMeasures, differingColumns, MAX_COMPANION_GROUPS, onePersonAggregates, REPEATED_ROWS } from './check-answer.js';
+import { cellStats, companionPlan, companionStatsWidth, comparedMeasures, differingColumns, MAX_COMPANION_GROUPS, onePersonAggregates, REPEATED_ROWS, repeatsPersonalRows } from './check-answer.js';
 import { outputChecks, type OutputCheck, type OutputFindings } from './output-findings.js';
 
 /**
@@ -73,7 +73,7 @@ export async function checkOutput(connection: DuckDBConnection, shape: Exclude<A
       return { uncheckable: merged };
     }
     // SECURITY: invariant 8: as for answers, a join that repeats personal rows weighs people the checks count once.
-    if (plan.repeatedRowsSql && await count(connection, `SELECT CAST(__n - __u AS BIGINT) FROM (${plan.repeatedRowsSql})`) !== 0) {
+    if (await repeatsPersonalRows(connection, plan)) {
       await drop();
       return { uncheckable: REPEATED_ROWS };
     }

@@ -498,8 +498,8 @@ export class TenantEngine {
       if (answered && answered.length > 0) this.rememberAnswer(sql, shape, checked.columns.map((c) => c.name), answered);
       return checked;
     } catch (error) {
-      // SECURITY: invariant 8: an answer refused as too small (or not k-anonymous) answered a question too: remembered as withheld.
-      if (shape && shape.kind !== 'uncheckable' && error instanceof DomainError && error.code === 'DSC_ERR_NOT_K_ANONYMOUS') this.rememberAnswer(sql, shape, [], 'refused');
+      // SECURITY: invariant 8: a grouped answer refused as too small answered a question too: remembered as withheld.
+      if (shape?.kind === 'aggregate' && error instanceof DomainError && error.code === 'DSC_ERR_NOT_K_ANONYMOUS') this.rememberAnswer(sql, shape, [], 'refused');
       if (error instanceof DomainError && error.code.startsWith('DSC_ERR_')) return { columns: [], rows: [], truncated: false, refusal: { code: error.code, message: error.message } };
       throw error;
     }
@@ -530,7 +530,7 @@ export class TenantEngine {
       if (groups !== 'refused') return index.get(key);
       if (!index.has(key)) {
         index.set(key, rows.length);
-        rows.push({ label: shape.kind === 'aggregate' ? 'a refused group' : 'a refused row', cells: new Map(cellColumns.map((c) => [c, 'nothing' as const])) });
+        rows.push({ label: 'a refused group', cells: new Map(cellColumns.map((c) => [c, 'nothing' as const])) });
       }
       return index.get(key);
     };
@@ -551,8 +551,9 @@ export class TenantEngine {
         memberships += entities.length;
         const cell = sets.get(key);
         if (cell) {
+          // Contributions stay in line with the entities (an entity without one stands for itself).
+          cell.contributions = [...(cell.contributions ?? cell.entities), ...(contributions ?? entities)];
           cell.entities = [...cell.entities, ...entities];
-          cell.contributions = [...(cell.contributions ?? []), ...(contributions ?? entities)];
         } else sets.set(key, { table, row, column, entities, contributions });
         // Past the bound the answer is neither compared nor kept: reading stops here.
         return memberships <= HISTORY_MAX_MEMBERSHIPS;
