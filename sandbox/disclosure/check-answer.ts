@@ -4,6 +4,7 @@ import { judgeCell, ruleReason, secondarySuppression, type CellRule, type CellSt
 import type { Json } from '../gate/ast-walk.js';
 import { entityTableName } from '../engine/publish.js';
 import type { AnswerShape, PersonalRef } from './answer-shape.js';
+import { rowMeasures, rowStatistics, rowStatisticsWidth, withheldInRow, type ComparedMeasures } from './row-combinations.js';
 
 /**
  * Person-level checks of a prod answer (issue #11 item 3, invariant 8): the operator's query runs
@@ -123,10 +124,8 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
         }
       }
     });
-    // SECURITY: invariant 8: two cells of a row that count the same people except a few differently
-    // (a FILTER dropping part of one person's rows, a join counting one person twice) give those few
-    // people's values by subtraction: both are withheld (with a FILTER between them, also when they
-    // agree for everyone).
+    // SECURITY: invariant 8: cells of a row that together single out a few people (a difference of
+    // two cells, a total beside its parts) are withheld, the same way when nobody is singled out.
     for (const column of differingColumns(shape, compared, stats as number[][], rules.minEntities)) {
       if (failed.has(column)) continue;
       failed.add(column);
@@ -161,7 +160,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   const reasons: string[] = [];
   if (withheldRows > 0) reasons.push(`${withheldRows === 1 ? '1 row was' : `${withheldRows} rows were`} withheld: ${withheldRows === 1 ? 'its group describes' : 'their groups describe'} fewer than ${rules.minEntities} people or enterprises`);
   for (const [rule, count] of cellsByRule) reasons.push(`${ruleReason(rule, count, rules)}: shown as null`);
-  if (differingCells > 0) reasons.push(`${differingCells === 1 ? '1 cell counts' : `${differingCells} cells count`} fewer than ${rules.minEntities} people differently from another cell of the same row (their difference would describe those people, or say that nobody differs): shown as null`);
+  if (differingCells > 0) reasons.push(`${differingCells === 1 ? '1 cell' : `${differingCells} cells`} would describe fewer than ${rules.minEntities} people together with other cells of the same row (a difference, or a total beside its parts), whether or not anyone is there: shown as null`);
   if (added > 0) reasons.push(`${added} more ${added === 1 ? 'row or cell was' : 'rows or cells were'} withheld so that a total cannot give the others back (secondary suppression)`);
   return {
     columns,
@@ -285,7 +284,8 @@ async function readColumns(connection: DuckDBConnection, sql: string, asJson: (c
     const result = await connection.stream(sql);
     for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0 && rows <= MAX_COMPANION_GROUPS; chunk = await result.fetchChunk()) {
       for (let c = 0; c < chunk.columnCount; c++) {
-        const values = asJson(c) ? chunk.convertColumnValues(c, JsonDuckDBValueConverter) : chunk.getColumnValues(c).map(numberOf);
+        // Text statistics (a row's atoms, `row-combinations.ts`) stay text.
+        const values = asJson(c) ? chunk.convertColumnValues(c, JsonDuckDBValueConverter) : chunk.getColumnValues(c).map((v) => (typeof v === 'string' ? v : numberOf(v)));
         const column = columns[c] ?? (columns[c] = []);
         for (const value of values) column.push(value);
       }
@@ -498,107 +498,23 @@ function sharedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): num
 
 /**
  * Columns of a companion's statistics row after its keys: the group's entities, 4 per aggregate
- * (`cellStats`), then two per pair of compared measures (`differingColumns`): the entities they
- * count differently, and the entities in both.
+ * (`cellStats`), then the statistics comparing the row's cells (`row-combinations.ts`).
  */
 export function companionStatsWidth(shape: Extract<AnswerShape, { kind: 'aggregate' }>): number {
-  return 1 + 4 * shape.aggregates.length + 2 * comparedMeasures(shape).pairs.length;
+  return 1 + 4 * shape.aggregates.length + rowStatisticsWidth(comparedMeasures(shape));
 }
 
-/** Distinct measures compared person by person, at most this many (a wider answer is uncheckable: pairs grow as their square). */
-const MAX_COMPARED_MEASURES = 24;
-
-const COUNTED = new Set(['count_star', 'count', 'approx_count_distinct']);
-
-/**
- * The pairs of distinct measures of an aggregate answer, in the order the companion counts them:
- * counts and sums only (their cells are the sums of what each person adds; a minimum or a spread is
- * not, and is judged on its own). A pair whose FILTER clauses differ is `filtered`.
- */
+/** The additive measures of an aggregate answer compared within a row (`row-combinations.ts`). */
 export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): ComparedMeasures {
-  const measureOf = sharedMeasures(shape);
-  const additive = (m: number) => shape.aggregates[m]!.summable || COUNTED.has(String((shape.aggregates[m]!.node as Obj).function_name).toLowerCase());
-  const distinct = [...new Set(measureOf)].filter(additive);
-  if (distinct.length > MAX_COMPARED_MEASURES) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPARED_MEASURES} different aggregates to compare person by person: split it`);
-  const filterOf = (m: number) => JSON.stringify(clone((shape.aggregates[m]!.node as Obj).filter), (key, value: Json) => (key === 'query_location' ? undefined : value));
-  return {
-    measureOf,
-    pairs: distinct.flatMap((a, i) => distinct.slice(i + 1).map((b) => ({ a, b, filtered: filterOf(a) !== filterOf(b) }))),
-    subsetsLeft: MAX_COVER_SUBSETS,
-  };
-}
-
-/** Per aggregate the measure it shares (`sharedMeasures`), the pairs of distinct measures compared, and the answer's work left (`coveredCells`). */
-export interface ComparedMeasures {
-  measureOf: number[];
-  pairs: { a: number; b: number; filtered: boolean }[];
-  subsetsLeft: number;
+  return rowMeasures(shape, sharedMeasures(shape));
 }
 
 /**
- * The output columns of a row whose cells count 1 to `minimum` - 1 people differently from another
- * cell of the row, and, for two cells whose FILTERs differ, also none (so that whether the one
- * person a FILTER names made them differ is not said), from the companions' per-pair counts (after
- * the 1 + 4 per aggregate statistics of each companion row). Without a FILTER between them, two
- * cells differ only where the data does (`count(*)` and `count(amount)` over null amounts), which
- * the query cannot steer: agreeing, they are shown.
+ * The output columns of a row withheld because a combination of its cells would describe a few
+ * people (`row-combinations.ts`), from its companion statistics rows (one per personal table).
  */
-export function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: ComparedMeasures, stats: readonly (readonly number[])[], minimum: number): Set<number> {
-  const base = 1 + 4 * shape.aggregates.length;
-  const columns = new Set<number>();
-  const withhold = (measures: number[]) => shape.aggregates.forEach((aggregate, i) => { if (measures.includes(compared.measureOf[i]!)) columns.add(aggregate.column); });
-  compared.pairs.forEach(({ a, b, filtered }, k) => {
-    // SECURITY: invariant 8: with a FILTER between them, 0 too: withheld at 1 and shown at 0, the rule
-    // itself said whether the one person the FILTER names matched it.
-    if (!stats.some((s) => { const n = Number(s[base + k] ?? 0); return n < minimum && (n > 0 || filtered); })) return;
-    withhold([a, b]);
-  });
-  // SECURITY: invariant 8: a cell a few people from a union of other cells of its row (a total over
-  // 一区, 四区 and one person, beside the totals of 一区 and of 四区) gives those people by subtraction.
-  for (const s of stats) for (const covered of coveredCells(shape, compared, s, minimum)) withhold(covered);
-  return columns;
-}
-
-/** Cells inside another cell of a row whose subsets are tried (past it, uncheckable: 2^n subsets). */
-const MAX_COVER_CANDIDATES = 10;
-/** Subsets tried over a whole answer before it is called uncheckable (the checks run on the engine's one JS thread). */
-const MAX_COVER_SUBSETS = 5_000_000;
-
-/**
- * Cells of one companion row that, with two or more other cells of the row whose people are
- * pairwise disjoint, make a difference of 1 to `minimum` - 1 people: |A △ ∪B| = |A| − Σ (2|A∩B| − |B|)
- * over the Bs more than half inside A. Every disjoint subset of those Bs is tried (exact for the
- * measures of one row; at most `MAX_COVER_CANDIDATES` per cell and `MAX_COVER_SUBSETS` per answer,
- * past which the answer is uncheckable).
- * Each result lists the measures to withhold (A and the subset).
- */
-function coveredCells(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: ComparedMeasures, s: readonly number[], minimum: number): number[][] {
-  // A cell and two others take three measures (three pairs): with fewer, nothing to try.
-  if (compared.pairs.length < 3) return [];
-  const base = 1 + 4 * shape.aggregates.length;
-  const size = (m: number) => Number(s[1 + 4 * compared.measureOf.indexOf(m)] ?? 0);
-  const both = new Map<string, number>();
-  compared.pairs.forEach(({ a, b }, k) => {
-    const n = Number(s[base + compared.pairs.length + k] ?? 0);
-    both.set(`${a}:${b}`, n);
-    both.set(`${b}:${a}`, n);
-  });
-  const measures = [...new Set(compared.pairs.flatMap(({ a, b }) => [a, b]))];
-  const found: number[][] = [];
-  for (const a of measures) {
-    const candidates = measures.filter((b) => b !== a && 2 * (both.get(`${a}:${b}`) ?? 0) > size(b));
-    if (candidates.length < 2) continue;
-    compared.subsetsLeft -= 1 << candidates.length;
-    // SECURITY: fail closed: past its bound, an answer whose cells cannot all be compared is not shown.
-    if (candidates.length > MAX_COVER_CANDIDATES || compared.subsetsLeft < 0) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the rows have too many cells inside other cells to compare them all: split the answer');
-    for (let subset = 1; subset < 1 << candidates.length; subset++) {
-      const picked = candidates.filter((_, i) => subset & (1 << i));
-      if (picked.length < 2 || picked.some((b, i) => picked.slice(i + 1).some((c) => (both.get(`${b}:${c}`) ?? 0) > 0))) continue;
-      const difference = size(a) - picked.reduce((sum, b) => sum + 2 * (both.get(`${a}:${b}`) ?? 0) - size(b), 0);
-      if (difference >= 1 && difference < minimum) found.push([a, ...picked]);
-    }
-  }
-  return found;
+export function differingColumns(shape: Extract<AnswerShape, { kind: 'aggregate' }>, compared: ComparedMeasures, stats: readonly (readonly unknown[])[], minimum: number): Set<number> {
+  return withheldInRow(shape, compared, stats, 1 + 4 * shape.aggregates.length, minimum);
 }
 
 /** The inner companion's column of an entity's contribution to measure `m` (its sum), or NULL when it has none (counts). */
@@ -630,14 +546,10 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
       ? [`CAST(sum(abs(__c${m})) AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[1] AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[2] AS DOUBLE)`]
       : ['NULL', 'NULL', 'NULL']),
   ]);
-  // Per pair of measures, the entities they count differently (rows or contribution), after the
-  // statistics of every aggregate (`differingColumns`).
-  const pairs = comparedMeasures(shape).pairs;
-  const differing = pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contributionOf(shape, a)} IS DISTINCT FROM ${contributionOf(shape, b)})`);
-  // Per pair, the entities in both (`coveredColumns`: cells a few people from a union of others).
-  const inBoth = pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} > 0 AND __r${b} > 0)`);
+  // Then the statistics comparing the row's cells with each other (`row-combinations.ts`).
+  const combinations = rowStatistics(comparedMeasures(shape), (m) => contributionOf(shape, m));
   // Named __s0.. (group entities first) for `review-output.ts`, which joins them to the output's rows.
-  const named = (entities: string) => [entities, ...stats, ...differing, ...inBoth].map((expr, i) => `${expr} AS __s${i}`);
+  const named = (entities: string) => [entities, ...stats, ...combinations].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
   if (keyList.length === 0) return { statsSql: `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`, populationSql };
   return { statsSql: `SELECT ${[...keyList, ...named('count(__e)')].join(', ')} FROM (${inner}) AS __companion GROUP BY ${keyList.join(', ')}`, populationSql };
@@ -722,8 +634,14 @@ export const REPEATED_ROWS = 'a join repeats rows of a table with personal data 
 /** Whether the plan's FROM (a join) repeats rows of a personal table (`repeatedRowsNode`); answers and exports alike. */
 export async function repeatsPersonalRows(connection: DuckDBConnection, plan: CompanionPlan): Promise<boolean> {
   if (!plan.repeatedRowsSql) return false;
-  const [carried, distinct] = (await readCompanion(connection, plan.repeatedRowsSql, () => false))[0] ?? [];
-  return Number(carried) !== Number(distinct);
+  const [carried, distinct, ...perTable] = ((await readCompanion(connection, plan.repeatedRowsSql, () => false))[0] ?? []).map(Number);
+  if (carried !== distinct) return true;
+  // SECURITY: invariant 8: when every personal table's rows repeat, one table multiplies another
+  // (`pay JOIN residents ON district`, or one person's row joined to everyone's): each combination
+  // is distinct, yet a person's rows weigh other people's cells. One table unrepeated is a join
+  // along it (each payment with its payer), which weighs nobody twice.
+  for (let i = 0; i < perTable.length; i += 2) if (perTable[i] === perTable[i + 1]) return false;
+  return perTable.length > 0;
 }
 
 /** The column of a personal table's row number in the companions' FROM (`entitySubquery`). */
@@ -734,7 +652,8 @@ function rowColumn(ref: PersonalRef): string {
 /**
  * For a FROM that joins (`pay JOIN range(2) r ON r.range = 0 OR <one person>`): how many rows of the
  * FROM and WHERE carry a personal row, and how many distinct combinations of personal rows they
- * carry. Apart, some personal row is repeated by a join (weighted: one person's rows counted twice
+ * carry; then, per personal table, the rows carrying one of its rows and its distinct rows among
+ * them. Apart, some personal row is repeated by a join (weighted: one person's rows counted twice
  * in one group, or in two groups a person apart), which no check of entities sees.
  */
 function repeatedRowsNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Obj {
@@ -747,6 +666,10 @@ function repeatedRowsNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>):
     select_list: [
       { ...countStar(), filter: carried, alias: '__n' },
       { ...countStar(), function_name: 'count', children: [combination], distinct: true, filter: carried, alias: '__u' },
+      ...rows.flatMap((row, i) => [
+        { ...countStar(), function_name: 'count', children: [row], alias: `__n${i}` },
+        { ...countStar(), function_name: 'count', children: [row], distinct: true, alias: `__u${i}` },
+      ]),
     ],
     from_table: augmentFrom(shape.from, shape.personal),
     where_clause: clone(node.where_clause),

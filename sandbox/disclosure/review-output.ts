@@ -142,9 +142,11 @@ function joinedStats(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, table
   }
   const zeroColumns = [...new Set(shape.aggregates.map((a) => a.column))];
   const stats = companionStatsWidth(shape);
+  const atoms = comparedMeasures(shape).atoms ? stats - 1 : -1;
   const items = [
     ...zeroColumns.map((c) => `coalesce(${zeroTest(`__a.__o${c}`, types[c]!)}, false)`),
-    ...statsTables.flatMap((_, j) => [`__c${j}.__s0 IS NOT NULL`, ...Array.from({ length: stats }, (__, s) => `CAST(__c${j}.__s${s} AS DOUBLE)`)]),
+    // The row's atoms (`row-combinations.ts`), the last statistic when there are any, stay text.
+    ...statsTables.flatMap((_, j) => [`__c${j}.__s0 IS NOT NULL`, ...Array.from({ length: stats }, (__, s) => (s === atoms ? `__c${j}.__s${s}` : `CAST(__c${j}.__s${s} AS DOUBLE)`))]),
   ];
   return { sql: `SELECT __a.rowid, ${items.join(', ')} FROM ${table} AS __a ${joins}`, zeroColumns };
 }
@@ -254,8 +256,8 @@ function aggregateFindings(shape: Extract<AnswerShape, { kind: 'aggregate' }>, r
       if (single[index]) onePerson.push([i, aggregate.column]);
       if (isZero.get(aggregate.column)![i] === true) zeros.push([i, aggregate.column]);
     });
-    // SECURITY: invariant 8: two cells of a row counting 1 to 9 people differently give them by
-    // subtraction (as in prod answers): both fail the threshold.
+    // SECURITY: invariant 8: cells of a row that together single out a few people (as in prod
+    // answers, `row-combinations.ts`) fail the threshold.
     if (!isSmall) {
       const cells = byRule.get('threshold') ?? [];
       for (const column of differingColumns(shape, compared, rowStats as number[][], rules.minEntities)) cells.push([i, column]);

@@ -45,8 +45,8 @@ describe('incremental builds never carry a table past a policy change', () => {
     const loose = (await readPublished(t, 'inc', 'granted', 'SELECT mobile FROM inc_people ORDER BY ALL')).map((r) => r.mobile);
     expect(loose).toEqual([...people.mobiles].sort());
     // An aggregate the loose copy answers in prod (the "during" probe below).
-    const probe = 'SELECT count(*) AS n, count(DISTINCT mobile) AS mobiles FROM inc_people';
-    expect(await rows(probe)).toEqual([['80', '80']]);
+    const probe = 'SELECT count(DISTINCT mobile) AS mobiles FROM inc_people';
+    expect(await rows(probe)).toEqual([['80']]);
     const other = await rows('SELECT * FROM inc_other ORDER BY ALL');
     const otherDev = await rows('SELECT * FROM inc_other ORDER BY ALL', 'dev');
     const before = readTenantCatalog(tenantDirectory(t.dataDir, 'inc'));
@@ -78,7 +78,7 @@ describe('incremental builds never carry a table past a policy change', () => {
     expect(masked).toHaveLength(80);
     for (const value of masked) expect(people.mobiles).not.toContain(value);
     for (const value of masked) expect(value).toMatch(/\*/);
-    expect(await rows(probe)).toEqual([['80', '80']]);
+    expect(await rows(probe)).toEqual([['80']]);
     const prodRows = await query('SELECT mobile FROM inc_people');
     expect(prodRows.json().code, prodRows.body).toBe('DSC_ERR_IDENTIFIERS');
     for (const mobile of people.mobiles) expect(prodRows.body).not.toContain(mobile);

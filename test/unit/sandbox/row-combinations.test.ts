@@ -1,0 +1,66 @@
+/**
+ * Which cells of one row are shown together (`row-combinations.ts`, invariant 8), on companion
+ * statistics written by hand: per pair of measures the people they count differently, then the
+ * row's atoms as DuckDB prints a histogram of presence masks. The statistics of real queries are
+ * covered end to end in test/security/red-team-5.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AnswerShape } from '../../../sandbox/disclosure/answer-shape.js';
+import { rowMeasures, withheldInRow } from '../../../sandbox/disclosure/row-combinations.js';
+
+type Aggregate = Extract<AnswerShape, { kind: 'aggregate' }>;
+
+/** An answer of `n` counts in columns 0..n-1, each its own measure. */
+function counts(n: number): Aggregate {
+  const aggregates = Array.from({ length: n }, (_, i) => ({ column: i, summable: false, node: { function_name: 'count_star' } }));
+  return { kind: 'aggregate', aggregates } as unknown as Aggregate;
+}
+
+/** The columns withheld for one row: `differing[k]` per pair in order (a < b), then the atoms. */
+function withheld(n: number, differing: number[], atoms?: Record<number, number>): number[] {
+  const shape = counts(n);
+  const compared = rowMeasures(shape, Array.from({ length: n }, (_, i) => i));
+  const printed = atoms && `{${Object.entries(atoms).map(([mask, people]) => `${mask}=${people}`).join(', ')}}`;
+  const stats = [...differing, ...(compared.atoms ? [printed] : [])];
+  return [...withheldInRow(shape, compared, [stats], 0, 10)].sort();
+}
+
+describe('cells of one row shown together', () => {
+  it('withholds the later of two cells that count fewer than 10 people differently, nobody included', () => {
+    expect(withheld(2, [0])).toEqual([1]);
+    expect(withheld(2, [1])).toEqual([1]);
+    expect(withheld(2, [9])).toEqual([1]);
+    expect(withheld(2, [10])).toEqual([]);
+  });
+
+  it('compares a cell only with the cells shown before it (a, b close and b, c close, a and c apart: b alone)', () => {
+    // Pairs in order: (0,1), (0,2), (1,2). Every atom large and distinct: presence says nothing.
+    expect(withheld(3, [3, 500, 3], { 1: 100, 2: 100, 4: 100, 7: 100 })).toEqual([1]);
+  });
+
+  it('withholds a total beside its parts, the same whether one person sits outside the parts or nobody does', () => {
+    // a = b + c over the large atoms {a, b} and {a, c}; the atom {a} alone holds 0 or 1 person.
+    const pairs = [100, 100, 200];
+    expect(withheld(3, pairs, { 3: 100, 5: 100 })).toEqual([2]);
+    expect(withheld(3, pairs, { 3: 100, 5: 100, 1: 1 })).toEqual([2]);
+    expect(withheld(3, pairs, { 3: 100, 5: 100, 1: 9 })).toEqual([2]);
+    // Ten people outside the parts are an atom of their own: a, b and c are independent.
+    expect(withheld(3, pairs, { 3: 100, 5: 100, 1: 10 })).toEqual([]);
+  });
+
+  it('finds combinations of overlapping cells (A - B1 - B2 + 2C), not only disjoint unions', () => {
+    // Atoms: {A, B1} 100, {A, B2} 100, {B1, B2, C} 100 and {A} one person; C is the dependent one.
+    expect(withheld(4, [100, 100, 100, 200, 200, 100], { 3: 100, 5: 100, 14: 100, 1: 1 })).toEqual([3]);
+  });
+
+  it('withholds a cell whose people are all in atoms of fewer than 10 (no large atom to stand on)', () => {
+    expect(withheld(3, [100, 100, 100], { 7: 100, 1: 5, 2: 9 })).toEqual([]);
+    expect(withheld(3, [100, 100, 100], { 7: 100, 3: 5, 5: 9 })).toEqual([]);
+    // c counts only atoms of 5 and 9 people: its column over the large atoms is zero.
+    expect(withheld(3, [100, 100, 100], { 3: 100, 1: 100, 4: 5, 6: 9 })).toEqual([2]);
+  });
+
+  it('refuses statistics that do not read as a histogram (fail closed)', () => {
+    expect(() => withheld(3, [100, 100, 100], undefined)).toThrow(expect.objectContaining({ code: 'DSC_ERR_UNCHECKABLE' }));
+  });
+});
