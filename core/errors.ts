@@ -63,6 +63,7 @@ export const ERROR_CODES = [
   // Person-level disclosure control of prod answers (desensitize/disclosure.ts).
   'DSC_ERR_IDENTIFIERS',
   'DSC_ERR_NOT_K_ANONYMOUS',
+  'DSC_ERR_REPEATED_ROWS',
   'DSC_ERR_RUNTIME_ERROR',
   'DSC_ERR_UNCHECKABLE',
   // Workspace tables.

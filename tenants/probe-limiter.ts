@@ -10,8 +10,11 @@ import { DomainError } from '../core/errors.js';
  * - and DSC_ERR_RUNTIME_ERROR: a prod query over personal data that failed while running. Such a
  *   failure may depend on one person's value (a cast that fails only on their row), one bit per
  *   query: counted, an oracle of that kind gets one bit per refill.
+ * - and DSC_ERR_REPEATED_ROWS: a prod query whose join repeated rows of a personal table. Whether
+ *   it does can depend on one person (`JOIN range(2) r ON r.range = 0 OR <this person paid above X>`).
  * - and FAILED_PERSON_CHECKS (not an error: the outcome an admission is settled with when an export
- *   was made but one of its person-level checks fails). Whether a row or cell fails can depend on one
+ *   was made but one of its person-level checks fails, or could not be derived for a reason the data
+ *   decided, such as a join repeating rows). Whether a row or cell fails can depend on one
  *   person ("一区, and person 1 if they paid above X" fails k-anonymity exactly when they did), and
  *   the operator sees the outcome at once: counted like a refusal, such an oracle is slowed to the
  *   probing rate and every attempt stays in the audit (`export.check`).
@@ -23,7 +26,7 @@ import { DomainError } from '../core/errors.js';
 export const PROBING_CODES: ReadonlySet<string> = new Set([
   'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
-  'DSC_ERR_RUNTIME_ERROR', 'FAILED_PERSON_CHECKS',
+  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', 'FAILED_PERSON_CHECKS',
 ]);
 
 /** The outcome an export's admission is settled with when one of its person-level checks fails (counted as probing). */

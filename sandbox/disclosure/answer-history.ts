@@ -30,9 +30,10 @@
  * one of a different size). Two cells are a pair when their symmetric difference is at least one
  * entity and fewer than the threshold. Bounded: the oldest answers are forgotten past
  * `maxMemberships` remembered (cell, entity) pairs, an answer larger than that is compared but not
- * remembered, and a re-run of the same SQL over exactly the same sets replaces its earlier run (a
- * re-run over other rows, after a workspace table it reads changed, is compared with it and kept
- * beside it); the history lives in the tenant's engine process and starts empty when it starts.
+ * remembered, and a re-run of the same SQL over exactly the same sets, showing the same, is its
+ * earlier run (not compared again: it can make no pair that run did not; a re-run over other rows,
+ * after a workspace table it reads changed, is compared with it and kept beside it); the history
+ * lives in the tenant's engine process and starts empty when it starts.
  */
 
 /**
@@ -86,6 +87,14 @@ interface RememberedCell {
   shows: CellShows;
   /** Other cells of the same answer over exactly these entities. */
   alike: number;
+  /**
+   * Scratch counters of the comparison under way (`compareAndRemember`): which new cell last
+   * touched this one, and the entities, and the entities with the same contribution, they share
+   * (fields of the cell, not maps per comparison: the comparison's cost is this counting).
+   */
+  touchedBy: number;
+  common: number;
+  same: number;
 }
 
 /** Index steps between two turns of the event loop. */
@@ -132,15 +141,15 @@ function sameMembers(a: Members, b: Members): boolean {
   return true;
 }
 
-/** Whether a remembered run holds exactly these distinct cells. */
-function sameCells(remembered: Map<RememberedCell, Members>, cells: readonly { members: Members }[]): boolean {
+/** Whether a remembered run holds exactly these distinct cells, each showing what it showed then. */
+function sameCells(remembered: Map<RememberedCell, Members>, cells: readonly { cell: RememberedCell; members: Members }[]): boolean {
   if (remembered.size !== cells.length) return false;
-  const byDigest = new Map<number, Members[]>();
-  for (const members of remembered.values()) {
+  const byDigest = new Map<number, [RememberedCell, Members][]>();
+  for (const [cell, members] of remembered) {
     const digest = digestOf(members);
-    byDigest.set(digest, [...(byDigest.get(digest) ?? []), members]);
+    byDigest.set(digest, [...(byDigest.get(digest) ?? []), [cell, members]]);
   }
-  return cells.every(({ members }) => (byDigest.get(digestOf(members)) ?? []).some((other) => sameMembers(other, members)));
+  return cells.every(({ cell, members }) => (byDigest.get(digestOf(members)) ?? []).some(([other, otherMembers]) => other.shows === cell.shows && sameMembers(otherMembers, members)));
 }
 
 function labelOf(cell: RememberedCell): string {
@@ -161,14 +170,16 @@ export class AnswerHistory {
   private readonly runs = new Map<number, { id: string; cells: Map<RememberedCell, Members> }>();
   private lastRun = 0;
   private memberships = 0;
+  /** Numbers the comparisons of new cells (`RememberedCell.touchedBy`). */
+  private comparison = 0;
 
   constructor(private readonly options: { threshold: number; maxMemberships: number }) {}
 
   /**
    * The pairs this answer's cells make with remembered cells of earlier answers, earlier runs of the
    * same id included (the same SQL text reads other rows once a workspace table it reads has
-   * changed), then remembers it, in place of earlier runs of the same id over exactly the same cells
-   * (a plain re-run adds nothing to compare with).
+   * changed), then remembers it. A re-run of the same id over exactly the same cells, showing the
+   * same, is the earlier run made newest: it adds nothing to compare with, and makes no pair.
    * Cells within one answer are the person-level checks' concern. Only cells sharing an entity are
    * counted, through the inverted index.
    */
@@ -200,14 +211,23 @@ export class AnswerHistory {
       }
       bucket.push(distinct.length);
       byDigest.set(digest, bucket);
-      distinct.push({ cell: { answer: answerId, run, label: cell.label, size: members.entities.length, shows, alike: 0 }, members });
+      distinct.push({ cell: { answer: answerId, run, label: cell.label, size: members.entities.length, shows, alike: 0, touchedBy: 0, common: 0, same: 0 }, members });
+    }
+    // A re-run of the same text over exactly the same cells, showing the same, is the run already
+    // remembered: every pair it could make was found when that run, or the later answer, was
+    // compared. It is not compared again; the earlier run becomes the newest (forgotten last).
+    for (const [earlier, remembered] of this.runs) {
+      if (remembered.id !== answerId || !sameCells(remembered.cells, distinct)) continue;
+      this.runs.delete(earlier);
+      this.runs.set(run, remembered);
+      return [];
     }
     const pairs: DifferencingPair[] = [];
     let work = 0;
     for (const { cell, members } of distinct) {
       // Per remembered cell: entities shared, and entities shared with the same contribution.
-      const shared = new Map<RememberedCell, number>();
-      const alike = new Map<RememberedCell, number>();
+      const touch = ++this.comparison;
+      const shared: RememberedCell[] = [];
       for (let i = 0; i < members.entities.length; i++) {
         const holders = this.holdersOf.get(members.entities[i]!);
         if (!holders) continue;
@@ -217,8 +237,14 @@ export class AnswerHistory {
           // never a pair, so not counted (the common case: remembered cells of other sizes).
           // SECURITY: earlier runs of the same text are compared too: a re-run over changed rows is a new answer.
           if (Math.abs(other.size - cell.size) >= this.options.threshold) continue;
-          shared.set(other, (shared.get(other) ?? 0) + 1);
-          if (holders.contributions[h] === members.contributions[i]) alike.set(other, (alike.get(other) ?? 0) + 1);
+          if (other.touchedBy !== touch) {
+            other.touchedBy = touch;
+            other.common = 0;
+            other.same = 0;
+            shared.push(other);
+          }
+          other.common += 1;
+          if (holders.contributions[h] === members.contributions[i]) other.same += 1;
         }
         work += holders.cells.length + 1;
         // Long comparisons give the engine's other tasks their turn (one JS thread runs them all).
@@ -227,10 +253,10 @@ export class AnswerHistory {
           await new Promise((resolve) => setImmediate(resolve));
         }
       }
-      for (const [earlier, common] of shared) {
+      for (const earlier of shared) {
         // SECURITY: close on who is in them, or on what each contributes (a person whose share changed
         // counts as two differences; cells of different aggregates share nobody this way).
-        const close = [cell.size + earlier.size - 2 * common, cell.size + earlier.size - 2 * (alike.get(earlier) ?? 0)]
+        const close = [cell.size + earlier.size - 2 * earlier.common, cell.size + earlier.size - 2 * earlier.same]
           .filter((difference) => difference >= 1 && difference < this.options.threshold);
         // SECURITY: bounded: past the cap the answer is already reported.
         if (close.length > 0 && tellsMore(cell.shows, earlier.shows) && pairs.length < MAX_PAIRS_PER_ANSWER) {
@@ -244,8 +270,6 @@ export class AnswerHistory {
 
   private remember(run: number, id: string, cells: { cell: RememberedCell; members: Members }[]): void {
     const size = cells.reduce((n, c) => n + c.members.entities.length, 0);
-    // SECURITY: only a run over exactly the same cells is replaced: one over other rows stays to be compared with.
-    for (const [earlier, remembered] of this.runs) if (remembered.id === id && sameCells(remembered.cells, cells)) this.forget(earlier);
     if (size > this.options.maxMemberships) return;
     for (const oldest of this.runs.keys()) {
       if (this.memberships + size <= this.options.maxMemberships) break;

@@ -134,6 +134,14 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   // A relation's name used as a column (`SELECT p FROM pay p`, `to_json(pay)`) is its whole row.
   const relations = new Map(personal.flatMap((p) => [[p.alias.toLowerCase(), p], [p.table.toLowerCase(), p]] as const));
   const wholeRows = (expr: Json) => wholeRowRefs(expr, relations);
+  // SECURITY: invariant 8: the companions read each personal table with its entity key and row
+  // number beside its columns (`__e0`, `__row0`): a whole row or `*` read anywhere but as a SELECT
+  // item of its own (`WHERE pay::VARCHAR LIKE '%__row0%'`, `COLUMNS(...)` in WHERE or in a FILTER)
+  // sees them there and not in the answer, so the two would not select the same rows.
+  const clauses = [node.where_clause ?? null, ...(node.group_expressions as Json[]), ...joinConditions(asObj(node.from_table)), ...orders.map((o) => o ?? null), ...(isAggregate ? selectList : [])];
+  if (clauses.some((clause) => wholeRows(clause).length > 0 || containsClass(clause, 'STAR'))) {
+    return uncheckable('a whole row, * or COLUMNS(...) inside an expression over personal data cannot be checked: name the columns');
+  }
   if (isAggregate) {
     if (selectList.some((item) => item.class === 'STAR')) return uncheckable('SELECT * in an aggregate over personal data cannot be checked: name the columns');
     // SECURITY: invariant 8: ordering by an aggregate the answer does not show ranks groups on hidden values.
@@ -153,6 +161,12 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
       // (sum(x + 1000000)) would hide one person's dominance behind constants.
       const args = ((call.children as Json[]) ?? []).map((arg) => asObj(arg)!);
       if (!counting && args.some((arg) => arg.class !== 'COLUMN_REF')) return uncheckable(`${name} of an expression over personal data cannot be checked: aggregate a column (compute expressions in a workspace table first, or in dev)`);
+      // SECURITY: invariant 8: a DISTINCT aggregate's cell is not the sum of what each person adds: one
+      // person's own value counts once more (`count(DISTINCT CASE WHEN <one person> THEN 'yes' ELSE
+      // 'no' END)` is 2 or 1 over thousands of people). Only a person's own identifiers are counted so.
+      if ((call.distinct === true || name === 'approx_count_distinct') && !(args.length === 1 && args[0]!.class === 'COLUMN_REF' && identifiers.has(columnNames(args[0]).at(-1) ?? ''))) {
+        return uncheckable(`${name}(DISTINCT …) over personal data counts each distinct value once, so one person's own value can show: only the people's own identifiers can be counted so; GROUP BY the values instead (each group is checked)`);
+      }
       refs.push({ column, node: call, summable: SUMMING.has(name) });
     }
     const keys = groupKeys(node, selectList, aggregates);
@@ -234,6 +248,12 @@ function containsClass(value: Json | undefined, nodeClass: string): boolean {
     if (node.class === nodeClass) found = true;
   });
   return found;
+}
+
+/** The ON conditions of the joins of a FROM (its subqueries read their own FROM, not the personal tables). */
+function joinConditions(from: Obj | undefined): Json[] {
+  if (!from || from.type !== 'JOIN') return [];
+  return [from.condition ?? null, ...joinConditions(asObj(from.left)), ...joinConditions(asObj(from.right))];
 }
 
 /** Aggregate calls in an expression (not inside subqueries, which are refused before). */

@@ -217,7 +217,8 @@ async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape,
   // A grouped aggregate's selection counts as one more group against the bound (as when it was a grouping set).
   const counted = shape.kind === 'aggregate' && keys.length > 0 ? 1 : 0;
   // SECURITY: invariant 8: a join that repeats personal rows weighs people the checks count once.
-  if (await repeatsPersonalRows(connection, plan)) throw new DomainError('DSC_ERR_UNCHECKABLE', REPEATED_ROWS);
+  // Whether a join repeats rows can depend on one person: its own code, counted as probing.
+  if (await repeatsPersonalRows(connection, plan)) throw new DomainError('DSC_ERR_REPEATED_ROWS', REPEATED_ROWS);
   for (const companion of plan.companions) measured.push(await companionStats(connection, companion.statsSql, keys.length, counted));
   return {
     companions: measured.map((c) => c.groups),
@@ -506,7 +507,7 @@ export function companionStatsWidth(shape: Extract<AnswerShape, { kind: 'aggrega
 
 /** The additive measures of an aggregate answer compared within a row (`row-combinations.ts`). */
 export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): ComparedMeasures {
-  return rowMeasures(shape, sharedMeasures(shape));
+  return rowMeasures(shape, sharedMeasures(shape), onePersonAggregates(shape));
 }
 
 /**

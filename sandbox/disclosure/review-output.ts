@@ -31,6 +31,12 @@ export interface CheckedOutput {
 }
 
 
+/** An output whose checks could not be derived, and why; `byData`: for a reason the data decided (counted as probing). */
+export interface Uncheckable {
+  uncheckable: string;
+  byData?: boolean;
+}
+
 /**
  * Materializes the output of a checkable shape in `temp.main.<name>` and measures it. Throws
  * EXP_ERR_TOO_MANY_ROWS over `maxRows`, DSC_ERR_UNCHECKABLE where the rows cannot be matched to
@@ -38,7 +44,7 @@ export interface CheckedOutput {
  * `{ uncheckable }` (nothing kept) for an output whose rows are not one per group, which the
  * caller snapshots from the query itself, unchecked. Nothing is left behind on failure.
  */
-export async function checkOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, name: string, maxRows: number): Promise<CheckedOutput | { uncheckable: string }> {
+export async function checkOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, name: string, maxRows: number): Promise<CheckedOutput | Uncheckable> {
   const plan = await companionPlan(connection, shape);
   const keyCount = (shape.kind === 'aggregate' ? shape.keys : shape.quasi).length;
   const table = `temp.main.${quoteIdentifier(name)}`;
@@ -68,14 +74,15 @@ export async function checkOutput(connection: DuckDBConnection, shape: Exclude<A
     // SECURITY: an export cannot fill the disk: its rows are capped.
     if (rowCount > maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${maxRows} rows, the most one export may hold`);
     const merged = await mergedByDistinct(connection, shape, table, names.length, rowCount);
+    // Both reasons depend on the data (rows alike, rows repeated), so on one person too: `byData`.
     if (merged) {
       await drop();
-      return { uncheckable: merged };
+      return { uncheckable: merged, byData: true };
     }
     // SECURITY: invariant 8: as for answers, a join that repeats personal rows weighs people the checks count once.
     if (await repeatsPersonalRows(connection, plan)) {
       await drop();
-      return { uncheckable: REPEATED_ROWS };
+      return { uncheckable: REPEATED_ROWS, byData: true };
     }
     // A grouped aggregate's selection counts as one more group against the bound (as for answers).
     const counted = shape.kind === 'aggregate' && keyCount > 0 ? 1 : 0;

@@ -1,5 +1,4 @@
 import { DomainError } from '../../core/errors.js';
-import type { Json } from '../gate/ast-walk.js';
 import type { AnswerShape } from './answer-shape.js';
 
 /**
@@ -26,19 +25,16 @@ import type { AnswerShape } from './answer-shape.js';
  * values in every cell, which the companions do not read.
  */
 
-type Obj = Record<string, Json>;
 type Aggregate = Extract<AnswerShape, { kind: 'aggregate' }>;
 
 /** Distinct measures compared person by person, at most this many (a wider answer is uncheckable: pairs grow as their square). */
 const MAX_COMPARED_MEASURES = 24;
 
-const COUNTED = new Set(['count_star', 'count', 'approx_count_distinct']);
-
 /** The additive measures of an answer, in query order, and the companion statistics that compare them. */
 export interface ComparedMeasures {
   /** Per aggregate, the measure it shares (the first aggregate measuring the same per person). */
   measureOf: number[];
-  /** Distinct additive measures (counts and sums), in query order. */
+  /** Distinct measures compared (every aggregate but one person's own value), in query order. */
   measures: number[];
   /** Pairs of distinct measures, in the order the companion counts them. */
   pairs: { a: number; b: number }[];
@@ -47,12 +43,14 @@ export interface ComparedMeasures {
 }
 
 /**
- * The measures of an aggregate answer compared within a row: counts and sums only (their cells are
- * the sums of what each person adds; a minimum or a spread is not, and is judged on its own).
+ * The measures of an aggregate answer compared within a row: every aggregate but those whose cell
+ * is one person's own value (`onePerson`: a minimum, maximum, median or mode, never shown). A spread
+ * is not a sum of what each person adds, but two spreads over the same people except a few differ
+ * by those few (`stddev(amount)` beside the same FILTERed to leave one person's rows out): it is
+ * compared on the rows each person adds.
  */
-export function rowMeasures(shape: Aggregate, measureOf: number[]): ComparedMeasures {
-  const additive = (m: number) => shape.aggregates[m]!.summable || COUNTED.has(String((shape.aggregates[m]!.node as Obj).function_name).toLowerCase());
-  const measures = [...new Set(measureOf)].filter(additive);
+export function rowMeasures(shape: Aggregate, measureOf: number[], onePerson: readonly boolean[]): ComparedMeasures {
+  const measures = [...new Set(measureOf)].filter((m) => !onePerson[m]);
   if (measures.length > MAX_COMPARED_MEASURES) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPARED_MEASURES} different aggregates to compare person by person: split it`);
   return {
     measureOf,

@@ -379,7 +379,8 @@ export const PersonLevelSchema = z.union([
       rows: z.array(z.number().int()).optional(),
     })),
   }),
-  z.object({ uncheckable: z.string() }),
+  /** `byData`: uncheckable for a reason the data decided (a join repeating rows), which one person can decide too. */
+  z.object({ uncheckable: z.string(), byData: z.boolean().optional() }),
 ]);
 export type PersonLevel = z.infer<typeof PersonLevelSchema>;
 /** What one suppression withheld: rows removed and cells nulled, on their own account and to protect them. */

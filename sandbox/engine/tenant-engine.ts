@@ -278,7 +278,7 @@ export class TenantEngine {
             .catch((error: unknown) => { if (!(error instanceof DomainError)) throw error; });
         }
         const personLevel: PersonLevel | undefined = shape === undefined ? undefined
-          : checked && shape.kind !== 'uncheckable' ? { kind: shape.kind, checks: checked.checks } : { uncheckable: uncheckable! };
+          : checked && shape.kind !== 'uncheckable' ? { kind: shape.kind, checks: checked.checks } : { uncheckable: uncheckable!, ...(outcome && 'byData' in outcome ? { byData: outcome.byData } : {}) };
         return { value, tables: decision.tables, sources: decision.sources, personLevel, findings: checked?.findings };
       } finally {
         await checked?.drop();

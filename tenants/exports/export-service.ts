@@ -162,8 +162,11 @@ export function createExportService(deps: {
       throw error;
     }
     const { tables, sources, personLevel, ...snapshot } = result;
-    // SECURITY: invariant 8: a failing person-level check can answer a question about one person: counted as probing.
-    admission.settle(personLevel && 'checks' in personLevel && personLevel.checks.some((c) => c.status === 'fail') ? FAILED_PERSON_CHECKS : 'ok');
+    // SECURITY: invariant 8: a failing person-level check, or checks the data made underivable (a join
+    // repeating rows), can answer a question about one person: counted as probing.
+    // An empty output over personal data says that nobody matched (it asks for review): counted too.
+    const failing = personLevel && (snapshot.rowCount === 0 || ('checks' in personLevel ? personLevel.checks.some((c) => c.status === 'fail') : personLevel.byData === true));
+    admission.settle(failing ? FAILED_PERSON_CHECKS : 'ok');
     return checked(tenantId, exportId, version, { source, sql, tables, sources, mitigation: null }, snapshot, personLevel);
   }
 
@@ -526,6 +529,9 @@ export function createExportService(deps: {
       const base = { ...listing(record), downloads };
       if (claims.role === 'applicant') return { ...base, manifestAvailable: record.package !== null };
       const reviews = await deps.store.reader.exportReviews(id);
+      // SECURITY: invariant 8: an output's row count is a count no person-level check has seen
+      // ("四区 without this person's payments above X" has 1,996 rows or 2,000): reviewers only.
+      const rowsOf = (rowCount: number) => (claims.role === 'supervisor' ? rowCount : null);
       const detail = {
         ...base,
         ...summary(record, version),
@@ -533,13 +539,13 @@ export function createExportService(deps: {
         source: version.source,
         mitigation: version.mitigation,
         withheld: version.mitigation?.withheld ?? null,
-        rowCount: version.rowCount,
+        rowCount: rowsOf(version.rowCount),
         columns: version.columns,
         snapshotSha256: version.snapshot.sha256,
         submission: record.submission,
         approvalsNeeded: Number.isFinite(approvalsNeeded(version.outcome)) ? approvalsNeeded(version.outcome) : null,
         reviews: reviews.map((r) => ({ version: r.version, reviewer: r.reviewerSub, organization: r.reviewerOrg, decision: r.decision, comment: r.comment, at: r.createdAt })),
-        versions: versions.map((v) => ({ version: v.version, outcome: v.outcome, rowCount: v.rowCount, mitigation: v.mitigation, createdAt: v.createdAt, createdBy: v.createdBy })),
+        versions: versions.map((v) => ({ version: v.version, outcome: v.outcome, rowCount: rowsOf(v.rowCount), mitigation: v.mitigation, createdAt: v.createdAt, createdBy: v.createdBy })),
         lineage: await sourceDatasets(version.sources),
         tables: version.tables,
       };

@@ -200,7 +200,7 @@ describe('attacks on prod answers and their differencing history (third pass)', 
     expect((await ask(plainTotal)).rows).toHaveLength(1);
     const refused = await query(weighted);
     expect(refused.statusCode).toBe(422);
-    expect(refused.json()).toMatchObject({ code: 'DSC_ERR_UNCHECKABLE', message: expect.stringContaining('a join repeats rows of a table with personal data') });
+    expect(refused.json()).toMatchObject({ code: 'DSC_ERR_REPEATED_ROWS', message: expect.stringContaining('a join repeats rows of a table with personal data') });
   });
 
   it('was a hole: in one answer, two cells over the same people, one of them counting a person twice, gave their total (both are now withheld)', async () => {

@@ -91,14 +91,14 @@ describe('holes found by the fifth pass', () => {
     expect(yes.body.disclosure).toEqual(no.body.disclosure);
   });
 
-  it('was a hole (a join where every personal table\'s rows repeat is uncheckable): a personal table as the multiplier puts one district twice, once without person 7', async () => {
+  it('was a hole (a join where every personal table\'s rows repeat is refused, DSC_ERR_REPEATED_ROWS): a personal table as the multiplier puts one district twice, once without person 7', async () => {
     // Every (p, q) combination is distinct, so no combination repeats: each 一区 payment joins
     // every 三区 payment (group 三区) and every 四区 payment but those of person 7 above x (group
     // 四区, 99 or 100 people of q). Row 三区 / 2000 - row 四区 / 2000 would be person 7's rows above x.
     const sql = async (x: number) => `SELECT q.district AS g, count(*) AS n FROM pay AS p JOIN pay AS q ON q.district = '三区' OR (q.district = '四区' AND NOT (${await paidAbove(x, 'q.')})) WHERE p.district = '一区' GROUP BY q.district ORDER BY g`;
     const yes = await seen(await sql(145));
     expect(yes.status).toBe(422);
-    expect(yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
+    expect(yes.body.code).toBe('DSC_ERR_REPEATED_ROWS');
     expect(yes).toEqual(await seen(await sql(149)));
   });
 

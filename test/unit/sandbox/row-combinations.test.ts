@@ -19,7 +19,7 @@ function counts(n: number): Aggregate {
 /** The columns withheld for one row: `differing[k]` per pair in order (a < b), then the atoms. */
 function withheld(n: number, differing: number[], atoms?: Record<number, number>): number[] {
   const shape = counts(n);
-  const compared = rowMeasures(shape, Array.from({ length: n }, (_, i) => i));
+  const compared = rowMeasures(shape, Array.from({ length: n }, (_, i) => i), new Array<boolean>(n).fill(false));
   const printed = atoms && `{${Object.entries(atoms).map(([mask, people]) => `${mask}=${people}`).join(', ')}}`;
   const stats = [...differing, ...(compared.atoms ? [printed] : [])];
   return [...withheldInRow(shape, compared, [stats], 0, 10)].sort();
