@@ -2,7 +2,7 @@ import { idBirthYear, MASKS, mobileSql, residentIdSql } from '../../desensitize/
 import { openDatabase } from '../../sandbox/index.js';
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { expectStatus } from './expect-status.js';
-import { licenseAround, SUPERVISOR, type TestApp } from './test-app.js';
+import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from './test-app.js';
 
 /**
  * The `pay` dataset of the person-level check tests: 400 people with 20 payments each, under the
@@ -46,6 +46,23 @@ export async function knownPerson(p: number): Promise<{ mobile: string; year: nu
     connection.close();
     db.close();
   }
+}
+
+/**
+ * The condition "person `p` paid more than `x`", from what an outsider knows of them (masked mobile
+ * and birth year), on the columns of `pay` (`table`: a qualifier such as `p.`).
+ */
+export async function paidAbove(p: number, x: number, table = ''): Promise<string> {
+  const person = await knownPerson(p);
+  return `${table}mobile = '${person.mobile}' AND ${table}id_card_birth_year = ${person.year} AND ${table}amount > ${x}`;
+}
+
+/** A test app with `pay` ingested, `tenantId` licensed and granted it, and the applicant `city-lab` registered (an export's recipient). */
+export async function startPayApp(tenantId: string): Promise<TestApp> {
+  const t = await startTestApp();
+  await licensePayTenant(t, tenantId);
+  expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'city-lab', name: 'City Lab' }), 201);
+  return t;
 }
 
 /**

@@ -13,8 +13,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from '../helpers/expect-status.js';
-import { knownPerson, licensePayTenant } from '../helpers/pay-fixture.js';
-import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+import { paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
+import type { TestApp } from '../helpers/test-app.js';
 
 const OPERATOR = { role: 'operator', org: 'p5', sub: 'pat' } as const;
 
@@ -32,17 +32,12 @@ const exportVerdict = async (sql: string) => {
 };
 
 beforeAll(async () => {
-  t = await startTestApp();
-  await licensePayTenant(t, 'p5');
-  expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'city-lab', name: 'City Lab' }), 201);
+  t = await startPayApp('p5');
 }, 300_000);
 afterAll(() => t.close({ remove: true }));
 
 /** "Person 7 paid more than x" (yes at 145, no at 149). */
-const paidAbove = async (x: number, table = '') => {
-  const person = await knownPerson(7);
-  return `${table}mobile = '${person.mobile}' AND ${table}id_card_birth_year = ${person.year} AND ${table}amount > ${x}`;
-};
+const paidAbove = (x: number, table = '') => paidAboveOf(7, x, table);
 
 describe('holes found by the fifth pass', () => {
   it('was a hole (two cells counting the same people for everyone are not both shown): count(*) beside a count that drops person 7\'s rows through its argument', async () => {
