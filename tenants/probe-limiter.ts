@@ -12,6 +12,9 @@ import { DomainError } from '../core/errors.js';
  *   query: counted, an oracle of that kind gets one bit per refill.
  * - and DSC_ERR_REPEATED_ROWS: a prod query whose join repeated rows of a personal table. Whether
  *   it does can depend on one person (`JOIN range(2) r ON r.range = 0 OR <this person paid above X>`).
+ * - and PROD_TIMEOUT (not an error code: a timeout in prod settles with it). How long a query runs
+ *   can depend on one person (`range(10000000000) JOIN pay ON <this person paid above X>` runs long
+ *   exactly when they did): timing is not hidden, but each timeout in prod counts.
  * - and FAILED_PERSON_CHECKS (not an error: the outcome an admission is settled with when an export
  *   was made but one of its person-level checks fails, or could not be derived for a reason the data
  *   decided, such as a join repeating rows). Whether a row or cell fails can depend on one
@@ -26,8 +29,11 @@ import { DomainError } from '../core/errors.js';
 export const PROBING_CODES: ReadonlySet<string> = new Set([
   'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
-  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', 'FAILED_PERSON_CHECKS',
+  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', 'FAILED_PERSON_CHECKS', 'PROD_TIMEOUT',
 ]);
+
+/** The outcome a prod query's admission is settled with when it timed out (counted as probing). */
+export const PROD_TIMEOUT = 'PROD_TIMEOUT';
 
 /** The outcome an export's admission is settled with when one of its person-level checks fails (counted as probing). */
 export const FAILED_PERSON_CHECKS = 'FAILED_PERSON_CHECKS';

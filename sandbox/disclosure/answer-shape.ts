@@ -90,6 +90,15 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   if (personal.length === 0 && !derived && !nested) return undefined;
   if (derived) return uncheckable('it reads a workspace table derived from personal data, whose answers cannot yet be counted per person in prod: query the granted tables directly, use dev, or export the table');
   if (nested) return uncheckable('a table with personal data is read inside a subquery, CTE or set operation: read it in the top-level FROM');
+  // SECURITY: invariant 8: the companions bind names the query cannot see (`__e0`, `__row0`, `__key0`,
+  // `__t`...): a name of the query spelled so binds to them there and to something else in the answer
+  // (`SELECT district AS __row0 ... WHERE <one person> OR try_cast(__row0 AS BIGINT) IS NOT NULL` read
+  // one person's rows in the answer and a whole district in the checks).
+  if (usesReservedNames(node)) return uncheckable('names starting with __ are reserved for the person-level checks: rename the column, alias or table');
+  // SECURITY: invariant 8: the companions read a personal table through a subquery that adds its entity
+  // columns, under the table's own column names: renamed columns (`pay AS p(district)`) would bind
+  // to other columns there than in the answer.
+  if (personal.some((p) => ((asObj(p.ref)?.column_name_alias as Json[] | undefined)?.length ?? 0) > 0)) return uncheckable('renaming the columns of a table with personal data (AS p(a, b, ...)) cannot be checked: alias the columns in the SELECT list instead');
   const unsupportedRef = personal.find((p) => !p.privacy.entity);
   if (unsupportedRef) return uncheckable(`${unsupportedRef.table} has no identifier to count people by, so its answers in prod cannot be checked`);
   for (const [kind, what] of [['cte_map', 'a WITH clause'], ['qualify', 'QUALIFY'], ['sample', 'a sample']] as const) {
@@ -246,6 +255,16 @@ function containsClass(value: Json | undefined, nodeClass: string): boolean {
   let found = false;
   walk(value, (node) => {
     if (node.class === nodeClass) found = true;
+  });
+  return found;
+}
+
+/** Whether any name the query binds or declares (a column reference, an alias, a column alias) starts with `__`. */
+function usesReservedNames(node: Obj): boolean {
+  const reserved = (name: Json | undefined) => typeof name === 'string' && name.startsWith('__');
+  let found = false;
+  walk(node, (child) => {
+    if (reserved(child.alias) || ((child.column_names as Json[] | undefined) ?? []).some(reserved) || ((child.column_name_alias as Json[] | undefined) ?? []).some(reserved)) found = true;
   });
   return found;
 }

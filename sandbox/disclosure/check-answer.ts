@@ -370,13 +370,17 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   const shownNode: Obj[] = shown === modifiers ? [] : [{ ...answer, modifiers: shown }];
   // SECURITY: invariant 8: a FROM with a join is checked for personal rows it repeats (`repeatedRowsNode`).
   const repeated: Obj[] = (shape.from as Obj).type === 'JOIN' ? [repeatedRowsNode(shape)] : [];
+  // With three compared measures or more, per personal table the rows' presence atoms (`atomsNode`).
+  const atoms = shape.kind === 'aggregate' && comparedMeasures(shape).atoms ? shape.personal.map((ref) => atomsNode(shape, ref)) : [];
   // One round trip renders the answer and every companion's inner query.
-  const [answerSql, ...rest] = await render(connection, [answer, ...shownNode, ...repeated, ...shape.personal.map((ref) => companionNode(shape, ref))]);
+  const [answerSql, ...rest] = await render(connection, [answer, ...shownNode, ...repeated, ...shape.personal.map((ref) => companionNode(shape, ref)), ...atoms]);
   const shownSql = shownNode.length > 0 ? rest.shift()! : answerSql!;
   const repeatedRowsSql = repeated.length > 0 ? rest.shift()! : undefined;
+  const inners = rest.slice(0, shape.personal.length);
+  const atomsInners = rest.slice(shape.personal.length);
   // SECURITY: invariant 8: row-level answers are read whole too: their caps (and `truncated`) apply to
   // the rows shown, else "truncated, no rows" said that a left-out row took the only place.
-  return { answerSql: answerSql!, shownSql, repeatedRowsSql, companions: rest.map((inner) => companionSql(shape, inner!)), window: ordered || shape.kind === 'rows' ? limitWindow(limits) : undefined };
+  return { answerSql: answerSql!, shownSql, repeatedRowsSql, companions: inners.map((inner, i) => companionSql(shape, inner!, atomsInners[i])), window: ordered || shape.kind === 'rows' ? limitWindow(limits) : undefined };
 }
 
 /** The constant OFFSET and LIMIT of an ordered answer's LIMIT modifiers (anything else is uncheckable). */
@@ -430,6 +434,42 @@ function companionNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref
     group_expressions: [...keys.map(clone), entity],
     group_sets: [[...keys.map((_, i) => i), keys.length]],
   };
+}
+
+/**
+ * The presence atoms of an aggregate answer's rows over one personal table, as a parse tree: the
+ * query's FROM, WHERE and grouping, grouped once more by whether each compared measure counts the
+ * row (its FILTER, and its argument not null) and by entity, one row per (group, presence, entity)
+ * with the presences as `__p<j>` (in `comparedMeasures(shape).measures` order). Rows, not people:
+ * cells that count the same people can still count different rows of one of them (count(*) beside
+ * the payments under 125 and those above, but one person's), and a combination of counts weighs
+ * rows (`row-combinations.ts`).
+ */
+function atomsNode(shape: Extract<AnswerShape, { kind: 'aggregate' }>, ref: PersonalRef): Obj {
+  const node = shape.node as Obj;
+  const entity: Obj = { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [ref.entityColumn], alias: '' };
+  const presences = comparedMeasures(shape).measures.map((m) => counted(shape.aggregates[m]!.node as Obj));
+  const grouped = [...shape.keys.map(clone), ...presences, entity];
+  return {
+    ...node, from_table: augmentFrom(shape.from, shape.personal), having: null, modifiers: [], qualify: null, sample: null, aggregate_handling: 'STANDARD_HANDLING',
+    select_list: [...shape.keys.map((key, i) => aliased(key, `__key${i}`)), ...presences.map((p, j) => aliased(p, `__p${j}`)), aliased(entity, '__e')],
+    group_expressions: grouped,
+    group_sets: [grouped.map((_, i) => i)],
+  };
+}
+
+/** Whether an aggregate counts a row: its FILTER holds and its argument is not null (count(*): always), never NULL. */
+function counted(call: Obj): Obj {
+  const children = (call.children as Json[] | undefined) ?? [];
+  const constant = (value: boolean): Obj => ({ class: 'CONSTANT', type: 'VALUE_CONSTANT', alias: '', value: { type: { id: 'BOOLEAN', type_info: null }, is_null: false, value } });
+  const conditions: Obj[] = [
+    ...(call.filter ? [clone(call.filter) as Obj] : []),
+    ...(children.length > 0 ? [notNull(clone(children[0]) as Obj)] : []),
+  ];
+  const all = conditions.reduce<Obj>((a, b) => ({ class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: [a, b] }), constant(true));
+  // A CASE, not the condition itself: a FILTER that is NULL does not count the row (false, not NULL),
+  // and a constant would read as a position in GROUP BY.
+  return { class: 'CASE', type: 'CASE_EXPR', alias: '', case_checks: [{ when_expr: all, then_expr: constant(true) }], else_expr: constant(false) };
 }
 
 /**
@@ -535,7 +575,7 @@ function summedAt(shape: Extract<AnswerShape, { kind: 'aggregate' }>, i: number)
  * largest; and the query counting the distinct entities of the whole selection. The inner query
  * has one row per (group, entity), so a group's non-null entities are its distinct ones.
  */
-function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inner: string): { statsSql: string; populationSql: string } {
+function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inner: string, atomsInner?: string): { statsSql: string; populationSql: string } {
   if (shape.kind === 'rows') return { statsSql: inner, populationSql: '' };
   const keyList = shape.keys.map((_, i) => `__key${i}`);
   // The two largest contributions as two scalars (DuckDB's max(x, 2), which skips nulls, taken
@@ -548,12 +588,22 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
       : ['NULL', 'NULL', 'NULL']),
   ]);
   // Then the statistics comparing the row's cells with each other (`row-combinations.ts`).
-  const combinations = rowStatistics(comparedMeasures(shape), (m) => contributionOf(shape, m));
+  const compared = comparedMeasures(shape);
+  const combinations = rowStatistics(compared, (m) => (summedAt(shape, m) ? `__c${m}` : `__r${m}`));
   // Named __s0.. (group entities first) for `review-output.ts`, which joins them to the output's rows.
   const named = (entities: string) => [entities, ...stats, ...combinations].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
-  if (keyList.length === 0) return { statsSql: `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`, populationSql };
-  return { statsSql: `SELECT ${[...keyList, ...named('count(__e)')].join(', ')} FROM (${inner}) AS __companion GROUP BY ${keyList.join(', ')}`, populationSql };
+  const statsSql = keyList.length === 0
+    ? `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`
+    : `SELECT ${[...keyList, ...named('count(__e)')].join(', ')} FROM (${inner}) AS __companion GROUP BY ${keyList.join(', ')}`;
+  if (!compared.atoms || atomsInner === undefined) return { statsSql, populationSql };
+  // The row's atoms, last: per group, the people of each presence mask, as DuckDB prints a histogram
+  // (`{mask=people, ...}`; a group without people has none: '{}').
+  const mask = compared.measures.map((_, j) => `(CASE WHEN __p${j} THEN ${2 ** j} ELSE 0 END)`).join(' + ');
+  const atomsSql = `SELECT ${[...keyList, `CAST(histogram(${mask}) AS VARCHAR) AS __atoms`].join(', ')} FROM (${atomsInner}) AS __rows WHERE __e IS NOT NULL${keyList.length > 0 ? ` GROUP BY ${keyList.join(', ')}` : ''}`;
+  const on = keyList.length === 0 ? 'true' : keyList.map((k) => `__stats.${k} IS NOT DISTINCT FROM __atoms.${k}`).join(' AND ');
+  const atomsColumn = `coalesce(__atoms.__atoms, '{}') AS __s${1 + stats.length + combinations.length}`;
+  return { statsSql: `SELECT __stats.*, ${atomsColumn} FROM (${statsSql}) AS __stats LEFT JOIN (${atomsSql}) AS __atoms ON ${on}`, populationSql };
 }
 
 /** Renders SELECT nodes to SQL with DuckDB's own serializer, in one round trip. */

@@ -10,19 +10,25 @@ import type { AnswerShape } from './answer-shape.js';
  * such combination is left, and decide it the same way whether the few people are there or not
  * (a rule that withholds at "1 person apart" and shows at "0 apart" says which it is):
  *
- * - **Presence** (which cells count a person at all). People are grouped into atoms by the set of
- *   cells that count them. An atom of fewer than `minimum` people is one a combination could single
- *   out, whether it holds one person or none, so only the large atoms are trusted: cells are shown
- *   only while their columns over the large atoms are linearly independent (taken in the order of
- *   the query, each dependent one withheld). Then every combination of shown cells includes some
- *   large atom. Cells that count the same large atoms are one column here, and are told apart by:
+ * - **Presence** (which cells count a row at all). Rows are grouped into atoms by the set of cells
+ *   that count them, each atom as large as the people its rows belong to. An atom of fewer than
+ *   `minimum` people is one a combination could single out, whether it holds one person or none,
+ *   so only the large atoms are trusted: cells are shown only while their columns over the large
+ *   atoms are linearly independent (taken in the order of the query, each dependent one withheld).
+ *   Then every combination of shown cells includes some large atom (counts weigh rows, so atoms are
+ *   of rows: count(*) beside the payments under 125 and those of 125 or more but one person's
+ *   counts the same people in every cell, not the same rows). Cells that count the same large
+ *   atoms are one column here (a class), and are told apart by:
+ * - **Definition**. Two cells of one class whose FILTERs (or counted expressions) differ are not
+ *   both shown, the later withheld: they differ on small atoms only, and cells of other columns
+ *   (`sum(salary)` beside `sum(contribution) FILTER (WHERE NOT <one person>)`, a contribution that
+ *   is a fixed share of the salary) can weigh those few people's rows apart.
  * - **Values** (what each person adds). Two cells that count the same people and differ for fewer
- *   than `minimum` of them (a FILTER dropping part of one person's rows, `count(CASE WHEN <one
- *   person> THEN NULL ELSE 1 END)`), nobody included, are not both shown: the later is withheld.
+ *   than `minimum` of them (`count(CASE WHEN <one person> THEN NULL ELSE 1 END)` beside `count(*)`,
+ *   a sum of weights a join steered), nobody included, are not both shown: the later is withheld.
  *
- * Not covered (docs/sandbox.md): combinations weighing the same people's values differently
- * (`2 * sum(x)` against `sum(2 * x + <one person's value>)`); deciding those needs every person's
- * values in every cell, which the companions do not read.
+ * Not covered (docs/sandbox.md): combinations of cells of different columns over data whose values
+ * are proportional across columns, or that weigh rows by values a join steered, across classes.
  */
 
 type Aggregate = Extract<AnswerShape, { kind: 'aggregate' }>;
@@ -38,7 +44,9 @@ export interface ComparedMeasures {
   measures: number[];
   /** Pairs of distinct measures, in the order the companion counts them. */
   pairs: { a: number; b: number }[];
-  /** Whether the companion reads the row's atoms (three measures or more: with two, the pair says all). */
+  /** Per measure (by position in `measures`), what decides which rows it counts: its FILTER, and a counted expression. */
+  definitions: string[];
+  /** Whether the companion reads the row's atoms (three measures or more, or two of different definitions). */
   atoms: boolean;
 }
 
@@ -52,12 +60,22 @@ export interface ComparedMeasures {
 export function rowMeasures(shape: Aggregate, measureOf: number[], onePerson: readonly boolean[]): ComparedMeasures {
   const measures = [...new Set(measureOf)].filter((m) => !onePerson[m]);
   if (measures.length > MAX_COMPARED_MEASURES) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPARED_MEASURES} different aggregates to compare person by person: split it`);
+  const definitions = measures.map((m) => definitionOf(shape.aggregates[m]!.node as Record<string, unknown>));
   return {
     measureOf,
     measures,
     pairs: measures.flatMap((a, i) => measures.slice(i + 1).map((b) => ({ a, b }))),
-    atoms: measures.length >= 3,
+    definitions,
+    atoms: measures.length >= 3 || new Set(definitions).size > 1,
   };
+}
+
+/** An aggregate's FILTER, and its argument when a count counts an expression (a column's nulls are the data's), as text. */
+function definitionOf(call: Record<string, unknown>): string {
+  const argument = ((call.children as Record<string, unknown>[] | undefined) ?? [])[0];
+  // Sums take columns only (`answer-shape.ts`); a count may count an expression.
+  const steered = argument && argument.class !== 'COLUMN_REF' ? argument : null;
+  return JSON.stringify({ filter: call.filter ?? null, counted: steered }, (key, value: unknown) => (key === 'query_location' || key === 'alias' ? undefined : value));
 }
 
 /** How many statistics `rowStatistics` adds to a companion row. */
@@ -67,15 +85,16 @@ export function rowStatisticsWidth(compared: ComparedMeasures): number {
 
 /**
  * The companion's statistics (over its inner rows, one per group and person, with `__r<m>` the rows
- * a person adds to measure m and `contribution(m)` what they add to its sum): per pair, the people
- * the two measures count differently; then, with three measures or more, the row's atoms as
- * DuckDB prints a histogram of presence masks (`{mask=people, ...}`).
+ * a person adds to measure m and `value(m)` what they add to its cell: their sum, or for a count
+ * their rows): per pair, the people the two measures count differently, in rows or in value (a
+ * count beside a sum of weights the query steered, `sum(r.range)` over `JOIN range(1, 3) r ON
+ * r.range = CASE WHEN <one person> THEN 2 ELSE 1 END`, agrees with it for everyone else). With three
+ * measures or more the row's atoms follow, read from the rows themselves (`atomsNode` in
+ * `check-answer.ts`): per presence mask (which measures count a row), the people with such rows, as
+ * DuckDB prints a histogram (`{mask=people, ...}`).
  */
-export function rowStatistics(compared: ComparedMeasures, contribution: (m: number) => string): string[] {
-  const differing = compared.pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${contribution(a)} IS DISTINCT FROM ${contribution(b)})`);
-  if (!compared.atoms) return differing;
-  const mask = compared.measures.map((m, j) => `(CASE WHEN __r${m} > 0 THEN ${2 ** j} ELSE 0 END)`).join(' + ');
-  return [...differing, `CAST(histogram(${mask}) AS VARCHAR)`];
+export function rowStatistics(compared: ComparedMeasures, value: (m: number) => string): string[] {
+  return compared.pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${value(a)} IS DISTINCT FROM ${value(b)})`);
 }
 
 /**
@@ -84,18 +103,30 @@ export function rowStatistics(compared: ComparedMeasures, contribution: (m: numb
  */
 export function withheldInRow(shape: Aggregate, compared: ComparedMeasures, stats: readonly (readonly unknown[])[], from: number, minimum: number): Set<number> {
   const withheld = new Set<number>();
-  // SECURITY: invariant 8: a cell that, over the people in large atoms, is a combination of cells
-  // shown before it is withheld (a total beside its parts; A - B1 - B2 + C).
+  // Per companion, each measure's class (its presence column over the large atoms); without atoms
+  // (at most two measures, of one definition) every measure is in one class.
+  const classes: Map<number, string>[] = [];
   if (compared.atoms) {
-    for (const s of stats) for (const m of dependentMeasures(compared.measures, atomsOf(s[from + compared.pairs.length]), minimum)) withheld.add(m);
+    for (const s of stats) {
+      const { dependent, classOf } = presenceClasses(compared.measures, atomsOf(s[from + compared.pairs.length]), minimum);
+      // SECURITY: invariant 8: a cell that, over the large atoms, is a combination of cells shown
+      // before it is withheld (a total beside its parts; A - B1 - B2 + C).
+      for (const m of dependent) withheld.add(m);
+      classes.push(classOf);
+    }
   }
-  // SECURITY: invariant 8: of two cells counting the same people except fewer than `minimum` (none
-  // included), the later is withheld: shown at 0 apart and withheld at 1, the rule would say which.
-  const shown: number[] = [];
+  const sameClass = (a: number, b: number) => classes.every((classOf) => classOf.get(a) === classOf.get(b));
+  const definition = (m: number) => compared.definitions[compared.measures.indexOf(m)];
   const index = new Map(compared.pairs.map(({ a, b }, k) => [`${a}:${b}`, k]));
+  const shown: number[] = [];
   for (const m of compared.measures) {
     if (withheld.has(m)) continue;
-    const close = shown.some((a) => stats.some((s) => Number(s[from + index.get(`${a}:${m}`)!] ?? 0) < minimum));
+    const close = shown.some((a) => (sameClass(a, m) && definition(a) !== definition(m))
+      // SECURITY: invariant 8: of two cells counting the same people except fewer than `minimum` (none
+      // included), the later is withheld: shown at 0 apart and withheld at 1, the rule would say which.
+      || stats.some((s) => Number(s[from + index.get(`${a}:${m}`)!] ?? 0) < minimum));
+    // SECURITY: invariant 8: and of two cells of one class whose definitions differ (they differ on
+    // small atoms only), the later is withheld.
     if (close) withheld.add(m);
     else shown.push(m);
   }
@@ -115,25 +146,28 @@ function atomsOf(printed: unknown): [number, number][] {
 const PRIME = 67_108_859;
 
 /**
- * The measures (by position in `measures`) whose presence columns, over the atoms of `minimum`
- * people or more, are in the span of the columns of the measures before them that were kept; a
- * measure that counts no large atom at all is such a column (zero). Measures with the same column
- * are decided together (the values rule tells them apart). Exact elimination modulo a prime: it can
- * only find a dependence that is not there over the rationals (more withheld), never miss one.
+ * Per measure its class (its presence column over the atoms of `minimum` people or more), and the
+ * measures whose column is in the span of the columns of the measures before them that were kept; a
+ * measure that counts no large atom at all is such a column (zero). Measures of one class are
+ * decided together (the definition and values rules tell them apart). Exact elimination modulo a
+ * prime: it can only find a dependence that is not there over the rationals (more withheld), never
+ * miss one.
  */
-function dependentMeasures(measures: number[], atoms: [number, number][], minimum: number): number[] {
+function presenceClasses(measures: number[], atoms: [number, number][], minimum: number): { dependent: number[]; classOf: Map<number, string> } {
   const large = atoms.filter(([mask, people]) => mask !== 0 && people >= minimum).map(([mask]) => mask);
   const columnOf = (j: number) => large.map((mask) => Math.floor(mask / 2 ** j) % 2);
   const basis: { pivot: number; vector: number[] }[] = [];
   const decided = new Map<string, boolean>();
+  const classOf = new Map<number, string>();
   const dependent: number[] = [];
   measures.forEach((m, j) => {
     const column = columnOf(j);
     const key = column.join('');
+    classOf.set(m, key);
     if (!decided.has(key)) decided.set(key, !reduceInto(basis, column));
     if (decided.get(key)) dependent.push(m);
   });
-  return dependent;
+  return { dependent, classOf };
 }
 
 /** Adds `vector` to the echelon `basis` when independent of it (true), else leaves the basis as it was (false). */

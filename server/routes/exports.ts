@@ -46,7 +46,7 @@ const DetailSchema = ListingSchema.extend({
   withheld: WithheldSchema.nullable().optional().describe('what suppression withheld from this version: rows removed and cells shown as null, primary and secondary'),
   rowCount: z.number().int().nullable().optional().describe("rows of the snapshot (supervisors only: null for others, a count no person-level check has seen)"),
   columns: z.array(z.object({ name: z.string(), type: z.string() })).optional(),
-  snapshotSha256: z.string().optional(),
+  snapshotSha256: z.string().nullable().optional().describe("SHA-256 of the snapshot (supervisors only: null for others; the manifest gives the delivered file's once approved)"),
   submission: z.unknown().optional(),
   approvalsNeeded: z.number().int().nullable().optional(),
   reviews: z.array(z.object({ version: z.number().int(), reviewer: z.string(), organization: z.string(), decision: z.string(), comment: z.string().nullable(), at: z.string() })).optional(),

@@ -79,7 +79,7 @@ export function createExportChecks(deps: ExportCheckDeps): ExportChecks {
     async runChecks(input) {
       const differencing = await differencingCheck(input, deps);
       return [
-        rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount), ...await personLevelChecks(input, deps),
+        rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount, input.personLevel), ...await personLevelChecks(input, deps),
         ...(differencing ? [differencing] : []),
         ...(input.withheld ? [suppressionCheck(input.withheld, input.suppressedCells ?? [])] : []),
       ];
@@ -94,7 +94,10 @@ export function rowCapCheck(rowCount: number, rowCap: number): Check {
     : { name: 'row-cap', status: 'pass', reason: `within the cap of ${rowCap} rows` };
 }
 
-export function emptyOutputCheck(rowCount: number): Check {
+export function emptyOutputCheck(rowCount: number, personLevel?: PersonLevel): Check {
+  // SECURITY: invariant 8: over personal data whose checks could not be derived, whether any row
+  // matched is itself unchecked (one person's rows, or none): for reviewers, the same either way.
+  if (personLevel && 'uncheckable' in personLevel) return { name: 'empty-output', status: 'review', reason: 'whether the output has rows is for reviewers to see: its person-level checks could not be derived' };
   // An empty answer says that nobody matches the condition, which can itself disclose (ACRO: zeros are disclosive).
   return rowCount === 0
     ? { name: 'empty-output', status: 'review', reason: 'the output has no rows: that nobody matches its conditions can itself disclose something', rows: 0 }

@@ -541,7 +541,9 @@ export function createExportService(deps: {
         withheld: version.mitigation?.withheld ?? null,
         rowCount: rowsOf(version.rowCount),
         columns: version.columns,
-        snapshotSha256: version.snapshot.sha256,
+        // SECURITY: invariant 8: the hash of a snapshot nobody approved is its content for anyone who can
+        // guess it (one person's total, rebuilt as a Parquet file offline): reviewers only.
+        snapshotSha256: claims.role === 'supervisor' ? version.snapshot.sha256 : null,
         submission: record.submission,
         approvalsNeeded: Number.isFinite(approvalsNeeded(version.outcome)) ? approvalsNeeded(version.outcome) : null,
         reviews: reviews.map((r) => ({ version: r.version, reviewer: r.reviewerSub, organization: r.reviewerOrg, decision: r.decision, comment: r.comment, at: r.createdAt })),

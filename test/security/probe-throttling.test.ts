@@ -100,3 +100,26 @@ describe('probe throttling', () => {
     expect(entries.some((e) => e.actor.sub === 'mallory' && e.details.outcome === 'SBX_ERR_REJECTIONS_RATE_LIMITED')).toBe(true);
   });
 });
+
+describe('prod timeouts count as probing', () => {
+  // How long a prod query runs can depend on one person's rows (`range(10^10) JOIN pay ON <this
+  // person paid above X>` runs long exactly when they did): each prod timeout spends the budget.
+  // One refusal a minute: each operator bursts 1, so the second query says whether the first counted.
+  let t: TestApp;
+  const nowMs = Date.now();
+  beforeAll(async () => {
+    t = await startTestApp({ clock: () => new Date(nowMs), env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '1', INDOMAIN_QUERY_TIMEOUT_MS: '3000' } });
+    await licenseTenantWithData(t, 'acme', [residents('ACME')]);
+  });
+  afterAll(() => t.close({ remove: true }));
+
+  const query = (sub: string, sql: string, env: 'prod' | 'dev') => t.call(operator(sub), 'POST', '/v1/query', { sql, env });
+  const SLOW = 'SELECT count(*) AS n FROM range(1000000000000) AS r WHERE r.range % 7 = 3';
+
+  it('counts a timeout in prod, not in dev', async () => {
+    expect((await query('dora', SLOW, 'dev')).json().code).toBe('SBX_ERR_QUERY_TIMEOUT');
+    expectStatus(await query('dora', 'SELECT count(*) AS n FROM residents', 'dev'), 200);
+    expect((await query('paul', SLOW, 'prod')).json().code).toBe('SBX_ERR_QUERY_TIMEOUT');
+    expect((await query('paul', 'SELECT count(*) AS n FROM residents', 'prod')).json().code).toBe('SBX_ERR_REJECTIONS_RATE_LIMITED');
+  }, 60_000);
+});

@@ -5,8 +5,8 @@
  * condition, from one prod answer or export, with no `query.differencing` entry. A rule that shows
  * at "0 people apart" and withholds at "1 apart" is itself the answer, so each attack asks the same
  * question twice (the person matches, the person does not) and the two must look the same.
- * `was a hole` failed until the fix it names; `LIMIT:` asserts a known limit documented in
- * docs/sandbox.md (it fails once the limit is gone).
+ * `was a hole` failed until the fix it names (the last one was a `LIMIT:` of this pass, closed
+ * after the sixth by atoms of rows).
  *
  * Setup: the `pay` dataset (test/helpers/pay-fixture.ts): 400 people x 20 payments; person p lives
  * in district p % 4 (一区, 二区, 三区, 四区); person 7 (四区) pays 100..109 and 140..149.
@@ -110,14 +110,19 @@ describe('holes found by the fifth pass', () => {
   });
 });
 
-describe('limits', () => {
-  it('LIMIT: cells that count the same people weighing their rows differently (values, not presence): a - b - c gives person 7\'s payments above x', async () => {
+describe('holes found by the fifth pass, closed after the sixth', () => {
+  it('was a hole (atoms are of rows, not people): cells that count the same people weighing their rows differently: a - b - c gave person 7\'s payments above x', async () => {
     // a = all payments, b = payments under 125, c = payments of 125 or more, except person 7's above
-    // x. Every person is in a (and most in b and c), so no presence combination is small; the pairs
-    // differ for many people. a - b - c counts person 7's payments above x. Deciding this needs each
-    // person's counts in every cell (docs/sandbox.md, "what the checks do not see").
+    // x. Every person is in a (and most in b and c), so no atom of people is small; the pairs differ
+    // for many people. Atoms of rows are: person 7's payments above x count in a alone.
     const sql = async (x: number) => `SELECT count(*) AS a, count(*) FILTER (WHERE amount < 125) AS b, count(*) FILTER (WHERE amount >= 125 AND NOT (${await paidAbove(x)})) AS c FROM pay WHERE district = '四区'`;
-    const row = expectStatus(await t.call(OPERATOR, 'POST', '/v1/query', { sql: await sql(145), env: 'prod' }), 200).json().rows[0] as string[];
-    expect(Number(row[0]) - Number(row[1]) - Number(row[2])).toBe(4);
+    const yes = await seen(await sql(145));
+    const row = (yes.body.rows?.[0] ?? []) as (string | null)[];
+    const leaked = row.length === 3 && row.every((v) => v !== null) ? Number(row[0]) - Number(row[1]) - Number(row[2]) : null;
+    expect(leaked, `a - b - c = ${leaked}: person 7's payments above 145`).toBeNull();
+    const no = await seen(await sql(149));
+    const withheld = (rows: (string | null)[][]) => rows.map((r) => r.map((v) => v === null));
+    expect(withheld(yes.body.rows)).toEqual(withheld(no.body.rows));
+    expect(yes.body.disclosure).toEqual(no.body.disclosure);
   });
 });

@@ -10,15 +10,15 @@ import { rowMeasures, withheldInRow } from '../../../sandbox/disclosure/row-comb
 
 type Aggregate = Extract<AnswerShape, { kind: 'aggregate' }>;
 
-/** An answer of `n` counts in columns 0..n-1, each its own measure. */
-function counts(n: number): Aggregate {
-  const aggregates = Array.from({ length: n }, (_, i) => ({ column: i, summable: false, node: { function_name: 'count_star' } }));
+/** An answer of `n` counts in columns 0..n-1, each its own measure (`filters[i]`: a FILTER of its own, by name). */
+function counts(n: number, filters: (string | undefined)[] = []): Aggregate {
+  const aggregates = Array.from({ length: n }, (_, i) => ({ column: i, summable: false, node: { function_name: 'count_star', filter: filters[i] ? { class: 'COLUMN_REF', column_names: [filters[i]] } : null } }));
   return { kind: 'aggregate', aggregates } as unknown as Aggregate;
 }
 
 /** The columns withheld for one row: `differing[k]` per pair in order (a < b), then the atoms. */
-function withheld(n: number, differing: number[], atoms?: Record<number, number>): number[] {
-  const shape = counts(n);
+function withheld(n: number, differing: number[], atoms?: Record<number, number>, filters: (string | undefined)[] = []): number[] {
+  const shape = counts(n, filters);
   const compared = rowMeasures(shape, Array.from({ length: n }, (_, i) => i), new Array<boolean>(n).fill(false));
   const printed = atoms && `{${Object.entries(atoms).map(([mask, people]) => `${mask}=${people}`).join(', ')}}`;
   const stats = [...differing, ...(compared.atoms ? [printed] : [])];
@@ -58,6 +58,15 @@ describe('cells of one row shown together', () => {
     expect(withheld(3, [100, 100, 100], { 7: 100, 3: 5, 5: 9 })).toEqual([]);
     // c counts only atoms of 5 and 9 people: its column over the large atoms is zero.
     expect(withheld(3, [100, 100, 100], { 3: 100, 1: 100, 4: 5, 6: 9 })).toEqual([2]);
+  });
+
+  it('withholds the later of two cells of one class (the same large atoms) whose FILTERs differ, however their values differ', () => {
+    // Two measures with different FILTERs: the atoms are read. Both count the large atom; the FILTER
+    // leaves out one atom of 1 person (or of none): one class, the later withheld either way.
+    expect(withheld(2, [500], { 3: 100, 1: 1 }, [undefined, 'f'])).toEqual([1]);
+    expect(withheld(2, [500], { 3: 100 }, [undefined, 'f'])).toEqual([1]);
+    // A FILTER that leaves out a large atom: two classes, independent, both shown.
+    expect(withheld(2, [500], { 3: 100, 1: 100 }, [undefined, 'f'])).toEqual([]);
   });
 
   it('refuses statistics that do not read as a histogram (fail closed)', () => {
