@@ -143,6 +143,13 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   // A relation's name used as a column (`SELECT p FROM pay p`, `to_json(pay)`) is its whole row.
   const relations = new Map(personal.flatMap((p) => [[p.alias.toLowerCase(), p], [p.table.toLowerCase(), p]] as const));
   const wholeRows = (expr: Json) => wholeRowRefs(expr, relations);
+  // A column reference is a personal table's when qualified by its name or alias, or, unqualified,
+  // when the FROM reads personal tables only (the binder, not the parse tree, knows the rest).
+  const onlyPersonal = fromLeaves(asObj(node.from_table)).every((leaf) => personal.some((p) => p.ref === leaf));
+  const ofPersonalTable = (ref: Obj) => {
+    const names = (ref.column_names as Json[] | undefined) ?? [];
+    return names.length === 1 ? onlyPersonal : names.length === 2 && relations.has(String(names[0]).toLowerCase());
+  };
   // SECURITY: invariant 8: the companions read each personal table with its entity key and row
   // number beside its columns (`__e0`, `__row0`): a whole row or `*` read anywhere but as a SELECT
   // item of its own (`WHERE pay::VARCHAR LIKE '%__row0%'`, `COLUMNS(...)` in WHERE or in a FILTER)
@@ -170,6 +177,10 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
       // (sum(x + 1000000)) would hide one person's dominance behind constants.
       const args = ((call.children as Json[]) ?? []).map((arg) => asObj(arg)!);
       if (!counting && args.some((arg) => arg.class !== 'COLUMN_REF')) return uncheckable(`${name} of an expression over personal data cannot be checked: aggregate a column (compute expressions in a workspace table first, or in dev)`);
+      // SECURITY: invariant 8: nor a column of another relation of the FROM: a join can give each row
+      // a value of its choosing (`JOIN range(1, 3) r ON r.range = CASE WHEN <one person> THEN 2 ELSE 1
+      // END`: avg(r.range) over thousands of people was 1 or 1.002, one person's payments).
+      if (!counting && args.some((arg) => !ofPersonalTable(arg))) return uncheckable(`${name} over personal data must aggregate a column of a table with personal data, named with its table when the query reads other relations (p.amount): a joined relation's values can be chosen row by row`);
       // SECURITY: invariant 8: a DISTINCT aggregate's cell is not the sum of what each person adds: one
       // person's own value counts once more (`count(DISTINCT CASE WHEN <one person> THEN 'yes' ELSE
       // 'no' END)` is 2 or 1 over thousands of people). Only a person's own identifiers are counted so.
@@ -236,6 +247,12 @@ function collectFrom(from: Obj | undefined, visit: (ref: Obj) => void): void {
     collectFrom(asObj(from.left), visit);
     collectFrom(asObj(from.right), visit);
   }
+}
+
+/** The relations a FROM joins (tables, table functions, subqueries, VALUES), in order. */
+function fromLeaves(from: Obj | undefined): Obj[] {
+  if (!from) return [];
+  return from.type === 'JOIN' ? [...fromLeaves(asObj(from.left)), ...fromLeaves(asObj(from.right))] : [from];
 }
 
 /** Visits every object node of the AST. */

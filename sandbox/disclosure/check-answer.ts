@@ -370,7 +370,7 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   const shownNode: Obj[] = shown === modifiers ? [] : [{ ...answer, modifiers: shown }];
   // SECURITY: invariant 8: a FROM with a join is checked for personal rows it repeats (`repeatedRowsNode`).
   const repeated: Obj[] = (shape.from as Obj).type === 'JOIN' ? [repeatedRowsNode(shape)] : [];
-  // With three compared measures or more, per personal table the rows' presence atoms (`atomsNode`).
+  // When the rows' presence atoms are read (`ComparedMeasures.atoms`), per personal table (`atomsNode`).
   const atoms = shape.kind === 'aggregate' && comparedMeasures(shape).atoms ? shape.personal.map((ref) => atomsNode(shape, ref)) : [];
   // One round trip renders the answer and every companion's inner query.
   const [answerSql, ...rest] = await render(connection, [answer, ...shownNode, ...repeated, ...shape.personal.map((ref) => companionNode(shape, ref)), ...atoms]);
@@ -545,7 +545,7 @@ export function companionStatsWidth(shape: Extract<AnswerShape, { kind: 'aggrega
   return 1 + 4 * shape.aggregates.length + rowStatisticsWidth(comparedMeasures(shape));
 }
 
-/** The additive measures of an aggregate answer compared within a row (`row-combinations.ts`). */
+/** The measures of an aggregate answer compared within a row (`row-combinations.ts`). */
 export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): ComparedMeasures {
   return rowMeasures(shape, sharedMeasures(shape), onePersonAggregates(shape));
 }

@@ -94,7 +94,9 @@ export function rowStatisticsWidth(compared: ComparedMeasures): number {
  * DuckDB prints a histogram (`{mask=people, ...}`).
  */
 export function rowStatistics(compared: ComparedMeasures, value: (m: number) => string): string[] {
-  return compared.pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ${value(a)} IS DISTINCT FROM ${value(b)})`);
+  // A person in neither cell (no rows in either) does not differ: a count's 0 beside a sum's NULL is
+  // no difference (counted as one, twenty people outside a FILTER lifted a pair past the minimum).
+  return compared.pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ((__r${a} > 0 OR __r${b} > 0) AND ${value(a)} IS DISTINCT FROM ${value(b)}))`);
 }
 
 /**
