@@ -26,17 +26,23 @@ import { DomainError } from '../core/errors.js';
  * TOO_LONG (refused on the text alone, before anything is parsed), and other failures while running
  * (QUERY_FAILED in dev or over data without people in it, TIMEOUT, ...), which the gate had let through.
  */
-export const PROBING_CODES: ReadonlySet<string> = new Set([
-  'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
-  'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
-  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', 'FAILED_PERSON_CHECKS', 'PROD_TIMEOUT',
-]);
-
 /** The outcome a prod query's admission is settled with when it timed out (counted as probing). */
 export const PROD_TIMEOUT = 'PROD_TIMEOUT';
 
-/** The outcome an export's admission is settled with when one of its person-level checks fails (counted as probing). */
+/** The outcome an export's admission is settled with when its data decided it in a way one person can (counted as probing). */
 export const FAILED_PERSON_CHECKS = 'FAILED_PERSON_CHECKS';
+
+export const PROBING_CODES: ReadonlySet<string> = new Set([
+  'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
+  'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
+  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', FAILED_PERSON_CHECKS, PROD_TIMEOUT,
+]);
+
+/** The outcome to settle a run's admission with: its code, or PROD_TIMEOUT for a timeout in prod. */
+export function probingOutcome(code: string, env: string): string {
+  // SECURITY: invariant 8: how long a prod query runs can depend on one person's rows: counted as probing.
+  return code === 'SBX_ERR_QUERY_TIMEOUT' && env === 'prod' ? PROD_TIMEOUT : code;
+}
 
 /** A token bucket's shape: `burst` refused queries at once, then `perMinute` (fractions allowed). */
 export interface ProbeBudget {

@@ -5,7 +5,7 @@ import { GATE_LIMITS, type Env, type QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
-import { PROD_TIMEOUT, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
+import { probingOutcome, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
 import type { ControlStore } from './store/control-store.js';
 
 /** What the query service needs of the engine (the sandbox's EngineClient). */
@@ -86,8 +86,7 @@ export function createQueryService(deps: {
       } catch (failure) {
         const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
-        // SECURITY: invariant 8: a timeout in prod can depend on one person's rows: counted as probing.
-        admission.settle(code === 'SBX_ERR_QUERY_TIMEOUT' && input.env === 'prod' ? PROD_TIMEOUT : code);
+        admission.settle(probingOutcome(code, input.env));
         await audit(actor, tenantId, { ...base, outcome: code });
         throw error;
       }

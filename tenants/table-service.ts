@@ -5,7 +5,7 @@ import { SYSTEM_ACTOR, type AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
 import type { WorkspaceTableLineage } from './model.js';
-import type { ProbeAdmission, ProbeLimiter } from './probe-limiter.js';
+import { probingOutcome, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
 import { auditedSql } from './query-service.js';
 import type { ControlStore } from './store/control-store.js';
 
@@ -92,7 +92,7 @@ export function createTableService(deps: {
       } catch (failure) {
         const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
-        admission?.settle(code);
+        admission?.settle(probingOutcome(code, input.env));
         await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.create', target: `tenant:${tenantId}`, details: { name: input.name, env: input.env, ...auditedSql(input.sql), outcome: code } }));
         throw error;
       }

@@ -80,8 +80,6 @@ interface Members {
 interface RememberedCell {
   /** The answer's id (its SQL's hash), as reports name it. */
   answer: string;
-  /** Which run of it: one text can read other rows each time (a workspace table it reads changed). */
-  run: number;
   label: string;
   size: number;
   shows: CellShows;
@@ -211,7 +209,7 @@ export class AnswerHistory {
       }
       bucket.push(distinct.length);
       byDigest.set(digest, bucket);
-      distinct.push({ cell: { answer: answerId, run, label: cell.label, size: members.entities.length, shows, alike: 0, touchedBy: 0, common: 0, same: 0 }, members });
+      distinct.push({ cell: { answer: answerId, label: cell.label, size: members.entities.length, shows, alike: 0, touchedBy: 0, common: 0, same: 0 }, members });
     }
     // A re-run of the same text over exactly the same cells, showing the same, is the run already
     // remembered: every pair it could make was found when that run, or the later answer, was

@@ -95,6 +95,11 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   // (`SELECT district AS __row0 ... WHERE <one person> OR try_cast(__row0 AS BIGINT) IS NOT NULL` read
   // one person's rows in the answer and a whole district in the checks).
   if (usesReservedNames(node)) return uncheckable('names starting with __ are reserved for the person-level checks: rename the column, alias or table');
+  // SECURITY: invariant 8: and what binds by position or by matching names rather than by the names
+  // written: `#n` counts the companions' added columns too, and NATURAL or USING joins would match a
+  // column named like them (a workspace table's or an upload's).
+  if (containsClass(node, 'POSITIONAL_REFERENCE')) return uncheckable('positional references (#n) over personal data cannot be checked: name the columns');
+  if (joinsByNames(asObj(node.from_table))) return uncheckable('NATURAL and USING joins over personal data cannot be checked: join ON the columns by name');
   // SECURITY: invariant 8: the companions read a personal table through a subquery that adds its entity
   // columns, under the table's own column names: renamed columns (`pay AS p(district)`) would bind
   // to other columns there than in the answer.
@@ -143,12 +148,18 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   // A relation's name used as a column (`SELECT p FROM pay p`, `to_json(pay)`) is its whole row.
   const relations = new Map(personal.flatMap((p) => [[p.alias.toLowerCase(), p], [p.table.toLowerCase(), p]] as const));
   const wholeRows = (expr: Json) => wholeRowRefs(expr, relations);
-  // A column reference is a personal table's when qualified by its name or alias, or, unqualified,
+  // A column reference is a personal table's when qualified by the name it binds under (its alias,
+  // else its table name) and no other relation of the FROM binds under that name, or, unqualified,
   // when the FROM reads personal tables only (the binder, not the parse tree, knows the rest).
-  const onlyPersonal = fromLeaves(asObj(node.from_table)).every((leaf) => personal.some((p) => p.ref === leaf));
+  const leaves = fromLeaves(asObj(node.from_table));
+  const onlyPersonal = leaves.every((leaf) => personal.some((p) => p.ref === leaf));
+  const bindsAs = (leaf: Obj) => String(leaf.alias || leaf.table_name || '').toLowerCase();
   const ofPersonalTable = (ref: Obj) => {
     const names = (ref.column_names as Json[] | undefined) ?? [];
-    return names.length === 1 ? onlyPersonal : names.length === 2 && relations.has(String(names[0]).toLowerCase());
+    if (names.length === 1) return onlyPersonal;
+    const qualifier = String(names[0]).toLowerCase();
+    const bound = leaves.filter((leaf) => bindsAs(leaf) === qualifier);
+    return names.length === 2 && bound.length === 1 && personal.some((p) => p.ref === bound[0]);
   };
   // SECURITY: invariant 8: the companions read each personal table with its entity key and row
   // number beside its columns (`__e0`, `__row0`): a whole row or `*` read anywhere but as a SELECT
@@ -184,7 +195,7 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
       // SECURITY: invariant 8: a DISTINCT aggregate's cell is not the sum of what each person adds: one
       // person's own value counts once more (`count(DISTINCT CASE WHEN <one person> THEN 'yes' ELSE
       // 'no' END)` is 2 or 1 over thousands of people). Only a person's own identifiers are counted so.
-      if ((call.distinct === true || name === 'approx_count_distinct') && !(args.length === 1 && args[0]!.class === 'COLUMN_REF' && identifiers.has(columnNames(args[0]).at(-1) ?? ''))) {
+      if ((call.distinct === true || name === 'approx_count_distinct') && !(args.length === 1 && args[0]!.class === 'COLUMN_REF' && ofPersonalTable(args[0]!) && identifiers.has(columnNames(args[0]).at(-1) ?? ''))) {
         return uncheckable(`${name}(DISTINCT …) over personal data counts each distinct value once, so one person's own value can show: only the people's own identifiers can be counted so; GROUP BY the values instead (each group is checked)`);
       }
       refs.push({ column, node: call, summable: SUMMING.has(name) });
@@ -247,6 +258,12 @@ function collectFrom(from: Obj | undefined, visit: (ref: Obj) => void): void {
     collectFrom(asObj(from.left), visit);
     collectFrom(asObj(from.right), visit);
   }
+}
+
+/** Whether a FROM has a NATURAL join or a join USING columns. */
+function joinsByNames(from: Obj | undefined): boolean {
+  if (!from || from.type !== 'JOIN') return false;
+  return from.ref_type === 'NATURAL' || ((from.using_columns as Json[] | undefined)?.length ?? 0) > 0 || joinsByNames(asObj(from.left)) || joinsByNames(asObj(from.right));
 }
 
 /** The relations a FROM joins (tables, table functions, subqueries, VALUES), in order. */

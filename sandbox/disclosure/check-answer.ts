@@ -424,15 +424,27 @@ function companionNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref
     const count = { ...countStar(), function_name: 'count', children: [entity], distinct: true, alias: '__n' };
     return { ...base, select_list: [...keyItems, count], group_expressions: keys.map(clone), group_sets: keys.length > 0 ? [keys.map((_, i) => i)] : [] };
   }
-  // Non-aggregate items keep their aliases so that GROUP BY names resolve exactly as in the query.
-  const plainItems = ((node.select_list as Json[]) ?? []).filter((_, i) => !shape.aggregates.some((a) => a.column === i));
   const shared = sharedMeasures(shape);
   const perAggregate = shape.aggregates.flatMap((_, i) => (shared[i] === i ? entityMeasures(shape, i) : []));
+  return perEntityNode(shape, ref, [], (e) => [aliased(e, '__e'), ...perAggregate]);
+}
+
+/**
+ * The SELECT both per-person companions of an aggregate answer read: the query's FROM (each personal
+ * table joined to its entity keys), WHERE and grouping, grouped once more by `extra` and by the
+ * entity of `ref`; its items are the query's non-aggregate items (aliases kept, so that GROUP BY
+ * names resolve exactly as in the query), the keys as `__key<i>`, then `items(entity)`.
+ */
+function perEntityNode(shape: Extract<AnswerShape, { kind: 'aggregate' }>, ref: PersonalRef, extra: Obj[], items: (entity: Obj) => Obj[]): Obj {
+  const node = shape.node as Obj;
+  const entity: Obj = { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [ref.entityColumn], alias: '' };
+  const plainItems = ((node.select_list as Json[]) ?? []).filter((_, i) => !shape.aggregates.some((a) => a.column === i));
+  const grouped = [...shape.keys.map(clone), ...extra, entity];
   return {
-    ...base,
-    select_list: [...plainItems.map(clone), ...keyItems, aliased(entity, '__e'), ...perAggregate],
-    group_expressions: [...keys.map(clone), entity],
-    group_sets: [[...keys.map((_, i) => i), keys.length]],
+    ...node, from_table: augmentFrom(shape.from, shape.personal), having: null, modifiers: [], qualify: null, sample: null, aggregate_handling: 'STANDARD_HANDLING',
+    select_list: [...plainItems.map(clone), ...shape.keys.map((key, i) => aliased(key, `__key${i}`)), ...items(entity)],
+    group_expressions: grouped,
+    group_sets: [grouped.map((_, i) => i)],
   };
 }
 
@@ -446,16 +458,8 @@ function companionNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref
  * rows (`row-combinations.ts`).
  */
 function atomsNode(shape: Extract<AnswerShape, { kind: 'aggregate' }>, ref: PersonalRef): Obj {
-  const node = shape.node as Obj;
-  const entity: Obj = { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [ref.entityColumn], alias: '' };
   const presences = comparedMeasures(shape).measures.map((m) => counted(shape.aggregates[m]!.node as Obj));
-  const grouped = [...shape.keys.map(clone), ...presences, entity];
-  return {
-    ...node, from_table: augmentFrom(shape.from, shape.personal), having: null, modifiers: [], qualify: null, sample: null, aggregate_handling: 'STANDARD_HANDLING',
-    select_list: [...shape.keys.map((key, i) => aliased(key, `__key${i}`)), ...presences.map((p, j) => aliased(p, `__p${j}`)), aliased(entity, '__e')],
-    group_expressions: grouped,
-    group_sets: [grouped.map((_, i) => i)],
-  };
+  return perEntityNode(shape, ref, presences, (e) => [...presences.map((p, j) => aliased(p, `__p${j}`)), aliased(e, '__e')]);
 }
 
 /** Whether an aggregate counts a row: its FILTER holds and its argument is not null (count(*): always), never NULL. */
@@ -545,9 +549,16 @@ export function companionStatsWidth(shape: Extract<AnswerShape, { kind: 'aggrega
   return 1 + 4 * shape.aggregates.length + rowStatisticsWidth(comparedMeasures(shape));
 }
 
-/** The measures of an aggregate answer compared within a row (`row-combinations.ts`). */
+const compared = new WeakMap<object, ComparedMeasures>();
+
+/** The measures of an aggregate answer compared within a row (`row-combinations.ts`), worked out once per shape (a function of it alone). */
 export function comparedMeasures(shape: Extract<AnswerShape, { kind: 'aggregate' }>): ComparedMeasures {
-  return rowMeasures(shape, sharedMeasures(shape), onePersonAggregates(shape));
+  let measures = compared.get(shape);
+  if (!measures) {
+    measures = rowMeasures(shape, sharedMeasures(shape), onePersonAggregates(shape));
+    compared.set(shape, measures);
+  }
+  return measures;
 }
 
 /**

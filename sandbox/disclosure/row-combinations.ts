@@ -58,7 +58,9 @@ export interface ComparedMeasures {
  * compared on the rows each person adds.
  */
 export function rowMeasures(shape: Aggregate, measureOf: number[], onePerson: readonly boolean[]): ComparedMeasures {
-  const measures = [...new Set(measureOf)].filter((m) => !onePerson[m]);
+  // SECURITY: invariant 8: by the aggregates shown, not by the measure's first aggregate: a count
+  // sharing its measure with an earlier maximum (`max(amount)`, `count(amount)`) is compared too.
+  const measures = [...new Set(measureOf.filter((_, i) => !onePerson[i]))];
   if (measures.length > MAX_COMPARED_MEASURES) throw new DomainError('DSC_ERR_UNCHECKABLE', `the answer has more than ${MAX_COMPARED_MEASURES} different aggregates to compare person by person: split it`);
   const definitions = measures.map((m) => definitionOf(shape.aggregates[m]!.node as Record<string, unknown>));
   return {
@@ -123,13 +125,13 @@ export function withheldInRow(shape: Aggregate, compared: ComparedMeasures, stat
   const shown: number[] = [];
   for (const m of compared.measures) {
     if (withheld.has(m)) continue;
-    const close = shown.some((a) => (sameClass(a, m) && definition(a) !== definition(m))
-      // SECURITY: invariant 8: of two cells counting the same people except fewer than `minimum` (none
-      // included), the later is withheld: shown at 0 apart and withheld at 1, the rule would say which.
-      || stats.some((s) => Number(s[from + index.get(`${a}:${m}`)!] ?? 0) < minimum));
-    // SECURITY: invariant 8: and of two cells of one class whose definitions differ (they differ on
-    // small atoms only), the later is withheld.
-    if (close) withheld.add(m);
+    // SECURITY: invariant 8: of two cells of one class whose definitions differ (they differ on small
+    // atoms only), the later is withheld.
+    const redefined = (a: number) => sameClass(a, m) && definition(a) !== definition(m);
+    // SECURITY: invariant 8: of two cells counting the same people except fewer than `minimum` (none
+    // included), the later is withheld: shown at 0 apart and withheld at 1, the rule would say which.
+    const fewApart = (a: number) => stats.some((s) => Number(s[from + index.get(`${a}:${m}`)!] ?? 0) < minimum);
+    if (shown.some((a) => redefined(a) || fewApart(a))) withheld.add(m);
     else shown.push(m);
   }
   const columns = new Set<number>();

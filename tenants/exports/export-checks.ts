@@ -89,6 +89,7 @@ export function createExportChecks(deps: ExportCheckDeps): ExportChecks {
 
 /** The row cap, its reason without the row count (the operator reads the checks; the count is for reviewers, in the detail). */
 export function rowCapCheck(rowCount: number, rowCap: number): Check {
+  // SECURITY: invariant 8: an output's row count is a count no person-level check has seen: not in the reason.
   return rowCount > rowCap
     ? { name: 'row-cap', status: 'review', reason: `the output has more than the ${rowCap} rows an export may hold without review` }
     : { name: 'row-cap', status: 'pass', reason: `within the cap of ${rowCap} rows` };

@@ -12,7 +12,7 @@ import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
 import { failureOf } from '../access.js';
 import { assertSourcesCurrent, type AccessDirectory } from '../lineage.js';
 import type { Claims } from '../model.js';
-import { FAILED_PERSON_CHECKS, type ProbeLimiter } from '../probe-limiter.js';
+import { FAILED_PERSON_CHECKS, probingOutcome, type ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
 import type { ControlStore, StoreTransaction } from '../store/control-store.js';
 import { datasetsOf, DIFFERENCING_CHECK, differencingOutcome, type DifferenceTask, type ExportCheckInput, type ExportChecks } from './export-checks.js';
@@ -158,16 +158,33 @@ export function createExportService(deps: {
     } catch (failure) {
       removeVersion(exportId, version);
       const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
-      admission.settle(isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED');
+      admission.settle(probingOutcome(isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED', 'prod'));
       throw error;
     }
     const { tables, sources, personLevel, ...snapshot } = result;
-    // SECURITY: invariant 8: a failing person-level check, or checks the data made underivable (a join
-    // repeating rows), can answer a question about one person: counted as probing.
-    // An empty output over personal data says that nobody matched (it asks for review): counted too.
-    const failing = personLevel && (snapshot.rowCount === 0 || ('checks' in personLevel ? personLevel.checks.some((c) => c.status === 'fail') : personLevel.byData === true));
-    admission.settle(failing ? FAILED_PERSON_CHECKS : 'ok');
-    return checked(tenantId, exportId, version, { source, sql, tables, sources, mitigation: null }, snapshot, personLevel);
+    let draft: VersionDraft;
+    try {
+      draft = await checked(tenantId, exportId, version, { source, sql, tables, sources, mitigation: null }, snapshot, personLevel);
+    } catch (error) {
+      admission.settle(isDomainError(error) ? error.code : 'SRV_ERR_INTERNAL');
+      throw error;
+    }
+    admission.settle(answersAboutPeople(draft, personLevel) ? FAILED_PERSON_CHECKS : 'ok');
+    return draft;
+  }
+
+  /**
+   * Whether a version over personal data was decided by its data in a way one person can decide:
+   * a failing check (person-level, or differencing against earlier releases), person-level checks
+   * the data made underivable (a join repeating rows), or an empty output whose checks ran (it asks
+   * for review: nobody matched). An output whose checks could not be derived for its shape says
+   * nothing of whether it is empty (`empty-output` reviews it either way), so neither does this.
+   */
+  function answersAboutPeople(draft: VersionDraft, personLevel: PersonLevel | undefined): boolean {
+    if (!personLevel) return false;
+    // SECURITY: invariant 8: such an outcome can answer a question about one person: counted as probing.
+    if (draft.checks.some((c) => c.status === 'fail')) return true;
+    return 'checks' in personLevel ? draft.rowCount === 0 : personLevel.byData === true;
   }
 
   /**

@@ -5,8 +5,9 @@
  * covered end to end in test/security/red-team-5.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../../sandbox/index.js';
 import type { AnswerShape } from '../../../sandbox/disclosure/answer-shape.js';
-import { rowMeasures, withheldInRow } from '../../../sandbox/disclosure/row-combinations.js';
+import { rowMeasures, rowStatistics, withheldInRow } from '../../../sandbox/disclosure/row-combinations.js';
 
 type Aggregate = Extract<AnswerShape, { kind: 'aggregate' }>;
 
@@ -71,5 +72,23 @@ describe('cells of one row shown together', () => {
 
   it('refuses statistics that do not read as a histogram (fail closed)', () => {
     expect(() => withheld(3, [100, 100, 100], undefined)).toThrow(expect.objectContaining({ code: 'DSC_ERR_UNCHECKABLE' }));
+  });
+});
+
+describe('the pair statistic, run by DuckDB', () => {
+  it('counts the people two cells count differently, in rows or in value, and not the people in neither', async () => {
+    // Measure 0 a count (its value: its rows), measure 1 a sum (its value: the sum, NULL without rows).
+    const compared = rowMeasures(counts(2), [0, 1], [false, false]);
+    const [differing] = rowStatistics(compared, (m) => (m === 0 ? '__r0' : '__c1'));
+    const db = await openDatabase(':memory:');
+    const connection = await db.connect();
+    try {
+      // Per person (__r0, __r1, __c1): equal; rows differ; value differs; in neither cell (0 beside NULL).
+      const rows = await connection.all(`SELECT ${differing} AS n FROM (VALUES (2, 2, 2), (2, 1, 2), (2, 2, 3), (0, 0, NULL)) AS t(__r0, __r1, __c1)`);
+      expect(Number(rows[0]!.n)).toBe(2);
+    } finally {
+      connection.close();
+      db.close();
+    }
   });
 });
