@@ -16,31 +16,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../sandbox/index.js';
-import { expectStatus } from '../helpers/expect-status.js';
 import { knownPerson, paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
 import type { TestApp } from '../helpers/test-app.js';
+import { operatorSight } from '../helpers/two-worlds.js';
 
 let t: TestApp;
-let operators = 0;
-/** A fresh operator per question, so that no probing budget is shared between the two worlds. */
-const operator = () => ({ role: 'operator', org: 'p6', sub: `op${operators++}` }) as const;
-
-/** What the operator sees of a prod answer (its time left out). */
-const seen = async (sql: string) => {
-  const response = await t.call(operator(), 'POST', '/v1/query', { sql, env: 'prod' });
-  return { status: response.statusCode, body: { ...response.json(), ms: 0, requestId: undefined } };
-};
-/** What the operator sees of an export (POST and GET /v1/exports/:id), ids, SQL and times left out. */
-const exportSeen = async (sql: string) => {
-  const who = operator();
-  const e = expectStatus(await t.call(who, 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team 6', format: 'csv' }), 201).json();
-  const detail = expectStatus(await t.call(who, 'GET', `/v1/exports/${e.id}`), 200).json();
-  return {
-    outcome: e.outcome, checks: e.checks, rowCount: detail.rowCount, withheld: detail.withheld, columns: detail.columns,
-    snapshotSha256: detail.snapshotSha256, approvalsNeeded: detail.approvalsNeeded,
-    versions: detail.versions.map((v: Record<string, unknown>) => ({ ...v, createdAt: undefined, createdBy: undefined })),
-  };
-};
+const { seen, exportSeen } = operatorSight(() => t, 'p6');
 
 beforeAll(async () => {
   t = await startPayApp('p6');

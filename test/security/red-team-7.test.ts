@@ -14,28 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from '../helpers/expect-status.js';
 import { knownPerson, paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
 import type { TestApp } from '../helpers/test-app.js';
+import { operatorSight } from '../helpers/two-worlds.js';
 
 let t: TestApp;
-let operators = 0;
-/** A fresh operator per question, so that no probing budget is shared between the two worlds. */
-const operator = () => ({ role: 'operator', org: 'p7', sub: `op${operators++}` }) as const;
-
-/** What the operator sees of a prod answer (its time left out). */
-const seen = async (sql: string) => {
-  const response = await t.call(operator(), 'POST', '/v1/query', { sql, env: 'prod' });
-  return { status: response.statusCode, body: { ...response.json(), ms: 0, requestId: undefined } };
-};
-/** What the operator sees of an export (POST and GET /v1/exports/:id), ids, SQL and times left out. */
-const exportSeen = async (sql: string) => {
-  const who = operator();
-  const e = expectStatus(await t.call(who, 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team 7', format: 'csv' }), 201).json();
-  const detail = expectStatus(await t.call(who, 'GET', `/v1/exports/${e.id}`), 200).json();
-  return {
-    outcome: e.outcome, checks: e.checks, rowCount: detail.rowCount, withheld: detail.withheld, columns: detail.columns,
-    snapshotSha256: detail.snapshotSha256, approvalsNeeded: detail.approvalsNeeded,
-    versions: detail.versions.map((v: Record<string, unknown>) => ({ ...v, createdAt: undefined, createdBy: undefined })),
-  };
-};
+const { operator, seen, exportSeen } = operatorSight(() => t, 'p7');
 
 beforeAll(async () => {
   t = await startPayApp('p7');
@@ -156,15 +138,18 @@ describe('holes found by reading the code after the seventh pass', () => {
     expect(yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
   });
 
-  it('was a hole (positional references are uncheckable): #n counts the companions\' added columns too', async () => {
-    // pay has 6 columns; in the answer #7 is r.range, in the companions it is the entity key.
-    const sql = async (x: number) => `SELECT count(*) AS n FROM pay AS p, range(1) AS r WHERE #7::VARCHAR <> '0' OR (${await paidAbove(x, 'p.')})`;
-    const yes = await seen(await sql(145));
-    expect(yes).toEqual(await seen(await sql(149)));
-    expect(yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
+  it('STOPPED, now refused outright (positional references are uncheckable): #n would count the companions\' added columns too (no leak was shown with #4 to #8 before the rule; the reviewer\'s reading)', async () => {
+    // Past pay's own columns, #n is r.range in the answer and the entity key in the companions
+    // (whichever n that is: each is tried).
+    for (let n = 4; n <= 8; n++) {
+      const sql = async (x: number) => `SELECT count(*) AS n FROM pay AS p, range(1) AS r WHERE #${n}::VARCHAR <> '0' OR (${await paidAbove(x, 'p.')})`;
+      const yes = await seen(await sql(145));
+      expect(yes, `#${n}`).toEqual(await seen(await sql(149)));
+      expect(yes.body.code, `#${n}`).toBe('DSC_ERR_UNCHECKABLE');
+    }
   });
 
-  it('STOPPED (and answers): the atoms of a query grouped by a SELECT alias bind that alias as the query does', async () => {
+  it('was a bug (the atoms query keeps the query\'s SELECT aliases; it failed closed before): a query grouped by a SELECT alias answers, its dependent cell withheld', async () => {
     const body = expectStatus(await t.call(operator(), 'POST', '/v1/query', { sql: "SELECT district AS d, count(*) AS n, count(*) FILTER (WHERE amount < 125) AS lo, count(*) FILTER (WHERE amount >= 125) AS hi FROM pay WHERE district IN ('三区', '四区') GROUP BY d ORDER BY d", env: 'prod' }), 200).json();
     // n = lo + hi over the large atoms: the last, dependent cell is withheld; the rest shown.
     expect(body.rows).toEqual([['三区', '2000', '1000', null], ['四区', '2000', '1000', null]]);

@@ -12,17 +12,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
 import type { TestApp } from '../helpers/test-app.js';
+import { operatorSight } from '../helpers/two-worlds.js';
 
 let t: TestApp;
-let operators = 0;
-/** A fresh operator per question, so that no probing budget is shared between the two worlds. */
-const operator = () => ({ role: 'operator', org: 'p8', sub: `op${operators++}` }) as const;
-
-/** What the operator sees of a prod answer (its time left out). */
-const seen = async (sql: string) => {
-  const response = await t.call(operator(), 'POST', '/v1/query', { sql, env: 'prod' });
-  return { status: response.statusCode, body: { ...response.json(), ms: 0, requestId: undefined } };
-};
+const { seen } = operatorSight(() => t, 'p8');
 
 beforeAll(async () => {
   t = await startPayApp('p8');
