@@ -27,8 +27,9 @@ import type { AnswerShape } from './answer-shape.js';
  *   than `minimum` of them (`count(CASE WHEN <one person> THEN NULL ELSE 1 END)` beside `count(*)`,
  *   a sum of weights a join steered), nobody included, are not both shown: the later is withheld.
  *
- * Not covered (docs/sandbox.md): combinations of cells of different columns over data whose values
- * are proportional across columns, or that weigh rows by values a join steered, across classes.
+ * Not covered (docs/sandbox.md): combinations of cells of different classes over data whose values
+ * are proportional across columns (a sum, mean or spread takes a personal table's column, so the
+ * query cannot choose the values: `answer-shape.ts`).
  */
 
 type Aggregate = Extract<AnswerShape, { kind: 'aggregate' }>;
@@ -36,7 +37,7 @@ type Aggregate = Extract<AnswerShape, { kind: 'aggregate' }>;
 /** Distinct measures compared person by person, at most this many (a wider answer is uncheckable: pairs grow as their square). */
 const MAX_COMPARED_MEASURES = 24;
 
-/** The additive measures of an answer, in query order, and the companion statistics that compare them. */
+/** The measures of an answer compared within a row, in query order, and how the companion compares them. */
 export interface ComparedMeasures {
   /** Per aggregate, the measure it shares (the first aggregate measuring the same per person). */
   measureOf: number[];
