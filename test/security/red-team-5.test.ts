@@ -12,24 +12,13 @@
  * in district p % 4 (一区, 二区, 三区, 四区); person 7 (四区) pays 100..109 and 140..149.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectStatus } from '../helpers/expect-status.js';
 import { paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
 import type { TestApp } from '../helpers/test-app.js';
-
-const OPERATOR = { role: 'operator', org: 'p5', sub: 'pat' } as const;
+import { operatorSight } from '../helpers/two-worlds.js';
 
 let t: TestApp;
 
-/** What the operator sees of a prod answer (its time left out). */
-const seen = async (sql: string) => {
-  const response = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'prod' });
-  return { status: response.statusCode, body: { ...response.json(), ms: 0, requestId: undefined } };
-};
-/** What the operator sees of an export's checks. */
-const exportVerdict = async (sql: string) => {
-  const e = expectStatus(await t.call(OPERATOR, 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team 5', format: 'csv' }), 201).json();
-  return { outcome: e.outcome, checks: (e.checks as { name: string; status: string; cells?: unknown[] }[]).map((c) => [c.name, c.status, c.cells]) };
-};
+const { seen, exportSeen } = operatorSight(() => t, 'p5');
 
 beforeAll(async () => {
   t = await startPayApp('p5');
@@ -66,7 +55,7 @@ describe('holes found by the fifth pass', () => {
     // The dependent cell (the last of the three) is the one withheld.
     expect(yes.body.rows).toEqual([['3980', '1980', null]]);
     // The same in exports: the operator reads the same checks either way.
-    expect(await exportVerdict(await sql(145))).toEqual(await exportVerdict(await sql(149)));
+    expect(await exportSeen(await sql(145))).toEqual(await exportSeen(await sql(149)));
   });
 
   it('was a hole (any combination of the row\'s cells, not only a disjoint union): A - B1 - B2 + 2C with overlapping cells gives person 7\'s rows above x', async () => {

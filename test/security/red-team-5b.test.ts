@@ -15,22 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from '../helpers/expect-status.js';
 import { knownPerson, paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
 import type { TestApp } from '../helpers/test-app.js';
-
-const OPERATOR = { role: 'operator', org: 'p5b', sub: 'pat' } as const;
+import { operatorSight } from '../helpers/two-worlds.js';
 
 let t: TestApp;
 
-/** What the operator sees of a prod answer (its time left out). */
-const seen = async (sql: string) => {
-  const response = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'prod' });
-  return { status: response.statusCode, body: { ...response.json(), ms: 0, requestId: undefined } };
-};
-/** What the operator sees of an export: its outcome and checks (reasons included), and its row count. */
-const exportSeen = async (sql: string) => {
-  const e = expectStatus(await t.call(OPERATOR, 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team 5b', format: 'csv' }), 201).json();
-  const detail = expectStatus(await t.call(OPERATOR, 'GET', `/v1/exports/${e.id}`), 200).json();
-  return { outcome: e.outcome, checks: e.checks, rowCount: detail.rowCount };
-};
+const { seen, exportSeen } = operatorSight(() => t, 'p5b');
 
 beforeAll(async () => {
   t = await startPayApp('p5b');
