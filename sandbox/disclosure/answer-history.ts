@@ -33,7 +33,8 @@
  * remembered, and a re-run of the same SQL over exactly the same sets, showing the same, is its
  * earlier run (not compared again: it can make no pair that run did not; a re-run over other rows,
  * after a workspace table it reads changed, is compared with it and kept beside it); the history
- * lives in the tenant's engine process and starts empty when it starts.
+ * lives in the tenant's engine process, which writes it down as it changes (`HistoryJournal`,
+ * `engine/history-file.ts`) and reads it back when it starts.
  */
 
 /**
@@ -161,6 +162,28 @@ interface Holders {
   contributions: number[];
 }
 
+/** A remembered cell as it is kept on disk (`history-file.ts`): everything `AnswerHistory` needs to remember it again. */
+export interface StoredCell {
+  label: string;
+  shows: CellShows;
+  alike: number;
+  /** Sorted distinct entities, and beside each its contribution's fingerprint. */
+  entities: Float64Array;
+  contributions: Float64Array;
+}
+
+/**
+ * Where the history writes down what it remembers, so that a new engine process starts with it
+ * (`history-file.ts`). Called synchronously, in the order of the history's own changes; forgetting
+ * is not written: replaying the same runs under the same bound forgets the same ones.
+ */
+export interface HistoryJournal {
+  /** A run was remembered, as run number `run`. */
+  remembered(run: number, id: string, cells: readonly StoredCell[]): void;
+  /** A run already remembered was made the newest (a re-run of the same text over the same cells). */
+  touched(run: number): void;
+}
+
 export class AnswerHistory {
   /** Per entity, the remembered cells it is in (an inverted index: cost follows shared entities, not cells). */
   private readonly holdersOf = new Map<number, Holders>();
@@ -171,7 +194,42 @@ export class AnswerHistory {
   /** Numbers the comparisons of new cells (`RememberedCell.touchedBy`). */
   private comparison = 0;
 
-  constructor(private readonly options: { threshold: number; maxMemberships: number }) {}
+  constructor(private readonly options: { threshold: number; maxMemberships: number; journal?: HistoryJournal }) {}
+
+  /**
+   * Remembers a run written down earlier (a new process reading its tenant's history file), in the
+   * order written, without comparing it: its pairs were reported when it was given. Returns its run
+   * number, or undefined when the bound no longer lets it be kept.
+   */
+  restore(id: string, cells: readonly StoredCell[]): number | undefined {
+    const run = ++this.lastRun;
+    const restored = cells.map((c) => ({
+      cell: { answer: id, label: c.label, size: c.entities.length, shows: c.shows, alike: c.alike, touchedBy: 0, common: 0, same: 0 },
+      members: { entities: c.entities, contributions: c.contributions },
+    }));
+    return this.remember(run, id, restored, false) ? run : undefined;
+  }
+
+  /** Makes a remembered run the newest (forgotten last), as a re-run of it did. */
+  touch(run: number, journal = false): void {
+    const remembered = this.runs.get(run);
+    if (!remembered) return;
+    this.runs.delete(run);
+    this.runs.set(run, remembered);
+    if (journal) this.options.journal?.touched(run);
+  }
+
+  /** The runs remembered, oldest first, as `restore` takes them (to write the history file afresh). */
+  *storedRuns(): Iterable<{ run: number; id: string; cells: StoredCell[] }> {
+    for (const [run, { id, cells }] of this.runs) {
+      yield { run, id, cells: [...cells].map(([cell, members]) => ({ label: cell.label, shows: cell.shows, alike: cell.alike, ...members })) };
+    }
+  }
+
+  /** (cell, entity) memberships remembered now. */
+  get size(): number {
+    return this.memberships;
+  }
 
   /**
    * The pairs this answer's cells make with remembered cells of earlier answers, earlier runs of the
@@ -216,8 +274,7 @@ export class AnswerHistory {
     // compared. It is not compared again; the earlier run becomes the newest (forgotten last).
     for (const [earlier, remembered] of this.runs) {
       if (remembered.id !== answerId || !sameCells(remembered.cells, distinct)) continue;
-      this.runs.delete(earlier);
-      this.runs.set(run, remembered);
+      this.touch(earlier, true);
       return [];
     }
     const pairs: DifferencingPair[] = [];
@@ -262,13 +319,14 @@ export class AnswerHistory {
         }
       }
     }
-    this.remember(run, answerId, distinct);
+    this.remember(run, answerId, distinct, true);
     return pairs;
   }
 
-  private remember(run: number, id: string, cells: { cell: RememberedCell; members: Members }[]): void {
+  /** Remembers a run (and writes it down when `journal`); false when it is larger than the bound. */
+  private remember(run: number, id: string, cells: { cell: RememberedCell; members: Members }[], journal: boolean): boolean {
     const size = cells.reduce((n, c) => n + c.members.entities.length, 0);
-    if (size > this.options.maxMemberships) return;
+    if (size > this.options.maxMemberships) return false;
     for (const oldest of this.runs.keys()) {
       if (this.memberships + size <= this.options.maxMemberships) break;
       this.forget(oldest);
@@ -287,6 +345,8 @@ export class AnswerHistory {
     }
     this.runs.set(run, { id, cells: remembered });
     this.memberships += size;
+    if (journal) this.options.journal?.remembered(run, id, cells.map(({ cell, members }) => ({ label: cell.label, shows: cell.shows, alike: cell.alike, ...members })));
+    return true;
   }
 
   private forget(run: number): void {

@@ -19,6 +19,7 @@ import type { Json } from '../gate/ast-walk.js';
 import type { VisibleTable } from '../gate/sql-errors.js';
 import { reject } from '../gate/sql-rejection.js';
 import { scratchName } from './export-files.js';
+import { HistoryFile } from './history-file.js';
 import { answerDiscovery, createListingTables, listEnvTables, renderStatement, sourcesOfListing, type DiscoveryContext } from './discovery.js';
 import { WorkspaceTagSchema, type Env, type ListedTable, type PersonLevel, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
 import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog } from './tenant-files.js';
@@ -78,10 +79,24 @@ const CELL_NAME_UNITS = 200;
 /** (cell, entity) memberships the differencing history keeps per tenant; a larger answer is neither compared nor kept (docs/sandbox.md, known limits). */
 const HISTORY_MAX_MEMBERSHIPS = 1_000_000;
 /**
- * The differencing history of each tenant's prod answers, by tenant directory: kept for the life
- * of the process, across the swaps that reopen its engine (answers on the last version still count).
+ * The differencing history of each tenant's prod answers, by tenant directory: kept across the swaps
+ * that reopen its engine (answers on the last version still count), and in the tenant's directory
+ * (`history-file.ts`), so that a new process starts with it.
  */
-const histories = new Map<string, { history: AnswerHistory; tail: Promise<void> }>();
+const histories = new Map<string, { history: AnswerHistory; file: HistoryFile; tail: Promise<void> }>();
+
+/** The tenant's history, read from its file when first used in this process. */
+function historyOf(dir: string): { history: AnswerHistory; file: HistoryFile; tail: Promise<void> } {
+  let entry = histories.get(dir);
+  if (!entry) {
+    const file = HistoryFile.in(dir);
+    const history = new AnswerHistory({ threshold: DEFAULT_DISCLOSURE_RULES.minEntities, maxMemberships: HISTORY_MAX_MEMBERSHIPS, journal: file });
+    // SECURITY: invariant 8: a new process compares with the answers its tenant was given before it started.
+    entry = { history, file, tail: file.load(history).then(() => undefined, () => undefined) };
+    histories.set(dir, entry);
+  }
+  return entry;
+}
 
 /** Raised by a query that reached an engine just closed by a swap; the worker retries it. */
 export class EngineClosedError extends Error {}
@@ -517,8 +532,7 @@ export class TenantEngine {
    */
   private rememberAnswer(sql: string, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, columnNames: string[], groups: AnsweredGroup[] | 'refused'): void {
     const answerId = createHash('sha256').update(sql).digest('hex');
-    const entry = histories.get(this.dir) ?? { history: new AnswerHistory({ threshold: DEFAULT_DISCLOSURE_RULES.minEntities, maxMemberships: HISTORY_MAX_MEMBERSHIPS }), tail: Promise.resolve() };
-    histories.set(this.dir, entry);
+    const entry = historyOf(this.dir);
     const generation = this.generation;
     // Row-level answers have one cell per row (column -1: the row itself).
     const cellColumns = shape.kind === 'aggregate' ? [...new Set(shape.aggregates.map((a) => a.column))] : [-1];
@@ -574,6 +588,7 @@ export class TenantEngine {
       if (!cells) return;
       const pairs = await entry.history.compareAndRemember(answerId, cells);
       if (pairs.length > 0) this.onAnswerPairs?.({ sqlSha256: answerId, pairs });
+      await entry.file.flush(entry.history);
     }).catch(() => undefined);
   }
 

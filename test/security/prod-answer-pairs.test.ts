@@ -6,11 +6,14 @@
  * supervisors in the audit (`query.differencing`), naming both queries by their SQL hashes.
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from '../helpers/expect-status.js';
 import { knownPerson, licensePayTenant, uniqueMaskedMobiles } from '../helpers/pay-fixture.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
-import { waitUntil } from '../helpers/wait-until.js';
+import { afterEngineRestart, waitUntil } from '../helpers/wait-until.js';
+import { HISTORY_FILE } from '../../sandbox/engine/history-file.js';
 
 const OPERATOR = { role: 'operator', org: 'p1', sub: 'pat' } as const;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -118,5 +121,30 @@ describe('pairs of a tenant\'s own prod answers', () => {
     await waitUntil('the FILTER pair in the audit', async () => (await pairsInAudit()).some((e) => e.details.sqlSha256 === sha256(everyone)), { deadlineMs: 60_000, intervalMs: 200 });
     const entry = (await pairsInAudit()).find((e) => e.details.sqlSha256 === sha256(everyone))!;
     expect(entry.details.examples).toEqual([{ earlier: sha256(both), cell: 'row 0, everyone (column 1)', earlierCell: 'row 0, m (column 2) (withheld)', difference: 1 }]);
+  });
+
+  it('was a hole: a new engine process remembers the answers given before it started (N, a crash, then N-1)', async () => {
+    // The history lived in the engine process only: a crash, an out-of-memory kill, a kill past a
+    // query's limit or the stop of an idle process emptied it, and N-1 asked next went unnoticed.
+    const person = await knownPerson(10);
+    const n = "SELECT district, sum(amount) AS total FROM pay WHERE district = '三区' AND amount > 101 GROUP BY district";
+    const withoutOne = `SELECT district, sum(amount) AS total FROM pay WHERE district = '三区' AND amount > 101 AND mobile <> '${person.mobile}' GROUP BY district`;
+    const file = path.join(t.dataDir, 'tenants', 'p1', HISTORY_FILE);
+    const before = fs.existsSync(file) ? fs.statSync(file).size : 0;
+    expect((await ask(n)).rows).toHaveLength(1);
+    // The answer is written down after it is shown (nothing waits on it): its file holds it first.
+    await waitUntil('the answer in the history file', () => fs.existsSync(file) && fs.statSync(file).size > before, { deadlineMs: 60_000, intervalMs: 100 });
+    const restarts = t.app.engine.status.restarts;
+    process.kill(t.app.engine.pidOf('p1')!, 'SIGKILL');
+    await waitUntil('the engine restarted', () => t.app.engine.status.restarts > restarts, { deadlineMs: 60_000, intervalMs: 100 });
+    const second = await afterEngineRestart(() => t.call(OPERATOR, 'POST', '/v1/query', { sql: withoutOne, env: 'prod' }), 60_000);
+    expect(expectStatus(second, 200).json().rows).toHaveLength(1);
+    await waitUntil('the pair across the restart in the audit', async () => (await pairsInAudit()).some((e) => e.details.sqlSha256 === sha256(withoutOne)), { deadlineMs: 60_000, intervalMs: 200 });
+    const entry = (await pairsInAudit()).find((e) => e.details.sqlSha256 === sha256(withoutOne))!;
+    expect(entry.details.examples).toContainEqual({ earlier: sha256(n), cell: 'row 0, total (column 2)', earlierCell: 'row 0, total (column 2)', difference: 1 });
+    // The file holds hashes and labels, never a person's values or identifiers.
+    const bytes = fs.readFileSync(file).toString('latin1');
+    expect(bytes).not.toContain(person.mobile);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   });
 });
