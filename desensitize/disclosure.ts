@@ -159,25 +159,24 @@ export interface SecondarySuppression {
  * Secondary (complementary) suppression: a known total (a total row, a margin, another query, an
  * earlier release) minus the shown rows or cells gives back the union of what was withheld. Two
  * withheld groups of one person each give "2 people", as revealing as one. So whenever at least one
- * row is withheld, the smallest row that passed on its own is withheld too, and whenever at least one
- * cell of a column is withheld (by its row or on its own), at least one cell of that column that
- * passed on its own is withheld, the smallest: the withheld union then holds a cell that describes at
- * least the minimum of entities by itself, so no total gives back fewer. Deterministic: ties go to
- * the first row.
+ * row is withheld, the first row (in the output's order) that passed on its own is withheld too, and
+ * whenever at least one cell of a column is withheld (by its row or on its own), the first cell of
+ * that column that passed on its own is withheld: the withheld union then holds a cell that
+ * describes at least the minimum of entities by itself, so no total gives back fewer.
+ * SECURITY: invariant 8: chosen by position, never by the entities behind the rows: taking the
+ * smallest ranked hidden counts, and which of 三区 (100 people) and 四区 (100, or 99 without one
+ * person) went with a withheld row said whether that person was in 四区's group (ninth red-team pass).
  */
 export function secondarySuppression(rows: readonly SuppressionRow[], columns: readonly number[]): SecondarySuppression {
   const added: SecondarySuppression = { rows: [], cells: [] };
   const hidden = new Set<number>();
-  const smallest = (eligible: (row: SuppressionRow, index: number) => boolean): number | undefined => {
-    let best: number | undefined;
-    rows.forEach((row, index) => {
-      if (eligible(row, index) && (best === undefined || row.entities < rows[best]!.entities)) best = index;
-    });
-    return best;
+  const first = (eligible: (row: SuppressionRow, index: number) => boolean): number | undefined => {
+    const index = rows.findIndex(eligible);
+    return index < 0 ? undefined : index;
   };
   if (rows.some((row) => row.withheld)) {
     // A row that failed nowhere is preferred: all of its cells then count as passing ones.
-    const next = smallest((row) => !row.withheld && row.failed.size === 0) ?? smallest((row) => !row.withheld);
+    const next = first((row) => !row.withheld && row.failed.size === 0) ?? first((row) => !row.withheld);
     // SECURITY: invariant 8: withheld groups are the total minus the others: withhold a passing one with them.
     if (next !== undefined) {
       hidden.add(next);
@@ -189,7 +188,7 @@ export function secondarySuppression(rows: readonly SuppressionRow[], columns: r
     if (!needs) continue;
     const covered = [...hidden].some((index) => !rows[index]!.failed.has(column));
     if (covered) continue;
-    const next = smallest((row, index) => !row.withheld && !hidden.has(index) && !row.failed.has(column));
+    const next = first((row, index) => !row.withheld && !hidden.has(index) && !row.failed.has(column));
     // SECURITY: invariant 8: the same per column: a margin minus the shown cells must include a passing cell.
     if (next !== undefined) added.cells.push([next, column]);
   }

@@ -36,6 +36,8 @@ export const PROBING_CODES: ReadonlySet<string> = new Set([
   'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
   'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', FAILED_PERSON_CHECKS, PROD_TIMEOUT,
+  // An export past the most rows one may hold: a count of rows that can be one person's (ninth red-team pass).
+  'EXP_ERR_TOO_MANY_ROWS',
 ]);
 
 /** The outcome to settle a run's admission with: its code, or PROD_TIMEOUT for a timeout in prod. */

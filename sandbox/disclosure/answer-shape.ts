@@ -100,6 +100,12 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   // column named like them (a workspace table's or an upload's).
   if (containsClass(node, 'POSITIONAL_REFERENCE')) return uncheckable('positional references (#n) over personal data cannot be checked: name the columns');
   if (joinsByNames(asObj(node.from_table))) return uncheckable('NATURAL and USING joins over personal data cannot be checked: join ON the columns by name');
+  // SECURITY: invariant 8: every row the answer counts must carry a person. A personal table on the
+  // side of a join that can be missing makes rows of nobody: `count(*)` over `range(1, 3) r LEFT JOIN
+  // pay p ON r.range = CASE WHEN <one person> THEN 2 ELSE 1 END` counted the null-extended row that
+  // exists only when that person did not match, and the checks, which count people, saw nothing.
+  const missing = new Set(optionalLeaves(asObj(node.from_table)));
+  if (personal.some((p) => missing.has(asObj(p.ref)!))) return uncheckable('a table with personal data on the side of an outer, semi, anti or positional join that can be missing cannot be checked (rows of nobody would count): use an inner join with it');
   // SECURITY: invariant 8: the companions read a personal table through a subquery that adds its entity
   // columns, under the table's own column names: renamed columns (`pay AS p(district)`) would bind
   // to other columns there than in the answer.
@@ -176,6 +182,9 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     // SECURITY: invariant 8: two aggregates in one cell can subtract one person out of a group (sum - sum FILTER).
     if (aggregates.some((list) => list.length > 1)) return uncheckable('one output column combines several aggregates, which can subtract one person out of a group: give each aggregate its own column');
     const refs: AggregateRef[] = [];
+    // What chooses the rows and groups of every cell: WHERE, the join conditions, GROUP BY and the
+    // select items that are not aggregates (GROUP BY ALL and aliases bind to them).
+    const selecting = new Set(columnNames([node.where_clause ?? null, ...joinConditions(asObj(node.from_table)), ...(node.group_expressions as Json[]), ...selectList.filter((_, i) => aggregates[i]!.length === 0)]));
     for (const { column, node: call } of aggregates.flat()) {
       const name = String(call.function_name).toLowerCase();
       const counting = COUNTING.has(name);
@@ -192,6 +201,13 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
       // a value of its choosing (`JOIN range(1, 3) r ON r.range = CASE WHEN <one person> THEN 2 ELSE 1
       // END`: avg(r.range) over thousands of people was 1 or 1.002, one person's payments).
       if (!counting && args.some((arg) => !ofPersonalTable(arg))) return uncheckable(`${name} over personal data must aggregate a column of a table with personal data, named with its table when the query reads other relations (p.amount): a joined relation's values can be chosen row by row`);
+      // SECURITY: invariant 8: nor rows chosen by the values summed: a selection on them pins everyone
+      // else's value, and the cell then gives the rest away alone (`avg(amount)` over "paid exactly
+      // 100, or <one person> paid above x" is 100 unless that person did; a self-join on `q.amount`
+      // picked that person's row of another amount). Any column of that name counts, whatever table
+      // or struct it is qualified with (ninth red-team pass).
+      const pinned = columnNames(args).find((c) => selecting.has(c) || columnNames(call.filter ?? null).includes(c));
+      if (!counting && pinned !== undefined) return uncheckable(`${name}(${pinned}) over personal data cannot be checked when ${pinned} also chooses the rows or groups (WHERE, FILTER, a join condition or a grouping): the selection would fix everyone else's value; select and group by other columns, or develop the query in dev`);
       // SECURITY: invariant 8: a DISTINCT aggregate's cell is not the sum of what each person adds: one
       // person's own value counts once more (`count(DISTINCT CASE WHEN <one person> THEN 'yes' ELSE
       // 'no' END)` is 2 or 1 over thousands of people). Only a person's own identifiers are counted so.
@@ -264,6 +280,23 @@ function collectFrom(from: Obj | undefined, visit: (ref: Obj) => void): void {
 function joinsByNames(from: Obj | undefined): boolean {
   if (!from || from.type !== 'JOIN') return false;
   return from.ref_type === 'NATURAL' || ((from.using_columns as Json[] | undefined)?.length ?? 0) > 0 || joinsByNames(asObj(from.left)) || joinsByNames(asObj(from.right));
+}
+
+/**
+ * The relations of a FROM whose rows can be missing from a row of the join: the right side of a
+ * LEFT (also ASOF) join, the left of a RIGHT join, both sides of a FULL or POSITIONAL join (padded
+ * with NULLs), and the right side of a SEMI or ANTI join (never in the result at all).
+ */
+function optionalLeaves(from: Obj | undefined): Obj[] {
+  if (!from || from.type !== 'JOIN') return [];
+  const left = asObj(from.left);
+  const right = asObj(from.right);
+  const type = String(from.join_type ?? '').toUpperCase();
+  const both = type === 'FULL' || type === 'OUTER' || from.ref_type === 'POSITIONAL';
+  return [
+    ...(both || type === 'RIGHT' ? fromLeaves(left) : optionalLeaves(left)),
+    ...(both || type === 'LEFT' || type === 'SEMI' || type === 'ANTI' || type === 'MARK' || type === 'SINGLE' ? fromLeaves(right) : optionalLeaves(right)),
+  ];
 }
 
 /** The relations a FROM joins (tables, table functions, subqueries, VALUES), in order. */

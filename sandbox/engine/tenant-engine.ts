@@ -318,7 +318,9 @@ export class TenantEngine {
         await connection.run('BEGIN TRANSACTION');
         try {
           if (options.replace) await connection.run(`DROP TABLE IF EXISTS ${table}`);
-          await withDeadline(connection, env, options, () => connection.run(`CREATE TABLE ${table} AS ${decision.canonicalSql}`));
+          const created = withDeadline(connection, env, options, () => connection.run(`CREATE TABLE ${table} AS ${decision.canonicalSql}`));
+          // SECURITY: invariant 8: a prod table over personal data fails as a prod answer does (one counted code, no engine message).
+          await (decision.disclosure ? overPersonalData(created) : created);
           // SECURITY: invariant 9: the lineage commits with the data, or neither does.
           await connection.run(`COMMENT ON TABLE ${table} IS ${sqlString(JSON.stringify(tag))}`);
           await connection.run('COMMIT');

@@ -79,7 +79,7 @@ export function createExportChecks(deps: ExportCheckDeps): ExportChecks {
     async runChecks(input) {
       const differencing = await differencingCheck(input, deps);
       return [
-        rowCapCheck(input.rowCount, deps.rowCap), emptyOutputCheck(input.rowCount, input.personLevel), ...await personLevelChecks(input, deps),
+        rowCapCheck(input.rowCount, deps.rowCap, input.personLevel), emptyOutputCheck(input.rowCount, input.personLevel), ...await personLevelChecks(input, deps),
         ...(differencing ? [differencing] : []),
         ...(input.withheld ? [suppressionCheck(input.withheld, input.suppressedCells ?? [])] : []),
       ];
@@ -88,7 +88,11 @@ export function createExportChecks(deps: ExportCheckDeps): ExportChecks {
 }
 
 /** The row cap, its reason without the row count (the operator reads the checks; the count is for reviewers, in the detail). */
-export function rowCapCheck(rowCount: number, rowCap: number): Check {
+export function rowCapCheck(rowCount: number, rowCap: number, personLevel?: PersonLevel): Check {
+  // SECURITY: invariant 8: over personal data whose checks could not be derived, whether the output
+  // passes the cap is a count nobody checked (100,000 constant rows beside one person's rows, in a
+  // set operation): for reviewers, the same either way (`empty-output` likewise).
+  if (personLevel && 'uncheckable' in personLevel) return { name: 'row-cap', status: 'review', reason: 'whether the output is within the row cap is for reviewers to see: its person-level checks could not be derived' };
   // SECURITY: invariant 8: an output's row count is a count no person-level check has seen: not in the reason.
   return rowCount > rowCap
     ? { name: 'row-cap', status: 'review', reason: `the output has more than the ${rowCap} rows an export may hold without review` }

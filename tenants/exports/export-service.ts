@@ -176,15 +176,17 @@ export function createExportService(deps: {
   /**
    * Whether a version over personal data was decided by its data in a way one person can decide:
    * a failing check (person-level, or differencing against earlier releases), person-level checks
-   * the data made underivable (a join repeating rows), or an empty output whose checks ran (it asks
-   * for review: nobody matched). An output whose checks could not be derived for its shape says
-   * nothing of whether it is empty (`empty-output` reviews it either way), so neither does this.
+   * the data made underivable (a join repeating rows), or a row count the checks did not judge
+   * person by person: an empty output whose checks ran (it asks for review: nobody matched), or one
+   * past the row cap. An output whose checks could not be derived for its shape says nothing of
+   * whether it is empty or past the cap (`empty-output` and `row-cap` review it either way), so
+   * neither does this.
    */
   function answersAboutPeople(draft: VersionDraft, personLevel: PersonLevel | undefined): boolean {
     if (!personLevel) return false;
     // SECURITY: invariant 8: such an outcome can answer a question about one person: counted as probing.
     if (draft.checks.some((c) => c.status === 'fail')) return true;
-    return 'checks' in personLevel ? draft.rowCount === 0 : personLevel.byData === true;
+    return 'checks' in personLevel ? draft.rowCount === 0 || draft.checks.some((c) => c.name === 'row-cap' && c.status === 'review') : personLevel.byData === true;
   }
 
   /**

@@ -82,7 +82,7 @@ describe('export mitigations over personal data', () => {
     expect(checks.get('suppression')?.reason).toContain('20 rows and 0 cells that failed a check, and 1 row and 0 cells more');
     const detail = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/exports/${created.id}`), 200).json();
     expect(detail.rowCount).toBe(8000 - 21);
-    // The rows removed are 孤岛区's (the last 20) and the first of 一区 (the smallest group, 99 people).
+    // The rows removed are 孤岛区's (the last 20) and the first row that passed (一区's first).
     expect(detail.mitigation.removedRows).toEqual([0, ...Array.from({ length: 20 }, (_, i) => 7980 + i)]);
   });
 

@@ -63,9 +63,10 @@ describe('prod answers over personal data are checked person by person', () => {
   });
 
   it('withholds a filtered cell that leaves out fewer than 10 people, and every minimum or maximum', async () => {
-    const answer = expectStatus(await query("SELECT district, sum(amount) AS everyone, sum(amount) FILTER (WHERE amount < 1000) AS others, max(amount) AS top FROM pay WHERE district <> '孤岛区' GROUP BY district ORDER BY district"), 200).json();
+    // (A sum FILTERed by its own column is uncheckable since the ninth red-team pass: the payments are counted.)
+    const answer = expectStatus(await query("SELECT district, sum(amount) AS everyone, count(*) FILTER (WHERE amount < 1000) AS others, max(amount) AS top FROM pay WHERE district <> '孤岛区' GROUP BY district ORDER BY district"), 200).json();
     const byDistrict = new Map<unknown, unknown[]>(answer.rows.map((row: unknown[]) => [row[0], row]));
-    // In 二区 `others` leaves out person 1 alone: everyone − others would be person 1's total.
+    // In 二区 `others` leaves out person 1 alone: beside the group's count, it would be person 1's payments.
     expect(byDistrict.get('二区')?.[2]).toBeNull();
     for (const row of answer.rows) expect(row[3]).toBeNull();
     expect(answer.disclosure.reasons.join(' ')).toMatch(/own value/);

@@ -40,7 +40,9 @@ describe('holes found by the fifth pass b', () => {
     const sql = (x: number) => `SELECT stddev_pop(amount) AS a, stddev_pop(amount) FILTER (WHERE NOT (id_card_birth_year = ${year} AND amount > ${x})) AS b FROM pay WHERE district = '四区'`;
     const yes = await seen(sql(145));
     const no = await seen(sql(149));
-    expect(yes.status).toBe(200);
+    // Since the ninth pass a spread FILTERed by its own column is refused outright (the selection
+    // would pin the values), before the within-row comparison that first closed it.
+    expect(yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
     // SAFE: the two look the same (leaks: a != b in the yes world, a == b in the no world).
     expect(yes).toEqual(no);
   });

@@ -78,33 +78,35 @@ describe('secondary suppression', () => {
     expect(secondarySuppression([row(50), row(30)], [1])).toEqual({ rows: [], cells: [] });
   });
 
-  it('withholds the smallest passing row with one withheld row', () => {
-    expect(secondarySuppression([row(50), row(1, { withheld: true }), row(30), row(40)], [1])).toEqual({ rows: [2], cells: [] });
+  it('withholds the first passing row with one withheld row, whatever the rows\' sizes (hidden counts choose nothing)', () => {
+    expect(secondarySuppression([row(50), row(1, { withheld: true }), row(30), row(40)], [1])).toEqual({ rows: [0], cells: [] });
+    // 100 people against 99: the same row goes (the smallest would have said which is larger).
+    expect(secondarySuppression([row(1, { withheld: true }), row(100), row(99)], [1])).toEqual(secondarySuppression([row(1, { withheld: true }), row(100), row(100)], [1]));
   });
 
   it('withholds a passing row with TWO withheld rows too (total minus shown would be 1 + 1 people)', () => {
     // The rule this replaced acted only on exactly one withheld row.
-    expect(secondarySuppression([row(1, { withheld: true }), row(50), row(1, { withheld: true }), row(30)], [1])).toEqual({ rows: [3], cells: [] });
+    expect(secondarySuppression([row(1, { withheld: true }), row(50), row(1, { withheld: true }), row(30)], [1])).toEqual({ rows: [1], cells: [] });
   });
 
   it('prefers a row that failed nowhere, so that all its cells count as passing ones', () => {
-    // Row 1 is smaller but its cell in column 2 failed (e.g. dominance): row 2 goes instead.
+    // Row 1 comes first but its cell in column 2 failed (e.g. dominance): row 2 goes instead.
     expect(secondarySuppression([row(1, { withheld: true }), row(12, { failed: [2] }), row(20), row(90)], [1, 2])).toEqual({ rows: [2], cells: [] });
   });
 
-  it('withholds the smallest passing cell of a column with one, or two, failed cells', () => {
-    expect(secondarySuppression([row(40, { failed: [1] }), row(25), row(30)], [1, 2])).toEqual({ rows: [], cells: [[1, 1]] });
-    expect(secondarySuppression([row(40, { failed: [1] }), row(25), row(30, { failed: [1] }), row(60)], [1, 2])).toEqual({ rows: [], cells: [[1, 1]] });
+  it('withholds the first passing cell of a column with one, or two, failed cells', () => {
+    expect(secondarySuppression([row(40, { failed: [1] }), row(30), row(25)], [1, 2])).toEqual({ rows: [], cells: [[1, 1]] });
+    expect(secondarySuppression([row(40, { failed: [1] }), row(60), row(30, { failed: [1] }), row(25)], [1, 2])).toEqual({ rows: [], cells: [[1, 1]] });
   });
 
-  it('falls back to the smallest row when every other row failed somewhere', () => {
+  it('falls back to the first passing row when every other row failed somewhere', () => {
     // Row 1 goes with row 0; column 2 has no passing cell left (rows 1 and 2 failed there): all of it is withheld.
     expect(secondarySuppression([row(1, { withheld: true }), row(15, { failed: [2] }), row(20, { failed: [2] })], [1, 2])).toEqual({ rows: [1], cells: [] });
   });
 
   it('adds a passing cell in a column that the secondary row does not cover', () => {
-    // Every row failed somewhere: row 1, the smallest, goes with row 0. It covers column 2 (it passed
-    // there) but not column 3 (it failed there): column 3's smallest passing cell (row 2) goes too.
+    // Every row failed somewhere: row 1, the first, goes with row 0. It covers column 2 (it passed
+    // there) but not column 3 (it failed there): column 3's first passing cell (row 2) goes too.
     expect(secondarySuppression([row(1, { withheld: true }), row(12, { failed: [3] }), row(20, { failed: [2] })], [2, 3])).toEqual({ rows: [1], cells: [[2, 3]] });
   });
 

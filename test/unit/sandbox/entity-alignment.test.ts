@@ -47,7 +47,7 @@ describe('entity keys joined by position', () => {
 
   it('counts people, not rows, when the keys are in line', async () => {
     await entityKeys();
-    const shape = await shapeOf('SELECT district, count(*) AS n, sum(amount) AS total FROM pay WHERE amount > 101 GROUP BY district ORDER BY district');
+    const shape = await shapeOf('SELECT district, count(*) AS n, sum(amount) AS total FROM pay WHERE p >= 0 GROUP BY district ORDER BY district');
     const answer = await checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, run, CAPS);
     expect(answer.rows.map((row) => row[0])).toEqual(['0', '1', '2']);
     expect(answer.disclosure).toMatchObject({ withheldRows: 0, suppressedCells: 0 });
