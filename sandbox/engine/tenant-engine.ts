@@ -115,6 +115,8 @@ export class TenantEngine {
    * decision is only reused within one generation, and a query that overlapped a DDL is run again.
    */
   private generation = 0;
+  /** The differencing history's reads of answers given (`rememberAnswer`), until each has settled. */
+  private readonly historyReads = new Set<Promise<unknown>>();
   /** Told of pairs of this tenant's prod answers too close to each other (set by the worker). */
   onAnswerPairs: ((event: AnswerPairs) => void) | undefined;
 
@@ -378,14 +380,24 @@ export class TenantEngine {
 
   /** Runs a workspace DDL between two generation bumps, and forgets decisions bound before it. */
   private async changingWorkspace<T>(work: () => Promise<T>): Promise<T> {
+    // SECURITY: invariant 8: the members of answers already given are read before the generation
+    // moves on: a read that sees another generation is dropped, and a DDL sent beside N-1 would
+    // otherwise keep N-1 out of the differencing history.
+    await this.historyReadsDone();
     this.generation += 1;
     this.decisions.clear();
     try {
       return await work();
     } finally {
+      await this.historyReadsDone();
       this.generation += 1;
       this.decisions.clear();
     }
+  }
+
+  /** Waits for the history reads of answers given so far (`rememberAnswer`), failed ones included. */
+  private async historyReadsDone(): Promise<void> {
+    while (this.historyReads.size > 0) await Promise.allSettled([...this.historyReads]);
   }
 
   /**
@@ -585,6 +597,8 @@ export class TenantEngine {
         shows: rows[row]!.cells.get(column)!,
       }));
     });
+    this.historyReads.add(read);
+    void read.finally(() => this.historyReads.delete(read)).catch(() => undefined);
     entry.tail = entry.tail.then(async () => {
       const cells = await read;
       if (!cells) return;
