@@ -182,9 +182,11 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     // SECURITY: invariant 8: two aggregates in one cell can subtract one person out of a group (sum - sum FILTER).
     if (aggregates.some((list) => list.length > 1)) return uncheckable('one output column combines several aggregates, which can subtract one person out of a group: give each aggregate its own column');
     const refs: AggregateRef[] = [];
-    // What chooses the rows and groups of every cell: WHERE, the join conditions, GROUP BY and the
-    // select items that are not aggregates (GROUP BY ALL and aliases bind to them).
-    const selecting = new Set(columnNames([node.where_clause ?? null, ...joinConditions(asObj(node.from_table)), ...(node.group_expressions as Json[]), ...selectList.filter((_, i) => aggregates[i]!.length === 0)]));
+    // What chooses the rows and groups of every cell: WHERE, the whole FROM (join conditions, and the
+    // arguments of table functions, which can filter or rename a column row by row: `CROSS JOIN
+    // range(CASE WHEN amount = 100 … THEN 1 ELSE 0 END)`, `unnest([p.amount]) AS u(v)`), GROUP BY and
+    // the select items that are not aggregates (GROUP BY ALL and aliases bind to them).
+    const selecting = new Set(columnNames([node.where_clause ?? null, node.from_table ?? null, ...(node.group_expressions as Json[]), ...selectList.filter((_, i) => aggregates[i]!.length === 0)]));
     for (const { column, node: call } of aggregates.flat()) {
       const name = String(call.function_name).toLowerCase();
       const counting = COUNTING.has(name);

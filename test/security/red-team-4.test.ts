@@ -276,7 +276,8 @@ describe('holes found by the fourth pass', () => {
   describe('exports: differencing against releases compares entity sets and contributions', () => {
     let total: { id: string };
     beforeAll(async () => {
-      total = await createExport("SELECT district, sum(amount) AS total FROM pay WHERE district = '四区' GROUP BY district");
+      // Counts: a sum selected by its own column (part of one person's payments, below) is uncheckable.
+      total = await createExport("SELECT district, count(*) AS total FROM pay WHERE district = '四区' GROUP BY district");
       expect(total).toMatchObject({ outcome: 'pass' });
       await release(total.id);
     });
@@ -284,10 +285,11 @@ describe('holes found by the fourth pass', () => {
     it('was a hole (released cells now keep each member\'s contribution): an export leaving out part of one person\'s rows (payments above 140) passed differencing against the released total', async () => {
       // The prod-answer hole closed by contribution fingerprints, in exports: every person of 四区
       // still counts in the cell (person 7 keeps payments of 140 or less), so the entity sets are
-      // equal (0 apart: pass), and the difference of the two released totals is person 7's 9
-      // payments above 140 (1,305). Any threshold X gives a yes/no on their payments too.
+      // equal (0 apart: pass), and the difference of the two released counts is person 7's 9
+      // payments above 140 (with sums, such a selection is now uncheckable). Any threshold X gives a
+      // yes/no on their payments too.
       const person = await knownPerson(7);
-      const part = await createExport(`SELECT district, sum(amount) AS total FROM pay WHERE district = '四区' AND NOT (mobile = '${person.mobile}' AND id_card_birth_year = ${person.year} AND amount > 140) GROUP BY district`);
+      const part = await createExport(`SELECT district, count(*) AS total FROM pay WHERE district = '四区' AND NOT (mobile = '${person.mobile}' AND id_card_birth_year = ${person.year} AND amount > 140) GROUP BY district`);
       // The same people, person 7's share changed: 2 apart by contribution, so the cell fails.
       expect(checkOf(part, 'differencing')).toMatchObject({ status: 'fail', cells: [{ row: 0, column: 'total' }] });
     });
