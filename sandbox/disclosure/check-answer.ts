@@ -369,10 +369,14 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   // groups (and DISTINCT rows) in the order it first meets them, so the order of two large groups
   // said whether one person's early rows passed the WHERE. Ordered by values the answer shows (or
   // its grouping keys), never by values it withholds; before any LIMIT, which then takes them so.
-  if (!ordered && keys.length > 0) {
-    const byKeys = { type: 'ORDER_MODIFIER', orders: keys.map((_, i) => ({ type: 'ORDER_DEFAULT', null_order: 'ORDER_DEFAULT', expression: { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: [`__key${i}`] } })) };
+  // An ordered one is ordered by its keys too, after its own orders: ties (`ORDER BY length(district)`)
+  // would otherwise keep that order.
+  if (keys.length > 0) {
+    const byKeys = keys.map((_, i) => ({ type: 'ORDER_DEFAULT', null_order: 'ORDER_DEFAULT', expression: { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: [`__key${i}`] } }));
+    const orderAt = shown.findIndex((m) => m.type === 'ORDER_MODIFIER');
     const firstLimit = shown.findIndex((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
-    shown = firstLimit < 0 ? [...shown, byKeys] : [...shown.slice(0, firstLimit), byKeys, ...shown.slice(firstLimit)];
+    if (orderAt >= 0) shown = shown.map((m, i) => (i === orderAt ? { ...m, orders: [...(m.orders as Json[]), ...byKeys] } : m));
+    else shown = firstLimit < 0 ? [...shown, { type: 'ORDER_MODIFIER', orders: byKeys }] : [...shown.slice(0, firstLimit), { type: 'ORDER_MODIFIER', orders: byKeys }, ...shown.slice(firstLimit)];
   }
   // A row-level prod answer shows each combination once (DISTINCT before its ORDER BY and LIMIT).
   if (shape.kind === 'rows' && !modifiers.some((m) => m.type === 'DISTINCT_MODIFIER')) shown = [{ type: 'DISTINCT_MODIFIER', distinct_on_targets: [] }, ...shown];
