@@ -21,6 +21,11 @@ import { DomainError } from '../core/errors.js';
  *   person ("一区, and person 1 if they paid above X" fails k-anonymity exactly when they did), and
  *   the operator sees the outcome at once: counted like a refusal, such an oracle is slowed to the
  *   probing rate and every attempt stays in the audit (`export.check`).
+ * - and UNCHECKABLE_BY_DATA (the outcome of a prod answer found uncheckable while it ran: keys that
+ *   print alike, too large to check whole, a companion that would not run). Such a refusal can
+ *   depend on the rows; one refused for its shape alone, before it ran, is not counted.
+ * - and EXP_ERR_TOO_MANY_ROWS: an export past the most rows one may hold (a row count can be one
+ *   person's).
  * Never counted: a query written wrong (SYNTAX, UNKNOWN_NAME: an unqualified name resolves only in the
  * query's own environment, and the answer is the same whether it exists elsewhere or not), EMPTY and
  * TOO_LONG (refused on the text alone, before anything is parsed), and other failures while running
@@ -32,11 +37,13 @@ export const PROD_TIMEOUT = 'PROD_TIMEOUT';
 /** The outcome an export's admission is settled with when its data decided it in a way one person can (counted as probing). */
 export const FAILED_PERSON_CHECKS = 'FAILED_PERSON_CHECKS';
 
+/** The outcome a prod answer's admission is settled with when it was found uncheckable while it ran (counted as probing). */
+export const UNCHECKABLE_BY_DATA = 'UNCHECKABLE_BY_DATA';
+
 export const PROBING_CODES: ReadonlySet<string> = new Set([
   'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
-  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', FAILED_PERSON_CHECKS, PROD_TIMEOUT,
-  // An export past the most rows one may hold: a count of rows that can be one person's (ninth red-team pass).
+  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', FAILED_PERSON_CHECKS, PROD_TIMEOUT, UNCHECKABLE_BY_DATA,
   'EXP_ERR_TOO_MANY_ROWS',
 ]);
 

@@ -5,7 +5,7 @@ import { GATE_LIMITS, type Env, type QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
-import { probingOutcome, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
+import { probingOutcome, UNCHECKABLE_BY_DATA, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
 import type { ControlStore } from './store/control-store.js';
 
 /** What the query service needs of the engine (the sandbox's EngineClient). */
@@ -62,6 +62,7 @@ export function createQueryService(deps: {
         throw error;
       }
       const maxRows = Math.min(input.maxRows ?? deps.limits.defaultRows, deps.limits.maxRows);
+      let refusedByData = false;
       try {
         const result = await deps.engine.query({
           tenantId, sql: input.sql, env: input.env,
@@ -79,14 +80,18 @@ export function createQueryService(deps: {
           throw error;
         }
         // SECURITY: invariant 8: what the person-level checks refused is not shown (lineage errors above take precedence).
-        if (result.refusal) throw new DomainError(result.refusal.code, result.refusal.message);
+        if (result.refusal) {
+          refusedByData = result.refusal.byData === true;
+          throw new DomainError(result.refusal.code, result.refusal.message);
+        }
         admission.settle('ok');
         await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms, ...(result.disclosure ? { withheldRows: result.disclosure.withheldRows, suppressedCells: result.disclosure.suppressedCells } : {}) });
         return { ...result, env: input.env };
       } catch (failure) {
         const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
         const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
-        admission.settle(probingOutcome(code, input.env));
+        // SECURITY: invariant 8: a refusal the rows may have decided counts as probing.
+        admission.settle(refusedByData ? UNCHECKABLE_BY_DATA : probingOutcome(code, input.env));
         await audit(actor, tenantId, { ...base, outcome: code });
         throw error;
       }

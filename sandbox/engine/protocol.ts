@@ -330,8 +330,11 @@ export const QueryResultSchema = z.object({
   ms: z.number(),
   /** Prod answers over personal data: what the person-level checks withheld and why (sandbox/disclosure). */
   disclosure: z.object({ kind: z.enum(['aggregate', 'rows']), withheldRows: z.number().int().nullable(), suppressedCells: z.number().int(), reasons: z.array(z.string()) }).optional(),
-  /** Refused by the person-level checks (no rows): the control plane raises it after its lineage checks. */
-  refusal: z.object({ code: z.enum(ERROR_CODES), message: z.string() }).optional(),
+  /**
+   * Refused by the person-level checks (no rows): the control plane raises it after its lineage
+   * checks. `byData`: found uncheckable while it ran, so possibly by its rows (counted as probing).
+   */
+  refusal: z.object({ code: z.enum(ERROR_CODES), message: z.string(), byData: z.literal(true).optional() }).optional(),
   /**
    * Discovery answers only (SUMMARIZE): what the statistics were computed on. `table`: the table
    * itself; `twin`: its synthetic twin (prod); `suppressed`: withheld (a prod-built table).

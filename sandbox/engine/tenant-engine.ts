@@ -529,7 +529,11 @@ export class TenantEngine {
     } catch (error) {
       // SECURITY: invariant 8: a grouped answer refused as too small answered a question too: remembered as withheld.
       if (shape?.kind === 'aggregate' && error instanceof DomainError && error.code === 'DSC_ERR_NOT_K_ANONYMOUS') this.rememberAnswer(sql, shape, [], 'refused');
-      if (error instanceof DomainError && error.code.startsWith('DSC_ERR_')) return { columns: [], rows: [], truncated: false, refusal: { code: error.code, message: error.message } };
+      // SECURITY: invariant 8: an answer found uncheckable while it ran (keys that print alike, too
+      // large to check whole, a companion that would not run) may have been decided by its rows:
+      // said so, and counted as probing. One refused for its shape alone was decided before it ran.
+      const byData = error instanceof DomainError && error.code === 'DSC_ERR_UNCHECKABLE' && shape?.kind !== 'uncheckable';
+      if (error instanceof DomainError && error.code.startsWith('DSC_ERR_')) return { columns: [], rows: [], truncated: false, refusal: { code: error.code, message: error.message, ...(byData ? { byData } : {}) } };
       throw error;
     }
   }

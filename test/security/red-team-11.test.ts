@@ -1,0 +1,141 @@
+/**
+ * Red-team attacks, eleventh pass (issue #11 item 3, invariant 8 "usable but invisible"), from
+ * outside (HTTP only, as operators of org `p11`): learn whether one known person matches a
+ * condition, or one person's value, from prod answers or exports, with no `query.differencing`
+ * entry and no refusal counted towards the probing budget. This pass aims at the tenth's fixes:
+ * prod answers shown in the order of their keys (what a key shows when equal keys print
+ * differently), the pinning rule through a column that follows the summed one (`rowid`), and the
+ * row order of export snapshots. Each attack asks the same question twice (person 7 paid above
+ * 145: yes, 4 payments 146..149; above 149: no), and the SAFE expectation is that the two look the
+ * same. `was a hole` failed until the fix it names (the comment says what each world
+ * showed); `STOPPED:` held when written.
+ *
+ * Setup: the `pay` dataset (test/helpers/pay-fixture.ts): 400 people x 20 payments; person p lives
+ * in district p % 4 (一区, 二区, 三区, 四区) and pays 100 + (i % 50) for rows i = 20p..20p+19, in
+ * that order in the table; person 7 (四区) pays 140..149 (rows 140..149) then 100..109. In 四区,
+ * person 3 (rows 60..79) comes before person 7, and person 11 (rows 220..239, paying 120..139 then
+ * 100..119) after.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { knownPerson, paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
+import type { TestApp } from '../helpers/test-app.js';
+import { operatorSight } from '../helpers/two-worlds.js';
+
+let t: TestApp;
+const { operator, seen, exportSeen } = operatorSight(() => t, 'p11');
+
+beforeAll(async () => {
+  t = await startPayApp('p11');
+}, 300_000);
+afterAll(() => t.close({ remove: true }));
+
+/** "Person 7 paid more than x" (yes at 145, no at 149). */
+const paidAbove = (x: number, table = '') => paidAboveOf(7, x, table);
+/** Person 7 as an outsider knows them (masked mobile, birth year), on the columns of `pay`. */
+const person7 = async (table = '') => {
+  const person = await knownPerson(7);
+  return `${table}mobile = '${person.mobile}' AND ${table}id_card_birth_year = ${person.year}`;
+};
+
+/** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
+const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
+
+/**
+ * 四区 without person 3, and person 7 only for their payments above x: the first row DuckDB meets
+ * is person 7's row 146 when they paid above x, else person 11's row 220. About 98 people either way.
+ */
+const fourWithSeven = async (x: number) => `district = '四区' AND mobile <> '${(await knownPerson(3)).mobile}' AND (NOT (${await person7()}) OR amount > ${x})`;
+
+describe('holes found by the eleventh pass', () => {
+  it('was a hole (grouping keys of types whose equal values print apart are uncheckable): a grouping key whose values compare equal but print differently (INTERVAL \'30 days\' = INTERVAL \'1 month\') shows the spelling of the first row DuckDB meets: the group of 四区 says whether person 7\'s early rows passed the WHERE', async () => {
+    // DuckDB compares (and groups) intervals normalized: '30 days' and '1 month' are one group, and
+    // the group's key is the value of its first row. The key is person 7's spelling exactly when one
+    // of person 7's rows (146..149, before person 11's) passed. One group of about 98 people, every
+    // check passes, nothing withheld, no count shown; one answer, no earlier one: no pair. Ordering
+    // by the keys (tenth pass) changes nothing: there is one group, and its printed key is the oracle.
+    // The same with [INTERVAL '24 hours'] against [INTERVAL '1 day'] (a list key): micros 86,400,000,000 against days 1.
+    // Seen: rows [[{months 0, days 30, micros '0'}]] (yes) against [[{months 1, days 0, micros '0'}]] (no).
+    const sql = async (x: number) => `SELECT CASE WHEN ${await person7()} THEN INTERVAL '30 days' ELSE INTERVAL '1 month' END AS k FROM pay WHERE ${await fourWithSeven(x)} GROUP BY 1`;
+    const { yes, no } = await bothWorlds(sql);
+    // SAFE: the two look the same.
+    expect(yes).toEqual(no);
+  });
+
+  it('was a hole (as above): the same representative in a row-level answer: SELECT DISTINCT of an interval-valued quasi-identifier expression prints the first row met', async () => {
+    // Row-level answers are shown DISTINCT; the DISTINCT row is the first met of the rows equal to
+    // it. The item names district (a quasi-identifier), so it counts as one (amount beside it
+    // notwithstanding) and is a k-anonymous combination of about 98 people: shown in both worlds,
+    // with the same reason text. Its CASE spells person 7's row 146 (born in their year, above 140)
+    // '30 days' and person 11's first row (120) '1 month'; either way one value, one row.
+    // Seen: rows [[{months 0, days 30, micros '0'}]] (yes) against [[{months 1, days 0, micros '0'}]] (no).
+    const sql = async (x: number) => `SELECT DISTINCT CASE WHEN district = '四区' AND id_card_birth_year = ${(await knownPerson(7)).year} AND amount > 140 THEN INTERVAL '30 days' ELSE INTERVAL '1 month' END AS k FROM pay WHERE ${await fourWithSeven(x)}`;
+    const { yes, no } = await bothWorlds(sql);
+    // SAFE: the two look the same.
+    expect(yes).toEqual(no);
+  });
+
+  it('was a hole (as above): one person\'s VALUE through the representative: an interval of `amount` days plus (1000 - amount) days in microseconds is 1000 days for every row (one group), and prints the amount of the first row met', async () => {
+    // Every row's key normalizes to 1000 days, so the whole selection is one group of about 98
+    // people; its printed key carries the days of the first row met: person 7's payment (146) when
+    // they paid above x, else person 11's first (120). Any value of the first row, not only a
+    // yes/no: with `mobile <> person 3` alone the key prints person 7's first payment, 140. No
+    // aggregate of `amount`, so the pinning rule has nothing to say; no count, no pair.
+    // Seen: days 146, micros 73,785,600,000,000 (yes) against days 120, micros 76,032,000,000,000 (no).
+    const sql = async (x: number) => `SELECT to_days(CAST(amount AS INTEGER)) + to_microseconds((1000 - CAST(amount AS BIGINT)) * 86400000000) AS k FROM pay WHERE ${await fourWithSeven(x)} GROUP BY 1`;
+    const { yes, no } = await bothWorlds(sql);
+    // SAFE: the two look the same.
+    expect(yes).toEqual(no);
+  });
+});
+
+describe('stopped by the eleventh pass', () => {
+  it('SLOWED, not closed: an answer found uncheckable while it ran counts as probing (such a refusal can depend on the rows: keys that print alike, an answer too large to check whole)', async () => {
+    // Refusals decided while an answer ran were not counted, unlike those of the gate, runtime
+    // errors and repeated rows; any of them the rows can decide is an oracle of one bit per query.
+    // None was found to depend on one person here (NaN and NULL keys print apart), so the counting
+    // is shown with the interval keys above, found uncheckable while the answer ran.
+    const sql = `SELECT CASE WHEN ${await person7()} THEN INTERVAL '30 days' ELSE INTERVAL '1 month' END AS k FROM pay WHERE ${await fourWithSeven(145)} GROUP BY 1`;
+    const who = operator();
+    const codes: string[] = [];
+    for (let i = 0; i < 21 && !codes.includes('SBX_ERR_REJECTIONS_RATE_LIMITED'); i++) codes.push((await t.call(who, 'POST', '/v1/query', { sql, env: 'prod' })).json().code);
+    expect(codes[0]).toBe('DSC_ERR_UNCHECKABLE');
+    // SAFE: each try counts towards the probing budget.
+    expect(codes).toContain('SBX_ERR_REJECTIONS_RATE_LIMITED');
+  });
+
+  it('STOPPED: pinning the others\' values through `rowid` (row i pays 100 + i % 50: `rowid % 50 = 0` is "paid exactly 100" without naming amount) is uncheckable, the same in both worlds', async () => {
+    // The companions read each personal table through a subquery, where `rowid` does not bind as in
+    // the answer: DSC_ERR_UNCHECKABLE whatever the data (so not an oracle). The class itself (a
+    // column that follows the summed one) is a documented limit (docs/sandbox.md, known limits).
+    for (const sql of [
+      async (x: number) => `SELECT count(*) AS n, avg(amount) AS a FROM pay WHERE district = '四区' AND (rowid % 50 = 0 OR (${await paidAbove(x)}))`,
+      async (x: number) => `SELECT count(*) AS n, sum(amount) AS s FROM pay WHERE rowid % 50 = 0 OR (${await person7()} AND rowid % 50 > ${x - 100})`,
+    ]) {
+      const { yes, no } = await bothWorlds(sql);
+      expect(yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
+      expect(yes).toEqual(no);
+    }
+  });
+
+  it('STOPPED: other keys equal but spelled apart: strings under COLLATE NOCASE (\'X\' and \'x\') are uncheckable, and -0.0 and 0.0 are one group printed 0, the same in both worlds', async () => {
+    const collated = await bothWorlds(async (x) => `SELECT CASE WHEN ${await person7()} THEN 'X' ELSE 'x' END COLLATE NOCASE AS k FROM pay WHERE ${await fourWithSeven(x)} GROUP BY 1`);
+    expect(collated.yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
+    expect(collated.yes).toEqual(collated.no);
+    const zeros = await bothWorlds(async (x) => `SELECT CASE WHEN ${await person7()} THEN -0.0::DOUBLE ELSE 0.0::DOUBLE END AS k FROM pay WHERE ${await fourWithSeven(x)} GROUP BY 1`);
+    expect(zeros.yes.status).toBe(200);
+    expect(zeros.yes).toEqual(zeros.no);
+  });
+
+  it('STOPPED: an unordered export snapshot keeps DuckDB\'s first-met order, but the operator sees no digest and no row count of it: the tenth pass\'s order oracle exported looks the same', async () => {
+    const [three, four] = [await knownPerson(3), await knownPerson(4)];
+    for (const sql of [
+      async (x: number) => `SELECT district FROM pay WHERE district IN ('一区', '四区') AND mobile NOT IN ('${three.mobile}', '${four.mobile}') AND (NOT (${await person7()}) OR amount > ${x}) GROUP BY district`,
+      async (x: number) => `SELECT DISTINCT district FROM pay WHERE district IN ('一区', '四区') AND mobile NOT IN ('${three.mobile}', '${four.mobile}') AND (NOT (${await person7()}) OR amount > ${x})`,
+    ]) {
+      const yes = await exportSeen(await sql(145));
+      const no = await exportSeen(await sql(149));
+      expect(yes.snapshotSha256).toBeNull();
+      expect(yes).toEqual(no);
+    }
+  });
+});
