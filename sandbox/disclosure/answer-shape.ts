@@ -99,6 +99,10 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   // written: `#n` counts the companions' added columns too, and NATURAL or USING joins would match a
   // column named like them (a workspace table's or an upload's).
   if (containsClass(node, 'POSITIONAL_REFERENCE')) return uncheckable('positional references (#n) over personal data cannot be checked: name the columns');
+  // SECURITY: invariant 8: a group or DISTINCT row prints its first row's value; under a collation
+  // ('X' and 'x' under NOCASE, 'é' composed and decomposed under NFC) equal values print apart and
+  // would show which row came first (eleventh red-team pass).
+  if (containsClass([node.select_list ?? null, ...((node.group_expressions as Json[] | undefined) ?? [])], 'COLLATE')) return uncheckable('a collation in the SELECT list or GROUP BY over personal data cannot be checked: values it holds equal print differently; group by lower(...) or another normal form instead');
   if (joinsByNames(asObj(node.from_table))) return uncheckable('NATURAL and USING joins over personal data cannot be checked: join ON the columns by name');
   // SECURITY: invariant 8: every row the answer counts must carry a person. A personal table on the
   // side of a join that can be missing makes rows of nobody: `count(*)` over `range(1, 3) r LEFT JOIN

@@ -122,7 +122,8 @@ describe('stopped by the eleventh pass', () => {
     expect(collated.yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
     expect(collated.yes).toEqual(collated.no);
     const zeros = await bothWorlds(async (x) => `SELECT CASE WHEN ${await person7()} THEN -0.0::DOUBLE ELSE 0.0::DOUBLE END AS k FROM pay WHERE ${await fourWithSeven(x)} GROUP BY 1`);
-    expect(zeros.yes.status).toBe(200);
+    // DOUBLE keys are refused since the twelfth pass (-0.0 = 0.0, yet functions of the key tell them apart).
+    expect(zeros.yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
     expect(zeros.yes).toEqual(zeros.no);
   });
 

@@ -35,7 +35,7 @@ describe('entity keys joined by position', () => {
 
   const run = async (sql: string) => {
     const reader = await connection.runAndReadAll(sql);
-    return { columns: reader.columnNames().map((name) => ({ name, type: 'x' })), rows: reader.convertRows(JsonDuckDBValueConverter) as unknown[][], truncated: false };
+    return { columns: reader.columnNames().map((name, i) => ({ name, type: reader.columnType(i).toString() })), rows: reader.convertRows(JsonDuckDBValueConverter) as unknown[][], truncated: false };
   };
 
   const CAPS = { maxRows: 10_000, maxBytes: 10_000_000 };
