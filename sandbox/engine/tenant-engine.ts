@@ -314,6 +314,10 @@ export class TenantEngine {
     return this.withConnection(env, (connection) => this.changingWorkspace(async () => {
       await this.assertNameFree(connection, name, options.replace ?? false);
       const decision = await this.decide(connection, sql, env);
+      // SECURITY: invariant 8: a column's collation travels with the table: grouped under NOCASE,
+      // 'X' and 'x' are one group printed as its first row's spelling, which a prod answer's checks
+      // (which refuse COLLATE written in the query) would not see (thirteenth red-team pass).
+      if (await collates(connection, decision.canonicalSql)) throw new DomainError('SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', 'a workspace table cannot keep a collation (COLLATE): compare with lower(...) or another normal form instead');
       const tag: WorkspaceTag = { env, sources: decision.sources };
       const table = `workspace.main.${quoteIdentifier(name)}`;
       await this.withinQuota(connection, name, async () => {
@@ -939,6 +943,13 @@ async function withDeadline<T>(connection: DuckDBConnection, env: Env, options: 
     clearTimeout(deadline);
     if (refire) clearInterval(refire);
   }
+}
+
+/** Whether a statement has a COLLATE expression anywhere (DuckDB's own parse of it). */
+async function collates(connection: DuckDBConnection, sql: string): Promise<boolean> {
+  const parsed = (await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql])).getRowsJS()[0]?.[0];
+  // SECURITY: fail closed: a statement whose parse cannot be read is taken to collate.
+  return typeof parsed !== 'string' || parsed.includes('"class":"COLLATE"');
 }
 
 /**
