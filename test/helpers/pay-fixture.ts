@@ -53,8 +53,22 @@ export async function knownPerson(p: number): Promise<{ mobile: string; year: nu
  * and birth year), on the columns of `pay` (`table`: a qualifier such as `p.`).
  */
 export async function paidAbove(p: number, x: number, table = ''): Promise<string> {
+  return `${await knownAs(p, table)} AND ${table}amount > ${x}`;
+}
+
+/** Person `p` as an outsider knows them (masked mobile and birth year), on the columns of `pay` (`table`: a qualifier such as `p.`). */
+export async function knownAs(p: number, table = ''): Promise<string> {
   const person = await knownPerson(p);
-  return `${table}mobile = '${person.mobile}' AND ${table}id_card_birth_year = ${person.year} AND ${table}amount > ${x}`;
+  return `${table}mobile = '${person.mobile}' AND ${table}id_card_birth_year = ${person.year}`;
+}
+
+/**
+ * 四区 without person 3, and person 7 only for their payments above x: the first row DuckDB meets
+ * is person 7's row 146 when they paid above x (yes at 145), else person 11's row 220 (no at 149).
+ * About 98 people either way: the red-team tests' "which row came first" question.
+ */
+export async function fourWithSeven(x: number, table = ''): Promise<string> {
+  return `${table}district = '四区' AND ${table}mobile <> '${(await knownPerson(3)).mobile}' AND (NOT (${await knownAs(7, table)}) OR ${table}amount > ${x})`;
 }
 
 /** A test app with `pay` ingested, `tenantId` licensed and granted it, and the applicant `city-lab` registered (an export's recipient). */

@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from '../helpers/expect-status.js';
-import { knownPerson, licensePayGrantee, paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
+import { knownAs, knownPerson, licensePayGrantee, paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
 import { SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 import { operatorSight } from '../helpers/two-worlds.js';
 import { waitUntil } from '../helpers/wait-until.js';
@@ -35,11 +35,7 @@ afterAll(() => t.close({ remove: true }));
 
 /** "Person 7 paid more than x" (yes at 145, no at 149). */
 const paidAbove = (x: number, table = '') => paidAboveOf(7, x, table);
-/** Person 7 as an outsider knows them (masked mobile, birth year), on the columns of `pay`. */
-const person7 = async (table = '') => {
-  const person = await knownPerson(7);
-  return `${table}mobile = '${person.mobile}' AND ${table}id_card_birth_year = ${person.year}`;
-};
+const person7 = (table = '') => knownAs(7, table);
 
 /** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
 const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });

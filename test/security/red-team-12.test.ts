@@ -14,7 +14,7 @@
  * after.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { knownPerson, startPayApp } from '../helpers/pay-fixture.js';
+import { fourWithSeven, knownAs, startPayApp } from '../helpers/pay-fixture.js';
 import type { TestApp } from '../helpers/test-app.js';
 import { operatorSight } from '../helpers/two-worlds.js';
 
@@ -26,20 +26,11 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => t.close({ remove: true }));
 
-/** Person 7 as an outsider knows them (masked mobile, birth year), on the columns of `pay`. */
-const person7 = async () => {
-  const person = await knownPerson(7);
-  return `mobile = '${person.mobile}' AND id_card_birth_year = ${person.year}`;
-};
+const person7 = () => knownAs(7);
 
 /** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
 const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
 
-/**
- * 四区 without person 3, and person 7 only for their payments above x: the first row DuckDB meets
- * is person 7's row 146 when they paid above x, else person 11's row 220. About 98 people either way.
- */
-const fourWithSeven = async (x: number) => `district = '四区' AND mobile <> '${(await knownPerson(3)).mobile}' AND (NOT (${await person7()}) OR amount > ${x})`;
 
 /** Person 7's rows get `mine`, everyone else's `theirs` (a DOUBLE expression of equal value). */
 const spelled = async (mine: string, theirs: string) => `CASE WHEN ${await person7()} THEN ${mine} ELSE ${theirs} END`;

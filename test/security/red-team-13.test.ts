@@ -14,7 +14,7 @@
  * after.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { knownPerson, startPayApp } from '../helpers/pay-fixture.js';
+import { fourWithSeven, knownAs, startPayApp } from '../helpers/pay-fixture.js';
 import type { TestApp } from '../helpers/test-app.js';
 import { operatorSight } from '../helpers/two-worlds.js';
 
@@ -26,11 +26,7 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => t.close({ remove: true }));
 
-/** Person 7 as an outsider knows them (masked mobile, birth year), on the columns of `pay` (`table`: a qualifier). */
-const person7 = async (table = '') => {
-  const person = await knownPerson(7);
-  return `${table}mobile = '${person.mobile}' AND ${table}id_card_birth_year = ${person.year}`;
-};
+const person7 = (table = '') => knownAs(7, table);
 
 let made: Promise<boolean> | undefined;
 /**
@@ -47,12 +43,6 @@ const casing = () => (made ??= (async () => {
 /** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
 const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
 
-/**
- * 四区 without person 3, and person 7 only for their payments above x: the first row DuckDB meets
- * is person 7's row 146 when they paid above x, else person 11's row 220. About 98 people either way.
- */
-const fourWithSeven = async (x: number, table = '') =>
-  `${table}district = '四区' AND ${table}mobile <> '${(await knownPerson(3)).mobile}' AND (NOT (${await person7(table)}) OR ${table}amount > ${x})`;
 
 describe('holes: VARCHAR keys that DuckDB holds equal', () => {
   it('was a hole (a workspace table cannot keep a collation: its creation is refused): a collation carried by a workspace table\'s column (`CREATE TABLE casing AS SELECT \'X\' COLLATE NOCASE AS a, \'x\' COLLATE NOCASE AS b`): the key CASE WHEN <person 7> THEN c.a ELSE c.b END is a VARCHAR, so allowed, but grouped under NOCASE: one group printing the first row\'s spelling', async () => {
