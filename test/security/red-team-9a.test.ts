@@ -32,11 +32,17 @@ const paidAbove = (x: number, table = '') => paidAboveOf(7, x, table);
 /** Rows of 四区 whose amount everybody knows (exactly 100), plus person 7's payments above x. */
 const crowd = async (x: number) => `district = '四区' AND (amount = 100 OR (${await paidAbove(x)}))`;
 
+/** More tries than the probing burst (20) plus what it refills while they run, on any machine. */
+const PROBING_TRIES = 60;
 
-/** Whether trying `attempt` 21 times as one operator runs into the probing limit (burst 20): it counts as probing. */
+/**
+ * Whether trying `attempt` again and again as one operator runs into the probing limit (burst 20,
+ * then 10 a minute): it counts as probing. Up to 60 tries: on a loaded machine 21 tries take long
+ * enough for the budget to refill a few tokens, and a 21st try was still let through.
+ */
 async function countsAsProbing(attempt: (who: ReturnType<typeof operator>) => Promise<{ statusCode: number; json(): { code?: string } }>): Promise<boolean> {
   const who = operator();
-  for (let i = 0; i < 21; i++) {
+  for (let i = 0; i < PROBING_TRIES; i++) {
     const response = await attempt(who);
     if (response.statusCode === 429 && response.json().code === 'SBX_ERR_REJECTIONS_RATE_LIMITED') return true;
   }
