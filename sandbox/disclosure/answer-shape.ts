@@ -101,8 +101,14 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   if (containsClass(node, 'POSITIONAL_REFERENCE')) return uncheckable('positional references (#n) over personal data cannot be checked: name the columns');
   // SECURITY: invariant 8: a group or DISTINCT row prints its first row's value; under a collation
   // ('X' and 'x' under NOCASE, 'é' composed and decomposed under NFC) equal values print apart and
-  // would show which row came first (eleventh red-team pass).
-  if (containsClass([node.select_list ?? null, ...((node.group_expressions as Json[] | undefined) ?? [])], 'COLLATE')) return uncheckable('a collation in the SELECT list or GROUP BY over personal data cannot be checked: values it holds equal print differently; group by lower(...) or another normal form instead');
+  // would show which row came first (eleventh red-team pass). Anywhere in the query, not only in the
+  // SELECT list or GROUP BY: a FROM subquery's collated column carries its collation out.
+  if (containsClass(node, 'COLLATE')) return uncheckable('a collation (COLLATE) over personal data cannot be checked: values it holds equal print differently; compare and group by lower(...) or another normal form instead');
+  // SECURITY: invariant 8: `rowid` says where a row lies in its table, not what it holds: it follows
+  // the order the rows were loaded in, so it can pin others' values without naming their column
+  // (`rowid % 50 = 0` for "paid exactly 100"), and the companions, which read each personal table
+  // through a subquery, would not bind it to the same rows.
+  if (refersToRowid(node)) return uncheckable('rowid over personal data cannot be checked: it numbers rows by their place in the table; use the table\'s own columns');
   if (joinsByNames(asObj(node.from_table))) return uncheckable('NATURAL and USING joins over personal data cannot be checked: join ON the columns by name');
   // SECURITY: invariant 8: every row the answer counts must carry a person. A personal table on the
   // side of a join that can be missing makes rows of nobody: `count(*)` over `range(1, 3) r LEFT JOIN
@@ -324,10 +330,21 @@ function walk(value: Json | undefined, visit: (node: Obj) => void): void {
 }
 
 /** Whether any node of an expression is of `nodeClass` (STAR, SUBQUERY, WINDOW…). */
-function containsClass(value: Json | undefined, nodeClass: string): boolean {
+/** Whether any expression under `value` (a part of DuckDB's parse) is of class `nodeClass`. */
+export function containsClass(value: Json | undefined, nodeClass: string): boolean {
   let found = false;
   walk(value, (node) => {
     if (node.class === nodeClass) found = true;
+  });
+  return found;
+}
+
+/** Whether any column reference of the query is named `rowid` (DuckDB's row number pseudo-column, in any case). */
+function refersToRowid(node: Obj): boolean {
+  let found = false;
+  walk(node, (child) => {
+    const names = child.class === 'COLUMN_REF' ? (child.column_names as Json[] | undefined) ?? [] : [];
+    if (names.length > 0 && String(names[names.length - 1]).toLowerCase() === 'rowid') found = true;
   });
   return found;
 }

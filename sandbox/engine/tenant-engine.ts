@@ -6,7 +6,7 @@ import { DomainError } from '../../core/errors.js';
 import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { AnswerHistory, type CellShows, type DifferencingPair as AnswerPair } from '../disclosure/answer-history.js';
-import { answerShape, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
+import { answerShape, containsClass, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { cellEntities, forEachCell, forEachRowGroup, personalLabels } from '../disclosure/cell-entities.js';
 import { checkedAnswer, type AnsweredGroup } from '../disclosure/check-answer.js';
 import { checkOutput } from '../disclosure/review-output.js';
@@ -62,6 +62,8 @@ interface Decision {
   sources: SourceRef[];
   /** In prod, over personal data: what the person-level checks make of it (undefined: answers freely). */
   disclosure?: AnswerShape | undefined;
+  /** Whether the statement has a COLLATE expression anywhere (a workspace table may not keep one). */
+  collates: boolean;
 }
 
 /** Pairs of a tenant's own prod answers whose cells differ by fewer than the threshold entities. */
@@ -317,7 +319,7 @@ export class TenantEngine {
       // SECURITY: invariant 8: a column's collation travels with the table: grouped under NOCASE,
       // 'X' and 'x' are one group printed as its first row's spelling, which a prod answer's checks
       // (which refuse COLLATE written in the query) would not see (thirteenth red-team pass).
-      if (await collates(connection, decision.canonicalSql)) throw new DomainError('SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', 'a workspace table cannot keep a collation (COLLATE): compare with lower(...) or another normal form instead');
+      if (decision.collates) throw new DomainError('SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', 'a workspace table cannot keep a collation (COLLATE): compare with lower(...) or another normal form instead');
       const tag: WorkspaceTag = { env, sources: decision.sources };
       const table = `workspace.main.${quoteIdentifier(name)}`;
       await this.withinQuota(connection, name, async () => {
@@ -511,6 +513,7 @@ export class TenantEngine {
       tables: [...new Set(tables)].sort(),
       sources: this.sourcesOf(reads, env, listing),
       disclosure: env === 'prod' ? await this.disclosureShape(connection, ast, reads) : undefined,
+      collates: containsClass(ast, 'COLLATE'),
     };
     remember(this.decisions, key, decision);
     return decision;
@@ -943,13 +946,6 @@ async function withDeadline<T>(connection: DuckDBConnection, env: Env, options: 
     clearTimeout(deadline);
     if (refire) clearInterval(refire);
   }
-}
-
-/** Whether a statement has a COLLATE expression anywhere (DuckDB's own parse of it). */
-async function collates(connection: DuckDBConnection, sql: string): Promise<boolean> {
-  const parsed = (await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql])).getRowsJS()[0]?.[0];
-  // SECURITY: fail closed: a statement whose parse cannot be read is taken to collate.
-  return typeof parsed !== 'string' || parsed.includes('"class":"COLLATE"');
 }
 
 /**

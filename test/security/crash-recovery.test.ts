@@ -115,7 +115,7 @@ describe('crash recovery', () => {
     }
   });
 
-  it('removes on start what interrupted work left: request temp files and unfinished builds', async () => {
+  it('removes on start what interrupted work left: request temp files, unfinished builds and history rewrites', async () => {
     const dir = makeTempDir();
     try {
       const files = {
@@ -125,8 +125,9 @@ describe('crash recovery', () => {
         datasetWal: path.join(dir.dir, 'domain', 'people', 'v2.duckdb.building.wal'),
         progress: path.join(dir.dir, 'domain', 'people', 'v2.progress.json'),
         tenantBuild: path.join(dir.dir, 'tenants', 'acme', 'granted-3.duckdb.building'),
+        historyRewrite: path.join(dir.dir, 'tenants', 'acme', 'history.bin.4242.tmp'),
       };
-      const kept = [path.join(dir.dir, 'domain', 'people', 'v1.duckdb'), path.join(dir.dir, 'tenants', 'acme', 'catalog.json')];
+      const kept = [path.join(dir.dir, 'domain', 'people', 'v1.duckdb'), path.join(dir.dir, 'tenants', 'acme', 'catalog.json'), path.join(dir.dir, 'tenants', 'acme', 'history.bin')];
       for (const file of [...Object.values(files), ...kept]) {
         fs.mkdirSync(path.dirname(file), { recursive: true });
         fs.writeFileSync(file, '110101199003077777,张三');

@@ -95,16 +95,18 @@ describe('stopped by the eleventh pass', () => {
     expect(codes).toContain('SBX_ERR_REJECTIONS_RATE_LIMITED');
   });
 
-  it('STOPPED: pinning the others\' values through `rowid` (row i pays 100 + i % 50: `rowid % 50 = 0` is "paid exactly 100" without naming amount) is uncheckable, the same in both worlds', async () => {
-    // The companions read each personal table through a subquery, where `rowid` does not bind as in
-    // the answer: DSC_ERR_UNCHECKABLE whatever the data (so not an oracle). The class itself (a
-    // column that follows the summed one) is a documented limit (docs/sandbox.md, known limits).
+  it('STOPPED: pinning the others\' values through `rowid` (row i pays 100 + i % 50: `rowid % 50 = 0` is "paid exactly 100" without naming amount) is uncheckable by its own rule, the same in both worlds', async () => {
+    // When written, this was refused only because the companions, which read each personal table
+    // through a subquery, failed to render `rowid`; since then `rowid` over personal data is
+    // uncheckable by a rule of its own, before anything runs. The class itself (a column that
+    // follows the summed one) is a documented limit (docs/sandbox.md, known limits).
     for (const sql of [
       async (x: number) => `SELECT count(*) AS n, avg(amount) AS a FROM pay WHERE district = '四区' AND (rowid % 50 = 0 OR (${await paidAbove(x)}))`,
       async (x: number) => `SELECT count(*) AS n, sum(amount) AS s FROM pay WHERE rowid % 50 = 0 OR (${await person7()} AND rowid % 50 > ${x - 100})`,
     ]) {
       const { yes, no } = await bothWorlds(sql);
       expect(yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
+      expect(yes.body.message).toMatch(/rowid over personal data/);
       expect(yes).toEqual(no);
     }
   });

@@ -78,6 +78,26 @@ describe('holes: VARCHAR keys that DuckDB holds equal', () => {
   });
 });
 
+describe('closed by rule after the thirteenth pass', () => {
+  it('was refused only by accident (a collation anywhere in a prod query over personal data is uncheckable by its own rule): the collated pair written inline in a FROM subquery instead of a workspace table, and a collation in WHERE', async () => {
+    // The twelfth pass refused COLLATE in the SELECT list and GROUP BY only; this subquery's columns
+    // carry NOCASE into the outer GROUP BY. It was refused because the companions' rendering failed,
+    // which a change of rendering could open; now the shape refuses it before anything runs.
+    const inline = await bothWorlds(async (x) => {
+      const k = `CASE WHEN ${await person7('p.')} THEN c.a ELSE c.b END`;
+      return `SELECT ${k} AS k FROM pay AS p CROSS JOIN (SELECT 'X' COLLATE NOCASE AS a, 'x' COLLATE NOCASE AS b) AS c WHERE ${await fourWithSeven(x, 'p.')} GROUP BY ${k}`;
+    });
+    const filtered = await bothWorlds(async (x) => `SELECT district, count(*) AS n FROM pay WHERE district COLLATE NOCASE = '四区' AND ${await fourWithSeven(x)} GROUP BY district`);
+    for (const { yes, no } of [inline, filtered]) {
+      expect(yes.status).toBe(422);
+      expect(yes.body.code).toBe('DSC_ERR_UNCHECKABLE');
+      expect(yes.body.message).toMatch(/collation \(COLLATE\)/);
+      // SAFE: the two look the same.
+      expect(yes).toEqual(no);
+    }
+  });
+});
+
 describe('stopped by the thirteenth pass', () => {
   it('STOPPED: DOUBLE values cast to VARCHAR before grouping are grouped as strings: \'-0.0\' and \'0.0\' are two groups, and every row of a group has the same string (1 / CAST(key AS DOUBLE) is the same whichever row came first)', async () => {
     // Person 7's early rows come first in 四区's group when they paid above x; the key is 四区's
