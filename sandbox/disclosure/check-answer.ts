@@ -68,7 +68,7 @@ export interface AnswerCaps {
  * instant, two offsets), nested types (lists, structs, maps, unions of them), BLOB, BIT or JSON: an
  * allow-list, so that a type not thought of is refused, not shown.
  */
-const EXACT_KEY_TYPE = /^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|DECIMAL\(\d+,\s*\d+\)|VARCHAR|DATE|TIME|TIMESTAMP|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|UUID|ENUM\(.*\))$/;
+export const EXACT_KEY_TYPE = /^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|DECIMAL\(\d+,\s*\d+\)|VARCHAR|DATE|TIME|TIMESTAMP|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|UUID|ENUM\(.*\))$/;
 
 /** Groups a companion may return before the answer is called uncheckable (memory bound). */
 export const MAX_COMPANION_GROUPS = 2_000_000;
@@ -86,7 +86,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     throw new DomainError('DSC_ERR_IDENTIFIERS', `row-level answers in prod cannot show identifier columns (${shape.identifiers.join(', ')}): aggregate them, or develop the query in dev`);
   }
   // SECURITY: invariant 8: a prod answer reads the shown form (row-level answers DISTINCT: no count of rows).
-  const { answer, columns, keyOf, strip, companions, populationBelow, window } = await measure(connection, shape, runAnswer, true);
+  const { answer, columns, keyOf, strip, companions, populationBelow, window } = await measure(connection, shape, runAnswer);
   const width = columns.length;
   // SECURITY: invariant 8: a selection of fewer people than the minimum answers nothing, the same way
   // whether it holds one person or none (else "withheld 1" against "empty" says whether someone matches).
@@ -214,12 +214,12 @@ export function cellStats(stats: number[], index: number, summable: boolean): Ce
 }
 
 /** The answer with its keys appended, and per personal table its companion's statistics by key. */
-async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, runAnswer: Run, shown: boolean) {
-  const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
+async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, runAnswer: Run) {
+  const keys = keysOf(shape);
   const plan = await companionPlan(connection, shape);
   // An ordered or row-level prod answer is read whole: it is limited after the checks (`limited`).
-  const whole = shown && plan.window !== undefined;
-  const answer = await runAnswer(shown ? plan.shownSql : plan.answerSql, whole);
+  const whole = plan.window !== undefined;
+  const answer = await runAnswer(plan.shownSql, whole);
   // SECURITY: fail closed: an answer too large to read whole cannot be limited after its checks.
   if (whole && answer.truncated) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer is too large to check whole before it is limited: narrow it');
   const width = answer.columns.length - keys.length;
@@ -253,7 +253,7 @@ async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape,
       return false;
     },
     answer,
-    window: shown ? plan.window : undefined,
+    window: plan.window,
     columns: answer.columns.slice(0, width),
     keyOf: (row: unknown[], from: number) => JSON.stringify(row.slice(from, from + keys.length)),
     strip: (row: unknown[]) => row.slice(0, width),
@@ -330,7 +330,7 @@ interface Companion {
 
 /** The SQL of a checked answer: the answer with its keys appended, and per personal table its companion. */
 export interface CompanionPlan {
-  /** The answer as the export snapshot reads it (its rows one by one, as the query gives them). */
+  /** The answer with its keys appended, as the query gives it: the output's names and types (an export's rows come from `exportAnswerSql`). */
   answerSql: string;
   /**
    * The answer as a prod answer shows it: row-level answers made DISTINCT.
@@ -372,8 +372,8 @@ export function companionPlan(connection: DuckDBConnection, shape: Exclude<Answe
 }
 
 async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Promise<CompanionPlan> {
-  const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
-  const answer: Obj = { ...(shape.node as Obj), select_list: [...(shape.node as Obj).select_list as Json[], ...keys.map((key, i) => aliased(key, `__key${i}`))] };
+  const answer = withKeys(shape);
+  const keyCount = keysOf(shape).length;
   const modifiers = (answer.modifiers as Obj[] | undefined) ?? [];
   // SECURITY: invariant 8: an ordered prod answer is read without its LIMIT and OFFSET, which apply
   // after the checks: otherwise a withheld row takes a place in the order, and "ORDER BY a LIMIT 1"
@@ -387,13 +387,7 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   // its grouping keys), never by values it withholds; before any LIMIT, which then takes them so.
   // An ordered one is ordered by its keys too, after its own orders: ties (`ORDER BY length(district)`)
   // would otherwise keep that order.
-  if (keys.length > 0) {
-    const byKeys = keys.map((_, i) => ({ type: 'ORDER_DEFAULT', null_order: 'ORDER_DEFAULT', expression: { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: [`__key${i}`] } }));
-    const orderAt = shown.findIndex((m) => m.type === 'ORDER_MODIFIER');
-    const firstLimit = shown.findIndex((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
-    if (orderAt >= 0) shown = shown.map((m, i) => (i === orderAt ? { ...m, orders: [...(m.orders as Json[]), ...byKeys] } : m));
-    else shown = firstLimit < 0 ? [...shown, { type: 'ORDER_MODIFIER', orders: byKeys }] : [...shown.slice(0, firstLimit), { type: 'ORDER_MODIFIER', orders: byKeys }, ...shown.slice(firstLimit)];
-  }
+  shown = orderedAlso(shown, keyOrders(keyCount));
   // A row-level prod answer shows each combination once (DISTINCT before its ORDER BY and LIMIT).
   if (shape.kind === 'rows' && !modifiers.some((m) => m.type === 'DISTINCT_MODIFIER')) shown = [{ type: 'DISTINCT_MODIFIER', distinct_on_targets: [] }, ...shown];
   const shownNode: Obj[] = shown === modifiers ? [] : [{ ...answer, modifiers: shown }];
@@ -410,6 +404,52 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   // SECURITY: invariant 8: row-level answers are read whole too: their caps (and `truncated`) apply to
   // the rows shown, else "truncated, no rows" said that a left-out row took the only place.
   return { answerSql: answerSql!, shownSql, repeatedRowsSql, companions: inners.map((inner, i) => companionSql(shape, inner!, atomsInners[i])), window: ordered || shape.kind === 'rows' ? limitWindow(limits) : undefined };
+}
+
+/**
+ * The rows an export holds: the answer with its keys appended as `__key<i>` after its `width` output
+ * columns. Its own ORDER BY decides only what a LIMIT keeps, with ties broken by the keys (and a
+ * row-level output's columns, `ORDER BY 1, 2, ...`); the file's order is the caller's
+ * (`checkOutput`), by values alone. Without a LIMIT the ORDER BY is left out: it would order nothing.
+ */
+export async function exportAnswerSql(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, width: number): Promise<string> {
+  const answer = withKeys(shape);
+  const modifiers = (answer.modifiers as Obj[] | undefined) ?? [];
+  const limited = modifiers.some((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
+  const columns = shape.kind === 'rows' ? Array.from({ length: width }, (_, i) => orderBy({ class: 'CONSTANT', type: 'VALUE_CONSTANT', alias: '', value: { type: { id: 'INTEGER', type_info: null }, is_null: false, value: i + 1 } })) : [];
+  const selected = limited ? orderedAlso(modifiers, [...keyOrders(keysOf(shape).length), ...columns]) : modifiers.filter((m) => m.type !== 'ORDER_MODIFIER');
+  const [sql] = await render(connection, [{ ...answer, modifiers: selected }]);
+  return sql!;
+}
+
+/** An answer's keys: its group keys, or a row-level answer's quasi-identifiers. */
+export function keysOf(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Json[] {
+  return shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
+}
+
+/** The answer's node with its keys appended to its select list as `__key<i>`. */
+function withKeys(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Obj {
+  const keys = keysOf(shape);
+  return { ...(shape.node as Obj), select_list: [...(shape.node as Obj).select_list as Json[], ...keys.map((key, i) => aliased(key, `__key${i}`))] };
+}
+
+/** ORDER BY items for the `count` keys appended as `__key<i>`. */
+function keyOrders(count: number): Obj[] {
+  return Array.from({ length: count }, (_, i) => orderBy({ class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: [`__key${i}`] }));
+}
+
+function orderBy(expression: Obj): Obj {
+  return { type: 'ORDER_DEFAULT', null_order: 'ORDER_DEFAULT', expression };
+}
+
+/** `modifiers` with `orders` after the items of their ORDER BY, or in an ORDER BY of their own before the first LIMIT. */
+function orderedAlso(modifiers: Obj[], orders: Obj[]): Obj[] {
+  if (orders.length === 0) return modifiers;
+  const orderAt = modifiers.findIndex((m) => m.type === 'ORDER_MODIFIER');
+  if (orderAt >= 0) return modifiers.map((m, i) => (i === orderAt ? { ...m, orders: [...(m.orders as Json[]), ...orders] } : m));
+  const firstLimit = modifiers.findIndex((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
+  const order = { type: 'ORDER_MODIFIER', orders };
+  return firstLimit < 0 ? [...modifiers, order] : [...modifiers.slice(0, firstLimit), order, ...modifiers.slice(firstLimit)];
 }
 
 /** The constant OFFSET and LIMIT of an ordered answer's LIMIT modifiers (anything else is uncheckable). */
@@ -446,7 +486,7 @@ function companionNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref
   const node = shape.node as Obj;
   const from = augmentFrom(shape.from, shape.personal);
   const entity: Obj = { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [ref.entityColumn], alias: '' };
-  const keys = shape.kind === 'aggregate' ? shape.keys : shape.quasi.map((q) => q.expr);
+  const keys = keysOf(shape);
   const keyItems = keys.map((key, i) => aliased(key, `__key${i}`));
   const base = { ...node, from_table: from, having: null, modifiers: [], qualify: null, sample: null, aggregate_handling: 'STANDARD_HANDLING' };
   if (shape.kind === 'rows') {

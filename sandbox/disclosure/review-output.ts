@@ -2,18 +2,19 @@ import { DuckDBTypeId, type DuckDBConnection, type DuckDBDecimalType, type DuckD
 import { DomainError } from '../../core/errors.js';
 import { failedRules, quoteIdentifier, type CellRule, type DisclosureRules } from '../../desensitize/index.js';
 import type { AnswerShape } from './answer-shape.js';
-import { cellStats, companionPlan, companionStatsWidth, comparedMeasures, differingColumns, MAX_COMPANION_GROUPS, onePersonAggregates, REPEATED_ROWS, repeatsPersonalRows } from './check-answer.js';
+import { cellStats, companionPlan, companionStatsWidth, comparedMeasures, differingColumns, EXACT_KEY_TYPE, exportAnswerSql, keysOf, MAX_COMPANION_GROUPS, onePersonAggregates, REPEATED_ROWS, repeatsPersonalRows } from './check-answer.js';
 import { outputChecks, type OutputCheck, type OutputFindings } from './output-findings.js';
 
 /**
  * The person-level checks of an export (issue #11 item 2), measured on the very rows the snapshot
  * holds. The answer runs ONCE, with its group keys appended, into a temp table of the tenant's
  * connection (trusted code, never named by tenant SQL: an unguessable name in the connection's own
- * temp catalog, which the gate does not let tenant SQL read); its insertion order is the output's
- * row order (`rowid`). Each companion's statistics are joined to those rows on the keys inside
- * DuckDB, and only numbers come back (read column by column): each row's entities and, for
- * aggregates, its cells' statistics, judged by the same rules as prod answers
- * (`desensitize/disclosure.ts`). The snapshot is then read from the same table in the same order,
+ * temp catalog, which the gate does not let tenant SQL read), in the file's order (`exportAnswerSql`:
+ * by the query's ORDER BY, then by its keys and a row-level file's columns, never DuckDB's
+ * first-met order), which its insertion order keeps (`rowid`). Each companion's statistics are
+ * joined to those rows on the keys inside DuckDB, and only numbers come back (read column by
+ * column): each row's entities and, for aggregates, its cells' statistics, judged by the same rules
+ * as prod answers (`desensitize/disclosure.ts`). The snapshot is then read from the same table in the same order,
  * so the checks name the snapshot's own rows: no second run of the query, nothing to compare.
  */
 
@@ -46,7 +47,7 @@ export interface Uncheckable {
  */
 export async function checkOutput(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, name: string, maxRows: number): Promise<CheckedOutput | Uncheckable> {
   const plan = await companionPlan(connection, shape);
-  const keyCount = (shape.kind === 'aggregate' ? shape.keys : shape.quasi).length;
+  const keyCount = keysOf(shape).length;
   const table = `temp.main.${quoteIdentifier(name)}`;
   const statsTables = plan.companions.map((_, j) => `temp.main.${quoteIdentifier(`${name}_s${j}`)}`);
   const drop = async () => {
@@ -58,18 +59,36 @@ export async function checkOutput(connection: DuckDBConnection, shape: Exclude<A
     const prepared = await connection.prepare(plan.answerSql);
     let names: string[];
     let types: DuckDBType[];
+    let keyTypes: string[];
     try {
       const width = prepared.columnCount - keyCount;
       names = Array.from({ length: width }, (_, i) => prepared.columnName(i));
       types = Array.from({ length: width }, (_, i) => prepared.columnType(i));
+      keyTypes = Array.from({ length: keyCount }, (_, i) => prepared.columnType(width + i).toString());
     } finally {
       prepared.destroySync();
     }
+    // SECURITY: invariant 8: as for prod answers, a group shows its first row's key: of a type whose
+    // equal values print apart (-0.0 and 0.0), the file would say whose row came first. Decided on
+    // the types, the same whatever the rows: not counted as probing.
+    const loose = keyTypes.find((type) => !EXACT_KEY_TYPE.test(type));
+    if (loose) {
+      await drop();
+      return { uncheckable: `grouping by a value of type ${loose} cannot be checked: values DuckDB holds equal can print differently (30 days and 1 month, -0.0 and 0.0), so a group would show one of its rows; group by numbers, text, dates or timestamps` };
+    }
     const aliases = [...names.map((_, i) => `__o${i}`), ...Array.from({ length: keyCount }, (_, i) => `__key${i}`)];
-    // One run: the rows in the query's order (DuckDB keeps insertion order), one past the cap to see it.
+    // SECURITY: invariant 8: the file's order is a function of what it holds, never DuckDB's first-met
+    // order (which said whether one person's early rows passed the WHERE: the tenth pass's order
+    // oracle; and, for rows, where each lies in the source), nor the query's ORDER BY (a cell that
+    // suppression later withholds or rounding changes would keep the place its value gave it): an
+    // aggregate by its keys, one per row (`mergedByDistinct`), a row-level output by its columns from
+    // left to right (all of an exact type; rows equal in all are alike). Reviewers and the recipient
+    // read it, and the recipient may be the operator's accomplice.
+    const fileOrder = shape.kind === 'aggregate' ? aliases.slice(names.length) : aliases.slice(0, names.length);
+    // One run: the rows in the file's order (DuckDB keeps insertion order), one past the cap to see it.
     // SECURITY: the checked rows live in the connection's own temp catalog under an unguessable
     // name until the snapshot is written: tenant SQL can neither name nor replace them.
-    await connection.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM (${plan.answerSql}) AS __q(${aliases.join(', ')}) LIMIT ${maxRows + 1}`);
+    await connection.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM (${await exportAnswerSql(connection, shape, names.length)}) AS __q(${aliases.join(', ')}) ${fileOrder.length > 0 ? `ORDER BY ${fileOrder.join(', ')}` : ''} LIMIT ${maxRows + 1}`);
     const rowCount = await count(connection, `SELECT count(*) FROM ${table}`);
     // SECURITY: an export cannot fill the disk: its rows are capped.
     if (rowCount > maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${maxRows} rows, the most one export may hold`);
@@ -104,6 +123,26 @@ export async function checkOutput(connection: DuckDBConnection, shape: Exclude<A
     await drop();
     throw error;
   }
+}
+
+/**
+ * The snapshot of an output over personal data whose checks could not be derived (its reviewers
+ * judge it): the query's rows ordered by every column from left to right, and by the text of each
+ * column of a type whose equal values print apart (-0.0 and 0.0), so that only rows that print
+ * alike keep DuckDB's order among them. Why: `checkOutput`'s file order.
+ */
+export async function valueOrderedSql(connection: DuckDBConnection, sql: string): Promise<string> {
+  const prepared = await connection.prepare(sql);
+  let columns: { name: string; type: string }[];
+  try {
+    columns = Array.from({ length: prepared.columnCount }, (_, i) => ({ name: prepared.columnName(i), type: prepared.columnType(i).toString() }));
+  } finally {
+    prepared.destroySync();
+  }
+  // SECURITY: invariant 8: the file's order is a function of what it holds (`checkOutput`).
+  const order = columns.flatMap((c, i) => (EXACT_KEY_TYPE.test(c.type) ? [`__o${i}`] : [`__o${i}`, `CAST(__o${i} AS VARCHAR)`]));
+  // Positional aliases: two columns of one name stay two columns (the snapshot writer refuses them by name).
+  return `SELECT ${columns.map((c, i) => `__o${i} AS ${quoteIdentifier(c.name)}`).join(', ')} FROM (${sql}) AS __q(${columns.map((_, i) => `__o${i}`).join(', ')}) ORDER BY ${order.join(', ')}`;
 }
 
 async function count(connection: DuckDBConnection, sql: string): Promise<number> {

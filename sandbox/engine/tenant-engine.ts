@@ -9,7 +9,7 @@ import { AnswerHistory, type CellShows, type DifferencingPair as AnswerPair } fr
 import { answerShape, containsClass, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { cellEntities, forEachCell, forEachRowGroup, personalLabels } from '../disclosure/cell-entities.js';
 import { checkedAnswer, type AnsweredGroup } from '../disclosure/check-answer.js';
-import { checkOutput } from '../disclosure/review-output.js';
+import { checkOutput, valueOrderedSql } from '../disclosure/review-output.js';
 import type { OutputFindings } from '../disclosure/output-findings.js';
 import { DISCOVERY_HINT, discoveryStatement, INFORMATION_SCHEMA_HINT, readParseJson, rewriteInformationSchema, type SerializedSql } from '../gate/discovery-statement.js';
 import { checkQuery } from '../gate/gate.js';
@@ -268,7 +268,8 @@ export class TenantEngine {
         let streamed = 0;
         let names: string[] = [];
         const snapshot = withDeadline(connection, env, options, async () => {
-          const result = await connection.stream(checked?.snapshotSql ?? decision.canonicalSql);
+          // An output over personal data whose checks could not be derived is ordered by its values too (`valueOrderedSql`).
+          const result = await connection.stream(checked?.snapshotSql ?? (shape ? await valueOrderedSql(connection, decision.canonicalSql) : decision.canonicalSql));
           const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
           names = columns.map((c) => c.name);
           async function* chunks(): AsyncIterable<DuckDBDataChunk> {

@@ -18,7 +18,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fourWithSeven, knownAs, knownPerson, paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
-import type { TestApp } from '../helpers/test-app.js';
+import { expectStatus } from '../helpers/expect-status.js';
+import { SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 import { operatorSight } from '../helpers/two-worlds.js';
 
 let t: TestApp;
@@ -121,16 +122,50 @@ describe('stopped by the eleventh pass', () => {
     expect(zeros.yes).toEqual(zeros.no);
   });
 
-  it('STOPPED: an unordered export snapshot keeps DuckDB\'s first-met order, but the operator sees no digest and no row count of it: the tenth pass\'s order oracle exported looks the same', async () => {
+  it('was a hole (an export file is ordered by what it holds, see below): an unordered export snapshot kept DuckDB\'s first-met order, which its reviewers and recipient (the operator\'s accomplice, say) read: the tenth pass\'s order oracle, exported', async () => {
+    // The operator sees no digest and no row count of a snapshot; the supervisor's preview (and the
+    // recipient's file) showed the rows in the order DuckDB met them.
+    // Seen: preview [['四区'], ['一区']] (yes: person 7's early rows passed) against [['一区'], ['四区']] (no).
     const [three, four] = [await knownPerson(3), await knownPerson(4)];
+    const reviewed = async (sql: string) => {
+      const id = expectStatus(await t.call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team p11', format: 'csv' }), 201).json().id;
+      const detail = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/exports/${id}`), 200).json();
+      return { preview: detail.preview, snapshotSha256: detail.snapshotSha256 };
+    };
     for (const sql of [
       async (x: number) => `SELECT district FROM pay WHERE district IN ('一区', '四区') AND mobile NOT IN ('${three.mobile}', '${four.mobile}') AND (NOT (${await person7()}) OR amount > ${x}) GROUP BY district`,
       async (x: number) => `SELECT DISTINCT district FROM pay WHERE district IN ('一区', '四区') AND mobile NOT IN ('${three.mobile}', '${four.mobile}') AND (NOT (${await person7()}) OR amount > ${x})`,
+      async (x: number) => `SELECT district FROM pay WHERE district IN ('一区', '四区') AND mobile NOT IN ('${three.mobile}', '${four.mobile}') AND (NOT (${await person7()}) OR amount > ${x}) GROUP BY district LIMIT 1`,
     ]) {
-      const yes = await exportSeen(await sql(145));
-      const no = await exportSeen(await sql(149));
-      expect(yes.snapshotSha256).toBeNull();
-      expect(yes).toEqual(no);
+      const yesSeen = await exportSeen(await sql(145));
+      expect(yesSeen.snapshotSha256).toBeNull();
+      expect(yesSeen).toEqual(await exportSeen(await sql(149)));
+      const yes = await reviewed(await sql(145));
+      expect(yes.preview.rows[0]).toEqual(['一区']);
+      // SAFE: the reviewers' preview and the file are the same in both worlds.
+      expect(yes).toEqual(await reviewed(await sql(149)));
     }
+  });
+
+  it('an export file is ordered by what it holds: an aggregate by its keys (its ORDER BY chooses only what a LIMIT keeps), a row-level file by its columns, whatever order the rows were loaded in', async () => {
+    // A file in the query's order would keep a cell that suppression later withholds at the place
+    // its value gave it (二区's dominated sum, last in ORDER BY s); one in load order (person by
+    // person) would place each row where its person lies in the source.
+    const preview = async (sql: string) => {
+      const id = expectStatus(await t.call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team p11', format: 'csv' }), 201).json().id;
+      return expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/exports/${id}`), 200).json().preview.rows as unknown[][];
+    };
+    const sorted = (values: unknown[]) => [...values].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+    const bySum = await preview(`SELECT district, sum(amount) AS s FROM pay GROUP BY district ORDER BY s DESC`);
+    expect(bySum.map((r) => r[0])).toEqual(sorted(bySum.map((r) => r[0])));
+    const top = await preview(`SELECT district, count(*) AS n FROM pay WHERE district <> '孤岛区' GROUP BY district ORDER BY district DESC LIMIT 2`);
+    expect(top.map((r) => r[0])).toEqual(['二区', '四区']);
+    // Checkable (quasi-identifiers only) and not (amount beside them): both by their columns.
+    const years = (await preview(`SELECT id_card_birth_year AS y FROM pay WHERE district = '三区'`)).map((r) => Number(r[0]));
+    expect(years.length).toBeGreaterThan(1);
+    expect(years).toEqual([...years].sort((a, b) => a - b));
+    const amounts = (await preview(`SELECT district, amount FROM pay WHERE district = '三区' AND amount < 103`)).map((r) => Number(r[1]));
+    expect(amounts.length).toBeGreaterThan(1);
+    expect(amounts).toEqual([...amounts].sort((a, b) => a - b));
   });
 });

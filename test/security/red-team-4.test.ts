@@ -147,16 +147,16 @@ describe('attacks on prod answers and exports (fourth pass)', () => {
     expect((await seen(plain(20_000_000))).body.rows).toEqual((await seen(oracle(person, 20_000_000))).body.rows);
   });
 
-  it('STOPPED: an export grouped on keys DuckDB holds equal (-0.0 and 0.0, NaN and -NaN) has one row per group, measured as that group', async () => {
-    // Person 7's birth year gets -0.0 (or -NaN), everyone else 0.0 (or NaN): GROUP BY and the
-    // checks' join (IS NOT DISTINCT FROM) agree that they are one group of 100 people.
+  it('STOPPED: an export grouped on keys DuckDB holds equal (-0.0 and 0.0, NaN and -NaN) is not checked but reviewed: the group would print its first row\'s key', async () => {
+    // Person 7's birth year gets -0.0 (or -NaN), everyone else 0.0 (or NaN): one group of 100 people
+    // for GROUP BY, whose key in the file was the first row's (0 or -0), read by the recipient. Since
+    // the export checks refuse keys of such types (as prod answers do), reviewers judge it; decided by
+    // the type, the same whatever the rows.
     const person = await knownPerson(7);
     for (const [minus, plus] of [['-0.0', '0.0'], ["'-NaN'", "'NaN'"]]) {
       const e = await createExport(`SELECT CASE WHEN id_card_birth_year = ${person.year} THEN ${minus}::DOUBLE ELSE ${plus}::DOUBLE END AS k, sum(amount) AS total FROM pay WHERE district = '四区' GROUP BY k`);
-      const small = e.checks.filter((c: CheckBody) => c.status === 'fail');
-      expect(small, JSON.stringify(e.checks)).toEqual([]);
-      await release(e.id);
-      expect(await downloaded(e.id)).toHaveLength(1);
+      expect(e.outcome).toBe('review');
+      expect(e.checks.find((c: CheckBody) => c.name === 'person-level')?.reason).toMatch(/grouping by a value of type DOUBLE cannot be checked/);
     }
   });
 

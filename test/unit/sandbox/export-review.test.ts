@@ -15,7 +15,8 @@ import { payShape } from '../../helpers/granted-shape.js';
 const PRIVACY = { personal: true, entity: true, identifiers: [], quasi: ['district', 'grp', 'yr', 'tags', 'iv'] };
 // 2,100 payments of 300 people (7 each). Person p: district p % 5 (the fifth NULL, 60 people each);
 // grp NULL, NaN, -0.0 or 0.0 by p % 4 (-0.0 and 0.0 are one group); birth year 1980 + p % 23;
-// tags [NULL] or ['x']; an interval of 1 month or 30 days (one group: equal intervals).
+// tags [NULL] or ['x']; an interval of 1 month or 30 days (one group: equal intervals). Keys of the
+// last three print apart while DuckDB holds them equal: such outputs are not checked.
 const PAYMENTS = `SELECT range AS i, range // 7 AS p, ['a', 'b', 'c', 'd', NULL][1 + (range // 7) % 5] AS district,
   CASE (range // 7) % 4 WHEN 0 THEN NULL WHEN 1 THEN 'NaN'::DOUBLE WHEN 2 THEN -0.0::DOUBLE ELSE 0.0::DOUBLE END AS grp,
   1980 + (range // 7) % 23 AS yr, [CASE WHEN (range // 7) % 3 = 0 THEN NULL ELSE 'x' END] AS tags,
@@ -85,35 +86,34 @@ describe('export checks on the snapshot\'s own rows', () => {
     }
   });
 
-  it('matches NULL keys to the NULL group and NaN keys to the NaN group; -0.0 and 0.0 are one group', async () => {
-    const output = await checked('SELECT grp, district, count(*) AS n, sum(amount) AS total FROM pay GROUP BY grp, district');
+  it('matches NULL keys to the NULL group', async () => {
+    const output = await checked('SELECT yr, district, count(*) AS n, sum(amount) AS total FROM pay WHERE yr < 1983 GROUP BY yr, district');
     try {
-      const { rows, people } = await snapshotAndPeople(output, 'SELECT grp, district, count(DISTINCT p) FROM pay GROUP BY ALL');
+      const { rows, people } = await snapshotAndPeople(output, 'SELECT yr, district, count(DISTINCT p) FROM pay WHERE yr < 1983 GROUP BY ALL');
       expect(rows).toHaveLength(15);
+      expect(rows.some((row) => row[1] === null)).toBe(true);
       expect(output.findings.entities).toEqual(rows.map((row) => people.get(JSON.stringify(row.slice(0, 2)))));
-      expect(output.findings.kind === 'aggregate' && output.findings.small).toEqual([]);
     } finally {
       await output.drop();
     }
-    // A NULL group of 6 people is small; nothing else is (NULL is not matched to another group).
-    const narrow = await checked('SELECT grp, count(*) AS n FROM pay WHERE grp IS NOT NULL OR p < 24 GROUP BY grp ORDER BY grp NULLS FIRST');
+    // A NULL group of 4 people is small; nothing else is (NULL is not matched to another group).
+    // The file is ordered by its keys, NULL last.
+    const narrow = await checked('SELECT district, count(*) AS n FROM pay WHERE district IS NOT NULL OR p < 24 GROUP BY district ORDER BY district NULLS FIRST');
     try {
-      expect(narrow.findings).toMatchObject({ kind: 'aggregate', entities: [6, 150, 75], small: [0] });
+      expect(narrow.findings).toMatchObject({ kind: 'aggregate', entities: [60, 60, 60, 60, 4], small: [4] });
     } finally {
       await narrow.drop();
     }
   });
 
-  it('matches list keys with NULL inside, and intervals equal in DuckDB that print apart', async () => {
-    const lists = await checked('SELECT tags, count(*) AS n FROM pay GROUP BY tags');
-    const intervals = await checked('SELECT iv, count(*) AS n FROM pay GROUP BY iv');
-    try {
-      expect([...lists.findings.entities].sort()).toEqual([100, 200]);
-      expect(intervals.findings.entities).toEqual([300]);
-    } finally {
-      await lists.drop();
-      await intervals.drop();
+  it('does not check keys of a type whose equal values print apart (DOUBLE -0.0 and 0.0, lists, intervals): decided by the type, not the rows', async () => {
+    const before = await tempTables();
+    for (const sql of ['SELECT grp, count(*) AS n FROM pay GROUP BY grp', 'SELECT tags, count(*) AS n FROM pay GROUP BY tags', 'SELECT iv, count(*) AS n FROM pay GROUP BY iv']) {
+      tables += 1;
+      const outcome = await checkOutput(connection, await shapeOf(sql), DEFAULT_DISCLOSURE_RULES, `export_review_${tables}`, 100_000);
+      expect(outcome).toEqual({ uncheckable: expect.stringMatching(/^grouping by a value of type (DOUBLE|VARCHAR\[\]|INTERVAL) cannot be checked/) });
     }
+    expect(await tempTables()).toBe(before);
   });
 
   it('finds each cell\'s entities by the row of the same keys, NULL keys included', async () => {
@@ -124,21 +124,24 @@ describe('export checks on the snapshot\'s own rows', () => {
       const members: CellEntity[] = [];
       for await (const chunk of cellEntities(connection, shape as Extract<AnswerShape, { kind: 'aggregate' }>, output.table, ['district', 'n'], ['pay'])) members.push(...(chunk.getRows() as CellEntity[]));
       expect(members).toHaveLength(300);
-      // Row 0 is the NULL district: people 4, 9, 14, …
-      expect(members.filter((m) => m[0] === 0).map((m) => m[3]).sort()).toEqual(Array.from({ length: 60 }, (_, i) => `person-${4 + 5 * i}`).sort());
+      // Row 4 is the NULL district (the file is ordered by its keys, NULL last): people 4, 9, 14, …
+      expect(members.filter((m) => m[0] === 4).map((m) => m[3]).sort()).toEqual(Array.from({ length: 60 }, (_, i) => `person-${4 + 5 * i}`).sort());
     } finally {
       await output.drop();
     }
   });
 
-  it('keeps the query\'s own order', async () => {
-    const output = await checked('SELECT yr, count(*) AS n FROM pay GROUP BY yr ORDER BY yr DESC');
+  it('orders the file by its keys; the query\'s ORDER BY decides only what a LIMIT keeps', async () => {
+    const whole = await checked('SELECT yr, count(*) AS n FROM pay GROUP BY yr ORDER BY n DESC, yr DESC');
+    const top = await checked('SELECT yr, count(*) AS n FROM pay GROUP BY yr ORDER BY yr DESC LIMIT 3');
     try {
-      const { rows, people } = await snapshotAndPeople(output, 'SELECT yr, count(DISTINCT p) FROM pay GROUP BY ALL');
-      expect(rows.map((row) => row[0])).toEqual(Array.from({ length: 23 }, (_, i) => String(2002 - i)));
-      expect(output.findings.entities).toEqual(rows.map((row) => people.get(JSON.stringify(row.slice(0, 1)))));
+      const { rows, people } = await snapshotAndPeople(whole, 'SELECT yr, count(DISTINCT p) FROM pay GROUP BY ALL');
+      expect(rows.map((row) => row[0])).toEqual(Array.from({ length: 23 }, (_, i) => String(1980 + i)));
+      expect(whole.findings.entities).toEqual(rows.map((row) => people.get(JSON.stringify(row.slice(0, 1)))));
+      expect((await snapshotAndPeople(top, 'SELECT 1, 1')).rows.map((row) => row[0])).toEqual(['2000', '2001', '2002']);
     } finally {
-      await output.drop();
+      await whole.drop();
+      await top.drop();
     }
   });
 
