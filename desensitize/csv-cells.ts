@@ -1,14 +1,22 @@
 /**
  * CSV injection (OWASP "CSV Injection"): a spreadsheet opening a CSV runs a cell starting with `=`,
- * `+`, `-` or `@` (and, in some versions, a tab or carriage return) as a formula, which can fetch
- * URLs or run commands on the recipient's machine. Such a cell is prefixed with a single quote, which
- * Excel and WPS show as text. Applied to text cells only: a cell of a numeric column (`-3`, `1e5`)
- * is a number to the spreadsheet, never a formula, and stays as it is.
+ * `+`, `-` or `@` (and, in some versions, a tab, carriage return or line feed) as a formula, which can
+ * fetch URLs or run commands on the recipient's machine. Such a cell is prefixed with a single quote,
+ * which Excel and WPS show as text. So is every such character that follows a `,` or `;` inside a
+ * cell: where `;` is the list separator (European locales), Excel and WPS split the line there, and
+ * a quoted CSV field does not stop it (red-team pass 14b: `a;=HYPERLINK(...)` became a formula
+ * cell). Applied to text cells only: a cell of a numeric column (`-3`, `1e5`) is a number to the
+ * spreadsheet, never a formula, and stays as it is. `restoreCsvCell` undoes it (for `trace`).
  */
-const FORMULA_START = /^[=+\-@\t\r]/;
+const FORMULA_START = /(^|[;,])(?=[=+\-@\t\r\n])/g;
 
 export function neutralizeCsvCell(value: string): string {
-  return FORMULA_START.test(value) ? `'${value}` : value;
+  return value.replace(FORMULA_START, "$1'");
+}
+
+/** The cell as it was before `neutralizeCsvCell`. */
+export function restoreCsvCell(value: string): string {
+  return value.replace(/(^|[;,])'(?=[=+\-@\t\r\n])/g, '$1');
 }
 
 /**
@@ -16,5 +24,5 @@ export function neutralizeCsvCell(value: string): string {
  * string literals keep backslashes as they are).
  */
 export function neutralizeCsvCellSql(textExpression: string): string {
-  return `CASE WHEN regexp_matches(${textExpression}, '^[=+\\-@\\t\\r]') THEN '''' || ${textExpression} ELSE ${textExpression} END`;
+  return `regexp_replace(${textExpression}, '(^|[;,])([=+\\-@\\t\\r\\n])', '\\1''\\2', 'g')`;
 }

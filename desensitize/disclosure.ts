@@ -135,7 +135,7 @@ export function ruleReason(rule: CellRule, count: number, rules: DisclosureRules
     case 'threshold': return `${cells} describe fewer than ${rules.minEntities} people or enterprises, or differ from their group or another cell of their row by fewer than ${rules.minEntities}`;
     case 'dominance': return `in ${cells} the ${rules.dominanceN} largest contributors make up more than ${Math.round(rules.dominanceK * 100)}% of the total`;
     case 'p-ratio': return `in ${cells} the other contributors add up to less than ${Math.round(rules.pRatio * 100)}% of the largest one`;
-    case 'single-value': return `${cells} would show one person's own value (a minimum, maximum, median or mode)`;
+    case 'single-value': return `${cells} would show one person's own value (a minimum, maximum, median or mode, or a spread one person's deviation can make up)`;
   }
 }
 

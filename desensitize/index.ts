@@ -27,7 +27,7 @@ export { twinSql, type TwinColumn } from './twin.js';
 export { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
 export { checkPolicyFit, fittingRules, ruleKeyOf, typeClassOf, TYPE_CLASSES, type FitColumn, type PolicyMisfit, type TypeClass } from './policy-fit.js';
 export { previewPlan, PREVIEW_ROWS, type PreviewColumn, type PreviewPlan } from './policy-preview.js';
-export { neutralizeCsvCell, neutralizeCsvCellSql } from './csv-cells.js';
+export { neutralizeCsvCell, neutralizeCsvCellSql, restoreCsvCell } from './csv-cells.js';
 export {
   isJoinKind, joinKeysSql, layoutPopulation, planTwins, roundCount, roundRate, JOIN_KINDS,
   type JoinKind, type KeyedDataset, type KeyLink, type KeyProfile, type RowsPerKeyBucket, type TwinKeyPlan, type TwinPlan,

@@ -10,6 +10,9 @@ export function createApplicantService(deps: { store: ControlStore; directory: O
     async create(actor: AuditActor, input: CreateApplicant): Promise<ApplicantRecord> {
       return deps.store.mutate(async (tx) => {
         if (await tx.reader.getApplicant(input.id)) throw new DomainError('APP_ERR_ALREADY_EXISTS', `applicant ${input.id} already exists`);
+        // SECURITY: invariant 4: an org id names one organization. An applicant under a tenant's id
+        // would make that operating entity the recipient of its own exports (red-team pass 14b).
+        if (await tx.reader.getTenant(input.id)) throw new DomainError('APP_ERR_ALREADY_EXISTS', `${input.id} is the id of a licensed operating entity (tenant): an org id names one organization`);
         const record: ApplicantRecord = { ...input, createdAt: deps.now().toISOString() };
         await tx.insertApplicant(record);
         await tx.appendAudit({ actor, action: 'applicant.create', target: `applicant:${input.id}`, details: { name: input.name } });

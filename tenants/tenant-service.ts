@@ -88,6 +88,9 @@ export function createTenantService(deps: TenantServiceDeps) {
         if (await tx.reader.getTenant(input.id)) {
           throw new DomainError('TNT_ERR_ALREADY_EXISTS', `tenant ${input.id} already exists (ids of revoked tenants are never reused)`);
         }
+        // SECURITY: invariant 4: an org id names one organization: a tenant under an applicant's id
+        // would receive, as that applicant, the exports addressed to it.
+        if (await tx.reader.getApplicant(input.id)) throw new DomainError('TNT_ERR_ALREADY_EXISTS', `${input.id} is the id of a registered application entity (applicant): an org id names one organization`);
         const ts = deps.now().toISOString();
         const created: TenantRecord = { ...input, status: 'active', createdAt: ts, updatedAt: ts };
         await tx.insertTenant(created);

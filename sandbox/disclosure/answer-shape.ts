@@ -108,6 +108,11 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   // the order the rows were loaded in, so it can pin others' values without naming their column
   // (`rowid % 50 = 0` for "paid exactly 100"), and the companions, which read each personal table
   // through a subquery, would not bind it to the same rows.
+  // SECURITY: invariant 8: an aggregate's own ORDER BY decides the order its values are combined in,
+  // and floating-point arithmetic rounds by that order: `var_pop(amount ORDER BY <one person's rows
+  // first>, amount)` beside `var_pop(amount ORDER BY amount)` differed in the last digits exactly when
+  // that person matched, the same rows in both cells (red-team pass 14a).
+  if (ordersAggregates(node)) return uncheckable('ORDER BY inside an aggregate over personal data cannot be checked: the order its values are combined in can change the last digits of the result; leave it out');
   if (refersToRowid(node)) return uncheckable('rowid over personal data cannot be checked: it numbers rows by their place in the table; use the table\'s own columns');
   if (joinsByNames(asObj(node.from_table))) return uncheckable('NATURAL and USING joins over personal data cannot be checked: join ON the columns by name');
   // SECURITY: invariant 8: every row the answer counts must carry a person. A personal table on the
@@ -335,6 +340,15 @@ export function containsClass(value: Json | undefined, nodeClass: string): boole
   let found = false;
   walk(value, (node) => {
     if (node.class === nodeClass) found = true;
+  });
+  return found;
+}
+
+/** Whether any function call of the query has an ORDER BY of its own (`agg(x ORDER BY y)`, WITHIN GROUP). */
+function ordersAggregates(node: Obj): boolean {
+  let found = false;
+  walk(node, (child) => {
+    if (child.class === 'FUNCTION' && ((asObj(child.order_bys)?.orders as Json[] | undefined)?.length ?? 0) > 0) found = true;
   });
   return found;
 }

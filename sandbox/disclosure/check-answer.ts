@@ -52,7 +52,8 @@ export interface AnsweredGroup {
 
 type Obj = Record<string, Json>;
 /** Reads an answer: with the caller's caps, or `whole` (every row, up to the check's own bound; `truncated` then means past it). */
-type Run = (sql: string, whole?: boolean) => Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }>;
+/** Reads an answer whole, up to the engine's bound for answers limited after their checks (`truncated` past it). */
+type Run = (sql: string) => Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }>;
 
 /** The caller's caps on what an answer shows. */
 export interface AnswerCaps {
@@ -74,11 +75,10 @@ export const EXACT_KEY_TYPE = /^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT
 export const MAX_COMPANION_GROUPS = 2_000_000;
 
 /**
- * Runs the answer of a checkable shape and its companions. `runAnswer` reads the answer with the
- * caller's row and byte caps (`caps`), or whole when it is ordered or row-level: such an answer is
- * limited (its LIMIT and OFFSET, then the caps) only after the checks withheld what they withhold,
- * so a withheld row never takes a place in the order or counts towards `truncated`. The companions
- * are read here in full.
+ * Runs the answer of a checkable shape and its companions. `runAnswer` reads the answer whole; it is
+ * limited (its LIMIT and OFFSET, then the caller's row and byte caps, `caps`) only after the checks
+ * withheld what they withhold, so a withheld row never takes a place in the order or counts towards
+ * `truncated`. The companions are read here in full.
  */
 export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, rules: DisclosureRules, runAnswer: Run, caps: AnswerCaps): Promise<CheckedRows> {
   if (shape.kind === 'rows' && shape.identifiers.length > 0) {
@@ -99,7 +99,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     // the same whether any row was left out: a refusal (or a count) when one person's row joined the
     // answer said whether that person matched the query.
     const shown = answer.rows.filter((row) => companions.every((stats) => Number(stats.get(keyOf(row, width))?.[0] ?? 0) >= rules.k));
-    const { rows, truncated } = limited(shown, window, caps, answer.truncated);
+    const { rows, truncated } = limited(shown, window, caps);
     // For the differencing history: the rows shown, and those left out (rows past LIMIT or the caps are neither).
     const onScreen = new Set(rows.map((row) => keyOf(row, width)));
     const passed = new Set(shown.map((row) => keyOf(row, width)));
@@ -164,7 +164,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     answered.push({ key: m.key, rowShown: true, shown: aggregateColumns.filter((c) => m.row[c] !== null), withheld: [...nulled[index]!] });
   });
   // SECURITY: invariant 8: LIMIT, OFFSET and the caps take the rows that passed, in their order.
-  const { rows, truncated } = limited(passing, window, caps, answer.truncated);
+  const { rows, truncated } = limited(passing, window, caps);
   const onScreen = new Set(rows);
   const added = secondary.rows.length + secondary.cells.length;
   const reasons: string[] = [];
@@ -183,12 +183,10 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
 }
 
 /**
- * The rows an answer shows: for an answer read whole, its OFFSET and LIMIT and then the
- * caller's caps, over the rows that passed the checks (bytes counted as `readCapped` counts them);
- * otherwise the rows as read (already capped).
+ * The rows an answer shows: its OFFSET and LIMIT and then the caller's caps, over the rows that
+ * passed the checks (bytes counted as `readCapped` counts them).
  */
-function limited(rows: unknown[][], window: LimitWindow | undefined, caps: AnswerCaps, readTruncated: boolean): { rows: unknown[][]; truncated: boolean } {
-  if (!window) return { rows, truncated: readTruncated };
+function limited(rows: unknown[][], window: LimitWindow, caps: AnswerCaps): { rows: unknown[][]; truncated: boolean } {
   const slice = rows.slice(window.offset, window.limit === null ? undefined : window.offset + window.limit);
   const kept: unknown[][] = [];
   let bytes = 0;
@@ -217,11 +215,10 @@ export function cellStats(stats: number[], index: number, summable: boolean): Ce
 async function measure(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, runAnswer: Run) {
   const keys = keysOf(shape);
   const plan = await companionPlan(connection, shape);
-  // An ordered or row-level prod answer is read whole: it is limited after the checks (`limited`).
-  const whole = plan.window !== undefined;
-  const answer = await runAnswer(plan.shownSql, whole);
+  // A prod answer is read whole: it is limited after the checks (`limited`).
+  const answer = await runAnswer(plan.shownSql);
   // SECURITY: fail closed: an answer too large to read whole cannot be limited after its checks.
-  if (whole && answer.truncated) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer is too large to check whole before it is limited: narrow it');
+  if (answer.truncated) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer is too large to check whole before it is limited: narrow it');
   const width = answer.columns.length - keys.length;
   // SECURITY: invariant 8: a group (or DISTINCT row) prints the value of the first row DuckDB met
   // in it; values it holds equal but prints apart (INTERVAL '30 days' and '1 month') then show
@@ -342,11 +339,11 @@ export interface CompanionPlan {
   companions: { statsSql: string; populationSql: string }[];
   /** A FROM with a join: the count of rows carrying personal rows, and of distinct combinations of them. */
   repeatedRowsSql?: string | undefined;
-  /** Ordered and row-level answers: read whole (`shownSql` has no LIMIT or OFFSET), limited and capped after the checks. */
-  window?: LimitWindow | undefined;
+  /** The answer's OFFSET and LIMIT: `shownSql` has none (it is read whole), they apply after the checks, and then the caps. */
+  window: LimitWindow;
 }
 
-/** An ordered answer's OFFSET and LIMIT (null: none), applied to the rows that passed the checks. */
+/** An answer's OFFSET and LIMIT (null: none), applied to the rows that passed the checks. */
 interface LimitWindow {
   offset: number;
   limit: number | null;
@@ -375,11 +372,12 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   const answer = withKeys(shape);
   const keyCount = keysOf(shape).length;
   const modifiers = (answer.modifiers as Obj[] | undefined) ?? [];
-  // SECURITY: invariant 8: an ordered prod answer is read without its LIMIT and OFFSET, which apply
-  // after the checks: otherwise a withheld row takes a place in the order, and "ORDER BY a LIMIT 1"
-  // against "ORDER BY a DESC LIMIT 1" ranks one person's hidden value against a shown one.
-  const ordered = modifiers.some((m) => m.type === 'ORDER_MODIFIER');
-  const limits = ordered ? modifiers.filter((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER') : [];
+  // SECURITY: invariant 8: a prod answer is read without its LIMIT and OFFSET, which apply after the
+  // checks: otherwise a withheld row takes a place in the order, and "ORDER BY a LIMIT 1" against
+  // "ORDER BY a DESC LIMIT 1" ranks one person's hidden value against a shown one. Unordered ones
+  // too, since they are ordered by their keys: a one-person group keyed '0' came first and filled the
+  // place an OFFSET 1 skipped, unseen by the checks and the history (red-team pass 14a).
+  const limits = modifiers.filter((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
   let shown = limits.length > 0 ? modifiers.filter((m) => !limits.includes(m)) : modifiers;
   // SECURITY: invariant 8: an unordered prod answer is shown in the order of its keys: DuckDB lists
   // groups (and DISTINCT rows) in the order it first meets them, so the order of two large groups
@@ -401,9 +399,9 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   const repeatedRowsSql = repeated.length > 0 ? rest.shift()! : undefined;
   const inners = rest.slice(0, shape.personal.length);
   const atomsInners = rest.slice(shape.personal.length);
-  // SECURITY: invariant 8: row-level answers are read whole too: their caps (and `truncated`) apply to
-  // the rows shown, else "truncated, no rows" said that a left-out row took the only place.
-  return { answerSql: answerSql!, shownSql, repeatedRowsSql, companions: inners.map((inner, i) => companionSql(shape, inner!, atomsInners[i])), window: ordered || shape.kind === 'rows' ? limitWindow(limits) : undefined };
+  // SECURITY: invariant 8: every prod answer is read whole: its caps (and `truncated`) apply to the
+  // rows shown, else "truncated, no rows" said that a left-out row took the only place.
+  return { answerSql: answerSql!, shownSql, repeatedRowsSql, companions: inners.map((inner, i) => companionSql(shape, inner!, atomsInners[i])), window: limitWindow(limits) };
 }
 
 /**
@@ -452,7 +450,7 @@ function orderedAlso(modifiers: Obj[], orders: Obj[]): Obj[] {
   return firstLimit < 0 ? [...modifiers, order] : [...modifiers.slice(0, firstLimit), order, ...modifiers.slice(firstLimit)];
 }
 
-/** The constant OFFSET and LIMIT of an ordered answer's LIMIT modifiers (anything else is uncheckable). */
+/** The constant OFFSET and LIMIT of an answer's LIMIT modifiers (anything else is uncheckable). */
 function limitWindow(limits: Obj[]): LimitWindow {
   const window: LimitWindow = { offset: 0, limit: null };
   for (const modifier of limits) {
@@ -472,7 +470,7 @@ function constantCount(expr: Json | undefined): number | null {
   const node = expr as Obj;
   const value = (node.value as Obj | undefined)?.value;
   const count = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (node.class !== 'CONSTANT' || !Number.isSafeInteger(count) || count < 0) throw new DomainError('DSC_ERR_UNCHECKABLE', 'LIMIT and OFFSET over personal data must be whole numbers when the answer is ordered');
+  if (node.class !== 'CONSTANT' || !Number.isSafeInteger(count) || count < 0) throw new DomainError('DSC_ERR_UNCHECKABLE', 'LIMIT and OFFSET over personal data must be whole numbers');
   return count;
 }
 
@@ -825,9 +823,16 @@ function clone(value: Json | undefined): Json {
 }
 
 
-const ONE_PERSON_AGGREGATES = new Set(['min', 'max', 'median', 'quantile', 'quantile_cont', 'quantile_disc', 'mode']);
+/**
+ * Aggregates whose cell can be one person's own value: a minimum, maximum, median, quantile or mode,
+ * a median absolute deviation (one person's distance from the median), and a spread (stddev,
+ * variance), which one person's deviation can make up almost alone: dominance over squared
+ * deviations is not computed, and dominance over the values does not see an outlier below a crowd
+ * (red-team pass 14a: var_samp showed 二区's dominant payer whose sum was withheld).
+ */
+const ONE_PERSON_AGGREGATES = new Set(['min', 'max', 'median', 'quantile', 'quantile_cont', 'quantile_disc', 'mode', 'mad', 'stddev', 'stddev_pop', 'stddev_samp', 'variance', 'var_pop', 'var_samp']);
 
-/** Per aggregate, whether its cell is one person's own value (a minimum, maximum, median or mode). */
+/** Per aggregate, whether its cell can be one person's own value (`ONE_PERSON_AGGREGATES`). */
 export function onePersonAggregates(shape: Extract<AnswerShape, { kind: 'aggregate' }>): boolean[] {
   return shape.aggregates.map((aggregate) => ONE_PERSON_AGGREGATES.has(String((aggregate.node as Obj).function_name).toLowerCase()));
 }

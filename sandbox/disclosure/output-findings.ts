@@ -70,7 +70,7 @@ export function outputChecks(findings: OutputFindings, rules: DisclosureRules): 
   check('cell-threshold', { cells: findings.threshold }, 'fail', ruleReason('threshold', findings.threshold.length, rules), 'every filtered cell describes enough people or enterprises');
   check('dominance', { cells: findings.dominance }, 'fail', ruleReason('dominance', findings.dominance.length, rules), `no cell is dominated by its ${rules.dominanceN} largest contributors`);
   check('p-ratio', { cells: findings.pRatio }, 'fail', ruleReason('p-ratio', findings.pRatio.length, rules), 'no cell lets a contributor estimate another closely');
-  check('single-values', { cells: findings.singleValues }, 'review', `${findings.singleValues.length} cells are a minimum, maximum, median or mode: one person's own value`, 'no cell is one person\'s own value');
+  check('single-values', { cells: findings.singleValues }, 'review', `${findings.singleValues.length} cells are a minimum, maximum, median or mode (one person's own value), or a spread one person's deviation can make up`, 'no cell is one person\'s own value');
   check('zeros', { cells: findings.zeros }, 'review', `${findings.zeros.length} cells are zero, which says that nobody in a group has a property`, 'no zero cells');
   return checks;
 }

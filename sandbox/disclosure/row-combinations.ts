@@ -53,10 +53,8 @@ export interface ComparedMeasures {
 
 /**
  * The measures of an aggregate answer compared within a row: every aggregate but those whose cell
- * is one person's own value (`onePerson`: a minimum, maximum, median or mode, never shown). A spread
- * is not a sum of what each person adds, but two spreads over the same people except a few differ
- * by those few (`stddev(amount)` beside the same FILTERed to leave one person's rows out): it is
- * compared on the rows each person adds.
+ * can be one person's own value (`onePerson`: a minimum, maximum, median or mode, or a spread; never
+ * shown in prod, reviewed in exports).
  */
 export function rowMeasures(shape: Aggregate, measureOf: number[], onePerson: readonly boolean[]): ComparedMeasures {
   // SECURITY: invariant 8: by the aggregates shown, not by the measure's first aggregate: a count

@@ -175,8 +175,9 @@ export async function deliverSnapshot(dir: string, format: ExportFormat, fingerp
 
 /**
  * CSV as UTF-8 with a BOM, CRLF, quoting where needed (DuckDB's CSV writer), and every text cell that
- * a spreadsheet would read as a formula (starting with = + - @, or a tab or carriage return)
- * prefixed with a single quote (OWASP's CSV injection advice): the file is opened by people, in
+ * a spreadsheet would read as a formula (starting with = + - @, or a tab, carriage return or line
+ * feed, also after a `;` or `,` inside the cell: `csv-cells.ts`) prefixed with a single quote (OWASP's
+ * CSV injection advice): the file is opened by people, in
  * Excel or WPS. Cells of numeric columns are numbers to a spreadsheet, never formulas, and stay as
  * they are. DuckDB writes the rows: a JavaScript loop took 13.7 s to package 500k rows, this 4.2 s
  * (approval included, on a loaded 2-core machine; docs/exports.md).

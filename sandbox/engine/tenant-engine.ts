@@ -74,8 +74,8 @@ export interface AnswerPairs {
   pairs: AnswerPair[];
 }
 
-/** What an ordered prod answer over personal data may read whole, to be limited after its checks (past it: uncheckable). */
-const ORDERED_ANSWER_CAPS = { maxRows: 2_000_000, maxBytes: 512 * 1024 ** 2 };
+/** What a prod answer over personal data may read whole, to be limited after its checks (past it: uncheckable). */
+const WHOLE_ANSWER_CAPS = { maxRows: 2_000_000, maxBytes: 512 * 1024 ** 2 };
 /** Units of an output column's name kept in a differencing cell's label (the event bounds labels at 500). */
 const CELL_NAME_UNITS = 200;
 /** (cell, entity) memberships the differencing history keeps per tenant; a larger answer is neither compared nor kept (docs/sandbox.md, known limits). */
@@ -531,7 +531,7 @@ export class TenantEngine {
       // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
       if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
       if (!shape) return await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
-      const { answered, ...checked } = await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql, whole) => readCapped(connection, checkedSql, whole ? { ...options, ...ORDERED_ANSWER_CAPS } : options), options)));
+      const { answered, ...checked } = await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, ...WHOLE_ANSWER_CAPS }), options)));
       if (answered && answered.length > 0) this.rememberAnswer(sql, shape, checked.columns.map((c) => c.name), answered);
       return checked;
     } catch (error) {

@@ -53,10 +53,10 @@ try {
 } catch (error) {
   exitOnSecretFileError(error);
 }
+// Hashed as a stream: a leaked file may be larger than one buffer holds (2 GiB), and is read again only in part.
+const leakedFile = await hashFile(leaked).catch((error: unknown) => fail(`cannot read ${leaked}: ${(error as NodeJS.ErrnoException).code ?? 'unknown error'}`));
 const store = await openDuckDbControlStore({ path: storeFile, clock: () => new Date(), onCallbackError: (error) => process.stderr.write(`${String(error)}\n`) })
   .catch((error: unknown) => fail(`cannot open ${storeFile} to audit the trace (is the server running? stop it first): ${(error as Error).message.split('\n')[0]}`));
-const content = fs.readFileSync(leaked);
-const leakedFile = { name: path.basename(leaked), sha256: createHash('sha256').update(content).digest('hex'), bytes: content.length };
 const actor = { sub: `trace-cli:${safeUserName()}`, role: 'system' as const, org: 'platform' };
 try {
   let report: Awaited<ReturnType<typeof traceLeak>> | undefined;
@@ -83,6 +83,16 @@ try {
   }
 } finally {
   await store.close();
+}
+
+async function hashFile(file: string): Promise<{ name: string; sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of fs.createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { name: path.basename(file), sha256: hash.digest('hex'), bytes };
 }
 
 function safeUserName(): string {

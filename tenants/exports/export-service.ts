@@ -342,20 +342,42 @@ export function createExportService(deps: {
     // No cells and none expected (no personal table, row-level, or already judged by reviewers): nothing to keep.
     if ('missing' in result && recorded?.status !== 'pass') return null;
     if (!('missing' in result) && result.pairs.length === 0) return result.released ? key : null;
+    return sendBack(actor, record, version, now.reason, { name: now.name, status: now.status, was: recorded?.status ?? null });
+  }
+
+  /**
+   * Refuses an approval with EXP_ERR_CHECKS_STALE and sends the export back to its operator
+   * (`changes_requested`, the platform's own review saying why: versions are immutable, and reviews
+   * are shown to the operator), audited as a stale check.
+   */
+  async function sendBack(actor: AuditActor, record: ExportRecord, version: ExportVersionRecord, reason: string, check: { name: string; status: string; was: string | null }): Promise<never> {
     const at = nowIso();
     const updated: ExportRecord = { ...record, status: 'changes_requested', updatedAt: at };
-    // Versions are immutable: the platform's own request for changes tells the operator why (reviews are shown to it).
     const request: ReviewRecord = {
       exportId: record.id, version: version.version, reviewerSub: SYSTEM_ACTOR.sub, reviewerOrg: SYSTEM_ACTOR.org, decision: 'request_changes',
-      comment: `checked again at approval: ${now.reason}`, createdAt: at,
+      comment: `checked again at approval: ${reason}`, createdAt: at,
     };
     await deps.store.mutate(async (tx) => {
       await tx.updateExport(updated);
       await tx.insertExportReview(request);
       // SECURITY: the supervisor sees which cells are too close, and to which of the tenant's own releases.
-      await tx.appendAudit({ actor, action: 'export.check', target: target(record.id), details: { version: version.version, name: now.name, status: now.status, reason: now.reason, stale: true, was: recorded?.status ?? null } });
+      await tx.appendAudit({ actor, action: 'export.check', target: target(record.id), details: { version: version.version, name: check.name, status: check.status, reason, stale: true, was: check.was } });
     });
-    throw new DomainError('EXP_ERR_CHECKS_STALE', `the version's checks are out of date: ${now.reason}. The export went back to its operator for a new version`);
+    throw new DomainError('EXP_ERR_CHECKS_STALE', `the version's checks are out of date: ${reason}. The export went back to its operator for a new version`);
+  }
+
+  /**
+   * Sends the export back when a policy or grant behind the version changed after it was made (a
+   * column hidden since, say): its snapshot was computed under the looser terms, which the same SQL
+   * could no longer read. Packages approved before a change are not recalled (docs/exports.md).
+   */
+  async function assertPolicyUnchanged(actor: AuditActor, record: ExportRecord, version: ExportVersionRecord): Promise<void> {
+    const changed = [...new Set(version.sources.filter((s) => {
+      const verdict = deps.access.verdict(record.tenantId, s, deps.today());
+      return !verdict.ok && verdict.reason === 'changed';
+    }).map((s) => s.dataset))];
+    // SECURITY: invariants 4 and 9: an approval is a release; what a tightened policy now withholds is not released.
+    if (changed.length > 0) await sendBack(actor, record, version, `the policy or grant of ${changed.join(', ')} changed after this version was made`, { name: 'sources', status: 'fail', was: null });
   }
 
   /** Throws when a grant behind the version has ended (e.g. a dataset withdrawn): nothing of it leaves. */
@@ -373,6 +395,11 @@ export function createExportService(deps: {
       // SECURITY: invariant 4: an export goes only to an application entity a supervisor registered.
       if (!(await deps.store.reader.getApplicant(input.recipient))) {
         throw new DomainError('EXP_ERR_RECIPIENT_UNKNOWN', `${input.recipient} is not a registered application entity`);
+      }
+      // SECURITY: invariant 4: never to the exporting tenant itself (ids registered as both before
+      // the directory kept them apart: an org id names one organization).
+      if (input.recipient === tenantId || (await deps.store.reader.getTenant(input.recipient))) {
+        throw new DomainError('EXP_ERR_RECIPIENT_UNKNOWN', `${input.recipient} is an operating entity's id, not an application entity's: results leave the domain only to application entities`);
       }
       const id = `exp-${randomBytes(8).toString('hex')}`;
       let draft: VersionDraft;
@@ -484,6 +511,7 @@ export function createExportService(deps: {
           // SECURITY: invariant 6: nothing of a suspended or revoked tenant is packaged for delivery.
           deps.assertTenantActive(record.tenantId);
           assertGrantsLive(record, version);
+          await assertPolicyUnchanged(actor, record, version);
           released = await release(actor, record, version);
           try {
             packaged = await buildPackage(record, version, [...previous, review]);

@@ -88,7 +88,7 @@ export function buildManifest(input: {
     snapshotSha256: version.snapshot.sha256,
     fingerprint: input.delivered.fingerprint,
     notes: [
-      ...(record.format === 'csv' ? ['UTF-8 with BOM; text cells starting with = + - @ (or a tab or carriage return) are prefixed with \' so that spreadsheets show them as text (CSV injection)'] : []),
+      ...(record.format === 'csv' ? ['UTF-8 with BOM; in text cells, = + - @ (or a tab, carriage return or line feed) at the start or after a ; or , are prefixed with \' so that spreadsheets show them as text (CSV injection)'] : []),
       ...withheldNote(version.mitigation?.withheld ?? null),
     ],
   };

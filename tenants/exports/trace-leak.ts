@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { binomialTailLog10, fingerprintKeys, markAgreement, tokenAgreement, type FingerprintKeys } from '../../desensitize/index.js';
+import { binomialTailLog10, fingerprintKeys, markAgreement, restoreCsvCell, tokenAgreement, type FingerprintKeys } from '../../desensitize/index.js';
 import { exportVersionDirectory, PACKAGE_DIR, readTableText, type TextTable } from '../../sandbox/index.js';
 import { exportFingerprintKey } from '../token-keys.js';
 import { MANIFEST_FILE, ManifestSchema } from './package-builder.js';
@@ -184,8 +184,7 @@ export function cellShare(leaked: TextTable, released: TextTable): { share: numb
 /** A cell as every format writes it: numbers by value, the CSV-injection quote removed, timestamps with a space. */
 function canonicalCell(cell: string | null | undefined): string {
   if (cell === null || cell === undefined) return '';
-  let text = cell.trim();
-  if (/^'[=+\-@\t\r]/.test(text)) text = text.slice(1);
+  const text = restoreCsvCell(cell.trim());
   if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) return String(Number(text));
   const timestamp = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.0+)?Z?$/.exec(text);
   if (timestamp) return `${timestamp[1]} ${timestamp[2]}`;
