@@ -344,6 +344,15 @@ export function containsClass(value: Json | undefined, nodeClass: string): boole
   return found;
 }
 
+/** Whether a LIMIT or OFFSET appears anywhere in a query (its top node, a subquery or a CTE). */
+export function limitsRows(ast: Json): boolean {
+  let found = false;
+  walk(ast, (child) => {
+    if (child.type === 'LIMIT_MODIFIER' || child.type === 'LIMIT_PERCENT_MODIFIER') found = true;
+  });
+  return found;
+}
+
 /** Whether any function call of the query has an ORDER BY of its own (`agg(x ORDER BY y)`, WITHIN GROUP). */
 function ordersAggregates(node: Obj): boolean {
   let found = false;

@@ -51,7 +51,6 @@ export interface AnsweredGroup {
 }
 
 type Obj = Record<string, Json>;
-/** Reads an answer: with the caller's caps, or `whole` (every row, up to the check's own bound; `truncated` then means past it). */
 /** Reads an answer whole, up to the engine's bound for answers limited after their checks (`truncated` past it). */
 type Run = (sql: string) => Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }>;
 
@@ -405,18 +404,17 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
 }
 
 /**
- * The rows an export holds: the answer with its keys appended as `__key<i>` after its `width` output
- * columns. Its own ORDER BY decides only what a LIMIT keeps, with ties broken by the keys (and a
- * row-level output's columns, `ORDER BY 1, 2, ...`); the file's order is the caller's
- * (`checkOutput`), by values alone. Without a LIMIT the ORDER BY is left out: it would order nothing.
+ * The rows an export holds: the answer with its keys appended as `__key<i>` after its output columns,
+ * without its ORDER BY (the file's order is the caller's, `checkOutput`, by values alone). An export
+ * over personal data has no LIMIT or OFFSET (the engine refuses them: the rows they skip would go
+ * unchecked), so its ORDER BY would order nothing.
  */
-export async function exportAnswerSql(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, width: number): Promise<string> {
+export async function exportAnswerSql(connection: DuckDBConnection, shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Promise<string> {
   const answer = withKeys(shape);
   const modifiers = (answer.modifiers as Obj[] | undefined) ?? [];
-  const limited = modifiers.some((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
-  const columns = shape.kind === 'rows' ? Array.from({ length: width }, (_, i) => orderBy({ class: 'CONSTANT', type: 'VALUE_CONSTANT', alias: '', value: { type: { id: 'INTEGER', type_info: null }, is_null: false, value: i + 1 } })) : [];
-  const selected = limited ? orderedAlso(modifiers, [...keyOrders(keysOf(shape).length), ...columns]) : modifiers.filter((m) => m.type !== 'ORDER_MODIFIER');
-  const [sql] = await render(connection, [{ ...answer, modifiers: selected }]);
+  // SECURITY: fail closed: the engine refuses them before this; never applied to unchecked rows.
+  if (modifiers.some((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER')) throw new DomainError('DSC_ERR_UNCHECKABLE', 'LIMIT and OFFSET are not available in an export over personal data');
+  const [sql] = await render(connection, [{ ...answer, modifiers: modifiers.filter((m) => m.type !== 'ORDER_MODIFIER') }]);
   return sql!;
 }
 
@@ -433,11 +431,7 @@ function withKeys(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>): Obj {
 
 /** ORDER BY items for the `count` keys appended as `__key<i>`. */
 function keyOrders(count: number): Obj[] {
-  return Array.from({ length: count }, (_, i) => orderBy({ class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: [`__key${i}`] }));
-}
-
-function orderBy(expression: Obj): Obj {
-  return { type: 'ORDER_DEFAULT', null_order: 'ORDER_DEFAULT', expression };
+  return Array.from({ length: count }, (_, i) => ({ type: 'ORDER_DEFAULT', null_order: 'ORDER_DEFAULT', expression: { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: [`__key${i}`] } }));
 }
 
 /** `modifiers` with `orders` after the items of their ORDER BY, or in an ORDER BY of their own before the first LIMIT. */

@@ -88,7 +88,7 @@ export async function checkOutput(connection: DuckDBConnection, shape: Exclude<A
     // One run: the rows in the file's order (DuckDB keeps insertion order), one past the cap to see it.
     // SECURITY: the checked rows live in the connection's own temp catalog under an unguessable
     // name until the snapshot is written: tenant SQL can neither name nor replace them.
-    await connection.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM (${await exportAnswerSql(connection, shape, names.length)}) AS __q(${aliases.join(', ')}) ${fileOrder.length > 0 ? `ORDER BY ${fileOrder.join(', ')}` : ''} LIMIT ${maxRows + 1}`);
+    await connection.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM (${await exportAnswerSql(connection, shape)}) AS __q(${aliases.join(', ')}) ${fileOrder.length > 0 ? `ORDER BY ${fileOrder.join(', ')}` : ''} LIMIT ${maxRows + 1}`);
     const rowCount = await count(connection, `SELECT count(*) FROM ${table}`);
     // SECURITY: an export cannot fill the disk: its rows are capped.
     if (rowCount > maxRows) throw new DomainError('EXP_ERR_TOO_MANY_ROWS', `the output has more than ${maxRows} rows, the most one export may hold`);

@@ -6,7 +6,7 @@ import { DomainError } from '../../core/errors.js';
 import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { AnswerHistory, type CellShows, type DifferencingPair as AnswerPair } from '../disclosure/answer-history.js';
-import { answerShape, containsClass, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
+import { answerShape, containsClass, limitsRows, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { cellEntities, forEachCell, forEachRowGroup, personalLabels } from '../disclosure/cell-entities.js';
 import { checkedAnswer, type AnsweredGroup } from '../disclosure/check-answer.js';
 import { checkOutput, valueOrderedSql } from '../disclosure/review-output.js';
@@ -64,6 +64,8 @@ interface Decision {
   disclosure?: AnswerShape | undefined;
   /** Whether the statement has a COLLATE expression anywhere (a workspace table may not keep one). */
   collates: boolean;
+  /** Whether it has a LIMIT or OFFSET anywhere (an export over personal data may not). */
+  limitsRows: boolean;
 }
 
 /** Pairs of a tenant's own prod answers whose cells differ by fewer than the threshold entities. */
@@ -260,6 +262,11 @@ export class TenantEngine {
       // 2): the query runs once into a temp table, is measured there, and the snapshot is read from
       // it in the same order, so the checks name the snapshot's own rows.
       const shape = decision.disclosure;
+      // SECURITY: invariant 8: the rows a LIMIT or OFFSET skips are rows no check sees, yet they
+      // decide which rows the file holds: a one-person group keyed '0' sorted first and moved an
+      // `OFFSET 1` from 一区 to 三区, both passing (red-team pass 14a's oracle, exported to a recipient).
+      // Prod answers apply them after the checks; an export's checks measure its own rows, so none.
+      if (shape && decision.limitsRows) throw new DomainError('DSC_ERR_UNCHECKABLE', 'LIMIT and OFFSET are not available in an export over personal data: the rows they skip are not checked, yet decide which rows are delivered; export the whole output');
       const outcome = shape === undefined || shape.kind === 'uncheckable' ? undefined
         : await overPersonalData(withDeadline(connection, env, options, () => checkOutput(connection, shape, DEFAULT_DISCLOSURE_RULES, scratchName(), options.maxRows)));
       const checked = outcome && 'uncheckable' in outcome ? undefined : outcome;
@@ -515,6 +522,7 @@ export class TenantEngine {
       sources: this.sourcesOf(reads, env, listing),
       disclosure: env === 'prod' ? await this.disclosureShape(connection, ast, reads) : undefined,
       collates: containsClass(ast, 'COLLATE'),
+      limitsRows: limitsRows(ast),
     };
     remember(this.decisions, key, decision);
     return decision;
