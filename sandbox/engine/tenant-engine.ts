@@ -328,6 +328,9 @@ export class TenantEngine {
       // 'X' and 'x' are one group printed as its first row's spelling, which a prod answer's checks
       // (which refuse COLLATE written in the query) would not see (thirteenth red-team pass).
       if (decision.collates) throw new DomainError('SBX_ERR_SQL_FORBIDDEN_CONSTRUCT', 'a workspace table cannot keep a collation (COLLATE): compare with lower(...) or another normal form instead');
+      // SECURITY: invariant 8: as for exports (`exportSnapshot`): the rows a LIMIT or OFFSET skips
+      // would decide, unchecked, what the table holds, and an export of the table delivers.
+      if (decision.disclosure && decision.limitsRows) throw new DomainError('DSC_ERR_UNCHECKABLE', 'LIMIT and OFFSET are not available in a prod workspace table over personal data: the rows they skip are not checked, yet decide what the table holds and an export of it delivers; keep the whole output');
       const tag: WorkspaceTag = { env, sources: decision.sources };
       const table = `workspace.main.${quoteIdentifier(name)}`;
       await this.withinQuota(connection, name, async () => {

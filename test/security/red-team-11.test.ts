@@ -161,6 +161,10 @@ describe('stopped by the eleventh pass', () => {
     const top = await t.call(operator(), 'POST', '/v1/exports', { source: { sql: `SELECT district, count(*) AS n FROM pay GROUP BY district ORDER BY district DESC LIMIT 2` }, recipient: 'city-lab', purpose: 'red team p11', format: 'csv' });
     expect(top.statusCode).toBe(422);
     expect(top.json().code).toBe('DSC_ERR_UNCHECKABLE');
+    // Nor through a prod workspace table, which an export delivers whole.
+    const table = await t.call(operator(), 'POST', '/v1/tables', { name: 'top_two', env: 'prod', sql: `SELECT district, count(*) AS n FROM pay GROUP BY district LIMIT 1 OFFSET 1` });
+    expect(table.statusCode).toBe(422);
+    expect(table.json().code).toBe('DSC_ERR_UNCHECKABLE');
     // Checkable (quasi-identifiers only) and not (amount beside them): both by their columns.
     const years = (await preview(`SELECT id_card_birth_year AS y FROM pay WHERE district = '三区'`)).map((r) => Number(r[0]));
     expect(years.length).toBeGreaterThan(1);
