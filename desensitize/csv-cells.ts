@@ -1,6 +1,6 @@
 /**
  * CSV injection (OWASP "CSV Injection"): a spreadsheet opening a CSV runs a cell starting with `=`,
- * `+`, `-` or `@` (and, in some versions, a tab, carriage return or line feed) as a formula, which can
+ * `+`, `-` or `@` (and, in some versions, a tab, carriage return, line feed or NUL) as a formula, which can
  * fetch URLs or run commands on the recipient's machine. Such a cell is prefixed with a single quote,
  * which Excel and WPS show as text. So is every such character that follows a `,` or `;` inside a
  * cell: where `;` is the list separator (European locales), Excel and WPS split the line there, and
@@ -8,7 +8,7 @@
  * cell). Applied to text cells only: a cell of a numeric column (`-3`, `1e5`) is a number to the
  * spreadsheet, never a formula, and stays as it is. `restoreCsvCell` undoes it (for `trace`).
  */
-const FORMULA_START = /(^|[;,])(?=[=+\-@\t\r\n])/g;
+const FORMULA_START = /(^|[;,])(?=[=+\-@\t\r\n\0])/g;
 
 export function neutralizeCsvCell(value: string): string {
   return value.replace(FORMULA_START, "$1'");
@@ -16,7 +16,7 @@ export function neutralizeCsvCell(value: string): string {
 
 /** The cell as it was before `neutralizeCsvCell`. */
 export function restoreCsvCell(value: string): string {
-  return value.replace(/(^|[;,])'(?=[=+\-@\t\r\n])/g, '$1');
+  return value.replace(/(^|[;,])'(?=[=+\-@\t\r\n\0])/g, '$1');
 }
 
 /**
@@ -24,5 +24,5 @@ export function restoreCsvCell(value: string): string {
  * string literals keep backslashes as they are).
  */
 export function neutralizeCsvCellSql(textExpression: string): string {
-  return `regexp_replace(${textExpression}, '(^|[;,])([=+\\-@\\t\\r\\n])', '\\1''\\2', 'g')`;
+  return `regexp_replace(${textExpression}, '(^|[;,])([=+\\-@\\t\\r\\n\\x00])', '\\1''\\2', 'g')`;
 }

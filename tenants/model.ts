@@ -12,6 +12,21 @@ export const OrgIdSchema = z
   .string()
   .regex(ORG_ID_PATTERN, 'must be 2–40 characters: lowercase letters, digits and "-", starting with a letter');
 
+/**
+ * Characters that change how text around them is shown rather than being text: C0 controls but tab,
+ * line feed and carriage return, DEL, and the bidirectional overrides and isolates (U+202A–U+202E,
+ * U+2066–U+2069), with which a name or a purpose in a manifest, a review or the audit would read
+ * differently from what it holds ("Trojan Source"). Red-team pass 14b found NUL and U+202E in
+ * purposes and review comments, shown to recipients.
+ */
+const DISPLAY_CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\u202A-\u202E\u2066-\u2069]/;
+
+/** Free text people write and others read (names, purposes, justifications, comments): trimmed, `min`..`max` long, no display controls. */
+export function humanText(min: number, max: number) {
+  // SECURITY: what reviewers, recipients and auditors read is what it holds.
+  return z.string().trim().min(min).max(max).refine((text) => !DISPLAY_CONTROLS.test(text), 'must not contain control characters or bidirectional overrides');
+}
+
 export const RoleSchema = z.enum(['supervisor', 'operator', 'applicant']);
 export type Role = z.infer<typeof RoleSchema>;
 
@@ -60,7 +75,7 @@ export type Tenant = z.infer<typeof TenantSchema>;
 // Request bodies are strict: a misspelt field is an error, not silently dropped.
 export const CreateTenantSchema = z.strictObject({
   id: OrgIdSchema,
-  name: z.string().trim().min(1).max(200),
+  name: humanText(1, 200),
   licenseFrom: CalendarDateSchema,
   licenseTo: CalendarDateSchema,
 });
@@ -75,7 +90,7 @@ export type ApplicantRecord = z.infer<typeof ApplicantRecordSchema>;
 
 export const CreateApplicantSchema = z.strictObject({
   id: OrgIdSchema,
-  name: z.string().trim().min(1).max(200),
+  name: humanText(1, 200),
 });
 export type CreateApplicant = z.infer<typeof CreateApplicantSchema>;
 
@@ -106,13 +121,13 @@ const ShareSchema = z.enum(['unconditional', 'conditional', 'none']);
 /** Catalog metadata a supervisor gives with an ingest (DESIGN.md §3, the seeds' catalog fields). */
 export const DatasetMetaSchema = z.strictObject({
   id: DatasetIdSchema,
-  name: z.string().trim().min(1).max(200),
-  provider: z.string().trim().min(1).max(200).describe('the providing institution'),
+  name: humanText(1, 200),
+  provider: humanText(1, 200).describe('the providing institution'),
   grade: z.enum(['general', 'important', 'core']).describe('GB/T 43697: core data is refused'),
   level: z.number().int().min(1).max(5).optional().describe('sensitivity level within the grade'),
   shareAttribute: ShareSchema.describe('共享属性: 无条件 / 有条件 / 不予共享'),
   openAttribute: ShareSchema.describe('开放属性: 无条件 / 有条件 / 不予开放'),
-  updateFrequency: z.string().trim().min(1).max(50),
+  updateFrequency: humanText(1, 50),
   acquiredAt: CalendarDateSchema,
   description: z.string().max(2000).optional(),
 });
@@ -169,7 +184,7 @@ export type IngestProgress = z.infer<typeof IngestProgressSchema>;
 export const ColumnPolicySchema = z.strictObject({
   kind: z.enum(['plain', 'mask', 'token', 'generalize', 'hidden']),
   rule: z.string().max(40).optional(),
-  reason: z.string().trim().max(500).optional(),
+  reason: humanText(0, 500).optional(),
   derive: z.array(z.enum(['birth_year', 'gender', 'region'])).max(3).optional(),
 });
 
@@ -200,7 +215,7 @@ export type PolicyPreview = z.infer<typeof PolicyPreviewSchema>;
 export const CreateGrantSchema = z.strictObject({
   dataset: DatasetIdSchema,
   columns: z.array(z.string().min(1).max(200)).min(1).max(500).optional().describe('raw columns granted; all when absent'),
-  purpose: z.string().trim().min(1).max(500),
+  purpose: humanText(1, 500),
   until: CalendarDateSchema.describe('last day of the grant, within the tenant license'),
 });
 export type CreateGrant = z.infer<typeof CreateGrantSchema>;

@@ -15,6 +15,9 @@ import { DomainError } from '../core/errors.js';
  * - and PROD_TIMEOUT (not an error code: a timeout in prod settles with it). How long a query runs
  *   can depend on one person (`range(10000000000) JOIN pay ON <this person paid above X>` runs long
  *   exactly when they did): timing is not hidden, but each timeout in prod counts.
+ * - and PROD_MEMORY (a prod query whose engine was stopped past its memory limit): how much memory
+ *   a query takes can depend on one person too (`len(range(CASE WHEN <this person paid above X>
+ *   THEN 400000000 ELSE 1 END))`, red-team pass 15a): each such kill in prod counts.
  * - and FAILED_PERSON_CHECKS (not an error: the outcome an admission is settled with when an export
  *   was made but one of its person-level checks fails, or could not be derived for a reason the data
  *   decided, such as a join repeating rows). Whether a row or cell fails can depend on one
@@ -34,6 +37,9 @@ import { DomainError } from '../core/errors.js';
 /** The outcome a prod query's admission is settled with when it timed out (counted as probing). */
 export const PROD_TIMEOUT = 'PROD_TIMEOUT';
 
+/** The outcome a prod query's admission is settled with when its engine was stopped for memory (counted as probing). */
+export const PROD_MEMORY = 'PROD_MEMORY';
+
 /** The outcome an export's admission is settled with when its data decided it in a way one person can (counted as probing). */
 export const FAILED_PERSON_CHECKS = 'FAILED_PERSON_CHECKS';
 
@@ -43,14 +49,15 @@ export const UNCHECKABLE_BY_DATA = 'UNCHECKABLE_BY_DATA';
 export const PROBING_CODES: ReadonlySet<string> = new Set([
   'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
-  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', FAILED_PERSON_CHECKS, PROD_TIMEOUT, UNCHECKABLE_BY_DATA,
+  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', FAILED_PERSON_CHECKS, PROD_TIMEOUT, PROD_MEMORY, UNCHECKABLE_BY_DATA,
   'EXP_ERR_TOO_MANY_ROWS',
 ]);
 
-/** The outcome to settle a run's admission with: its code, or PROD_TIMEOUT for a timeout in prod. */
+/** The outcome to settle a run's admission with: its code, or PROD_TIMEOUT (PROD_MEMORY) for a timeout (memory kill) in prod. */
 export function probingOutcome(code: string, env: string): string {
-  // SECURITY: invariant 8: how long a prod query runs can depend on one person's rows: counted as probing.
-  return code === 'SBX_ERR_QUERY_TIMEOUT' && env === 'prod' ? PROD_TIMEOUT : code;
+  if (env !== 'prod') return code;
+  // SECURITY: invariant 8: how long a prod query runs, and how much memory it takes, can depend on one person's rows: counted as probing.
+  return code === 'SBX_ERR_QUERY_TIMEOUT' ? PROD_TIMEOUT : code === 'SBX_ERR_ENGINE_MEMORY' ? PROD_MEMORY : code;
 }
 
 /** A token bucket's shape: `burst` refused queries at once, then `perMinute` (fractions allowed). */

@@ -22,9 +22,21 @@ export interface PersonalRef {
 }
 
 export type AnswerShape =
-  | { kind: 'aggregate'; node: Json; from: Json; keys: Json[]; aggregates: AggregateRef[]; personal: PersonalRef[] }
+  | { kind: 'aggregate'; node: Json; from: Json; keys: Json[]; aggregates: AggregateRef[]; personal: PersonalRef[]; cellOrder?: CellOrder | undefined }
   | { kind: 'rows'; node: Json; from: Json; identifiers: string[]; quasi: { label: string; expr: Json }[]; personal: PersonalRef[] }
   | { kind: 'uncheckable'; reason: string };
+
+/**
+ * An aggregate answer ordered by one of its aggregate columns: read in the order of its keys, and
+ * ordered by `checkedAnswer` after the checks, by the values shown; the rows whose cell there is null
+ * (withheld by the checks, or null in the data) go last (or first with NULLS FIRST), by their keys,
+ * never by the value a withheld cell hides.
+ */
+export interface CellOrder {
+  column: number;
+  descending: boolean;
+  nullsFirst: boolean;
+}
 
 /** An aggregate call inside an output column. */
 export interface AggregateRef {
@@ -194,6 +206,8 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     if (selectList.some((item) => item.class === 'STAR')) return uncheckable('SELECT * in an aggregate over personal data cannot be checked: name the columns');
     // SECURITY: invariant 8: ordering by an aggregate the answer does not show ranks groups on hidden values.
     if (orders.some((order) => aggregatesIn(asObj(order)!, tables).length > 0)) return uncheckable('ORDER BY an aggregate over personal data cannot be checked: order by an output column (by name or position)');
+    const cellOrder = orderedByCell(modifiers, selectList, new Set(aggregates.flatMap((list, i) => (list.length > 0 ? [i] : []))));
+    if (cellOrder === 'uncheckable') return uncheckable('ORDER BY an aggregate column over personal data must be the only ORDER BY item and name the column itself (by name or position): a withheld cell cannot keep the place its value gives it (`ORDER BY n > 100` or a second item would order by it)');
     // SECURITY: invariant 8: two aggregates in one cell can subtract one person out of a group (sum - sum FILTER).
     if (aggregates.some((list) => list.length > 1)) return uncheckable('one output column combines several aggregates, which can subtract one person out of a group: give each aggregate its own column');
     const refs: AggregateRef[] = [];
@@ -235,7 +249,7 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     }
     const keys = groupKeys(node, selectList, aggregates);
     if (typeof keys === 'string') return uncheckable(keys);
-    return { kind: 'aggregate', node, from: node.from_table!, keys, aggregates: refs, personal };
+    return { kind: 'aggregate', node, from: node.from_table!, keys, aggregates: refs, personal, cellOrder };
   }
   // Row-level: which output columns are identifiers and which quasi-identifiers.
   const shown = new Set<string>();
@@ -342,6 +356,44 @@ export function containsClass(value: Json | undefined, nodeClass: string): boole
     if (node.class === nodeClass) found = true;
   });
   return found;
+}
+
+/**
+ * How an aggregate answer is ordered by an aggregate column (an alias, a position, or an expression
+ * naming an aggregate column's alias): undefined when it is not, `uncheckable` unless that is its
+ * only ORDER BY item and names the column itself.
+ * SECURITY: invariant 8: a cell the checks withhold is shown as null, but its row kept the place its
+ * value gave it: `ORDER BY c DESC` over a withheld `count(*) FILTER (WHERE <one person>)` listed that
+ * person's amounts first, and `ORDER BY s > T` bisected a dominated sum (red-team pass 15a).
+ */
+function orderedByCell(modifiers: Obj[], selectList: Obj[], aggregateColumns: ReadonlySet<number>): CellOrder | 'uncheckable' | undefined {
+  const items = modifiers.filter((m) => m.type === 'ORDER_MODIFIER').flatMap((m) => (m.orders as Json[]).map((o) => asObj(o)!));
+  const aliases = new Map<string, number>();
+  selectList.forEach((item, i) => {
+    const alias = String(item.alias ?? '').toLowerCase();
+    if (alias && !aliases.has(alias)) aliases.set(alias, i);
+  });
+  /** The output column an ORDER BY expression names itself (by position or alias), if any. */
+  const columnOf = (expr: Obj | undefined): number | undefined => {
+    const value = (expr?.value as Obj | undefined)?.value;
+    if (expr?.class === 'CONSTANT' && typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= selectList.length) return value - 1;
+    const names = expr?.class === 'COLUMN_REF' ? (expr.column_names as Json[]) : [];
+    return names.length === 1 ? aliases.get(String(names[0]).toLowerCase()) : undefined;
+  };
+  const namesCell = (expr: Obj | undefined): boolean => {
+    const own = columnOf(expr);
+    if (own !== undefined) return aggregateColumns.has(own);
+    let found = false;
+    walk(expr, (child) => {
+      const names = child.class === 'COLUMN_REF' ? (child.column_names as Json[]) : [];
+      const column = names.length === 1 ? aliases.get(String(names[0]).toLowerCase()) : undefined;
+      if (column !== undefined && aggregateColumns.has(column)) found = true;
+    });
+    return found;
+  };
+  if (!items.some((item) => namesCell(asObj(item.expression)))) return undefined;
+  const column = items.length === 1 ? columnOf(asObj(items[0]!.expression)) : undefined;
+  return column === undefined ? 'uncheckable' : { column, descending: items[0]!.type === 'DESCENDING', nullsFirst: items[0]!.null_order === 'NULLS FIRST' };
 }
 
 /** Whether a LIMIT or OFFSET appears anywhere in a query (its top node, a subquery or a CTE). */

@@ -5,6 +5,7 @@ import type { Json } from '../gate/ast-walk.js';
 import { entityTableName } from '../engine/publish.js';
 import type { AnswerShape, PersonalRef } from './answer-shape.js';
 import { rowMeasures, rowStatistics, rowStatisticsWidth, withheldInRow, type ComparedMeasures } from './row-combinations.js';
+import { placedByShownCells } from './shown-order.js';
 
 /**
  * Person-level checks of a prod answer (issue #11 item 3, invariant 8): the operator's query runs
@@ -150,6 +151,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
   const nulled = measured.map((m) => new Set(m.failed));
   for (const [row, column] of secondary.cells) nulled[row]!.add(column);
   const passing: unknown[][] = [];
+  const passingKeys: string[] = [];
   const answered: AnsweredGroup[] = [];
   let suppressedCells = 0;
   measured.forEach((m, index) => {
@@ -160,10 +162,11 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     for (const column of nulled[index]!) m.row[column] = null;
     suppressedCells += nulled[index]!.size;
     passing.push(m.row);
+    passingKeys.push(m.key);
     answered.push({ key: m.key, rowShown: true, shown: aggregateColumns.filter((c) => m.row[c] !== null), withheld: [...nulled[index]!] });
   });
   // SECURITY: invariant 8: LIMIT, OFFSET and the caps take the rows that passed, in their order.
-  const { rows, truncated } = limited(passing, window, caps);
+  const { rows, truncated } = limited(placedByShownCells(shape.cellOrder, passing, passingKeys), window, caps);
   const onScreen = new Set(rows);
   const added = secondary.rows.length + secondary.cells.length;
   const reasons: string[] = [];
@@ -384,6 +387,9 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   // its grouping keys), never by values it withholds; before any LIMIT, which then takes them so.
   // An ordered one is ordered by its keys too, after its own orders: ties (`ORDER BY length(district)`)
   // would otherwise keep that order.
+  // An answer ordered by an aggregate column is read in the order of its keys and ordered after its
+  // checks, by the values shown (`placedByShownCells`): its ORDER BY leaves the SQL.
+  if (shape.kind === 'aggregate' && shape.cellOrder) shown = shown.filter((m) => m.type !== 'ORDER_MODIFIER');
   shown = orderedAlso(shown, keyOrders(keyCount));
   // A row-level prod answer shows each combination once (DISTINCT before its ORDER BY and LIMIT).
   if (shape.kind === 'rows' && !modifiers.some((m) => m.type === 'DISTINCT_MODIFIER')) shown = [{ type: 'DISTINCT_MODIFIER', distinct_on_targets: [] }, ...shown];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ExportFormatSchema, ExportIdSchema, TableNameSchema } from '../../sandbox/index.js';
-import { OrgIdSchema } from '../model.js';
+import { humanText, OrgIdSchema } from '../model.js';
 
 /**
  * Exports (出域审核, DESIGN.md §3.5): the records the control store keeps and the shapes callers send.
@@ -33,7 +33,7 @@ export type ExportSource = z.infer<typeof ExportSourceSchema>;
 export const CreateExportSchema = z.strictObject({
   source: ExportSourceSchema,
   recipient: OrgIdSchema.describe('an application entity registered by a supervisor'),
-  purpose: z.string().trim().min(1).max(1_000),
+  purpose: humanText(1, 1_000),
   format: ExportFormatSchema,
 });
 export type CreateExport = z.infer<typeof CreateExportSchema>;
@@ -76,7 +76,7 @@ export const NewVersionSchema = z.union([
 export type NewVersion = z.infer<typeof NewVersionSchema>;
 
 export const SubmitExportSchema = z.strictObject({
-  justifications: z.record(z.string().max(200), z.string().trim().min(1).max(2_000)).optional().describe('one per check with status review, keyed by check name'),
+  justifications: z.record(z.string().max(200), humanText(1, 2_000)).optional().describe('one per check with status review, keyed by check name'),
 });
 
 export const ReviewDecisionSchema = z.enum(['approve', 'reject', 'request_changes']);
@@ -85,7 +85,7 @@ export type ReviewDecision = z.infer<typeof ReviewDecisionSchema>;
 export const CreateReviewSchema = z.strictObject({
   version: z.number().int().positive().describe('the version reviewed: refused (409) if the export has changed since'),
   decision: ReviewDecisionSchema,
-  comment: z.string().trim().max(4_000).optional().describe('required to reject or request changes'),
+  comment: humanText(0, 4_000).optional().describe('required to reject or request changes'),
 });
 export type CreateReview = z.infer<typeof CreateReviewSchema>;
 

@@ -367,17 +367,23 @@ export function createExportService(deps: {
   }
 
   /**
-   * Sends the export back when a policy or grant behind the version changed after it was made (a
-   * column hidden since, say): its snapshot was computed under the looser terms, which the same SQL
-   * could no longer read. Packages approved before a change are not recalled (docs/exports.md).
+   * Sends the export back when what the version was computed from has changed since it was made: a
+   * policy or grant (a column hidden since, say: the same SQL could no longer read it), or a newer
+   * version of a dataset (one without a data subject who objected, say). Its snapshot holds the
+   * older data; a new version from the source holds the current. Packages approved before a change
+   * are not recalled (docs/exports.md).
    */
-  async function assertPolicyUnchanged(actor: AuditActor, record: ExportRecord, version: ExportVersionRecord): Promise<void> {
-    const changed = [...new Set(version.sources.filter((s) => {
+  async function assertSourcesUnchanged(actor: AuditActor, record: ExportRecord, version: ExportVersionRecord): Promise<void> {
+    const changed = new Set(version.sources.filter((s) => {
       const verdict = deps.access.verdict(record.tenantId, s, deps.today());
       return !verdict.ok && verdict.reason === 'changed';
-    }).map((s) => s.dataset))];
-    // SECURITY: invariants 4 and 9: an approval is a release; what a tightened policy now withholds is not released.
-    if (changed.length > 0) await sendBack(actor, record, version, `the policy or grant of ${changed.join(', ')} changed after this version was made`, { name: 'sources', status: 'fail', was: null });
+    }).map((s) => s.dataset));
+    for (const source of version.sources) {
+      const [latest] = await deps.store.reader.datasetVersions(source.dataset);
+      if (latest && latest.record.version > source.version) changed.add(source.dataset);
+    }
+    // SECURITY: invariants 4 and 9: an approval is a release; what the sources no longer hold or show is not released.
+    if (changed.size > 0) await sendBack(actor, record, version, `${[...changed].join(', ')} changed after this version was made (its policy, the grant, or a newer version of the data): make a new version from the source`, { name: 'sources', status: 'fail', was: null });
   }
 
   /** Throws when a grant behind the version has ended (e.g. a dataset withdrawn): nothing of it leaves. */
@@ -511,7 +517,7 @@ export function createExportService(deps: {
           // SECURITY: invariant 6: nothing of a suspended or revoked tenant is packaged for delivery.
           deps.assertTenantActive(record.tenantId);
           assertGrantsLive(record, version);
-          await assertPolicyUnchanged(actor, record, version);
+          await assertSourcesUnchanged(actor, record, version);
           released = await release(actor, record, version);
           try {
             packaged = await buildPackage(record, version, [...previous, review]);

@@ -86,6 +86,22 @@ describe('attacks on the export review door', () => {
     expect.soft(row).toContain(`"'\n=1+1"`);
   });
 
+  it('was noticed (free text people write and others read refuses display controls): a NUL or a right-to-left override in a purpose, a justification, a review comment or an applicant\'s name reached the recipient\'s manifest', async () => {
+    for (const text of ['red team\u0000 14b', 'paid \u202Egnp.exe', 'bell\u0007']) {
+      const purpose = await t.call(OP, 'POST', '/v1/exports', { source: { sql: 'SELECT 1 AS one' }, recipient: 'city-lab', purpose: text, format: 'csv' });
+      expect(purpose.statusCode, JSON.stringify(text)).toBe(400);
+      expect(purpose.json().message).toMatch(/control characters or bidirectional overrides/);
+      expect((await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'lab-x', name: text })).statusCode).toBe(400);
+    }
+    const created = expectStatus(await create('SELECT 1 AS one'), 201).json();
+    const justified = await t.call(OP, 'POST', `/v1/exports/${created.id}/submit`, { justifications: { 'row-cap': 'fine\u202E' } });
+    expect(justified.statusCode).toBe(400);
+    await submit(created.id, created.checks);
+    expect((await t.call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'reject', comment: 'no\u0000' })).statusCode).toBe(400);
+    // Line breaks and tabs are text.
+    expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'reject', comment: 'no:\n\tnot needed' }), 200);
+  });
+
   it('STOPPED: the second approval, a withdrawal and 10 downloads fired at once end in one consistent state: no download of a withdrawn export, at most 3 of a released one, one package, every attempt audited', async () => {
     // Row-level over personal data: differencing says review, so two supervisors must approve.
     const created = expectStatus(await create("SELECT district FROM pay WHERE district IN ('一区', '三区') ORDER BY district"), 201).json();

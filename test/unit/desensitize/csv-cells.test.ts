@@ -34,4 +34,10 @@ describe('CSV injection guard', () => {
     expect(row!.v).toBe(expected);
     expect(restoreCsvCell(expected)).toBe(input);
   });
+
+  it('neutralizes a cell starting with NUL (OWASP ASVS 1.2.10) in JavaScript and SQL alike', async () => {
+    expect(neutralizeCsvCell('\0=HYPERLINK("http://x")')).toBe(`'\0=HYPERLINK("http://x")`);
+    const [row] = await db.connection.all(`SELECT ${neutralizeCsvCellSql(`chr(0) || '=1'`)} = '''' || chr(0) || '=1' AS prefixed`);
+    expect(row!.prefixed).toBe(true);
+  });
 });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isDomainError } from '../../../core/errors.js';
-import { ProbeLimiter, probeLimitsFor } from '../../../tenants/probe-limiter.js';
+import { ProbeLimiter, probeLimitsFor, probingOutcome } from '../../../tenants/probe-limiter.js';
 
 function limiterAt(perMinute = 30) {
   const clock = { ms: 0 };
@@ -35,6 +35,13 @@ describe('ProbeLimiter', () => {
     const { limiter } = limiterAt();
     for (const code of ['ok', 'SBX_ERR_SQL_SYNTAX', 'SBX_ERR_SQL_UNKNOWN_NAME', 'SBX_ERR_SQL_TOO_LONG', 'SBX_ERR_SQL_EMPTY', 'SBX_ERR_QUERY_FAILED', 'SBX_ERR_QUERY_TIMEOUT']) {
       expect(send(limiter, 'ana', code, 500), code).toBe(500);
+    }
+  });
+
+  it('counts timeouts and memory kills in prod (how long and how much can depend on one person), never in dev', () => {
+    for (const code of ['SBX_ERR_QUERY_TIMEOUT', 'SBX_ERR_ENGINE_MEMORY']) {
+      expect(send(limiterAt().limiter, 'mallory', probingOutcome(code, 'prod'), 100), code).toBe(20);
+      expect(send(limiterAt().limiter, 'ana', probingOutcome(code, 'dev'), 100), code).toBe(100);
     }
   });
 
