@@ -164,6 +164,11 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   if (containsClass(node, 'WINDOW')) return uncheckable('window functions over personal data cannot be checked: each row would carry other people\'s values');
   const selectList = (node.select_list as Json[]).map((item) => asObj(item)!);
   if (selectList.some((item) => containsClass(item, 'SUBQUERY'))) return uncheckable('subqueries in the SELECT list over personal data cannot be checked');
+  // SECURITY: invariant 8: an ORDER BY names an output column by its alias, and DuckDB binds a
+  // repeated alias to its last item: `district AS c, count(*) FILTER (…) AS c … ORDER BY c` was
+  // ordered by the withheld count while the checks took `c` for the key (red-team pass 16).
+  const aliases = selectList.map((item) => String(item.alias ?? '').toLowerCase()).filter((alias) => alias !== '');
+  if (new Set(aliases).size !== aliases.length) return uncheckable('two output columns with the same name over personal data cannot be checked: give each its own name');
   // SECURITY: invariant 8: HAVING filters groups on values nobody sees (an oracle: a row shown or not).
   if (node.having !== null && node.having !== undefined) return uncheckable('HAVING over personal data cannot be checked: it decides which rows exist on values the answer does not show; filter in WHERE or read the groups');
   // SECURITY: invariant 8: `*`/COLUMNS(...) inside an expression hides which columns it shows.
@@ -368,10 +373,11 @@ export function containsClass(value: Json | undefined, nodeClass: string): boole
  */
 function orderedByCell(modifiers: Obj[], selectList: Obj[], aggregateColumns: ReadonlySet<number>): CellOrder | 'uncheckable' | undefined {
   const items = modifiers.filter((m) => m.type === 'ORDER_MODIFIER').flatMap((m) => (m.orders as Json[]).map((o) => asObj(o)!));
+  // Each alias names one item (`answerShape` refuses repeated ones, which DuckDB binds to the last).
   const aliases = new Map<string, number>();
   selectList.forEach((item, i) => {
     const alias = String(item.alias ?? '').toLowerCase();
-    if (alias && !aliases.has(alias)) aliases.set(alias, i);
+    if (alias) aliases.set(alias, i);
   });
   /** The output column an ORDER BY expression names itself (by position or alias), if any. */
   const columnOf = (expr: Obj | undefined): number | undefined => {
