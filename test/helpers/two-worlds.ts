@@ -1,4 +1,6 @@
+import { afterAll, beforeAll } from 'vitest';
 import { expectStatus } from './expect-status.js';
+import { startPayApp } from './pay-fixture.js';
 import type { TestApp } from './test-app.js';
 
 /**
@@ -26,4 +28,23 @@ export function operatorSight(app: () => TestApp, org: string) {
     };
   };
   return { operator, seen, exportSeen };
+}
+
+/**
+ * The setup the red-team files over `pay` share: the app of org `org` (test/helpers/pay-fixture.ts),
+ * started before the file's tests and removed after them, the operator's sight of it, and
+ * `bothWorlds`, which asks one question in the two worlds of the passes: person 7 paid above 145
+ * (yes: 4 payments, 146..149) or above 149 (no).
+ */
+export function payRedTeam(org: string) {
+  let t: TestApp | undefined;
+  beforeAll(async () => {
+    t = await startPayApp(org);
+  }, 300_000);
+  afterAll(() => t?.close({ remove: true }));
+  const app = (): TestApp => t!;
+  const sight = operatorSight(app, org);
+  /** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
+  const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await sight.seen(await sql(145)), no: await sight.seen(await sql(149)) });
+  return { app, ...sight, bothWorlds };
 }

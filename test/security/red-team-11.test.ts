@@ -16,27 +16,17 @@
  * person 3 (rows 60..79) comes before person 7, and person 11 (rows 220..239, paying 120..139 then
  * 100..119) after.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fourWithSeven, knownAs, knownPerson, paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { fourWithSeven, knownAs, knownPerson, paidAbove as paidAboveOf } from '../helpers/pay-fixture.js';
 import { expectStatus } from '../helpers/expect-status.js';
-import { SUPERVISOR, type TestApp } from '../helpers/test-app.js';
-import { operatorSight } from '../helpers/two-worlds.js';
+import { SUPERVISOR } from '../helpers/test-app.js';
+import { payRedTeam } from '../helpers/two-worlds.js';
 
-let t: TestApp;
-const { operator, seen, exportSeen } = operatorSight(() => t, 'p11');
-
-beforeAll(async () => {
-  t = await startPayApp('p11');
-}, 300_000);
-afterAll(() => t.close({ remove: true }));
+const { app, operator, exportSeen, bothWorlds } = payRedTeam('p11');
 
 /** "Person 7 paid more than x" (yes at 145, no at 149). */
 const paidAbove = (x: number, table = '') => paidAboveOf(7, x, table);
 const person7 = (table = '') => knownAs(7, table);
-
-/** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
-const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
-
 
 describe('holes found by the eleventh pass', () => {
   it('was a hole (grouping keys of types whose equal values print apart are uncheckable): a grouping key whose values compare equal but print differently (INTERVAL \'30 days\' = INTERVAL \'1 month\') shows the spelling of the first row DuckDB meets: the group of 四区 says whether person 7\'s early rows passed the WHERE', async () => {
@@ -90,7 +80,7 @@ describe('stopped by the eleventh pass', () => {
     const who = operator();
     const codes: string[] = [];
     // Up to 60 tries: the budget (burst 20) refills while they run, more so on a loaded machine.
-    for (let i = 0; i < 60 && !codes.includes('SBX_ERR_REJECTIONS_RATE_LIMITED'); i++) codes.push((await t.call(who, 'POST', '/v1/query', { sql, env: 'prod' })).json().code);
+    for (let i = 0; i < 60 && !codes.includes('SBX_ERR_REJECTIONS_RATE_LIMITED'); i++) codes.push((await app().call(who, 'POST', '/v1/query', { sql, env: 'prod' })).json().code);
     expect(codes[0]).toBe('DSC_ERR_UNCHECKABLE');
     // SAFE: each try counts towards the probing budget.
     expect(codes).toContain('SBX_ERR_REJECTIONS_RATE_LIMITED');
@@ -128,8 +118,8 @@ describe('stopped by the eleventh pass', () => {
     // Seen: preview [['四区'], ['一区']] (yes: person 7's early rows passed) against [['一区'], ['四区']] (no).
     const [three, four] = [await knownPerson(3), await knownPerson(4)];
     const reviewed = async (sql: string) => {
-      const id = expectStatus(await t.call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team p11', format: 'csv' }), 201).json().id;
-      const detail = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/exports/${id}`), 200).json();
+      const id = expectStatus(await app().call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team p11', format: 'csv' }), 201).json().id;
+      const detail = expectStatus(await app().call(SUPERVISOR, 'GET', `/v1/exports/${id}`), 200).json();
       return { preview: detail.preview, snapshotSha256: detail.snapshotSha256 };
     };
     for (const sql of [
@@ -151,18 +141,18 @@ describe('stopped by the eleventh pass', () => {
     // its value gave it (二区's dominated sum, last in ORDER BY s); one in load order (person by
     // person) would place each row where its person lies in the source.
     const preview = async (sql: string) => {
-      const id = expectStatus(await t.call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team p11', format: 'csv' }), 201).json().id;
-      return expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/exports/${id}`), 200).json().preview.rows as unknown[][];
+      const id = expectStatus(await app().call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team p11', format: 'csv' }), 201).json().id;
+      return expectStatus(await app().call(SUPERVISOR, 'GET', `/v1/exports/${id}`), 200).json().preview.rows as unknown[][];
     };
     const sorted = (values: unknown[]) => [...values].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
     const bySum = await preview(`SELECT district, sum(amount) AS s FROM pay GROUP BY district ORDER BY s DESC`);
     expect(bySum.map((r) => r[0])).toEqual(sorted(bySum.map((r) => r[0])));
     // A LIMIT or OFFSET would choose rows by others the checks never see (pass 14a's `OFFSET 1` past a one-person group): refused.
-    const top = await t.call(operator(), 'POST', '/v1/exports', { source: { sql: `SELECT district, count(*) AS n FROM pay GROUP BY district ORDER BY district DESC LIMIT 2` }, recipient: 'city-lab', purpose: 'red team p11', format: 'csv' });
+    const top = await app().call(operator(), 'POST', '/v1/exports', { source: { sql: `SELECT district, count(*) AS n FROM pay GROUP BY district ORDER BY district DESC LIMIT 2` }, recipient: 'city-lab', purpose: 'red team p11', format: 'csv' });
     expect(top.statusCode).toBe(422);
     expect(top.json().code).toBe('DSC_ERR_UNCHECKABLE');
     // Nor through a prod workspace table, which an export delivers whole.
-    const table = await t.call(operator(), 'POST', '/v1/tables', { name: 'top_two', env: 'prod', sql: `SELECT district, count(*) AS n FROM pay GROUP BY district LIMIT 1 OFFSET 1` });
+    const table = await app().call(operator(), 'POST', '/v1/tables', { name: 'top_two', env: 'prod', sql: `SELECT district, count(*) AS n FROM pay GROUP BY district LIMIT 1 OFFSET 1` });
     expect(table.statusCode).toBe(422);
     expect(table.json().code).toBe('DSC_ERR_UNCHECKABLE');
     // Checkable (quasi-identifiers only) and not (amount beside them): both by their columns.

@@ -13,24 +13,13 @@
  * pays 140..149 (rows 140..149) then 100..109; in 四区 person 3 comes before person 7 and person 11
  * after.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fourWithSeven, knownAs, startPayApp } from '../helpers/pay-fixture.js';
-import type { TestApp } from '../helpers/test-app.js';
-import { operatorSight } from '../helpers/two-worlds.js';
+import { describe, expect, it } from 'vitest';
+import { fourWithSeven, knownAs } from '../helpers/pay-fixture.js';
+import { payRedTeam } from '../helpers/two-worlds.js';
 
-let t: TestApp;
-const { seen } = operatorSight(() => t, 'p12');
-
-beforeAll(async () => {
-  t = await startPayApp('p12');
-}, 300_000);
-afterAll(() => t.close({ remove: true }));
+const { bothWorlds } = payRedTeam('p12');
 
 const person7 = () => knownAs(7);
-
-/** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
-const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
-
 
 /** Person 7's rows get `mine`, everyone else's `theirs` (a DOUBLE expression of equal value). */
 const spelled = async (mine: string, theirs: string) => `CASE WHEN ${await person7()} THEN ${mine} ELSE ${theirs} END`;

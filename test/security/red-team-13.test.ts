@@ -13,18 +13,11 @@
  * pays 140..149 (rows 140..149) then 100..109; in 四区 person 3 comes before person 7 and person 11
  * after.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fourWithSeven, knownAs, startPayApp } from '../helpers/pay-fixture.js';
-import type { TestApp } from '../helpers/test-app.js';
-import { operatorSight } from '../helpers/two-worlds.js';
+import { describe, expect, it } from 'vitest';
+import { fourWithSeven, knownAs } from '../helpers/pay-fixture.js';
+import { payRedTeam } from '../helpers/two-worlds.js';
 
-let t: TestApp;
-const { seen } = operatorSight(() => t, 'p13');
-
-beforeAll(async () => {
-  t = await startPayApp('p13');
-}, 300_000);
-afterAll(() => t.close({ remove: true }));
+const { app, bothWorlds } = payRedTeam('p13');
 
 const person7 = (table = '') => knownAs(7, table);
 
@@ -34,15 +27,11 @@ let made: Promise<boolean> | undefined;
  * (a workspace table cannot keep a collation): false, and the attack has nothing to join.
  */
 const casing = () => (made ??= (async () => {
-  const response = await t.call({ role: 'operator', org: 'p13', sub: 'maker' }, 'POST', '/v1/tables', { name: 'casing', env: 'prod', sql: `SELECT 'X' COLLATE NOCASE AS a, 'x' COLLATE NOCASE AS b` });
+  const response = await app().call({ role: 'operator', org: 'p13', sub: 'maker' }, 'POST', '/v1/tables', { name: 'casing', env: 'prod', sql: `SELECT 'X' COLLATE NOCASE AS a, 'x' COLLATE NOCASE AS b` });
   if (response.statusCode === 201) return true;
   expect(response.json().code).toBe('SBX_ERR_SQL_FORBIDDEN_CONSTRUCT');
   return false;
 })());
-
-/** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
-const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
-
 
 describe('holes: VARCHAR keys that DuckDB holds equal', () => {
   it('was a hole (a workspace table cannot keep a collation: its creation is refused): a collation carried by a workspace table\'s column (`CREATE TABLE casing AS SELECT \'X\' COLLATE NOCASE AS a, \'x\' COLLATE NOCASE AS b`): the key CASE WHEN <person 7> THEN c.a ELSE c.b END is a VARCHAR, so allowed, but grouped under NOCASE: one group printing the first row\'s spelling', async () => {

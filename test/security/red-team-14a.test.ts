@@ -15,23 +15,13 @@
  * ORDER BY included, is refused, so person 7 is marked by a join instead (`flag`: each row of `pay`
  * meets exactly one row of range(2), 1 for person 7's rows, 0 for everyone else's).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fourWithSeven, knownAs, startPayApp } from '../helpers/pay-fixture.js';
-import type { TestApp } from '../helpers/test-app.js';
-import { operatorSight } from '../helpers/two-worlds.js';
+import { describe, expect, it } from 'vitest';
+import { fourWithSeven, knownAs } from '../helpers/pay-fixture.js';
+import { payRedTeam } from '../helpers/two-worlds.js';
 
-let t: TestApp;
-const { seen } = operatorSight(() => t, 'p14a');
-
-beforeAll(async () => {
-  t = await startPayApp('p14a');
-}, 300_000);
-afterAll(() => t.close({ remove: true }));
+const { seen, bothWorlds } = payRedTeam('p14a');
 
 const person7 = (table = '') => knownAs(7, table);
-
-/** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
-const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
 
 /** `pay AS p` with `f.range` = 1 on person 7's rows and 0 on everyone else's: a join along `pay`, no row repeated. */
 const flagged = async () => `pay AS p JOIN range(2) AS f ON f.range = CASE WHEN ${await person7('p.')} THEN 1 ELSE 0 END`;

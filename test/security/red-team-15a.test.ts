@@ -14,23 +14,13 @@
  * (四区) pays 140..149 then 100..109; person 1 (二区) pays 10,000,000 twenty times; `amount` is
  * DECIMAL(21,1); 三区 and 四区 hold 100 people (2,000 payments) each.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fourWithSeven, knownAs, startPayApp } from '../helpers/pay-fixture.js';
-import type { TestApp } from '../helpers/test-app.js';
-import { operatorSight } from '../helpers/two-worlds.js';
+import { describe, expect, it } from 'vitest';
+import { fourWithSeven, knownAs } from '../helpers/pay-fixture.js';
+import { payRedTeam } from '../helpers/two-worlds.js';
 
-let t: TestApp;
-const { seen, operator } = operatorSight(() => t, 'p15a');
-
-beforeAll(async () => {
-  t = await startPayApp('p15a');
-}, 300_000);
-afterAll(() => t.close({ remove: true }));
+const { app, seen, operator, bothWorlds } = payRedTeam('p15a');
 
 const person7 = (table = '') => knownAs(7, table);
-
-/** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
-const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
 
 /** The first column of each row of a 200 answer (its keys, in the order shown). */
 const firstColumn = (answer: Awaited<ReturnType<typeof seen>>) => (answer.body.rows as unknown[][] | undefined)?.map((row) => row[0]);
@@ -125,7 +115,7 @@ describe('stopped by the fifteenth pass (a)', () => {
       // Person 7 marked by a join (`f.range` = 1 on their rows): naming `mobile` would make the
       // row-level answer show an identifier.
       const sql = `SELECT DISTINCT CASE WHEN f.range = 1 AND p.amount > ${x} THEN '0' ELSE p.district END AS district FROM pay AS p JOIN range(2) AS f ON f.range = CASE WHEN ${await person7('p.')} THEN 1 ELSE 0 END WHERE p.district IN ('三区', '四区')`;
-      const response = await t.call(operator(), 'POST', '/v1/query', { sql, env: 'prod', maxRows: 1 });
+      const response = await app().call(operator(), 'POST', '/v1/query', { sql, env: 'prod', maxRows: 1 });
       return { status: response.statusCode, body: { ...response.json(), ms: 0, requestId: undefined } };
     };
     const yes = await capped(145);

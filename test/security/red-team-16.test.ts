@@ -13,23 +13,13 @@
  * Setup: the `pay` dataset (test/helpers/pay-fixture.ts), as in red-team-15a.test.ts: person 7
  * (四区) pays 140..149 then 100..109; 三区 and 四区 hold 100 people (2,000 payments) each.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { knownAs, startPayApp } from '../helpers/pay-fixture.js';
-import type { TestApp } from '../helpers/test-app.js';
-import { operatorSight } from '../helpers/two-worlds.js';
+import { describe, expect, it } from 'vitest';
+import { knownAs } from '../helpers/pay-fixture.js';
+import { payRedTeam } from '../helpers/two-worlds.js';
 
-let t: TestApp;
-const { seen, operator } = operatorSight(() => t, 'p16');
-
-beforeAll(async () => {
-  t = await startPayApp('p16');
-}, 300_000);
-afterAll(() => t.close({ remove: true }));
+const { app, seen, operator, bothWorlds } = payRedTeam('p16');
 
 const person7 = (table = '') => knownAs(7, table);
-
-/** Asks `sql(x)` in both worlds (each as a fresh operator); returns both sights. */
-const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
 
 /** The first column of each row of a 200 answer (its keys, in the order shown). */
 const firstColumn = (answer: Awaited<ReturnType<typeof seen>>) => (answer.body.rows as unknown[][] | undefined)?.map((row) => row[0]);
@@ -111,7 +101,7 @@ describe('stopped by pass 15a\'s fix (sixteenth pass)', () => {
   it('STOPPED: an export whose LIMIT hides in a subquery of its WHERE is refused (`limitsRows` walks the whole query), the same in both worlds', async () => {
     const exported = async (x: number) => {
       const sql = `SELECT district, count(*) AS n FROM pay WHERE district IN ('三区', '四区') AND NOT (${await person7()} AND amount > ${x}) AND amount > (SELECT 0 FROM range(3) LIMIT 1) GROUP BY district`;
-      const response = await t.call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team p16', format: 'csv' });
+      const response = await app().call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team p16', format: 'csv' });
       return { status: response.statusCode, body: { ...response.json(), requestId: undefined } };
     };
     const yes = await exported(145);

@@ -9,24 +9,14 @@
  * Setup: the `pay` dataset (test/helpers/pay-fixture.ts): 400 people x 20 payments; person p lives
  * in district p % 4 (一区, 二区, 三区, 四区); person 7 (四区) pays 100..109 and 140..149.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
-import type { TestApp } from '../helpers/test-app.js';
-import { operatorSight } from '../helpers/two-worlds.js';
+import { describe, expect, it } from 'vitest';
+import { paidAbove as paidAboveOf } from '../helpers/pay-fixture.js';
+import { payRedTeam } from '../helpers/two-worlds.js';
 
-let t: TestApp;
-const { seen } = operatorSight(() => t, 'p8');
-
-beforeAll(async () => {
-  t = await startPayApp('p8');
-}, 300_000);
-afterAll(() => t.close({ remove: true }));
+const { seen, bothWorlds } = payRedTeam('p8');
 
 /** "Person 7 paid more than x" (yes at 145, no at 149). */
 const paidAbove = (x: number, table = '') => paidAboveOf(7, x, table);
-
-/** Asks `sql(x)` in both worlds; returns both sights. */
-const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
 
 describe('holes found by the eighth pass', () => {
   it('was a hole (a macro calling an aggregate, also through another macro, is an aggregate): aggregate macros were not aggregates to the shape: json_group_object over person 7\'s rows, per district, lists their payments above x themselves', async () => {

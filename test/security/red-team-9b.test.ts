@@ -12,27 +12,17 @@
  * amount is paid at most once by a person, by about 40 people of a district; person 7 (四区) pays
  * 100..109 and 140..149, person 14 (三区) 130..149.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectStatus } from '../helpers/expect-status.js';
-import { knownPerson, paidAbove as paidAboveOf, startPayApp } from '../helpers/pay-fixture.js';
-import type { TestApp } from '../helpers/test-app.js';
-import { operatorSight } from '../helpers/two-worlds.js';
+import { knownPerson, paidAbove as paidAboveOf } from '../helpers/pay-fixture.js';
+import { payRedTeam } from '../helpers/two-worlds.js';
 
-let t: TestApp;
-const { operator, seen } = operatorSight(() => t, 'p9b');
-
-beforeAll(async () => {
-  t = await startPayApp('p9b');
-}, 300_000);
-afterAll(() => t.close({ remove: true }));
+const { app, operator, bothWorlds } = payRedTeam('p9b');
 
 /** "Person 7 paid more than x" (yes at 145, no at 149). */
 const paidAbove = (x: number, table = '') => paidAboveOf(7, x, table);
 
-/** Asks `sql(x)` in both worlds; returns both sights. */
-const bothWorlds = async (sql: (x: number) => Promise<string>) => ({ yes: await seen(await sql(145)), no: await seen(await sql(149)) });
-
-const ask = async (sql: string) => expectStatus(await t.call(operator(), 'POST', '/v1/query', { sql, env: 'prod' }), 200).json();
+const ask = async (sql: string) => expectStatus(await app().call(operator(), 'POST', '/v1/query', { sql, env: 'prod' }), 200).json();
 
 describe('holes found by the ninth pass b', () => {
   it('was a hole (a mean of a column that also chooses the rows is refused): values pinned by the WHERE clause: avg(amount) over "paid 100, or person 7 above x" is exactly 100 unless person 7 matched', async () => {
@@ -100,7 +90,7 @@ describe('holes found by the ninth pass b', () => {
     expect((await ask(plain)).rows).toEqual([['2000']]);
     // SAFE: the second is refused for its shape (pay on the side of a LEFT JOIN that can be missing),
     // whoever paid what: there is no second answer to pair.
-    const refused = await t.call(operator(), 'POST', '/v1/query', { sql: withRow, env: 'prod' });
+    const refused = await app().call(operator(), 'POST', '/v1/query', { sql: withRow, env: 'prod' });
     expect(refused.statusCode).toBe(422);
     expect(refused.json().code).toBe('DSC_ERR_UNCHECKABLE');
   });
