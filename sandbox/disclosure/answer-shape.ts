@@ -22,7 +22,7 @@ export interface PersonalRef {
 }
 
 export type AnswerShape =
-  | { kind: 'aggregate'; node: Json; from: Json; keys: Json[]; aggregates: AggregateRef[]; personal: PersonalRef[]; cellOrder?: CellOrder | undefined }
+  | { kind: 'aggregate'; node: Json; from: Json; keys: Json[]; aggregates: AggregateRef[]; personal: PersonalRef[]; cellOrder?: CellOrder | 'unorderable' | undefined }
   | { kind: 'rows'; node: Json; from: Json; identifiers: string[]; quasi: { label: string; expr: Json }[]; personal: PersonalRef[] }
   | { kind: 'uncheckable'; reason: string };
 
@@ -37,6 +37,12 @@ export interface CellOrder {
   descending: boolean;
   nullsFirst: boolean;
 }
+
+/**
+ * Why a prod answer ordered by an aggregate column in another way (`cellOrder: 'unorderable'`) is
+ * refused. An export of it is not: an export's file is ordered by its keys, never by its ORDER BY.
+ */
+export const UNORDERABLE = 'ORDER BY an aggregate column over personal data must be the only ORDER BY item and name the column itself (by name or position): a withheld cell cannot keep the place its value gives it (`ORDER BY n > 100` or a second item would order by it)';
 
 /** An aggregate call inside an output column. */
 export interface AggregateRef {
@@ -116,15 +122,15 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   // would show which row came first (eleventh red-team pass). Anywhere in the query, not only in the
   // SELECT list or GROUP BY: a FROM subquery's collated column carries its collation out.
   if (containsClass(node, 'COLLATE')) return uncheckable('a collation (COLLATE) over personal data cannot be checked: values it holds equal print differently; compare and group by lower(...) or another normal form instead');
-  // SECURITY: invariant 8: `rowid` says where a row lies in its table, not what it holds: it follows
-  // the order the rows were loaded in, so it can pin others' values without naming their column
-  // (`rowid % 50 = 0` for "paid exactly 100"), and the companions, which read each personal table
-  // through a subquery, would not bind it to the same rows.
   // SECURITY: invariant 8: an aggregate's own ORDER BY decides the order its values are combined in,
   // and floating-point arithmetic rounds by that order: `var_pop(amount ORDER BY <one person's rows
   // first>, amount)` beside `var_pop(amount ORDER BY amount)` differed in the last digits exactly when
   // that person matched, the same rows in both cells (red-team pass 14a).
   if (ordersAggregates(node)) return uncheckable('ORDER BY inside an aggregate over personal data cannot be checked: the order its values are combined in can change the last digits of the result; leave it out');
+  // SECURITY: invariant 8: `rowid` says where a row lies in its table, not what it holds: it follows
+  // the order the rows were loaded in, so it can pin others' values without naming their column
+  // (`rowid % 50 = 0` for "paid exactly 100"), and the companions, which read each personal table
+  // through a subquery, would not bind it to the same rows.
   if (refersToRowid(node)) return uncheckable('rowid over personal data cannot be checked: it numbers rows by their place in the table; use the table\'s own columns');
   if (joinsByNames(asObj(node.from_table))) return uncheckable('NATURAL and USING joins over personal data cannot be checked: join ON the columns by name');
   // SECURITY: invariant 8: every row the answer counts must carry a person. A personal table on the
@@ -212,7 +218,6 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     // SECURITY: invariant 8: ordering by an aggregate the answer does not show ranks groups on hidden values.
     if (orders.some((order) => aggregatesIn(asObj(order)!, tables).length > 0)) return uncheckable('ORDER BY an aggregate over personal data cannot be checked: order by an output column (by name or position)');
     const cellOrder = orderedByCell(modifiers, selectList, new Set(aggregates.flatMap((list, i) => (list.length > 0 ? [i] : []))));
-    if (cellOrder === 'uncheckable') return uncheckable('ORDER BY an aggregate column over personal data must be the only ORDER BY item and name the column itself (by name or position): a withheld cell cannot keep the place its value gives it (`ORDER BY n > 100` or a second item would order by it)');
     // SECURITY: invariant 8: two aggregates in one cell can subtract one person out of a group (sum - sum FILTER).
     if (aggregates.some((list) => list.length > 1)) return uncheckable('one output column combines several aggregates, which can subtract one person out of a group: give each aggregate its own column');
     const refs: AggregateRef[] = [];
@@ -353,25 +358,29 @@ function walk(value: Json | undefined, visit: (node: Obj) => void): void {
   for (const child of Object.values(obj)) walk(child, visit);
 }
 
-/** Whether any node of an expression is of `nodeClass` (STAR, SUBQUERY, WINDOW…). */
-/** Whether any expression under `value` (a part of DuckDB's parse) is of class `nodeClass`. */
-export function containsClass(value: Json | undefined, nodeClass: string): boolean {
+/** Whether any node under `value` (a part of DuckDB's parse) passes `test`. */
+function anyNode(value: Json | undefined, test: (node: Obj) => boolean): boolean {
   let found = false;
   walk(value, (node) => {
-    if (node.class === nodeClass) found = true;
+    if (!found && test(node)) found = true;
   });
   return found;
 }
 
+/** Whether any expression under `value` (a part of DuckDB's parse) is of class `nodeClass` (STAR, SUBQUERY, WINDOW…). */
+export function containsClass(value: Json | undefined, nodeClass: string): boolean {
+  return anyNode(value, (node) => node.class === nodeClass);
+}
+
 /**
  * How an aggregate answer is ordered by an aggregate column (an alias, a position, or an expression
- * naming an aggregate column's alias): undefined when it is not, `uncheckable` unless that is its
- * only ORDER BY item and names the column itself.
+ * naming an aggregate column's alias): undefined when it is not, `unorderable` unless that is its
+ * only ORDER BY item and names the column itself (`UNORDERABLE`).
  * SECURITY: invariant 8: a cell the checks withhold is shown as null, but its row kept the place its
  * value gave it: `ORDER BY c DESC` over a withheld `count(*) FILTER (WHERE <one person>)` listed that
  * person's amounts first, and `ORDER BY s > T` bisected a dominated sum (red-team pass 15a).
  */
-function orderedByCell(modifiers: Obj[], selectList: Obj[], aggregateColumns: ReadonlySet<number>): CellOrder | 'uncheckable' | undefined {
+function orderedByCell(modifiers: Obj[], selectList: Obj[], aggregateColumns: ReadonlySet<number>): CellOrder | 'unorderable' | undefined {
   const items = modifiers.filter((m) => m.type === 'ORDER_MODIFIER').flatMap((m) => (m.orders as Json[]).map((o) => asObj(o)!));
   // Each alias names one item (`answerShape` refuses repeated ones, which DuckDB binds to the last).
   const aliases = new Map<string, number>();
@@ -389,55 +398,39 @@ function orderedByCell(modifiers: Obj[], selectList: Obj[], aggregateColumns: Re
   const namesCell = (expr: Obj | undefined): boolean => {
     const own = columnOf(expr);
     if (own !== undefined) return aggregateColumns.has(own);
-    let found = false;
-    walk(expr, (child) => {
+    return anyNode(expr, (child) => {
       const names = child.class === 'COLUMN_REF' ? (child.column_names as Json[]) : [];
       const column = names.length === 1 ? aliases.get(String(names[0]).toLowerCase()) : undefined;
-      if (column !== undefined && aggregateColumns.has(column)) found = true;
+      return column !== undefined && aggregateColumns.has(column);
     });
-    return found;
   };
   if (!items.some((item) => namesCell(asObj(item.expression)))) return undefined;
   const column = items.length === 1 ? columnOf(asObj(items[0]!.expression)) : undefined;
-  return column === undefined ? 'uncheckable' : { column, descending: items[0]!.type === 'DESCENDING', nullsFirst: items[0]!.null_order === 'NULLS FIRST' };
+  return column === undefined ? 'unorderable' : { column, descending: items[0]!.type === 'DESCENDING', nullsFirst: items[0]!.null_order === 'NULLS FIRST' };
 }
 
 /** Whether a LIMIT or OFFSET appears anywhere in a query (its top node, a subquery or a CTE). */
 export function limitsRows(ast: Json): boolean {
-  let found = false;
-  walk(ast, (child) => {
-    if (child.type === 'LIMIT_MODIFIER' || child.type === 'LIMIT_PERCENT_MODIFIER') found = true;
-  });
-  return found;
+  return anyNode(ast, (child) => child.type === 'LIMIT_MODIFIER' || child.type === 'LIMIT_PERCENT_MODIFIER');
 }
 
 /** Whether any function call of the query has an ORDER BY of its own (`agg(x ORDER BY y)`, WITHIN GROUP). */
 function ordersAggregates(node: Obj): boolean {
-  let found = false;
-  walk(node, (child) => {
-    if (child.class === 'FUNCTION' && ((asObj(child.order_bys)?.orders as Json[] | undefined)?.length ?? 0) > 0) found = true;
-  });
-  return found;
+  return anyNode(node, (child) => child.class === 'FUNCTION' && ((asObj(child.order_bys)?.orders as Json[] | undefined)?.length ?? 0) > 0);
 }
 
 /** Whether any column reference of the query is named `rowid` (DuckDB's row number pseudo-column, in any case). */
 function refersToRowid(node: Obj): boolean {
-  let found = false;
-  walk(node, (child) => {
+  return anyNode(node, (child) => {
     const names = child.class === 'COLUMN_REF' ? (child.column_names as Json[] | undefined) ?? [] : [];
-    if (names.length > 0 && String(names[names.length - 1]).toLowerCase() === 'rowid') found = true;
+    return names.length > 0 && String(names[names.length - 1]).toLowerCase() === 'rowid';
   });
-  return found;
 }
 
 /** Whether any name the query binds or declares (a column reference, an alias, a column alias) starts with `__`. */
 function usesReservedNames(node: Obj): boolean {
   const reserved = (name: Json | undefined) => typeof name === 'string' && name.startsWith('__');
-  let found = false;
-  walk(node, (child) => {
-    if (reserved(child.alias) || ((child.column_names as Json[] | undefined) ?? []).some(reserved) || ((child.column_name_alias as Json[] | undefined) ?? []).some(reserved)) found = true;
-  });
-  return found;
+  return anyNode(node, (child) => reserved(child.alias) || ((child.column_names as Json[] | undefined) ?? []).some(reserved) || ((child.column_name_alias as Json[] | undefined) ?? []).some(reserved));
 }
 
 /** The ON conditions of the joins of a FROM (its subqueries read their own FROM, not the personal tables). */

@@ -166,7 +166,7 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     answered.push({ key: m.key, rowShown: true, shown: aggregateColumns.filter((c) => m.row[c] !== null), withheld: [...nulled[index]!] });
   });
   // SECURITY: invariant 8: LIMIT, OFFSET and the caps take the rows that passed, in their order.
-  const { rows, truncated } = limited(placedByShownCells(shape.cellOrder, passing, passingKeys), window, caps);
+  const { rows, truncated } = limited(placedByShownCells(typeof shape.cellOrder === 'object' ? shape.cellOrder : undefined, passing, passingKeys), window, caps);
   const onScreen = new Set(rows);
   const added = secondary.rows.length + secondary.cells.length;
   const reasons: string[] = [];
@@ -389,7 +389,7 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   // would otherwise keep that order.
   // An answer ordered by an aggregate column is read in the order of its keys and ordered after its
   // checks, by the values shown (`placedByShownCells`): its ORDER BY leaves the SQL.
-  if (shape.kind === 'aggregate' && shape.cellOrder) shown = shown.filter((m) => m.type !== 'ORDER_MODIFIER');
+  if (shape.kind === 'aggregate' && typeof shape.cellOrder === 'object') shown = shown.filter((m) => m.type !== 'ORDER_MODIFIER');
   shown = orderedAlso(shown, keyOrders(keyCount));
   // A row-level prod answer shows each combination once (DISTINCT before its ORDER BY and LIMIT).
   if (shape.kind === 'rows' && !modifiers.some((m) => m.type === 'DISTINCT_MODIFIER')) shown = [{ type: 'DISTINCT_MODIFIER', distinct_on_targets: [] }, ...shown];

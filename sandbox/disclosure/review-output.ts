@@ -9,12 +9,12 @@ import { outputChecks, type OutputCheck, type OutputFindings } from './output-fi
  * The person-level checks of an export (issue #11 item 2), measured on the very rows the snapshot
  * holds. The answer runs ONCE, with its group keys appended, into a temp table of the tenant's
  * connection (trusted code, never named by tenant SQL: an unguessable name in the connection's own
- * temp catalog, which the gate does not let tenant SQL read), in the file's order (`exportAnswerSql`:
- * by the query's ORDER BY, then by its keys and a row-level file's columns, never DuckDB's
- * first-met order), which its insertion order keeps (`rowid`). Each companion's statistics are
- * joined to those rows on the keys inside DuckDB, and only numbers come back (read column by
- * column): each row's entities and, for aggregates, its cells' statistics, judged by the same rules
- * as prod answers (`desensitize/disclosure.ts`). The snapshot is then read from the same table in the same order,
+ * temp catalog, which the gate does not let tenant SQL read), in the file's order (by its keys, or
+ * a row-level file's columns: never DuckDB's first-met order nor the query's ORDER BY), which its
+ * insertion order keeps (`rowid`). Each companion's statistics are joined to those rows on the keys
+ * inside DuckDB, and only numbers come back (read column by column): each row's entities and, for
+ * aggregates, its cells' statistics, judged by the same rules as prod answers
+ * (`desensitize/disclosure.ts`). The snapshot is then read from the same table in the same order,
  * so the checks name the snapshot's own rows: no second run of the query, nothing to compare.
  */
 

@@ -6,7 +6,7 @@ import { DomainError } from '../../core/errors.js';
 import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { AnswerHistory, type CellShows, type DifferencingPair as AnswerPair } from '../disclosure/answer-history.js';
-import { answerShape, containsClass, limitsRows, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
+import { answerShape, containsClass, limitsRows, UNORDERABLE, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { cellEntities, forEachCell, forEachRowGroup, personalLabels } from '../disclosure/cell-entities.js';
 import { checkedAnswer, type AnsweredGroup } from '../disclosure/check-answer.js';
 import { checkOutput, valueOrderedSql } from '../disclosure/review-output.js';
@@ -64,7 +64,7 @@ interface Decision {
   disclosure?: AnswerShape | undefined;
   /** Whether the statement has a COLLATE expression anywhere (a workspace table may not keep one). */
   collates: boolean;
-  /** Whether it has a LIMIT or OFFSET anywhere (an export over personal data may not). */
+  /** Whether it has a LIMIT or OFFSET anywhere (an export or prod workspace table over personal data may not). */
   limitsRows: boolean;
 }
 
@@ -538,9 +538,11 @@ export class TenantEngine {
    */
   private async checkedRun(connection: DuckDBConnection, decision: Decision, env: Env, options: RunOptions, sql: string): Promise<Omit<QueryResult, 'tables' | 'sources' | 'ms'>> {
     const shape = decision.disclosure;
+    // Refused for its shape alone, before it runs (not counted as probing): uncheckable, or ordered by an aggregate column in a way the checks cannot follow.
+    const unorderable = shape?.kind === 'aggregate' && shape.cellOrder === 'unorderable';
     try {
       // SECURITY: invariant 8: a prod answer over personal data is shown only through its person-level checks.
-      if (shape?.kind === 'uncheckable') throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape.reason}`);
+      if (shape?.kind === 'uncheckable' || unorderable) throw new DomainError('DSC_ERR_UNCHECKABLE', `this answer over personal data cannot be checked person by person, so it is not shown in prod: ${shape?.kind === 'uncheckable' ? shape.reason : UNORDERABLE}`);
       if (!shape) return await withDeadline(connection, env, options, () => readCapped(connection, decision.canonicalSql, options));
       const { answered, ...checked } = await overPersonalData(withDeadline(connection, env, options, () => checkedAnswer(connection, shape, DEFAULT_DISCLOSURE_RULES, (checkedSql) => readCapped(connection, checkedSql, { ...options, ...WHOLE_ANSWER_CAPS }), options)));
       if (answered && answered.length > 0) this.rememberAnswer(sql, shape, checked.columns.map((c) => c.name), answered);
@@ -551,7 +553,7 @@ export class TenantEngine {
       // SECURITY: invariant 8: an answer found uncheckable while it ran (keys that print alike, too
       // large to check whole, a companion that would not run) may have been decided by its rows:
       // said so, and counted as probing. One refused for its shape alone was decided before it ran.
-      const byData = error instanceof DomainError && error.code === 'DSC_ERR_UNCHECKABLE' && shape?.kind !== 'uncheckable';
+      const byData = error instanceof DomainError && error.code === 'DSC_ERR_UNCHECKABLE' && shape?.kind !== 'uncheckable' && !unorderable;
       if (error instanceof DomainError && error.code.startsWith('DSC_ERR_')) return { columns: [], rows: [], truncated: false, refusal: { code: error.code, message: error.message, ...(byData ? { byData } : {}) } };
       throw error;
     }

@@ -194,13 +194,8 @@ describe('export checks on the snapshot\'s own rows', () => {
     }
   });
 
-  it('keeps two columns of one name apart (the snapshot writer refuses them by name)', async () => {
-    const output = await checked('SELECT district, count(*) AS n, count(*) AS n FROM pay GROUP BY district');
-    try {
-      expect((await connection.runAndReadAll(output.snapshotSql)).columnNames()).toEqual(['district', 'n', 'n']);
-    } finally {
-      await output.drop();
-    }
+  it('does not check two columns of one name (DuckDB binds an ORDER BY to the last; the snapshot writer refuses them by name)', async () => {
+    await expect(shapeOf('SELECT district, count(*) AS n, count(*) AS N FROM pay GROUP BY district')).rejects.toThrow(/two output columns with the same name/);
   });
 
   it('does not check a DISTINCT that merges rows of several groups (the snapshot is then the query\'s own)', async () => {
