@@ -51,9 +51,13 @@ describe('attacks on the person-level checks of prod answers (second pass)', () 
 
   it('was a hole: two output columns with one name (one of them nulled) do not hide N-1 from the differencing history', async () => {
     const everyone = "SELECT district, sum(amount) AS total FROM pay WHERE district = '三区' GROUP BY district";
-    // The maximum is always shown as null; its column shares the name of the N-1 sum, whose cell was
-    // then looked up by name, found null, and left out of the history with it.
-    const withoutOne = `SELECT district, max(amount) AS total, sum(amount) AS total FROM pay WHERE district = '三区' AND mobile <> '${plain.mobile}' GROUP BY district`;
+    // The maximum is always shown as null; its column shared the name of the N-1 sum, whose cell was
+    // then looked up by name, found null, and left out of the history with it. Since red-team pass
+    // 16, two output columns of one name are refused outright (uncheckable, by shape); beside a
+    // nulled maximum of another name, N-1 is still remembered.
+    const twins = `SELECT district, max(amount) AS total, sum(amount) AS total FROM pay WHERE district = '三区' AND mobile <> '${plain.mobile}' GROUP BY district`;
+    expect(expectStatus(await query(twins), 422).json().code).toBe('DSC_ERR_UNCHECKABLE');
+    const withoutOne = `SELECT district, max(amount) AS top, sum(amount) AS total FROM pay WHERE district = '三区' AND mobile <> '${plain.mobile}' GROUP BY district`;
     expect((await ask(everyone)).rows).toHaveLength(1);
     const second = await ask(withoutOne);
     expect(second.rows).toHaveLength(1);
