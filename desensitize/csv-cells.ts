@@ -1,8 +1,8 @@
 /**
  * CSV injection (OWASP "CSV Injection"): a spreadsheet opening a CSV runs a cell starting with `=`,
- * `+`, `-` or `@` (and, in some versions, a tab, carriage return, line feed or NUL) as a formula, which can
- * fetch URLs or run commands on the recipient's machine. Such a cell is prefixed with a single quote,
- * which Excel and WPS show as text. So is every such character that follows a `,` or `;` inside a
+ * `+`, `-` or `@` (and, in some versions, a tab, carriage return, line feed or NUL) as a formula,
+ * which can fetch URLs or run commands on the recipient's machine. Such a cell is prefixed with a
+ * single quote, which Excel and WPS show as text. So is every such character that follows a `,` or `;` inside a
  * cell: where `;` is the list separator (European locales), Excel and WPS split the line there, and
  * a quoted CSV field does not stop it (red-team pass 14b: `a;=HYPERLINK(...)` became a formula
  * cell). Applied to text cells only: a cell of a numeric column (`-3`, `1e5`) is a number to the

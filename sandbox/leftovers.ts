@@ -3,15 +3,16 @@ import path from 'node:path';
 
 /**
  * What a build leaves while it runs (the file being built, its WAL, and ingest progress notes), and
- * the differencing history being written afresh (`history-file.ts`: renamed over `history.bin` once whole).
+ * the differencing history being written afresh (`history-file.ts`: renamed over `history.bin`
+ * once whole).
  */
 const UNFINISHED = /\.(building|building\.wal|progress\.json|progress\.json\.tmp)$|^history\.bin\.\d+\.tmp$/;
 
 /**
  * Removes what work interrupted by a crash left in the data dir: request temp files (uploads and
  * ingests being received, which hold raw data) under `tmp/`, staged builds under `builds/` (never
- * adopted by their tenant), and unfinished builds and history rewrites in `domain/<id>/` and `tenants/<id>/`. Only for a
- * start, before any request or build runs. Returns what it removed.
+ * adopted by their tenant), and unfinished builds and history rewrites in `domain/<id>/` and
+ * `tenants/<id>/`. Only for a start, before any request or build runs. Returns what it removed.
  */
 export function removeLeftovers(dataDir: string): string[] {
   const removed: string[] = [];

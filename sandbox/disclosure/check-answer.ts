@@ -384,11 +384,11 @@ async function buildCompanionPlan(connection: DuckDBConnection, shape: Exclude<A
   // SECURITY: invariant 8: an unordered prod answer is shown in the order of its keys: DuckDB lists
   // groups (and DISTINCT rows) in the order it first meets them, so the order of two large groups
   // said whether one person's early rows passed the WHERE. Ordered by values the answer shows (or
-  // its grouping keys), never by values it withholds; before any LIMIT, which then takes them so.
+  // its grouping keys), never by values it withholds; the LIMIT then takes rows in that order.
   // An ordered one is ordered by its keys too, after its own orders: ties (`ORDER BY length(district)`)
-  // would otherwise keep that order.
-  // An answer ordered by an aggregate column is read in the order of its keys and ordered after its
-  // checks, by the values shown (`placedByShownCells`): its ORDER BY leaves the SQL.
+  // would otherwise keep that order. An answer ordered by an aggregate column is read in the order
+  // of its keys and ordered after its checks, by the values shown (`placedByShownCells`): its ORDER
+  // BY leaves the SQL.
   if (shape.kind === 'aggregate' && typeof shape.cellOrder === 'object') shown = shown.filter((m) => m.type !== 'ORDER_MODIFIER');
   shown = orderedAlso(shown, keyOrders(keyCount));
   // A row-level prod answer shows each combination once (DISTINCT before its ORDER BY and LIMIT).
@@ -440,14 +440,12 @@ function keyOrders(count: number): Obj[] {
   return Array.from({ length: count }, (_, i) => ({ type: 'ORDER_DEFAULT', null_order: 'ORDER_DEFAULT', expression: { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: [`__key${i}`] } }));
 }
 
-/** `modifiers` with `orders` after the items of their ORDER BY, or in an ORDER BY of their own before the first LIMIT. */
+/** `modifiers` (without LIMIT: it applies after the checks) with `orders` after the items of their ORDER BY, or in an ORDER BY of their own. */
 function orderedAlso(modifiers: Obj[], orders: Obj[]): Obj[] {
   if (orders.length === 0) return modifiers;
   const orderAt = modifiers.findIndex((m) => m.type === 'ORDER_MODIFIER');
-  if (orderAt >= 0) return modifiers.map((m, i) => (i === orderAt ? { ...m, orders: [...(m.orders as Json[]), ...orders] } : m));
-  const firstLimit = modifiers.findIndex((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
-  const order = { type: 'ORDER_MODIFIER', orders };
-  return firstLimit < 0 ? [...modifiers, order] : [...modifiers.slice(0, firstLimit), order, ...modifiers.slice(firstLimit)];
+  if (orderAt < 0) return [...modifiers, { type: 'ORDER_MODIFIER', orders }];
+  return modifiers.map((m, i) => (i === orderAt ? { ...m, orders: [...(m.orders as Json[]), ...orders] } : m));
 }
 
 /** The constant OFFSET and LIMIT of an answer's LIMIT modifiers (anything else is uncheckable). */

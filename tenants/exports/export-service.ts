@@ -360,7 +360,7 @@ export function createExportService(deps: {
     await deps.store.mutate(async (tx) => {
       await tx.updateExport(updated);
       await tx.insertExportReview(request);
-      // SECURITY: the supervisor sees which cells are too close, and to which of the tenant's own releases.
+      // SECURITY: the supervisors see why the approval was refused: which cells are too close (and to which of the tenant's own releases), or which source changed.
       await tx.appendAudit({ actor, action: 'export.check', target: target(record.id), details: { version: version.version, name: check.name, status: check.status, reason, stale: true, was: check.was } });
     });
     throw new DomainError('EXP_ERR_CHECKS_STALE', `the version's checks are out of date: ${reason}. The export went back to its operator for a new version`);
