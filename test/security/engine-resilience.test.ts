@@ -64,7 +64,12 @@ describe('engine resilience', () => {
     expect((await t.call(SUPERVISOR, 'GET', '/v1/tenants/acme')).json().status).toBe('active');
     await waitForEngine(t);
     expect(t.app.engine.status.restarts).toBe(before.restarts + 1);
-    const again = await afterEngineRestart(() => query('SELECT name FROM residents WHERE id = 7'));
+    // The first task of the new process opens its files inside this file's short 300 ms limit (plus
+    // the kill grace), which a busy machine can outlast: such a timeout is retried, as a client
+    // would, within the same generous bound; the engine must answer again within it.
+    const started = Date.now();
+    let again = await afterEngineRestart(() => query('SELECT name FROM residents WHERE id = 7'));
+    while (again.json().code === 'SBX_ERR_QUERY_TIMEOUT' && Date.now() - started < ENGINE_BACK_MS) again = await afterEngineRestart(() => query('SELECT name FROM residents WHERE id = 7'));
     expect(again.json().rows, again.body).toEqual([['ACME-7']]);
     expect((await t.call(SUPERVISOR, 'GET', '/v1/audit/verify')).json().ok).toBe(true);
   });
