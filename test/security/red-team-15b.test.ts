@@ -14,33 +14,27 @@
  * `city-lab` registered. The grant and dataset-version tests run last (they change `pay`'s access
  * and data).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { expectStatus } from '../helpers/expect-status.js';
-import { fourWithSeven, knownAs, knownPerson, PAYMENTS_SQL, paymentsPerDistrict, startPayApp } from '../helpers/pay-fixture.js';
-import { licenseAround, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
-import { operatorSight } from '../helpers/two-worlds.js';
+import { fourWithSeven, knownAs, knownPerson, PAYMENTS_SQL, paymentsPerDistrict } from '../helpers/pay-fixture.js';
+import { licenseAround, SUPERVISOR } from '../helpers/test-app.js';
+import { payRedTeam } from '../helpers/two-worlds.js';
 
 const OP = { role: 'operator', org: 'p15', sub: 'olga' } as const;
 const SAM = { role: 'supervisor', org: 'authority', sub: 'sam' } as const;
 const CITY = { role: 'applicant', org: 'city-lab', sub: 'rita' } as const;
 type CheckBody = { name: string; status: string };
 
-let t: TestApp;
-const { operator, exportSeen } = operatorSight(() => t, 'p15');
-
-beforeAll(async () => {
-  t = await startPayApp('p15');
-}, 300_000);
-afterAll(() => t.close({ remove: true }));
+const { app, operator, exportSeen } = payRedTeam('p15');
 
 const create = async (sql: string, format = 'csv', who: { role: 'operator'; org: string; sub: string } = OP) =>
-  t.call(who, 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team 15b', format });
+  app().call(who, 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team 15b', format });
 /** Submits with a justification for every check that asks for review. */
-const submit = async (id: string, checks: CheckBody[]) => expectStatus(await t.call(OP, 'POST', `/v1/exports/${id}/submit`, {
+const submit = async (id: string, checks: CheckBody[]) => expectStatus(await app().call(OP, 'POST', `/v1/exports/${id}/submit`, {
   justifications: Object.fromEntries(checks.filter((c) => c.status === 'review').map((c) => [c.name, 'red team 15b'])),
 }), 200);
-const approve = (id: string, claims: typeof SUPERVISOR = SUPERVISOR, version = 1) => t.call(claims, 'POST', `/v1/exports/${id}/reviews`, { version, decision: 'approve' });
+const approve = (id: string, claims: typeof SUPERVISOR = SUPERVISOR, version = 1) => app().call(claims, 'POST', `/v1/exports/${id}/reviews`, { version, decision: 'approve' });
 /** The first data row of a downloaded CSV (after the BOM and the header). */
 const firstRow = (csv: string) => {
   const body = csv.replace(/^\uFEFF/, '');
@@ -48,8 +42,8 @@ const firstRow = (csv: string) => {
 };
 /** What the reviewers (and, once approved, the recipient) read of an export: the preview and the snapshot's digest. */
 const reviewed = async (sql: string) => {
-  const id = expectStatus(await t.call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team 15b', format: 'csv' }), 201).json().id;
-  const detail = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/exports/${id}`), 200).json();
+  const id = expectStatus(await app().call(operator(), 'POST', '/v1/exports', { source: { sql }, recipient: 'city-lab', purpose: 'red team 15b', format: 'csv' }), 201).json().id;
+  const detail = expectStatus(await app().call(SUPERVISOR, 'GET', `/v1/exports/${id}`), 200).json();
   return { preview: detail.preview, snapshotSha256: detail.snapshotSha256 };
 };
 
@@ -78,7 +72,7 @@ describe('row order and what a LIMIT keeps', () => {
     ]) {
       // SAFE: refused before anything runs, the same in both worlds: nothing for reviewers or the recipient to read.
       for (const x of [145, 149]) {
-        const refused = await t.call(operator(), 'POST', '/v1/exports', { source: { sql: await sql(x) }, recipient: 'city-lab', purpose: 'red team 15b', format: 'csv' });
+        const refused = await app().call(operator(), 'POST', '/v1/exports', { source: { sql: await sql(x) }, recipient: 'city-lab', purpose: 'red team 15b', format: 'csv' });
         expect(refused.statusCode, await sql(x)).toBe(422);
         expect(refused.json().code).toBe('DSC_ERR_UNCHECKABLE');
       }
@@ -107,8 +101,8 @@ describe('row order and what a LIMIT keeps', () => {
       const who = operator();
       const created = expectStatus(await create(`SELECT district, count(*) AS n FROM pay WHERE ${where(x)} GROUP BY district ORDER BY n DESC`, 'csv', who), 201).json();
       expect(created.outcome).toBe('pass');
-      expectStatus(await t.call(who, 'POST', `/v1/exports/${created.id}/versions`, { mitigation: 'round5', columns: ['n'] }), 201);
-      const detail = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/exports/${created.id}`), 200).json();
+      expectStatus(await app().call(who, 'POST', `/v1/exports/${created.id}/versions`, { mitigation: 'round5', columns: ['n'] }), 201);
+      const detail = expectStatus(await app().call(SUPERVISOR, 'GET', `/v1/exports/${created.id}`), 200).json();
       return { preview: detail.preview, snapshotSha256: detail.snapshotSha256 };
     };
     // (The counts themselves differ by person 7's four payments, 1,960 against 1,965 rounded: a count
@@ -131,7 +125,7 @@ describe('CSV cells', () => {
     expect(created.outcome).toBe('pass');
     await submit(created.id, created.checks);
     expectStatus(await approve(created.id), 200);
-    const row = firstRow(expectStatus(await t.call(CITY, 'GET', `/v1/exports/${created.id}/download`), 200).body);
+    const row = firstRow(expectStatus(await app().call(CITY, 'GET', `/v1/exports/${created.id}/download`), 200).body);
     // SAFE: no cell of the row starts with NUL followed by a formula character.
     expect(row.startsWith('\u0000=')).toBe(false);
   });
@@ -140,7 +134,7 @@ describe('CSV cells', () => {
     const created = expectStatus(await create(`SELECT 1 AS "=HYPERLINK(""http://x.invalid/"")", '=1+1' AS "@SUM(1)", -3 AS "a;=b", '-2' AS "+t"`), 201).json();
     await submit(created.id, created.checks);
     expectStatus(await approve(created.id), 200);
-    const csv = expectStatus(await t.call(CITY, 'GET', `/v1/exports/${created.id}/download`), 200).body.replace(/^\uFEFF/, '');
+    const csv = expectStatus(await app().call(CITY, 'GET', `/v1/exports/${created.id}/download`), 200).body.replace(/^\uFEFF/, '');
     const [header, row] = csv.split('\r\n');
     expect(header).toBe(`"'=HYPERLINK(""http://x.invalid/"")",'@SUM(1),a;'=b,'+t`);
     expect(row).toBe(`1,'=1+1,-3,'-2`);
@@ -152,28 +146,28 @@ describe('one namespace of org ids', () => {
     const license = licenseAround(new Date(), -1, 100);
     const ids = ['dual-a', 'dual-b', 'dual-c', 'dual-d', 'dual-e'];
     const answers = await Promise.all(ids.flatMap((id) => [
-      t.call(SUPERVISOR, 'POST', '/v1/tenants', { id, name: id, ...license }),
-      t.call(SAM, 'POST', '/v1/applicants', { id, name: id }),
+      app().call(SUPERVISOR, 'POST', '/v1/tenants', { id, name: id, ...license }),
+      app().call(SAM, 'POST', '/v1/applicants', { id, name: id }),
     ]));
     for (const [i, id] of ids.entries()) {
       const [tenant, applicant] = [answers[2 * i]!, answers[2 * i + 1]!];
       expect([tenant.statusCode, applicant.statusCode].filter((s) => s === 201), id).toHaveLength(1);
-      const tenants = (await t.call(SUPERVISOR, 'GET', '/v1/tenants')).json().tenants.filter((x: { id: string }) => x.id === id);
-      const applicants = (await t.call(SUPERVISOR, 'GET', '/v1/applicants')).json().applicants.filter((x: { id: string }) => x.id === id);
+      const tenants = (await app().call(SUPERVISOR, 'GET', '/v1/tenants')).json().tenants.filter((x: { id: string }) => x.id === id);
+      const applicants = (await app().call(SUPERVISOR, 'GET', '/v1/applicants')).json().applicants.filter((x: { id: string }) => x.id === id);
       expect(tenants.length + applicants.length, id).toBe(1);
     }
     // A revoked tenant's id, and a suspended one's, stay taken.
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'gone-org', name: 'gone', ...license }), 201);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/gone-org/revoke'), 200);
-    expect((await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'gone-org', name: 'gone' })).json().code).toBe('APP_ERR_ALREADY_EXISTS');
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'resting-org', name: 'resting', ...license }), 201);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/resting-org/suspend'), 200);
-    expect((await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'resting-org', name: 'resting' })).json().code).toBe('APP_ERR_ALREADY_EXISTS');
+    expectStatus(await app().call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'gone-org', name: 'gone', ...license }), 201);
+    expectStatus(await app().call(SUPERVISOR, 'POST', '/v1/tenants/gone-org/revoke'), 200);
+    expect((await app().call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'gone-org', name: 'gone' })).json().code).toBe('APP_ERR_ALREADY_EXISTS');
+    expectStatus(await app().call(SUPERVISOR, 'POST', '/v1/tenants', { id: 'resting-org', name: 'resting', ...license }), 201);
+    expectStatus(await app().call(SUPERVISOR, 'POST', '/v1/tenants/resting-org/suspend'), 200);
+    expect((await app().call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'resting-org', name: 'resting' })).json().code).toBe('APP_ERR_ALREADY_EXISTS');
     // Upper case is not an org id at all.
-    expect((await t.call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'P15', name: 'p15 shouting' })).statusCode).toBe(400);
+    expect((await app().call(SUPERVISOR, 'POST', '/v1/applicants', { id: 'P15', name: 'p15 shouting' })).statusCode).toBe(400);
     // No export goes to an operating entity, whichever state it is in.
     for (const recipient of ['gone-org', 'resting-org', 'p15', 'P15']) {
-      const res = await t.call(OP, 'POST', '/v1/exports', { source: { sql: 'SELECT 42 AS answer' }, recipient, purpose: 'red team 15b', format: 'csv' });
+      const res = await app().call(OP, 'POST', '/v1/exports', { source: { sql: 'SELECT 42 AS answer' }, recipient, purpose: 'red team 15b', format: 'csv' });
       expect(res.statusCode, recipient).toBe(400);
     }
   });
@@ -184,26 +178,26 @@ describe('approvals after a change (these run last: they change pay\'s grant and
     // Suspension: the approval is refused, the export stays submitted, nothing is packaged.
     const a = expectStatus(await create(paymentsPerDistrict([])), 201).json();
     await submit(a.id, a.checks);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/p15/suspend'), 200);
+    expectStatus(await app().call(SUPERVISOR, 'POST', '/v1/tenants/p15/suspend'), 200);
     const whileSuspended = await approve(a.id);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/p15/resume'), 200);
+    expectStatus(await app().call(SUPERVISOR, 'POST', '/v1/tenants/p15/resume'), 200);
     expect(whileSuspended.json().code).toBe('AUTH_ERR_TENANT_SUSPENDED');
-    expect(expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/exports/${a.id}`), 200).json().status).toBe('submitted');
-    expect((await t.call(CITY, 'GET', `/v1/exports/${a.id}/download`)).json().code).toBe('EXP_ERR_NOT_APPROVED');
+    expect(expectStatus(await app().call(SUPERVISOR, 'GET', `/v1/exports/${a.id}`), 200).json().status).toBe('submitted');
+    expect((await app().call(CITY, 'GET', `/v1/exports/${a.id}/download`)).json().code).toBe('EXP_ERR_NOT_APPROVED');
     // Extension: the same columns, a later day: what the tenant may see is the same.
     const until = licenseAround(new Date(), -1, 90).licenseTo;
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/p15/grants', { dataset: 'pay', purpose: 'test, extended', until }), 201);
+    expectStatus(await app().call(SUPERVISOR, 'POST', '/v1/tenants/p15/grants', { dataset: 'pay', purpose: 'test, extended', until }), 201);
     expect(expectStatus(await approve(a.id), 200).json().status).toBe('approved');
     // Narrowing: district no longer granted. The approval is stale, and nothing is delivered.
     const b = expectStatus(await create(paymentsPerDistrict([])), 201).json();
     await submit(b.id, b.checks);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/p15/grants', { dataset: 'pay', columns: ['id_card', 'mobile', 'amount'], purpose: 'test, narrowed', until }), 201);
+    expectStatus(await app().call(SUPERVISOR, 'POST', '/v1/tenants/p15/grants', { dataset: 'pay', columns: ['id_card', 'mobile', 'amount'], purpose: 'test, narrowed', until }), 201);
     const stale = await approve(b.id);
     expect(stale.json().code).toBe('EXP_ERR_CHECKS_STALE');
-    expect((await t.call(CITY, 'GET', `/v1/exports/${b.id}/download`)).statusCode).toBe(409);
+    expect((await app().call(CITY, 'GET', `/v1/exports/${b.id}/download`)).statusCode).toBe(409);
     // Back to the whole dataset for the next test.
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants/p15/grants', { dataset: 'pay', purpose: 'test', until }), 201);
-    await t.app.controlPlane.refinery.refresh('p15');
+    expectStatus(await app().call(SUPERVISOR, 'POST', '/v1/tenants/p15/grants', { dataset: 'pay', purpose: 'test', until }), 201);
+    await app().app.controlPlane.refinery.refresh('p15');
   }, 300_000);
 
   it('was a hole (an approval after a newer version of a source dataset is refused as stale): a version made before the dataset\'s next version (person 7\'s rows taken out, say after their objection) is approved and delivered afterwards, from data the domain no longer holds; the same SQL now answers from the new version', async () => {
@@ -221,16 +215,16 @@ describe('approvals after a change (these run last: they change pay\'s grant and
     // Version 2: the same columns, without person 7 (rows 140..159).
     const withoutSeven = PAYMENTS_SQL.replace('FROM range(8000))', 'FROM range(8000) WHERE range // 20 <> 7)');
     expect(withoutSeven).not.toBe(PAYMENTS_SQL);
-    await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
+    await app().app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
       id: 'pay', name: 'pay', provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: '2026-11-30',
     }, withoutSeven);
-    await t.app.controlPlane.refinery.refresh('p15');
+    await app().app.controlPlane.refinery.refresh('p15');
     // The domain now answers from version 2: 四区 without person 7's 20 payments.
-    const answer = expectStatus(await t.call(operator(), 'POST', '/v1/query', { sql: `SELECT count(*) AS n FROM pay WHERE district = '四区'`, env: 'prod' }), 200).json();
+    const answer = expectStatus(await app().call(operator(), 'POST', '/v1/query', { sql: `SELECT count(*) AS n FROM pay WHERE district = '四区'`, env: 'prod' }), 200).json();
     expect(answer.rows.map((r: unknown[]) => Number(r[0]))).toEqual([1980]);
     const fourNow = (csv: string) => csv.split('\r\n').find((line) => line.startsWith('四区'));
     const approval = await approve(created.id);
-    const download = approval.statusCode === 200 ? await t.call(CITY, 'GET', `/v1/exports/${created.id}/download`) : undefined;
+    const download = approval.statusCode === 200 ? await app().call(CITY, 'GET', `/v1/exports/${created.id}/download`) : undefined;
     // SAFE: the approval is refused as stale (made again from the current version), nothing delivered.
     expect({ approval: approval.statusCode, four: download ? fourNow(download.body) : undefined }).toEqual({ approval: 409, four: undefined });
   }, 300_000);
