@@ -504,19 +504,31 @@ export function createExportService(deps: {
         const record = await load(id);
         const version = await currentVersion(record);
         const previous = (await deps.store.reader.exportReviews(id)).filter((r) => r.version === record.currentVersion);
-        const next = decideReview(
-          { status: record.status, currentVersion: record.currentVersion, outcome: version.outcome, authors: [record.createdBy, version.createdBy], reviews: previous },
-          { reviewerSub: actor.sub, version: input.version, decision: input.decision, comment: input.comment },
-        );
+        // SECURITY: a refused review is audited too (an operator's own approval, a second one by the same supervisor, a fail outcome): supervisors see who tried.
+        const refuse = async (error: DomainError) => {
+          await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'export.review', target: target(id), details: { version: input.version, decision: input.decision, outcome: error.code } }));
+          return error;
+        };
+        let next: ExportStatus;
+        try {
+          next = decideReview(
+            { status: record.status, currentVersion: record.currentVersion, outcome: version.outcome, authors: [record.createdBy, version.createdBy], reviews: previous },
+            { reviewerSub: actor.sub, version: input.version, decision: input.decision, comment: input.comment },
+          );
+          if (next === 'approved') {
+            // SECURITY: invariant 6: nothing of a suspended or revoked tenant is packaged for delivery.
+            deps.assertTenantActive(record.tenantId);
+            assertGrantsLive(record, version);
+          }
+        } catch (error) {
+          throw isDomainError(error) ? await refuse(error) : error;
+        }
         const at = nowIso();
         const review: ReviewRecord = { exportId: id, version: version.version, reviewerSub: actor.sub, reviewerOrg: actor.org, decision: input.decision, comment: input.comment?.trim() || null, createdAt: at };
         let updated: ExportRecord = { ...record, status: next, updatedAt: at };
         let packaged: Awaited<ReturnType<typeof buildPackage>> | undefined;
         let released: Awaited<ReturnType<typeof release>> = null;
         if (next === 'approved') {
-          // SECURITY: invariant 6: nothing of a suspended or revoked tenant is packaged for delivery.
-          deps.assertTenantActive(record.tenantId);
-          assertGrantsLive(record, version);
           await assertSourcesUnchanged(actor, record, version);
           released = await release(actor, record, version);
           try {
@@ -533,7 +545,7 @@ export function createExportService(deps: {
             await tx.updateExport(updated);
             await tx.appendAudit({
               actor, action: 'export.review', target: target(id),
-              details: { version: version.version, decision: input.decision, comment: review.comment, status: next, approvalsNeeded: approvalsNeeded(version.outcome) },
+              details: { version: version.version, decision: input.decision, outcome: 'ok', comment: review.comment, status: next, approvalsNeeded: approvalsNeeded(version.outcome) },
             });
             if (packaged) {
               await tx.appendAudit({
