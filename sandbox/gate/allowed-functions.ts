@@ -2,7 +2,9 @@
  * Scalar, aggregate and macro functions a tenant query may call: DuckDB v1.5.6's built-ins in
  * schema `main` (`duckdb_functions()`), minus those that reveal the engine's state or paths, run
  * SQL, change state, sleep or log, and DuckDB's `__internal_*` helpers:
- *   current_catalog, current_connection_id, current_database, current_query, current_query_id, current_role, current_schema, current_schemas, current_setting, current_transaction_id, current_user, session_user, user, currval, nextval, error, get_block_size, getvariable, in_search_path, json_deserialize_sql, json_serialize_sql, parse_duckdb_log_message, repeat, sleep_ms, stats, txid_current, write_log;
+ *   current_catalog, current_connection_id, current_database, current_query, current_query_id, current_role, current_schema, current_schemas, current_setting, current_transaction_id, current_user, session_user, user, currval, nextval, error, get_block_size, getvariable, in_search_path, json_deserialize_sql, json_serialize_sql, parse_duckdb_log_message, repeat, sleep_ms, stats, txid_current, write_log,
+ *   vector_type (how the engine holds a whole batch of up to 2,048 rows: one person's row changes
+ *   what every other row of its batch shows, red-team pass 17a);
  * and those that take SQL or the name of a function or type as a string, which they then plan or
  * resolve outside the gate's checks (dynamic SQL by another name):
  *   json_serialize_plan (plans any SQL: the other env's tables, settings, raw binder messages),
@@ -122,6 +124,6 @@ export const ALLOWED_FUNCTIONS: ReadonlySet<string> = new Set([
   'unicode', 'union_extract', 'union_tag', 'union_value', 'unpivot_list', 'upper', 'url_decode', 'url_encode',
   'uuid', 'uuid_extract_timestamp', 'uuid_extract_version', 'uuidv4', 'uuidv7', 'var_pop', 'var_samp',
   'variance', 'variant_extract', 'variant_normalize',
-  'variant_to_parquet_variant', 'variant_typeof', 'vector_type', 'version', 'wavg', 'week', 'weekday',
+  'variant_to_parquet_variant', 'variant_typeof', 'version', 'wavg', 'week', 'weekday',
   'weekofyear', 'weighted_avg', 'xor', 'year', 'yearweek', '|', '||', '~', '~~', '~~*', '~~~',
 ]);

@@ -43,7 +43,6 @@ const PROVEN_HARMLESS: Record<string, string> = {
   json_type: 'the JSON type of a value at a path',
   json_structure: 'the structure of a JSON value',
   json_group_structure: 'the structure of JSON values',
-  vector_type: 'the vector format of a value (engine internals about the value only)',
   alias: 'the alias of the expression the query wrote',
   st_setcrs: 'tags a geometry with a coordinate reference system name',
   st_crs: 'reads the CRS tag of a geometry value',
