@@ -5,7 +5,7 @@ import { DomainError, isDomainError } from '../core/errors.js';
 import { checkPolicy, checkPolicyFit, defaultPolicy, isJoinKind, previewPlan, type ColumnPolicy } from '../desensitize/index.js';
 import { datasetDirectory, openDatabase, prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
-import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, PolicyPreview, Role, SetPolicies } from './model.js';
+import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, PolicyPreview, ReinstateDataset, Role, SetPolicies, Withdrawal, WithdrawDataset } from './model.js';
 import { policyFingerprint } from './lineage.js';
 import type { ControlStore } from './store/control-store.js';
 
@@ -21,9 +21,9 @@ export interface CatalogEngine {
 
 /** How a dataset appears to each role (DESIGN.md §1, the seeds' share attributes). */
 export type DatasetView =
-  | (DatasetRecord & { columns: DatasetColumn[]; versions: number[]; loading?: IngestProgress })
+  | (DatasetRecord & { columns: DatasetColumn[]; versions: number[]; loading?: IngestProgress; withdrawal?: Withdrawal })
   | { id: string; name: string; provider: string; loading: IngestProgress }
-  | (Omit<DatasetRecord, 'file' | 'sha256' | 'createdBy'> & { columns: { name: string; type: string }[] })
+  | (Omit<DatasetRecord, 'file' | 'sha256' | 'createdBy'> & { columns: { name: string; type: string }[]; withdrawal?: Pick<Withdrawal, 'at'> })
   | { id: string; name: string; provider: string; shareAttribute: 'none' };
 
 /**
@@ -44,6 +44,8 @@ export function createCatalogService(deps: {
    * effective policies from then on: older copies stop answering, tenants holding grants get rebuilt.
    */
   onChanged: (datasetId: string, policyFingerprint: string) => void;
+  /** Called in the commit of a withdrawal (true) or reinstatement (false): every copy stops, or answers again. */
+  onWithdrawal: (datasetId: string, withdrawn: boolean) => void;
 }) {
   // Ingests of one dataset run one at a time: they share the next version number and file name.
   const ingesting = new Map<string, Promise<unknown>>();
@@ -146,7 +148,7 @@ export function createCatalogService(deps: {
     } finally {
       loading.delete(meta.id);
     }
-    return view({ record, columns }, 'supervisor', (await deps.store.reader.datasetVersions(meta.id)).map((v) => v.record.version));
+    return view({ record, columns }, 'supervisor', (await deps.store.reader.datasetVersions(meta.id)).map((v) => v.record.version), (await deps.store.reader.listWithdrawals()).get(meta.id));
   }
 
   /**
@@ -201,17 +203,46 @@ export function createCatalogService(deps: {
     return entry && progress ? { id, name: entry.meta.name, provider: entry.meta.provider, loading: progress } : undefined;
   }
 
-  async function view(entry: { record: DatasetRecord; columns: DatasetColumn[] }, role: Role, versions: number[]): Promise<DatasetView> {
+  async function view(entry: { record: DatasetRecord; columns: DatasetColumn[] }, role: Role, versions: number[], withdrawal: Withdrawal | undefined): Promise<DatasetView> {
     const { record, columns } = entry;
     if (role === 'supervisor') {
       const progress = progressOf(record.id);
-      return { ...record, columns: await withPolicies(record.id, columns), versions, ...(progress ? { loading: progress } : {}) };
+      return { ...record, columns: await withPolicies(record.id, columns), versions, ...(progress ? { loading: progress } : {}), ...(withdrawal ? { withdrawal } : {}) };
     }
     // SECURITY: 不予共享 datasets show only that they exist (seeds: catalog of what is not shared).
     if (record.shareAttribute === 'none') return { id: record.id, name: record.name, provider: record.provider, shareAttribute: 'none' };
     const { file: _file, sha256: _sha, createdBy: _by, ...metadata } = record;
     // SECURITY: no profiles, top values or PII findings for non-supervisors: only names and types.
-    return { ...metadata, columns: columns.map((c) => ({ name: c.name, type: c.type })) };
+    // A withdrawal's reason may concern people (a data subject's objection): supervisors only.
+    return { ...metadata, columns: columns.map((c) => ({ name: c.name, type: c.type })), ...(withdrawal ? { withdrawal: { at: withdrawal.at } } : {}) };
+  }
+
+  /** Withdraws (`withdrawal`) or reinstates (null) a dataset, audited, in one commit with the access directory's change. */
+  async function setWithdrawal(actor: AuditActor, id: string, withdrawal: Withdrawal | null, reason: string | undefined): Promise<DatasetView> {
+    return serialized(id, async () => {
+      const [latest] = await deps.store.reader.datasetVersions(id);
+      if (!latest) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
+      await deps.store.mutate(async (tx) => {
+        const withdrawn = (await tx.reader.listWithdrawals()).has(id);
+        if (withdrawn === (withdrawal !== null)) {
+          throw new DomainError('CAT_ERR_WITHDRAWAL_STATE', withdrawn ? `${id} is already withdrawn` : `${id} is not withdrawn: nothing to reinstate`, { withdrawn });
+        }
+        await tx.setWithdrawal(id, withdrawal);
+        // SECURITY: in the commit: every copy of the dataset stops answering (or answers again) before the response.
+        tx.afterCommit(() => deps.onWithdrawal(id, withdrawal !== null));
+        await tx.appendAudit({ actor, action: withdrawal ? 'dataset.withdraw' : 'dataset.reinstate', target: `dataset:${id}`, details: { reason: reason ?? null, version: latest.record.version } });
+      });
+      return getView(id, 'supervisor');
+    });
+  }
+
+  async function getView(id: string, role: Role): Promise<DatasetView> {
+    const versions = await deps.store.reader.datasetVersions(id);
+    // SECURITY: a version still loading is not part of the catalog: only supervisors see it load.
+    const first = role === 'supervisor' && !versions[0] ? firstLoad(id) : undefined;
+    if (first) return first;
+    if (!versions[0]) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
+    return view(versions[0], role, versions.map((v) => v.record.version), (await deps.store.reader.listWithdrawals()).get(id));
   }
 
   return {
@@ -314,20 +345,28 @@ export function createCatalogService(deps: {
     },
 
     async list(role: Role): Promise<DatasetView[]> {
-      const entries = await deps.store.reader.listDatasets();
-      const views = await Promise.all(entries.map((entry) => view(entry, role, [entry.record.version])));
+      const [entries, withdrawals] = await Promise.all([deps.store.reader.listDatasets(), deps.store.reader.listWithdrawals()]);
+      const views = await Promise.all(entries.map((entry) => view(entry, role, [entry.record.version], withdrawals.get(entry.record.id))));
       if (role !== 'supervisor') return views;
       const listed = new Set(entries.map((e) => e.record.id));
       return [...views, ...[...loading.keys()].filter((id) => !listed.has(id)).map((id) => firstLoad(id)!)];
     },
 
-    async get(id: string, role: Role): Promise<DatasetView> {
-      const versions = await deps.store.reader.datasetVersions(id);
-      // SECURITY: a version still loading is not part of the catalog: only supervisors see it load.
-      const first = role === 'supervisor' && !versions[0] ? firstLoad(id) : undefined;
-      if (first) return first;
-      if (!versions[0]) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
-      return view(versions[0], role, versions.map((v) => v.record.version));
+    get: getView,
+
+    /**
+     * Withdraws a dataset (DESIGN.md §5, "stop all use"): from the commit on, no tenant's query,
+     * workspace table, export creation, approval or download reads it, in either env, and no grant
+     * of it is made. Tenants' copies and the tables built from them are kept, refused, so that
+     * reinstating gives them back; grants keep running out as they would.
+     */
+    withdraw(actor: AuditActor, id: string, input: WithdrawDataset): Promise<DatasetView> {
+      return setWithdrawal(actor, id, { reason: input.reason, at: deps.now().toISOString(), by: actor.sub }, input.reason);
+    },
+
+    /** Undoes a withdrawal: the dataset's copies and the tables built from them answer again. */
+    reinstate(actor: AuditActor, id: string, input: ReinstateDataset): Promise<DatasetView> {
+      return setWithdrawal(actor, id, null, input.reason);
     },
   };
 }

@@ -99,7 +99,14 @@ export async function openControlPlane(options: ControlPlaneOptions) {
         access.putPolicy(id, fingerprint);
         void refinery?.refreshDataset(id).catch((error: unknown) => options.log.error({ err: error, dataset: id }, 'refinery refresh failed'));
       },
+      onWithdrawal: (id, withdrawn) => {
+        // SECURITY: in the commit: a withdrawn dataset's copies stop answering now (lineage.ts).
+        access.putWithdrawn(id, withdrawn);
+        // Reinstated: tables that waited under a policy changed meanwhile are rebuilt now.
+        if (!withdrawn) void refinery?.refreshDataset(id).catch((error: unknown) => options.log.error({ err: error, dataset: id }, 'refinery refresh failed'));
+      },
     });
+    for (const id of (await store.reader.listWithdrawals()).keys()) access.putWithdrawn(id, true);
     for (const { record } of await store.reader.listDatasets()) access.putPolicy(record.id, policyFingerprint((await catalog.policies(record.id)).columns));
     const assertTenantActive = (tenantId: string) => checkOrgAccess({ role: 'operator', org: tenantId, sub: 'engine' }, directory, today());
     const queries = createQueryService({

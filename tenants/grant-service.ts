@@ -67,6 +67,8 @@ export function createGrantService(deps: {
       const { record, columns } = await deps.catalog.policies(input.dataset);
       // SECURITY: 不予共享 data is not placed under authorized operation.
       if (record.shareAttribute === 'none') throw new DomainError('GRT_ERR_NOT_SHAREABLE', `${input.dataset} is marked 不予共享 and cannot be granted`);
+      // A withdrawn dataset is not granted (a grant made while a withdrawal commits reads nothing either: lineage.ts).
+      if (deps.access.isWithdrawn(input.dataset)) throw new DomainError('CAT_ERR_DATASET_WITHDRAWN', `${input.dataset} was withdrawn by the supervisor: reinstate it before granting it`, { datasets: [input.dataset] });
       const unknown = (input.columns ?? []).filter((c) => !columns.some((k) => k.name === c));
       if (unknown.length > 0) throw new DomainError('GRT_ERR_BAD_COLUMNS', `no such columns in ${input.dataset}: ${unknown.join(', ')}`, { columns: unknown });
       if (input.until < deps.today() || input.until > tenant.licenseTo) {

@@ -27,7 +27,7 @@ export function accessFingerprint(policy: string, grantColumns: readonly string[
 }
 
 /** Why a source may not answer. */
-export type SourceVerdict = { ok: true } | { ok: false; reason: 'no-grant' | 'ended' | 'changed' };
+export type SourceVerdict = { ok: true } | { ok: false; reason: 'no-grant' | 'ended' | 'withdrawn' | 'changed' };
 
 /**
  * Grants and policy fingerprints in memory, for the per-answer check (a DuckDB read per answer
@@ -37,6 +37,7 @@ export type SourceVerdict = { ok: true } | { ok: false; reason: 'no-grant' | 'en
 export class AccessDirectory {
   private readonly grants = new Map<string, GrantRecord>();
   private readonly policies = new Map<string, string>();
+  private readonly withdrawn = new Set<string>();
 
   constructor(grants: GrantRecord[], policies: Map<string, string>) {
     for (const grant of grants) this.putGrant(grant);
@@ -49,6 +50,16 @@ export class AccessDirectory {
 
   putPolicy(dataset: string, fingerprint: string): void {
     this.policies.set(dataset, fingerprint);
+  }
+
+  isWithdrawn(dataset: string): boolean {
+    return this.withdrawn.has(dataset);
+  }
+
+  /** A dataset withdrawn (true) or reinstated (false) by a supervisor. */
+  putWithdrawn(dataset: string, withdrawn: boolean): void {
+    if (withdrawn) this.withdrawn.add(dataset);
+    else this.withdrawn.delete(dataset);
   }
 
   grant(tenantId: string, dataset: string): GrantRecord | undefined {
@@ -68,28 +79,43 @@ export class AccessDirectory {
     // SECURITY: invariant 6: no record, no access (never "not restricted").
     if (!grant) return { ok: false, reason: 'no-grant' };
     if (grant.until < today) return { ok: false, reason: 'ended' };
+    // SECURITY: a withdrawn dataset answers nothing, in any env or copy, until it is reinstated.
+    if (this.withdrawn.has(source.dataset)) return { ok: false, reason: 'withdrawn' };
     return this.required(tenantId, source.dataset, today) === source.policy ? { ok: true } : { ok: false, reason: 'changed' };
   }
 }
 
 /**
  * Throws unless every source may answer for the tenant today: GRT_ERR_EXPIRED for a grant that
- * ended or never existed, SBX_ERR_REBUILDING for a copy made under a policy or grant that has since
+ * ended or never existed, CAT_ERR_DATASET_WITHDRAWN for a dataset withdrawn, SBX_ERR_REBUILDING for a copy made under a policy or grant that has since
  * changed (the refinery is rebuilding it). Returns nothing: the caller then delivers the answer.
  */
 export function assertSourcesCurrent(access: AccessDirectory, tenantId: string, sources: readonly SourceRef[], today: string): void {
-  const ended: string[] = [];
-  const changed: string[] = [];
-  for (const source of sources) {
+  assertNotStopped(access, tenantId, sources, today);
+  const changed = sources.filter((source) => {
     const verdict = access.verdict(tenantId, source, today);
-    if (verdict.ok) continue;
-    if (verdict.reason === 'changed') changed.push(source.dataset);
-    else ended.push(source.dataset);
-  }
-  // SECURITY: invariant 6 and 9: an ended grant stops every copy, derived ones included.
-  if (ended.length > 0) throw new DomainError('GRT_ERR_EXPIRED', `no live grant covers ${[...new Set(ended)].join(', ')}`, { datasets: [...new Set(ended)] });
+    return !verdict.ok && verdict.reason === 'changed';
+  }).map((source) => source.dataset);
   // SECURITY: a tightened policy stops the looser copy from the moment it is accepted.
   if (changed.length > 0) {
     throw new DomainError('SBX_ERR_REBUILDING', `${[...new Set(changed)].join(', ')} is being rebuilt under a new policy or grant: retry shortly`, { datasets: [...new Set(changed)], retryAfterSeconds: 5 });
   }
+}
+
+/**
+ * Throws when a source has stopped for the tenant, whatever was built from it: GRT_ERR_EXPIRED for a
+ * grant that ended or never existed, CAT_ERR_DATASET_WITHDRAWN for a dataset withdrawn. A policy
+ * changed since is not a stop (the copy is being rebuilt).
+ */
+export function assertNotStopped(access: AccessDirectory, tenantId: string, sources: readonly SourceRef[], today: string, consequence = ''): void {
+  const stopped = (reasons: readonly string[]) => [...new Set(sources.filter((source) => {
+    const verdict = access.verdict(tenantId, source, today);
+    return !verdict.ok && reasons.includes(verdict.reason);
+  }).map((source) => source.dataset))];
+  const ended = stopped(['no-grant', 'ended']);
+  // SECURITY: invariants 6 and 9: an ended grant stops every copy, derived ones included.
+  if (ended.length > 0) throw new DomainError('GRT_ERR_EXPIRED', `no live grant covers ${ended.join(', ')}${consequence}`, { datasets: ended });
+  const withdrawn = stopped(['withdrawn']);
+  // SECURITY: a withdrawn dataset stops every copy, derived ones included, until it is reinstated.
+  if (withdrawn.length > 0) throw new DomainError('CAT_ERR_DATASET_WITHDRAWN', `${withdrawn.join(', ')} ${withdrawn.length === 1 ? 'was' : 'were'} withdrawn by the supervisor: nothing reads ${withdrawn.length === 1 ? 'it' : 'them'} until reinstated${consequence}`, { datasets: withdrawn });
 }

@@ -171,6 +171,17 @@ export const DatasetRecordSchema = DatasetMetaSchema.extend({
 });
 export type DatasetRecord = z.infer<typeof DatasetRecordSchema>;
 
+/**
+ * A dataset's withdrawal by a supervisor (DESIGN.md §5): while it stands, nothing reads the dataset
+ * (queries, workspace tables built from it, exports), and no grant of it is made; reinstating undoes it.
+ */
+export const WithdrawalSchema = z.object({ reason: z.string(), at: z.string(), by: z.string() });
+export type Withdrawal = z.infer<typeof WithdrawalSchema>;
+export const WithdrawDatasetSchema = z.strictObject({ reason: humanText(1, 500).describe('why the dataset is withdrawn (shown to supervisors, audited)') });
+export type WithdrawDataset = z.infer<typeof WithdrawDatasetSchema>;
+export const ReinstateDatasetSchema = z.strictObject({ reason: humanText(1, 500).optional() });
+export type ReinstateDataset = z.infer<typeof ReinstateDatasetSchema>;
+
 /** A version being ingested, as its supervisor sees it while it loads. */
 export const IngestProgressSchema = z.object({
   version: z.number().int(),

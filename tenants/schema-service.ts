@@ -74,8 +74,10 @@ export function createSchemaService(deps: {
       let stale = false;
       for (const table of listed) {
         // SECURITY: invariants 6 and 9: what would not answer is not shown (no record, no access).
-        if (!table.sources.every((source) => deps.access.verdict(tenantId, source, today).ok)) {
-          stale = true;
+        const refused = table.sources.map((source) => deps.access.verdict(tenantId, source, today)).filter((verdict) => !verdict.ok);
+        if (refused.length > 0) {
+          // A withdrawn dataset's copies wait as they are: nothing to rebuild for it.
+          if (refused.some((verdict) => verdict.reason !== 'withdrawn')) stale = true;
           continue;
         }
         const sources = table.sources.map((s) => ({ dataset: s.dataset, version: s.version }));

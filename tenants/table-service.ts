@@ -116,7 +116,9 @@ export function createTableService(deps: {
         const verdicts = table.tag!.sources.map((s) => deps.access.verdict(tenantId, s, today));
         if (verdicts.every((v) => v.ok)) continue;
         const record = recordOf.get(table.name);
-        const ended = verdicts.some((v) => !v.ok && v.reason !== 'changed');
+        const ended = verdicts.some((v) => !v.ok && (v.reason === 'no-grant' || v.reason === 'ended'));
+        // A table over a withdrawn dataset waits, refused at every read (lineage.ts): reinstating the dataset gives it back.
+        if (!ended && record && verdicts.some((v) => !v.ok && v.reason === 'withdrawn')) continue;
         if (ended || !record) {
           await withdraw(tenantId, table.name, ended ? 'a grant it was derived from has ended' : 'it has no lineage record');
           continue;

@@ -3,18 +3,22 @@ import path from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
-import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, GrantSummarySchema, IngestProgressSchema, PolicyPreviewSchema, SetPoliciesSchema, type ControlPlane } from '../../tenants/index.js';
+import { DatasetColumnSchema, DatasetIdSchema, DatasetMetaSchema, DatasetRecordSchema, GrantSummarySchema, IngestProgressSchema, PolicyPreviewSchema, ReinstateDatasetSchema, SetPoliciesSchema, WithdrawalSchema, WithdrawDatasetSchema, type ControlPlane } from '../../tenants/index.js';
 import { actorOf, ALL_ROLES, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses, validationError } from '../errors.js';
 import { FormFileSchema, receiveForm, SheetSchema } from '../multipart.js';
 
 /** The three ways a dataset is shown, by role (see tenants/catalog-service.ts). */
 const DatasetViewSchema = z.union([
-  DatasetRecordSchema.extend({ columns: z.array(DatasetColumnSchema), versions: z.array(z.number().int()), loading: IngestProgressSchema.optional() }).describe('supervisor'),
+  DatasetRecordSchema.extend({
+    columns: z.array(DatasetColumnSchema), versions: z.array(z.number().int()), loading: IngestProgressSchema.optional(),
+    withdrawal: WithdrawalSchema.optional().describe('present while the dataset is withdrawn'),
+  }).describe('supervisor'),
   z.object({ id: z.string(), name: z.string(), provider: z.string(), loading: IngestProgressSchema }).describe('supervisor: the first version is still loading'),
   DatasetRecordSchema.omit({ file: true, sha256: true, createdBy: true }).extend({
     columns: z.array(z.object({ name: z.string(), type: z.string() })),
     granted: z.boolean().optional().describe("operators: whether the caller's tenant holds an active grant of it"),
+    withdrawal: WithdrawalSchema.pick({ at: true }).optional().describe('present while the dataset is withdrawn: nothing reads it'),
     grant: GrantSummarySchema.optional().describe("operators: the caller's tenant's grant of it, when there is one"),
   }).describe('operators and applicants'),
   z.object({ id: z.string(), name: z.string(), provider: z.string(), shareAttribute: z.literal('none') }).describe('不予共享: existence only'),
@@ -61,6 +65,28 @@ export function datasetRoutes(controlPlane: ControlPlane, dataDir: string, maxFi
         response: { 200: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 422) },
       },
     }, async (request) => controlPlane.catalog.setPolicies(actorOf(request), request.params.id, request.body));
+
+    app.post('/v1/datasets/:id/withdraw', {
+      config: SUPERVISOR_ONLY,
+      schema: {
+        summary: 'Withdraw a dataset: every tenant\'s queries, tables built from it, exports and grants of it stop at once (copies are kept, refused) until it is reinstated',
+        tags: ['catalog'],
+        params: z.object({ id: DatasetIdSchema }),
+        body: WithdrawDatasetSchema,
+        response: { 200: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 409) },
+      },
+    }, async (request) => controlPlane.catalog.withdraw(actorOf(request), request.params.id, request.body));
+
+    app.post('/v1/datasets/:id/reinstate', {
+      config: SUPERVISOR_ONLY,
+      schema: {
+        summary: 'Reinstate a withdrawn dataset: its copies and the tables built from them answer again',
+        tags: ['catalog'],
+        params: z.object({ id: DatasetIdSchema }),
+        body: ReinstateDatasetSchema,
+        response: { 200: DatasetViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 409) },
+      },
+    }, async (request) => controlPlane.catalog.reinstate(actorOf(request), request.params.id, request.body));
 
     app.post('/v1/datasets/:id/policy/preview', {
       config: SUPERVISOR_ONLY,

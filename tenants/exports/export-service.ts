@@ -10,7 +10,7 @@ import {
 } from '../../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
 import { failureOf } from '../access.js';
-import { assertSourcesCurrent, type AccessDirectory } from '../lineage.js';
+import { assertNotStopped, assertSourcesCurrent, type AccessDirectory } from '../lineage.js';
 import type { Claims } from '../model.js';
 import { FAILED_PERSON_CHECKS, probingOutcome, type ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
@@ -386,14 +386,10 @@ export function createExportService(deps: {
     if (changed.size > 0) await sendBack(actor, record, version, `${[...changed].join(', ')} changed after this version was made (its policy, the grant, or a newer version of the data): make a new version from the source`, { name: 'sources', status: 'fail', was: null });
   }
 
-  /** Throws when a grant behind the version has ended (e.g. a dataset withdrawn): nothing of it leaves. */
+  /** Throws when a grant behind the version has ended or its dataset was withdrawn: nothing of it leaves. */
   function assertGrantsLive(record: ExportRecord, version: ExportVersionRecord): void {
-    const ended = version.sources.filter((s) => {
-      const verdict = deps.access.verdict(record.tenantId, s, deps.today());
-      return !verdict.ok && verdict.reason !== 'changed';
-    });
-    // SECURITY: invariants 4 and 6: a grant that ended stops delivery of what was computed under it.
-    if (ended.length > 0) throw new DomainError('GRT_ERR_EXPIRED', `no live grant covers ${[...new Set(ended.map((s) => s.dataset))].join(', ')}: the export cannot be delivered`);
+    // SECURITY: invariants 4 and 6: a grant that ended, or a dataset withdrawn, stops delivery of what was computed from it.
+    assertNotStopped(deps.access, record.tenantId, version.sources, deps.today(), ': the export cannot be delivered');
   }
 
   return {

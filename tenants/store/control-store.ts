@@ -1,7 +1,7 @@
 import type { AuditEntry, AuditEntryInput, AuditHead } from '../audit/audit-entry.js';
 import type { ColumnPolicy } from '../../desensitize/index.js';
 import type { DownloadRecord, ExportRecord, ExportVersionRecord, ReviewRecord } from '../exports/export-model.js';
-import type { ApplicantRecord, DatasetColumn, DatasetRecord, GrantRecord, TenantRecord, TenantStatus, WorkspaceTableLineage } from '../model.js';
+import type { ApplicantRecord, DatasetColumn, DatasetRecord, GrantRecord, TenantRecord, TenantStatus, Withdrawal, WorkspaceTableLineage } from '../model.js';
 
 /**
  * The control store: everything the control plane persists, behind an interface narrow enough for a
@@ -49,6 +49,8 @@ export interface StoreReader {
   datasetPolicies(id: string): Promise<Record<string, ColumnPolicy>>;
   /** Grants of one tenant, or of every tenant when none is named. */
   listGrants(tenantId?: string): Promise<GrantRecord[]>;
+  /** The datasets withdrawn now, by id. */
+  listWithdrawals(): Promise<Map<string, Withdrawal>>;
   /** Exports of one tenant, or of every tenant when none is named, newest first. */
   listExports(tenantId?: string): Promise<ExportRecord[]>;
   getExport(id: string): Promise<ExportRecord | undefined>;
@@ -65,7 +67,7 @@ export interface StoreReader {
 
 export interface StoreTransaction {
   /** Reads that see this transaction's own writes. */
-  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables' | 'datasetVersions' | 'datasetPolicies' | 'getExport' | 'exportReviews' | 'exportDownloads'>;
+  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables' | 'listWithdrawals' | 'datasetVersions' | 'datasetPolicies' | 'getExport' | 'exportReviews' | 'exportDownloads'>;
   insertTenant(record: TenantRecord): Promise<void>;
   updateTenantStatus(id: string, status: TenantStatus, updatedAt: string): Promise<void>;
   insertApplicant(record: ApplicantRecord): Promise<void>;
@@ -74,6 +76,8 @@ export interface StoreTransaction {
   deleteWorkspaceTable(tenantId: string, name: string): Promise<void>;
   insertDatasetVersion(record: DatasetRecord, columns: DatasetColumn[]): Promise<void>;
   upsertGrant(grant: GrantRecord): Promise<void>;
+  /** Records a dataset's withdrawal, or (null) removes it: the dataset is reinstated. */
+  setWithdrawal(datasetId: string, withdrawal: Withdrawal | null): Promise<void>;
   setColumnPolicy(datasetId: string, column: string, policy: ColumnPolicy, updatedAt: string, updatedBy: string): Promise<void>;
   insertExport(record: ExportRecord): Promise<void>;
   /** Replaces an export's mutable state (status, current version, submission, package). */

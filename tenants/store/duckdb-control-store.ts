@@ -3,7 +3,7 @@ import { DomainError } from '../../core/errors.js';
 import { openDatabase, type Connection, type Row, type SqlSession, type SqlValue } from '../../sandbox/index.js';
 import { chainAuditEntry, GENESIS_HASH, type AuditEntry, type AuditHead } from '../audit/audit-entry.js';
 import type { ColumnPolicy } from '../../desensitize/index.js';
-import type { ApplicantRecord, DatasetColumn, DatasetRecord, GrantRecord, TenantRecord, WorkspaceTableLineage } from '../model.js';
+import type { ApplicantRecord, DatasetColumn, DatasetRecord, GrantRecord, TenantRecord, Withdrawal, WorkspaceTableLineage } from '../model.js';
 import type { DownloadRecord, ExportRecord, ExportVersionRecord, ReviewRecord } from '../exports/export-model.js';
 import type { AuditFilter, ControlStore, StoreReader, StoreTransaction } from './control-store.js';
 import { AUDIT_JOURNAL_FILE, AuditJournal, JournalBrokenError, readJournal } from './audit-journal.js';
@@ -151,6 +151,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
             getApplicant: (id) => read(() => getApplicant(writer, id)),
             listWorkspaceTables: (id) => read(() => listWorkspaceTables(writer, id)),
             datasetVersions: (id) => read(() => datasetVersions(writer, id)),
+            listWithdrawals: () => read(() => listWithdrawals(writer)),
             datasetPolicies: (id) => read(() => datasetPolicies(writer, id)),
             getExport: (id) => read(() => getExport(writer, id)),
             exportReviews: (id) => read(() => exportReviews(writer, id)),
@@ -176,6 +177,9 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
           ]),
           deleteWorkspaceTable: (tenantId, name) => write('DELETE FROM workspace_tables WHERE tenant_id = $1 AND name = $2', [tenantId, name]),
           upsertGrant: (g) => write('INSERT OR REPLACE INTO grants VALUES ($1, $2, $3)', [g.tenantId, g.dataset, JSON.stringify(g)]),
+          setWithdrawal: (datasetId, withdrawal) => (withdrawal === null
+            ? write('DELETE FROM dataset_withdrawals WHERE dataset_id = $1', [datasetId])
+            : write('INSERT OR REPLACE INTO dataset_withdrawals VALUES ($1, $2)', [datasetId, JSON.stringify(withdrawal)])),
           setColumnPolicy: (datasetId, column, policy, updatedAt, updatedBy) => write(
             'INSERT OR REPLACE INTO dataset_policies VALUES ($1, $2, $3, $4, $5)', [datasetId, column, JSON.stringify(policy), updatedAt, updatedBy],
           ),
@@ -343,6 +347,7 @@ function createReader(session: SqlSession): StoreReader {
       : await session.all('SELECT grant_record FROM grants WHERE tenant_id = $1 ORDER BY dataset_id', [tenantId])
     ).map((r) => JSON.parse(String(r.grant_record)) as GrantRecord),
     datasetPolicies: (id) => datasetPolicies(session, id),
+    listWithdrawals: () => listWithdrawals(session),
     listExports: async (tenantId) => (tenantId === undefined
       ? await session.all('SELECT * FROM exports ORDER BY created_at DESC, id')
       : await session.all('SELECT * FROM exports WHERE tenant_id = $1 ORDER BY created_at DESC, id', [tenantId])
@@ -529,4 +534,9 @@ function toAuditEntry(row: Row): AuditEntry {
     prevHash: String(row.prev_hash),
     hash: String(row.hash),
   };
+}
+
+async function listWithdrawals(session: SqlSession): Promise<Map<string, Withdrawal>> {
+  const rows = await session.all('SELECT dataset_id, withdrawal FROM dataset_withdrawals ORDER BY dataset_id');
+  return new Map(rows.map((r) => [String(r.dataset_id), JSON.parse(String(r.withdrawal)) as Withdrawal]));
 }

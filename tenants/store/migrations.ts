@@ -169,6 +169,17 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 8,
+    name: 'dataset withdrawals',
+    statements: [
+      // One row per dataset withdrawn now (reinstating deletes it); the withdrawal as JSON.
+      `CREATE TABLE dataset_withdrawals (
+        dataset_id VARCHAR PRIMARY KEY,
+        withdrawal VARCHAR NOT NULL
+      )`,
+    ],
+  },
 ];
 
 export async function applyMigrations(session: SqlSession, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
