@@ -168,11 +168,12 @@ export function installAccessGuard(
     }
     // SECURITY: invariant 6: control-plane state decides on every request, whatever the token says.
     controlPlane.checkAccess(claims.data);
+    // A verified caller, known before the role guard so that routes can audit whom it refused (onError).
+    request.claims = claims.data;
     // SECURITY: role guard.
     if (!access.roles.includes(claims.data.role)) {
       throw new DomainError('AUTH_ERR_ROLE_FORBIDDEN', `this endpoint is for ${access.roles.join(' or ')}; the token's role is ${claims.data.role}`);
     }
-    request.claims = claims.data;
   });
 }
 

@@ -21,7 +21,7 @@ export {
   CheckSchema, CreateExportSchema, CreateReviewSchema, ExportStatusSchema, NewVersionSchema, SubmitExportSchema, CheckStatusSchema, WithheldSchema,
   type Check, type ExportRecord, type ExportStatus,
 } from './exports/export-model.js';
-export { ManifestSchema, type Manifest } from './exports/package-builder.js';
+export { ManifestSchema, ManifestViewSchema, type Manifest } from './exports/package-builder.js';
 export { traceLeak, TraceReportSchema, type TraceReport } from './exports/trace-leak.js';
 export { loadOrCreateTokenMaster, TOKEN_MASTER_FILE } from './token-keys.js';
 export { createExportChecks, PERSON_LEVEL_CHECK, type ExportCheckInput, type ExportChecks } from './exports/export-checks.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DISPLAY_CONTROLS } from '../core/text.js';
 import { calendarDateProblem } from './calendar.js';
 
 /**
@@ -12,19 +13,28 @@ export const OrgIdSchema = z
   .string()
   .regex(ORG_ID_PATTERN, 'must be 2–40 characters: lowercase letters, digits and "-", starting with a letter');
 
-/**
- * Characters that change how text around them is shown rather than being text: C0 controls but tab,
- * line feed and carriage return, DEL, and the bidirectional overrides and isolates (U+202A–U+202E,
- * U+2066–U+2069), with which a name or a purpose in a manifest, a review or the audit would read
- * differently from what it holds ("Trojan Source"). Red-team pass 14b found NUL and U+202E in
- * purposes and review comments, shown to recipients.
- */
-const DISPLAY_CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\u202A-\u202E\u2066-\u2069]/;
 
-/** Free text people write and others read (names, purposes, justifications, comments): trimmed, `min`..`max` long, no display controls. */
+/**
+ * Characters that show nothing on their own: white space, format and control characters,
+ * combining marks, and the blank letters and symbols (Hangul fillers, the blank braille pattern).
+ */
+const INVISIBLE = /[\p{White_Space}\p{Cc}\p{Cf}\p{M}\u115F\u1160\u2800\u3164\uFFA0]/gu;
+
+/** Whether `text` shows anything a reader can see (a comment of U+2800 alone says nothing). */
+export function hasVisibleText(text: string): boolean {
+  return text.replace(INVISIBLE, '').length > 0;
+}
+
+/**
+ * Free text people write and others read (names, purposes, justifications, comments, reasons):
+ * trimmed, `min`..`max` long, no display controls, and when not empty something visible.
+ */
 export function humanText(min: number, max: number) {
   // SECURITY: what reviewers, recipients and auditors read is what it holds.
-  return z.string().trim().min(min).max(max).refine((text) => !DISPLAY_CONTROLS.test(text), 'must not contain control characters or bidirectional overrides');
+  return z.string().trim().min(min).max(max)
+    .refine((text) => !DISPLAY_CONTROLS.test(text), 'must not contain control characters, bidirectional marks or zero-width characters')
+    // SECURITY: a required reason or comment says something (pass 17b: U+2800 and U+3164 alone met "say why").
+    .refine((text) => text === '' || hasVisibleText(text), 'must contain visible text');
 }
 
 export const RoleSchema = z.enum(['supervisor', 'operator', 'applicant']);
@@ -129,7 +139,7 @@ export const DatasetMetaSchema = z.strictObject({
   openAttribute: ShareSchema.describe('开放属性: 无条件 / 有条件 / 不予开放'),
   updateFrequency: humanText(1, 50),
   acquiredAt: CalendarDateSchema,
-  description: z.string().max(2000).optional(),
+  description: humanText(0, 2000).optional(),
 });
 export type DatasetMeta = z.infer<typeof DatasetMetaSchema>;
 

@@ -66,7 +66,12 @@ interface Decision {
   collates: boolean;
   /** Whether it has a LIMIT or OFFSET anywhere (an export or prod workspace table over personal data may not). */
   limitsRows: boolean;
+  /** Whether it runs a correlated subquery (a prod workspace table over personal data may not). */
+  correlated: boolean;
 }
+
+/** Why a correlated subquery over personal data cannot be checked. */
+const CORRELATED = 'a subquery that names columns of the outer query runs once per distinct value of them, and rows whose values are equal but print apart (-0.0 and 0.0, 30 days and 1 month) all see the first row\'s: write it as a join';
 
 /** Pairs of a tenant's own prod answers whose cells differ by fewer than the threshold entities. */
 export interface AnswerPairs {
@@ -331,6 +336,8 @@ export class TenantEngine {
       // SECURITY: invariant 8: as for exports (`exportSnapshot`): the rows a LIMIT or OFFSET skips
       // would decide, unchecked, what the table holds, and an export of the table delivers.
       if (decision.disclosure && decision.limitsRows) throw new DomainError('DSC_ERR_UNCHECKABLE', 'LIMIT and OFFSET are not available in a prod workspace table over personal data: the rows they skip are not checked, yet decide what the table holds and an export of it delivers; keep the whole output');
+      // SECURITY: invariant 8: as for prod answers (`disclosureShape`): what a correlated subquery gave each row would travel, unchecked, into an export of the table.
+      if (decision.disclosure && decision.correlated) throw new DomainError('DSC_ERR_UNCHECKABLE', `not available in a prod workspace table over personal data: ${CORRELATED}`);
       const tag: WorkspaceTag = { env, sources: decision.sources };
       const table = `workspace.main.${quoteIdentifier(name)}`;
       await this.withinQuota(connection, name, async () => {
@@ -517,15 +524,16 @@ export class TenantEngine {
     // SECURITY: the temp catalog is readable only when trusted code has just filled it with the env's listing.
     const catalogs = listing ? new Set([...ENV_CATALOGS[env], 'temp']) : ENV_CATALOGS[env];
     const context = { catalogs, visibleTables: () => this.visibleTables(connection, env) };
-    const { canonicalSql, reads, ast } = await checkQuery(connection, sql, context, (error) => bindError(error, env));
+    const { canonicalSql, reads, ast, correlated } = await checkQuery(connection, sql, context, (error) => bindError(error, env));
     const tables = reads.map((t) => (t.catalog === 'temp' ? `information_schema.${t.table.replace(/^information_schema_/, '')}` : `${t.catalog}.${t.table}`));
     const decision = {
       canonicalSql,
       tables: [...new Set(tables)].sort(),
       sources: this.sourcesOf(reads, env, listing),
-      disclosure: env === 'prod' ? await this.disclosureShape(connection, ast, reads) : undefined,
+      disclosure: env === 'prod' ? await this.disclosureShape(connection, ast, reads, correlated) : undefined,
       collates: containsClass(ast, 'COLLATE'),
       limitsRows: limitsRows(ast),
+      correlated,
     };
     remember(this.decisions, key, decision);
     return decision;
@@ -639,7 +647,7 @@ export class TenantEngine {
    * bound plan's reads: a personal table the plan reads but the shape does not account for makes
    * the answer uncheckable (fail closed), whatever spelling hid it from the parse tree.
    */
-  private async disclosureShape(connection: DuckDBConnection, ast: Json, reads: ScannedTable[]): Promise<AnswerShape | undefined> {
+  private async disclosureShape(connection: DuckDBConnection, ast: Json, reads: ScannedTable[], correlated: boolean): Promise<AnswerShape | undefined> {
     const privacy = this.catalog.granted?.privacy ?? {};
     const granted = new Set((this.catalog.granted?.tables ?? []).map((t) => t.toLowerCase()));
     // SECURITY: invariant 8: a file published before the checks existed says nothing of who its rows are about: fail closed.
@@ -672,6 +680,10 @@ export class TenantEngine {
         return { kind: 'uncheckable', reason: `${table} holds personal data and is read in a way the checks cannot follow: read it once in the top-level FROM` };
       }
     }
+    // SECURITY: invariant 8: a correlated subquery runs once per distinct value of the outer columns it
+    // names, and rows whose values are equal but print apart all see the first one's: one person's row
+    // decided what dozens of others showed, the checks counting the same people (red-team pass 17c).
+    if (shape && shape.kind !== 'uncheckable' && correlated) return { kind: 'uncheckable', reason: CORRELATED };
     return shape;
   }
 

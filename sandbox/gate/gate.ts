@@ -1,8 +1,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
+import { DISPLAY_CONTROLS } from '../../core/text.js';
 import { SUGGESTED_FUNCTIONS, WINDOW_FUNCTIONS, walkSelectAst, type Json } from './ast-walk.js';
 import { GATE_LIMITS } from './limits.js';
-import { checkPlan, type PlanNode, type ScannedTable } from './plan-check.js';
+import { checkPlan, hasDependentJoin, type PlanNode, type ScannedTable } from './plan-check.js';
 import { explainBindError, syntaxError, type VisibleTable } from './sql-errors.js';
 import { reject } from './sql-rejection.js';
 
@@ -42,6 +43,8 @@ export interface CheckedQuery {
   canonicalSql: string;
   /** Every table the bound plan reads, whatever the literals: complete by construction. */
   reads: ScannedTable[];
+  /** Whether the bound plan runs a correlated subquery (`hasDependentJoin`). */
+  correlated: boolean;
   /** DuckDB's parse of the checked statement (what `canonicalSql` renders), for the disclosure checks. */
   ast: Json;
 }
@@ -64,7 +67,7 @@ export async function checkQuery(connection: DuckDBConnection, sql: string, cont
       : undefined;
     throw explained ?? onEngineError(error);
   }
-  return { canonicalSql, reads: checkPlan(plan, context.catalogs), ast };
+  return { canonicalSql, reads: checkPlan(plan, context.catalogs), correlated: hasDependentJoin(plan), ast };
 }
 
 let engineFunctionNames: Promise<ReadonlySet<string>> | undefined;
@@ -98,6 +101,10 @@ function checkText(sql: string): void {
   if (sql.trim() === '') reject('SBX_ERR_SQL_EMPTY', 'send a SELECT statement');
   const bytes = Buffer.byteLength(sql, 'utf8');
   if (bytes > GATE_LIMITS.maxSqlBytes) reject('SBX_ERR_SQL_TOO_LONG', `the query is ${bytes} bytes; at most ${GATE_LIMITS.maxSqlBytes} are accepted`);
+  // SECURITY: the SQL supervisors read (audit, export review) is the SQL that runs: no text that shows otherwise ("Trojan Source", red-team pass 17b).
+  if (DISPLAY_CONTROLS.test(sql)) {
+    reject('SBX_ERR_SQL_HIDDEN_TEXT', 'the query holds characters that change how text is shown (control characters other than tab and line ends, bidirectional marks, zero-width characters): remove them, or write a value that needs one as chr(n)');
+  }
 }
 
 /**

@@ -72,6 +72,19 @@ export function checkPlan(plan: PlanNode[], allowedCatalogs: ReadonlySet<string>
   return scanned;
 }
 
+/**
+ * Operators by which DuckDB plans a subquery that names columns of the outer query (a correlated
+ * subquery, or LATERAL): it runs once per distinct value of those columns, and equal values that print
+ * apart (-0.0 and 0.0, INTERVAL '30 days' and '1 month') all get the first row's (red-team pass 17c).
+ */
+const DEPENDENT_OPERATORS: ReadonlySet<string> = new Set(['DEPENDENT_JOIN', 'DELIM_JOIN', 'DELIM_GET']);
+
+/** Whether the bound plan runs a correlated subquery. */
+export function hasDependentJoin(plan: readonly PlanNode[]): boolean {
+  const visit = (node: PlanNode): boolean => DEPENDENT_OPERATORS.has(node.name) || (node.children ?? []).some(visit);
+  return plan.some(visit);
+}
+
 /** Internal side tables of the platform (`__` prefix): never listed, described or read by tenant SQL. */
 export function isInternalTable(name: string): boolean {
   return name.startsWith('__');

@@ -1,13 +1,14 @@
 import fs from 'node:fs';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ExportFormatSchema, ExportIdSchema } from '../../sandbox/index.js';
 import {
-  CheckSchema, CheckStatusSchema, CreateExportSchema, CreateReviewSchema, ExportStatusSchema, ManifestSchema, NewVersionSchema, SubmitExportSchema, WithheldSchema,
+  CheckSchema, CheckStatusSchema, CreateExportSchema, CreateReviewSchema, ExportStatusSchema, ManifestViewSchema, NewVersionSchema, SubmitExportSchema, WithheldSchema,
   type ControlPlane,
 } from '../../tenants/index.js';
 import { ALL_ROLES, OPERATOR_ONLY, SUPERVISOR_ONLY, actorOf } from '../auth.js';
-import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
+import { AUTH_ERROR_STATUSES, errorResponses, toErrorBody } from '../errors.js';
 
 const SummarySchema = z.object({
   id: z.string(),
@@ -46,7 +47,7 @@ const DetailSchema = ListingSchema.extend({
   withheld: WithheldSchema.nullable().optional().describe('what suppression withheld from this version: rows removed and cells shown as null, primary and secondary'),
   rowCount: z.number().int().nullable().optional().describe("rows of the snapshot (supervisors only: null for others, a count no person-level check has seen)"),
   columns: z.array(z.object({ name: z.string(), type: z.string() })).optional(),
-  snapshotSha256: z.string().nullable().optional().describe("SHA-256 of the snapshot (supervisors only: null for others; the manifest gives the delivered file's once approved)"),
+  snapshotSha256: z.string().nullable().optional().describe('SHA-256 of the snapshot (supervisors only: null for others)'),
   submission: z.unknown().optional(),
   approvalsNeeded: z.number().int().nullable().optional(),
   reviews: z.array(z.object({ version: z.number().int(), reviewer: z.string(), organization: z.string(), decision: z.string(), comment: z.string().nullable(), at: z.string() })).optional(),
@@ -127,6 +128,16 @@ export function exportRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod 
       },
     }, async (request) => exports.withdraw(actorOf(request), request.claims, request.params.id));
 
+    /** Requests whose handler ran: the export service audits their refusals itself. */
+    const handled = new WeakSet<FastifyRequest>();
+    /** Audits a verified caller's attempt refused before the handler (role guard, validation); anonymous ones name nobody. */
+    const auditRefusal = (action: 'export.download' | 'export.review') => async (request: FastifyRequest, _reply: FastifyReply, error: Error) => {
+      if (!request.claims || handled.has(request)) return;
+      const id = ExportIdSchema.safeParse((request.params as { id?: unknown }).id);
+      // SECURITY: invariant 5: every download or review attempt is audited, refusals at the door included.
+      await exports.auditRefusedAttempt(actorOf(request), action, id.success ? id.data : null, toErrorBody(error, request.id).code);
+    };
+
     app.post('/v1/exports/:id/reviews', {
       config: SUPERVISOR_ONLY,
       schema: {
@@ -136,7 +147,11 @@ export function exportRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod 
         body: CreateReviewSchema,
         response: { 200: SummarySchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 409, 500) },
       },
-    }, async (request) => exports.review(actorOf(request), request.params.id, request.body));
+      onError: auditRefusal('export.review'),
+    }, async (request) => {
+      handled.add(request);
+      return exports.review(actorOf(request), request.params.id, request.body);
+    });
 
     app.get('/v1/exports/:id/download', {
       config: { access: { roles: ['applicant'] } },
@@ -148,7 +163,9 @@ export function exportRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod 
         produces: ['text/csv', 'application/vnd.apache.parquet', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
         response: { 200: z.any().describe('the data file; x-content-sha256 is its SHA-256, as in the manifest'), ...errorResponses(...AUTH_ERROR_STATUSES, 404, 409, 410, 500) },
       },
+      onError: auditRefusal('export.download'),
     }, async (request, reply) => {
+      handled.add(request);
       const file = await exports.download(actorOf(request), request.claims, request.params.id, request.query.version);
       return reply
         .header('content-type', file.contentType)
@@ -165,7 +182,7 @@ export function exportRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod 
         summary: 'The package manifest: sources with providers and acquisition dates, SQL, checks, reviews, validity, SHA-256 of the data file',
         tags: ['exports'],
         params: IdParams,
-        response: { 200: ManifestSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 409) },
+        response: { 200: ManifestViewSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 404, 409) },
       },
     }, async (request) => exports.manifest(request.claims, request.params.id));
   };

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DomainError, isDomainError } from '../../core/errors.js';
+import { DISPLAY_CONTROLS } from '../../core/text.js';
 import { quoteIdentifier } from '../../desensitize/index.js';
 import {
   exportVersionDirectory, hashFile, type DeliveredFile, type DerivedSnapshot, type DifferencingResult, type ExportFormat, type ExportMitigation, type SuppressionSummary,
@@ -20,7 +21,7 @@ import type {
   Check, CreateExport, CreateReview, ExportRecord, ExportSource, ExportStatus, ExportVersionRecord, Mitigation, NewVersion, ReviewRecord, Withheld,
 } from './export-model.js';
 import { describeChanges, type VersionChanges } from './version-diff.js';
-import { buildManifest, readManifest, removePackage, writeManifest, type Manifest, type SourceDataset } from './package-builder.js';
+import { buildManifest, readManifest, removePackage, writeManifest, type Manifest, type ManifestView, type SourceDataset } from './package-builder.js';
 import { assertCanMakeVersion, assertCanWithdraw, approvalsNeeded, decideDownload, decideReview, decideSubmit, worstOutcome } from './review-flow.js';
 
 /** What the export service needs of the engine (the sandbox's EngineClient). */
@@ -155,6 +156,10 @@ export function createExportService(deps: {
       deps.assertTenantActive(tenantId);
       // SECURITY: invariants 6 and 9: nothing computed from a grant that ended or a policy that changed leaves.
       assertSourcesCurrent(deps.access, tenantId, result.sources, deps.today());
+      // SECURITY: what reviewers and the recipient read as a column's name is its name: names from
+      // data (an upload's header, a PIVOT over values) are not checked by the gate's text rule.
+      const hidden = result.columns.findIndex((c) => DISPLAY_CONTROLS.test(c.name));
+      if (hidden >= 0) throw new DomainError('EXP_ERR_COLUMN_NAME', `the name of column ${hidden + 1} holds characters that change how text is shown (control characters, bidirectional marks, zero-width characters): name it with AS`, { column: hidden + 1 });
     } catch (failure) {
       removeVersion(exportId, version);
       const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
@@ -685,11 +690,22 @@ export function createExportService(deps: {
       });
     },
 
-    /** The manifest of the packaged version: for the recipient, supervisors, and the owning operator. */
-    async manifest(claims: Claims, id: string): Promise<Manifest> {
+    /**
+     * Audits an attempt to download or review refused before this service ran (the role guard, a
+     * malformed version or body), as the service audits its own refusals: supervisors see who tried.
+     */
+    async auditRefusedAttempt(actor: AuditActor, action: 'export.download' | 'export.review', id: string | null, code: string): Promise<void> {
+      await deps.store.mutate((tx) => tx.appendAudit({ actor, action, target: id === null ? 'export:?' : target(id), details: { outcome: code, refusedBefore: 'the export service' } }));
+    },
+
+    /** The manifest of the packaged version: for the recipient, supervisors, and the owning operator (without its sizes). */
+    async manifest(claims: Claims, id: string): Promise<ManifestView> {
       const record = await current(await visible(claims, id));
       if (!record.package) throw new DomainError('EXP_ERR_NOT_APPROVED', `the export is ${record.status.replace('_', ' ')}: it has no package yet`);
-      return readManifest(deps.dataDir, id, record.package.version);
+      const manifest = readManifest(deps.dataDir, id, record.package.version);
+      // SECURITY: invariant 8: the operator learns no row count of its export (as in the detail): not its size either.
+      if (claims.role === 'operator') return { ...manifest, rows: null, snapshotSha256: null, dataFile: { name: manifest.dataFile.name, sha256: null, bytes: null } };
+      return manifest;
     },
   };
 }

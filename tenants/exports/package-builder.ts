@@ -52,6 +52,18 @@ export const ManifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
+/**
+ * The manifest as a caller may read it: the exporting tenant's operators get no row count, snapshot
+ * hash, or data file hash and size (the size says the row count), as the export's detail gives
+ * them none: "四区 without one person's payments above X" has 1,964 rows or 1,960 (red-team pass 17b).
+ */
+export const ManifestViewSchema = ManifestSchema.extend({
+  rows: z.number().int().nullable(),
+  snapshotSha256: z.string().nullable(),
+  dataFile: z.object({ name: z.string(), sha256: z.string().nullable(), bytes: z.number().int().nullable() }),
+});
+export type ManifestView = z.infer<typeof ManifestViewSchema>;
+
 export function buildManifest(input: {
   record: ExportRecord;
   version: ExportVersionRecord;
@@ -88,7 +100,7 @@ export function buildManifest(input: {
     snapshotSha256: version.snapshot.sha256,
     fingerprint: input.delivered.fingerprint,
     notes: [
-      ...(record.format === 'csv' ? ['UTF-8 with BOM; in text cells, = + - @ (or a tab, carriage return or line feed) at the start or after a ; or , are prefixed with \' so that spreadsheets show them as text (CSV injection)'] : []),
+      ...(record.format === 'csv' ? ['UTF-8 with BOM; in text cells, = + - @ (or a tab, carriage return or line feed) at the start or after a ; , tab, carriage return or line feed are prefixed with \' so that spreadsheets show them as text (CSV injection)'] : []),
       ...withheldNote(version.mitigation?.withheld ?? null),
     ],
   };

@@ -24,6 +24,19 @@ export async function licensePayTenant(t: TestApp, tenantId: string): Promise<vo
   await licensePayGrantee(t, tenantId);
 }
 
+/**
+ * Ingests the next version of `pay` without person `p`'s 20 payments (the same columns: an
+ * objection honoured, say) and awaits `tenantId`'s rebuild: its prod `pay` is then the new version.
+ */
+export async function ingestPayWithout(t: TestApp, p: number, tenantId: string): Promise<void> {
+  const without = PAYMENTS_SQL.replace('FROM range(8000))', `FROM range(8000) WHERE range // 20 <> ${p})`);
+  if (without === PAYMENTS_SQL) throw new Error('PAYMENTS_SQL no longer ends as ingestPayWithout expects');
+  await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
+    id: 'pay', name: 'pay', provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: '2026-11-30',
+  }, without);
+  await t.app.controlPlane.refinery.refresh(tenantId);
+}
+
 /** Licenses `tenantId` and grants it `pay`, already ingested (a second tenant over the same dataset). */
 export async function licensePayGrantee(t: TestApp, tenantId: string): Promise<void> {
   const license = licenseAround(new Date(), -1, 100);
