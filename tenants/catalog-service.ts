@@ -44,7 +44,7 @@ export function createCatalogService(deps: {
    * effective policies from then on: older copies stop answering, tenants holding grants get rebuilt.
    */
   onChanged: (datasetId: string, policyFingerprint: string) => void;
-  /** Called in the commit of a withdrawal (true) or reinstatement (false): every copy stops, or answers again. */
+  /** Called for a withdrawal (true: before it commits, undone if it does not) or a reinstatement (false: once committed): every copy stops, or answers again. */
   onWithdrawal: (datasetId: string, withdrawn: boolean) => void;
 }) {
   // Ingests of one dataset run one at a time: they share the next version number and file name.
@@ -219,21 +219,34 @@ export function createCatalogService(deps: {
 
   /** Withdraws (`withdrawal`) or reinstates (null) a dataset, audited, in one commit with the access directory's change. */
   async function setWithdrawal(actor: AuditActor, id: string, withdrawal: Withdrawal | null, reason: string | undefined): Promise<DatasetView> {
-    return serialized(id, async () => {
-      const [latest] = await deps.store.reader.datasetVersions(id);
-      if (!latest) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
+    // Not queued behind an ingest of the dataset (`serialized`): a withdrawal stops use at once
+    // (red-team pass 17d: one waited for a 600k-row load while tenants kept reading). The store runs
+    // mutations one at a time, and the state is read in the transaction: two calls never interleave.
+    let stoppedEarly = false;
+    try {
       await deps.store.mutate(async (tx) => {
+        const [latest] = await tx.reader.datasetVersions(id);
+        if (!latest) throw new DomainError('CAT_ERR_NOT_FOUND', `no dataset ${id}`);
         const withdrawn = (await tx.reader.listWithdrawals()).has(id);
         if (withdrawn === (withdrawal !== null)) {
           throw new DomainError('CAT_ERR_WITHDRAWAL_STATE', withdrawn ? `${id} is already withdrawn` : `${id} is not withdrawn: nothing to reinstate`, { withdrawn });
         }
         await tx.setWithdrawal(id, withdrawal);
-        // SECURITY: in the commit: every copy of the dataset stops answering (or answers again) before the response.
-        tx.afterCommit(() => deps.onWithdrawal(id, withdrawal !== null));
+        // SECURITY: a withdrawal stops reads before it commits, not after: work recorded in the same
+        // commit batch after it (an answer's audit entry, an approval) checks the access directory
+        // in its own transaction work and is refused (pass 17d). A reinstatement answers only once committed.
+        if (withdrawal) {
+          deps.onWithdrawal(id, true);
+          stoppedEarly = true;
+        } else tx.afterCommit(() => deps.onWithdrawal(id, false));
         await tx.appendAudit({ actor, action: withdrawal ? 'dataset.withdraw' : 'dataset.reinstate', target: `dataset:${id}`, details: { reason: reason ?? null, version: latest.record.version } });
       });
-      return getView(id, 'supervisor');
-    });
+    } catch (error) {
+      // Not committed: the dataset answers again, as before the request.
+      if (stoppedEarly) deps.onWithdrawal(id, false);
+      throw error;
+    }
+    return getView(id, 'supervisor');
   }
 
   async function getView(id: string, role: Role): Promise<DatasetView> {

@@ -117,5 +117,8 @@ export function assertNotStopped(access: AccessDirectory, tenantId: string, sour
   if (ended.length > 0) throw new DomainError('GRT_ERR_EXPIRED', `no live grant covers ${ended.join(', ')}${consequence}`, { datasets: ended });
   const withdrawn = stopped(['withdrawn']);
   // SECURITY: a withdrawn dataset stops every copy, derived ones included, until it is reinstated.
-  if (withdrawn.length > 0) throw new DomainError('CAT_ERR_DATASET_WITHDRAWN', `${withdrawn.join(', ')} ${withdrawn.length === 1 ? 'was' : 'were'} withdrawn by the supervisor: nothing reads ${withdrawn.length === 1 ? 'it' : 'them'} until reinstated${consequence}`, { datasets: withdrawn });
+  if (withdrawn.length > 0) {
+    const one = withdrawn.length === 1;
+    throw new DomainError('CAT_ERR_DATASET_WITHDRAWN', `${withdrawn.join(', ')} ${one ? 'was' : 'were'} withdrawn by the supervisor: nothing reads ${one ? 'it' : 'them'} until reinstated${consequence}`, { datasets: withdrawn });
+  }
 }

@@ -76,7 +76,8 @@ export function createQueryService(deps: {
           // refinery has not rebuilt the tenant's files yet; a rebuild is requested.
           assertSourcesCurrent(deps.access, tenantId, result.sources, deps.today());
         } catch (error) {
-          deps.rebuild(tenantId);
+          // A withdrawn dataset's copies wait as they are: nothing to rebuild for it.
+          if (!isDomainError(error) || error.code !== 'CAT_ERR_DATASET_WITHDRAWN') deps.rebuild(tenantId);
           throw error;
         }
         // SECURITY: invariant 8: what the person-level checks refused is not shown (lineage errors above take precedence).
@@ -84,8 +85,14 @@ export function createQueryService(deps: {
           refusedByData = result.refusal.byData === true;
           throw new DomainError(result.refusal.code, result.refusal.message);
         }
+        await deps.store.mutate(async (tx) => {
+          // SECURITY: invariants 6 and 9: checked again where the answer is recorded: a withdrawal
+          // committed meanwhile (marked before its commit) or a grant that ended stops it, so that no
+          // answer over a dataset is recorded after its withdrawal (pass 17d).
+          assertSourcesCurrent(deps.access, tenantId, result.sources, deps.today());
+          await tx.appendAudit({ actor, action: 'query.run', target: `tenant:${tenantId}`, details: { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms, ...(result.disclosure ? { withheldRows: result.disclosure.withheldRows, suppressedCells: result.disclosure.suppressedCells } : {}) } });
+        });
         admission.settle('ok');
-        await audit(actor, tenantId, { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms, ...(result.disclosure ? { withheldRows: result.disclosure.withheldRows, suppressedCells: result.disclosure.suppressedCells } : {}) });
         return { ...result, env: input.env };
       } catch (failure) {
         const error = failureOf(failure, () => deps.assertTenantActive(tenantId));

@@ -54,9 +54,10 @@ export function createTableService(deps: {
     try {
       // SECURITY: invariant 6: a table built while its tenant was suspended or revoked is not kept.
       deps.assertTenantActive(tenantId);
-      // SECURITY: invariant 9: a table is kept only if what it was computed from may still be seen now.
-      assertSourcesCurrent(deps.access, tenantId, created.sources, deps.today());
       await deps.store.mutate(async (tx) => {
+        // SECURITY: invariant 9: a table is kept only if what it was computed from may still be seen
+        // now, asked where its lineage is recorded (a withdrawal is marked before it commits).
+        assertSourcesCurrent(deps.access, tenantId, created.sources, deps.today());
         await tx.insertWorkspaceTable(lineage);
         await tx.appendAudit({
           actor, action: options.replace ? 'table.rebuild' : 'table.create', target: `tenant:${tenantId}`,

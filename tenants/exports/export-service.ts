@@ -397,6 +397,8 @@ export function createExportService(deps: {
     assertNotStopped(deps.access, record.tenantId, version.sources, deps.today(), ': the export cannot be delivered');
   }
 
+
+
   return {
     async create(actor: AuditActor, tenantId: string, input: CreateExport) {
       // SECURITY: invariant 4: an export goes only to an application entity a supervisor registered.
@@ -409,63 +411,68 @@ export function createExportService(deps: {
         throw new DomainError('EXP_ERR_RECIPIENT_UNKNOWN', `${input.recipient} is an operating entity's id, not an application entity's: results leave the domain only to application entities`);
       }
       const id = `exp-${randomBytes(8).toString('hex')}`;
-      let draft: VersionDraft;
-      try {
-        draft = await snapshotSource(tenantId, actor.sub, id, 1, input.source);
-      } catch (error) {
-        fs.rmSync(path.dirname(exportVersionDirectory(deps.dataDir, id, 1)), { recursive: true, force: true });
-        const sql = 'sql' in input.source ? auditedSql(input.source.sql) : { table: input.source.table };
-        await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'export.create', target: `tenant:${tenantId}`, details: { recipient: input.recipient, format: input.format, ...sql, outcome: isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED' } }));
-        throw error;
-      }
       const at = nowIso();
       const record: ExportRecord = {
         id, tenantId, recipient: input.recipient, purpose: input.purpose, format: input.format, status: 'draft', currentVersion: 1,
         submission: null, package: null, createdAt: at, createdBy: actor.sub, updatedAt: at,
       };
-      const version: ExportVersionRecord = { ...draft, exportId: id, version: 1, createdAt: at, createdBy: actor.sub };
       try {
+        const draft = await snapshotSource(tenantId, actor.sub, id, 1, input.source);
+        const version: ExportVersionRecord = { ...draft, exportId: id, version: 1, createdAt: at, createdBy: actor.sub };
         await deps.store.mutate(async (tx) => {
+          // SECURITY: checked again in the commit, as for a new version (pass 17d).
+          assertSourcesCurrent(deps.access, tenantId, version.sources, deps.today());
           await tx.insertExport(record);
           await tx.insertExportVersion(version);
           await auditVersion(tx, actor, 'export.create', record, version);
         });
+        return summary(record, version);
       } catch (error) {
+        // Nothing half-done, and the refusal audited.
         fs.rmSync(path.dirname(exportVersionDirectory(deps.dataDir, id, 1)), { recursive: true, force: true });
+        const sql = 'sql' in input.source ? auditedSql(input.source.sql) : { table: input.source.table };
+        await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'export.create', target: `tenant:${tenantId}`, details: { recipient: input.recipient, format: input.format, ...sql, outcome: isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED' } }));
         throw error;
       }
-      return summary(record, version);
     },
 
     /** A new version: new SQL or table, or a mitigation of the current one. Its reviews start again. */
     async newVersion(actor: AuditActor, claims: Claims, id: string, input: NewVersion) {
       return serialized(id, async () => {
         const record = await owned(claims, id);
-        assertCanMakeVersion(record.status);
-        const previous = await currentVersion(record);
         const next = record.currentVersion + 1;
-        let draft: VersionDraft;
-        if ('source' in input) {
-          draft = await snapshotSource(record.tenantId, actor.sub, id, next, input.source);
-        } else {
-          // SECURITY: invariants 6 and 9: a mitigation of data whose grant ended or policy changed is not made.
-          assertSourcesCurrent(deps.access, record.tenantId, previous.sources, deps.today());
-          draft = await mitigate(record.tenantId, previous, next, input);
-        }
-        const at = nowIso();
-        const version: ExportVersionRecord = { ...draft, exportId: id, version: next, createdAt: at, createdBy: actor.sub };
-        const updated: ExportRecord = { ...record, status: 'draft', currentVersion: next, submission: null, updatedAt: at };
         try {
-          await deps.store.mutate(async (tx) => {
-            await tx.insertExportVersion(version);
-            await tx.updateExport(updated);
-            await auditVersion(tx, actor, 'export.version', updated, version);
-          });
+          assertCanMakeVersion(record.status);
+          const previous = await currentVersion(record);
+          let draft: VersionDraft;
+          if ('source' in input) {
+            draft = await snapshotSource(record.tenantId, actor.sub, id, next, input.source);
+          } else {
+            // SECURITY: invariants 6 and 9: a mitigation of data whose grant ended or policy changed is not made.
+            assertSourcesCurrent(deps.access, record.tenantId, previous.sources, deps.today());
+            draft = await mitigate(record.tenantId, previous, next, input);
+          }
+          const at = nowIso();
+          const version: ExportVersionRecord = { ...draft, exportId: id, version: next, createdAt: at, createdBy: actor.sub };
+          const updated: ExportRecord = { ...record, status: 'draft', currentVersion: next, submission: null, updatedAt: at };
+          try {
+            await deps.store.mutate(async (tx) => {
+              // SECURITY: checked again in the commit: a grant that ended, a dataset withdrawn or a policy changed while the version was made stops it (pass 17d).
+              assertSourcesCurrent(deps.access, record.tenantId, version.sources, deps.today());
+              await tx.insertExportVersion(version);
+              await tx.updateExport(updated);
+              await auditVersion(tx, actor, 'export.version', updated, version);
+            });
+          } catch (error) {
+            removeVersion(id, next);
+            throw error;
+          }
+          return summary(updated, version);
         } catch (error) {
-          removeVersion(id, next);
+          // SECURITY: invariant 5: a refused version is audited like a refused export.
+          if (isDomainError(error)) await deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'export.version', target: target(id), details: { version: next, outcome: error.code } }));
           throw error;
         }
-        return summary(updated, version);
       });
     },
 
@@ -516,8 +523,9 @@ export function createExportService(deps: {
             { status: record.status, currentVersion: record.currentVersion, outcome: version.outcome, authors: [record.createdBy, version.createdBy], reviews: previous },
             { reviewerSub: actor.sub, version: input.version, decision: input.decision, comment: input.comment },
           );
-          if (next === 'approved') {
-            // SECURITY: invariant 6: nothing of a suspended or revoked tenant is packaged for delivery.
+          if (input.decision === 'approve') {
+            // SECURITY: invariant 6: nothing of a suspended or revoked tenant, an ended grant or a
+            // withdrawn dataset is approved, the first of two approvals included (pass 17d).
             deps.assertTenantActive(record.tenantId);
             assertGrantsLive(record, version);
           }
@@ -542,6 +550,9 @@ export function createExportService(deps: {
         }
         try {
           await deps.store.mutate(async (tx) => {
+            // SECURITY: checked again in the commit: a withdrawal, a grant end or a policy change while the
+            // package was built stops the approval (pass 17d); the next attempt finds it stale.
+            if (input.decision === 'approve') assertSourcesCurrent(deps.access, record.tenantId, version.sources, deps.today());
             await tx.insertExportReview(review);
             await tx.updateExport(updated);
             await tx.appendAudit({
@@ -559,7 +570,7 @@ export function createExportService(deps: {
         } catch (error) {
           if (packaged) removePackage(deps.dataDir, id, version.version, { keepManifest: false });
           if (released) await deps.engine.exportUnrelease(released);
-          throw error;
+          throw isDomainError(error) ? await refuse(error) : error;
         }
         return summary(updated, version);
       });
@@ -623,7 +634,9 @@ export function createExportService(deps: {
       let changes: VersionChanges | null = null;
       const previous = versions.find((v) => v.version === version.version - 1);
       const snapshotKept = fs.existsSync(path.join(exportVersionDirectory(deps.dataDir, id, version.version), version.snapshot.file));
-      if (snapshotKept) {
+      // SECURITY: a withdrawn dataset is not read, not even for its reviewers' preview (pass 17d).
+      const withdrawn = [...versions, version].some((v) => v.sources.some((s) => deps.access.isWithdrawn(s.dataset)));
+      if (snapshotKept && !withdrawn) {
         const rows = await deps.engine.exportRead({ exportId: id, version: version.version, limit: Math.min(DIFF_MAX_ROWS, Math.max(PREVIEW_ROWS, version.rowCount)) });
         preview = { columns: rows.columns, rows: rows.rows.slice(0, PREVIEW_ROWS) };
         if (previous) {
