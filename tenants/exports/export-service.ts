@@ -397,8 +397,6 @@ export function createExportService(deps: {
     assertNotStopped(deps.access, record.tenantId, version.sources, deps.today(), ': the export cannot be delivered');
   }
 
-
-
   return {
     async create(actor: AuditActor, tenantId: string, input: CreateExport) {
       // SECURITY: invariant 4: an export goes only to an application entity a supervisor registered.
@@ -550,9 +548,11 @@ export function createExportService(deps: {
         }
         try {
           await deps.store.mutate(async (tx) => {
-            // SECURITY: checked again in the commit: a withdrawal, a grant end or a policy change while the
-            // package was built stops the approval (pass 17d); the next attempt finds it stale.
-            if (input.decision === 'approve') assertSourcesCurrent(deps.access, record.tenantId, version.sources, deps.today());
+            // SECURITY: checked again in the commit: a withdrawal or a grant end while the package was
+            // built stops the approval (pass 17d), and so does a policy change (the next attempt finds
+            // the version stale). A first of two approvals is not about a package: only stops stop it.
+            if (next === 'approved') assertSourcesCurrent(deps.access, record.tenantId, version.sources, deps.today());
+            else if (input.decision === 'approve') assertGrantsLive(record, version);
             await tx.insertExportReview(review);
             await tx.updateExport(updated);
             await tx.appendAudit({
@@ -635,7 +635,7 @@ export function createExportService(deps: {
       const previous = versions.find((v) => v.version === version.version - 1);
       const snapshotKept = fs.existsSync(path.join(exportVersionDirectory(deps.dataDir, id, version.version), version.snapshot.file));
       // SECURITY: a withdrawn dataset is not read, not even for its reviewers' preview (pass 17d).
-      const withdrawn = [...versions, version].some((v) => v.sources.some((s) => deps.access.isWithdrawn(s.dataset)));
+      const withdrawn = versions.some((v) => v.sources.some((s) => deps.access.isWithdrawn(s.dataset)));
       if (snapshotKept && !withdrawn) {
         const rows = await deps.engine.exportRead({ exportId: id, version: version.version, limit: Math.min(DIFF_MAX_ROWS, Math.max(PREVIEW_ROWS, version.rowCount)) });
         preview = { columns: rows.columns, rows: rows.rows.slice(0, PREVIEW_ROWS) };
