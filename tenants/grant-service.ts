@@ -15,8 +15,9 @@ import type { ControlStore } from './store/control-store.js';
  * grant's current source (dataset version and access fingerprint); `progress` counts the files that
  * already do. `active`: both files answer for it (the engine swaps to a file as it publishes it).
  * A grant changed by a new policy or dataset version reads `building` again until rebuilt.
+ * `withdrawn`: its dataset is withdrawn (nothing reads it until reinstated).
  */
-export type GrantView = GrantRecord & { status: 'building' | 'active' | 'expired'; progress?: { done: number; total: number } };
+export type GrantView = GrantRecord & { status: 'building' | 'active' | 'expired' | 'withdrawn'; progress?: { done: number; total: number } };
 
 /** The published files' versions and each table's source, as the engine's catalog names them. */
 export interface PublishedVersions {
@@ -28,7 +29,7 @@ const TARGETS = ['granted', 'dev'] as const;
 
 /** What the catalog tells an operator of its own tenant's grant of a dataset. */
 export const GrantSummarySchema = z.object({
-  status: z.enum(['active', 'expired']),
+  status: z.enum(['building', 'active', 'expired', 'withdrawn']),
   columns: z.array(z.string()).nullable().describe('raw columns granted; null: all'),
   purpose: z.string(),
   until: z.string(),
@@ -51,6 +52,7 @@ export function createGrantService(deps: {
     const expected = await deps.refinery.expectedSources(tenantId);
     return grants.map((grant) => {
       if (grant.until < today) return { ...grant, status: 'expired' as const };
+      if (deps.access.isWithdrawn(grant.dataset)) return { ...grant, status: 'withdrawn' as const };
       const want = expected.get(grant.dataset);
       // Every column hidden: no table is ever published for it, so there is nothing to wait for.
       if (!want) return { ...grant, status: 'active' as const };

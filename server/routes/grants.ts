@@ -5,7 +5,7 @@ import { actorOf, assertOwnTenant, SUPERVISOR_ONLY } from '../auth.js';
 import { AUTH_ERROR_STATUSES, errorResponses } from '../errors.js';
 
 const GrantViewSchema = GrantRecordSchema.extend({
-  status: z.enum(['building', 'active', 'expired']).describe('building: not yet queryable in both envs (the refinery is publishing it); active: queryable'),
+  status: z.enum(['building', 'active', 'expired', 'withdrawn']).describe('building: not yet queryable in both envs (the refinery is publishing it); active: queryable; withdrawn: its dataset is withdrawn'),
   progress: z.object({ done: z.number().int(), total: z.number().int() }).optional().describe('while building: the tenant files (prod, dev) that already answer for the grant'),
 });
 const IdParams = z.object({ id: OrgIdSchema });

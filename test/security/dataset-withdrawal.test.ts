@@ -116,6 +116,10 @@ describe('dataset withdrawal', () => {
   it('shows the withdrawal in the catalog: when to everyone, why only to supervisors', async () => {
     const operatorView = expectStatus(await t.call(ALPHA, 'GET', '/v1/datasets/sales'), 200).json();
     expect(Object.keys(operatorView.withdrawal)).toEqual(['at']);
+    expect(operatorView.granted).toBe(false);
+    expect(operatorView.grant.status).toBe('withdrawn');
+    const grants = expectStatus(await t.call(ALPHA, 'GET', '/v1/tenants/alpha/grants'), 200).json().grants;
+    expect(grants.map((g: { dataset: string; status: string }) => [g.dataset, g.status])).toEqual([['sales', 'withdrawn'], ['weather', 'active']]);
     expect(JSON.stringify(expectStatus(await t.call(ALPHA, 'GET', '/v1/datasets'), 200).json())).not.toContain('暂停');
     const supervisorView = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/datasets'), 200).json().datasets.find((d: { id: string }) => d.id === 'sales');
     expect(supervisorView.withdrawal.reason).toBe('数据提供单位要求暂停使用');
