@@ -27,13 +27,15 @@ export function cutUnits(text: string, maxUnits: number): string {
 }
 
 /**
- * Characters that change how text around them is shown rather than being text, with which a name,
- * a purpose or SQL in a manifest, a review or the audit would read differently from what it holds
- * ("Trojan Source"): C0 controls but tab, line feed and carriage return; DEL and the C1 controls
- * (U+0080–U+009F: U+009B starts a terminal escape); the bidirectional marks, embeddings, overrides
- * and isolates (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069); zero-width characters, word
- * joiners, invisible operators and the BOM (U+200B–U+200D, U+2060–U+2064, U+FEFF); and the line and
- * paragraph separators U+2028 and U+2029, which some viewers break lines at. Red-team passes 14b
- * and 17b found NUL, U+202E, U+009B and U+200F in purposes and comments, shown to recipients.
+ * Characters that change how text around them is shown, or show nothing, rather than being text,
+ * with which a name, a purpose or SQL in a manifest, a review or the audit would read differently
+ * from what it holds ("Trojan Source"): control characters but tab, line feed and carriage return
+ * (C0, DEL, C1: U+009B starts a terminal escape); format characters (bidirectional marks,
+ * embeddings, overrides and isolates, zero-width characters, the soft hyphen, tag characters,
+ * interlinear annotations); the line and paragraph separators; and every default-ignorable code
+ * point (variation selectors, Hangul fillers, the combining grapheme joiner), which renderers
+ * draw as nothing. By Unicode property, not by a list of ranges: red-team pass 18b passed tag
+ * characters, U+180E and U+3164 through the list this replaced (passes 14b and 17b had found NUL,
+ * U+202E, U+009B and U+200F in purposes and comments, shown to recipients).
  */
-export const DISPLAY_CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u061C\u200B-\u200F\u2028-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/;
+export const DISPLAY_CONTROLS = /(?![\t\n\r])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;

@@ -15,10 +15,11 @@ export const OrgIdSchema = z
 
 
 /**
- * Characters that show nothing on their own: white space, format and control characters,
- * combining marks, and the blank letters and symbols (Hangul fillers, the blank braille pattern).
+ * Characters that show nothing on their own: white space, control and format characters,
+ * combining marks, default-ignorable code points (Hangul fillers among them) and the blank braille
+ * pattern.
  */
-const INVISIBLE = /[\p{White_Space}\p{Cc}\p{Cf}\p{M}\u115F\u1160\u2800\u3164\uFFA0]/gu;
+const INVISIBLE = /[\p{White_Space}\p{Cc}\p{Cf}\p{M}\p{Default_Ignorable_Code_Point}\u2800]/gu;
 
 /** Whether `text` shows anything a reader can see (a comment of U+2800 alone says nothing). */
 export function hasVisibleText(text: string): boolean {
@@ -42,9 +43,10 @@ export type Role = z.infer<typeof RoleSchema>;
 
 /** The claims every token must carry; anything else in the token is ignored. */
 export const ClaimsSchema = z.object({
-  sub: z.string().min(1).max(128),
+  // SECURITY: subjects and organizations are shown to reviewers, recipients and auditors (manifests, the audit): plain text only.
+  sub: z.string().min(1).max(128).refine((text) => !DISPLAY_CONTROLS.test(text), 'must not contain control, format or invisible characters'),
   role: RoleSchema,
-  org: z.string().min(1).max(64),
+  org: z.string().min(1).max(64).refine((text) => !DISPLAY_CONTROLS.test(text), 'must not contain control, format or invisible characters'),
 });
 export type Claims = z.infer<typeof ClaimsSchema>;
 

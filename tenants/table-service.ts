@@ -1,4 +1,5 @@
-import { isDomainError } from '../core/errors.js';
+import { DomainError, isDomainError } from '../core/errors.js';
+import { DISPLAY_CONTROLS } from '../core/text.js';
 import fs from 'node:fs';
 import { prepareUpload, type CreatedTable, type Env, type PreparedUpload, type SourceRef, type WorkspaceTableInfo } from '../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from './audit/audit-entry.js';
@@ -142,12 +143,15 @@ export function createTableService(deps: {
      */
     async upload(actor: AuditActor, tenantId: string, input: { name: string; filename: string; path: string; sheet?: string | undefined }): Promise<WorkspaceTable> {
       const utf8Path = `${input.path}.utf8.csv`;
-      const details: Record<string, unknown> = { name: input.name, filename: input.filename };
+      // SECURITY: the file's name is shown to supervisors (the audit, the table's lineage): plain text only (pass 18b); a refused one is not recorded.
+      const plainName = !DISPLAY_CONTROLS.test(input.filename);
+      const details: Record<string, unknown> = { name: input.name, filename: plainName ? input.filename : null };
       const audit = (extra: Record<string, unknown>) =>
         deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.upload', target: `tenant:${tenantId}`, details: { ...details, ...extra } }));
       try {
         let imported: WorkspaceTableInfo;
         try {
+          if (!plainName) throw new DomainError('REQ_ERR_VALIDATION', 'file: its name holds control, format or invisible characters: rename the file');
           const prepared = await prepareUpload(input.path, utf8Path, { sheet: input.sheet });
           Object.assign(details, {
             format: prepared.format === 'csv' && prepared.source === 'xlsx' ? 'xlsx' : prepared.format, bytes: prepared.bytes, sha256: prepared.sha256,
@@ -155,6 +159,13 @@ export function createTableService(deps: {
             ...(input.sheet === undefined ? {} : { sheet: input.sheet }),
           });
           imported = await deps.engine.importTable({ ...where(tenantId), name: input.name, upload: prepared, today: deps.today(), sampleSize: deps.piiSampleRows });
+          // SECURITY: column names are shown to supervisors (the audit's personal-data findings) and
+          // travel into exports: plain text only, whatever the format (CSV, XLSX, Parquet; pass 18b).
+          const hidden = imported.columns.findIndex((c) => DISPLAY_CONTROLS.test(c.name));
+          if (hidden >= 0) {
+            await deps.engine.dropTable({ ...where(tenantId), name: input.name }).catch(() => undefined);
+            throw new DomainError('UPL_ERR_BAD_HEADER', `column ${hidden + 1}: its name holds control, format or invisible characters: rename it`);
+          }
         } catch (error) {
           await audit({ outcome: isDomainError(error) ? error.code : 'UPL_ERR_MALFORMED' });
           throw error;

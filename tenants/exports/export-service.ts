@@ -171,6 +171,7 @@ export function createExportService(deps: {
     try {
       draft = await checked(tenantId, exportId, version, { source, sql, tables, sources, mitigation: null }, snapshot, personLevel);
     } catch (error) {
+      removeVersion(exportId, version);
       admission.settle(isDomainError(error) ? error.code : 'SRV_ERR_INTERNAL');
       throw error;
     }
@@ -717,7 +718,7 @@ export function createExportService(deps: {
       if (!record.package) throw new DomainError('EXP_ERR_NOT_APPROVED', `the export is ${record.status.replace('_', ' ')}: it has no package yet`);
       const manifest = readManifest(deps.dataDir, id, record.package.version);
       // SECURITY: invariant 8: the operator learns no row count of its export (as in the detail): not its size either.
-      if (claims.role === 'operator') return { ...manifest, rows: null, snapshotSha256: null, dataFile: { name: manifest.dataFile.name, sha256: null, bytes: null } };
+      if (claims.role === 'operator') return { ...manifest, rows: null, snapshotSha256: null, dataFile: { name: manifest.dataFile.name, sha256: null, bytes: null }, fingerprint: null };
       return manifest;
     },
   };

@@ -55,12 +55,15 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 /**
  * The manifest as a caller may read it: the exporting tenant's operators get no row count, snapshot
  * hash, or data file hash and size (the size says the row count), as the export's detail gives
- * them none: "四区 without one person's payments above X" has 1,964 rows or 1,960 (red-team pass 17b).
+ * them none: "四区 without one person's payments above X" has 1,964 rows or 1,960 (red-team pass
+ * 17b); nor the fingerprint's plan, which is measured on the rows (the decimals every value of a
+ * column needs, whether every text value looks like a token: pass 18b).
  */
 export const ManifestViewSchema = ManifestSchema.extend({
   rows: z.number().int().nullable(),
   snapshotSha256: z.string().nullable(),
   dataFile: z.object({ name: z.string(), sha256: z.string().nullable(), bytes: z.number().int().nullable() }),
+  fingerprint: FingerprintSchema.nullable(),
 });
 export type ManifestView = z.infer<typeof ManifestViewSchema>;
 
