@@ -156,9 +156,10 @@ describe('the export door', () => {
     const twice = await review(id, { version: 1, decision: 'approve' });
     expect(twice.statusCode).toBe(409);
     expect(twice.json().code).toBe('EXP_ERR_ALREADY_REVIEWED');
-    // The refused second approval is audited beside the first.
+    // The refused attempts are audited beside the approval: the operator's at the role guard, the second approval.
     const reviews = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/audit?target=export:${id}&action=export.review`), 200).json().entries;
-    expect(reviews.map((e: { actor: { sub: string }; details: { outcome: string } }) => [e.actor.sub, e.details.outcome])).toEqual([['sue', 'ok'], ['sue', 'EXP_ERR_ALREADY_REVIEWED']]);
+    expect(reviews.map((e: { actor: { sub: string }; details: { outcome: string } }) => [e.actor.sub, e.details.outcome]))
+      .toEqual([['alice', 'AUTH_ERR_ROLE_FORBIDDEN'], ['sue', 'ok'], ['sue', 'EXP_ERR_ALREADY_REVIEWED']]);
     expect((await download(id)).json().code).toBe('EXP_ERR_NOT_APPROVED');
     expect(expectStatus(await review(id, { version: 1, decision: 'approve' }, SECOND_SUPERVISOR), 200).json().status).toBe('approved');
     const manifest = expectStatus(await t.call(RECIPIENT, 'GET', `/v1/exports/${id}/manifest`), 200).json();

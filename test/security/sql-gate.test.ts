@@ -125,7 +125,8 @@ describe('SQL gate attacks', () => {
     ['a cross-env name inside a subquery', `SELECT (SELECT max(name) FROM ${other}.main.residents)`, GATE],
     ['upper-case cross-env name', `SELECT * FROM ${other.toUpperCase()}.RESIDENTS`, GATE],
     ['a cross-env name in a CTE', `WITH x AS (SELECT * FROM ${other}.residents) SELECT * FROM x`, GATE],
-    ['a zero-width space in a function name', "SELECT * FROM read\u200b_csv('/etc/passwd')", GATE_OR_UNKNOWN],
+    // Refused for its text before any parse (docs/errors.md, SBX_ERR_SQL_HIDDEN_TEXT).
+    ['a zero-width space in a function name', "SELECT * FROM read\u200b_csv('/etc/passwd')", ['SBX_ERR_SQL_HIDDEN_TEXT']],
     ['full-width semicolon', 'SELECT 1\uff1b SELECT 2', GATE],
     ['a quoted function name', `SELECT * FROM "read_csv"('${hostFile}')`, GATE],
     ['a schema-qualified function', "SELECT main.current_setting('threads')", GATE],

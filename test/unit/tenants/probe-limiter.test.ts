@@ -38,8 +38,8 @@ describe('ProbeLimiter', () => {
     }
   });
 
-  it('counts timeouts and memory kills in prod (how long and how much can depend on one person), never in dev', () => {
-    for (const code of ['SBX_ERR_QUERY_TIMEOUT', 'SBX_ERR_ENGINE_MEMORY']) {
+  it('counts timeouts, memory kills and table builds over the workspace quota in prod (how long and how much can depend on one person), never in dev', () => {
+    for (const code of ['SBX_ERR_QUERY_TIMEOUT', 'SBX_ERR_ENGINE_MEMORY', 'TBL_ERR_WORKSPACE_FULL']) {
       expect(send(limiterAt().limiter, 'mallory', probingOutcome(code, 'prod'), 100), code).toBe(20);
       expect(send(limiterAt().limiter, 'ana', probingOutcome(code, 'dev'), 100), code).toBe(100);
     }
