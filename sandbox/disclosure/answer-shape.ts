@@ -149,16 +149,10 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     const value = node[kind];
     if (kind === 'cte_map' ? ((asObj(value)?.map as Json[] | undefined)?.length ?? 0) > 0 : value !== null && value !== undefined) return uncheckable(`${what} over personal data cannot be checked`);
   }
-  let unstable = false;
-  walk(node, (child) => {
-    if (child.class === 'FUNCTION' && tables.isUnstable(String(child.function_name).toLowerCase())) unstable = true;
-    const names = child.class === 'COLUMN_REF' ? (child.column_names as Json[] | undefined) ?? [] : [];
-    if (names.length === 1 && CLOCK_NAMES.has(String(names[0]).toLowerCase())) unstable = true;
-  });
   // SECURITY: invariant 8: the answer and its companion are two runs: with the clock or random in the
   // query they read different rows (`mobile = '…' OR epoch_ms(now()) // 3 % 2 = 0` showed one person's
   // total in the answer while the companion, a moment later, counted the whole district).
-  if (unstable) return uncheckable('the clock, random values or sequences over personal data cannot be checked: the checks run the query again and must read the same rows; use a constant instead');
+  if (usesUnstable(node, tables.isUnstable)) return uncheckable('the clock, random values or sequences over personal data cannot be checked: the checks run the query again and must read the same rows; use a constant instead');
   let sampled = false;
   walk(node.from_table, (child) => {
     if (child.sample !== null && child.sample !== undefined) sampled = true;
@@ -489,4 +483,19 @@ function groupKeys(node: Obj, selectList: Obj[], aggregates: unknown[][]): Json[
     } else keys.push(expr);
   }
   return keys;
+}
+
+/**
+ * Whether `node` calls the clock, random values or sequences anywhere (functions DuckDB marks as not
+ * the same in every run, and macros using them; `current_timestamp` and its kin, which parse as
+ * column references): two runs of it may compute different rows.
+ */
+export function usesUnstable(node: Json, isUnstable: (functionName: string) => boolean): boolean {
+  let unstable = false;
+  walk(node, (child) => {
+    if (child.class === 'FUNCTION' && isUnstable(String(child.function_name).toLowerCase())) unstable = true;
+    const names = child.class === 'COLUMN_REF' ? (child.column_names as Json[] | undefined) ?? [] : [];
+    if (names.length === 1 && CLOCK_NAMES.has(String(names[0]).toLowerCase())) unstable = true;
+  });
+  return unstable;
 }

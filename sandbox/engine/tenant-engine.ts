@@ -6,7 +6,7 @@ import { DomainError } from '../../core/errors.js';
 import { cutUnits } from '../../core/text.js';
 import { DEFAULT_DISCLOSURE_RULES, quoteIdentifier, sqlString, type PiiKind, type TablePrivacy } from '../../desensitize/index.js';
 import { AnswerHistory, type CellShows, type DifferencingPair as AnswerPair } from '../disclosure/answer-history.js';
-import { answerShape, containsClass, limitsRows, UNORDERABLE, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
+import { answerShape, containsClass, limitsRows, UNORDERABLE, usesUnstable, type AnswerShape, type TableLookup } from '../disclosure/answer-shape.js';
 import { cellEntities, forEachCell, forEachRowGroup, personalLabels } from '../disclosure/cell-entities.js';
 import { checkedAnswer, type AnsweredGroup } from '../disclosure/check-answer.js';
 import { checkOutput, valueOrderedSql } from '../disclosure/review-output.js';
@@ -68,6 +68,8 @@ interface Decision {
   limitsRows: boolean;
   /** Whether it runs a correlated subquery (a prod workspace table over personal data may not). */
   correlated: boolean;
+  /** In prod: whether it calls the clock, random values or sequences (a prod workspace table over personal data may not). */
+  unstable: boolean;
 }
 
 /** Why a correlated subquery over personal data cannot be checked. */
@@ -338,6 +340,10 @@ export class TenantEngine {
       if (decision.disclosure && decision.limitsRows) throw new DomainError('DSC_ERR_UNCHECKABLE', 'LIMIT and OFFSET are not available in a prod workspace table over personal data: the rows they skip are not checked, yet decide what the table holds and an export of it delivers; keep the whole output');
       // SECURITY: invariant 8: as for prod answers (`disclosureShape`): what a correlated subquery gave each row would travel, unchecked, into an export of the table.
       if (decision.disclosure && decision.correlated) throw new DomainError('DSC_ERR_UNCHECKABLE', `not available in a prod workspace table over personal data: ${CORRELATED}`);
+      // SECURITY: invariant 8: a table is rebuilt from its SQL when a policy changes, as the platform,
+      // uncounted, and one that fails then is dropped where the tenant sees it: with the clock in its
+      // SQL it armed itself to fail at a rebuild only on one person's rows (red-team pass 19a).
+      if (decision.disclosure && decision.unstable) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the clock, random values or sequences are not available in a prod workspace table over personal data: it is rebuilt from its SQL when a policy changes and must compute the same rows; use a constant');
       const tag: WorkspaceTag = { env, sources: decision.sources };
       const table = `workspace.main.${quoteIdentifier(name)}`;
       await this.withinQuota(connection, name, async () => {
@@ -534,6 +540,7 @@ export class TenantEngine {
       collates: containsClass(ast, 'COLLATE'),
       limitsRows: limitsRows(ast),
       correlated,
+      unstable: env === 'prod' && usesUnstable(ast, await isUnstableIn(connection)),
     };
     remember(this.decisions, key, decision);
     return decision;
@@ -773,6 +780,12 @@ function aggregateFunctions(connection: DuckDBConnection): Promise<Set<string>> 
 }
 
 let unstableNames: Promise<Set<string>> | undefined;
+
+/** `unstableFunctions` as a predicate. */
+async function isUnstableIn(connection: DuckDBConnection): Promise<(name: string) => boolean> {
+  const names = await unstableFunctions(connection);
+  return (name) => names.has(name);
+}
 
 /**
  * DuckDB's functions whose value changes between two runs of one query (the clock, random,

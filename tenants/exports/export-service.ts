@@ -13,7 +13,7 @@ import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
 import { failureOf } from '../access.js';
 import { assertNotStopped, assertSourcesCurrent, type AccessDirectory } from '../lineage.js';
 import type { Claims } from '../model.js';
-import { FAILED_PERSON_CHECKS, probingOutcome, type ProbeLimiter } from '../probe-limiter.js';
+import { FAILED_PERSON_CHECKS, probingOutcome, UNCHECKABLE_BY_DATA, type ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
 import type { ControlStore, StoreTransaction } from '../store/control-store.js';
 import { datasetsOf, DIFFERENCING_CHECK, differencingOutcome, type DifferenceTask, type ExportCheckInput, type ExportChecks } from './export-checks.js';
@@ -163,7 +163,11 @@ export function createExportService(deps: {
     } catch (failure) {
       removeVersion(exportId, version);
       const error = failureOf(failure, () => deps.assertTenantActive(tenantId));
-      admission.settle(probingOutcome(isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED', 'prod'));
+      const code = isDomainError(error) ? error.code : 'SBX_ERR_QUERY_FAILED';
+      // SECURITY: invariant 8: an export's shape that cannot be checked is a `review` outcome, not a
+      // refusal; a refusal as uncheckable comes from the run (a companion that failed, too many
+      // groups, rows two groups match), which the rows may have decided: counted, as for prod answers.
+      admission.settle(code === 'DSC_ERR_UNCHECKABLE' ? UNCHECKABLE_BY_DATA : probingOutcome(code, 'prod'));
       throw error;
     }
     const { tables, sources, personLevel, ...snapshot } = result;
