@@ -87,8 +87,9 @@ export function createQueryService(deps: {
         }
         await deps.store.mutate(async (tx) => {
           // SECURITY: invariants 6 and 9: checked again where the answer is recorded: a withdrawal
-          // committed meanwhile (marked before its commit) or a grant that ended stops it, so that no
-          // answer over a dataset is recorded after its withdrawal (pass 17d).
+          // committed meanwhile (marked before its commit), a grant that ended or a suspension stops
+          // it, so that no answer over a dataset is recorded after its withdrawal (pass 17d).
+          deps.assertTenantActive(tenantId);
           assertSourcesCurrent(deps.access, tenantId, result.sources, deps.today());
           await tx.appendAudit({ actor, action: 'query.run', target: `tenant:${tenantId}`, details: { ...base, outcome: 'ok', tables: result.tables, sources: result.sources, rows: result.rows.length, truncated: result.truncated, ms: result.ms, ...(result.disclosure ? { withheldRows: result.disclosure.withheldRows, suppressedCells: result.disclosure.suppressedCells } : {}) } });
         });

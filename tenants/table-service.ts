@@ -53,11 +53,11 @@ export function createTableService(deps: {
       createdAt: options.createdAt, createdBy: options.createdBy,
     };
     try {
-      // SECURITY: invariant 6: a table built while its tenant was suspended or revoked is not kept.
-      deps.assertTenantActive(tenantId);
       await deps.store.mutate(async (tx) => {
-        // SECURITY: invariant 9: a table is kept only if what it was computed from may still be seen
-        // now, asked where its lineage is recorded (a withdrawal is marked before it commits).
+        // SECURITY: invariants 6 and 9: a table is kept only if its tenant is active (not suspended or revoked while it was built) and what it was
+        // computed from may still be seen now, asked where its lineage is recorded (a withdrawal is
+        // marked before it commits).
+        deps.assertTenantActive(tenantId);
         assertSourcesCurrent(deps.access, tenantId, created.sources, deps.today());
         await tx.insertWorkspaceTable(lineage);
         await tx.appendAudit({

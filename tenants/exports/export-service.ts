@@ -15,7 +15,7 @@ import { assertNotStopped, assertSourcesCurrent, type AccessDirectory } from '..
 import type { Claims } from '../model.js';
 import { FAILED_PERSON_CHECKS, probingOutcome, UNCHECKABLE_BY_DATA, type ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
-import type { ControlStore, StoreTransaction } from '../store/control-store.js';
+import type { ControlStore, StoreReader, StoreTransaction } from '../store/control-store.js';
 import { datasetsOf, DIFFERENCING_CHECK, differencingOutcome, type DifferenceTask, type ExportCheckInput, type ExportChecks } from './export-checks.js';
 import type {
   Check, CreateExport, CreateReview, ExportRecord, ExportSource, ExportStatus, ExportVersionRecord, Mitigation, NewVersion, ReviewRecord, Withheld,
@@ -325,9 +325,8 @@ export function createExportService(deps: {
 
   /**
    * Differencing again at approval, against every release (those made since the version was
-   * checked included), and the version's cells added to the release store when none is too close:
-   * one approval at a time across all exports, else two versions checked before either was
-   * released could each pass and both be released. When the version now fails (or its cells can no
+   * checked included), and the version's cells added to the release store when none is too close
+   * (run by `oneApprovalAtATime`). When the version now fails (or its cells can no
    * longer be compared though they could before), the approval is refused with
    * EXP_ERR_CHECKS_STALE, the new outcome is audited and the export goes back to the operator
    * (`changes_requested`, with the platform's own review saying why): a new version or a
@@ -338,11 +337,9 @@ export function createExportService(deps: {
     const datasets = datasetsOf(version.sources);
     if (datasets.length === 0) return null;
     const key = { exportId: record.id, version: version.version, tenantId: record.tenantId, datasets };
-    const run = releasing.catch(() => undefined).then(() => deps.engine.exportRelease({ ...key, recipient: record.recipient, minEntities: deps.minEntities }));
-    releasing = run;
     let result: DifferencingResult;
     try {
-      result = await run;
+      result = await deps.engine.exportRelease({ ...key, recipient: record.recipient, minEntities: deps.minEntities });
     } catch {
       // SECURITY: fail closed: a release whose comparison could not run is not approved.
       result = { missing: 'the comparison with earlier releases could not run' };
@@ -384,16 +381,34 @@ export function createExportService(deps: {
    * are not recalled (docs/exports.md).
    */
   async function assertSourcesUnchanged(actor: AuditActor, record: ExportRecord, version: ExportVersionRecord): Promise<void> {
+    const changed = await changedSources(deps.store.reader, record, version);
+    // SECURITY: invariants 4 and 9: an approval is a release; what the sources no longer hold or show is not released.
+    if (changed.length > 0) await sendBack(actor, record, version, `${changed.join(', ')} changed after this version was made (its policy, the grant, or a newer version of the data): make a new version from the source`, { name: 'sources', status: 'fail', was: null });
+  }
+
+  /** The datasets of the version whose policy, grant or data (a newer version) changed since it was made. */
+  async function changedSources(reader: Pick<StoreReader, 'datasetVersions'>, record: ExportRecord, version: ExportVersionRecord): Promise<string[]> {
     const changed = new Set(version.sources.filter((s) => {
       const verdict = deps.access.verdict(record.tenantId, s, deps.today());
       return !verdict.ok && verdict.reason === 'changed';
     }).map((s) => s.dataset));
     for (const source of version.sources) {
-      const [latest] = await deps.store.reader.datasetVersions(source.dataset);
+      const [latest] = await reader.datasetVersions(source.dataset);
       if (latest && latest.record.version > source.version) changed.add(source.dataset);
     }
-    // SECURITY: invariants 4 and 9: an approval is a release; what the sources no longer hold or show is not released.
-    if (changed.size > 0) await sendBack(actor, record, version, `${[...changed].join(', ')} changed after this version was made (its policy, the grant, or a newer version of the data): make a new version from the source`, { name: 'sources', status: 'fail', was: null });
+    return [...changed];
+  }
+
+  /**
+   * Final approvals run one at a time across all exports, from their comparison with earlier
+   * releases to their commit or its undo: two versions checked before either was released could
+   * otherwise each pass and both be released, and another export was sent back for the cells of an
+   * approval whose commit was then refused, a release that never happened (red-team pass 19b).
+   */
+  function oneApprovalAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = releasing.catch(() => undefined).then(work);
+    releasing = run;
+    return run;
   }
 
   /** Throws when a grant behind the version has ended or its dataset was withdrawn: nothing of it leaves. */
@@ -423,7 +438,8 @@ export function createExportService(deps: {
         const draft = await snapshotSource(tenantId, actor.sub, id, 1, input.source);
         const version: ExportVersionRecord = { ...draft, exportId: id, version: 1, createdAt: at, createdBy: actor.sub };
         await deps.store.mutate(async (tx) => {
-          // SECURITY: checked again in the commit, as for a new version (pass 17d).
+          // SECURITY: checked again in the commit, as for a new version (passes 17d, 19b).
+          deps.assertTenantActive(tenantId);
           assertSourcesCurrent(deps.access, tenantId, version.sources, deps.today());
           await tx.insertExport(record);
           await tx.insertExportVersion(version);
@@ -460,7 +476,9 @@ export function createExportService(deps: {
           const updated: ExportRecord = { ...record, status: 'draft', currentVersion: next, submission: null, updatedAt: at };
           try {
             await deps.store.mutate(async (tx) => {
-              // SECURITY: checked again in the commit: a grant that ended, a dataset withdrawn or a policy changed while the version was made stops it (pass 17d).
+              // SECURITY: checked again in the commit: a tenant suspended, a grant that ended, a dataset
+              // withdrawn or a policy changed while the version was made stops it (passes 17d, 19b).
+              deps.assertTenantActive(record.tenantId);
               assertSourcesCurrent(deps.access, record.tenantId, version.sources, deps.today());
               await tx.insertExportVersion(version);
               await tx.updateExport(updated);
@@ -535,49 +553,62 @@ export function createExportService(deps: {
         } catch (error) {
           throw isDomainError(error) ? await refuse(error) : error;
         }
-        const at = nowIso();
-        const review: ReviewRecord = { exportId: id, version: version.version, reviewerSub: actor.sub, reviewerOrg: actor.org, decision: input.decision, comment: input.comment?.trim() || null, createdAt: at };
-        let updated: ExportRecord = { ...record, status: next, updatedAt: at };
-        let packaged: Awaited<ReturnType<typeof buildPackage>> | undefined;
-        let released: Awaited<ReturnType<typeof release>> = null;
-        if (next === 'approved') {
-          await assertSourcesUnchanged(actor, record, version);
-          released = await release(actor, record, version);
-          try {
-            packaged = await buildPackage(record, version, [...previous, review]);
-          } catch (error) {
-            if (released) await deps.engine.exportUnrelease(released);
-            throw error;
-          }
-          updated = { ...updated, package: packaged.pkg };
-        }
-        try {
-          await deps.store.mutate(async (tx) => {
-            // SECURITY: checked again in the commit: a withdrawal or a grant end while the package was
-            // built stops the approval (pass 17d), and so does a policy change (the next attempt finds
-            // the version stale). A first of two approvals is not about a package: only stops stop it.
-            if (next === 'approved') assertSourcesCurrent(deps.access, record.tenantId, version.sources, deps.today());
-            else if (input.decision === 'approve') assertGrantsLive(record, version);
-            await tx.insertExportReview(review);
-            await tx.updateExport(updated);
-            await tx.appendAudit({
-              actor, action: 'export.review', target: target(id),
-              details: { version: version.version, decision: input.decision, outcome: 'ok', comment: review.comment, status: next, approvalsNeeded: approvalsNeeded(version.outcome) },
-            });
-            if (packaged) {
-              await tx.appendAudit({
-                actor, action: 'export.package', target: target(id),
-                details: { version: version.version, recipient: record.recipient, format: record.format, file: packaged.pkg.file, sha256: packaged.pkg.sha256, bytes: packaged.pkg.bytes, validUntil: packaged.pkg.validUntil, maxDownloads: packaged.pkg.maxDownloads,
-                  fingerprint: { tokenColumns: packaged.manifest.fingerprint.tokenColumns, markedColumns: packaged.manifest.fingerprint.markedColumns.map((c) => c.column) } },
-              });
+        /** The review from here: for a final approval, its release, package and commit (or their undo). */
+        const finish = async () => {
+          const at = nowIso();
+          const review: ReviewRecord = { exportId: id, version: version.version, reviewerSub: actor.sub, reviewerOrg: actor.org, decision: input.decision, comment: input.comment?.trim() || null, createdAt: at };
+          let updated: ExportRecord = { ...record, status: next, updatedAt: at };
+          let packaged: Awaited<ReturnType<typeof buildPackage>> | undefined;
+          let released: Awaited<ReturnType<typeof release>> = null;
+          if (next === 'approved') {
+            await assertSourcesUnchanged(actor, record, version);
+            released = await release(actor, record, version);
+            try {
+              packaged = await buildPackage(record, version, [...previous, review]);
+            } catch (error) {
+              if (released) await deps.engine.exportUnrelease(released);
+              throw isDomainError(error) ? await refuse(error) : error;
             }
-          });
-        } catch (error) {
-          if (packaged) removePackage(deps.dataDir, id, version.version, { keepManifest: false });
-          if (released) await deps.engine.exportUnrelease(released);
-          throw isDomainError(error) ? await refuse(error) : error;
-        }
-        return summary(updated, version);
+            updated = { ...updated, package: packaged.pkg };
+          }
+          let stale = false;
+          try {
+            await deps.store.mutate(async (tx) => {
+              if (input.decision === 'approve') {
+                // SECURITY: invariants 6 and 9: checked again in the commit (a package takes seconds to
+                // build): a tenant suspended, a grant ended or a dataset withdrawn meanwhile stops the
+                // approval (passes 17d and 19b), the first of two approvals included.
+                deps.assertTenantActive(record.tenantId);
+                assertGrantsLive(record, version);
+                // SECURITY: invariant 9: and for the final one, a policy changed or a newer version of
+                // the data published meanwhile (say, without a person who objected) sends it back.
+                stale = next === 'approved' && (await changedSources(tx.reader, record, version)).length > 0;
+                if (stale) throw new DomainError('EXP_ERR_CHECKS_STALE', 'a source changed while the package was built');
+              }
+              await tx.insertExportReview(review);
+              await tx.updateExport(updated);
+              await tx.appendAudit({
+                actor, action: 'export.review', target: target(id),
+                details: { version: version.version, decision: input.decision, outcome: 'ok', comment: review.comment, status: next, approvalsNeeded: approvalsNeeded(version.outcome) },
+              });
+              if (packaged) {
+                await tx.appendAudit({
+                  actor, action: 'export.package', target: target(id),
+                  details: { version: version.version, recipient: record.recipient, format: record.format, file: packaged.pkg.file, sha256: packaged.pkg.sha256, bytes: packaged.pkg.bytes, validUntil: packaged.pkg.validUntil, maxDownloads: packaged.pkg.maxDownloads,
+                    fingerprint: { tokenColumns: packaged.manifest.fingerprint.tokenColumns, markedColumns: packaged.manifest.fingerprint.markedColumns.map((c) => c.column) } },
+                });
+              }
+            });
+          } catch (error) {
+            if (packaged) removePackage(deps.dataDir, id, version.version, { keepManifest: false });
+            if (released) await deps.engine.exportUnrelease(released);
+            // A source changed: the export goes back to its operator, as when that is found before the build.
+            if (stale) await assertSourcesUnchanged(actor, record, version);
+            throw isDomainError(error) ? await refuse(error) : error;
+          }
+          return summary(updated, version);
+        };
+        return next === 'approved' ? oneApprovalAtATime(finish) : finish();
       });
     },
 
