@@ -235,10 +235,14 @@ export function createCatalogService(deps: {
         // SECURITY: a withdrawal stops reads before it commits, not after: work recorded in the same
         // commit batch after it (an answer's audit entry, an approval) checks the access directory
         // in its own transaction work and is refused (pass 17d). A reinstatement answers only once committed.
+        // The after-commit steps run in commit order, so a reinstatement and a withdrawal committed
+        // in one batch leave the directory as the store (pass 20a: the reinstatement's step, run
+        // after both, cleared a withdrawal that had marked early).
         if (withdrawal) {
           deps.onWithdrawal(id, true);
           stoppedEarly = true;
-        } else tx.afterCommit(() => deps.onWithdrawal(id, false));
+        }
+        tx.afterCommit(() => deps.onWithdrawal(id, withdrawal !== null));
         await tx.appendAudit({ actor, action: withdrawal ? 'dataset.withdraw' : 'dataset.reinstate', target: `dataset:${id}`, details: { reason: reason ?? null, version: latest.record.version } });
       });
     } catch (error) {

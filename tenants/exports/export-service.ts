@@ -553,25 +553,14 @@ export function createExportService(deps: {
         } catch (error) {
           throw isDomainError(error) ? await refuse(error) : error;
         }
-        /** The review from here: for a final approval, its release, package and commit (or their undo). */
-        const finish = async () => {
-          const at = nowIso();
-          const review: ReviewRecord = { exportId: id, version: version.version, reviewerSub: actor.sub, reviewerOrg: actor.org, decision: input.decision, comment: input.comment?.trim() || null, createdAt: at };
-          let updated: ExportRecord = { ...record, status: next, updatedAt: at };
-          let packaged: Awaited<ReturnType<typeof buildPackage>> | undefined;
-          let released: Awaited<ReturnType<typeof release>> = null;
-          if (next === 'approved') {
-            await assertSourcesUnchanged(actor, record, version);
-            released = await release(actor, record, version);
-            try {
-              packaged = await buildPackage(record, version, [...previous, review]);
-            } catch (error) {
-              if (released) await deps.engine.exportUnrelease(released);
-              throw isDomainError(error) ? await refuse(error) : error;
-            }
-            updated = { ...updated, package: packaged.pkg };
-          }
-          let stale = false;
+        const at = nowIso();
+        const review: ReviewRecord = { exportId: id, version: version.version, reviewerSub: actor.sub, reviewerOrg: actor.org, decision: input.decision, comment: input.comment?.trim() || null, createdAt: at };
+        let updated: ExportRecord = { ...record, status: next, updatedAt: at };
+        let packaged: Awaited<ReturnType<typeof buildPackage>> | undefined;
+        let released: Awaited<ReturnType<typeof release>> = null;
+        let stale = false;
+        /** Records the review (and the package): checked again in the commit; undone when refused. */
+        const commit = async () => {
           try {
             await deps.store.mutate(async (tx) => {
               if (input.decision === 'approve') {
@@ -608,7 +597,27 @@ export function createExportService(deps: {
           }
           return summary(updated, version);
         };
-        return next === 'approved' ? oneApprovalAtATime(finish) : finish();
+        if (next !== 'approved') return commit();
+        // A final approval: the package is built first, on this export's turn only (it can take
+        // minutes), then the comparison with earlier releases and the commit take the platform's
+        // one turn (pass 20a: a slow build held every tenant's approvals).
+        await assertSourcesUnchanged(actor, record, version);
+        try {
+          packaged = await buildPackage(record, version, [...previous, review]);
+        } catch (error) {
+          throw isDomainError(error) ? await refuse(error) : error;
+        }
+        updated = { ...updated, package: packaged.pkg };
+        return oneApprovalAtATime(async () => {
+          try {
+            released = await release(actor, record, version);
+          } catch (error) {
+            removePackage(deps.dataDir, id, version.version, { keepManifest: false });
+            // Sent back as stale by `release` (audited there), or refused.
+            throw isDomainError(error) && error.code !== 'EXP_ERR_CHECKS_STALE' ? await refuse(error) : error;
+          }
+          return commit();
+        });
       });
     },
 
