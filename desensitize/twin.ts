@@ -3,6 +3,7 @@ import {
   addressSql, bankCardSql, birthDateSql, drawSql, emailSql, fixedLineSql, freeTextSql, mobileSql, nameSql, passportSql, plateSql, residentIdSql, usccSql,
 } from './synthetic.js';
 import type { JoinKind, TwinKeyPlan } from './twin-population.js';
+import { entityColumnOf } from './disclosure.js';
 
 /** What the twin needs to know of a raw column: its profile, never its values (except top values of non-personal columns). */
 export interface TwinColumn {
@@ -11,9 +12,12 @@ export interface TwinColumn {
   nullShare: number;
   min: string | null;
   max: string | null;
-  topValues: { value: string; count: number }[] | null;
+  /** With `people` where the dataset has an identifier (profiles from before pass 20b have none). */
+  topValues: { value: string; count: number; people?: number | undefined }[] | null;
   /** Deciles (10th to 90th percentile) of a numeric or date column, as text; absent in older profiles. */
   quantiles?: string[] | null | undefined;
+  /** The fewest distinct people in any tenth the deciles cut, where the dataset has an identifier. */
+  quantilePeople?: number | undefined;
   /** Non-null rows the profile was measured on; unknown in older profiles (deciles are then not used). */
   profiledRows?: number | undefined;
   piiKind: string | null;
@@ -50,11 +54,13 @@ export const TWIN_MIN_VALUE_ROWS = 10;
 export function twinSql(columns: readonly TwinColumn[], rows: number, seed: number, keys: readonly TwinKeyPlan[] = []): string {
   const keyed = new Map(keys.map((plan, k) => [plan.column, k]));
   const primary = keys[0]?.column;
+  // About people (an identifier to count them by): the profile's figures are judged in people.
+  const personal = entityColumnOf(columns.map((c) => ({ name: c.name, piiKind: c.piiKind }))) !== undefined;
   const inner: string[] = [];
   const outer = columns.map((column, k) => {
     const drawn = `__v${k}`;
     const key = keyed.get(column.name);
-    const parts = key === undefined ? twinParts(column, seed + k * 7919) : { draw: `__key${key}` };
+    const parts = key === undefined ? twinParts(column, seed + k * 7919, personal) : { draw: `__key${key}` };
     inner.push(`${parts.draw} AS ${drawn}`);
     let nullBranch = '';
     // The primary key column's nulls are rows of their own (keyedRowsSql).
@@ -124,7 +130,7 @@ function meanRowsPerKey(plan: TwinKeyPlan): number {
 }
 
 /** The parts of one column. */
-function twinParts(column: TwinColumn, seed: number): TwinParts {
+function twinParts(column: TwinColumn, seed: number, personal: boolean): TwinParts {
   const plain = (draw: string): TwinParts => ({ draw });
   switch (column.piiKind) {
     case 'resident_id': return plain(residentIdSql('i', seed));
@@ -147,10 +153,14 @@ function twinParts(column: TwinColumn, seed: number): TwinParts {
     // A personal-data kind without a generator is left empty rather than drawn from its profile.
     default: return plain('NULL');
   }
-  // SECURITY: a value seen in fewer rows than TWIN_MIN_VALUE_ROWS may be one person's (a company
-  // name, a rare job): the twin never copies it. Frequent categories keep their proportions.
+  // SECURITY: a value held by fewer than TWIN_MIN_VALUE_ROWS people (rows, in a dataset without
+  // people) may be one person's (a company name, a rare diagnosis, a salary): the twin never copies
+  // it, whatever its type. Counted in people: one person's 40 rows made a diagnosis "frequent", and
+  // a number column with a NaN, or a list column, copied five people's values (red-team pass 20b).
+  // A profile from before people were counted copies nothing of a personal dataset.
   const text = /CHAR|TEXT|STRING/i.test(column.type);
-  const topValues = (column.topValues ?? []).filter((v) => !text || v.count >= TWIN_MIN_VALUE_ROWS);
+  const holders = (v: { count: number; people?: number | undefined }) => (personal ? v.people ?? 0 : v.count);
+  const topValues = (column.topValues ?? []).filter((v) => holders(v) >= TWIN_MIN_VALUE_ROWS);
   if (topValues.length === 0 && (column.topValues ?? []).length > 0 && text) {
     // Only rare values: synthetic labels in their place.
     return plain(`${sqlString(`${column.name}-`)} || ${drawSql('i', seed, 'label', 1_000)}`);
@@ -165,15 +175,18 @@ function twinParts(column: TwinColumn, seed: number): TwinParts {
       value: (d) => `CASE ${topValues.map((v, j) => `WHEN ${d} < ${bounds[j]} THEN ${sqlString(v.value)}`).join(' ')} END`,
     };
   }
-  const numeric = /INT|DOUBLE|DECIMAL|FLOAT|REAL|NUMERIC/i.test(column.type);
-  const temporal = /DATE|TIMESTAMP/i.test(column.type);
+  // Plain numbers and dates only: `BIGINT[]` or a STRUCT is neither, whatever names it holds.
+  const numeric = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|DOUBLE|FLOAT|REAL|DECIMAL(\(\d+,\s*\d+\))?|NUMERIC)$/i.test(column.type);
+  const temporal = /^(DATE|TIMESTAMP(_S|_MS|_NS)?|TIMESTAMP WITH TIME ZONE)$/i.test(column.type);
   if (column.min !== null && column.max !== null && (numeric || temporal)) {
     // Inverse of the profile's distribution: piecewise linear through the ends, the deciles and
     // back (uniform between the ends when the profile has no deciles). Dates as days since 1970.
     // SECURITY: a minimum or maximum is one person's value (the largest enterprise's revenue): the
     // ends are rounded outwards (one significant figure; whole years for dates), and deciles are
-    // used only where each tenth of the column holds at least TWIN_MIN_VALUE_ROWS rows.
-    const deciles = column.quantiles?.length === 9 && (column.profiledRows ?? 0) >= 10 * TWIN_MIN_VALUE_ROWS ? column.quantiles : [];
+    // used only where each tenth of the column holds at least TWIN_MIN_VALUE_ROWS people (rows, in
+    // a dataset without people): a tenth of one person's rows made two deciles their income (pass 20b).
+    const enough = personal ? (column.quantilePeople ?? 0) >= TWIN_MIN_VALUE_ROWS : (column.profiledRows ?? 0) >= 10 * TWIN_MIN_VALUE_ROWS;
+    const deciles = column.quantiles?.length === 9 && enough ? column.quantiles : [];
     const position = (p: string) => (numeric ? Number(p) : Math.round(Date.parse(p.slice(0, 10)) / 86_400_000));
     const ends = numeric
       ? [roundOutwards(Number(column.min), Math.floor), roundOutwards(Number(column.max), Math.ceil)]

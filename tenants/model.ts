@@ -156,9 +156,11 @@ export const DatasetColumnSchema = z.object({
   distinctEstimate: z.number(),
   min: z.string().nullable(),
   max: z.string().nullable(),
-  topValues: z.array(z.object({ value: z.string(), count: z.number() })).nullable(),
+  topValues: z.array(z.object({ value: z.string(), count: z.number(), people: z.number().optional().describe('distinct people or enterprises holding it (datasets with an identifier)') })).nullable(),
   /** Deciles of numbers and dates without personal data (profiles from before they were kept have none). */
   quantiles: z.array(z.string()).nullable().optional(),
+  /** The fewest distinct people or enterprises in any tenth the deciles cut (datasets with an identifier). */
+  quantilePeople: z.number().optional(),
   pii: PiiSchema.nullable(),
   /** Identifier columns (join kinds): distinct count and rows-per-key histogram, for the dev twin (issue #10). */
   keys: z.object({

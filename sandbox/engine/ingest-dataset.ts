@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import {
-  isJoinKind, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
+  entityColumnOf, isJoinKind, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
@@ -17,10 +17,15 @@ export interface ColumnProfile {
   distinctEstimate: number;
   min: string | null;
   max: string | null;
-  /** The most frequent values, only for columns not recognized as personal data. */
-  topValues: { value: string; count: number }[] | null;
+  /**
+   * The most frequent values, only for columns not recognized as personal data; with `people`, the
+   * distinct people or enterprises holding each, when the dataset has an identifier to count them by.
+   */
+  topValues: { value: string; count: number; people?: number }[] | null;
   /** Deciles (10th to 90th percentile) of numbers and dates not recognized as personal data. */
   quantiles: string[] | null;
+  /** The fewest distinct people or enterprises in any tenth the deciles cut (with an identifier to count them by). */
+  quantilePeople?: number;
   pii: Recognition | null;
   /** Identifier columns of a join kind: distinct count and rows-per-key histogram (no value). */
   keys?: KeyProfile;
@@ -152,13 +157,23 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   const sample = (await connection.runAndReadAll(
     `SELECT ${described.map(({ name }) => `${quoteIdentifier(name)}::VARCHAR`).join(', ')} FROM data USING SAMPLE reservoir(${task.sampleSize} ROWS) REPEATABLE (42)`,
   )).getRowsJS();
+  const recognized: (Recognition | null)[] = [];
+  for (const [k, column] of described.entries()) {
+    const nonNull = Number((values[k * 5] as bigint | null) ?? 0);
+    let seen = sample.map((row) => row[k]).filter((v) => v !== null).map(String);
+    if (seen.length < Math.min(task.sampleSize, nonNull) / 2) seen = await sampleNonNull(connection, column.name, task.sampleSize);
+    recognized.push(recognizeColumn(column.name, seen, task.today));
+  }
+  // SECURITY: the dev twin draws from these figures; counted in people (the dataset's identifier),
+  // not rows: one person's 40 rows made a rare diagnosis "frequent" and two deciles their income
+  // (red-team pass 20b).
+  const entity = entityColumnOf(described.map((c, k) => ({ name: c.name, piiKind: recognized[k]?.kind ?? null })));
   const columns: ColumnProfile[] = [];
   for (const [k, column] of described.entries()) {
     const [count, , min, max, deciles] = values.slice(k * 5, k * 5 + 5) as [bigint, bigint, string | null, string | null, string[] | null];
     const nonNull = Number(count ?? 0);
-    let seen = sample.map((row) => row[k]).filter((v) => v !== null).map(String);
-    if (seen.length < Math.min(task.sampleSize, nonNull) / 2) seen = await sampleNonNull(connection, column.name, task.sampleSize);
-    const pii = recognizeColumn(column.name, seen, task.today);
+    const pii = recognized[k] ?? null;
+    const quantiles = pii || nonNull === 0 ? null : deciles ?? null;
     columns.push({
       name: column.name,
       type: column.type,
@@ -167,9 +182,10 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
       // SECURITY: min, max and quantiles of a personal-data column would be identifiers: not kept.
       min: pii ? null : min ?? null,
       max: pii ? null : max ?? null,
-      quantiles: pii || nonNull === 0 ? null : deciles ?? null,
+      quantiles,
+      ...(quantiles && entity !== undefined ? { quantilePeople: await fewestPeoplePerTenth(connection, column, quantiles, entity) } : {}),
       // Top values would print identifiers into the catalog: only for columns with no personal data.
-      topValues: pii ? null : await topValues(connection, column.name),
+      topValues: pii ? null : await topValues(connection, column.name, entity),
       pii,
     });
   }
@@ -199,11 +215,59 @@ async function sampleNonNull(connection: DuckDBConnection, name: string, size: n
     .getRowsJS().map((r) => String(r[0]));
 }
 
-async function topValues(connection: DuckDBConnection, name: string): Promise<{ value: string; count: number }[]> {
+async function topValues(connection: DuckDBConnection, name: string, entity: string | undefined): Promise<{ value: string; count: number; people?: number }[]> {
   const c = quoteIdentifier(name);
+  const people = entity === undefined ? 'NULL' : `count(DISTINCT ${quoteIdentifier(entity)})`;
   // Grouped on the typed value, cast to text after: casting every row first costs 4–8× more.
-  return (await connection.runAndReadAll(`SELECT v::VARCHAR, n FROM (SELECT ${c} AS v, count(*) AS n FROM data WHERE ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ${TOP_VALUES}) ORDER BY n DESC, v`))
-    .getRowsJS().map(([value, count]) => ({ value: String(value), count: Number(count) }));
+  return (await connection.runAndReadAll(`SELECT v::VARCHAR, n, p FROM (SELECT ${c} AS v, count(*) AS n, ${people} AS p FROM data WHERE ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ${TOP_VALUES}) ORDER BY n DESC, v`))
+    .getRowsJS().map(([value, count, p]) => ({ value: String(value), count: Number(count), ...(p === null ? {} : { people: Number(p) }) }));
+}
+
+/**
+ * The fewest distinct people (`entity`) among the rows of any tenth the deciles cut the column into
+ * (below the first, between two, above the last; a decile's own value counts in the tenths on both
+ * sides of it): a tenth of one person's rows would give the twin that person's values.
+ */
+async function fewestPeoplePerTenth(connection: DuckDBConnection, column: { name: string; type: string }, deciles: readonly string[], entity: string): Promise<number> {
+  const c = quoteIdentifier(column.name);
+  const bound = (decile: string) => `CAST(${sqlString(decile)} AS ${column.type})`;
+  const edges: (string | undefined)[] = [undefined, ...deciles, undefined];
+  const counts = edges.slice(0, -1).map((low, t) => {
+    const high = edges[t + 1];
+    const within = [...(low === undefined ? [] : [`${c} >= ${bound(low)}`]), ...(high === undefined ? [] : [`${c} <= ${bound(high)}`])];
+    return `count(DISTINCT ${quoteIdentifier(entity)}) FILTER (WHERE ${within.join(' AND ')})`;
+  });
+  const [row] = (await connection.runAndReadAll(`SELECT ${counts.join(', ')} FROM data WHERE ${c} IS NOT NULL`)).getRowsJS();
+  return Math.min(...(row ?? [0]).map(Number));
+}
+
+/** Identifiers a figure about them must cover: the disclosure threshold (people, not rows). */
+const KEY_MIN_PEOPLE = 10;
+
+/**
+ * Buckets of the rows-per-key histogram merged, from the heaviest down, until each holds at least
+ * KEY_MIN_PEOPLE keys: a bucket of one key is that person's exact row count in its mean, which the
+ * twin reproduces (red-team pass 20b). A histogram of fewer keys in all is one bucket.
+ */
+export function mergeSmallBuckets(buckets: readonly { upTo: number; keys: number; mean: number }[]): { upTo: number; keys: number; mean: number }[] {
+  const merged: { upTo: number; keys: number; mean: number }[] = [];
+  let pending: { upTo: number; keys: number; rows: number } | undefined;
+  for (const bucket of [...buckets].reverse()) {
+    const rows = bucket.keys * bucket.mean + (pending?.rows ?? 0);
+    const keys = bucket.keys + (pending?.keys ?? 0);
+    const upTo = pending?.upTo ?? bucket.upTo;
+    if (keys >= KEY_MIN_PEOPLE) {
+      merged.unshift({ upTo, keys, mean: rows / keys });
+      pending = undefined;
+    } else pending = { upTo, keys, rows };
+  }
+  if (pending) {
+    const lowest = merged.shift();
+    const keys = pending.keys + (lowest?.keys ?? 0);
+    const rows = pending.rows + (lowest ? lowest.keys * lowest.mean : 0);
+    merged.unshift({ upTo: lowest?.upTo ?? pending.upTo, keys, mean: rows / keys });
+  }
+  return merged;
 }
 
 /** Keys with (2^(b-1), 2^b] rows fall in bucket b; keys with one row in bucket 0. */
@@ -224,8 +288,8 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
       if (!isJoinKind(kind)) continue;
       const c = quoteIdentifier(column.name);
       await connection.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${joinKeysSql(kind, c, 'data')}`);
-      const buckets = (await connection.runAndReadAll(`SELECT ${BUCKET_SQL} AS b, count(*), avg(n) FROM __keys GROUP BY b ORDER BY b`)).getRowsJS()
-        .map(([b, keys, mean]) => ({ upTo: 2 ** Number(b), keys: Number(keys), mean: Number(mean) }));
+      const buckets = mergeSmallBuckets((await connection.runAndReadAll(`SELECT ${BUCKET_SQL} AS b, count(*), avg(n) FROM __keys GROUP BY b ORDER BY b`)).getRowsJS()
+        .map(([b, keys, mean]) => ({ upTo: 2 ** Number(b), keys: Number(keys), mean: Number(mean) })));
       const distinct = buckets.reduce((sum, b) => sum + b.keys, 0);
       column.keys = {
         distinct: roundCount(distinct),
@@ -237,6 +301,8 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
           const alias = await attach(connection, attached, target);
           if (!alias) continue;
           const link = await measureOverlap(connection, kind, `${alias}.data`, other.name);
+          // SECURITY: a rate over a few identifiers is those people's membership (the one person of a
+          // watchlist, 1 of 1 in the visits): only rates over enough of them on both sides (pass 20b).
           if (link) column.links.push({ dataset: target.dataset, version: target.version, column: other.name, ...link });
         }
       }
@@ -269,7 +335,7 @@ async function measureOverlap(connection: DuckDBConnection, kind: JoinKind, tabl
       coalesce(sum(a.n), 0), coalesce(sum(a.n) FILTER (WHERE b.k IS NOT NULL), 0), coalesce(sum(b.n), 0), coalesce(sum(b.n) FILTER (WHERE a.k IS NOT NULL), 0)
     FROM __keys a FULL OUTER JOIN b ON a.k = b.k`)).getRowsJS();
   const [here, there, both, rowsHere, matchedHere, rowsThere, matchedThere] = (row ?? []).map(Number);
-  if (!here || !there) return undefined;
+  if (!here || !there || here < KEY_MIN_PEOPLE || there < KEY_MIN_PEOPLE) return undefined;
   return {
     distinctHere: roundRate(both! / here), distinctThere: roundRate(both! / there),
     rowsHere: roundRate(matchedHere! / rowsHere!), rowsThere: roundRate(matchedThere! / rowsThere!),

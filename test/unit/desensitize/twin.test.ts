@@ -25,11 +25,11 @@ const PROFILE: TwinColumn[] = [
   column('name', 'VARCHAR', { piiKind: 'name' }),
   column('mobile', 'VARCHAR', { piiKind: 'mobile', nullShare: 0.3 }),
   column('email', 'VARCHAR', { piiKind: 'email', nullShare: 0.3 }),
-  column('district', 'VARCHAR', { topValues: [{ value: '长安区', count: 600 }, { value: '桥西区', count: 300 }, { value: '新华区', count: 100 }] }),
+  column('district', 'VARCHAR', { topValues: [{ value: '长安区', count: 600, people: 500 }, { value: '桥西区', count: 300, people: 250 }, { value: '新华区', count: 100, people: 90 }] }),
   column('amount', 'DOUBLE', { min: '10', max: '20', nullShare: 0.1 }),
   column('age', 'INTEGER', { min: '18', max: '65' }),
   column('birth_date', 'DATE', { min: '1950-01-01', max: '2000-12-31' }),
-  column('Odd "name"', 'BOOLEAN', { topValues: [{ value: 'true', count: 1 }, { value: 'false', count: 3 }] }),
+  column('Odd "name"', 'BOOLEAN', { topValues: [{ value: 'true', count: 1, people: 100 }, { value: 'false', count: 3, people: 300 }] }),
 ];
 
 describe('twinSql', () => {
@@ -91,6 +91,42 @@ describe('twinSql', () => {
     expect(stats!.first! >= '1990-01-01').toBe(true);
     expect(String(stats!.p10_date).slice(0, 4)).toMatch(/^201[45]$/);
     expect(String(stats!.median_date).slice(0, 4)).toMatch(/^201[89]$/);
+  });
+
+  it('copies no value, of any type, held by fewer than 10 people, however many rows hold it (red-team pass 20b)', async () => {
+    const person = column('id_card', 'VARCHAR', { piiKind: 'resident_id' });
+    const profile = [
+      person,
+      // One patient's 40 visits, all with the one rare diagnosis; a value from an older profile (no people counted).
+      column('diagnosis', 'VARCHAR', { topValues: [{ value: '亨廷顿舞蹈症', count: 40, people: 1 }, { value: '感冒', count: 60, people: 60 }] }),
+      column('ward', 'VARCHAR', { topValues: [{ value: '九病区', count: 500 }] }),
+      // A NaN maximum, and a list column: their top values are five people's own.
+      column('bonus', 'DOUBLE', { min: '5000.0', max: 'nan', topValues: [{ value: '5013.57', count: 1, people: 1 }, { value: '5027.14', count: 1, people: 1 }] }),
+      column('claims', 'BIGINT[]', { min: '[1, 3]', max: '[29, 47]', topValues: [{ value: '[1, 3]', count: 1, people: 1 }] }),
+    ];
+    await duck.connection.run(`CREATE OR REPLACE TABLE people_twin AS ${twinSql(profile, 2_000, 5)}`);
+    const [seen] = await duck.connection.all<Record<string, number>>(`SELECT
+      count(*) FILTER (WHERE diagnosis = '亨廷顿舞蹈症') AS rare, count(*) FILTER (WHERE diagnosis = '感冒') AS common,
+      count(*) FILTER (WHERE ward = '九病区') AS unknown_people, count(*) FILTER (WHERE bonus IN (5013.57, 5027.14)) AS bonus,
+      count(*) FILTER (WHERE claims = [1, 3]) AS claims FROM people_twin`);
+    expect(seen).toEqual({ rare: 0, common: 2_000, unknown_people: 0, bonus: 0, claims: 0 });
+  });
+
+  it('follows deciles of a dataset about people only where every tenth holds 10 people or more', async () => {
+    const person = column('id_card', 'VARCHAR', { piiKind: 'resident_id' });
+    // A quarter of the rows are one person's income: the 80th and 90th percentiles are that income.
+    const income = (quantilePeople: number | undefined) => column('income', 'DOUBLE', {
+      min: '1000', max: '987654.32', profiledRows: 160, quantilePeople, quantiles: ['2000', '3000', '4000', '5000', '6000', '7000', '8000', '987654.32', '987654.32'],
+    });
+    for (const [quantilePeople, expected] of [[1, 0], [undefined, 0]] as const) {
+      await duck.connection.run(`CREATE OR REPLACE TABLE deciles AS ${twinSql([person, income(quantilePeople)], 2_000, 9)}`);
+      const [row] = await duck.connection.all<{ exact: number }>('SELECT count(*) FILTER (WHERE income = 987654.32)::INTEGER AS exact FROM deciles');
+      expect(row!.exact, String(quantilePeople)).toBe(expected);
+    }
+    // With 12 people in every tenth, the deciles are followed: most incomes below 8,000.
+    await duck.connection.run(`CREATE OR REPLACE TABLE deciles AS ${twinSql([person, { ...income(12), quantiles: ['2000', '3000', '4000', '5000', '6000', '7000', '8000', '9000', '10000'] }], 2_000, 9)}`);
+    const [row] = await duck.connection.all<{ below: number }>('SELECT avg((income < 8000)::INTEGER) AS below FROM deciles');
+    expect(row!.below).toBeGreaterThan(0.6);
   });
 
   it('never draws a profile\'s exact minimum or maximum, and ignores deciles of a small column', async () => {
