@@ -185,7 +185,7 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
       quantiles,
       ...(quantiles && entity !== undefined ? { quantilePeople: await fewestPeoplePerTenth(connection, column, quantiles, entity) } : {}),
       // Top values would print identifiers into the catalog: only for columns with no personal data.
-      topValues: pii ? null : await topValues(connection, column.name, entity),
+      topValues: pii ? null : await topValues(connection, column, entity),
       pii,
     });
   }
@@ -215,12 +215,19 @@ async function sampleNonNull(connection: DuckDBConnection, name: string, size: n
     .getRowsJS().map((r) => String(r[0]));
 }
 
-async function topValues(connection: DuckDBConnection, name: string, entity: string | undefined): Promise<{ value: string; count: number; people?: number }[]> {
-  const c = quoteIdentifier(name);
-  const people = entity === undefined ? 'NULL' : `count(DISTINCT ${quoteIdentifier(entity)})`;
+async function topValues(connection: DuckDBConnection, column: { name: string; type: string }, entity: string | undefined): Promise<{ value: string; count: number; people?: number }[]> {
+  const c = quoteIdentifier(column.name);
   // Grouped on the typed value, cast to text after: casting every row first costs 4–8× more.
-  return (await connection.runAndReadAll(`SELECT v::VARCHAR, n, p FROM (SELECT ${c} AS v, count(*) AS n, ${people} AS p FROM data WHERE ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ${TOP_VALUES}) ORDER BY n DESC, v`))
-    .getRowsJS().map(([value, count, p]) => ({ value: String(value), count: Number(count), ...(p === null ? {} : { people: Number(p) }) }));
+  const top = (await connection.runAndReadAll(`SELECT v::VARCHAR, n FROM (SELECT ${c} AS v, count(*) AS n FROM data WHERE ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ${TOP_VALUES}) ORDER BY n DESC, v`))
+    .getRowsJS().map(([value, count]) => ({ value: String(value), count: Number(count) }));
+  if (entity === undefined || top.length === 0) return top;
+  // The people holding each, counted for these few values only (a distinct count per group of every
+  // value would cost a hash table per group). A value that cannot be read back gets no count: the
+  // twin then leaves it out (fail closed).
+  const counted = await connection.runAndReadAll(
+    `SELECT ${c}::VARCHAR, count(DISTINCT ${quoteIdentifier(entity)}) FROM data WHERE ${c} IN (${top.map((t) => `CAST(${sqlString(t.value)} AS ${column.type})`).join(', ')}) GROUP BY ${c}`,
+  ).then((reader) => new Map(reader.getRowsJS().map(([value, people]) => [String(value), Number(people)])), () => new Map<string, number>());
+  return top.map((t) => (counted.has(t.value) ? { ...t, people: counted.get(t.value)! } : t));
 }
 
 /**
