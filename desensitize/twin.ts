@@ -3,7 +3,6 @@ import {
   addressSql, bankCardSql, birthDateSql, drawSql, emailSql, fixedLineSql, freeTextSql, mobileSql, nameSql, passportSql, plateSql, residentIdSql, usccSql,
 } from './synthetic.js';
 import type { JoinKind, TwinKeyPlan } from './twin-population.js';
-import { entityColumnOf } from './disclosure.js';
 
 /** What the twin needs to know of a raw column: its profile, never its values (except top values of non-personal columns). */
 export interface TwinColumn {
@@ -54,8 +53,10 @@ export const TWIN_MIN_VALUE_ROWS = 10;
 export function twinSql(columns: readonly TwinColumn[], rows: number, seed: number, keys: readonly TwinKeyPlan[] = []): string {
   const keyed = new Map(keys.map((plan, k) => [plan.column, k]));
   const primary = keys[0]?.column;
-  // About people (an identifier to count them by): the profile's figures are judged in people.
-  const personal = entityColumnOf(columns.map((c) => ({ name: c.name, piiKind: c.piiKind }))) !== undefined;
+  // About people (any personal data recognized): the profile's figures are judged in people, counted
+  // on the dataset's identifier; without one (a dataset keyed by mobiles), nothing was counted and
+  // nothing is copied (fail closed).
+  const personal = columns.some((c) => c.piiKind !== null);
   const inner: string[] = [];
   const outer = columns.map((column, k) => {
     const drawn = `__v${k}`;

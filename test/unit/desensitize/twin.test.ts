@@ -112,6 +112,13 @@ describe('twinSql', () => {
     expect(seen).toEqual({ rare: 0, common: 2_000, unknown_people: 0, bonus: 0, claims: 0 });
   });
 
+  it('copies no value of a dataset about people it has no identifier to count by (a dataset keyed by mobiles)', async () => {
+    const profile = [column('mobile', 'VARCHAR', { piiKind: 'mobile' }), column('employer', 'VARCHAR', { topValues: [{ value: '某某科技', count: 500 }] })];
+    await duck.connection.run(`CREATE OR REPLACE TABLE mobiles_twin AS ${twinSql(profile, 1_000, 3)}`);
+    const [row] = await duck.connection.all<{ copied: number }>(`SELECT count(*) FILTER (WHERE employer = '某某科技')::INTEGER AS copied FROM mobiles_twin`);
+    expect(row!.copied).toBe(0);
+  });
+
   it('follows deciles of a dataset about people only where every tenth holds 10 people or more', async () => {
     const person = column('id_card', 'VARCHAR', { piiKind: 'resident_id' });
     // A quarter of the rows are one person's income: the 80th and 90th percentiles are that income.
