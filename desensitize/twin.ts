@@ -17,6 +17,8 @@ export interface TwinColumn {
   quantiles?: string[] | null | undefined;
   /** The fewest distinct people in any tenth the deciles cut, where the dataset has an identifier. */
   quantilePeople?: number | undefined;
+  /** The values 10 people (rows, without personal data) reach at either end; null with fewer; absent in older profiles. */
+  ends?: { low: string; high: string } | null | undefined;
   /** Non-null rows the profile was measured on; unknown in older profiles (deciles are then not used). */
   profiledRows?: number | undefined;
   piiKind: string | null;
@@ -179,19 +181,26 @@ function twinParts(column: TwinColumn, seed: number, personal: boolean): TwinPar
   // Plain numbers and dates only: `BIGINT[]` or a STRUCT is neither, whatever names it holds.
   const numeric = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|DOUBLE|FLOAT|REAL|DECIMAL(\(\d+,\s*\d+\))?|NUMERIC)$/i.test(column.type);
   const temporal = /^(DATE|TIMESTAMP(_S|_MS|_NS)?|TIMESTAMP WITH TIME ZONE)$/i.test(column.type);
-  if (column.min !== null && column.max !== null && (numeric || temporal)) {
+  // SECURITY: the range runs between the values 10 people reach at either end (`ends`), never the
+  // minimum and maximum, which are one person's own: rounding 7 convictions to one significant
+  // figure left 7, and a 1987 hiring date kept its year (red-team pass 21a). A dataset without
+  // personal data may use its minimum and maximum (older profiles have no `ends`); a personal one
+  // without `ends` (fewer than 10 people, or an older profile) gets no range.
+  const range = column.ends !== undefined ? column.ends : personal || column.min === null || column.max === null ? null : { low: column.min, high: column.max };
+  if (range && (numeric || temporal)) {
     // Inverse of the profile's distribution: piecewise linear through the ends, the deciles and
     // back (uniform between the ends when the profile has no deciles). Dates as days since 1970.
-    // SECURITY: a minimum or maximum is one person's value (the largest enterprise's revenue): the
-    // ends are rounded outwards (one significant figure; whole years for dates), and deciles are
+    // The ends are rounded outwards (one significant figure; whole years for dates), and deciles are
     // used only where each tenth of the column holds at least TWIN_MIN_VALUE_ROWS people (rows, in
-    // a dataset without people): a tenth of one person's rows made two deciles their income (pass 20b).
-    const enough = personal ? (column.quantilePeople ?? 0) >= TWIN_MIN_VALUE_ROWS : (column.profiledRows ?? 0) >= 10 * TWIN_MIN_VALUE_ROWS;
-    const deciles = column.quantiles?.length === 9 && enough ? column.quantiles : [];
+    // a dataset without people): a tenth of one person's rows made two deciles their income (pass
+    // 20b), and only where they lie within the ends (a decile outside would put a point mass there).
     const position = (p: string) => (numeric ? Number(p) : Math.round(Date.parse(p.slice(0, 10)) / 86_400_000));
     const ends = numeric
-      ? [roundOutwards(Number(column.min), Math.floor), roundOutwards(Number(column.max), Math.ceil)]
-      : [position(`${column.min.slice(0, 4)}-01-01`), position(`${column.max.slice(0, 4)}-12-31`)];
+      ? [roundOutwards(Number(range.low), Math.floor), roundOutwards(Number(range.high), Math.ceil)]
+      : [position(`${range.low.slice(0, 4)}-01-01`), position(`${range.high.slice(0, 4)}-12-31`)];
+    const enough = personal ? (column.quantilePeople ?? 0) >= TWIN_MIN_VALUE_ROWS : (column.profiledRows ?? 0) >= 10 * TWIN_MIN_VALUE_ROWS;
+    const within = (column.quantiles ?? []).every((q) => position(q) >= ends[0]! && position(q) <= ends[1]!);
+    const deciles = column.quantiles?.length === 9 && enough && within ? column.quantiles : [];
     const points = [ends[0]!, ...deciles.map(position), ends[1]!];
     if (points.every(Number.isFinite)) return quantileParts(points, drawSql('i', seed, 'u', 1_000_000), /INT/i.test(column.type), temporal);
   }

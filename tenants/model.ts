@@ -161,6 +161,8 @@ export const DatasetColumnSchema = z.object({
   quantiles: z.array(z.string()).nullable().optional(),
   /** The fewest distinct people or enterprises in any tenth the deciles cut (datasets with an identifier). */
   quantilePeople: z.number().optional(),
+  /** Numbers and dates: the values 10 people reach at either end (the dev twin's range; null with fewer). */
+  ends: z.object({ low: z.string(), high: z.string() }).nullable().optional(),
   pii: PiiSchema.nullable(),
   /** Identifier columns (join kinds): distinct count and rows-per-key histogram, for the dev twin (issue #10). */
   keys: z.object({

@@ -226,7 +226,7 @@ export type Refinery = ReturnType<typeof createRefinery>;
 
 function toTwinColumn(c: DatasetColumn, rows: number): TwinColumn {
   return {
-    name: c.name, type: c.type, nullShare: c.nullShare, min: c.min, max: c.max, topValues: c.topValues, quantiles: c.quantiles ?? null, quantilePeople: c.quantilePeople,
+    name: c.name, type: c.type, nullShare: c.nullShare, min: c.min, max: c.max, topValues: c.topValues, quantiles: c.quantiles ?? null, quantilePeople: c.quantilePeople, ends: c.ends,
     profiledRows: Math.round(rows * (1 - c.nullShare)), piiKind: c.pii?.kind ?? null,
   };
 }

@@ -26,6 +26,12 @@ export interface ColumnProfile {
   quantiles: string[] | null;
   /** The fewest distinct people or enterprises in any tenth the deciles cut (with an identifier to count them by). */
   quantilePeople?: number;
+  /**
+   * Numbers and dates: the values that 10 people (rows, without an identifier) reach at either end:
+   * the 10th smallest of the people's smallest values and the 10th largest of their largest. Null
+   * with fewer than 10. The twin's range, where min and max are one person's own (pass 21a).
+   */
+  ends?: { low: string; high: string } | null;
   pii: Recognition | null;
   /** Identifier columns of a join kind: distinct count and rows-per-key histogram (no value). */
   keys?: KeyProfile;
@@ -184,6 +190,7 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
       max: pii ? null : max ?? null,
       quantiles,
       ...(quantiles && entity !== undefined ? { quantilePeople: await fewestPeoplePerTenth(connection, column, quantiles, entity) } : {}),
+      ...(!pii && nonNull > 0 && ORDERED_TYPES.test(column.type) ? { ends: await endsOfTen(connection, column.name, entity) } : {}),
       // Top values would print identifiers into the catalog: only for columns with no personal data.
       topValues: pii ? null : await topValues(connection, column, entity),
       pii,
@@ -231,6 +238,21 @@ async function topValues(connection: DuckDBConnection, column: { name: string; t
 }
 
 /**
+ * The values 10 people reach at either end of a column (`ColumnProfile.ends`); rows stand for people
+ * in a dataset without an identifier.
+ */
+async function endsOfTen(connection: DuckDBConnection, name: string, entity: string | undefined): Promise<{ low: string; high: string } | null> {
+  const c = quoteIdentifier(name);
+  const per = entity === undefined
+    ? `SELECT ${c} AS lo, ${c} AS hi FROM data WHERE ${c} IS NOT NULL`
+    : `SELECT min(${c}) AS lo, max(${c}) AS hi FROM data WHERE ${c} IS NOT NULL GROUP BY ${quoteIdentifier(entity)}`;
+  const [row] = (await connection.runAndReadAll(`WITH per AS (${per})
+    SELECT (SELECT lo FROM per ORDER BY lo LIMIT 1 OFFSET ${MIN_PEOPLE - 1})::VARCHAR, (SELECT hi FROM per ORDER BY hi DESC LIMIT 1 OFFSET ${MIN_PEOPLE - 1})::VARCHAR`)).getRowsJS();
+  const [low, high] = row ?? [];
+  return low === null || low === undefined || high === null || high === undefined ? null : { low: String(low), high: String(high) };
+}
+
+/**
  * The fewest distinct people (`entity`) among the rows of any tenth the deciles cut the column into
  * (below the first, between two, above the last; a decile's own value counts in the tenths on both
  * sides of it): a tenth of one person's rows would give the twin that person's values.
@@ -248,12 +270,12 @@ async function fewestPeoplePerTenth(connection: DuckDBConnection, column: { name
   return Math.min(...(row ?? [0]).map(Number));
 }
 
-/** Identifiers a figure about them must cover: the disclosure threshold (people, not rows). */
-const KEY_MIN_PEOPLE = 10;
+/** People (identifiers) a figure of the profile must cover before the twin draws on it: the disclosure threshold. */
+const MIN_PEOPLE = 10;
 
 /**
  * Buckets of the rows-per-key histogram merged, from the heaviest down, until each holds at least
- * KEY_MIN_PEOPLE keys: a bucket of one key is that person's exact row count in its mean, which the
+ * MIN_PEOPLE keys: a bucket of one key is that person's exact row count in its mean, which the
  * twin reproduces (red-team pass 20b). A histogram of fewer keys in all is one bucket.
  */
 export function mergeSmallBuckets(buckets: readonly { upTo: number; keys: number; mean: number }[]): { upTo: number; keys: number; mean: number }[] {
@@ -263,7 +285,7 @@ export function mergeSmallBuckets(buckets: readonly { upTo: number; keys: number
     const rows = bucket.keys * bucket.mean + (pending?.rows ?? 0);
     const keys = bucket.keys + (pending?.keys ?? 0);
     const upTo = pending?.upTo ?? bucket.upTo;
-    if (keys >= KEY_MIN_PEOPLE) {
+    if (keys >= MIN_PEOPLE) {
       merged.unshift({ upTo, keys, mean: rows / keys });
       pending = undefined;
     } else pending = { upTo, keys, rows };
@@ -342,7 +364,11 @@ async function measureOverlap(connection: DuckDBConnection, kind: JoinKind, tabl
       coalesce(sum(a.n), 0), coalesce(sum(a.n) FILTER (WHERE b.k IS NOT NULL), 0), coalesce(sum(b.n), 0), coalesce(sum(b.n) FILTER (WHERE a.k IS NOT NULL), 0)
     FROM __keys a FULL OUTER JOIN b ON a.k = b.k`)).getRowsJS();
   const [here, there, both, rowsHere, matchedHere, rowsThere, matchedThere] = (row ?? []).map(Number);
-  if (!here || !there || here < KEY_MIN_PEOPLE || there < KEY_MIN_PEOPLE) return undefined;
+  // SECURITY: every part the rates describe (the overlap, and what lies outside it on either side)
+  // is none or 10 identifiers or more: an overlap of one person among 10 and 200 was placed in the
+  // twins as one shared entity (pass 21a).
+  const parts = [both!, here! - both!, there! - both!];
+  if (!here || !there || here < MIN_PEOPLE || there < MIN_PEOPLE || parts.some((n) => n > 0 && n < MIN_PEOPLE)) return undefined;
   return {
     distinctHere: roundRate(both! / here), distinctThere: roundRate(both! / there),
     rowsHere: roundRate(matchedHere! / rowsHere!), rowsThere: roundRate(matchedThere! / rowsThere!),

@@ -26,9 +26,10 @@ const PROFILE: TwinColumn[] = [
   column('mobile', 'VARCHAR', { piiKind: 'mobile', nullShare: 0.3 }),
   column('email', 'VARCHAR', { piiKind: 'email', nullShare: 0.3 }),
   column('district', 'VARCHAR', { topValues: [{ value: '长安区', count: 600, people: 500 }, { value: '桥西区', count: 300, people: 250 }, { value: '新华区', count: 100, people: 90 }] }),
-  column('amount', 'DOUBLE', { min: '10', max: '20', nullShare: 0.1 }),
-  column('age', 'INTEGER', { min: '18', max: '65' }),
-  column('birth_date', 'DATE', { min: '1950-01-01', max: '2000-12-31' }),
+  // In a dataset about people the range is the values 10 people reach at either end (`ends`).
+  column('amount', 'DOUBLE', { min: '9.5', max: '21', ends: { low: '10', high: '20' }, nullShare: 0.1 }),
+  column('age', 'INTEGER', { min: '16', max: '99', ends: { low: '18', high: '65' } }),
+  column('birth_date', 'DATE', { min: '1941-03-02', max: '2003-05-06', ends: { low: '1950-01-01', high: '2000-12-31' } }),
   column('Odd "name"', 'BOOLEAN', { topValues: [{ value: 'true', count: 1, people: 100 }, { value: 'false', count: 3, people: 300 }] }),
 ];
 
@@ -112,6 +113,19 @@ describe('twinSql', () => {
     expect(seen).toEqual({ rare: 0, common: 2_000, unknown_people: 0, bonus: 0, claims: 0 });
   });
 
+  it('draws a dataset about people between the values 10 people reach at either end, never its minimum or maximum (red-team pass 21a)', async () => {
+    const person = column('id_card', 'VARCHAR', { piiKind: 'resident_id' });
+    // One person's 7 convictions (everyone else 0 to 2) and 1987 hiring date (everyone else 2015 to 2023).
+    const convictions = (ends: TwinColumn['ends']) => column('convictions', 'INTEGER', { min: '0', max: '7', ends });
+    const hired = (ends: TwinColumn['ends']) => column('hired', 'DATE', { min: '1987-06-01', max: '2023-09-30', ends });
+    for (const ends of [[{ low: '0', high: '2' }, { low: '2015-02-01', high: '2023-03-01' }], [null, null], [undefined, undefined]] as const) {
+      await duck.connection.run(`CREATE OR REPLACE TABLE ends_twin AS ${twinSql([person, convictions(ends[0]), hired(ends[1])], 2_000, 13)}`);
+      const [row] = await duck.connection.all<{ most: number | null; first: number | null }>('SELECT max(convictions) AS most, year(min(hired)) AS first FROM ends_twin');
+      expect(row!.most === null || row!.most <= 2, JSON.stringify(ends)).toBe(true);
+      expect(row!.first === null || row!.first >= 2015, JSON.stringify(ends)).toBe(true);
+    }
+  });
+
   it('copies no value of a dataset about people it has no identifier to count by (a dataset keyed by mobiles)', async () => {
     const profile = [column('mobile', 'VARCHAR', { piiKind: 'mobile' }), column('employer', 'VARCHAR', { topValues: [{ value: '某某科技', count: 500 }] })];
     await duck.connection.run(`CREATE OR REPLACE TABLE mobiles_twin AS ${twinSql(profile, 1_000, 3)}`);
@@ -123,7 +137,7 @@ describe('twinSql', () => {
     const person = column('id_card', 'VARCHAR', { piiKind: 'resident_id' });
     // A quarter of the rows are one person's income: the 80th and 90th percentiles are that income.
     const income = (quantilePeople: number | undefined) => column('income', 'DOUBLE', {
-      min: '1000', max: '987654.32', profiledRows: 160, quantilePeople, quantiles: ['2000', '3000', '4000', '5000', '6000', '7000', '8000', '987654.32', '987654.32'],
+      min: '1000', max: '987654.32', ends: { low: '1000', high: '987654.32' }, profiledRows: 160, quantilePeople, quantiles: ['2000', '3000', '4000', '5000', '6000', '7000', '8000', '987654.32', '987654.32'],
     });
     for (const [quantilePeople, expected] of [[1, 0], [undefined, 0]] as const) {
       await duck.connection.run(`CREATE OR REPLACE TABLE deciles AS ${twinSql([person, income(quantilePeople)], 2_000, 9)}`);
