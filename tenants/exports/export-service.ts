@@ -605,6 +605,8 @@ export function createExportService(deps: {
         try {
           packaged = await buildPackage(record, version, [...previous, review]);
         } catch (error) {
+          // Nothing half-done: what the build wrote goes.
+          removePackage(deps.dataDir, id, version.version, { keepManifest: false });
           throw isDomainError(error) ? await refuse(error) : error;
         }
         updated = { ...updated, package: packaged.pkg };
