@@ -170,10 +170,11 @@ describe('red team 20b: the dev twin', () => {
     const twin = await dev('SELECT id_card, salary::VARCHAR, grade, hired::VARCHAR FROM rt20b_tiny');
     expect(twin.length).toBe(8);
     expect(twin.flat().filter((v) => realValues.has(String(v)))).toEqual([]);
-    // Ends rounded outwards (23,456 → 20,000; 87,415 → 90,000), deciles unused under 100 rows.
-    const [[min, max]] = await dev('SELECT min(salary), max(salary) FROM rt20b_tiny') as [[string, string]];
-    expect(Number(min)).toBeGreaterThanOrEqual(20_000);
-    expect(Number(max)).toBeLessThanOrEqual(90_000);
+    // Since pass 21a a dataset of fewer than 10 people has no range at all (no two ends that 10
+    // people reach): its numbers are empty. Were there one, it would lie within the rounded ends.
+    const [[min, max]] = await dev('SELECT min(salary), max(salary) FROM rt20b_tiny') as [[string | null, string | null]];
+    expect(min === null || Number(min) >= 20_000).toBe(true);
+    expect(max === null || Number(max) <= 90_000).toBe(true);
   });
 
   it('STOPPED: the dev schema shows types and policies only (no minimum, maximum, top values or deciles of the profile)', async () => {
