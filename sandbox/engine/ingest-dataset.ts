@@ -174,6 +174,9 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   // not rows: one person's 40 rows made a rare diagnosis "frequent" and two deciles their income
   // (red-team pass 20b).
   const entity = entityColumnOf(described.map((c, k) => ({ name: c.name, piiKind: recognized[k]?.kind ?? null })));
+  // About people but with no identifier to count them by (keyed by mobiles, say): rows do not stand
+  // for people, so no ends are measured (the twin then draws no range: fail closed).
+  const uncountable = entity === undefined && recognized.some((r) => r !== null);
   const columns: ColumnProfile[] = [];
   for (const [k, column] of described.entries()) {
     const [count, , min, max, deciles] = values.slice(k * 5, k * 5 + 5) as [bigint, bigint, string | null, string | null, string[] | null];
@@ -190,7 +193,7 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
       max: pii ? null : max ?? null,
       quantiles,
       ...(quantiles && entity !== undefined ? { quantilePeople: await fewestPeoplePerTenth(connection, column, quantiles, entity) } : {}),
-      ...(!pii && nonNull > 0 && ORDERED_TYPES.test(column.type) ? { ends: await endsOfTen(connection, column.name, entity) } : {}),
+      ...(!pii && nonNull > 0 && ORDERED_TYPES.test(column.type) ? { ends: uncountable ? null : await endsOfTen(connection, column.name, entity) } : {}),
       // Top values would print identifiers into the catalog: only for columns with no personal data.
       topValues: pii ? null : await topValues(connection, column, entity),
       pii,
