@@ -313,8 +313,10 @@ export function createExportService(deps: {
       exportId: record.id, version: version.version, format: record.format,
       fingerprintKey: deps.fingerprintKey(record.id, record.recipient).toString('hex'),
     });
-    const packagedAt = nowIso();
-    const validUntil = new Date(deps.now().getTime() + deps.limits.validityDays * 86_400_000).toISOString();
+    // One reading of the clock, so the manifest's validity is exactly the configured days.
+    const packaged = deps.now();
+    const packagedAt = packaged.toISOString();
+    const validUntil = new Date(packaged.getTime() + deps.limits.validityDays * 86_400_000).toISOString();
     const manifest = buildManifest({
       record, version, reviews, justifications: record.submission?.justifications ?? {}, delivered, packagedAt, validUntil,
       maxDownloads: deps.limits.maxDownloads, sources: await sourceDatasets(version.sources),
