@@ -33,16 +33,28 @@ export interface PublishedColumnInput {
 }
 
 /**
- * The column a dataset's entities are counted on: the first recognized identifier of the strongest
- * kind. Undefined when there is none (then a dataset with personal data is answered only when an
- * answer needs no counting, which is never: its answers are refused in prod, fail closed).
+ * Columns that can stand for the entity a row is about: recognized identifiers of the kinds above,
+ * strongest kind first (then in file order).
+ */
+export function entityCandidates<C extends { name: string; piiKind: string | null }>(columns: readonly C[]): C[] {
+  return ENTITY_KINDS.flatMap((kind) => columns.filter((c) => c.piiKind === kind));
+}
+
+/** Whether a recognized kind can stand for the entity a row is about. */
+export function isEntityKind(kind: string | null | undefined): boolean {
+  return (ENTITY_KINDS as readonly (string | null | undefined)[]).includes(kind);
+}
+
+/**
+ * The column a dataset's entities are counted on, as recognition alone would choose it: the first
+ * recognized identifier of the strongest kind. Undefined when there is none (then a dataset with
+ * personal data is answered only when an answer needs no counting, which is never: its answers are
+ * refused in prod, fail closed). Ingest settles the column for each version (declared, or this one
+ * when every other candidate names the same entities), and the dataset's record keeps it; this is
+ * the fallback for records from before.
  */
 export function entityColumnOf(columns: readonly { name: string; piiKind: string | null }[]): string | undefined {
-  for (const kind of ENTITY_KINDS) {
-    const column = columns.find((c) => c.piiKind === kind);
-    if (column) return column.name;
-  }
-  return undefined;
+  return entityCandidates(columns)[0]?.name;
 }
 
 /**

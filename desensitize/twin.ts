@@ -56,7 +56,7 @@ export function twinSql(columns: readonly TwinColumn[], rows: number, seed: numb
   const keyed = new Map(keys.map((plan, k) => [plan.column, k]));
   const primary = keys[0]?.column;
   // About people (any personal data recognized): the profile's figures are judged in people, counted
-  // on the dataset's identifier; without one (a dataset keyed by mobiles), nothing was counted and
+  // on the dataset's identifier; without one (names and addresses only), nothing was counted and
   // nothing is copied (fail closed).
   const personal = columns.some((c) => c.piiKind !== null);
   const inner: string[] = [];

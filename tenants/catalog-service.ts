@@ -12,7 +12,7 @@ import type { ControlStore } from './store/control-store.js';
 /** What the catalog needs of the engine (the sandbox's EngineClient). */
 export interface CatalogEngine {
   ingestDataset(task: {
-    datasetId: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number;
+    datasetId: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number; entity?: string;
     linkTo?: { dataset: string; version: number; file: string; columns: { name: string; kind: string }[] }[];
   }): Promise<IngestResult>;
   /** Where an ingest stands (the engine's note next to the version it builds). */
@@ -86,7 +86,7 @@ export function createCatalogService(deps: {
     try {
       // SECURITY: core data (核心数据) never enters the sandbox.
       if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
-      const task = { datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows, linkTo: await linkTargets(meta.id) };
+      const task = { datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows, ...(meta.entity === undefined ? {} : { entity: meta.entity }), linkTo: await linkTargets(meta.id) };
       if ('sql' in source) {
         progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, sql: source.sql });
@@ -104,7 +104,7 @@ export function createCatalogService(deps: {
       await audit({ version, outcome: isDomainError(error) ? error.code : 'UPL_ERR_MALFORMED' });
       throw error;
     }
-    const record: DatasetRecord = { ...meta, version, rows: result.rows, file: result.file, sha256, createdAt: deps.now().toISOString(), createdBy: actor.sub };
+    const record: DatasetRecord = { ...meta, entity: result.entity, version, rows: result.rows, file: result.file, sha256, createdAt: deps.now().toISOString(), createdBy: actor.sub };
     const columns: DatasetColumn[] = result.columns;
     try {
       await deps.store.mutate(async (tx) => {
@@ -135,6 +135,7 @@ export function createCatalogService(deps: {
           actor, action: 'dataset.ingest', target: `dataset:${meta.id}`,
           details: {
             filename: upload.filename, ...read, outcome: 'ok', version, rows: result.rows, sha256, grade: meta.grade,
+            entity: { column: result.entity, declared: meta.entity !== undefined },
             pii: columns.filter((c) => c.pii).map((c) => ({ column: c.name, kind: c.pii!.kind, confidence: c.pii!.confidence })),
             hiddenNewColumns: added.map((c) => c.name),
             hiddenUnfitColumns: unfit.map((c) => ({ column: c.name, type: c.type, kind: c.pii?.kind ?? null })),

@@ -51,8 +51,9 @@ function socialInsuranceSql(): string {
           FROM range(${DEMO_SIZES.socialInsurance}) t(i))`;
 }
 
-function meta(id: string, name: string, provider: string, acquiredAt: string): DatasetMeta {
-  return { id, name, provider, grade: 'general', level: 2, shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'monthly', acquiredAt, description: '演示数据：本地生成的合成数据，不含任何真实个人信息 (synthetic demo data)' };
+/** `entity`: the column each row is about (people are counted on it), named as a supervisor would. */
+function meta(id: string, name: string, provider: string, acquiredAt: string, entity: string): DatasetMeta {
+  return { id, name, provider, grade: 'general', level: 2, shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'monthly', acquiredAt, description: '演示数据：本地生成的合成数据，不含任何真实个人信息 (synthetic demo data)', entity };
 }
 
 /**
@@ -72,9 +73,10 @@ export async function seedDemoDomain(controlPlane: ControlPlane, progress: (line
   await controlPlane.tenants.create(SYSTEM_ACTOR, { id: DEMO_TENANT_ID, name: '示范数据运营有限公司 (demo operating entity)', licenseFrom: today, licenseTo });
   await controlPlane.applicants.create(SYSTEM_ACTOR, { id: DEMO_APPLICANT_ID, name: '示范应用科技有限公司 (demo application entity)' });
   const datasets: [DatasetMeta, string][] = [
-    [meta('residents', '常住人口基本信息', '市公安局', today), residentsSql()],
-    [meta('enterprises', '企业登记信息', '市市场监督管理局', today), enterprisesSql()],
-    [meta('social_insurance', '社会保险缴费记录', '市人力资源和社会保障局', today), socialInsuranceSql()],
+    [meta('residents', '常住人口基本信息', '市公安局', today, 'id_card'), residentsSql()],
+    [meta('enterprises', '企业登记信息', '市市场监督管理局', today, 'uscc'), enterprisesSql()],
+    // Payments are about the payer: the employer's USCC is the other party (recognition alone cannot tell).
+    [meta('social_insurance', '社会保险缴费记录', '市人力资源和社会保障局', today, 'id_card'), socialInsuranceSql()],
   ];
   let rowsDone = 0;
   for (const [step, [datasetMeta, sql]] of datasets.entries()) {

@@ -142,6 +142,8 @@ export const DatasetMetaSchema = z.strictObject({
   updateFrequency: humanText(1, 50),
   acquiredAt: CalendarDateSchema,
   description: humanText(0, 2000).optional(),
+  entity: z.string().min(1).max(200).optional()
+    .describe('the column naming the person or enterprise each row is about (a recognized identifier): people are counted on it. Optional when recognition finds one identifier, or several that pair one to one'),
 });
 export type DatasetMeta = z.infer<typeof DatasetMetaSchema>;
 
@@ -178,6 +180,8 @@ export const DatasetColumnSchema = z.object({
 export type DatasetColumn = z.infer<typeof DatasetColumnSchema>;
 
 export const DatasetRecordSchema = DatasetMetaSchema.extend({
+  /** The column this version's people or enterprises are counted on, as ingest settled it; null: none (absent in records from before). */
+  entity: z.string().nullable().optional().describe('the column people or enterprises are counted on (declared, or settled from recognition); null: none'),
   version: z.number().int(),
   rows: z.number().int(),
   file: z.string(),

@@ -91,7 +91,8 @@ export function createRefinery(deps: {
       const policies = kept.map((c) => ({ name: c.name, policy: c.policy as ColumnPolicy }));
       const alias = `d_${grant.dataset}`;
       // Entities are counted on the dataset's identifier, whether or not the grant or policy shows it.
-      const entityColumn = entityColumnOf(columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null })));
+      // The column ingest settled (declared, or recognition's unambiguous choice); records from before fall back to recognition.
+      const entityColumn = record.entity !== undefined ? record.entity ?? undefined : entityColumnOf(columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null })));
       const entity = entityColumn === undefined ? undefined : { column: entityColumn, key: entityKeyOf, normalization: columns.find((c) => c.name === entityColumn)!.pii!.kind === 'resident_id' ? 'resident_id' as const : 'identifier' as const };
       const grantedSql = compilePolicySelect(policies, { tokenKey, today, entity }, `${alias}.data`);
       if (!grantedSql) continue;

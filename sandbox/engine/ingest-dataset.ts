@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import {
-  entityColumnOf, isJoinKind, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
+  entityCandidates, isEntityKind, isJoinKind, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
@@ -52,6 +52,8 @@ export interface IngestResult {
   file: string;
   rows: number;
   columns: ColumnProfile[];
+  /** The column people or enterprises are counted on (declared, or settled from recognition); null: none. */
+  entity: string | null;
 }
 
 const TOP_VALUES = 5;
@@ -72,7 +74,7 @@ const TYPE_SAMPLE_ROWS = 10_000;
  * (ingest-progress.ts).
  * Runs on an engine worker thread; never in a tenant engine.
  */
-export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number; linkTo?: LinkTarget[] | undefined }): Promise<IngestResult> {
+export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number; entity?: string | undefined; linkTo?: LinkTarget[] | undefined }): Promise<IngestResult> {
   const file = `v${task.version}.duckdb`;
   const building = path.join(task.datasetDir, `${file}.building`);
   fs.mkdirSync(task.datasetDir, { recursive: true });
@@ -92,10 +94,10 @@ export async function ingestDataset(task: { datasetDir: string; version: number;
         else if (task.upload) await loadParquet(connection, task.upload.path);
         else await connection.run(`CREATE TABLE data AS ${task.sql}`);
         progress.stage('profiling');
-        const { rows, columns } = await profile(connection, task);
+        const { rows, columns, entity } = await profile(connection, task);
         await profileKeys(connection, columns, task.linkTo ?? []);
         await connection.run('CHECKPOINT');
-        result = { version: task.version, file, rows, columns };
+        result = { version: task.version, file, rows, columns, entity: entity ?? null };
       } finally {
         progress.stop();
         connection.closeSync();
@@ -149,7 +151,7 @@ async function loadParquet(connection: DuckDBConnection, file: string): Promise<
  * deciles; one sample for PII recognition (topped up per column where it holds too few values);
  * top values only for columns not recognized as personal data.
  */
-async function profile(connection: DuckDBConnection, task: { today: string; sampleSize: number }): Promise<{ rows: number; columns: ColumnProfile[] }> {
+async function profile(connection: DuckDBConnection, task: { today: string; sampleSize: number; entity?: string | undefined }): Promise<{ rows: number; columns: ColumnProfile[]; entity: string | undefined }> {
   const described = (await connection.runAndReadAll('DESCRIBE data')).getRowsJS().map(([name, type]) => ({ name: String(name), type: String(type) }));
   const stats = described.map(({ name, type }) => {
     const c = quoteIdentifier(name);
@@ -173,8 +175,8 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   // SECURITY: the dev twin draws from these figures; counted in people (the dataset's identifier),
   // not rows: one person's 40 rows made a rare diagnosis "frequent" and two deciles their income
   // (red-team pass 20b).
-  const entity = entityColumnOf(described.map((c, k) => ({ name: c.name, piiKind: recognized[k]?.kind ?? null })));
-  // About people but with no identifier to count them by (keyed by mobiles, say): rows do not stand
+  const entity = await settleEntity(connection, described.map((c, k) => ({ name: c.name, piiKind: recognized[k]?.kind ?? null })), task.entity);
+  // About people but with no identifier to count them by (names and addresses only, say): rows do not stand
   // for people, so no ends are measured (the twin then draws no range: fail closed).
   const uncountable = entity === undefined && recognized.some((r) => r !== null);
   const columns: ColumnProfile[] = [];
@@ -199,7 +201,42 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
       pii,
     });
   }
-  return { rows, columns };
+  return { rows, columns, entity };
+}
+
+/**
+ * The column a version's people or enterprises are counted on (the issue's "declared in the catalog,
+ * defaulting from recognition"): the one the supervisor names, which must be a recognized identifier;
+ * else recognition's only candidate; else its strongest one when every other candidate names the same
+ * entities (one value of each goes with one value of the other wherever both are present, like a
+ * resident's ID and mobile). Candidates that do not pair up may be about different people (a
+ * patient's mobile and the prescriber's resident ID): counting on the wrong one let one patient's rare
+ * diagnosis count as 10 "people" (red-team pass 21a), so the ingest is refused until one is named.
+ */
+async function settleEntity(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined): Promise<string | undefined> {
+  if (declared !== undefined) {
+    const column = columns.find((c) => c.name === declared);
+    if (!column) throw new DomainError('CAT_ERR_ENTITY_COLUMN', 'the column named in `entity` is not in the file');
+    // SECURITY: entities are counted on an identifier recognition vouches for; its policy keeps it out of answers.
+    if (!isEntityKind(column.piiKind)) throw new DomainError('CAT_ERR_ENTITY_COLUMN', `column "${column.name}" is not recognized as an identifier of people or enterprises (resident ID, USCC, passport, mobile, bank card or email)`);
+    return column.name;
+  }
+  const [first, ...others] = entityCandidates(columns);
+  if (!first || others.length === 0) return first?.name;
+  const a = quoteIdentifier(first.name);
+  const pairs = others.map((other) => {
+    const b = quoteIdentifier(other.name);
+    const both = `${a} IS NOT NULL AND ${b} IS NOT NULL`;
+    return `count(DISTINCT ${a}) FILTER (${both}) = count(DISTINCT (${a}, ${b})) FILTER (${both}) AND count(DISTINCT ${b}) FILTER (${both}) = count(DISTINCT (${a}, ${b})) FILTER (${both})`;
+  });
+  const [paired = []] = (await connection.runAndReadAll(`SELECT ${pairs.join(', ')} FROM data`)).getRowsJS();
+  const apart = others.filter((_, i) => paired[i] !== true);
+  // SECURITY: fail closed: with candidates that may be about different entities, nothing is counted on a guess.
+  if (apart.length > 0) {
+    throw new DomainError('CAT_ERR_ENTITY_AMBIGUOUS',
+      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind})`).join(', ')} identify different people or enterprises (a value of one goes with several of another); name the column each row is about in the metadata's \`entity\``);
+  }
+  return first.name;
 }
 
 /**

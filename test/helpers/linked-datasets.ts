@@ -20,6 +20,7 @@ export const LINKED_DATASETS: FixtureDataset[] = [
     name: 'tj_payments',
     sql: `SELECT ${residentIdSql('p', PERSON_SEED)} AS payer_id, ${usccSql('f', FIRM_SEED)} AS employer_uscc, (100 + i % 900)::DOUBLE AS amount
       FROM (SELECT i, CAST(hash(i, 'payer') % 2500 AS BIGINT) AS p, CAST(hash(i, 'employer') % 500 AS BIGINT) AS f FROM range(6000) t(i))`,
+    entity: 'payer_id',
   },
   {
     name: 'tj_firms',

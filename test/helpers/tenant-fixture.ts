@@ -6,6 +6,8 @@ import { licenseAround, SUPERVISOR, type TestApp } from './test-app.js';
 export interface FixtureDataset {
   name: string;
   sql: string;
+  /** The column each row is about, when recognition finds identifiers of different people (the metadata's `entity`). */
+  entity?: string;
 }
 
 /** What each app has ingested, so two tests cannot silently give one dataset two contents. */
@@ -41,7 +43,7 @@ export async function ensureDataset(t: TestApp, dataset: FixtureDataset): Promis
   known.set(dataset.name, dataset.sql);
   const view = await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
     id: dataset.name, name: dataset.name, provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none',
-    updateFrequency: 'once', acquiredAt: new Date().toISOString().slice(0, 10),
+    updateFrequency: 'once', acquiredAt: new Date().toISOString().slice(0, 10), ...(dataset.entity === undefined ? {} : { entity: dataset.entity }),
   }, dataset.sql);
   const personal = ('columns' in view ? view.columns : []).filter((c) => 'pii' in c && c.pii);
   if (personal.length > 0) {

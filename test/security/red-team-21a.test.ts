@@ -14,11 +14,12 @@
  * - `rt21a_pair`: 300 people whose diagnosis decides their district (a perfect co-occurrence).
  * - `rt21a_tenth`: 200 rows; one tenth of the rows is person 0's (11 rows, one exact income) and 9
  *   other people's, one row each.
- * - `rt21a_rx`: 200 prescriptions keyed by the patient's mobile, with the prescriber's resident ID
- *   (10 doctors, in turn); patient 0 (40 visits) has a rare diagnosis.
+ * - `rt21a_rx`: 200 prescriptions keyed by the patient's mobile (its `entity`), with the prescriber's
+ *   resident ID (10 doctors, in turn); patient 0 (40 visits) has a rare diagnosis.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql, residentIdSql } from '../../desensitize/index.js';
+import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { licenseTenantWithData, type FixtureDataset } from '../helpers/tenant-fixture.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -67,6 +68,7 @@ const RX: FixtureDataset = {
   sql: `SELECT ${residentIdSql('i % 10', 71)} AS prescriber_id, ${mobileSql('p', 71)} AS mobile,
       CASE WHEN p = 0 THEN '${RARE_DIAGNOSIS}' ELSE ['高血压', '糖尿病', '哮喘'][1 + p % 3] END AS diagnosis
     FROM (SELECT range AS i, CASE WHEN range < 40 THEN 0 ELSE range - 39 END AS p FROM range(200))`,
+  entity: 'mobile',
 };
 
 describe('red team 21a: the dev twin after pass 20b', () => {
@@ -132,20 +134,21 @@ describe('red team 21a: the dev twin after pass 20b', () => {
     expect(n).not.toBe('1');
   });
 
-  it('LIMIT: a dataset with a second identifier (the prescriber\'s resident ID besides the patient\'s mobile) counts its "people" on the prescribers: one patient\'s rare diagnosis over 40 visits to 10 doctors is shown in prod and copied into dev (docs/sandbox.md, known limits: the identifier counted is chosen by kind; it fails once the limit is gone)', async () => {
+  it('was a limit (fix: ingest settles the column people are counted on; identifiers that do not pair one to one must be named): a dataset with a second identifier (the prescriber\'s resident ID besides the patient\'s mobile) counted its "people" on the prescribers, and one patient\'s rare diagnosis over 40 visits to 10 doctors was shown in prod and copied into dev', async () => {
     const holders = await real(`SELECT count(DISTINCT mobile) AS patients, count(DISTINCT prescriber_id) AS doctors FROM (${RX.sql}) WHERE diagnosis = '${RARE_DIAGNOSIS}'`);
     expect([Number(holders[0]!.patients), Number(holders[0]!.doctors)]).toEqual([1, 10]);
-    // Why: entityColumnOf (desensitize/disclosure.ts:40-46) takes the first kind of ENTITY_KINDS
-    // (disclosure.ts:22) present, resident_id before mobile, whatever person the column describes.
-    // Prod (seen): [["亨廷顿舞蹈症","40"],["哮喘","53"],["糖尿病","54"],["高血压","53"]]: the
-    // companion counts 10 entities (the prescribers) in the group of one patient (tenants/refinery.ts:
-    // 94 entity column; docs/sandbox.md "Entities, not rows").
-    // The limit as it stands (SAFE would be: not shown in prod, not copied into dev).
-    expect(await prod('SELECT diagnosis, count(*) FROM rt21a_rx GROUP BY ALL')).toContain(RARE_DIAGNOSIS);
-    // Dev (seen): 哮喘, 糖尿病, 亨廷顿舞蹈症, 高血压: topValues (ingest-dataset.ts) counts 10
-    // distinct prescribers for the value, and twinParts keeps it.
+    // Was: entityColumnOf took the first kind present (resident_id before mobile), whatever person
+    // the column describes. Now the same rows without the metadata's `entity` are refused (the
+    // prescribers and the mobiles do not pair one to one), and the fixture names `mobile`.
+    const undeclared = t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, {
+      id: 'rt21a_rx_undeclared', name: 'rx', provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'once', acquiredAt: '2026-11-30',
+    }, RX.sql);
+    await expect(undeclared).rejects.toMatchObject({ code: 'CAT_ERR_ENTITY_AMBIGUOUS' });
+    // Prod: the group of one patient is withheld; dev: the twin has no value held by fewer than 10 patients.
+    expect(await prod('SELECT diagnosis, count(*) FROM rt21a_rx GROUP BY ALL')).not.toContain(RARE_DIAGNOSIS);
     const shown = (await dev('SELECT DISTINCT diagnosis FROM rt21a_rx')).map((r) => r[0]);
-    expect(shown).toContain(RARE_DIAGNOSIS);
+    expect(shown).not.toContain(RARE_DIAGNOSIS);
+    expect(shown.length).toBeGreaterThan(0);
   });
 
   it('STOPPED: a perfect co-occurrence (the diagnosis decides the district) is not copied: the twin draws each column on its own', async () => {

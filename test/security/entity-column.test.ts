@@ -1,0 +1,92 @@
+/**
+ * Invariant 8: people are counted on the column each row is about (issue #11: "the dataset's
+ * resident-ID or USCC column, declared in the catalog, defaulting from recognition"). Counted on
+ * another person's identifier, one patient's rows became 10 "people" (red-team pass 21a). Ingest
+ * takes the metadata's `entity`, or settles it from recognition only where that cannot be wrong:
+ * one identifier, or several that pair one to one. Otherwise the ingest is refused, naming them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { residentIdCheckChar } from '../../desensitize/index.js';
+import { datasetMeta, ingest, residentsCsv } from '../helpers/dataset-fixture.js';
+import { expectStatus } from '../helpers/expect-status.js';
+import { licenseAround, startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+
+const OPERATOR = { role: 'operator', org: 'clinic-lab', sub: 'olive' } as const;
+const RARE = '亨廷顿舞蹈症';
+
+/**
+ * 200 prescriptions: the patient's mobile, the prescriber's resident ID (10 doctors in turn) and a
+ * diagnosis. Patient 0 has 40 visits (so 10 doctors) and the rare diagnosis; every other patient one.
+ */
+function prescriptionsCsv(): Buffer {
+  const lines = ['prescriber_id,mobile,diagnosis'];
+  for (let i = 0; i < 200; i++) {
+    const first17 = `130102197501${10 + (i % 10)}${100 + (i % 10)}`;
+    const patient = i < 40 ? 0 : i - 39;
+    const mobile = `139${String(10_000_000 + patient * 7919).slice(-8)}`;
+    lines.push(`${first17}${residentIdCheckChar(first17)},${mobile},${patient === 0 ? RARE : ['高血压', '糖尿病', '哮喘'][patient % 3]}`);
+  }
+  return Buffer.from(`${lines.join('\n')}\n`);
+}
+
+describe('the column people are counted on', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close({ remove: true }));
+
+  const nothingStored = async (id: string) => {
+    expect((await t.call(SUPERVISOR, 'GET', `/v1/datasets/${id}`)).statusCode).toBe(404);
+    const dir = path.join(t.dataDir, 'domain', id);
+    expect(fs.existsSync(dir) ? fs.readdirSync(dir) : []).toEqual([]);
+  };
+
+  it('refuses identifiers of different people that recognition cannot tell apart, naming them, and stores nothing', async () => {
+    const res = await ingest(t, datasetMeta('rx'), prescriptionsCsv());
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('CAT_ERR_ENTITY_AMBIGUOUS');
+    expect(res.json().message).toContain('"prescriber_id" (resident_id)');
+    expect(res.json().message).toContain('"mobile" (mobile)');
+    await nothingStored('rx');
+    const entries = (await t.call(SUPERVISOR, 'GET', '/v1/audit?action=dataset.ingest&limit=100')).json().entries;
+    expect(entries.some((e: { target: string; details: { outcome: string } }) => e.target === 'dataset:rx' && e.details.outcome === 'CAT_ERR_ENTITY_AMBIGUOUS')).toBe(true);
+  });
+
+  it.each([
+    ['a column not in the file', 'patient'],
+    ['a column that is no identifier', 'diagnosis'],
+    ['another spelling of a column', 'Mobile'],
+  ])('refuses an entity naming %s', async (_label, entity) => {
+    const res = await ingest(t, datasetMeta('rx', { entity }), prescriptionsCsv());
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('CAT_ERR_ENTITY_COLUMN');
+    await nothingStored('rx');
+  });
+
+  it('settles one of several identifiers that pair one to one (a resident\'s ID and mobile) without being told', async () => {
+    const view = expectStatus(await ingest(t, datasetMeta('people'), Buffer.from(residentsCsv(300).csv)), 201).json();
+    expect(view.entity).toBe('id_card');
+  });
+
+  it('counts on the declared column: one patient\'s rare diagnosis is withheld in prod and not in dev, while groups of many patients answer', async () => {
+    const view = expectStatus(await ingest(t, datasetMeta('rx', { entity: 'mobile' }), prescriptionsCsv()), 201).json();
+    expect(view.entity).toBe('mobile');
+    const license = licenseAround(new Date(), -1, 100);
+    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: OPERATOR.org, name: 'clinic lab', ...license }), 201);
+    expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${OPERATOR.org}/grants`, { dataset: 'rx', purpose: 'diagnosis statistics', until: license.licenseTo }), 201);
+    await t.app.controlPlane.refinery.refresh(OPERATOR.org);
+    // Operators see which column people are counted on (a name, no value).
+    expect(expectStatus(await t.call(OPERATOR, 'GET', '/v1/datasets/rx'), 200).json().entity).toBe('mobile');
+
+    const prod = expectStatus(await t.call(OPERATOR, 'POST', '/v1/query', { sql: 'SELECT diagnosis, count(*) AS n FROM rx GROUP BY ALL ORDER BY diagnosis', env: 'prod' }), 200).json();
+    const shown = (prod.rows as string[][]).map((r) => r[0]);
+    expect(shown).not.toContain(RARE);
+    // (A second group is withheld beside it, so that the total cannot give it back.)
+    expect(shown.length).toBeGreaterThan(0);
+    const dev = expectStatus(await t.call(OPERATOR, 'POST', '/v1/query', { sql: 'SELECT DISTINCT diagnosis FROM rx', env: 'dev' }), 200).json();
+    expect((dev.rows as string[][]).map((r) => r[0])).not.toContain(RARE);
+  });
+});
