@@ -85,20 +85,29 @@ export class AccessDirectory {
   }
 }
 
+type RefusalReason = Extract<SourceVerdict, { ok: false }>['reason'];
+
+/** The datasets among `sources` that may not answer for the tenant today, by reason (one verdict per source). */
+function refusedSources(access: AccessDirectory, tenantId: string, sources: readonly SourceRef[], today: string): Record<RefusalReason, string[]> {
+  const refused: Record<RefusalReason, Set<string>> = { 'no-grant': new Set(), ended: new Set(), withdrawn: new Set(), changed: new Set() };
+  for (const source of sources) {
+    const verdict = access.verdict(tenantId, source, today);
+    if (!verdict.ok) refused[verdict.reason].add(source.dataset);
+  }
+  return { 'no-grant': [...refused['no-grant']], ended: [...refused.ended], withdrawn: [...refused.withdrawn], changed: [...refused.changed] };
+}
+
 /**
  * Throws unless every source may answer for the tenant today: GRT_ERR_EXPIRED for a grant that
  * ended or never existed, CAT_ERR_DATASET_WITHDRAWN for a dataset withdrawn, SBX_ERR_REBUILDING for a copy made under a policy or grant that has since
  * changed (the refinery is rebuilding it). Returns nothing: the caller then delivers the answer.
  */
 export function assertSourcesCurrent(access: AccessDirectory, tenantId: string, sources: readonly SourceRef[], today: string): void {
-  assertNotStopped(access, tenantId, sources, today);
-  const changed = sources.filter((source) => {
-    const verdict = access.verdict(tenantId, source, today);
-    return !verdict.ok && verdict.reason === 'changed';
-  }).map((source) => source.dataset);
+  const refused = refusedSources(access, tenantId, sources, today);
+  throwIfStopped(refused, '');
   // SECURITY: a tightened policy stops the looser copy from the moment it is accepted.
-  if (changed.length > 0) {
-    throw new DomainError('SBX_ERR_REBUILDING', `${[...new Set(changed)].join(', ')} is being rebuilt under a new policy or grant: retry shortly`, { datasets: [...new Set(changed)], retryAfterSeconds: 5 });
+  if (refused.changed.length > 0) {
+    throw new DomainError('SBX_ERR_REBUILDING', `${refused.changed.join(', ')} is being rebuilt under a new policy or grant: retry shortly`, { datasets: refused.changed, retryAfterSeconds: 5 });
   }
 }
 
@@ -108,14 +117,14 @@ export function assertSourcesCurrent(access: AccessDirectory, tenantId: string, 
  * changed since is not a stop (the copy is being rebuilt).
  */
 export function assertNotStopped(access: AccessDirectory, tenantId: string, sources: readonly SourceRef[], today: string, consequence = ''): void {
-  const stopped = (reasons: readonly string[]) => [...new Set(sources.filter((source) => {
-    const verdict = access.verdict(tenantId, source, today);
-    return !verdict.ok && reasons.includes(verdict.reason);
-  }).map((source) => source.dataset))];
-  const ended = stopped(['no-grant', 'ended']);
+  throwIfStopped(refusedSources(access, tenantId, sources, today), consequence);
+}
+
+function throwIfStopped(refused: Record<RefusalReason, string[]>, consequence: string): void {
+  const ended = [...new Set([...refused['no-grant'], ...refused.ended])];
   // SECURITY: invariants 6 and 9: an ended grant stops every copy, derived ones included.
   if (ended.length > 0) throw new DomainError('GRT_ERR_EXPIRED', `no live grant covers ${ended.join(', ')}${consequence}`, { datasets: ended });
-  const withdrawn = stopped(['withdrawn']);
+  const { withdrawn } = refused;
   // SECURITY: a withdrawn dataset stops every copy, derived ones included, until it is reinstated.
   if (withdrawn.length > 0) {
     const one = withdrawn.length === 1;
