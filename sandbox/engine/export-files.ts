@@ -26,6 +26,8 @@ const DATA_FILE: Record<ExportFormat, string> = { csv: 'data.csv', parquet: 'dat
 const UTF8_BOM = '\uFEFF';
 /** Excel's limit of rows per sheet (with the header). */
 const XLSX_MAX_ROWS = 1_048_575;
+/** Excel's limit on a cell's text (WPS keeps it too): a longer cell is cut or the file "repaired" on opening. */
+const XLSX_MAX_CELL_CHARS = 32_767;
 
 let trusted: Promise<DuckDBInstance> | undefined;
 
@@ -223,7 +225,10 @@ async function writeXlsx(connection: DuckDBConnection, table: string, file: stri
   const rows = (reader.getRowsJson() as unknown[][]).map((row) => row.map((value) => {
     if (value === null || value === undefined) return null;
     if (typeof value === 'number' || typeof value === 'boolean') return value;
-    return typeof value === 'string' ? value : JSON.stringify(value);
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    // A recipient's spreadsheet would cut the cell: the package is refused rather than delivered altered.
+    if (text.length > XLSX_MAX_CELL_CHARS) throw new DomainError('EXP_ERR_XLSX_CELL_TOO_LONG', `a cell holds more than ${XLSX_MAX_CELL_CHARS.toLocaleString('en')} characters, more than Excel and WPS keep in one: request csv or parquet`);
+    return text;
   }));
   await writeXlsxFile([header, ...rows]).toFile(file);
 }

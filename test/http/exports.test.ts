@@ -106,6 +106,22 @@ describe('export requests', () => {
     expect(rows).toHaveLength(7);
   });
 
+  it('refuses to package XLSX with a cell longer than a spreadsheet keeps, and leaves the export submitted with nothing packaged', async () => {
+    const created = expectStatus(await create({ sql: "SELECT lpad('', 32768, '长') AS note, amount FROM labels" }, 'xlsx'), 201).json();
+    expect(created.outcome).toBe('pass');
+    expectStatus(await t.call(OPERATOR, 'POST', `/v1/exports/${created.id}/submit`, {}), 200);
+    const refused = await t.call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'approve' });
+    expect([refused.statusCode, refused.json().code]).toEqual([422, 'EXP_ERR_XLSX_CELL_TOO_LONG']);
+    expect((await t.call(SUPERVISOR, 'GET', `/v1/exports/${created.id}`)).json().status).toBe('submitted');
+    expect((await t.call(RECIPIENT, 'GET', `/v1/exports/${created.id}/download`)).statusCode).not.toBe(200);
+    const dir = path.join(t.dataDir, 'exports', created.id);
+    expect(fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => /data\.xlsx|manifest\.json/.test(f))).toEqual([]);
+    // One character less is what Excel keeps: delivered.
+    const fits = expectStatus(await create({ sql: "SELECT lpad('', 32767, '长') AS note, amount FROM labels" }, 'xlsx'), 201).json();
+    const rows = await readSheet((await approveAndDownload(fits.id)).rawPayload);
+    expect(String(rows[1]![0])).toHaveLength(32_767);
+  });
+
   it('writes CSV that spreadsheets cannot run: formulas in text cells are quoted, numbers stay numbers', async () => {
     const created = expectStatus(await create({ sql: 'SELECT label, amount FROM labels ORDER BY amount' }), 201).json();
     const text = (await approveAndDownload(created.id)).rawPayload.toString('utf8');
