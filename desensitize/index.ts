@@ -4,7 +4,7 @@
  */
 export * from './identifiers.js';
 export { FULLY_MASKED, MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
-export { tokenize, tokenRule, normalizeForToken, hmacSha256HexSql, TOKEN_HEX_CHARS, type TokenNormalization } from './tokens.js';
+export { entityNormalization, tokenize, tokenRule, normalizeForToken, hmacSha256HexSql, TOKEN_HEX_CHARS, type TokenNormalization } from './tokens.js';
 export {
   binomialTailLog10, FINGERPRINT_SCHEME, fingerprintKeys, markAgreement, markAgrees, markedNumberSql, markScaled, MAX_MARK_DECIMALS, rekeyToken, rekeyTokenSql, scaledValue, TOKEN_SHAPE,
   tokenAgreement, tokenTagMatches, unitText, type FingerprintKeys, type MarkKind,
@@ -23,12 +23,12 @@ export {
   classifyPublished, DEFAULT_DISCLOSURE_RULES, entityCandidates, entityColumnOf, isEntityKind, failedRules, judgeCell, ruleReason, secondarySuppression,
   type SecondarySuppression, type SuppressionRow, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type TablePrivacy,
 } from './disclosure.js';
-export { twinSql, type TwinColumn } from './twin.js';
+export { twinNullShare, twinSql, type TwinColumn } from './twin.js';
 export { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
 export { checkPolicyFit, fittingRules, ruleKeyOf, typeClassOf, TYPE_CLASSES, type FitColumn, type PolicyMisfit, type TypeClass } from './policy-fit.js';
 export { previewPlan, PREVIEW_ROWS, type PreviewColumn, type PreviewPlan } from './policy-preview.js';
 export { neutralizeCsvCell, neutralizeCsvCellSql, restoreCsvCell } from './csv-cells.js';
 export {
-  isJoinKind, joinKeysSql, layoutPopulation, planTwins, roundCount, roundRate, JOIN_KINDS,
+  isJoinKind, joinKeysSql, normalizedKeysSql, layoutPopulation, planTwins, roundCount, roundRate, JOIN_KINDS,
   type JoinKind, type KeyedDataset, type KeyLink, type KeyProfile, type RowsPerKeyBucket, type TwinKeyPlan, type TwinPlan,
 } from './twin-population.js';

@@ -1,5 +1,4 @@
-import { normalizeIdentifierSql } from './identifiers.js';
-import { tokenNormalization } from './tokens.js';
+import { entityNormalization, tokenNormalization } from './tokens.js';
 
 /**
  * Shared synthetic populations for the dev twin (issue #10): identifier columns of one kind draw
@@ -29,22 +28,29 @@ export function isJoinKind(kind: string | null | undefined): kind is JoinKind {
 }
 
 /**
- * How two identifiers are compared when overlaps are measured: as the `token` policy compares them
- * (resident IDs without separators and 15-digit IDs upgraded; other kinds trimmed, full-width digits
- * folded, upper case). A query over `from` giving `k` (a normalized value) and `n` (its rows) for the
- * non-null values of `column` (of any type). Rows are grouped on the raw value first, so that only
- * distinct values are normalized (a fifth of the work for five payments per person); then in
- * three projections: each step mentions its input many times, and nested in one expression they
- * multiply into thousands of copies that DuckDB's optimizer does not finish.
+ * How two identifiers are compared when overlaps and people are counted: as the entity keys compare
+ * them (entityNormalization: resident IDs without separators and 15-digit IDs upgraded; mobiles
+ * without separators and country prefix; other kinds trimmed, full-width digits folded, upper case,
+ * separators dropped). A query over `from` giving, for each distinct non-null value of `column` (of
+ * any type), its text `__t`, its rows `__n` and its normalized key `k`. Rows are grouped on the raw
+ * value first, so that only distinct values are normalized (a fifth of the work for five payments
+ * per person); then in three projections: each step mentions its input many times, and nested in
+ * one expression they multiply into thousands of copies that DuckDB's optimizer does not finish.
  */
-export function joinKeysSql(kind: JoinKind, column: string, from: string): string {
-  const rule = kind === 'resident_id' ? tokenNormalization('resident_id') : { prepare: (c: string) => `upper(${normalizeIdentifierSql(c)})`, finish: (c: string) => c };
+export function normalizedKeysSql(kind: string, column: string, from: string): string {
+  const how = entityNormalization(kind);
+  const rule = tokenNormalization(how);
   const grouped = `SELECT CAST(${column} AS VARCHAR) AS __t, count(*) AS __n FROM ${from} WHERE ${column} IS NOT NULL GROUP BY ${column}`;
-  // Digits and capitals only (most IDs, codes, numbers as stored) are their own normal form: the
-  // full normalization, ten times dearer, runs only on the rest.
-  const prepared = `CASE WHEN regexp_full_match(__t, '[0-9A-Z]+') THEN __t ELSE ${rule.prepare('__t')} END`;
-  const normalized = `SELECT ${rule.finish('__p')} AS k, __n FROM (SELECT ${prepared} AS __p, __n FROM (${grouped}))`;
-  return `SELECT k, sum(__n) AS n FROM (${normalized}) WHERE k IS NOT NULL GROUP BY k`;
+  // Values already in their normal form (most IDs, codes, numbers as stored) skip the full
+  // normalization, ten times dearer: digits and capitals, or for mobiles their bare 11 digits.
+  const normal = how === 'mobile' ? '1[3-9][0-9]{9}' : '[0-9A-Z]+';
+  const prepared = `CASE WHEN regexp_full_match(__t, '${normal}') THEN __t ELSE ${rule.prepare('__t')} END`;
+  return `SELECT __t, __n, ${rule.finish('__p')} AS k FROM (SELECT __t, ${prepared} AS __p, __n FROM (${grouped}))`;
+}
+
+/** The normalized keys of `column` (normalizedKeysSql) as `k` with their rows `n`. */
+export function joinKeysSql(kind: JoinKind, column: string, from: string): string {
+  return `SELECT k, sum(__n) AS n FROM (${normalizedKeysSql(kind, column, from)}) WHERE k IS NOT NULL GROUP BY k`;
 }
 
 /** One bucket of the rows-per-key histogram: keys with `(2^(b-1), 2^b]` rows (b = 0: exactly 1). */

@@ -36,6 +36,20 @@ interface TwinParts {
 export const TWIN_MIN_VALUE_ROWS = 10;
 
 /**
+ * The share of nulls the twin draws in a column. SECURITY: in a dataset about people it is a fact
+ * about the people on either side: copied where each side holds TWIN_MIN_VALUE_ROWS people or more
+ * (or none). Values held by fewer give an all-null column; nulls held by fewer, or people not
+ * counted (an older profile, a dataset with no identifier), give none: one person's 100 HIV notes
+ * were copied as a share (red-team pass 22a).
+ */
+export function twinNullShare(column: { nullShare: number; nullPeople?: { valued: number; nulls: number } | undefined }, personal: boolean): number {
+  if (!personal || column.nullShare === 0 || column.nullShare === 1) return column.nullShare;
+  const counted = column.nullPeople;
+  if (counted && counted.valued < TWIN_MIN_VALUE_ROWS) return 1;
+  return counted && counted.nulls >= TWIN_MIN_VALUE_ROWS ? column.nullShare : 0;
+}
+
+/**
  * A SELECT producing a synthetic table with the raw table's schema: personal-data columns from the
  * valid-format generators (no value of the real data can appear), other columns drawn from the
  * profile (category shares from top values, numbers and dates following the deciles between the
@@ -195,9 +209,7 @@ function twinParts(column: TwinColumn, seed: number, personal: boolean): TwinPar
     // a dataset without people): a tenth of one person's rows made two deciles their income (pass
     // 20b), and only where they lie within the ends (a decile outside would put a point mass there).
     const position = (p: string) => (numeric ? Number(p) : Math.round(Date.parse(p.slice(0, 10)) / 86_400_000));
-    const ends = numeric
-      ? [roundOutwards(Number(range.low), Math.floor), roundOutwards(Number(range.high), Math.ceil)]
-      : [position(`${range.low.slice(0, 4)}-01-01`), position(`${range.high.slice(0, 4)}-12-31`)];
+    const ends = clampToType(column.ends !== undefined ? outwardEnds(range, position, numeric) : roundedRange(range, position, numeric), column.type);
     const enough = personal ? (column.quantilePeople ?? 0) >= TWIN_MIN_VALUE_ROWS : (column.profiledRows ?? 0) >= 10 * TWIN_MIN_VALUE_ROWS;
     const within = (column.quantiles ?? []).every((q) => position(q) >= ends[0]! && position(q) <= ends[1]!);
     const deciles = column.quantiles?.length === 9 && enough && within ? column.quantiles : [];
@@ -209,11 +221,58 @@ function twinParts(column: TwinColumn, seed: number, personal: boolean): TwinPar
     : plain('NULL');
 }
 
-/** `x` rounded to one significant figure away from the inside of the range (`round` is floor or ceil). */
-function roundOutwards(x: number, round: (v: number) => number): number {
-  if (x === 0 || !Number.isFinite(x)) return x;
-  const magnitude = 10 ** Math.floor(Math.log10(Math.abs(x)));
-  return round(x / magnitude) * magnitude;
+/**
+ * The twin's range in a dataset without people (its minimum and maximum), rounded outwards: one
+ * significant figure for numbers, whole years for dates.
+ */
+function roundedRange(range: { low: string; high: string }, position: (p: string) => number, numeric: boolean): [number, number] {
+  if (!numeric) return [position(`${range.low.slice(0, 4)}-01-01`), position(`${range.high.slice(0, 4)}-12-31`)];
+  const round = (x: number, to: (v: number) => number) => {
+    if (x === 0 || !Number.isFinite(x)) return x;
+    const magnitude = 10 ** Math.floor(Math.log10(Math.abs(x)));
+    return to(x / magnitude) * magnitude;
+  };
+  return [round(Number(range.low), Math.floor), round(Number(range.high), Math.ceil)];
+}
+
+/**
+ * The twin's ends in a dataset about people: each moved strictly past the measured one (`low` down,
+ * `high` up) to a multiple of a step of one significant figure of its size (dates: of a tenth of
+ * the days between the ends), and at least 10 units of its own precision (a whole number: 10; 2000.55: 0.1;
+ * dates: 10 days), never across zero. SECURITY:
+ * the measured ends are the 10th person's own values, and rounding 7 to one figure kept 7 (a 1987
+ * date kept its year): the twin's end must stand for at least 10 possible values, never be one
+ * (red-team passes 21a, 22a).
+ */
+function outwardEnds(range: { low: string; high: string }, position: (p: string) => number, numeric: boolean): [number, number] {
+  // The last significant decimal written (7.0: units); in e-notation, the second figure; days for dates.
+  const precision = (text: string) => {
+    if (!numeric) return 1;
+    if (/e/i.test(text)) return 10 ** (Math.floor(Math.log10(Math.abs(Number(text)))) - 1);
+    return 10 ** -(/\.(\d*[1-9])0*$/.exec(text)?.[1]?.length ?? 0);
+  };
+  const step = (x: number, text: string) => Math.max(x === 0 ? 0 : 10 ** Math.floor(Math.log10(Math.abs(x))), 10 * precision(text));
+  const tidy = (x: number) => Number(x.toPrecision(12));
+  const low = position(range.low);
+  const high = position(range.high);
+  // Dates (in days) have no size of their own: they move by one figure of a tenth of the days
+  // between the ends (2015 to 2023: 100 days), at least 10.
+  const lowStep = step(numeric ? low : (high - low) / 10, range.low);
+  const highStep = step(numeric ? high : (high - low) / 10, range.high);
+  const below = tidy((Math.ceil(low / lowStep) - 1) * lowStep);
+  const above = tidy((Math.floor(high / highStep) + 1) * highStep);
+  return [numeric && low >= 0 ? Math.max(below, 0) : below, numeric && high <= 0 ? Math.min(above, 0) : above];
+}
+
+/** Ranges of the integer and decimal types: an end rounded past its type's range would fail the twin's cast (pass 22a). */
+function clampToType([low, high]: [number, number], type: string): [number, number] {
+  const bits: Record<string, [number, number]> = {
+    TINYINT: [-128, 127], SMALLINT: [-32_768, 32_767], INTEGER: [-(2 ** 31), 2 ** 31 - 1], BIGINT: [-(2 ** 63), 2 ** 63 - 1024],
+    UTINYINT: [0, 255], USMALLINT: [0, 65_535], UINTEGER: [0, 2 ** 32 - 1], UBIGINT: [0, 2 ** 64 - 2048],
+  };
+  const decimal = /^DECIMAL\((\d+),\s*(\d+)\)$/i.exec(type);
+  const span = decimal ? [-(10 ** (Number(decimal[1]) - Number(decimal[2]))) + 10 ** -Number(decimal[2]), 10 ** (Number(decimal[1]) - Number(decimal[2])) - 10 ** -Number(decimal[2])] as [number, number] : bits[type.toUpperCase()];
+  return span ? [Math.max(low, span[0]), Math.min(high, span[1])] : [low, high];
 }
 
 /**

@@ -166,6 +166,8 @@ export const DatasetColumnSchema = z.object({
   /** Numbers and dates: the values 10 people reach at either end (the dev twin's range; null with fewer). */
   ends: z.object({ low: z.string(), high: z.string() }).nullable().optional(),
   pii: PiiSchema.nullable(),
+  /** Columns with some nulls, in a dataset with people: distinct people with a value and with a null (the dev twin copies the null share only where both are 10 or more). */
+  nullPeople: z.object({ valued: z.number(), nulls: z.number() }).optional(),
   /** Identifier columns (join kinds): distinct count and rows-per-key histogram, for the dev twin (issue #10). */
   keys: z.object({
     distinct: z.number(),

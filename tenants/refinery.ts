@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { classifyPublished, compilePolicySelect, entityColumnOf, isJoinKind, planTwins, twinSql, type ColumnPolicy, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
+import { classifyPublished, compilePolicySelect, entityColumnOf, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, type ColumnPolicy, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, SourceRef, TableDefinition } from '../sandbox/index.js';
 import type { CatalogService } from './catalog-service.js';
@@ -93,14 +93,14 @@ export function createRefinery(deps: {
       // Entities are counted on the dataset's identifier, whether or not the grant or policy shows it.
       // The column ingest settled (declared, or recognition's unambiguous choice); records from before fall back to recognition.
       const entityColumn = record.entity !== undefined ? record.entity ?? undefined : entityColumnOf(columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null })));
-      const entity = entityColumn === undefined ? undefined : { column: entityColumn, key: entityKeyOf, normalization: columns.find((c) => c.name === entityColumn)!.pii!.kind === 'resident_id' ? 'resident_id' as const : 'identifier' as const };
+      const entity = entityColumn === undefined ? undefined : { column: entityColumn, key: entityKeyOf, normalization: entityNormalization(columns.find((c) => c.name === entityColumn)!.pii!.kind) };
       const grantedSql = compilePolicySelect(policies, { tokenKey, today, entity }, `${alias}.data`);
       if (!grantedSql) continue;
       attach[alias] = { dataset: record.id, file: record.file };
       const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined);
       granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
       const plan = twins.get(record.id);
-      const twin = twinSql(columns.map((c) => toTwinColumn(c, record.rows)), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
+      const twin = twinSql(columns.map((c) => toTwinColumn(c, record.rows, isPersonal(columns))), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
       dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }
     return { granted, dev, attach };
@@ -225,20 +225,26 @@ export function createRefinery(deps: {
 
 export type Refinery = ReturnType<typeof createRefinery>;
 
-function toTwinColumn(c: DatasetColumn, rows: number): TwinColumn {
+function toTwinColumn(c: DatasetColumn, rows: number, personal: boolean): TwinColumn {
   return {
-    name: c.name, type: c.type, nullShare: c.nullShare, min: c.min, max: c.max, topValues: c.topValues, quantiles: c.quantiles ?? null, quantilePeople: c.quantilePeople, ends: c.ends,
+    name: c.name, type: c.type, nullShare: twinNullShare(c, personal), min: c.min, max: c.max, topValues: c.topValues, quantiles: c.quantiles ?? null, quantilePeople: c.quantilePeople, ends: c.ends,
     profiledRows: Math.round(rows * (1 - c.nullShare)), piiKind: c.pii?.kind ?? null,
   };
 }
 
+/** A dataset about people (any personal data recognized), as the twin judges it. */
+function isPersonal(columns: readonly DatasetColumn[]): boolean {
+  return columns.some((c) => c.pii);
+}
+
 /** A dataset's identifier columns with what ingest measured of them (profiles from before issue #10 have none). */
 function keyedDataset(record: { id: string; version: number; rows: number }, columns: DatasetColumn[]): KeyedDataset {
+  const personal = isPersonal(columns);
   return {
     id: record.id, version: record.version, rows: record.rows,
     columns: columns.flatMap((c) => {
       const kind = c.pii?.kind;
-      return isJoinKind(kind) && c.keys ? [{ name: c.name, kind, nullShare: c.nullShare, keys: c.keys, links: c.links ?? [] }] : [];
+      return isJoinKind(kind) && c.keys ? [{ name: c.name, kind, nullShare: twinNullShare(c, personal), keys: c.keys, links: c.links ?? [] }] : [];
     }),
   };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import {
-  entityCandidates, isEntityKind, isJoinKind, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
+  entityCandidates, isEntityKind, isJoinKind, joinKeysSql, normalizedKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
@@ -33,6 +33,12 @@ export interface ColumnProfile {
    */
   ends?: { low: string; high: string } | null;
   pii: Recognition | null;
+  /**
+   * Columns with some nulls, in a dataset with people: the distinct people with a value and with a
+   * null in it. The twin copies the null share only where both are 10 or more (pass 22a: the share of
+   * one person's HIV notes).
+   */
+  nullPeople?: { valued: number; nulls: number };
   /** Identifier columns of a join kind: distinct count and rows-per-key histogram (no value). */
   keys?: KeyProfile;
   /** Identifier columns of a join kind: overlap rates with same-kind columns of other datasets. */
@@ -176,6 +182,7 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   // not rows: one person's 40 rows made a rare diagnosis "frequent" and two deciles their income
   // (red-team pass 20b).
   const entity = await settleEntity(connection, described.map((c, k) => ({ name: c.name, piiKind: recognized[k]?.kind ?? null })), task.entity);
+  const people = entity === undefined ? undefined : await personKeys(connection, entity, recognized[described.findIndex((c) => c.name === entity)]!.kind);
   // About people but with no identifier to count them by (names and addresses only, say): rows do not stand
   // for people, so no ends are measured (the twin then draws no range: fail closed).
   const uncountable = entity === undefined && recognized.some((r) => r !== null);
@@ -194,14 +201,55 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
       min: pii ? null : min ?? null,
       max: pii ? null : max ?? null,
       quantiles,
-      ...(quantiles && entity !== undefined ? { quantilePeople: await fewestPeoplePerTenth(connection, column, quantiles, entity) } : {}),
-      ...(!pii && nonNull > 0 && ORDERED_TYPES.test(column.type) ? { ends: uncountable ? null : await endsOfTen(connection, column.name, entity) } : {}),
+      ...(quantiles && people !== undefined ? { quantilePeople: await fewestPeoplePerTenth(connection, column, quantiles, people) } : {}),
+      ...(!pii && nonNull > 0 && ORDERED_TYPES.test(column.type) ? { ends: uncountable ? null : await endsOfTen(connection, column.name, people) } : {}),
       // Top values would print identifiers into the catalog: only for columns with no personal data.
-      topValues: pii ? null : await topValues(connection, column, entity),
+      topValues: pii ? null : await topValues(connection, column, people),
       pii,
     });
   }
+  if (people) await countNullPeople(connection, columns, people);
   return { rows, columns, entity };
+}
+
+/** Sets `nullPeople` on every column with some nulls: one pass grouped by person for all of them. */
+async function countNullPeople(connection: DuckDBConnection, columns: ColumnProfile[], people: People): Promise<void> {
+  const partial = columns.filter((c) => c.nullShare > 0 && c.nullShare < 1);
+  if (partial.length === 0) return;
+  const flags = partial.map((c, j) => `bool_or(${quoteIdentifier(c.name)} IS NOT NULL) AS v${j}, bool_or(${quoteIdentifier(c.name)} IS NULL) AS n${j}`);
+  const counts = partial.map((_, j) => `count(*) FILTER (WHERE v${j}), count(*) FILTER (WHERE n${j})`);
+  const [row = []] = (await connection.runAndReadAll(
+    `SELECT ${counts.join(', ')} FROM (SELECT ${flags.join(', ')} FROM ${people.from} WHERE ${people.key} IS NOT NULL GROUP BY ${people.key})`,
+  )).getRowsJS();
+  partial.forEach((c, j) => (c.nullPeople = { valued: Number(row[2 * j] ?? 0), nulls: Number(row[2 * j + 1] ?? 0) }));
+}
+
+/** Where a dataset's people are counted: the relation to read and its key expression (the normalized identifier). */
+interface People {
+  from: string;
+  key: string;
+}
+
+/** The key column of `__people`, the dataset's rows with their person's normalized identifier. */
+const PERSON_KEY = quoteIdentifier('__indomain_person_key');
+
+/**
+ * The dataset's people as the entity keys count them: the entity column normalized by its kind
+ * (entityNormalization). SECURITY: counted on the raw text, one person whose ID was written 34 ways
+ * was 34 people, and the twin copied their rare diagnosis and exact income (red-team pass 22a).
+ * Distinct values are normalized once; when every value is already in its normal form (clean
+ * data, the usual case) the column itself is the key, and no join is paid.
+ */
+async function personKeys(connection: DuckDBConnection, column: string, kind: string): Promise<People> {
+  const c = quoteIdentifier(column);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE __person_map AS SELECT __t, k FROM (${normalizedKeysSql(kind, c, 'data')})`);
+  const [[differ] = [0]] = (await connection.runAndReadAll('SELECT count(*) FROM __person_map WHERE __t IS DISTINCT FROM k')).getRowsJS();
+  if (Number(differ) === 0) {
+    await connection.run('DROP TABLE __person_map');
+    return { from: 'data', key: c };
+  }
+  await connection.run(`CREATE OR REPLACE TEMP VIEW __people AS SELECT data.*, m.k AS ${PERSON_KEY} FROM data LEFT JOIN __person_map m ON CAST(data.${c} AS VARCHAR) = m.__t`);
+  return { from: '__people', key: PERSON_KEY };
 }
 
 /**
@@ -262,17 +310,17 @@ async function sampleNonNull(connection: DuckDBConnection, name: string, size: n
     .getRowsJS().map((r) => String(r[0]));
 }
 
-async function topValues(connection: DuckDBConnection, column: { name: string; type: string }, entity: string | undefined): Promise<{ value: string; count: number; people?: number }[]> {
+async function topValues(connection: DuckDBConnection, column: { name: string; type: string }, people: People | undefined): Promise<{ value: string; count: number; people?: number }[]> {
   const c = quoteIdentifier(column.name);
   // Grouped on the typed value, cast to text after: casting every row first costs 4–8× more.
   const top = (await connection.runAndReadAll(`SELECT v::VARCHAR, n FROM (SELECT ${c} AS v, count(*) AS n FROM data WHERE ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ${TOP_VALUES}) ORDER BY n DESC, v`))
     .getRowsJS().map(([value, count]) => ({ value: String(value), count: Number(count) }));
-  if (entity === undefined || top.length === 0) return top;
+  if (people === undefined || top.length === 0) return top;
   // The people holding each, counted for these few values only (a distinct count per group of every
   // value would cost a hash table per group). A value that cannot be read back gets no count: the
   // twin then leaves it out (fail closed).
   const counted = await connection.runAndReadAll(
-    `SELECT ${c}::VARCHAR, count(DISTINCT ${quoteIdentifier(entity)}) FROM data WHERE ${c} IN (${top.map((t) => `CAST(${sqlString(t.value)} AS ${column.type})`).join(', ')}) GROUP BY ${c}`,
+    `SELECT ${c}::VARCHAR, count(DISTINCT ${people.key}) FROM ${people.from} WHERE ${c} IN (${top.map((t) => `CAST(${sqlString(t.value)} AS ${column.type})`).join(', ')}) GROUP BY ${c}`,
   ).then((reader) => new Map(reader.getRowsJS().map(([value, people]) => [String(value), Number(people)])), () => new Map<string, number>());
   return top.map((t) => (counted.has(t.value) ? { ...t, people: counted.get(t.value)! } : t));
 }
@@ -281,11 +329,11 @@ async function topValues(connection: DuckDBConnection, column: { name: string; t
  * The values 10 people reach at either end of a column (`ColumnProfile.ends`); rows stand for people
  * in a dataset without an identifier.
  */
-async function endsOfTen(connection: DuckDBConnection, name: string, entity: string | undefined): Promise<{ low: string; high: string } | null> {
+async function endsOfTen(connection: DuckDBConnection, name: string, people: People | undefined): Promise<{ low: string; high: string } | null> {
   const c = quoteIdentifier(name);
-  const per = entity === undefined
+  const per = people === undefined
     ? `SELECT ${c} AS lo, ${c} AS hi FROM data WHERE ${c} IS NOT NULL`
-    : `SELECT min(${c}) AS lo, max(${c}) AS hi FROM data WHERE ${c} IS NOT NULL GROUP BY ${quoteIdentifier(entity)}`;
+    : `SELECT min(${c}) AS lo, max(${c}) AS hi FROM ${people.from} WHERE ${c} IS NOT NULL AND ${people.key} IS NOT NULL GROUP BY ${people.key}`;
   const [row] = (await connection.runAndReadAll(`WITH per AS (${per})
     SELECT (SELECT lo FROM per ORDER BY lo LIMIT 1 OFFSET ${MIN_PEOPLE - 1})::VARCHAR, (SELECT hi FROM per ORDER BY hi DESC LIMIT 1 OFFSET ${MIN_PEOPLE - 1})::VARCHAR`)).getRowsJS();
   const [low, high] = row ?? [];
@@ -297,16 +345,16 @@ async function endsOfTen(connection: DuckDBConnection, name: string, entity: str
  * (below the first, between two, above the last; a decile's own value counts in the tenths on both
  * sides of it): a tenth of one person's rows would give the twin that person's values.
  */
-async function fewestPeoplePerTenth(connection: DuckDBConnection, column: { name: string; type: string }, deciles: readonly string[], entity: string): Promise<number> {
+async function fewestPeoplePerTenth(connection: DuckDBConnection, column: { name: string; type: string }, deciles: readonly string[], people: People): Promise<number> {
   const c = quoteIdentifier(column.name);
   const bound = (decile: string) => `CAST(${sqlString(decile)} AS ${column.type})`;
   const edges: (string | undefined)[] = [undefined, ...deciles, undefined];
   const counts = edges.slice(0, -1).map((low, t) => {
     const high = edges[t + 1];
     const within = [...(low === undefined ? [] : [`${c} >= ${bound(low)}`]), ...(high === undefined ? [] : [`${c} <= ${bound(high)}`])];
-    return `count(DISTINCT ${quoteIdentifier(entity)}) FILTER (WHERE ${within.join(' AND ')})`;
+    return `count(DISTINCT ${people.key}) FILTER (WHERE ${within.join(' AND ')})`;
   });
-  const [row] = (await connection.runAndReadAll(`SELECT ${counts.join(', ')} FROM data WHERE ${c} IS NOT NULL`)).getRowsJS();
+  const [row] = (await connection.runAndReadAll(`SELECT ${counts.join(', ')} FROM ${people.from} WHERE ${c} IS NOT NULL`)).getRowsJS();
   return Math.min(...(row ?? [0]).map(Number));
 }
 

@@ -13,7 +13,11 @@ export function datasetMeta(id: string, overrides: Record<string, unknown> = {})
   };
 }
 
-/** A residents CSV with valid resident IDs, names, mobiles, cards, districts and amounts. */
+/**
+ * A residents CSV with valid resident IDs, names, mobiles, cards, districts and amounts. Up to 9,000
+ * rows, one row per person (each identifier column pairs one to one with the others); past that the
+ * resident IDs repeat while mobiles and cards do not (name `entity` then).
+ */
 export function residentsCsv(rows: number): { csv: string; ids: string[]; mobiles: string[]; names: string[]; cards: string[] } {
   const surnames = ['张', '李', '王', '欧阳', '赵'];
   const given = ['伟', '芳', '娜娜', '强', '敏'];

@@ -60,14 +60,19 @@ describe('twinSql', () => {
     districts.forEach((d, k) => expect(Math.abs(d.share - [0.6, 0.3, 0.1][k]!)).toBeLessThan(0.015));
     const [ranges] = await duck.connection.all<Record<string, string | number>>(`SELECT min(amount) AS amount_min, max(amount) AS amount_max, min(age) AS age_min, max(age) AS age_max,
       min(birth_date)::VARCHAR AS born_min, max(birth_date)::VARCHAR AS born_max, avg("Odd ""name"""::INTEGER) AS true_share FROM twin`);
-    expect(ranges!.amount_min).toBeGreaterThanOrEqual(10);
-    expect(ranges!.amount_max).toBeLessThanOrEqual(20);
-    // The profile's ends (18 and 65: two people's ages) are rounded outwards, to 10 and 70.
+    // The profile's ends (10 and 20, 18 and 65: people's own values) move strictly past, by steps of
+    // at least 10 units: to 0 and 30, 10 and 70.
+    expect(ranges!.amount_min).toBeGreaterThanOrEqual(0);
+    expect(ranges!.amount_min).toBeLessThan(10);
+    expect(ranges!.amount_max).toBeLessThanOrEqual(30);
+    expect(ranges!.amount_max).toBeGreaterThan(20);
     expect(ranges!.age_min).toBeGreaterThanOrEqual(10);
     expect(ranges!.age_min).toBeLessThan(18);
     expect(ranges!.age_max).toBeLessThanOrEqual(70);
     expect(ranges!.age_max).toBeGreaterThan(65);
-    expect(ranges!.born_min! >= '1950-01-01' && ranges!.born_max! <= '2000-12-31').toBe(true);
+    // 1950-01-01 to 2000-12-31: a tenth of the days between is 1,862, so they move by 1,000 days.
+    expect(ranges!.born_min! >= '1948-02-04' && ranges!.born_min! < '1950-01-01', String(ranges!.born_min)).toBe(true);
+    expect(ranges!.born_max! <= '2002-11-08' && ranges!.born_max! > '2000-12-31', String(ranges!.born_max)).toBe(true);
     expect(Math.abs(Number(ranges!.true_share) - 0.25)).toBeLessThan(0.015);
   });
 
@@ -120,13 +125,36 @@ describe('twinSql', () => {
     const hired = (ends: TwinColumn['ends']) => column('hired', 'DATE', { min: '1987-06-01', max: '2023-09-30', ends });
     for (const ends of [[{ low: '0', high: '2' }, { low: '2015-02-01', high: '2023-03-01' }], [null, null], [undefined, undefined]] as const) {
       await duck.connection.run(`CREATE OR REPLACE TABLE ends_twin AS ${twinSql([person, convictions(ends[0]), hired(ends[1])], 2_000, 13)}`);
-      const [row] = await duck.connection.all<{ most: number | null; first: number | null }>('SELECT max(convictions) AS most, year(min(hired)) AS first FROM ends_twin');
-      expect(row!.most === null || row!.most <= 2, JSON.stringify(ends)).toBe(true);
-      expect(row!.first === null || row!.first >= 2015, JSON.stringify(ends)).toBe(true);
+      const [row] = await duck.connection.all<{ most: number | null; first: string | null }>('SELECT max(convictions) AS most, min(hired)::VARCHAR AS first FROM ends_twin');
+      // 2 moves to 10 (a step of 10 units), 2015-02-01 by 100 days (a tenth of the days between the ends).
+      expect(row!.most === null || row!.most <= 10, JSON.stringify(ends)).toBe(true);
+      expect(row!.first === null || row!.first >= '2014-11-26', JSON.stringify(ends)).toBe(true);
     }
   });
 
-  it('copies no value of a dataset about people it has no identifier to count by (a dataset keyed by mobiles)', async () => {
+  it('moves the ends of a dataset about people strictly past the 10th person\'s value, to one of at least 10 values: 7 convictions are never the maximum (red-team pass 22a)', async () => {
+    const person = column('id_card', 'VARCHAR', { piiKind: 'resident_id' });
+    const cases = [
+      { type: 'INTEGER', ends: { low: '3', high: '7' }, within: [0, 10] },
+      { type: 'DOUBLE', ends: { low: '7.0', high: '118.0' }, within: [0, 200] },
+      { type: 'DECIMAL(8,2)', ends: { low: '-2000.55', high: '2000.55' }, within: [-3000, 3000] },
+      // The type's own range caps an end rounded past it (the twin's cast would fail).
+      { type: 'TINYINT', ends: { low: '-118', high: '118' }, within: [-128, 127] },
+      { type: 'DECIMAL(3,1)', ends: { low: '0.5', high: '99.0' }, within: [0, 99.9] },
+    ];
+    for (const { type, ends, within } of cases) {
+      await duck.connection.run(`CREATE OR REPLACE TABLE ends_twin AS ${twinSql([person, column('v', type, { ends })], 4_000, 5)}`);
+      const [row] = await duck.connection.all<{ lo: number; hi: number }>('SELECT min(v)::DOUBLE AS lo, max(v)::DOUBLE AS hi FROM ends_twin');
+      const label = `${type} ${JSON.stringify(ends)}: ${JSON.stringify(row)}`;
+      expect(row!.lo, label).toBeGreaterThanOrEqual(within[0]!);
+      expect(row!.hi, label).toBeLessThanOrEqual(within[1]!);
+      // Past the 10th person's values, not on them: 4,000 draws reach beyond both.
+      expect(row!.lo, label).toBeLessThan(Number(ends.low));
+      expect(row!.hi, label).toBeGreaterThan(Number(ends.high));
+    }
+  });
+
+  it('copies no value of a dataset about people it has no identifier to count by', async () => {
     const profile = [column('mobile', 'VARCHAR', { piiKind: 'mobile' }), column('employer', 'VARCHAR', { topValues: [{ value: '某某科技', count: 500 }] })];
     await duck.connection.run(`CREATE OR REPLACE TABLE mobiles_twin AS ${twinSql(profile, 1_000, 3)}`);
     const [row] = await duck.connection.all<{ copied: number }>(`SELECT count(*) FILTER (WHERE employer = '某某科技')::INTEGER AS copied FROM mobiles_twin`);
