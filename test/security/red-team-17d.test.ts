@@ -282,16 +282,39 @@ describe('red-team 17d: dataset withdrawal', () => {
     expect(after.map(strip)).toEqual(before.map(strip));
   }, 180_000);
 
-  it('STOPPED: a long query and a long table build in flight when the withdrawal commits are refused on return, and the table is not kept', async () => {
-    const slowSql = 'SELECT (SELECT count(*) FROM sales) + count(*) AS n FROM range(40000000) r WHERE r.range % 7 = 1';
-    const running = query(slowSql);
-    const building = as(ALPHA, 'POST', '/v1/tables', { name: 'slow_build', sql: 'SELECT district, (SELECT count(*) FROM range(40000000) r WHERE r.range % 7 = 1) AS n FROM sales GROUP BY district', env: 'prod' });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expectStatus(await withdraw('sales'), 200);
-    const [answer, table] = await Promise.all([running, building]);
-    expectStatus(await reinstate('sales'), 200);
-    expect(refusedAsWithdrawn(answer), answer.body).toBe(true);
-    expect(refusedAsWithdrawn(table), table.body).toBe(true);
+  it('STOPPED: a query and a table build in flight when the withdrawal commits are refused on return, and the table is not kept', async () => {
+    // Both are held between the engine's answer and the service's checks until the withdrawal has
+    // committed (the engine itself, and every check after it, are the real ones): "in flight" is then
+    // a fact, not a race a fast machine loses.
+    const engine = t.app.engine;
+    const { query: runQuery, createTable: runCreateTable } = engine;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let returned = 0;
+    const hold = <A extends unknown[], R>(run: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+      const result = await run.apply(engine, args);
+      returned += 1;
+      await held;
+      return result;
+    };
+    engine.query = hold(runQuery);
+    engine.createTable = hold(runCreateTable);
+    const slowSql = 'SELECT (SELECT count(*) FROM sales) + count(*) AS n FROM range(400000) r WHERE r.range % 7 = 1';
+    try {
+      const running = query(slowSql);
+      const building = as(ALPHA, 'POST', '/v1/tables', { name: 'slow_build', sql: 'SELECT district, count(*) AS n FROM sales GROUP BY district', env: 'prod' });
+      await waitUntil('the query and the build to come back from the engine', () => returned === 2);
+      expectStatus(await withdraw('sales'), 200);
+      release();
+      const [answer, table] = await Promise.all([running, building]);
+      expectStatus(await reinstate('sales'), 200);
+      expect(refusedAsWithdrawn(answer), answer.body).toBe(true);
+      expect(refusedAsWithdrawn(table), table.body).toBe(true);
+    } finally {
+      release();
+      engine.query = runQuery;
+      engine.createTable = runCreateTable;
+    }
     expect((await query('SELECT * FROM slow_build')).json().code).toBe('SBX_ERR_SQL_UNKNOWN_NAME');
     const refusals = (await audit('action=query.run&target=tenant:alpha')).filter((e) => e.details.outcome === WITHDRAWN);
     expect(refusals.some((e) => e.details.sql === slowSql)).toBe(true);
