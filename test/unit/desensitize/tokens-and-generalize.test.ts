@@ -6,7 +6,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  idBirthYear, idGender, idRegionPrefix, residentIdCheckChar, toAgeBand, toBucket, toMonth, toRegionPrefix, tokenize, tokenRule, toYear,
+  entityNormalization, idBirthYear, idGender, idRegionPrefix, residentIdCheckChar, toAgeBand, toBucket, toMonth, toRegionPrefix, tokenize, tokenRule, toYear,
   type GeneralizeRule, type SqlRule, type TokenNormalization,
 } from '../../../desensitize/index.js';
 import { openSqlColumnEvaluator, type SqlColumnEvaluator } from '../../helpers/sql-column.js';
@@ -49,9 +49,12 @@ const regions = fc.oneof(digits(6), digits(4), fc.constantFrom('１１０１０�
 
 describe('tokens', () => {
   const key = randomBytes(32);
-  for (const how of ['identifier', 'resident_id', 'text'] as TokenNormalization[]) {
+  // Mobiles as people write them: prefixes, separators, full-width digits.
+  const mobiles = fc.tuple(fc.constantFrom('', '+86', '0086', '86', '+86 ', '+86-'), fc.constantFrom('3', '5', '8', '9'), digits(9), fc.constantFrom('', ' ', '-'))
+    .map(([prefix, second, rest, sep]) => `${prefix}1${second}${rest.slice(0, 1)}${sep}${rest.slice(1, 5)}${sep}${rest.slice(5)}`);
+  for (const how of ['identifier', 'resident_id', 'text', 'compact', 'mobile'] as TokenNormalization[]) {
     it(`agree between TypeScript and DuckDB (${how})`, async () => {
-      const values = fc.sample(fc.oneof(ids, fc.string({ unit: 'binary', maxLength: 12 })), { numRuns: 200, seed: 11 });
+      const values = fc.sample(fc.oneof(ids, mobiles, mobiles.map(fullWidth), fc.string({ unit: 'binary', maxLength: 12 })), { numRuns: 200, seed: 11 });
       const sql = await inDuckDb(tokenRule(key, how), values);
       values.forEach((v, i) => expect(sql[i], JSON.stringify(v)).toBe(tokenize(v, key, how)));
     });
@@ -67,6 +70,18 @@ describe('tokens', () => {
     expect(tokenize('150102 19880730 3035', tenantA, 'resident_id')).toBe(tokenize(id, tenantA, 'resident_id'));
     expect(tokenize('150102-19880730-3035', tenantA, 'resident_id')).toBe(tokenize(id, tenantA, 'resident_id'));
     expect(tokenize(id, tenantB, 'resident_id')).not.toBe(tokenize(id, tenantA, 'resident_id'));
+  });
+
+  it('counts one person once however their identifier is written (entityNormalization, red-team pass 22a)', () => {
+    const key = randomBytes(32);
+    const one = (kind: string, spellings: string[]) => new Set(spellings.map((v) => tokenize(v, key, entityNormalization(kind)))).size;
+    expect(one('mobile', ['13912345678', '+86 139 1234 5678', '0086-139-1234-5678', '8613912345678', '１３９１２３４５６７８', '139-1234-5678'])).toBe(1);
+    expect(one('resident_id', ['150102198807303035', '150102 19880730 3035', '150102880730303'])).toBe(1);
+    expect(one('bank_card', ['6222021234567890123', '6222 0212 3456 7890 123', '6222-0212-3456-7890-123'])).toBe(1);
+    expect(one('uscc', ['91350100M000100Y43', '91350100m000100y43', '9135 0100 M000 100Y43'])).toBe(1);
+    // Another number stays another person; 86 is a prefix only before a full mobile number.
+    expect(one('mobile', ['13912345678', '13912345679'])).toBe(2);
+    expect(one('mobile', ['86139123456', '139123456'])).toBe(2);
   });
 
   it('handles keys longer than the HMAC block', async () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CHINESE_NAME_PATTERN, compilePolicySelect, defaultPolicy, EMAIL_PATTERN, FIXED_LINE_PATTERN, isBirthDate, isFreeTextWithIdentifiers, isValidResidentId, isValidUscc,
   luhnValid, MOBILE_PATTERN,
-  PASSPORT_PATTERN, PLATE_PATTERN, REGIONS, twinSql, type TwinColumn,
+  PASSPORT_PATTERN, PLATE_PATTERN, REGIONS, twinNullShare, twinSql, type TwinColumn,
 } from '../../../desensitize/index.js';
 import { useMemoryConnection } from '../../helpers/memory-connection.js';
 
@@ -251,5 +251,22 @@ describe('twinSql', () => {
       expect(row.name).toMatch(/^[\p{Script=Han}]{1,2}\*+$/u);
       expect(row.mobile).toMatch(/^1\d{2}\*{4}\d{4}$/);
     }
+  });
+});
+
+describe('twinNullShare', () => {
+  it('copies a null share about people only where 10 or more hold a value and 10 or more a null (red-team pass 22a)', () => {
+    const share = (nullPeople: { valued: number; nulls: number } | undefined, personal = true) => twinNullShare({ nullShare: 0.9, nullPeople }, personal);
+    expect(share({ valued: 10, nulls: 10 })).toBe(0.9);
+    // One person's notes: no note at all in the twin.
+    expect(share({ valued: 1, nulls: 900 })).toBe(1);
+    // Nine people without: no null.
+    expect(share({ valued: 900, nulls: 9 })).toBe(0);
+    // Not counted (an older profile, or no identifier): no null, which tells nothing.
+    expect(share(undefined)).toBe(0);
+    // Rows, not people, in a dataset without personal data; no nulls and all nulls are kept as they are.
+    expect(share(undefined, false)).toBe(0.9);
+    expect(twinNullShare({ nullShare: 1 }, true)).toBe(1);
+    expect(twinNullShare({ nullShare: 0 }, true)).toBe(0);
   });
 });
