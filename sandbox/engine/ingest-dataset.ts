@@ -282,7 +282,7 @@ async function settleEntity(connection: DuckDBConnection, columns: { name: strin
   // SECURITY: fail closed: with candidates that may be about different entities, nothing is counted on a guess.
   if (apart.length > 0) {
     throw new DomainError('CAT_ERR_ENTITY_AMBIGUOUS',
-      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind})`).join(', ')} identify different people or enterprises (a value of one goes with several of another); name the column each row is about in the metadata's \`entity\``);
+      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind})`).join(', ')} do not pair one to one (a value of one goes with several of another), so they may be about different people or enterprises; name the column each row is about in the metadata's \`entity\``);
   }
   return first.name;
 }
