@@ -40,11 +40,6 @@ export function entityCandidates<C extends { name: string; piiKind: string | nul
   return ENTITY_KINDS.flatMap((kind) => columns.filter((c) => c.piiKind === kind));
 }
 
-/** Whether a recognized kind can stand for the entity a row is about. */
-export function isEntityKind(kind: string | null | undefined): boolean {
-  return (ENTITY_KINDS as readonly (string | null | undefined)[]).includes(kind);
-}
-
 /**
  * The column a dataset's entities are counted on, as recognition alone would choose it: the first
  * recognized identifier of the strongest kind. Undefined when there is none (then a dataset with

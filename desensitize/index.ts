@@ -20,7 +20,7 @@ export {
 export { REGIONS } from './data/regions.js';
 export { checkPolicy, compilePolicySelect, defaultPolicy, ENTITY_COLUMN, GENERALIZE_RULES, type ColumnPolicy, type PolicyKind, type PolicySelectOptions } from './policy.js';
 export {
-  classifyPublished, DEFAULT_DISCLOSURE_RULES, entityCandidates, entityColumnOf, isEntityKind, failedRules, judgeCell, ruleReason, secondarySuppression,
+  classifyPublished, DEFAULT_DISCLOSURE_RULES, entityCandidates, entityColumnOf, failedRules, judgeCell, ruleReason, secondarySuppression,
   type SecondarySuppression, type SuppressionRow, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type TablePrivacy,
 } from './disclosure.js';
 export { twinNullShare, twinSql, type TwinColumn } from './twin.js';

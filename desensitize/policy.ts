@@ -37,6 +37,7 @@ export function defaultPolicy(piiKind: string | null): ColumnPolicy {
       // Joinable within a tenant, plus what analyses usually need from an ID.
       return { kind: 'token', rule: 'resident_id', derive: ['birth_year', 'gender', 'region'] };
     case 'uscc':
+    case 'subject_id':
       return { kind: 'token', rule: 'identifier' };
     case 'birth_date':
       // SECURITY: an exact birth date next to a district and a gender singles out most people; the year does not.

@@ -11,8 +11,12 @@ import { MASK_KINDS } from './masks.js';
  * header each contribute; a kind that fits few values and has no header hint is not reported.
  * Detectors are known for confident false positives, so the confidence is reported, not hidden.
  */
-export const PII_KINDS = [...MASK_KINDS, 'birth_date', 'free_text'] as const;
-/** What recognition reports: a kind with a mask of its own, an exact birth date, or free text holding identifiers. */
+export const PII_KINDS = [...MASK_KINDS, 'birth_date', 'free_text', 'subject_id'] as const;
+/**
+ * What recognition reports: a kind with a mask of its own, an exact birth date, or free text holding
+ * identifiers. `subject_id` is never recognized: it is a column a supervisor names as the entity each
+ * row is about (an outpatient number, a case number) that recognition knows no format of.
+ */
 export type PiiKind = (typeof PII_KINDS)[number];
 
 export interface Recognition {
@@ -23,7 +27,7 @@ export interface Recognition {
   matchShare: number;
 }
 
-const HEADER_HINTS: Record<PiiKind, RegExp> = {
+const HEADER_HINTS: Record<Exclude<PiiKind, 'subject_id'>, RegExp> = {
   resident_id: /身份证|证件号|公民身份|sfz|id_?card|idno|id_?number|shenfenzheng/i,
   mobile: /手机|移动电话|联系电话|mobile|cell|phone|sjh/i,
   fixed_line: /固定电话|座机|办公电话|telephone|landline|tel\b|gddh/i,
@@ -45,7 +49,7 @@ const NOT_A_PERSON = /[省市区县镇乡村街路号局院司厂所部处委会
 type Check = (value: string, today: string) => { format: boolean; checksum?: boolean };
 
 /** Kinds recognized value by value; free text is judged on the whole sample (recognizeFreeText). */
-type ValueKind = Exclude<PiiKind, 'free_text'>;
+type ValueKind = Exclude<PiiKind, 'free_text' | 'subject_id'>;
 
 const CHECKS: Record<ValueKind, Check> = {
   resident_id: (v, today) => {

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { normalizeIdentifier, normalizeIdentifierSql, normalizeResidentId, normalizeResidentIdSql, residentIdCheckSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
+import { compactIdentifier, compactIdentifierSql, normalizeIdentifier, normalizeIdentifierSql, normalizeResidentId, normalizeResidentIdSql, residentIdCheckSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
 import { identity, type SqlRule } from './sql.js';
 
 /**
@@ -14,19 +14,20 @@ import { identity, type SqlRule } from './sql.js';
 export const TOKEN_HEX_CHARS = 32;
 
 /**
- * What is tokenized: identifiers compared as the same person would be (resident IDs without their
- * separators, 15-digit IDs upgraded). `compact` and `mobile` are the entity keys' forms of other
+ * What is tokenized: identifiers compared as the same person would be (resident IDs compacted, see
+ * compactIdentifier, and 15-digit IDs upgraded). `compact` and `mobile` are the entity keys' forms of other
  * identifier kinds (see entityNormalization); token policies use the first three.
  */
 export type TokenNormalization = 'identifier' | 'resident_id' | 'text' | 'compact' | 'mobile';
 
-/** A mobile number's country prefix (+86, 0086, 86) before its 11 digits. */
-const MOBILE_PREFIX = /^(?:\+|00)?86(?=1[3-9]\d{9}$)/;
+/** A compacted mobile number's country prefix (+86 and 0086 compact to 86 and 0086) before its 11 digits. */
+const MOBILE_PREFIX = /^(?:00)?86(?=1[3-9]\d{9}$)/;
 
 /**
  * How an identifier of a kind is normalized into a person's key (entity counting, overlaps): as
- * people write it differently. SECURITY: one person written 12 ways (`+86 139-1234-5678`,
- * `0086 13912345678`, …) counted as 12 people, in prod and in dev (red-team pass 22a).
+ * people write it differently, compacted (compactIdentifier) and, for mobiles, without the country
+ * prefix. SECURITY: one person written 12 ways (`+86 139-1234-5678`, `0086 13912345678`, an en dash,
+ * a zero-width space, …) counted as 12 people, in prod and in dev (red-team passes 22a, 23a).
  */
 export function entityNormalization(kind: string): TokenNormalization {
   if (kind === 'resident_id') return 'resident_id';
@@ -38,8 +39,8 @@ export function entityNormalization(kind: string): TokenNormalization {
 export function normalizeForToken(value: string, how: TokenNormalization): string {
   if (how === 'text') return trimText(value);
   if (how === 'identifier') return normalizeIdentifier(value).toUpperCase();
-  if (how === 'compact') return normalizeResidentId(value);
-  if (how === 'mobile') return normalizeResidentId(value).replace(MOBILE_PREFIX, '');
+  if (how === 'compact') return compactIdentifier(value);
+  if (how === 'mobile') return compactIdentifier(value).replace(MOBILE_PREFIX, '');
   // SECURITY: `110105 19491231 002X` and `11010519491231002X` are one person: one token, never two
   // (two would let one person pass for two in a count, and a separator-stripping join re-identify).
   const id = normalizeResidentId(value);
@@ -55,9 +56,10 @@ export function tokenize(value: string | null, key: Buffer, how: TokenNormalizat
 export function tokenNormalization(how: TokenNormalization): SqlRule {
   if (how === 'text') return { prepare: trimSql, finish: identity };
   if (how === 'identifier') return { prepare: (column) => `upper(${normalizeIdentifierSql(column)})`, finish: identity };
-  if (how === 'compact') return { prepare: normalizeResidentIdSql, finish: identity };
-  if (how === 'mobile') return { prepare: (column) => `regexp_replace(${normalizeResidentIdSql(column)}, '^(\\+|00)?86(1[3-9][0-9]{9})$', '\\2')`, finish: identity };
+  if (how === 'compact') return { prepare: compactIdentifierSql, finish: identity };
+  if (how === 'mobile') return { prepare: (column) => `regexp_replace(${compactIdentifierSql(column)}, '^(00)?86(1[3-9][0-9]{9})$', '\\2')`, finish: identity };
   return {
+    // The same preparation as the derived columns' (birth year, gender, region): computed once per row.
     prepare: normalizeResidentIdSql,
     finish(id) {
       // Only 15-digit IDs, rare, take this branch: the spelled-out first 17 characters cost nothing elsewhere.

@@ -87,7 +87,9 @@ export function twinSql(columns: readonly TwinColumn[], rows: number, seed: numb
     }
     const valued = parts.value ? parts.value(drawn) : drawn;
     const value = nullBranch ? `CASE ${nullBranch}ELSE ${valued} END` : valued;
-    return `CAST(${value} AS ${column.type}) AS ${quoteIdentifier(column.name)}`;
+    // TRY_CAST: a generated value that does not fit the column's type (an ID ending in X in a BIGINT
+    // column) is a null, not a build that fails for good (red-team pass 23a).
+    return `TRY_CAST(${value} AS ${column.type}) AS ${quoteIdentifier(column.name)}`;
   });
   if (keys.length === 0) return `SELECT ${outer.join(', ')} FROM (SELECT ${inner.join(', ')} FROM range(${rows}) t(i))`;
   const primaryNulls = columns.find((c) => c.name === primary)?.nullShare ?? 0;
@@ -209,7 +211,7 @@ function twinParts(column: TwinColumn, seed: number, personal: boolean): TwinPar
     // a dataset without people): a tenth of one person's rows made two deciles their income (pass
     // 20b), and only where they lie within the ends (a decile outside would put a point mass there).
     const position = (p: string) => (numeric ? Number(p) : Math.round(Date.parse(p.slice(0, 10)) / 86_400_000));
-    const ends = clampToType(column.ends !== undefined ? outwardEnds(range, position, numeric) : roundedRange(range, position, numeric), column.type);
+    const ends = clampToType(personal ? outwardEnds(range, position, numeric) : roundedRange(range, position, numeric), column.type);
     const enough = personal ? (column.quantilePeople ?? 0) >= TWIN_MIN_VALUE_ROWS : (column.profiledRows ?? 0) >= 10 * TWIN_MIN_VALUE_ROWS;
     const within = (column.quantiles ?? []).every((q) => position(q) >= ends[0]! && position(q) <= ends[1]!);
     const deciles = column.quantiles?.length === 9 && enough && within ? column.quantiles : [];
@@ -245,13 +247,15 @@ function roundedRange(range: { low: string; high: string }, position: (p: string
  * (red-team passes 21a, 22a).
  */
 function outwardEnds(range: { low: string; high: string }, position: (p: string) => number, numeric: boolean): [number, number] {
-  // The last significant decimal written (7.0: units); in e-notation, the second figure; days for dates.
+  // The last significant digit written (7.0: units; 3.25e-05: 1e-07); days for dates.
   const precision = (text: string) => {
     if (!numeric) return 1;
-    if (/e/i.test(text)) return 10 ** (Math.floor(Math.log10(Math.abs(Number(text)))) - 1);
-    return 10 ** -(/\.(\d*[1-9])0*$/.exec(text)?.[1]?.length ?? 0);
+    const [, decimals = '', exponent = '0'] = /^-?\d*(?:\.(\d*?)0*)?(?:e([+-]?\d+))?$/i.exec(text.trim()) ?? [];
+    return 10 ** (Number(exponent) - decimals.length);
   };
   const step = (x: number, text: string) => Math.max(x === 0 ? 0 : 10 ** Math.floor(Math.log10(Math.abs(x))), 10 * precision(text));
+  // Quotients and products tidied to 12 figures: 3e-05 / 1e-05 is 3.0000000000000004, whose ceiling
+  // would give the value itself back (red-team pass 23a).
   const tidy = (x: number) => Number(x.toPrecision(12));
   const low = position(range.low);
   const high = position(range.high);
@@ -259,8 +263,8 @@ function outwardEnds(range: { low: string; high: string }, position: (p: string)
   // between the ends (2015 to 2023: 100 days), at least 10.
   const lowStep = step(numeric ? low : (high - low) / 10, range.low);
   const highStep = step(numeric ? high : (high - low) / 10, range.high);
-  const below = tidy((Math.ceil(low / lowStep) - 1) * lowStep);
-  const above = tidy((Math.floor(high / highStep) + 1) * highStep);
+  const below = tidy((Math.ceil(tidy(low / lowStep)) - 1) * lowStep);
+  const above = tidy((Math.floor(tidy(high / highStep)) + 1) * highStep);
   return [numeric && low >= 0 ? Math.max(below, 0) : below, numeric && high <= 0 ? Math.min(above, 0) : above];
 }
 

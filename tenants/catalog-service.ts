@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DomainError, isDomainError } from '../core/errors.js';
-import { checkPolicy, checkPolicyFit, defaultPolicy, isJoinKind, previewPlan, type ColumnPolicy } from '../desensitize/index.js';
+import { checkPolicy, checkPolicyFit, defaultPolicy, entityColumnOf, isJoinKind, previewPlan, type ColumnPolicy } from '../desensitize/index.js';
 import { datasetDirectory, openDatabase, prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, PolicyPreview, ReinstateDataset, Role, SetPolicies, Withdrawal, WithdrawDataset } from './model.js';
@@ -12,11 +12,21 @@ import type { ControlStore } from './store/control-store.js';
 /** What the catalog needs of the engine (the sandbox's EngineClient). */
 export interface CatalogEngine {
   ingestDataset(task: {
-    datasetId: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number; entity?: string;
+    datasetId: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number; entity?: string; previousEntity?: { column: string; kind: string };
     linkTo?: { dataset: string; version: number; file: string; columns: { name: string; kind: string }[] }[];
   }): Promise<IngestResult>;
   /** Where an ingest stands (the engine's note next to the version it builds). */
   ingestProgress(datasetId: string, version: number): { stage: IngestProgress['stage']; percent: number | null } | null;
+}
+
+/**
+ * The column a dataset version's people are counted on, with its kind: the one its ingest settled,
+ * or for records from before `entity` existed, recognition's strongest kind. Undefined: none.
+ */
+export function entityOfVersion({ record, columns }: { record: DatasetRecord; columns: readonly DatasetColumn[] }): { column: string; kind: string } | undefined {
+  const column = record.entity !== undefined ? record.entity ?? undefined : entityColumnOf(columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null })));
+  const kind = columns.find((c) => c.name === column)?.pii?.kind;
+  return column !== undefined && kind !== undefined ? { column, kind } : undefined;
 }
 
 /** How a dataset appears to each role (DESIGN.md §1, the seeds' share attributes). */
@@ -80,13 +90,18 @@ export function createCatalogService(deps: {
     /** How the file was read (format, dialect, sheet), for the audit. */
     let read: Record<string, unknown> = {};
     let result: IngestResult;
-    const version = ((await deps.store.reader.datasetVersions(meta.id))[0]?.record.version ?? 0) + 1;
+    const [latest] = await deps.store.reader.datasetVersions(meta.id);
+    const version = (latest?.record.version ?? 0) + 1;
     const progress: IngestProgress = { version, filename: upload.filename, startedAt: deps.now().toISOString(), stage: 'checking', percent: null };
     loading.set(meta.id, { meta, progress });
     try {
       // SECURITY: core data (核心数据) never enters the sandbox.
       if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
-      const task = { datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows, ...(meta.entity === undefined ? {} : { entity: meta.entity }), linkTo: await linkTargets(meta.id) };
+      const previousEntity = latest && entityOfVersion(latest);
+      const task = {
+        datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows, linkTo: await linkTargets(meta.id),
+        ...(meta.entity === undefined ? {} : { entity: meta.entity }), ...(previousEntity ? { previousEntity } : {}),
+      };
       if ('sql' in source) {
         progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, sql: source.sql });

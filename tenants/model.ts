@@ -143,7 +143,7 @@ export const DatasetMetaSchema = z.strictObject({
   acquiredAt: CalendarDateSchema,
   description: humanText(0, 2000).optional(),
   entity: z.string().min(1).max(200).optional()
-    .describe('the column naming the person or enterprise each row is about (a recognized identifier): people are counted on it. Optional when recognition finds one identifier, or several that pair one to one'),
+    .describe('the column naming the person or enterprise each row is about (not names, addresses, notes or birth dates; an unrecognized one becomes an identifier, subject_id): people are counted on it. Optional when the previous version\'s column is still there, or recognition finds one identifier, or several that pair one to one on every row'),
 });
 export type DatasetMeta = z.infer<typeof DatasetMetaSchema>;
 

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { classifyPublished, compilePolicySelect, entityColumnOf, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, type ColumnPolicy, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
+import { classifyPublished, compilePolicySelect, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, type ColumnPolicy, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, SourceRef, TableDefinition } from '../sandbox/index.js';
-import type { CatalogService } from './catalog-service.js';
+import { entityOfVersion, type CatalogService } from './catalog-service.js';
 import { accessFingerprint, policyFingerprint } from './lineage.js';
 import type { DatasetColumn } from './model.js';
 import type { ControlStore } from './store/control-store.js';
@@ -91,9 +91,9 @@ export function createRefinery(deps: {
       const policies = kept.map((c) => ({ name: c.name, policy: c.policy as ColumnPolicy }));
       const alias = `d_${grant.dataset}`;
       // Entities are counted on the dataset's identifier, whether or not the grant or policy shows it.
-      // The column ingest settled (declared, or recognition's unambiguous choice); records from before fall back to recognition.
-      const entityColumn = record.entity !== undefined ? record.entity ?? undefined : entityColumnOf(columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null })));
-      const entity = entityColumn === undefined ? undefined : { column: entityColumn, key: entityKeyOf, normalization: entityNormalization(columns.find((c) => c.name === entityColumn)!.pii!.kind) };
+      // The column ingest settled (declared, or recognition's unambiguous choice).
+      const counted = entityOfVersion({ record, columns });
+      const entity = counted === undefined ? undefined : { column: counted.column, key: entityKeyOf, normalization: entityNormalization(counted.kind) };
       const grantedSql = compilePolicySelect(policies, { tokenKey, today, entity }, `${alias}.data`);
       if (!grantedSql) continue;
       attach[alias] = { dataset: record.id, file: record.file };

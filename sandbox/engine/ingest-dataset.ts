@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import {
-  entityCandidates, isEntityKind, isJoinKind, joinKeysSql, normalizedKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
+  entityCandidates, isJoinKind, joinKeysSql, normalizedKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
@@ -80,7 +80,7 @@ const TYPE_SAMPLE_ROWS = 10_000;
  * (ingest-progress.ts).
  * Runs on an engine worker thread; never in a tenant engine.
  */
-export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number; entity?: string | undefined; linkTo?: LinkTarget[] | undefined }): Promise<IngestResult> {
+export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number; entity?: string | undefined; previousEntity?: PreviousEntity | undefined; linkTo?: LinkTarget[] | undefined }): Promise<IngestResult> {
   const file = `v${task.version}.duckdb`;
   const building = path.join(task.datasetDir, `${file}.building`);
   fs.mkdirSync(task.datasetDir, { recursive: true });
@@ -157,7 +157,7 @@ async function loadParquet(connection: DuckDBConnection, file: string): Promise<
  * deciles; one sample for PII recognition (topped up per column where it holds too few values);
  * top values only for columns not recognized as personal data.
  */
-async function profile(connection: DuckDBConnection, task: { today: string; sampleSize: number; entity?: string | undefined }): Promise<{ rows: number; columns: ColumnProfile[]; entity: string | undefined }> {
+async function profile(connection: DuckDBConnection, task: { today: string; sampleSize: number; entity?: string | undefined; previousEntity?: PreviousEntity | undefined }): Promise<{ rows: number; columns: ColumnProfile[]; entity: string | undefined }> {
   const described = (await connection.runAndReadAll('DESCRIBE data')).getRowsJS().map(([name, type]) => ({ name: String(name), type: String(type) }));
   const stats = described.map(({ name, type }) => {
     const c = quoteIdentifier(name);
@@ -176,13 +176,17 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
     const nonNull = Number((values[k * 5] as bigint | null) ?? 0);
     let seen = sample.map((row) => row[k]).filter((v) => v !== null).map(String);
     if (seen.length < Math.min(task.sampleSize, nonNull) / 2) seen = await sampleNonNull(connection, column.name, task.sampleSize);
-    recognized.push(recognizeColumn(column.name, seen, task.today));
+    recognized.push(fitsType(recognizeColumn(column.name, seen, task.today), column.type));
   }
   // SECURITY: the dev twin draws from these figures; counted in people (the dataset's identifier),
   // not rows: one person's 40 rows made a rare diagnosis "frequent" and two deciles their income
   // (red-team pass 20b).
-  const entity = await settleEntity(connection, described.map((c, k) => ({ name: c.name, piiKind: recognized[k]?.kind ?? null })), task.entity);
-  const people = entity === undefined ? undefined : await personKeys(connection, entity, recognized[described.findIndex((c) => c.name === entity)]!.kind);
+  const entity = await settleEntity(connection, described.map((c, k) => ({ name: c.name, piiKind: recognized[k]?.kind ?? null })), task.entity, task.previousEntity);
+  // A column the supervisor names that recognition knows no format of (an outpatient number) is an
+  // identifier from now on: tokenized by default, never in row-level answers (red-team pass 23a).
+  const named = described.findIndex((c) => c.name === entity);
+  if (named >= 0 && recognized[named] === null) recognized[named] = { kind: 'subject_id', confidence: 1, matchShare: 1 };
+  const people = entity === undefined ? undefined : await personKeys(connection, entity, recognized[named]!.kind);
   // About people but with no identifier to count them by (names and addresses only, say): rows do not stand
   // for people, so no ends are measured (the twin then draws no range: fail closed).
   const uncountable = entity === undefined && recognized.some((r) => r !== null);
@@ -224,6 +228,33 @@ async function countNullPeople(connection: DuckDBConnection, columns: ColumnProf
   partial.forEach((c, j) => (c.nullPeople = { valued: Number(row[2 * j] ?? 0), nulls: Number(row[2 * j + 1] ?? 0) }));
 }
 
+/** Kinds whose values are never numbers (every other kind may be: IDs, codes, phone and card numbers, YYYYMMDD birth dates). */
+const TEXT_ONLY_KINDS: ReadonlySet<string> = new Set(['free_text', 'name', 'address', 'email', 'plate']);
+const NUMBER_TYPE = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*)$/i;
+const TEMPORAL_TYPE = /^(DATE|TIMESTAMP.*)$/i;
+
+/**
+ * Recognition judges values as text; a kind that cannot be held by the column's type is no finding:
+ * a column of BMI values (DOUBLE) whose digits passed Luhn was "free text", and its twin of
+ * generated sentences failed to build for good (red-team pass 23a).
+ */
+function fitsType(recognition: Recognition | null, type: string): Recognition | null {
+  if (!recognition) return null;
+  if (TEMPORAL_TYPE.test(type)) return recognition.kind === 'birth_date' ? recognition : null;
+  if (NUMBER_TYPE.test(type)) return TEXT_ONLY_KINDS.has(recognition.kind) ? null : recognition;
+  // Text, and any other type (an ENUM of names): recognition stands.
+  return recognition;
+}
+
+/** Recognized kinds that can hold the same value for many people: never the column people are counted on. */
+const NOT_AN_ENTITY: ReadonlySet<string> = new Set(['name', 'address', 'free_text', 'birth_date']);
+
+/** The column a dataset's previous version counted people on, and its recognized kind. */
+interface PreviousEntity {
+  column: string;
+  kind: string;
+}
+
 /** Where a dataset's people are counted: the relation to read and its key expression (the normalized identifier). */
 interface People {
   from: string;
@@ -254,19 +285,36 @@ async function personKeys(connection: DuckDBConnection, column: string, kind: st
 
 /**
  * The column a version's people or enterprises are counted on (the issue's "declared in the catalog,
- * defaulting from recognition"): the one the supervisor names, which must be a recognized identifier;
- * else recognition's only candidate; else its strongest one when every other candidate names the same
- * entities (one value of each goes with one value of the other wherever both are present, like a
+ * defaulting from recognition"): the one the supervisor names (any column but a name, address, note
+ * or birth date); else the previous version's, where it is still there as the same kind; else
+ * recognition's only candidate; else its strongest one when every other candidate names the same
+ * entities (present on the same rows, and one value of each going with one value of the other, like a
  * resident's ID and mobile). Candidates that do not pair up may be about different people (a
  * patient's mobile and the prescriber's resident ID): counting on the wrong one let one patient's rare
  * diagnosis count as 10 "people" (red-team pass 21a), so the ingest is refused until one is named.
  */
-async function settleEntity(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined): Promise<string | undefined> {
+async function settleEntity(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: PreviousEntity | undefined): Promise<string | undefined> {
+  const settled = await settleEntityOfVersion(connection, columns, declared, previous);
+  // A named column recognition knows nothing of becomes a `subject_id` (profile, below).
+  const kind = settled === undefined ? undefined : columns.find((c) => c.name === settled)?.piiKind ?? 'subject_id';
+  // SECURITY: entity keys are keyed hashes of one kind's values: counted on another kind, the same
+  // person has other keys, and differencing against answers and releases over earlier versions
+  // compared nobody (a payer's v1 total against v2's without them, red-team pass 23a).
+  if (previous && kind && kind !== previous.kind) {
+    throw new DomainError('CAT_ERR_ENTITY_CHANGED', `the previous version counted people on "${previous.column}" (${previous.kind}); this one would count them on "${settled}" (${kind}), which earlier answers and releases cannot be compared with: name a ${previous.kind} column in \`entity\`, or ingest it as a new dataset`);
+  }
+  return settled;
+}
+
+async function settleEntityOfVersion(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: PreviousEntity | undefined): Promise<string | undefined> {
+  // The previous version's column, where it is still there as the same kind: people are counted as before.
+  const kept = (c: { name: string; piiKind: string | null }) => c.name === previous?.column && (c.piiKind === previous.kind || (previous.kind === 'subject_id' && c.piiKind === null));
+  if (declared === undefined && previous && columns.some(kept)) return previous.column;
   if (declared !== undefined) {
     const column = columns.find((c) => c.name === declared);
     if (!column) throw new DomainError('CAT_ERR_ENTITY_COLUMN', 'the column named in `entity` is not in the file');
-    // SECURITY: entities are counted on an identifier recognition vouches for; its policy keeps it out of answers.
-    if (!isEntityKind(column.piiKind)) throw new DomainError('CAT_ERR_ENTITY_COLUMN', `column "${column.name}" is not recognized as an identifier of people or enterprises (resident ID, USCC, passport, mobile, bank card or email)`);
+    // SECURITY: a name, an address, a note or a birth date is no key of one person: nothing is counted on it.
+    if (column.piiKind !== null && NOT_AN_ENTITY.has(column.piiKind)) throw new DomainError('CAT_ERR_ENTITY_COLUMN', `column "${column.name}" holds ${column.piiKind.replace('_', ' ')}, which does not identify one person or enterprise`);
     return column.name;
   }
   const [first, ...others] = entityCandidates(columns);
@@ -275,14 +323,18 @@ async function settleEntity(connection: DuckDBConnection, columns: { name: strin
   const pairs = others.map((other) => {
     const b = quoteIdentifier(other.name);
     const both = `${a} IS NOT NULL AND ${b} IS NOT NULL`;
-    return `count(DISTINCT ${a}) FILTER (${both}) = count(DISTINCT (${a}, ${b})) FILTER (${both}) AND count(DISTINCT ${b}) FILTER (${both}) = count(DISTINCT (${a}, ${b})) FILTER (${both})`;
+    // One to one where both are present, and present on the same rows: a second identifier recorded
+    // on a few rows only (an elder's mobile at intake, beside the caregivers' IDs) paired one to one
+    // on those and said nothing of the others (red-team pass 23a).
+    return `count(*) FILTER ((${a} IS NULL) <> (${b} IS NULL)) = 0
+      AND count(DISTINCT ${a}) FILTER (${both}) = count(DISTINCT (${a}, ${b})) FILTER (${both}) AND count(DISTINCT ${b}) FILTER (${both}) = count(DISTINCT (${a}, ${b})) FILTER (${both})`;
   });
   const [paired = []] = (await connection.runAndReadAll(`SELECT ${pairs.join(', ')} FROM data`)).getRowsJS();
   const apart = others.filter((_, i) => paired[i] !== true);
   // SECURITY: fail closed: with candidates that may be about different entities, nothing is counted on a guess.
   if (apart.length > 0) {
     throw new DomainError('CAT_ERR_ENTITY_AMBIGUOUS',
-      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind})`).join(', ')} do not pair one to one (a value of one goes with several of another), so they may be about different people or enterprises; name the column each row is about in the metadata's \`entity\``);
+      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind})`).join(', ')} do not pair one to one on every row (a value of one goes with several of another, or one is missing where another is present), so they may be about different people or enterprises; name the column each row is about in the metadata's \`entity\``);
   }
   return first.name;
 }

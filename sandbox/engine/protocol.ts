@@ -154,6 +154,8 @@ export const IngestDatasetTaskSchema = z.object({
   sampleSize: z.number().int().positive(),
   /** The column the supervisor names as the person or enterprise each row is about (else settled from recognition). */
   entity: z.string().optional(),
+  /** The column the dataset's previous version counted people on, and its kind: kept, or the kind kept. */
+  previousEntity: z.object({ column: z.string(), kind: z.string() }).optional(),
   /** Other datasets' current versions and their identifier columns: overlaps with them are measured (issue #10). */
   linkTo: z.array(z.object({ dataset: DatasetIdSchema, version: z.number().int().positive(), file: z.string().regex(/^v\d+\.duckdb$/), columns: z.array(z.object({ name: z.string(), kind: z.string() })) })).optional(),
 });

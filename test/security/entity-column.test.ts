@@ -56,14 +56,45 @@ describe('the column people are counted on', () => {
   });
 
   it.each([
-    ['a column not in the file', 'patient'],
-    ['a column that is no identifier', 'diagnosis'],
-    ['another spelling of a column', 'Mobile'],
-  ])('refuses an entity naming %s', async (_label, entity) => {
-    const res = await ingest(t, datasetMeta('rx', { entity }), prescriptionsCsv());
+    ['a column not in the file', 'patient', prescriptionsCsv()],
+    ['another spelling of a column', 'Mobile', prescriptionsCsv()],
+    ['a column of names (many people share one)', 'name', Buffer.from(residentsCsv(50).csv)],
+  ])('refuses an entity naming %s', async (_label, entity, file) => {
+    const res = await ingest(t, datasetMeta('rx', { entity }), file);
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe('CAT_ERR_ENTITY_COLUMN');
     await nothingStored('rx');
+  });
+
+  it('counts on a column recognition knows no format of when the supervisor names it (an outpatient number), which then is an identifier', async () => {
+    // Visits keyed by an outpatient number, with the doctor's resident ID: recognition alone would count doctors.
+    const lines = ['outpatient_no,doctor_id,diagnosis'];
+    for (let i = 0; i < 200; i++) {
+      const first17 = `130102197501${10 + (i % 10)}${100 + (i % 10)}`;
+      const patient = i < 40 ? 0 : i - 39;
+      lines.push(`MZ${String(patient).padStart(6, '0')},${first17}${residentIdCheckChar(first17)},${patient === 0 ? RARE : ['高血压', '糖尿病', '哮喘'][patient % 3]}`);
+    }
+    const view = expectStatus(await ingest(t, datasetMeta('visits', { entity: 'outpatient_no' }), Buffer.from(`${lines.join('\n')}\n`)), 201).json();
+    expect(view.entity).toBe('outpatient_no');
+    const column = view.columns.find((c: { name: string }) => c.name === 'outpatient_no');
+    expect(column).toMatchObject({ pii: { kind: 'subject_id' }, policy: { kind: 'token' }, topValues: null });
+  });
+
+  it('keeps counting a dataset\'s people on the kind its earlier versions counted them on, and refuses a version that would count another', async () => {
+    const csv = (withId: boolean, withMobile: boolean) => {
+      const { ids, mobiles } = residentsCsv(120);
+      const header = [...(withId ? ['id_card'] : []), ...(withMobile ? ['mobile'] : []), 'amount'];
+      return Buffer.from(`${[header.join(','), ...ids.map((id, i) => [...(withId ? [id] : []), ...(withMobile ? [mobiles[i]] : []), i % 50].join(','))].join('\n')}\n`);
+    };
+    expect(expectStatus(await ingest(t, datasetMeta('payers'), csv(false, true)), 201).json().entity).toBe('mobile');
+    // A version adding resident IDs (a stronger kind, one to one with the mobiles) keeps the mobiles.
+    expect(expectStatus(await ingest(t, datasetMeta('payers'), csv(true, true)), 201).json()).toMatchObject({ version: 2, entity: 'mobile' });
+    // Naming the IDs, or dropping the mobiles, would count on another kind: earlier answers and releases could not be compared.
+    for (const [meta, file] of [[datasetMeta('payers', { entity: 'id_card' }), csv(true, true)], [datasetMeta('payers'), csv(true, false)]] as const) {
+      const res = await ingest(t, meta, file);
+      expect([res.statusCode, res.json().code], res.body).toEqual([409, 'CAT_ERR_ENTITY_CHANGED']);
+    }
+    expect(expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/datasets/payers'), 200).json().versions).toEqual([2, 1]);
   });
 
   it('settles one of several identifiers that pair one to one (a resident\'s ID and mobile) without being told', async () => {
