@@ -19,6 +19,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { residentIdSql } from '../../desensitize/index.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
+import { twinProbes } from '../helpers/twin-probes.js';
 import { licenseTenantWithData, type FixtureDataset } from '../helpers/tenant-fixture.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -72,18 +73,7 @@ describe('red team 20b: the dev twin', () => {
   });
   afterAll(() => t.close({ remove: true }));
 
-  const dev = async (sql: string): Promise<string[][]> => {
-    const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'dev', maxRows: 10_000 });
-    expect(res.statusCode, res.body).toBe(200);
-    return (res.json() as { rows: string[][] }).rows;
-  };
-  const real = async (sql: string): Promise<Record<string, unknown>[]> => memory.connection.all(sql);
-
-  /** The prod answer to `sql` as text: what the operator is shown there (the control: prod withholds what dev shows). */
-  const prod = async (sql: string): Promise<string> => {
-    const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'prod' });
-    return res.statusCode === 200 ? JSON.stringify((res.json() as { rows: unknown[][] }).rows) : `${res.statusCode} ${res.json().code}`;
-  };
+  const { dev, prod, real } = twinProbes(() => t, memory, OPERATOR);
 
   it('was a hole (the twin copies only values held by 10 people or more, counted in people): a rare category held by ONE person over 40 rows (a diagnosis of one patient) is copied into dev, which prod withholds as describing fewer than 10 people', async () => {
     // Real: 亨廷顿舞蹈症 is person 0's only (40 visits); nobody else has it.

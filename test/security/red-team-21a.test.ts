@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql, residentIdSql } from '../../desensitize/index.js';
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
+import { twinProbes } from '../helpers/twin-probes.js';
 import { licenseTenantWithData, type FixtureDataset } from '../helpers/tenant-fixture.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -81,17 +82,7 @@ describe('red team 21a: the dev twin after pass 20b', () => {
   });
   afterAll(() => t.close({ remove: true }));
 
-  const dev = async (sql: string, operator: typeof OPERATOR | typeof PAIR_OPERATOR = OPERATOR): Promise<string[][]> => {
-    const res = await t.call(operator, 'POST', '/v1/query', { sql, env: 'dev', maxRows: 10_000 });
-    expect(res.statusCode, res.body).toBe(200);
-    return (res.json() as { rows: string[][] }).rows;
-  };
-  const real = async (sql: string): Promise<Record<string, unknown>[]> => memory.connection.all(sql);
-  /** The prod answer to `sql` as text (the control: prod withholds what dev shows). */
-  const prod = async (sql: string, operator: typeof OPERATOR | typeof PAIR_OPERATOR = OPERATOR): Promise<string> => {
-    const res = await t.call(operator, 'POST', '/v1/query', { sql, env: 'prod' });
-    return res.statusCode === 200 ? JSON.stringify((res.json() as { rows: unknown[][] }).rows) : `${res.statusCode} ${res.json().code}`;
-  };
+  const { dev, prod, real } = twinProbes(() => t, memory, OPERATOR);
 
   it('was a hole (the twin draws between the values 10 people reach at either end, `ends`): the maximum of a small-integer column (one person\'s 7 convictions; everyone else 0..2) reaches dev exactly: one significant figure of a single digit is the digit', async () => {
     const top = await real(`SELECT convictions, count(DISTINCT id_card) AS n FROM (${STAFF.sql}) GROUP BY 1 ORDER BY 1 DESC LIMIT 1`);

@@ -27,6 +27,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql, nameSql, plateSql, residentIdSql } from '../../desensitize/index.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
+import { twinProbes } from '../helpers/twin-probes.js';
 import { ensureDataset, licenseTenantWithData, type FixtureDataset } from '../helpers/tenant-fixture.js';
 import { licenseAround, SUPERVISOR, startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -140,17 +141,7 @@ describe('red team 22a: the dev twin after pass 21a', () => {
   });
   afterAll(() => t.close({ remove: true }));
 
-  const dev = async (sql: string, operator: typeof OPERATOR | typeof OTHER_OPERATOR = OPERATOR): Promise<string[][]> => {
-    const res = await t.call(operator, 'POST', '/v1/query', { sql, env: 'dev', maxRows: 10_000 });
-    expect(res.statusCode, res.body).toBe(200);
-    return (res.json() as { rows: string[][] }).rows;
-  };
-  const real = async (sql: string): Promise<Record<string, unknown>[]> => memory.connection.all(sql);
-  /** The prod answer to `sql` as text (the control: prod withholds what dev shows). */
-  const prod = async (sql: string, operator: typeof OPERATOR | typeof OTHER_OPERATOR = OPERATOR): Promise<string> => {
-    const res = await t.call(operator, 'POST', '/v1/query', { sql, env: 'prod' });
-    return res.statusCode === 200 ? JSON.stringify((res.json() as { rows: unknown[][] }).rows) : `${res.statusCode} ${res.json().code}`;
-  };
+  const { dev, prod, real } = twinProbes(() => t, memory, OPERATOR);
 
   // ---------------------------------------------------------------------------------------------
   // One person under several spellings of their resident ID: prod counts one person, ingest 34.

@@ -40,6 +40,7 @@ import { emailSql, mobileSql, residentIdSql, usccSql } from '../../desensitize/i
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
+import { twinProbes } from '../helpers/twin-probes.js';
 import { ensureDataset, licenseTenantWithData, type FixtureDataset } from '../helpers/tenant-fixture.js';
 import { licenseAround, SUPERVISOR, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { waitUntil } from '../helpers/wait-until.js';
@@ -243,17 +244,7 @@ describe('red team 23a: the entity column, identifier normalization, the twin\'s
   }, 600_000);
   afterAll(() => t.close({ remove: true }));
 
-  const dev = async (sql: string, operator: typeof OPERATOR | typeof OTHER_OPERATOR = OPERATOR): Promise<string[][]> => {
-    const res = await t.call(operator, 'POST', '/v1/query', { sql, env: 'dev', maxRows: 10_000 });
-    expect(res.statusCode, res.body).toBe(200);
-    return (res.json() as { rows: string[][] }).rows;
-  };
-  const real = async (sql: string): Promise<Record<string, unknown>[]> => memory.connection.all(sql);
-  /** The prod answer to `sql` as text (rows, or the status and code of a refusal). */
-  const prod = async (sql: string, operator: typeof OPERATOR | typeof OTHER_OPERATOR = OPERATOR): Promise<string> => {
-    const res = await t.call(operator, 'POST', '/v1/query', { sql, env: 'prod' });
-    return res.statusCode === 200 ? JSON.stringify((res.json() as { rows: unknown[][] }).rows) : `${res.statusCode} ${res.json().code}`;
-  };
+  const { dev, prod, real } = twinProbes(() => t, memory, OPERATOR);
   /**
    * Ingests a dataset whose ingest a fix may refuse (that is then the safe outcome) and grants it to
    * p23a: the refusal's code, or undefined once the tenant's files hold it.
