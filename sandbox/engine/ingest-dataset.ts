@@ -3,10 +3,11 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import {
-  entityCandidates, isJoinKind, joinKeysSql, normalizedKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
+  isJoinKind, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
+import { countNullPeople, fitsType, personKeys, settleEntity, type People, type PreviousEntity } from './ingest-people.js';
 import { ingestProgressPath, trackIngestProgress } from './ingest-progress.js';
 
 /** What profiling says about one column of an ingested dataset. */
@@ -214,129 +215,6 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   }
   if (people) await countNullPeople(connection, columns, people);
   return { rows, columns, entity };
-}
-
-/** Sets `nullPeople` on every column with some nulls: one pass grouped by person for all of them. */
-async function countNullPeople(connection: DuckDBConnection, columns: ColumnProfile[], people: People): Promise<void> {
-  const partial = columns.filter((c) => c.nullShare > 0 && c.nullShare < 1);
-  if (partial.length === 0) return;
-  const flags = partial.map((c, j) => `bool_or(${quoteIdentifier(c.name)} IS NOT NULL) AS v${j}, bool_or(${quoteIdentifier(c.name)} IS NULL) AS n${j}`);
-  const counts = partial.map((_, j) => `count(*) FILTER (WHERE v${j}), count(*) FILTER (WHERE n${j})`);
-  const [row = []] = (await connection.runAndReadAll(
-    `SELECT ${counts.join(', ')} FROM (SELECT ${flags.join(', ')} FROM ${people.from} WHERE ${people.key} IS NOT NULL GROUP BY ${people.key})`,
-  )).getRowsJS();
-  partial.forEach((c, j) => (c.nullPeople = { valued: Number(row[2 * j] ?? 0), nulls: Number(row[2 * j + 1] ?? 0) }));
-}
-
-/** Kinds whose values are never numbers (every other kind may be: IDs, codes, phone and card numbers, YYYYMMDD birth dates). */
-const TEXT_ONLY_KINDS: ReadonlySet<string> = new Set(['free_text', 'name', 'address', 'email', 'plate']);
-const NUMBER_TYPE = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*)$/i;
-const TEMPORAL_TYPE = /^(DATE|TIMESTAMP.*)$/i;
-
-/**
- * Recognition judges values as text; a kind that cannot be held by the column's type is no finding:
- * a column of BMI values (DOUBLE) whose digits passed Luhn was "free text", and its twin of
- * generated sentences failed to build for good (red-team pass 23a).
- */
-function fitsType(recognition: Recognition | null, type: string): Recognition | null {
-  if (!recognition) return null;
-  if (TEMPORAL_TYPE.test(type)) return recognition.kind === 'birth_date' ? recognition : null;
-  if (NUMBER_TYPE.test(type)) return TEXT_ONLY_KINDS.has(recognition.kind) ? null : recognition;
-  // Text, and any other type (an ENUM of names): recognition stands.
-  return recognition;
-}
-
-/** Recognized kinds that can hold the same value for many people: never the column people are counted on. */
-const NOT_AN_ENTITY: ReadonlySet<string> = new Set(['name', 'address', 'free_text', 'birth_date']);
-
-/** The column a dataset's previous version counted people on, and its recognized kind. */
-interface PreviousEntity {
-  column: string;
-  kind: string;
-}
-
-/** Where a dataset's people are counted: the relation to read and its key expression (the normalized identifier). */
-interface People {
-  from: string;
-  key: string;
-}
-
-/** The key column of `__people`, the dataset's rows with their person's normalized identifier. */
-const PERSON_KEY = quoteIdentifier('__indomain_person_key');
-
-/**
- * The dataset's people as the entity keys count them: the entity column normalized by its kind
- * (entityNormalization). SECURITY: counted on the raw text, one person whose ID was written 34 ways
- * was 34 people, and the twin copied their rare diagnosis and exact income (red-team pass 22a).
- * Distinct values are normalized once; when every value is already in its normal form (clean
- * data, the usual case) the column itself is the key, and no join is paid.
- */
-async function personKeys(connection: DuckDBConnection, column: string, kind: string): Promise<People> {
-  const c = quoteIdentifier(column);
-  await connection.run(`CREATE OR REPLACE TEMP TABLE __person_map AS SELECT __t, k FROM (${normalizedKeysSql(kind, c, 'data')})`);
-  const [[differ] = [0]] = (await connection.runAndReadAll('SELECT count(*) FROM __person_map WHERE __t IS DISTINCT FROM k')).getRowsJS();
-  if (Number(differ) === 0) {
-    await connection.run('DROP TABLE __person_map');
-    return { from: 'data', key: c };
-  }
-  await connection.run(`CREATE OR REPLACE TEMP VIEW __people AS SELECT data.*, m.k AS ${PERSON_KEY} FROM data LEFT JOIN __person_map m ON CAST(data.${c} AS VARCHAR) = m.__t`);
-  return { from: '__people', key: PERSON_KEY };
-}
-
-/**
- * The column a version's people or enterprises are counted on (the issue's "declared in the catalog,
- * defaulting from recognition"): the one the supervisor names (any column but a name, address, note
- * or birth date); else the previous version's, where it is still there as the same kind; else
- * recognition's only candidate; else its strongest one when every other candidate names the same
- * entities (present on the same rows, and one value of each going with one value of the other, like a
- * resident's ID and mobile). Candidates that do not pair up may be about different people (a
- * patient's mobile and the prescriber's resident ID): counting on the wrong one let one patient's rare
- * diagnosis count as 10 "people" (red-team pass 21a), so the ingest is refused until one is named.
- */
-async function settleEntity(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: PreviousEntity | undefined): Promise<string | undefined> {
-  const settled = await settleEntityOfVersion(connection, columns, declared, previous);
-  // A named column recognition knows nothing of becomes a `subject_id` (profile, below).
-  const kind = settled === undefined ? undefined : columns.find((c) => c.name === settled)?.piiKind ?? 'subject_id';
-  // SECURITY: entity keys are keyed hashes of one kind's values: counted on another kind, the same
-  // person has other keys, and differencing against answers and releases over earlier versions
-  // compared nobody (a payer's v1 total against v2's without them, red-team pass 23a).
-  if (previous && kind && kind !== previous.kind) {
-    throw new DomainError('CAT_ERR_ENTITY_CHANGED', `the previous version counted people on "${previous.column}" (${previous.kind}); this one would count them on "${settled}" (${kind}), which earlier answers and releases cannot be compared with: name a ${previous.kind} column in \`entity\`, or ingest it as a new dataset`);
-  }
-  return settled;
-}
-
-async function settleEntityOfVersion(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: PreviousEntity | undefined): Promise<string | undefined> {
-  // The previous version's column, where it is still there as the same kind: people are counted as before.
-  const kept = (c: { name: string; piiKind: string | null }) => c.name === previous?.column && (c.piiKind === previous.kind || (previous.kind === 'subject_id' && c.piiKind === null));
-  if (declared === undefined && previous && columns.some(kept)) return previous.column;
-  if (declared !== undefined) {
-    const column = columns.find((c) => c.name === declared);
-    if (!column) throw new DomainError('CAT_ERR_ENTITY_COLUMN', 'the column named in `entity` is not in the file');
-    // SECURITY: a name, an address, a note or a birth date is no key of one person: nothing is counted on it.
-    if (column.piiKind !== null && NOT_AN_ENTITY.has(column.piiKind)) throw new DomainError('CAT_ERR_ENTITY_COLUMN', `column "${column.name}" holds ${column.piiKind.replace('_', ' ')}, which does not identify one person or enterprise`);
-    return column.name;
-  }
-  const [first, ...others] = entityCandidates(columns);
-  if (!first || others.length === 0) return first?.name;
-  const a = quoteIdentifier(first.name);
-  const pairs = others.map((other) => {
-    const b = quoteIdentifier(other.name);
-    const both = `${a} IS NOT NULL AND ${b} IS NOT NULL`;
-    // One to one where both are present, and present on the same rows: a second identifier recorded
-    // on a few rows only (an elder's mobile at intake, beside the caregivers' IDs) paired one to one
-    // on those and said nothing of the others (red-team pass 23a).
-    return `count(*) FILTER ((${a} IS NULL) <> (${b} IS NULL)) = 0
-      AND count(DISTINCT ${a}) FILTER (${both}) = count(DISTINCT (${a}, ${b})) FILTER (${both}) AND count(DISTINCT ${b}) FILTER (${both}) = count(DISTINCT (${a}, ${b})) FILTER (${both})`;
-  });
-  const [paired = []] = (await connection.runAndReadAll(`SELECT ${pairs.join(', ')} FROM data`)).getRowsJS();
-  const apart = others.filter((_, i) => paired[i] !== true);
-  // SECURITY: fail closed: with candidates that may be about different entities, nothing is counted on a guess.
-  if (apart.length > 0) {
-    throw new DomainError('CAT_ERR_ENTITY_AMBIGUOUS',
-      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind})`).join(', ')} do not pair one to one on every row (a value of one goes with several of another, or one is missing where another is present), so they may be about different people or enterprises; name the column each row is about in the metadata's \`entity\``);
-  }
-  return first.name;
 }
 
 /**
