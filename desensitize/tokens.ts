@@ -15,8 +15,8 @@ export const TOKEN_HEX_CHARS = 32;
 
 /**
  * What is tokenized: identifiers compared as the same person would be (resident IDs compacted, see
- * compactIdentifier, and 15-digit IDs upgraded). `compact` and `mobile` are the entity keys' forms of other
- * identifier kinds (see entityNormalization); token policies use the first three.
+ * compactIdentifier, and 15-digit IDs upgraded). `compact` and `mobile` are the entity keys' forms
+ * of other identifier kinds (see entityNormalization); token policies use the first three.
  */
 export type TokenNormalization = 'identifier' | 'resident_id' | 'text' | 'compact' | 'mobile';
 
@@ -32,7 +32,7 @@ const MOBILE_PREFIX = /^(?:00)?86(?=1[3-9]\d{9}$)/;
 export function entityNormalization(kind: string): TokenNormalization {
   if (kind === 'resident_id') return 'resident_id';
   if (kind === 'mobile') return 'mobile';
-  // E-mail addresses hold no separators to drop; every other identifier is compared without spaces and hyphens.
+  // E-mail addresses are compared as written (upper-cased); every other identifier compacted.
   return kind === 'email' ? 'identifier' : 'compact';
 }
 

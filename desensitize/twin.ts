@@ -239,12 +239,11 @@ function roundedRange(range: { low: string; high: string }, position: (p: string
 
 /**
  * The twin's ends in a dataset about people: each moved strictly past the measured one (`low` down,
- * `high` up) to a multiple of a step of one significant figure of its size (dates: of a tenth of
- * the days between the ends), and at least 10 units of its own precision (a whole number: 10; 2000.55: 0.1;
- * dates: 10 days), never across zero. SECURITY:
- * the measured ends are the 10th person's own values, and rounding 7 to one figure kept 7 (a 1987
- * date kept its year): the twin's end must stand for at least 10 possible values, never be one
- * (red-team passes 21a, 22a).
+ * `high` up), never across zero, to a multiple of a step of one significant figure of its size
+ * (dates: of a tenth of the days between the ends) and of at least 10 units of its own precision (a
+ * whole number: 10; 2000.55: 0.1; dates: 10 days). SECURITY: the measured ends are the 10th person's
+ * own values, and rounding 7 to one figure kept 7 (a 1987 date kept its year): the twin's end must
+ * stand for at least 10 possible values, never be one (red-team passes 21a, 22a, 23a).
  */
 function outwardEnds(range: { low: string; high: string }, position: (p: string) => number, numeric: boolean): [number, number] {
   // The last significant digit written (7.0: units; 3.25e-05: 1e-07); days for dates.
@@ -268,15 +267,19 @@ function outwardEnds(range: { low: string; high: string }, position: (p: string)
   return [numeric && low >= 0 ? Math.max(below, 0) : below, numeric && high <= 0 ? Math.min(above, 0) : above];
 }
 
-/** Ranges of the integer and decimal types: an end rounded past its type's range would fail the twin's cast (pass 22a). */
+/** What the integer types hold (the 64-bit ones rounded inwards to what a double can say). */
+const INTEGER_RANGES: Record<string, [number, number]> = {
+  TINYINT: [-128, 127], SMALLINT: [-32_768, 32_767], INTEGER: [-(2 ** 31), 2 ** 31 - 1], BIGINT: [-(2 ** 63), 2 ** 63 - 1024],
+  UTINYINT: [0, 255], USMALLINT: [0, 65_535], UINTEGER: [0, 2 ** 32 - 1], UBIGINT: [0, 2 ** 64 - 2048],
+};
+
+/** Ends clamped to what the column's type holds: an end rounded past it failed the twin's cast (a TINYINT's 200, pass 22a). */
 function clampToType([low, high]: [number, number], type: string): [number, number] {
-  const bits: Record<string, [number, number]> = {
-    TINYINT: [-128, 127], SMALLINT: [-32_768, 32_767], INTEGER: [-(2 ** 31), 2 ** 31 - 1], BIGINT: [-(2 ** 63), 2 ** 63 - 1024],
-    UTINYINT: [0, 255], USMALLINT: [0, 65_535], UINTEGER: [0, 2 ** 32 - 1], UBIGINT: [0, 2 ** 64 - 2048],
-  };
   const decimal = /^DECIMAL\((\d+),\s*(\d+)\)$/i.exec(type);
-  const span = decimal ? [-(10 ** (Number(decimal[1]) - Number(decimal[2]))) + 10 ** -Number(decimal[2]), 10 ** (Number(decimal[1]) - Number(decimal[2])) - 10 ** -Number(decimal[2])] as [number, number] : bits[type.toUpperCase()];
-  return span ? [Math.max(low, span[0]), Math.min(high, span[1])] : [low, high];
+  // DECIMAL(p, s) holds up to 10^(p-s) - 10^-s either way.
+  const largest = decimal ? 10 ** (Number(decimal[1]) - Number(decimal[2])) - 10 ** -Number(decimal[2]) : undefined;
+  const span = largest !== undefined ? [-largest, largest] : INTEGER_RANGES[type.toUpperCase()];
+  return span ? [Math.max(low, span[0]!), Math.min(high, span[1]!)] : [low, high];
 }
 
 /**
