@@ -29,19 +29,49 @@ export function trimSql(column: string): string {
   return `(CASE WHEN ascii(${column}) IN (${TRIMMED_CODE_POINTS}) OR ascii(right(${column}, 1)) IN (${TRIMMED_CODE_POINTS}) THEN trim(${column}, '${TRIMMED}') ELSE ${column} END)`;
 }
 
-/** Full-width digits and letters and ASCII lower case, folded to ASCII digits and capitals (one translate in SQL). */
-const FOLD_FROM = '０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚabcdefghijklmnopqrstuvwxyz';
-const FOLD_TO = `0123456789${'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.repeat(3)}`;
-const FOLD = new Map(Array.from(FOLD_FROM, (c, i) => [c, FOLD_TO[i]!]));
+/** Chinese numerals, financial numerals and the radio readings of digits, as people write numbers with them. */
+const CHINESE_DIGITS = '〇0零0洞0一1壹1幺1二2贰2两2三3叁3四4肆4五5伍5六6陆6七7柒7拐7八8捌8九9玖9勾9';
+/** Blocks holding compatibility forms of ASCII digits and letters (superscripts, circled, Roman numerals, full-width, mathematical). */
+const COMPATIBILITY_BLOCKS: [number, number][] = [[0x00a0, 0x00ff], [0x2070, 0x209f], [0x2150, 0x218f], [0x2460, 0x24ff], [0x2776, 0x2793], [0xff00, 0xffef], [0x1d400, 0x1d7ff], [0x1f100, 0x1f1ff]];
+
+/**
+ * What compaction folds before it drops: every script's decimal digits (Arabic-Indic ٣, Devanagari
+ * ३, …: Unicode keeps them in runs of ten from 0), characters whose compatibility form is one ASCII
+ * digit or letter (full-width ３, superscript ³, circled ③, mathematical 𝟑, Roman numeral Ⅹ), ASCII
+ * lower case, and Chinese numerals. Built once: the same table serves TypeScript and SQL.
+ */
+function compactFold(): Map<string, string> {
+  const fold = new Map<string, string>();
+  let run = 0;
+  for (let cp = 0x80; cp <= 0x1ffff; cp++) {
+    const c = String.fromCodePoint(cp);
+    run = /\p{Nd}/u.test(c) ? run + 1 : 0;
+    if (run > 0) fold.set(c, String((run - 1) % 10));
+  }
+  for (const [from, to] of COMPATIBILITY_BLOCKS) {
+    for (let cp = from; cp <= to; cp++) {
+      const c = String.fromCodePoint(cp);
+      const ascii = c.normalize('NFKC');
+      if (!fold.has(c) && /^[0-9A-Za-z]$/.test(ascii)) fold.set(c, ascii.toUpperCase());
+    }
+  }
+  for (const c of 'abcdefghijklmnopqrstuvwxyz') fold.set(c, c.toUpperCase());
+  for (let k = 0; k < CHINESE_DIGITS.length; k += 2) fold.set(CHINESE_DIGITS[k]!, CHINESE_DIGITS[k + 1]!);
+  return fold;
+}
+const FOLD = compactFold();
+const FOLD_FROM = [...FOLD.keys()].join('');
+const FOLD_TO = [...FOLD.values()].join('');
 /** What an identifier keeps once compacted: ASCII digits and capitals, and Chinese characters (a plate's 京). */
 const COMPACT_DROP = /[^0-9A-Z\u4e00-\u9fff]/gu;
 
 /**
- * An identifier as the same person's is compared, however it was written: full-width and lower-case
- * letters and digits folded, and everything else (spaces of every width, hyphens and dashes of every
- * kind, dots, slashes, brackets, plus signs, zero-width characters, a CSV guard's quote) dropped.
- * SECURITY: a list of known separators let one resident ID written with an en dash, a slash or a
- * zero-width space count as 12 people in prod and dev (red-team pass 23a).
+ * An identifier as the same person's is compared, however it was written: digits and letters of
+ * every form folded to ASCII (compactFold), and everything else but Chinese characters (spaces of
+ * every width, hyphens and dashes of every kind, dots, slashes, brackets, plus signs, zero-width
+ * characters, a CSV guard's quote) dropped. SECURITY: a list of known separators let one resident
+ * ID written with an en dash, a slash or a zero-width space count as 12 people in prod and dev
+ * (red-team pass 23a), and so did digits of other scripts and Chinese numerals (pass 24a).
  */
 export function compactIdentifier(value: string): string {
   return Array.from(value, (c) => FOLD.get(c) ?? c).join('').replace(COMPACT_DROP, '');
@@ -114,7 +144,8 @@ function isPastDate(yyyymmdd: string, today: string): boolean {
  * followed by a time), YYYY/MM/DD or YYYYMMDD; a real calendar date from 1880 to `today`.
  */
 export function isBirthDate(value: string, today: string): boolean {
-  const match = /^(\d{4})([-/]?)(\d{2})\2(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/.exec(trimText(value));
+  // A time may follow, with its offset (a TIMESTAMPTZ prints `1990-03-12 00:00:00+08`, pass 24a).
+  const match = /^(\d{4})([-/]?)(\d{2})\2(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/.exec(trimText(value));
   return match !== null && isPastDate(`${match[1]}${match[3]}${match[4]}`, today);
 }
 

@@ -7,7 +7,7 @@ import {
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
-import { countNullPeople, fitsType, personKeys, settleEntity, type People, type PreviousEntity } from './ingest-people.js';
+import { asWritten, countNullPeople, fitsType, personKeys, settleEntity, type People, type PreviousEntity } from './ingest-people.js';
 import { ingestProgressPath, trackIngestProgress } from './ingest-progress.js';
 
 /** What profiling says about one column of an ingested dataset. */
@@ -177,7 +177,7 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
     const nonNull = Number((values[k * 5] as bigint | null) ?? 0);
     let seen = sample.map((row) => row[k]).filter((v) => v !== null).map(String);
     if (seen.length < Math.min(task.sampleSize, nonNull) / 2) seen = await sampleNonNull(connection, column.name, task.sampleSize);
-    recognized.push(fitsType(recognizeColumn(column.name, seen, task.today), column.type));
+    recognized.push(fitsType(recognizeColumn(column.name, asWritten(seen, column.type), task.today), column.type));
   }
   // SECURITY: the dev twin draws from these figures; counted in people (the dataset's identifier),
   // not rows: one person's 40 rows made a rare diagnosis "frequent" and two deciles their income

@@ -46,6 +46,15 @@ export function fitsType(recognition: Recognition | null, type: string): Recogni
   return recognition;
 }
 
+/**
+ * Sampled values as recognition should read them: a whole number in a DOUBLE or DECIMAL column
+ * prints `13912345678.0` or `.00`, which no identifier format matches, so mobiles exported as
+ * floats were personal data nobody found (red-team pass 24a); the fraction of zeros is dropped.
+ */
+export function asWritten(values: string[], type: string): string[] {
+  return /^(FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*)$/i.test(type) ? values.map((v) => v.replace(/\.0+$/, '')) : values;
+}
+
 /** Recognized kinds that can hold the same value for many people: never the column people are counted on. */
 const NOT_AN_ENTITY: ReadonlySet<string> = new Set(['name', 'address', 'free_text', 'birth_date']);
 
@@ -107,9 +116,6 @@ export async function settleEntity(connection: DuckDBConnection, columns: { name
 }
 
 async function settleEntityOfVersion(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: PreviousEntity | undefined): Promise<string | undefined> {
-  // The previous version's column, where it is still there as the same kind: people are counted as before.
-  const kept = (c: { name: string; piiKind: string | null }) => c.name === previous?.column && (c.piiKind === previous.kind || (previous.kind === 'subject_id' && c.piiKind === null));
-  if (declared === undefined && previous && columns.some(kept)) return previous.column;
   if (declared !== undefined) {
     const column = columns.find((c) => c.name === declared);
     if (!column) throw new DomainError('CAT_ERR_ENTITY_COLUMN', 'the column named in `entity` is not in the file');
@@ -117,7 +123,12 @@ async function settleEntityOfVersion(connection: DuckDBConnection, columns: { na
     if (column.piiKind !== null && NOT_AN_ENTITY.has(column.piiKind)) throw new DomainError('CAT_ERR_ENTITY_COLUMN', `column "${column.name}" holds ${column.piiKind.replace('_', ' ')}, which does not identify one person or enterprise`);
     return column.name;
   }
-  const [first, ...others] = entityCandidates(columns);
+  // The previous version's column, where it is still there as the same kind, comes first: people
+  // are counted as before, once the other identifiers pair with it (a version whose kept column now
+  // holds the doctors' phones, beside the patients' new IDs, was counted on doctors, pass 24a).
+  const kept = columns.find((c) => c.name === previous?.column && (c.piiKind === previous.kind || (previous.kind === 'subject_id' && c.piiKind === null)));
+  const candidates = entityCandidates(columns).filter((c) => c !== kept);
+  const [first, ...others] = kept ? [kept, ...candidates] : candidates;
   if (!first || others.length === 0) return first?.name;
   const a = quoteIdentifier(first.name);
   const pairs = others.map((other) => {
@@ -134,7 +145,7 @@ async function settleEntityOfVersion(connection: DuckDBConnection, columns: { na
   // SECURITY: fail closed: with candidates that may be about different entities, nothing is counted on a guess.
   if (apart.length > 0) {
     throw new DomainError('CAT_ERR_ENTITY_AMBIGUOUS',
-      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind})`).join(', ')} do not pair one to one on every row (a value of one goes with several of another, or one is missing where another is present), so they may be about different people or enterprises; name the column each row is about in the metadata's \`entity\``);
+      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind ?? previous?.kind})`).join(', ')} do not pair one to one on every row (a value of one goes with several of another, or one is missing where another is present), so they may be about different people or enterprises; name the column each row is about in the metadata's \`entity\``);
   }
   return first.name;
 }
