@@ -29,9 +29,8 @@ export function isJoinKind(kind: string | null | undefined): kind is JoinKind {
 
 /**
  * How two identifiers are compared when overlaps and people are counted: as the entity keys compare
- * them (entityNormalization: resident IDs without separators and 15-digit IDs upgraded; mobiles
- * without separators and country prefix; other kinds trimmed, full-width digits folded, upper case,
- * separators dropped). A query over `from` giving, for each distinct non-null value of `column` (of
+ * them (entityNormalization: compacted, 15-digit resident IDs upgraded, mobiles without their 86 or
+ * 0086 prefix, e-mails upper-cased). A query over `from` giving, for each distinct non-null value of `column` (of
  * any type), its text `__t`, its rows `__n` and its normalized key `k`. Rows are grouped on the raw
  * value first, so that only distinct values are normalized (a fifth of the work for five payments
  * per person); then in three projections: each step mentions its input many times, and nested in
