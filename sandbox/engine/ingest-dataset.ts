@@ -7,7 +7,7 @@ import {
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
-import { asWritten, countNullPeople, fitsType, personKeys, settleEntity, type People, type PreviousEntity } from './ingest-people.js';
+import { asWritten, countNullPeople, fitsType, personKeys, settleEntity, type EntityColumn, type People } from './ingest-people.js';
 import { ingestProgressPath, trackIngestProgress } from './ingest-progress.js';
 
 /** What profiling says about one column of an ingested dataset. */
@@ -81,7 +81,7 @@ const TYPE_SAMPLE_ROWS = 10_000;
  * (ingest-progress.ts).
  * Runs on an engine worker thread; never in a tenant engine.
  */
-export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number; entity?: string | undefined; previousEntity?: PreviousEntity | undefined; linkTo?: LinkTarget[] | undefined }): Promise<IngestResult> {
+export async function ingestDataset(task: { datasetDir: string; version: number; upload?: PreparedUpload | undefined; sql?: string | undefined; today: string; sampleSize: number; entity?: string | undefined; previousEntity?: EntityColumn | undefined; linkTo?: LinkTarget[] | undefined }): Promise<IngestResult> {
   const file = `v${task.version}.duckdb`;
   const building = path.join(task.datasetDir, `${file}.building`);
   fs.mkdirSync(task.datasetDir, { recursive: true });
@@ -158,7 +158,7 @@ async function loadParquet(connection: DuckDBConnection, file: string): Promise<
  * deciles; one sample for PII recognition (topped up per column where it holds too few values);
  * top values only for columns not recognized as personal data.
  */
-async function profile(connection: DuckDBConnection, task: { today: string; sampleSize: number; entity?: string | undefined; previousEntity?: PreviousEntity | undefined }): Promise<{ rows: number; columns: ColumnProfile[]; entity: string | undefined }> {
+async function profile(connection: DuckDBConnection, task: { today: string; sampleSize: number; entity?: string | undefined; previousEntity?: EntityColumn | undefined }): Promise<{ rows: number; columns: ColumnProfile[]; entity: string | undefined }> {
   const described = (await connection.runAndReadAll('DESCRIBE data')).getRowsJS().map(([name, type]) => ({ name: String(name), type: String(type) }));
   const stats = described.map(({ name, type }) => {
     const c = quoteIdentifier(name);
@@ -182,12 +182,11 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   // SECURITY: the dev twin draws from these figures; counted in people (the dataset's identifier),
   // not rows: one person's 40 rows made a rare diagnosis "frequent" and two deciles their income
   // (red-team pass 20b).
-  const entity = await settleEntity(connection, described.map((c, k) => ({ name: c.name, piiKind: recognized[k]?.kind ?? null })), task.entity, task.previousEntity);
-  // A column the supervisor names that recognition knows no format of (an outpatient number) is an
-  // identifier from now on: tokenized by default, never in row-level answers (red-team pass 23a).
+  const settled = await settleEntity(connection, described.map((c, k) => ({ name: c.name, piiKind: recognized[k]?.kind ?? null })), task.entity, task.previousEntity);
+  const entity = settled?.column;
   const named = described.findIndex((c) => c.name === entity);
-  if (named >= 0 && recognized[named] === null) recognized[named] = { kind: 'subject_id', confidence: 1, matchShare: 1 };
-  const people = entity === undefined ? undefined : await personKeys(connection, entity, recognized[named]!.kind);
+  if (settled && recognized[named] === null) recognized[named] = { kind: settled.kind as Recognition['kind'], confidence: 1, matchShare: 1 };
+  const people = settled === undefined ? undefined : await personKeys(connection, settled.column, settled.kind);
   // About people but with no identifier to count them by (names and addresses only, say): rows do not stand
   // for people, so no ends are measured (the twin then draws no range: fail closed).
   const uncountable = entity === undefined && recognized.some((r) => r !== null);

@@ -58,8 +58,8 @@ export function asWritten(values: string[], type: string): string[] {
 /** Recognized kinds that can hold the same value for many people: never the column people are counted on. */
 const NOT_AN_ENTITY: ReadonlySet<string> = new Set(['name', 'address', 'free_text', 'birth_date']);
 
-/** The column a dataset's previous version counted people on, and its recognized kind. */
-export interface PreviousEntity {
+/** The column a dataset version counts people on, and its kind (recognized, or `subject_id` when named). */
+export interface EntityColumn {
   column: string;
   kind: string;
 }
@@ -102,20 +102,22 @@ export async function personKeys(connection: DuckDBConnection, column: string, k
  * patient's mobile and the prescriber's resident ID): counting on the wrong one let one patient's rare
  * diagnosis count as 10 "people" (red-team pass 21a), so the ingest is refused until one is named.
  */
-export async function settleEntity(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: PreviousEntity | undefined): Promise<string | undefined> {
+export async function settleEntity(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: EntityColumn | undefined): Promise<EntityColumn | undefined> {
   const settled = await settleEntityOfVersion(connection, columns, declared, previous);
-  // A named column recognition knows nothing of becomes a `subject_id` (profile, below).
-  const kind = settled === undefined ? undefined : columns.find((c) => c.name === settled)?.piiKind ?? 'subject_id';
+  if (settled === undefined) return undefined;
+  // A named column recognition knows nothing of (an outpatient number) is an identifier from now on,
+  // of kind `subject_id`: tokenized by default, never in row-level answers (red-team pass 23a).
+  const kind = columns.find((c) => c.name === settled)?.piiKind ?? 'subject_id';
   // SECURITY: entity keys are keyed hashes of one kind's values: counted on another kind, the same
   // person has other keys, and differencing against answers and releases over earlier versions
   // compared nobody (a payer's v1 total against v2's without them, red-team pass 23a).
-  if (previous && kind && kind !== previous.kind) {
+  if (previous && kind !== previous.kind) {
     throw new DomainError('CAT_ERR_ENTITY_CHANGED', `the previous version counted people on "${previous.column}" (${previous.kind}); this one would count them on "${settled}" (${kind}), which earlier answers and releases cannot be compared with: name a ${previous.kind} column in \`entity\`, or ingest it as a new dataset`);
   }
-  return settled;
+  return { column: settled, kind };
 }
 
-async function settleEntityOfVersion(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: PreviousEntity | undefined): Promise<string | undefined> {
+async function settleEntityOfVersion(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: EntityColumn | undefined): Promise<string | undefined> {
   if (declared !== undefined) {
     const column = columns.find((c) => c.name === declared);
     if (!column) throw new DomainError('CAT_ERR_ENTITY_COLUMN', 'the column named in `entity` is not in the file');
