@@ -59,9 +59,15 @@ function compactFold(): Map<string, string> {
   for (let k = 0; k < CHINESE_DIGITS.length; k += 2) fold.set(CHINESE_DIGITS[k]!, CHINESE_DIGITS[k + 1]!);
   return fold;
 }
-const FOLD = compactFold();
-const FOLD_FROM = [...FOLD.keys()].join('');
-const FOLD_TO = [...FOLD.values()].join('');
+/** The fold table, built on first use (a scan of 128k code points: not every process compacts). */
+let fold: { map: Map<string, string>; from: string; to: string } | undefined;
+function foldTable(): { map: Map<string, string>; from: string; to: string } {
+  if (!fold) {
+    const map = compactFold();
+    fold = { map, from: [...map.keys()].join(''), to: [...map.values()].join('') };
+  }
+  return fold;
+}
 /** What an identifier keeps once compacted: ASCII digits and capitals, and Chinese characters (a plate's 京). */
 const COMPACT_DROP = /[^0-9A-Z\u4e00-\u9fff]/gu;
 
@@ -74,7 +80,8 @@ const COMPACT_DROP = /[^0-9A-Z\u4e00-\u9fff]/gu;
  * (red-team pass 23a), and so did digits of other scripts and Chinese numerals (pass 24a).
  */
 export function compactIdentifier(value: string): string {
-  return Array.from(value, (c) => FOLD.get(c) ?? c).join('').replace(COMPACT_DROP, '');
+  const { map } = foldTable();
+  return Array.from(value, (c) => map.get(c) ?? c).join('').replace(COMPACT_DROP, '');
 }
 
 /**
@@ -83,7 +90,8 @@ export function compactIdentifier(value: string): string {
  * pass a column or a cheap expression.
  */
 export function compactIdentifierSql(column: string): string {
-  return `(CASE WHEN regexp_full_match(${column}, '[0-9A-Z]*') THEN ${column} ELSE regexp_replace(translate(${column}, '${FOLD_FROM}', '${FOLD_TO}'), '[^0-9A-Z\\x{4e00}-\\x{9fff}]', '', 'g') END)`;
+  const { from, to } = foldTable();
+  return `(CASE WHEN regexp_full_match(${column}, '[0-9A-Z]*') THEN ${column} ELSE regexp_replace(translate(${column}, '${from}', '${to}'), '[^0-9A-Z\\x{4e00}-\\x{9fff}]', '', 'g') END)`;
 }
 
 /** Full-width digits to ASCII, lowercase x to X, surrounding spaces removed: how identifiers are compared. */

@@ -100,7 +100,8 @@ export function createRefinery(deps: {
       const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined);
       granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
       const plan = twins.get(record.id);
-      const twin = twinSql(columns.map((c) => toTwinColumn(c, record.rows, isPersonal(columns))), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
+      const personal = isPersonal(columns);
+      const twin = twinSql(columns.map((c) => toTwinColumn(c, record.rows, personal)), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
       dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }
     return { granted, dev, attach };
