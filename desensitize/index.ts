@@ -25,7 +25,8 @@ export {
 } from './disclosure.js';
 export { twinNullShare, twinSql, type TwinColumn } from './twin.js';
 export { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
-export { checkPolicyFit, fittingRules, ruleKeyOf, typeClassOf, TYPE_CLASSES, type FitColumn, type PolicyMisfit, type TypeClass } from './policy-fit.js';
+export { checkPolicyFit, fittingRules, ruleKeyOf, type FitColumn, type PolicyMisfit } from './policy-fit.js';
+export { isNumberType, isTemporalType, typeClassOf, TYPE_CLASSES, type TypeClass } from './type-classes.js';
 export { previewPlan, PREVIEW_ROWS, type PreviewColumn, type PreviewPlan } from './policy-preview.js';
 export { neutralizeCsvCell, neutralizeCsvCellSql, restoreCsvCell } from './csv-cells.js';
 export {

@@ -1,6 +1,7 @@
 import { MASK_KINDS, type MaskKind } from './masks.js';
 import type { ColumnPolicy } from './policy.js';
 import { PII_KINDS } from './recognize.js';
+import { TYPE_CLASSES, typeClassOf, type TypeClass } from './type-classes.js';
 
 /**
  * Which column policies make sense on which columns: every policy rule against the column's
@@ -13,30 +14,6 @@ import { PII_KINDS } from './recognize.js';
  * `checkPolicy` (policy.ts) says whether a policy is well-formed; this module says whether a
  * well-formed policy fits its column.
  */
-
-/** What a DuckDB type holds, as far as the rules care. */
-export type TypeClass = 'text' | 'integer' | 'decimal' | 'date' | 'timestamp' | 'boolean' | 'other';
-export const TYPE_CLASSES: readonly TypeClass[] = ['text', 'integer', 'decimal', 'date', 'timestamp', 'boolean', 'other'];
-
-/**
- * The class of a DuckDB type as the catalog stores it (`VARCHAR`, `BIGINT`, `DECIMAL(18,3)`,
- * `TIMESTAMP WITH TIME ZONE`, `VARCHAR[]` …). A DECIMAL with scale 0 holds integers and prints
- * like one (`13812345678`), so it counts as an integer; lists, structs, maps, blobs, times and
- * intervals are `other`.
- */
-export function typeClassOf(duckdbType: string): TypeClass {
-  const type = duckdbType.trim().toUpperCase();
-  if (/[[\]]|^(STRUCT|MAP|UNION|LIST|ARRAY)\b/.test(type)) return 'other';
-  const decimal = /^(DECIMAL|NUMERIC)\s*\(\s*\d+\s*,\s*(\d+)\s*\)$/.exec(type);
-  if (decimal) return decimal[2] === '0' ? 'integer' : 'decimal';
-  if (/^(VARCHAR|CHAR|BPCHAR|TEXT|STRING|ENUM)\b/.test(type)) return 'text';
-  if (/^U?(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT)\d*$|^(INT[1248]|LONG|SHORT|SIGNED)$/.test(type)) return 'integer';
-  if (/^(DOUBLE|FLOAT|REAL|DECIMAL|NUMERIC|FLOAT[48])$/.test(type)) return 'decimal';
-  if (type === 'DATE') return 'date';
-  if (/^(TIMESTAMP|DATETIME)/.test(type)) return 'timestamp';
-  if (/^(BOOLEAN|BOOL|LOGICAL)$/.test(type)) return 'boolean';
-  return 'other';
-}
 
 /** A recognized personal-data kind, or `none` for a column recognition found nothing in. */
 export type KindOrNone = (typeof PII_KINDS)[number] | 'none';

@@ -1,4 +1,4 @@
-import { typeClassOf, type TypeClass } from './policy-fit.js';
+import { typeClassOf, type TypeClass } from './type-classes.js';
 import { compilePolicySelect, type ColumnPolicy } from './policy.js';
 import { quoteIdentifier } from './sql.js';
 import {

@@ -3,6 +3,7 @@ import {
   addressSql, bankCardSql, birthDateSql, drawSql, emailSql, fixedLineSql, freeTextSql, mobileSql, nameSql, passportSql, plateSql, residentIdSql, usccSql,
 } from './synthetic.js';
 import type { JoinKind, TwinKeyPlan } from './twin-population.js';
+import { isNumberType, isTemporalType } from './type-classes.js';
 
 /** What the twin needs to know of a raw column: its profile, never its values (except top values of non-personal columns). */
 export interface TwinColumn {
@@ -195,8 +196,8 @@ function twinParts(column: TwinColumn, seed: number, personal: boolean): TwinPar
     };
   }
   // Plain numbers and dates only: `BIGINT[]` or a STRUCT is neither, whatever names it holds.
-  const numeric = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|DOUBLE|FLOAT|REAL|DECIMAL(\(\d+,\s*\d+\))?|NUMERIC)$/i.test(column.type);
-  const temporal = /^(DATE|TIMESTAMP(_S|_MS|_NS)?|TIMESTAMP WITH TIME ZONE)$/i.test(column.type);
+  const numeric = isNumberType(column.type);
+  const temporal = isTemporalType(column.type);
   // SECURITY: the range runs between the values 10 people reach at either end (`ends`), never the
   // minimum and maximum, which are one person's own: rounding 7 convictions to one significant
   // figure left 7, and a 1987 hiring date kept its year (red-team pass 21a). A dataset without

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import writeXlsxFile from 'write-excel-file/node';
 import { DomainError } from '../../core/errors.js';
-import { neutralizeCsvCell, neutralizeCsvCellSql, quoteIdentifier, sqlString } from '../../desensitize/index.js';
+import { isNumberType, neutralizeCsvCell, neutralizeCsvCellSql, quoteIdentifier, sqlString } from '../../desensitize/index.js';
 import { flushDirectory } from '../atomic-write.js';
 import { planFingerprint } from './export-fingerprint.js';
 import type { DeliveredFile, ExportFormat, ExportRows, ExportSnapshot } from './protocol.js';
@@ -76,8 +76,6 @@ export async function writeSnapshot(dir: string, columns: { name: string; type: 
     connection.closeSync();
   }
 }
-
-export const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT']);
 
 /**
  * Writes the entity sets of a version's cells beside its snapshot (`cells.parquet`: row, column,
@@ -188,7 +186,7 @@ async function writeCsv(connection: DuckDBConnection, table: string, file: strin
   const columns = await describe(connection, `SELECT * FROM ${table}`);
   const select = columns.map((c) => {
     const alias = quoteIdentifier(neutralizeCsvCell(c.name));
-    if (NUMERIC_TYPE.test(c.type)) return `${quoteIdentifier(c.name)} AS ${alias}`;
+    if (isNumberType(c.type)) return `${quoteIdentifier(c.name)} AS ${alias}`;
     // SECURITY: CSV injection: a text cell that a spreadsheet would run as a formula is quoted as text.
     return `${neutralizeCsvCellSql(`CAST(${quoteIdentifier(c.name)} AS VARCHAR)`)} AS ${alias}`;
   }).join(', ');
@@ -213,9 +211,6 @@ async function writeCsv(connection: DuckDBConnection, table: string, file: strin
     fs.rmSync(rowsFile, { force: true });
   }
 }
-
-/** Types whose text is a number (a spreadsheet never reads it as a formula). */
-export const NUMERIC_TYPE = /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL(\(\d+,\s*\d+\))?)$/;
 
 /** XLSX: numbers stay numbers, everything else is a string cell (never a formula). */
 async function writeXlsx(connection: DuckDBConnection, table: string, file: string): Promise<void> {

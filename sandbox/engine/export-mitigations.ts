@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
-import { quoteIdentifier, secondarySuppression, sqlString, type DisclosureRules, type SuppressionRow } from '../../desensitize/index.js';
+import { isNumberType, quoteIdentifier, secondarySuppression, sqlString, typeClassOf, type DisclosureRules, type SuppressionRow } from '../../desensitize/index.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { cellKey, failingOf, mitigateFindings, outputChecks, OutputFindingsSchema, rowRenumbering } from '../disclosure/output-findings.js';
-import { CELLS_FILE, describe, INTEGER_TYPES, NUMERIC_TYPE, scratchName, sealParquet, sealSnapshot, SNAPSHOT_FILE, trustedConnection } from './export-files.js';
+import { CELLS_FILE, describe, scratchName, sealParquet, sealSnapshot, SNAPSHOT_FILE, trustedConnection } from './export-files.js';
 import type { DerivedSnapshot, ExportMitigation, SuppressionSummary } from './protocol.js';
 
 /**
@@ -74,7 +74,7 @@ export async function deriveSnapshot(fromDir: string, toDir: string, mitigation:
       for (const name of mitigation.columns) {
         const column = columns.find((c) => c.name === name);
         if (!column) throw new DomainError('EXP_ERR_BAD_MITIGATION', `the output has no column ${name}`);
-        if (!INTEGER_TYPES.has(column.type)) throw new DomainError('EXP_ERR_BAD_MITIGATION', `column ${name} is ${column.type}: only integer (count) columns are rounded`);
+        if (typeClassOf(column.type) !== 'integer') throw new DomainError('EXP_ERR_BAD_MITIGATION', `column ${name} is ${column.type}: only integer (count) columns are rounded`);
       }
       select = columns.map((c) => wanted.has(c.name)
         ? `CAST(round(${quoteIdentifier(c.name)} / 5.0) * 5 AS ${c.type}) AS ${quoteIdentifier(c.name)}`
@@ -205,7 +205,7 @@ async function zeroCells(connection: DuckDBConnection, file: string, columns: { 
   const zeros: [number, number][] = [];
   for (const c of aggregateColumns) {
     const column = columns[c];
-    if (!column || !NUMERIC_TYPE.test(column.type)) continue;
+    if (!column || !isNumberType(column.type)) continue;
     const reader = await connection.runAndReadAll(`SELECT file_row_number FROM read_parquet(${sqlString(file)}, file_row_number = true) WHERE ${quoteIdentifier(column.name)} = 0 ORDER BY file_row_number`);
     for (const [r] of reader.getRowsJS() as [bigint][]) zeros.push([Number(r), c]);
   }

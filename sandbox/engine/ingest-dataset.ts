@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import {
-  isJoinKind, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
+  isJoinKind, isNumberType, isTemporalType, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
@@ -65,8 +65,8 @@ export interface IngestResult {
 
 const TOP_VALUES = 5;
 const DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
-/** Types whose values have an order worth describing by quantiles: numbers, dates and times. */
-const ORDERED_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL.*|DATE|TIMESTAMP.*)$/;
+/** Types whose values have an order worth describing by quantiles: numbers, dates and timestamps (not lists of them). */
+const isOrderedType = (type: string): boolean => isNumberType(type) || isTemporalType(type);
 /** Distinct estimates up to this are replaced by exact counts (see exactSmallCounts). */
 const EXACT_DISTINCT_UP_TO = 10_000;
 /** Rows read to guess each CSV column's type; every row is then checked as it loads. */
@@ -163,7 +163,7 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   const stats = described.map(({ name, type }) => {
     const c = quoteIdentifier(name);
     // Approximate (t-digest) deciles, for the synthetic twin's distributions.
-    const deciles = ORDERED_TYPES.test(type) ? `approx_quantile(${c}, [${DECILES.join(', ')}])::VARCHAR[]` : 'NULL::VARCHAR[]';
+    const deciles = isOrderedType(type) ? `approx_quantile(${c}, [${DECILES.join(', ')}])::VARCHAR[]` : 'NULL::VARCHAR[]';
     return `count(${c}), approx_count_distinct(${c}), min(${c})::VARCHAR, max(${c})::VARCHAR, ${deciles}`;
   });
   const [total, ...values] = (await connection.runAndReadAll(`SELECT count(*), ${stats.join(', ')} FROM data`)).getRowsJS()[0] ?? [];
@@ -206,7 +206,7 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
       max: pii ? null : max ?? null,
       quantiles,
       ...(quantiles && people !== undefined ? { quantilePeople: await fewestPeoplePerTenth(connection, column, quantiles, people) } : {}),
-      ...(!pii && nonNull > 0 && ORDERED_TYPES.test(column.type) ? { ends: uncountable ? null : await endsOfTen(connection, column.name, people) } : {}),
+      ...(!pii && nonNull > 0 && isOrderedType(column.type) ? { ends: uncountable ? null : await endsOfTen(connection, column.name, people) } : {}),
       // Top values would print identifiers into the catalog: only for columns with no personal data.
       topValues: pii ? null : await topValues(connection, column, people),
       pii,

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { entityCandidates, normalizedKeysSql, quoteIdentifier, type Recognition } from '../../desensitize/index.js';
+import { entityCandidates, isNumberType, isTemporalType, normalizedKeysSql, quoteIdentifier, type Recognition } from '../../desensitize/index.js';
 
 /**
  * Who a dataset's rows are about, for ingest (issue #11: "the dataset's resident-ID or USCC column,
@@ -30,8 +30,6 @@ export async function countNullPeople(connection: DuckDBConnection, columns: Cou
 
 /** Kinds whose values are never numbers (every other kind may be: IDs, codes, phone and card numbers, YYYYMMDD birth dates). */
 const TEXT_ONLY_KINDS: ReadonlySet<string> = new Set(['free_text', 'name', 'address', 'email', 'plate']);
-const NUMBER_TYPE = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*)$/i;
-const TEMPORAL_TYPE = /^(DATE|TIMESTAMP.*)$/i;
 
 /**
  * Recognition judges values as text; a kind that cannot be held by the column's type is no finding:
@@ -40,8 +38,8 @@ const TEMPORAL_TYPE = /^(DATE|TIMESTAMP.*)$/i;
  */
 export function fitsType(recognition: Recognition | null, type: string): Recognition | null {
   if (!recognition) return null;
-  if (TEMPORAL_TYPE.test(type)) return recognition.kind === 'birth_date' ? recognition : null;
-  if (NUMBER_TYPE.test(type)) return TEXT_ONLY_KINDS.has(recognition.kind) ? null : recognition;
+  if (isTemporalType(type)) return recognition.kind === 'birth_date' ? recognition : null;
+  if (isNumberType(type)) return TEXT_ONLY_KINDS.has(recognition.kind) ? null : recognition;
   // Text, and any other type (an ENUM of names): recognition stands.
   return recognition;
 }

@@ -66,6 +66,16 @@ describe('datasets', () => {
     expect(res.json().columns.map((col: { name: string; type: string }) => [col.name, col.type])).toEqual([['n', 'BIGINT'], ['label', 'VARCHAR'], ['day', 'DATE']]);
   });
 
+  it('ingests a Parquet file whose columns are lists of numbers and timestamps', async () => {
+    // `DECIMAL(10,2)[]` and `TIMESTAMP[]` used to be profiled as numbers and timestamps (a regex
+    // read `DECIMAL.*`), and DuckDB refused their quantiles: the ingest failed.
+    const file = path.join(t.dataDir, 'lists.parquet');
+    const content = await parquetOf(file, "SELECT range AS n, [range::DECIMAL(10,2), 1.5] AS amounts, [TIMESTAMP '2026-01-01 08:00:00' + to_hours(range)] AS seen FROM range(200)");
+    const res = await ingest(t, datasetMeta('with_lists'), content);
+    expect(res.statusCode).toBe(201);
+    expect(res.json().columns.map((col: { name: string; type: string }) => [col.name, col.type])).toEqual([['n', 'BIGINT'], ['amounts', 'DECIMAL(10,2)[]'], ['seen', 'TIMESTAMP[]']]);
+  });
+
   it('keeps every version of a re-ingested dataset', async () => {
     const res = await ingest(t, datasetMeta('residents', { description: 'monthly refresh' }), Buffer.from(residentsCsv(120).csv));
     expect(res.json()).toMatchObject({ version: 2, rows: 120, versions: [2, 1] });
