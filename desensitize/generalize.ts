@@ -1,4 +1,4 @@
-import { normalizeIdentifier, normalizeIdentifierSql, normalizeResidentId, normalizeResidentIdSql, trimSql, trimText } from './identifiers.js';
+import { compactIdentifier, compactIdentifierSql, normalizeIdentifier, normalizeIdentifierSql, trimSql, trimText } from './identifiers.js';
 import { identity, type SqlRule } from './sql.js';
 
 /**
@@ -107,13 +107,13 @@ export function toRegionPrefix(digits: 2 | 4): GeneralizeRule {
 const ID18 = /^[0-9]{17}[0-9X]$/;
 /** A rule over the normalized ID when it has 18 characters, else NULL. Same preparation as an ID's token: computed once. */
 const overId = (body: (id: string) => string): SqlRule => ({
-  prepare: normalizeResidentIdSql,
+  prepare: compactIdentifierSql,
   finish: (id) => `CASE WHEN regexp_full_match(${id}, '[0-9]{17}[0-9X]') THEN ${body(id)} END`,
 });
 
 export const idBirthYear: GeneralizeRule = {
   apply(value) {
-    const id = value === null ? '' : normalizeResidentId(String(value));
+    const id = value === null ? '' : compactIdentifier(String(value));
     return ID18.test(id) ? Number(id.slice(6, 10)) : null;
   },
   ...overId((id) => `CAST(substr(${id}, 7, 4) AS INTEGER)`),
@@ -121,7 +121,7 @@ export const idBirthYear: GeneralizeRule = {
 
 export const idGender: GeneralizeRule = {
   apply(value) {
-    const id = value === null ? '' : normalizeResidentId(String(value));
+    const id = value === null ? '' : compactIdentifier(String(value));
     return ID18.test(id) ? (Number(id[16]) % 2 === 1 ? 'M' : 'F') : null;
   },
   ...overId((id) => `CASE WHEN CAST(substr(${id}, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END`),
@@ -131,7 +131,7 @@ export function idRegionPrefix(digits: 2 | 4): GeneralizeRule {
   const prefix = toRegionPrefix(digits);
   return {
     apply(value) {
-      const id = value === null ? '' : normalizeResidentId(String(value));
+      const id = value === null ? '' : compactIdentifier(String(value));
       return ID18.test(id) ? prefix.apply(id.slice(0, 6)) : null;
     },
     ...overId((id) => `substr(${id}, 1, ${digits}) || '${'0'.repeat(6 - digits)}'`),

@@ -77,7 +77,9 @@ const COMPACT_DROP = /[^0-9A-Z\u4e00-\u9fff]/gu;
  * every width, hyphens and dashes of every kind, dots, slashes, brackets, plus signs, zero-width
  * characters, a CSV guard's quote) dropped. SECURITY: a list of known separators let one resident
  * ID written with an en dash, a slash or a zero-width space count as 12 people in prod and dev
- * (red-team pass 23a), and so did digits of other scripts and Chinese numerals (pass 24a).
+ * (red-team pass 23a), and so did digits of other scripts and Chinese numerals (pass 24a). This is
+ * how a resident ID is checked, masked, tokenized and counted: `110105 19491231 002X`,
+ * `110105–19491231–002x` and a full-width one are the same ID and never mistaken for a card.
  */
 export function compactIdentifier(value: string): string {
   const { map } = foldTable();
@@ -106,20 +108,6 @@ export function normalizeIdentifier(value: string): string {
  */
 export function normalizeIdentifierSql(column: string): string {
   return `(CASE WHEN strlen(${column}) = length(${column}) THEN replace(${trimSql(column)}, 'x', 'X') ELSE translate(${trimSql(column)}, '０１２３４５６７８９xｘＸ', '0123456789XXX') END)`;
-}
-
-/**
- * A resident ID as it is checked, masked, tokenized and counted: compacted (compactIdentifier), so
- * that `110105 19491231 002X`, `110105–19491231–002x` and a full-width one are the same ID and never
- * mistaken for a card.
- */
-export function normalizeResidentId(value: string): string {
-  return compactIdentifier(value);
-}
-
-/** The SQL twin of normalizeResidentId. `column` appears several times: pass a column or a cheap expression. */
-export function normalizeResidentIdSql(column: string): string {
-  return compactIdentifierSql(column);
 }
 
 /** ISO 7064 MOD 11-2 weights of a resident ID's first 17 digits, and the check character of each sum mod 11. */
@@ -159,7 +147,7 @@ export function isBirthDate(value: string, today: string): boolean {
 
 /** An 18-character resident ID with a real birth date and a correct check character (separators allowed). */
 export function isValidResidentId(value: string, today: string): boolean {
-  const id = normalizeResidentId(value);
+  const id = compactIdentifier(value);
   return /^\d{17}[\dX]$/.test(id) && isPastDate(id.slice(6, 14), today) && residentIdCheckChar(id) === id[17];
 }
 

@@ -1,6 +1,6 @@
 import { adminPrefix, adminPrefixSql } from './admin-prefix.js';
-import { COMPOUND_SURNAMES, normalizeIdentifier, normalizeIdentifierSql, normalizeResidentId, normalizeResidentIdSql, trimSql, trimText } from './identifiers.js';
-import { identity, sqlString, type SqlRule } from './sql.js';
+import { compactIdentifier, compactIdentifierSql, COMPOUND_SURNAMES, normalizeIdentifier, normalizeIdentifierSql, trimSql, trimText } from './identifiers.js';
+import { identity, type SqlRule, sqlString } from './sql.js';
 
 /**
  * Masks for every recognized kind of personal identifier, each in two forms that must agree: a
@@ -38,13 +38,13 @@ const residentId: MaskRule = {
   apply(value) {
     if (value === null) return null;
     // SECURITY: separators removed first: a grouped ID (110105 19491231 002X) is masked like any other.
-    const id = normalizeResidentId(value);
+    const id = compactIdentifier(value);
     if (/^[0-9]{17}[0-9X]$/.test(id)) return `${id.slice(0, 6)}${stars(8)}${id.slice(14)}`;
     if (/^[0-9]{15}$/.test(id)) return `${id.slice(0, 6)}${stars(5)}${id.slice(11)}`;
     return FULLY_MASKED;
   },
   // The same preparation as an ID's token and derived columns: computed once for all of them.
-  prepare: normalizeResidentIdSql,
+  prepare: compactIdentifierSql,
   finish: (n) => nullSafe(n, `
       WHEN regexp_full_match(${n}, '[0-9]{17}[0-9X]') THEN substr(${n}, 1, 6) || '********' || substr(${n}, 15, 4)
       WHEN regexp_full_match(${n}, '[0-9]{15}') THEN substr(${n}, 1, 6) || '*****' || substr(${n}, 12, 4)`),

@@ -1,8 +1,5 @@
 import { isFreeTextWithIdentifiers } from './free-text.js';
-import {
-  CHINESE_NAME_PATTERN, EMAIL_PATTERN, FIXED_LINE_PATTERN, isBirthDate, isValidResidentId, isValidUscc, luhnValid, MOBILE_PATTERN,
-  normalizeIdentifier, normalizeResidentId, PASSPORT_PATTERN, PLATE_PATTERN, trimText, USCC_PATTERN,
-} from './identifiers.js';
+import { CHINESE_NAME_PATTERN, compactIdentifier, EMAIL_PATTERN, FIXED_LINE_PATTERN, isBirthDate, isValidResidentId, isValidUscc, luhnValid, MOBILE_PATTERN, normalizeIdentifier, PASSPORT_PATTERN, PLATE_PATTERN, trimText, USCC_PATTERN } from './identifiers.js';
 import { MASK_KINDS } from './masks.js';
 
 /**
@@ -54,7 +51,7 @@ type ValueKind = Exclude<PiiKind, 'free_text' | 'subject_id'>;
 const CHECKS: Record<ValueKind, Check> = {
   resident_id: (v, today) => {
     // SECURITY: separators removed first: `110105 19491231 002X` is an ID, not a 16–19 digit card.
-    const id = normalizeResidentId(v);
+    const id = compactIdentifier(v);
     return { format: /^\d{17}[\dX]$/.test(id) || /^\d{15}$/.test(id), checksum: /^\d{15}$/.test(id) || isValidResidentId(id, today) };
   },
   mobile: (v) => ({ format: MOBILE_PATTERN.test(normalizeIdentifier(v).replace(/[\s-]/g, '')) }),

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { compactIdentifier, compactIdentifierSql, normalizeIdentifier, normalizeIdentifierSql, normalizeResidentId, normalizeResidentIdSql, residentIdCheckSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
+import { compactIdentifier, compactIdentifierSql, normalizeIdentifier, normalizeIdentifierSql, residentIdCheckSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
 import { identity, type SqlRule } from './sql.js';
 
 /**
@@ -43,7 +43,7 @@ export function normalizeForToken(value: string, how: TokenNormalization): strin
   if (how === 'mobile') return compactIdentifier(value).replace(MOBILE_PREFIX, '');
   // SECURITY: `110105 19491231 002X` and `11010519491231002X` are one person: one token, never two
   // (two would let one person pass for two in a count, and a separator-stripping join re-identify).
-  const id = normalizeResidentId(value);
+  const id = compactIdentifier(value);
   return upgradeResidentId(id) ?? id;
 }
 
@@ -60,7 +60,7 @@ export function tokenNormalization(how: TokenNormalization): SqlRule {
   if (how === 'mobile') return { prepare: (column) => `regexp_replace(${compactIdentifierSql(column)}, '^(00)?86(1[3-9][0-9]{9})$', '\\2')`, finish: identity };
   return {
     // The same preparation as the derived columns' (birth year, gender, region): computed once per row.
-    prepare: normalizeResidentIdSql,
+    prepare: compactIdentifierSql,
     finish(id) {
       // Only 15-digit IDs, rare, take this branch: the spelled-out first 17 characters cost nothing elsewhere.
       const first17 = `(substr(${id}, 1, 6) || '19' || substr(${id}, 7, 9))`;
