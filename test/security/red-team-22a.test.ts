@@ -26,6 +26,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql, nameSql, plateSql, residentIdSql } from '../../desensitize/index.js';
+import { logWatch } from '../helpers/log-watch.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import { ensureDataset, licenseTenantWithData, type FixtureDataset } from '../helpers/tenant-fixture.js';
@@ -129,13 +130,12 @@ const WATCH: FixtureDataset = {
 
 describe('red team 22a: the dev twin after pass 21a', () => {
   const memory = useMemoryConnection();
-  const log: string[] = [];
-  const listeners = new Set<(line: string) => void>();
+  const logs = logWatch();
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({
       env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '1000', INDOMAIN_LOG_LEVEL: 'error' },
-      logStream: { write: (line: string) => { log.push(line); for (const l of listeners) l(line); } },
+      logStream: logs.stream,
     });
     await licenseTenantWithData(t, 'p22a', [SPELL, RANK, NOTE, DOM, NULLID, FEW, NOID, MOBILE, WATCH]);
   });
@@ -302,7 +302,7 @@ describe('red team 22a: the dev twin after pass 21a', () => {
     // What the twin then casts (twin.ts:76): 200 into a TINYINT, 100 into a DECIMAL(3,1); neither fits.
     await expect(real('SELECT CAST(200.0::DOUBLE AS TINYINT)')).rejects.toThrow(/out of range/);
     await expect(real('SELECT CAST(100.0::DOUBLE AS DECIMAL(3,1))')).rejects.toThrow(/Conversion Error/);
-    const failed = new Promise<string>((resolve) => listeners.add((line) => { if (line.includes('"tenant":"p22b"') && line.includes('build failed')) resolve('failed'); }));
+    const failed = logs.next('"tenant":"p22b"', 'build failed').then(() => 'failed');
     const granted = await t.call(SUPERVISOR, 'POST', `/v1/tenants/p22b/grants`, { dataset: TINY.name, purpose: 'test', until: licenseAround(new Date(), -1, 100).licenseTo });
     expect(granted.statusCode, granted.body).toBe(201);
     // Seen: the build fails ("engine worker: build failed: Conversion Error: Type DOUBLE with value

@@ -39,6 +39,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailSql, mobileSql, residentIdSql, usccSql } from '../../desensitize/index.js';
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { logWatch } from '../helpers/log-watch.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import { ensureDataset, licenseTenantWithData, type FixtureDataset } from '../helpers/tenant-fixture.js';
@@ -231,13 +232,12 @@ const BMI: FixtureDataset = {
 
 describe('red team 23a: the entity column, identifier normalization, the twin\'s ends', () => {
   const memory = useMemoryConnection();
-  const log: string[] = [];
-  const listeners = new Set<(line: string) => void>();
+  const logs = logWatch();
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({
       env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '1000', INDOMAIN_LOG_LEVEL: 'error' },
-      logStream: { write: (line: string) => { log.push(line); for (const l of listeners) l(line); } },
+      logStream: logs.stream,
     });
     await licenseTenantWithData(t, 'p23a', [IDSPELL, MOBSPELL, IDOK, MOBOK, MAILOK, USCCOK, PAY, TRACE, ENDS, TYPES]);
     expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', LAB), 201);
@@ -490,7 +490,7 @@ describe('red team 23a: the entity column, identifier normalization, the twin\'s
     // text, name, address, e-mail or plate in a number column), and the twin's casts are TRY_CAST.
     const profile = await profileOf(BMI.name);
     expect(profile.columns.find((c) => c.name === 'bmi')?.pii ?? null).toBeNull();
-    const failed = new Promise<string>((resolve) => listeners.add((line) => { if (line.includes('"tenant":"p23b"') && line.includes('build failed')) resolve('failed'); }));
+    const failed = logs.next('"tenant":"p23b"', 'build failed').then(() => 'failed');
     const granted = await t.call(SUPERVISOR, 'POST', '/v1/tenants/p23b/grants', { dataset: BMI.name, purpose: 'test', until: licenseAround(new Date(), -1, 100).licenseTo });
     expect(granted.statusCode, granted.body).toBe(201);
     // Seen: "Conversion Error: Could not convert string '司马炎彬，电话18902546599，住…' to DOUBLE".
