@@ -1,4 +1,4 @@
-import { compactIdentifier, compactIdentifierSql, normalizeIdentifier, normalizeIdentifierSql, trimSql, trimText } from './identifiers.js';
+import { compactIdentifier, compactIdentifierSql, datePrefix, datePrefixSql, normalizeIdentifier, normalizeIdentifierSql, trimSql, trimText } from './identifiers.js';
 import { identity, type SqlRule } from './sql.js';
 
 /**
@@ -11,29 +11,13 @@ export interface GeneralizeRule extends SqlRule {
   apply(value: string | number | null): string | number | null;
 }
 
-/**
- * A date at the start of the text: YYYY-MM-DD (a DATE or TIMESTAMP as text), YYYY/MM/DD or YYYYMMDD
- * (birth dates are often written so, or stored as integers). Either separator may be left out.
- * Years from 1000: below, JavaScript's Date.UTC and DuckDB's calendar (year 0 is 1 BC) disagree.
- */
-const DATE = /^([1-9]\d{3})[-/]?(\d{2})[-/]?(\d{2})/;
-const DATE_SQL = '^([1-9][0-9]{3})[-/]?([0-9]{2})[-/]?([0-9]{2})';
-
+/** A date at the start of the text, in the forms DATE_FORMS names (identifiers.ts); birth dates are also stored as integers. */
 function parseDate(value: string | number | null): { y: number; m: number; d: number } | null {
-  if (value === null) return null;
-  const match = DATE.exec(trimText(String(value)));
-  if (!match) return null;
-  const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const date = new Date(Date.UTC(y, m - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d ? { y, m, d } : null;
+  return value === null ? null : datePrefix(String(value));
 }
 
-/**
- * The SQL twin of parseDate: a real date at the start of the text, else NULL. The date part is
- * extracted ('' when there is none, which no cast accepts), then rewritten YYYY-MM-DD for the cast.
- */
-const dateSql = (column: string) =>
-  `TRY_CAST(regexp_replace(regexp_extract(${trimSql(`CAST(${column} AS VARCHAR)`)}, '${DATE_SQL}'), '${DATE_SQL}', '\\1-\\2-\\3') AS DATE)`;
+/** The SQL twin of parseDate: a real date at the start of the text, else NULL. */
+const dateSql = (column: string) => datePrefixSql(trimSql(`CAST(${column} AS VARCHAR)`));
 
 export const toYear: GeneralizeRule = {
   apply: (value) => parseDate(value)?.y ?? null,

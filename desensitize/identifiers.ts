@@ -29,8 +29,13 @@ export function trimSql(column: string): string {
   return `(CASE WHEN ascii(${column}) IN (${TRIMMED_CODE_POINTS}) OR ascii(right(${column}, 1)) IN (${TRIMMED_CODE_POINTS}) THEN trim(${column}, '${TRIMMED}') ELSE ${column} END)`;
 }
 
-/** Chinese numerals, financial numerals and the radio readings of digits, as people write numbers with them. */
-const CHINESE_DIGITS = '〇0零0洞0一1壹1幺1二2贰2两2三3叁3四4肆4五5伍5六6陆6七7柒7拐7八8捌8九9玖9勾9';
+/**
+ * Chinese numerals as people write digits with them: plain, financial (simplified and traditional:
+ * 贰 貳, 叁 參 参, 陆 陸), the radio readings (洞 幺 么 两 兩 拐 勾), the old forms 弌 弍 弎, ○ for
+ * zero, and the Suzhou numerals 〡–〩 (Unicode letter numbers, not digits: compaction dropped them).
+ * SECURITY: each form left out split one person's mobile into several people (red-team pass 25a).
+ */
+const CHINESE_DIGITS = '〇0○0◯0零0洞0一1壹1弌1幺1么1〡1二2贰2貳2弍2两2兩2〢2三3叁3參3参3弎3〣3四4肆4〤4五5伍5〥5六6陆6陸6〦6七7柒7拐7〧7八8捌8〨8九9玖9勾9〩9';
 /** Blocks holding compatibility forms of ASCII digits and letters (superscripts, circled, Roman numerals, full-width, mathematical). */
 const COMPATIBILITY_BLOCKS: [number, number][] = [[0x00a0, 0x00ff], [0x2070, 0x209f], [0x2150, 0x218f], [0x2460, 0x24ff], [0x2776, 0x2793], [0xff00, 0xffef], [0x1d400, 0x1d7ff], [0x1f100, 0x1f1ff]];
 
@@ -82,8 +87,49 @@ const COMPACT_DROP = /[^0-9A-Z\u4e00-\u9fff]/gu;
  * `110105–19491231–002x` and a full-width one are the same ID and never mistaken for a card.
  */
 export function compactIdentifier(value: string): string {
+  return foldIdentifier(wholeNumberText(value)).replace(COMPACT_DROP, '');
+}
+
+/** Digits and letters of every form folded to ASCII (compactFold); nothing dropped. */
+export function foldIdentifier(value: string): string {
   const { map } = foldTable();
-  return Array.from(value, (c) => map.get(c) ?? c).join('').replace(COMPACT_DROP, '');
+  return Array.from(value, (c) => map.get(c) ?? c).join('');
+}
+
+/**
+ * Whole numbers as number columns and spreadsheets print them: a fraction of zeros, or e-notation
+ * with a fraction (`4.51e+17`, Java's `1.39E10`) or an exponent's plus sign (`1e+21`). A code such
+ * as `2023E01` has neither, and is no number; nor is anything the SQL twin's fast path (digits and
+ * capitals only) passes through unchanged.
+ */
+const ZERO_FRACTION = /^([+-]?[0-9]+)\.0+$/;
+const E_NOTATION = /^[+-]?(?:[0-9]+\.[0-9]+[eE][+-]?|[0-9]+[eE]\+)[0-9]+$/;
+/** Below this, a whole double converts to HUGEINT in DuckDB exactly as to BigInt here. */
+const WHOLE_LIMIT = 1e36;
+
+/**
+ * A whole number as its digits: `13912345678.0` and `.00` (a DOUBLE or DECIMAL column as text, or
+ * pandas writing a float column to CSV) lose the fraction; `4.51002195610044e+17` and
+ * `1.3912345678E10` (an 18-digit DOUBLE as DuckDB prints it, a spreadsheet's text) are read as the
+ * double they are and printed in full. Anything else is returned as it is. SECURITY: compaction
+ * kept the zeros and the `E`, so one mobile written `13912345678.0` and `13912345678` was two
+ * people, and a kept entity column re-typed from VARCHAR to DOUBLE gave everyone new keys (red-team
+ * passes 25a, 25b). Surrounding spaces are the caller's (the value is matched as it is).
+ */
+export function wholeNumberText(value: string): string {
+  const zeros = ZERO_FRACTION.exec(value);
+  if (zeros) return zeros[1]!;
+  if (!E_NOTATION.test(value)) return value;
+  const number = Number(value);
+  return Number.isInteger(number) && Math.abs(number) < WHOLE_LIMIT ? BigInt(number).toString() : value;
+}
+
+/** The SQL twin of wholeNumberText. `column` appears several times: pass a column or a cheap expression. */
+export function wholeNumberTextSql(column: string): string {
+  const number = `TRY_CAST(${column} AS DOUBLE)`;
+  return `(CASE WHEN regexp_full_match(${column}, '${ZERO_FRACTION.source}') THEN regexp_extract(${column}, '${ZERO_FRACTION.source}', 1)`
+    + ` WHEN regexp_full_match(${column}, '${E_NOTATION.source}') AND ${number} = trunc(${number}) AND abs(${number}) < ${WHOLE_LIMIT}`
+    + ` THEN CAST(CAST(${number} AS HUGEINT) AS VARCHAR) ELSE ${column} END)`;
 }
 
 /**
@@ -93,7 +139,7 @@ export function compactIdentifier(value: string): string {
  */
 export function compactIdentifierSql(column: string): string {
   const { from, to } = foldTable();
-  return `(CASE WHEN regexp_full_match(${column}, '[0-9A-Z]*') THEN ${column} ELSE regexp_replace(translate(${column}, '${from}', '${to}'), '[^0-9A-Z\\x{4e00}-\\x{9fff}]', '', 'g') END)`;
+  return `(CASE WHEN regexp_full_match(${column}, '[0-9A-Z]*') THEN ${column} ELSE regexp_replace(translate(${wholeNumberTextSql(column)}, '${from}', '${to}'), '[^0-9A-Z\\x{4e00}-\\x{9fff}]', '', 'g') END)`;
 }
 
 /** Full-width digits to ASCII, lowercase x to X, surrounding spaces removed: how identifiers are compared. */
@@ -130,19 +176,52 @@ export function residentIdCheckSql(first17: string): string {
 /** A real calendar date written YYYYMMDD, not after `today` (YYYY-MM-DD). */
 function isPastDate(yyyymmdd: string, today: string): boolean {
   const [y, m, d] = [Number(yyyymmdd.slice(0, 4)), Number(yyyymmdd.slice(4, 6)), Number(yyyymmdd.slice(6, 8))];
+  if (!isCalendarDate(y, m, d) || y < 1880) return false;
+  return new Date(Date.UTC(y, m - 1, d)).toISOString().slice(0, 10) <= today;
+}
+
+function isCalendarDate(y: number, m: number, d: number): boolean {
   const date = new Date(Date.UTC(y, m - 1, d));
-  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d || y < 1880) return false;
-  return date.toISOString().slice(0, 10) <= today;
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }
 
 /**
- * A birth date as it arrives in a sample: YYYY-MM-DD (how DuckDB writes a DATE as text, optionally
- * followed by a time), YYYY/MM/DD or YYYYMMDD; a real calendar date from 1880 to `today`.
+ * A date as people and programs write one: YYYY-MM-DD (a DATE or TIMESTAMP as text), `/` or `.`
+ * instead of `-` with months and days of one digit or two (Excel zh-CN writes 1961/3/4),
+ * 1961年3月4日, or YYYYMMDD. Years from 1000: below, JavaScript's Date.UTC and DuckDB's calendar
+ * (year 0 is 1 BC) disagree. SECURITY: birth dates written 1961/3/4 or 1961年3月4日 were recognized
+ * as nothing, and prod showed one woman's exact birth date (red-team pass 25a).
  */
+const DATE_FORMS = '([1-9][0-9]{3})(?:[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})|([0-9]{2})([0-9]{2}))';
+const DATE_PREFIX = new RegExp(`^${DATE_FORMS}`);
+/** A time after the date, with its offset (a TIMESTAMPTZ prints `1990-03-12 00:00:00+08`, pass 24a). */
+const TIME_SUFFIX = '(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?';
+const WHOLE_DATE = new RegExp(`^${DATE_FORMS}日?${TIME_SUFFIX}$`);
+
+function datePartsOf(match: RegExpExecArray): { y: number; m: number; d: number } | null {
+  const [y, m, d] = [Number(match[1]), Number(match[2] ?? match[4]), Number(match[3] ?? match[5])];
+  return isCalendarDate(y, m, d) ? { y, m, d } : null;
+}
+
+/** The real calendar date at the start of a text (DATE_FORMS), or null; what follows it is ignored. */
+export function datePrefix(text: string): { y: number; m: number; d: number } | null {
+  const match = DATE_PREFIX.exec(trimText(text));
+  return match ? datePartsOf(match) : null;
+}
+
+/**
+ * The SQL twin of datePrefix, as a DATE or NULL: the prefix in the same forms, its separators
+ * rewritten to `-` for the parse (which checks the calendar). `text` is VARCHAR.
+ */
+export function datePrefixSql(text: string): string {
+  return `CAST(try_strptime(regexp_replace(regexp_extract(${text}, '^${DATE_FORMS}'), '[-/.年月]', '-', 'g'), ['%Y-%m-%d', '%Y%m%d']) AS DATE)`;
+}
+
+/** A birth date as it arrives in a sample: a whole date (DATE_FORMS, optionally a time); a real calendar date from 1880 to `today`. */
 export function isBirthDate(value: string, today: string): boolean {
-  // A time may follow, with its offset (a TIMESTAMPTZ prints `1990-03-12 00:00:00+08`, pass 24a).
-  const match = /^(\d{4})([-/]?)(\d{2})\2(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/.exec(trimText(value));
-  return match !== null && isPastDate(`${match[1]}${match[3]}${match[4]}`, today);
+  const match = WHOLE_DATE.exec(trimText(value));
+  const date = match ? datePartsOf(match) : null;
+  return date !== null && isPastDate(`${date.y}${String(date.m).padStart(2, '0')}${String(date.d).padStart(2, '0')}`, today);
 }
 
 /** An 18-character resident ID with a real birth date and a correct check character (separators allowed). */

@@ -1,5 +1,8 @@
 import { isFreeTextWithIdentifiers } from './free-text.js';
-import { CHINESE_NAME_PATTERN, compactIdentifier, EMAIL_PATTERN, FIXED_LINE_PATTERN, isBirthDate, isValidResidentId, isValidUscc, luhnValid, MOBILE_PATTERN, normalizeIdentifier, PASSPORT_PATTERN, PLATE_PATTERN, trimText, USCC_PATTERN } from './identifiers.js';
+import {
+  CHINESE_NAME_PATTERN, compactIdentifier, EMAIL_PATTERN, FIXED_LINE_PATTERN, foldIdentifier, isBirthDate, isValidResidentId, isValidUscc, luhnValid, MOBILE_PATTERN, normalizeIdentifier,
+  PASSPORT_PATTERN, PLATE_PATTERN, trimText, USCC_PATTERN, wholeNumberText,
+} from './identifiers.js';
 import { MASK_KINDS } from './masks.js';
 
 /**
@@ -45,6 +48,9 @@ const NOT_A_PERSON = /[省市区县镇乡村街路号局院司厂所部处委会
 
 type Check = (value: string, today: string) => { format: boolean; checksum?: boolean };
 
+const DECIMAL_FRACTION = /^[+-]?[0-9]+\.[0-9]+$/;
+const CARD_SPACING = /[\s\p{Z}\p{Cf}\p{Pd}]/gu;
+
 /** Kinds recognized value by value; free text is judged on the whole sample (recognizeFreeText). */
 type ValueKind = Exclude<PiiKind, 'free_text' | 'subject_id'>;
 
@@ -54,14 +60,18 @@ const CHECKS: Record<ValueKind, Check> = {
     const id = compactIdentifier(v);
     return { format: /^\d{17}[\dX]$/.test(id) || /^\d{15}$/.test(id), checksum: /^\d{15}$/.test(id) || isValidResidentId(id, today) };
   },
-  mobile: (v) => ({ format: MOBILE_PATTERN.test(normalizeIdentifier(v).replace(/[\s-]/g, '')) }),
+  // SECURITY: compacted as entity keys are (`139.1234.5678`, `(139)12345678`, a zero-width space:
+  // red-team pass 25a), but a decimal fraction (a coordinate, 18.123456789) is no mobile.
+  mobile: (v) => ({ format: !DECIMAL_FRACTION.test(trimText(v)) && MOBILE_PATTERN.test(compactIdentifier(v)) }),
   fixed_line: (v) => ({ format: FIXED_LINE_PATTERN.test(normalizeIdentifier(v)) }),
   uscc: (v) => {
     const code = normalizeIdentifier(v).toUpperCase();
     return { format: USCC_PATTERN.test(code), checksum: isValidUscc(code) };
   },
   bank_card: (v) => {
-    const digits = normalizeIdentifier(v).replace(/[\s-]/g, '');
+    // Spaces, dashes and invisible characters of every kind go; dots and colons stay (a timestamp's
+    // 17 digits would pass Luhn one time in ten).
+    const digits = foldIdentifier(trimText(v)).replace(CARD_SPACING, '');
     return { format: /^\d{12,19}$/.test(digits), checksum: luhnValid(digits) };
   },
   email: (v) => ({ format: EMAIL_PATTERN.test(trimText(v)) }),
@@ -108,7 +118,9 @@ function recognizeFreeText(header: string, values: readonly string[], today: str
 }
 
 export function recognizeColumn(header: string, sample: readonly (string | null)[], today: string): Recognition | null {
-  const values = sample.filter((v): v is string => v !== null && trimText(v) !== '');
+  // Whole numbers are read as their digits: a DOUBLE column of mobiles prints `13912345678.0`, of
+  // resident IDs `4.51002195610044e+17` (red-team passes 24a, 25a).
+  const values = sample.filter((v): v is string => v !== null && trimText(v) !== '').map((v) => wholeNumberText(trimText(v)));
   let best: Recognition | null = null;
   for (const kind of Object.keys(CHECKS) as ValueKind[]) {
     const hinted = HEADER_HINTS[kind].test(header);

@@ -7,7 +7,7 @@ import {
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
-import { asWritten, countNullPeople, fitsType, personKeys, settleEntity, type EntityColumn, type People } from './ingest-people.js';
+import { countNullPeople, fitsType, personKeys, settleEntity, type EntityColumn, type People } from './ingest-people.js';
 import { ingestProgressPath, trackIngestProgress } from './ingest-progress.js';
 
 /** What profiling says about one column of an ingested dataset. */
@@ -177,7 +177,7 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
     const nonNull = Number((values[k * 5] as bigint | null) ?? 0);
     let seen = sample.map((row) => row[k]).filter((v) => v !== null).map(String);
     if (seen.length < Math.min(task.sampleSize, nonNull) / 2) seen = await sampleNonNull(connection, column.name, task.sampleSize);
-    recognized.push(fitsType(recognizeColumn(column.name, asWritten(seen, column.type), task.today), column.type));
+    recognized.push(fitsType(recognizeColumn(column.name, seen, task.today), column.type));
   }
   // SECURITY: the dev twin draws from these figures; counted in people (the dataset's identifier),
   // not rows: one person's 40 rows made a rare diagnosis "frequent" and two deciles their income
@@ -334,7 +334,11 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
       if (!isJoinKind(kind)) continue;
       const c = quoteIdentifier(column.name);
       await connection.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${joinKeysSql(kind, c, 'data')}`);
-      const buckets = mergeSmallBuckets((await connection.runAndReadAll(`SELECT ${BUCKET_SQL} AS b, count(*), avg(n) FROM __keys GROUP BY b ORDER BY b`)).getRowsJS()
+      // SECURITY: rows per key capped at what the 10th-heaviest key reaches (everyone's at the
+      // lightest's with fewer keys), as the ends of a column are: one patient's 1,000 visits merged
+      // into the 3-visit bucket made its mean 14.7, and the twin repeated it (red-team pass 25b).
+      const cap = `coalesce((SELECT n FROM __keys ORDER BY n DESC LIMIT 1 OFFSET ${MIN_PEOPLE - 1}), (SELECT min(n) FROM __keys))`;
+      const buckets = mergeSmallBuckets((await connection.runAndReadAll(`SELECT ${BUCKET_SQL} AS b, count(*), avg(n) FROM (SELECT least(n, ${cap}) AS n FROM __keys) GROUP BY b ORDER BY b`)).getRowsJS()
         .map(([b, keys, mean]) => ({ upTo: 2 ** Number(b), keys: Number(keys), mean: Number(mean) })));
       const distinct = buckets.reduce((sum, b) => sum + b.keys, 0);
       column.keys = {

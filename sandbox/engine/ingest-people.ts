@@ -44,15 +44,6 @@ export function fitsType(recognition: Recognition | null, type: string): Recogni
   return recognition;
 }
 
-/**
- * Sampled values as recognition should read them: a whole number in a DOUBLE or DECIMAL column
- * prints `13912345678.0` or `.00`, which no identifier format matches, so mobiles exported as
- * floats were personal data nobody found (red-team pass 24a); the fraction of zeros is dropped.
- */
-export function asWritten(values: string[], type: string): string[] {
-  return /^(FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*)$/i.test(type) ? values.map((v) => v.replace(/\.0+$/, '')) : values;
-}
-
 /** Recognized kinds that can hold the same value for many people: never the column people are counted on. */
 const NOT_AN_ENTITY: ReadonlySet<string> = new Set(['name', 'address', 'free_text', 'birth_date']);
 

@@ -77,12 +77,38 @@ describe('recognizeColumn: resident IDs written in groups', () => {
   });
 });
 
+describe('recognizeColumn: identifiers as number columns, spreadsheets and clerks print them (red-team passes 24a, 25a)', () => {
+  it('reads whole numbers with a fraction of zeros or in e-notation as their digits', () => {
+    expect(recognizeColumn('x', ['13812345678.0', '15912345678.00', '1.3912345678E+10', '1.9912345678e10'], TODAY)?.kind).toBe('mobile');
+    // An 18-digit ID as a DOUBLE prints in e-notation and has lost its last digits: still ID-shaped.
+    expect(recognizeColumn('x', ['4.51002195610044e+17', '1.10105194912310e+17'], TODAY)).not.toBeNull();
+    expect(recognizeColumn('amount', ['12.0', '3.5e+2', '1.5e3', '2023E01'], TODAY)).toBeNull();
+  });
+
+  it('finds mobiles under any separator, and cards only under spaces, dashes and invisible characters', () => {
+    expect(recognizeColumn('x', ['139.1234.5678', '(139)12345678', '139/1234/5678', '139\u200b1234\u200b5678', '+86 (139) 1234–5678'], TODAY)?.kind).toBe('mobile');
+    const card = '622202123456789012';
+    const full = card + luhnCheckDigit(card);
+    expect(recognizeColumn('x', [`${full.slice(0, 4)}–${full.slice(4, 8)}\u3000${full.slice(8)}`, `${full.slice(0, 6)}\u200b${full.slice(6)}`], TODAY)?.kind).toBe('bank_card');
+  });
+
+  it('takes decimal fractions and timestamps for neither', () => {
+    // Latitudes with nine decimals compact to 11 digits starting 18: no mobiles.
+    expect(recognizeColumn('lat', ['18.123456789', '13.912345678', '19.000012345'], TODAY)).toBeNull();
+    // A timestamp's 17 digits pass Luhn one time in ten: no cards.
+    const stamps = Array.from({ length: 50 }, (_, i) => `2023-10-${String(10 + (i % 18)).padStart(2, '0')} 10:${String(i).padStart(2, '0')}:33.123`);
+    expect(recognizeColumn('seen_at', stamps, TODAY)).toBeNull();
+  });
+});
+
 describe('recognizeColumn: birth dates', () => {
   it('recognizes dates under a birth header, written as DuckDB writes a DATE, or YYYYMMDD, or YYYY/MM/DD', () => {
     expect(recognizeColumn('出生日期', ['1990-03-12', '1985-11-02', '2001-07-30'], TODAY)).toEqual({ kind: 'birth_date', confidence: 1, matchShare: 1 });
     expect(recognizeColumn('csrq', ['19900312', '19851102'], TODAY)?.kind).toBe('birth_date');
     expect(recognizeColumn('date_of_birth', ['1990/03/12', '1985/11/02'], TODAY)?.kind).toBe('birth_date');
     expect(recognizeColumn('DOB', ['1990-03-12'], TODAY)?.kind).toBe('birth_date');
+    // As Excel (zh-CN) and people write them (red-team pass 25a).
+    expect(recognizeColumn('出生日期', ['1961/3/4', '1961年3月4日', '1961.03.04', '1990-3-12 00:00:00+08'], TODAY)).toMatchObject({ kind: 'birth_date', matchShare: 1 });
     expect(defaultPolicy('birth_date')).toEqual({ kind: 'generalize', rule: 'year' });
   });
 

@@ -42,6 +42,10 @@ const dates = fc.oneof(
   fc.date({ min: new Date('1900-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10).replaceAll('-', '')),
   fc.date({ min: new Date('1900-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10).replaceAll('-', '/')),
   fc.constantFrom('19900229', '20000229', '1990/02/30', '00000101', '0999-01-01', '199003121', '2024-0115'),
+  // As Excel (zh-CN) and people write them (red-team pass 25a): one-digit months and days, dots, 年月日.
+  fc.tuple(fc.date({ min: new Date('1900-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }), fc.constantFrom('/', '.', '-', '年'))
+    .map(([d, sep]) => `${d.getUTCFullYear()}${sep}${d.getUTCMonth() + 1}${sep === '年' ? '月' : sep}${d.getUTCDate()}${sep === '年' ? '日' : ''}`),
+  fc.constantFrom('1961/3/4', '1961年3月4日', '1961年12月31', '1961.03.04 08:00', '1961-3/4', '1961/2/30', '1961/3/45', '1961/3', '1961年13月1日'),
   fc.constant(null),
 );
 const numbers = fc.oneof(fc.integer({ min: -1e6, max: 1e6 }).map(String), fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((d) => String(Math.round(d * 100) / 100)), fc.constantFrom('', 'abc', '1e3'), fc.constant(null));
@@ -52,9 +56,18 @@ describe('tokens', () => {
   // Mobiles as people write them: prefixes, separators, full-width digits.
   const mobiles = fc.tuple(fc.constantFrom('', '+86', '0086', '86', '+86 ', '+86-'), fc.constantFrom('3', '5', '8', '9'), digits(9), fc.constantFrom('', ' ', '-'))
     .map(([prefix, second, rest, sep]) => `${prefix}1${second}${rest.slice(0, 1)}${sep}${rest.slice(1, 5)}${sep}${rest.slice(5)}`);
+  // Identifiers as number columns and spreadsheets print them (red-team passes 25a, 25b): a fraction
+  // of zeros, e-notation of every size (an 18-digit DOUBLE), and look-alikes that are no numbers.
+  const asNumbers = fc.oneof(
+    digits(11).map((d) => `1${d.slice(1)}.0`),
+    digits(11).map((d) => `1${d.slice(1)}.00`),
+    fc.double({ min: 1e9, max: 1e35, noNaN: true }).map((d) => Math.round(d).toExponential()),
+    fc.double({ min: 1e9, max: 1e20, noNaN: true }).map((d) => Math.round(d).toExponential().toUpperCase().replace('+', '')),
+    fc.constantFrom('2023E01', '1e+21', '1E+40', '1.5e3', '1.25e1', '-4.5e+2', '1e400', '1.0e+10', '+8.613912345678e+12', '１.３９E+10'),
+  );
   for (const how of ['identifier', 'resident_id', 'text', 'compact', 'mobile'] as TokenNormalization[]) {
     it(`agree between TypeScript and DuckDB (${how})`, async () => {
-      const values = fc.sample(fc.oneof(ids, mobiles, mobiles.map(fullWidth), fc.string({ unit: 'binary', maxLength: 12 })), { numRuns: 200, seed: 11 });
+      const values = fc.sample(fc.oneof(ids, mobiles, mobiles.map(fullWidth), asNumbers, fc.string({ unit: 'binary', maxLength: 12 })), { numRuns: 300, seed: 11 });
       const sql = await inDuckDb(tokenRule(key, how), values);
       values.forEach((v, i) => expect(sql[i], JSON.stringify(v)).toBe(tokenize(v, key, how)));
     });
@@ -76,6 +89,8 @@ describe('tokens', () => {
     const key = randomBytes(32);
     const one = (kind: string, spellings: string[]) => new Set(spellings.map((v) => tokenize(v, key, entityNormalization(kind)))).size;
     expect(one('mobile', ['13912345678', '+86 139 1234 5678', '0086-139-1234-5678', '8613912345678', '１３９１２３４５６７８', '139-1234-5678'])).toBe(1);
+    // As number columns and spreadsheets print it, and in numerals people write (passes 25a, 25b).
+    expect(one('mobile', ['13912345678', '13912345678.0', '13912345678.00', '1.3912345678E+10', '1.3912345678e10', '139.1234.5678', '(139)12345678', '壹參玖壹貳參肆伍陸柒捌', '〡〣〩〡〢〣〤〥〦〧〨'])).toBe(1);
     expect(one('resident_id', ['150102198807303035', '150102 19880730 3035', '150102880730303'])).toBe(1);
     expect(one('bank_card', ['6222021234567890123', '6222 0212 3456 7890 123', '6222-0212-3456-7890-123'])).toBe(1);
     expect(one('uscc', ['91350100M000100Y43', '91350100m000100y43', '9135 0100 M000 100Y43'])).toBe(1);
@@ -131,5 +146,7 @@ describe('generalizations agree between TypeScript and DuckDB', () => {
     expect(toYear.apply('1990/03/12')).toBe(1990);
     expect(toYear.apply(19900312)).toBe(1990);
     expect(toYear.apply('19900230')).toBeNull();
+    expect(['1961/3/4', '1961年3月4日', '1961.03.04', '1961-3-4 08:00'].map((v) => toMonth.apply(v))).toEqual(['1961-03', '1961-03', '1961-03', '1961-03']);
+    expect(toYear.apply('1961/2/30')).toBeNull();
   });
 });
