@@ -54,10 +54,11 @@ const MOBILE = '^(?:(?:\\+|00)?86)?(1[3-9][0-9]{9})$';
 const mobile: MaskRule = {
   apply(value) {
     if (value === null) return null;
-    const digits = new RegExp(MOBILE).exec(compact(value))?.[1];
+    // Compacted as recognition and the entity keys read a mobile (`139.1234.5678`, `13912345678.0`).
+    const digits = new RegExp(MOBILE).exec(compactIdentifier(value))?.[1];
     return digits ? `${digits.slice(0, 3)}${stars(4)}${digits.slice(7)}` : FULLY_MASKED;
   },
-  prepare: (column) => `regexp_extract(${compactSql(column)}, '${MOBILE}', 1)`,
+  prepare: (column) => `regexp_extract(${compactIdentifierSql(column)}, '${MOBILE}', 1)`,
   finish: (d) => nullSafe(d, `WHEN ${d} <> '' THEN substr(${d}, 1, 3) || '****' || substr(${d}, 8, 4)`),
 };
 

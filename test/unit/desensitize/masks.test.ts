@@ -42,6 +42,9 @@ const residentIds = fc.oneof(
 const mobiles = fc.oneof(
   fc.tuple(fc.constantFrom('', '+86', '0086', '86'), fc.constantFrom('13', '15', '18', '19', '12'), digits(9, 9)).map(([p, a, b]) => p + a + b),
   fc.tuple(fc.constantFrom('13', '17'), digits(9, 9)).map(([a, b]) => `${a}${b.slice(0, 2)} ${b.slice(2, 6)}-${b.slice(6)}`),
+  // As number columns print them and clerks write them (red-team pass 25a).
+  fc.tuple(fc.constantFrom('13', '17'), digits(9, 9), fc.constantFrom('.0', '.00', '')).map(([a, b, z]) => `${a}${b}${z}`),
+  fc.tuple(fc.constantFrom('13', '17'), digits(9, 9)).map(([a, b]) => `(${a}${b.slice(0, 1)})${b.slice(1, 5)}.${b.slice(5)}`),
   digits(0, 14),
 );
 const names = fc.oneof(
@@ -111,6 +114,8 @@ describe('masks: what they show', () => {
     ['mobile', '+8613812345678', '138****5678'],
     ['mobile', '138 1234-5678', '138****5678'],
     ['mobile', '12812345678', FULLY_MASKED],
+    ['mobile', '139.1234.5678', '139****5678'],
+    ['mobile', '13912345678.0', '139****5678'],
     ['name', '张三', '张*'],
     ['name', '欧阳娜娜', '欧阳**'],
     ['name', '欧阳', '欧*'],
