@@ -97,39 +97,47 @@ export function foldIdentifier(value: string): string {
 }
 
 /**
- * Whole numbers as number columns and spreadsheets print them: a fraction of zeros, or e-notation
- * with a fraction (`4.51e+17`, Java's `1.39E10`) or an exponent's plus sign (`1e+21`). A code such
- * as `2023E01` has neither, and is no number; nor is anything the SQL twin's fast path (digits and
- * capitals only) passes through unchanged.
+ * Whole numbers as number columns and spreadsheets print them, at the end of a value (after a
+ * `+86 `, say): a fraction of zeros, or e-notation with a fraction (`4.51e+17`, Java's `1.39E10`)
+ * or an exponent's plus sign (`1e+21`). A code such as `2023E01` has neither, and is no number;
+ * nor is anything the SQL twin's fast path (digits and capitals only) passes through unchanged.
  */
-const ZERO_FRACTION = /^([+-]?[0-9]+)\.0+$/;
-const E_NOTATION = /^[+-]?(?:[0-9]+\.[0-9]+[eE][+-]?|[0-9]+[eE]\+)[0-9]+$/;
+const ZERO_FRACTION = '([0-9])[.]0+$';
+const E_NOTATION = '^(.*?)([0-9]+[.][0-9]+[eE][+-]?[0-9]+|[0-9]+[eE][+][0-9]+)$';
+const ZERO_FRACTION_PATTERN = new RegExp(ZERO_FRACTION);
+const E_NOTATION_PATTERN = new RegExp(E_NOTATION);
 /** Below this, a whole double converts to HUGEINT in DuckDB exactly as to BigInt here. */
 const WHOLE_LIMIT = 1e36;
 
 /**
- * A whole number as its digits: `13912345678.0` and `.00` (a DOUBLE or DECIMAL column as text, or
- * pandas writing a float column to CSV) lose the fraction; `4.51002195610044e+17` and
- * `1.3912345678E10` (an 18-digit DOUBLE as DuckDB prints it, a spreadsheet's text) are read as the
- * double they are and printed in full. Anything else is returned as it is. SECURITY: compaction
- * kept the zeros and the `E`, so one mobile written `13912345678.0` and `13912345678` was two
- * people, and a kept entity column re-typed from VARCHAR to DOUBLE gave everyone new keys (red-team
- * passes 25a, 25b). Surrounding spaces are the caller's (the value is matched as it is).
+ * A value with the whole number it ends in as its digits, trimmed: `13912345678.0` and
+ * `+86 13912345678.00` (a DOUBLE or DECIMAL column as text, pandas writing a float column to CSV)
+ * lose the fraction; `4.51002195610044e+17` and `+86 1.3912345678E+10` (an 18-digit DOUBLE as DuckDB
+ * prints it, a spreadsheet's text) end in the double they print, in full. SECURITY: compaction kept
+ * the zeros and the `E`, so one mobile written `13912345678.0` and `13912345678` was two people, a
+ * kept entity column re-typed from VARCHAR to DOUBLE gave everyone new keys, and a space after the
+ * number or a `+86 ` before it escaped a whole-value match (red-team passes 25a, 25b, 26a).
  */
 export function wholeNumberText(value: string): string {
-  const zeros = ZERO_FRACTION.exec(value);
-  if (zeros) return zeros[1]!;
-  if (!E_NOTATION.test(value)) return value;
-  const number = Number(value);
-  return Number.isInteger(number) && Math.abs(number) < WHOLE_LIMIT ? BigInt(number).toString() : value;
+  const text = trimText(value);
+  const notation = E_NOTATION_PATTERN.exec(text);
+  if (notation) {
+    const number = Number(notation[2]);
+    return Number.isInteger(number) && Math.abs(number) < WHOLE_LIMIT ? notation[1]! + BigInt(number).toString() : text;
+  }
+  return text.replace(ZERO_FRACTION_PATTERN, '$1');
 }
 
-/** The SQL twin of wholeNumberText. `column` appears several times: pass a column or a cheap expression. */
+/**
+ * The SQL twin of wholeNumberText. `column` appears several times: pass a column or a cheap
+ * expression. Two regular expressions, each compiled once: each compiled expression holds memory
+ * of its own, and five of them per identifier column put a preview's five rows over 64 MB.
+ */
 export function wholeNumberTextSql(column: string): string {
-  const number = `TRY_CAST(${column} AS DOUBLE)`;
-  return `(CASE WHEN regexp_full_match(${column}, '${ZERO_FRACTION.source}') THEN regexp_extract(${column}, '${ZERO_FRACTION.source}', 1)`
-    + ` WHEN regexp_full_match(${column}, '${E_NOTATION.source}') AND ${number} = trunc(${number}) AND abs(${number}) < ${WHOLE_LIMIT}`
-    + ` THEN CAST(CAST(${number} AS HUGEINT) AS VARCHAR) ELSE ${column} END)`;
+  const text = trimSql(column);
+  const number = 'TRY_CAST(__w.t AS DOUBLE)';
+  const converted = `CASE WHEN ${number} = trunc(${number}) AND abs(${number}) < ${WHOLE_LIMIT} THEN __w.p || CAST(CAST(${number} AS HUGEINT) AS VARCHAR) END`;
+  return `coalesce(list_transform([regexp_extract(${text}, '${E_NOTATION}', ['p', 't'])], __w -> ${converted})[1], regexp_replace(${text}, '${ZERO_FRACTION}', '\\1'))`;
 }
 
 /**
@@ -188,39 +196,67 @@ function isCalendarDate(y: number, m: number, d: number): boolean {
 /**
  * A date as people and programs write one: YYYY-MM-DD (a DATE or TIMESTAMP as text), `/` or `.`
  * instead of `-` with months and days of one digit or two (Excel zh-CN writes 1961/3/4),
- * 1961年3月4日, or YYYYMMDD. Years from 1000: below, JavaScript's Date.UTC and DuckDB's calendar
- * (year 0 is 1 BC) disagree. SECURITY: birth dates written 1961/3/4 or 1961年3月4日 were recognized
- * as nothing, and prod showed one woman's exact birth date (red-team pass 25a).
+ * 1961年3月4日, YYYYMMDD, or the year last: M/D/YYYY (Excel en-US, .NET), else D/M/YYYY (as the UK
+ * writes it) when that is no date. Years from 1000: below, JavaScript's Date.UTC and DuckDB's
+ * calendar (year 0 is 1 BC) disagree. SECURITY: birth dates written 1961/3/4, 1961年3月4日 or
+ * 3/4/1961 were recognized as nothing, and prod showed one woman's exact birth date (red-team
+ * passes 25a, 26a).
  */
-const DATE_FORMS = '([1-9][0-9]{3})(?:[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})|([0-9]{2})([0-9]{2}))';
-const DATE_PREFIX = new RegExp(`^${DATE_FORMS}`);
-/** A time after the date, with its offset (a TIMESTAMPTZ prints `1990-03-12 00:00:00+08`, pass 24a). */
-const TIME_SUFFIX = '(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?';
-const WHOLE_DATE = new RegExp(`^${DATE_FORMS}日?${TIME_SUFFIX}$`);
+const YEAR_FIRST = '([1-9][0-9]{3})(?:[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})|([0-9]{2})([0-9]{2}))';
+const YEAR_LAST = '([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([1-9][0-9]{3})';
+const YEAR_FIRST_PREFIX = new RegExp(`^${YEAR_FIRST}`);
+const YEAR_LAST_PREFIX = new RegExp(`^${YEAR_LAST}`);
+/** A time after the date: 24-hour or with AM/PM, then its offset (a TIMESTAMPTZ prints `1990-03-12 00:00:00+08`, pass 24a). */
+const TIME_SUFFIX = '(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?(?: ?[AP]M)?(?: ?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?))?)?';
+const WHOLE_DATE = new RegExp(`^(?:${YEAR_FIRST}[日号]?|${YEAR_LAST})${TIME_SUFFIX}$`);
 
-function datePartsOf(match: RegExpExecArray): { y: number; m: number; d: number } | null {
-  const [y, m, d] = [Number(match[1]), Number(match[2] ?? match[4]), Number(match[3] ?? match[5])];
-  return isCalendarDate(y, m, d) ? { y, m, d } : null;
+type DateParts = { y: number; m: number; d: number };
+const dateOf = (y: number, m: number, d: number): DateParts | null => (isCalendarDate(y, m, d) ? { y, m, d } : null);
+
+/** The date of a year-first match (its groups from `at`: year, then month and day separated or not). */
+function yearFirstDate(match: RegExpExecArray, at: number): DateParts | null {
+  return dateOf(Number(match[at]), Number(match[at + 1] ?? match[at + 3]), Number(match[at + 2] ?? match[at + 4]));
 }
 
-/** The real calendar date at the start of a text (DATE_FORMS), or null; what follows it is ignored. */
-export function datePrefix(text: string): { y: number; m: number; d: number } | null {
-  const match = DATE_PREFIX.exec(trimText(text));
-  return match ? datePartsOf(match) : null;
+/** The date of a year-last match (its groups from `at`): M/D, else D/M. */
+function yearLastDate(match: RegExpExecArray, at: number): DateParts | null {
+  const [first, second, y] = [Number(match[at]), Number(match[at + 1]), Number(match[at + 2])];
+  return dateOf(y, first, second) ?? dateOf(y, second, first);
+}
+
+/** The real calendar date at the start of a text (the forms above), or null; what follows it is ignored. */
+export function datePrefix(text: string): DateParts | null {
+  const trimmed = trimText(text);
+  const yearFirst = YEAR_FIRST_PREFIX.exec(trimmed);
+  if (yearFirst) return yearFirstDate(yearFirst, 1);
+  const yearLast = YEAR_LAST_PREFIX.exec(trimmed);
+  return yearLast ? yearLastDate(yearLast, 1) : null;
 }
 
 /**
  * The SQL twin of datePrefix, as a DATE or NULL: the prefix in the same forms, its separators
- * rewritten to `-` for the parse (which checks the calendar). `text` is VARCHAR.
+ * rewritten to `-` for the parse (which checks the calendar, and tries M-D before D-M). `text` is
+ * VARCHAR and appears several times: pass a column or a cheap expression.
  */
 export function datePrefixSql(text: string): string {
-  return `CAST(try_strptime(regexp_replace(regexp_extract(${text}, '^${DATE_FORMS}'), '[-/.年月]', '-', 'g'), ['%Y-%m-%d', '%Y%m%d']) AS DATE)`;
+  const parsed = (form: string, formats: string) => `CAST(try_strptime(regexp_replace(regexp_extract(${text}, '^${form}'), '[-/.年月]', '-', 'g'), ${formats}) AS DATE)`;
+  return `(CASE WHEN regexp_matches(${text}, '^${YEAR_FIRST}') THEN ${parsed(YEAR_FIRST, "['%Y-%m-%d', '%Y%m%d']")}`
+    + ` WHEN regexp_matches(${text}, '^${YEAR_LAST}') THEN ${parsed(YEAR_LAST, "['%m-%d-%Y', '%d-%m-%Y']")} END)`;
 }
 
-/** A birth date as it arrives in a sample: a whole date (DATE_FORMS, optionally a time); a real calendar date from 1880 to `today`. */
+/** Chinese numerals of a date's months and days with 十 (十二月, 二十四日) as digits; single digits fold (foldIdentifier). */
+const CHINESE_TENS = /([二三]?)十([一二三四五六七八九]?)/g;
+const chineseDateNumbers = (text: string): string =>
+  text.replace(CHINESE_TENS, (_, tens: string, ones: string) => String((tens ? '二三'.indexOf(tens) + 2 : 1) * 10 + (ones ? '一二三四五六七八九'.indexOf(ones) + 1 : 0)));
+
+/**
+ * A birth date as it arrives in a sample: a whole date (the forms above, optionally a time), its
+ * digits of any form (full-width, 一九六一年三月四日, 十二月二十四日); a real calendar date from
+ * 1880 to `today`.
+ */
 export function isBirthDate(value: string, today: string): boolean {
-  const match = WHOLE_DATE.exec(trimText(value));
-  const date = match ? datePartsOf(match) : null;
+  const match = WHOLE_DATE.exec(foldIdentifier(chineseDateNumbers(trimText(value))));
+  const date = !match ? null : match[1] !== undefined ? yearFirstDate(match, 1) : yearLastDate(match, 6);
   return date !== null && isPastDate(`${date.y}${String(date.m).padStart(2, '0')}${String(date.d).padStart(2, '0')}`, today);
 }
 

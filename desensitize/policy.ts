@@ -2,7 +2,7 @@ import { scrub } from './free-text.js';
 import { MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
 import { idBirthYear, idGender, idRegionPrefix, toAgeBand, toBucket, toMonth, toRegionPrefix, toYear, type GeneralizeRule } from './generalize.js';
 import { identity, quoteIdentifier, twoStepSelect, type SqlRule } from './sql.js';
-import { tokenRule, type TokenNormalization } from './tokens.js';
+import { entityKeyRule, tokenRule, type TokenNormalization } from './tokens.js';
 
 /**
  * Column policies (DESIGN.md §3): what a tenant's granted file holds for each raw column, and how
@@ -120,7 +120,7 @@ export function compilePolicySelect(columns: readonly { name: string; policy: Co
   }
   if (outputs.length === 0) return undefined;
   // The entity key rides along as a last column, which the build moves into the entity side table.
-  if (options.entity) outputs.push({ name: ENTITY_COLUMN, column: quoteIdentifier(options.entity.column), rule: onText(tokenRule(options.entity.key, options.entity.normalization)) });
+  if (options.entity) outputs.push({ name: ENTITY_COLUMN, column: quoteIdentifier(options.entity.column), rule: onText(entityKeyRule(options.entity.key, options.entity.normalization)) });
   return twoStepSelect(outputs, from);
 }
 

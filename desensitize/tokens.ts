@@ -36,6 +36,33 @@ export function entityNormalization(kind: string): TokenNormalization {
   return kind === 'email' ? 'identifier' : 'compact';
 }
 
+/**
+ * What a normalized value must look like to be an entity key: a resident ID's 18 characters (not
+ * starting with 0), a mobile's 11 digits, an e-mail's shape; any other identifier a digit other
+ * than 0. SECURITY: the placeholders clerks write for an identifier never recorded ('未登记', '无',
+ * 'NULL', 'N/A', '0', 18 zeros) were keys like any other, and one person written with 12 of them
+ * counted as 12 people in prod, dev and export differencing (red-team pass 26b). A value of no
+ * identifier's shape is no key: its row is keyless, never counted as a person.
+ */
+const ENTITY_KEY_SHAPE: Record<TokenNormalization, string> = {
+  resident_id: '[1-9][0-9]{16}[0-9X]',
+  mobile: '1[3-9][0-9]{9}',
+  identifier: '[^@]+@[^@]+[.][^@]+',
+  compact: '.*[1-9].*',
+  text: '.*[1-9].*',
+};
+const ENTITY_KEY_PATTERN = Object.fromEntries(Object.entries(ENTITY_KEY_SHAPE).map(([how, shape]) => [how, new RegExp(`^(?:${shape})$`)])) as Record<TokenNormalization, RegExp>;
+
+/** Whether a value normalized for `how` (normalizeForToken) has the shape of an identifier, and so is an entity key. */
+export function isEntityKey(normalized: string, how: TokenNormalization): boolean {
+  return ENTITY_KEY_PATTERN[how].test(normalized);
+}
+
+/** The SQL twin of isEntityKey, over a normalized VARCHAR expression (used twice: pass a column or a cheap expression). */
+export function isEntityKeySql(normalized: string, how: TokenNormalization): string {
+  return `regexp_full_match(${normalized}, '${ENTITY_KEY_SHAPE[how]}')`;
+}
+
 export function normalizeForToken(value: string, how: TokenNormalization): string {
   if (how === 'text') return trimText(value);
   if (how === 'identifier') return normalizeIdentifier(value).toUpperCase();
@@ -81,6 +108,20 @@ export function tokenRule(key: Buffer, how: TokenNormalization): SqlRule & { app
     finish(normalized) {
       return `(CASE WHEN ${normalized} IS NULL THEN NULL ELSE substr(${hmacSha256HexSql(key, normalize.finish(normalized))}, 1, ${TOKEN_HEX_CHARS}) END)`;
     },
+  };
+}
+
+/**
+ * The entity key of a row: its identifier's token under the domain's entity key, or NULL when the
+ * normalized value is no identifier (isEntityKey: a placeholder such as '未登记', the row keyless).
+ */
+export function entityKeyRule(key: Buffer, how: TokenNormalization): SqlRule & { apply(value: string | null): string | null } {
+  const token = tokenRule(key, how);
+  const normalize = tokenNormalization(how);
+  return {
+    apply: (value) => (value === null || !isEntityKey(normalizeForToken(value, how), how) ? null : token.apply(value)),
+    prepare: token.prepare,
+    finish: (normalized) => `(CASE WHEN ${isEntityKeySql(normalize.finish(normalized), how)} THEN ${token.finish(normalized)} END)`,
   };
 }
 

@@ -1,4 +1,4 @@
-import { entityNormalization, tokenNormalization } from './tokens.js';
+import { entityNormalization, isEntityKeySql, tokenNormalization } from './tokens.js';
 
 /**
  * Shared synthetic populations for the dev twin (issue #10): identifier columns of one kind draw
@@ -44,7 +44,8 @@ export function normalizedKeysSql(kind: string, column: string, from: string): s
   // normalization, ten times dearer: digits and capitals, or for mobiles their bare 11 digits.
   const normal = how === 'mobile' ? '1[3-9][0-9]{9}' : '[0-9A-Z]+';
   const prepared = `CASE WHEN regexp_full_match(__t, '${normal}') THEN __t ELSE ${rule.prepare('__t')} END`;
-  return `SELECT __t, __n, ${rule.finish('__p')} AS k FROM (SELECT __t, ${prepared} AS __p, __n FROM (${grouped}))`;
+  // SECURITY: a value of no identifier's shape (a placeholder: '未登记', '0') is no key (isEntityKey).
+  return `SELECT __t, __n, CASE WHEN ${isEntityKeySql('__f', how)} THEN __f END AS k FROM (SELECT __t, __n, ${rule.finish('__p')} AS __f FROM (SELECT __t, ${prepared} AS __p, __n FROM (${grouped})))`;
 }
 
 /** The normalized keys of `column` (normalizedKeysSql) as `k` with their rows `n`. */

@@ -114,7 +114,7 @@ export async function forEachCell(
       ...others.map((m) => `CASE WHEN bool_and((__r${first} > 0) = (__r${m} > 0)) THEN NULL ELSE ${listOf(MEMBER, m)} END`),
       ...distinct.map((m) => listOf(`(hash(__e, __r${m}, ${contributionOf(shape, m)}) >> 12)::DOUBLE`, m)),
     ];
-    const sql = `SELECT ${[...keys, ...lists].join(', ')} FROM (${keylessAsOne(await companionInnerSql(connection, shape, ref))}) AS __cells${groupBy(keys)}`;
+    const sql = `SELECT ${[...keys, ...lists].join(', ')} FROM (${keylessAsOne(await companionInnerSql(connection, shape, ref), keys)}) AS __cells${groupBy(keys)}`;
     const more = await forEachList(connection, sql, keys.length, lists.length, (key, read) => {
       const row = rowOf(key);
       if (row === undefined) return true;
@@ -143,7 +143,7 @@ export async function forEachRowGroup(
 ): Promise<void> {
   const keys = shape.quasi.map((_, i) => `__key${i}`);
   for (const [table, ref] of shape.personal.entries()) {
-    const sql = `SELECT ${[...keys, `list(${MEMBER})`].join(', ')} FROM (${keylessAsOne(await rowMembersSql(connection, shape, ref))}) AS __rows${groupBy(keys)}`;
+    const sql = `SELECT ${[...keys, `list(${MEMBER})`].join(', ')} FROM (${keylessAsOne(await rowMembersSql(connection, shape, ref), keys)}) AS __rows${groupBy(keys)}`;
     const more = await forEachList(connection, sql, keys.length, 1, (key, read) => {
       const row = rowOf(key);
       return row === undefined || add(row, table, read()[0]!);
@@ -153,18 +153,22 @@ export async function forEachRowGroup(
 }
 
 /** The member that stands for a cell's rows without an entity key (keys are hex: no key is this). */
-const KEYLESS = sqlString('(rows without a key)');
+export const KEYLESS_ENTITY = '(rows without a key)';
+const KEYLESS = sqlString(KEYLESS_ENTITY);
 
 /**
- * The companion's rows with the rows without an entity key (the identifier not recorded) as one
- * member of their cell, `KEYLESS`, with their own contribution. SECURITY: left out, a per-district
- * release and the same breakdown without one keyless payer (picked out by birth year) had the same
- * sets, passed differencing, and the difference gave that payer's amount (red-team pass 25b). As
- * one member, any change among them is a difference of one (fewer than the threshold unless other
- * people changed too); they are never counted as people (the checks count keys only).
+ * The companion's rows with the rows without an entity key (the identifier not recorded, or a
+ * placeholder) as one member of their cell, with their own contribution. SECURITY: left out, a
+ * per-district release and the same breakdown without one keyless payer (picked out by birth year)
+ * had the same sets, passed differencing, and the difference gave that payer's amount (red-team
+ * pass 25b). They are never counted as people (the checks count keys only). Export cell sets use
+ * one member for every cell (`KEYLESS_ENTITY`), which the release store compares apart from the
+ * keys; the prod history, which compares members alike, gets one per group (`keys`, its key
+ * columns), so that the member does not pair every cell with every remembered one.
  */
-function keylessAsOne(inner: string): string {
-  return `SELECT * REPLACE (coalesce(__e, ${KEYLESS}) AS __e) FROM (${inner}) AS __keyed`;
+function keylessAsOne(inner: string, keys: readonly string[] = []): string {
+  const member = keys.length === 0 ? KEYLESS : `${KEYLESS} || ' ' || CAST(hash(${keys.join(', ')}) AS VARCHAR)`;
+  return `SELECT * REPLACE (coalesce(__e, ${member}) AS __e) FROM (${inner}) AS __keyed`;
 }
 
 /** An entity as the history keeps it: 52 bits of DuckDB's 64-bit hash of its key, as a double. */

@@ -491,7 +491,8 @@ function companionNode(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, ref
   }
   const shared = sharedMeasures(shape);
   const perAggregate = shape.aggregates.flatMap((_, i) => (shared[i] === i ? entityMeasures(shape, i) : []));
-  return perEntityNode(shape, ref, [], (e) => [aliased(e, '__e'), ...perAggregate]);
+  // `__n`: the entity's rows in the group, to see a cell leave out some of the rows without a key.
+  return perEntityNode(shape, ref, [], (e) => [aliased(e, '__e'), aliased(countStar(), '__n'), ...perAggregate]);
 }
 
 /**
@@ -657,8 +658,15 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
   // The two largest contributions as two scalars (DuckDB's max(x, 2), which skips nulls, taken
   // apart): the same values as the list, read without building a list per cell.
   const shared = sharedMeasures(shape);
+  // SECURITY: people are counted on keys only: the rows without a key (`__e` NULL) may all be one
+  // person, or keyed people's (nine payers' online and counter payments were "ten", red-team pass
+  // 26b). A cell that leaves out some of its group's keyless rows but no keyed person leaves out at
+  // least one person: it counts one fewer than its group, so that the rule on the few left out
+  // withholds it (three districts' totals without one keyed payer's payment were shown beside the
+  // counter payments of unknown payers: "left out" came to 50 − (49 + 1) = 0, pass 26b).
+  const counted = (m: number) => `count(__e) FILTER (WHERE __r${m} > 0)`;
   const stats = shared.flatMap((m, i) => [
-    `count(*) FILTER (WHERE __r${m} > 0)`,
+    `${counted(m)} - CASE WHEN ${counted(m)} = count(__e) AND bool_or(__e IS NULL AND __r${m} < __n) THEN 1 ELSE 0 END`,
     ...(summedAt(shape, i)
       ? [`CAST(sum(abs(__c${m})) AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[1] AS DOUBLE)`, `CAST(max(abs(__c${m}), 2)[2] AS DOUBLE)`]
       : ['NULL', 'NULL', 'NULL']),
@@ -670,7 +678,7 @@ function companionSql(shape: Exclude<AnswerShape, { kind: 'uncheckable' }>, inne
   const named = (entities: string) => [entities, ...stats, ...combinations].map((expr, i) => `${expr} AS __s${i}`);
   const populationSql = `SELECT count(DISTINCT __e) FROM (${inner}) AS __companion`;
   const statsSql = keyList.length === 0
-    ? `SELECT ${named('count(*)').join(', ')} FROM (${inner}) AS __companion`
+    ? `SELECT ${named('count(__e)').join(', ')} FROM (${inner}) AS __companion`
     : `SELECT ${[...keyList, ...named('count(__e)')].join(', ')} FROM (${inner}) AS __companion GROUP BY ${keyList.join(', ')}`;
   if (!compared.atoms || atomsInner === undefined) return { statsSql, populationSql };
   // The row's atoms, last: per group, the people of each presence mask, as DuckDB prints a histogram

@@ -97,7 +97,12 @@ export function rowStatisticsWidth(compared: ComparedMeasures): number {
 export function rowStatistics(compared: ComparedMeasures, value: (m: number) => string): string[] {
   // A person in neither cell (no rows in either) does not differ: a count's 0 beside a sum's NULL is
   // no difference (counted as one, twenty people outside a FILTER lifted a pair past the minimum).
-  return compared.pairs.map(({ a, b }) => `count(*) FILTER (WHERE __r${a} IS DISTINCT FROM __r${b} OR ((__r${a} > 0 OR __r${b} > 0) AND ${value(a)} IS DISTINCT FROM ${value(b)}))`);
+  // The rows without a key (`__e` NULL) may be anyone's, one person's or a keyed person's: the
+  // fewest people a difference among them can be is one, and none beside a keyed difference.
+  return compared.pairs.map(({ a, b }) => {
+    const differ = `(__r${a} IS DISTINCT FROM __r${b} OR ((__r${a} > 0 OR __r${b} > 0) AND ${value(a)} IS DISTINCT FROM ${value(b)}))`;
+    return `greatest(count(__e) FILTER (WHERE ${differ}), CASE WHEN bool_or(__e IS NULL AND ${differ}) THEN 1 ELSE 0 END)`;
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlString } from '../../desensitize/index.js';
 import { flushDirectory } from '../atomic-write.js';
 import { exportVersionDirectory, releasesDirectory } from '../data-paths.js';
+import { KEYLESS_ENTITY } from '../disclosure/cell-entities.js';
 import { CELLS_FILE, trustedConnection } from './export-files.js';
 import type { DifferencingPair, DifferencingResult, ExportDifferenceTask, ExportReleaseTask, ReleaseKey } from './protocol.js';
 
@@ -126,14 +127,27 @@ export function listReleaseFiles(dataDir: string): { file: string; exportId: str
  *   Δ = |N| − Σ max(0, 2|N∩B| − |B|). Sums of two or more cells are compared (one is the pair above).
  */
 async function closePairs(connection: DuckDBConnection, newCells: string, released: string[], task: ReleaseKey & { minEntities: number }): Promise<DifferencingPair[]> {
+  // SECURITY: a cell's rows without a key are one member (KEYLESS_ENTITY), the same in every cell:
+  // joined like a key it would pair every cell with every released one, and summed like one it
+  // broke the partition a sum of cells relies on (a total without one keyless payer, after a
+  // per-district release, differed by no one: red-team pass 26a). So the sets are compared on keys,
+  // and the keyless rows apart: between two cells, present on one side only, or (by contribution)
+  // with other rows or sums, they differ by at least one person, and by no more than the keyed
+  // difference beside it (they may be the keyed people's own rows); against a sum of cells they
+  // cannot be matched, so any keyless rows on either side count as one person at least.
+  const keyless = sqlString(KEYLESS_ENTITY);
   const sql = `
-    WITH a AS (SELECT "row", "column", label, entity, contribution FROM ${newCells}),
+    WITH a_all AS (SELECT "row", "column", label, entity, contribution FROM ${newCells}),
+    a AS (SELECT * FROM a_all WHERE entity <> ${keyless}),
+    al AS (SELECT "row", "column", label, contribution FROM a_all WHERE entity = ${keyless}),
     na AS (SELECT "row", "column", label, count(*) AS n FROM a GROUP BY ALL),
-    b AS (
+    b_all AS (
       SELECT export_id, version, tenant, "row" AS b_row, "column" AS b_column, label, entity, contribution
       FROM read_parquet([${released.map(sqlString).join(', ')}], union_by_name = true)
       WHERE NOT (export_id = $1 AND version = $2)
     ),
+    b AS (SELECT * FROM b_all WHERE entity <> ${keyless}),
+    bl AS (SELECT export_id, version, tenant, b_row, b_column, label, contribution FROM b_all WHERE entity = ${keyless}),
     nb AS (SELECT export_id, version, tenant, b_row, b_column, label, count(*) AS n FROM b GROUP BY ALL),
     i AS (
       SELECT a."row", a."column", a.label, b.export_id, b.version, b.tenant, b.b_row, b.b_column, count(*) AS k,
@@ -141,24 +155,29 @@ async function closePairs(connection: DuckDBConnection, newCells: string, releas
       FROM a JOIN b ON a.label = b.label AND a.entity = b.entity GROUP BY ALL
     ),
     ik AS (
-      SELECT i.*, na.n AS an, nb.n AS bn
+      SELECT i.*, na.n AS an, nb.n AS bn, al.label IS NOT NULL AS a_keyless, bl.label IS NOT NULL AS b_keyless,
+        CASE WHEN (al.label IS NOT NULL) <> (bl.label IS NOT NULL) THEN 1 ELSE 0 END AS kl,
+        CASE WHEN al.contribution IS DISTINCT FROM bl.contribution THEN 1 ELSE 0 END AS kls
       FROM i JOIN na USING ("row", "column", label) JOIN nb USING (export_id, version, tenant, b_row, b_column, label)
+        LEFT JOIN al USING ("row", "column", label) LEFT JOIN bl USING (export_id, version, tenant, b_row, b_column, label)
     ),
     pair AS (
       SELECT "row", "column", export_id, version, tenant, b_row, b_column, NULL::VARCHAR AS summed
-      FROM ik WHERE an + bn - 2 * k BETWEEN 1 AND $4 - 1 OR an + bn - 2 * ks BETWEEN 1 AND $4 - 1
+      FROM ik WHERE greatest(an + bn - 2 * k, kl) BETWEEN 1 AND $4 - 1 OR greatest(an + bn - 2 * ks, kls) BETWEEN 1 AND $4 - 1
     ),
     earlier_sum AS (
       SELECT "row", "column", export_id, version, tenant, NULL::INTEGER AS b_row, b_column, 'earlier' AS summed
-      FROM ik GROUP BY "row", "column", label, export_id, version, tenant, b_column, an
-      HAVING count(*) FILTER (WHERE 2 * k > bn) >= 2 AND an - sum(greatest(0, 2 * k - bn)) BETWEEN 1 AND $4 - 1
+      FROM ik GROUP BY "row", "column", label, export_id, version, tenant, b_column, an, a_keyless
+      HAVING count(*) FILTER (WHERE 2 * k > bn) >= 2
+        AND greatest(an - sum(greatest(0, 2 * k - bn)), CASE WHEN a_keyless OR bool_or(b_keyless) FILTER (WHERE 2 * k > bn) THEN 1 ELSE 0 END) BETWEEN 1 AND $4 - 1
     ),
     new_sum AS (
       SELECT ik."row", ik."column", ik.export_id, ik.version, ik.tenant, ik.b_row, ik.b_column, 'new' AS summed
       FROM ik JOIN (
         SELECT export_id, version, tenant, b_row, b_column, label, "column"
-        FROM ik GROUP BY export_id, version, tenant, b_row, b_column, label, "column", bn
-        HAVING count(*) FILTER (WHERE 2 * k > an) >= 2 AND bn - sum(greatest(0, 2 * k - an)) BETWEEN 1 AND $4 - 1
+        FROM ik GROUP BY export_id, version, tenant, b_row, b_column, label, "column", bn, b_keyless
+        HAVING count(*) FILTER (WHERE 2 * k > an) >= 2
+          AND greatest(bn - sum(greatest(0, 2 * k - an)), CASE WHEN b_keyless OR bool_or(a_keyless) FILTER (WHERE 2 * k > an) THEN 1 ELSE 0 END) BETWEEN 1 AND $4 - 1
       ) AS s USING (export_id, version, tenant, b_row, b_column, label, "column")
       WHERE 2 * ik.k > ik.an
     ),

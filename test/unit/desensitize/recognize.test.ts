@@ -109,6 +109,9 @@ describe('recognizeColumn: birth dates', () => {
     expect(recognizeColumn('DOB', ['1990-03-12'], TODAY)?.kind).toBe('birth_date');
     // As Excel (zh-CN) and people write them (red-team pass 25a).
     expect(recognizeColumn('出生日期', ['1961/3/4', '1961年3月4日', '1961.03.04', '1990-3-12 00:00:00+08'], TODAY)).toMatchObject({ kind: 'birth_date', matchShare: 1 });
+    // The year last, times with AM/PM and spaced offsets, 号, other digit forms (pass 26a).
+    expect(recognizeColumn('birth_date', ['3/4/1961', '3/4/1961 12:00:00 AM', '04/03/1961', '13/4/1961', '1961-03-04 08:00:00 +08:00', '1961年3月4号', '１９６１-０３-０４', '一九六一年三月四日', '一九六〇年十二月二十四日'], TODAY))
+      .toMatchObject({ kind: 'birth_date', matchShare: 1 });
     expect(defaultPolicy('birth_date')).toEqual({ kind: 'generalize', rule: 'year' });
   });
 

@@ -46,6 +46,13 @@ const dates = fc.oneof(
   fc.tuple(fc.date({ min: new Date('1900-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }), fc.constantFrom('/', '.', '-', '年'))
     .map(([d, sep]) => `${d.getUTCFullYear()}${sep}${d.getUTCMonth() + 1}${sep === '年' ? '月' : sep}${d.getUTCDate()}${sep === '年' ? '日' : ''}`),
   fc.constantFrom('1961/3/4', '1961年3月4日', '1961年12月31', '1961.03.04 08:00', '1961-3/4', '1961/2/30', '1961/3/45', '1961/3', '1961年13月1日'),
+  // The year last (red-team pass 26a): M/D/YYYY, else D/M/YYYY.
+  fc.tuple(fc.date({ min: new Date('1900-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }), fc.constantFrom('/', '.', '-'), fc.boolean())
+    .map(([d, sep, dayFirst]) => {
+      const [m, day] = [d.getUTCMonth() + 1, d.getUTCDate()];
+      return `${dayFirst ? day : m}${sep}${dayFirst ? m : day}${sep}${d.getUTCFullYear()}`;
+    }),
+  fc.constantFrom('3/4/1961', '3/4/1961 12:00:00 AM', '04/03/1961', '13/4/1961', '2/30/1961', '30/2/1961', '12/31/1961', '3/4/19612', '3/4/61'),
   fc.constant(null),
 );
 const numbers = fc.oneof(fc.integer({ min: -1e6, max: 1e6 }).map(String), fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((d) => String(Math.round(d * 100) / 100)), fc.constantFrom('', 'abc', '1e3'), fc.constant(null));
@@ -64,6 +71,8 @@ describe('tokens', () => {
     fc.double({ min: 1e9, max: 1e35, noNaN: true }).map((d) => Math.round(d).toExponential()),
     fc.double({ min: 1e9, max: 1e20, noNaN: true }).map((d) => Math.round(d).toExponential().toUpperCase().replace('+', '')),
     fc.constantFrom('2023E01', '1e+21', '1E+40', '1.5e3', '1.25e1', '-4.5e+2', '1e400', '1.0e+10', '+8.613912345678e+12', '１.３９E+10'),
+    // Padded, or after a country prefix (red-team pass 26a); a newline before the number.
+    fc.constantFrom('13912345678.0 ', '\t13912345678.00', '\u00a013912345678.0', '+86 13912345678.0', '0086 1.3912345678E+10 ', 'a\nb1.5e+3', 'v2.0', '192.168.0.0'),
   );
   for (const how of ['identifier', 'resident_id', 'text', 'compact', 'mobile'] as TokenNormalization[]) {
     it(`agree between TypeScript and DuckDB (${how})`, async () => {
@@ -91,6 +100,7 @@ describe('tokens', () => {
     expect(one('mobile', ['13912345678', '+86 139 1234 5678', '0086-139-1234-5678', '8613912345678', '１３９１２３４５６７８', '139-1234-5678'])).toBe(1);
     // As number columns and spreadsheets print it, and in numerals people write (passes 25a, 25b).
     expect(one('mobile', ['13912345678', '13912345678.0', '13912345678.00', '1.3912345678E+10', '1.3912345678e10', '139.1234.5678', '(139)12345678', '壹參玖壹貳參肆伍陸柒捌', '〡〣〩〡〢〣〤〥〦〧〨'])).toBe(1);
+    expect(one('mobile', ['13912345678', '13912345678.0 ', '\t13912345678.00', '+86 13912345678.0', '0086 1.3912345678E+10 '])).toBe(1);
     expect(one('resident_id', ['150102198807303035', '150102 19880730 3035', '150102880730303'])).toBe(1);
     expect(one('bank_card', ['6222021234567890123', '6222 0212 3456 7890 123', '6222-0212-3456-7890-123'])).toBe(1);
     expect(one('uscc', ['91350100M000100Y43', '91350100m000100y43', '9135 0100 M000 100Y43'])).toBe(1);
@@ -148,5 +158,6 @@ describe('generalizations agree between TypeScript and DuckDB', () => {
     expect(toYear.apply('19900230')).toBeNull();
     expect(['1961/3/4', '1961年3月4日', '1961.03.04', '1961-3-4 08:00'].map((v) => toMonth.apply(v))).toEqual(['1961-03', '1961-03', '1961-03', '1961-03']);
     expect(toYear.apply('1961/2/30')).toBeNull();
+    expect(['3/4/1961', '3/4/1961 12:00:00 AM', '13/4/1961', '04.13.1961'].map((v) => toMonth.apply(v))).toEqual(['1961-03', '1961-03', '1961-04', '1961-04']);
   });
 });

@@ -83,9 +83,14 @@ describe('the pair statistic, run by DuckDB', () => {
     const db = await openDatabase(':memory:');
     const connection = await db.connect();
     try {
-      // Per person (__r0, __r1, __c1): equal; rows differ; value differs; in neither cell (0 beside NULL).
-      const rows = await connection.all(`SELECT ${differing} AS n FROM (VALUES (2, 2, 2), (2, 1, 2), (2, 2, 3), (0, 0, NULL)) AS t(__r0, __r1, __c1)`);
-      expect(Number(rows[0]!.n)).toBe(2);
+      // Per person (__e, __r0, __r1, __c1): equal; rows differ; value differs; in neither cell (0 beside NULL).
+      const people = `('a', 2, 2, 2), ('b', 2, 1, 2), ('c', 2, 2, 3), ('d', 0, 0, NULL)`;
+      const differ = async (extra: string) => Number((await connection.all(`SELECT ${differing} AS n FROM (VALUES ${people}${extra}) AS t(__e, __r0, __r1, __c1)`))[0]!.n);
+      expect(await differ('')).toBe(2);
+      // The rows without a key (__e NULL) differing: at least one person, none beside a keyed difference.
+      expect(await differ(', (NULL, 3, 1, 5)')).toBe(2);
+      const keyless = await connection.all(`SELECT ${differing} AS n FROM (VALUES ('a', 2, 2, 2), (NULL, 3, 1, 5)) AS t(__e, __r0, __r1, __c1)`);
+      expect(Number(keyless[0]!.n)).toBe(1);
     } finally {
       connection.close();
       db.close();
