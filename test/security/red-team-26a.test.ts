@@ -26,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql, normalizeForToken, recognizeColumn } from '../../desensitize/index.js';
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
@@ -127,15 +128,7 @@ describe('red team 26a: whole numbers in padded text, date forms, keyless member
     expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/datasets/${dataset}`), 200).json() as { entity: string | null; columns: { name: string; type: string; pii: { kind: string } | null; policy?: { kind: string } }[] };
   const kindsOf = async (dataset: string) =>
     Object.fromEntries((await profileOf(dataset)).columns.map((c) => [c.name, [c.type, c.pii?.kind ?? null, c.policy?.kind ?? null]]));
-  const createExport = async (sql: string) =>
-    expectStatus(await t.call(OPERATOR, 'POST', '/v1/exports', { source: { sql }, recipient: LAB.id, purpose: 'red team 26a', format: 'csv' }), 201).json() as { id: string; outcome: string; checks: { name: string; status: string; reason?: string }[] };
-  const differencing = (e: { checks: { name: string; status: string }[] }) => e.checks.find((c) => c.name === 'differencing')?.status;
-  const release = async (sql: string) => {
-    const created = await createExport(sql);
-    expect(created.outcome, JSON.stringify(created.checks)).toBe('pass');
-    expectStatus(await t.call(OPERATOR, 'POST', `/v1/exports/${created.id}/submit`, {}), 200);
-    expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'approve' }), 200);
-  };
+  const { create: createExport, differencing, release } = exportProbes(() => t, OPERATOR, LAB.id, 'red team 26a');
 
   // ---------------------------------------------------------------------------------------------
   // 1. Whole numbers inside padded or prefixed text.

@@ -34,6 +34,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql } from '../../desensitize/index.js';
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import { licenseAround, SUPERVISOR, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -127,15 +128,7 @@ describe('red team 26b: rows without an entity key', () => {
     }
     expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${ORG}/grants`, { dataset: id, purpose: 'red team 26b', until: licenseAround(new Date(), -1, 100).licenseTo }), 201);
   }
-  const createExport = async (sql: string) =>
-    expectStatus(await t.call(OPERATOR, 'POST', '/v1/exports', { source: { sql }, recipient: LAB.id, purpose: 'red team 26b', format: 'csv' }), 201).json() as { id: string; outcome: string; checks: { name: string; status: string; reason?: string }[] };
-  const differencing = (e: { checks: { name: string; status: string }[] }) => e.checks.find((c) => c.name === 'differencing')?.status;
-  const release = async (sql: string) => {
-    const created = await createExport(sql);
-    expect(created.outcome, JSON.stringify(created.checks)).toBe('pass');
-    expectStatus(await t.call(OPERATOR, 'POST', `/v1/exports/${created.id}/submit`, {}), 200);
-    expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'approve' }), 200);
-  };
+  const { create: createExport, differencing, release } = exportProbes(() => t, OPERATOR, LAB.id, 'red team 26b');
   /** A prod answer's rows (null when refused). */
   const rowsOf = (body: string): (string | null)[][] | null => (body.startsWith('[') ? JSON.parse(body) as (string | null)[][] : null);
   /** The row of `district` in a prod answer keyed by district first, or undefined. */
