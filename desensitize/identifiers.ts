@@ -188,7 +188,8 @@ function isPastDate(yyyymmdd: string, today: string): boolean {
   return new Date(Date.UTC(y, m - 1, d)).toISOString().slice(0, 10) <= today;
 }
 
-function isCalendarDate(y: number, m: number, d: number): boolean {
+/** Whether y-m-d is a real calendar date (years from 1000: below, Date.UTC reads them otherwise). */
+export function isCalendarDate(y: number, m: number, d: number): boolean {
   const date = new Date(Date.UTC(y, m - 1, d));
   return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }

@@ -1,5 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
-import { compactIdentifier, compactIdentifierSql, normalizeIdentifier, normalizeIdentifierSql, residentIdCheckSql, trimSql, trimText, upgradeResidentId } from './identifiers.js';
+import {
+  compactIdentifier, compactIdentifierSql, isCalendarDate, normalizeIdentifier, normalizeIdentifierSql, residentIdCheckChar, residentIdCheckSql, trimSql, trimText, upgradeResidentId,
+} from './identifiers.js';
 import { identity, type SqlRule } from './sql.js';
 
 /**
@@ -37,12 +39,14 @@ export function entityNormalization(kind: string): TokenNormalization {
 }
 
 /**
- * What a normalized value must look like to be an entity key: a resident ID's 18 characters (not
- * starting with 0), a mobile's 11 digits, an e-mail's shape; any other identifier a digit other
- * than 0. SECURITY: the placeholders clerks write for an identifier never recorded ('未登记', '无',
- * 'NULL', 'N/A', '0', 18 zeros) were keys like any other, and one person written with 12 of them
- * counted as 12 people in prod, dev and export differencing (red-team pass 26b). A value of no
- * identifier's shape is no key: its row is keyless, never counted as a person.
+ * What a normalized value must look like to be an entity key: a resident ID (18 characters, a
+ * real birth date from 1800 and a correct check character), a mobile's 11 digits (not a subscriber
+ * number of one repeated digit: 13800000000, 18888888888), an e-mail's shape; any other identifier
+ * a digit other than 0. SECURITY: the placeholders clerks write for an identifier never recorded
+ * ('未登记', '无', 'NULL', 'N/A', '0', 18 zeros) were keys like any other, and one person written
+ * with 12 of them counted as 12 people in prod, dev and export differencing (red-team pass 26b);
+ * so were placeholders of an identifier's shape ('13800000000', '111111111111111111', pass 27a).
+ * A value that is no identifier is no key: its row is keyless, never counted as a person.
  */
 const ENTITY_KEY_SHAPE: Record<TokenNormalization, string> = {
   resident_id: '[1-9][0-9]{16}[0-9X]',
@@ -52,15 +56,28 @@ const ENTITY_KEY_SHAPE: Record<TokenNormalization, string> = {
   text: '.*[1-9].*',
 };
 const ENTITY_KEY_PATTERN = Object.fromEntries(Object.entries(ENTITY_KEY_SHAPE).map(([how, shape]) => [how, new RegExp(`^(?:${shape})$`)])) as Record<TokenNormalization, RegExp>;
+/** A mobile whose 8-digit subscriber number is one digit repeated. */
+const PLACEHOLDER_MOBILE = `[0-9]{3}(?:${Array.from('0123456789', (d) => `${d}{8}`).join('|')})`;
+const PLACEHOLDER_MOBILE_PATTERN = new RegExp(`^${PLACEHOLDER_MOBILE}$`);
+/** A resident ID's birth date: YYYYMMDD from 1800 at characters 7–14. */
+const ID_YEAR_FROM = 1800;
 
-/** Whether a value normalized for `how` (normalizeForToken) has the shape of an identifier, and so is an entity key. */
+/** Whether a value normalized for `how` (normalizeForToken) is an identifier, and so an entity key. */
 export function isEntityKey(normalized: string, how: TokenNormalization): boolean {
-  return ENTITY_KEY_PATTERN[how].test(normalized);
+  if (!ENTITY_KEY_PATTERN[how].test(normalized)) return false;
+  if (how === 'mobile') return !PLACEHOLDER_MOBILE_PATTERN.test(normalized);
+  if (how !== 'resident_id') return true;
+  const [y, m, d] = [Number(normalized.slice(6, 10)), Number(normalized.slice(10, 12)), Number(normalized.slice(12, 14))];
+  return y >= ID_YEAR_FROM && isCalendarDate(y, m, d) && residentIdCheckChar(normalized.slice(0, 17)) === normalized[17];
 }
 
-/** The SQL twin of isEntityKey, over a normalized VARCHAR expression (used twice: pass a column or a cheap expression). */
+/** The SQL twin of isEntityKey, over a normalized VARCHAR expression (used several times: pass a column or a cheap expression). */
 export function isEntityKeySql(normalized: string, how: TokenNormalization): string {
-  return `regexp_full_match(${normalized}, '${ENTITY_KEY_SHAPE[how]}')`;
+  const shaped = `regexp_full_match(${normalized}, '${ENTITY_KEY_SHAPE[how]}')`;
+  if (how === 'mobile') return `(${shaped} AND NOT regexp_full_match(${normalized}, '${PLACEHOLDER_MOBILE}'))`;
+  if (how !== 'resident_id') return shaped;
+  return `(CASE WHEN ${shaped} THEN substr(${normalized}, 7, 4) >= '${ID_YEAR_FROM}' AND try_strptime(substr(${normalized}, 7, 8), '%Y%m%d') IS NOT NULL`
+    + ` AND right(${normalized}, 1) = ${residentIdCheckSql(normalized)} ELSE false END)`;
 }
 
 export function normalizeForToken(value: string, how: TokenNormalization): string {

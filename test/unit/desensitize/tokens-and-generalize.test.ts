@@ -6,7 +6,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  entityNormalization, idBirthYear, idGender, idRegionPrefix, residentIdCheckChar, toAgeBand, toBucket, toMonth, toRegionPrefix, tokenize, tokenRule, toYear,
+  entityKeyRule, entityNormalization, idBirthYear, idGender, idRegionPrefix, residentIdCheckChar, toAgeBand, toBucket, toMonth, toRegionPrefix, tokenize, tokenRule, toYear,
   type GeneralizeRule, type SqlRule, type TokenNormalization,
 } from '../../../desensitize/index.js';
 import { openSqlColumnEvaluator, type SqlColumnEvaluator } from '../../helpers/sql-column.js';
@@ -107,6 +107,20 @@ describe('tokens', () => {
     // Another number stays another person; 86 is a prefix only before a full mobile number.
     expect(one('mobile', ['13912345678', '13912345679'])).toBe(2);
     expect(one('mobile', ['86139123456', '139123456'])).toBe(2);
+  });
+
+  it('gives no entity key to a value that is no identifier, alike in TypeScript and DuckDB (red-team passes 26b, 27a)', async () => {
+    const placeholders = ['未登记', '无', 'NULL', 'N/A', '0', '000000000000000000', '13800000000', '18888888888', '111111111111111111', '100000000000000000', '110101199002300011', '-'];
+    const values = [...placeholders, ...fc.sample(fc.oneof(ids, mobiles, asNumbers), { numRuns: 200, seed: 13 })];
+    for (const how of ['resident_id', 'mobile', 'compact', 'identifier'] as TokenNormalization[]) {
+      const sql = await inDuckDb(entityKeyRule(key, how), values);
+      values.forEach((v, i) => expect(sql[i], `${how}(${JSON.stringify(v)})`).toBe(entityKeyRule(key, how).apply(v)));
+    }
+    for (const how of ['resident_id', 'mobile'] as TokenNormalization[]) expect(placeholders.map((v) => entityKeyRule(key, how).apply(v))).toEqual(placeholders.map(() => null));
+    const id = '11010519491231002X';
+    expect(entityKeyRule(key, 'resident_id').apply(`${id.slice(0, 6)} ${id.slice(6)}`)).toBe(tokenize(id, key, 'resident_id'));
+    expect(entityKeyRule(key, 'resident_id').apply('11010519491231002Y')).toBeNull();
+    expect(entityKeyRule(key, 'mobile').apply('+86 139-1234-5678')).toBe(tokenize('13912345678', key, 'mobile'));
   });
 
   it('handles keys longer than the HMAC block', async () => {
