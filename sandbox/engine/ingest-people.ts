@@ -106,6 +106,23 @@ export async function settleEntity(connection: DuckDBConnection, columns: { name
   return { column: settled, kind };
 }
 
+/**
+ * Candidates of one kind ordered by the rows whose value is an entity key (isEntityKey), most first,
+ * kinds kept in their order: of a resident-ID column stored as DOUBLE (its last digits lost, so its
+ * check characters wrong: no keys) and the same IDs as DECIMAL(20,0), people are counted on the
+ * latter, not on whichever comes first in the file.
+ */
+async function mostKeyedFirst<T extends { name: string; piiKind: string | null }>(connection: DuckDBConnection, candidates: T[]): Promise<T[]> {
+  if (new Set(candidates.map((c) => c.piiKind)).size === candidates.length) return candidates;
+  const keyed = new Map<T, number>();
+  for (const candidate of candidates) {
+    const [[rows] = [0]] = (await connection.runAndReadAll(`SELECT coalesce(sum(__n) FILTER (WHERE k IS NOT NULL), 0) FROM (${normalizedKeysSql(candidate.piiKind ?? 'subject_id', quoteIdentifier(candidate.name), 'data')})`)).getRowsJS();
+    keyed.set(candidate, Number(rows));
+  }
+  const kinds = [...new Set(candidates.map((c) => c.piiKind))];
+  return kinds.flatMap((kind) => candidates.filter((c) => c.piiKind === kind).sort((a, b) => keyed.get(b)! - keyed.get(a)!));
+}
+
 async function settleEntityOfVersion(connection: DuckDBConnection, columns: { name: string; piiKind: string | null }[], declared: string | undefined, previous: EntityColumn | undefined): Promise<string | undefined> {
   if (declared !== undefined) {
     const column = columns.find((c) => c.name === declared);
@@ -118,7 +135,7 @@ async function settleEntityOfVersion(connection: DuckDBConnection, columns: { na
   // are counted as before, once the other identifiers pair with it (a version whose kept column now
   // holds the doctors' phones, beside the patients' new IDs, was counted on doctors, pass 24a).
   const kept = columns.find((c) => c.name === previous?.column && (c.piiKind === previous.kind || (previous.kind === 'subject_id' && c.piiKind === null)));
-  const candidates = entityCandidates(columns).filter((c) => c !== kept);
+  const candidates = await mostKeyedFirst(connection, entityCandidates(columns).filter((c) => c !== kept));
   const [first, ...others] = kept ? [kept, ...candidates] : candidates;
   if (!first || others.length === 0) return first?.name;
   const a = quoteIdentifier(first.name);
