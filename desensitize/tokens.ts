@@ -1,8 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import {
-  compactIdentifier, compactIdentifierSql, isCalendarDate, normalizeIdentifier, normalizeIdentifierSql, residentIdCheckChar, residentIdCheckSql, trimSql, trimText, upgradeResidentId,
+  compactIdentifier, compactIdentifierSql, emailAddress, emailAddressSql, isCalendarDate, normalizeIdentifier, normalizeIdentifierSql, residentIdCheckChar, residentIdCheckSql, trimSql, trimText, upgradeResidentId,
 } from './identifiers.js';
-import { identity, type SqlRule } from './sql.js';
+import { identity, sqlString, type SqlRule } from './sql.js';
 
 /**
  * `token` policy: a keyed HMAC-SHA256 of the normalized value, hex, cut to 32 characters (128 bits).
@@ -17,10 +17,10 @@ export const TOKEN_HEX_CHARS = 32;
 
 /**
  * What is tokenized: identifiers compared as the same person would be (resident IDs compacted, see
- * compactIdentifier, and 15-digit IDs upgraded). `compact` and `mobile` are the entity keys' forms
- * of other identifier kinds (see entityNormalization); token policies use the first three.
+ * compactIdentifier, and 15-digit IDs upgraded). `compact`, `mobile` and `email` are the entity keys'
+ * forms of other identifier kinds (see entityNormalization); token policies use the first three.
  */
-export type TokenNormalization = 'identifier' | 'resident_id' | 'text' | 'compact' | 'mobile';
+export type TokenNormalization = 'identifier' | 'resident_id' | 'text' | 'compact' | 'mobile' | 'email';
 
 /** A compacted mobile number's country prefix (+86 and 0086 compact to 86 and 0086) before its 11 digits. */
 const MOBILE_PREFIX = /^(?:00)?86(?=1[3-9]\d{9}$)/;
@@ -34,50 +34,94 @@ const MOBILE_PREFIX = /^(?:00)?86(?=1[3-9]\d{9}$)/;
 export function entityNormalization(kind: string): TokenNormalization {
   if (kind === 'resident_id') return 'resident_id';
   if (kind === 'mobile') return 'mobile';
-  // E-mail addresses are compared as written (upper-cased); every other identifier compacted.
-  return kind === 'email' ? 'identifier' : 'compact';
+  // E-mail addresses as the bare address (emailAddress); every other identifier compacted.
+  return kind === 'email' ? 'email' : 'compact';
 }
 
 /**
  * What a normalized value must look like to be an entity key: a resident ID (18 characters, a
- * real birth date from 1800 and a correct check character), a mobile's 11 digits (not a subscriber
- * number of one repeated digit: 13800000000, 18888888888), an e-mail's shape; any other identifier
- * a digit other than 0. SECURITY: the placeholders clerks write for an identifier never recorded
- * ('未登记', '无', 'NULL', 'N/A', '0', 18 zeros) were keys like any other, and one person written
- * with 12 of them counted as 12 people in prod, dev and export differencing (red-team pass 26b);
- * so were placeholders of an identifier's shape ('13800000000', '111111111111111111', pass 27a).
- * A value that is no identifier is no key: its row is keyless, never counted as a person.
+ * province's code, a county's, a real birth date from 1800 and a correct check character), a
+ * mobile's 11 digits, an e-mail address; any other identifier a digit other than 0; and no
+ * placeholder of the kind's shape (isPlaceholderSql). SECURITY: the placeholders clerks write for an
+ * identifier never recorded ('未登记', '无', 'NULL', 'N/A', '0', 18 zeros) were keys like any other,
+ * and one person written with 12 of them counted as 12 people in prod, dev and export differencing
+ * (red-team pass 26b); so were placeholders of an identifier's shape ('13800000000',
+ * '111111111111111111', pass 27a; '13800138000', '13912345678', 15-digit '111111111111111',
+ * 'none@none.com', pass 28a). A value that is no identifier is no key: its row is keyless, never
+ * counted as a person. A real identifier taken for a placeholder (a "lucky" mobile of two digits)
+ * leaves its rows keyless: fewer people counted, the safe side.
  */
+const PROVINCE = '(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3])';
 const ENTITY_KEY_SHAPE: Record<TokenNormalization, string> = {
-  resident_id: '[1-9][0-9]{16}[0-9X]',
+  // A province, a city, a county (never 00: that code names the city itself), 10 digits, a check character.
+  resident_id: `${PROVINCE}[0-9]{2}(?:0[1-9]|[1-9][0-9])[0-9]{11}[0-9X]`,
   mobile: '1[3-9][0-9]{9}',
-  identifier: '[^@]+@[^@]+[.][^@]+',
+  email: '[^@]+@[^@]+[.][^@]+',
+  identifier: '.*[1-9].*',
   compact: '.*[1-9].*',
   text: '.*[1-9].*',
 };
 const ENTITY_KEY_PATTERN = Object.fromEntries(Object.entries(ENTITY_KEY_SHAPE).map(([how, shape]) => [how, new RegExp(`^(?:${shape})$`)])) as Record<TokenNormalization, RegExp>;
-/** A mobile whose 8-digit subscriber number is one digit repeated. */
-const PLACEHOLDER_MOBILE = `[0-9]{3}(?:${Array.from('0123456789', (d) => `${d}{8}`).join('|')})`;
-const PLACEHOLDER_MOBILE_PATTERN = new RegExp(`^${PLACEHOLDER_MOBILE}$`);
 /** A resident ID's birth date: YYYYMMDD from 1800 at characters 7–14. */
 const ID_YEAR_FROM = 1800;
+/** The examples of GB 11643 (18 digits; the first is also its 15-digit example, upgraded), printed in every guide. */
+const SAMPLE_RESIDENT_IDS = ['11010519491231002X', '440524188001010014'];
+/** Ascending and descending runs of digits: a subscriber number within one is a placeholder (12345678). */
+const DIGIT_RUNS = ['01234567890', '09876543210'];
+/** Local parts and domains written for "no e-mail". */
+const PLACEHOLDER_LOCAL_PARTS = ['NONE', 'NOEMAIL', 'NOMAIL', 'NULL', 'NIL', 'TEST', 'XXX', 'ABC', 'EMAIL', 'MAIL', 'EXAMPLE', 'UNKNOWN', 'NOREPLY', 'NOBODY', 'DEFAULT', 'TEMP', 'FAKE', 'DUMMY', 'SAMPLE', 'ADMIN', 'USER', 'WUYOUXIANG'];
+const PLACEHOLDER_DOMAINS = ['NONE.COM', 'NULL.COM', 'TEST.COM', 'EXAMPLE.COM', 'EXAMPLE.ORG', 'EXAMPLE.NET', 'XXX.COM', 'NOEMAIL.COM', 'NOMAIL.COM', 'EMAIL.COM', 'DOMAIN.COM'];
+
+/** The digits of a resident ID without its century and check character: the 15 of the old form. */
+const idDigits = (id: string) => id.slice(0, 6) + id.slice(8, 17);
+const fewCharacters = (text: string) => new Set(text).size <= 2;
+
+/** Whether a normalized value of the key's shape is a placeholder (see ENTITY_KEY_SHAPE). */
+function isPlaceholder(normalized: string, how: TokenNormalization): boolean {
+  if (how === 'resident_id') return SAMPLE_RESIDENT_IDS.includes(normalized) || fewCharacters(idDigits(normalized));
+  if (how === 'mobile') {
+    // One or two digits (13800000000, 13900000001), a run (13912345678), the prefix repeated (13800138000).
+    const subscriber = normalized.slice(3);
+    return fewCharacters(subscriber) || DIGIT_RUNS.some((run) => run.includes(subscriber)) || normalized === `${normalized.slice(0, 3)}00${normalized.slice(0, 3)}000`;
+  }
+  if (how !== 'email') return false;
+  const [local = '', domain = ''] = normalized.split('@');
+  return PLACEHOLDER_LOCAL_PARTS.includes(local) || fewCharacters(local) || /^[0-9]{1,4}$/.test(local) || PLACEHOLDER_DOMAINS.includes(domain) || /^[^.][.]/.test(domain);
+}
 
 /** Whether a value normalized for `how` (normalizeForToken) is an identifier, and so an entity key. */
 export function isEntityKey(normalized: string, how: TokenNormalization): boolean {
-  if (!ENTITY_KEY_PATTERN[how].test(normalized)) return false;
-  if (how === 'mobile') return !PLACEHOLDER_MOBILE_PATTERN.test(normalized);
+  if (!ENTITY_KEY_PATTERN[how].test(normalized) || isPlaceholder(normalized, how)) return false;
   if (how !== 'resident_id') return true;
   const [y, m, d] = [Number(normalized.slice(6, 10)), Number(normalized.slice(10, 12)), Number(normalized.slice(12, 14))];
   return y >= ID_YEAR_FROM && isCalendarDate(y, m, d) && residentIdCheckChar(normalized.slice(0, 17)) === normalized[17];
 }
 
+/** At most two distinct digits in a text of digits (ten contains(), cheaper than a list of its characters). */
+const fewDigitsSql = (text: string) => `(${Array.from('0123456789', (d) => `contains(${text}, '${d}')::INT`).join(' + ')}) <= 2`;
+const fewCharactersSql = (text: string) => `length(list_distinct(string_split(${text}, ''))) <= 2`;
+
+/** The SQL twin of isPlaceholder, over a value of the key's shape. */
+function isPlaceholderSql(normalized: string, how: TokenNormalization): string {
+  if (how === 'resident_id') return `(${normalized} IN (${SAMPLE_RESIDENT_IDS.map(sqlString).join(', ')}) OR ${fewDigitsSql(`(substr(${normalized}, 1, 6) || substr(${normalized}, 9, 9))`)})`;
+  if (how === 'mobile') {
+    const subscriber = `substr(${normalized}, 4)`;
+    const prefix = `substr(${normalized}, 1, 3)`;
+    return `(${fewDigitsSql(subscriber)} OR ${DIGIT_RUNS.map((run) => `contains('${run}', ${subscriber})`).join(' OR ')} OR ${normalized} = ${prefix} || '00' || ${prefix} || '000')`;
+  }
+  if (how !== 'email') return 'false';
+  const [local, domain] = [`split_part(${normalized}, '@', 1)`, `split_part(${normalized}, '@', 2)`];
+  return `(${local} IN (${PLACEHOLDER_LOCAL_PARTS.map(sqlString).join(', ')}) OR ${fewCharactersSql(local)} OR regexp_full_match(${local}, '[0-9]{1,4}')`
+    + ` OR ${domain} IN (${PLACEHOLDER_DOMAINS.map(sqlString).join(', ')}) OR regexp_matches(${domain}, '^[^.][.]'))`;
+}
+
 /** The SQL twin of isEntityKey, over a normalized VARCHAR expression (used several times: pass a column or a cheap expression). */
 export function isEntityKeySql(normalized: string, how: TokenNormalization): string {
   const shaped = `regexp_full_match(${normalized}, '${ENTITY_KEY_SHAPE[how]}')`;
-  if (how === 'mobile') return `(${shaped} AND NOT regexp_full_match(${normalized}, '${PLACEHOLDER_MOBILE}'))`;
-  if (how !== 'resident_id') return shaped;
-  return `(CASE WHEN ${shaped} THEN substr(${normalized}, 7, 4) >= '${ID_YEAR_FROM}' AND try_strptime(substr(${normalized}, 7, 8), '%Y%m%d') IS NOT NULL`
-    + ` AND right(${normalized}, 1) = ${residentIdCheckSql(normalized)} ELSE false END)`;
+  const real = how === 'resident_id'
+    ? `substr(${normalized}, 7, 4) >= '${ID_YEAR_FROM}' AND try_strptime(substr(${normalized}, 7, 8), '%Y%m%d') IS NOT NULL AND right(${normalized}, 1) = ${residentIdCheckSql(normalized)}`
+    : 'true';
+  return `(CASE WHEN ${shaped} THEN NOT ${isPlaceholderSql(normalized, how)} AND ${real} ELSE false END)`;
 }
 
 export function normalizeForToken(value: string, how: TokenNormalization): string {
@@ -85,6 +129,7 @@ export function normalizeForToken(value: string, how: TokenNormalization): strin
   if (how === 'identifier') return normalizeIdentifier(value).toUpperCase();
   if (how === 'compact') return compactIdentifier(value);
   if (how === 'mobile') return compactIdentifier(value).replace(MOBILE_PREFIX, '');
+  if (how === 'email') return emailAddress(value);
   // SECURITY: `110105 19491231 002X` and `11010519491231002X` are one person: one token, never two
   // (two would let one person pass for two in a count, and a separator-stripping join re-identify).
   const id = compactIdentifier(value);
@@ -102,6 +147,7 @@ export function tokenNormalization(how: TokenNormalization): SqlRule {
   if (how === 'identifier') return { prepare: (column) => `upper(${normalizeIdentifierSql(column)})`, finish: identity };
   if (how === 'compact') return { prepare: compactIdentifierSql, finish: identity };
   if (how === 'mobile') return { prepare: (column) => `regexp_replace(${compactIdentifierSql(column)}, '^(00)?86(1[3-9][0-9]{9})$', '\\2')`, finish: identity };
+  if (how === 'email') return { prepare: emailAddressSql, finish: identity };
   return {
     // The same preparation as the derived columns' (birth year, gender, region): computed once per row.
     prepare: compactIdentifierSql,

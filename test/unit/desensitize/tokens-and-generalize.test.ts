@@ -74,9 +74,16 @@ describe('tokens', () => {
     // Padded, or after a country prefix (red-team pass 26a); a newline before the number.
     fc.constantFrom('13912345678.0 ', '\t13912345678.00', '\u00a013912345678.0', '+86 13912345678.0', '0086 1.3912345678E+10 ', 'a\nb1.5e+3', 'v2.0', '192.168.0.0'),
   );
-  for (const how of ['identifier', 'resident_id', 'text', 'compact', 'mobile'] as TokenNormalization[]) {
+  // E-mail addresses as mail clients and forms copy them (red-team pass 28a), and look-alikes.
+  const emails = fc.tuple(
+    fc.constantFrom('tian.lan61', 'Li_Wei+news', '12345678', 'ｚｈａｎｇ', 'a', 'none', '"tian"', 'tian lan'),
+    fc.constantFrom('@163.com', '@QQ.com', ' @ 163.com', '＠163．com', '@none.com', '@x.cn', '@', '@163'),
+    fc.constantFrom('', 'mailto:', '田岚 <', '<', '"', '\u200b'),
+    fc.constantFrom('', '>', ';', ',', '.', ' (work)', '\u3000'),
+  ).map(([local, domain, before, after]) => `${before}${local}${domain}${after}`);
+  for (const how of ['identifier', 'resident_id', 'text', 'compact', 'mobile', 'email'] as TokenNormalization[]) {
     it(`agree between TypeScript and DuckDB (${how})`, async () => {
-      const values = fc.sample(fc.oneof(ids, mobiles, mobiles.map(fullWidth), asNumbers, fc.string({ unit: 'binary', maxLength: 12 })), { numRuns: 300, seed: 11 });
+      const values = fc.sample(fc.oneof(ids, mobiles, mobiles.map(fullWidth), asNumbers, emails, fc.string({ unit: 'binary', maxLength: 12 })), { numRuns: 300, seed: 11 });
       const sql = await inDuckDb(tokenRule(key, how), values);
       values.forEach((v, i) => expect(sql[i], JSON.stringify(v)).toBe(tokenize(v, key, how)));
     });
@@ -104,23 +111,35 @@ describe('tokens', () => {
     expect(one('resident_id', ['150102198807303035', '150102 19880730 3035', '150102880730303'])).toBe(1);
     expect(one('bank_card', ['6222021234567890123', '6222 0212 3456 7890 123', '6222-0212-3456-7890-123'])).toBe(1);
     expect(one('uscc', ['91350100M000100Y43', '91350100m000100y43', '9135 0100 M000 100Y43'])).toBe(1);
+    const address = 'tian.lan61@163.com';
+    expect(one('email', [address, `mailto:${address}`, `<${address}>`, `田岚 <${address}>`, `${address};`, 'tian.lan61 @163.com', `${address}.`, `tian.lan61\u200b@163.com`, `"tian.lan61"@163.com`, `${address} (work)`, 'ＴＩＡＮ．ＬＡＮ６１＠１６３．ＣＯＭ'])).toBe(1);
     // Another number stays another person; 86 is a prefix only before a full mobile number.
     expect(one('mobile', ['13912345678', '13912345679'])).toBe(2);
     expect(one('mobile', ['86139123456', '139123456'])).toBe(2);
   });
 
   it('gives no entity key to a value that is no identifier, alike in TypeScript and DuckDB (red-team passes 26b, 27a)', async () => {
-    const placeholders = ['未登记', '无', 'NULL', 'N/A', '0', '000000000000000000', '13800000000', '18888888888', '111111111111111111', '100000000000000000', '110101199002300011', '-'];
-    const values = [...placeholders, ...fc.sample(fc.oneof(ids, mobiles, asNumbers), { numRuns: 200, seed: 13 })];
-    for (const how of ['resident_id', 'mobile', 'compact', 'identifier'] as TokenNormalization[]) {
+    const placeholders = ['未登记', '无', 'NULL', 'N/A', '0', '000000000000000000', '13800000000', '18888888888', '111111111111111111', '100000000000000000', '110101199002300011', '-',
+      // Pass 28a: the old 15-digit form (no check character to prove it), GB 11643's examples, a
+      // province's or city's code in place of a county's; dummy mobiles of runs and repeats.
+      '111111111111111', '121212121212121', '110110110110110', '110105491231002', '11010519491231002X', '440524188001010014', '330000000101000', '110100198807303030',
+      '13800138000', '13912345678', '13987654321', '13800000001', '13123456789', '13988889999'];
+    const mailPlaceholders = ['none@none.com', 'noemail@qq.com', 'null@null.com', 'test@test.com', 'a@a.com', '1@1.com', 'xx@xx.com', 'no@email.com', '000@000.com', '123@qq.com', 'wu@wu.com', 'na@na.com', 'li@example.com', 'tian@x.com', '@163.com', 'tian@'];
+    const values = [...placeholders, ...mailPlaceholders, ...fc.sample(fc.oneof(ids, mobiles, asNumbers, emails), { numRuns: 200, seed: 13 })];
+    for (const how of ['resident_id', 'mobile', 'compact', 'identifier', 'email'] as TokenNormalization[]) {
       const sql = await inDuckDb(entityKeyRule(key, how), values);
       values.forEach((v, i) => expect(sql[i], `${how}(${JSON.stringify(v)})`).toBe(entityKeyRule(key, how).apply(v)));
     }
     for (const how of ['resident_id', 'mobile'] as TokenNormalization[]) expect(placeholders.map((v) => entityKeyRule(key, how).apply(v))).toEqual(placeholders.map(() => null));
-    const id = '11010519491231002X';
+    expect(mailPlaceholders.map((v) => entityKeyRule(key, 'email').apply(v))).toEqual(mailPlaceholders.map(() => null));
+    // Real identifiers stay keys: a 15-digit ID, mobiles, addresses (a QQ number's too).
+    for (const [how, value] of [['resident_id', '150102880730303'], ['mobile', '13912345679'], ['mobile', '13800138001'], ['email', 'tian.lan61@163.com'], ['email', '12345678@qq.com']] as const) {
+      expect(entityKeyRule(key, how).apply(value), value).not.toBeNull();
+    }
+    const id = '150102198807303035';
     expect(entityKeyRule(key, 'resident_id').apply(`${id.slice(0, 6)} ${id.slice(6)}`)).toBe(tokenize(id, key, 'resident_id'));
-    expect(entityKeyRule(key, 'resident_id').apply('11010519491231002Y')).toBeNull();
-    expect(entityKeyRule(key, 'mobile').apply('+86 139-1234-5678')).toBe(tokenize('13912345678', key, 'mobile'));
+    expect(entityKeyRule(key, 'resident_id').apply('150102198807303036')).toBeNull();
+    expect(entityKeyRule(key, 'mobile').apply('+86 139-2468-1357')).toBe(tokenize('13924681357', key, 'mobile'));
   });
 
   it('handles keys longer than the HMAC block', async () => {
