@@ -91,12 +91,24 @@ export function markAgrees(keys: FingerprintKeys, n: bigint): boolean {
 }
 
 /**
+ * A number as a spreadsheet shows it, written plainly: trimmed, without a currency sign before it
+ * and without the commas of digit grouping ("¥13,542.10" is "13542.10"). What is no grouped number
+ * is returned trimmed. SECURITY: a recipient who formats a column with 千位分隔符 and saves the
+ * file as CSV keeps every digit; read as text, the marks were lost (red-team pass 28b).
+ */
+export function shownNumber(text: string): string {
+  const trimmed = text.trim();
+  const grouped = /^([+-]?)[¥￥$]?(\d{1,3}(?:,\d{3})+|\d+)(\.\d*)?$/.exec(trimmed);
+  return grouped ? `${grouped[1]}${grouped[2]!.replaceAll(',', '')}${grouped[3] ?? ''}` : trimmed;
+}
+
+/**
  * A value's text as an integer of units of 10^-decimals: "12.3" at 2 decimals is 1230. Undefined when
  * it is not a plain decimal number, has non-zero digits past the unit (it was not marked at this
  * unit), or is too large to have been marked.
  */
 export function scaledValue(text: string, decimals: number): bigint | undefined {
-  const match = /^\s*([+-]?)(\d{1,30})(?:\.(\d{0,30}))?\s*$/.exec(text);
+  const match = /^([+-]?)(\d{1,30})(?:\.(\d{0,30}))?$/.exec(shownNumber(text));
   if (!match) return undefined;
   const fraction = match[3] ?? '';
   if (/[^0]/.test(fraction.slice(decimals))) return undefined;

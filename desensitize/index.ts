@@ -6,7 +6,7 @@ export * from './identifiers.js';
 export { FULLY_MASKED, MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
 export { entityKeyRule, entityNormalization, isEntityKey, tokenize, tokenRule, normalizeForToken, hmacSha256HexSql, TOKEN_HEX_CHARS, type TokenNormalization } from './tokens.js';
 export {
-  binomialTailLog10, FINGERPRINT_SCHEME, fingerprintKeys, markAgreement, markAgrees, markedNumberSql, markScaled, MAX_MARK_DECIMALS, rekeyToken, rekeyTokenSql, scaledValue, TOKEN_SHAPE,
+  binomialTailLog10, FINGERPRINT_SCHEME, fingerprintKeys, markAgreement, markAgrees, markedNumberSql, markScaled, MAX_MARK_DECIMALS, rekeyToken, rekeyTokenSql, scaledValue, shownNumber, TOKEN_SHAPE,
   tokenAgreement, tokenTagMatches, unitText, type FingerprintKeys, type MarkKind,
 } from './fingerprint.js';
 export { toYear, toMonth, toAgeBand, toBucket, toRegionPrefix, idBirthYear, idGender, idRegionPrefix, type GeneralizeRule } from './generalize.js';

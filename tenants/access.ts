@@ -1,5 +1,5 @@
 import { DomainError } from '../core/errors.js';
-import type { Claims } from './model.js';
+import type { Claims, TenantRecord } from './model.js';
 import type { OrgDirectory } from './org-directory.js';
 import { licenseState } from './tenant-service.js';
 
@@ -11,17 +11,9 @@ export function checkOrgAccess(claims: Claims, directory: OrgDirectory, today: s
   switch (claims.role) {
     case 'supervisor':
       return;
-    case 'operator': {
-      const tenant = directory.tenant(claims.org);
+    case 'operator':
       // SECURITY: invariant 6: tokens outlive decisions; the directory is the authority.
-      if (!tenant) throw new DomainError('AUTH_ERR_ORG_UNKNOWN', `no operating entity ${claims.org} is licensed`);
-      if (tenant.status === 'revoked') throw new DomainError('AUTH_ERR_TENANT_REVOKED', `the license of ${tenant.id} was revoked`);
-      if (tenant.status === 'suspended') throw new DomainError('AUTH_ERR_TENANT_SUSPENDED', `the license of ${tenant.id} is suspended`);
-      const state = licenseState(tenant, today);
-      if (state === 'pending') throw new DomainError('AUTH_ERR_LICENSE_NOT_STARTED', `the license of ${tenant.id} starts on ${tenant.licenseFrom}`);
-      if (state === 'expired') throw new DomainError('AUTH_ERR_LICENSE_EXPIRED', `the license of ${tenant.id} ended on ${tenant.licenseTo}`);
-      return;
-    }
+      return assertLicensed(claims.org, directory.tenant(claims.org), today);
     case 'applicant':
       // SECURITY: only registered application entities act as applicants.
       if (!directory.applicant(claims.org)) throw new DomainError('AUTH_ERR_ORG_UNKNOWN', `no application entity ${claims.org} is registered`);
@@ -40,4 +32,14 @@ export function failureOf(error: unknown, assertTenantActive: () => void): unkno
   } catch (inactive) {
     return inactive;
   }
+}
+
+/** Throws unless the tenant (its record, from the directory or a transaction's read) is licensed and active today. */
+export function assertLicensed(id: string, tenant: TenantRecord | undefined, today: string): void {
+  if (!tenant) throw new DomainError('AUTH_ERR_ORG_UNKNOWN', `no operating entity ${id} is licensed`);
+  if (tenant.status === 'revoked') throw new DomainError('AUTH_ERR_TENANT_REVOKED', `the license of ${tenant.id} was revoked`);
+  if (tenant.status === 'suspended') throw new DomainError('AUTH_ERR_TENANT_SUSPENDED', `the license of ${tenant.id} is suspended`);
+  const state = licenseState(tenant, today);
+  if (state === 'pending') throw new DomainError('AUTH_ERR_LICENSE_NOT_STARTED', `the license of ${tenant.id} starts on ${tenant.licenseFrom}`);
+  if (state === 'expired') throw new DomainError('AUTH_ERR_LICENSE_EXPIRED', `the license of ${tenant.id} ended on ${tenant.licenseTo}`);
 }

@@ -44,14 +44,41 @@ export function sniffTableFormat(file: string): TextTable['format'] {
 export async function readTableText(file: string): Promise<TextTable> {
   if (fs.statSync(file).size > TRACE_MAX_BYTES) throw new DomainError('EXP_ERR_TRACE_UNREADABLE', `the file is larger than ${TRACE_MAX_BYTES / 1024 ** 3} GiB: trace a part of it (a tenth of the rows suffices)`);
   const format = sniffTableFormat(file);
-  if (format !== 'xlsx') return { format, ...await readWithDuckDb(file, format) };
+  if (format === 'parquet' || (format === 'csv' && await isUtf8(file))) return { format, ...await readWithDuckDb(file, format) };
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'indomain-trace-'));
   try {
     const csv = path.join(temp, 'sheet.csv');
-    await convertXlsx(file, csv, { maxColumns: XLSX_MAX_COLUMNS });
+    if (format === 'xlsx') await convertXlsx(file, csv, { maxColumns: XLSX_MAX_COLUMNS });
+    // A CSV that is not UTF-8 is read as GB18030 (GBK's superset): what Excel and WPS save as
+    // "CSV (逗号分隔)" on a Chinese system; DuckDB reads UTF-8 only (red-team pass 28b).
+    else await transcode(file, csv, 'gb18030');
     return { format, ...await readWithDuckDb(csv, 'csv') };
   } finally {
     fs.rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+/** Whether a file is valid UTF-8, read as a stream. */
+async function isUtf8(file: string): Promise<boolean> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  try {
+    for await (const chunk of fs.createReadStream(file)) decoder.decode(chunk as Buffer, { stream: true });
+    decoder.decode();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Copies a text file in `encoding` to UTF-8, as a stream. */
+async function transcode(from: string, to: string, encoding: string): Promise<void> {
+  const decoder = new TextDecoder(encoding);
+  const out = fs.openSync(to, 'w');
+  try {
+    for await (const chunk of fs.createReadStream(from)) fs.writeSync(out, decoder.decode(chunk as Buffer, { stream: true }));
+    fs.writeSync(out, decoder.decode());
+  } finally {
+    fs.closeSync(out);
   }
 }
 

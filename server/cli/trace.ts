@@ -62,7 +62,7 @@ try {
   let report: Awaited<ReturnType<typeof traceLeak>> | undefined;
   let unreadable: string | undefined;
   try {
-    report = await traceLeak({ dataDir, file: leaked, tokenMaster: master });
+    report = await traceLeak({ dataDir, file: leaked, tokenMaster: master, downloaded: async (id) => (await store.reader.exportDownloads(id)).length > 0 });
   } catch (error) {
     if (!isDomainError(error)) throw error;
     unreadable = `${error.code}: ${error.message}`;

@@ -10,8 +10,8 @@ import {
   type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type PersonLevel, type SourceRef,
 } from '../../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
-import { failureOf } from '../access.js';
-import { assertNotStopped, assertSourcesCurrent, type AccessDirectory } from '../lineage.js';
+import { assertLicensed, failureOf } from '../access.js';
+import { AccessDirectory, assertNotStopped, assertSourcesCurrent } from '../lineage.js';
 import type { Claims } from '../model.js';
 import { FAILED_PERSON_CHECKS, probingOutcome, UNCHECKABLE_BY_DATA, type ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
@@ -414,6 +414,18 @@ export function createExportService(deps: {
   }
 
   /** Throws when a grant behind the version has ended or its dataset was withdrawn: nothing of it leaves. */
+  /**
+   * assertTenantActive and assertGrantsLive as a transaction reads the store (its batch's earlier
+   * writes included): the in-memory directories learn of a suspension, revocation, grant's end or
+   * withdrawal only after its commit, so a check made before a commit can be stale at the commit.
+   */
+  async function assertLiveInTransaction(tx: StoreTransaction, record: ExportRecord, version: ExportVersionRecord): Promise<void> {
+    assertLicensed(record.tenantId, await tx.reader.getTenant(record.tenantId), deps.today());
+    const access = new AccessDirectory(await tx.reader.listGrants(record.tenantId), new Map());
+    for (const dataset of (await tx.reader.listWithdrawals()).keys()) access.putWithdrawn(dataset, true);
+    assertNotStopped(access, record.tenantId, version.sources, deps.today(), ': the export cannot be delivered');
+  }
+
   function assertGrantsLive(record: ExportRecord, version: ExportVersionRecord): void {
     // SECURITY: invariants 4 and 6: a grant that ended, or a dataset withdrawn, stops delivery of what was computed from it.
     assertNotStopped(deps.access, record.tenantId, version.sources, deps.today(), ': the export cannot be delivered');
@@ -568,9 +580,8 @@ export function createExportService(deps: {
               if (input.decision === 'approve') {
                 // SECURITY: invariants 6 and 9: checked again in the commit (a package takes seconds to
                 // build): a tenant suspended, a grant ended or a dataset withdrawn meanwhile stops the
-                // approval (passes 17d and 19b), the first of two approvals included.
-                deps.assertTenantActive(record.tenantId);
-                assertGrantsLive(record, version);
+                // approval (passes 17d, 19b and 28b), the first of two approvals included.
+                await assertLiveInTransaction(tx, record, version);
                 // SECURITY: invariant 9: and for the final one, a policy changed or a newer version of
                 // the data published meanwhile (say, without a person who objected) sends it back.
                 stale = next === 'approved' && (await changedSources(tx.reader, record, version)).length > 0;
@@ -714,10 +725,7 @@ export function createExportService(deps: {
         const record = await deps.store.reader.getExport(id);
         // SECURITY: invariant 4: only the recipient organization downloads; others learn nothing of the export.
         if (!record || claims.role !== 'applicant' || record.recipient !== claims.org) throw await refuse(notFound(id));
-        const decision = decideDownload({
-          status: record.status, packagedVersion: record.package?.version ?? null, validUntil: record.package?.validUntil ?? null,
-          downloads: (await deps.store.reader.exportDownloads(id)).length, maxDownloads: record.package?.maxDownloads ?? deps.limits.maxDownloads,
-        }, { nowIso: nowIso(), version });
+        const decision = decideDownload(deliveryFacts(record, (await deps.store.reader.exportDownloads(id)).length), { nowIso: nowIso(), version });
         if (!decision.ok) {
           if (decision.expired) await expire(record);
           throw await refuse(decision.error, record.package?.version);
@@ -736,15 +744,24 @@ export function createExportService(deps: {
         const actual = fs.existsSync(file) ? hashFile(file).sha256 : null;
         if (actual !== pkg.sha256) throw await refuse(new DomainError('EXP_ERR_PACKAGE_DAMAGED', 'the package does not match what was approved and is not delivered'), pkg.version);
         let count = 0;
-        await deps.store.mutate(async (tx) => {
-          const downloads = await tx.reader.exportDownloads(id);
-          count = downloads.length + 1;
-          // SECURITY: the limit is counted in the same transaction that records the download.
-          if (count > pkg.maxDownloads) throw new DomainError('EXP_ERR_DOWNLOAD_LIMIT', `the package was downloaded ${downloads.length} times, the most allowed`);
-          await tx.insertExportDownload({ exportId: id, version: pkg.version, recipient: claims.org, sub: claims.sub, count, createdAt: nowIso() });
-          if (record.status === 'approved') await tx.updateExport({ ...record, status: 'released', updatedAt: nowIso() });
-          await tx.appendAudit({ actor, action: 'export.download', target: target(id), details: { version: pkg.version, outcome: 'ok', count, of: pkg.maxDownloads, sha256: pkg.sha256, ...(record.status === 'approved' ? { released: true } : {}) } });
-        });
+        try {
+          await deps.store.mutate(async (tx) => {
+            const downloads = await tx.reader.exportDownloads(id);
+            count = downloads.length + 1;
+            // SECURITY: decided again in the transaction that records the download, from the store: the
+            // limit, the validity, and a suspension, revocation, grant's end or withdrawal committed
+            // since the checks above (the directory learns of them only after their commit; red-team
+            // pass 28b saw a download recorded after the tenant's suspension).
+            const again = decideDownload(deliveryFacts((await tx.reader.getExport(id))!, downloads.length), { nowIso: nowIso(), version: pkg.version });
+            if (!again.ok) throw again.error;
+            await assertLiveInTransaction(tx, record, exportVersion);
+              await tx.insertExportDownload({ exportId: id, version: pkg.version, recipient: claims.org, sub: claims.sub, count, createdAt: nowIso() });
+            if (record.status === 'approved') await tx.updateExport({ ...record, status: 'released', updatedAt: nowIso() });
+            await tx.appendAudit({ actor, action: 'export.download', target: target(id), details: { version: pkg.version, outcome: 'ok', count, of: pkg.maxDownloads, sha256: pkg.sha256, ...(record.status === 'approved' ? { released: true } : {}) } });
+          });
+        } catch (error) {
+          throw await refuse(error, pkg.version);
+        }
         return {
           file, sha256: pkg.sha256, contentType: CONTENT_TYPES[record.format],
           filename: `${id}-v${pkg.version}${path.extname(pkg.file)}`, downloadsLeft: pkg.maxDownloads - count,
@@ -818,6 +835,14 @@ function withheldAfter(before: Withheld | null, step: SuppressionSummary | null,
     secondaryRows: (before?.secondaryRows ?? 0) + step.secondaryRows,
     primaryCells: (before?.primaryCells ?? 0) + step.primaryCells,
     secondaryCells: (before?.secondaryCells ?? 0) + step.secondaryCells,
+  };
+}
+
+/** What decides a download, of an export record and the downloads recorded so far. */
+function deliveryFacts(record: ExportRecord, downloads: number) {
+  return {
+    status: record.status, packagedVersion: record.package?.version ?? null, validUntil: record.package?.validUntil ?? null,
+    downloads, maxDownloads: record.package?.maxDownloads ?? 0,
   };
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { binomialTailLog10, fingerprintKeys, markAgreement, restoreCsvCell, tokenAgreement, type FingerprintKeys } from '../../desensitize/index.js';
+import { binomialTailLog10, fingerprintKeys, markAgreement, restoreCsvCell, shownNumber, tokenAgreement, type FingerprintKeys } from '../../desensitize/index.js';
 import { exportVersionDirectory, PACKAGE_DIR, readTableText, type TextTable } from '../../sandbox/index.js';
 import { exportFingerprintKey } from '../token-keys.js';
 import { MANIFEST_FILE, ManifestSchema } from './package-builder.js';
@@ -40,9 +40,15 @@ export const TraceMatchSchema = z.object({
 });
 export type TraceMatch = z.infer<typeof TraceMatchSchema>;
 
+const TracedFileSchema = z.object({ format: z.string(), rows: z.number().int(), columns: z.number().int() });
+/**
+ * Packages the file matches that were approved but never downloaded: no recipient received them, so
+ * none is named; such a leak came from inside the domain (shown apart for the supervisor).
+ */
+const NotDeliveredSchema = z.array(TraceMatchSchema);
 export const TraceReportSchema = z.union([
-  TraceMatchSchema.extend({ found: z.literal(true), file: z.object({ format: z.string(), rows: z.number().int(), columns: z.number().int() }), matches: z.array(TraceMatchSchema) }),
-  z.object({ found: z.literal(false), message: z.literal('no fingerprint found'), file: z.object({ format: z.string(), rows: z.number().int(), columns: z.number().int() }), packagesSearched: z.number().int() }),
+  TraceMatchSchema.extend({ found: z.literal(true), file: TracedFileSchema, matches: z.array(TraceMatchSchema), notDelivered: NotDeliveredSchema }),
+  z.object({ found: z.literal(false), message: z.literal('no fingerprint found'), file: TracedFileSchema, packagesSearched: z.number().int(), notDelivered: NotDeliveredSchema }),
 ]);
 export type TraceReport = z.infer<typeof TraceReportSchema>;
 
@@ -84,7 +90,13 @@ export function listDeliveredPackages(dataDir: string): DeliveredPackage[] {
   return out;
 }
 
-export async function traceLeak(input: { dataDir: string; file: string; tokenMaster: Buffer }): Promise<TraceReport> {
+/**
+ * Traces a leaked file to the packages it came from. `downloaded` says whether a package of an
+ * export was ever downloaded (the control store's export_downloads): a recipient is named only for
+ * what it received. SECURITY: an approved package nobody downloaded was named as a leak's source,
+ * first when its export id sorted first (red-team pass 28b).
+ */
+export async function traceLeak(input: { dataDir: string; file: string; tokenMaster: Buffer; downloaded: (exportId: string) => Promise<boolean> }): Promise<TraceReport> {
   const leaked = await readTableText(input.file);
   const packages = listDeliveredPackages(input.dataDir);
   const described = { format: leaked.format, rows: leaked.rows.length, columns: leaked.columns.length };
@@ -110,10 +122,14 @@ export async function traceLeak(input: { dataDir: string; file: string; tokenMas
       matches.push({ ...base, confidence: share.share, method: 'released-cells', evidence: `${share.matched} of ${leaked.rows.length} rows are rows of the delivered file (${share.columns} columns matched by value)` });
     }
   }
-  if (matches.length === 0) return { found: false, message: 'no fingerprint found', file: described, packagesSearched: packages.length };
   const rank = (m: TraceMatch) => (m.method === 'released-cells' ? 1 : 0);
   matches.sort((a, b) => rank(a) - rank(b) || b.confidence - a.confidence);
-  return { found: true, ...matches[0]!, file: described, matches };
+  const delivered = new Map<string, boolean>();
+  for (const id of new Set(matches.map((m) => m.export))) delivered.set(id, await input.downloaded(id));
+  const named = matches.filter((m) => delivered.get(m.export));
+  const notDelivered = matches.filter((m) => !delivered.get(m.export));
+  if (named.length === 0) return { found: false, message: 'no fingerprint found', file: described, packagesSearched: packages.length, notDelivered };
+  return { found: true, ...named[0]!, file: described, matches: named, notDelivered };
 }
 
 interface Evidence {
@@ -184,7 +200,7 @@ export function cellShare(leaked: TextTable, released: TextTable): { share: numb
 /** A cell as every format writes it: numbers by value, the CSV-injection quote removed, timestamps with a space. */
 function canonicalCell(cell: string | null | undefined): string {
   if (cell === null || cell === undefined) return '';
-  const text = restoreCsvCell(cell.trim());
+  const text = shownNumber(restoreCsvCell(cell.trim()));
   if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) return String(Number(text));
   const timestamp = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.0+)?Z?$/.exec(text);
   if (timestamp) return `${timestamp[1]} ${timestamp[2]}`;

@@ -67,7 +67,7 @@ export interface StoreReader {
 
 export interface StoreTransaction {
   /** Reads that see this transaction's own writes. */
-  readonly reader: Pick<StoreReader, 'getTenant' | 'getApplicant' | 'listWorkspaceTables' | 'listWithdrawals' | 'datasetVersions' | 'datasetPolicies' | 'getExport' | 'exportReviews' | 'exportDownloads'>;
+  readonly reader: Pick<StoreReader, 'getTenant' | 'listGrants' | 'getApplicant' | 'listWorkspaceTables' | 'listWithdrawals' | 'datasetVersions' | 'datasetPolicies' | 'getExport' | 'exportReviews' | 'exportDownloads'>;
   insertTenant(record: TenantRecord): Promise<void>;
   updateTenantStatus(id: string, status: TenantStatus, updatedAt: string): Promise<void>;
   insertApplicant(record: ApplicantRecord): Promise<void>;

@@ -148,6 +148,7 @@ export async function openDuckDbControlStore(options: DuckDbControlStoreOptions)
         const tx: StoreTransaction = {
           reader: {
             getTenant: (id) => read(() => getTenant(writer, id)),
+            listGrants: (id) => read(() => listGrants(writer, id)),
             getApplicant: (id) => read(() => getApplicant(writer, id)),
             listWorkspaceTables: (id) => read(() => listWorkspaceTables(writer, id)),
             datasetVersions: (id) => read(() => datasetVersions(writer, id)),
@@ -342,10 +343,7 @@ function createReader(session: SqlSession): StoreReader {
       'SELECT record, columns FROM datasets d WHERE version = (SELECT max(version) FROM datasets v WHERE v.id = d.id) ORDER BY id',
     )).map(toDataset),
     datasetVersions: (id) => datasetVersions(session, id),
-    listGrants: async (tenantId) => (tenantId === undefined
-      ? await session.all('SELECT grant_record FROM grants ORDER BY tenant_id, dataset_id')
-      : await session.all('SELECT grant_record FROM grants WHERE tenant_id = $1 ORDER BY dataset_id', [tenantId])
-    ).map((r) => JSON.parse(String(r.grant_record)) as GrantRecord),
+    listGrants: (tenantId) => listGrants(session, tenantId),
     datasetPolicies: (id) => datasetPolicies(session, id),
     listWithdrawals: () => listWithdrawals(session),
     listExports: async (tenantId) => (tenantId === undefined
@@ -363,6 +361,13 @@ function createReader(session: SqlSession): StoreReader {
       return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
     },
   };
+}
+
+async function listGrants(session: SqlSession, tenantId: string | undefined): Promise<GrantRecord[]> {
+  return (tenantId === undefined
+    ? await session.all('SELECT grant_record FROM grants ORDER BY tenant_id, dataset_id')
+    : await session.all('SELECT grant_record FROM grants WHERE tenant_id = $1 ORDER BY dataset_id', [tenantId])
+  ).map((r) => JSON.parse(String(r.grant_record)) as GrantRecord);
 }
 
 async function getTenant(session: SqlSession, id: string): Promise<TenantRecord | undefined> {

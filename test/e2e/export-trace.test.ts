@@ -18,6 +18,7 @@ import { openDatabase } from '../../sandbox/index.js';
 import { traceLeak, type TraceReport } from '../../tenants/index.js';
 import { loadOrCreateTokenMaster } from '../../tenants/token-keys.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { downloadedVia } from '../helpers/export-probes.js';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestApp, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
@@ -94,7 +95,7 @@ describe('tracing leaked exports', () => {
     return file;
   }
 
-  const trace = (file: string) => traceLeak({ dataDir: t.dataDir, file, tokenMaster: master });
+  const trace = (file: string) => traceLeak({ dataDir: t.dataDir, file, tokenMaster: master, downloaded: downloadedVia(() => t) });
 
   beforeAll(async () => {
     t = await startTestApp({ dataDir: dataDir.dir });

@@ -29,3 +29,8 @@ export function exportProbes(app: () => TestApp, operator: Claims, recipient: st
     },
   };
 }
+
+/** Whether an export was ever downloaded, as a supervisor reads it (traceLeak's `downloaded`). */
+export function downloadedVia(app: () => TestApp): (exportId: string) => Promise<boolean> {
+  return async (exportId) => (expectStatus(await app().call(SUPERVISOR, 'GET', `/v1/exports/${exportId}`), 200).json() as { downloads: number }).downloads > 0;
+}

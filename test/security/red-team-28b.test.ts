@@ -4,7 +4,7 @@
  * calls, from outside (HTTP only, as an operator of org `rt28b-org`, supervisors, and the
  * application entities `rt28b-lab` and `rt28b-lab2`). Each test compares what the door did with the
  * truth: the audit chain's order, the bytes actually delivered, the rows the generating SQL gives.
- * `HOLE:` tests fail now (they assert the SAFE outcome; the comment says what was seen, which
+ * `was a hole` tests failed when written (they assert the SAFE outcome; the comment says what was seen, which
  * file:line lets it through, and what SAFE means); `STOPPED:` tests held.
  *
  * Setup: `rt28b_rain`, a dataset without personal data (its checks pass, so one supervisor approves),
@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { traceLeak, type TraceReport } from '../../tenants/index.js';
 import { loadOrCreateTokenMaster } from '../../tenants/token-keys.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { downloadedVia } from '../helpers/export-probes.js';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { SUPERVISOR, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -82,7 +83,7 @@ describe('red team 28b: the export door under races and odd sequences', () => {
     }
   }
   const trace = (file: string): Promise<TraceReport | { error: string }> =>
-    traceLeak({ dataDir: t.dataDir, file, tokenMaster: master }).catch((error: { code?: string }) => ({ error: String(error.code ?? error) }));
+    traceLeak({ dataDir: t.dataDir, file, tokenMaster: master, downloaded: downloadedVia(() => t) }).catch((error: { code?: string }) => ({ error: String(error.code ?? error) }));
   const named = (report: TraceReport | { error: string }) => ('found' in report && report.found ? report.matches.map((m) => `${m.recipient}:${m.export}:${m.method}`) : []);
   const leak = (name: string, content: string | Buffer) => {
     const file = path.join(leaks.dir, name);
@@ -97,7 +98,7 @@ describe('red team 28b: the export door under races and odd sequences', () => {
   // Holes.
   // ---------------------------------------------------------------------------------------------
 
-  it('HOLE: a download that was checked while the tenant\'s suspension was being committed is served and recorded after the suspension', async () => {
+  it('was a hole (fix: the download is decided again, from the store, in the transaction that records it): a download that was checked while the tenant\'s suspension was being committed is served and recorded after the suspension', async () => {
     // What happens: `download` (tenants/exports/export-service.ts:708-755) checks the tenant
     // (`deps.assertTenantActive`, :729) and the grants (`assertGrantsLive`, :730) against the
     // in-memory directory, then records the download in a store transaction (:739-748) that checks
@@ -149,7 +150,7 @@ describe('red team 28b: the export door under races and odd sequences', () => {
     expect(after, `downloads recorded ok after tenant.suspend (first row: the suspension's seq): ${JSON.stringify(after)}`).toEqual([]);
   }, 600_000);
 
-  it('HOLE: a leaked CSV whose every number is exactly the delivered one, shown with digit grouping ("13,542.1"), is traced to nobody', async () => {
+  it('was a hole (fix: a number shown with digit grouping or a currency sign is read as the number): a leaked CSV whose every number is exactly the delivered one, shown with digit grouping ("13,542.1"), is traced to nobody', async () => {
     // What happens: the marks are read by `scaledValue` (desensitize/fingerprint.ts:98-99), whose
     // pattern takes digits, a point and digits only; the released cells by `canonicalCell`
     // (tenants/exports/trace-leak.ts:185-189), which treats "13,542.1" as text. A recipient who
@@ -180,7 +181,7 @@ describe('red team 28b: the export door under races and odd sequences', () => {
     expect(named(report), `the leak with digit grouping: ${JSON.stringify(report)}`).toContain(`${LAB.org}:${id}:marks`);
   }, 600_000);
 
-  it('HOLE: the delivered CSV saved again by Excel or WPS on a Chinese system (GBK, the "CSV (逗号分隔)" default) cannot be traced at all', async () => {
+  it('was a hole (fix: a CSV that is not UTF-8 is read as GB18030): the delivered CSV saved again by Excel or WPS on a Chinese system (GBK, the "CSV (逗号分隔)" default) cannot be traced at all', async () => {
     // What happens: `readTableText` reads a CSV with DuckDB's `read_csv` (sandbox/engine/
     // read-table-text.ts:64), which takes UTF-8 only: a GBK file is refused as
     // EXP_ERR_TRACE_UNREADABLE (:74) before any mark is looked at. docs/exports.md itself says the
@@ -201,7 +202,7 @@ describe('red team 28b: the export door under races and odd sequences', () => {
     expect(named(report), `the GBK re-save: ${JSON.stringify(report)}`).toContain(`${LAB.org}:${id}:marks`);
   }, 600_000);
 
-  it('HOLE: trace names, as the source of a leak, a recipient that never downloaded anything', async () => {
+  it('was a hole (fix: a package never downloaded names nobody and is reported apart as not delivered): trace names, as the source of a leak, a recipient that never downloaded anything', async () => {
     // What happens: `traceLeak` (tenants/exports/trace-leak.ts:87-117) matches every package
     // under exports/ whose data file is on disk, by its released cells, whether or not it was ever
     // delivered: an approved package nobody downloaded keeps its data file until it expires. An
