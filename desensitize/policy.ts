@@ -119,17 +119,27 @@ export function compilePolicySelect(columns: readonly { name: string; policy: Co
     for (const derived of policy.derive ?? []) outputs.push({ name: `${name}_${derived}`, column, rule: onText(DERIVED[derived]) });
   }
   if (outputs.length === 0) return undefined;
-  // The entity key rides along as a last column, which the build moves into the entity side table.
-  if (options.entity) outputs.push({ name: ENTITY_COLUMN, column: quoteIdentifier(options.entity.column), rule: onText(entityKeyRule(options.entity.key, options.entity.normalization)) });
+  // The entity key rides along as a last column, and its witnesses after it, which the build moves
+  // into the entity side table.
+  if (options.entity) {
+    outputs.push({ name: ENTITY_COLUMN, column: quoteIdentifier(options.entity.column), rule: onText(entityKeyRule(options.entity.key, options.entity.normalization)) });
+    (options.entity.witnesses ?? []).forEach((name, i) => outputs.push({ name: witnessColumn(i), column: quoteIdentifier(name), rule: { prepare: identity, finish: identity } }));
+  }
   return twoStepSelect(outputs, from);
 }
 
 /** The column of a granted table's build that carries its entity keys (never published with the table). */
 export const ENTITY_COLUMN = '__entity';
+/** The columns of a granted table's build that carry the entity key's witnesses (never published). */
+export const witnessColumn = (i: number): string => `__witness_${i}`;
 
 export interface PolicySelectOptions {
   tokenKey: Buffer;
   today: string;
-  /** Adds `__entity`: the row's entity (the raw `column`) keyed with the domain's entity key. */
-  entity?: { column: string; key: Buffer; normalization: TokenNormalization } | undefined;
+  /**
+   * Adds `__entity`: the row's entity (the raw `column`) keyed with the domain's entity key; and
+   * `__witness_<i>` for each raw column in `witnesses`, values one person has one of (birth dates):
+   * a key whose rows disagree on one is no one person's (publish makes its rows keyless).
+   */
+  entity?: { column: string; key: Buffer; normalization: TokenNormalization; witnesses?: readonly string[] } | undefined;
 }

@@ -93,11 +93,16 @@ export function createRefinery(deps: {
       // Entities are counted on the dataset's identifier, whether or not the grant or policy shows it.
       // The column ingest settled (declared, or recognition's unambiguous choice).
       const counted = entityOfVersion({ record, columns });
-      const entity = counted === undefined ? undefined : { column: counted.column, key: entityKeyOf, normalization: entityNormalization(counted.kind) };
+      // Its witnesses: the dataset's birth dates (one person has one), shown or not.
+      const witnesses = columns.filter((c) => c.pii?.kind === 'birth_date' && c.name !== counted?.column).map((c) => c.name);
+      const entity = counted === undefined ? undefined : { column: counted.column, key: entityKeyOf, normalization: entityNormalization(counted.kind), witnesses };
       const grantedSql = compilePolicySelect(policies, { tokenKey, today, entity }, `${alias}.data`);
       if (!grantedSql) continue;
       attach[alias] = { dataset: record.id, file: record.file };
-      const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined);
+      const privacy = {
+        ...classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined),
+        ...(entity && witnesses.length > 0 ? { witnesses: witnesses.length } : {}),
+      };
       granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
       const plan = twins.get(record.id);
       const personal = isPersonal(columns);

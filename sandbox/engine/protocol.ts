@@ -52,7 +52,7 @@ export const SourceRefSchema = z.object({ dataset: z.string(), version: z.number
 export type SourceRef = z.infer<typeof SourceRefSchema>;
 
 /** What the disclosure checks know of a published table (desensitize/disclosure.ts TablePrivacy). */
-export const TablePrivacySchema = z.object({ personal: z.boolean(), entity: z.boolean(), identifiers: z.array(z.string()), quasi: z.array(z.string()) });
+export const TablePrivacySchema = z.object({ personal: z.boolean(), entity: z.boolean(), witnesses: z.number().int().nonnegative().max(100).optional(), identifiers: z.array(z.string()), quasi: z.array(z.string()) });
 
 /** A table for the publish interface: trusted SQL run in a build instance (never tenant SQL). */
 export const TableDefinitionSchema = z.object({

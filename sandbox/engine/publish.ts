@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { ENTITY_COLUMN, quoteIdentifier, sqlString } from '../../desensitize/index.js';
+import { ENTITY_COLUMN, quoteIdentifier, sqlString, witnessColumn } from '../../desensitize/index.js';
 import { assertNotRetired, datasetDirectory, stagingDirectory, tenantDirectory } from '../data-paths.js';
 import type { BuildResult, BuildTask, PublishResult, SourceRef, TableBuild, TableDefinition, TablePrivacy } from './protocol.js';
 import { readTenantCatalog, versionFile, type TenantCatalog } from './tenant-files.js';
@@ -133,7 +133,7 @@ async function buildTable(connection: DuckDBConnection, table: TableDefinition):
   const before = await mainTables(connection);
   await connection.run(`CREATE TABLE main.${quoteIdentifier(table.name)} AS ${table.sql}`);
   // Inside the definition's build, so that the side table is carried or dropped with its table.
-  if (table.privacy?.entity) await splitEntityKeys(connection, table.name);
+  if (table.privacy?.entity) await splitEntityKeys(connection, table.name, table.privacy.witnesses ?? 0);
   const created = [...await mainTables(connection)].filter((name) => !before.has(name) && name !== table.name).sort();
   return [table.name, ...created];
 }
@@ -208,14 +208,25 @@ function removeBuilding(building: string): void {
 
 /**
  * Moves a table's entity keys (its `__entity` column) into `__entities_<table>(row, entity)`, keyed
- * by the table's rowid, and drops the column: the tenant's SQL never sees them (the gate refuses
- * `__` tables), while the disclosure checks join them back by rowid. The file is immutable once
- * published, so rowids stay aligned.
+ * by the table's rowid, and drops the column and its `witnesses` witness columns: the tenant's SQL
+ * never sees them (the gate refuses `__` tables), while the disclosure checks join them back by
+ * rowid. The file is immutable once published, so rowids stay aligned.
  */
-async function splitEntityKeys(connection: DuckDBConnection, table: string): Promise<void> {
+async function splitEntityKeys(connection: DuckDBConnection, table: string, witnesses: number): Promise<void> {
   const name = quoteIdentifier(table);
-  await connection.run(`CREATE TABLE main.${quoteIdentifier(entityTableName(table))} AS SELECT rowid AS row, ${quoteIdentifier(ENTITY_COLUMN)} AS entity FROM main.${name} ORDER BY rowid`);
-  await connection.run(`ALTER TABLE main.${name} DROP COLUMN ${quoteIdentifier(ENTITY_COLUMN)}`);
+  const entity = quoteIdentifier(ENTITY_COLUMN);
+  const side = `main.${quoteIdentifier(entityTableName(table))}`;
+  const witnessColumns = Array.from({ length: witnesses }, (_, i) => quoteIdentifier(witnessColumn(i)));
+  await connection.run(`CREATE TABLE ${side} AS SELECT rowid AS row, ${entity} AS entity FROM main.${name} ORDER BY rowid`);
+  if (witnessColumns.length > 0) {
+    // SECURITY: a key whose rows disagree on a birth date is no one person's: a clerk's default
+    // mobile written for 12 counter payers counted as one person, so a cell leaving out one of them
+    // left out "no one" and a difference of two answers gave that payer's amount (red-team pass
+    // 28a). Its rows are keyless: never counted as a person (docs/sandbox.md, "Rows without a key").
+    const disagree = witnessColumns.map((w) => `min(${w}) <> max(${w})`).join(' OR ');
+    await connection.run(`UPDATE ${side} SET entity = NULL WHERE entity IN (SELECT ${entity} FROM main.${name} WHERE ${entity} IS NOT NULL GROUP BY ${entity} HAVING ${disagree})`);
+  }
+  for (const column of [entity, ...witnessColumns]) await connection.run(`ALTER TABLE main.${name} DROP COLUMN ${column}`);
 }
 
 /** The side table of a granted table's entity keys. */
