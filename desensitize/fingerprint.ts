@@ -91,15 +91,32 @@ export function markAgrees(keys: FingerprintKeys, n: bigint): boolean {
 }
 
 /**
- * A number as a spreadsheet shows it, written plainly: trimmed, without a currency sign before it
- * and without the commas of digit grouping ("¥13,542.10" is "13542.10"). What is no grouped number
- * is returned trimmed. SECURITY: a recipient who formats a column with 千位分隔符 and saves the
- * file as CSV keeps every digit; read as text, the marks were lost (red-team pass 28b).
+ * A number as a spreadsheet shows it, written plainly: trimmed, without a currency sign before it or
+ * a unit after it (`元`, `毫米`, `%`), and with the separators of its locale read: comma grouping and
+ * a decimal point ("¥13,542.10"), point grouping and a decimal comma ("13.542,1"), space grouping
+ * (" ", U+00A0, U+202F, U+2009) with either ("13 542,1"), or a lone decimal comma ("542,1"). What is
+ * no such number is returned trimmed; a text that reads both ways ("13.542") is read as written.
+ * SECURITY: a recipient who formats a column with 千位分隔符 or another locale's format and saves it
+ * as CSV keeps every digit; read as text, the marks were lost (red-team passes 28b, 29a). Reading
+ * more texts as numbers adds trials of chance 1/2, never agreements: it cannot frame anyone.
  */
 export function shownNumber(text: string): string {
   const trimmed = text.trim();
-  const grouped = /^([+-]?)[¥￥$]?(\d{1,3}(?:,\d{3})+|\d+)(\.\d*)?$/.exec(trimmed);
-  return grouped ? `${grouped[1]}${grouped[2]!.replaceAll(',', '')}${grouped[3] ?? ''}` : trimmed;
+  const shown = /^([+-]?)[¥￥$€£]?\s*([0-9][0-9,.\s\u00a0\u202f\u2009]*?)\s*(?:\p{L}{1,4}|%)?$/u.exec(trimmed);
+  if (!shown) return trimmed;
+  const [, sign, digits] = shown as unknown as [string, string, string];
+  const plain = readSeparators(digits);
+  return plain === undefined ? trimmed : `${sign}${plain}`;
+}
+
+/** Digits with a locale's separators as digits and a point; undefined when they follow no locale. */
+function readSeparators(digits: string): string | undefined {
+  if (/^\d+(\.\d*)?$/.test(digits)) return digits;
+  const spaced = /^\d{1,3}(?:[\s\u00a0\u202f\u2009]\d{3})+(?:([.,])(\d*))?$/u.exec(digits);
+  if (spaced) return `${digits.replace(/[\s\u00a0\u202f\u2009]/gu, '').replace(/[.,]\d*$/u, '')}${spaced[1] ? `.${spaced[2]}` : ''}`;
+  if (/^\d{1,3}(?:,\d{3})+(?:\.\d*)?$/.test(digits)) return digits.replaceAll(',', '');
+  if (/^\d{1,3}(?:\.\d{3})+(?:,\d*)?$/.test(digits) || /^\d+,\d+$/.test(digits)) return digits.replaceAll('.', '').replace(',', '.');
+  return undefined;
 }
 
 /**

@@ -152,30 +152,47 @@ export function compactIdentifierSql(column: string): string {
 
 /** Spaces of every kind, as a regular-expression class body that JavaScript and RE2 (DuckDB) read alike. */
 const SPACES = '\\t\\n\\x0B\\f\\r\\p{Z}';
-/** What never stands inside an e-mail address as people copy one: spaces, brackets, list separators, a scheme's colon. */
-const ADDRESS_PATTERN = `[^${SPACES}<>‹›«»()\\[\\],;:]+@[^${SPACES}<>‹›«»()\\[\\],;:]+`;
+/**
+ * An address as it is compared: letters, digits and `._%+-` before the @, letters, digits, dots and
+ * hyphens after it (once folded to ASCII). Everything else ends it: spaces, brackets and quotes of
+ * every script, list separators (`，`, `、`, `；`), a scheme's colon, a note in brackets. SECURITY:
+ * an address pattern that stopped only at ASCII separators kept `，（私人）` inside the key, and one
+ * user written 12 ways counted as 12 people (red-team pass 29a). Addresses in other scripts are no
+ * keys (their rows keyless: fewer people counted).
+ */
+const ADDRESS_PATTERN = '[0-9A-Za-z._%+-]+@[0-9A-Za-z.-]+';
 const ADDRESS = new RegExp(ADDRESS_PATTERN, 'u');
 const SPACED_AT_PATTERN = `[${SPACES}]*@[${SPACES}]*`;
 const SPACED_AT = new RegExp(SPACED_AT_PATTERN, 'gu');
-
 /**
- * An e-mail address as one person's is compared: letters and digits of every form folded to ASCII
- * capitals (as compactIdentifier folds them), quotes and zero-width characters dropped, spaces
- * around the @ closed, and the first address taken out of what surrounds it (`mailto:`, `田岚 <…>`,
- * a trailing `;` or a note); trailing dots dropped. '' when there is no address. SECURITY: e-mails
- * compared as written let one user written 12 ways count as 12 people (red-team pass 28a).
+ * An e-mail address as one person's mailbox is compared: letters and digits of every form folded to
+ * ASCII capitals (as compactIdentifier folds them; ＠, ．and 。 to @ and .), quotes and zero-width
+ * characters dropped, spaces around the @ closed, and the first address taken out of what surrounds
+ * it (`mailto:`, `田岚 <…>`, `邮箱：…`, a trailing `；` or a note); trailing dots dropped; a `+tag`
+ * sub-address dropped, and for Gmail the dots of the local part and googlemail.com (one mailbox,
+ * pass 29a). '' when there is no address. SECURITY: e-mails compared as written let one user
+ * written 12 ways count as 12 people (red-team passes 28a, 29a).
  */
 export function emailAddress(value: string): string {
-  const folded = foldIdentifier(value).replace(/[\p{Cf}"'`]/gu, '').replace(/＠/gu, '@').replace(/．/gu, '.').replace(SPACED_AT, '@');
-  return (ADDRESS.exec(folded)?.[0] ?? '').replace(/[.]+$/u, '');
+  const folded = foldIdentifier(value).replace(/[\p{Cf}"'`]/gu, '').replace(/＠/gu, '@').replace(/[．。]/gu, '.').replace(SPACED_AT, '@');
+  const address = (ADDRESS.exec(folded)?.[0] ?? '').replace(/[.]+$/u, '').toUpperCase().replace(/[+][^@]*@/u, '@').replace(/@GOOGLEMAIL[.]COM$/u, '@GMAIL.COM');
+  return address.endsWith('@GMAIL.COM') ? `${address.slice(0, -'@GMAIL.COM'.length).replaceAll('.', '')}@GMAIL.COM` : address;
 }
 
-/** The SQL twin of emailAddress. */
+/**
+ * The SQL twin of emailAddress, in two steps (SqlRule): `emailAddressSql` takes the address out
+ * (`column` appears once), `gmailMailboxSql` drops a Gmail local part's dots (its input several times).
+ */
 export function emailAddressSql(column: string): string {
   const { from, to } = foldTable();
-  const folded = `translate(${column}, '${from}＠．', '${to}@.')`;
+  const folded = `translate(${column}, '${from}＠．。', '${to}@..')`;
   const closed = `regexp_replace(regexp_replace(${folded}, '[\\p{Cf}"''\`]', '', 'g'), '${SPACED_AT_PATTERN}', '@', 'g')`;
-  return `regexp_replace(regexp_extract(${closed}, '${ADDRESS_PATTERN}'), '[.]+$', '')`;
+  const address = `upper(regexp_replace(regexp_extract(${closed}, '${ADDRESS_PATTERN}'), '[.]+$', ''))`;
+  return `regexp_replace(regexp_replace(${address}, '[+][^@]*@', '@'), '@GOOGLEMAIL[.]COM$', '@GMAIL.COM')`;
+}
+
+export function gmailMailboxSql(address: string): string {
+  return `CASE WHEN ends_with(${address}, '@GMAIL.COM') THEN replace(split_part(${address}, '@', 1), '.', '') || '@GMAIL.COM' ELSE ${address} END`;
 }
 
 /** Full-width digits to ASCII, lowercase x to X, surrounding spaces removed: how identifiers are compared. */

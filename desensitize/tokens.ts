@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import {
-  compactIdentifier, compactIdentifierSql, emailAddress, emailAddressSql, isCalendarDate, normalizeIdentifier, normalizeIdentifierSql, residentIdCheckChar, residentIdCheckSql, trimSql, trimText, upgradeResidentId,
+  compactIdentifier, compactIdentifierSql, emailAddress, emailAddressSql, gmailMailboxSql, isCalendarDate, normalizeIdentifier, normalizeIdentifierSql, residentIdCheckChar, residentIdCheckSql, trimSql, trimText, upgradeResidentId,
 } from './identifiers.js';
 import { identity, sqlString, type SqlRule } from './sql.js';
 
@@ -53,8 +53,10 @@ export function entityNormalization(kind: string): TokenNormalization {
  */
 const PROVINCE = '(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3])';
 const ENTITY_KEY_SHAPE: Record<TokenNormalization, string> = {
-  // A province, a city, a county (never 00: that code names the city itself), 10 digits, a check character.
-  resident_id: `${PROVINCE}[0-9]{2}(?:0[1-9]|[1-9][0-9])[0-9]{11}[0-9X]`,
+  // A province, a city, a county (00 only for the cities without counties: 东莞, 中山, 三沙, 儋州,
+  // 嘉峪关; elsewhere that code names a city, never a birthplace), the birth date and sequence (11
+  // digits), a check character.
+  resident_id: `(?:${PROVINCE}[0-9]{2}(?:0[1-9]|[1-9][0-9])|(?:4419|4420|4603|4604|6202)00)[0-9]{11}[0-9X]`,
   mobile: '1[3-9][0-9]{9}',
   email: '[^@]+@[^@]+[.][^@]+',
   identifier: '.*[1-9].*',
@@ -66,7 +68,7 @@ const ENTITY_KEY_PATTERN = Object.fromEntries(Object.entries(ENTITY_KEY_SHAPE).m
 const ID_YEAR_FROM = 1800;
 /** The examples of GB 11643 (18 digits; the first is also its 15-digit example, upgraded), printed in every guide. */
 const SAMPLE_RESIDENT_IDS = ['11010519491231002X', '440524188001010014'];
-/** Ascending and descending runs of digits: a subscriber number within one is a placeholder (12345678). */
+/** Ascending and descending runs of digits: a subscriber number or an all-digit mailbox within one is a placeholder (12345678, 123456@qq.com). */
 const DIGIT_RUNS = ['01234567890', '09876543210'];
 /** Local parts and domains written for "no e-mail". */
 const PLACEHOLDER_LOCAL_PARTS = ['NONE', 'NOEMAIL', 'NOMAIL', 'NULL', 'NIL', 'TEST', 'XXX', 'ABC', 'EMAIL', 'MAIL', 'EXAMPLE', 'UNKNOWN', 'NOREPLY', 'NOBODY', 'DEFAULT', 'TEMP', 'FAKE', 'DUMMY', 'SAMPLE', 'ADMIN', 'USER', 'WUYOUXIANG'];
@@ -86,7 +88,8 @@ function isPlaceholder(normalized: string, how: TokenNormalization): boolean {
   }
   if (how !== 'email') return false;
   const [local = '', domain = ''] = normalized.split('@');
-  return PLACEHOLDER_LOCAL_PARTS.includes(local) || fewCharacters(local) || /^[0-9]{1,4}$/.test(local) || PLACEHOLDER_DOMAINS.includes(domain) || /^[^.][.]/.test(domain);
+  return PLACEHOLDER_LOCAL_PARTS.includes(local) || fewCharacters(local) || /^[0-9]{1,4}$/.test(local) || (/^[0-9]+$/.test(local) && DIGIT_RUNS.some((run) => run.includes(local)))
+    || PLACEHOLDER_DOMAINS.includes(domain) || /^[^.][.]/.test(domain);
 }
 
 /** Whether a value normalized for `how` (normalizeForToken) is an identifier, and so an entity key. */
@@ -112,6 +115,7 @@ function isPlaceholderSql(normalized: string, how: TokenNormalization): string {
   if (how !== 'email') return 'false';
   const [local, domain] = [`split_part(${normalized}, '@', 1)`, `split_part(${normalized}, '@', 2)`];
   return `(${local} IN (${PLACEHOLDER_LOCAL_PARTS.map(sqlString).join(', ')}) OR ${fewCharactersSql(local)} OR regexp_full_match(${local}, '[0-9]{1,4}')`
+    + ` OR (regexp_full_match(${local}, '[0-9]+') AND (${DIGIT_RUNS.map((run) => `contains('${run}', ${local})`).join(' OR ')}))`
     + ` OR ${domain} IN (${PLACEHOLDER_DOMAINS.map(sqlString).join(', ')}) OR regexp_matches(${domain}, '^[^.][.]'))`;
 }
 
@@ -147,7 +151,7 @@ export function tokenNormalization(how: TokenNormalization): SqlRule {
   if (how === 'identifier') return { prepare: (column) => `upper(${normalizeIdentifierSql(column)})`, finish: identity };
   if (how === 'compact') return { prepare: compactIdentifierSql, finish: identity };
   if (how === 'mobile') return { prepare: (column) => `regexp_replace(${compactIdentifierSql(column)}, '^(00)?86(1[3-9][0-9]{9})$', '\\2')`, finish: identity };
-  if (how === 'email') return { prepare: emailAddressSql, finish: identity };
+  if (how === 'email') return { prepare: emailAddressSql, finish: gmailMailboxSql };
   return {
     // The same preparation as the derived columns' (birth year, gender, region): computed once per row.
     prepare: compactIdentifierSql,

@@ -44,29 +44,43 @@ export function sniffTableFormat(file: string): TextTable['format'] {
 export async function readTableText(file: string): Promise<TextTable> {
   if (fs.statSync(file).size > TRACE_MAX_BYTES) throw new DomainError('EXP_ERR_TRACE_UNREADABLE', `the file is larger than ${TRACE_MAX_BYTES / 1024 ** 3} GiB: trace a part of it (a tenth of the rows suffices)`);
   const format = sniffTableFormat(file);
-  if (format === 'parquet' || (format === 'csv' && await isUtf8(file))) return { format, ...await readWithDuckDb(file, format) };
+  const encoding = format === 'csv' ? await textEncoding(file) : undefined;
+  if (format === 'parquet') return { format, ...await readWithDuckDb(file, format) };
+  if (format === 'csv' && encoding === 'utf-8') return { format, ...await readWithDuckDb(file, format) };
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'indomain-trace-'));
   try {
     const csv = path.join(temp, 'sheet.csv');
     if (format === 'xlsx') await convertXlsx(file, csv, { maxColumns: XLSX_MAX_COLUMNS });
-    // A CSV that is not UTF-8 is read as GB18030 (GBK's superset): what Excel and WPS save as
-    // "CSV (逗号分隔)" on a Chinese system; DuckDB reads UTF-8 only (red-team pass 28b).
-    else await transcode(file, csv, 'gb18030');
+    // DuckDB reads UTF-8 only: other encodings are copied to UTF-8 first (red-team passes 28b, 29a).
+    else await transcode(file, csv, encoding!);
     return { format, ...await readWithDuckDb(csv, 'csv') };
   } finally {
     fs.rmSync(temp, { recursive: true, force: true });
   }
 }
 
-/** Whether a file is valid UTF-8, read as a stream. */
-async function isUtf8(file: string): Promise<boolean> {
+/**
+ * A text file's encoding: UTF-16 by its byte order mark (Excel's and WPS's "Unicode 文本"), UTF-8
+ * when it is valid UTF-8 (read as a stream), else GB18030 (GBK's superset: what they save as
+ * "CSV (逗号分隔)" on a Chinese system).
+ */
+async function textEncoding(file: string): Promise<'utf-8' | 'utf-16le' | 'utf-16be' | 'gb18030'> {
+  const head = Buffer.alloc(2);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, head, 0, 2, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
+  if (head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
   const decoder = new TextDecoder('utf-8', { fatal: true });
   try {
     for await (const chunk of fs.createReadStream(file)) decoder.decode(chunk as Buffer, { stream: true });
     decoder.decode();
-    return true;
+    return 'utf-8';
   } catch {
-    return false;
+    return 'gb18030';
   }
 }
 

@@ -37,6 +37,12 @@ export const TraceMatchSchema = z.object({
   confidence: z.number(),
   method: z.enum(['tokens', 'marks', 'released-cells']),
   evidence: z.string(),
+  /**
+   * For released cells: every organization that held them, the recipient and the exporting tenant
+   * (its operators computed them; an aggregate's prod answer gives the same cells). Cells name an
+   * export, not who leaked it; marks and tokens are the recipient's alone.
+   */
+  heldBy: z.array(z.string()).optional(),
 });
 export type TraceMatch = z.infer<typeof TraceMatchSchema>;
 
@@ -119,7 +125,10 @@ export async function traceLeak(input: { dataDir: string; file: string; tokenMas
     if (!fs.existsSync(dataFile)) continue;
     const share = cellShare(leaked, await readTableText(dataFile));
     if (share && share.share >= CELL_SHARE_CLAIM) {
-      matches.push({ ...base, confidence: share.share, method: 'released-cells', evidence: `${share.matched} of ${leaked.rows.length} rows are rows of the delivered file (${share.columns} columns matched by value)` });
+      matches.push({
+        ...base, confidence: share.share, method: 'released-cells', heldBy: [manifest.recipient, manifest.tenant],
+        evidence: `${share.matched} of ${leaked.rows.length} rows are rows of the delivered file (${share.columns} columns matched by value); these cells were held by the recipient and by the exporting tenant ${manifest.tenant}, whose operators computed them: they name the export, not who leaked it`,
+      });
     }
   }
   const rank = (m: TraceMatch) => (m.method === 'released-cells' ? 1 : 0);
@@ -152,17 +161,20 @@ function tokenEvidence(leaked: TextTable, keys: FingerprintKeys): Evidence | und
 function markEvidence(leaked: TextTable, keys: FingerprintKeys, decimalsTried: number[]): Evidence | undefined {
   if (decimalsTried.length === 0) return undefined;
   let best: { log10: number; column: string; trials: number; agreed: number } | undefined;
-  leaked.columns.forEach((name, c) => {
-    const texts = leaked.rows.map((row) => row[c]).filter((cell): cell is string => cell !== null && cell !== undefined);
+  const cells = (c: number) => leaked.rows.map((row) => row[c]).filter((cell): cell is string => cell !== null && cell !== undefined);
+  // Each column, and the whole file's cells together: a file turned round (transposed, pivoted)
+  // holds the marked values across many columns of a few values each (red-team pass 29a).
+  const series = [...leaked.columns.map((name, c) => ({ name: `column ${name}`, texts: cells(c) })), { name: 'the whole file', texts: leaked.columns.flatMap((_, c) => cells(c)) }];
+  for (const { name, texts } of series) {
     for (const decimals of decimalsTried) {
       const { trials, agreed } = markAgreement(keys, texts, decimals);
       const log10 = binomialTailLog10(trials, agreed, 0.5);
       if (trials > 0 && (!best || log10 < best.log10)) best = { log10, column: name, trials, agreed };
     }
-  });
+  }
   if (!best) return undefined;
-  const tried = Math.log10(leaked.columns.length * decimalsTried.length);
-  return { method: 'marks', log10: best.log10 + tried, text: `${best.agreed} of ${best.trials} independent values of column ${best.column} carry this recipient's mark` };
+  const tried = Math.log10(series.length * decimalsTried.length);
+  return { method: 'marks', log10: best.log10 + tried, text: `${best.agreed} of ${best.trials} independent values of ${best.column} carry this recipient's mark` };
 }
 
 /**
@@ -200,7 +212,9 @@ export function cellShare(leaked: TextTable, released: TextTable): { share: numb
 /** A cell as every format writes it: numbers by value, the CSV-injection quote removed, timestamps with a space. */
 function canonicalCell(cell: string | null | undefined): string {
   if (cell === null || cell === undefined) return '';
-  const text = shownNumber(restoreCsvCell(cell.trim()));
+  const restored = restoreCsvCell(cell.trim());
+  // Numbers as shown (grouped, another locale's separators); never a text with letters ('3区' is no 3).
+  const text = /\p{L}/u.test(restored) ? restored : shownNumber(restored);
   if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) return String(Number(text));
   const timestamp = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.0+)?Z?$/.exec(text);
   if (timestamp) return `${timestamp[1]} ${timestamp[2]}`;

@@ -32,19 +32,17 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql } from '../../desensitize/index.js';
-import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
+import { craftedDomain } from '../helpers/crafted-domain.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
-import { licenseAround, SUPERVISOR, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 const ORG = 'rt26b-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
 const LAB = { id: 'rt26b-lab', name: 'RT26b Lab' } as const;
-const META = { provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'monthly' } as const;
-const today = () => new Date().toISOString().slice(0, 10);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const DISTRICTS = `['一区', '二区', '三区']`;
 const T_BIRTH = '1961-07-23';
@@ -103,31 +101,19 @@ const PHPAY_SQL = `SELECT mobile, district, birth_date, amount FROM (
 
 describe('red team 26b: rows without an entity key', () => {
   const memory = useMemoryConnection();
+  const domain = craftedDomain(ORG, LAB, 'red team 26b');
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '1000', INDOMAIN_LOG_LEVEL: 'error' } });
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: ORG, name: ORG, ...licenseAround(new Date(), -1, 100) }), 201);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', LAB), 201);
+    t = await domain.start();
     for (const [id, sql] of [['rt26b_ph', placeholderSql(PLACEHOLDERS, RARE_PH, 401)], ['rt26b_blank', placeholderSql(BLANKS, RARE_BLANK, 407)], ['rt26b_pay', PAY_SQL], ['rt26b_phpay', PHPAY_SQL]] as const) {
       await ingest(id, sql);
     }
-    await t.app.controlPlane.refinery.refresh(ORG);
+    await domain.refresh();
   }, 600_000);
   afterAll(() => t.close({ remove: true }));
 
   const { dev, prod, real } = twinProbes(() => t, memory, OPERATOR);
-  type Profile = { entity: string | null; version: number; columns: { name: string; type: string; pii: { kind: string } | null }[] };
-  const profileOf = async (dataset: string) => expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/datasets/${dataset}`), 200).json() as Profile;
-  /** Ingests through the trusted pipeline, personal columns then set plain (the supervisor's choice), granted to the org. */
-  async function ingest(id: string, sql: string): Promise<void> {
-    await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, ...META, acquiredAt: today() }, sql);
-    const personal = (await profileOf(id)).columns.filter((c) => c.pii);
-    if (personal.length > 0) {
-      const columns = Object.fromEntries(personal.map((c) => [c.name, { kind: 'plain', reason: 'red team 26b: rows stay as written' }]));
-      expectStatus(await t.call(SUPERVISOR, 'PUT', `/v1/datasets/${id}/policy`, { columns }), 200);
-    }
-    expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${ORG}/grants`, { dataset: id, purpose: 'red team 26b', until: licenseAround(new Date(), -1, 100).licenseTo }), 201);
-  }
+  const { ingest, profileOf } = domain;
   const { create: createExport, differencing, release } = exportProbes(() => t, OPERATOR, LAB.id, 'red team 26b');
   /** A prod answer's rows (null when refused). */
   const rowsOf = (body: string): (string | null)[][] | null => (body.startsWith('[') ? JSON.parse(body) as (string | null)[][] : null);

@@ -22,17 +22,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql, residentIdSql } from '../../desensitize/index.js';
-import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
+import { craftedDomain } from '../helpers/crafted-domain.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
-import { licenseAround, SUPERVISOR, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const ORG = 'rt27a-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
 const LAB = { id: 'rt27a-lab', name: 'RT27a Lab' } as const;
-const META = { provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'monthly' } as const;
-const today = () => new Date().toISOString().slice(0, 10);
 const DISTRICTS = `['一区', '二区', '三区']`;
 const T_BIRTH = '1961-07-23';
 
@@ -74,28 +72,17 @@ const PAY_SQL = `SELECT mobile, ref_no, district, branch, birth_date, amount FRO
 
 describe('red team 27a: entity keys of an identifier\'s shape, keyless cells, keyless differencing', () => {
   const memory = useMemoryConnection();
+  const domain = craftedDomain(ORG, LAB, 'red team 27a');
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '1000', INDOMAIN_LOG_LEVEL: 'error' } });
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: ORG, name: ORG, ...licenseAround(new Date(), -1, 100) }), 201);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', LAB), 201);
+    t = await domain.start();
     for (const [id, sql] of [['rt27a_mph', MPH_SQL], ['rt27a_nph', NPH_SQL], ['rt27a_idph', IDPH_SQL], ['rt27a_pay', PAY_SQL]] as const) await ingest(id, sql);
-    await t.app.controlPlane.refinery.refresh(ORG);
+    await domain.refresh();
   }, 600_000);
   afterAll(() => t.close({ remove: true }));
 
   const { dev, prod, real } = twinProbes(() => t, memory, OPERATOR);
-  type Profile = { entity: string | null; version: number; columns: { name: string; type: string; pii: { kind: string } | null }[] };
-  const profileOf = async (dataset: string) => expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/datasets/${dataset}`), 200).json() as Profile;
-  async function ingest(id: string, sql: string): Promise<void> {
-    await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, ...META, acquiredAt: today() }, sql);
-    const personal = (await profileOf(id)).columns.filter((c) => c.pii);
-    if (personal.length > 0) {
-      const columns = Object.fromEntries(personal.map((c) => [c.name, { kind: 'plain', reason: 'red team 27a: rows stay as written' }]));
-      expectStatus(await t.call(SUPERVISOR, 'PUT', `/v1/datasets/${id}/policy`, { columns }), 200);
-    }
-    expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${ORG}/grants`, { dataset: id, purpose: 'red team 27a', until: licenseAround(new Date(), -1, 100).licenseTo }), 201);
-  }
+  const { ingest, profileOf } = domain;
   const createExport = async (sql: string) =>
     expectStatus(await t.call(OPERATOR, 'POST', '/v1/exports', { source: { sql }, recipient: LAB.id, purpose: 'red team 27a', format: 'csv' }), 201).json() as { id: string; outcome: string; checks: { name: string; status: string; reason?: string }[] };
   const check = (e: { checks: { name: string; status: string }[] }, name: string) => e.checks.find((c) => c.name === name)?.status;

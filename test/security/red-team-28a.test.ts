@@ -28,11 +28,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailSql, mobileSql, residentIdSql } from '../../desensitize/index.js';
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
+import { craftedDomain } from '../helpers/crafted-domain.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
-import { licenseAround, SUPERVISOR, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const ORG = 'rt28a-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
@@ -106,29 +107,18 @@ const PAY_SQL = `SELECT mobile, ref_no, district, birth_date, amount FROM (
 
 describe('red team 28a: entity keys that pass the identifier rules, spellings that split one key, the entity column picked by keyed rows', () => {
   const memory = useMemoryConnection();
+  const domain = craftedDomain(ORG, LAB, 'red team 28a');
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ env: { INDOMAIN_QUERY_MAX_REJECTIONS_PER_MINUTE: '1000', INDOMAIN_LOG_LEVEL: 'error' } });
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: ORG, name: ORG, ...licenseAround(new Date(), -1, 100) }), 201);
-    expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/applicants', LAB), 201);
+    t = await domain.start();
     for (const [id, sql] of [['rt28a_id15', ID15_SQL], ['rt28a_mph', MPH_SQL], ['rt28a_mail', MAIL_SQL], ['rt28a_oddph', ODD_SQL], ['rt28a_pay', PAY_SQL]] as const) await ingest(id, sql);
-    await t.app.controlPlane.refinery.refresh(ORG);
+    await domain.refresh();
   }, 600_000);
   afterAll(() => t.close({ remove: true }));
 
   const { dev, prod, real } = twinProbes(() => t, memory, OPERATOR);
   const exports = exportProbes(() => t, OPERATOR, LAB.id, 'red team 28a');
-  type Profile = { entity: string | null; version: number; columns: { name: string; type: string; pii: { kind: string } | null }[] };
-  const profileOf = async (dataset: string) => expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/datasets/${dataset}`), 200).json() as Profile;
-  async function ingest(id: string, sql: string): Promise<void> {
-    await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, ...META, acquiredAt: today() }, sql);
-    const personal = (await profileOf(id)).columns.filter((c) => c.pii);
-    if (personal.length > 0) {
-      const columns = Object.fromEntries(personal.map((c) => [c.name, { kind: 'plain', reason: 'red team 28a: rows stay as written' }]));
-      expectStatus(await t.call(SUPERVISOR, 'PUT', `/v1/datasets/${id}/policy`, { columns }), 200);
-    }
-    expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${ORG}/grants`, { dataset: id, purpose: 'red team 28a', until: licenseAround(new Date(), -1, 100).licenseTo }), 201);
-  }
+  const { ingest, profileOf } = domain;
   const check = (e: { checks: { name: string; status: string }[] }, name: string) => e.checks.find((c) => c.name === name)?.status;
   const rowsOf = (body: string): (string | null)[][] | null => (body.startsWith('[') ? JSON.parse(body) as (string | null)[][] : null);
   const rowOf = (body: string, district: string) => rowsOf(body)?.find((r) => r[0] === district);

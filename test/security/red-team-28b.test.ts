@@ -17,13 +17,11 @@
  * `trace` is called as `traceLeak` (tenants/exports/trace-leak.ts), the whole of what `npm run -s
  * trace` does besides auditing: the CLI refuses to run while this server holds the control store.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { traceLeak, type TraceReport } from '../../tenants/index.js';
 import { loadOrCreateTokenMaster } from '../../tenants/token-keys.js';
 import { expectStatus } from '../helpers/expect-status.js';
-import { downloadedVia } from '../helpers/export-probes.js';
+import { traceProbes } from '../helpers/trace-probes.js';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { SUPERVISOR, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -82,17 +80,7 @@ describe('red team 28b: the export door under races and odd sequences', () => {
       if (page.next === null) return after;
     }
   }
-  const trace = (file: string): Promise<TraceReport | { error: string }> =>
-    traceLeak({ dataDir: t.dataDir, file, tokenMaster: master, downloaded: downloadedVia(() => t) }).catch((error: { code?: string }) => ({ error: String(error.code ?? error) }));
-  const named = (report: TraceReport | { error: string }) => ('found' in report && report.found ? report.matches.map((m) => `${m.recipient}:${m.export}:${m.method}`) : []);
-  const leak = (name: string, content: string | Buffer) => {
-    const file = path.join(leaks.dir, name);
-    fs.writeFileSync(file, content);
-    return file;
-  };
-  /** The delivered CSV's text without its byte order mark, as a spreadsheet shows it. */
-  const csvText = (body: Buffer) => body.toString('utf8').replace(/^\uFEFF/, '');
-  const csvRows = (text: string) => text.split('\r\n').filter(Boolean).slice(1).map((line) => line.split(','));
+  const { trace, named, leak, csvText, csvRows } = traceProbes(() => t, () => master, () => leaks.dir);
 
   // ---------------------------------------------------------------------------------------------
   // Holes.

@@ -112,7 +112,11 @@ describe('tokens', () => {
     expect(one('bank_card', ['6222021234567890123', '6222 0212 3456 7890 123', '6222-0212-3456-7890-123'])).toBe(1);
     expect(one('uscc', ['91350100M000100Y43', '91350100m000100y43', '9135 0100 M000 100Y43'])).toBe(1);
     const address = 'tian.lan61@163.com';
-    expect(one('email', [address, `mailto:${address}`, `<${address}>`, `田岚 <${address}>`, `${address};`, 'tian.lan61 @163.com', `${address}.`, `tian.lan61\u200b@163.com`, `"tian.lan61"@163.com`, `${address} (work)`, 'ＴＩＡＮ．ＬＡＮ６１＠１６３．ＣＯＭ'])).toBe(1);
+    expect(one('email', [address, `mailto:${address}`, `<${address}>`, `田岚 <${address}>`, `${address};`, 'tian.lan61 @163.com', `${address}.`, `tian.lan61\u200b@163.com`, `"tian.lan61"@163.com`, `${address} (work)`, 'ＴＩＡＮ．ＬＡＮ６１＠１６３．ＣＯＭ',
+      // Chinese punctuation around it (pass 29a), a +tag sub-address.
+      `${address}，`, `${address}、`, `【${address}】`, `“${address}”`, `《${address}》`, `${address}（私人）`, `田岚＜${address}＞`, `邮箱：${address}`, 'tian.lan61@163。com', 'tian.lan61+news@163.com'])).toBe(1);
+    expect(one('email', ['tianlan61@gmail.com', 'tian.lan61@gmail.com', 't.i.a.n.lan61+x@googlemail.com', 'TIANLAN61@GMAIL.COM'])).toBe(1);
+    expect(one('email', ['tian.lan61@163.com', 'tianlan61@163.com'])).toBe(2);
     // Another number stays another person; 86 is a prefix only before a full mobile number.
     expect(one('mobile', ['13912345678', '13912345679'])).toBe(2);
     expect(one('mobile', ['86139123456', '139123456'])).toBe(2);
@@ -124,7 +128,8 @@ describe('tokens', () => {
       // province's or city's code in place of a county's; dummy mobiles of runs and repeats.
       '111111111111111', '121212121212121', '110110110110110', '110105491231002', '11010519491231002X', '440524188001010014', '330000000101000', '110100198807303030',
       '13800138000', '13912345678', '13987654321', '13800000001', '13123456789', '13988889999'];
-    const mailPlaceholders = ['none@none.com', 'noemail@qq.com', 'null@null.com', 'test@test.com', 'a@a.com', '1@1.com', 'xx@xx.com', 'no@email.com', '000@000.com', '123@qq.com', 'wu@wu.com', 'na@na.com', 'li@example.com', 'tian@x.com', '@163.com', 'tian@'];
+    const mailPlaceholders = ['none@none.com', 'noemail@qq.com', 'null@null.com', 'test@test.com', 'a@a.com', '1@1.com', 'xx@xx.com', 'no@email.com', '000@000.com', '123@qq.com', 'wu@wu.com', 'na@na.com', 'li@example.com', 'tian@x.com', '@163.com', 'tian@',
+      '无（none@none.com）', '123456@qq.com', '987654321@qq.com', '12345@qq.com', 'josé@163.com'];
     const values = [...placeholders, ...mailPlaceholders, ...fc.sample(fc.oneof(ids, mobiles, asNumbers, emails), { numRuns: 200, seed: 13 })];
     for (const how of ['resident_id', 'mobile', 'compact', 'identifier', 'email'] as TokenNormalization[]) {
       const sql = await inDuckDb(entityKeyRule(key, how), values);
@@ -133,7 +138,9 @@ describe('tokens', () => {
     for (const how of ['resident_id', 'mobile'] as TokenNormalization[]) expect(placeholders.map((v) => entityKeyRule(key, how).apply(v))).toEqual(placeholders.map(() => null));
     expect(mailPlaceholders.map((v) => entityKeyRule(key, 'email').apply(v))).toEqual(mailPlaceholders.map(() => null));
     // Real identifiers stay keys: a 15-digit ID, mobiles, addresses (a QQ number's too).
-    for (const [how, value] of [['resident_id', '150102880730303'], ['mobile', '13912345679'], ['mobile', '13800138001'], ['email', 'tian.lan61@163.com'], ['email', '12345678@qq.com']] as const) {
+    // 441900: 东莞, a city without counties.
+    const dongguan = '44190019880730303';
+    for (const [how, value] of [['resident_id', '150102880730303'], ['resident_id', dongguan + residentIdCheckChar(dongguan)], ['mobile', '13912345679'], ['mobile', '13800138001'], ['email', 'tian.lan61@163.com'], ['email', '31415926@qq.com']] as const) {
       expect(entityKeyRule(key, how).apply(value), value).not.toBeNull();
     }
     const id = '150102198807303035';
