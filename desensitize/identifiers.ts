@@ -154,13 +154,15 @@ export function compactIdentifierSql(column: string): string {
 const SPACES = '\\t\\n\\x0B\\f\\r\\p{Z}';
 /**
  * An address as it is compared: letters, digits and `._%+-` before the @, letters, digits, dots and
- * hyphens after it (once folded to ASCII). Everything else ends it: spaces, brackets and quotes of
- * every script, list separators (`，`, `、`, `；`), a scheme's colon, a note in brackets. SECURITY:
- * an address pattern that stopped only at ASCII separators kept `，（私人）` inside the key, and one
- * user written 12 ways counted as 12 people (red-team pass 29a). Addresses in other scripts are no
- * keys (their rows keyless: fewer people counted).
+ * hyphens after it (once folded to ASCII), standing whole: neither next to a letter or digit of
+ * another script. Everything else ends it: spaces, brackets and quotes of every script, list
+ * separators (`，`, `、`, `；`), a scheme's colon, a note in brackets. SECURITY: an address pattern
+ * that stopped only at ASCII separators kept `，（私人）` inside the key, and one user written 12 ways
+ * counted as 12 people (red-team pass 29a); one that took the ASCII tail of `andré.martin@free.fr`
+ * made André and René one key (pass 30a). Addresses in other scripts are no keys (their rows
+ * keyless: fewer people counted).
  */
-const ADDRESS_PATTERN = '[0-9A-Za-z._%+-]+@[0-9A-Za-z.-]+';
+const ADDRESS_PATTERN = '(?:^|[^\\p{L}\\p{N}\\p{M}._%+-])([0-9A-Za-z._%+-]+@[0-9A-Za-z.-]+)(?:$|[^\\p{L}\\p{N}\\p{M}.-])';
 const ADDRESS = new RegExp(ADDRESS_PATTERN, 'u');
 const SPACED_AT_PATTERN = `[${SPACES}]*@[${SPACES}]*`;
 const SPACED_AT = new RegExp(SPACED_AT_PATTERN, 'gu');
@@ -175,7 +177,7 @@ const SPACED_AT = new RegExp(SPACED_AT_PATTERN, 'gu');
  */
 export function emailAddress(value: string): string {
   const folded = foldIdentifier(value).replace(/[\p{Cf}"'`]/gu, '').replace(/＠/gu, '@').replace(/[．。]/gu, '.').replace(SPACED_AT, '@');
-  const address = (ADDRESS.exec(folded)?.[0] ?? '').replace(/[.]+$/u, '').toUpperCase().replace(/[+][^@]*@/u, '@').replace(/@GOOGLEMAIL[.]COM$/u, '@GMAIL.COM');
+  const address = (ADDRESS.exec(folded)?.[1] ?? '').replace(/[.]+$/u, '').toUpperCase().replace(/[+][^@]*@/u, '@').replace(/@GOOGLEMAIL[.]COM$/u, '@GMAIL.COM');
   return address.endsWith('@GMAIL.COM') ? `${address.slice(0, -'@GMAIL.COM'.length).replaceAll('.', '')}@GMAIL.COM` : address;
 }
 
@@ -187,7 +189,7 @@ export function emailAddressSql(column: string): string {
   const { from, to } = foldTable();
   const folded = `translate(${column}, '${from}＠．。', '${to}@..')`;
   const closed = `regexp_replace(regexp_replace(${folded}, '[\\p{Cf}"''\`]', '', 'g'), '${SPACED_AT_PATTERN}', '@', 'g')`;
-  const address = `upper(regexp_replace(regexp_extract(${closed}, '${ADDRESS_PATTERN}'), '[.]+$', ''))`;
+  const address = `upper(regexp_replace(regexp_extract(${closed}, '${ADDRESS_PATTERN}', 1), '[.]+$', ''))`;
   return `regexp_replace(regexp_replace(${address}, '[+][^@]*@', '@'), '@GOOGLEMAIL[.]COM$', '@GMAIL.COM')`;
 }
 

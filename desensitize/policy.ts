@@ -1,3 +1,4 @@
+import { datePrefixSql } from './identifiers.js';
 import { scrub } from './free-text.js';
 import { MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
 import { idBirthYear, idGender, idRegionPrefix, toAgeBand, toBucket, toMonth, toRegionPrefix, toYear, type GeneralizeRule } from './generalize.js';
@@ -123,10 +124,21 @@ export function compilePolicySelect(columns: readonly { name: string; policy: Co
   // into the entity side table.
   if (options.entity) {
     outputs.push({ name: ENTITY_COLUMN, column: quoteIdentifier(options.entity.column), rule: onText(entityKeyRule(options.entity.key, options.entity.normalization)) });
-    (options.entity.witnesses ?? []).forEach((name, i) => outputs.push({ name: witnessColumn(i), column: quoteIdentifier(name), rule: { prepare: identity, finish: identity } }));
+    (options.entity.witnesses ?? []).forEach((name, i) => outputs.push({ name: witnessColumn(i), column: quoteIdentifier(name), rule: BIRTH_DATE_WITNESS }));
   }
   return twoStepSelect(outputs, from);
 }
+
+/**
+ * A birth date as a witness: read as a date in the forms recognition knows (one person's date written
+ * two ways is one date), and none (NULL) when unreadable or a form's default for "unknown": any 1
+ * January, 1970-01-01 or a date before 1900. SECURITY: twelve walk-ins under one clerk's mobile, all
+ * dated 1900-01-01, agreed and counted as one person (red-team pass 30a).
+ */
+const BIRTH_DATE_WITNESS: SqlRule = {
+  prepare: (column) => datePrefixSql(`CAST(${column} AS VARCHAR)`),
+  finish: (date) => `CASE WHEN ${date} < DATE '1900-01-01' OR ${date} = DATE '1970-01-01' OR (month(${date}) = 1 AND day(${date}) = 1) THEN NULL ELSE ${date} END`,
+};
 
 /** The column of a granted table's build that carries its entity keys (never published with the table). */
 export const ENTITY_COLUMN = '__entity';

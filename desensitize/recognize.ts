@@ -38,7 +38,8 @@ const HEADER_HINTS: Record<Exclude<PiiKind, 'subject_id'>, RegExp> = {
   address: /地址|住址|住所|户籍地|address|addr|^dz$/i,
   plate: /车牌|号牌|plate|hphm/i,
   passport: /护照|passport|hzhm/i,
-  birth_date: /出生|生日|birth|(?:^|[^a-z])dob(?:[^a-z]|$)|csrq|born/i,
+  // Pinyin and short forms too: a birth-date column not recognized gave no witness to shared keys (red-team pass 30a).
+  birth_date: /出生|生日|birth|(?:^|[^a-z])dob(?:[^a-z]|$)|csrq|csny|chusheng|shengri|bday|brth|born/i,
   free_text: /备注|说明|描述|内容|详情|情况|摘要|事由|留言|意见|remark|note|comment|desc|memo|content|text|detail|message/i,
 };
 

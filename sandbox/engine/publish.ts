@@ -219,12 +219,14 @@ async function splitEntityKeys(connection: DuckDBConnection, table: string, witn
   const witnessColumns = Array.from({ length: witnesses }, (_, i) => quoteIdentifier(witnessColumn(i)));
   await connection.run(`CREATE TABLE ${side} AS SELECT rowid AS row, ${entity} AS entity FROM main.${name} ORDER BY rowid`);
   if (witnessColumns.length > 0) {
-    // SECURITY: a key whose rows disagree on a birth date is no one person's: a clerk's default
-    // mobile written for 12 counter payers counted as one person, so a cell leaving out one of them
-    // left out "no one" and a difference of two answers gave that payer's amount (red-team pass
-    // 28a). Its rows are keyless: never counted as a person (docs/sandbox.md, "Rows without a key").
-    const disagree = witnessColumns.map((w) => `min(${w}) <> max(${w})`).join(' OR ');
-    await connection.run(`UPDATE ${side} SET entity = NULL WHERE entity IN (SELECT ${entity} FROM main.${name} WHERE ${entity} IS NOT NULL GROUP BY ${entity} HAVING ${disagree})`);
+    // SECURITY: a key whose rows disagree on a birth date, or whose rows (more than one) lack one
+    // (NULL: unreadable, missing or a default, see BIRTH_DATE_WITNESS), is no one person's for
+    // sure: a clerk's own mobile written for 12 counter payers counted as one person, so a cell
+    // leaving out one of them left out "no one" and a difference of two answers gave that payer's
+    // amount (red-team passes 28a, 30a: with NULL and default birth dates). Its rows are keyless:
+    // never counted as a person (docs/sandbox.md, "Rows without a key").
+    const doubtful = witnessColumns.map((w) => `count(${w}) < count(*) OR min(${w}) <> max(${w})`).join(' OR ');
+    await connection.run(`UPDATE ${side} SET entity = NULL WHERE entity IN (SELECT ${entity} FROM main.${name} WHERE ${entity} IS NOT NULL GROUP BY ${entity} HAVING count(*) > 1 AND (${doubtful}))`);
   }
   for (const column of [entity, ...witnessColumns]) await connection.run(`ALTER TABLE main.${name} DROP COLUMN ${column}`);
 }

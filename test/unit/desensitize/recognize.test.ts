@@ -107,6 +107,8 @@ describe('recognizeColumn: birth dates', () => {
     expect(recognizeColumn('csrq', ['19900312', '19851102'], TODAY)?.kind).toBe('birth_date');
     expect(recognizeColumn('date_of_birth', ['1990/03/12', '1985/11/02'], TODAY)?.kind).toBe('birth_date');
     expect(recognizeColumn('DOB', ['1990-03-12'], TODAY)?.kind).toBe('birth_date');
+    // Pinyin and short headers (red-team pass 30a).
+    for (const header of ['chusheng_riqi', 'shengri', 'csny', 'bday', 'brth_dt']) expect(recognizeColumn(header, ['1990-03-12', '1985-11-02'], TODAY)?.kind, header).toBe('birth_date');
     // As Excel (zh-CN) and people write them (red-team pass 25a).
     expect(recognizeColumn('出生日期', ['1961/3/4', '1961年3月4日', '1961.03.04', '1990-3-12 00:00:00+08'], TODAY)).toMatchObject({ kind: 'birth_date', matchShare: 1 });
     // The year last, times with AM/PM and spaced offsets, 号, other digit forms (pass 26a).

@@ -117,6 +117,8 @@ describe('tokens', () => {
       `${address}，`, `${address}、`, `【${address}】`, `“${address}”`, `《${address}》`, `${address}（私人）`, `田岚＜${address}＞`, `邮箱：${address}`, 'tian.lan61@163。com', 'tian.lan61+news@163.com'])).toBe(1);
     expect(one('email', ['tianlan61@gmail.com', 'tian.lan61@gmail.com', 't.i.a.n.lan61+x@googlemail.com', 'TIANLAN61@GMAIL.COM'])).toBe(1);
     expect(one('email', ['tian.lan61@163.com', 'tianlan61@163.com'])).toBe(2);
+    // An address stands whole: not the ASCII tail of a word in another script (pass 30a).
+    expect(['andré.martin@free.fr', 'rené.martin@free.fr', 'müller.hans@web.de', '田岚tian@163.com', 'tian@163.comé'].map((v) => entityKeyRule(key, 'email').apply(v))).toEqual([null, null, null, null, null]);
     // Another number stays another person; 86 is a prefix only before a full mobile number.
     expect(one('mobile', ['13912345678', '13912345679'])).toBe(2);
     expect(one('mobile', ['86139123456', '139123456'])).toBe(2);
