@@ -100,18 +100,28 @@ export function isEntityKey(normalized: string, how: TokenNormalization): boolea
   return y >= ID_YEAR_FROM && isCalendarDate(y, m, d) && residentIdCheckChar(normalized.slice(0, 17)) === normalized[17];
 }
 
-/** At most two distinct digits in a text of digits (ten contains(), cheaper than a list of its characters). */
-const fewDigitsSql = (text: string) => `(${Array.from('0123456789', (d) => `contains(${text}, '${d}')::INT`).join(' + ')}) <= 2`;
 const fewCharactersSql = (text: string) => `length(list_distinct(string_split(${text}, ''))) <= 2`;
+/** Each pair of digits as a character class ([01], [02], … [89]): a text of at most two digits is all of one. */
+const DIGIT_PAIRS = Array.from({ length: 10 }, (_, a) => Array.from({ length: 9 - a }, (_, k) => `[${a}${a + k + 1}]`)).flat();
+/**
+ * The placeholders of isPlaceholder as one regular expression over the whole value (RE2 matches it
+ * in one pass: the string functions it replaces cost 2–3 s a million IDs, a quarter of an ingest).
+ * Resident IDs: at most two digits among the 15 of the old form (characters 1–6 and 9–17).
+ * Mobiles: a subscriber number of at most two digits, or within a run, or the prefix repeated.
+ */
+const PLACEHOLDER_PATTERN: Partial<Record<TokenNormalization, string>> = {
+  resident_id: `(?:${DIGIT_PAIRS.map((pair) => `${pair}{6}[0-9]{2}${pair}{9}`).join('|')})[0-9X]`,
+  mobile: [
+    `[0-9]{3}(?:${DIGIT_PAIRS.map((pair) => `${pair}{8}`).join('|')})`,
+    `[0-9]{3}(?:${DIGIT_RUNS.flatMap((run) => Array.from({ length: run.length - 7 }, (_, i) => run.slice(i, i + 8))).join('|')})`,
+    Array.from({ length: 70 }, (_, i) => `${130 + i}00${130 + i}000`).join('|'),
+  ].join('|'),
+};
 
 /** The SQL twin of isPlaceholder, over a value of the key's shape. */
 function isPlaceholderSql(normalized: string, how: TokenNormalization): string {
-  if (how === 'resident_id') return `(${normalized} IN (${SAMPLE_RESIDENT_IDS.map(sqlString).join(', ')}) OR ${fewDigitsSql(`(substr(${normalized}, 1, 6) || substr(${normalized}, 9, 9))`)})`;
-  if (how === 'mobile') {
-    const subscriber = `substr(${normalized}, 4)`;
-    const prefix = `substr(${normalized}, 1, 3)`;
-    return `(${fewDigitsSql(subscriber)} OR ${DIGIT_RUNS.map((run) => `contains('${run}', ${subscriber})`).join(' OR ')} OR ${normalized} = ${prefix} || '00' || ${prefix} || '000')`;
-  }
+  if (how === 'resident_id') return `(${normalized} IN (${SAMPLE_RESIDENT_IDS.map(sqlString).join(', ')}) OR regexp_full_match(${normalized}, '${PLACEHOLDER_PATTERN.resident_id}'))`;
+  if (how === 'mobile') return `regexp_full_match(${normalized}, '${PLACEHOLDER_PATTERN.mobile}')`;
   if (how !== 'email') return 'false';
   const [local, domain] = [`split_part(${normalized}, '@', 1)`, `split_part(${normalized}, '@', 2)`];
   return `(${local} IN (${PLACEHOLDER_LOCAL_PARTS.map(sqlString).join(', ')}) OR ${fewCharactersSql(local)} OR regexp_full_match(${local}, '[0-9]{1,4}')`
