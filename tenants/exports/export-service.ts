@@ -413,7 +413,6 @@ export function createExportService(deps: {
     return run;
   }
 
-  /** Throws when a grant behind the version has ended or its dataset was withdrawn: nothing of it leaves. */
   /**
    * assertTenantActive and assertGrantsLive as a transaction reads the store (its batch's earlier
    * writes included): the in-memory directories learn of a suspension, revocation, grant's end or
@@ -426,6 +425,7 @@ export function createExportService(deps: {
     assertNotStopped(access, record.tenantId, version.sources, deps.today(), ': the export cannot be delivered');
   }
 
+  /** Throws when a grant behind the version has ended or its dataset was withdrawn: nothing of it leaves. */
   function assertGrantsLive(record: ExportRecord, version: ExportVersionRecord): void {
     // SECURITY: invariants 4 and 6: a grant that ended, or a dataset withdrawn, stops delivery of what was computed from it.
     assertNotStopped(deps.access, record.tenantId, version.sources, deps.today(), ': the export cannot be delivered');
@@ -755,7 +755,7 @@ export function createExportService(deps: {
             const again = decideDownload(deliveryFacts((await tx.reader.getExport(id))!, downloads.length), { nowIso: nowIso(), version: pkg.version });
             if (!again.ok) throw again.error;
             await assertLiveInTransaction(tx, record, exportVersion);
-              await tx.insertExportDownload({ exportId: id, version: pkg.version, recipient: claims.org, sub: claims.sub, count, createdAt: nowIso() });
+            await tx.insertExportDownload({ exportId: id, version: pkg.version, recipient: claims.org, sub: claims.sub, count, createdAt: nowIso() });
             if (record.status === 'approved') await tx.updateExport({ ...record, status: 'released', updatedAt: nowIso() });
             await tx.appendAudit({ actor, action: 'export.download', target: target(id), details: { version: pkg.version, outcome: 'ok', count, of: pkg.maxDownloads, sha256: pkg.sha256, ...(record.status === 'approved' ? { released: true } : {}) } });
           });

@@ -20,6 +20,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateTokenMaster } from '../../tenants/token-keys.js';
+import { auditProbes } from '../helpers/audit-probes.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { traceProbes } from '../helpers/trace-probes.js';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
@@ -41,7 +42,6 @@ const RAIN_PER_STATION = 'SELECT station, sum(rain) AS rain FROM rt28b_rain GROU
 /** GBK (code page 936) bytes of the only non-ASCII characters of the station names. */
 const GBK: Record<string, number[]> = { 一: [0xd2, 0xbb], 二: [0xb6, 0xfe], 三: [0xc8, 0xfd], 四: [0xcb, 0xc4], 五: [0xce, 0xe5], 区: [0xc7, 0xf8] };
 
-type Entry = { seq: number; action: string; target: string; details: Record<string, unknown> };
 
 describe('red team 28b: the export door under races and odd sequences', () => {
   let t: TestApp;
@@ -70,16 +70,7 @@ describe('red team 28b: the export door under races and odd sequences', () => {
     expect(expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'approve' }), 200).json().status).toBe('approved');
     return created.id;
   }
-  const audit = async (query: string) => expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/audit?limit=1000&${query}`), 200).json().entries as Entry[];
-  /** The newest entry's sequence number (paging through the chain). */
-  async function lastSeq(): Promise<number> {
-    let after = 0;
-    for (;;) {
-      const page = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/audit?limit=1000&after=${after}`), 200).json() as { entries: Entry[]; next: number | null };
-      after = page.entries.at(-1)?.seq ?? after;
-      if (page.next === null) return after;
-    }
-  }
+  const { audit, lastSeq } = auditProbes(() => t);
   const { trace, named, leak, csvText, csvRows } = traceProbes(() => t, () => master, () => leaks.dir);
 
   // ---------------------------------------------------------------------------------------------

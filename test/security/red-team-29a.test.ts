@@ -37,6 +37,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailSql } from '../../desensitize/index.js';
 import { loadOrCreateTokenMaster } from '../../tenants/token-keys.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
+import { auditProbes } from '../helpers/audit-probes.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { traceProbes } from '../helpers/trace-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
@@ -87,7 +88,6 @@ const RAIN_PER_STATION = 'SELECT station, sum(rain) AS rain FROM rt29a_rain GROU
 /** Days and day sums per station: integers only, so no mark: traced by its released cells. */
 const DAYS_PER_STATION = 'SELECT station, count(*) AS days, CAST(sum(day) AS BIGINT) AS day_sum FROM rt29a_rain GROUP BY station';
 
-type Entry = { seq: number; action: string; target: string; details: Record<string, unknown> };
 
 describe('red team 29a: e-mail keys and their placeholders, the export door raced with a withdrawal, trace on files as people save them', () => {
   const memory = useMemoryConnection();
@@ -346,16 +346,7 @@ describe('red team 29a: e-mail keys and their placeholders, the export door race
   // 3. The export door raced with a withdrawal.
   // ---------------------------------------------------------------------------------------------
 
-  const audit = async (query: string) => expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/audit?limit=1000&${query}`), 200).json().entries as Entry[];
-  /** The newest entry's sequence number (paging through the chain). */
-  async function lastSeq(): Promise<number> {
-    let after = 0;
-    for (;;) {
-      const page = expectStatus(await t.call(SUPERVISOR, 'GET', `/v1/audit?limit=1000&after=${after}`), 200).json() as { entries: Entry[]; next: number | null };
-      after = page.entries.at(-1)?.seq ?? after;
-      if (page.next === null) return after;
-    }
-  }
+  const { audit, lastSeq } = auditProbes(() => t);
 
   it('STOPPED: downloads in flight while the source dataset is withdrawn: none is recorded (or served) between `dataset.withdraw` and `dataset.reinstate` in the audit chain', async () => {
     const sql = 'SELECT station, max(day) AS last_day FROM rt29a_rain GROUP BY station';
