@@ -154,6 +154,9 @@ export function exportRoutes(controlPlane: ControlPlane): FastifyPluginAsyncZod 
     });
 
     app.get('/v1/exports/:id/download', {
+      // SECURITY: no automatic HEAD route: a HEAD ran this handler, counting a download against the
+      // limit without sending the file (red-team pass 28b).
+      exposeHeadRoute: false,
       config: { access: { roles: ['applicant'] } },
       schema: {
         summary: 'The approved data file, for the recipient organization only, within its validity and download limit',

@@ -75,6 +75,11 @@ describe('the export door', () => {
   });
 
   it('stops at the download limit', async () => {
+    // A HEAD request is no download: it neither counts nor is served (red-team pass 28b).
+    const head = await approvedExport();
+    const headed = await t.app.inject({ method: 'HEAD', url: `/v1/exports/${head}/download`, headers: { authorization: `Bearer ${t.token(RECIPIENT)}` } });
+    expect(headed.statusCode).toBe(404);
+    expect(expectStatus(await download(head), 200).headers['x-downloads-left']).toBe('2');
     const id = await approvedExport();
     for (let i = 0; i < 3; i++) expect(expectStatus(await download(id), 200).headers['x-downloads-left']).toBe(String(2 - i));
     const fourth = await download(id);
