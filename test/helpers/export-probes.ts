@@ -11,21 +11,24 @@ export interface CreatedExport {
 }
 
 /**
- * Exports of a SQL text by `operator` to `recipient` (CSV), for the red-team files that compare a
- * release with a later export: `create` checks the 201, `release` requires a `pass`, submits it and
- * has a supervisor approve it, `differencing` reads that check's status.
+ * Exports of a SQL text by `operator` (CSV, to `recipient` unless a call names another), for the
+ * red-team files that compare a release with a later export: `create` checks the 201, `release`
+ * requires a `pass`, submits it, has one supervisor approve it and answers its id, `differencing`
+ * reads that check's status.
  */
 export function exportProbes(app: () => TestApp, operator: Claims, recipient: string, purpose: string) {
-  const create = async (sql: string): Promise<CreatedExport> =>
-    expectStatus(await app().call(operator, 'POST', '/v1/exports', { source: { sql }, recipient, purpose, format: 'csv' }), 201).json() as CreatedExport;
+  const create = async (sql: string, to: string = recipient): Promise<CreatedExport> =>
+    expectStatus(await app().call(operator, 'POST', '/v1/exports', { source: { sql }, recipient: to, purpose, format: 'csv' }), 201).json() as CreatedExport;
   return {
     create,
     differencing: (created: CreatedExport): string | undefined => created.checks.find((c) => c.name === 'differencing')?.status,
-    release: async (sql: string): Promise<void> => {
-      const created = await create(sql);
+    release: async (sql: string, to: string = recipient): Promise<string> => {
+      const created = await create(sql, to);
       expect(created.outcome, JSON.stringify(created.checks)).toBe('pass');
       expectStatus(await app().call(operator, 'POST', `/v1/exports/${created.id}/submit`, {}), 200);
-      expectStatus(await app().call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'approve' }), 200);
+      const review = expectStatus(await app().call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'approve' }), 200);
+      expect(review.json().status).toBe('approved');
+      return created.id;
     },
   };
 }

@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateTokenMaster } from '../../tenants/token-keys.js';
 import { auditProbes } from '../helpers/audit-probes.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { exportProbes } from '../helpers/export-probes.js';
 import { traceProbes } from '../helpers/trace-probes.js';
 import { licenseTenantWithData } from '../helpers/tenant-fixture.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -60,16 +61,7 @@ describe('red team 28b: the export door under races and odd sequences', () => {
     leaks.remove();
   });
 
-  const create = async (sql: string, recipient: string = LAB.org, format = 'csv') =>
-    expectStatus(await t.call(OPERATOR, 'POST', '/v1/exports', { source: { sql }, recipient, purpose: 'red team 28b', format }), 201).json() as { id: string; outcome: string; checks: { name: string; status: string }[] };
-  /** An export of `sql` to `recipient`, checked `pass`, submitted and approved by one supervisor. */
-  async function approved(sql: string, recipient: string = LAB.org): Promise<string> {
-    const created = await create(sql, recipient);
-    expect(created.outcome, JSON.stringify(created.checks)).toBe('pass');
-    expectStatus(await t.call(OPERATOR, 'POST', `/v1/exports/${created.id}/submit`, {}), 200);
-    expect(expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'approve' }), 200).json().status).toBe('approved');
-    return created.id;
-  }
+  const { create, release: approved } = exportProbes(() => t, OPERATOR, LAB.org, 'red team 28b');
   const { audit, lastSeq } = auditProbes(() => t);
   const { trace, named, leak, csvText, csvRows } = traceProbes(() => t, () => master, () => leaks.dir);
 

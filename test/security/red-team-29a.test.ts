@@ -39,6 +39,7 @@ import { loadOrCreateTokenMaster } from '../../tenants/token-keys.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
 import { auditProbes } from '../helpers/audit-probes.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { exportProbes } from '../helpers/export-probes.js';
 import { traceProbes } from '../helpers/trace-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -196,16 +197,7 @@ describe('red team 29a: e-mail keys and their placeholders, the export door race
   // 2. Trace, on files as recipients save them and as insiders make them.
   // ---------------------------------------------------------------------------------------------
 
-  const create = async (sql: string, recipient: string = LAB.org) =>
-    expectStatus(await t.call(OPERATOR, 'POST', '/v1/exports', { source: { sql }, recipient, purpose: 'red team 29a', format: 'csv' }), 201).json() as { id: string; outcome: string; checks: { name: string; status: string }[] };
-  /** An export of `sql` to `recipient`, checked `pass`, submitted and approved by one supervisor. */
-  async function approved(sql: string, recipient: string = LAB.org): Promise<string> {
-    const created = await create(sql, recipient);
-    expect(created.outcome, JSON.stringify(created.checks)).toBe('pass');
-    expectStatus(await t.call(OPERATOR, 'POST', `/v1/exports/${created.id}/submit`, {}), 200);
-    expect(expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/exports/${created.id}/reviews`, { version: 1, decision: 'approve' }), 200).json().status).toBe('approved');
-    return created.id;
-  }
+  const { create, release: approved } = exportProbes(() => t, OPERATOR, LAB.org, 'red team 29a');
   const download = async (id: string, who: typeof LAB | typeof LAB2 = LAB) => expectStatus(await t.call(who, 'GET', `/v1/exports/${id}/download`), 200).rawPayload;
   const { trace, named, leak, csvText, csvRows } = traceProbes(() => t, () => master, () => leaks.dir);
   /** The truth: the digits of every value of the reformatted rain column, read back, are the delivered value's. */
