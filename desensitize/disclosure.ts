@@ -12,8 +12,6 @@ export interface TablePrivacy {
   personal: boolean;
   /** Entity keys were published with it (`__entities_<table>`): its answers can be counted per entity. */
   entity: boolean;
-  /** How many witness columns (`__witness_<i>`, see PolicySelectOptions) its build carries beside the keys. */
-  witnesses?: number;
   /** Columns that name or point at one entity (tokens, masks, recognized identifiers): never in row-level answers. */
   identifiers: string[];
   /** Quasi-identifiers: row-level answers must be k-anonymous over the ones they show. */

@@ -333,6 +333,12 @@ export function usccCheckChar(first17: string): string {
   return USCC_ALPHABET[(31 - (sum % 31)) % 31]!;
 }
 
+/** The SQL twin of usccCheckChar, over the first 17 characters of a code of USCC_PATTERN's shape. */
+export function usccCheckSql(code: string): string {
+  const sum = USCC_WEIGHTS.map((w, i) => `(strpos('${USCC_ALPHABET}', substr(${code}, ${i + 1}, 1)) - 1) * ${w}`).join(' + ');
+  return `substr('${USCC_ALPHABET}', ((31 - (${sum}) % 31) % 31) + 1, 1)`;
+}
+
 export function isValidUscc(value: string): boolean {
   const code = normalizeIdentifier(value).toUpperCase();
   return USCC_PATTERN.test(code) && usccCheckChar(code) === code[17];

@@ -18,7 +18,8 @@ export {
   birthDateSql, freeTextSql,
 } from './synthetic.js';
 export { REGIONS } from './data/regions.js';
-export { checkPolicy, compilePolicySelect, defaultPolicy, ENTITY_COLUMN, GENERALIZE_RULES, witnessColumn, type ColumnPolicy, type PolicyKind, type PolicySelectOptions } from './policy.js';
+export { compileDoubtfulKeys, type DoubtSource, type IdentifierColumn } from './doubtful-keys.js';
+export { checkPolicy, compilePolicySelect, defaultPolicy, ENTITY_COLUMN, GENERALIZE_RULES, type ColumnPolicy, type EntityKeyOptions, type PolicyKind, type PolicySelectOptions } from './policy.js';
 export {
   classifyPublished, DEFAULT_DISCLOSURE_RULES, entityCandidates, entityColumnOf, failedRules, judgeCell, ruleReason, secondarySuppression,
   type SecondarySuppression, type SuppressionRow, type CellRule, type CellStats, type CellVerdict, type DisclosureRules, type TablePrivacy,

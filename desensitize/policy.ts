@@ -1,4 +1,3 @@
-import { datePrefixSql } from './identifiers.js';
 import { scrub } from './free-text.js';
 import { MASK_KINDS, MASKS, keepFirstLast, type MaskKind, type MaskRule } from './masks.js';
 import { idBirthYear, idGender, idRegionPrefix, toAgeBand, toBucket, toMonth, toRegionPrefix, toYear, type GeneralizeRule } from './generalize.js';
@@ -102,7 +101,8 @@ function policyRule(policy: ColumnPolicy, tokenKey: Buffer, today: string): SqlR
   }
 }
 
-const onText = (rule: SqlRule): SqlRule => ({ prepare: (column) => rule.prepare(`CAST(${column} AS VARCHAR)`), finish: rule.finish });
+/** A rule over a column's text (raw columns may be typed as numbers: phone numbers often are). */
+export const onText = (rule: SqlRule): SqlRule => ({ prepare: (column) => rule.prepare(`CAST(${column} AS VARCHAR)`), finish: rule.finish });
 
 const DERIVED = { birth_year: idBirthYear, gender: idGender, region: idRegionPrefix(4) } as const;
 
@@ -120,38 +120,24 @@ export function compilePolicySelect(columns: readonly { name: string; policy: Co
     for (const derived of policy.derive ?? []) outputs.push({ name: `${name}_${derived}`, column, rule: onText(DERIVED[derived]) });
   }
   if (outputs.length === 0) return undefined;
-  // The entity key rides along as a last column, and its witnesses after it, which the build moves
-  // into the entity side table.
-  if (options.entity) {
-    outputs.push({ name: ENTITY_COLUMN, column: quoteIdentifier(options.entity.column), rule: onText(entityKeyRule(options.entity.key, options.entity.normalization)) });
-    (options.entity.witnesses ?? []).forEach((name, i) => outputs.push({ name: witnessColumn(i), column: quoteIdentifier(name), rule: BIRTH_DATE_WITNESS }));
-  }
+  // The entity key rides along as a last column, which the build moves into the entity side table.
+  if (options.entity) outputs.push({ name: ENTITY_COLUMN, column: quoteIdentifier(options.entity.column), rule: onText(entityKeyRule(options.entity.key, options.entity.normalization)) });
   return twoStepSelect(outputs, from);
 }
 
-/**
- * A birth date as a witness: read as a date in the forms recognition knows (one person's date written
- * two ways is one date), and none (NULL) when unreadable or a form's default for "unknown": any 1
- * January, 1970-01-01 or a date before 1900. SECURITY: twelve walk-ins under one clerk's mobile, all
- * dated 1900-01-01, agreed and counted as one person (red-team pass 30a).
- */
-const BIRTH_DATE_WITNESS: SqlRule = {
-  prepare: (column) => datePrefixSql(`CAST(${column} AS VARCHAR)`),
-  finish: (date) => `CASE WHEN ${date} < DATE '1900-01-01' OR ${date} = DATE '1970-01-01' OR (month(${date}) = 1 AND day(${date}) = 1) THEN NULL ELSE ${date} END`,
-};
-
 /** The column of a granted table's build that carries its entity keys (never published with the table). */
 export const ENTITY_COLUMN = '__entity';
-/** The columns of a granted table's build that carry the entity key's witnesses (never published). */
-export const witnessColumn = (i: number): string => `__witness_${i}`;
+
+/** How a dataset's entity keys are made: its entity column, the domain's entity key, the kind's normalization. */
+export interface EntityKeyOptions {
+  column: string;
+  key: Buffer;
+  normalization: TokenNormalization;
+}
 
 export interface PolicySelectOptions {
   tokenKey: Buffer;
   today: string;
-  /**
-   * Adds `__entity`: the row's entity (the raw `column`) keyed with the domain's entity key; and
-   * `__witness_<i>` for each raw column in `witnesses`, values one person has one of (birth dates):
-   * a key whose rows disagree on one is no one person's (publish makes its rows keyless).
-   */
-  entity?: { column: string; key: Buffer; normalization: TokenNormalization; witnesses?: readonly string[] } | undefined;
+  /** Adds `__entity`: the row's entity (the raw `column`) keyed with the domain's entity key. */
+  entity?: EntityKeyOptions | undefined;
 }

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import {
-  compactIdentifier, compactIdentifierSql, emailAddress, emailAddressSql, gmailMailboxSql, isCalendarDate, normalizeIdentifier, normalizeIdentifierSql, residentIdCheckChar, residentIdCheckSql, trimSql, trimText, upgradeResidentId,
+  compactIdentifier, compactIdentifierSql, emailAddress, emailAddressSql, gmailMailboxSql, isCalendarDate, normalizeIdentifier, normalizeIdentifierSql, residentIdCheckChar, residentIdCheckSql, trimSql, trimText,
+  upgradeResidentId, usccCheckChar, usccCheckSql,
 } from './identifiers.js';
 import { identity, sqlString, type SqlRule } from './sql.js';
 
@@ -17,10 +18,12 @@ export const TOKEN_HEX_CHARS = 32;
 
 /**
  * What is tokenized: identifiers compared as the same person would be (resident IDs compacted, see
- * compactIdentifier, and 15-digit IDs upgraded). `compact`, `mobile` and `email` are the entity keys'
- * forms of other identifier kinds (see entityNormalization); token policies use the first three.
+ * compactIdentifier, and 15-digit IDs upgraded). `compact`, `uscc`, `document`, `mobile` and `email`
+ * are the entity keys' forms of other identifier kinds (see entityNormalization; `uscc` and
+ * `document` are compacted like `compact`, and differ in what is a key); token policies use the
+ * first three.
  */
-export type TokenNormalization = 'identifier' | 'resident_id' | 'text' | 'compact' | 'mobile' | 'email';
+export type TokenNormalization = 'identifier' | 'resident_id' | 'text' | 'compact' | 'uscc' | 'document' | 'mobile' | 'email';
 
 /** A compacted mobile number's country prefix (+86 and 0086 compact to 86 and 0086) before its 11 digits. */
 const MOBILE_PREFIX = /^(?:00)?86(?=1[3-9]\d{9}$)/;
@@ -32,17 +35,20 @@ const MOBILE_PREFIX = /^(?:00)?86(?=1[3-9]\d{9}$)/;
  * a zero-width space, …) counted as 12 people, in prod and in dev (red-team passes 22a, 23a).
  */
 export function entityNormalization(kind: string): TokenNormalization {
-  if (kind === 'resident_id') return 'resident_id';
-  if (kind === 'mobile') return 'mobile';
+  if (kind === 'resident_id' || kind === 'mobile' || kind === 'uscc') return kind;
   // E-mail addresses as the bare address (emailAddress); every other identifier compacted.
-  return kind === 'email' ? 'email' : 'compact';
+  if (kind === 'email') return 'email';
+  return kind === 'passport' || kind === 'bank_card' ? 'document' : 'compact';
 }
 
 /**
  * What a normalized value must look like to be an entity key: a resident ID (18 characters, a
  * province's code, a county's, a real birth date from 1800 and a correct check character), a
- * mobile's 11 digits, an e-mail address; any other identifier a digit other than 0; and no
- * placeholder of the kind's shape (isPlaceholderSql). SECURITY: the placeholders clerks write for an
+ * mobile's 11 digits, an e-mail address, a unified social credit code (GB 32100's characters and
+ * check character); any other identifier a digit other than 0; and no placeholder of the kind's
+ * shape (isPlaceholderSql; a credit code, passport or bank card number of one or two characters
+ * repeated or of digits counting up or down: 18 ones for twelve sole traders counted as one
+ * enterprise, red-team pass 31a, and `123456789012345678`, whose check character is right, pass 32a). SECURITY: the placeholders clerks write for an
  * identifier never recorded ('未登记', '无', 'NULL', 'N/A', '0', 18 zeros) were keys like any other,
  * and one person written with 12 of them counted as 12 people in prod, dev and export differencing
  * (red-team pass 26b); so were placeholders of an identifier's shape ('13800000000',
@@ -59,6 +65,9 @@ const ENTITY_KEY_SHAPE: Record<TokenNormalization, string> = {
   resident_id: `(?:${PROVINCE}[0-9]{2}(?:0[1-9]|[1-9][0-9])|(?:4419|4420|4603|4604|6202)00)[0-9]{11}[0-9X]`,
   mobile: '1[3-9][0-9]{9}',
   email: '[^@]+@[^@]+[.][^@]+',
+  // GB 32100's characters, as USCC_PATTERN (and a check character, see isEntityKey).
+  uscc: '[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}',
+  document: '.*[1-9].*',
   identifier: '.*[1-9].*',
   compact: '.*[1-9].*',
   text: '.*[1-9].*',
@@ -97,11 +106,27 @@ const PLACEHOLDER_REGEXP = {
   mobile: new RegExp(`^(?:${PLACEHOLDER_PATTERN.mobile})$`),
 };
 const fewCharacters = (text: string) => new Set(text).size <= 2;
+/** Digits counting up or down, wrapping round (…7890123…): a number within them is written, not issued. */
+const CYCLIC_RUNS = ['0123456789'.repeat(3), '9876543210'.repeat(3)];
+/**
+ * Credit codes: its organization code (characters 9–17) of one or two characters, or its first 17
+ * characters or the organization code's 8 digits within a run (`123456789012345678` and
+ * `91110000000000000E` have correct check characters). Passport and bank card numbers: one or two
+ * characters, or all their digits (six or more) within a run (`E12345678`).
+ */
+function isCodePlaceholder(normalized: string, how: 'uscc' | 'document'): boolean {
+  if (how === 'document') {
+    const digits = normalized.replace(/[^0-9]/g, '');
+    return fewCharacters(normalized) || (digits.length >= 6 && CYCLIC_RUNS.some((run) => run.includes(digits)));
+  }
+  return fewCharacters(normalized.slice(8)) || CYCLIC_RUNS.some((run) => run.includes(normalized.slice(0, 17)) || run.includes(normalized.slice(8, 16)));
+}
 
 /** Whether a normalized value of the key's shape is a placeholder (see ENTITY_KEY_SHAPE). */
 function isPlaceholder(normalized: string, how: TokenNormalization): boolean {
   if (how === 'resident_id') return SAMPLE_RESIDENT_IDS.includes(normalized) || PLACEHOLDER_REGEXP.resident_id.test(normalized);
   if (how === 'mobile') return PLACEHOLDER_REGEXP.mobile.test(normalized);
+  if (how === 'uscc' || how === 'document') return isCodePlaceholder(normalized, how);
   if (how !== 'email') return false;
   const [local = '', domain = ''] = normalized.split('@');
   return PLACEHOLDER_LOCAL_PARTS.includes(local) || fewCharacters(local) || /^[0-9]{1,4}$/.test(local) || (/^[0-9]+$/.test(local) && DIGIT_RUNS.some((run) => run.includes(local)))
@@ -111,6 +136,7 @@ function isPlaceholder(normalized: string, how: TokenNormalization): boolean {
 /** Whether a value normalized for `how` (normalizeForToken) is an identifier, and so an entity key. */
 export function isEntityKey(normalized: string, how: TokenNormalization): boolean {
   if (!ENTITY_KEY_PATTERN[how].test(normalized) || isPlaceholder(normalized, how)) return false;
+  if (how === 'uscc') return usccCheckChar(normalized.slice(0, 17)) === normalized[17];
   if (how !== 'resident_id') return true;
   const [y, m, d] = [Number(normalized.slice(6, 10)), Number(normalized.slice(10, 12)), Number(normalized.slice(12, 14))];
   return y >= ID_YEAR_FROM && isCalendarDate(y, m, d) && residentIdCheckChar(normalized.slice(0, 17)) === normalized[17];
@@ -118,10 +144,22 @@ export function isEntityKey(normalized: string, how: TokenNormalization): boolea
 
 const fewCharactersSql = (text: string) => `length(list_distinct(string_split(${text}, ''))) <= 2`;
 
+const inCyclicRunSql = (text: string) => `(${CYCLIC_RUNS.map((run) => `contains('${run}', ${text})`).join(' OR ')})`;
+
+/** The SQL twin of isCodePlaceholder. */
+function isCodePlaceholderSql(normalized: string, how: 'uscc' | 'document'): string {
+  if (how === 'document') {
+    const digits = `regexp_replace(${normalized}, '[^0-9]', '', 'g')`;
+    return `(${fewCharactersSql(normalized)} OR (length(${digits}) >= 6 AND ${inCyclicRunSql(digits)}))`;
+  }
+  return `(${fewCharactersSql(`substr(${normalized}, 9)`)} OR ${inCyclicRunSql(`substr(${normalized}, 1, 17)`)} OR ${inCyclicRunSql(`substr(${normalized}, 9, 8)`)})`;
+}
+
 /** The SQL twin of isPlaceholder, over a value of the key's shape. */
 function isPlaceholderSql(normalized: string, how: TokenNormalization): string {
   if (how === 'resident_id') return `(${normalized} IN (${SAMPLE_RESIDENT_IDS.map(sqlString).join(', ')}) OR regexp_full_match(${normalized}, '${PLACEHOLDER_PATTERN.resident_id}'))`;
   if (how === 'mobile') return `regexp_full_match(${normalized}, '${PLACEHOLDER_PATTERN.mobile}')`;
+  if (how === 'uscc' || how === 'document') return isCodePlaceholderSql(normalized, how);
   if (how !== 'email') return 'false';
   const [local, domain] = [`split_part(${normalized}, '@', 1)`, `split_part(${normalized}, '@', 2)`];
   return `(${local} IN (${PLACEHOLDER_LOCAL_PARTS.map(sqlString).join(', ')}) OR ${fewCharactersSql(local)} OR regexp_full_match(${local}, '[0-9]{1,4}')`
@@ -134,14 +172,14 @@ export function isEntityKeySql(normalized: string, how: TokenNormalization): str
   const shaped = `regexp_full_match(${normalized}, '${ENTITY_KEY_SHAPE[how]}')`;
   const real = how === 'resident_id'
     ? `substr(${normalized}, 7, 4) >= '${ID_YEAR_FROM}' AND try_strptime(substr(${normalized}, 7, 8), '%Y%m%d') IS NOT NULL AND right(${normalized}, 1) = ${residentIdCheckSql(normalized)}`
-    : 'true';
+    : how === 'uscc' ? `right(${normalized}, 1) = ${usccCheckSql(normalized)}` : 'true';
   return `(CASE WHEN ${shaped} THEN NOT ${isPlaceholderSql(normalized, how)} AND ${real} ELSE false END)`;
 }
 
 export function normalizeForToken(value: string, how: TokenNormalization): string {
   if (how === 'text') return trimText(value);
   if (how === 'identifier') return normalizeIdentifier(value).toUpperCase();
-  if (how === 'compact') return compactIdentifier(value);
+  if (how === 'compact' || how === 'uscc' || how === 'document') return compactIdentifier(value);
   if (how === 'mobile') return compactIdentifier(value).replace(MOBILE_PREFIX, '');
   if (how === 'email') return emailAddress(value);
   // SECURITY: `110105 19491231 002X` and `11010519491231002X` are one person: one token, never two
@@ -159,7 +197,7 @@ export function tokenize(value: string | null, key: Buffer, how: TokenNormalizat
 export function tokenNormalization(how: TokenNormalization): SqlRule {
   if (how === 'text') return { prepare: trimSql, finish: identity };
   if (how === 'identifier') return { prepare: (column) => `upper(${normalizeIdentifierSql(column)})`, finish: identity };
-  if (how === 'compact') return { prepare: compactIdentifierSql, finish: identity };
+  if (how === 'compact' || how === 'uscc' || how === 'document') return { prepare: compactIdentifierSql, finish: identity };
   if (how === 'mobile') return { prepare: (column) => `regexp_replace(${compactIdentifierSql(column)}, '^(00)?86(1[3-9][0-9]{9})$', '\\2')`, finish: identity };
   if (how === 'email') return { prepare: emailAddressSql, finish: gmailMailboxSql };
   return {

@@ -1,16 +1,16 @@
 import { createHmac } from 'node:crypto';
-import { classifyPublished, compilePolicySelect, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, type ColumnPolicy, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
+import { classifyPublished, compileDoubtfulKeys, compilePolicySelect, entityCandidates, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, type ColumnPolicy, type DoubtSource, type EntityKeyOptions, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, SourceRef, TableDefinition } from '../sandbox/index.js';
 import { entityOfVersion, type CatalogService } from './catalog-service.js';
 import { accessFingerprint, policyFingerprint } from './lineage.js';
-import type { DatasetColumn } from './model.js';
+import type { DatasetColumn, DatasetRecord } from './model.js';
 import type { ControlStore } from './store/control-store.js';
 import { entityKey, tenantTokenKey } from './token-keys.js';
 
 /** What the refinery needs of the engine (the sandbox's EngineClient). */
 export interface PublishEngine {
-  publish(task: { tenantId: string; target: 'granted' | 'dev'; tables: TableDefinition[]; attach: Record<string, { dataset: string; file: string }>; incremental?: boolean }): Promise<PublishResult>;
+  publish(task: { tenantId: string; target: 'granted' | 'dev'; tables: TableDefinition[]; attach: Record<string, { dataset: string; file: string }>; doubtful?: string; incremental?: boolean }): Promise<PublishResult>;
 }
 
 /** A published file: its version, the tables built from the domain and those carried over unchanged. */
@@ -22,6 +22,8 @@ interface BuildPlan {
   granted: TableDefinition[];
   dev: TableDefinition[];
   attach: Record<string, { dataset: string; file: string }>;
+  /** The domain's doubtful entity keys, over datasets in `attach` (undefined: no dataset has birth dates). */
+  doubtful?: string;
 }
 
 /** Rows of a synthetic twin: like the raw table, capped so dev files stay small. */
@@ -92,35 +94,50 @@ export function createRefinery(deps: {
       const alias = `d_${grant.dataset}`;
       // Entities are counted on the dataset's identifier, whether or not the grant or policy shows it.
       // The column ingest settled (declared, or recognition's unambiguous choice).
-      const counted = entityOfVersion({ record, columns });
-      // Its witnesses: the dataset's birth dates (one person has one), shown or not.
-      const witnesses = columns.filter((c) => c.pii?.kind === 'birth_date' && c.name !== counted?.column).map((c) => c.name);
-      const entity = counted === undefined ? undefined : { column: counted.column, key: entityKeyOf, normalization: entityNormalization(counted.kind), witnesses };
+      const entity = entityKeyOptions({ record, columns }, entityKeyOf);
       const grantedSql = compilePolicySelect(policies, { tokenKey, today, entity }, `${alias}.data`);
       if (!grantedSql) continue;
       attach[alias] = { dataset: record.id, file: record.file };
-      const privacy = {
-        ...classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined),
-        ...(entity && witnesses.length > 0 ? { witnesses: witnesses.length } : {}),
-      };
+      const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined);
       granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
       const plan = twins.get(record.id);
       const personal = isPersonal(columns);
       const twin = twinSql(columns.map((c) => toTwinColumn(c, record.rows, personal)), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
       dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }
-    return { granted, dev, attach };
+    const doubtful = await domainDoubtfulKeys(entityKeyOf, attach);
+    return { granted, dev, attach, ...(doubtful ? { doubtful } : {}) };
+  }
+
+  /**
+   * The SQL of the domain's doubtful entity keys (compileDoubtfulKeys): over every version of every
+   * dataset with an entity column (withdrawn or not, granted to this tenant or not: a key is shared
+   * or not whoever holds the dataset, and a later version does not unsay an earlier one), each
+   * attached under its own alias (a grant's for the current version).
+   */
+  async function domainDoubtfulKeys(entityKeyOf: Buffer, attach: BuildPlan['attach']): Promise<string | undefined> {
+    const sources: DoubtSource[] = [];
+    for (const { record: current } of await deps.store.reader.listDatasets()) {
+      for (const version of await deps.store.reader.datasetVersions(current.id)) {
+        const alias = version.record.version === current.version ? `d_${current.id}` : `h${version.record.version}_${current.id}`;
+        const source = doubtSource(version, `${alias}.data`);
+        if (!source) continue;
+        attach[alias] = { dataset: current.id, file: version.record.file };
+        sources.push(source);
+      }
+    }
+    return compileDoubtfulKeys(sources, entityKeyOf);
   }
 
   async function build(tenantId: string): Promise<void> {
     const today = deps.today();
-    const { granted, dev, attach } = await plan(tenantId, today);
+    const { granted, dev, attach, doubtful } = await plan(tenantId, today);
     const incremental = deps.incremental ?? true;
     const started = performance.now();
     // Both files build at once (the engine swaps them one after the other). Both are settled before
     // a failure fails the build, so a retry never overlaps a publish of this one.
     const [prodOutcome, twinOutcome] = await Promise.allSettled([
-      deps.engine.publish({ tenantId, target: 'granted', tables: granted, attach, incremental }),
+      deps.engine.publish({ tenantId, target: 'granted', tables: granted, attach, ...(doubtful ? { doubtful } : {}), incremental }),
       deps.engine.publish({ tenantId, target: 'dev', tables: dev, attach: {}, incremental }),
     ]);
     if (prodOutcome.status === 'rejected') throw prodOutcome.reason;
@@ -221,15 +238,51 @@ export function createRefinery(deps: {
       await Promise.all([...stale].map((tenantId) => this.refresh(tenantId)));
     },
 
-    /** Rebuilds every tenant that holds a grant on `datasetId` (after a policy change or a new version). */
+    /**
+     * Rebuilds every tenant that holds a grant on `datasetId` (after a policy change or a new
+     * version); every tenant with a grant when the dataset can tell of shared keys (doubtSource: the
+     * doubtful keys are the whole domain's; a build that changes nothing publishes nothing).
+     */
     async refreshDataset(datasetId: string): Promise<void> {
-      const holders = new Set((await deps.store.reader.listGrants()).filter((g) => g.dataset === datasetId).map((g) => g.tenantId));
+      const version = (await deps.store.reader.listDatasets()).find((d) => d.record.id === datasetId);
+      const domainWide = version !== undefined && doubtSource(version, '') !== undefined;
+      const holders = new Set((await deps.store.reader.listGrants()).filter((g) => domainWide || g.dataset === datasetId).map((g) => g.tenantId));
       await Promise.all([...holders].map((tenantId) => this.refresh(tenantId)));
     },
   };
 }
 
 export type Refinery = ReturnType<typeof createRefinery>;
+
+/** Identifier kinds of enterprises: judged as a dataset's entity only (an employer's code beside its employees is not theirs). */
+const ENTERPRISE_KINDS = new Set(['uscc']);
+
+/**
+ * What a dataset version tells of shared keys (DoubtSource), or undefined when nothing: its entity
+ * column and other identifier columns of people, beside its birth dates and resident IDs.
+ */
+function doubtSource(version: { record: DatasetRecord; columns: readonly DatasetColumn[] }, from: string): DoubtSource | undefined {
+  const counted = entityOfVersion(version);
+  if (!counted) return undefined;
+  const kinds = version.columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null }));
+  const others = entityCandidates(kinds).filter((c) => c.name !== counted.column && !ENTERPRISE_KINDS.has(c.piiKind!));
+  const identifiers = [{ column: counted.column, kind: counted.kind }, ...others.map((c) => ({ column: c.name, kind: c.piiKind! }))]
+    .map(({ column, kind }) => ({ column, normalization: entityNormalization(kind) }));
+  const birthDates = kinds.filter((c) => c.piiKind === 'birth_date').map((c) => c.name);
+  const residentIds = kinds.filter((c) => c.piiKind === 'resident_id').map((c) => c.name);
+  const witnessed = birthDates.length > 0 || (residentIds.length > 0 && identifiers.some((i) => i.normalization !== 'resident_id'));
+  if (!witnessed) return undefined;
+  return { from, identifiers, birthDates, residentIds, recordedOn: version.record.createdAt.slice(0, 10) };
+}
+
+/**
+ * How a dataset version's entity keys are made: on the column ingest settled (declared, or
+ * recognition's unambiguous choice), whether or not a grant or policy shows it; undefined without one.
+ */
+function entityKeyOptions(version: { record: DatasetRecord; columns: readonly DatasetColumn[] }, key: Buffer): EntityKeyOptions | undefined {
+  const counted = entityOfVersion(version);
+  return counted && { column: counted.column, key, normalization: entityNormalization(counted.kind) };
+}
 
 function toTwinColumn(c: DatasetColumn, rows: number, personal: boolean): TwinColumn {
   return {

@@ -68,6 +68,8 @@ export interface TableLookup {
   isAggregate(functionName: string): boolean;
   /** Functions (and macros using them) whose value is not the same in every run: the clock, random, sequences. */
   isUnstable(functionName: string): boolean;
+  /** Functions that make rows out of a value in a SELECT list (unnest, and macros using it). */
+  makesRows(functionName: string): boolean;
 }
 
 /**
@@ -178,6 +180,13 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   const limited = modifiers.some((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER');
   const distinctOn = modifiers.some((m) => m.type === 'DISTINCT_MODIFIER' && ((m.distinct_on_targets as Json[] | undefined)?.length ?? 0) > 0);
   if (distinctOn) return uncheckable('DISTINCT ON over personal data picks one row per group by values the answer does not show');
+  // SECURITY: invariant 8: unnest in the SELECT list makes rows out of a value: the checks judge the
+  // cells of a group, not how many rows its value made (`unnest(range(sum(amount)))` in a group of one
+  // person's payment made 777 rows, withheld and counted as 777; `regexp_split_to_table(CASE … END,
+  // ',')`, a macro over unnest, made one row or two on one person's value; red-team pass 31b).
+  if ([...selectList, ...(node.group_expressions as Json[]), ...orders].some((expr) => callsAny(expr ?? null, tables.makesRows))) {
+    return uncheckable('unnest and the functions built on it (regexp_split_to_table, generate_subscripts) over personal data cannot be checked: they make rows out of values the checks do not see; unnest in FROM instead');
+  }
   const groupSets = (node.group_sets as Json[] | undefined) ?? [];
   if (groupSets.length > 1) return uncheckable('ROLLUP, CUBE and GROUPING SETS over personal data cannot be checked yet: one GROUP BY per query');
   const aggregates = selectList.map((item, column) => aggregatesIn(item, tables).map((node) => ({ column, node })));
@@ -485,17 +494,25 @@ function groupKeys(node: Obj, selectList: Obj[], aggregates: unknown[][]): Json[
   return keys;
 }
 
+/** Whether `node` calls a function that `matches` anywhere. */
+function callsAny(node: Json, matches: (functionName: string) => boolean): boolean {
+  let found = false;
+  walk(node, (child) => {
+    if (child.class === 'FUNCTION' && matches(String(child.function_name).toLowerCase())) found = true;
+  });
+  return found;
+}
+
 /**
  * Whether `node` calls the clock, random values or sequences anywhere (functions DuckDB marks as not
  * the same in every run, and macros using them; `current_timestamp` and its kin, which parse as
  * column references): two runs of it may compute different rows.
  */
 export function usesUnstable(node: Json, isUnstable: (functionName: string) => boolean): boolean {
-  let unstable = false;
+  let clock = false;
   walk(node, (child) => {
-    if (child.class === 'FUNCTION' && isUnstable(String(child.function_name).toLowerCase())) unstable = true;
     const names = child.class === 'COLUMN_REF' ? (child.column_names as Json[] | undefined) ?? [] : [];
-    if (names.length === 1 && CLOCK_NAMES.has(String(names[0]).toLowerCase())) unstable = true;
+    if (names.length === 1 && CLOCK_NAMES.has(String(names[0]).toLowerCase())) clock = true;
   });
-  return unstable;
+  return clock || callsAny(node, isUnstable);
 }

@@ -143,6 +143,9 @@ export async function checkedAnswer(connection: DuckDBConnection, shape: Exclude
     }
     return { row: strip(row), key, entities, withheld: false, failed };
   });
+  // SECURITY: fail closed: an aggregate answer has one row per group (its keys are appended); two
+  // rows of one group were made from a value the checks did not see (unnest, red-team pass 31b).
+  if (new Set(measured.map((m) => m.key)).size !== measured.length) throw new DomainError('DSC_ERR_UNCHECKABLE', 'the answer has two rows of one group, made from values the checks do not see: aggregate without unnest');
   const withheldRows = measured.filter((m) => m.withheld).length;
   // SECURITY: invariant 8: secondary suppression, shared with exports (desensitize/disclosure.ts).
   const aggregateColumns = [...new Set(shape.aggregates.map((a) => a.column))];

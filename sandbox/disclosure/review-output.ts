@@ -98,6 +98,11 @@ export async function checkOutput(connection: DuckDBConnection, shape: Exclude<A
       await drop();
       return { uncheckable: merged, byData: true };
     }
+    // SECURITY: fail closed, as for answers: two rows of one group were made from a value the checks do not see (unnest).
+    if (shape.kind === 'aggregate' && await groupsOf(connection, table, keyCount, rowCount) !== rowCount) {
+      await drop();
+      return { uncheckable: 'the output has two rows of one group, made from values the checks do not see: aggregate without unnest', byData: true };
+    }
     // SECURITY: invariant 8: as for answers, a join that repeats personal rows weighs people the checks count once.
     if (await repeatsPersonalRows(connection, plan)) {
       await drop();
@@ -143,6 +148,12 @@ export async function valueOrderedSql(connection: DuckDBConnection, sql: string)
   const order = columns.flatMap((c, i) => (EXACT_KEY_TYPE.test(c.type) ? [`__o${i}`] : [`__o${i}`, `CAST(__o${i} AS VARCHAR)`]));
   // Positional aliases: two columns of one name stay two columns (the snapshot writer refuses them by name).
   return `SELECT ${columns.map((c, i) => `__o${i} AS ${quoteIdentifier(c.name)}`).join(', ')} FROM (${sql}) AS __q(${columns.map((_, i) => `__o${i}`).join(', ')}) ORDER BY ${order.join(', ')}`;
+}
+
+/** How many groups (distinct `__key<i>`) the rows of an aggregate's output table hold. */
+async function groupsOf(connection: DuckDBConnection, table: string, keyCount: number, rowCount: number): Promise<number> {
+  if (keyCount === 0) return Math.min(rowCount, 1);
+  return count(connection, `SELECT count(*) FROM (SELECT 1 FROM ${table} GROUP BY ${Array.from({ length: keyCount }, (_, i) => `__key${i}`).join(', ')})`);
 }
 
 async function count(connection: DuckDBConnection, sql: string): Promise<number> {

@@ -52,7 +52,7 @@ export const SourceRefSchema = z.object({ dataset: z.string(), version: z.number
 export type SourceRef = z.infer<typeof SourceRefSchema>;
 
 /** What the disclosure checks know of a published table (desensitize/disclosure.ts TablePrivacy). */
-export const TablePrivacySchema = z.object({ personal: z.boolean(), entity: z.boolean(), witnesses: z.number().int().nonnegative().max(100).optional(), identifiers: z.array(z.string()), quasi: z.array(z.string()) });
+export const TablePrivacySchema = z.object({ personal: z.boolean(), entity: z.boolean(), identifiers: z.array(z.string()), quasi: z.array(z.string()) });
 
 /** A table for the publish interface: trusted SQL run in a build instance (never tenant SQL). */
 export const TableDefinitionSchema = z.object({
@@ -76,6 +76,12 @@ export const BuildTaskSchema = z.object({
   target: z.enum(['granted', 'dev']),
   tables: z.array(TableDefinitionSchema),
   attach: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), DatasetFileSchema).default({}),
+  /**
+   * The domain's doubtful entity keys: SQL over the attached datasets giving, in one column
+   * `entity`, every key that is no one person's for sure (compileDoubtfulKeys); the rows of those
+   * keys are keyless in every table built with entity keys.
+   */
+  doubtful: z.string().optional(),
   /**
    * Whether tables whose definition is unchanged may be carried over from the tenant's current file
    * (`publish.ts`); false forces a build of every table from the domain (the bench's anchor).

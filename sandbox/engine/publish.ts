@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { ENTITY_COLUMN, quoteIdentifier, sqlString, witnessColumn } from '../../desensitize/index.js';
+import { ENTITY_COLUMN, quoteIdentifier, sqlString } from '../../desensitize/index.js';
 import { assertNotRetired, datasetDirectory, stagingDirectory, tenantDirectory } from '../data-paths.js';
 import type { BuildResult, BuildTask, PublishResult, SourceRef, TableBuild, TableDefinition, TablePrivacy } from './protocol.js';
 import { readTenantCatalog, versionFile, type TenantCatalog } from './tenant-files.js';
@@ -18,16 +18,20 @@ const MAX_FREE = { share: 0.5, bytes: 32 * 1024 * 1024 } as const;
 /**
  * The key of a table definition: everything its rows depend on, i.e. its SQL (the column policies
  * compiled with the tenant's token key and today's date), its source (dataset, version, access
- * fingerprint) and the raw files it reads. Two builds with one key produce the same table, so a
- * table is carried over only when its key is unchanged. Stricter than the source triple alone: a
- * rule that depends on today (age bands) is rebuilt when the day changes.
+ * fingerprint), the raw files it reads and, for a table with entity keys, the domain's doubtful keys
+ * (their SQL and the raw files it reads). Two builds with one key produce the same table, so a table
+ * is carried over only when its key is unchanged. Stricter than the source triple alone: a rule that
+ * depends on today (age bands) is rebuilt when the day changes, and a new version of any dataset
+ * with birth dates rebuilds every table with entity keys.
  */
-export function definitionKey(table: TableDefinition, attach: BuildTask['attach']): string {
-  const files = Object.entries(attach)
-    .filter(([alias]) => table.sql.includes(alias))
+export function definitionKey(table: TableDefinition, task: Pick<BuildTask, 'attach' | 'doubtful'>): string {
+  const doubtful = table.privacy?.entity ? task.doubtful ?? null : null;
+  const reads = table.sql + (doubtful ?? '');
+  const files = Object.entries(task.attach)
+    .filter(([alias]) => reads.includes(alias))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([alias, file]) => [alias, file.dataset, file.file]);
-  const canonical = JSON.stringify([table.name, table.sql, table.source.dataset, table.source.version, table.source.policy, files]);
+  const canonical = JSON.stringify([table.name, table.sql, table.source.dataset, table.source.version, table.source.policy, files, doubtful]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -49,7 +53,7 @@ export async function buildStagedFile(dataDir: string, task: BuildTask): Promise
   fs.mkdirSync(dir, { recursive: true });
   const staged = `${task.target}-${randomUUID()}.duckdb`;
   const building = path.join(dir, `${staged}.building`);
-  const keys = new Map(task.tables.map((t) => [t.name, definitionKey(t, task.attach)]));
+  const keys = new Map(task.tables.map((t) => [t.name, definitionKey(t, task)]));
   const base = task.incremental ? carryable(dataDir, task, keys) : undefined;
   // The current file already is exactly what the task defines (checked, not assumed): nothing to build or publish.
   if (base && base.carry.size === task.tables.length && base.definitions === task.tables.length && await holdsExactly(base.file, base.carry)) {
@@ -111,14 +115,13 @@ async function buildOnto(connection: DuckDBConnection, dataDir: string, task: Bu
     }
   }
   const toBuild = task.tables.filter((t) => !carry.has(t.name));
-  const attached = new Set<string>();
-  for (const table of toBuild) {
-    for (const [alias, source] of Object.entries(task.attach)) {
-      if (attached.has(alias) || !table.sql.includes(alias)) continue;
-      await connection.run(`ATTACH ${sqlString(path.join(datasetDirectory(dataDir, source.dataset), source.file))} AS ${alias} (READ_ONLY)`);
-      attached.add(alias);
-    }
+  const doubtful = toBuild.some((t) => t.privacy?.entity) ? task.doubtful : undefined;
+  const reads = [...toBuild.map((t) => t.sql), doubtful ?? ''].join('\n');
+  for (const [alias, source] of Object.entries(task.attach)) {
+    if (reads.includes(alias)) await connection.run(`ATTACH ${sqlString(path.join(datasetDirectory(dataDir, source.dataset), source.file))} AS ${alias} (READ_ONLY)`);
   }
+  // The domain's doubtful keys, once per build (in memory: a temporary table is never in the file).
+  await connection.run(`CREATE TEMP TABLE ${DOUBTFUL} AS ${doubtful ?? 'SELECT NULL::VARCHAR AS entity WHERE false'}`);
   const builds: Record<string, TableBuild> = Object.fromEntries(carry);
   for (const table of toBuild) builds[table.name] = { key: keys.get(table.name)!, tables: await buildTable(connection, table) };
   await connection.run('CHECKPOINT');
@@ -133,7 +136,7 @@ async function buildTable(connection: DuckDBConnection, table: TableDefinition):
   const before = await mainTables(connection);
   await connection.run(`CREATE TABLE main.${quoteIdentifier(table.name)} AS ${table.sql}`);
   // Inside the definition's build, so that the side table is carried or dropped with its table.
-  if (table.privacy?.entity) await splitEntityKeys(connection, table.name, table.privacy.witnesses ?? 0);
+  if (table.privacy?.entity) await splitEntityKeys(connection, table.name);
   const created = [...await mainTables(connection)].filter((name) => !before.has(name) && name !== table.name).sort();
   return [table.name, ...created];
 }
@@ -206,29 +209,25 @@ function removeBuilding(building: string): void {
   fs.rmSync(`${building}.wal`, { force: true });
 }
 
+/** The build's temporary table of the domain's doubtful entity keys (BuildTask `doubtful`). */
+const DOUBTFUL = 'temp.__doubtful';
+
 /**
  * Moves a table's entity keys (its `__entity` column) into `__entities_<table>(row, entity)`, keyed
- * by the table's rowid, and drops the column and its `witnesses` witness columns: the tenant's SQL
- * never sees them (the gate refuses `__` tables), while the disclosure checks join them back by
- * rowid. The file is immutable once published, so rowids stay aligned.
+ * by the table's rowid, and drops the column: the tenant's SQL never sees them (the gate refuses `__`
+ * tables), while the disclosure checks join them back by rowid. The file is immutable once
+ * published, so rowids stay aligned.
  */
-async function splitEntityKeys(connection: DuckDBConnection, table: string, witnesses: number): Promise<void> {
+async function splitEntityKeys(connection: DuckDBConnection, table: string): Promise<void> {
   const name = quoteIdentifier(table);
   const entity = quoteIdentifier(ENTITY_COLUMN);
   const side = `main.${quoteIdentifier(entityTableName(table))}`;
-  const witnessColumns = Array.from({ length: witnesses }, (_, i) => quoteIdentifier(witnessColumn(i)));
   await connection.run(`CREATE TABLE ${side} AS SELECT rowid AS row, ${entity} AS entity FROM main.${name} ORDER BY rowid`);
-  if (witnessColumns.length > 0) {
-    // SECURITY: a key whose rows disagree on a birth date, or whose rows (more than one) lack one
-    // (NULL: unreadable, missing or a default, see BIRTH_DATE_WITNESS), is no one person's for
-    // sure: a clerk's own mobile written for 12 counter payers counted as one person, so a cell
-    // leaving out one of them left out "no one" and a difference of two answers gave that payer's
-    // amount (red-team passes 28a, 30a: with NULL and default birth dates). Its rows are keyless:
-    // never counted as a person (docs/sandbox.md, "Rows without a key").
-    const doubtful = witnessColumns.map((w) => `count(${w}) < count(*) OR min(${w}) <> max(${w})`).join(' OR ');
-    await connection.run(`UPDATE ${side} SET entity = NULL WHERE entity IN (SELECT ${entity} FROM main.${name} WHERE ${entity} IS NOT NULL GROUP BY ${entity} HAVING count(*) > 1 AND (${doubtful}))`);
-  }
-  for (const column of [entity, ...witnessColumns]) await connection.run(`ALTER TABLE main.${name} DROP COLUMN ${column}`);
+  // SECURITY: a key found shared by several people in any dataset of the domain (compileDoubtfulKeys)
+  // is no one person's here either: its rows are keyless, never counted as a person (docs/sandbox.md,
+  // "Rows without a key"; red-team passes 28a, 30a, 31a).
+  await connection.run(`UPDATE ${side} SET entity = NULL WHERE entity IN (SELECT entity FROM ${DOUBTFUL})`);
+  await connection.run(`ALTER TABLE main.${name} DROP COLUMN ${entity}`);
 }
 
 /** The side table of a granted table's entity keys. */

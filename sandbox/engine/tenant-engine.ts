@@ -663,6 +663,7 @@ export class TenantEngine {
     }
     const aggregates = await aggregateFunctions(connection);
     const unstable = await unstableFunctions(connection);
+    const rowMaking = await rowMakingFunctions(connection);
     const lookup: TableLookup = {
       personal: (catalog, name) => {
         const table = name.toLowerCase();
@@ -677,6 +678,7 @@ export class TenantEngine {
       },
       isAggregate: (name) => aggregates.has(name),
       isUnstable: (name) => unstable.has(name),
+      makesRows: (name) => rowMaking.has(name),
     };
     const shape = answerShape(ast, lookup);
     const covered = new Set(shape && shape.kind !== 'uncheckable' ? shape.personal.map((p) => p.table) : []);
@@ -780,6 +782,7 @@ function aggregateFunctions(connection: DuckDBConnection): Promise<Set<string>> 
 }
 
 let unstableNames: Promise<Set<string>> | undefined;
+let rowMakingNames: Promise<Set<string>> | undefined;
 
 /** `unstableFunctions` as a predicate. */
 async function isUnstableIn(connection: DuckDBConnection): Promise<(name: string) => boolean> {
@@ -802,6 +805,31 @@ function unstableFunctions(connection: DuckDBConnection): Promise<Set<string>> {
       return names;
     });
   return unstableNames;
+}
+
+/**
+ * The functions that make rows out of a value in a SELECT list: `unnest` and `unlist` (operators,
+ * absent from duckdb_functions() as scalars) and the scalar macros built on them, at any depth
+ * (`regexp_split_to_table`, `generate_subscripts`).
+ */
+function rowMakingFunctions(connection: DuckDBConnection): Promise<Set<string>> {
+  rowMakingNames ??= connection.runAndReadAll("SELECT DISTINCT lower(function_name), CAST(macro_definition AS VARCHAR) FROM duckdb_functions() WHERE function_type = 'macro'")
+    .then((reader) => {
+      const macros = reader.getRowsJS().map((row) => row.map(String) as [string, string]);
+      const names = new Set(['unnest', 'unlist']);
+      const calls = (definition: string) => [...names].some((name) => new RegExp(`\\b${name}\\s*\\(`, 'i').test(definition));
+      for (let grew = true; grew;) {
+        grew = false;
+        for (const [name, definition] of macros) {
+          if (!names.has(name) && calls(definition)) {
+            names.add(name);
+            grew = true;
+          }
+        }
+      }
+      return names;
+    });
+  return rowMakingNames;
 }
 
 /**

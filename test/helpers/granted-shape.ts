@@ -15,6 +15,7 @@ export async function payShape(connection: DuckDBConnection, sql: string, privac
     derivedFromPersonal: () => false,
     isAggregate: (name) => ['count_star', 'count', 'sum', 'avg'].includes(name),
     isUnstable: () => false,
+    makesRows: (name) => name === 'unnest',
   });
   if (!shape || shape.kind === 'uncheckable') throw new Error(`not checkable: ${JSON.stringify(shape)}`);
   return shape;

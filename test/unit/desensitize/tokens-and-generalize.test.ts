@@ -6,7 +6,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  entityKeyRule, entityNormalization, idBirthYear, idGender, idRegionPrefix, residentIdCheckChar, toAgeBand, toBucket, toMonth, toRegionPrefix, tokenize, tokenRule, toYear,
+  entityKeyRule, entityNormalization, idBirthYear, idGender, idRegionPrefix, residentIdCheckChar, toAgeBand, usccCheckChar, toBucket, toMonth, toRegionPrefix, tokenize, tokenRule, toYear,
   type GeneralizeRule, type SqlRule, type TokenNormalization,
 } from '../../../desensitize/index.js';
 import { openSqlColumnEvaluator, type SqlColumnEvaluator } from '../../helpers/sql-column.js';
@@ -149,6 +149,31 @@ describe('tokens', () => {
     expect(entityKeyRule(key, 'resident_id').apply(`${id.slice(0, 6)} ${id.slice(6)}`)).toBe(tokenize(id, key, 'resident_id'));
     expect(entityKeyRule(key, 'resident_id').apply('150102198807303036')).toBeNull();
     expect(entityKeyRule(key, 'mobile').apply('+86 139-2468-1357')).toBe(tokenize('13924681357', key, 'mobile'));
+  });
+
+  it('keys a credit code only with its check character, and no credit code, passport or bank card number of two characters repeated, alike in TypeScript and DuckDB (red-team pass 31a)', async () => {
+    const key = randomBytes(32);
+    const codes = ['91350100M000100Y4', '12100000400000624', '92440300MA5F8RLK1', '9111010871019233X'].map((first17) => first17 + usccCheckChar(first17));
+    const wrongCheck = codes.map((code) => code.slice(0, 17) + (code[17] === '0' ? '1' : '0'));
+    // Pass 32a: codes of a run, or of an organization code of zeros, with correct check characters.
+    const placeholders = ['111111111111111111', '999999999999999999', '911111111111111111', '919191919191919191', '0', '无', 'E11111111', '6666666666666666666', '6262626262626262',
+      '123456789012345678', '91110000000000000E', ...['91110108', '9111010812345678'].map((first) => first.padEnd(17, '0')).map((first17) => first17 + usccCheckChar(first17))];
+    const documents = { placeholders: ['E11111111', '6666666666666666666', '6262626262626262', '0', 'E12345678', 'G87654321', '6789 0123 4567 8901'], real: ['E58203917', '6222021234567890123'] };
+    const values = [...codes, ...codes.map((code) => code.toLowerCase()), ...codes.map((code) => `${code.slice(0, 9)} ${code.slice(9)}`), ...wrongCheck, ...placeholders, ...documents.placeholders, ...documents.real];
+    for (const how of ['uscc', 'document'] as TokenNormalization[]) {
+      const sql = await inDuckDb(entityKeyRule(key, how), values);
+      values.forEach((v, i) => expect(sql[i], `${how}(${JSON.stringify(v)})`).toBe(entityKeyRule(key, how).apply(v)));
+    }
+    expect(entityNormalization('uscc')).toBe('uscc');
+    expect(['passport', 'bank_card'].map(entityNormalization)).toEqual(['document', 'document']);
+    const uscc = (v: string) => entityKeyRule(key, 'uscc').apply(v);
+    expect(codes.map(uscc).every((k) => k !== null)).toBe(true);
+    // One enterprise however its code is written; a wrong check character or a placeholder is no key.
+    expect(new Set([...codes.slice(0, 1), codes[0]!.toLowerCase(), `${codes[0]!.slice(0, 9)} ${codes[0]!.slice(9)}`].map(uscc)).size).toBe(1);
+    expect([...wrongCheck, ...placeholders].map(uscc)).toEqual([...wrongCheck, ...placeholders].map(() => null));
+    const document = (v: string) => entityKeyRule(key, 'document').apply(v);
+    expect(documents.placeholders.map(document)).toEqual(documents.placeholders.map(() => null));
+    expect(documents.real.map(document).every((k) => k !== null)).toBe(true);
   });
 
   it('handles keys longer than the HMAC block', async () => {

@@ -58,7 +58,7 @@ describe('incremental builds of published files', () => {
     const first = await publish([people(), other()]);
     expect(first.built.rebuilt.sort()).toEqual(['other', 'people']);
     expect(first.built.carried).toEqual([]);
-    expect(first.built.builds.people!.key).toBe(definitionKey(people(), attach));
+    expect(first.built.builds.people!.key).toBe(definitionKey(people(), { attach }));
 
     // A side table built with `people` (as a disclosure check's entity table is) and a stray one no
     // definition owns: added to the published file, the catalog recording the side table's owner.

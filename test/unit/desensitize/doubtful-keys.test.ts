@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { compileDoubtfulKeys, residentIdCheckChar, tokenize, usccCheckChar, type DoubtSource } from '../../../desensitize/index.js';
+import { useMemoryConnection } from '../../helpers/memory-connection.js';
+
+/**
+ * compileDoubtfulKeys over small tables, against keys computed in TypeScript: which identifiers the
+ * domain makes keyless (several people's for sure) and which it keeps (one person's as far as any
+ * dataset shows: a person with two mobiles, a parent beside two children's rows).
+ */
+const duck = useMemoryConnection();
+const key = randomBytes(32);
+const id = (n: number) => {
+  const first17 = `1101051988073${String(100 + n).padStart(4, '0')}`;
+  return first17 + residentIdCheckChar(first17);
+};
+const uscc = (n: number) => {
+  const first17 = `91110108MA0${String(n).padStart(2, '0')}RK5P`.padEnd(17, '7');
+  return first17 + usccCheckChar(first17);
+};
+const mobile = (n: number) => `13957${String(318246 + n * 7919).padStart(6, '0')}`;
+const values = (rows: (string | null)[][]) => rows.map((row) => `(${row.map((v) => (v === null ? 'NULL' : `'${v}'`)).join(', ')})`).join(', ');
+const source = (from: string, identifiers: [string, DoubtSource['identifiers'][number]['normalization']][], birthDates: string[], residentIds: string[]): DoubtSource => ({
+  from, identifiers: identifiers.map(([column, normalization]) => ({ column, normalization })), birthDates, residentIds, recordedOn: '2026-12-01',
+});
+
+describe('compileDoubtfulKeys', () => {
+  it('makes keyless an identifier whose rows disagree on a birth date or a resident ID, in any of its columns and datasets, and only those', async () => {
+    const { connection } = duck;
+    // Payments keyed by mobile with the payer's birth date.
+    await connection.run(`CREATE TABLE pay AS SELECT * FROM (VALUES ${values([
+      [mobile(1), '1980-05-06'], [mobile(1), '1980-05-06'], // one person, two payments
+      [mobile(2), '1980-05-06'], [mobile(2), '1991-02-03'], // two birth dates: shared
+      [mobile(3), '1980-05-06'], [mobile(3), null], // one missing: may be anyone's
+      [mobile(4), '1980-05-06'], // one row here, another date in `card`
+      [mobile(5), '1985-07-08'], // one row here, the same date in `card`
+      [mobile(6), '9999-12-31'], [mobile(6), '9999-12-31'], // a form's default: no birth date
+    ])}) t(mobile, birth_date)`);
+    await connection.run(`CREATE TABLE card AS SELECT * FROM (VALUES ${values([[mobile(4), '1962-01-09'], [mobile(5), '1985-07-08']])}) t(mobile, birth_date)`);
+    // Registrations keyed by resident ID with the person's mobile (a mobile is one person's beside one ID).
+    await connection.run(`CREATE TABLE reg AS SELECT * FROM (VALUES ${values([
+      [id(1), mobile(11)], [id(1), mobile(12)], // one person with two mobiles
+      [id(2), mobile(13)], [id(3), mobile(13)], // a household's mobile
+      [id(4), mobile(14)], ['未登记', mobile(14)], // beside an ID and a row without one
+      [id(5), `+86 ${mobile(15).slice(0, 3)}-${mobile(15).slice(3)}`], [id(6), mobile(15)], // one mobile written two ways beside two IDs
+    ])}) t(resident_id, mobile)`);
+    // Enterprises keyed by credit code with the legal representative's ID.
+    await connection.run(`CREATE TABLE firm AS SELECT * FROM (VALUES ${values([[uscc(1), id(7)], [uscc(1), id(7)], [uscc(2), id(8)], [uscc(2), id(9)]])}) t(uscc, legal_rep_id)`);
+    const sql = compileDoubtfulKeys([
+      source('pay', [['mobile', 'mobile']], ['birth_date'], []),
+      source('card', [['mobile', 'mobile']], ['birth_date'], []),
+      source('reg', [['resident_id', 'resident_id'], ['mobile', 'mobile']], [], ['resident_id']),
+      source('firm', [['uscc', 'uscc']], [], ['legal_rep_id']),
+    ], key)!;
+    const doubtful = new Set((await connection.all<{ entity: string }>(sql)).map((r) => r.entity));
+    const keyOf = (value: string, how: 'mobile' | 'resident_id' | 'uscc') => tokenize(value, key, how)!;
+    expect([1, 2, 3, 4, 5, 6].map((n) => doubtful.has(keyOf(mobile(n), 'mobile')))).toEqual([false, true, true, true, false, true]);
+    expect([11, 12, 13, 14, 15].map((n) => doubtful.has(keyOf(mobile(n), 'mobile')))).toEqual([false, false, true, true, true]);
+    // Resident IDs are not witnessed by other people's IDs: a person beside a household's mobile stays a person.
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 9].some((n) => doubtful.has(keyOf(id(n), 'resident_id')))).toBe(false);
+    expect([1, 2].map((n) => doubtful.has(keyOf(uscc(n), 'uscc')))).toEqual([false, true]);
+    expect(doubtful.size).toBe(8);
+  });
+
+  it('has nothing to judge without a witness beside an identifier', () => {
+    expect(compileDoubtfulKeys([source('reg', [['resident_id', 'resident_id']], [], ['resident_id'])], key)).toBeUndefined();
+    expect(compileDoubtfulKeys([], key)).toBeUndefined();
+  });
+});
