@@ -421,7 +421,7 @@ async function benchDesensitize(): Promise<void> {
     fileConnection.closeSync();
     fileDb.closeSync();
     const ingestStart = performance.now();
-    const prepared = await prepareUpload(csv, `${csv}.utf8.csv`);
+    const prepared = await prepareUpload(csv, `${csv}.utf8.csv`, { owner: 'bench' });
     // The supervisor names the resident ID as the entity: generated mobiles collide at 1M rows, so the
     // two identifiers do not pair one to one and recognition alone would refuse to choose.
     await ingestDataset({ datasetDir: path.join(dir, 'domain'), version: 1, upload: prepared, today: '2026-11-22', sampleSize: 1000, entity: 'resident_id' });

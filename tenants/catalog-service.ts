@@ -106,7 +106,7 @@ export function createCatalogService(deps: {
         progress.stage = 'loading';
         result = await deps.engine.ingestDataset({ ...task, sql: source.sql });
       } else {
-        const prepared = await prepareUpload(source.path, `${source.path}.utf8.csv`, { sheet: source.sheet });
+        const prepared = await prepareUpload(source.path, `${source.path}.utf8.csv`, { sheet: source.sheet, owner: 'domain' });
         sha256 = prepared.sha256;
         read = prepared.format === 'csv'
           ? { format: prepared.source, encoding: prepared.encoding, delimiter: prepared.delimiter, ...(source.sheet === undefined ? {} : { sheet: source.sheet }) }

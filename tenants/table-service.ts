@@ -152,7 +152,7 @@ export function createTableService(deps: {
         let imported: WorkspaceTableInfo;
         try {
           if (!plainName) throw new DomainError('REQ_ERR_VALIDATION', 'file: its name holds control, format or invisible characters: rename the file');
-          const prepared = await prepareUpload(input.path, utf8Path, { sheet: input.sheet });
+          const prepared = await prepareUpload(input.path, utf8Path, { sheet: input.sheet, owner: `tenant:${tenantId}` });
           Object.assign(details, {
             format: prepared.format === 'csv' && prepared.source === 'xlsx' ? 'xlsx' : prepared.format, bytes: prepared.bytes, sha256: prepared.sha256,
             ...(prepared.format === 'csv' ? { encoding: prepared.encoding, delimiter: prepared.delimiter } : {}),

@@ -50,7 +50,7 @@ export async function readTableText(file: string): Promise<TextTable> {
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'indomain-trace-'));
   try {
     const csv = path.join(temp, 'sheet.csv');
-    if (format === 'xlsx') await convertXlsx(file, csv, { maxColumns: XLSX_MAX_COLUMNS });
+    if (format === 'xlsx') await convertXlsx(file, csv, { maxColumns: XLSX_MAX_COLUMNS, owner: 'trace' });
     // DuckDB reads UTF-8 only: other encodings are copied to UTF-8 first (red-team passes 28b, 29a).
     else await transcode(file, csv, encoding!);
     return { format, ...await readWithDuckDb(csv, 'csv') };

@@ -40,10 +40,10 @@ const SNIFF_BYTES = 256 * 1024;
  * failing that, as UTF-16 when it starts with a byte order mark (Excel's "Unicode text") or as
  * GB18030 (a superset of GBK, common in government exports), into a UTF-8 copy;
  * its delimiter (comma, semicolon, tab, pipe) and quoting are sniffed (`csv-dialect.ts`) and its
- * header parsed. `utf8Path` is where a transcoded or converted copy goes. Throws UPL_ERR_* for what
- * the uploader can fix.
+ * header parsed. `utf8Path` is where a transcoded or converted copy goes; `owner` who waits for a
+ * workbook's conversion (convertXlsx). Throws UPL_ERR_* for what the uploader can fix.
  */
-export async function prepareUpload(rawPath: string, utf8Path: string, options: { sheet?: string | undefined } = {}): Promise<PreparedUpload> {
+export async function prepareUpload(rawPath: string, utf8Path: string, options: { sheet?: string | undefined; owner: string }): Promise<PreparedUpload> {
   const { size: bytes } = fs.statSync(rawPath);
   if (bytes === 0) throw new DomainError('UPL_ERR_EMPTY', 'the file is empty');
   // One read for the hash and the UTF-8 check: the file may be gigabytes.
@@ -53,7 +53,7 @@ export async function prepareUpload(rawPath: string, utf8Path: string, options: 
     throw new DomainError('UPL_ERR_UNSUPPORTED_FORMAT', 'a legacy Excel file (.xls) or a password-protected workbook: save it as .xlsx without a password, or as CSV');
   }
   if (startsWith(rawPath, ZIP_MAGIC)) {
-    await convertXlsx(rawPath, utf8Path, { sheet: options.sheet, maxColumns: UPLOAD_LIMITS.maxColumns });
+    await convertXlsx(rawPath, utf8Path, { sheet: options.sheet, maxColumns: UPLOAD_LIMITS.maxColumns, owner: options.owner });
     return { format: 'csv', path: utf8Path, bytes, sha256, encoding: 'utf-8', columns: readHeader(utf8Path, DEFAULT_DIALECT), ...DEFAULT_DIALECT, source: 'xlsx' };
   }
 

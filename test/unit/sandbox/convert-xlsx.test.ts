@@ -19,7 +19,7 @@ describe('convertXlsx', () => {
       fs.writeFileSync(input, await xlsxOf([{ name: 'Sheet1', rows: [['编号', '名称'], [k, `第${k}本`]] }]));
       return { k, input, output: path.join(temp.dir, `book${k}.csv`) };
     }));
-    const results = await Promise.all(jobs.map((job) => convertXlsx(job.input, job.output, { maxColumns: 200 })));
+    const results = await Promise.all(jobs.map((job) => convertXlsx(job.input, job.output, { maxColumns: 200, owner: 'test' })));
     expect(results).toEqual(jobs.map(() => ({ rows: 1, columns: 2 })));
     for (const job of jobs) expect(fs.readFileSync(job.output, 'utf8')).toBe(`编号,名称\n${job.k},第${job.k}本\n`);
   });
@@ -28,7 +28,7 @@ describe('convertXlsx', () => {
     const input = path.join(temp.dir, 'bomb.xlsx');
     fs.writeFileSync(input, buildZip([...WORKBOOK_ENTRIES, { name: 'xl/worksheets/sheet1.xml', ...zeroBomb(200) }]));
     const output = path.join(temp.dir, 'bomb.csv');
-    await expect(convertXlsx(input, output, { maxColumns: 200 })).rejects.toMatchObject({ code: 'UPL_ERR_XLSX_TOO_LARGE' });
+    await expect(convertXlsx(input, output, { maxColumns: 200, owner: 'test' })).rejects.toMatchObject({ code: 'UPL_ERR_XLSX_TOO_LARGE' });
     expect(fs.existsSync(output)).toBe(false);
   });
 });

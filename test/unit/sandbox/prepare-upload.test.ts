@@ -24,7 +24,7 @@ describe('prepareUpload', () => {
     // 3-byte characters: 2^20 is not a multiple of 3, so chunk boundaries cut characters.
     const content = Buffer.from(`名称\n${'张'.repeat(900_000)}\n`);
     const file = write('straddle.csv', content);
-    const prepared = await prepareUpload(file, `${file}.utf8.csv`);
+    const prepared = await prepareUpload(file, `${file}.utf8.csv`, { owner: 'test' });
     expect(prepared).toMatchObject({ format: 'csv', encoding: 'utf-8', columns: ['名称'], bytes: content.length });
     expect(prepared.sha256).toBe(createHash('sha256').update(content).digest('hex'));
   });
@@ -32,7 +32,7 @@ describe('prepareUpload', () => {
   it('takes a file cut inside its last character as GB18030 or refuses it, never as UTF-8', async () => {
     const cut = Buffer.from(`a\n${'张'.repeat(10)}`).subarray(0, -1);
     const file = write('cut.csv', cut);
-    await expect(prepareUpload(file, `${file}.utf8.csv`)).rejects.toMatchObject({ code: 'UPL_ERR_ENCODING' });
+    await expect(prepareUpload(file, `${file}.utf8.csv`, { owner: 'test' })).rejects.toMatchObject({ code: 'UPL_ERR_ENCODING' });
   });
 
   it('finds the start of an incomplete character at the end of a chunk', () => {
