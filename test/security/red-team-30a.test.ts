@@ -35,6 +35,7 @@ import { emailSql, mobileSql, residentIdSql } from '../../desensitize/index.js';
 import { loadOrCreateTokenMaster } from '../../tenants/token-keys.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -109,28 +110,7 @@ describe('red team 30a: shared keys and their witnesses, e-mail mailboxes, trace
 
   const { prod, real } = twinProbes(() => t, memory, OPERATOR);
   const exports = exportProbes(() => t, OPERATOR, LAB.org, 'red team 30a');
-  const check = (e: { checks: { name: string; status: string }[] }, name: string) => e.checks.find((c) => c.name === name)?.status;
-  const cellOf = (body: string) => (body.startsWith('[') ? (JSON.parse(body) as (string | number | null)[][])[0]?.[1] ?? null : null);
-  const total = (table: string, district: string) => `SELECT district, sum(amount) AS total FROM ${table} WHERE district = '${district}' GROUP BY district`;
-  const leavingOut = (table: string, refColumn: string, ref: string, district: string) =>
-    `SELECT district, sum(amount) FILTER (WHERE ${refColumn} <> '${ref}') AS total FROM ${table} WHERE district = '${district}' GROUP BY district`;
-
-  /**
-   * The 28a attack on a district: its total, the total leaving out one row, and the export of the
-   * latter; what they give (the difference of the two prod cells) beside the truth.
-   */
-  async function subtract(table: string, refColumn: string, ref: string, district: string) {
-    const whole = cellOf(await prod(total(table, district)));
-    expect(whole, 'the control: the district total is shown').not.toBeNull();
-    const body = await prod(leavingOut(table, refColumn, ref, district));
-    const part = cellOf(body);
-    const created = await exports.create(leavingOut(table, refColumn, ref, district));
-    return {
-      seen: { body, learned: part === null ? null : Number(whole) - Number(part), exportCheck: check(created, 'cell-threshold') ?? JSON.stringify(created.checks) },
-      safe: { prodCell: part, exportCellThreshold: check(created, 'cell-threshold') },
-    };
-  }
-  const SAFE = { prodCell: null, exportCellThreshold: 'fail' };
+  const subtract = subtractionProbes(prod, exports);
 
   // ---------------------------------------------------------------------------------------------
   // 1. Shared keys whose witnesses cannot disagree, or are not read.
@@ -152,7 +132,7 @@ describe('red team 30a: shared keys and their witnesses, e-mail mailboxes, trace
     // counts nobody left out. SAFE: a missing witness proves nothing: a key with more than one row
     // whose witness is NULL on some of them (count(w) < count(*), or more than one NULL) is keyless,
     // as are disagreeing ones; the cell is withheld and the export fails its cell threshold.
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('was a hole (fix: a form\'s default birth date (any 1 January, 1970-01-01, before 1900) is no birth date): a clerk\'s own mobile written for 12 walk-in payers with the form\'s default birth date 1900-01-01 stays one person: the subtraction gives that payer\'s amount', async () => {
@@ -165,7 +145,7 @@ describe('red team 30a: shared keys and their witnesses, e-mail mailboxes, trace
     // every walk-in, so 12 people agree. SAFE: placeholder birth dates (1900-01-01, 1900-01-00,
     // 1970-01-01, the first of a year repeated across a key's rows…) are no witness, read as NULL
     // and so (see the test above) the key is keyless; withheld, the export fails.
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('was a hole (fix: pinyin and short headers name a birth-date column): the birth-date column named in pinyin (`chusheng_riqi`, 出生日期) is not recognized, so there is no witness: a clerk\'s mobile for 12 walk-ins with 12 different birth dates stays one person and the subtraction gives a payer\'s amount', async () => {
@@ -184,7 +164,7 @@ describe('red team 30a: shared keys and their witnesses, e-mail mailboxes, trace
     // dates"; this one has them. SAFE: pinyin and abbreviated headers are hints too (chusheng,
     // shengri, csny, bday, brth), or every DATE column whose values look like birth dates and are
     // constant per key in almost all keys serves as a witness; withheld, the export fails.
-    expect({ pii: profile.columns.find((c) => c.name === 'chusheng_riqi')?.pii?.kind ?? null, ...safe }, JSON.stringify(seen)).toEqual({ pii: 'birth_date', ...SAFE });
+    expect({ pii: profile.columns.find((c) => c.name === 'chusheng_riqi')?.pii?.kind ?? null, ...safe }, JSON.stringify(seen)).toEqual({ pii: 'birth_date', ...SUBTRACTION_SAFE });
   }, 600_000);
 
   it('STOPPED: a clerk reusing one patient\'s real resident ID for 12 walk-ins with their own birth dates: the key is keyless, the cell leaving out one walk-in is withheld in prod and fails the export\'s cell threshold', async () => {
@@ -192,7 +172,7 @@ describe('red team 30a: shared keys and their witnesses, e-mail mailboxes, trace
     expect([Number(truth!.visits), Number(truth!.dates)]).toEqual([13, 13]);
     expect((await domain.profileOf('rt30a_visit')).entity).toBe('resident_id');
     const { seen, safe } = await subtract('rt30a_visit', 'ref_no', 'W000000', '三区');
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   // ---------------------------------------------------------------------------------------------
@@ -216,7 +196,7 @@ describe('red team 30a: shared keys and their witnesses, e-mail mailboxes, trace
     // the address must stand whole (a letter, digit or any non-separator character right before the
     // match makes the value no key: keyless), or non-ASCII local parts are kept whole and compared as
     // written; withheld, the export fails.
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   // ---------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql, usccSql } from '../../desensitize/index.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { districtTotal, districtTotalWithout, firstCell, subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
@@ -107,28 +108,7 @@ describe('red team 31a: shared keys, their witnesses across columns and datasets
 
   const { prod, real } = twinProbes(() => t, memory, OPERATOR);
   const exports = exportProbes(() => t, OPERATOR, LAB.org, 'red team 31a');
-  const check = (e: { checks: { name: string; status: string }[] }, name: string) => e.checks.find((c) => c.name === name)?.status;
-  const cellOf = (body: string) => (body.startsWith('[') ? (JSON.parse(body) as (string | number | null)[][])[0]?.[1] ?? null : null);
-  const total = (table: string, district: string) => `SELECT district, sum(amount) AS total FROM ${table} WHERE district = '${district}' GROUP BY district`;
-  const leavingOut = (table: string, refColumn: string, refNo: string, district: string) =>
-    `SELECT district, sum(amount) FILTER (WHERE ${refColumn} <> '${refNo}') AS total FROM ${table} WHERE district = '${district}' GROUP BY district`;
-
-  /**
-   * The 28a attack on a district: its total, the total leaving out one row, and the export of the
-   * latter; what they give (the difference of the two prod cells) beside the truth.
-   */
-  async function subtract(table: string, refColumn: string, refNo: string, district: string) {
-    const whole = cellOf(await prod(total(table, district)));
-    expect(whole, 'the control: the district total is shown').not.toBeNull();
-    const body = await prod(leavingOut(table, refColumn, refNo, district));
-    const part = cellOf(body);
-    const created = await exports.create(leavingOut(table, refColumn, refNo, district));
-    return {
-      seen: { body, learned: part === null ? null : Number(whole) - Number(part), exportCheck: check(created, 'cell-threshold') ?? JSON.stringify(created.checks) },
-      safe: { prodCell: part, exportCellThreshold: check(created, 'cell-threshold') },
-    };
-  }
-  const SAFE = { prodCell: null, exportCellThreshold: 'fail' };
+  const subtract = subtractionProbes(prod, exports);
   const piiOf = async (dataset: string, column: string) => (await domain.profileOf(dataset)).columns.find((c) => c.name === column)?.pii?.kind ?? null;
 
   // ---------------------------------------------------------------------------------------------
@@ -155,7 +135,7 @@ describe('red team 31a: shared keys, their witnesses across columns and datasets
     // (NULL), so the key of several rows is keyless; the cell withheld, the export fails. Fix: in
     // BIRTH_DATE_WITNESS.finish add `OR date > DATE '<today>'` (compilePolicySelect has
     // options.today), 1900-12-31 and 12-31 of years ≥ 2099; docs/sandbox.md "Rows without a key".
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('STOPPED: two birth-date columns, `birth_date` filled from the account (the clerk\'s own date for all 12 walk-ins: it agrees) and `csrq` as text with each walk-in\'s own date (`1952年2月3日`, …): the key is keyless, the cell leaving out one walk-in is withheld and fails the export\'s cell threshold', async () => {
@@ -165,7 +145,7 @@ describe('red team 31a: shared keys, their witnesses across columns and datasets
     expect([await piiOf('rt31a_pay2', 'birth_date'), await piiOf('rt31a_pay2', 'csrq')]).toEqual(['birth_date', 'birth_date']);
     const { seen, safe } = await subtract('rt31a_pay2', 'ref_no', 'T000000', '三区');
     // Fails if only the first witness were read, or the text one read as agreeing.
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('STOPPED: birth dates as text only (`csrq`, `1979年4月18日`), the 12 walk-ins\' typed in full-width digits (`１９５２年２月３日`) that the witness cannot read: their rows lack a witness, the key is keyless, the subtraction is withheld and fails the export', async () => {
@@ -173,7 +153,7 @@ describe('red team 31a: shared keys, their witnesses across columns and datasets
     expect([Number(truth!.payers), Number(truth!.dates), truth!.unreadable]).toEqual([12, 12, true]);
     expect(await piiOf('rt31a_pay3', 'csrq')).toBe('birth_date');
     const { seen, safe } = await subtract('rt31a_pay3', 'ref_no', 'F000000', '二区');
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   // ---------------------------------------------------------------------------------------------
@@ -188,7 +168,7 @@ describe('red team 31a: shared keys, their witnesses across columns and datasets
     expect([Number(truth!.reg_dates), Number(truth!.card_dates), Number(truth!.t_amount)]).toEqual([12, 1, 781]);
     expect([(await domain.profileOf('rt31a_card')).entity, (await domain.profileOf('rt31a_reg')).entity]).toEqual(['mobile', 'mobile']);
     // The control: in B the key is keyless (a count of walk-ins under that mobile is withheld: 0 people).
-    expect(cellOf(await prod(`SELECT district, count(*) AS n FROM rt31a_reg WHERE mobile = '${CLERK_SHARED}' GROUP BY district`))).toBeNull();
+    expect(firstCell(await prod(`SELECT district, count(*) AS n FROM rt31a_reg WHERE mobile = '${CLERK_SHARED}' GROUP BY district`))).toBeNull();
     const { seen, safe } = await subtract('rt31a_card', 'ref_no', 'K000000', '一区');
     // Seen (when written): shown, learned = 781, the export passes its cell threshold. Why: the key
     // is judged per table: splitEntityKeys (sandbox/engine/publish.ts:215-232) reads only the
@@ -202,7 +182,7 @@ describe('red team 31a: shared keys, their witnesses across columns and datasets
     // HAVING as publish.ts:228, under the domain's entity key) and have the refinery pass the union
     // over the domain (or at least the tenant's granted datasets) to splitEntityKeys, which
     // NULLs those keys too.
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   // ---------------------------------------------------------------------------------------------
@@ -228,7 +208,7 @@ describe('red team 31a: shared keys, their witnesses across columns and datasets
     // characters, else keyless; withheld, the export fails. Fix: an `uscc` TokenNormalization (or
     // kind-aware isEntityKey/isEntityKeySql) that checks pattern, check character and few
     // characters, as resident_id does; the same for bank cards (Luhn) and passports.
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   // ---------------------------------------------------------------------------------------------
@@ -238,12 +218,12 @@ describe('red team 31a: shared keys, their witnesses across columns and datasets
   it('STOPPED: a prod workspace table copied from rt31a_pay2 (keyless walk-ins, the mobile kept as a column to rebuild a key from): its total minus the victim, and a join of the granted table back onto it by ref_no, are refused in prod; its export is not passed', async () => {
     expectStatus(await t.call(OPERATOR, 'POST', '/v1/tables', { name: 'walkins', sql: `SELECT mobile, ref_no, district, amount FROM rt31a_pay2 WHERE district = '三区'`, env: 'prod' }), 201);
     const answers = {
-      whole: await prod(total('walkins', '三区')),
-      leavingOut: await prod(leavingOut('walkins', 'ref_no', 'T000000', '三区')),
+      whole: await prod(districtTotal('walkins', '三区')),
+      leavingOut: await prod(districtTotalWithout('walkins', 'ref_no', 'T000000', '三区')),
       joinedBack: await prod(`SELECT p.district, sum(p.amount) FILTER (WHERE w.ref_no <> 'T000000') AS total FROM rt31a_pay2 p JOIN walkins w ON w.ref_no = p.ref_no GROUP BY p.district`),
       rekeyed: await prod(`SELECT w.mobile, sum(w.amount) AS total FROM walkins w GROUP BY w.mobile HAVING count(*) > 1`),
     };
-    const created = await exports.create(leavingOut('walkins', 'ref_no', 'T000000', '三区'));
+    const created = await exports.create(districtTotalWithout('walkins', 'ref_no', 'T000000', '三区'));
     const uncheckable = '422 DSC_ERR_UNCHECKABLE';
     expect({ ...answers, exported: created.outcome === 'pass' }, JSON.stringify(created.checks)).toEqual({
       whole: uncheckable, leavingOut: uncheckable, joinedBack: uncheckable, rekeyed: uncheckable, exported: false,

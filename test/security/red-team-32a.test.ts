@@ -39,6 +39,7 @@ import { mobileSql, residentIdSql, usccSql } from '../../desensitize/index.js';
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { districtTotal, districtTotalWithout, firstCell, subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
@@ -128,28 +129,9 @@ describe('red team 32a: the domain-wide doubt, enterprise keys, rows made from v
 
   const { prod, real } = twinProbes(() => t, memory, OPERATOR);
   const exports = exportProbes(() => t, OPERATOR, LAB.org, 'red team 32a');
-  const check = (e: { checks: { name: string; status: string }[] }, name: string) => e.checks.find((c) => c.name === name)?.status;
-  const cellOf = (body: string) => (body.startsWith('[') ? (JSON.parse(body) as (string | number | null)[][])[0]?.[1] ?? null : null);
-  const total = (table: string, district: string) => `SELECT district, sum(amount) AS total FROM ${table} WHERE district = '${district}' GROUP BY district`;
-  const leavingOut = (table: string, refNo: string, district: string) =>
-    `SELECT district, sum(amount) FILTER (WHERE ref_no <> '${refNo}') AS total FROM ${table} WHERE district = '${district}' GROUP BY district`;
-
-  /**
-   * The 28a attack on a district: its total, the total leaving out one row, and the export of the
-   * latter; what they give (the difference of the two prod cells) beside the truth.
-   */
-  async function subtract(table: string, refNo: string, district: string) {
-    const whole = cellOf(await prod(total(table, district)));
-    expect(whole, 'the control: the district total is shown').not.toBeNull();
-    const body = await prod(leavingOut(table, refNo, district));
-    const part = cellOf(body);
-    const created = await exports.create(leavingOut(table, refNo, district));
-    return {
-      seen: { body, learned: part === null ? null : Number(whole) - Number(part), exportCheck: check(created, 'cell-threshold') ?? JSON.stringify(created.checks) },
-      safe: { prodCell: part, exportCellThreshold: check(created, 'cell-threshold') },
-    };
-  }
-  const SAFE = { prodCell: null, exportCellThreshold: 'fail' };
+  const subtractOn = subtractionProbes(prod, exports);
+  /** Pass 28a's attack on a district, leaving out the row of reference `refNo` (test/helpers/subtraction-probes.ts). */
+  const subtract = (table: string, refNo: string, district: string) => subtractOn(table, 'ref_no', refNo, district);
   const victimOf = async (refNo: string) => Number((await real(`SELECT amount FROM (${CARD_SQL}) WHERE ref_no = '${refNo}'`))[0]!.amount);
 
   // ---------------------------------------------------------------------------------------------
@@ -178,7 +160,7 @@ describe('red team 32a: the domain-wide doubt, enterprise keys, rows made from v
     // count(*) OR min(w) <> max(w))` in domainDoubtfulKeys (at least `min(w) <> max(w)` across
     // datasets, if a date missing in one dataset should not count).
     expect(await victimOf('C000000')).toBe(781);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('was a hole (fix: a resident ID beside an identifier is its witness): a clerk\'s mobile written beside 12 different resident IDs in rt32a_reg (keyed by resident ID) is one person in rt32a_card (keyed by mobile, dates filled from the account): the 西区 subtraction gives a walk-in\'s payment', async () => {
@@ -202,13 +184,13 @@ describe('red team 32a: the domain-wide doubt, enterprise keys, rows made from v
     // with two or more distinct entity keys of the dataset's entity column (and, for resident IDs,
     // with two or more birth dates read from the ID).
     expect(await victimOf('D000000')).toBe(782);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('was a hole (fix: every version of every dataset is judged): a new version that forgets the proof: rt32a_visit v1 shows the 南区 clerk\'s mobile under 12 birth dates (keyless: the subtraction is withheld), v2 (a later extract) has their dates filled from the account, and the key is one person again: the subtraction gives a walk-in\'s payment', async () => {
     const control = await subtract('rt32a_card', 'E000000', '南区');
     // The control: while v1 is current, the doubt holds (the 31a fix).
-    expect(control.safe, JSON.stringify(control.seen)).toEqual(SAFE);
+    expect(control.safe, JSON.stringify(control.seen)).toEqual(SUBTRACTION_SAFE);
     await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id: 'rt32a_visit', name: 'rt32a_visit', ...META, acquiredAt: new Date().toISOString().slice(0, 10) }, VISIT_V2_SQL);
     await domain.refresh();
     const versions = await domain.profileOf('rt32a_visit');
@@ -225,30 +207,30 @@ describe('red team 32a: the domain-wide doubt, enterprise keys, rows made from v
     // domainDoubtfulKeys, or record each version's doubtful keys at ingest (an append-only list
     // of HMACs under the domain's entity key) and publish their union.
     expect(await victimOf('E000000')).toBe(783);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 900_000);
 
   it('STOPPED: proof that arrives late in a dataset never granted, its birth date hidden, later withdrawn: refreshDataset rebuilds the tenant on its own, the 北区 subtraction is withheld from then on and still after the withdrawal; an export released before the proof cannot be differenced by a later one', async () => {
     // Before the proof: the domain does not know (the key is one person), and the cell is shown; released to the lab.
-    const before = await prod(leavingOut('rt32a_card', 'F000000', '北区'));
-    expect(cellOf(before), `the control: before the proof the subtraction answers (${before})`).not.toBeNull();
-    await exports.release(leavingOut('rt32a_card', 'F000000', '北区'));
+    const before = await prod(districtTotalWithout('rt32a_card', 'ref_no', 'F000000', '北区'));
+    expect(firstCell(before), `the control: before the proof the subtraction answers (${before})`).not.toBeNull();
+    await exports.release(districtTotalWithout('rt32a_card', 'ref_no', 'F000000', '北区'));
     const builds = t.app.controlPlane.refinery.buildStats(ORG).completed;
     await ingestAs('rt32a_clinic', CLINIC_SQL, { grant: false, plain: false });
     expectStatus(await t.call(SUPERVISOR, 'PUT', '/v1/datasets/rt32a_clinic/policy', { columns: { birth_date: { kind: 'hidden' } } }), 200);
     // The window (not asserted): right after the ingest, before the rebuild, answers read the old keys.
-    const windowAnswer = cellOf(await prod(leavingOut('rt32a_card', 'F000000', '北区')));
+    const windowAnswer = firstCell(await prod(districtTotalWithout('rt32a_card', 'ref_no', 'F000000', '北区')));
     await waitUntil('the rebuild after the clinic dataset', () => t.app.controlPlane.refinery.buildStats(ORG).completed > builds, { deadlineMs: 600_000, intervalMs: 500 });
     await t.app.controlPlane.refinery.idle();
     const clinic = expectStatus(await t.call(SUPERVISOR, 'GET', '/v1/datasets/rt32a_clinic'), 200).json() as { columns: { name: string; policy?: { kind: string } }[] };
     const birthPolicy = clinic.columns.find((c) => c.name === 'birth_date')?.policy?.kind;
     const after = await subtract('rt32a_card', 'F000000', '北区');
-    const laterWhole = await exports.create(total('rt32a_card', '北区'));
+    const laterWhole = await exports.create(districtTotal('rt32a_card', '北区'));
     expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/datasets/rt32a_clinic/withdraw', { reason: 'red team 32a: withdrawn' }), 200);
     await domain.refresh();
-    const withdrawn = cellOf(await prod(leavingOut('rt32a_card', 'F000000', '北区')));
+    const withdrawn = firstCell(await prod(districtTotalWithout('rt32a_card', 'ref_no', 'F000000', '北区')));
     expect({ birthPolicy, after: after.safe, differencing: exports.differencing(laterWhole), withdrawn }, JSON.stringify({ windowAnswer, after: after.seen, laterWhole: laterWhole.checks }))
-      .toEqual({ birthPolicy: 'hidden', after: SAFE, differencing: 'fail', withdrawn: null });
+      .toEqual({ birthPolicy: 'hidden', after: SUBTRACTION_SAFE, differencing: 'fail', withdrawn: null });
   }, 900_000);
 
   // ---------------------------------------------------------------------------------------------
@@ -275,7 +257,7 @@ describe('red team 32a: the domain-wide doubt, enterprise keys, rows made from v
     // two distinct characters or lies within a digit run (DIGIT_RUNS, as for mobiles), and a code
     // whose 17 characters lie within a run; the same run test for `document` (bank cards
     // `6222021234567890123`, passports `E12345678` pass now too).
-    expect({ run: run.safe, zeros: zeros.safe }, JSON.stringify({ run: run.seen, zeros: zeros.seen })).toEqual({ run: SAFE, zeros: SAFE });
+    expect({ run: run.safe, zeros: zeros.safe }, JSON.stringify({ run: run.seen, zeros: zeros.seen })).toEqual({ run: SUBTRACTION_SAFE, zeros: SUBTRACTION_SAFE });
   }, 600_000);
 
   // ---------------------------------------------------------------------------------------------

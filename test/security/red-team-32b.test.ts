@@ -47,6 +47,7 @@ import { emailSql, mobileSql, residentIdSql, usccSql } from '../../desensitize/i
 import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
 import { expectStatus } from '../helpers/expect-status.js';
+import { subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
@@ -162,28 +163,9 @@ describe('red team 32b: what the domain-wide doubt reads, and how it normalizes'
 
   const { prod, real } = twinProbes(() => t, memory, OPERATOR);
   const exports = exportProbes(() => t, OPERATOR, LAB.org, 'red team 32b');
-  const check = (e: { checks: { name: string; status: string }[] }, name: string) => e.checks.find((c) => c.name === name)?.status;
-  const cellOf = (body: string) => (body.startsWith('[') ? (JSON.parse(body) as (string | number | null)[][])[0]?.[1] ?? null : null);
-  const total = (table: string, district: string) => `SELECT district, sum(amount) AS total FROM ${table} WHERE district = '${district}' GROUP BY district`;
-  const leavingOut = (table: string, refNo: string, district: string) =>
-    `SELECT district, sum(amount) FILTER (WHERE ref_no <> '${refNo}') AS total FROM ${table} WHERE district = '${district}' GROUP BY district`;
-
-  /**
-   * The 28a attack on a district: its total, the total leaving out one row, and the export of the
-   * latter; what they give (the difference of the two prod cells) beside the truth.
-   */
-  async function subtract(table: string, refNo: string, district: string) {
-    const whole = cellOf(await prod(total(table, district)));
-    expect(whole, 'the control: the district total is shown').not.toBeNull();
-    const body = await prod(leavingOut(table, refNo, district));
-    const part = cellOf(body);
-    const created = await exports.create(leavingOut(table, refNo, district));
-    return {
-      seen: { body, learned: part === null ? null : Number(whole) - Number(part), exportCheck: check(created, 'cell-threshold') ?? JSON.stringify(created.checks) },
-      safe: { prodCell: part, exportCellThreshold: check(created, 'cell-threshold') },
-    };
-  }
-  const SAFE = { prodCell: null, exportCellThreshold: 'fail' };
+  const subtractOn = subtractionProbes(prod, exports);
+  /** Pass 28a's attack on a district, leaving out the row of reference `refNo` (test/helpers/subtraction-probes.ts). */
+  const subtract = (table: string, refNo: string, district: string) => subtractOn(table, 'ref_no', refNo, district);
   const amountOf = async (sql: string, refNo: string) => Number((await real(`SELECT amount FROM (${sql}) WHERE ref_no = '${refNo}'`))[0]!.amount);
   const kindsOf = async (dataset: string) => {
     const profile = await domain.profileOf(dataset);
@@ -216,7 +198,7 @@ describe('red team 32b: what the domain-wide doubt reads, and how it normalizes'
     // (isEntityKeySql), counting a row whose entity is no key as a distinct `o` of its own (e.g.
     // `coalesce(key, 'row ' || rowid)`), since a missing ID is nobody's proof of being one person.
     expect(await amountOf(CARD_SQL, 'A000000')).toBe(781);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('was a hole (fix: resident IDs witness every identifier but a resident ID): resident IDs beside the entity are no witness: CLERK_IDS written for 12 walk-ins in rt32b_wallet (keyed by mobile, declared), each row carrying the walk-in\'s own resident ID (12 IDs, 12 birth dates inside them), stays one person; the 西区 subtraction gives a walk-in\'s payment', async () => {
@@ -237,7 +219,7 @@ describe('red team 32b: what the domain-wide doubt reads, and how it normalizes'
     // count(DISTINCT k) > 1`), or at least use the birth date inside each resident ID (chars 7-14 of
     // the normalized value) as one more witness of the row's entity in `dated`.
     expect(await amountOf(WALLET_SQL, 'W000000')).toBe(782);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('was a hole (fix: person columns of a dataset keyed by credit codes are judged too): a person\'s columns in a USCC-keyed dataset are never read: the agent\'s mobile CLERK_AGENT beside 12 sole traders\' legal representatives (12 resident IDs, 12 people) in rt32b_shop stays one person in rt32b_card; the 南区 subtraction gives a walk-in\'s payment', async () => {
@@ -257,7 +239,7 @@ describe('red team 32b: what the domain-wide doubt reads, and how it normalizes'
     // more distinct resident-ID keys of the row is doubtful), and witness them with its birth dates
     // (see the first test).
     expect(await amountOf(CARD_SQL, 'B000000')).toBe(783);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('was a hole (fix: a dataset\'s credit-code entity is judged against the resident IDs beside it): one real USCC for 12 market stall traders (sole traders, natural persons) beside 12 different legal representatives\' resident IDs in rt32b_tax stays one enterprise; the 北区 subtraction gives a trader\'s tax', async () => {
@@ -277,7 +259,7 @@ describe('red team 32b: what the domain-wide doubt reads, and how it normalizes'
     // of one column in one version (or use the birth date inside a resident-ID column as a witness
     // of the row's entity in `dated`, as for a birth-date column).
     expect(await amountOf(TAX_SQL, 'M000000')).toBe(785);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   // ---------------------------------------------------------------------------------------------
@@ -291,7 +273,7 @@ describe('red team 32b: what the domain-wide doubt reads, and how it normalizes'
     expect(await kindsOf('rt32b_reg')).toMatchObject({ entity: 'resident_id', resident_id: 'resident_id', mobile: 'mobile' });
     const { seen, safe } = await subtract('rt32b_card', 'C000000', '中区');
     expect(await amountOf(CARD_SQL, 'C000000')).toBe(784);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('STOPPED: a resident ID in its 15-digit form: CLERK_RID written for 12 walk-ins in rt32b_fee (dated 1985-06-23 from the account: they agree) and its holder, born 1958-07-09, in rt32b_reg as `110105580709123`: the dates compared on the upgraded form disagree, the key is keyless, the 东区 subtraction is withheld and fails the export', async () => {
@@ -300,7 +282,7 @@ describe('red team 32b: what the domain-wide doubt reads, and how it normalizes'
     expect((await kindsOf('rt32b_fee')).entity).toBe('resident_id');
     const { seen, safe } = await subtract('rt32b_fee', 'F000000', '东区');
     expect(await amountOf(FEE_SQL, 'F000000')).toBe(786);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 
   it('STOPPED: an e-mail proof in other spellings: the clerk\'s Gmail address beside 12 walk-ins\' resident IDs in rt32b_member written with +tags, dots, googlemail.com, capitals, a full-width ＠, brackets, is one doubtful key with the address in rt32b_mail (keyed by e-mail, dates from the account agree): the 西区 subtraction is withheld and fails the export', async () => {
@@ -310,6 +292,6 @@ describe('red team 32b: what the domain-wide doubt reads, and how it normalizes'
     expect(await kindsOf('rt32b_mail')).toMatchObject({ entity: 'email', email: 'email' });
     const { seen, safe } = await subtract('rt32b_mail', 'E000000', '西区');
     expect(await amountOf(MAIL_SQL, 'E000000')).toBe(787);
-    expect(safe, JSON.stringify(seen)).toEqual(SAFE);
+    expect(safe, JSON.stringify(seen)).toEqual(SUBTRACTION_SAFE);
   }, 600_000);
 });
