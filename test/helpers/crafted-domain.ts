@@ -33,14 +33,15 @@ export function craftedDomain(org: string, applicant: { id: string; name: string
       return app;
     },
     profileOf,
-    async ingest(id: string, sql: string): Promise<void> {
-      await t().app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, ...META, acquiredAt: new Date().toISOString().slice(0, 10) }, sql);
-      const personal = (await profileOf(id)).columns.filter((c) => c.pii);
+    /** `entity` declares the dataset's entity column; `plain: false` keeps the default policies, `grant: false` grants nothing. */
+    async ingest(id: string, sql: string, options: { entity?: string; plain?: boolean; grant?: boolean } = {}): Promise<void> {
+      await t().app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, ...META, acquiredAt: new Date().toISOString().slice(0, 10), ...(options.entity ? { entity: options.entity } : {}) }, sql);
+      const personal = options.plain === false ? [] : (await profileOf(id)).columns.filter((c) => c.pii);
       if (personal.length > 0) {
         const columns = Object.fromEntries(personal.map((c) => [c.name, { kind: 'plain', reason: `${purpose}: rows stay as written` }]));
         expectStatus(await t().call(SUPERVISOR, 'PUT', `/v1/datasets/${id}/policy`, { columns }), 200);
       }
-      expectStatus(await t().call(SUPERVISOR, 'POST', `/v1/tenants/${org}/grants`, { dataset: id, purpose, until: licenseAround(new Date(), -1, 100).licenseTo }), 201);
+      if (options.grant !== false) expectStatus(await t().call(SUPERVISOR, 'POST', `/v1/tenants/${org}/grants`, { dataset: id, purpose, until: licenseAround(new Date(), -1, 100).licenseTo }), 201);
     },
     refresh: () => t().app.controlPlane.refinery.refresh(org),
   };

@@ -44,7 +44,7 @@ import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import { waitUntil } from '../helpers/wait-until.js';
-import { licenseAround, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+import { SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 
 const ORG = 'rt32a-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
@@ -107,20 +107,11 @@ describe('red team 32a: the domain-wide doubt, enterprise keys, rows made from v
   let t: TestApp;
 
   /** A dataset through the trusted pipeline, with its entity column declared (`entity`) and without a grant (`grant: false`). */
-  async function ingestAs(id: string, sql: string, options: { entity?: string; grant?: boolean; plain?: boolean } = {}): Promise<void> {
-    await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, ...META, acquiredAt: new Date().toISOString().slice(0, 10), ...(options.entity ? { entity: options.entity } : {}) }, sql);
-    if (options.plain !== false) {
-      const personal = (await domain.profileOf(id)).columns.filter((c) => c.pii);
-      const columns = Object.fromEntries(personal.map((c) => [c.name, { kind: 'plain', reason: 'red team 32a: rows stay as written' }]));
-      expectStatus(await t.call(SUPERVISOR, 'PUT', `/v1/datasets/${id}/policy`, { columns }), 200);
-    }
-    if (options.grant !== false) expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${ORG}/grants`, { dataset: id, purpose: 'red team 32a', until: licenseAround(new Date(), -1, 100).licenseTo }), 201);
-  }
 
   beforeAll(async () => {
     t = await domain.start();
     for (const [id, sql] of [['rt32a_card', CARD_SQL], ['rt32a_sub', SUB_SQL], ['rt32a_visit', VISIT_V1_SQL], ['rt32a_tax', TAX_SQL]] as const) await domain.ingest(id, sql);
-    await ingestAs('rt32a_reg', REG_SQL, { entity: 'resident_id' });
+    await domain.ingest('rt32a_reg', REG_SQL, { entity: 'resident_id' });
     await domain.refresh();
   }, 900_000);
   afterAll(async () => {
@@ -216,7 +207,7 @@ describe('red team 32a: the domain-wide doubt, enterprise keys, rows made from v
     expect(firstCell(before), `the control: before the proof the subtraction answers (${before})`).not.toBeNull();
     await exports.release(districtTotalWithout('rt32a_card', 'ref_no', 'F000000', '北区'));
     const builds = t.app.controlPlane.refinery.buildStats(ORG).completed;
-    await ingestAs('rt32a_clinic', CLINIC_SQL, { grant: false, plain: false });
+    await domain.ingest('rt32a_clinic', CLINIC_SQL, { grant: false, plain: false });
     expectStatus(await t.call(SUPERVISOR, 'PUT', '/v1/datasets/rt32a_clinic/policy', { columns: { birth_date: { kind: 'hidden' } } }), 200);
     // The window (not asserted): right after the ingest, before the rebuild, answers read the old keys.
     const windowAnswer = firstCell(await prod(districtTotalWithout('rt32a_card', 'ref_no', 'F000000', '北区')));

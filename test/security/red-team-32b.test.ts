@@ -44,19 +44,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailSql, mobileSql, residentIdSql, usccSql } from '../../desensitize/index.js';
-import { SYSTEM_ACTOR } from '../../tenants/audit/audit-entry.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
-import { expectStatus } from '../helpers/expect-status.js';
 import { subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
-import { licenseAround, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
+import type { TestApp } from '../helpers/test-app.js';
 
 const ORG = 'rt32b-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
 const LAB = { role: 'applicant', org: 'rt32b-lab', sub: 'rita' } as const;
-const META = { provider: 'test', grade: 'general', shareAttribute: 'conditional', openAttribute: 'none', updateFrequency: 'monthly' } as const;
 
 /** Real-looking mobiles of no placeholder's shape: each clerk's (or agent's) own, written for walk-ins. */
 const CLERK_DATES = '13865207419';
@@ -135,25 +132,18 @@ describe('red team 32b: what the domain-wide doubt reads, and how it normalizes'
   let t: TestApp;
 
   /** A dataset through the trusted pipeline, its entity column declared (`entity`), personal columns plain, granted to the tenant. */
-  async function ingestAs(id: string, sql: string, entity?: string): Promise<void> {
-    await t.app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, ...META, acquiredAt: new Date().toISOString().slice(0, 10), ...(entity ? { entity } : {}) }, sql);
-    const personal = (await domain.profileOf(id)).columns.filter((c) => c.pii);
-    const columns = Object.fromEntries(personal.map((c) => [c.name, { kind: 'plain', reason: 'red team 32b: rows stay as written' }]));
-    expectStatus(await t.call(SUPERVISOR, 'PUT', `/v1/datasets/${id}/policy`, { columns }), 200);
-    expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${ORG}/grants`, { dataset: id, purpose: 'red team 32b', until: licenseAround(new Date(), -1, 100).licenseTo }), 201);
-  }
 
   beforeAll(async () => {
     t = await domain.start();
-    await ingestAs('rt32b_card', CARD_SQL);
-    await ingestAs('rt32b_clinic', CLINIC_SQL, 'resident_id');
-    await ingestAs('rt32b_wallet', WALLET_SQL, 'mobile');
-    await ingestAs('rt32b_shop', SHOP_SQL, 'uscc');
-    await ingestAs('rt32b_tax', TAX_SQL, 'uscc');
-    await ingestAs('rt32b_reg', REG_SQL, 'resident_id');
-    await ingestAs('rt32b_fee', FEE_SQL);
-    await ingestAs('rt32b_mail', MAIL_SQL);
-    await ingestAs('rt32b_member', MEMBER_SQL, 'resident_id');
+    await domain.ingest('rt32b_card', CARD_SQL);
+    await domain.ingest('rt32b_clinic', CLINIC_SQL, { entity: 'resident_id' });
+    await domain.ingest('rt32b_wallet', WALLET_SQL, { entity: 'mobile' });
+    await domain.ingest('rt32b_shop', SHOP_SQL, { entity: 'uscc' });
+    await domain.ingest('rt32b_tax', TAX_SQL, { entity: 'uscc' });
+    await domain.ingest('rt32b_reg', REG_SQL, { entity: 'resident_id' });
+    await domain.ingest('rt32b_fee', FEE_SQL);
+    await domain.ingest('rt32b_mail', MAIL_SQL);
+    await domain.ingest('rt32b_member', MEMBER_SQL, { entity: 'resident_id' });
     await domain.refresh();
     await t.app.controlPlane.refinery.idle();
   }, 1_200_000);
