@@ -22,7 +22,7 @@ interface BuildPlan {
   granted: TableDefinition[];
   dev: TableDefinition[];
   attach: Record<string, { dataset: string; file: string }>;
-  /** The domain's doubtful entity keys, over datasets in `attach` (undefined: no dataset has birth dates). */
+  /** The domain's doubtful entity keys, over datasets in `attach` (undefined: no dataset can show a shared key). */
   doubtful?: string;
 }
 

@@ -22,7 +22,7 @@ const MAX_FREE = { share: 0.5, bytes: 32 * 1024 * 1024 } as const;
  * (their SQL and the raw files it reads). Two builds with one key produce the same table, so a table
  * is carried over only when its key is unchanged. Stricter than the source triple alone: a rule that
  * depends on today (age bands) is rebuilt when the day changes, and a new version of any dataset
- * with birth dates rebuilds every table with entity keys.
+ * that can show a shared key (compileDoubtfulKeys) rebuilds every table with entity keys.
  */
 export function definitionKey(table: TableDefinition, task: Pick<BuildTask, 'attach' | 'doubtful'>): string {
   const doubtful = table.privacy?.entity ? task.doubtful ?? null : null;
