@@ -40,6 +40,7 @@ import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import type { TestApp } from '../helpers/test-app.js';
+import { AMOUNT, BORN, OWN, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
 
 const ORG = 'rt31a-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
@@ -53,19 +54,11 @@ const CLERK_SHARED = '18625047913';
 const USCC_PLACEHOLDER = '111111111111111111';
 
 const DISTRICT = `['一区', '二区', '三区'][1 + p % 3]`;
-const BORN = `DATE '1970-01-01' + CAST((p * 97) % 14000 AS INTEGER)`;
-const AMOUNT = `CAST(100 + (p * 37) % 50 AS DECIMAL(10,2))`;
 /** A date as `1979年4月18日`, optionally in full-width digits. */
 const chinese = (date: string, fullWidth = false) => {
   const text = `concat(year(${date}), '年', month(${date}), '月', day(${date}), '日')`;
   return fullWidth ? `translate(${text}, '0123456789', '０１２３４５６７８９')` : text;
 };
-/** Twelve walk-ins' own birth dates, all different and none a 1 January (which the witness reads as none). */
-const OWN = `DATE '1952-02-03' + CAST(i * 29 AS INTEGER)`;
-const victimAmount = (amount: number) => `CAST(CASE WHEN i = 0 THEN ${amount} ELSE 80 + i END AS DECIMAL(10,2))`;
-const WALK_INS = '(SELECT range AS i FROM range(12))';
-const PEOPLE = '(SELECT range AS p FROM range(150))';
-const ref = (letter: string, n: string) => `'${letter}' || lpad(CAST(${n} AS VARCHAR), 6, '0')`;
 
 const PAY_SQL = `SELECT mobile, ref_no, district, birth_date, amount FROM (
     SELECT ${mobileSql('p', 3101)} AS mobile, ${ref('R', 'p')} AS ref_no, ${DISTRICT} AS district, ${BORN} AS birth_date, ${AMOUNT} AS amount FROM ${PEOPLE}

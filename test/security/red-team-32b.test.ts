@@ -50,6 +50,7 @@ import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import type { TestApp } from '../helpers/test-app.js';
+import { AMOUNT, BORN, OWN, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
 
 const ORG = 'rt32b-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
@@ -77,14 +78,6 @@ const MAIL_SPELLINGS = [
 ];
 
 const DISTRICT = `['东区', '西区', '南区', '北区', '中区'][1 + p % 5]`;
-const BORN = `DATE '1970-01-01' + CAST((p * 97) % 14000 AS INTEGER)`;
-const AMOUNT = `CAST(100 + (p * 37) % 50 AS DECIMAL(10,2))`;
-/** Twelve walk-ins' own birth dates, all different and none a 1 January. */
-const OWN = `DATE '1952-02-03' + CAST(i * 29 AS INTEGER)`;
-const victimAmount = (amount: number) => `CAST(CASE WHEN i = 0 THEN ${amount} ELSE 80 + i END AS DECIMAL(10,2))`;
-const WALK_INS = '(SELECT range AS i FROM range(12))';
-const PEOPLE = '(SELECT range AS p FROM range(150))';
-const ref = (letter: string, n: string) => `'${letter}' || lpad(CAST(${n} AS VARCHAR), 6, '0')`;
 const PAYER_MOBILE = mobileSql('p', 3301);
 const PAYER_ID = residentIdSql('p', 3302);
 /** Each walk-in's own resident ID (the same people in every dataset they appear in). */

@@ -1,0 +1,17 @@
+/**
+ * SQL fragments of the red-team files that attack shared keys (30a onwards): 150 payers (`p`) and
+ * a clerk's 12 walk-ins (`i`), from which each file crafts its datasets.
+ */
+
+/** The payers (`p`, 0–149) and the walk-ins (`i`, 0–11), as FROM items. */
+export const PEOPLE = '(SELECT range AS p FROM range(150))';
+export const WALK_INS = '(SELECT range AS i FROM range(12))';
+/** A payer's birth date and payment. */
+export const BORN = `DATE '1970-01-01' + CAST((p * 97) % 14000 AS INTEGER)`;
+export const AMOUNT = `CAST(100 + (p * 37) % 50 AS DECIMAL(10,2))`;
+/** Twelve walk-ins' own birth dates, all different and none a 1 January (which the witness reads as none). */
+export const OWN = `DATE '1952-02-03' + CAST(i * 29 AS INTEGER)`;
+/** A walk-in's payment: the victim (the first walk-in) paid `amount`, the others 81–91. */
+export const victimAmount = (amount: number): string => `CAST(CASE WHEN i = 0 THEN ${amount} ELSE 80 + i END AS DECIMAL(10,2))`;
+/** A reference number: a letter and six digits of `n`. */
+export const ref = (letter: string, n: string): string => `'${letter}' || lpad(CAST(${n} AS VARCHAR), 6, '0')`;
