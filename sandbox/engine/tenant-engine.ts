@@ -792,17 +792,16 @@ async function isUnstableIn(connection: DuckDBConnection): Promise<(name: string
 
 /**
  * DuckDB's functions whose value changes between two runs of one query (the clock, random,
- * sequences: stability other than CONSISTENT), and the macros whose definitions call one of them.
+ * sequences: stability other than CONSISTENT), and the macros that call one of them, at any depth.
  */
 function unstableFunctions(connection: DuckDBConnection): Promise<Set<string>> {
   unstableNames ??= connection.runAndReadAll("SELECT DISTINCT lower(function_name), function_type, coalesce(stability, ''), coalesce(CAST(macro_definition AS VARCHAR), '') FROM duckdb_functions()")
     .then((reader) => {
-      const rows = reader.getRowsJS().map((row) => row.map(String));
-      const names = new Set(rows.filter(([, type, stability]) => type !== 'macro' && type !== 'table_macro' && stability !== '' && stability !== 'CONSISTENT').map(([name]) => name!));
+      const rows = reader.getRowsJS().map((row) => row.map(String) as [string, string, string, string]);
+      const isMacro = (type: string) => type === 'macro' || type === 'table_macro';
+      const names = rows.filter(([, type, stability]) => !isMacro(type) && stability !== '' && stability !== 'CONSISTENT').map(([name]) => name);
       const clock = /\b(current_timestamp|current_date|current_time|localtimestamp|localtime|transaction_timestamp)\b/i;
-      const calls = (definition: string) => clock.test(definition) || [...names].some((name) => new RegExp(`\\b${name}\\s*\\(`, 'i').test(definition));
-      for (const [name, type, , definition] of rows) if ((type === 'macro' || type === 'table_macro') && calls(definition!)) names.add(name!);
-      return names;
+      return withMacrosCalling(names, rows.filter(([, type]) => isMacro(type)).map(([name, , , definition]) => [name, definition]), (definition) => clock.test(definition));
     });
   return unstableNames;
 }
@@ -814,22 +813,27 @@ function unstableFunctions(connection: DuckDBConnection): Promise<Set<string>> {
  */
 function rowMakingFunctions(connection: DuckDBConnection): Promise<Set<string>> {
   rowMakingNames ??= connection.runAndReadAll("SELECT DISTINCT lower(function_name), CAST(macro_definition AS VARCHAR) FROM duckdb_functions() WHERE function_type = 'macro'")
-    .then((reader) => {
-      const macros = reader.getRowsJS().map((row) => row.map(String) as [string, string]);
-      const names = new Set(['unnest', 'unlist']);
-      const calls = (definition: string) => [...names].some((name) => new RegExp(`\\b${name}\\s*\\(`, 'i').test(definition));
-      for (let grew = true; grew;) {
-        grew = false;
-        for (const [name, definition] of macros) {
-          if (!names.has(name) && calls(definition)) {
-            names.add(name);
-            grew = true;
-          }
-        }
-      }
-      return names;
-    });
+    .then((reader) => withMacrosCalling(['unnest', 'unlist'], reader.getRowsJS().map((row) => row.map(String) as [string, string])));
   return rowMakingNames;
+}
+
+/**
+ * `names` and every macro (name, definition) whose definition calls one of them or a macro so
+ * found (to a fixed point), or that `alsoWhen` says of its definition.
+ */
+function withMacrosCalling(names: readonly string[], macros: readonly [string, string][], alsoWhen: (definition: string) => boolean = () => false): Set<string> {
+  const found = new Set(names);
+  const calls = (definition: string) => alsoWhen(definition) || [...found].some((name) => new RegExp(`\\b${name}\\s*\\(`, 'i').test(definition));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [name, definition] of macros) {
+      if (!found.has(name) && calls(definition)) {
+        found.add(name);
+        grew = true;
+      }
+    }
+  }
+  return found;
 }
 
 /**
