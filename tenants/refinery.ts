@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { classifyPublished, compileDoubtfulKeys, compilePolicySelect, entityCandidates, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, type ColumnPolicy, type DoubtSource, type EntityKeyOptions, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
+import { canShowDoubt, classifyPublished, compileDoubtfulKeys, compilePolicySelect, entityCandidates, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, witnessKindOf, type ColumnPolicy, type DoubtSource, type EntityKeyOptions, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, SourceRef, TableDefinition } from '../sandbox/index.js';
 import { entityOfVersion, type CatalogService } from './catalog-service.js';
@@ -259,20 +259,25 @@ const ENTERPRISE_KINDS = new Set(['uscc']);
 
 /**
  * What a dataset version tells of shared keys (DoubtSource), or undefined when nothing: its entity
- * column and other identifier columns of people, beside its birth dates and resident IDs.
+ * column and other identifier columns of people, beside what witnesses who a row's person is
+ * (witnessKindOf); a dataset without an entity column too (its rows are counted nowhere, but its
+ * identifiers are the keys of other datasets). A fixed-line column is judged as a mobile: a `tel` header makes a column of
+ * mobiles fixed-line to recognition, and the clerk's mobile in it is the key of a mobile elsewhere
+ * (red-team pass 33a); a real fixed-line number makes no key.
  */
 function doubtSource(version: { record: DatasetRecord; columns: readonly DatasetColumn[] }, from: string): DoubtSource | undefined {
   const counted = entityOfVersion(version);
-  if (!counted) return undefined;
-  const kinds = version.columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null }));
-  const others = entityCandidates(kinds).filter((c) => c.name !== counted.column && !ENTERPRISE_KINDS.has(c.piiKind!));
-  const identifiers = [{ column: counted.column, kind: counted.kind }, ...others.map((c) => ({ column: c.name, kind: c.piiKind! }))]
+  const kinds = version.columns.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null }));
+  const others = [...entityCandidates(kinds), ...kinds.filter((c) => c.piiKind === 'fixed_line')]
+    .filter((c) => c.name !== counted?.column && !ENTERPRISE_KINDS.has(c.piiKind!));
+  const identifiers = [...(counted ? [counted] : []), ...others.map((c) => ({ column: c.name, kind: c.piiKind === 'fixed_line' ? 'mobile' : c.piiKind! }))]
     .map(({ column, kind }) => ({ column, normalization: entityNormalization(kind) }));
-  const birthDates = kinds.filter((c) => c.piiKind === 'birth_date').map((c) => c.name);
-  const residentIds = kinds.filter((c) => c.piiKind === 'resident_id').map((c) => c.name);
-  const witnessed = birthDates.length > 0 || (residentIds.length > 0 && identifiers.some((i) => i.normalization !== 'resident_id'));
-  if (!witnessed) return undefined;
-  return { from, identifiers, birthDates, residentIds, recordedOn: version.record.createdAt.slice(0, 10) };
+  const witnesses = kinds.flatMap((c) => {
+    const kind = witnessKindOf(c);
+    return kind ? [{ column: c.name, kind }] : [];
+  });
+  const source = { from, identifiers, witnesses, recordedOn: version.record.createdAt.slice(0, 10) };
+  return canShowDoubt(source) ? source : undefined;
 }
 
 /**

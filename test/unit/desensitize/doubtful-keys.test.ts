@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compileDoubtfulKeys, residentIdCheckChar, tokenize, usccCheckChar, type DoubtSource } from '../../../desensitize/index.js';
+import { compileDoubtfulKeys, residentIdCheckChar, tokenize, usccCheckChar, witnessKindOf, type DoubtSource, type WitnessKind } from '../../../desensitize/index.js';
 import { useMemoryConnection } from '../../helpers/memory-connection.js';
 
 /**
@@ -20,9 +20,10 @@ const uscc = (n: number) => {
 };
 const mobile = (n: number) => `13957${String(318246 + n * 7919).padStart(6, '0')}`;
 const values = (rows: (string | null)[][]) => rows.map((row) => `(${row.map((v) => (v === null ? 'NULL' : `'${v}'`)).join(', ')})`).join(', ');
-const source = (from: string, identifiers: [string, DoubtSource['identifiers'][number]['normalization']][], birthDates: string[], residentIds: string[]): DoubtSource => ({
-  from, identifiers: identifiers.map(([column, normalization]) => ({ column, normalization })), birthDates, residentIds, recordedOn: '2026-12-01',
+const source = (from: string, identifiers: [string, DoubtSource['identifiers'][number]['normalization']][], witnesses: [string, WitnessKind][]): DoubtSource => ({
+  from, identifiers: identifiers.map(([column, normalization]) => ({ column, normalization })), witnesses: witnesses.map(([column, kind]) => ({ column, kind })), recordedOn: '2026-12-01',
 });
+const doubtfulOf = async (sources: DoubtSource[]) => new Set((await duck.connection.all<{ entity: string }>(compileDoubtfulKeys(sources, key)!)).map((r) => r.entity));
 
 describe('compileDoubtfulKeys', () => {
   it('makes keyless an identifier whose rows disagree on a birth date or a resident ID, in any of its columns and datasets, and only those', async () => {
@@ -47,10 +48,10 @@ describe('compileDoubtfulKeys', () => {
     // Enterprises keyed by credit code with the legal representative's ID.
     await connection.run(`CREATE TABLE firm AS SELECT * FROM (VALUES ${values([[uscc(1), id(7)], [uscc(1), id(7)], [uscc(2), id(8)], [uscc(2), id(9)]])}) t(uscc, legal_rep_id)`);
     const sql = compileDoubtfulKeys([
-      source('pay', [['mobile', 'mobile']], ['birth_date'], []),
-      source('card', [['mobile', 'mobile']], ['birth_date'], []),
-      source('reg', [['resident_id', 'resident_id'], ['mobile', 'mobile']], [], ['resident_id']),
-      source('firm', [['uscc', 'uscc']], [], ['legal_rep_id']),
+      source('pay', [['mobile', 'mobile']], [['birth_date', 'birth_date']]),
+      source('card', [['mobile', 'mobile']], [['birth_date', 'birth_date']]),
+      source('reg', [['resident_id', 'resident_id'], ['mobile', 'mobile']], [['resident_id', 'resident_id']]),
+      source('firm', [['uscc', 'uscc']], [['legal_rep_id', 'resident_id']]),
     ], key)!;
     const doubtful = new Set((await connection.all<{ entity: string }>(sql)).map((r) => r.entity));
     const keyOf = (value: string, how: 'mobile' | 'resident_id' | 'uscc') => tokenize(value, key, how)!;
@@ -63,7 +64,58 @@ describe('compileDoubtfulKeys', () => {
   });
 
   it('has nothing to judge without a witness beside an identifier', () => {
-    expect(compileDoubtfulKeys([source('reg', [['resident_id', 'resident_id']], [], ['resident_id'])], key)).toBeUndefined();
+    expect(compileDoubtfulKeys([source('reg', [['resident_id', 'resident_id']], [['resident_id', 'resident_id']])], key)).toBeUndefined();
+    expect(compileDoubtfulKeys([source('visa', [['passport', 'document']], [['passport', 'passport']])], key)).toBeUndefined();
     expect(compileDoubtfulKeys([], key)).toBeUndefined();
+  });
+
+  it('reads a birth date to the day, the month and the year, in year-month, Oracle and bare-year forms (red-team pass 33a)', async () => {
+    // One mobile per case, two rows each: whether the rows may be one person's.
+    const cases: [string, string, boolean][] = [
+      ['1985-06-23', '1985-06-23', false],
+      ['1985-06', '1985-06-23', false], // a year and month agree with a day of that month
+      ['1985年6月', '198506', false],
+      ['1985-06', '1985-07', true],
+      ['23-JUN-85', '1985-06-23', false], // Oracle's form
+      ['23-Jun-1985', '24-JUN-85', true],
+      ['12-MAR-50', '1950-03-12', false], // a two-digit year after the record is of the century before
+      ['1985', '1985-06-23', false],
+      ['1985', '1986', true],
+      ['1985-01', '1985-01', true], // January of a year and month is a form's default: none
+      ['1985-01-01', '1985-01-01', true],
+      ['06/1985', '1985-06-23', true], // unreadable: none
+    ];
+    await duck.connection.run(`CREATE TABLE born AS SELECT * FROM (VALUES ${values(cases.flatMap(([a, b], n) => [[mobile(n), a], [mobile(n), b]]))}) t(mobile, csny)`);
+    const doubtful = await doubtfulOf([source('born', [['mobile', 'mobile']], [['csny', 'birth_date']])]);
+    expect(cases.map((_, n) => doubtful.has(tokenize(mobile(n), key, 'mobile')!))).toEqual(cases.map(([, , shared]) => shared));
+  });
+
+  it('takes passports, genders and names as witnesses: a resident ID reused by people of other names is doubtful (red-team pass 33a)', async () => {
+    await duck.connection.run(`CREATE TABLE visits AS SELECT * FROM (VALUES ${values([
+      [id(1), '张三', '男', 'E39582716'], [id(1), '张 三', 'M', 'E39582716'], // one person written two ways
+      [id(2), '张三', '男', null], [id(2), '李四', '男', null], // two names under one ID
+      [id(3), '王五', '男', null], [id(3), '王五', '女', null], // two genders
+      [id(4), '赵六', '未知', null], [id(4), '赵六', '男', null], // a gender that is none
+    ])}) t(resident_id, name, gender, passport)`);
+    await duck.connection.run(`CREATE TABLE travel AS SELECT * FROM (VALUES ${values([
+      [mobile(1), 'E39582716'], [mobile(1), 'E39582716'],
+      [mobile(2), 'E39582716'], [mobile(2), 'G70419385'], // a mobile beside two passports
+    ])}) t(mobile, passport)`);
+    const doubtful = await doubtfulOf([
+      source('visits', [['resident_id', 'resident_id']], [['name', 'name'], ['gender', 'gender'], ['passport', 'passport']]),
+      source('travel', [['mobile', 'mobile']], [['passport', 'passport']]),
+    ]);
+    expect([1, 2, 3, 4].map((n) => doubtful.has(tokenize(id(n), key, 'resident_id')!))).toEqual([false, true, true, true]);
+    expect([1, 2].map((n) => doubtful.has(tokenize(mobile(n), key, 'mobile')!))).toEqual([false, true]);
+  });
+
+  it('knows witnesses by recognized kind and header: the row\'s person\'s, not a birthplace, a weight or a doctor\'s', () => {
+    const kindOf = (name: string, piiKind: string | null = null, type = 'VARCHAR') => witnessKindOf({ name, type, piiKind });
+    expect([kindOf('dob', 'birth_date'), kindOf('csny'), kindOf('出生年月'), kindOf('birth_year', null, 'BIGINT'), kindOf('birth_place'), kindOf('出生地'), kindOf('birth_weight', null, 'DOUBLE'), kindOf('出生证编号')])
+      .toEqual(['birth_date', 'birth_date', 'birth_date', 'birth_date', undefined, undefined, undefined, undefined]);
+    expect([kindOf('xm', 'name'), kindOf('patient_name', 'name'), kindOf('doctor_name', 'name'), kindOf('product_name', 'name'), kindOf('name')])
+      .toEqual(['name', 'name', undefined, undefined, undefined]);
+    expect([kindOf('xb'), kindOf('性别'), kindOf('gender_code'), kindOf('doctor_sex'), kindOf('sfzh', 'resident_id'), kindOf('hzhm', 'passport'), kindOf('mobile', 'mobile')])
+      .toEqual(['gender', 'gender', 'gender', undefined, 'resident_id', 'passport', undefined]);
   });
 });
