@@ -18,6 +18,7 @@ import { benchTwin } from './twin.js';
 import { benchTwinJoins } from './twin-joins.js';
 import { benchIncrementalGrant } from './refinery.js';
 import { benchDifferencing } from './differencing.js';
+import { benchDoubt } from './doubt.js';
 import { benchExportChecks, EXPORT_ROWS } from './export-checks.js';
 import { prepareUpload } from '../sandbox/index.js';
 import { signDevToken } from '../server/dev-tokens.js';
@@ -463,6 +464,7 @@ try {
     await benchExportChecks(env.INDOMAIN_DATA_DIR);
   }
   if (!only || only === 'refinery') await benchIncrementalGrant(startServer, freshEnv(), JWT_SECRET);
+  if (!only || only === 'refinery' || only === 'doubt') await benchDoubt();
   if (!only || only === 'desensitize') {
     await benchDesensitize();
     await benchTwin();

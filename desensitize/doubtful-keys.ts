@@ -1,4 +1,4 @@
-import { datePrefixSql, trimSql } from './identifiers.js';
+import { datePrefix, datePrefixSql, foldDateTextSql, foldIdentifier, trimSql, trimText } from './identifiers.js';
 import { onText } from './policy.js';
 import { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
 import { hmacSha256HexSql, isEntityKeySql, TOKEN_HEX_CHARS, tokenNormalization, type TokenNormalization } from './tokens.js';
@@ -45,6 +45,8 @@ export interface DoubtSource {
 
 export interface IdentifierColumn {
   column: string;
+  /** Its recognized kind (`mobile`, `passport`, ...): a witness of the same kind witnesses nothing of it. */
+  kind: string;
   normalization: TokenNormalization;
 }
 
@@ -56,30 +58,43 @@ export interface WitnessColumn {
 }
 
 /**
- * What a column witnesses of its row's person, from its recognized kind and its header, or
- * undefined. A header alone makes a birth date (a `csny` of year and month, an Oracle `23-JUN-85`
- * that recognition does not take for a whole date) and a gender; a name must be recognized as one
- * and be the row's person's (`姓名`, `patient_name`; not a doctor's, a clerk's or a product's, whose
- * names differ from row to row of one person). A witness that is wrongly taken for one makes keys
- * keyless: fewer people counted, the safe side.
+ * What a column witnesses of its row's person, from its recognized kind, its header and what ingest
+ * profiled of its values, or undefined. A header makes a birth date (a `csny` of year and month, an
+ * Oracle `23-JUN-85` that recognition does not take for a whole date, a float year) when some of the
+ * profiled values read as one (a header alone took `cost_borne_by` of 本人/单位 for a date: red-team
+ * pass 34a); a header makes a gender; a name is any name recognized as one whose header does not say
+ * it is someone else's (a doctor's, a clerk's, a product's, a guardian's: they differ from row to
+ * row of one person), and any text under a person's name's header (`name`, `姓名`: pinyin names,
+ * which recognition does not know). A column wrongly taken for a witness makes keys keyless: fewer people counted, the
+ * safe side; one missed lets several people count as one.
  */
-export function witnessKindOf(column: { name: string; type: string; piiKind: string | null }): WitnessKind | undefined {
-  const { name, type, piiKind } = column;
+export function witnessKindOf(column: { name: string; type: string; piiKind: string | null; values?: readonly (string | null)[] }): WitnessKind | undefined {
+  const { type, piiKind } = column;
+  const name = column.name.replace(/([a-z])([A-Z])/g, '$1_$2');
   if (piiKind === 'birth_date' || piiKind === 'resident_id' || piiKind === 'passport') return piiKind;
-  if (piiKind === 'name') return PERSONS_NAME.test(name) ? 'name' : undefined;
-  if (piiKind !== null || FRACTIONAL.test(type)) return undefined;
-  if (BIRTH_DATE_HEADER.test(name) && !NOT_A_BIRTH_DATE.test(name)) return 'birth_date';
-  return GENDER_HEADER.test(name) ? 'gender' : undefined;
+  if (piiKind === 'name') return SOMEONE_ELSE.test(name) ? undefined : 'name';
+  if (piiKind !== null || /^BOOLEAN$/i.test(type)) return undefined;
+  if (BIRTH_DATE_HEADER.test(name) && !NOT_A_BIRTH_DATE.test(name) && (column.values ?? []).some(readsAsBirthDate)) return 'birth_date';
+  if (GENDER_HEADER.test(name)) return 'gender';
+  return NAME_HEADER.test(name) && !SOMEONE_ELSE.test(name) && /^VARCHAR$/i.test(type) ? 'name' : undefined;
 }
 
-const BIRTH_DATE_HEADER = /出生|生日|birth|(?:^|[^a-z])dob(?:[^a-z]|$)|csrq|csny|chusheng|shengri|bday|brth|born/i;
-/** A birth's place, weight, certificate or order is not its date. */
-const NOT_A_BIRTH_DATE = /地|籍|省|市|县|国|place|city|province|country|county|town|weight|体重|身长|cert|证|order|顺序|hospital|医院|院|编号|号码|number|(?:^|_)no$|_id$/i;
-/** The row's person's, not a doctor's or a clerk's: bare, or after a word for the person the row is about. */
-const PERSON = '(?:(?:患者|病人|客户|居民|申请人|本人|缴费人|参保人|patient|customer|client|resident|applicant|payer|insured|person)_?)?';
-const GENDER_HEADER = new RegExp(`^${PERSON}(?:性别|xb|gender|sex)(?:_?(?:code|cd|dm|代码))?$`, 'i');
-const PERSONS_NAME = new RegExp(`^${PERSON}(?:姓名|名字|xm|xingming|name|full_?name|real_?name)$`, 'i');
-const FRACTIONAL = /^(?:DOUBLE|FLOAT|REAL|DECIMAL.*|BOOLEAN)$/i;
+const BIRTH_DATE_HEADER = /出生|生日|birth|(?:^|[^a-z])(?:dob|born|bday|brth|csrq|csny|chusheng|shengri)(?:[^a-z]|$)/i;
+/** A birth's place, weight, certificate, order or flag is not its date. */
+const NOT_A_BIRTH_DATE = /地|籍|省|市|县|国|place|city|province|country|county|town|weight|体重|身长|cert|证|order|顺序|hospital|医院|院|编号|号码|number|(?:^|_)no$|_id$|flag|verified|valid|check|是否|标志|券|礼|gift|coupon|status|状态|type|类型/i;
+const GENDER_HEADER = /^(?:(?:患者|病人|客户|居民|申请人|本人|缴费人|参保人|patient|customer|client|resident|applicant|payer|insured|person)_?)?(?:性别|xb|gender|sex)(?:_?(?:code|cd|dm|代码))?$/i;
+/** A person's name by its header alone (a thing's name is `名称`, `diagnosis_name`: not these). */
+const NAME_HEADER = /姓名|^xm$|xingming|^(?:(?:patient|customer|client|resident|applicant|payer|insured|person)_)?(?:full_|real_)?name$/i;
+/** Whose name it is, when not the row's person's. */
+const SOMEONE_ELSE = /doctor|医|nurse|护士|clerk|经办|操作|收费|录入|审核|负责|operator|staff|员工|teacher|教师|老师|agent|代理|经理|manager|sales|业务|product|商品|产品|药|company|公司|企业|单位|机构|org|shop|店|商户|merchant|hospital|院|school|学校|bank|银行|course|课程|item|项目|project|department|部门|科室|guardian|监护|父|母|parent|spouse|配偶|家属|relative|referr|推荐|file|文件|brand|品牌|street|road|路|街|village|村|city|城市|district|区/i;
+
+/** Whether a profiled value reads as a birth date at some level (day, month or year), as birthDateReadings reads it. */
+function readsAsBirthDate(value: string | null): boolean {
+  if (value === null) return false;
+  const text = foldIdentifier(trimText(value)).replace(/^([0-9]+)[.]0+$/, '$1');
+  return datePrefix(text) !== null || /^[0-9]{1,2}[-/ ][A-Z]{3}[-/ ]([0-9]{4}|[0-9]{2})/.test(text) || YEAR_MONTH.test(text) || /^[1-9][0-9]{3}年?$/.test(text);
+}
+const YEAR_MONTH = /^([1-9][0-9]{3})(?:[-/.年]([0-9]{1,2})月?|([0-9]{2}))$/;
 
 /**
  * The SQL of the doubtful keys (one column, `entity`, keyed like the entity keys with `key`), or
@@ -93,51 +108,52 @@ const FRACTIONAL = /^(?:DOUBLE|FLOAT|REAL|DECIMAL.*|BOOLEAN)$/i;
 export function compileDoubtfulKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
   const pairs: string[] = [];
   for (const source of sources.filter(canShowDoubt)) {
-    const identifiers = source.identifiers.map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)), how: identifier.normalization }));
-    const readings = source.witnesses.flatMap((witness, i) => readingsOf(witness.kind, source.recordedOn)
-      .map((reading, j) => ({ ...reading, name: `w${i}_${j}`, column: quoteIdentifier(witness.column), of: witness.kind })));
-    // One struct per identifier and reading of the row: its value, the reading's kind and value.
-    const structs = identifiers.flatMap((identifier) => readings.filter((reading) => witnesses(reading.of, identifier.how)).map((reading) => {
-      const e = reading.partial ? `CASE WHEN ${reading.name} IS NOT NULL THEN ${identifier.name} END` : identifier.name;
-      return `{e: ${e}, k: '${reading.kind}', w: ${reading.name}}`;
+    const identifiers = source.identifiers.map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)), kind: identifier.kind }));
+    const witnessed = source.witnesses.map((witness, i) => ({ ...witness, name: `w${i}`, reading: readingOf(witness.kind, source.recordedOn) }));
+    const outputs = witnessed.flatMap(({ column, name, reading }) => [reading.required, ...reading.optional]
+      .flatMap((rule, j) => (rule ? [{ name: `${name}_${j}`, column: quoteIdentifier(column), rule }] : [])));
+    // One struct per identifier and witness column of the row: its value, the witness's kind, its required reading (w) and optional ones (a, b).
+    const structs = identifiers.flatMap((identifier) => witnessed.filter((witness) => witnesses(witness.kind, identifier.kind)).map(({ name, reading }) => {
+      const [a, b] = reading.optional.map((_, j) => `${name}_${j + 1}`);
+      return `{e: ${identifier.name}, k: '${reading.kind}', w: ${reading.required ? `${name}_0` : "''"}, a: ${a ?? 'NULL::VARCHAR'}, b: ${b ?? 'NULL::VARCHAR'}}`;
     }));
-    pairs.push(`SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${twoStepSelect([...identifiers, ...readings], source.from)})`);
+    pairs.push(`SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${twoStepSelect([...identifiers, ...outputs], source.from)})`);
   }
   if (pairs.length === 0) return undefined;
-  const doubtful = `SELECT DISTINCT e FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e, k HAVING count(*) > 1 AND (count(w) < count(*) OR min(w) <> max(w))`;
+  const disagree = 'count(w) < count(*) OR min(w) <> max(w) OR min(a) <> max(a) OR min(b) <> max(b)';
+  const doubtful = `SELECT DISTINCT e FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e, k HAVING count(*) > 1 AND (${disagree})`;
   return `SELECT substr(${hmacSha256HexSql(key, 'e')}, 1, ${TOKEN_HEX_CHARS}) AS entity FROM (${doubtful})`;
 }
 
 /** Whether a source has an identifier beside a witness of it (else it tells nothing of shared keys). */
 export function canShowDoubt(source: Pick<DoubtSource, 'identifiers' | 'witnesses'>): boolean {
-  return source.identifiers.some((identifier) => source.witnesses.some((witness) => witnesses(witness.kind, identifier.normalization)));
+  return source.identifiers.some((identifier) => source.witnesses.some((witness) => witnesses(witness.kind, identifier.kind)));
 }
 
-/** A resident ID does not witness resident IDs (a guardian's beside two children's), nor a passport passports and cards. */
-function witnesses(kind: WitnessKind, identifier: TokenNormalization): boolean {
-  if (kind === 'resident_id') return identifier !== 'resident_id';
-  if (kind === 'passport') return identifier !== 'document';
-  return true;
+/** A resident ID does not witness resident IDs (a guardian's beside two children's), nor a passport passports. */
+function witnesses(kind: WitnessKind, identifier: string): boolean {
+  return kind !== identifier || (kind !== 'resident_id' && kind !== 'passport');
 }
 
 /**
- * How a witness column is read, as VARCHAR: one reading per kind compared (`kind`); a `partial`
- * reading leaves out the rows where it is NULL (a birth date of year and month says nothing of the
- * day) instead of counting them as none.
+ * How a witness column is read, as VARCHAR, compared with every column of its `kind`: `required`,
+ * whose NULL is none (the row may be anyone's: it disagrees), and up to two `optional` readings,
+ * whose NULL says nothing (a year and month say nothing of the day; most people have no passport).
+ * Rows agree when each reading has one value over the rows that have one.
  */
 interface Reading {
   kind: string;
-  rule: SqlRule;
-  partial: boolean;
+  required?: SqlRule;
+  optional: SqlRule[];
 }
 
-function readingsOf(kind: WitnessKind, recordedOn: string): Reading[] {
-  if (kind === 'birth_date') return birthDateReadings(recordedOn);
-  if (kind === 'resident_id' || kind === 'passport') return [{ kind, rule: documentWitness(kind === 'passport' ? 'document' : kind), partial: false }];
-  return [{ kind, rule: kind === 'gender' ? genderWitness : nameWitness, partial: false }];
+function readingOf(kind: WitnessKind, recordedOn: string): Reading {
+  if (kind === 'birth_date') return birthDateReading(recordedOn);
+  if (kind === 'passport') return { kind, optional: [documentWitness('document')] };
+  return { kind, required: kind === 'resident_id' ? documentWitness(kind) : kind === 'gender' ? genderWitness : nameWitness, optional: [] };
 }
 
-/** A resident ID or passport number as a witness: normalized as its entity keys are, none when it is no key (`未登记`, a placeholder). */
+/** A resident ID or passport number as a witness: normalized as its entity keys are, NULL when it is no key (`未登记`, a placeholder). */
 function documentWitness(how: TokenNormalization): SqlRule {
   const normalization = tokenNormalization(how);
   return onText({
@@ -149,24 +165,29 @@ function documentWitness(how: TokenNormalization): SqlRule {
   });
 }
 
-/** 男/M/male/1 and 女/F/female/2 (GB/T 2261.1); anything else (未知, 0, 9) is none. */
+/** 男/M/male/1 and 女/F/female/2 (GB/T 2261.1; a float's `1.0` too); anything else (未知, 0, 9) is none. */
 const genderWitness: SqlRule = onText({
-  prepare: (column) => `lower(${trimSql(column)})`,
+  prepare: (column) => `regexp_replace(lower(${trimSql(column)}), '^([0-9])[.]0+$', '\\1')`,
   finish: (gender) => `CASE WHEN ${gender} IN ('男', '男性', 'm', 'male', '1') THEN 'M' WHEN ${gender} IN ('女', '女性', 'f', 'female', '2') THEN 'F' END`,
 });
 
-/** A name without spaces and dots (`阿依古丽·买买提`), lower case; none when empty or a placeholder. */
-const NAME_PLACEHOLDERS = ['无', '未知', '不详', '未登记', '匿名', '某某', '测试', 'null', 'none', 'na', 'n/a', 'unknown', 'test', 'xxx'];
+/**
+ * A name without spaces and dots (`阿依古丽·买买提`), lower case; none when it holds no letter, is one
+ * character, says what the person is instead of who (`散客`, a walk-in; `王先生`) or is a placeholder.
+ * SECURITY: twelve walk-ins all written `散客` agreed on their name (red-team pass 34a).
+ */
+const NAME_PLACEHOLDERS = ['无', '未知', '不详', '未登记', '匿名', '某某', '测试', '散客', '散户', '客户', '顾客', '现金', '临时', '个人', '本人', '代缴', '患者', '游客', '访客', '会员', '用户', '先生', '女士',
+  'null', 'none', 'na', 'n/a', 'unknown', 'test', 'xxx', 'guest', 'customer', 'anonymous', 'cash', 'walkin', 'visitor', 'user'];
 const nameWitness: SqlRule = onText({
   prepare: (column) => `lower(regexp_replace(${column}, '[\\s\\pZ\\pCf·•・.。]', '', 'g'))`,
-  finish: (name) => `CASE WHEN ${name} <> '' AND ${name} NOT IN (${NAME_PLACEHOLDERS.map(sqlString).join(', ')}) THEN ${name} END`,
+  finish: (name) => `CASE WHEN length(${name}) > 1 AND regexp_matches(${name}, '[\\pL]') AND NOT regexp_matches(${name}, '先生|女士|小姐|师傅|老板|同志|客户|散客') AND ${name} NOT IN (${NAME_PLACEHOLDERS.map(sqlString).join(', ')}) THEN ${name} END`,
 });
 
 /**
- * A birth date read three ways: the day (whole dates only), the month (whole dates and year-month
- * forms: 1985-06, 198506, 1985年6月) and the year (those and a bare year); one person's date
- * written two ways is one date, and a year and month agree with a whole date of that month. Read in
- * the forms recognition knows and as Oracle writes dates (23-JUN-85, 23-Jun-1985; a two-digit year
+ * A birth date read three ways: the year (required: a bare year, a year and month, a whole date),
+ * the month (optional: year-month forms such as 1985-06, 198506, 1985年6月, and whole dates) and the
+ * day (optional: whole dates only). One person's date written two ways is one date, and a year
+ * and month agree with a whole date of that month. Read in the forms recognition knows and as Oracle writes dates (23-JUN-85, 23-Jun-1985; a two-digit year
  * after `recordedOn` is of the century before). None (NULL at every level): unreadable, or a form's
  * default for "unknown": 1 January (1985-01-01, 1985-01), 1970-01-01, a date before 1901 or after
  * the day the data was recorded (`recordedOn`, YYYY-MM-DD: fixed per dataset version, so that the
@@ -174,22 +195,23 @@ const nameWitness: SqlRule = onText({
  * under one clerk's mobile, all dated 1900-01-01 (pass 30a) or 9999-12-31 (pass 31a), agreed and
  * counted as one person.
  */
-function birthDateReadings(recordedOn: string): Reading[] {
+function birthDateReading(recordedOn: string): Reading {
   const last = `DATE ${sqlString(recordedOn)}`;
   const usable = (date: string) => `${date} >= DATE '1901-01-01' AND ${date} <= ${last}`;
   // Whole dates (`d`) and year-month forms (`m`, as the month's first day) as DATE, the text (`t`) for bare years.
+  // The text folded once (a lambda over a one-element list), a float's zero fraction dropped (`1950.0`).
   const prepare = (column: string) => {
-    const text = trimSql(`CAST(${column} AS VARCHAR)`);
-    return `{t: ${text}, d: coalesce(${datePrefixSql(text)}, ${oracleDateSql(text, last)}), m: ${yearMonthSql(text)}}`;
+    const text = `regexp_replace(${foldDateTextSql(trimSql(`CAST(${column} AS VARCHAR)`))}, '^([0-9]+)[.]0+$', '\\1')`;
+    return `list_transform([${text}], __b -> {t: __b, d: coalesce(${datePrefixSql('__b')}, ${oracleDateSql('__b', last)}), m: ${yearMonthSql('__b')}})[1]`;
   };
   const day = (p: string) => `CASE WHEN ${usable(`${p}['d']`)} AND ${p}['d'] <> DATE '1970-01-01' AND NOT (month(${p}['d']) = 1 AND day(${p}['d']) = 1) THEN ${p}['d'] END`;
   const month = (p: string) => `CASE WHEN ${p}['d'] IS NOT NULL THEN ${day(p)} WHEN ${usable(`${p}['m']`)} AND month(${p}['m']) <> 1 THEN ${p}['m'] END`;
   const bareYear = (p: string) => `CASE WHEN regexp_full_match(${p}['t'], '[1-9][0-9]{3}年?') AND left(${p}['t'], 4) BETWEEN '1901' AND ${sqlString(recordedOn.slice(0, 4))} THEN left(${p}['t'], 4) END`;
-  return [
-    { kind: 'birth date', rule: { prepare, finish: (p) => `CAST(${day(p)} AS VARCHAR)` }, partial: true },
-    { kind: 'birth month', rule: { prepare, finish: (p) => `strftime(${month(p)}, '%Y-%m')` }, partial: true },
-    { kind: 'birth year', rule: { prepare, finish: (p) => `CASE WHEN ${p}['d'] IS NOT NULL OR ${p}['m'] IS NOT NULL THEN CAST(year(${month(p)}) AS VARCHAR) ELSE ${bareYear(p)} END` }, partial: false },
-  ];
+  return {
+    kind: 'birth date',
+    required: { prepare, finish: (p) => `CASE WHEN ${p}['d'] IS NOT NULL OR ${p}['m'] IS NOT NULL THEN CAST(year(${month(p)}) AS VARCHAR) ELSE ${bareYear(p)} END` },
+    optional: [{ prepare, finish: (p) => `strftime(${month(p)}, '%Y-%m')` }, { prepare, finish: (p) => `CAST(${day(p)} AS VARCHAR)` }],
+  };
 }
 
 /** `23-JUN-85`, `23-Jun-1985`, `23 JUN 85` at the start of `text` as a DATE (a two-digit year after `last` of the century before), or NULL. */
@@ -204,6 +226,6 @@ function oracleDateSql(text: string, last: string): string {
 
 /** A whole text of a year and a month (1985-06, 1985/6, 198506, 1985年6月) as the month's first day, or NULL. */
 function yearMonthSql(text: string): string {
-  const form = '^([1-9][0-9]{3})(?:[-/.年]([0-9]{1,2})月?|([0-9]{2}))$';
+  const form = YEAR_MONTH.source;
   return `(CASE WHEN regexp_matches(${text}, '${form}') THEN CAST(try_strptime(regexp_replace(${text}, '${form}', '\\1-\\2\\3'), '%Y-%m') AS DATE) END)`;
 }

@@ -292,6 +292,19 @@ export function datePrefixSql(text: string): string {
     + ` WHEN regexp_matches(${text}, '^${YEAR_LAST}') THEN ${parsed(YEAR_LAST, "['%m-%d-%Y', '%d-%m-%Y']")} END)`;
 }
 
+/**
+ * The SQL twin of how isBirthDate reads a date's text before its forms: digits and letters of every
+ * form folded to ASCII (foldIdentifier: full-width, 一九八五), and the Chinese tens of a month or a
+ * day (十二月, 二十四日) as digits. ASCII text is returned as it is. `text` appears three times: pass
+ * a column or a cheap expression.
+ */
+export function foldDateTextSql(text: string): string {
+  const { from, to } = foldTable();
+  const tens = [['([23])十([1-9])', '\\1\\2'], ['([23])十', '\\10'], ['十([1-9])', '1\\1'], ['十', '10']]
+    .reduce((sql, [pattern, replacement]) => `regexp_replace(${sql}, '${pattern}', '${replacement}', 'g')`, `translate(${text}, '${from}', '${to}')`);
+  return `(CASE WHEN strlen(${text}) = length(${text}) THEN ${text} ELSE ${tens} END)`;
+}
+
 /** Chinese numerals of a date's months and days with 十 (十二月, 二十四日) as digits; single digits fold (foldIdentifier). */
 const CHINESE_TENS = /([二三]?)十([一二三四五六七八九]?)/g;
 const chineseDateNumbers = (text: string): string =>

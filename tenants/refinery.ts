@@ -271,9 +271,9 @@ function doubtSource(version: { record: DatasetRecord; columns: readonly Dataset
   const others = [...entityCandidates(kinds), ...kinds.filter((c) => c.piiKind === 'fixed_line')]
     .filter((c) => c.name !== counted?.column && !ENTERPRISE_KINDS.has(c.piiKind!));
   const identifiers = [...(counted ? [counted] : []), ...others.map((c) => ({ column: c.name, kind: c.piiKind === 'fixed_line' ? 'mobile' : c.piiKind! }))]
-    .map(({ column, kind }) => ({ column, normalization: entityNormalization(kind) }));
-  const witnesses = kinds.flatMap((c) => {
-    const kind = witnessKindOf(c);
+    .map(({ column, kind }) => ({ column, kind, normalization: entityNormalization(kind) }));
+  const witnesses = version.columns.flatMap((c) => {
+    const kind = witnessKindOf({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, values: [c.min, c.max, ...(c.topValues ?? []).map((v) => v.value)] });
     return kind ? [{ column: c.name, kind }] : [];
   });
   const source = { from, identifiers, witnesses, recordedOn: version.record.createdAt.slice(0, 10) };

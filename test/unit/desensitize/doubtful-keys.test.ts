@@ -21,7 +21,7 @@ const uscc = (n: number) => {
 const mobile = (n: number) => `13957${String(318246 + n * 7919).padStart(6, '0')}`;
 const values = (rows: (string | null)[][]) => rows.map((row) => `(${row.map((v) => (v === null ? 'NULL' : `'${v}'`)).join(', ')})`).join(', ');
 const source = (from: string, identifiers: [string, DoubtSource['identifiers'][number]['normalization']][], witnesses: [string, WitnessKind][]): DoubtSource => ({
-  from, identifiers: identifiers.map(([column, normalization]) => ({ column, normalization })), witnesses: witnesses.map(([column, kind]) => ({ column, kind })), recordedOn: '2026-12-01',
+  from, identifiers: identifiers.map(([column, normalization]) => ({ column, kind: normalization === 'document' ? 'passport' : normalization, normalization })), witnesses: witnesses.map(([column, kind]) => ({ column, kind })), recordedOn: '2026-12-01',
 });
 const doubtfulOf = async (sources: DoubtSource[]) => new Set((await duck.connection.all<{ entity: string }>(compileDoubtfulKeys(sources, key)!)).map((r) => r.entity));
 
@@ -84,6 +84,11 @@ describe('compileDoubtfulKeys', () => {
       ['1985-01', '1985-01', true], // January of a year and month is a form's default: none
       ['1985-01-01', '1985-01-01', true],
       ['06/1985', '1985-06-23', true], // unreadable: none
+      ['１９８５-０６-２３', '1985-06-23', false], // full-width digits
+      ['一九八五年六月二十三日', '1985-06-23', false], // Chinese numerals
+      ['一九八五年十二月', '1985-12-05', false],
+      ['1985.0', '1985-06-23', false], // a float's year
+      ['19850623.0', '1985-06-24', true],
     ];
     await duck.connection.run(`CREATE TABLE born AS SELECT * FROM (VALUES ${values(cases.flatMap(([a, b], n) => [[mobile(n), a], [mobile(n), b]]))}) t(mobile, csny)`);
     const doubtful = await doubtfulOf([source('born', [['mobile', 'mobile']], [['csny', 'birth_date']])]);
@@ -101,20 +106,37 @@ describe('compileDoubtfulKeys', () => {
       [mobile(1), 'E39582716'], [mobile(1), 'E39582716'],
       [mobile(2), 'E39582716'], [mobile(2), 'G70419385'], // a mobile beside two passports
     ])}) t(mobile, passport)`);
+    // A bank card beside two passports; walk-ins written as what they are (散客, 王先生), not who.
+    await duck.connection.run(`CREATE TABLE pos AS SELECT * FROM (VALUES ${values([
+      ['6222020200112233445', 'E39582716', '张三'], ['6222020200112233445', 'G70419385', '张三'],
+      ['6222020200198765432', null, '散客'], ['6222020200198765432', null, '散客'],
+      ['6222020200155554444', null, '王先生'], ['6222020200155554444', null, '王先生'],
+      ['6222020200177778888', null, '李四'], ['6222020200177778888', null, '李 四'],
+    ])}) t(card_no, passport, name)`);
     const doubtful = await doubtfulOf([
       source('visits', [['resident_id', 'resident_id']], [['name', 'name'], ['gender', 'gender'], ['passport', 'passport']]),
       source('travel', [['mobile', 'mobile']], [['passport', 'passport']]),
+      { ...source('pos', [], [['passport', 'passport'], ['name', 'name']]), identifiers: [{ column: 'card_no', kind: 'bank_card', normalization: 'document' }] },
     ]);
+    expect(['6222020200112233445', '6222020200198765432', '6222020200155554444', '6222020200177778888'].map((card) => doubtful.has(tokenize(card, key, 'document')!))).toEqual([true, true, true, false]);
     expect([1, 2, 3, 4].map((n) => doubtful.has(tokenize(id(n), key, 'resident_id')!))).toEqual([false, true, true, true]);
     expect([1, 2].map((n) => doubtful.has(tokenize(mobile(n), key, 'mobile')!))).toEqual([false, true]);
   });
 
-  it('knows witnesses by recognized kind and header: the row\'s person\'s, not a birthplace, a weight or a doctor\'s', () => {
-    const kindOf = (name: string, piiKind: string | null = null, type = 'VARCHAR') => witnessKindOf({ name, type, piiKind });
-    expect([kindOf('dob', 'birth_date'), kindOf('csny'), kindOf('出生年月'), kindOf('birth_year', null, 'BIGINT'), kindOf('birth_place'), kindOf('出生地'), kindOf('birth_weight', null, 'DOUBLE'), kindOf('出生证编号')])
-      .toEqual(['birth_date', 'birth_date', 'birth_date', 'birth_date', undefined, undefined, undefined, undefined]);
-    expect([kindOf('xm', 'name'), kindOf('patient_name', 'name'), kindOf('doctor_name', 'name'), kindOf('product_name', 'name'), kindOf('name')])
-      .toEqual(['name', 'name', undefined, undefined, undefined]);
+  it('knows witnesses by recognized kind, header and profiled values: the row\'s person\'s, not a birthplace, a weight, a flag or a doctor\'s (red-team passes 33a, 34a)', () => {
+    const kindOf = (name: string, piiKind: string | null = null, type = 'VARCHAR', values: string[] = []) => witnessKindOf({ name, type, piiKind, values });
+    const dates = ['1985-06', '1990-11'];
+    expect([kindOf('dob', 'birth_date'), kindOf('csny', null, 'VARCHAR', dates), kindOf('出生年月', null, 'VARCHAR', ['23-JUN-85']), kindOf('birth_year', null, 'BIGINT', ['1950']),
+      kindOf('出生年份', null, 'DOUBLE', ['1950.0', '2001.0']), kindOf('patientDob', null, 'VARCHAR', ['１９８５-０６-２３'])])
+      .toEqual(['birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date']);
+    // A header alone is not enough: values that read as no date, and headers of something else.
+    expect([kindOf('csny'), kindOf('cost_borne_by', null, 'VARCHAR', ['本人', '单位']), kindOf('birth_place', null, 'VARCHAR', dates), kindOf('出生地', null, 'VARCHAR', dates),
+      kindOf('birth_weight', null, 'DOUBLE', ['3.2']), kindOf('出生证编号', null, 'VARCHAR', dates), kindOf('dob_verified', null, 'VARCHAR', dates), kindOf('newborn_flag', null, 'VARCHAR', dates), kindOf('生日礼券', null, 'VARCHAR', dates)])
+      .toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect([kindOf('xm', 'name'), kindOf('patient_name', 'name'), kindOf('缴费人', 'name'), kindOf('联系人', 'name'), kindOf('name'), kindOf('姓名')])
+      .toEqual(['name', 'name', 'name', 'name', 'name', 'name']);
+    expect([kindOf('doctor_name', 'name'), kindOf('product_name', 'name'), kindOf('经办人', 'name'), kindOf('监护人姓名', 'name'), kindOf('diagnosis_name'), kindOf('单位名称'), kindOf('name', null, 'BIGINT')])
+      .toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
     expect([kindOf('xb'), kindOf('性别'), kindOf('gender_code'), kindOf('doctor_sex'), kindOf('sfzh', 'resident_id'), kindOf('hzhm', 'passport'), kindOf('mobile', 'mobile')])
       .toEqual(['gender', 'gender', 'gender', undefined, 'resident_id', 'passport', undefined]);
   });
