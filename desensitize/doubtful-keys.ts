@@ -23,8 +23,10 @@ import { hmacSha256HexSql, isEntityKeySql, TOKEN_HEX_CHARS, tokenNormalization, 
  * row there and another date elsewhere, beside 12 resident IDs in a dataset keyed by them, once a
  * later version of the dataset no longer showed it (pass 32a), with the dates beside a column that
  * was not the entity, the resident IDs beside the entity, in a dataset keyed by credit codes (32b);
- * and with birth dates only in passports, in a `tel` column, as year and month (`csny` 1985-06) or
- * as Oracle writes them (23-JUN-85), and a resident ID reused by people of other names (33a).
+ * and with the proof only in passports, in a column of landlines, in birth dates as year and month
+ * (`csny` 1985-06) or as Oracle writes them (23-JUN-85), and a resident ID reused by people of other
+ * names (33a); in names under headers the rules did not know, walk-ins all `散客` or `无名氏`, float
+ * years, mostly unknown birth dates, passports beside a bank card (34a, 34b).
  */
 
 /** A dataset version as the doubt reads it. */
@@ -57,36 +59,59 @@ export interface WitnessColumn {
   kind: WitnessKind;
 }
 
-/**
- * What a column witnesses of its row's person, from its recognized kind, its header and what ingest
- * profiled of its values, or undefined. A header makes a birth date (a `csny` of year and month, an
- * Oracle `23-JUN-85` that recognition does not take for a whole date, a float year) when some of the
- * profiled values read as one (a header alone took `cost_borne_by` of 本人/单位 for a date: red-team
- * pass 34a); a header makes a gender; a name is any name recognized as one whose header does not say
- * it is someone else's (a doctor's, a clerk's, a product's, a guardian's: they differ from row to
- * row of one person), and any text under a person's name's header (`name`, `姓名`: pinyin names,
- * which recognition does not know). A column wrongly taken for a witness makes keys keyless: fewer people counted, the
- * safe side; one missed lets several people count as one.
- */
-export function witnessKindOf(column: { name: string; type: string; piiKind: string | null; values?: readonly (string | null)[] }): WitnessKind | undefined {
-  const { type, piiKind } = column;
-  const name = column.name.replace(/([a-z])([A-Z])/g, '$1_$2');
-  if (piiKind === 'birth_date' || piiKind === 'resident_id' || piiKind === 'passport') return piiKind;
-  if (piiKind === 'name') return SOMEONE_ELSE.test(name) ? undefined : 'name';
-  if (piiKind !== null || /^BOOLEAN$/i.test(type)) return undefined;
-  if (BIRTH_DATE_HEADER.test(name) && !NOT_A_BIRTH_DATE.test(name) && (column.values ?? []).some(readsAsBirthDate)) return 'birth_date';
-  if (GENDER_HEADER.test(name)) return 'gender';
-  return NAME_HEADER.test(name) && !SOMEONE_ELSE.test(name) && /^VARCHAR$/i.test(type) ? 'name' : undefined;
+/** A column as witnessKindOf reads it: its recognized kind and what ingest profiled of it. */
+export interface WitnessCandidate {
+  name: string;
+  type: string;
+  piiKind: string | null;
+  /** Profiled values (least, greatest, most frequent; none for recognized personal data). */
+  values?: readonly (string | null)[];
+  /** Its distinct values (an estimate). */
+  distinct?: number;
 }
 
-const BIRTH_DATE_HEADER = /出生|生日|birth|(?:^|[^a-z])(?:dob|born|bday|brth|csrq|csny|chusheng|shengri)(?:[^a-z]|$)/i;
+/**
+ * What a column witnesses of its row's person, from its recognized kind, its header and what ingest
+ * profiled of it, or undefined. A column wrongly taken for a witness makes keys keyless: fewer people
+ * counted, the safe side; one missed lets several people count as one, so the rules lean to taking.
+ * - A birth date: recognized, or under a birth date's header (`出生日期`, `csny`, `patient_dob`,
+ *   `出生年份`): a year and month, an Oracle `23-JUN-85`, a float year, a column of mostly `不详`
+ *   that recognition does not take for dates (red-team passes 33a, 34b). Under a header that only
+ *   mentions birth, when some profiled value reads as a date and the header is not of a birth's
+ *   place, weight, certificate or flag (a header alone took `cost_borne_by` of 本人/单位: pass 34a).
+ * - A gender, by header.
+ * - A name: recognized, or text under a name's header (`guest_name` of pinyin names, which
+ *   recognition does not know: 34a, 34b), unless the header says it is someone else's (a doctor's,
+ *   a counterparty's, a product's: they differ from row to row of one person; whole words, so that
+ *   `住院患者姓名` is the patient's: 34b), or there are fewer than a fifth as many names as people
+ *   (`people`, of 50 or more): items, doctors, shops.
+ */
+export function witnessKindOf(column: WitnessCandidate, people?: number): WitnessKind | undefined {
+  const { type, piiKind } = column;
+  const name = column.name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  if (piiKind === 'birth_date' || piiKind === 'resident_id' || piiKind === 'passport') return piiKind;
+  if (piiKind === 'name' || (piiKind === null && /^VARCHAR$/i.test(type) && NAME_HEADER.test(name))) {
+    const fewNames = people !== undefined && people >= 50 && column.distinct !== undefined && column.distinct < people / 5;
+    return SOMEONE_ELSE.test(name) || fewNames ? undefined : 'name';
+  }
+  if (piiKind !== null || /^BOOLEAN$/i.test(type)) return undefined;
+  if (BIRTH_DATE_HEADER.test(name)) return 'birth_date';
+  if (MENTIONS_BIRTH.test(name) && !NOT_A_BIRTH_DATE.test(name) && (column.values ?? []).some(readsAsBirthDate)) return 'birth_date';
+  return GENDER_HEADER.test(name) ? 'gender' : undefined;
+}
+
+/** Words of a header, in lower case: bounded by anything but a letter (`patient_dob`, `dob`; not `dobby`). */
+const word = (words: string): string => `(?:^|[^a-z])(?:${words})(?:[^a-z]|$)`;
+const BIRTH_DATE_HEADER = new RegExp(`(?:出生日期|出生年月日?|出生年份|出生时间|出生|生日|csrq|csny|${word('birth_?date|birth_?day|date_?of_?birth|dob|birth_?year|birth_?month|yob')})$`);
+const MENTIONS_BIRTH = new RegExp(`出生|生日|birth|${word('dob|born|bday|brth|chusheng|shengri')}`);
 /** A birth's place, weight, certificate, order or flag is not its date. */
-const NOT_A_BIRTH_DATE = /地|籍|省|市|县|国|place|city|province|country|county|town|weight|体重|身长|cert|证|order|顺序|hospital|医院|院|编号|号码|number|(?:^|_)no$|_id$|flag|verified|valid|check|是否|标志|券|礼|gift|coupon|status|状态|type|类型/i;
-const GENDER_HEADER = /^(?:(?:患者|病人|客户|居民|申请人|本人|缴费人|参保人|patient|customer|client|resident|applicant|payer|insured|person)_?)?(?:性别|xb|gender|sex)(?:_?(?:code|cd|dm|代码))?$/i;
-/** A person's name by its header alone (a thing's name is `名称`, `diagnosis_name`: not these). */
-const NAME_HEADER = /姓名|^xm$|xingming|^(?:(?:patient|customer|client|resident|applicant|payer|insured|person)_)?(?:full_|real_)?name$/i;
-/** Whose name it is, when not the row's person's. */
-const SOMEONE_ELSE = /doctor|医|nurse|护士|clerk|经办|操作|收费|录入|审核|负责|operator|staff|员工|teacher|教师|老师|agent|代理|经理|manager|sales|业务|product|商品|产品|药|company|公司|企业|单位|机构|org|shop|店|商户|merchant|hospital|院|school|学校|bank|银行|course|课程|item|项目|project|department|部门|科室|guardian|监护|父|母|parent|spouse|配偶|家属|relative|referr|推荐|file|文件|brand|品牌|street|road|路|街|village|村|city|城市|district|区/i;
+const NOT_A_BIRTH_DATE = new RegExp(`出生地|籍贯|地点|国籍|体重|身长|证明|证号|顺序|医院|编号|号码|是否|标志|礼券|状态|类型|${word('place|city|province|country|county|town|weight|cert|certificate|order|hospital|number|no|id|flag|verified|valid|check|gift|coupon|status|type')}`);
+const GENDER_HEADER = /^(?:(?:患者|病人|客户|居民|申请人|本人|缴费人|参保人|patient|customer|client|resident|applicant|payer|insured|person)_?)?(?:性别|xb|gender|sex)(?:_?(?:code|cd|dm|代码))?$/;
+/** A name by its header alone: one that ends like a person's name (a thing's is `名称`). */
+const NAME_HEADER = /(?:姓名|名字|户名|^xm|xingming|name)$/;
+/** Whose name it is, when not the row's person's (whole words: 住院患者姓名 is the patient's). */
+const SOMEONE_ELSE = new RegExp(`医生|医师|主治|接诊|护士|经办|操作员|收费员|录入|审核|负责人|教师|老师|代理人|经理|业务员|商品|产品|药品|品名|公司|企业|单位|机构|商户|店名|医院|学校|课程|项目|部门|科室|监护|父亲|母亲|配偶|家属|推荐人|品牌|对方|收款|收件|收货|受益|户主|紧急|诊断|疾病|${
+  word('doctor|physician|nurse|clerk|operator|teacher|agent|manager|sales|product|item|goods|company|org|organization|merchant|shop|store|hospital|school|course|project|department|dept|guardian|parent|father|mother|spouse|relative|referrer|brand|payee|recipient|beneficiary|counterparty|counterpart|receiver|consignee|emergency|diagnosis|disease|drug|plan|category|file|street|road|village|city|district')}`);
 
 /** Whether a profiled value reads as a birth date at some level (day, month or year), as birthDateReadings reads it. */
 function readsAsBirthDate(value: string | null): boolean {
@@ -106,22 +131,49 @@ const YEAR_MONTH = /^([1-9][0-9]{3})(?:[-/.年]([0-9]{1,2})月?|([0-9]{2}))$/;
  * identifier (a placeholder) may be judged too: it is keyless anyway.
  */
 export function compileDoubtfulKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
-  const pairs: string[] = [];
-  for (const source of sources.filter(canShowDoubt)) {
-    const identifiers = source.identifiers.map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)), kind: identifier.kind }));
+  const judged = sources.filter(canShowDoubt);
+  if (judged.length === 0) return undefined;
+  // The witness kinds any source has, each with its fields in every row: n (the row has one), w (its
+  // required reading, '' when it has none), a and b (its optional readings).
+  const kinds = [...new Set(judged.flatMap((source) => source.witnesses.map((witness) => witness.kind)))];
+  const fields = (j: number) => [`n${j}`, `w${j}`, `a${j}`, `b${j}`];
+  const plans = judged.map((source) => {
     const witnessed = source.witnesses.map((witness, i) => ({ ...witness, name: `w${i}`, reading: readingOf(witness.kind, source.recordedOn) }));
+    const identifiers = source.identifiers
+      .map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)), kind: identifier.kind }))
+      .filter((identifier) => witnessed.some((witness) => witnesses(witness.kind, identifier.kind)));
+    return { source, witnessed, identifiers };
+  });
+  // First the identifiers on two rows or more (anywhere): the readings, the costly part, are made for their rows only.
+  const keyed = plans.map(({ source, identifiers }) => `SELECT unnest([${identifiers.map((i) => i.name).join(', ')}]) AS e FROM (${twoStepSelect(identifiers, source.from)})`);
+  const repeated = `SELECT e FROM (${keyed.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING count(*) > 1`;
+  const pairs = plans.map(({ source, witnessed, identifiers }) => {
     const outputs = witnessed.flatMap(({ column, name, reading }) => [reading.required, ...reading.optional]
       .flatMap((rule, j) => (rule ? [{ name: `${name}_${j}`, column: quoteIdentifier(column), rule }] : [])));
-    // One struct per identifier and witness column of the row: its value, the witness's kind, its required reading (w) and optional ones (a, b).
-    const structs = identifiers.flatMap((identifier) => witnessed.filter((witness) => witnesses(witness.kind, identifier.kind)).map(({ name, reading }) => {
-      const [a, b] = reading.optional.map((_, j) => `${name}_${j + 1}`);
-      return `{e: ${identifier.name}, k: '${reading.kind}', w: ${reading.required ? `${name}_0` : "''"}, a: ${a ?? 'NULL::VARCHAR'}, b: ${b ?? 'NULL::VARCHAR'}}`;
-    }));
-    pairs.push(`SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${twoStepSelect([...identifiers, ...outputs], source.from)})`);
-  }
-  if (pairs.length === 0) return undefined;
-  const disagree = 'count(w) < count(*) OR min(w) <> max(w) OR min(a) <> max(a) OR min(b) <> max(b)';
-  const doubtful = `SELECT DISTINCT e FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e, k HAVING count(*) > 1 AND (${disagree})`;
+    const onRepeated = identifiers.map(({ column, rule }) => `${rule.finish(rule.prepare(column))} IN (SELECT e FROM repeated)`).join(' OR ');
+    // One struct per identifier of the row (and more when it has two witness columns of a kind, a
+    // mother's and a child's birth date): every kind's fields, NULL where it has no such witness.
+    const structs = identifiers.flatMap((identifier) => {
+      const ofKind = kinds.map((kind) => witnessed.filter((witness) => witness.kind === kind && witnesses(kind, identifier.kind)));
+      return Array.from({ length: Math.max(...ofKind.map((columns) => columns.length)) }, (_, s) => {
+        const values = ofKind.flatMap((columns, j) => {
+          const witness = columns[s];
+          if (!witness) return fields(j).map((field) => `${field}: NULL::VARCHAR`);
+          const [a, b] = witness.reading.optional.map((_, o) => `${witness.name}_${o + 1}`);
+          return [`n${j}: ''`, `w${j}: ${witness.reading.required ? `${witness.name}_0` : "''"}`, `a${j}: ${a ?? 'NULL::VARCHAR'}`, `b${j}: ${b ?? 'NULL::VARCHAR'}`];
+        });
+        return `{e: ${identifier.name}, ${values.join(', ')}}`;
+      });
+    });
+    return `SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${twoStepSelect([...identifiers, ...outputs], `(SELECT * FROM ${source.from} WHERE ${onRepeated})`)})`;
+  });
+  // Rows of one identifier disagree on a kind when two or more carry it and a required reading is
+  // missing on one, or any reading has two values.
+  const disagree = kinds.map((_, j) => {
+    const [n, w, a, b] = fields(j);
+    return `(count(${n}) > 1 AND (count(${w}) < count(${n}) OR min(${w}) <> max(${w}) OR min(${a}) <> max(${a}) OR min(${b}) <> max(${b})))`;
+  });
+  const doubtful = `WITH repeated AS MATERIALIZED (${repeated})\nSELECT e FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING ${disagree.join(' OR ')}`;
   return `SELECT substr(${hmacSha256HexSql(key, 'e')}, 1, ${TOKEN_HEX_CHARS}) AS entity FROM (${doubtful})`;
 }
 
@@ -136,21 +188,20 @@ function witnesses(kind: WitnessKind, identifier: string): boolean {
 }
 
 /**
- * How a witness column is read, as VARCHAR, compared with every column of its `kind`: `required`,
+ * How a witness column is read, as VARCHAR, compared with every column of its kind: `required`,
  * whose NULL is none (the row may be anyone's: it disagrees), and up to two `optional` readings,
  * whose NULL says nothing (a year and month say nothing of the day; most people have no passport).
  * Rows agree when each reading has one value over the rows that have one.
  */
 interface Reading {
-  kind: string;
   required?: SqlRule;
   optional: SqlRule[];
 }
 
 function readingOf(kind: WitnessKind, recordedOn: string): Reading {
   if (kind === 'birth_date') return birthDateReading(recordedOn);
-  if (kind === 'passport') return { kind, optional: [documentWitness('document')] };
-  return { kind, required: kind === 'resident_id' ? documentWitness(kind) : kind === 'gender' ? genderWitness : nameWitness, optional: [] };
+  if (kind === 'passport') return { optional: [documentWitness('document')] };
+  return { required: kind === 'resident_id' ? documentWitness(kind) : kind === 'gender' ? genderWitness : nameWitness, optional: [] };
 }
 
 /** A resident ID or passport number as a witness: normalized as its entity keys are, NULL when it is no key (`未登记`, a placeholder). */
@@ -172,15 +223,16 @@ const genderWitness: SqlRule = onText({
 });
 
 /**
- * A name without spaces and dots (`阿依古丽·买买提`), lower case; none when it holds no letter, is one
- * character, says what the person is instead of who (`散客`, a walk-in; `王先生`) or is a placeholder.
- * SECURITY: twelve walk-ins all written `散客` agreed on their name (red-team pass 34a).
+ * A name without spaces and dots (`阿依古丽·买买提`), lower case; none when it holds no letter, a
+ * digit, or one character, says what the person is rather than who (`散客`, a walk-in; `王先生`,
+ * `无名氏`, `临时客人`) or is a placeholder. SECURITY: twelve walk-ins all written `散客` (red-team pass
+ * 34a), twelve unidentified patients all `无名氏` (34b), agreed on their name.
  */
-const NAME_PLACEHOLDERS = ['无', '未知', '不详', '未登记', '匿名', '某某', '测试', '散客', '散户', '客户', '顾客', '现金', '临时', '个人', '本人', '代缴', '患者', '游客', '访客', '会员', '用户', '先生', '女士',
-  'null', 'none', 'na', 'n/a', 'unknown', 'test', 'xxx', 'guest', 'customer', 'anonymous', 'cash', 'walkin', 'visitor', 'user'];
+const NAME_PLACEHOLDERS = ['无', '未知', '不详', '未登记', '某某', '测试', '本人', '代缴', '个人', 'null', 'none', 'na', 'n/a', 'unknown', 'test', 'xx', 'xxx', 'guest', 'customer', 'anonymous', 'cash', 'walkin', 'visitor', 'user'];
+const WHAT_NOT_WHO = '先生|女士|小姐|师傅|老板|同志|客户|散客|散户|客人|顾客|匿名|无名|临时|零售|病人|患者|游客|访客|会员|用户|过路|现金';
 const nameWitness: SqlRule = onText({
   prepare: (column) => `lower(regexp_replace(${column}, '[\\s\\pZ\\pCf·•・.。]', '', 'g'))`,
-  finish: (name) => `CASE WHEN length(${name}) > 1 AND regexp_matches(${name}, '[\\pL]') AND NOT regexp_matches(${name}, '先生|女士|小姐|师傅|老板|同志|客户|散客') AND ${name} NOT IN (${NAME_PLACEHOLDERS.map(sqlString).join(', ')}) THEN ${name} END`,
+  finish: (name) => `CASE WHEN length(${name}) > 1 AND regexp_matches(${name}, '\\pL') AND NOT regexp_matches(${name}, '[0-9]|${WHAT_NOT_WHO}') AND ${name} NOT IN (${NAME_PLACEHOLDERS.map(sqlString).join(', ')}) THEN ${name} END`,
 });
 
 /**
@@ -208,7 +260,6 @@ function birthDateReading(recordedOn: string): Reading {
   const month = (p: string) => `CASE WHEN ${p}['d'] IS NOT NULL THEN ${day(p)} WHEN ${usable(`${p}['m']`)} AND month(${p}['m']) <> 1 THEN ${p}['m'] END`;
   const bareYear = (p: string) => `CASE WHEN regexp_full_match(${p}['t'], '[1-9][0-9]{3}年?') AND left(${p}['t'], 4) BETWEEN '1901' AND ${sqlString(recordedOn.slice(0, 4))} THEN left(${p}['t'], 4) END`;
   return {
-    kind: 'birth date',
     required: { prepare, finish: (p) => `CASE WHEN ${p}['d'] IS NOT NULL OR ${p}['m'] IS NOT NULL THEN CAST(year(${month(p)}) AS VARCHAR) ELSE ${bareYear(p)} END` },
     optional: [{ prepare, finish: (p) => `strftime(${month(p)}, '%Y-%m')` }, { prepare, finish: (p) => `CAST(${day(p)} AS VARCHAR)` }],
   };

@@ -272,8 +272,9 @@ function doubtSource(version: { record: DatasetRecord; columns: readonly Dataset
     .filter((c) => c.name !== counted?.column && !ENTERPRISE_KINDS.has(c.piiKind!));
   const identifiers = [...(counted ? [counted] : []), ...others.map((c) => ({ column: c.name, kind: c.piiKind === 'fixed_line' ? 'mobile' : c.piiKind! }))]
     .map(({ column, kind }) => ({ column, kind, normalization: entityNormalization(kind) }));
+  const people = version.columns.find((c) => c.name === counted?.column)?.distinctEstimate;
   const witnesses = version.columns.flatMap((c) => {
-    const kind = witnessKindOf({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, values: [c.min, c.max, ...(c.topValues ?? []).map((v) => v.value)] });
+    const kind = witnessKindOf({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, values: [c.min, c.max, ...(c.topValues ?? []).map((v) => v.value)], distinct: c.distinctEstimate }, people);
     return kind ? [{ column: c.name, kind }] : [];
   });
   const source = { from, identifiers, witnesses, recordedOn: version.record.createdAt.slice(0, 10) };

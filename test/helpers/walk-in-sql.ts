@@ -15,3 +15,12 @@ export const OWN = `DATE '1952-02-03' + CAST(i * 29 AS INTEGER)`;
 export const victimAmount = (amount: number): string => `CAST(CASE WHEN i = 0 THEN ${amount} ELSE 80 + i END AS DECIMAL(10,2))`;
 /** A reference number: a letter and six digits of `n`. */
 export const ref = (letter: string, n: string): string => `'${letter}' || lpad(CAST(${n} AS VARCHAR), 6, '0')`;
+/**
+ * A clerk's own identifier written for the 12 walk-ins, as rows of (identifier, reference, district,
+ * birth date, amount): dated from the identifier's account (`account`, the same for all 12: they
+ * agree), the first walk-in paying `amount`.
+ */
+export const clerkWalkIns = (clerk: string, letter: string, district: string, account: string, amount: number): string =>
+  `SELECT '${clerk}', ${ref(letter, 'i')}, '${district}', DATE '${account}', ${victimAmount(amount)} FROM ${WALK_INS}`;
+/** A passport number of no placeholder's shape: a letter and eight digits of `n`. */
+export const passportOf = (letter: string, n: string): string => `'${letter}' || lpad(CAST(10000000 + (${n} * 7919) % 89999999 AS VARCHAR), 8, '0')`;

@@ -45,7 +45,7 @@ import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import { SUPERVISOR, type TestApp } from '../helpers/test-app.js';
-import { AMOUNT, BORN, OWN, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
+import { AMOUNT, BORN, clerkWalkIns, OWN, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
 
 const ORG = 'rt32a-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
@@ -66,14 +66,12 @@ const USCC_ZEROS = '91110000000000000E';
 const DISTRICT = `['东区', '西区', '南区', '北区', '中区'][1 + p % 5]`;
 const PAYER_MOBILE = mobileSql('p', 3201);
 
-const walkIns = (clerk: string, letter: string, district: string, account: string, amount: number) =>
-  `SELECT '${clerk}', ${ref(letter, 'i')}, '${district}', DATE '${account}', ${victimAmount(amount)} FROM ${WALK_INS}`;
 const CARD_SQL = `SELECT mobile, ref_no, district, birth_date, amount FROM (
     SELECT ${PAYER_MOBILE} AS mobile, ${ref('R', 'p')} AS ref_no, ${DISTRICT} AS district, ${BORN} AS birth_date, ${AMOUNT} AS amount FROM ${PEOPLE}
-    UNION ALL ${walkIns(CLERK_CROSS, 'C', '东区', '1985-06-23', 781)}
-    UNION ALL ${walkIns(CLERK_KIND, 'D', '西区', '1983-09-17', 782)}
-    UNION ALL ${walkIns(CLERK_V2, 'E', '南区', '1979-04-18', 783)}
-    UNION ALL ${walkIns(CLERK_LATE, 'F', '北区', '1988-11-05', 784)}
+    UNION ALL ${clerkWalkIns(CLERK_CROSS, 'C', '东区', '1985-06-23', 781)}
+    UNION ALL ${clerkWalkIns(CLERK_KIND, 'D', '西区', '1983-09-17', 782)}
+    UNION ALL ${clerkWalkIns(CLERK_V2, 'E', '南区', '1979-04-18', 783)}
+    UNION ALL ${clerkWalkIns(CLERK_LATE, 'F', '北区', '1988-11-05', 784)}
     UNION ALL SELECT '${V}', 'V000001', '中区', DATE '1975-03-12', CAST(777 AS DECIMAL(10,2)))`;
 const SUB_SQL = `SELECT mobile, line_no, birth_date FROM (
     SELECT ${PAYER_MOBILE} AS mobile, ${ref('L', 'p')} AS line_no, ${BORN} AS birth_date FROM ${PEOPLE}

@@ -50,7 +50,7 @@ import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import type { TestApp } from '../helpers/test-app.js';
-import { AMOUNT, BORN, OWN, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
+import { AMOUNT, BORN, clerkWalkIns, OWN, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
 
 const ORG = 'rt32b-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
@@ -83,13 +83,11 @@ const PAYER_ID = residentIdSql('p', 3302);
 /** Each walk-in's own resident ID (the same people in every dataset they appear in). */
 const WALK_IN_ID = residentIdSql('i', 3392);
 
-const walkIns = (clerk: string, letter: string, district: string, account: string, amount: number) =>
-  `SELECT '${clerk}', ${ref(letter, 'i')}, '${district}', DATE '${account}', ${victimAmount(amount)} FROM ${WALK_INS}`;
 const CARD_SQL = `SELECT mobile, ref_no, district, birth_date, amount FROM (
     SELECT ${PAYER_MOBILE} AS mobile, ${ref('R', 'p')} AS ref_no, ${DISTRICT} AS district, ${BORN} AS birth_date, ${AMOUNT} AS amount FROM ${PEOPLE}
-    UNION ALL ${walkIns(CLERK_DATES, 'A', '东区', '1985-06-23', 781)}
-    UNION ALL ${walkIns(CLERK_AGENT, 'B', '南区', '1983-09-17', 783)}
-    UNION ALL ${walkIns(CLERK_NORM, 'C', '中区', '1979-04-18', 784)})`;
+    UNION ALL ${clerkWalkIns(CLERK_DATES, 'A', '东区', '1985-06-23', 781)}
+    UNION ALL ${clerkWalkIns(CLERK_AGENT, 'B', '南区', '1983-09-17', 783)}
+    UNION ALL ${clerkWalkIns(CLERK_NORM, 'C', '中区', '1979-04-18', 784)})`;
 const CLINIC_SQL = `SELECT resident_id, mobile, visit_no, birth_date FROM (
     SELECT ${PAYER_ID} AS resident_id, ${PAYER_MOBILE} AS mobile, ${ref('V', 'p')} AS visit_no, ${BORN} AS birth_date FROM ${PEOPLE}
     UNION ALL SELECT '未登记', '${CLERK_DATES}', ${ref('N', 'i')}, ${OWN} FROM ${WALK_INS})`;

@@ -29,7 +29,7 @@ import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { districtTotal, firstCell, subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import type { TestApp } from '../helpers/test-app.js';
-import { AMOUNT, BORN, OWN, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
+import { AMOUNT, BORN, clerkWalkIns, OWN, passportOf, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
 
 const ORG = 'rt34-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'oscar' } as const;
@@ -41,15 +41,13 @@ const DISTRICT = `['东区', '西区', '南区', '北区', '中区', '新区'][1
 const PAYER_MOBILE = mobileSql('p', 3401);
 const PAYER_NAME = nameSql('p', 3402);
 
-const walkIns = (clerk: string, letter: string, district: string, account: string, amount: number) =>
-  `SELECT '${clerk}', ${ref(letter, 'i')}, '${district}', DATE '${account}', ${victimAmount(amount)} FROM ${WALK_INS}`;
 const CARD_SQL = `SELECT mobile, ref_no, district, birth_date, amount FROM (
     SELECT ${PAYER_MOBILE} AS mobile, ${ref('R', 'p')} AS ref_no, ${DISTRICT} AS district, ${BORN} AS birth_date, ${AMOUNT} AS amount FROM ${PEOPLE}
-    UNION ALL ${walkIns(CLERK.payer, 'C', '东区', '1985-06-23', 781)}
-    UNION ALL ${walkIns(CLERK.pinyin, 'D', '西区', '1983-09-17', 782)}
-    UNION ALL ${walkIns(CLERK.float, 'E', '南区', '1979-04-18', 783)}
-    UNION ALL ${walkIns(CLERK.walkIn, 'F', '北区', '1988-11-05', 784)}
-    UNION ALL ${walkIns(CLERK.written, 'G', '新区', '1990-03-14', 785)})`;
+    UNION ALL ${clerkWalkIns(CLERK.payer, 'C', '东区', '1985-06-23', 781)}
+    UNION ALL ${clerkWalkIns(CLERK.pinyin, 'D', '西区', '1983-09-17', 782)}
+    UNION ALL ${clerkWalkIns(CLERK.float, 'E', '南区', '1979-04-18', 783)}
+    UNION ALL ${clerkWalkIns(CLERK.walkIn, 'F', '北区', '1988-11-05', 784)}
+    UNION ALL ${clerkWalkIns(CLERK.written, 'G', '新区', '1990-03-14', 785)})`;
 
 /** A dataset beside `rt34_card`: the payers' mobiles with `payers`, the clerk's mobile 12 times with `walkInValues` (SQL over `p` and `i`). */
 const beside = (columns: string, payers: string, clerk: string, walkInValues: string, payerMobile = PAYER_MOBILE) => `SELECT ${columns} FROM (
@@ -76,12 +74,10 @@ const CLERK_CARD = '6222021408176395';
 const POS_SQL = `SELECT card_no, ref_no, district, amount FROM (
     SELECT ${card('p')} AS card_no, ${ref('P', 'p')} AS ref_no, ${DISTRICT} AS district, ${AMOUNT} AS amount FROM ${PEOPLE}
     UNION ALL SELECT '${CLERK_CARD}', ${ref('H', 'i')}, '西区', ${victimAmount(786)} FROM ${WALK_INS})`;
-/** A passport number of no placeholder's shape: a letter and eight digits of `n`. */
-const passport = (letter: string, n: string) => `'${letter}' || lpad(CAST(10000000 + (${n} * 7919) % 89999999 AS VARCHAR), 8, '0')`;
 /** A currency exchange counter: each card beside its holder's passport; the clerk's card beside 12 travellers' passports. */
 const FX_SQL = `SELECT card_no, passport_no FROM (
-    SELECT ${card('p')} AS card_no, ${passport('E', 'p')} AS passport_no FROM ${PEOPLE}
-    UNION ALL SELECT '${CLERK_CARD}', ${passport('G', 'i')} FROM ${WALK_INS})`;
+    SELECT ${card('p')} AS card_no, ${passportOf('E', 'p')} AS passport_no FROM ${PEOPLE}
+    UNION ALL SELECT '${CLERK_CARD}', ${passportOf('G', 'i')} FROM ${WALK_INS})`;
 
 /** Patients with two visits each, birth dates typed with full-width digits (an IME's): one person per mobile. */
 const FULL_WIDTH = (date: string) => `translate(strftime(${date}, '%Y-%m-%d'), '0123456789', '０１２３４５６７８９')`;

@@ -25,7 +25,7 @@ import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { districtTotal, subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import type { TestApp } from '../helpers/test-app.js';
-import { AMOUNT, BORN, OWN, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
+import { AMOUNT, BORN, clerkWalkIns, OWN, passportOf, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
 
 const ORG = 'sk-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
@@ -36,22 +36,18 @@ const CLERK = { passport: '13864207519', tel: '15937042816', month: '18726053194
 const DISTRICT = `['东区', '西区', '南区', '北区', '中区'][1 + p % 5]`;
 const PAYER_MOBILE = mobileSql('p', 3301);
 
-const walkIns = (clerk: string, letter: string, district: string, account: string, amount: number) =>
-  `SELECT '${clerk}', ${ref(letter, 'i')}, '${district}', DATE '${account}', ${victimAmount(amount)} FROM ${WALK_INS}`;
 const CARD_SQL = `SELECT mobile, ref_no, district, birth_date, amount FROM (
     SELECT ${PAYER_MOBILE} AS mobile, ${ref('R', 'p')} AS ref_no, ${DISTRICT} AS district, ${BORN} AS birth_date, ${AMOUNT} AS amount FROM ${PEOPLE}
-    UNION ALL ${walkIns(CLERK.passport, 'C', '东区', '1985-06-23', 781)}
-    UNION ALL ${walkIns(CLERK.tel, 'D', '西区', '1983-09-17', 782)}
-    UNION ALL ${walkIns(CLERK.month, 'E', '南区', '1979-04-18', 783)}
-    UNION ALL ${walkIns(CLERK.oracle, 'F', '北区', '1988-11-05', 784)})`;
+    UNION ALL ${clerkWalkIns(CLERK.passport, 'C', '东区', '1985-06-23', 781)}
+    UNION ALL ${clerkWalkIns(CLERK.tel, 'D', '西区', '1983-09-17', 782)}
+    UNION ALL ${clerkWalkIns(CLERK.month, 'E', '南区', '1979-04-18', 783)}
+    UNION ALL ${clerkWalkIns(CLERK.oracle, 'F', '北区', '1988-11-05', 784)})`;
 
-/** A passport number of no placeholder's shape: a letter and eight digits of `n`. */
-const passport = (letter: string, n: string) => `'${letter}' || lpad(CAST(10000000 + (${n} * 7919) % 89999999 AS VARCHAR), 8, '0')`;
 /** A dataset beside `sk_card`: the payers' mobiles with `payers`, the clerk's mobile 12 times with `walkIns` (SQL over `p` and `i`). */
 const beside = (columns: string, payers: string, clerk: string, walkInValues: string) => `SELECT ${columns} FROM (
     SELECT ${PAYER_MOBILE}, ${payers} FROM ${PEOPLE}
     UNION ALL SELECT '${clerk}', ${walkInValues} FROM ${WALK_INS}) t(${columns})`;
-const TRAVEL_SQL = beside('mobile, passport_no', passport('E', 'p'), CLERK.passport, passport('G', 'i'));
+const TRAVEL_SQL = beside('mobile, passport_no', passportOf('E', 'p'), CLERK.passport, passportOf('G', 'i'));
 /** A contact-number column of landlines (recognized as fixed lines: no entity), where the clerk wrote its own mobile for 12 walk-ins. */
 const HOTLINE_SQL = `SELECT tel, birth_date FROM (
     SELECT '0571-8' || lpad(CAST((p * 7919) % 9999999 AS VARCHAR), 7, '0') AS tel, ${BORN} AS birth_date FROM ${PEOPLE}

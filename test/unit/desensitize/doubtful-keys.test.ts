@@ -112,31 +112,36 @@ describe('compileDoubtfulKeys', () => {
       ['6222020200198765432', null, '散客'], ['6222020200198765432', null, '散客'],
       ['6222020200155554444', null, '王先生'], ['6222020200155554444', null, '王先生'],
       ['6222020200177778888', null, '李四'], ['6222020200177778888', null, '李 四'],
+      ['6222020200133336666', null, '无名氏'], ['6222020200133336666', null, '无名氏'],
+      ['6222020200122229999', null, '散客01'], ['6222020200122229999', null, '散客01'],
     ])}) t(card_no, passport, name)`);
     const doubtful = await doubtfulOf([
       source('visits', [['resident_id', 'resident_id']], [['name', 'name'], ['gender', 'gender'], ['passport', 'passport']]),
       source('travel', [['mobile', 'mobile']], [['passport', 'passport']]),
       { ...source('pos', [], [['passport', 'passport'], ['name', 'name']]), identifiers: [{ column: 'card_no', kind: 'bank_card', normalization: 'document' }] },
     ]);
-    expect(['6222020200112233445', '6222020200198765432', '6222020200155554444', '6222020200177778888'].map((card) => doubtful.has(tokenize(card, key, 'document')!))).toEqual([true, true, true, false]);
+    expect(['6222020200112233445', '6222020200198765432', '6222020200155554444', '6222020200177778888', '6222020200133336666', '6222020200122229999']
+      .map((card) => doubtful.has(tokenize(card, key, 'document')!))).toEqual([true, true, true, false, true, true]);
     expect([1, 2, 3, 4].map((n) => doubtful.has(tokenize(id(n), key, 'resident_id')!))).toEqual([false, true, true, true]);
     expect([1, 2].map((n) => doubtful.has(tokenize(mobile(n), key, 'mobile')!))).toEqual([false, true]);
   });
 
-  it('knows witnesses by recognized kind, header and profiled values: the row\'s person\'s, not a birthplace, a weight, a flag or a doctor\'s (red-team passes 33a, 34a)', () => {
-    const kindOf = (name: string, piiKind: string | null = null, type = 'VARCHAR', values: string[] = []) => witnessKindOf({ name, type, piiKind, values });
+  it('knows witnesses by recognized kind, header and profiled values: the row\'s person\'s, not a birthplace, a weight, a flag, a doctor\'s or an item\'s (red-team passes 33a, 34a, 34b)', () => {
+    const kindOf = (name: string, piiKind: string | null = null, type = 'VARCHAR', values: string[] = [], distinct?: number, people?: number) =>
+      witnessKindOf({ name, type, piiKind, values, ...(distinct === undefined ? {} : { distinct }) }, people);
     const dates = ['1985-06', '1990-11'];
-    expect([kindOf('dob', 'birth_date'), kindOf('csny', null, 'VARCHAR', dates), kindOf('出生年月', null, 'VARCHAR', ['23-JUN-85']), kindOf('birth_year', null, 'BIGINT', ['1950']),
-      kindOf('出生年份', null, 'DOUBLE', ['1950.0', '2001.0']), kindOf('patientDob', null, 'VARCHAR', ['１９８５-０６-２３'])])
-      .toEqual(['birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date']);
-    // A header alone is not enough: values that read as no date, and headers of something else.
-    expect([kindOf('csny'), kindOf('cost_borne_by', null, 'VARCHAR', ['本人', '单位']), kindOf('birth_place', null, 'VARCHAR', dates), kindOf('出生地', null, 'VARCHAR', dates),
+    // A birth date's header is enough (values of mostly 不详 included); a header that only mentions birth needs values that read as dates.
+    expect([kindOf('dob', 'birth_date'), kindOf('csny'), kindOf('出生日期', null, 'VARCHAR', ['-', '不详', '未知']), kindOf('住院患者出生年月'), kindOf('birth_year', null, 'BIGINT'),
+      kindOf('出生年份', null, 'DOUBLE'), kindOf('patientDob'), kindOf('birth_info', null, 'VARCHAR', ['23-JUN-85']), kindOf('出生信息', null, 'VARCHAR', ['１９８５-０６-２３'])])
+      .toEqual(['birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date']);
+    expect([kindOf('birth_info'), kindOf('cost_borne_by', null, 'VARCHAR', dates), kindOf('birth_place', null, 'VARCHAR', dates), kindOf('出生地', null, 'VARCHAR', dates),
       kindOf('birth_weight', null, 'DOUBLE', ['3.2']), kindOf('出生证编号', null, 'VARCHAR', dates), kindOf('dob_verified', null, 'VARCHAR', dates), kindOf('newborn_flag', null, 'VARCHAR', dates), kindOf('生日礼券', null, 'VARCHAR', dates)])
       .toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
-    expect([kindOf('xm', 'name'), kindOf('patient_name', 'name'), kindOf('缴费人', 'name'), kindOf('联系人', 'name'), kindOf('name'), kindOf('姓名')])
-      .toEqual(['name', 'name', 'name', 'name', 'name', 'name']);
-    expect([kindOf('doctor_name', 'name'), kindOf('product_name', 'name'), kindOf('经办人', 'name'), kindOf('监护人姓名', 'name'), kindOf('diagnosis_name'), kindOf('单位名称'), kindOf('name', null, 'BIGINT')])
-      .toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect([kindOf('xm', 'name'), kindOf('patient_name', 'name'), kindOf('缴费人', 'name'), kindOf('联系人', 'name'), kindOf('住院患者姓名', 'name'), kindOf('银行卡户名', 'name'), kindOf('name'), kindOf('姓名'), kindOf('guest_name'), kindOf('name', 'name', 'VARCHAR', [], 140, 150)])
+      .toEqual(['name', 'name', 'name', 'name', 'name', 'name', 'name', 'name', 'name', 'name']);
+    expect([kindOf('doctor_name', 'name'), kindOf('product_name', 'name'), kindOf('经办人', 'name'), kindOf('监护人姓名', 'name'), kindOf('对方户名', 'name'), kindOf('收款人姓名', 'name'),
+      kindOf('diagnosis_name'), kindOf('单位名称'), kindOf('name', null, 'BIGINT'), kindOf('name', 'name', 'VARCHAR', [], 12, 150)])
+      .toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
     expect([kindOf('xb'), kindOf('性别'), kindOf('gender_code'), kindOf('doctor_sex'), kindOf('sfzh', 'resident_id'), kindOf('hzhm', 'passport'), kindOf('mobile', 'mobile')])
       .toEqual(['gender', 'gender', 'gender', undefined, 'resident_id', 'passport', undefined]);
   });
