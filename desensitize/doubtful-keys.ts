@@ -1,6 +1,6 @@
 import { datePrefix, datePrefixSql, foldDateTextSql, foldIdentifier, trimSql, trimText } from './identifiers.js';
 import { onText } from './policy.js';
-import { quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
+import { identity, quoteIdentifier, sqlString, twoStepSelect, type SqlRule } from './sql.js';
 import { hmacSha256HexSql, isEntityKeySql, TOKEN_HEX_CHARS, tokenNormalization, type TokenNormalization } from './tokens.js';
 
 /**
@@ -141,31 +141,35 @@ export function compileDoubtfulKeys(sources: readonly DoubtSource[], key: Buffer
     const witnessed = source.witnesses.map((witness, i) => ({ ...witness, name: `w${i}`, reading: readingOf(witness.kind, source.recordedOn) }));
     const identifiers = source.identifiers
       .map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)), kind: identifier.kind }))
-      .filter((identifier) => witnessed.some((witness) => witnesses(witness.kind, identifier.kind)));
-    return { source, witnessed, identifiers };
+      .map((identifier) => ({ ...identifier, ofKind: kinds.map((kind) => witnessed.filter((witness) => witness.kind === kind && witnesses(kind, identifier.kind))) }))
+      .map((identifier) => ({ ...identifier, structs: Math.max(...identifier.ofKind.map((columns) => columns.length)) }))
+      .filter((identifier) => identifier.structs > 0);
+    // The identifiers normalized once, beside the witness columns as they are (`c<k>`).
+    const normalized = `(${twoStepSelect([...identifiers, ...witnessed.map(({ column }, k) => ({ name: `c${k}`, column: quoteIdentifier(column), rule: { prepare: identity, finish: identity } }))], source.from)})`;
+    return { witnessed, identifiers, normalized };
   });
-  // First the identifiers on two rows or more (anywhere): the readings, the costly part, are made for their rows only.
-  const keyed = plans.map(({ source, identifiers }) => `SELECT unnest([${identifiers.map((i) => i.name).join(', ')}]) AS e FROM (${twoStepSelect(identifiers, source.from)})`);
-  const repeated = `SELECT e FROM (${keyed.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING count(*) > 1`;
-  const pairs = plans.map(({ source, witnessed, identifiers }) => {
-    const outputs = witnessed.flatMap(({ column, name, reading }) => [reading.required, ...reading.optional]
-      .flatMap((rule, j) => (rule ? [{ name: `${name}_${j}`, column: quoteIdentifier(column), rule }] : [])));
-    const onRepeated = identifiers.map(({ column, rule }) => `${rule.finish(rule.prepare(column))} IN (SELECT e FROM repeated)`).join(' OR ');
+  // First the identifiers that may be judged on two rows or more (anywhere; a row counted once per
+  // struct it makes below, so that one row beside a mother's and a child's birth date is judged):
+  // the readings, the costly part, are made for their rows only.
+  const counted = plans.map(({ identifiers, normalized }) => `SELECT unnest([${identifiers.flatMap((i) => Array<string>(i.structs).fill(i.name)).join(', ')}]) AS e FROM ${normalized}`);
+  const repeated = `SELECT e FROM (${counted.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING count(*) > 1`;
+  const pairs = plans.map(({ witnessed, identifiers, normalized }) => {
+    const outputs = witnessed.flatMap(({ name, reading }, k) => [reading.required, ...reading.optional]
+      .flatMap((rule, j) => (rule ? [{ name: `${name}_${j}`, column: `c${k}`, rule }] : [])));
+    const onRepeated = identifiers.map(({ name }) => `${name} IN (SELECT e FROM repeated)`).join(' OR ');
     // One struct per identifier of the row (and more when it has two witness columns of a kind, a
     // mother's and a child's birth date): every kind's fields, NULL where it has no such witness.
-    const structs = identifiers.flatMap((identifier) => {
-      const ofKind = kinds.map((kind) => witnessed.filter((witness) => witness.kind === kind && witnesses(kind, identifier.kind)));
-      return Array.from({ length: Math.max(...ofKind.map((columns) => columns.length)) }, (_, s) => {
-        const values = ofKind.flatMap((columns, j) => {
-          const witness = columns[s];
-          if (!witness) return fields(j).map((field) => `${field}: NULL::VARCHAR`);
-          const [a, b] = witness.reading.optional.map((_, o) => `${witness.name}_${o + 1}`);
-          return [`n${j}: ''`, `w${j}: ${witness.reading.required ? `${witness.name}_0` : "''"}`, `a${j}: ${a ?? 'NULL::VARCHAR'}`, `b${j}: ${b ?? 'NULL::VARCHAR'}`];
-        });
-        return `{e: ${identifier.name}, ${values.join(', ')}}`;
+    const structs = identifiers.flatMap((identifier) => Array.from({ length: identifier.structs }, (_, s) => {
+      const values = identifier.ofKind.flatMap((columns, j) => {
+        const witness = columns[s];
+        if (!witness) return fields(j).map((field) => `${field}: NULL::VARCHAR`);
+        const [a, b] = witness.reading.optional.map((_, o) => `${witness.name}_${o + 1}`);
+        return [`n${j}: ''`, `w${j}: ${witness.reading.required ? `${witness.name}_0` : "''"}`, `a${j}: ${a ?? 'NULL::VARCHAR'}`, `b${j}: ${b ?? 'NULL::VARCHAR'}`];
       });
-    });
-    return `SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${twoStepSelect([...identifiers, ...outputs], `(SELECT * FROM ${source.from} WHERE ${onRepeated})`)})`;
+      return `{e: ${identifier.name}, ${values.join(', ')}}`;
+    }));
+    const kept = identifiers.map(({ name }) => ({ name, column: name, rule: { prepare: identity, finish: identity } }));
+    return `SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${twoStepSelect([...kept, ...outputs], `(SELECT * FROM ${normalized} WHERE ${onRepeated})`)})`;
   });
   // Rows of one identifier disagree on a kind when two or more carry it and a required reading is
   // missing on one, or any reading has two values.
