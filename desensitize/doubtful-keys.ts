@@ -113,7 +113,7 @@ const NAME_HEADER = /(?:姓名|名字|户名|^xm|xingming|name)$/;
 const SOMEONE_ELSE = new RegExp(`医生|医师|主治|接诊|护士|经办|操作员|收费员|录入|审核|负责人|教师|老师|代理人|经理|业务员|商品|产品|药品|品名|公司|企业|单位|机构|商户|店名|医院|学校|课程|项目|部门|科室|监护|父亲|母亲|配偶|家属|推荐人|品牌|对方|收款|收件|收货|受益|户主|紧急|诊断|疾病|${
   word('doctor|physician|nurse|clerk|operator|teacher|agent|manager|sales|product|item|goods|company|org|organization|merchant|shop|store|hospital|school|course|project|department|dept|guardian|parent|father|mother|spouse|relative|referrer|brand|payee|recipient|beneficiary|counterparty|counterpart|receiver|consignee|emergency|diagnosis|disease|drug|plan|category|file|street|road|village|city|district')}`);
 
-/** Whether a profiled value reads as a birth date at some level (day, month or year), as birthDateReadings reads it. */
+/** Whether a profiled value reads as a birth date at some level (day, month or year), as birthDateReading reads it. */
 function readsAsBirthDate(value: string | null): boolean {
   if (value === null) return false;
   const text = foldIdentifier(trimText(value)).replace(/^([0-9]+)[.]0+$/, '$1');
@@ -145,12 +145,13 @@ export function compileDoubtfulKeys(sources: readonly DoubtSource[], key: Buffer
       .map((identifier) => ({ ...identifier, structs: Math.max(...identifier.ofKind.map((columns) => columns.length)) }))
       .filter((identifier) => identifier.structs > 0);
     // The identifiers normalized once, beside the witness columns as they are (`c<k>`).
-    const normalized = `(${twoStepSelect([...identifiers, ...witnessed.map(({ column }, k) => ({ name: `c${k}`, column: quoteIdentifier(column), rule: { prepare: identity, finish: identity } }))], source.from)})`;
+    const normalized = `(${twoStepSelect([...identifiers, ...witnessed.map(({ column }, k) => ({ name: `c${k}`, column: quoteIdentifier(column), rule: AS_IT_IS }))], source.from)})`;
     return { witnessed, identifiers, normalized };
   });
   // First the identifiers that may be judged on two rows or more (anywhere; a row counted once per
   // struct it makes below, so that one row beside a mother's and a child's birth date is judged):
-  // the readings, the costly part, are made for their rows only.
+  // the readings, the costly part, are made for their rows only. SECURITY: a superset of what the
+  // judgment below can make doubtful, never less (a row counted once missed the mother's row: 34c).
   const counted = plans.map(({ identifiers, normalized }) => `SELECT unnest([${identifiers.flatMap((i) => Array<string>(i.structs).fill(i.name)).join(', ')}]) AS e FROM ${normalized}`);
   const repeated = `SELECT e FROM (${counted.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING count(*) > 1`;
   const pairs = plans.map(({ witnessed, identifiers, normalized }) => {
@@ -168,7 +169,7 @@ export function compileDoubtfulKeys(sources: readonly DoubtSource[], key: Buffer
       });
       return `{e: ${identifier.name}, ${values.join(', ')}}`;
     }));
-    const kept = identifiers.map(({ name }) => ({ name, column: name, rule: { prepare: identity, finish: identity } }));
+    const kept = identifiers.map(({ name }) => ({ name, column: name, rule: AS_IT_IS }));
     return `SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${twoStepSelect([...kept, ...outputs], `(SELECT * FROM ${normalized} WHERE ${onRepeated})`)})`;
   });
   // Rows of one identifier disagree on a kind when two or more carry it and a required reading is
@@ -180,6 +181,8 @@ export function compileDoubtfulKeys(sources: readonly DoubtSource[], key: Buffer
   const doubtful = `WITH repeated AS MATERIALIZED (${repeated})\nSELECT e FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING ${disagree.join(' OR ')}`;
   return `SELECT substr(${hmacSha256HexSql(key, 'e')}, 1, ${TOKEN_HEX_CHARS}) AS entity FROM (${doubtful})`;
 }
+
+const AS_IT_IS: SqlRule = { prepare: identity, finish: identity };
 
 /** Whether a source has an identifier beside a witness of it (else it tells nothing of shared keys). */
 export function canShowDoubt(source: Pick<DoubtSource, 'identifiers' | 'witnesses'>): boolean {

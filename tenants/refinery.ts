@@ -261,13 +261,13 @@ const ENTERPRISE_KINDS = new Set(['uscc']);
  * What a dataset version tells of shared keys (DoubtSource), or undefined when nothing: its entity
  * column and other identifier columns of people, beside what witnesses who a row's person is
  * (witnessKindOf); a dataset without an entity column too (its rows are counted nowhere, but its
- * identifiers are the keys of other datasets). A fixed-line column is judged as a mobile: a `tel` header makes a column of
- * mobiles fixed-line to recognition, and the clerk's mobile in it is the key of a mobile elsewhere
- * (red-team pass 33a); a real fixed-line number makes no key.
+ * identifiers are the keys of other datasets). A fixed-line column is judged as a mobile: a clerk's
+ * mobile written in a column of landlines is the key of a mobile elsewhere (red-team pass 33a); a
+ * real fixed-line number makes no key.
  */
 function doubtSource(version: { record: DatasetRecord; columns: readonly DatasetColumn[] }, from: string): DoubtSource | undefined {
   const counted = entityOfVersion(version);
-  const kinds = version.columns.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null }));
+  const kinds = version.columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null }));
   const others = [...entityCandidates(kinds), ...kinds.filter((c) => c.piiKind === 'fixed_line')]
     .filter((c) => c.name !== counted?.column && !ENTERPRISE_KINDS.has(c.piiKind!));
   const identifiers = [...(counted ? [counted] : []), ...others.map((c) => ({ column: c.name, kind: c.piiKind === 'fixed_line' ? 'mobile' : c.piiKind! }))]
