@@ -26,7 +26,8 @@ import { hmacSha256HexSql, isEntityKeySql, TOKEN_HEX_CHARS, tokenNormalization, 
  * and with the proof only in passports, in a column of landlines, in birth dates as year and month
  * (`csny` 1985-06) or as Oracle writes them (23-JUN-85), and a resident ID reused by people of other
  * names (33a); in names under headers the rules did not know, walk-ins all `散客` or `无名氏`, float
- * years, mostly unknown birth dates, passports beside a bank card (34a, 34b).
+ * years, mostly unknown birth dates, passports beside a bank card (34a, 34b); one row beside a
+ * mother's and a child's birth date (34c); birth times stored as epochs, names on few rows (34d).
  */
 
 /** A dataset version as the doubt reads it. */
@@ -50,6 +51,33 @@ export interface IdentifierColumn {
   /** Its recognized kind (`mobile`, `passport`, ...): a witness of the same kind witnesses nothing of it. */
   kind: string;
   normalization: TokenNormalization;
+  /** A free-text column: the identifiers of the kind written in it (IN_TEXT), each judged as the row's. */
+  inText?: boolean;
+}
+
+/**
+ * Identifiers as free text holds them, between anything but digits: a mobile (with +86, spaces or
+ * dashes) and a resident ID. SECURITY: a clerk's mobile only in a `备注` beside 12 walk-ins' birth
+ * dates witnessed nothing (red-team pass 34d).
+ */
+const IN_TEXT: Partial<Record<string, string>> = {
+  mobile: '(?:^|[^0-9])((?:\\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]){8})(?:[^0-9]|$)',
+  resident_id: '(?:^|[^0-9])([1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])[0-9]{5}[0-9Xx])(?:[^0-9Xx]|$)',
+};
+export const IN_TEXT_KINDS = Object.keys(IN_TEXT);
+
+/** A source whose free-text identifiers are rows of their own: one derived source per such identifier, its values unnested. */
+function expandTextIdentifiers(source: DoubtSource): DoubtSource[] {
+  const inText = source.identifiers.filter((identifier) => identifier.inText && IN_TEXT[identifier.kind]);
+  const column = '__doubt_in_text';
+  return [
+    { ...source, identifiers: source.identifiers.filter((identifier) => !identifier.inText) },
+    ...inText.map((identifier) => ({
+      ...source,
+      from: `(SELECT *, unnest(regexp_extract_all(CAST(${quoteIdentifier(identifier.column)} AS VARCHAR), '${IN_TEXT[identifier.kind]}', 1)) AS ${column} FROM ${source.from})`,
+      identifiers: [{ column, kind: identifier.kind, normalization: identifier.normalization }],
+    })),
+  ];
 }
 
 export type WitnessKind = 'birth_date' | 'resident_id' | 'passport' | 'gender' | 'name';
@@ -68,6 +96,8 @@ export interface WitnessCandidate {
   values?: readonly (string | null)[];
   /** Its distinct values (an estimate). */
   distinct?: number;
+  /** The distinct people on its rows with a value, when some rows have none. */
+  valuedPeople?: number;
 }
 
 /**
@@ -84,14 +114,16 @@ export interface WitnessCandidate {
  *   recognition does not know: 34a, 34b), unless the header says it is someone else's (a doctor's,
  *   a counterparty's, a product's: they differ from row to row of one person; whole words, so that
  *   `住院患者姓名` is the patient's: 34b), or there are fewer than a fifth as many names as people
- *   (`people`, of 50 or more): items, doctors, shops.
+ *   with a name (`people`, or `valuedPeople`; 50 or more): items, doctors, shops.
  */
 export function witnessKindOf(column: WitnessCandidate, people?: number): WitnessKind | undefined {
   const { type, piiKind } = column;
   const name = column.name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
   if (piiKind === 'birth_date' || piiKind === 'resident_id' || piiKind === 'passport') return piiKind;
   if (piiKind === 'name' || (piiKind === null && /^VARCHAR$/i.test(type) && NAME_HEADER.test(name))) {
-    const fewNames = people !== undefined && people >= 50 && column.distinct !== undefined && column.distinct < people / 5;
+    // Against the people with a name: a list of 400 members with 32 names is not 32 names for 400 people (red-team pass 34d).
+    const named = column.valuedPeople ?? people;
+    const fewNames = named !== undefined && named >= 50 && column.distinct !== undefined && column.distinct < named / 5;
     return SOMEONE_ELSE.test(name) || fewNames ? undefined : 'name';
   }
   if (piiKind !== null || /^BOOLEAN$/i.test(type)) return undefined;
@@ -102,7 +134,7 @@ export function witnessKindOf(column: WitnessCandidate, people?: number): Witnes
 
 /** Words of a header, in lower case: bounded by anything but a letter (`patient_dob`, `dob`; not `dobby`). */
 const word = (words: string): string => `(?:^|[^a-z])(?:${words})(?:[^a-z]|$)`;
-const BIRTH_DATE_HEADER = new RegExp(`(?:出生日期|出生年月日?|出生年份|出生时间|出生|生日|csrq|csny|${word('birth_?date|birth_?day|date_?of_?birth|dob|birth_?year|birth_?month|yob')})$`);
+const BIRTH_DATE_HEADER = new RegExp(`(?:出生日期|出生年月日?|出生年份|出生时间|出生|生日|csrq|csny|${word('birth_?date|birth_?day|birth_?time|birth_?ts|date_?of_?birth|dob|birth_?year|birth_?month|yob')})$`);
 const MENTIONS_BIRTH = new RegExp(`出生|生日|birth|${word('dob|born|bday|brth|chusheng|shengri')}`);
 /** A birth's place, weight, certificate, order or flag is not its date. */
 const NOT_A_BIRTH_DATE = new RegExp(`出生地|籍贯|地点|国籍|体重|身长|证明|证号|顺序|医院|编号|号码|是否|标志|礼券|状态|类型|${word('place|city|province|country|county|town|weight|cert|certificate|order|hospital|number|no|id|flag|verified|valid|check|gift|coupon|status|type')}`);
@@ -131,7 +163,7 @@ const YEAR_MONTH = /^([1-9][0-9]{3})(?:[-/.年]([0-9]{1,2})月?|([0-9]{2}))$/;
  * identifier (a placeholder) may be judged too: it is keyless anyway.
  */
 export function compileDoubtfulKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
-  const judged = sources.filter(canShowDoubt);
+  const judged = sources.flatMap(expandTextIdentifiers).filter(canShowDoubt);
   if (judged.length === 0) return undefined;
   // The witness kinds any source has, each with its fields in every row: n (the row has one), w (its
   // required reading, '' when it has none), a and b (its optional readings).
@@ -261,7 +293,7 @@ function birthDateReading(recordedOn: string): Reading {
   // The text folded once (a lambda over a one-element list), a float's zero fraction dropped (`1950.0`).
   const prepare = (column: string) => {
     const text = `regexp_replace(${foldDateTextSql(trimSql(`CAST(${column} AS VARCHAR)`))}, '^([0-9]+)[.]0+$', '\\1')`;
-    return `list_transform([${text}], __b -> {t: __b, d: coalesce(${datePrefixSql('__b')}, ${oracleDateSql('__b', last)}), m: ${yearMonthSql('__b')}})[1]`;
+    return `list_transform([${text}], __b -> {t: __b, d: coalesce(${datePrefixSql('__b')}, ${oracleDateSql('__b', last)}, ${epochDateSql('__b')}), m: ${yearMonthSql('__b')}})[1]`;
   };
   const day = (p: string) => `CASE WHEN ${usable(`${p}['d']`)} AND ${p}['d'] <> DATE '1970-01-01' AND NOT (month(${p}['d']) = 1 AND day(${p}['d']) = 1) THEN ${p}['d'] END`;
   const month = (p: string) => `CASE WHEN ${p}['d'] IS NOT NULL THEN ${day(p)} WHEN ${usable(`${p}['m']`)} AND month(${p}['m']) <> 1 THEN ${p}['m'] END`;
@@ -280,6 +312,16 @@ function oracleDateSql(text: string, last: string): string {
   return `(CASE WHEN NOT regexp_matches(${text}, '${form}') THEN NULL`
     + ` WHEN length(${dashed}.y) = 4 THEN ${parse('%d-%b-%Y')}`
     + ` WHEN ${parse('%d-%b-%y')} > ${last} THEN CAST(${parse('%d-%b-%y')} - INTERVAL 100 YEAR AS DATE) ELSE ${parse('%d-%b-%y')} END)`;
+}
+
+/**
+ * A whole number of 9 to 11 digits as seconds, of 12 or 13 as milliseconds since 1970 (negative
+ * before), as a DATE (UTC), or NULL: a birth time stored as an epoch (`birth_time` BIGINT; red-team
+ * pass 34d). Eight digits are a yyyymmdd (datePrefixSql).
+ */
+function epochDateSql(text: string): string {
+  const epochMs = `CAST(epoch_ms(CASE WHEN length(ltrim(${text}, '-')) <= 11 THEN TRY_CAST(${text} AS BIGINT) * 1000 ELSE TRY_CAST(${text} AS BIGINT) END) AS DATE)`;
+  return `(CASE WHEN regexp_full_match(${text}, '-?[0-9]{9,13}') THEN ${epochMs} END)`;
 }
 
 /** A whole text of a year and a month (1985-06, 1985/6, 198506, 1985年6月) as the month's first day, or NULL. */

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { canShowDoubt, classifyPublished, compileDoubtfulKeys, compilePolicySelect, entityCandidates, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, witnessKindOf, type ColumnPolicy, type DoubtSource, type EntityKeyOptions, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
+import { canShowDoubt, classifyPublished, compileDoubtfulKeys, compilePolicySelect, entityCandidates, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, witnessKindOf, IN_TEXT_KINDS, type ColumnPolicy, type DoubtSource, type EntityKeyOptions, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, SourceRef, TableDefinition } from '../sandbox/index.js';
 import { entityOfVersion, type CatalogService } from './catalog-service.js';
@@ -261,7 +261,7 @@ const ENTERPRISE_KINDS = new Set(['uscc']);
  * What a dataset version tells of shared keys (DoubtSource), or undefined when nothing: its entity
  * column and other identifier columns of people, beside what witnesses who a row's person is
  * (witnessKindOf); a dataset without an entity column too (its rows are counted nowhere, but its
- * identifiers are the keys of other datasets). A fixed-line column is judged as a mobile: a clerk's
+ * identifiers are the keys of other datasets), and the mobiles and resident IDs its free text holds. A fixed-line column is judged as a mobile: a clerk's
  * mobile written in a column of landlines is the key of a mobile elsewhere (red-team pass 33a); a
  * real fixed-line number makes no key.
  */
@@ -270,11 +270,13 @@ function doubtSource(version: { record: DatasetRecord; columns: readonly Dataset
   const kinds = version.columns.map((c) => ({ name: c.name, piiKind: c.pii?.kind ?? null }));
   const others = [...entityCandidates(kinds), ...kinds.filter((c) => c.piiKind === 'fixed_line')]
     .filter((c) => c.name !== counted?.column && !ENTERPRISE_KINDS.has(c.piiKind!));
-  const identifiers = [...(counted ? [counted] : []), ...others.map((c) => ({ column: c.name, kind: c.piiKind === 'fixed_line' ? 'mobile' : c.piiKind! }))]
-    .map(({ column, kind }) => ({ column, kind, normalization: entityNormalization(kind) }));
+  const inText = kinds.filter((c) => c.piiKind === 'free_text').flatMap((c) => IN_TEXT_KINDS.map((kind) => ({ column: c.name, kind, inText: true })));
+  const identifiers = [...(counted ? [counted] : []), ...others.map((c) => ({ column: c.name, kind: c.piiKind === 'fixed_line' ? 'mobile' : c.piiKind! })), ...inText]
+    .map((identifier) => ({ ...identifier, normalization: entityNormalization(identifier.kind) }));
   const people = version.columns.find((c) => c.name === counted?.column)?.distinctEstimate;
   const witnesses = version.columns.flatMap((c) => {
-    const kind = witnessKindOf({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, values: [c.min, c.max, ...(c.topValues ?? []).map((v) => v.value)], distinct: c.distinctEstimate }, people);
+    const kind = witnessKindOf({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, values: [c.min, c.max, ...(c.topValues ?? []).map((v) => v.value)], distinct: c.distinctEstimate,
+      ...(c.nullPeople ? { valuedPeople: c.nullPeople.valued } : {}) }, people);
     return kind ? [{ column: c.name, kind }] : [];
   });
   const source = { from, identifiers, witnesses, recordedOn: version.record.createdAt.slice(0, 10) };

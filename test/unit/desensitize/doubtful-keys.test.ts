@@ -89,6 +89,9 @@ describe('compileDoubtfulKeys', () => {
       ['一九八五年十二月', '1985-12-05', false],
       ['1985.0', '1985-06-23', false], // a float's year
       ['19850623.0', '1985-06-24', true],
+      ['487987200', '487987200000', false], // epoch seconds and milliseconds (1985-06-19, UTC)
+      ['487987200', '1985-06-19', false],
+      ['487987200000', '1985-06-20', true],
     ];
     await duck.connection.run(`CREATE TABLE born AS SELECT * FROM (VALUES ${values(cases.flatMap(([a, b], n) => [[mobile(n), a], [mobile(n), b]]))}) t(mobile, csny)`);
     const doubtful = await doubtfulOf([source('born', [['mobile', 'mobile']], [['csny', 'birth_date']])]);
@@ -126,14 +129,26 @@ describe('compileDoubtfulKeys', () => {
     expect([1, 2].map((n) => doubtful.has(tokenize(mobile(n), key, 'mobile')!))).toEqual([false, true]);
   });
 
+  it('judges the mobiles and resident IDs free text holds, each as its row\'s (red-team pass 34d)', async () => {
+    await duck.connection.run(`CREATE TABLE memo AS SELECT * FROM (VALUES ${values([
+      [`散客代缴，经办人电话 +86 ${mobile(7).slice(0, 3)}-${mobile(7).slice(3, 7)}-${mobile(7).slice(7)}`, '1952-02-03'], [`代缴 ${mobile(7)}。`, '1960-05-06'], // one mobile beside two birth dates
+      [`本人 ${mobile(8)}`, '1971-03-04'], [`复诊，电话${mobile(8)}，身份证${id(9)}`, '1971-03-04'], // one person twice
+      [`身份证 ${id(9)}`, '1980-08-09'], // beside another birth date: the ID is shared
+    ])}) t(note, birth_date)`);
+    const doubtful = await doubtfulOf([{ ...source('memo', [], [['birth_date', 'birth_date']]), identifiers: [
+      { column: 'note', kind: 'mobile', normalization: 'mobile', inText: true }, { column: 'note', kind: 'resident_id', normalization: 'resident_id', inText: true },
+    ] }]);
+    expect([doubtful.has(tokenize(mobile(7), key, 'mobile')!), doubtful.has(tokenize(mobile(8), key, 'mobile')!), doubtful.has(tokenize(id(9), key, 'resident_id')!)]).toEqual([true, false, true]);
+  });
+
   it('knows witnesses by recognized kind, header and profiled values: the row\'s person\'s, not a birthplace, a weight, a flag, a doctor\'s or an item\'s (red-team passes 33a, 34a, 34b)', () => {
     const kindOf = (name: string, piiKind: string | null = null, type = 'VARCHAR', values: string[] = [], distinct?: number, people?: number) =>
       witnessKindOf({ name, type, piiKind, values, ...(distinct === undefined ? {} : { distinct }) }, people);
     const dates = ['1985-06', '1990-11'];
     // A birth date's header is enough (values of mostly 不详 included); a header that only mentions birth needs values that read as dates.
-    expect([kindOf('dob', 'birth_date'), kindOf('csny'), kindOf('出生日期', null, 'VARCHAR', ['-', '不详', '未知']), kindOf('住院患者出生年月'), kindOf('birth_year', null, 'BIGINT'),
+    expect([kindOf('dob', 'birth_date'), kindOf('csny'), kindOf('出生日期', null, 'VARCHAR', ['-', '不详', '未知']), kindOf('住院患者出生年月'), kindOf('birth_year', null, 'BIGINT'), kindOf('birth_time', null, 'BIGINT'),
       kindOf('出生年份', null, 'DOUBLE'), kindOf('patientDob'), kindOf('birth_info', null, 'VARCHAR', ['23-JUN-85']), kindOf('出生信息', null, 'VARCHAR', ['１９８５-０６-２３'])])
-      .toEqual(['birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date']);
+      .toEqual(['birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date', 'birth_date']);
     expect([kindOf('birth_info'), kindOf('cost_borne_by', null, 'VARCHAR', dates), kindOf('birth_place', null, 'VARCHAR', dates), kindOf('出生地', null, 'VARCHAR', dates),
       kindOf('birth_weight', null, 'DOUBLE', ['3.2']), kindOf('出生证编号', null, 'VARCHAR', dates), kindOf('dob_verified', null, 'VARCHAR', dates), kindOf('newborn_flag', null, 'VARCHAR', dates), kindOf('生日礼券', null, 'VARCHAR', dates)])
       .toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
@@ -142,6 +157,9 @@ describe('compileDoubtfulKeys', () => {
     expect([kindOf('doctor_name', 'name'), kindOf('product_name', 'name'), kindOf('经办人', 'name'), kindOf('监护人姓名', 'name'), kindOf('对方户名', 'name'), kindOf('收款人姓名', 'name'),
       kindOf('diagnosis_name'), kindOf('单位名称'), kindOf('name', null, 'BIGINT'), kindOf('name', 'name', 'VARCHAR', [], 12, 150)])
       .toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
+    // Few names against the people who have one: 32 names on a list of 400 members, 32 of them named.
+    expect([witnessKindOf({ name: 'name', type: 'VARCHAR', piiKind: 'name', distinct: 32, valuedPeople: 32 }, 400), witnessKindOf({ name: 'name', type: 'VARCHAR', piiKind: 'name', distinct: 32 }, 400)])
+      .toEqual(['name', undefined]);
     expect([kindOf('xb'), kindOf('性别'), kindOf('gender_code'), kindOf('doctor_sex'), kindOf('sfzh', 'resident_id'), kindOf('hzhm', 'passport'), kindOf('mobile', 'mobile')])
       .toEqual(['gender', 'gender', 'gender', undefined, 'resident_id', 'passport', undefined]);
   });
