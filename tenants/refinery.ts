@@ -261,9 +261,10 @@ const ENTERPRISE_KINDS = new Set(['uscc']);
  * What a dataset version tells of shared keys (DoubtSource), or undefined when nothing: its entity
  * column and other identifier columns of people, beside what witnesses who a row's person is
  * (witnessKindOf); a dataset without an entity column too (its rows are counted nowhere, but its
- * identifiers are the keys of other datasets), and the mobiles and resident IDs its free text holds. A fixed-line column is judged as a mobile: a clerk's
- * mobile written in a column of landlines is the key of a mobile elsewhere (red-team pass 33a); a
- * real fixed-line number makes no key.
+ * identifiers are the keys of other datasets), and the mobiles and resident IDs its free text
+ * holds. A fixed-line column is judged as a mobile: a clerk's mobile written in a column of
+ * landlines is the key of a mobile elsewhere (red-team pass 33a); a real fixed-line number makes no
+ * key.
  */
 function doubtSource(version: { record: DatasetRecord; columns: readonly DatasetColumn[] }, from: string): DoubtSource | undefined {
   const counted = entityOfVersion(version);

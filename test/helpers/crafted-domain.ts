@@ -33,6 +33,8 @@ export function craftedDomain(org: string, applicant: { id: string; name: string
       return app;
     },
     profileOf,
+    /** Each column's recognized kind (null: none), by name. */
+    kindsOf: async (dataset: string): Promise<Record<string, string | null>> => Object.fromEntries((await profileOf(dataset)).columns.map((c) => [c.name, c.pii?.kind ?? null])),
     /** `entity` declares the dataset's entity column; `plain: false` keeps the default policies, `grant: false` grants nothing. */
     async ingest(id: string, sql: string, options: { entity?: string; plain?: boolean; grant?: boolean } = {}): Promise<void> {
       await t().app.controlPlane.catalog.ingestGenerated(SYSTEM_ACTOR, { id, name: id, ...META, acquiredAt: new Date().toISOString().slice(0, 10), ...(options.entity ? { entity: options.entity } : {}) }, sql);

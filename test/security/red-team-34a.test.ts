@@ -116,7 +116,7 @@ describe('red team 34a: shared keys whose several people are still one', () => {
   /** The distinct values of `column` under the clerk's identifier in `sql` (the truth the domain holds). */
   const distinctUnder = async (sql: string, key: string, value: string, column: string) =>
     Number((await real(`SELECT count(DISTINCT ${column}) AS n FROM (${sql}) WHERE ${key} = ${value}`))[0]!.n);
-  const kindsOf = async (dataset: string) => Object.fromEntries((await domain.profileOf(dataset)).columns.map((c) => [c.name, c.pii?.kind ?? null]));
+  const { kindsOf } = domain;
 
   it('control: the 中区 total of 25 payers answers, the bank-card payers\' 中区 total too, and a walk-in\'s payment is what the subtraction would give', async () => {
     const body = await prod(districtTotal('rt34_card', '中区'));

@@ -86,7 +86,7 @@ describe('red team 34c: the rewritten doubt against the plain rule', () => {
 
   const { prod, real } = twinProbes(() => t, memory, OPERATOR);
   const subtract = subtractionProbes(prod, exportProbes(() => t, OPERATOR, LAB.id, 'red team 34c'));
-  const kindsOf = async (dataset: string) => Object.fromEntries((await domain.profileOf(dataset)).columns.map((c) => [c.name, c.pii?.kind ?? null]));
+  const { kindsOf } = domain;
 
   it('control: the 中区 total of 25 honest payers answers, and a walk-in\'s payment is what the subtraction would give', async () => {
     const body = await prod(districtTotal('rt34c_pay', '中区'));

@@ -81,7 +81,7 @@ describe('shared keys: what witnesses several people behind one identifier (red-
   /** The distinct values of `column` under the clerk's identifier in `sql` (the truth the domain holds). */
   const distinctUnder = async (sql: string, key: string, value: string, column: string) =>
     Number((await real(`SELECT count(DISTINCT ${column}) AS n FROM (${sql}) WHERE ${key} = ${value}`))[0]!.n);
-  const kindsOf = async (dataset: string) => Object.fromEntries((await domain.profileOf(dataset)).columns.map((c) => [c.name, c.pii?.kind ?? null]));
+  const { kindsOf } = domain;
 
   it('control: payers whose own witnesses agree across the datasets stay people (the 中区 total of 30 payers answers), and a walk-in\'s payment is what the subtraction would give', async () => {
     const body = await prod(districtTotal('sk_card', '中区'));
