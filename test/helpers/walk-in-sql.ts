@@ -24,3 +24,14 @@ export const clerkWalkIns = (clerk: string, letter: string, district: string, ac
   `SELECT '${clerk}', ${ref(letter, 'i')}, '${district}', DATE '${account}', ${victimAmount(amount)} FROM ${WALK_INS}`;
 /** A passport number of no placeholder's shape: a letter and eight digits of `n`. */
 export const passportOf = (letter: string, n: string): string => `'${letter}' || lpad(CAST(10000000 + (${n} * 7919) % 89999999 AS VARCHAR), 8, '0')`;
+/**
+ * A dataset of `columns`: the payers' rows (their mobile `payerMobile`, then `payers`) and the 12
+ * walk-ins' rows under the clerk's identifier `clerk` (then `walkInValues`).
+ */
+export const beside = (columns: string, payers: string, clerk: string, walkInValues: string, payerMobile: string): string => `SELECT ${columns} FROM (
+    SELECT ${payerMobile}, ${payers} FROM ${PEOPLE}
+    UNION ALL SELECT '${clerk}', ${walkInValues} FROM ${WALK_INS}) t(${columns})`;
+/** How many distinct values `column` holds on the rows of `sql` whose `key` is `value` (SQL), read from the truth. */
+export async function distinctUnder(real: (sql: string) => Promise<Record<string, unknown>[]>, sql: string, key: string, value: string, column: string): Promise<number> {
+  return Number((await real(`SELECT count(DISTINCT ${column}) AS n FROM (${sql}) WHERE ${key} = ${value}`))[0]!.n);
+}

@@ -29,7 +29,7 @@ import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { districtTotal, firstCell, subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import type { TestApp } from '../helpers/test-app.js';
-import { AMOUNT, BORN, clerkWalkIns, OWN, passportOf, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
+import { AMOUNT, BORN, clerkWalkIns, OWN, passportOf, PEOPLE, ref, victimAmount, WALK_INS, beside as besideOf, distinctUnder as distinctUnderOf } from '../helpers/walk-in-sql.js';
 
 const ORG = 'rt34-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'oscar' } as const;
@@ -50,9 +50,7 @@ const CARD_SQL = `SELECT mobile, ref_no, district, birth_date, amount FROM (
     UNION ALL ${clerkWalkIns(CLERK.written, 'G', '新区', '1990-03-14', 785)})`;
 
 /** A dataset beside `rt34_card`: the payers' mobiles with `payers`, the clerk's mobile 12 times with `walkInValues` (SQL over `p` and `i`). */
-const beside = (columns: string, payers: string, clerk: string, walkInValues: string, payerMobile = PAYER_MOBILE) => `SELECT ${columns} FROM (
-    SELECT ${payerMobile}, ${payers} FROM ${PEOPLE}
-    UNION ALL SELECT '${clerk}', ${walkInValues} FROM ${WALK_INS}) t(${columns})`;
+const beside = (columns: string, payers: string, clerk: string, walkInValues: string, payerMobile = PAYER_MOBILE): string => besideOf(columns, payers, clerk, walkInValues, payerMobile);
 
 /** Counter receipts: the payer's name under `缴费人` ("the payer"), recognized as a name by its values. */
 const RECEIPTS_SQL = beside('mobile, 缴费人', PAYER_NAME, CLERK.payer, nameSql('i', 3403));
@@ -114,8 +112,7 @@ describe('red team 34a: shared keys whose several people are still one', () => {
   const { prod, real } = twinProbes(() => t, memory, OPERATOR);
   const subtract = subtractionProbes(prod, exportProbes(() => t, OPERATOR, LAB.id, 'red team 34a'));
   /** The distinct values of `column` under the clerk's identifier in `sql` (the truth the domain holds). */
-  const distinctUnder = async (sql: string, key: string, value: string, column: string) =>
-    Number((await real(`SELECT count(DISTINCT ${column}) AS n FROM (${sql}) WHERE ${key} = ${value}`))[0]!.n);
+  const distinctUnder = (sql: string, key: string, value: string, column: string) => distinctUnderOf(real, sql, key, value, column);
   const { kindsOf } = domain;
 
   it('control: the 中区 total of 25 payers answers, the bank-card payers\' 中区 total too, and a walk-in\'s payment is what the subtraction would give', async () => {

@@ -33,7 +33,7 @@ import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { districtTotal, firstCell, subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { SUPERVISOR, type TestApp } from '../helpers/test-app.js';
 import { twinProbes } from '../helpers/twin-probes.js';
-import { AMOUNT, BORN, clerkWalkIns, OWN, PEOPLE, ref, WALK_INS } from '../helpers/walk-in-sql.js';
+import { AMOUNT, BORN, clerkWalkIns, OWN, PEOPLE, ref, beside as besideOf, distinctUnder as distinctUnderOf } from '../helpers/walk-in-sql.js';
 
 const ORG = 'rt34b-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'otto' } as const;
@@ -55,9 +55,7 @@ const CARD_SQL = `SELECT mobile, ref_no, district, birth_date, amount FROM (
     UNION ALL ${clerkWalkIns(CLERK.hidden, 'G', '新区', '1990-03-14', 785)})`;
 
 /** A dataset beside `rt34b_card`: the payers' mobiles with `payers`, the clerk's mobile 12 times with `walkInValues` (SQL over `p` and `i`). */
-const beside = (columns: string, payers: string, clerk: string, walkInValues: string, payerMobile = PAYER_MOBILE) => `SELECT ${columns} FROM (
-    SELECT ${payerMobile}, ${payers} FROM ${PEOPLE}
-    UNION ALL SELECT '${clerk}', ${walkInValues} FROM ${WALK_INS}) t(${columns})`;
+const beside = (columns: string, payers: string, clerk: string, walkInValues: string, payerMobile = PAYER_MOBILE): string => besideOf(columns, payers, clerk, walkInValues, payerMobile);
 
 /**
  * A legacy register (another population) whose birth date was optional: five in six rows say it is
@@ -118,8 +116,7 @@ describe('red team 34b: shared keys whose several people are still one', () => {
   const { prod, real } = twinProbes(() => t, memory, OPERATOR);
   const subtract = subtractionProbes(prod, exportProbes(() => t, OPERATOR, LAB.id, 'red team 34b'));
   /** The distinct values of `column` under the clerk's identifier in `sql` (the truth the domain holds). */
-  const distinctUnder = async (sql: string, key: string, value: string, column: string) =>
-    Number((await real(`SELECT count(DISTINCT ${column}) AS n FROM (${sql}) WHERE ${key} = ${value}`))[0]!.n);
+  const distinctUnder = (sql: string, key: string, value: string, column: string) => distinctUnderOf(real, sql, key, value, column);
   const { kindsOf } = domain;
 
   it('control: the 中区 total of 25 payers answers, and a walk-in\'s payment is what the subtraction would give', async () => {

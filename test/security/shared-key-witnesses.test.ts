@@ -25,7 +25,7 @@ import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { districtTotal, subtractionProbes, SUBTRACTION_SAFE } from '../helpers/subtraction-probes.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import type { TestApp } from '../helpers/test-app.js';
-import { AMOUNT, BORN, clerkWalkIns, OWN, passportOf, PEOPLE, ref, victimAmount, WALK_INS } from '../helpers/walk-in-sql.js';
+import { AMOUNT, BORN, clerkWalkIns, OWN, passportOf, PEOPLE, ref, victimAmount, WALK_INS, beside as besideOf, distinctUnder as distinctUnderOf } from '../helpers/walk-in-sql.js';
 
 const ORG = 'sk-org';
 const OPERATOR = { role: 'operator', org: ORG, sub: 'olga' } as const;
@@ -44,9 +44,7 @@ const CARD_SQL = `SELECT mobile, ref_no, district, birth_date, amount FROM (
     UNION ALL ${clerkWalkIns(CLERK.oracle, 'F', '北区', '1988-11-05', 784)})`;
 
 /** A dataset beside `sk_card`: the payers' mobiles with `payers`, the clerk's mobile 12 times with `walkIns` (SQL over `p` and `i`). */
-const beside = (columns: string, payers: string, clerk: string, walkInValues: string) => `SELECT ${columns} FROM (
-    SELECT ${PAYER_MOBILE}, ${payers} FROM ${PEOPLE}
-    UNION ALL SELECT '${clerk}', ${walkInValues} FROM ${WALK_INS}) t(${columns})`;
+const beside = (columns: string, payers: string, clerk: string, walkInValues: string, payerMobile = PAYER_MOBILE): string => besideOf(columns, payers, clerk, walkInValues, payerMobile);
 const TRAVEL_SQL = beside('mobile, passport_no', passportOf('E', 'p'), CLERK.passport, passportOf('G', 'i'));
 /** A contact-number column of landlines (recognized as fixed lines: no entity), where the clerk wrote its own mobile for 12 walk-ins. */
 const HOTLINE_SQL = `SELECT tel, birth_date FROM (
@@ -79,8 +77,7 @@ describe('shared keys: what witnesses several people behind one identifier (red-
   const { prod, real } = twinProbes(() => t, memory, OPERATOR);
   const subtract = subtractionProbes(prod, exportProbes(() => t, OPERATOR, LAB.id, 'shared keys'));
   /** The distinct values of `column` under the clerk's identifier in `sql` (the truth the domain holds). */
-  const distinctUnder = async (sql: string, key: string, value: string, column: string) =>
-    Number((await real(`SELECT count(DISTINCT ${column}) AS n FROM (${sql}) WHERE ${key} = ${value}`))[0]!.n);
+  const distinctUnder = (sql: string, key: string, value: string, column: string) => distinctUnderOf(real, sql, key, value, column);
   const { kindsOf } = domain;
 
   it('control: payers whose own witnesses agree across the datasets stay people (the 中区 total of 30 payers answers), and a walk-in\'s payment is what the subtraction would give', async () => {
