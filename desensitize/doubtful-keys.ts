@@ -165,53 +165,76 @@ const YEAR_MONTH = /^([1-9][0-9]{3})(?:[-/.年]([0-9]{1,2})月?|([0-9]{2}))$/;
 export function compileDoubtfulKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
   const judged = sources.flatMap(expandTextIdentifiers).filter(canShowDoubt);
   if (judged.length === 0) return undefined;
-  // The witness kinds any source has, each with its fields in every row: n (the row has one), w (its
-  // required reading, '' when it has none), a and b (its optional readings).
   const kinds = [...new Set(judged.flatMap((source) => source.witnesses.map((witness) => witness.kind)))];
-  const fields = (j: number) => [`n${j}`, `w${j}`, `a${j}`, `b${j}`];
-  const plans = judged.map((source) => {
-    const witnessed = source.witnesses.map((witness, i) => ({ ...witness, name: `w${i}`, reading: readingOf(witness.kind, source.recordedOn) }));
-    const identifiers = source.identifiers
-      .map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)), kind: identifier.kind }))
-      .map((identifier) => ({ ...identifier, ofKind: kinds.map((kind) => witnessed.filter((witness) => witness.kind === kind && witnesses(kind, identifier.kind))) }))
-      .map((identifier) => ({ ...identifier, structs: Math.max(...identifier.ofKind.map((columns) => columns.length)) }))
-      .filter((identifier) => identifier.structs > 0);
-    // The identifiers normalized once, beside the witness columns as they are (`c<k>`).
-    const normalized = `(${twoStepSelect([...identifiers, ...witnessed.map(({ column }, k) => ({ name: `c${k}`, column: quoteIdentifier(column), rule: AS_IT_IS }))], source.from)})`;
-    return { witnessed, identifiers, normalized };
-  });
-  // First the identifiers that may be judged on two rows or more (anywhere; a row counted once per
-  // struct it makes below, so that one row beside a mother's and a child's birth date is judged):
-  // the readings, the costly part, are made for their rows only. SECURITY: a superset of what the
-  // judgment below can make doubtful, never less (a row counted once missed the mother's row: 34c).
-  const counted = plans.map(({ identifiers, normalized }) => `SELECT unnest([${identifiers.flatMap((i) => Array<string>(i.structs).fill(i.name)).join(', ')}]) AS e FROM ${normalized}`);
-  const repeated = `SELECT e FROM (${counted.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING count(*) > 1`;
-  const pairs = plans.map(({ witnessed, identifiers, normalized }) => {
-    const outputs = witnessed.flatMap(({ name, reading }, k) => [reading.required, ...reading.optional]
-      .flatMap((rule, j) => (rule ? [{ name: `${name}_${j}`, column: `c${k}`, rule }] : [])));
-    const onRepeated = identifiers.map(({ name }) => `${name} IN (SELECT e FROM repeated)`).join(' OR ');
-    // One struct per identifier of the row (and more when it has two witness columns of a kind, a
-    // mother's and a child's birth date): every kind's fields, NULL where it has no such witness.
-    const structs = identifiers.flatMap((identifier) => Array.from({ length: identifier.structs }, (_, s) => {
-      const values = identifier.ofKind.flatMap((columns, j) => {
-        const witness = columns[s];
-        if (!witness) return fields(j).map((field) => `${field}: NULL::VARCHAR`);
-        const [a, b] = witness.reading.optional.map((_, o) => `${witness.name}_${o + 1}`);
-        return [`n${j}: ''`, `w${j}: ${witness.reading.required ? `${witness.name}_0` : "''"}`, `a${j}: ${a ?? 'NULL::VARCHAR'}`, `b${j}: ${b ?? 'NULL::VARCHAR'}`];
-      });
-      return `{e: ${identifier.name}, ${values.join(', ')}}`;
-    }));
-    const kept = identifiers.map(({ name }) => ({ name, column: name, rule: AS_IT_IS }));
-    return `SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${twoStepSelect([...kept, ...outputs], `(SELECT * FROM ${normalized} WHERE ${onRepeated})`)})`;
-  });
-  // Rows of one identifier disagree on a kind when two or more carry it and a required reading is
-  // missing on one, or any reading has two values.
-  const disagree = kinds.map((_, j) => {
-    const [n, w, a, b] = fields(j);
-    return `(count(${n}) > 1 AND (count(${w}) < count(${n}) OR min(${w}) <> max(${w}) OR min(${a}) <> max(${a}) OR min(${b}) <> max(${b})))`;
-  });
-  const doubtful = `WITH repeated AS MATERIALIZED (${repeated})\nSELECT e FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING ${disagree.join(' OR ')}`;
+  const plans = judged.map((source) => planSource(source, kinds));
+  const doubtful = `WITH repeated AS MATERIALIZED (${repeatedSql(plans)})
+SELECT e FROM (${plans.map(witnessStructsSql).join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING ${kinds.map((_, j) => disagreementSql(j)).join(' OR ')}`;
   return `SELECT substr(${hmacSha256HexSql(key, 'e')}, 1, ${TOKEN_HEX_CHARS}) AS entity FROM (${doubtful})`;
+}
+
+/** A witness column of a source: `w<i>`, its column, its kind and how it is read. */
+type Witnessed = DoubtSource['witnesses'][number] & { name: string; reading: Reading };
+
+/** What a source contributes: its witnesses, its judged identifiers (`i<i>`) and the source with identifiers normalized. */
+interface SourcePlan {
+  witnessed: Witnessed[];
+  /** Per identifier: the witnesses of each kind (in the order of `kinds`) and how many structs a row makes (the most of one kind). */
+  identifiers: { name: string; ofKind: Witnessed[][]; structs: number }[];
+  /** The identifiers normalized once (`i<i>`), beside the witness columns as they are (`c<k>`). */
+  normalized: string;
+}
+
+function planSource(source: DoubtSource, kinds: readonly WitnessKind[]): SourcePlan {
+  const witnessed = source.witnesses.map((witness, i) => ({ ...witness, name: `w${i}`, reading: readingOf(witness.kind, source.recordedOn) }));
+  const identifiers = source.identifiers
+    .map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)), kind: identifier.kind }))
+    .map((identifier) => ({ ...identifier, ofKind: kinds.map((kind) => witnessed.filter((witness) => witness.kind === kind && witnesses(kind, identifier.kind))) }))
+    .map((identifier) => ({ ...identifier, structs: Math.max(...identifier.ofKind.map((columns) => columns.length)) }))
+    .filter((identifier) => identifier.structs > 0);
+  const normalized = `(${twoStepSelect([...identifiers, ...witnessed.map(({ column }, k) => ({ name: `c${k}`, column: quoteIdentifier(column), rule: AS_IT_IS }))], source.from)})`;
+  return { witnessed, identifiers, normalized };
+}
+
+/**
+ * The identifiers that may be judged on two rows or more (anywhere; a row counted once per struct
+ * it makes, so that one row beside a mother's and a child's birth date is judged): the readings, the
+ * costly part, are made for their rows only. SECURITY: a superset of what the judgment can make
+ * doubtful, never less (a row counted once missed the mother's row: red-team pass 34c).
+ */
+function repeatedSql(plans: readonly SourcePlan[]): string {
+  const counted = plans.map(({ identifiers, normalized }) => `SELECT unnest([${identifiers.flatMap((i) => Array<string>(i.structs).fill(i.name)).join(', ')}]) AS e FROM ${normalized}`);
+  return `SELECT e FROM (${counted.join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING count(*) > 1`;
+}
+
+/** A witness kind's fields in every struct (`j`: its place in `kinds`): n (the row has one), w (its required reading, '' when it has none), a and b (its optional readings). */
+const fields = (j: number) => [`n${j}`, `w${j}`, `a${j}`, `b${j}`];
+
+/**
+ * A source's rows whose identifier is repeated, as one struct per identifier of the row (and more
+ * when it has two witness columns of a kind, a mother's and a child's birth date): the identifier
+ * `e` and every kind's fields, NULL where it has no such witness.
+ */
+function witnessStructsSql({ witnessed, identifiers, normalized }: SourcePlan): string {
+  const readings = witnessed.flatMap(({ name, reading }, k) => [reading.required, ...reading.optional]
+    .flatMap((rule, j) => (rule ? [{ name: `${name}_${j}`, column: `c${k}`, rule }] : [])));
+  const onRepeated = identifiers.map(({ name }) => `${name} IN (SELECT e FROM repeated)`).join(' OR ');
+  const structs = identifiers.flatMap((identifier) => Array.from({ length: identifier.structs }, (_, s) => {
+    const values = identifier.ofKind.flatMap((columns, j) => {
+      const witness = columns[s];
+      if (!witness) return fields(j).map((field) => `${field}: NULL::VARCHAR`);
+      const [a, b] = witness.reading.optional.map((_, o) => `${witness.name}_${o + 1}`);
+      return [`n${j}: ''`, `w${j}: ${witness.reading.required ? `${witness.name}_0` : "''"}`, `a${j}: ${a ?? 'NULL::VARCHAR'}`, `b${j}: ${b ?? 'NULL::VARCHAR'}`];
+    });
+    return `{e: ${identifier.name}, ${values.join(', ')}}`;
+  }));
+  const kept = identifiers.map(({ name }) => ({ name, column: name, rule: AS_IT_IS }));
+  return `SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${twoStepSelect([...kept, ...readings], `(SELECT * FROM ${normalized} WHERE ${onRepeated})`)})`;
+}
+
+/** Rows of one identifier disagree on kind `j` when two or more carry it and a required reading is missing on one, or any reading has two values. */
+function disagreementSql(j: number): string {
+  const [n, w, a, b] = fields(j);
+  return `(count(${n}) > 1 AND (count(${w}) < count(${n}) OR min(${w}) <> max(${w}) OR min(${a}) <> max(${a}) OR min(${b}) <> max(${b})))`;
 }
 
 const AS_IT_IS: SqlRule = { prepare: identity, finish: identity };
