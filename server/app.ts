@@ -181,7 +181,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await api.register(queryRoutes(controlPlane));
       await api.register(schemaRoutes(controlPlane));
       await api.register(tableRoutes(controlPlane));
-      await api.register(uploadRoutes(controlPlane, config.dataDir, config.uploadMaxBytes));
+      await api.register(uploadRoutes(controlPlane, config.dataDir, config.uploadMaxBytes, config.engine.tableConcurrencyPerTenant));
       await api.register(datasetRoutes(controlPlane, config.dataDir, config.datasetMaxBytes));
       await api.register(grantRoutes(controlPlane));
       await api.register(meRoutes());

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../core/errors.js';
@@ -17,8 +18,10 @@ import { TableSchema } from './tables.js';
  * position), or Parquet). The file streams to a private temp dir under the data dir and is deleted
  * once imported or refused. The answer flags each column recognized as personal data (`pii`).
  */
-export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFileBytes: number): FastifyPluginAsyncZod {
+export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFileBytes: number, maxPerTenant: number): FastifyPluginAsyncZod {
   const tempDir = path.join(dataDir, 'tmp', 'uploads');
+  /** Uploads each tenant has in flight, from the first byte received to the import's end. */
+  const inFlight = new Map<string, number>();
   return async (app) => {
     app.post('/v1/uploads', {
       config: OPERATOR_ONLY,
@@ -33,6 +36,22 @@ export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFil
         response: { 201: TableSchema, ...errorResponses(...AUTH_ERROR_STATUSES, 409, 413, 415, 429) },
       },
     }, async (request, reply) => {
+      const tenantId = request.claims.org;
+      const now = inFlight.get(tenantId) ?? 0;
+      // SECURITY: invariant 9: a file is written to the data dir before the engine's per-tenant cap
+      // on uploads applies; without this one tenant's parallel uploads could fill the disk.
+      if (now >= maxPerTenant) throw new DomainError('SBX_ERR_TENANT_BUSY', `at most ${maxPerTenant} uploads are received at once per tenant`);
+      inFlight.set(tenantId, now + 1);
+      try {
+        return await receiveAndImport(request, reply);
+      } finally {
+        const left = (inFlight.get(tenantId) ?? 1) - 1;
+        if (left === 0) inFlight.delete(tenantId);
+        else inFlight.set(tenantId, left);
+      }
+    });
+
+    async function receiveAndImport(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
       const { fields, file } = await receiveForm(request, tempDir, maxFileBytes);
       try {
         if (fields.name === undefined) throw new DomainError('UPL_ERR_NO_FILE', 'send a multipart form with a `name` field and a `file`');
@@ -47,6 +66,6 @@ export function uploadRoutes(controlPlane: ControlPlane, dataDir: string, maxFil
         // The service deletes what it took; this covers refusals before it.
         fs.rmSync(file.path, { force: true });
       }
-    });
+    }
   };
 }
