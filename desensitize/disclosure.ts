@@ -55,12 +55,17 @@ export function entityColumnOf(columns: readonly { name: string; piiKind: string
 /**
  * Classifies the columns a policy set publishes (derived columns included, hidden ones absent):
  * anything from recognized personal data or a token or mask is an identifier, generalized and
- * derived values and quasi-identifier names and dates are quasi-identifiers.
+ * derived values and quasi-identifier names and dates are quasi-identifiers. `dataset` says what
+ * holds of the dataset as a whole: whether it has an entity column, and personal data in any
+ * column, published or not.
  */
-export function classifyPublished(columns: readonly PublishedColumnInput[], entity: boolean): TablePrivacy {
+export function classifyPublished(columns: readonly PublishedColumnInput[], dataset: { entity: boolean; personal: boolean }): TablePrivacy {
   const identifiers: string[] = [];
   const quasi: string[] = [];
-  let personal = false;
+  // SECURITY: rows about people stay personal whatever columns a grant keeps: a grant without the
+  // names of a clinic's patients answered one patient's diagnosis unchecked (red-team pass 35a).
+  let personal = dataset.personal;
+  const { entity } = dataset;
   for (const column of columns) {
     if (column.piiKind) personal = true;
     if (column.policy.kind === 'hidden') continue;

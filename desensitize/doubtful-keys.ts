@@ -237,6 +237,40 @@ function disagreementSql(j: number): string {
   return `(count(${n}) > 1 AND (count(${w}) < count(${n}) OR min(${w}) <> max(${w}) OR min(${a}) <> max(${a}) OR min(${b}) <> max(${b})))`;
 }
 
+/**
+ * The SQL of the entity keys to count as another key (columns `entity`, `person`, keyed like the
+ * entity keys with `key`), or undefined when no source has a resident ID beside another identifier
+ * of people. One person under several identifiers of a kind (a resident's ten mobiles, each beside
+ * the same resident ID) counted as ten people: a cell of that one person passed the threshold and
+ * showed their total (red-team pass 35a). So an identifier written beside exactly one resident ID
+ * (over every row of every source that shows both) is counted as that resident ID's key, when the
+ * resident ID is beside two identifiers or more (else counting it apart changes no count). An
+ * identifier beside two resident IDs is shared, which the doubt judges (compileDoubtfulKeys);
+ * publish never merges a doubtful key. Identifiers in free text are not read here (their cost), nor
+ * enterprises' codes (an owner's resident ID beside a firm's credit code is not the firm).
+ */
+export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
+  const pairs = sources.flatMap((source) => {
+    const others = source.identifiers.filter((identifier) => !identifier.inText && !NEVER_MERGED.has(identifier.kind));
+    const ids = source.witnesses.filter((witness) => witness.kind === 'resident_id');
+    if (others.length === 0 || ids.length === 0) return [];
+    const normalized = twoStepSelect([
+      ...others.map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)) })),
+      ...ids.map((witness, r) => ({ name: `r${r}`, column: quoteIdentifier(witness.column), rule: documentWitness('resident_id') })),
+    ], source.from);
+    const structs = others.flatMap((_, i) => ids.map((_, r) => `{e: i${i}, r: r${r}}`));
+    return [`SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${normalized})`];
+  });
+  if (pairs.length === 0) return undefined;
+  const keyed = (column: string) => `substr(${hmacSha256HexSql(key, column)}, 1, ${TOKEN_HEX_CHARS})`;
+  return `WITH pairs AS (SELECT DISTINCT e, r FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' AND r IS NOT NULL),
+    sole AS (SELECT e, min(r) AS r FROM pairs GROUP BY e HAVING count(*) = 1)
+  SELECT ${keyed('e')} AS entity, ${keyed('r')} AS person FROM sole WHERE r IN (SELECT r FROM sole GROUP BY r HAVING count(*) > 1)`;
+}
+
+/** A resident ID is the key others merge into; an enterprise's code is no person's. */
+const NEVER_MERGED = new Set(['resident_id', 'uscc']);
+
 const AS_IT_IS: SqlRule = { prepare: identity, finish: identity };
 
 /** Whether a source has an identifier beside a witness of it (else it tells nothing of shared keys). */

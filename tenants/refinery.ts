@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { canShowDoubt, classifyPublished, compileDoubtfulKeys, compilePolicySelect, entityCandidates, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, witnessKindOf, IN_TEXT_KINDS, type ColumnPolicy, type DoubtSource, type EntityKeyOptions, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
+import { canShowDoubt, classifyPublished, compileDoubtfulKeys, compileMergedKeys, compilePolicySelect, entityCandidates, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, witnessKindOf, IN_TEXT_KINDS, type ColumnPolicy, type DoubtSource, type EntityKeyOptions, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, SourceRef, TableDefinition } from '../sandbox/index.js';
 import { entityOfVersion, type CatalogService } from './catalog-service.js';
@@ -10,7 +10,7 @@ import { entityKey, tenantTokenKey } from './token-keys.js';
 
 /** What the refinery needs of the engine (the sandbox's EngineClient). */
 export interface PublishEngine {
-  publish(task: { tenantId: string; target: 'granted' | 'dev'; tables: TableDefinition[]; attach: Record<string, { dataset: string; file: string }>; doubtful?: string; incremental?: boolean }): Promise<PublishResult>;
+  publish(task: { tenantId: string; target: 'granted' | 'dev'; tables: TableDefinition[]; attach: Record<string, { dataset: string; file: string }>; keyCorrections?: string; incremental?: boolean }): Promise<PublishResult>;
 }
 
 /** A published file: its version, the tables built from the domain and those carried over unchanged. */
@@ -22,8 +22,8 @@ interface BuildPlan {
   granted: TableDefinition[];
   dev: TableDefinition[];
   attach: Record<string, { dataset: string; file: string }>;
-  /** The domain's doubtful entity keys, over datasets in `attach` (undefined: no dataset can show a shared key). */
-  doubtful?: string;
+  /** The domain's corrections of entity keys (BuildTask `keyCorrections`), over datasets in `attach` (undefined: none can be). */
+  keyCorrections?: string;
 }
 
 /** Rows of a synthetic twin: like the raw table, capped so dev files stay small. */
@@ -98,24 +98,26 @@ export function createRefinery(deps: {
       const grantedSql = compilePolicySelect(policies, { tokenKey, today, entity }, `${alias}.data`);
       if (!grantedSql) continue;
       attach[alias] = { dataset: record.id, file: record.file };
-      const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), entity !== undefined);
+      const personal = isPersonal(columns);
+      const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), { entity: entity !== undefined, personal });
       granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
       const plan = twins.get(record.id);
-      const personal = isPersonal(columns);
       const twin = twinSql(columns.map((c) => toTwinColumn(c, record.rows, personal)), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
       dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }
-    const doubtful = await domainDoubtfulKeys(entityKeyOf, attach);
-    return { granted, dev, attach, ...(doubtful ? { doubtful } : {}) };
+    const keyCorrections = await domainKeyCorrections(entityKeyOf, attach);
+    return { granted, dev, attach, ...(keyCorrections ? { keyCorrections } : {}) };
   }
 
   /**
-   * The SQL of the domain's doubtful entity keys (compileDoubtfulKeys): over every version of every
+   * The SQL of the domain's corrections of entity keys: the doubtful keys (compileDoubtfulKeys),
+   * person NULL, and one person's identifiers merged into their resident ID's key
+   * (compileMergedKeys): over every version of every
    * dataset with an entity column (withdrawn or not, granted to this tenant or not: a key is shared
    * or not whoever holds the dataset, and a later version does not unsay an earlier one), each
    * attached under its own alias (a grant's for the current version).
    */
-  async function domainDoubtfulKeys(entityKeyOf: Buffer, attach: BuildPlan['attach']): Promise<string | undefined> {
+  async function domainKeyCorrections(entityKeyOf: Buffer, attach: BuildPlan['attach']): Promise<string | undefined> {
     const sources: DoubtSource[] = [];
     for (const { record: current } of await deps.store.reader.listDatasets()) {
       for (const version of await deps.store.reader.datasetVersions(current.id)) {
@@ -126,18 +128,22 @@ export function createRefinery(deps: {
         sources.push(source);
       }
     }
-    return compileDoubtfulKeys(sources, entityKeyOf);
+    const doubtful = compileDoubtfulKeys(sources, entityKeyOf);
+    const merged = compileMergedKeys(sources, entityKeyOf);
+    if (!doubtful) return undefined;
+    const keyless = `SELECT entity, NULL::VARCHAR AS person FROM (${doubtful})`;
+    return merged ? `${keyless}\nUNION ALL\nSELECT entity, person FROM (${merged})` : keyless;
   }
 
   async function build(tenantId: string): Promise<void> {
     const today = deps.today();
-    const { granted, dev, attach, doubtful } = await plan(tenantId, today);
+    const { granted, dev, attach, keyCorrections } = await plan(tenantId, today);
     const incremental = deps.incremental ?? true;
     const started = performance.now();
     // Both files build at once (the engine swaps them one after the other). Both are settled before
     // a failure fails the build, so a retry never overlaps a publish of this one.
     const [prodOutcome, twinOutcome] = await Promise.allSettled([
-      deps.engine.publish({ tenantId, target: 'granted', tables: granted, attach, ...(doubtful ? { doubtful } : {}), incremental }),
+      deps.engine.publish({ tenantId, target: 'granted', tables: granted, attach, ...(keyCorrections ? { keyCorrections } : {}), incremental }),
       deps.engine.publish({ tenantId, target: 'dev', tables: dev, attach: {}, incremental }),
     ]);
     if (prodOutcome.status === 'rejected') throw prodOutcome.reason;
@@ -300,7 +306,7 @@ function toTwinColumn(c: DatasetColumn, rows: number, personal: boolean): TwinCo
   };
 }
 
-/** A dataset about people (any personal data recognized), as the twin judges it. */
+/** A dataset about people (any personal data recognized, in any column): its tables are checked as personal, and its twin made as one. */
 function isPersonal(columns: readonly DatasetColumn[]): boolean {
   return columns.some((c) => c.pii);
 }

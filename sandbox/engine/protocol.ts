@@ -77,11 +77,12 @@ export const BuildTaskSchema = z.object({
   tables: z.array(TableDefinitionSchema),
   attach: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), DatasetFileSchema).default({}),
   /**
-   * The domain's doubtful entity keys: SQL over the attached datasets giving, in one column
-   * `entity`, every key that is no one person's for sure (compileDoubtfulKeys); the rows of those
-   * keys are keyless in every table built with entity keys.
+   * The domain's corrections of entity keys: SQL over the attached datasets giving `entity` and
+   * `person`: with `person` NULL, a key that is no one person's for sure (compileDoubtfulKeys),
+   * whose rows are keyless in every table built with entity keys; else a key counted as `person`
+   * (compileMergedKeys: one person's several identifiers), unless either is doubtful.
    */
-  doubtful: z.string().optional(),
+  keyCorrections: z.string().optional(),
   /**
    * Whether tables whose definition is unchanged may be carried over from the tenant's current file
    * (`publish.ts`); false forces a build of every table from the domain (the bench's anchor).

@@ -18,20 +18,20 @@ const MAX_FREE = { share: 0.5, bytes: 32 * 1024 * 1024 } as const;
 /**
  * The key of a table definition: everything its rows depend on, i.e. its SQL (the column policies
  * compiled with the tenant's token key and today's date), its source (dataset, version, access
- * fingerprint), the raw files it reads and, for a table with entity keys, the domain's doubtful keys
+ * fingerprint), the raw files it reads and, for a table with entity keys, the domain's key corrections
  * (their SQL and the raw files it reads). Two builds with one key produce the same table, so a table
  * is carried over only when its key is unchanged. Stricter than the source triple alone: a rule that
  * depends on today (age bands) is rebuilt when the day changes, and a new version of any dataset
  * that can show a shared key (compileDoubtfulKeys) rebuilds every table with entity keys.
  */
-export function definitionKey(table: TableDefinition, task: Pick<BuildTask, 'attach' | 'doubtful'>): string {
-  const doubtful = table.privacy?.entity ? task.doubtful ?? null : null;
-  const reads = table.sql + (doubtful ?? '');
+export function definitionKey(table: TableDefinition, task: Pick<BuildTask, 'attach' | 'keyCorrections'>): string {
+  const corrections = table.privacy?.entity ? task.keyCorrections ?? null : null;
+  const reads = table.sql + (corrections ?? '');
   const files = Object.entries(task.attach)
     .filter(([alias]) => reads.includes(alias))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([alias, file]) => [alias, file.dataset, file.file]);
-  const canonical = JSON.stringify([table.name, table.sql, table.source.dataset, table.source.version, table.source.policy, files, doubtful]);
+  const canonical = JSON.stringify([table.name, table.sql, table.source.dataset, table.source.version, table.source.policy, files, corrections]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -115,13 +115,13 @@ async function buildOnto(connection: DuckDBConnection, dataDir: string, task: Bu
     }
   }
   const toBuild = task.tables.filter((t) => !carry.has(t.name));
-  const doubtful = toBuild.some((t) => t.privacy?.entity) ? task.doubtful : undefined;
-  const reads = [...toBuild.map((t) => t.sql), doubtful ?? ''].join('\n');
+  const corrections = toBuild.some((t) => t.privacy?.entity) ? task.keyCorrections : undefined;
+  const reads = [...toBuild.map((t) => t.sql), corrections ?? ''].join('\n');
   for (const [alias, source] of Object.entries(task.attach)) {
     if (reads.includes(alias)) await connection.run(`ATTACH ${sqlString(path.join(datasetDirectory(dataDir, source.dataset), source.file))} AS ${alias} (READ_ONLY)`);
   }
-  // The domain's doubtful keys, once per build (in memory: a temporary table is never in the file).
-  await connection.run(`CREATE TEMP TABLE ${DOUBTFUL} AS ${doubtful ?? 'SELECT NULL::VARCHAR AS entity WHERE false'}`);
+  // The domain's key corrections, once per build (in memory: a temporary table is never in the file).
+  await connection.run(`CREATE TEMP TABLE ${CORRECTIONS} AS ${corrections ?? 'SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS person WHERE false'}`);
   const builds: Record<string, TableBuild> = Object.fromEntries(carry);
   for (const table of toBuild) builds[table.name] = { key: keys.get(table.name)!, tables: await buildTable(connection, table) };
   await connection.run('CHECKPOINT');
@@ -209,8 +209,8 @@ function removeBuilding(building: string): void {
   fs.rmSync(`${building}.wal`, { force: true });
 }
 
-/** The build's temporary table of the domain's doubtful entity keys (BuildTask `doubtful`). */
-const DOUBTFUL = 'temp.__doubtful';
+/** The build's temporary table of the domain's corrections of entity keys (BuildTask `keyCorrections`). */
+const CORRECTIONS = 'temp.__key_corrections';
 
 /**
  * Moves a table's entity keys (its `__entity` column) into `__entities_<table>(row, entity)`, keyed
@@ -225,8 +225,13 @@ async function splitEntityKeys(connection: DuckDBConnection, table: string): Pro
   await connection.run(`CREATE TABLE ${side} AS SELECT rowid AS row, ${entity} AS entity FROM main.${name} ORDER BY rowid`);
   // SECURITY: a key found shared by several people in any dataset of the domain (compileDoubtfulKeys)
   // is no one person's here either: its rows are keyless, never counted as a person (docs/sandbox.md,
-  // "Rows without a key"; red-team passes 28a, 30a, 31a).
-  await connection.run(`UPDATE ${side} SET entity = NULL WHERE entity IN (SELECT entity FROM ${DOUBTFUL})`);
+  // "Rows without a key"; red-team passes 28a, 30a, 31a). One person's other identifiers count as
+  // their resident ID (compileMergedKeys; pass 35a), unless the identifier is doubtful (first
+  // statement) or the resident ID is (last).
+  const doubtful = `(SELECT entity FROM ${CORRECTIONS} WHERE person IS NULL)`;
+  await connection.run(`UPDATE ${side} SET entity = NULL WHERE entity IN ${doubtful}`);
+  await connection.run(`UPDATE ${side} SET entity = c.person FROM ${CORRECTIONS} AS c WHERE c.person IS NOT NULL AND ${side}.entity = c.entity`);
+  await connection.run(`UPDATE ${side} SET entity = NULL WHERE entity IN ${doubtful}`);
   await connection.run(`ALTER TABLE main.${name} DROP COLUMN ${entity}`);
 }
 

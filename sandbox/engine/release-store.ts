@@ -16,11 +16,12 @@ import type { DifferencingPair, DifferencingResult, ExportDifferenceTask, Export
  *
  * One Parquet file per released version, `releases/<datasets>/<exportId>-v<version>.parquet`, where
  * `<datasets>` is a hash of the version's sorted source dataset ids (a place to file it: every
- * release is compared, cells meeting on their label, the personal dataset behind them). Each file holds the version's keys (export id, version, tenant,
+ * release is compared, cells meeting on their entities whatever dataset is behind them). Each file holds the version's keys (export id, version, tenant,
  * recipient, datasets) and its cells' entity sets (row, column, label, entity, contribution), copied from
  * `cells.parquet` when the version is approved. Directories 0700, files 0600.
  *
- * Differencing is exact: for each new cell A and each released cell B of the same label, |A∩B| by
+ * Differencing is exact: for each new cell A and each released cell B (of any label: entity keys
+ * are domain-wide, and the same people published in a second dataset are the same keys), |A∩B| by
  * a join on the entity keys; Δ = |A| + |B| − 2|A∩B|. Each member also carries a fingerprint of its
  * contribution (its rows and their sum, `cell-entities.ts`), and A and B are also close when
  * |A| + |B| − 2·(members with the same contribution in both) is 1 to threshold − 1: the same people
@@ -36,8 +37,8 @@ export async function differencing(dataDir: string, task: Omit<ExportDifferenceT
   const cells = path.join(exportVersionDirectory(dataDir, task.exportId, task.version), CELLS_FILE);
   if (!fs.existsSync(cells)) return { missing: MISSING };
   // SECURITY: every release is compared, whatever other datasets it or this version read: a join with
-  // one more dataset (a lookup table) must not take a close version out of comparison. Cells meet on
-  // their label (the personal dataset behind them) in the join below.
+  // one more dataset (a lookup table) must not take a close version out of comparison, nor another
+  // dataset of the same people (pass 35b): cells meet on their entities in the join below.
   const released = releasedFiles(dataDir);
   const connection = await trustedConnection();
   try {
@@ -142,24 +143,24 @@ async function closePairs(connection: DuckDBConnection, newCells: string, releas
     al AS (SELECT "row", "column", label, contribution FROM a_all WHERE entity = ${keyless}),
     na AS (SELECT "row", "column", label, count(*) AS n FROM a GROUP BY ALL),
     b_all AS (
-      SELECT export_id, version, tenant, "row" AS b_row, "column" AS b_column, label, entity, contribution
+      SELECT export_id, version, tenant, "row" AS b_row, "column" AS b_column, label AS b_label, entity, contribution
       FROM read_parquet([${released.map(sqlString).join(', ')}], union_by_name = true)
       WHERE NOT (export_id = $1 AND version = $2)
     ),
     b AS (SELECT * FROM b_all WHERE entity <> ${keyless}),
-    bl AS (SELECT export_id, version, tenant, b_row, b_column, label, contribution FROM b_all WHERE entity = ${keyless}),
-    nb AS (SELECT export_id, version, tenant, b_row, b_column, label, count(*) AS n FROM b GROUP BY ALL),
+    bl AS (SELECT export_id, version, tenant, b_row, b_column, b_label, contribution FROM b_all WHERE entity = ${keyless}),
+    nb AS (SELECT export_id, version, tenant, b_row, b_column, b_label, count(*) AS n FROM b GROUP BY ALL),
     i AS (
-      SELECT a."row", a."column", a.label, b.export_id, b.version, b.tenant, b.b_row, b.b_column, count(*) AS k,
+      SELECT a."row", a."column", a.label, b.export_id, b.version, b.tenant, b.b_row, b.b_column, b.b_label, count(*) AS k,
         count(*) FILTER (WHERE a.contribution IS NOT DISTINCT FROM b.contribution) AS ks
-      FROM a JOIN b ON a.label = b.label AND a.entity = b.entity GROUP BY ALL
+      FROM a JOIN b ON a.entity = b.entity GROUP BY ALL
     ),
     ik AS (
-      SELECT i.*, na.n AS an, nb.n AS bn, al.label IS NOT NULL AS a_keyless, bl.label IS NOT NULL AS b_keyless,
-        CASE WHEN (al.label IS NOT NULL) <> (bl.label IS NOT NULL) THEN 1 ELSE 0 END AS kl,
+      SELECT i.*, na.n AS an, nb.n AS bn, al.label IS NOT NULL AS a_keyless, bl.b_label IS NOT NULL AS b_keyless,
+        CASE WHEN (al.label IS NOT NULL) <> (bl.b_label IS NOT NULL) THEN 1 ELSE 0 END AS kl,
         CASE WHEN al.contribution IS DISTINCT FROM bl.contribution THEN 1 ELSE 0 END AS kls
-      FROM i JOIN na USING ("row", "column", label) JOIN nb USING (export_id, version, tenant, b_row, b_column, label)
-        LEFT JOIN al USING ("row", "column", label) LEFT JOIN bl USING (export_id, version, tenant, b_row, b_column, label)
+      FROM i JOIN na USING ("row", "column", label) JOIN nb USING (export_id, version, tenant, b_row, b_column, b_label)
+        LEFT JOIN al USING ("row", "column", label) LEFT JOIN bl USING (export_id, version, tenant, b_row, b_column, b_label)
     ),
     pair AS (
       SELECT "row", "column", export_id, version, tenant, b_row, b_column, NULL::VARCHAR AS summed
@@ -167,18 +168,18 @@ async function closePairs(connection: DuckDBConnection, newCells: string, releas
     ),
     earlier_sum AS (
       SELECT "row", "column", export_id, version, tenant, NULL::INTEGER AS b_row, b_column, 'earlier' AS summed
-      FROM ik GROUP BY "row", "column", label, export_id, version, tenant, b_column, an, a_keyless
+      FROM ik GROUP BY "row", "column", label, export_id, version, tenant, b_column, b_label, an, a_keyless
       HAVING count(*) FILTER (WHERE 2 * k > bn) >= 2
         AND greatest(an - sum(greatest(0, 2 * k - bn)), CASE WHEN a_keyless OR bool_or(b_keyless) FILTER (WHERE 2 * k > bn) THEN 1 ELSE 0 END) BETWEEN 1 AND $4 - 1
     ),
     new_sum AS (
       SELECT ik."row", ik."column", ik.export_id, ik.version, ik.tenant, ik.b_row, ik.b_column, 'new' AS summed
       FROM ik JOIN (
-        SELECT export_id, version, tenant, b_row, b_column, label, "column"
-        FROM ik GROUP BY export_id, version, tenant, b_row, b_column, label, "column", bn, b_keyless
+        SELECT export_id, version, tenant, b_row, b_column, b_label, label, "column"
+        FROM ik GROUP BY export_id, version, tenant, b_row, b_column, b_label, label, "column", bn, b_keyless
         HAVING count(*) FILTER (WHERE 2 * k > an) >= 2
           AND greatest(bn - sum(greatest(0, 2 * k - an)), CASE WHEN b_keyless OR bool_or(a_keyless) FILTER (WHERE 2 * k > an) THEN 1 ELSE 0 END) BETWEEN 1 AND $4 - 1
-      ) AS s USING (export_id, version, tenant, b_row, b_column, label, "column")
+      ) AS s USING (export_id, version, tenant, b_row, b_column, b_label, label, "column")
       WHERE 2 * ik.k > ik.an
     ),
     close AS (

@@ -54,15 +54,20 @@ describe('published column classes', () => {
       { name: 'paid_on', type: 'DATE', piiKind: null, policy: { kind: 'plain' } },
       { name: 'amount', type: 'DOUBLE', piiKind: null, policy: { kind: 'plain' } },
       { name: 'notes', type: 'VARCHAR', piiKind: 'free_text', policy: { kind: 'hidden' } },
-    ], true);
+    ], { entity: true, personal: true });
     expect(privacy.personal).toBe(true);
     expect(privacy.identifiers.sort()).toEqual(['id_card', 'mobile', 'name']);
     expect(privacy.quasi.sort()).toEqual(['address', 'birthday', 'district', 'id_card_birth_year', 'id_card_gender', 'id_card_region', 'paid_on']);
   });
 
   it('calls a table without personal data not personal', () => {
-    const privacy = classifyPublished([{ name: 'district', type: 'VARCHAR', piiKind: null, policy: { kind: 'plain' } }], false);
+    const privacy = classifyPublished([{ name: 'district', type: 'VARCHAR', piiKind: null, policy: { kind: 'plain' } }], { entity: false, personal: false });
     expect(privacy.personal).toBe(false);
+  });
+
+  it('calls a table personal when its dataset has personal data in a column the grant leaves out', () => {
+    const privacy = classifyPublished([{ name: 'diagnosis', type: 'VARCHAR', piiKind: null, policy: { kind: 'plain' } }], { entity: false, personal: true });
+    expect(privacy.personal).toBe(true);
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compileDoubtfulKeys, residentIdCheckChar, tokenize, usccCheckChar, witnessKindOf, type DoubtSource, type WitnessKind } from '../../../desensitize/index.js';
+import { compileDoubtfulKeys, compileMergedKeys, residentIdCheckChar, tokenize, usccCheckChar, witnessKindOf, type DoubtSource, type WitnessKind } from '../../../desensitize/index.js';
 import { useMemoryConnection } from '../../helpers/memory-connection.js';
 
 /**
@@ -24,6 +24,45 @@ const source = (from: string, identifiers: [string, DoubtSource['identifiers'][n
   from, identifiers: identifiers.map(([column, normalization]) => ({ column, kind: normalization === 'document' ? 'passport' : normalization, normalization })), witnesses: witnesses.map(([column, kind]) => ({ column, kind })), recordedOn: '2026-12-01',
 });
 const doubtfulOf = async (sources: DoubtSource[]) => new Set((await duck.connection.all<{ entity: string }>(compileDoubtfulKeys(sources, key)!)).map((r) => r.entity));
+
+/**
+ * compileMergedKeys: which identifiers count as the resident ID beside them (one person's several
+ * mobiles), and which stay their own key.
+ */
+describe('compileMergedKeys', () => {
+  it('counts a person\'s identifiers as their resident ID when it is beside two of them or more, over every source, and only then', async () => {
+    const { connection } = duck;
+    await connection.run(`CREATE TABLE m_pay AS SELECT * FROM (VALUES ${values([
+      [mobile(21), id(21)], [mobile(22), id(21)], [mobile(22), id(21)], // one person, two mobiles
+      [mobile(23), id(22)], [mobile(23), id(22)], // one mobile only: nothing to merge
+      [mobile(24), id(23)], [mobile(24), id(24)], [mobile(25), id(23)], // a household's mobile beside two IDs: not merged
+      [mobile(26), '未登记'], [mobile(27), '未登记'], // no resident ID: nothing to merge into
+      [mobile(28), null],
+    ])}) t(mobile, resident_id)`);
+    // id(25)'s two mobiles, each beside it in another dataset.
+    await connection.run(`CREATE TABLE m_card AS SELECT * FROM (VALUES ${values([[mobile(29), id(25)]])}) t(mobile, resident_id)`);
+    await connection.run(`CREATE TABLE m_reg AS SELECT * FROM (VALUES ${values([[id(25), mobile(30)]])}) t(resident_id, mobile)`);
+    const sql = compileMergedKeys([
+      source('m_pay', [['mobile', 'mobile']], [['resident_id', 'resident_id']]),
+      source('m_card', [['mobile', 'mobile']], [['resident_id', 'resident_id']]),
+      source('m_reg', [['resident_id', 'resident_id'], ['mobile', 'mobile']], [['resident_id', 'resident_id']]),
+    ], key)!;
+    const merged = new Map((await connection.all<{ entity: string; person: string }>(sql)).map((r) => [r.entity, r.person]));
+    const keyOf = (value: string, how: 'mobile' | 'resident_id') => tokenize(value, key, how)!;
+    const personOf = (n: number) => merged.get(keyOf(mobile(n), 'mobile'));
+    expect([21, 22].map(personOf)).toEqual([keyOf(id(21), 'resident_id'), keyOf(id(21), 'resident_id')]);
+    expect([23, 24, 25, 26, 27, 28].map(personOf)).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    // Across datasets.
+    expect([29, 30].map(personOf)).toEqual([keyOf(id(25), 'resident_id'), keyOf(id(25), 'resident_id')]);
+    expect(merged.size).toBe(4);
+  });
+
+  it('has nothing to merge without a resident ID beside another identifier of people', () => {
+    expect(compileMergedKeys([source('reg', [['resident_id', 'resident_id']], [['resident_id', 'resident_id']])], key)).toBeUndefined();
+    expect(compileMergedKeys([source('pay', [['mobile', 'mobile']], [['birth_date', 'birth_date']])], key)).toBeUndefined();
+    expect(compileMergedKeys([source('firm', [['uscc', 'uscc']], [['legal_rep_id', 'resident_id']])], key)).toBeUndefined();
+  });
+});
 
 describe('compileDoubtfulKeys', () => {
   it('makes keyless an identifier whose rows disagree on a birth date or a resident ID, in any of its columns and datasets, and only those', async () => {
