@@ -263,8 +263,8 @@ export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer):
   });
   if (pairs.length === 0) return undefined;
   const keyed = (column: string) => `substr(${hmacSha256HexSql(key, column)}, 1, ${TOKEN_HEX_CHARS})`;
-  return `WITH pairs AS (SELECT DISTINCT e, r FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' AND r IS NOT NULL),
-    sole AS (SELECT e, min(r) AS r FROM pairs GROUP BY e HAVING count(*) = 1)
+  return `WITH sole AS (
+      SELECT e, min(r) AS r FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' AND r IS NOT NULL GROUP BY e HAVING min(r) = max(r))
   SELECT ${keyed('e')} AS entity, ${keyed('r')} AS person FROM sole WHERE r IN (SELECT r FROM sole GROUP BY r HAVING count(*) > 1)`;
 }
 

@@ -147,7 +147,7 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   if (personal.some((p) => ((asObj(p.ref)?.column_name_alias as Json[] | undefined)?.length ?? 0) > 0)) return uncheckable('renaming the columns of a table with personal data (AS p(a, b, ...)) cannot be checked: alias the columns in the SELECT list instead');
   const unsupportedRef = personal.find((p) => !p.privacy.entity);
   if (unsupportedRef) return uncheckable(`${unsupportedRef.table} has no identifier to count people by, so its answers in prod cannot be checked`);
-  for (const [kind, what] of [['cte_map', 'a WITH clause'], ['qualify', 'QUALIFY'], ['sample', 'a sample']] as const) {
+  for (const [kind, what] of [['cte_map', 'a WITH clause'], ['qualify', 'QUALIFY']] as const) {
     const value = node[kind];
     if (kind === 'cte_map' ? ((asObj(value)?.map as Json[] | undefined)?.length ?? 0) > 0 : value !== null && value !== undefined) return uncheckable(`${what} over personal data cannot be checked`);
   }
@@ -155,13 +155,12 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
   // query they read different rows (`mobile = '…' OR epoch_ms(now()) // 3 % 2 = 0` showed one person's
   // total in the answer while the companion, a moment later, counted the whole district).
   if (usesUnstable(node, tables.isUnstable)) return uncheckable('the clock, random values or sequences over personal data cannot be checked: the checks run the query again and must read the same rows; use a constant instead');
-  let sampled = false;
-  walk(node.from_table, (child) => {
-    if (child.sample !== null && child.sample !== undefined) sampled = true;
-  });
   // SECURITY: invariant 8: a sample in FROM (`pay TABLESAMPLE reservoir(1 ROWS)`) makes the answer read
-  // a few rows while its companion, which joins the table itself to its entity keys, counts them all.
-  if (sampled) return uncheckable('a sample (TABLESAMPLE, USING SAMPLE) over personal data cannot be checked: the answer would describe fewer people than the checks count');
+  // a few rows while its companion, which joins the table itself to its entity keys, counts them all;
+  // anywhere else (`WHERE mobile = … OR EXISTS (SELECT 1 FROM range(1) USING SAMPLE 50.5 PERCENT)`)
+  // it is drawn again in each run, so the answer read one person's row while the companion counted
+  // the district (red-team pass 36b).
+  if (anyNode(node, (child) => child.sample !== null && child.sample !== undefined)) return uncheckable('a sample (TABLESAMPLE, USING SAMPLE) over personal data cannot be checked: the answer would describe fewer people than the checks count');
   if (node.type !== 'SELECT_NODE') return uncheckable('set operations over personal data cannot be checked');
   if (containsClass(node, 'WINDOW')) return uncheckable('window functions over personal data cannot be checked: each row would carry other people\'s values');
   const selectList = (node.select_list as Json[]).map((item) => asObj(item)!);
@@ -273,10 +272,15 @@ export function answerShape(ast: Json, tables: TableLookup): AnswerShape | undef
     const whole = item.class === 'STAR' ? undefined : wholeRows(item);
     if (item.class === 'STAR' || whole!.length > 0) {
       if (item.columns || item.expr) return uncheckable('COLUMNS(...) over personal data cannot be checked: name the columns');
+      // SECURITY: invariant 8: a REPLACE puts any expression under a column of another table
+      // (`r.* REPLACE (p.amount AS range)` showed every amount: pass 36b).
+      if (((item.replace_list as Json[] | undefined)?.length ?? 0) > 0) return uncheckable('* REPLACE (...) over personal data cannot be checked: name the columns');
       const relation = String(item.relation_name ?? '').toLowerCase();
-      // SECURITY: invariant 8: `*` and whole-row references show every column of their tables.
+      // SECURITY: invariant 8: `*` and whole-row references show every column of their tables, a
+      // table without personal data's too: a column joined on a person's value is that value
+      // (`JOIN range(1000) r ON r.range = CASE WHEN <one person> THEN amount … END`, `r.*`: pass 36b).
       const inScope = whole ?? personal.filter((p) => relation === '' || p.alias.toLowerCase() === relation);
-      if (inScope.length > 0) sensitive.add(item.class === 'STAR' ? '*' : 'a whole row');
+      sensitive.add(item.class === 'STAR' ? `${relation ? `${relation}.` : ''}*` : 'a whole row');
       for (const p of inScope) {
         for (const c of p.privacy.identifiers) shown.add(c);
         for (const c of p.privacy.quasi) quasi.push({ label: c, expr: { class: 'COLUMN_REF', type: 'COLUMN_REF', column_names: [p.alias, c] } });
