@@ -87,10 +87,13 @@ const T_AMOUNT = 137;
 const U_AMOUNT = 246;
 /**
  * 150 payers one payment each (50 a district; T is payer 2, in 三区, the only one born in 1961);
- * `keyless`: also 30 payments without a mobile, 10 per district (U, in 三区, the only one born in 1962).
+ * `keyless`: also 30 payments without a mobile, 10 per district (U, in 三区, the only one born in 1962),
+ * and other payers (other mobiles): releases are compared across datasets, so the same payers in both
+ * would make the keyless rows alone the difference between the two per-district releases (which
+ * differencing rightly fails since red-team pass 35b).
  */
 const paySql = (keyless: boolean) => `SELECT mobile, birth_date, district, CAST(amount AS DECIMAL(10,2)) AS amount FROM (
-    SELECT ${mobileSql('p', 2605)} AS mobile, CASE WHEN p = 2 THEN DATE '1961-07-23' ELSE DATE '1970-01-01' + CAST((p * 97) % 14000 AS INTEGER) END AS birth_date,
+    SELECT ${mobileSql('p', keyless ? 2606 : 2605)} AS mobile, CASE WHEN p = 2 THEN DATE '1961-07-23' ELSE DATE '1970-01-01' + CAST((p * 97) % 14000 AS INTEGER) END AS birth_date,
       ${DISTRICTS}[1 + p % 3] AS district, CASE WHEN p = 2 THEN ${T_AMOUNT} ELSE 100 + (p * 37) % 50 END AS amount FROM (SELECT range AS p FROM range(150))
     ${keyless ? `UNION ALL SELECT NULL, CASE WHEN q = 2 THEN DATE '1962-05-05' ELSE DATE '1975-01-01' + CAST((q * 89) % 9000 AS INTEGER) END,
       ${DISTRICTS}[1 + q % 3], CASE WHEN q = 2 THEN ${U_AMOUNT} ELSE 100 + (q * 41) % 50 END FROM (SELECT range AS q FROM range(30))` : ''})`;
