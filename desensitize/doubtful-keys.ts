@@ -118,7 +118,7 @@ export interface WitnessCandidate {
  */
 export function witnessKindOf(column: WitnessCandidate, people?: number): WitnessKind | undefined {
   const { type, piiKind } = column;
-  const name = column.name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  const name = headerWords(column.name);
   if (piiKind === 'birth_date' || piiKind === 'resident_id' || piiKind === 'passport') return piiKind;
   if (piiKind === 'name' || (piiKind === null && /^VARCHAR$/i.test(type) && NAME_HEADER.test(name))) {
     // Against the people with a name: a list of 400 members with 32 names is not 32 names for 400 people (red-team pass 34d).
@@ -130,6 +130,11 @@ export function witnessKindOf(column: WitnessCandidate, people?: number): Witnes
   if (BIRTH_DATE_HEADER.test(name)) return 'birth_date';
   if (MENTIONS_BIRTH.test(name) && !NOT_A_BIRTH_DATE.test(name) && (column.values ?? []).some(readsAsBirthDate)) return 'birth_date';
   return GENDER_HEADER.test(name) ? 'gender' : undefined;
+}
+
+/** A header as the word lists read it: camelCase split, in lower case. */
+function headerWords(header: string): string {
+  return header.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
 /** Words of a header, in lower case: bounded by anything but a letter (`patient_dob`, `dob`; not `dobby`). */
@@ -239,33 +244,42 @@ function disagreementSql(j: number): string {
 
 /**
  * The SQL of the entity keys to count as another key (columns `entity`, `person`, keyed like the
- * entity keys with `key`), or undefined when no source has a resident ID beside another identifier
- * of people. One person under several identifiers of a kind (a resident's ten mobiles, each beside
- * the same resident ID) counted as ten people: a cell of that one person passed the threshold and
- * showed their total (red-team pass 35a). So an identifier written beside exactly one resident ID
- * (over every row of every source that shows both) is counted as that resident ID's key, when the
- * resident ID is beside two identifiers or more (else counting it apart changes no count). An
- * identifier beside two resident IDs is shared, which the doubt judges (compileDoubtfulKeys);
- * publish never merges a doubtful key. Identifiers in free text are not read here (their cost), nor
- * enterprises' codes (an owner's resident ID beside a firm's credit code is not the firm).
+ * entity keys with `key`), or undefined when no source has a resident ID or passport beside another
+ * identifier of people. One person under several identifiers of a kind (a resident's ten mobiles,
+ * each beside the same resident ID) counted as ten people: a cell of that one person passed the
+ * threshold and showed their total (red-team pass 35a). So an identifier written beside exactly one
+ * resident ID (over every row of every source that shows both) is counted as that resident ID's
+ * key; else, beside exactly one passport, as that passport's, or the passport's resident ID's when
+ * it has one (a foreigner's ten mobiles, a mobile beside a passport beside a resident ID: pass 36a).
+ * Only for a person with two identifiers or more merged (else counting them apart changes no count).
+ * An identifier beside two resident IDs is shared, which the doubt judges (compileDoubtfulKeys);
+ * publish never merges a doubtful key. Not read: identifiers or documents in free text (their
+ * cost), documents under a header that says they are someone else's (`医生身份证号`: a doctor's
+ * patients are not the doctor), enterprises' codes (an owner is not the firm).
  */
 export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
   const pairs = sources.flatMap((source) => {
     const others = source.identifiers.filter((identifier) => !identifier.inText && !NEVER_MERGED.has(identifier.kind));
-    const ids = source.witnesses.filter((witness) => witness.kind === 'resident_id');
-    if (others.length === 0 || ids.length === 0) return [];
+    const documents = source.witnesses.filter((witness) => (witness.kind === 'resident_id' || witness.kind === 'passport') && !SOMEONE_ELSE.test(headerWords(witness.column)));
+    const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
+    if (structs.length === 0) return [];
     const normalized = twoStepSelect([
       ...others.map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)) })),
-      ...ids.map((witness, r) => ({ name: `r${r}`, column: quoteIdentifier(witness.column), rule: documentWitness('resident_id') })),
+      ...documents.map((document, d) => ({ name: `d${d}`, column: quoteIdentifier(document.column), rule: documentWitness(document.kind === 'passport' ? 'document' : 'resident_id') })),
     ], source.from);
-    const structs = others.flatMap((_, i) => ids.map((_, r) => `{e: i${i}, r: r${r}}`));
     return [`SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${normalized})`];
   });
   if (pairs.length === 0) return undefined;
   const keyed = (column: string) => `substr(${hmacSha256HexSql(key, column)}, 1, ${TOKEN_HEX_CHARS})`;
+  // Per identifier and document kind, the one document it is beside (none when two).
   return `WITH sole AS (
-      SELECT e, min(r) AS r FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' AND r IS NOT NULL GROUP BY e HAVING min(r) = max(r))
-  SELECT ${keyed('e')} AS entity, ${keyed('r')} AS person FROM sole WHERE r IN (SELECT r FROM sole GROUP BY r HAVING count(*) > 1)`;
+      SELECT e, k, min(t) AS t FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' AND t IS NOT NULL GROUP BY e, k HAVING min(t) = max(t)),
+    ids AS (SELECT e, t FROM sole WHERE k = 'resident_id'),
+    merged AS (
+      SELECT e, t AS person FROM ids
+      UNION ALL
+      SELECT p.e, coalesce(i.t, p.t) FROM sole AS p LEFT JOIN ids AS i ON i.e = p.t WHERE p.k = 'passport' AND p.e NOT IN (SELECT e FROM ids))
+  SELECT ${keyed('e')} AS entity, ${keyed('person')} AS person FROM merged WHERE person IN (SELECT person FROM merged GROUP BY person HAVING count(*) > 1)`;
 }
 
 /** A resident ID is the key others merge into; an enterprise's code is no person's. */

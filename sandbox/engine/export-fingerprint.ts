@@ -13,7 +13,8 @@ import type { Fingerprint } from './protocol.js';
  *   shape of every token the refinery writes. Lineage is not needed: a token renamed, copied
  *   through workspace tables or cast keeps its shape. (A column of other 32-hex values, such as MD5
  *   digests, is re-keyed too: its values change, consistently, and the manifest names it.)
- * - Marked columns are DECIMAL columns with decimals and DOUBLE columns: measures, not codes. Never
+ * - Marked columns are DECIMAL columns with decimals, DOUBLE and FLOAT columns (a FLOAT went
+ *   unmarked before red-team pass 36a): measures, not codes. Never
  *   integers: counts that passed the disclosure checks, years, ages, codes and identifiers stay
  *   exactly as checked (an aggregate is traced by its released cells instead), and dates stay as
  *   they are (often quasi-identifiers whose k-anonymity was checked).
@@ -65,19 +66,21 @@ async function findTokenColumns(connection: DuckDBConnection, source: string, co
 const DECIMAL_TYPE = /^DECIMAL\((\d+),\s*(\d+)\)$/;
 
 /**
- * The unit a numeric column is marked in: a DECIMAL's own scale; for a DOUBLE, the fewest decimals
+ * The unit a numeric column is marked in: a DECIMAL's own scale; for a DOUBLE or FLOAT, the fewest decimals
  * (up to MAX_MARK_DECIMALS) that hold every value, else MAX_MARK_DECIMALS with rounding.
  */
 async function markOf(connection: DuckDBConnection, source: string, name: string, type: string): Promise<{ kind: MarkKind; decimals: number; rounded: boolean } | undefined> {
   const decimal = DECIMAL_TYPE.exec(type);
   if (decimal) return Number(decimal[2]) > 0 ? { kind: 'decimal', decimals: Number(decimal[2]), rounded: false } : undefined;
-  if (type !== 'DOUBLE') return undefined;
+  if (type !== 'DOUBLE' && type !== 'FLOAT') return undefined;
   const column = quoteIdentifier(name);
+  // A FLOAT (REAL) holds about 7 significant digits: its noise is 10^-7 of it, a DOUBLE's 10^-16.
+  const noise = type === 'FLOAT' ? '1e-6' : '1e-15';
   const fits = Array.from({ length: MAX_MARK_DECIMALS + 1 }, (_, k) => {
     const scaled = `(${column} * 1${'0'.repeat(k)})`;
-    // Within a few units in the last place of a double (its noise), not a relative 1e-9: that took
+    // Within a few units in the last place (the type's noise), not a relative 1e-9: that took
     // 1234567890.37 for a whole number, delivered 1.37 off under a manifest of one unit (pass 35b).
-    return `bool_and(${column} IS NULL OR NOT isfinite(${column}) OR abs(${scaled} - round(${scaled})) <= 1e-15 * greatest(1, abs(${scaled})))`;
+    return `bool_and(${column} IS NULL OR NOT isfinite(${column}) OR abs(${scaled} - round(${scaled})) <= ${noise} * greatest(1, abs(${scaled})))`;
   });
   const row = (await connection.runAndReadAll(`SELECT ${fits.join(', ')} FROM ${source}`)).getRowsJS()[0] ?? [];
   const decimals = row.findIndex((fit) => fit === true);

@@ -80,15 +80,16 @@ describe('release store', () => {
     expect(suppressed.pairs.map((p) => p.row)).toEqual([2]);
   });
 
-  it('compares over the same table label, whatever other datasets either version read', async () => {
+  it('compares cells on their people whatever label or other datasets either version read', async () => {
     await cells(EARLIER, [[0, 'n', 'pay', people(0, 40)]]);
     await releaseCells(temp.dir, { ...key(EARLIER, 'alpha'), recipient: 'city-lab' });
-    await cells(NEW, [[0, 'n', 'pay', people(0, 37)], [1, 'n', 'pay#2', people(0, 37)]]);
-    // SECURITY (red team): a join with one more dataset (a lookup table) kept a close version out of comparison.
-    for (const datasets of [['pay', 'people'], ['pay']]) {
+    await cells(NEW, [[0, 'n', 'pay', people(0, 37)], [1, 'n', 'pay#2', people(0, 37)], [2, 'n', 'pay_copy', people(0, 37)], [3, 'n', 'pay_copy', people(500, 537)]]);
+    // SECURITY (red team): a join with one more dataset (a lookup table) kept a close version out of
+    // comparison; so did a second dataset of the same people (pass 35b): entity keys are domain-wide.
+    for (const datasets of [['pay', 'people'], ['pay'], ['pay_copy']]) {
       const result = await differencing(temp.dir, key(NEW, 'alpha', datasets));
       if (!('pairs' in result)) throw new Error('no pairs');
-      expect(result.pairs.map((p) => p.row), datasets.join()).toEqual([0]);
+      expect(result.pairs.map((p) => p.row), datasets.join()).toEqual([0, 1, 2]);
     }
   });
 
