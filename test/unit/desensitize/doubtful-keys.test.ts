@@ -57,6 +57,29 @@ describe('compileMergedKeys', () => {
     expect(merged.size).toBe(4);
   });
 
+  it('merges into a passport when no resident ID is beside the identifier, and into the resident ID a passport is beside; never into a document under someone else\'s header', async () => {
+    const { connection } = duck;
+    const passport = (n: number) => `E${String(48213579 + n * 7919).slice(-8)}`;
+    await connection.run(`CREATE TABLE p_pay AS SELECT * FROM (VALUES ${values([
+      [mobile(41), passport(1), null], [mobile(42), passport(1), null], // a foreigner's two mobiles
+      [mobile(43), passport(2), null], [mobile(44), passport(2), null], // two mobiles beside a passport ...
+      [mobile(45), null, id(41)], [mobile(46), null, id(41)], // a patient's mobiles beside the doctor's ID
+    ])}) t(mobile, passport_no, doctor_id)`);
+    await connection.run(`CREATE TABLE p_reg AS SELECT * FROM (VALUES ${values([[id(42), passport(2)]])}) t(resident_id, passport_no)`);
+    const sql = compileMergedKeys([
+      source('p_pay', [['mobile', 'mobile']], [['passport_no', 'passport'], ['doctor_id', 'resident_id']]),
+      { ...source('p_reg', [['resident_id', 'resident_id']], [['resident_id', 'resident_id']]), identifiers: [{ column: 'passport_no', kind: 'passport', normalization: 'document' }] },
+    ], key)!;
+    const merged = new Map((await connection.all<{ entity: string; person: string }>(sql)).map((r) => [r.entity, r.person]));
+    const keyOf = (value: string, how: 'mobile' | 'resident_id' | 'document') => tokenize(value, key, how)!;
+    const personOf = (n: number) => merged.get(keyOf(mobile(n), 'mobile'));
+    expect([41, 42].map(personOf)).toEqual([keyOf(passport(1), 'document'), keyOf(passport(1), 'document')]);
+    // ... which p_reg ties to id(42): the mobiles and the passport count as id(42).
+    expect([43, 44].map(personOf)).toEqual([keyOf(id(42), 'resident_id'), keyOf(id(42), 'resident_id')]);
+    expect(merged.get(keyOf(passport(2), 'document'))).toBe(keyOf(id(42), 'resident_id'));
+    expect([45, 46].map(personOf)).toEqual([undefined, undefined]);
+  });
+
   it('has nothing to merge without a resident ID beside another identifier of people', () => {
     expect(compileMergedKeys([source('reg', [['resident_id', 'resident_id']], [['resident_id', 'resident_id']])], key)).toBeUndefined();
     expect(compileMergedKeys([source('pay', [['mobile', 'mobile']], [['birth_date', 'birth_date']])], key)).toBeUndefined();
