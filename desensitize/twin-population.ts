@@ -83,6 +83,8 @@ export interface KeyLink {
   rowsHere: number;
   /** Share of the other column's non-null rows whose value is found in this column. */
   rowsThere: number;
+  /** The overlap, or a part outside it, was 1 to 9 identifiers: no rates (all 0: the twins are disjoint). */
+  withheld?: boolean;
 }
 
 /** Rates are kept to 0.1 percentage point: enough for the twin, and no more than that of the data. */
@@ -187,6 +189,7 @@ function measuredOverlaps(nodes: { id: string; dataset: string; version: number;
   const result = new Map<string, { distinctHere: number }>();
   for (const a of nodes) {
     for (const link of a.links) {
+      if (link.withheld) continue;
       const b = nodes.find((n) => n.dataset === link.dataset && n.version === link.version && n.column === link.column && n.kind === a.kind);
       if (!b || b.dataset === a.dataset) continue;
       result.set(pairKey(a.id, b.id), { distinctHere: link.distinctHere });

@@ -9,11 +9,17 @@ import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, PolicyP
 import { policyFingerprint } from './lineage.js';
 import type { ControlStore } from './store/control-store.js';
 
+/** Another dataset's current version an ingest links to, with the pairs' links measured before (carried forward). */
+type LinkTargetTask = {
+  dataset: string; version: number; file: string; columns: { name: string; kind: string }[];
+  known: { column: string; other: string; link: Omit<NonNullable<DatasetColumn['links']>[number], 'dataset' | 'version' | 'column'> }[];
+};
+
 /** What the catalog needs of the engine (the sandbox's EngineClient). */
 export interface CatalogEngine {
   ingestDataset(task: {
     datasetId: string; version: number; upload?: PreparedUpload; sql?: string; today: string; sampleSize: number; entity?: string; previousEntity?: { column: string; kind: string };
-    linkTo?: { dataset: string; version: number; file: string; columns: { name: string; kind: string }[] }[];
+    linkTo?: LinkTargetTask[];
   }): Promise<IngestResult>;
   /** Where an ingest stands (the engine's note next to the version it builds). */
   ingestProgress(datasetId: string, version: number): { stage: IngestProgress['stage']; percent: number | null } | null;
@@ -99,7 +105,7 @@ export function createCatalogService(deps: {
       if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
       const previousEntity = latest && entityOfVersion(latest);
       const task = {
-        datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows, linkTo: await linkTargets(meta.id),
+        datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows, linkTo: await linkTargets(meta.id, latest),
         ...(meta.entity === undefined ? {} : { entity: meta.entity }), ...(previousEntity ? { previousEntity } : {}),
       };
       if ('sql' in source) {
@@ -200,10 +206,17 @@ export function createCatalogService(deps: {
    * overlaps with them are measured at ingest, for the dev twin's joins (issue #10). An ingest
    * running at the same time is not among them: that pair's twins then do not overlap.
    */
-  async function linkTargets(id: string): Promise<{ dataset: string; version: number; file: string; columns: { name: string; kind: string }[] }[]> {
+  async function linkTargets(id: string, previous: { record: DatasetRecord; columns: DatasetColumn[] } | undefined): Promise<LinkTargetTask[]> {
     return (await deps.store.reader.listDatasets()).flatMap(({ record, columns }) => {
       const keyed = columns.filter((c) => isJoinKind(c.pii?.kind)).map((c) => ({ name: c.name, kind: c.pii!.kind }));
-      return record.id === id || keyed.length === 0 ? [] : [{ dataset: record.id, version: record.version, file: record.file, columns: keyed }];
+      if (record.id === id || keyed.length === 0) return [];
+      // A pair's link as the twins show it now (first measured, then carried), wherever it lives: on
+      // the target's column (its rates the other way round) or on this dataset's previous version.
+      const theirs = columns.flatMap((c) => (c.links ?? []).filter((l) => l.dataset === id && l.version === previous?.record.version).map(({ distinctHere, distinctThere, rowsHere, rowsThere, withheld, column }) => ({
+        column, other: c.name, link: { distinctHere: distinctThere, distinctThere: distinctHere, rowsHere: rowsThere, rowsThere: rowsHere, ...(withheld ? { withheld } : {}) },
+      })));
+      const ours = (previous?.columns ?? []).flatMap((c) => (c.links ?? []).filter((l) => l.dataset === record.id && l.version === record.version).map(({ dataset: _, version: __, column, ...link }) => ({ column: c.name, other: column, link })));
+      return [{ dataset: record.id, version: record.version, file: record.file, columns: keyed, known: [...theirs, ...ours] }];
     });
   }
 

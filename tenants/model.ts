@@ -177,6 +177,7 @@ export const DatasetColumnSchema = z.object({
   links: z.array(z.object({
     dataset: z.string(), version: z.number().int(), column: z.string(),
     distinctHere: z.number(), distinctThere: z.number(), rowsHere: z.number(), rowsThere: z.number(),
+    withheld: z.boolean().optional(),
   })).optional().describe('shares of distinct values and of rows found in the other column, each way (no value)'),
 });
 export type DatasetColumn = z.infer<typeof DatasetColumnSchema>;

@@ -52,6 +52,8 @@ export interface LinkTarget {
   version: number;
   path: string;
   columns: { name: string; kind: string }[];
+  /** The pair's link as first measured (this dataset's column, the target's), carried forward. */
+  known?: { column: string; other: string; link: Omit<KeyLink, 'dataset' | 'version' | 'column'> }[] | undefined;
 }
 
 export interface IngestResult {
@@ -348,12 +350,20 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
       column.links = [];
       for (const target of linkTo) {
         for (const other of target.columns.filter((o) => o.kind === kind)) {
+          const where = { dataset: target.dataset, version: target.version, column: other.name };
+          // SECURITY: a pair is measured once: two versions one person apart measured afresh moved dev's
+          // overlap by that person (a resident who left was an HIV patient: red-team pass 37b).
+          const known = target.known?.find((k) => k.column === column.name && k.other === other.name);
+          if (known) {
+            column.links.push({ ...where, ...known.link });
+            continue;
+          }
           const alias = await attach(connection, attached, target);
           if (!alias) continue;
-          const link = await measureOverlap(connection, kind, `${alias}.data`, other.name);
           // SECURITY: a rate over a few identifiers is those people's membership (the one person of a
-          // watchlist, 1 of 1 in the visits): only rates over enough of them on both sides (pass 20b).
-          if (link) column.links.push({ dataset: target.dataset, version: target.version, column: other.name, ...link });
+          // watchlist, 1 of 1 in the visits): only rates over enough of them on both sides (pass 20b);
+          // a pair withheld stays withheld (carried like a measured one).
+          column.links.push({ ...where, ...(await measureOverlap(connection, kind, `${alias}.data`, other.name) ?? WITHHELD_LINK) });
         }
       }
     }
@@ -376,6 +386,9 @@ async function attach(connection: DuckDBConnection, attached: Map<string, string
   attached.set(target.path, alias);
   return alias;
 }
+
+/** A pair whose overlap or a part outside it is 1 to 9 identifiers: disjoint in the twins. */
+const WITHHELD_LINK = { distinctHere: 0, distinctThere: 0, rowsHere: 0, rowsThere: 0, withheld: true } as const;
 
 /** Overlap of `__keys` (this column) with a column of another dataset, as rounded shares. */
 async function measureOverlap(connection: DuckDBConnection, kind: JoinKind, table: string, name: string): Promise<Omit<KeyLink, 'dataset' | 'version' | 'column'> | undefined> {

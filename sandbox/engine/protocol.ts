@@ -164,7 +164,14 @@ export const IngestDatasetTaskSchema = z.object({
   /** The column the dataset's previous version counted people on, and its kind: kept, or the kind kept. */
   previousEntity: z.object({ column: z.string(), kind: z.string() }).optional(),
   /** Other datasets' current versions and their identifier columns: overlaps with them are measured (issue #10). */
-  linkTo: z.array(z.object({ dataset: DatasetIdSchema, version: z.number().int().positive(), file: z.string().regex(/^v\d+\.duckdb$/), columns: z.array(z.object({ name: z.string(), kind: z.string() })) })).optional(),
+  linkTo: z.array(z.object({
+    dataset: DatasetIdSchema, version: z.number().int().positive(), file: z.string().regex(/^v\d+\.duckdb$/), columns: z.array(z.object({ name: z.string(), kind: z.string() })),
+    /** Links of a pair measured before (by an earlier version of either side), carried forward instead of measured again. */
+    known: z.array(z.object({
+      column: z.string(), other: z.string(),
+      link: z.object({ distinctHere: z.number(), distinctThere: z.number(), rowsHere: z.number(), rowsThere: z.number(), withheld: z.boolean().optional() }),
+    })).optional(),
+  })).optional(),
 });
 export type IngestDatasetTask = z.infer<typeof IngestDatasetTaskSchema>;
 
