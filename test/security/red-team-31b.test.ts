@@ -23,6 +23,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql } from '../../desensitize/index.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
+import { prodAsker, type ProdAnswer } from '../helpers/prod-answer.js';
 import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
@@ -41,13 +42,6 @@ const PAY_SQL = `SELECT mobile, ref_no, district, amount FROM (
     FROM (SELECT range AS p FROM range(150))
     UNION ALL SELECT '${V}', 'V000001', '一区', CAST(${V_AMOUNT} AS DECIMAL(10,2)))`;
 
-interface Answer {
-  status: number;
-  code?: string;
-  message?: string;
-  rows: unknown[][];
-  disclosure?: { kind: string; withheldRows: number | null; suppressedCells: number; reasons: string[] };
-}
 
 describe('red team 31b: the gate and the checks at query time', () => {
   const memory = useMemoryConnection();
@@ -65,14 +59,9 @@ describe('red team 31b: the gate and the checks at query time', () => {
 
   const { real } = twinProbes(() => t, memory, OPERATOR);
   const exports = exportProbes(() => t, OPERATOR, LAB.id, 'red team 31b');
-  /** A prod answer as the operator reads it (up to 10,000 rows). */
-  async function ask(sql: string): Promise<Answer> {
-    const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'prod', maxRows: 10_000 });
-    const body = res.json() as Omit<Answer, 'status'>;
-    return res.statusCode === 200 ? { status: 200, rows: body.rows, disclosure: body.disclosure } : { status: res.statusCode, code: body.code, message: body.message, rows: [] };
-  }
+  const ask = prodAsker(() => t, OPERATOR);
   /** What an answer says, for comparing two answers: its status and code, or its rows per group and its disclosure. */
-  const said = (a: Answer) => (a.status === 200 ? JSON.stringify({ rows: a.rows.map((r) => r[0]), disclosure: a.disclosure }) : `${a.status} ${a.code}`);
+  const said = (a: ProdAnswer) => (a.status === 200 ? JSON.stringify({ rows: a.rows.map((r) => r[0]), disclosure: a.disclosure }) : `${a.status} ${a.code}`);
 
   it('the setup: V is one person in 一区 with one payment of 777, beside 50 payers there', async () => {
     const [truth] = await real(`SELECT count(DISTINCT mobile) FILTER (WHERE district = '一区') AS payers, max(amount) FILTER (WHERE mobile = '${V}') AS v_amount,

@@ -32,6 +32,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql, nameSql, residentIdSql } from '../../desensitize/index.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
+import { prodAsker } from '../helpers/prod-answer.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { licenseAround, SUPERVISOR, type TestApp } from '../helpers/test-app.js';
@@ -55,7 +56,6 @@ const PAY_SQL = `SELECT * FROM (
       CAST(100 + (p * 37) % 50 AS DECIMAL(10,2)) AS amount FROM range(150) t(p)
     UNION ALL SELECT ${mobileSql('1000 + k', 3504)}, ${V_ID_SQL}, '一区', CAST(88.8 AS DECIMAL(10,2)) FROM range(10) t(k))`;
 
-interface Answer { status: number; code?: string; rows: unknown[][]; disclosure?: { withheldRows: number | null; suppressedCells: number } }
 
 describe('red team 35a: narrowed grants, one person under many keys, PIVOT, prod workspace tables, the twin', () => {
   const memory = useMemoryConnection();
@@ -76,11 +76,7 @@ describe('red team 35a: narrowed grants, one person under many keys, PIVOT, prod
   });
 
   const { dev, real } = twinProbes(() => t, memory, OPERATOR);
-  async function ask(sql: string): Promise<Answer> {
-    const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'prod', maxRows: 10_000 });
-    const body = res.json() as Omit<Answer, 'status'> & { code?: string };
-    return res.statusCode === 200 ? { status: 200, rows: body.rows, ...(body.disclosure ? { disclosure: body.disclosure } : {}) } : { status: res.statusCode, code: body.code!, rows: [] };
-  }
+  const ask = prodAsker(() => t, OPERATOR);
   const victimId = async () => String((await real(`SELECT ${V_ID_SQL} AS v`))[0]!.v);
 
   it('the setup: the victim is the only patient aged 97 (艾滋病); V is one resident ID beside ten mobiles, 888.00 in all; payer 0 is one mobile and one ID', async () => {

@@ -49,6 +49,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { birthDateSql, mobileSql, nameSql, passportSql, residentIdSql } from '../../desensitize/index.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
+import { prodAsker } from '../helpers/prod-answer.js';
 import { expectStatus } from '../helpers/expect-status.js';
 import { exportProbes } from '../helpers/export-probes.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
@@ -133,7 +134,6 @@ const OLD_SQL = (id: string) => `SELECT * FROM (
 
 const REVENUE_SQL = `SELECT 'F' || lpad(CAST(range AS VARCHAR), 3, '0') AS firm, CAST(1234567890.37 + range * 98765.43 AS DOUBLE) AS revenue FROM range(40)`;
 
-interface Answer { status: number; code?: string; rows: unknown[][]; disclosure?: { withheldRows: number | null; suppressedCells: number } }
 type Marked = { column: string; unit: string; decimals: number; rounded: boolean };
 
 describe('red team 36a: merged keys, narrowed grants, differencing across datasets, export files', () => {
@@ -165,11 +165,7 @@ describe('red team 36a: merged keys, narrowed grants, differencing across datase
   const download = async (id: string) => expectStatus(await t.call(LAB_USER, 'GET', `/v1/exports/${id}/download`), 200).body.replace(/^\uFEFF/, '');
   const csvRows = (text: string) => text.split('\r\n').filter(Boolean).slice(1).map((line) => line.split(','));
   const manifestOf = async (id: string) => expectStatus(await t.call(LAB_USER, 'GET', `/v1/exports/${id}/manifest`), 200).json() as { fingerprint: { markedColumns: Marked[]; tolerance: string } };
-  async function ask(sql: string): Promise<Answer> {
-    const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'prod', maxRows: 10_000 });
-    const body = res.json() as Omit<Answer, 'status'> & { code?: string };
-    return res.statusCode === 200 ? { status: 200, rows: body.rows, ...(body.disclosure ? { disclosure: body.disclosure } : {}) } : { status: res.statusCode, code: body.code!, rows: [] };
-  }
+  const ask = prodAsker(() => t, OPERATOR);
   /** A victim's district total: shown (a row) or not. */
   const victimCell = (table: string, district: string) => ask(`SELECT count(*) AS n, sum(amount) AS s FROM ${table} WHERE district = '${district}'`);
 

@@ -30,6 +30,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobileSql } from '../../desensitize/index.js';
 import { craftedDomain } from '../helpers/crafted-domain.js';
+import { prodAsker, type ProdAnswer } from '../helpers/prod-answer.js';
 import { useMemoryConnection } from '../helpers/memory-connection.js';
 import { twinProbes } from '../helpers/twin-probes.js';
 import { type TestApp } from '../helpers/test-app.js';
@@ -52,13 +53,6 @@ const STEERED = `r.range = CASE WHEN p.mobile = '${V}' THEN CAST(p.amount AS BIG
 /** True in about half of the runs of a query: a sample drawn afresh each run (50.5: DuckDB 1.5 cannot render a whole-number percentage back from its parse). */
 const COIN = 'EXISTS (SELECT 1 FROM range(1) USING SAMPLE 50.5 PERCENT (bernoulli))';
 
-interface Answer {
-  status: number;
-  code?: string;
-  message?: string;
-  rows: unknown[][];
-  disclosure?: { kind: string; withheldRows: number | null; suppressedCells: number; reasons: string[] };
-}
 
 describe('red team 36b: DuckDB dialect features the shape reader misjudges', () => {
   const memory = useMemoryConnection();
@@ -75,16 +69,11 @@ describe('red team 36b: DuckDB dialect features the shape reader misjudges', () 
   });
 
   const { real } = twinProbes(() => t, memory, OPERATOR);
-  /** A prod answer as the operator reads it (up to 10,000 rows). */
-  async function ask(sql: string): Promise<Answer> {
-    const res = await t.call(OPERATOR, 'POST', '/v1/query', { sql, env: 'prod', maxRows: 10_000 });
-    const body = res.json() as Omit<Answer, 'status'>;
-    return res.statusCode === 200 ? { status: 200, rows: body.rows, disclosure: body.disclosure } : { status: res.statusCode, code: body.code, message: body.message, rows: [] };
-  }
+  const ask = prodAsker(() => t, OPERATOR);
   /** What an answer says: its status and code, or its rows. */
-  const said = (a: Answer) => (a.status === 200 ? JSON.stringify(a.rows) : `${a.status} ${a.code}`);
+  const said = (a: ProdAnswer) => (a.status === 200 ? JSON.stringify(a.rows) : `${a.status} ${a.code}`);
   /** Whether any cell an answer shows is V's payment (777, as text or number, any scale). */
-  const showsV = (a: Answer) => a.rows.some((row) => row.some((cell) => cell !== null && Number(cell) === V_AMOUNT));
+  const showsV = (a: ProdAnswer) => a.rows.some((row) => row.some((cell) => cell !== null && Number(cell) === V_AMOUNT));
 
   it('the setup: V is one person in 一区 with one payment of 777, the only payment above 149, beside 50 payers there', async () => {
     const [truth] = await real(`SELECT count(DISTINCT mobile) FILTER (WHERE district = '一区') AS payers, max(amount) FILTER (WHERE mobile = '${V}') AS v_amount,
