@@ -105,14 +105,16 @@ export function createTableService(deps: {
 
     /**
      * Brings a tenant's derived tables in line with what it may see now (after each build of its
-     * files): a table whose sources changed policy is rebuilt from its SQL under the new policy, one
-     * whose grant ended (or that no longer passes the gate) is dropped. Uploads have no sources.
+     * files): a table whose sources changed policy or version is rebuilt from its SQL under the new
+     * policy (a prod table over personal data is withdrawn instead), one whose grant ended (or that
+     * no longer passes the gate) is dropped. Uploads have no sources.
      * Tables are handled in creation order, so one built from another sees its rebuilt source.
      */
     async reconcile(tenantId: string): Promise<void> {
       const today = deps.today();
       const [tables, records] = await Promise.all([deps.engine.listTables(where(tenantId)), deps.store.reader.listWorkspaceTables(tenantId)]);
       const recordOf = new Map(records.map((r) => [r.name, r]));
+      const personal = new Set((await deps.store.reader.listDatasets()).filter(({ columns }) => columns.some((c) => c.pii)).map(({ record }) => record.id));
       const ordered = tables.filter((t) => t.tag && t.tag.env !== 'upload').sort((a, b) => (recordOf.get(a.name)?.createdAt ?? '').localeCompare(recordOf.get(b.name)?.createdAt ?? ''));
       for (const table of ordered) {
         const verdicts = table.tag!.sources.map((s) => deps.access.verdict(tenantId, s, today));
@@ -123,6 +125,14 @@ export function createTableService(deps: {
         if (!ended && record && verdicts.some((v) => !v.ok && v.reason === 'withdrawn')) continue;
         if (ended || !record) {
           await withdraw(tenantId, table.name, ended ? 'a grant it was derived from has ended' : 'it has no lineage record');
+          continue;
+        }
+        // SECURITY: invariant 8: a rebuild runs the operator's SQL on data no one has answered from yet,
+        // uncounted, and whether it succeeds shows: a table armed to fail on the next policy's mask of
+        // one person's mobile was withdrawn exactly when that person paid above X (red-team pass 38b).
+        // So a prod table over personal data is withdrawn, to be created again (a counted build).
+        if (table.tag!.env === 'prod' && table.tag!.sources.some((s) => personal.has(s.dataset))) {
+          await withdraw(tenantId, table.name, 'a source it was derived from changed (policy or version): create it again');
           continue;
         }
         try {

@@ -81,10 +81,13 @@ export async function writeSnapshot(dir: string, columns: { name: string; type: 
  * A snapshot column as Parquet keeps it exactly: DuckDB writes HUGEINT and UHUGEINT (every sum of
  * integers) to Parquet as DOUBLE, which loses digits past 2^53 and made the fingerprint mark a sum
  * as a measure (red-team pass 35b); as DECIMAL(38, 0) they stay integers, exact and unmarked.
+ * SECURITY: invariant 8: TRY_CAST, never CAST: a value of 39 digits (no sum of real data reaches
+ * 10^38) is written NULL, where a failing cast made the export fail exactly when one person's row
+ * put HUGEINT's least value in a sum (red-team pass 19a's world pair).
  */
 function exactInParquet(column: { name: string; type: string }): string {
   const name = quoteIdentifier(column.name);
-  return /^U?HUGEINT$/.test(column.type) ? `CAST(${name} AS DECIMAL(38, 0)) AS ${name}` : name;
+  return /^U?HUGEINT$/.test(column.type) ? `TRY_CAST(${name} AS DECIMAL(38, 0)) AS ${name}` : name;
 }
 
 /**

@@ -608,7 +608,7 @@ export function createExportService(deps: {
             if (stale) await assertSourcesUnchanged(actor, record, version);
             throw isDomainError(error) ? await refuse(error) : error;
           }
-          return summary(updated, version);
+          return summary(updated, version, true);
         };
         if (next !== 'approved') return commit();
         // A final approval: the package is built first, on this export's turn only (it can take
@@ -671,11 +671,10 @@ export function createExportService(deps: {
       const rowsOf = (rowCount: number) => (claims.role === 'supervisor' ? rowCount : null);
       const detail = {
         ...base,
-        ...summary(record, version),
+        ...summary(record, version, claims.role === 'supervisor'),
         sql: version.sql,
         source: version.source,
-        mitigation: version.mitigation,
-        withheld: version.mitigation?.withheld ?? null,
+        ...(claims.role === 'supervisor' ? { mitigation: version.mitigation, withheld: version.mitigation?.withheld ?? null } : mitigationForOperator(version)),
         rowCount: rowsOf(version.rowCount),
         columns: version.columns,
         // SECURITY: invariant 8: the hash of a snapshot nobody approved is its content for anyone who can
@@ -684,7 +683,7 @@ export function createExportService(deps: {
         submission: record.submission,
         approvalsNeeded: Number.isFinite(approvalsNeeded(version.outcome)) ? approvalsNeeded(version.outcome) : null,
         reviews: reviews.map((r) => ({ version: r.version, reviewer: r.reviewerSub, organization: r.reviewerOrg, decision: r.decision, comment: r.comment, at: r.createdAt })),
-        versions: versions.map((v) => ({ version: v.version, outcome: v.outcome, rowCount: rowsOf(v.rowCount), mitigation: v.mitigation, createdAt: v.createdAt, createdBy: v.createdBy })),
+        versions: versions.map((v) => ({ version: v.version, outcome: v.outcome, rowCount: rowsOf(v.rowCount), mitigation: claims.role === 'supervisor' ? v.mitigation : mitigationForOperator(v).mitigation, createdAt: v.createdAt, createdBy: v.createdBy })),
         lineage: await sourceDatasets(version.sources),
         tables: version.tables,
       };
@@ -851,8 +850,36 @@ function notFound(id: string): DomainError {
 }
 
 /** What `POST /v1/exports` and the state changes answer. */
-function summary(record: ExportRecord, version: ExportVersionRecord) {
-  return { id: record.id, version: version.version, status: record.status, outcome: version.outcome, checks: version.checks };
+function summary(record: ExportRecord, version: ExportVersionRecord, reviewer = false) {
+  return { id: record.id, version: version.version, status: record.status, outcome: version.outcome, checks: reviewer ? version.checks : checksForOperator(version.checks) };
+}
+
+/** A row-level output's checks: its k-anonymity check (aggregates have none). */
+function isRowLevel(checks: readonly Check[]): boolean {
+  return checks.some((c) => c.name === 'k-anonymity');
+}
+
+/**
+ * A version's checks as its operator reads them. SECURITY: invariant 8: in a row-level output, how
+ * many rows fail k-anonymity, or were removed by suppression, is how many of one person's rows
+ * match ("1984 rows describe fewer than 5 people" against 1980 told person 7's four payments above
+ * X: red-team pass 38b): reviewers only (supervisors and the audit keep them). Aggregate outputs
+ * keep their cell counts ("3 cells describe fewer than 10 people"), which prod answers show too.
+ */
+function checksForOperator(checks: Check[]): Check[] {
+  if (!isRowLevel(checks)) return checks;
+  return checks.map(({ rows: _, cells: __, ...check }) => {
+    if (check.name === 'k-anonymity' && check.status !== 'pass') return { ...check, reason: check.reason.replace(/^\d+ rows describe/, 'some rows describe') + ' (how many is for reviewers to see)' };
+    if (check.name === 'suppression') return { ...check, reason: 'rows that failed a check were removed (how many is for reviewers to see)' };
+    return check;
+  });
+}
+
+/** A version's mitigation as its operator reads it: a row-level output's removed rows and counts are reviewers' (checksForOperator). */
+function mitigationForOperator(version: ExportVersionRecord): { mitigation: unknown; withheld: Withheld | null } {
+  const mitigation = version.mitigation ?? null;
+  if (!mitigation || !isRowLevel(version.checks)) return { mitigation, withheld: mitigation?.withheld ?? null };
+  return { mitigation: { kind: mitigation.kind, fromVersion: mitigation.fromVersion }, withheld: null };
 }
 
 /** One line of `GET /v1/exports`. */
