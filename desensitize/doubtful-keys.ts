@@ -254,13 +254,13 @@ function disagreementSql(j: number): string {
  * Only for a person with two identifiers or more merged (else counting them apart changes no count).
  * An identifier beside two resident IDs is shared, which the doubt judges (compileDoubtfulKeys);
  * publish never merges a doubtful key. Not read: identifiers or documents in free text (their
- * cost), documents under a header that says they are someone else's (`医生身份证号`: a doctor's
- * patients are not the doctor), enterprises' codes (an owner is not the firm).
+ * cost), documents under a header that says they are someone else's (ANOTHER_PERSONS_DOCUMENT:
+ * `医生身份证号`, a doctor's patients are not the doctor), enterprises' codes (an owner is not the firm).
  */
 export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
   const pairs = sources.flatMap((source) => {
     const others = source.identifiers.filter((identifier) => !identifier.inText && !NEVER_MERGED.has(identifier.kind));
-    const documents = source.witnesses.filter((witness) => (witness.kind === 'resident_id' || witness.kind === 'passport') && !SOMEONE_ELSE.test(headerWords(witness.column)));
+    const documents = source.witnesses.filter((witness) => (witness.kind === 'resident_id' || witness.kind === 'passport') && !ANOTHER_PERSONS_DOCUMENT.test(headerWords(witness.column)));
     const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
     if (structs.length === 0) return [];
     const normalized = twoStepSelect([
@@ -281,6 +281,16 @@ export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer):
       SELECT p.e, coalesce(i.t, p.t) FROM sole AS p LEFT JOIN ids AS i ON i.e = p.t WHERE p.k = 'passport' AND p.e NOT IN (SELECT e FROM ids))
   SELECT ${keyed('e')} AS entity, ${keyed('person')} AS person FROM merged WHERE person IN (SELECT person FROM merged GROUP BY person HAVING count(*) > 1)`;
 }
+
+/**
+ * Headers of a document that is never the row's person's: someone acting for, beside or on the row's
+ * person. Narrower than SOMEONE_ELSE (names): a document missed here merges people into one key (the
+ * safe side: fewer counted; a guarantor's ID beside 40 borrowers, pass 38a), while one taken here
+ * wrongly merges nothing, and ten mobiles beside a payee's own `收款人身份证号` (or `city_resident_id`)
+ * counted ten people (pass 38a).
+ */
+const ANOTHER_PERSONS_DOCUMENT = new RegExp(`医生|医师|主治|接诊|护士|经办|经手|操作员|收费员|录入|审核|代理|代办|委托|担保|保证人|联系人|紧急|监护|法人|法定代表|负责人|推荐人|配偶|父亲|母亲|家属|户主|介绍人|见证|${
+  word('doctor|physician|nurse|clerk|operator|agent|proxy|guarantor|surety|contact|emergency|guardian|legal_?rep|representative|referrer|spouse|father|mother|parent|relative|witness|sponsor|staff|employee_of_record')}`);
 
 /** A resident ID is the key others merge into; an enterprise's code is no person's. */
 const NEVER_MERGED = new Set(['resident_id', 'uscc']);

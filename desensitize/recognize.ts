@@ -86,6 +86,16 @@ const CHECKS: Record<ValueKind, Check> = {
   birth_date: (v, today) => ({ format: isBirthDate(v, today) }),
 };
 
+/**
+ * Under a passport's header, any country's passport number: 6 to 9 letters and digits, one digit at
+ * least. Only China's E/G numbers were read, so a foreigner's ten mobiles beside one `TK…` number
+ * merged into nothing and counted ten people (red-team pass 38a).
+ */
+function isPassportUnderHeader(value: string): boolean {
+  const text = normalizeIdentifier(value).toUpperCase();
+  return PASSPORT_PATTERN.test(text) || /^(?=[A-Z0-9]*[0-9])[A-Z0-9]{6,9}$/.test(text);
+}
+
 /** Kinds whose format alone says little (any short Han string looks like a name). */
 const WEAK_FORMATS = new Set<PiiKind>(['name', 'address']);
 /** Dates are everywhere (registrations, payments): only a header says that a date column is a birth date. */
@@ -130,7 +140,7 @@ export function recognizeColumn(header: string, sample: readonly (string | null)
     let checksums = 0;
     let checksummed = false;
     for (const value of values) {
-      const result = CHECKS[kind](value, today);
+      const result = kind === 'passport' && hinted ? { format: isPassportUnderHeader(value) } : CHECKS[kind](value, today);
       if (result.format) formats += 1;
       if (result.checksum !== undefined) {
         checksummed = true;

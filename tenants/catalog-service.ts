@@ -12,7 +12,7 @@ import type { ControlStore } from './store/control-store.js';
 /** Another dataset's current version an ingest links to, with the pairs' links measured before (carried forward). */
 type LinkTargetTask = {
   dataset: string; version: number; file: string; columns: { name: string; kind: string }[];
-  known: { column: string; other: string; link: Omit<NonNullable<DatasetColumn['links']>[number], 'dataset' | 'version' | 'column'> }[];
+  known: { column: string; kind: string; other: string; link: Omit<NonNullable<DatasetColumn['links']>[number], 'dataset' | 'version' | 'column'> }[];
 };
 
 /** What the catalog needs of the engine (the sandbox's EngineClient). */
@@ -213,9 +213,9 @@ export function createCatalogService(deps: {
       // A pair's link as the twins show it now (first measured, then carried), wherever it lives: on
       // the target's column (its rates the other way round) or on this dataset's previous version.
       const theirs = columns.flatMap((c) => (c.links ?? []).filter((l) => l.dataset === id && l.version === previous?.record.version).map(({ distinctHere, distinctThere, rowsHere, rowsThere, withheld, column }) => ({
-        column, other: c.name, link: { distinctHere: distinctThere, distinctThere: distinctHere, rowsHere: rowsThere, rowsThere: rowsHere, ...(withheld ? { withheld } : {}) },
+        column, kind: c.pii!.kind, other: c.name, link: { distinctHere: distinctThere, distinctThere: distinctHere, rowsHere: rowsThere, rowsThere: rowsHere, ...(withheld ? { withheld } : {}) },
       })));
-      const ours = (previous?.columns ?? []).flatMap((c) => (c.links ?? []).filter((l) => l.dataset === record.id && l.version === record.version).map(({ dataset: _, version: __, column, ...link }) => ({ column: c.name, other: column, link })));
+      const ours = (previous?.columns ?? []).flatMap((c) => (c.links ?? []).filter((l) => l.dataset === record.id && l.version === record.version).map(({ dataset: _, version: __, column, ...link }) => ({ column: c.name, kind: c.pii?.kind ?? '', other: column, link })));
       return [{ dataset: record.id, version: record.version, file: record.file, columns: keyed, known: [...theirs, ...ours] }];
     });
   }

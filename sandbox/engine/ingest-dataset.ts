@@ -53,7 +53,7 @@ export interface LinkTarget {
   path: string;
   columns: { name: string; kind: string }[];
   /** The pair's link as first measured (this dataset's column, the target's), carried forward. */
-  known?: { column: string; other: string; link: Omit<KeyLink, 'dataset' | 'version' | 'column'> }[] | undefined;
+  known?: { column: string; kind: string; other: string; link: Omit<KeyLink, 'dataset' | 'version' | 'column'> }[] | undefined;
 }
 
 export interface IngestResult {
@@ -353,7 +353,7 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
           const where = { dataset: target.dataset, version: target.version, column: other.name };
           // SECURITY: a pair is measured once: two versions one person apart measured afresh moved dev's
           // overlap by that person (a resident who left was an HIV patient: red-team pass 37b).
-          const known = target.known?.find((k) => k.column === column.name && k.other === other.name);
+          const known = knownLink(target, other.name, column.name, kind, columns);
           if (known) {
             column.links.push({ ...where, ...known.link });
             continue;
@@ -371,6 +371,19 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
     await connection.run('DROP TABLE IF EXISTS __keys');
     for (const alias of attached.values()) await connection.run(`DETACH ${alias}`);
   }
+}
+
+/**
+ * The pair's link carried forward: the one of this column, or, when this version has one column of
+ * the kind and the pair one link of it, that link whatever the column was called (a renamed
+ * identifier column measured afresh moved dev's overlap by the one person who left: pass 38a).
+ */
+function knownLink(target: LinkTarget, other: string, column: string, kind: JoinKind, columns: readonly ColumnProfile[]): NonNullable<LinkTarget['known']>[number] | undefined {
+  const ofPair = (target.known ?? []).filter((k) => k.other === other);
+  const named = ofPair.find((k) => k.column === column);
+  if (named) return named;
+  const ofKind = ofPair.filter((k) => k.kind === kind);
+  return ofKind.length === 1 && columns.filter((c) => c.pii?.kind === kind).length === 1 ? ofKind[0] : undefined;
 }
 
 /** Attaches another dataset's raw file read-only, once; undefined when it cannot be opened (then no link is measured). */

@@ -168,7 +168,7 @@ export const IngestDatasetTaskSchema = z.object({
     dataset: DatasetIdSchema, version: z.number().int().positive(), file: z.string().regex(/^v\d+\.duckdb$/), columns: z.array(z.object({ name: z.string(), kind: z.string() })),
     /** Links of a pair measured before (by an earlier version of either side), carried forward instead of measured again. */
     known: z.array(z.object({
-      column: z.string(), other: z.string(),
+      column: z.string(), kind: z.string(), other: z.string(),
       link: z.object({ distinctHere: z.number(), distinctThere: z.number(), rowsHere: z.number(), rowsThere: z.number(), withheld: z.boolean().optional() }),
     })).optional(),
   })).optional(),
