@@ -203,8 +203,10 @@ export function createCatalogService(deps: {
 
   /**
    * The other datasets' current versions with identifier columns of a join kind: a new version's
-   * overlaps with them are measured at ingest, for the dev twin's joins (issue #10). An ingest
-   * running at the same time is not among them: that pair's twins then do not overlap.
+   * overlaps with them are measured at ingest, for the dev twin's joins (issue #10), once per pair:
+   * a pair measured before (`previous` is this dataset's current version) is carried forward
+   * (docs/catalog.md, "A pair is measured once"). An ingest running at the same time is not among
+   * them: that pair's twins then do not overlap.
    */
   async function linkTargets(id: string, previous: { record: DatasetRecord; columns: DatasetColumn[] } | undefined): Promise<LinkTargetTask[]> {
     return (await deps.store.reader.listDatasets()).flatMap(({ record, columns }) => {

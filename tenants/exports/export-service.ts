@@ -21,7 +21,7 @@ import type {
   Check, CreateExport, CreateReview, ExportRecord, ExportSource, ExportStatus, ExportVersionRecord, Mitigation, NewVersion, ReviewRecord, Withheld,
 } from './export-model.js';
 import { describeChanges, type VersionChanges } from './version-diff.js';
-import { buildManifest, readManifest, removePackage, writeManifest, type Manifest, type ManifestView, type SourceDataset } from './package-builder.js';
+import { buildManifest, readManifest, removePackage, WITHHELD_NOTE, writeManifest, type Manifest, type ManifestView, type SourceDataset } from './package-builder.js';
 import { assertCanMakeVersion, assertCanWithdraw, approvalsNeeded, decideDownload, decideReview, decideSubmit, worstOutcome } from './review-flow.js';
 
 /** What the export service needs of the engine (the sandbox's EngineClient). */
@@ -782,7 +782,11 @@ export function createExportService(deps: {
       if (!record.package) throw new DomainError('EXP_ERR_NOT_APPROVED', `the export is ${record.status.replace('_', ' ')}: it has no package yet`);
       const manifest = readManifest(deps.dataDir, id, record.package.version);
       // SECURITY: invariant 8: the operator learns no row count of its export (as in the detail): not its size either.
-      if (claims.role === 'operator') return { ...manifest, rows: null, snapshotSha256: null, dataFile: { name: manifest.dataFile.name, sha256: null, bytes: null }, fingerprint: null };
+      if (claims.role === 'operator') {
+        // ... nor, for a row-level output, how many rows failed or were removed (checksForOperator).
+        const counts = isRowLevel(manifest.checks) ? { withheld: null, notes: manifest.notes.filter((note) => !note.startsWith(WITHHELD_NOTE)) } : {};
+        return { ...manifest, rows: null, snapshotSha256: null, dataFile: { name: manifest.dataFile.name, sha256: null, bytes: null }, fingerprint: null, checks: checksForOperator(manifest.checks), ...counts };
+      }
       return manifest;
     },
   };

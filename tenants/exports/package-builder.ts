@@ -109,10 +109,13 @@ export function buildManifest(input: {
   };
 }
 
+/** How the manifest's note on what suppression withheld begins. */
+export const WITHHELD_NOTE = 'disclosure control withheld';
+
 /** The recipient is told that cells were withheld (shown as empty) and rows removed: never silent. */
 function withheldNote(withheld: Withheld | null): string[] {
   if (!withheld) return [];
-  return [`disclosure control withheld ${withheld.cells} ${withheld.cells === 1 ? 'cell' : 'cells'} (empty in the data file) and removed ${withheld.rows} ${withheld.rows === 1 ? 'row' : 'rows'} describing too few people or enterprises, or protecting those that do (secondary suppression)`];
+  return [`${WITHHELD_NOTE} ${withheld.cells} ${withheld.cells === 1 ? 'cell' : 'cells'} (empty in the data file) and removed ${withheld.rows} ${withheld.rows === 1 ? 'row' : 'rows'} describing too few people or enterprises, or protecting those that do (secondary suppression)`];
 }
 
 /** Writes `package/manifest.json` next to the data file (read-only afterwards). */

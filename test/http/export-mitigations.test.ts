@@ -88,6 +88,18 @@ describe('export mitigations over personal data', () => {
     expect(detail.rowCount).toBe(8000 - 21);
     // The rows removed are 孤岛区's (the last 20) and the first row that passed (一区's first).
     expect(detail.mitigation.removedRows).toEqual([0, ...Array.from({ length: 20 }, (_, i) => 7980 + i)]);
+    // Approved (a row-level output is `review`: two supervisors), its manifest tells the operator that
+    // rows were removed, not how many; the supervisors read the counts.
+    expectStatus(await t.call(OPERATOR, 'POST', `/v1/exports/${created.id}/submit`, { justifications: { differencing: 'row-level' } }), 200);
+    for (const reviewer of [SUPERVISOR, { role: 'supervisor', org: 'province', sub: 'pat' } as const]) {
+      expectStatus(await t.call(reviewer, 'POST', `/v1/exports/${created.id}/reviews`, { version: 2, decision: 'approve', comment: 'k-anonymous' }), 200);
+    }
+    const manifestAs = async (who: typeof OPERATOR | typeof SUPERVISOR) => expectStatus(await t.call(who, 'GET', `/v1/exports/${created.id}/manifest`), 200).json() as { withheld: { rows: number } | null; notes: string[]; checks: { name: string; rows?: number }[] };
+    const [operatorManifest, reviewerManifest] = [await manifestAs(OPERATOR), await manifestAs(SUPERVISOR)];
+    expect(reviewerManifest.withheld?.rows).toBe(21);
+    expect(reviewerManifest.checks.find((c) => c.name === 'suppression')?.rows).toBe(21);
+    expect(operatorManifest.withheld).toBeNull();
+    expect(JSON.stringify([operatorManifest.notes, operatorManifest.checks])).not.toMatch(/\b21\b|\b20 rows/);
   });
 
   it('does not suppress without the statistics of the version (fail closed)', async () => {
