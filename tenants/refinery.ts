@@ -111,11 +111,11 @@ export function createRefinery(deps: {
 
   /**
    * The SQL of the domain's corrections of entity keys: the doubtful keys (compileDoubtfulKeys),
-   * person NULL, and one person's identifiers merged into their resident ID's key
-   * (compileMergedKeys): over every version of every
-   * dataset with an entity column (withdrawn or not, granted to this tenant or not: a key is shared
-   * or not whoever holds the dataset, and a later version does not unsay an earlier one), each
-   * attached under its own alias (a grant's for the current version).
+   * person NULL, and one person's identifiers merged into their resident ID's or passport's key
+   * (compileMergedKeys): over every version of every dataset with an entity column (withdrawn or
+   * not, granted to this tenant or not: a key is shared or not whoever holds the dataset, and a
+   * later version does not unsay an earlier one), each attached under its own alias (a grant's for
+   * the current version).
    */
   async function domainKeyCorrections(entityKeyOf: Buffer, attach: BuildPlan['attach']): Promise<string | undefined> {
     const sources: DoubtSource[] = [];

@@ -226,8 +226,8 @@ async function splitEntityKeys(connection: DuckDBConnection, table: string): Pro
   // SECURITY: a key found shared by several people in any dataset of the domain (compileDoubtfulKeys)
   // is no one person's here either: its rows are keyless, never counted as a person (docs/sandbox.md,
   // "Rows without a key"; red-team passes 28a, 30a, 31a). One person's other identifiers count as
-  // their resident ID (compileMergedKeys; pass 35a), unless the identifier is doubtful (first
-  // statement) or the resident ID is (last).
+  // the resident ID or passport beside them (compileMergedKeys; passes 35a, 36a), unless the
+  // identifier is doubtful (first statement) or the document is (last).
   const doubtful = `(SELECT entity FROM ${CORRECTIONS} WHERE person IS NULL)`;
   await connection.run(`UPDATE ${side} SET entity = NULL WHERE entity IN ${doubtful}`);
   await connection.run(`UPDATE ${side} SET entity = c.person FROM ${CORRECTIONS} AS c WHERE c.person IS NOT NULL AND ${side}.entity = c.entity`);
