@@ -174,7 +174,12 @@ export function compileDoubtfulKeys(sources: readonly DoubtSource[], key: Buffer
   const plans = judged.map((source) => planSource(source, kinds));
   const doubtful = `WITH repeated AS MATERIALIZED (${repeatedSql(plans)})
 SELECT e FROM (${plans.map(witnessStructsSql).join('\nUNION ALL\n')}) WHERE e <> '' GROUP BY e HAVING ${kinds.map((_, j) => disagreementSql(j)).join(' OR ')}`;
-  return `SELECT substr(${hmacSha256HexSql(key, 'e')}, 1, ${TOKEN_HEX_CHARS}) AS entity FROM (${doubtful})`;
+  return `SELECT ${keyedSql(key, 'e')} AS entity FROM (${doubtful})`;
+}
+
+/** A normalized identifier (SQL) as its entity key: keyed like the entity keys with `key`. */
+function keyedSql(key: Buffer, normalized: string): string {
+  return `substr(${hmacSha256HexSql(key, normalized)}, 1, ${TOKEN_HEX_CHARS})`;
 }
 
 /** A witness column of a source: `w<i>`, its column, its kind and how it is read. */
@@ -270,7 +275,6 @@ export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer):
     return [`SELECT unnest([${structs.join(', ')}], recursive := true) FROM (${normalized})`];
   });
   if (pairs.length === 0) return undefined;
-  const keyed = (column: string) => `substr(${hmacSha256HexSql(key, column)}, 1, ${TOKEN_HEX_CHARS})`;
   // Per identifier and document kind, the one document it is beside (none when two).
   return `WITH sole AS (
       SELECT e, k, min(t) AS t FROM (${pairs.join('\nUNION ALL\n')}) WHERE e <> '' AND t IS NOT NULL GROUP BY e, k HAVING min(t) = max(t)),
@@ -279,7 +283,7 @@ export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer):
       SELECT e, t AS person FROM ids
       UNION ALL
       SELECT p.e, coalesce(i.t, p.t) FROM sole AS p LEFT JOIN ids AS i ON i.e = p.t WHERE p.k = 'passport' AND p.e NOT IN (SELECT e FROM ids))
-  SELECT ${keyed('e')} AS entity, ${keyed('person')} AS person FROM merged WHERE person IN (SELECT person FROM merged GROUP BY person HAVING count(*) > 1)`;
+  SELECT ${keyedSql(key, 'e')} AS entity, ${keyedSql(key, 'person')} AS person FROM merged WHERE person IN (SELECT person FROM merged GROUP BY person HAVING count(*) > 1)`;
 }
 
 /**
