@@ -148,7 +148,7 @@ export class EngineClient {
     return this.send({ kind: 'export-deliver', ...task }, TASK_LIMIT_MS.import) as Promise<DeliveredFile>;
   }
 
-  /** The differencing check of a version's cells against every release over the same datasets, in the trusted process. */
+  /** The differencing check of a version's cells against every release, in the trusted process. */
   async exportDifference(task: Omit<ExportDifferenceTask, 'kind' | 'suppressed'> & { suppressed?: ExportDifferenceTask['suppressed'] }): Promise<DifferencingResult> {
     return DifferencingResultSchema.parse(await this.send({ kind: 'export-difference', suppressed: [], ...task }, TASK_LIMIT_MS.import));
   }

@@ -246,7 +246,7 @@ export type ReleaseKey = z.infer<typeof ReleaseKeySchema>;
 
 /**
  * Trusted: the differencing check of a version's cells (`cells.parquet`) against every released
- * cell over the same datasets, across all tenants and recipients (`release-store.ts`).
+ * cell, across all datasets, tenants and recipients (`release-store.ts`).
  */
 export const ExportDifferenceTaskSchema = ReleaseKeySchema.extend({
   kind: z.literal('export-difference'),

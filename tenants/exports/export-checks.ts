@@ -47,7 +47,7 @@ export interface ExportCheckDeps {
   workspaceTables(tenantId: string): Promise<WorkspaceTableLineage[]>;
   /** Entities below which a cell discloses (`rules.minEntities`, as the person-level checks use it). */
   minEntities: number;
-  /** The differencing of a version's cells against every release over the same datasets (the trusted engine process). */
+  /** The differencing of a version's cells against every release, whatever datasets are behind it (the trusted engine process). */
   difference(task: DifferenceTask): Promise<DifferencingResult>;
 }
 
@@ -224,7 +224,7 @@ export function differencingOutcome(result: DifferencingResult, minEntities: num
     return { name: DIFFERENCING_CHECK, status: 'review', reason: `the output cannot be compared with earlier releases (${result.missing}): a reviewer must judge it. ${NEVER_COMPARED}` };
   }
   if (result.pairs.length === 0) {
-    return { name: DIFFERENCING_CHECK, status: 'pass', reason: `no cell differs from a cell of an earlier release over the same datasets by fewer than ${minEntities} people or enterprises` };
+    return { name: DIFFERENCING_CHECK, status: 'pass', reason: `no cell differs from a cell of an earlier release by fewer than ${minEntities} people or enterprises` };
   }
   const named = result.pairs.slice(0, PAIRS_NAMED).map((pair) => {
     // SECURITY: another tenant's release is never named (its id, tenant or recipient): "an earlier release".
@@ -239,7 +239,7 @@ export function differencingOutcome(result: DifferencingResult, minEntities: num
   return {
     name: DIFFERENCING_CHECK,
     status: 'fail',
-    reason: `${count} from a released cell (or a sum of cells) over the same dataset by fewer than ${minEntities} people or enterprises (together they single those people out): ${named.join('; ')}${more}`,
+    reason: `${count} from a released cell (or a sum of cells) by fewer than ${minEntities} people or enterprises (together they single those people out): ${named.join('; ')}${more}`,
     cells: result.pairs.map((pair) => ({ row: pair.row, column: pair.column })),
   };
 }
