@@ -133,12 +133,12 @@ export function witnessKindOf(column: WitnessCandidate, people?: number): Witnes
 }
 
 /** A header as the word lists read it: camelCase split, in lower case. */
-function headerWords(header: string): string {
+export function headerWords(header: string): string {
   return header.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
 /** Words of a header, in lower case: bounded by anything but a letter (`patient_dob`, `dob`; not `dobby`). */
-const word = (words: string): string => `(?:^|[^a-z])(?:${words})(?:[^a-z]|$)`;
+export const word = (words: string): string => `(?:^|[^a-z])(?:${words})(?:[^a-z]|$)`;
 const BIRTH_DATE_HEADER = new RegExp(`(?:出生日期|出生年月日?|出生年份|出生时间|出生|生日|csrq|csny|${word('birth_?date|birth_?day|birth_?time|birth_?ts|date_?of_?birth|dob|birth_?year|birth_?month|yob')})$`);
 const MENTIONS_BIRTH = new RegExp(`出生|生日|birth|${word('dob|born|bday|brth|chusheng|shengri')}`);
 /** A birth's place, weight, certificate, order or flag is not its date. */
@@ -147,7 +147,7 @@ const GENDER_HEADER = /^(?:(?:患者|病人|客户|居民|申请人|本人|缴�
 /** A name by its header alone: one that ends like a person's name (a thing's is `名称`). */
 const NAME_HEADER = /(?:姓名|名字|户名|^xm|xingming|name)$/;
 /** Whose name it is, when not the row's person's (whole words: 住院患者姓名 is the patient's). */
-const SOMEONE_ELSE = new RegExp(`医生|医师|主治|接诊|护士|经办|操作员|收费员|录入|审核|负责人|教师|老师|代理人|经理|业务员|商品|产品|药品|品名|公司|企业|单位|机构|商户|店名|医院|学校|课程|项目|部门|科室|监护|父亲|母亲|配偶|家属|推荐人|品牌|对方|收款|收件|收货|受益|户主|紧急|诊断|疾病|${
+export const SOMEONE_ELSE = new RegExp(`医生|医师|主治|接诊|护士|经办|操作员|收费员|录入|审核|负责人|教师|老师|代理人|经理|业务员|商品|产品|药品|品名|公司|企业|单位|机构|商户|店名|医院|学校|课程|项目|部门|科室|监护|父亲|母亲|配偶|家属|推荐人|品牌|对方|收款|收件|收货|受益|户主|紧急|诊断|疾病|${
   word('doctor|physician|nurse|clerk|operator|teacher|agent|manager|sales|product|item|goods|company|org|organization|merchant|shop|store|hospital|school|course|project|department|dept|guardian|parent|father|mother|spouse|relative|referrer|brand|payee|recipient|beneficiary|counterparty|counterpart|receiver|consignee|emergency|diagnosis|disease|drug|plan|category|file|street|road|village|city|district')}`);
 
 /** Whether a profiled value reads as a birth date at some level (day, month or year), as birthDateReading reads it. */

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
-import { entityCandidates, isNumberType, isTemporalType, normalizedKeysSql, quoteIdentifier, type Recognition } from '../../desensitize/index.js';
+import { entityCandidates, isNumberType, personNumberColumns, isTemporalType, normalizedKeysSql, quoteIdentifier, type Recognition } from '../../desensitize/index.js';
 
 /**
  * Who a dataset's rows are about, for ingest (issue #11: "the dataset's resident-ID or USCC column,
@@ -85,7 +85,8 @@ export async function personKeys(connection: DuckDBConnection, column: string, k
  * The column a version's people or enterprises are counted on (the issue's "declared in the catalog,
  * defaulting from recognition"): the one the supervisor names (any column but a name, address, note
  * or birth date); else the previous version's, where it is still there as the same kind; else
- * recognition's only candidate; else its strongest one when every other candidate names the same
+ * the only candidate (a recognized identifier, or a person's number by its header, personNumberColumns,
+ * which then is a `subject_id`); else the strongest one when every other candidate names the same
  * entities (present on the same rows, and one value of each going with one value of the other, like a
  * resident's ID and mobile). Candidates that do not pair up may be about different people (a
  * patient's mobile and the prescriber's resident ID): counting on the wrong one let one patient's rare
@@ -135,7 +136,9 @@ async function settleEntityOfVersion(connection: DuckDBConnection, columns: { na
   // are counted as before, once the other identifiers pair with it (a version whose kept column now
   // holds the doctors' phones, beside the patients' new IDs, was counted on doctors, pass 24a).
   const kept = columns.find((c) => c.name === previous?.column && (c.piiKind === previous.kind || (previous.kind === 'subject_id' && c.piiKind === null)));
-  const candidates = await mostKeyedFirst(connection, entityCandidates(columns).filter((c) => c !== kept));
+  // Recognized identifiers first, then a person's numbers by header (a 住院号): a number beside a
+  // doctor's resident ID that does not pair with it refuses the ingest, as two identifiers do.
+  const candidates = [...await mostKeyedFirst(connection, entityCandidates(columns).filter((c) => c !== kept)), ...personNumberColumns(columns).filter((c) => c !== kept)];
   const [first, ...others] = kept ? [kept, ...candidates] : candidates;
   if (!first || others.length === 0) return first?.name;
   const a = quoteIdentifier(first.name);
@@ -153,7 +156,7 @@ async function settleEntityOfVersion(connection: DuckDBConnection, columns: { na
   // SECURITY: fail closed: with candidates that may be about different entities, nothing is counted on a guess.
   if (apart.length > 0) {
     throw new DomainError('CAT_ERR_ENTITY_AMBIGUOUS',
-      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind ?? previous?.kind})`).join(', ')} do not pair one to one on every row (a value of one goes with several of another, or one is missing where another is present), so they may be about different people or enterprises; name the column each row is about in the metadata's \`entity\``);
+      `columns ${[first, ...apart].map((c) => `"${c.name}" (${c.piiKind ?? (c === kept ? previous?.kind : 'a person\'s number')})`).join(', ')} do not pair one to one on every row (a value of one goes with several of another, or one is missing where another is present), so they may be about different people or enterprises; name the column each row is about in the metadata's \`entity\``);
   }
   return first.name;
 }

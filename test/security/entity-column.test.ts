@@ -80,6 +80,37 @@ describe('the column people are counted on', () => {
     expect(column).toMatchObject({ pii: { kind: 'subject_id' }, policy: { kind: 'token' }, topValues: null });
   });
 
+  /** 200 inpatients by hospital number only (no identifier recognition knows), age, gender, district, diagnosis; inpatient 7 alone is 97. */
+  const inpatientsCsv = (header: string) => {
+    const lines = [`${header},年龄,性别,区县,诊断`];
+    for (let p = 0; p < 200; p++) lines.push(`ZY${String(p).padStart(6, '0')},${p === 7 ? 97 : 20 + (p % 60)},${['男', '女'][p % 2]},${['东区', '西区'][p % 2]},${p === 7 ? RARE : ['高血压', '糖尿病', '哮喘'][p % 3]}`);
+    return Buffer.from(`${lines.join('\n')}\n`);
+  };
+
+  it('counts on a person\'s number by its header (住院号, 病历号, patient_id, member_no) when nothing is declared, which then is an identifier; a doctor\'s staff number is not the patient\'s', async () => {
+    for (const [header, id] of [['住院号', 'ward1'], ['病历号', 'ward2'], ['PatientID', 'ward3'], ['member_no', 'ward4']] as const) {
+      const view = expectStatus(await ingest(t, datasetMeta(id), inpatientsCsv(header)), 201).json();
+      expect(view.entity, header).toBe(header);
+      expect(view.columns.find((c: { name: string }) => c.name === header), header).toMatchObject({ pii: { kind: 'subject_id' }, policy: { kind: 'token' }, topValues: null });
+    }
+    for (const [header, id] of [['医生工号', 'ward5'], ['doctor_staff_id', 'ward6'], ['visit_no', 'ward7']] as const) {
+      expect(expectStatus(await ingest(t, datasetMeta(id), inpatientsCsv(header)), 201).json().entity, header).toBeNull();
+    }
+  });
+
+  it('refuses a person\'s number beside a recognized identifier it does not pair with (an outpatient number beside the doctor\'s resident ID), naming both', async () => {
+    const lines = ['门诊号,doctor_id,diagnosis'];
+    for (let i = 0; i < 200; i++) {
+      const first17 = `130102197501${10 + (i % 10)}${100 + (i % 10)}`;
+      lines.push(`MZ${String(i < 40 ? 0 : i - 39).padStart(6, '0')},${first17}${residentIdCheckChar(first17)},${['高血压', '糖尿病', '哮喘'][i % 3]}`);
+    }
+    const res = await ingest(t, datasetMeta('mz'), Buffer.from(`${lines.join('\n')}\n`));
+    expect([res.statusCode, res.json().code], res.body).toEqual([400, 'CAT_ERR_ENTITY_AMBIGUOUS']);
+    expect(res.json().message).toContain('"doctor_id" (resident_id)');
+    expect(res.json().message).toContain('"门诊号" (a person\'s number)');
+    await nothingStored('mz');
+  });
+
   it('keeps counting a dataset\'s people on the kind its earlier versions counted them on, and refuses a version that would count another', async () => {
     const csv = (withId: boolean, withMobile: boolean) => {
       const { ids, mobiles } = residentsCsv(120);
@@ -107,7 +138,7 @@ describe('the column people are counted on', () => {
     expect(view.entity).toBe('mobile');
     const license = licenseAround(new Date(), -1, 100);
     expectStatus(await t.call(SUPERVISOR, 'POST', '/v1/tenants', { id: OPERATOR.org, name: 'clinic lab', ...license }), 201);
-    expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${OPERATOR.org}/grants`, { dataset: 'rx', purpose: 'diagnosis statistics', until: license.licenseTo }), 201);
+    for (const dataset of ['rx', 'ward1']) expectStatus(await t.call(SUPERVISOR, 'POST', `/v1/tenants/${OPERATOR.org}/grants`, { dataset, purpose: 'diagnosis statistics', until: license.licenseTo }), 201);
     await t.app.controlPlane.refinery.refresh(OPERATOR.org);
     // Operators see which column people are counted on (a name, no value).
     expect(expectStatus(await t.call(OPERATOR, 'GET', '/v1/datasets/rx'), 200).json().entity).toBe('mobile');
@@ -119,5 +150,14 @@ describe('the column people are counted on', () => {
     expect(shown.length).toBeGreaterThan(0);
     const dev = expectStatus(await t.call(OPERATOR, 'POST', '/v1/query', { sql: 'SELECT DISTINCT diagnosis FROM rx', env: 'dev' }), 200).json();
     expect((dev.rows as string[][]).map((r) => r[0])).not.toContain(RARE);
+  });
+
+  it('was a hole (fix: a person\'s number by its header is the entity, personNumberColumns): inpatients known by their 住院号 alone answered the one 97-year-old\'s diagnosis in prod; now refused, while counts over many patients answer', async () => {
+    // Red-team pass 36a saw [[97, "女", "西区", RARE]]: no column was personal data, so the table was not checked.
+    const one = await t.call(OPERATOR, 'POST', '/v1/query', { sql: 'SELECT 年龄, 性别, 区县, 诊断 FROM ward1 WHERE 年龄 = 97', env: 'prod' });
+    expect(one.statusCode, one.body).not.toBe(200);
+    expect(one.body).not.toContain(RARE);
+    const groups = expectStatus(await t.call(OPERATOR, 'POST', '/v1/query', { sql: 'SELECT 区县, count(*) AS n FROM ward1 GROUP BY ALL ORDER BY 区县', env: 'prod' }), 200).json();
+    expect(groups.rows).toEqual([['东区', '100'], ['西区', '100']]);
   });
 });

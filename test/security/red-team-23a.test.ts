@@ -325,21 +325,11 @@ describe('red team 23a: the entity column, identifier normalization, the twin\'s
   // The entity column: counted on the wrong person's identifier.
   // ---------------------------------------------------------------------------------------------
 
-  it('LIMIT: visits keyed by the hospital\'s outpatient number (recognized as nothing) and the doctor\'s resident ID are counted on the doctors, the "only identifier", unless the supervisor names the outpatient number: one patient\'s rare diagnosis over 12 visits is 12 people, shown by prod for that patient\'s own outpatient number and copied into dev (docs/catalog.md: recognition cannot see whose rows they are; it fails once the limit is gone)', async () => {
+  it('was a limit (fix: a person\'s number by its header is a candidate for the entity, personNumberColumns, and pairs with the others or the ingest is refused): visits keyed by the hospital\'s outpatient number (recognized as nothing) and the doctor\'s resident ID were counted on the doctors, the "only identifier": one patient\'s rare diagnosis over 12 visits was 12 people, shown by prod for that patient\'s own outpatient number and copied into dev; now the ingest is refused until the supervisor names the column', async () => {
     const holders = await real(`SELECT count(DISTINCT outpatient_no) AS patients, count(DISTINCT doctor_id_card) AS doctors FROM (${VISITS.sql}) WHERE diagnosis = '${RARE_VISIT}'`);
     expect([Number(holders[0]!.patients), Number(holders[0]!.doctors)]).toEqual([1, 12]);
-    // SAFE would also be an ingest refused until the supervisor says who the rows are about.
-    const refused = await ingestAndGrant(VISITS);
-    if (refused !== undefined) return expect(refused).toMatch(/^CAT_ERR_ENTITY/);
-    // Ingest settled the doctors' IDs without a question: the only identifier recognition found.
-    const profile = await profileOf(VISITS.name);
-    expect(profile.entity).toBe('doctor_id_card');
-    expect(profile.columns.find((c) => c.name === 'outpatient_no')?.pii).toBeNull();
-    // The limit as it stands: prod [["多发性硬化","12"]] for WHERE outpatient_no = 'MZ000000', and
-    // 多发性硬化 in the twin (topValues: 12 "people").
-    const prodForT = await prod("SELECT diagnosis, count(*) FROM rt23a_visits WHERE outpatient_no = 'MZ000000' GROUP BY ALL");
-    const devHasIt = (await dev('SELECT DISTINCT diagnosis FROM rt23a_visits')).some((r) => r[0] === RARE_VISIT);
-    expect({ prodForT: prodForT.includes(RARE_VISIT), devHasIt }, prodForT).toEqual({ prodForT: true, devHasIt: true });
+    // Seen before the fix: entity `doctor_id_card`, prod [["多发性硬化","12"]] for WHERE outpatient_no = 'MZ000000', 多发性硬化 in the twin.
+    expect(await ingestAndGrant(VISITS)).toBe('CAT_ERR_ENTITY_AMBIGUOUS');
   });
 
   it('was a hole (fix: the supervisor may name any column as the entity; one recognition knows no format of becomes an identifier, subject_id): the same visits with `entity: outpatient_no` are counted on patients: the rare diagnosis is withheld in prod and not in dev', async () => {
