@@ -258,12 +258,14 @@ function disagreementSql(j: number): string {
  * it has one (a foreigner's ten mobiles, a mobile beside a passport beside a resident ID: pass 36a).
  * Only for a person with two identifiers or more merged (else counting them apart changes no count).
  * An identifier beside two resident IDs is shared, which the doubt judges (compileDoubtfulKeys);
- * publish never merges a doubtful key. Not read: identifiers or documents in free text (their
- * cost), documents under a header that says they are someone else's (ANOTHER_PERSONS_DOCUMENT:
- * `医生身份证号`, a doctor's patients are not the doctor), enterprises' codes (an owner is not the firm).
+ * publish never merges a doubtful key. Mobiles and resident IDs written in free text are read as
+ * the row's (expandTextIdentifiers, textDocuments): ten mobiles beside `未登记`, each row's note
+ * saying `本人身份证…`, counted ten people (red-team pass 36a). Not read: documents under a header
+ * that says they are someone else's (ANOTHER_PERSONS_DOCUMENT: `医生身份证号`, a doctor's patients
+ * are not the doctor), enterprises' codes (an owner is not the firm).
  */
 export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
-  const pairs = sources.flatMap((source) => {
+  const pairs = sources.flatMap((source) => [...expandTextIdentifiers(source), ...textDocuments(source)]).flatMap((source) => {
     const others = source.identifiers.filter((identifier) => !identifier.inText && !NEVER_MERGED.has(identifier.kind));
     const documents = source.witnesses.filter((witness) => (witness.kind === 'resident_id' || witness.kind === 'passport') && !ANOTHER_PERSONS_DOCUMENT.test(headerWords(witness.column)));
     const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
@@ -284,6 +286,24 @@ export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer):
       UNION ALL
       SELECT p.e, coalesce(i.t, p.t) FROM sole AS p LEFT JOIN ids AS i ON i.e = p.t WHERE p.k = 'passport' AND p.e NOT IN (SELECT e FROM ids))
   SELECT ${keyedSql(key, 'e')} AS entity, ${keyedSql(key, 'person')} AS person FROM merged WHERE person IN (SELECT person FROM merged GROUP BY person HAVING count(*) > 1)`;
+}
+
+/**
+ * A source's resident IDs written in its free text as documents of the row (one derived source per
+ * free-text column, its IDs unnested beside the source's identifiers), unless the column's header
+ * says they are someone else's. Merging takes an identifier beside exactly one such ID: a note with
+ * two people's IDs merges nothing.
+ */
+function textDocuments(source: DoubtSource): DoubtSource[] {
+  const column = '__merge_text_id';
+  return source.identifiers
+    .filter((identifier) => identifier.inText && identifier.kind === 'resident_id' && !ANOTHER_PERSONS_DOCUMENT.test(headerWords(identifier.column)))
+    .map((identifier) => ({
+      ...source,
+      from: `(SELECT *, unnest(regexp_extract_all(CAST(${quoteIdentifier(identifier.column)} AS VARCHAR), '${IN_TEXT.resident_id}', 1)) AS ${column} FROM ${source.from})`,
+      identifiers: source.identifiers.filter((other) => !other.inText),
+      witnesses: [{ column, kind: 'resident_id' as const }],
+    }));
 }
 
 /**

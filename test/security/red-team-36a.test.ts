@@ -16,12 +16,12 @@
  * `was a hole` tests assert the SAFE outcome and failed when written (the comment says what was
  * seen, which file:line let it through, what SAFE means and the fix); `STOPPED:` tests assert the
  * defence that held and fail if it breaks; `control:` tests show the method works where it should.
- * Five holes this pass found are not fixed and their tests are left out (main stays green): V4 (a
- * resident ID only in free text), V5 (ten mobiles tied by a name and birth date only), the
- * inpatients by hospital number without a declared entity, differencing across a mobile-keyed and
- * a resident-ID-keyed dataset of the same people, and keys merged by a dataset ingested between two
+ * Three holes this pass found are not fixed and their tests are left out (main stays green): V5
+ * (ten mobiles tied by a name and birth date only), differencing across a mobile-keyed and a
+ * resident-ID-keyed dataset of the same people, and keys merged by a dataset ingested between two
  * releases. docs/sandbox.md ("Entities, not rows") and docs/exports.md ("Not yet done") say what
- * they let through; the datasets they used are still set up below.
+ * they let through; the datasets they used are still set up below. V4 (a resident ID only in free
+ * text) and the inpatients by hospital number were fixed in a later stop.
  *
  * Setup (test/helpers/crafted-domain.ts, every dataset ingested through the trusted pipeline; the
  * truth computed from the generating SQL in an in-memory DuckDB):
@@ -187,9 +187,10 @@ describe('red team 36a: merged keys, narrowed grants, differencing across datase
       registry: { 身份证号: 'resident_id', 手机号: 'mobile', 护照号: 'passport' },
       foreign: { mobile: 'mobile', 护照号码: 'passport' },
       visits: { 患者手机: 'mobile', 医生身份证号: 'resident_id' },
-      clinic: { 住院号: null, 年龄: null, 性别: null, 区县: null, 诊断: null },
+      clinic: { 住院号: 'subject_id', 年龄: null, 性别: null, 区县: null, 诊断: null },
     });
-    expect((await domain.profileOf('rt36a_clinic_np')).entity ?? null).toBeNull();
+    // Settled from its header since the fix below (personNumberColumns); no entity was declared.
+    expect((await domain.profileOf('rt36a_clinic_np')).entity).toBe('住院号');
     expect((await domain.profileOf('rt36a_old')).version).toBe(2);
   }, 600_000);
 
@@ -251,6 +252,16 @@ describe('red team 36a: merged keys, narrowed grants, differencing across datase
     expect(seen.shown, JSON.stringify(seen)).toBe(false);
   }, 600_000);
 
+  it('was a hole (fix: resident IDs written in free text are documents of the row for the merged keys, textDocuments): V4\'s ten mobiles, with `未登记` in the ID column and the resident ID written in each row\'s note (备注, recognized as free text), are "10 people"', async () => {
+    // Seen: 200 [["10", "848.00"]]. The doubt read identifiers in free text (IN_TEXT, each judged as
+    // the row's), the merge did not: compileMergedKeys dropped `identifier.inText` and took resident
+    // IDs from witness columns only. A clerk who writes "本人身份证 …" in the note when the ID field
+    // is not filled is ordinary.
+    // SAFE: withheld.
+    const seen = await seenOf('rt36a_pay', VICTIMS.V4[0]);
+    expect(seen.shown, JSON.stringify(seen)).toBe(false);
+  }, 600_000);
+
   it('was a hole (utility; fix: documents under a header that says they are someone else\'s are no merge target): five doctors\' resident IDs beside 200 patients\' mobiles (rt36a_visits, entity 患者手机) merge every patient into their doctor: visits per district, 50 patients each, are all withheld', async () => {
     // Seen: every district withheld (each holds "5 people", the five doctors), though each holds 50
     // patients. compileMergedKeys (desensitize/doubtful-keys.ts:252-268) takes any column recognized
@@ -270,6 +281,22 @@ describe('red team 36a: merged keys, narrowed grants, differencing across datase
     const answer = await ask('SELECT district, count(*) AS visits FROM rt36a_visits GROUP BY district ORDER BY district');
     expect({ status: answer.status, rows: answer.rows.map((r) => [r[0], Number(r[1])]) }, JSON.stringify(answer))
       .toEqual({ status: 200, rows: real.map((r) => [r.district, Number(r.visits)]) });
+  }, 600_000);
+
+  // ---------------------------------------------------------------------------------------------
+  // 2. A table about people that gets no privacy.
+  // ---------------------------------------------------------------------------------------------
+
+  it('was a hole (fix: a person\'s number by its header is the entity when nothing is declared, personNumberColumns): inpatients by hospital number (住院号, a format recognition does not know), age, gender, district and diagnosis, granted whole: prod showed the one patient aged 97 and her diagnosis, unchecked', async () => {
+    // Seen: 200 [[97, "女", "西区", "艾滋病"]], no `disclosure`. The dataset had no recognized
+    // personal column (住院号 is no known format, gender/age/district are quasi-identifiers, not
+    // "personal data"), and no entity was declared, so the refinery's isPersonal(columns) was false
+    // and the table had no `privacy`: prod answered it freely.
+    // SAFE: checked (the 住院号 is the entity, a subject_id): the one 97-year-old is refused.
+    const [real] = await truth(`SELECT count(*) AS n FROM (${CLINIC_SQL}) WHERE 年龄 = 97`);
+    expect(Number(real!.n)).toBe(1);
+    const answer = await ask('SELECT 年龄, 性别, 区县, 诊断 FROM rt36a_clinic_np WHERE 年龄 = 97');
+    expect(answer.rows, JSON.stringify(answer)).toEqual([]);
   }, 600_000);
 
   // ---------------------------------------------------------------------------------------------
