@@ -260,15 +260,16 @@ function disagreementSql(j: number): string {
  * An identifier beside two resident IDs is shared, which the doubt judges (compileDoubtfulKeys);
  * publish never merges a doubtful key. Mobiles and resident IDs written in free text are read as
  * the row's (expandTextIdentifiers, textDocuments): ten mobiles beside `未登记`, each row's note
- * saying `本人身份证…`, counted ten people (red-team pass 36a). Not read: documents under a header
- * that says they are someone else's (ANOTHER_PERSONS_DOCUMENT: `医生身份证号`, a doctor's patients
- * are not the doctor), enterprises' codes (an owner is not the firm).
+ * saying `本人身份证…`, counted ten people (red-team pass 36a). Not read: a document under a header
+ * that says it is someone else's (ANOTHER_PERSONS_DOCUMENT: `医生身份证号`, a doctor's patients are
+ * not the doctor) beside an identifier whose header names no such role (sameRole), enterprises'
+ * codes (an owner is not the firm).
  */
 export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
   const pairs = sources.flatMap((source) => [...expandTextIdentifiers(source), ...textDocuments(source)]).flatMap((source) => {
     const others = source.identifiers.filter((identifier) => !identifier.inText && !NEVER_MERGED.has(identifier.kind));
-    const documents = source.witnesses.filter((witness) => (witness.kind === 'resident_id' || witness.kind === 'passport') && !ANOTHER_PERSONS_DOCUMENT.test(headerWords(witness.column)));
-    const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
+    const documents = source.witnesses.filter((witness) => witness.kind === 'resident_id' || witness.kind === 'passport');
+    const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) && sameRole(identifier.column, document.column) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
     if (structs.length === 0) return [];
     const normalized = twoStepSelect([
       ...others.map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)) })),
@@ -315,6 +316,17 @@ function textDocuments(source: DoubtSource): DoubtSource[] {
  */
 const ANOTHER_PERSONS_DOCUMENT = new RegExp(`医生|医师|主治|接诊|护士|经办|经手|操作员|收费员|录入|审核|代理|代办|委托|担保|保证人|联系人|紧急|监护|法人|法定代表|负责人|推荐人|配偶|父亲|母亲|家属|户主|介绍人|见证|${
   word('doctor|physician|nurse|clerk|operator|agent|proxy|guarantor|surety|contact|emergency|guardian|legal_?rep|representative|referrer|spouse|father|mother|parent|relative|witness|sponsor|staff|employee_of_record')}`);
+
+/**
+ * Whether an identifier and a document are one person's by their headers: the document's header
+ * names no role (ANOTHER_PERSONS_DOCUMENT), or the identifier's names the same one (`医师手机` beside
+ * `医师身份证号` in a register of doctors: one doctor's ten mobiles were ten people, red-team pass 39a).
+ */
+function sameRole(identifier: string, document: string): boolean {
+  const role = (header: string) => ANOTHER_PERSONS_DOCUMENT.exec(headerWords(header))?.[0].replace(/[^\p{L}]/gu, '');
+  const of = role(document);
+  return of === undefined || of === role(identifier);
+}
 
 /** A resident ID is the key others merge into; an enterprise's code is no person's. */
 const NEVER_MERGED = new Set(['resident_id', 'uscc']);

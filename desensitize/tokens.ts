@@ -60,9 +60,11 @@ export function entityNormalization(kind: string): TokenNormalization {
 const PROVINCE = '(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3])';
 const ENTITY_KEY_SHAPE: Record<TokenNormalization, string> = {
   // A province, a city, a county (00 only for the cities without counties: 东莞, 中山, 三沙, 儋州,
-  // 嘉峪关; elsewhere that code names a city, never a birthplace), the birth date and sequence (11
-  // digits), a check character.
-  resident_id: `(?:${PROVINCE}[0-9]{2}(?:0[1-9]|[1-9][0-9])|(?:4419|4420|4603|4604|6202)00)[0-9]{11}[0-9X]`,
+  // 嘉峪关, and for the residence permits of Hong Kong, Macao and Taiwan residents, 810000, 820000,
+  // 830000, issued in GB 11643's shape: a Hong Kong resident's ten mobiles beside theirs merged
+  // into nothing, red-team pass 39a; elsewhere that code names a city, never a birthplace), the
+  // birth date and sequence (11 digits), a check character.
+  resident_id: `(?:${PROVINCE}[0-9]{2}(?:0[1-9]|[1-9][0-9])|(?:4419|4420|4603|4604|6202|8[1-3]00)00)[0-9]{11}[0-9X]`,
   mobile: '1[3-9][0-9]{9}',
   email: '[^@]+@[^@]+[.][^@]+',
   // GB 32100's characters, as USCC_PATTERN (and a check character, see isEntityKey).

@@ -35,6 +35,21 @@ export function entityOfVersion({ record, columns }: { record: DatasetRecord; co
   return column !== undefined && kind !== undefined ? { column, kind } : undefined;
 }
 
+/** A dataset version about people: personal data recognized in any column (a settled entity column is one). */
+export function isPersonalVersion(version: { columns: readonly DatasetColumn[] }): boolean {
+  return version.columns.some((c) => c.pii);
+}
+
+/**
+ * Whether a dataset was about people at any of its versions: its tables are checked as personal
+ * from then on. SECURITY: a later version without the phone numbers (no personal column left, no
+ * entity) made the clinic "non-personal", and a prod table built from the earlier version answered
+ * one patient's diagnosis by their phone number (red-team pass 39a).
+ */
+export async function wasEverPersonal(reader: Pick<ControlStore['reader'], 'datasetVersions'>, id: string): Promise<boolean> {
+  return (await reader.datasetVersions(id)).some(isPersonalVersion);
+}
+
 /** How a dataset appears to each role (DESIGN.md §1, the seeds' share attributes). */
 export type DatasetView =
   | (DatasetRecord & { columns: DatasetColumn[]; versions: number[]; loading?: IngestProgress; withdrawal?: Withdrawal })

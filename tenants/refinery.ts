@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { canShowDoubt, classifyPublished, compileDoubtfulKeys, compileMergedKeys, compilePolicySelect, entityCandidates, entityNormalization, isJoinKind, planTwins, twinNullShare, twinSql, witnessKindOf, IN_TEXT_KINDS, type ColumnPolicy, type DoubtSource, type EntityKeyOptions, type JoinKind, type KeyedDataset, type TwinColumn } from '../desensitize/index.js';
 import { isDomainError } from '../core/errors.js';
 import type { PublishResult, SourceRef, TableDefinition } from '../sandbox/index.js';
-import { entityOfVersion, type CatalogService } from './catalog-service.js';
+import { entityOfVersion, isPersonalVersion, wasEverPersonal, type CatalogService } from './catalog-service.js';
 import { accessFingerprint, policyFingerprint } from './lineage.js';
 import type { DatasetColumn, DatasetRecord } from './model.js';
 import type { ControlStore } from './store/control-store.js';
@@ -98,7 +98,7 @@ export function createRefinery(deps: {
       const grantedSql = compilePolicySelect(policies, { tokenKey, today, entity }, `${alias}.data`);
       if (!grantedSql) continue;
       attach[alias] = { dataset: record.id, file: record.file };
-      const personal = isPersonal(columns);
+      const personal = await wasEverPersonal(deps.store.reader, record.id);
       const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), { entity: entity !== undefined, personal });
       granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
       const plan = twins.get(record.id);
@@ -306,14 +306,9 @@ function toTwinColumn(c: DatasetColumn, rows: number, personal: boolean): TwinCo
   };
 }
 
-/** A dataset about people (any personal data recognized, in any column): its tables are checked as personal, and its twin made as one. */
-function isPersonal(columns: readonly DatasetColumn[]): boolean {
-  return columns.some((c) => c.pii);
-}
-
 /** A dataset's identifier columns with what ingest measured of them (profiles from before issue #10 have none). */
 function keyedDataset(record: { id: string; version: number; rows: number }, columns: DatasetColumn[]): KeyedDataset {
-  const personal = isPersonal(columns);
+  const personal = isPersonalVersion({ columns });
   return {
     id: record.id, version: record.version, rows: record.rows,
     columns: columns.flatMap((c) => {

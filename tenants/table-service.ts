@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { prepareUpload, type CreatedTable, type Env, type PreparedUpload, type SourceRef, type WorkspaceTableInfo } from '../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
+import { wasEverPersonal } from './catalog-service.js';
 import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
 import type { WorkspaceTableLineage } from './model.js';
 import { probingOutcome, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
@@ -114,7 +115,8 @@ export function createTableService(deps: {
       const today = deps.today();
       const [tables, records] = await Promise.all([deps.engine.listTables(where(tenantId)), deps.store.reader.listWorkspaceTables(tenantId)]);
       const recordOf = new Map(records.map((r) => [r.name, r]));
-      const personal = new Set((await deps.store.reader.listDatasets()).filter(({ columns }) => columns.some((c) => c.pii)).map(({ record }) => record.id));
+      const datasets = (await deps.store.reader.listDatasets()).map(({ record }) => record.id);
+      const personal = new Set((await Promise.all(datasets.map(async (id) => (await wasEverPersonal(deps.store.reader, id) ? [id] : [])))).flat());
       const ordered = tables.filter((t) => t.tag && t.tag.env !== 'upload').sort((a, b) => (recordOf.get(a.name)?.createdAt ?? '').localeCompare(recordOf.get(b.name)?.createdAt ?? ''));
       for (const table of ordered) {
         const verdicts = table.tag!.sources.map((s) => deps.access.verdict(tenantId, s, today));

@@ -104,7 +104,7 @@ export async function ingestDataset(task: { datasetDir: string; version: number;
         else await connection.run(`CREATE TABLE data AS ${task.sql}`);
         progress.stage('profiling');
         const { rows, columns, entity } = await profile(connection, task);
-        await profileKeys(connection, columns, task.linkTo ?? []);
+        await profileKeys(connection, columns, task.linkTo ?? [], { now: entity, before: task.previousEntity?.column });
         await connection.run('CHECKPOINT');
         result = { version: task.version, file, rows, columns, entity: entity ?? null };
       } finally {
@@ -328,7 +328,7 @@ const BUCKET_SQL = 'CASE WHEN n = 1 THEN 0 ELSE CAST(ceil(log2(n)) AS INTEGER) E
  * version, the shares of distinct values and of rows found on the other side, both ways.
  * SECURITY: only rounded counts and rates leave this function, never a value or a hash of one.
  */
-async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[], linkTo: LinkTarget[]): Promise<void> {
+async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[], linkTo: LinkTarget[], entity: EntityContinuity): Promise<void> {
   const attached = new Map<string, string>();
   try {
     for (const column of columns) {
@@ -353,7 +353,7 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
           const where = { dataset: target.dataset, version: target.version, column: other.name };
           // SECURITY: a pair is measured once: two versions one person apart measured afresh moved dev's
           // overlap by that person (a resident who left was an HIV patient: red-team pass 37b).
-          const known = knownLink(target, other.name, column.name, kind, columns);
+          const known = knownLink(target, other.name, column.name, kind, columns, entity);
           if (known) {
             column.links.push({ ...where, ...known.link });
             continue;
@@ -373,15 +373,26 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
   }
 }
 
+/** The entity column of the version being ingested and of the version before it (undefined: none). */
+interface EntityContinuity {
+  now: string | undefined;
+  before: string | undefined;
+}
+
 /**
- * The pair's link carried forward: the one of this column, or, when this version has one column of
- * the kind and the pair one link of it, that link whatever the column was called (a renamed
- * identifier column measured afresh moved dev's overlap by the one person who left: pass 38a).
+ * The pair's link carried forward: the one of this column; else, for this version's entity column,
+ * the link of the previous version's entity column (the column that continues it, renamed or not,
+ * beside other columns of its kind: a guardian's resident ID beside the renamed `id_no` had the
+ * pair measured afresh, pass 39a); else, when this version has one column of the kind and the pair
+ * one link of it, that link whatever the column was called (a renamed identifier column measured
+ * afresh moved dev's overlap by the one person who left: pass 38a).
  */
-function knownLink(target: LinkTarget, other: string, column: string, kind: JoinKind, columns: readonly ColumnProfile[]): NonNullable<LinkTarget['known']>[number] | undefined {
+function knownLink(target: LinkTarget, other: string, column: string, kind: JoinKind, columns: readonly ColumnProfile[], entity: EntityContinuity): NonNullable<LinkTarget['known']>[number] | undefined {
   const ofPair = (target.known ?? []).filter((k) => k.other === other);
   const named = ofPair.find((k) => k.column === column);
   if (named) return named;
+  const continued = column === entity.now ? ofPair.find((k) => k.column === entity.before && k.kind === kind) : undefined;
+  if (continued) return continued;
   const ofKind = ofPair.filter((k) => k.kind === kind);
   return ofKind.length === 1 && columns.filter((c) => c.pii?.kind === kind).length === 1 ? ofKind[0] : undefined;
 }

@@ -783,8 +783,9 @@ export function createExportService(deps: {
       const manifest = readManifest(deps.dataDir, id, record.package.version);
       // SECURITY: invariant 8: the operator learns no row count of its export (as in the detail): not its size either.
       if (claims.role === 'operator') {
-        // ... nor, for a row-level output, how many rows failed or were removed (checksForOperator).
-        const counts = isRowLevel(manifest.checks) ? { withheld: null, notes: manifest.notes.filter((note) => !note.startsWith(WITHHELD_NOTE)) } : {};
+        // ... nor, for a row-level output, how many rows failed or were removed, nor which
+        // (checksForOperator; the mitigation's `removedRows` and counts: red-team pass 39a).
+        const counts = isRowLevel(manifest.checks) ? { ...mitigationForOperator(manifest), notes: manifest.notes.filter((note) => !note.startsWith(WITHHELD_NOTE)) } : {};
         return { ...manifest, rows: null, snapshotSha256: null, dataFile: { name: manifest.dataFile.name, sha256: null, bytes: null }, fingerprint: null, checks: checksForOperator(manifest.checks), ...counts };
       }
       return manifest;
@@ -880,8 +881,9 @@ function checksForOperator(checks: Check[]): Check[] {
 }
 
 /** A version's mitigation as its operator reads it: a row-level output's removed rows and counts are reviewers' (checksForOperator). */
-function mitigationForOperator(version: ExportVersionRecord): { mitigation: unknown; withheld: Withheld | null } {
-  const mitigation = version.mitigation ?? null;
+function mitigationForOperator(version: Pick<ExportVersionRecord, 'checks'> & { mitigation?: unknown }): { mitigation: unknown; withheld: Withheld | null } {
+  // The manifest keeps the version's mitigation as it was recorded (typed `unknown` there).
+  const mitigation = (version.mitigation ?? null) as ExportVersionRecord['mitigation'] | null;
   if (!mitigation || !isRowLevel(version.checks)) return { mitigation, withheld: mitigation?.withheld ?? null };
   return { mitigation: { kind: mitigation.kind, fromVersion: mitigation.fromVersion }, withheld: null };
 }

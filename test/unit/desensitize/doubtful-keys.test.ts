@@ -80,6 +80,16 @@ describe('compileMergedKeys', () => {
     expect([45, 46].map(personOf)).toEqual([undefined, undefined]);
   });
 
+  it('merges into a document under a role\'s header the identifiers under the same role\'s header (a register of doctors: 医师手机 beside 医师身份证号, red-team pass 39a)', async () => {
+    const { connection } = duck;
+    await connection.run(`CREATE TABLE p_doctors AS SELECT * FROM (VALUES ${values([[mobile(51), mobile(61), id(51)], [mobile(52), mobile(62), id(51)]])}) t(医师手机, patient_mobile, 医师身份证号)`);
+    const sql = compileMergedKeys([source('p_doctors', [['医师手机', 'mobile'], ['patient_mobile', 'mobile']], [['医师身份证号', 'resident_id']])], key)!;
+    const merged = new Map((await connection.all<{ entity: string; person: string }>(sql)).map((r) => [r.entity, r.person]));
+    const doctor = tokenize(id(51), key, 'resident_id');
+    expect([51, 52].map((n) => merged.get(tokenize(mobile(n), key, 'mobile')!))).toEqual([doctor, doctor]);
+    expect([61, 62].map((n) => merged.get(tokenize(mobile(n), key, 'mobile')!))).toEqual([undefined, undefined]);
+  });
+
   it('has nothing to merge without a resident ID beside another identifier of people', () => {
     expect(compileMergedKeys([source('reg', [['resident_id', 'resident_id']], [['resident_id', 'resident_id']])], key)).toBeUndefined();
     expect(compileMergedKeys([source('pay', [['mobile', 'mobile']], [['birth_date', 'birth_date']])], key)).toBeUndefined();

@@ -140,9 +140,10 @@ describe('tokens', () => {
     for (const how of ['resident_id', 'mobile'] as TokenNormalization[]) expect(placeholders.map((v) => entityKeyRule(key, how).apply(v))).toEqual(placeholders.map(() => null));
     expect(mailPlaceholders.map((v) => entityKeyRule(key, 'email').apply(v))).toEqual(mailPlaceholders.map(() => null));
     // Real identifiers stay keys: a 15-digit ID, mobiles, addresses (a QQ number's too).
-    // 441900: 东莞, a city without counties.
+    // 441900: 东莞, a city without counties; 810000: a Hong Kong resident's residence permit (pass 39a).
     const dongguan = '44190019880730303';
-    for (const [how, value] of [['resident_id', '150102880730303'], ['resident_id', dongguan + residentIdCheckChar(dongguan)], ['mobile', '13912345679'], ['mobile', '13800138001'], ['email', 'tian.lan61@163.com'], ['email', '31415926@qq.com']] as const) {
+    const hongKong = '81000019850612012';
+    for (const [how, value] of [['resident_id', '150102880730303'], ['resident_id', dongguan + residentIdCheckChar(dongguan)], ['resident_id', hongKong + residentIdCheckChar(hongKong)], ['mobile', '13912345679'], ['mobile', '13800138001'], ['email', 'tian.lan61@163.com'], ['email', '31415926@qq.com']] as const) {
       expect(entityKeyRule(key, how).apply(value), value).not.toBeNull();
     }
     const id = '150102198807303035';
