@@ -77,6 +77,8 @@ export async function benchExportChecks(dataDir: string): Promise<void> {
   console.log(`\n## Export checks (issue #11): all checks against one DuckDB scan of the snapshot (median of ${RUNS} after a warm-up; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
   for (const { label, tenant, source, sql, ...shape } of CASES) {
     const engine = await TenantEngine.open(tenantDirectory(dataDir, tenant), { threads, memoryLimitMb, workspaceMaxBytes });
+    // The server has stopped: what it admitted is what it published for the tenant.
+    const admissible = Object.fromEntries(Object.values(readTenantCatalog(tenantDirectory(dataDir, tenant)).granted!.sources).map((s) => [s.dataset, s.policy]));
     const figures: Figure[] = [];
     try {
       for (let run = 0; run <= RUNS; run++) {
@@ -85,7 +87,7 @@ export async function benchExportChecks(dataDir: string): Promise<void> {
         const started = performance.now();
         let streaming = Number.NaN;
         let cellsMs = 0;
-        const result = await engine.exportSnapshot(sql, 'prod', { timeoutMs: 600_000, maxRows: EXPORT_ROWS }, (columns, chunks) => {
+        const result = await engine.exportSnapshot(sql, 'prod', { timeoutMs: 600_000, maxRows: EXPORT_ROWS, admissible }, (columns, chunks) => {
           streaming = performance.now();
           return writeSnapshot(dir, columns, chunks);
         }, async (batches) => {

@@ -11,10 +11,10 @@ export { readTableText, sniffTableFormat, TRACE_MAX_ROWS, type TextTable } from 
 export { EngineClient, type AnswerPairsEvent, type EngineClientOptions, type EngineStopped } from './engine/engine-client.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/engine-options.js';
 export {
-  EnvSchema, FingerprintSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema, ExportFormatSchema, ExportIdSchema,
+  EnvSchema, FingerprintSchema, SourceRefSchema, QueryResultSchema, TableNameSchema, WorkspaceTableSchema, ExportFormatSchema, ExportIdSchema,
   type ExportFormat, type ExportSnapshot, type ExportSnapshotResult, type ExportRows, type DeliveredFile, type Fingerprint, type PersonLevel, type DifferencingResult, type DifferencingPair,
   type DerivedSnapshot, type SuppressionSummary, type ExportMitigation,
-  type Env, type ListedTable, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo, type SourceRef, type WorkspaceTag,
+  type Admissible, type Env, type ListedTable, type QueryResult, type TableDefinition, type PublishResult, type CreatedTable, type WorkspaceTableInfo, type SourceRef, type WorkspaceTag,
 } from './engine/protocol.js';
 export { GATE_LIMITS } from './gate/limits.js';
 export { prepareUpload, UPLOAD_LIMITS, type PreparedUpload } from './upload/prepare-upload.js';

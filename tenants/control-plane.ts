@@ -161,6 +161,8 @@ export async function openControlPlane(options: ControlPlaneOptions) {
       refinery: refinery as Refinery,
       audit,
       today,
+      /** What the tenant's engine may run over now (AccessDirectory `admissible`), for callers of the engine other than the services (tests). */
+      admissible: (tenantId: string) => access.admissible(tenantId, today()),
       /** An engine process was killed or crashed: the supervisor sees it in the audit. */
       engineStopped(event: EngineStopped): void {
         const target = event.owner === 'trusted' ? 'engine:trusted' : `tenant:${event.owner}`;

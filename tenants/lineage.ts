@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { DomainError } from '../core/errors.js';
-import type { SourceRef } from '../sandbox/index.js';
+import { DomainError, isDomainError } from '../core/errors.js';
+import { SourceRefSchema, type Admissible, type SourceRef } from '../sandbox/index.js';
 import { canonicalJson } from './audit/canonical-json.js';
 import type { GrantRecord } from './model.js';
 
@@ -74,6 +74,21 @@ export class AccessDirectory {
     return accessFingerprint(policy, grant.columns);
   }
 
+  /**
+   * What the tenant's engine may run over now (sandbox AdmissibleSchema): for each dataset with a
+   * live grant that is not withdrawn, the fingerprint its copies must carry; a source `verdict`
+   * accepts, and only those.
+   */
+  admissible(tenantId: string, today: string): Admissible {
+    const admissible: Admissible = {};
+    for (const grant of this.grants.values()) {
+      if (grant.tenantId !== tenantId || this.withdrawn.has(grant.dataset)) continue;
+      const required = this.required(tenantId, grant.dataset, today);
+      if (required !== undefined) admissible[grant.dataset] = required;
+    }
+    return admissible;
+  }
+
   verdict(tenantId: string, source: SourceRef, today: string): SourceVerdict {
     const grant = this.grant(tenantId, source.dataset);
     // SECURITY: invariant 6: no record, no access (never "not restricted").
@@ -109,6 +124,23 @@ export function assertSourcesCurrent(access: AccessDirectory, tenantId: string, 
   if (refused.changed.length > 0) {
     throw new DomainError('SBX_ERR_REBUILDING', `${refused.changed.join(', ')} is being rebuilt under a new policy or grant: retry shortly`, { datasets: refused.changed, retryAfterSeconds: 5 });
   }
+}
+
+/**
+ * What to report for tenant SQL the engine refused before it ran, for reading a source not admitted
+ * (its `refusedSources`, sandbox `assertAdmissible`): what assertSourcesCurrent says of those
+ * sources (a grant ended, a dataset withdrawn, a copy being rebuilt), or SBX_ERR_REBUILDING when the
+ * control plane has admitted them since (retry). Any other error is returned as it is.
+ */
+export function beforeRunRefusal(access: AccessDirectory, tenantId: string, error: unknown, today: string): unknown {
+  const refused = isDomainError(error) && error.code === 'SBX_ERR_REBUILDING' ? SourceRefSchema.array().safeParse(error.details?.refusedSources) : undefined;
+  if (!refused?.success) return error;
+  try {
+    assertSourcesCurrent(access, tenantId, refused.data, today);
+  } catch (refusal) {
+    return refusal;
+  }
+  return new DomainError('SBX_ERR_REBUILDING', 'what this reads changed while it was checked: retry it', { retryAfterSeconds: 1 });
 }
 
 /**

@@ -46,28 +46,27 @@ export const FAILED_PERSON_CHECKS = 'FAILED_PERSON_CHECKS';
 /** The outcome a prod answer's admission is settled with when it was found uncheckable while it ran (counted as probing). */
 export const UNCHECKABLE_BY_DATA = 'UNCHECKABLE_BY_DATA';
 
-/** The outcome a prod table build's admission is settled with when the workspace quota refused it (counted as probing). */
-export const PROD_WORKSPACE_FULL = 'PROD_WORKSPACE_FULL';
-
 export const PROBING_CODES: ReadonlySet<string> = new Set([
   'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
-  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', FAILED_PERSON_CHECKS, PROD_TIMEOUT, PROD_MEMORY, UNCHECKABLE_BY_DATA, PROD_WORKSPACE_FULL,
+  'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', FAILED_PERSON_CHECKS, PROD_TIMEOUT, PROD_MEMORY, UNCHECKABLE_BY_DATA,
+  // SECURITY: invariant 8: the workspace holds prod tables whose size one person's rows can decide
+  // (a string of 800 kB on person 7's rows above x): a table build or upload the quota refuses, in
+  // any env, says whether they fit (red-team passes 18a, 39b: a dev build after a prod one).
+  'TBL_ERR_WORKSPACE_FULL',
   'EXP_ERR_TOO_MANY_ROWS',
 ]);
 
 /**
- * The outcome to settle a run's admission with: its code, or PROD_TIMEOUT (PROD_MEMORY,
- * PROD_WORKSPACE_FULL) for a timeout (memory kill, a table build over the workspace quota) in prod.
+ * The outcome to settle a run's admission with: its code, or PROD_TIMEOUT (PROD_MEMORY) for a
+ * timeout (memory kill) in prod.
  */
 export function probingOutcome(code: string, env: string): string {
   if (env !== 'prod') return code;
-  // SECURITY: invariant 8: how long a prod query runs, how much memory it takes and how large a
-  // table it builds can depend on one person's rows (a string of 800 kB on person 7's rows above x
-  // filled the quota or not: red-team pass 18a): counted as probing.
+  // SECURITY: invariant 8: how long a prod query runs and how much memory it takes can depend on one
+  // person's rows: counted as probing.
   if (code === 'SBX_ERR_QUERY_TIMEOUT') return PROD_TIMEOUT;
-  if (code === 'SBX_ERR_ENGINE_MEMORY') return PROD_MEMORY;
-  return code === 'TBL_ERR_WORKSPACE_FULL' ? PROD_WORKSPACE_FULL : code;
+  return code === 'SBX_ERR_ENGINE_MEMORY' ? PROD_MEMORY : code;
 }
 
 /** A token bucket's shape: `burst` refused queries at once, then `perMinute` (fractions allowed). */

@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import { DomainError, isDomainError } from '../core/errors.js';
 import { cutUtf8 } from '../core/text.js';
-import { GATE_LIMITS, type Env, type QueryResult } from '../sandbox/index.js';
+import { GATE_LIMITS, type Admissible, type Env, type QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
-import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
+import { assertSourcesCurrent, beforeRunRefusal, type AccessDirectory } from './lineage.js';
 import { probingOutcome, UNCHECKABLE_BY_DATA, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
 import type { ControlStore } from './store/control-store.js';
 
 /** What the query service needs of the engine (the sandbox's EngineClient). */
 export interface QueryEngine {
-  query(task: { tenantId: string; sql: string; env: Env; maxRows: number; maxBytes: number; timeoutMs: number }, signal?: AbortSignal): Promise<QueryResult>;
+  query(task: { tenantId: string; sql: string; env: Env; maxRows: number; maxBytes: number; timeoutMs: number; admissible: Admissible }, signal?: AbortSignal): Promise<QueryResult>;
 }
 
 export interface QueryLimits {
@@ -66,8 +66,13 @@ export function createQueryService(deps: {
       try {
         const result = await deps.engine.query({
           tenantId, sql: input.sql, env: input.env,
-          maxRows, maxBytes: deps.limits.maxBytes, timeoutMs: deps.limits.timeoutMs,
-        }, signal);
+          maxRows, maxBytes: deps.limits.maxBytes, timeoutMs: deps.limits.timeoutMs, admissible: deps.access.admissible(tenantId, deps.today()),
+        }, signal).catch((error: unknown) => {
+          const refusal = beforeRunRefusal(deps.access, tenantId, error, deps.today());
+          // A copy refused before it ran for a grant or policy changed since: the refinery rebuilds (a withdrawn dataset's copies wait).
+          if (refusal !== error && isDomainError(refusal) && refusal.code !== 'CAT_ERR_DATASET_WITHDRAWN') deps.rebuild(tenantId);
+          throw refusal;
+        });
         // SECURITY: invariant 6: an answer of a tenant suspended or revoked while it ran is withheld.
         deps.assertTenantActive(tenantId);
         try {

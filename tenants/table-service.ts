@@ -1,11 +1,11 @@
 import { DomainError, isDomainError } from '../core/errors.js';
 import { DISPLAY_CONTROLS } from '../core/text.js';
 import fs from 'node:fs';
-import { prepareUpload, type CreatedTable, type Env, type PreparedUpload, type SourceRef, type WorkspaceTableInfo } from '../sandbox/index.js';
+import { prepareUpload, type Admissible, type CreatedTable, type Env, type PreparedUpload, type SourceRef, type WorkspaceTableInfo } from '../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
 import { wasEverPersonal } from './catalog-service.js';
-import { assertSourcesCurrent, type AccessDirectory } from './lineage.js';
+import { assertSourcesCurrent, beforeRunRefusal, type AccessDirectory } from './lineage.js';
 import type { WorkspaceTableLineage } from './model.js';
 import { probingOutcome, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
 import { auditedSql } from './query-service.js';
@@ -13,7 +13,7 @@ import type { ControlStore } from './store/control-store.js';
 
 /** What the table service needs of the engine (the sandbox's EngineClient). */
 export interface TableEngine {
-  createTable(task: { tenantId: string; name: string; sql: string; env: Env; timeoutMs: number; replace?: boolean }): Promise<CreatedTable>;
+  createTable(task: { tenantId: string; name: string; sql: string; env: Env; timeoutMs: number; admissible: Admissible; replace?: boolean }): Promise<CreatedTable>;
   dropTable(task: { tenantId: string; name: string }): Promise<void>;
   listTables(task: { tenantId: string }): Promise<WorkspaceTableInfo[]>;
   importTable(task: { tenantId: string; name: string; upload: PreparedUpload; today: string; sampleSize: number }): Promise<WorkspaceTableInfo>;
@@ -47,7 +47,8 @@ export function createTableService(deps: {
 
   /** Saves a checked SELECT (new, or a rebuild) and its lineage; nothing half-done on failure. */
   async function save(actor: AuditActor, tenantId: string, input: { name: string; sql: string; env: Env }, options: { replace: boolean; createdAt: string; createdBy: string }) {
-    const created = await deps.engine.createTable({ ...where(tenantId), ...input, timeoutMs: deps.timeoutMs, replace: options.replace });
+    const created = await deps.engine.createTable({ ...where(tenantId), ...input, timeoutMs: deps.timeoutMs, replace: options.replace, admissible: deps.access.admissible(tenantId, deps.today()) })
+      .catch((error: unknown) => { throw beforeRunRefusal(deps.access, tenantId, error, deps.today()); });
     const lineage: WorkspaceTableLineage = {
       tenantId, name: input.name, env: input.env, sql: input.sql,
       sourceTables: created.tables, datasets: datasetsOf(created.sources), sources: created.sources,
@@ -160,9 +161,12 @@ export function createTableService(deps: {
       const details: Record<string, unknown> = { name: input.name, filename: plainName ? input.filename : null };
       const audit = (extra: Record<string, unknown>) =>
         deps.store.mutate((tx) => tx.appendAudit({ actor, action: 'table.upload', target: `tenant:${tenantId}`, details: { ...details, ...extra } }));
+      let admission: ProbeAdmission | undefined;
       try {
         let imported: WorkspaceTableInfo;
         try {
+          // An upload the workspace quota refuses is counted as probing (PROBING_CODES): prod tables share the quota.
+          admission = deps.probes.admit(tenantId, actor.sub);
           if (!plainName) throw new DomainError('REQ_ERR_VALIDATION', 'file: its name holds control, format or invisible characters: rename the file');
           const prepared = await prepareUpload(input.path, utf8Path, { sheet: input.sheet, owner: `tenant:${tenantId}` });
           Object.assign(details, {
@@ -179,9 +183,12 @@ export function createTableService(deps: {
             throw new DomainError('UPL_ERR_BAD_HEADER', `column ${hidden + 1}: its name holds control, format or invisible characters: rename it`);
           }
         } catch (error) {
-          await audit({ outcome: isDomainError(error) ? error.code : 'UPL_ERR_MALFORMED' });
+          const code = isDomainError(error) ? error.code : 'UPL_ERR_MALFORMED';
+          admission?.settle(code);
+          await audit({ outcome: code });
           throw error;
         }
+        admission.settle('ok');
         const lineage: WorkspaceTableLineage = {
           tenantId, name: input.name, env: 'upload', sql: `-- upload of ${input.filename} (sha256 ${String(details.sha256)})`,
           sourceTables: [], datasets: [], sources: [], createdAt: deps.now().toISOString(), createdBy: actor.sub,

@@ -162,7 +162,11 @@ async function summarizeTable(table: ListedTable, ctx: DiscoveryContext): Promis
     // SECURITY: invariant 8: prod values are never summarized: the granted table's twin (same schema, synthetic rows) is.
     const twin = await ctx.inDev(async (connection) => {
       // The twin's own lineage (and whether it exists): the gate's decision on reading it in dev.
-      const devListing = await ctx.decide(connection, `SELECT * FROM ${qualified('dev')}`, 'dev').catch(() => undefined);
+      // (A source the control plane no longer admits is refused as such: `refusedSources`, assertAdmissible.)
+      const devListing = await ctx.decide(connection, `SELECT * FROM ${qualified('dev')}`, 'dev').catch((error: unknown) => {
+        if (error instanceof DomainError && error.details?.refusedSources) throw error;
+        return undefined;
+      });
       if (!devListing) throw new DomainError('SBX_ERR_REBUILDING', `the synthetic twin of ${table.name} is not built yet: retry shortly`, { retryAfterSeconds: 5 });
       return { ...(await ctx.read(connection, `SUMMARIZE ${qualified('dev')}`)), tables: devListing.tables, sources: devListing.sources };
     });

@@ -31,6 +31,16 @@ export const TRUSTED_PROCESS = 'trusted';
 const TenantIdSchema = z.string().regex(/^[a-z][a-z0-9-]{1,39}$/);
 const DatasetIdSchema = z.string().regex(/^[a-z][a-z0-9_]{1,62}$/);
 
+/**
+ * What the control plane accepts for the tenant now (tenants/lineage.ts `AccessDirectory.admissible`):
+ * for each dataset with a live grant that is not withdrawn, the access fingerprint (SourceRef
+ * `policy`) its copies must carry. Tenant SQL reading any other source is refused after the gate
+ * and before it runs (`assertAdmissible`): a run over a withdrawn dataset's copy that failed told
+ * one bit of its rows before the lineage check could refuse it (red-team pass 39b).
+ */
+export const AdmissibleSchema = z.record(z.string(), z.string());
+export type Admissible = z.infer<typeof AdmissibleSchema>;
+
 export const QueryTaskSchema = z.object({
   kind: z.literal('query'),
   tenantId: TenantIdSchema,
@@ -39,6 +49,7 @@ export const QueryTaskSchema = z.object({
   maxRows: z.number().int().positive(),
   maxBytes: z.number().int().positive(),
   timeoutMs: z.number().int().positive(),
+  admissible: AdmissibleSchema,
 });
 export type QueryTask = z.infer<typeof QueryTaskSchema>;
 
@@ -128,6 +139,7 @@ export const CreateTableTaskSchema = z.object({
   sql: z.string(),
   env: EnvSchema,
   timeoutMs: z.number().int().positive(),
+  admissible: AdmissibleSchema,
 });
 export type CreateTableTask = z.infer<typeof CreateTableTaskSchema>;
 
@@ -198,6 +210,7 @@ export const ExportSnapshotTaskSchema = z.object({
   sql: z.string(),
   maxRows: z.number().int().positive(),
   timeoutMs: z.number().int().positive(),
+  admissible: AdmissibleSchema,
 });
 export type ExportSnapshotTask = z.infer<typeof ExportSnapshotTaskSchema>;
 

@@ -46,7 +46,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
     const task = EngineTaskSchema.parse(input.task);
     switch (task.kind) {
       case 'query': {
-        const options = { maxRows: task.maxRows, maxBytes: task.maxBytes, timeoutMs: task.timeoutMs, ...cancellation(input.cancelPort) };
+        const options = { maxRows: task.maxRows, maxBytes: task.maxBytes, timeoutMs: task.timeoutMs, admissible: task.admissible, ...cancellation(input.cancelPort) };
         return { ok: true, value: await withEngine(task, (engine) => engine.query(task.sql, task.env, options)) };
       }
       case 'open':
@@ -72,7 +72,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
         for (const tenantId of [...slots.keys()]) await swapEngine(tenantId, () => undefined);
         return { ok: true, value: null };
       case 'create-table':
-        return { ok: true, value: await withEngine(task, (engine) => engine.createTable(task.name, task.sql, task.env, { timeoutMs: task.timeoutMs, replace: task.replace, ...cancellation(input.cancelPort) })) };
+        return { ok: true, value: await withEngine(task, (engine) => engine.createTable(task.name, task.sql, task.env, { timeoutMs: task.timeoutMs, replace: task.replace, admissible: task.admissible, ...cancellation(input.cancelPort) })) };
       case 'drop-table':
         return { ok: true, value: await withEngine(task, async (engine) => { await engine.dropTable(task.name); return null; }) };
       case 'import-table':
@@ -96,7 +96,7 @@ async function dispatch(input: { task: EngineTask; cancelPort?: MessagePort }): 
       case 'export-snapshot': {
         // SECURITY: the snapshot's place comes from the data dir and the export's ids, never from a request.
         const dir = exportVersionDirectory(DATA_DIR, task.exportId, task.version);
-        const options = { maxRows: task.maxRows, timeoutMs: task.timeoutMs, ...cancellation(input.cancelPort) };
+        const options = { maxRows: task.maxRows, timeoutMs: task.timeoutMs, admissible: task.admissible, ...cancellation(input.cancelPort) };
         return { ok: true, value: await withEngine(task, async (engine) => {
           // Exports leave from the real data: always prod.
           const { value, tables, sources, personLevel, findings } = await engine.exportSnapshot(task.sql, 'prod', options, (columns, chunks) => writeSnapshot(dir, columns, chunks), (batches) => writeCells(dir, batches));

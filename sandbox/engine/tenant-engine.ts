@@ -21,7 +21,7 @@ import { reject } from '../gate/sql-rejection.js';
 import { scratchName } from './export-files.js';
 import { HistoryFile } from './history-file.js';
 import { answerDiscovery, createListingTables, listEnvTables, renderStatement, sourcesOfListing, type DiscoveryContext } from './discovery.js';
-import { WorkspaceTagSchema, type Env, type ListedTable, type PersonLevel, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
+import { WorkspaceTagSchema, type Admissible, type Env, type ListedTable, type PersonLevel, type QueryResult, type SourceRef, type WorkspaceTag } from './protocol.js';
 import { catalogVersion, readTenantCatalog, WORKSPACE_FILE, type TenantCatalog } from './tenant-files.js';
 
 /**
@@ -40,6 +40,8 @@ export interface RunOptions {
   maxRows: number;
   maxBytes: number;
   timeoutMs: number;
+  /** The sources the control plane accepts now (AdmissibleSchema): anything else is refused before it runs. */
+  admissible: Admissible;
   /** Resolves when the caller gives up (client disconnect); the query is interrupted. */
   cancelled?: Promise<void>;
 }
@@ -230,13 +232,13 @@ export class TenantEngine {
         const listing = await listEnvTables(connection, env, this.catalog, this.tags);
         const rendered = await renderStatement(connection, rewritten.node, write);
         await createListingTables(connection, rewritten.views, listing);
-        const decision = await this.decide(connection, rendered, env, listing);
+        const decision = await this.decide(connection, rendered, env, options.admissible, listing);
         const result = await this.checkedRun(connection, decision, env, options, sql);
         return { ...result, tables: decision.tables, sources: decision.sources };
       }
       remember(this.plainTexts, sql, true);
     }
-    const decision = await this.decide(connection, sql, env);
+    const decision = await this.decide(connection, sql, env, options.admissible);
     const result = await this.checkedRun(connection, decision, env, options, sql);
     return { ...result, tables: decision.tables, sources: decision.sources };
   }
@@ -244,7 +246,7 @@ export class TenantEngine {
   private discoveryContext(connection: DuckDBConnection, env: Env, options: RunOptions, listing: ListedTable[]): Omit<DiscoveryContext, 'write'> {
     return {
       connection, env, listing, maxRows: options.maxRows,
-      decide: (on, sql, inEnv) => this.decide(on, sql, inEnv),
+      decide: (on, sql, inEnv) => this.decide(on, sql, inEnv, options.admissible),
       read: (on, sql) => withDeadline(on, env, options, () => readCapped(on, sql, options)),
       inDev: (work) => this.withConnection('dev', work),
     };
@@ -258,13 +260,13 @@ export class TenantEngine {
   async exportSnapshot<T>(
     sql: string,
     env: Env,
-    options: Pick<RunOptions, 'timeoutMs' | 'cancelled'> & { maxRows: number },
+    options: Pick<RunOptions, 'timeoutMs' | 'cancelled' | 'admissible'> & { maxRows: number },
     write: (columns: { name: string; type: string }[], chunks: AsyncIterable<DuckDBDataChunk>) => Promise<T>,
     writeCells: (batches: AsyncIterable<DuckDBDataChunk>) => Promise<unknown>,
   ): Promise<{ value: T; tables: string[]; sources: SourceRef[]; personLevel?: PersonLevel | undefined; findings?: OutputFindings | undefined }> {
     return this.withConnection(env, async (connection) => {
       const generation = this.generation;
-      const decision = await this.decide(connection, sql, env);
+      const decision = await this.decide(connection, sql, env, options.admissible);
       // The person-level checks of the output, on the entity keys, inside the domain (issue #11 item
       // 2): the query runs once into a temp table, is measured there, and the snapshot is read from
       // it in the same order, so the checks name the snapshot's own rows.
@@ -327,10 +329,10 @@ export class TenantEngine {
    * rendering of the checked statement; the name never collides with a published table of either
    * env. `replace` rebuilds an existing table (under a new policy).
    */
-  async createTable(name: string, sql: string, env: Env, options: Pick<RunOptions, 'timeoutMs' | 'cancelled'> & { replace?: boolean }): Promise<WorkspaceTable & { tables: string[]; sources: SourceRef[] }> {
+  async createTable(name: string, sql: string, env: Env, options: Pick<RunOptions, 'timeoutMs' | 'cancelled' | 'admissible'> & { replace?: boolean }): Promise<WorkspaceTable & { tables: string[]; sources: SourceRef[] }> {
     return this.withConnection(env, (connection) => this.changingWorkspace(async () => {
       await this.assertNameFree(connection, name, options.replace ?? false);
-      const decision = await this.decide(connection, sql, env);
+      const decision = await this.decide(connection, sql, env, options.admissible);
       // SECURITY: invariant 8: a column's collation travels with the table: grouped under NOCASE,
       // 'X' and 'x' are one group printed as its first row's spelling, which a prod answer's checks
       // (which refuse COLLATE written in the query) would not see (thirteenth red-team pass).
@@ -518,11 +520,21 @@ export class TenantEngine {
   }
 
   /**
-   * The gate (`gate.ts`). A decision is reused only for the same text in the same env, catalog version
-   * and workspace generation: everything binding reads is then the same, so the full check would
-   * give the same verdict. Nothing is shared between different texts.
+   * The gate (`gate.ts`), then the sources it read against what the control plane admits now. A
+   * decision is reused only for the same text in the same env, catalog version and workspace
+   * generation: everything binding reads is then the same, so the full check would give the same
+   * verdict. Nothing is shared between different texts. Admission is asked at every call, never cached.
    */
-  private async decide(connection: DuckDBConnection, sql: string, env: Env, listing?: ListedTable[]): Promise<Decision> {
+  private async decide(connection: DuckDBConnection, sql: string, env: Env, admissible: Admissible, listing?: ListedTable[]): Promise<Decision> {
+    const decision = await this.gate(connection, sql, env, listing);
+    // SECURITY: invariants 6 and 9: nothing runs over a copy the tenant may no longer see (a withdrawn
+    // dataset, a grant that ended, a policy changed since): a run that failed on its rows told one
+    // bit of them before the lineage check after the run could refuse it (red-team pass 39b).
+    assertAdmissible(decision.sources, admissible);
+    return decision;
+  }
+
+  private async gate(connection: DuckDBConnection, sql: string, env: Env, listing?: ListedTable[]): Promise<Decision> {
     // A listing context (information_schema) also reads the connection's temp catalog: never shared with a plain query.
     const key = `${listing ? 'listing' : 'query'}\u0000${env}\u0000${this.version}\u0000${this.generation}\u0000${sql}`;
     const cached = this.decisions.get(key);
@@ -932,6 +944,16 @@ function bindError(error: unknown, env: Env): DomainError {
  * which search every attached catalog, come after it), cut, with absolute paths removed. Dev holds
  * only synthetic and dev-built data, so the values it may echo are not prod's.
  */
+/**
+ * Throws unless every source is what the control plane admits now (AdmissibleSchema): the same
+ * accepted fingerprint for the same dataset. The control plane names the reason (tenants/lineage.ts
+ * `beforeRunRefusal`): the refused sources travel in the error's details.
+ */
+export function assertAdmissible(sources: readonly SourceRef[], admissible: Admissible): void {
+  const refused = sources.filter((s) => !Object.hasOwn(admissible, s.dataset) || admissible[s.dataset] !== s.policy);
+  if (refused.length > 0) throw new DomainError('SBX_ERR_REBUILDING', 'a dataset this reads is not what the tenant may see now', { refusedSources: refused, retryAfterSeconds: 5 });
+}
+
 export function devMessage(text: string): string {
   // SECURITY: no host path in an answer, in any environment.
   return cutUnits(text.split('\n')[0]!.replace(/(^|[\s'"(=:])\/[^\s'"),]*/g, '$1<path>'), 300);

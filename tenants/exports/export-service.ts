@@ -7,11 +7,11 @@ import { DISPLAY_CONTROLS } from '../../core/text.js';
 import { quoteIdentifier } from '../../desensitize/index.js';
 import {
   exportVersionDirectory, hashFile, type DeliveredFile, type DerivedSnapshot, type DifferencingResult, type ExportFormat, type ExportMitigation, type SuppressionSummary,
-  type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type PersonLevel, type SourceRef,
+  type Admissible, type ExportRows, type ExportSnapshot, type ExportSnapshotResult, type PersonLevel, type SourceRef,
 } from '../../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
 import { assertLicensed, failureOf } from '../access.js';
-import { AccessDirectory, assertNotStopped, assertSourcesCurrent } from '../lineage.js';
+import { AccessDirectory, assertNotStopped, assertSourcesCurrent, beforeRunRefusal } from '../lineage.js';
 import type { Claims } from '../model.js';
 import { FAILED_PERSON_CHECKS, probingOutcome, UNCHECKABLE_BY_DATA, type ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
@@ -26,7 +26,7 @@ import { assertCanMakeVersion, assertCanWithdraw, approvalsNeeded, decideDownloa
 
 /** What the export service needs of the engine (the sandbox's EngineClient). */
 export interface ExportEngine {
-  exportSnapshot(task: { tenantId: string; exportId: string; version: number; sql: string; maxRows: number; timeoutMs: number }): Promise<ExportSnapshotResult>;
+  exportSnapshot(task: { tenantId: string; exportId: string; version: number; sql: string; maxRows: number; timeoutMs: number; admissible: Admissible }): Promise<ExportSnapshotResult>;
   exportDerive(task: { exportId: string; fromVersion: number; version: number; mitigation: ExportMitigation }): Promise<DerivedSnapshot>;
   exportRead(task: { exportId: string; version: number; limit: number }): Promise<ExportRows>;
   exportDeliver(task: { exportId: string; version: number; format: ExportFormat; fingerprintKey: string }): Promise<DeliveredFile>;
@@ -151,7 +151,8 @@ export function createExportService(deps: {
     const admission = deps.probes.admit(tenantId, sub);
     let result: ExportSnapshotResult;
     try {
-      result = await deps.engine.exportSnapshot({ tenantId, exportId, version, sql, maxRows: deps.limits.maxRows, timeoutMs: deps.limits.timeoutMs });
+      result = await deps.engine.exportSnapshot({ tenantId, exportId, version, sql, maxRows: deps.limits.maxRows, timeoutMs: deps.limits.timeoutMs, admissible: deps.access.admissible(tenantId, deps.today()) })
+        .catch((error: unknown) => { throw beforeRunRefusal(deps.access, tenantId, error, deps.today()); });
       // SECURITY: invariant 6: a snapshot of a tenant suspended or revoked while it ran is not kept.
       deps.assertTenantActive(tenantId);
       // SECURITY: invariants 6 and 9: nothing computed from a grant that ended or a policy that changed leaves.

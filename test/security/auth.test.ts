@@ -153,7 +153,7 @@ describe('authentication and access', () => {
     expect(fs.existsSync(dir)).toBe(true);
     expect((await t.call(SUPERVISOR, 'POST', '/v1/tenants/t2/revoke')).statusCode).toBe(200);
     // What the query service sends for a request that was authorized just before the revoke.
-    const straggler = t.app.engine.query({ tenantId: 't2', sql: 'SELECT 1 AS one', env: 'dev', maxRows: 10, maxBytes: 1024, timeoutMs: 1000 });
+    const straggler = t.app.engine.query({ tenantId: 't2', sql: 'SELECT 1 AS one', env: 'dev', maxRows: 10, maxBytes: 1024, timeoutMs: 1000, admissible: {} });
     await expect(straggler).rejects.toMatchObject({ code: 'AUTH_ERR_TENANT_REVOKED' });
     expect(fs.existsSync(dir)).toBe(false);
   });

@@ -71,7 +71,7 @@ describe('gate soundness under literal variants', () => {
   /** Runs one query on the real engine; returns its lineage, or the code it was refused with. */
   async function run(sql: string, env: Env): Promise<{ tables: string[]; body: string } | { code: string }> {
     try {
-      const result = await t.app.engine.query({ tenantId: 'acme', sql, env, maxRows: 100, maxBytes: 1 << 20, timeoutMs: 10_000 });
+      const result = await t.app.engine.query({ tenantId: 'acme', sql, env, maxRows: 100, maxBytes: 1 << 20, timeoutMs: 10_000, admissible: t.app.controlPlane.admissible('acme') });
       return { tables: result.tables, body: JSON.stringify(result.rows) };
     } catch (error) {
       if (isDomainError(error)) return { code: error.code };

@@ -38,11 +38,15 @@ describe('ProbeLimiter', () => {
     }
   });
 
-  it('counts timeouts, memory kills and table builds over the workspace quota in prod (how long and how much can depend on one person), never in dev', () => {
-    for (const code of ['SBX_ERR_QUERY_TIMEOUT', 'SBX_ERR_ENGINE_MEMORY', 'TBL_ERR_WORKSPACE_FULL']) {
+  it('counts timeouts and memory kills in prod (how long and how much can depend on one person), never in dev', () => {
+    for (const code of ['SBX_ERR_QUERY_TIMEOUT', 'SBX_ERR_ENGINE_MEMORY']) {
       expect(send(limiterAt().limiter, 'mallory', probingOutcome(code, 'prod'), 100), code).toBe(20);
       expect(send(limiterAt().limiter, 'ana', probingOutcome(code, 'dev'), 100), code).toBe(100);
     }
+  });
+
+  it('counts table builds and uploads over the workspace quota in every env (prod tables in the workspace can be of one person\'s size, red-team passes 18a, 39b)', () => {
+    for (const env of ['prod', 'dev', 'upload']) expect(send(limiterAt().limiter, 'mallory', probingOutcome('TBL_ERR_WORKSPACE_FULL', env), 100), env).toBe(20);
   });
 
   it('counts every security refusal of the gate', () => {
