@@ -35,7 +35,8 @@ export type SourceVerdict = { ok: true } | { ok: false; reason: 'no-grant' | 'en
  * commit's after-commit step, before the mutation responds.
  */
 export class AccessDirectory {
-  private readonly grants = new Map<string, GrantRecord>();
+  /** Grants by tenant, then dataset. */
+  private readonly grants = new Map<string, Map<string, GrantRecord>>();
   private readonly policies = new Map<string, string>();
   private readonly withdrawn = new Set<string>();
 
@@ -45,7 +46,9 @@ export class AccessDirectory {
   }
 
   putGrant(grant: GrantRecord): void {
-    this.grants.set(`${grant.tenantId}/${grant.dataset}`, grant);
+    const ofTenant = this.grants.get(grant.tenantId) ?? new Map<string, GrantRecord>();
+    ofTenant.set(grant.dataset, grant);
+    this.grants.set(grant.tenantId, ofTenant);
   }
 
   putPolicy(dataset: string, fingerprint: string): void {
@@ -63,7 +66,7 @@ export class AccessDirectory {
   }
 
   grant(tenantId: string, dataset: string): GrantRecord | undefined {
-    return this.grants.get(`${tenantId}/${dataset}`);
+    return this.grants.get(tenantId)?.get(dataset);
   }
 
   /** The fingerprint a tenant's copy of a dataset must carry now; undefined without a live grant. */
@@ -81,8 +84,8 @@ export class AccessDirectory {
    */
   admissible(tenantId: string, today: string): Admissible {
     const admissible: Admissible = {};
-    for (const grant of this.grants.values()) {
-      if (grant.tenantId !== tenantId || this.withdrawn.has(grant.dataset)) continue;
+    for (const grant of this.grants.get(tenantId)?.values() ?? []) {
+      if (this.withdrawn.has(grant.dataset)) continue;
       const required = this.required(tenantId, grant.dataset, today);
       if (required !== undefined) admissible[grant.dataset] = required;
     }
