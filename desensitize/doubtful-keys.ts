@@ -62,8 +62,14 @@ export interface IdentifierColumn {
  */
 const IN_TEXT: Partial<Record<string, string>> = {
   mobile: '(?:^|[^0-9])((?:\\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]){8})(?:[^0-9]|$)',
-  resident_id: '(?:^|[^0-9])([1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])[0-9]{5}[0-9Xx])(?:[^0-9Xx]|$)',
+  // Spaces or dashes between its digits too (`440106 19850612 123X`, as recognition reads it: ten
+  // mobiles beside such a note were ten people, red-team pass 40b); the key's own checks (a real
+  // birth date, the check character) tell an ID from other numbers.
+  resident_id: '(?:^|[^0-9])([1-9](?:[- ]?[0-9]){16}[- ]?[0-9Xx])(?:[^0-9Xx]|$)',
 };
+
+/** A passport number in free text, after a passport's word (`护照号E51234567`, `passport no. E5123…`): codes alone are too many things. */
+const PASSPORT_IN_TEXT = '(?i)(?:护照|passport)[^0-9a-z]{0,12}(?:no[.]?|number)?[^0-9a-z]{0,4}([a-z]{1,2}[0-9]{7,9})(?:[^0-9]|$)';
 export const IN_TEXT_KINDS = Object.keys(IN_TEXT);
 
 /** A source whose free-text identifiers are rows of their own: one derived source per such identifier, its values unnested. */
@@ -289,22 +295,25 @@ export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer):
   SELECT ${keyedSql(key, 'e')} AS entity, ${keyedSql(key, 'person')} AS person FROM merged WHERE person IN (SELECT person FROM merged GROUP BY person HAVING count(*) > 1)`;
 }
 
+/** Documents read in free text: resident IDs, and passport numbers after a passport's word (a foreigner's ten mobiles beside `护照号E…` in the note: pass 40b). */
+const TEXT_DOCUMENTS = [{ kind: 'resident_id', pattern: IN_TEXT.resident_id! }, { kind: 'passport', pattern: PASSPORT_IN_TEXT }] as const;
+
 /**
- * A source's resident IDs written in its free text as documents of the row (one derived source per
- * free-text column, its IDs unnested beside the source's identifiers), unless the column's header
- * says they are someone else's. Merging takes an identifier beside exactly one such ID: a note with
- * two people's IDs merges nothing.
+ * A source's documents written in its free text as documents of the row (one derived source per
+ * free-text column and kind, its documents unnested beside the source's identifiers), unless the
+ * column's header says they are someone else's. Merging takes an identifier beside exactly one such
+ * document: a note with two people's IDs merges nothing.
  */
 function textDocuments(source: DoubtSource): DoubtSource[] {
-  const column = '__merge_text_id';
-  return source.identifiers
-    .filter((identifier) => identifier.inText && identifier.kind === 'resident_id' && !ANOTHER_PERSONS_DOCUMENT.test(headerWords(identifier.column)))
-    .map((identifier) => ({
-      ...source,
-      from: `(SELECT *, unnest(regexp_extract_all(CAST(${quoteIdentifier(identifier.column)} AS VARCHAR), '${IN_TEXT.resident_id}', 1)) AS ${column} FROM ${source.from})`,
-      identifiers: source.identifiers.filter((other) => !other.inText),
-      witnesses: [{ column, kind: 'resident_id' as const }],
-    }));
+  const column = '__merge_text_document';
+  const notes = [...new Set(source.identifiers.filter((identifier) => identifier.inText).map((identifier) => identifier.column))]
+    .filter((note) => !ANOTHER_PERSONS_DOCUMENT.test(headerWords(note)));
+  return notes.flatMap((note) => TEXT_DOCUMENTS.map(({ kind, pattern }) => ({
+    ...source,
+    from: `(SELECT *, unnest(regexp_extract_all(CAST(${quoteIdentifier(note)} AS VARCHAR), '${pattern}', 1)) AS ${column} FROM ${source.from})`,
+    identifiers: source.identifiers.filter((other) => !other.inText),
+    witnesses: [{ column, kind }],
+  })));
 }
 
 /**

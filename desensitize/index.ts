@@ -18,7 +18,7 @@ export {
   birthDateSql, freeTextSql,
 } from './synthetic.js';
 export { REGIONS } from './data/regions.js';
-export { personNumberColumns } from './person-numbers.js';
+export { personNumberColumns, rowsOfPeople, type ProfiledColumn } from './person-numbers.js';
 export { canShowDoubt, compileDoubtfulKeys, compileMergedKeys, IN_TEXT_KINDS, witnessKindOf, type DoubtSource, type IdentifierColumn, type WitnessColumn, type WitnessKind } from './doubtful-keys.js';
 export { checkPolicy, compilePolicySelect, defaultPolicy, ENTITY_COLUMN, GENERALIZE_RULES, type ColumnPolicy, type EntityKeyOptions, type PolicyKind, type PolicySelectOptions } from './policy.js';
 export {

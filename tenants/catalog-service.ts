@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DomainError, isDomainError } from '../core/errors.js';
-import { checkPolicy, checkPolicyFit, defaultPolicy, entityColumnOf, isJoinKind, previewPlan, type ColumnPolicy } from '../desensitize/index.js';
+import { checkPolicy, checkPolicyFit, defaultPolicy, entityColumnOf, isJoinKind, previewPlan, rowsOfPeople, type ColumnPolicy } from '../desensitize/index.js';
 import { datasetDirectory, openDatabase, prepareUpload, type IngestResult, type PreparedUpload } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import type { DatasetColumn, DatasetMeta, DatasetRecord, IngestProgress, PolicyPreview, ReinstateDataset, Role, SetPolicies, Withdrawal, WithdrawDataset } from './model.js';
@@ -35,9 +35,14 @@ export function entityOfVersion({ record, columns }: { record: DatasetRecord; co
   return column !== undefined && kind !== undefined ? { column, kind } : undefined;
 }
 
-/** A dataset version about people: personal data recognized in any column (a settled entity column is one). */
-export function isPersonalVersion(version: { columns: readonly DatasetColumn[] }): boolean {
-  return version.columns.some((c) => c.pii);
+/**
+ * A dataset version about people: personal data recognized in any column (a settled entity column is
+ * one), or rows of people that no identifier counts (rowsOfPeople: a gender or age beside codes
+ * nearly one per row), which then answer in prod only once the supervisor names their entity.
+ */
+export function isPersonalVersion(version: { record: Pick<DatasetRecord, 'rows'>; columns: readonly DatasetColumn[] }): boolean {
+  return version.columns.some((c) => c.pii)
+    || rowsOfPeople(version.columns.map((c) => ({ name: c.name, type: c.type, piiKind: null, distinct: c.distinctEstimate })), version.record.rows);
 }
 
 /**
@@ -111,16 +116,20 @@ export function createCatalogService(deps: {
     /** How the file was read (format, dialect, sheet), for the audit. */
     let read: Record<string, unknown> = {};
     let result: IngestResult;
-    const [latest] = await deps.store.reader.datasetVersions(meta.id);
+    const earlier = await deps.store.reader.datasetVersions(meta.id);
+    const [latest] = earlier;
     const version = (latest?.record.version ?? 0) + 1;
     const progress: IngestProgress = { version, filename: upload.filename, startedAt: deps.now().toISOString(), stage: 'checking', percent: null };
     loading.set(meta.id, { meta, progress });
     try {
       // SECURITY: core data (核心数据) never enters the sandbox.
       if (meta.grade === 'core') throw new DomainError('CAT_ERR_CORE_DATA', 'core data (核心数据) may not be placed under authorized operation');
-      const previousEntity = latest && entityOfVersion(latest);
+      // SECURITY: the kind of the last version that counted people, not only the version before: a
+      // version without any identifier between them let the next count on another kind, and its
+      // answers escaped differencing with the first's (red-team pass 40b).
+      const previousEntity = earlier.map(entityOfVersion).find((entity) => entity !== undefined);
       const task = {
-        datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows, linkTo: await linkTargets(meta.id, latest),
+        datasetId: meta.id, version, today: deps.today(), sampleSize: deps.piiSampleRows, linkTo: await linkTargets(meta.id, earlier),
         ...(meta.entity === undefined ? {} : { entity: meta.entity }), ...(previousEntity ? { previousEntity } : {}),
       };
       if ('sql' in source) {
@@ -223,17 +232,29 @@ export function createCatalogService(deps: {
    * (docs/catalog.md, "A pair is measured once"). An ingest running at the same time is not among
    * them: that pair's twins then do not overlap.
    */
-  async function linkTargets(id: string, previous: { record: DatasetRecord; columns: DatasetColumn[] } | undefined): Promise<LinkTargetTask[]> {
+  /**
+   * The current version of every other dataset with identifier columns of a join kind, with the links
+   * of each pair as the twins show them now (first measured, then carried), wherever they live: on
+   * the target's column (its rates the other way round) or on this dataset's earlier versions
+   * (`earlier`, latest first), the latest version that has one first. SECURITY: carried from the
+   * version before only, a version without the identifier column between two with it had the pair
+   * measured afresh, and dev's overlap moved by the one patient who left (red-team pass 40b).
+   */
+  async function linkTargets(id: string, earlier: readonly { record: DatasetRecord; columns: DatasetColumn[] }[]): Promise<LinkTargetTask[]> {
+    const order = new Map(earlier.map((v, i) => [v.record.version, i]));
     return (await deps.store.reader.listDatasets()).flatMap(({ record, columns }) => {
       const keyed = columns.filter((c) => isJoinKind(c.pii?.kind)).map((c) => ({ name: c.name, kind: c.pii!.kind }));
       if (record.id === id || keyed.length === 0) return [];
-      // A pair's link as the twins show it now (first measured, then carried), wherever it lives: on
-      // the target's column (its rates the other way round) or on this dataset's previous version.
-      const theirs = columns.flatMap((c) => (c.links ?? []).filter((l) => l.dataset === id && l.version === previous?.record.version).map(({ distinctHere, distinctThere, rowsHere, rowsThere, withheld, column }) => ({
-        column, kind: c.pii!.kind, other: c.name, link: { distinctHere: distinctThere, distinctThere: distinctHere, rowsHere: rowsThere, rowsThere: rowsHere, ...(withheld ? { withheld } : {}) },
-      })));
-      const ours = (previous?.columns ?? []).flatMap((c) => (c.links ?? []).filter((l) => l.dataset === record.id && l.version === record.version).map(({ dataset: _, version: __, column, ...link }) => ({ column: c.name, kind: c.pii?.kind ?? '', other: column, link })));
-      return [{ dataset: record.id, version: record.version, file: record.file, columns: keyed, known: [...theirs, ...ours] }];
+      const theirs = columns.flatMap((c) => (c.links ?? []).filter((l) => l.dataset === id && order.has(l.version))
+        .sort((a, b) => order.get(a.version)! - order.get(b.version)!)
+        .map(({ distinctHere, distinctThere, rowsHere, rowsThere, withheld, column }) => ({
+          column, kind: c.pii!.kind, other: c.name, link: { distinctHere: distinctThere, distinctThere: distinctHere, rowsHere: rowsThere, rowsThere: rowsHere, ...(withheld ? { withheld } : {}) },
+        })));
+      const ours = earlier.flatMap((v) => v.columns.flatMap((c) => (c.links ?? []).filter((l) => l.dataset === record.id && l.version === record.version).map(({ dataset: _, version: __, column, ...link }) => ({ column: c.name, kind: c.pii?.kind ?? '', other: column, link }))));
+      // One link per pair of columns: the latest version's (knownLink takes the first it finds).
+      const seen = new Set<string>();
+      const known = [...theirs, ...ours].filter((k) => !seen.has(`${k.column}\u0000${k.other}`) && Boolean(seen.add(`${k.column}\u0000${k.other}`)));
+      return [{ dataset: record.id, version: record.version, file: record.file, columns: keyed, known }];
     });
   }
 

@@ -130,12 +130,42 @@ export function assertSourcesCurrent(access: AccessDirectory, tenantId: string, 
 }
 
 /**
+ * Runs tenant SQL in the engine under what the control plane admits for the tenant now (`run` gets
+ * it for the engine task). A run the engine refused before it ran is reported as beforeRunRefusal
+ * says; a run that failed after what is admitted shrank (a withdrawal, a grant's end or a policy
+ * change committed meanwhile) as those copies' refusal (GRT_ERR_EXPIRED, CAT_ERR_DATASET_WITHDRAWN,
+ * SBX_ERR_REBUILDING), whatever the run said: it may have failed on the rows of a copy no longer
+ * admitted (a table build admitted before a withdrawal told, by its failure, one bit of the
+ * withdrawn rows: red-team pass 40a). A run that succeeded is the caller's to check
+ * (assertSourcesCurrent), as what it read is known then.
+ */
+export async function runAdmitted<T>(access: AccessDirectory, tenantId: string, today: () => string, run: (admissible: Admissible) => Promise<T>): Promise<T> {
+  const admitted = access.admissible(tenantId, today());
+  try {
+    return await run(admitted);
+  } catch (error) {
+    const refusal = beforeRunRefusal(access, tenantId, error, today());
+    if (refusal !== error) throw refusal;
+    const now = access.admissible(tenantId, today());
+    // SECURITY: invariants 6 and 9: the failure of a run over a copy admitted no longer is not told:
+    // what is said is what a run that succeeded would have been told (assertSourcesCurrent of the
+    // copies no longer admitted; red-team pass 40a saw 503 against the success's 403).
+    const stopped = Object.entries(admitted).filter(([dataset, policy]) => now[dataset] !== policy).map(([dataset, policy]) => ({ dataset, version: 0, policy }));
+    if (stopped.length > 0) {
+      assertSourcesCurrent(access, tenantId, stopped, today());
+      throw new DomainError('SBX_ERR_REBUILDING', 'what this reads changed while it ran: retry it', { retryAfterSeconds: 1 });
+    }
+    throw error;
+  }
+}
+
+/**
  * What to report for tenant SQL the engine refused before it ran, for reading a source not admitted
  * (its `refusedSources`, sandbox `assertAdmissible`): what assertSourcesCurrent says of those
  * sources (a grant ended, a dataset withdrawn, a copy being rebuilt), or SBX_ERR_REBUILDING when the
  * control plane has admitted them since (retry). Any other error is returned as it is.
  */
-export function beforeRunRefusal(access: AccessDirectory, tenantId: string, error: unknown, today: string): unknown {
+function beforeRunRefusal(access: AccessDirectory, tenantId: string, error: unknown, today: string): unknown {
   const refused = isDomainError(error) && error.code === 'SBX_ERR_REBUILDING' ? SourceRefSchema.array().safeParse(error.details?.refusedSources) : undefined;
   if (!refused?.success) return error;
   try {

@@ -4,7 +4,7 @@ import { cutUtf8 } from '../core/text.js';
 import { GATE_LIMITS, type Admissible, type Env, type QueryResult } from '../sandbox/index.js';
 import type { AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
-import { assertSourcesCurrent, beforeRunRefusal, type AccessDirectory } from './lineage.js';
+import { assertSourcesCurrent, runAdmitted, type AccessDirectory } from './lineage.js';
 import { probingOutcome, UNCHECKABLE_BY_DATA, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
 import type { ControlStore } from './store/control-store.js';
 
@@ -64,14 +64,12 @@ export function createQueryService(deps: {
       const maxRows = Math.min(input.maxRows ?? deps.limits.defaultRows, deps.limits.maxRows);
       let refusedByData = false;
       try {
-        const result = await deps.engine.query({
-          tenantId, sql: input.sql, env: input.env,
-          maxRows, maxBytes: deps.limits.maxBytes, timeoutMs: deps.limits.timeoutMs, admissible: deps.access.admissible(tenantId, deps.today()),
-        }, signal).catch((error: unknown) => {
-          const refusal = beforeRunRefusal(deps.access, tenantId, error, deps.today());
-          // A copy refused before it ran for a grant or policy changed since: the refinery rebuilds (a withdrawn dataset's copies wait).
-          if (refusal !== error && isDomainError(refusal) && refusal.code !== 'CAT_ERR_DATASET_WITHDRAWN') deps.rebuild(tenantId);
-          throw refusal;
+        const result = await runAdmitted(deps.access, tenantId, deps.today, (admissible) => deps.engine.query({
+          tenantId, sql: input.sql, env: input.env, maxRows, maxBytes: deps.limits.maxBytes, timeoutMs: deps.limits.timeoutMs, admissible,
+        }, signal)).catch((error: unknown) => {
+          // A copy refused for a grant or policy changed since: the refinery rebuilds (a withdrawn dataset's copies wait).
+          if (isDomainError(error) && (error.code === 'SBX_ERR_REBUILDING' || error.code === 'GRT_ERR_EXPIRED')) deps.rebuild(tenantId);
+          throw error;
         });
         // SECURITY: invariant 6: an answer of a tenant suspended or revoked while it ran is withheld.
         deps.assertTenantActive(tenantId);

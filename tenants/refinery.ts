@@ -308,7 +308,7 @@ function toTwinColumn(c: DatasetColumn, rows: number, personal: boolean): TwinCo
 
 /** A dataset's identifier columns with what ingest measured of them (profiles from before issue #10 have none). */
 function keyedDataset(record: { id: string; version: number; rows: number }, columns: DatasetColumn[]): KeyedDataset {
-  const personal = isPersonalVersion({ columns });
+  const personal = isPersonalVersion({ record, columns });
   return {
     id: record.id, version: record.version, rows: record.rows,
     columns: columns.flatMap((c) => {

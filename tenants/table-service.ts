@@ -5,7 +5,7 @@ import { prepareUpload, type Admissible, type CreatedTable, type Env, type Prepa
 import { SYSTEM_ACTOR, type AuditActor } from './audit/audit-entry.js';
 import { failureOf } from './access.js';
 import { wasEverPersonal } from './catalog-service.js';
-import { assertSourcesCurrent, beforeRunRefusal, type AccessDirectory } from './lineage.js';
+import { assertSourcesCurrent, runAdmitted, type AccessDirectory } from './lineage.js';
 import type { WorkspaceTableLineage } from './model.js';
 import { probingOutcome, type ProbeAdmission, type ProbeLimiter } from './probe-limiter.js';
 import { auditedSql } from './query-service.js';
@@ -47,8 +47,7 @@ export function createTableService(deps: {
 
   /** Saves a checked SELECT (new, or a rebuild) and its lineage; nothing half-done on failure. */
   async function save(actor: AuditActor, tenantId: string, input: { name: string; sql: string; env: Env }, options: { replace: boolean; createdAt: string; createdBy: string }) {
-    const created = await deps.engine.createTable({ ...where(tenantId), ...input, timeoutMs: deps.timeoutMs, replace: options.replace, admissible: deps.access.admissible(tenantId, deps.today()) })
-      .catch((error: unknown) => { throw beforeRunRefusal(deps.access, tenantId, error, deps.today()); });
+    const created = await runAdmitted(deps.access, tenantId, deps.today, (admissible) => deps.engine.createTable({ ...where(tenantId), ...input, timeoutMs: deps.timeoutMs, replace: options.replace, admissible }));
     const lineage: WorkspaceTableLineage = {
       tenantId, name: input.name, env: input.env, sql: input.sql,
       sourceTables: created.tables, datasets: datasetsOf(created.sources), sources: created.sources,

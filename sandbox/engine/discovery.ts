@@ -94,8 +94,10 @@ export interface DiscoveryContext {
   env: Env;
   listing: ListedTable[];
   maxRows: number;
-  /** The whole gate for an inner query, on a connection of `env`: what runs and what it reads. */
+  /** The whole gate for an inner query, on a connection of `env`: what runs and what it reads (refused unless admitted, `admit`). */
   decide(connection: DuckDBConnection, sql: string, env: Env): Promise<{ canonicalSql: string; tables: string[]; sources: SourceRef[] }>;
+  /** Throws unless the control plane admits every source now (assertAdmissible): before anything reads a table. */
+  admit(sources: readonly SourceRef[]): void;
   /** Reads a trusted statement's result on `connection` under the query's deadline and caps. */
   read(connection: DuckDBConnection, sql: string): Promise<Pick<QueryResult, 'columns' | 'rows' | 'truncated'>>;
   /** Writes a parse back as JSON without losing its 64-bit integers (`readParseJson`). */
@@ -153,6 +155,9 @@ async function describeQuery(sql: string, ctx: DiscoveryContext): Promise<Discov
 }
 
 async function summarizeTable(table: ListedTable, ctx: DiscoveryContext): Promise<DiscoveryAnswer> {
+  // SECURITY: invariants 6 and 9: a table's statistics are computed only over what is admitted now
+  // (a dev table over a withdrawn dataset was summarized, and an overflow printed its values: red-team pass 40a).
+  ctx.admit(table.sources);
   const qualified = (catalog: string) => `${catalog}.main.${quoteIdentifier(table.name)}`;
   if (ctx.env === 'dev' || table.origin === 'upload') {
     // Dev holds only synthetic or dev-built data; an upload is the tenant's own and reads the same in dev.

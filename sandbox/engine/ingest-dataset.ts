@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DomainError } from '../../core/errors.js';
 import {
-  isJoinKind, isNumberType, isTemporalType, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
+  isJoinKind, isNumberType, isTemporalType, joinKeysSql, quoteIdentifier, recognizeColumn, roundCount, rowsOfPeople, roundRate, sqlString, type JoinKind, type KeyLink, type KeyProfile, type Recognition,
 } from '../../desensitize/index.js';
 import { castSql, inferTypes, malformedCsv, MISFIT, readCsvSql } from '../upload/csv-sql.js';
 import { UPLOAD_LIMITS, type PreparedUpload } from '../upload/prepare-upload.js';
@@ -189,9 +189,11 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   const named = described.findIndex((c) => c.name === entity);
   if (settled && recognized[named] === null) recognized[named] = { kind: settled.kind as Recognition['kind'], confidence: 1, matchShare: 1 };
   const people = settled === undefined ? undefined : await personKeys(connection, settled.column, settled.kind);
-  // About people but with no identifier to count them by (names and addresses only, say): rows do not stand
-  // for people, so no ends are measured (the twin then draws no range: fail closed).
-  const uncountable = entity === undefined && recognized.some((r) => r !== null);
+  // About people but with no identifier to count them by (names and addresses only, say, or rows of
+  // people keyed by codes nothing knows: rowsOfPeople): rows do not stand for people, so no ends are
+  // measured (the twin then draws no range: fail closed).
+  const profiled = described.map((c, k) => ({ name: c.name, type: c.type, piiKind: recognized[k]?.kind ?? null, distinct: distinct[k]! }));
+  const uncountable = entity === undefined && (recognized.some((r) => r !== null) || rowsOfPeople(profiled, rows));
   const columns: ColumnProfile[] = [];
   for (const [k, column] of described.entries()) {
     const [count, , min, max, deciles] = values.slice(k * 5, k * 5 + 5) as [bigint, bigint, string | null, string | null, string[] | null];

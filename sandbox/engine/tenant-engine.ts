@@ -247,6 +247,7 @@ export class TenantEngine {
     return {
       connection, env, listing, maxRows: options.maxRows,
       decide: (on, sql, inEnv) => this.decide(on, sql, inEnv, options.admissible),
+      admit: (sources) => assertAdmissible(sources, options.admissible),
       read: (on, sql) => withDeadline(on, env, options, () => readCapped(on, sql, options)),
       inDev: (work) => this.withConnection('dev', work),
     };

@@ -11,7 +11,7 @@ import {
 } from '../../sandbox/index.js';
 import { SYSTEM_ACTOR, type AuditActor } from '../audit/audit-entry.js';
 import { assertLicensed, failureOf } from '../access.js';
-import { AccessDirectory, assertNotStopped, assertSourcesCurrent, beforeRunRefusal } from '../lineage.js';
+import { AccessDirectory, assertNotStopped, assertSourcesCurrent, runAdmitted } from '../lineage.js';
 import type { Claims } from '../model.js';
 import { FAILED_PERSON_CHECKS, probingOutcome, UNCHECKABLE_BY_DATA, type ProbeLimiter } from '../probe-limiter.js';
 import { auditedSql } from '../query-service.js';
@@ -151,8 +151,7 @@ export function createExportService(deps: {
     const admission = deps.probes.admit(tenantId, sub);
     let result: ExportSnapshotResult;
     try {
-      result = await deps.engine.exportSnapshot({ tenantId, exportId, version, sql, maxRows: deps.limits.maxRows, timeoutMs: deps.limits.timeoutMs, admissible: deps.access.admissible(tenantId, deps.today()) })
-        .catch((error: unknown) => { throw beforeRunRefusal(deps.access, tenantId, error, deps.today()); });
+      result = await runAdmitted(deps.access, tenantId, deps.today, (admissible) => deps.engine.exportSnapshot({ tenantId, exportId, version, sql, maxRows: deps.limits.maxRows, timeoutMs: deps.limits.timeoutMs, admissible }));
       // SECURITY: invariant 6: a snapshot of a tenant suspended or revoked while it ran is not kept.
       deps.assertTenantActive(tenantId);
       // SECURITY: invariants 6 and 9: nothing computed from a grant that ended or a policy that changed leaves.

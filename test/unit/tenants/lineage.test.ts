@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { isDomainError } from '../../../core/errors.js';
 import { DomainError } from '../../../core/errors.js';
 import { assertAdmissible } from '../../../sandbox/engine/tenant-engine.js';
-import { accessFingerprint, AccessDirectory, assertSourcesCurrent, beforeRunRefusal, policyFingerprint } from '../../../tenants/lineage.js';
+import { accessFingerprint, AccessDirectory, assertSourcesCurrent, policyFingerprint, runAdmitted } from '../../../tenants/lineage.js';
 import type { GrantRecord } from '../../../tenants/model.js';
 
 const columns = [
@@ -60,31 +60,39 @@ describe('the access directory', () => {
     expect(new AccessDirectory([grant('2026-12-31')], new Map()).verdict('t1', source, '2026-01-01').ok).toBe(false);
   });
 
-  it('admits, for the engine before a run, exactly the sources its verdict accepts; the refusal names the reason', () => {
+  it('admits, for the engine before a run, exactly the sources its verdict accepts; the refusal names the reason; a failure after a withdrawal is not told', async () => {
     const access = new AccessDirectory([grant('2026-01-10'), { ...grant('2026-12-31'), dataset: 'payments' }, { ...grant('2026-12-31'), tenantId: 't2' }], new Map([['residents', policy], ['payments', policy]]));
     const payments = { ...source, dataset: 'payments' };
     expect(access.admissible('t1', '2026-01-10')).toEqual({ residents: source.policy, payments: payments.policy });
-    const refusalOf = (sources: typeof source[], today: string) => {
+    const codeOf = async (today: string, run: (admissible: Record<string, string>) => Promise<void>) => {
       try {
-        assertAdmissible(sources, access.admissible('t1', today));
-        return 'admitted';
+        await runAdmitted(access, 't1', () => today, run);
+        return 'ran';
       } catch (error) {
-        const refusal = beforeRunRefusal(access, 't1', error, today);
-        return isDomainError(refusal) ? refusal.code : String(refusal);
+        return isDomainError(error) ? error.code : String(error);
       }
     };
-    expect(refusalOf([source, payments], '2026-01-10')).toBe('admitted');
+    const refusalOf = (sources: typeof source[], today: string) => codeOf(today, async (admissible) => assertAdmissible(sources, admissible));
+    expect(await refusalOf([source, payments], '2026-01-10')).toBe('ran');
     // The grant ended; a dataset withdrawn; a policy changed since; a dataset never granted.
-    expect(refusalOf([source, payments], '2026-01-11')).toBe('GRT_ERR_EXPIRED');
+    expect(await refusalOf([source, payments], '2026-01-11')).toBe('GRT_ERR_EXPIRED');
     access.putWithdrawn('payments', true);
     expect(access.admissible('t1', '2026-01-10')).toEqual({ residents: source.policy });
-    expect(refusalOf([payments], '2026-01-10')).toBe('CAT_ERR_DATASET_WITHDRAWN');
+    expect(await refusalOf([payments], '2026-01-10')).toBe('CAT_ERR_DATASET_WITHDRAWN');
+    access.putWithdrawn('payments', false);
+    expect(await refusalOf([{ ...source, dataset: 'constructor' }], '2026-01-10')).toBe('GRT_ERR_EXPIRED');
+    // A run that fails is told as it failed, unless what is admitted shrank while it ran.
+    const failing = async () => {
+      throw new DomainError('SBX_ERR_QUERY_FAILED', 'x');
+    };
+    expect(await codeOf('2026-01-10', failing)).toBe('SBX_ERR_QUERY_FAILED');
+    expect(await codeOf('2026-01-10', async (admissible) => {
+      expect(admissible).toHaveProperty('payments');
+      access.putWithdrawn('payments', true);
+      return failing();
+    })).toBe('CAT_ERR_DATASET_WITHDRAWN');
     access.putWithdrawn('payments', false);
     access.putPolicy('payments', policyFingerprint([columns[0]!]));
-    expect(refusalOf([payments], '2026-01-10')).toBe('SBX_ERR_REBUILDING');
-    expect(refusalOf([{ ...source, dataset: 'constructor' }], '2026-01-10')).toBe('GRT_ERR_EXPIRED');
-    // Any other error passes through as it is.
-    const other = new DomainError('SBX_ERR_QUERY_FAILED', 'x');
-    expect(beforeRunRefusal(access, 't1', other, '2026-01-10')).toBe(other);
+    expect(await refusalOf([payments], '2026-01-10')).toBe('SBX_ERR_REBUILDING');
   });
 });
