@@ -264,15 +264,15 @@ function disagreementSql(j: number): string {
  * it has one (a foreigner's ten mobiles, a mobile beside a passport beside a resident ID: pass 36a).
  * Only for a person with two identifiers or more merged (else counting them apart changes no count).
  * An identifier beside two resident IDs is shared, which the doubt judges (compileDoubtfulKeys);
- * publish never merges a doubtful key. Mobiles and resident IDs written in free text are read as
- * the row's (expandTextIdentifiers, textDocuments): ten mobiles beside `未登记`, each row's note
- * saying `本人身份证…`, counted ten people (red-team pass 36a). Not read: a document under a header
- * that says it is someone else's (ANOTHER_PERSONS_DOCUMENT: `医生身份证号`, a doctor's patients are
- * not the doctor) beside an identifier whose header names no such role (sameRole), enterprises'
- * codes (an owner is not the firm).
+ * publish never merges a doubtful key. Documents written in free text are read as the row's
+ * (textDocuments): ten mobiles beside `未登记`, each row's note saying `本人身份证…`, counted ten
+ * people (red-team pass 36a). Not read: mobiles in free text (a relative's `家属电话` in a note
+ * merged the relative into the patient, pass 40b), an identifier and a document under headers of
+ * different roles (sameRole: `医生身份证号` beside a patient's mobile, a doctor's patients are not
+ * the doctor; `联系人手机` beside the patient's ID), enterprises' codes (an owner is not the firm).
  */
 export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
-  const pairs = sources.flatMap((source) => [...expandTextIdentifiers(source), ...textDocuments(source)]).flatMap((source) => {
+  const pairs = sources.flatMap((source) => [source, ...textDocuments(source)]).flatMap((source) => {
     const others = source.identifiers.filter((identifier) => !identifier.inText && !NEVER_MERGED.has(identifier.kind));
     const documents = source.witnesses.filter((witness) => witness.kind === 'resident_id' || witness.kind === 'passport');
     const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) && sameRole(identifier.column, document.column) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
@@ -327,14 +327,14 @@ const ANOTHER_PERSONS_DOCUMENT = new RegExp(`医生|医师|主治|接诊|护士|
   word('doctor|physician|nurse|clerk|operator|agent|proxy|guarantor|surety|contact|emergency|guardian|legal_?rep|representative|referrer|spouse|father|mother|parent|relative|witness|sponsor|staff|employee_of_record')}`);
 
 /**
- * Whether an identifier and a document are one person's by their headers: the document's header
- * names no role (ANOTHER_PERSONS_DOCUMENT), or the identifier's names the same one (`医师手机` beside
- * `医师身份证号` in a register of doctors: one doctor's ten mobiles were ten people, red-team pass 39a).
+ * Whether an identifier and a document are one person's by their headers: both name the same role
+ * (ANOTHER_PERSONS_DOCUMENT), or neither names one. `医师手机` beside `医师身份证号` in a register of
+ * doctors is one doctor's (ten mobiles were ten people, red-team pass 39a); an emergency contact's
+ * `联系人手机` beside the patient's `身份证号` is not the patient's (merged, pass 40b).
  */
 function sameRole(identifier: string, document: string): boolean {
   const role = (header: string) => ANOTHER_PERSONS_DOCUMENT.exec(headerWords(header))?.[0].replace(/[^\p{L}]/gu, '');
-  const of = role(document);
-  return of === undefined || of === role(identifier);
+  return role(document) === role(identifier);
 }
 
 /** A resident ID is the key others merge into; an enterprise's code is no person's. */
