@@ -126,9 +126,12 @@ export interface KeyedDataset {
 export interface TwinPlan {
   /** Twin rows to generate (the primary key plan decides them when there is one). */
   rows: number;
-  /** Key plans, the dataset's first identifier column first (it lays out the rows). */
+  /** Key plans, the identifier column held by the most people first (it lays out the rows); none for a column of fewer than 10. */
   keys: TwinKeyPlan[];
 }
+
+/** Distinct identifiers a column needs to be a key plan of the twin (the disclosure threshold). */
+const MIN_KEY_PEOPLE = 10;
 
 /**
  * Twin plans for a set of datasets (one tenant's grants). Each dataset is scaled to at most
@@ -163,14 +166,20 @@ export function planTwins(datasets: readonly KeyedDataset[], options: { maxRows:
   for (const d of datasets) {
     const floor = d.rows <= options.minRows ? 1 : options.minRows / d.rows;
     const scale = Math.min(1, Math.max(componentScale.get(find(d.id))!, floor));
-    const keys = d.columns.flatMap((c, k): TwinKeyPlan[] => {
-      const range = ranges.get(`${d.id}.${c.name}`);
-      if (!range) return [];
-      return [{
-        column: c.name, kind: c.kind, populationSeed: options.populationSeed(c.kind), ...range,
-        keepPerMillion: Math.max(1, Math.round(scale * 1_000_000)), rowsPerKey: c.keys.rowsPerKey, seed: options.seedOf(d) + 104_729 * (k + 1),
-      }];
-    });
+    // SECURITY: the column held by the most people lays out the rows, and one held by fewer than 10
+    // is no key plan (its twin column is empty, twinNullShare): a second mobile held by 3 people (4
+    // with one more) laid out a twin of 3 rows, or 4 (red-team pass 41b).
+    const keys = d.columns.map((c, k) => ({ c, k }))
+      .filter(({ c }) => c.keys.distinct >= MIN_KEY_PEOPLE)
+      .sort((a, b) => b.c.keys.distinct - a.c.keys.distinct || a.k - b.k)
+      .flatMap(({ c, k }): TwinKeyPlan[] => {
+        const range = ranges.get(`${d.id}.${c.name}`);
+        if (!range) return [];
+        return [{
+          column: c.name, kind: c.kind, populationSeed: options.populationSeed(c.kind), ...range,
+          keepPerMillion: Math.max(1, Math.round(scale * 1_000_000)), rowsPerKey: c.keys.rowsPerKey, seed: options.seedOf(d) + 104_729 * (k + 1),
+        }];
+      });
     plans.set(d.id, { rows: d.rows === 0 ? 0 : Math.max(1, Math.round(d.rows * scale)), keys });
   }
   return plans;

@@ -58,6 +58,9 @@ export function twinNullShare(column: { nullShare: number; nullPeople?: { valued
  * in the observed share. Seeded and reproducible. The same policy pipeline then turns it into a
  * tenant's dev file.
  *
+ * `aboutPeople`: the dataset is about people whatever this version's columns say (the catalog's
+ * isPersonalVersion over every version).
+ *
  * Identifier columns of the join kinds named in `keys` (twin-population.ts) take their values from
  * the kinds' shared populations instead: the first plan lays out the rows (its entities, each with
  * its drawn number of rows), so `rows` is then only what the plan was sized for.
@@ -67,13 +70,15 @@ export function twinNullShare(column: { nullShare: number; nullPeople?: { valued
  * generator once in a plain projection but recomputes it inside CASE (measured 1.4× slower for a
  * resident ID under a null CASE), and a category's CASE would otherwise hash once per branch tried.
  */
-export function twinSql(columns: readonly TwinColumn[], rows: number, seed: number, keys: readonly TwinKeyPlan[] = []): string {
+export function twinSql(columns: readonly TwinColumn[], rows: number, seed: number, keys: readonly TwinKeyPlan[] = [], aboutPeople = false): string {
   const keyed = new Map(keys.map((plan, k) => [plan.column, k]));
   const primary = keys[0]?.column;
-  // About people (any personal data recognized): the profile's figures are judged in people, counted
-  // on the dataset's identifier; without one (names and addresses only), nothing was counted and
-  // nothing is copied (fail closed).
-  const personal = columns.some((c) => c.piiKind !== null);
+  // About people (any personal data recognized, or what the catalog knows of the dataset's other
+  // versions and rows: `aboutPeople`): the profile's figures are judged in people, counted on the
+  // dataset's identifier; without one (names and addresses only), nothing was counted and nothing is
+  // copied (fail closed). SECURITY: judged on the version's own columns, a version without its IDs,
+  // or rows of people keyed by codes, copied one person's rare diagnosis and age (red-team pass 41b).
+  const personal = aboutPeople || columns.some((c) => c.piiKind !== null);
   const inner: string[] = [];
   const outer = columns.map((column, k) => {
     const drawn = `__v${k}`;

@@ -102,7 +102,7 @@ export function createRefinery(deps: {
       const privacy = classifyPublished(kept.map((c) => ({ name: c.name, type: c.type, piiKind: c.pii?.kind ?? null, policy: c.policy as ColumnPolicy })), { entity: entity !== undefined, personal });
       granted.push({ name: grant.dataset, sql: grantedSql, source, ...(privacy.personal ? { privacy } : {}) });
       const plan = twins.get(record.id);
-      const twin = twinSql(columns.map((c) => toTwinColumn(c, record.rows, personal)), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys);
+      const twin = twinSql(columns.map((c) => toTwinColumn(c, record.rows, personal)), plan?.rows ?? Math.min(record.rows, MAX_TWIN_ROWS), seedOf(record.id, record.version), plan?.keys, personal);
       dev.push({ name: grant.dataset, sql: compilePolicySelect(policies, { tokenKey, today }, `(${twin})`)!, source });
     }
     const keyCorrections = await domainKeyCorrections(entityKeyOf, attach);

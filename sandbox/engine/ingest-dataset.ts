@@ -193,7 +193,9 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   // people keyed by codes nothing knows: rowsOfPeople): rows do not stand for people, so no ends are
   // measured (the twin then draws no range: fail closed).
   const profiled = described.map((c, k) => ({ name: c.name, type: c.type, piiKind: recognized[k]?.kind ?? null, distinct: distinct[k]! }));
-  const uncountable = entity === undefined && (recognized.some((r) => r !== null) || rowsOfPeople(profiled, rows));
+  // A dataset whose earlier versions counted people is about people too (red-team pass 41b: a version
+  // without the IDs measured one person's 40 rows as 40 "people" at the ends).
+  const uncountable = entity === undefined && (recognized.some((r) => r !== null) || rowsOfPeople(profiled, rows) || task.previousEntity !== undefined);
   const columns: ColumnProfile[] = [];
   for (const [k, column] of described.entries()) {
     const [count, , min, max, deciles] = values.slice(k * 5, k * 5 + 5) as [bigint, bigint, string | null, string | null, string[] | null];
@@ -341,7 +343,11 @@ async function profileKeys(connection: DuckDBConnection, columns: ColumnProfile[
       // SECURITY: rows per key capped at what the 10th-heaviest key reaches (everyone's at the
       // lightest's with fewer keys), as the ends of a column are: one patient's 1,000 visits merged
       // into the 3-visit bucket made its mean 14.7, and the twin repeated it (red-team pass 25b).
-      const cap = `coalesce((SELECT n FROM __keys ORDER BY n DESC LIMIT 1 OFFSET ${MIN_PEOPLE - 1}), (SELECT min(n) FROM __keys))`;
+      // SECURITY: the cap is the 10th-heaviest person's count rounded down to one significant figure
+      // when 10 or more (37 and 41 visits gave the twin's heavy entities 37 and 41 rows exactly,
+      // red-team pass 41b; 30 and 40 now stand for ten counts each). Below 10 it is the count itself.
+      const tenth = `coalesce((SELECT n FROM __keys ORDER BY n DESC LIMIT 1 OFFSET ${MIN_PEOPLE - 1}), (SELECT min(n) FROM __keys))`;
+      const cap = `(SELECT CASE WHEN t < 10 THEN t ELSE CAST(floor(t / 10 ** floor(log10(t))) * 10 ** floor(log10(t)) AS BIGINT) END FROM (SELECT ${tenth} AS t))`;
       const buckets = mergeSmallBuckets((await connection.runAndReadAll(`SELECT ${BUCKET_SQL} AS b, count(*), avg(n) FROM (SELECT least(n, ${cap}) AS n FROM __keys) GROUP BY b ORDER BY b`)).getRowsJS()
         .map(([b, keys, mean]) => ({ upTo: 2 ** Number(b), keys: Number(keys), mean: Number(mean) })));
       const distinct = buckets.reduce((sum, b) => sum + b.keys, 0);
