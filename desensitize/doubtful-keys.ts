@@ -53,6 +53,8 @@ export interface IdentifierColumn {
   normalization: TokenNormalization;
   /** A free-text column: the identifiers of the kind written in it (IN_TEXT), each judged as the row's. */
   inText?: boolean;
+  /** The version's entity column: the row's person is its holder, whatever role its header names (sameRole). */
+  entity?: boolean;
 }
 
 /**
@@ -65,11 +67,16 @@ const IN_TEXT: Partial<Record<string, string>> = {
   // Spaces or dashes between its digits too (`440106 19850612 123X`, as recognition reads it: ten
   // mobiles beside such a note were ten people, red-team pass 40b); the key's own checks (a real
   // birth date, the check character) tell an ID from other numbers.
-  resident_id: '(?:^|[^0-9])([1-9](?:[- ]?[0-9]){16}[- ]?[0-9Xx])(?:[^0-9Xx]|$)',
+  // The first generation's 15 digits too (`440106850612123`, upgraded as the keys are: pass 41a).
+  resident_id: '(?:^|[^0-9])([1-9](?:[- ]?[0-9]){16}[- ]?[0-9Xx]|[1-9](?:[- ]?[0-9]){14})(?:[^0-9Xx]|$)',
 };
 
-/** A passport number in free text, after a passport's word (`护照号E51234567`, `passport no. E5123…`): codes alone are too many things. */
-const PASSPORT_IN_TEXT = '(?i)(?:护照|passport)[^0-9a-z]{0,12}(?:no[.]?|number)?[^0-9a-z]{0,4}([a-z]{1,2}[0-9]{7,9})(?:[^0-9]|$)';
+/**
+ * A passport number in free text, after a passport's word in either script (`护照号E51234567`,
+ * `護照號碼 E6…`, `passport no. GA123457`): up to two letters and 6 to 9 digits. Codes alone are too
+ * many things.
+ */
+const PASSPORT_IN_TEXT = '(?i)(?:护照|護照|passport)[^0-9a-z]{0,12}(?:no[.]?|nr[.]?|number)?[^0-9a-z]{0,4}([a-z]{0,2}[0-9]{6,9})(?:[^0-9]|$)';
 export const IN_TEXT_KINDS = Object.keys(IN_TEXT);
 
 /** A source whose free-text identifiers are rows of their own: one derived source per such identifier, its values unnested. */
@@ -275,7 +282,7 @@ export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer):
   const pairs = sources.flatMap((source) => [source, ...textDocuments(source)]).flatMap((source) => {
     const others = source.identifiers.filter((identifier) => !identifier.inText && !NEVER_MERGED.has(identifier.kind));
     const documents = source.witnesses.filter((witness) => witness.kind === 'resident_id' || witness.kind === 'passport');
-    const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) && sameRole(identifier.column, document.column) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
+    const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) && sameRole(identifier, document.column) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
     if (structs.length === 0) return [];
     const normalized = twoStepSelect([
       ...others.map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)) })),
@@ -307,7 +314,7 @@ const TEXT_DOCUMENTS = [{ kind: 'resident_id', pattern: IN_TEXT.resident_id! }, 
 function textDocuments(source: DoubtSource): DoubtSource[] {
   const column = '__merge_text_document';
   const notes = [...new Set(source.identifiers.filter((identifier) => identifier.inText).map((identifier) => identifier.column))]
-    .filter((note) => !ANOTHER_PERSONS_DOCUMENT.test(headerWords(note)));
+    .filter((note) => roleOf(note) === undefined);
   return notes.flatMap((note) => TEXT_DOCUMENTS.map(({ kind, pattern }) => ({
     ...source,
     from: `(SELECT *, unnest(regexp_extract_all(CAST(${quoteIdentifier(note)} AS VARCHAR), '${pattern}', 1)) AS ${column} FROM ${source.from})`,
@@ -317,24 +324,43 @@ function textDocuments(source: DoubtSource): DoubtSource[] {
 }
 
 /**
- * Headers of a document that is never the row's person's: someone acting for, beside or on the row's
- * person. Narrower than SOMEONE_ELSE (names): a document missed here merges people into one key (the
- * safe side: fewer counted; a guarantor's ID beside 40 borrowers, pass 38a), while one taken here
- * wrongly merges nothing, and ten mobiles beside a payee's own `收款人身份证号` (or `city_resident_id`)
- * counted ten people (pass 38a).
+ * Whether an identifier and a document are one person's by their headers: both name the same role
+ * (ROLES, in any language: `doctor_mobile` beside `医生身份证号`), or neither names one, or the
+ * document names none and the identifier is the version's entity column (the row's own person,
+ * whatever its header calls them: `医生手机` beside `身份证号` in a register of doctors). SECURITY: ten
+ * mobiles of one doctor were ten people when either was missed (red-team passes 39a, 41a); an
+ * emergency contact's `联系人手机` beside the patient's `身份证号` is not the patient's (merged, 40b).
  */
-const ANOTHER_PERSONS_DOCUMENT = new RegExp(`医生|医师|主治|接诊|护士|经办|经手|操作员|收费员|录入|审核|代理|代办|委托|担保|保证人|联系人|紧急|监护|法人|法定代表|负责人|推荐人|配偶|父亲|母亲|家属|户主|介绍人|见证|${
-  word('doctor|physician|nurse|clerk|operator|agent|proxy|guarantor|surety|contact|emergency|guardian|legal_?rep|representative|referrer|spouse|father|mother|parent|relative|witness|sponsor|staff|employee_of_record')}`);
+function sameRole(identifier: Pick<IdentifierColumn, 'column' | 'entity'>, document: string): boolean {
+  const of = roleOf(document);
+  return of === roleOf(identifier.column) || (of === undefined && identifier.entity === true);
+}
 
 /**
- * Whether an identifier and a document are one person's by their headers: both name the same role
- * (ANOTHER_PERSONS_DOCUMENT), or neither names one. `医师手机` beside `医师身份证号` in a register of
- * doctors is one doctor's (ten mobiles were ten people, red-team pass 39a); an emergency contact's
- * `联系人手机` beside the patient's `身份证号` is not the patient's (merged, pass 40b).
+ * The roles of someone acting for, beside or on the row's person, by header, each under one name
+ * whatever the language. Narrower than SOMEONE_ELSE (names): a document missed here merges people
+ * into one key (the safe side: fewer counted; a guarantor's ID beside 40 borrowers, pass 38a), while
+ * one taken here wrongly merges nothing, and ten mobiles beside a payee's own `收款人身份证号` (or
+ * `city_resident_id`) counted ten people (pass 38a).
  */
-function sameRole(identifier: string, document: string): boolean {
-  const role = (header: string) => ANOTHER_PERSONS_DOCUMENT.exec(headerWords(header))?.[0].replace(/[^\p{L}]/gu, '');
-  return role(document) === role(identifier);
+const ROLES: [string, RegExp][] = Object.entries({
+  doctor: `医生|医师|主治|接诊|${word('doctor|physician')}`,
+  nurse: `护士|${word('nurse')}`,
+  clerk: `经办|经手|操作员|收费员|录入|审核|${word('clerk|operator|staff|employee_of_record')}`,
+  agent: `代理|代办|委托|${word('agent|proxy')}`,
+  guarantor: `担保|保证人|${word('guarantor|surety|sponsor')}`,
+  contact: `联系人|紧急|${word('contact|emergency')}`,
+  guardian: `监护|${word('guardian')}`,
+  representative: `法人|法定代表|负责人|${word('legal_?rep|representative')}`,
+  referrer: `推荐人|介绍人|${word('referrer')}`,
+  family: `配偶|父亲|母亲|家属|户主|${word('spouse|father|mother|parent|relative')}`,
+  witness: `见证|${word('witness')}`,
+}).map(([role, pattern]) => [role, new RegExp(pattern)]);
+
+/** The role a header names (ROLES), or undefined. */
+function roleOf(header: string): string | undefined {
+  const words = headerWords(header);
+  return ROLES.find(([, pattern]) => pattern.test(words))?.[0];
 }
 
 /** A resident ID is the key others merge into; an enterprise's code is no person's. */

@@ -1,4 +1,4 @@
-import { headerWords, SOMEONE_ELSE, witnessKindOf, word } from './doubtful-keys.js';
+import { headerWords, SOMEONE_ELSE, word } from './doubtful-keys.js';
 
 /** Whose number a Chinese header names (a patient's, a member's, a card's holder's). */
 const HOLDER = '住院|住院病历|病历|病案|门诊|就诊卡|诊疗卡|患者|病人|学生|学籍|考生|职工|员工|会员|会员卡|客户|用户|社保|社保卡|医保|医保卡|参保|参保人|人员|个人|居民|受助人|服务对象';
@@ -31,8 +31,13 @@ export function personNumberColumns<C extends { name: string; piiKind: string | 
   return columns.filter((c) => c.piiKind === null && PERSON_NUMBER.test(headerWords(c.name)) && !SOMEONE_ELSE.test(headerWords(c.name)));
 }
 
-/** An age by its header (`年龄`, `age`, `patient_age`, `age_group`; not `page` or `wage`). */
-const AGE_HEADER = new RegExp(`年龄|岁数|${word('age')}`);
+/**
+ * What every person has one of, by header: a gender (性别, 性別, sex, sexe, xb), an age (年龄, 岁,
+ * age, nl), a birth (出生, 生日, birth, dob, csrq).
+ */
+const TRAIT = new RegExp(`性别|性別|年龄|年齡|岁|出生|生日|${word('sex|sexe|gender|xb|age|nl|birth|dob|born|csrq|csny|yob')}`);
+/** A column of counts, by header: what marks a table of counts by group (人数 by age and gender). */
+const COUNT = new RegExp(`人数|人口|户数|人次|数量|频数|频次|计数|合计|总数|${word('count|counts|cnt|population|pop|total|n|freq|frequency|cases|number_of_\\w+')}`);
 
 /** What rowsOfPeople reads of a column: its profile as ingest made it. */
 export interface ProfiledColumn {
@@ -45,15 +50,18 @@ export interface ProfiledColumn {
 
 /**
  * Whether a dataset version reads as rows of people that no identifier counts: a column of what
- * every person has one of (a gender, an age, a birth date by its header) beside a text column of
- * codes nearly one per row (90% distinct or more, 50 rows or more) that neither recognition nor a
- * person number's header knows. Such a dataset is personal data without an entity: prod answers
- * over it are refused until the supervisor names the column its people are counted on (a table of
- * counts by age and gender has no such codes, and answers freely). SECURITY: wards keyed by header
- * spellings no list can hold (`BRID`, `住院号码`, pass 40b) showed one 97-year-old's diagnosis.
+ * every person has one of (a gender, an age, a birth), and no column of counts (a table of 人数 by
+ * age and gender is not people; nor is a code table of two columns, 男 and 女 each once).
+ * Such a version is personal data without an entity: prod answers over it are refused until a
+ * version names the column its people are counted on, and its twin copies nothing counted in rows.
+ * SECURITY: fail closed: a first rule that looked for a column of codes (text, 90% distinct, 50 rows
+ * or more) let wards of numeric codes, of 49 patients, or of patients who came twice answer one
+ * 97-year-old's diagnosis (red-team passes 40b, 41a).
  */
 export function rowsOfPeople(columns: readonly ProfiledColumn[], rows: number): boolean {
-  const trait = columns.some((c) => AGE_HEADER.test(headerWords(c.name)) || ['gender', 'birth_date'].includes(witnessKindOf({ name: c.name, type: c.type, piiKind: c.piiKind }) ?? ''));
-  const codes = columns.some((c) => c.piiKind === null && /^VARCHAR$/i.test(c.type) && rows >= 50 && c.distinct >= 0.9 * rows);
-  return trait && codes;
+  const traits = columns.filter((c) => TRAIT.test(headerWords(c.name)));
+  const counts = columns.some((c) => c.piiKind === null && /INT|DECIMAL|DOUBLE|FLOAT|REAL/i.test(c.type) && COUNT.test(headerWords(c.name)));
+  // A code table (男 and 女 under their codes, ages and their bands) has two columns, its trait once a row.
+  const codeTable = columns.length <= 2 && traits.every((c) => c.distinct >= rows);
+  return traits.length > 0 && !counts && !codeTable;
 }

@@ -101,8 +101,10 @@ export async function settleEntity(connection: DuckDBConnection, columns: { name
   // SECURITY: entity keys are keyed hashes of one kind's values: counted on another kind, the same
   // person has other keys, and differencing against answers and releases over earlier versions
   // compared nobody (a payer's v1 total against v2's without them, red-team pass 23a).
-  if (previous && kind !== previous.kind) {
-    throw new DomainError('CAT_ERR_ENTITY_CHANGED', `the previous version counted people on "${previous.column}" (${previous.kind}); this one would count them on "${settled}" (${kind}), which earlier answers and releases cannot be compared with: name a ${previous.kind} column in \`entity\`, or ingest it as a new dataset`);
+  // A `subject_id` is an organization's own numbering: another column of that kind is another
+  // numbering of the same people (医保号 after 住院号), other keys as surely (red-team pass 41a).
+  if (previous && (kind !== previous.kind || (kind === 'subject_id' && settled !== previous.column))) {
+    throw new DomainError('CAT_ERR_ENTITY_CHANGED', `the previous version counted people on "${previous.column}" (${previous.kind}); this one would count them on "${settled}" (${kind}), which earlier answers and releases cannot be compared with: name ${kind === previous.kind ? `"${previous.column}"` : `a ${previous.kind} column`} in \`entity\`, or ingest it as a new dataset`);
   }
   return { column: settled, kind };
 }

@@ -17,15 +17,16 @@ describe('personNumberColumns', () => {
     expect(personNumberColumns([{ name: 'patient_id', piiKind: 'resident_id' }])).toEqual([]);
   });
 
-  it('reads rows of people no identifier counts: a gender, age or birth date beside text codes nearly one per row; not a table of counts', () => {
-    const code = { name: '编号', type: 'VARCHAR', piiKind: null, distinct: 195 };
-    const trait = (name: string) => ({ name, type: 'VARCHAR', piiKind: null, distinct: 2 });
-    for (const name of ['性别', 'gender', '年龄', 'patient_age', 'age_group', '出生日期']) expect(rowsOfPeople([code, trait(name)], 200), name).toBe(true);
-    expect(rowsOfPeople([code, trait('wage'), trait('page_views')], 200)).toBe(false);
-    // Counts by district, gender and age band: no column of codes.
-    expect(rowsOfPeople([trait('性别'), trait('年龄段'), { name: '人数', type: 'BIGINT', piiKind: null, distinct: 200 }, { name: '区县', type: 'VARCHAR', piiKind: null, distinct: 16 }], 200)).toBe(false);
-    // Too few rows to tell, or codes that repeat.
-    expect(rowsOfPeople([{ ...code, distinct: 30 }, trait('性别')], 30)).toBe(false);
-    expect(rowsOfPeople([{ ...code, distinct: 100 }, trait('性别')], 200)).toBe(false);
+  it('reads rows of people no identifier counts: a gender, age or birth beside anything but a column of counts; not a table of counts, nor a code table', () => {
+    const code = { name: '编号', type: 'BIGINT', piiKind: null, distinct: 49 };
+    const column = (name: string, distinct = 2, type = 'VARCHAR') => ({ name, type, piiKind: null, distinct });
+    for (const name of ['性别', '性別', 'gender', 'sexe', 'xb', '年龄', 'nl', '岁', 'patient_age', 'age_group', '出生日期', '出生年']) {
+      expect(rowsOfPeople([code, column(name, 49), column('诊断', 3)], 49), name).toBe(true);
+    }
+    expect(rowsOfPeople([code, column('wage', 40), column('page_views', 40)], 49)).toBe(false);
+    // Counts by district, gender and age band.
+    expect(rowsOfPeople([column('性别'), column('年龄段', 10), column('人数', 200, 'BIGINT'), column('区县', 16)], 200)).toBe(false);
+    // A code table: 男 and 女 under their codes.
+    expect(rowsOfPeople([column('代码'), column('性别')], 2)).toBe(false);
   });
 });
