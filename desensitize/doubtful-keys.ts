@@ -53,8 +53,6 @@ export interface IdentifierColumn {
   normalization: TokenNormalization;
   /** A free-text column: the identifiers of the kind written in it (IN_TEXT), each judged as the row's. */
   inText?: boolean;
-  /** The version's entity column: the row's person is its holder, whatever role its header names (sameRole). */
-  entity?: boolean;
 }
 
 /**
@@ -271,15 +269,16 @@ function disagreementSql(j: number): string {
  * it has one (a foreigner's ten mobiles, a mobile beside a passport beside a resident ID: pass 36a).
  * Only for a person with two identifiers or more merged (else counting them apart changes no count).
  * An identifier beside two resident IDs is shared, which the doubt judges (compileDoubtfulKeys);
- * publish never merges a doubtful key. Documents written in free text are read as the row's
- * (textDocuments): ten mobiles beside `未登记`, each row's note saying `本人身份证…`, counted ten
- * people (red-team pass 36a). Not read: mobiles in free text (a relative's `家属电话` in a note
- * merged the relative into the patient, pass 40b), an identifier and a document under headers of
- * different roles (sameRole: `医生身份证号` beside a patient's mobile, a doctor's patients are not
- * the doctor; `联系人手机` beside the patient's ID), enterprises' codes (an owner is not the firm).
+ * publish never merges a doubtful key. Mobiles and documents written in free text are read as the
+ * row's (expandTextIdentifiers, textDocuments): ten mobiles beside `未登记`, each row's note saying
+ * `本人身份证…`, counted ten people (red-team pass 36a). A merge taken wrongly counts fewer people
+ * (the safe side: a relative's `家属电话` in a note merges the relative into the patient, pass 40b).
+ * Not read: a document under a role's header beside an identifier under no role's or another's
+ * (sameRole: `医生身份证号` beside a patient's mobile, a doctor's patients are not the doctor),
+ * enterprises' codes (an owner is not the firm).
  */
 export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer): string | undefined {
-  const pairs = sources.flatMap((source) => [source, ...textDocuments(source)]).flatMap((source) => {
+  const pairs = sources.flatMap((source) => [...expandTextIdentifiers(source), ...textDocuments(source)]).flatMap((source) => {
     const others = source.identifiers.filter((identifier) => !identifier.inText && !NEVER_MERGED.has(identifier.kind));
     const documents = source.witnesses.filter((witness) => witness.kind === 'resident_id' || witness.kind === 'passport');
     const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) && sameRole(identifier, document.column) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
@@ -305,6 +304,13 @@ export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer):
 /** Documents read in free text: resident IDs, and passport numbers after a passport's word (a foreigner's ten mobiles beside `护照号E…` in the note: pass 40b). */
 const TEXT_DOCUMENTS = [{ kind: 'resident_id', pattern: IN_TEXT.resident_id! }, { kind: 'passport', pattern: PASSPORT_IN_TEXT }] as const;
 
+/** Full-width digits, letters, spaces and dashes of `text` (SQL) as ASCII: notes typed with a Chinese input method (`本人身份证３２０１…`, pass 42a). */
+function halfWidthSql(text: string): string {
+  const full = Array.from({ length: 94 }, (_, i) => String.fromCharCode(0xff01 + i)).join('');
+  const half = Array.from({ length: 94 }, (_, i) => String.fromCharCode(0x21 + i)).join('');
+  return `translate(${text}, ${sqlString(`${full}\u3000`)}, ${sqlString(`${half} `)})`;
+}
+
 /**
  * A source's documents written in its free text as documents of the row (one derived source per
  * free-text column and kind, its documents unnested beside the source's identifiers), unless the
@@ -317,23 +323,24 @@ function textDocuments(source: DoubtSource): DoubtSource[] {
     .filter((note) => roleOf(note) === undefined);
   return notes.flatMap((note) => TEXT_DOCUMENTS.map(({ kind, pattern }) => ({
     ...source,
-    from: `(SELECT *, unnest(regexp_extract_all(CAST(${quoteIdentifier(note)} AS VARCHAR), '${pattern}', 1)) AS ${column} FROM ${source.from})`,
+    from: `(SELECT *, unnest(regexp_extract_all(${halfWidthSql(`CAST(${quoteIdentifier(note)} AS VARCHAR)`)}, '${pattern}', 1)) AS ${column} FROM ${source.from})`,
     identifiers: source.identifiers.filter((other) => !other.inText),
     witnesses: [{ column, kind }],
   })));
 }
 
 /**
- * Whether an identifier and a document are one person's by their headers: both name the same role
- * (ROLES, in any language: `doctor_mobile` beside `医生身份证号`), or neither names one, or the
- * document names none and the identifier is the version's entity column (the row's own person,
- * whatever its header calls them: `医生手机` beside `身份证号` in a register of doctors). SECURITY: ten
- * mobiles of one doctor were ten people when either was missed (red-team passes 39a, 41a); an
- * emergency contact's `联系人手机` beside the patient's `身份证号` is not the patient's (merged, 40b).
+ * Whether an identifier and a document are taken for one person's by their headers: the document
+ * names no role (whatever role the identifier's header names: `医生手机` beside `身份证号` in a
+ * register of doctors, `代理人手机` in a register of agents), or both name the same one (ROLES, in any
+ * language: `doctor_mobile` beside `医生身份证号`). SECURITY: a wrong merge counts fewer people (the
+ * safe side, a utility cost: an emergency contact's `联系人手机` beside the patient's `身份证号` is
+ * merged into the patient, pass 40b); a missed one counted one person's ten mobiles as ten people
+ * (red-team passes 39a, 41a, 42a, each time a rule that held back a merge).
  */
-function sameRole(identifier: Pick<IdentifierColumn, 'column' | 'entity'>, document: string): boolean {
+function sameRole(identifier: Pick<IdentifierColumn, 'column'>, document: string): boolean {
   const of = roleOf(document);
-  return of === roleOf(identifier.column) || (of === undefined && identifier.entity === true);
+  return of === undefined || of === roleOf(identifier.column);
 }
 
 /**
@@ -349,7 +356,8 @@ const ROLES: [string, RegExp][] = Object.entries({
   clerk: `经办|经手|操作员|收费员|录入|审核|${word('clerk|operator|staff|employee_of_record')}`,
   agent: `代理|代办|委托|${word('agent|proxy')}`,
   guarantor: `担保|保证人|${word('guarantor|surety|sponsor')}`,
-  contact: `联系人|紧急|${word('contact|emergency')}`,
+  // A bare `contact` is the row's person's own contact number (`contact_mobile`, pass 42a).
+  contact: `联系人|紧急|${word('contact_?person|emergency')}`,
   guardian: `监护|${word('guardian')}`,
   representative: `法人|法定代表|负责人|${word('legal_?rep|representative')}`,
   referrer: `推荐人|介绍人|${word('referrer')}`,

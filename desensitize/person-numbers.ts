@@ -32,12 +32,20 @@ export function personNumberColumns<C extends { name: string; piiKind: string | 
 }
 
 /**
- * What every person has one of, by header: a gender (性别, 性別, sex, sexe, xb), an age (年龄, 岁,
- * age, nl), a birth (出生, 生日, birth, dob, csrq).
+ * What every person has one of, by header: a gender (性别, 性別, 男女, sex, xb, xingbie), an age
+ * (年龄, 年纪, 年歲, 岁, age, nl, nianling), a birth (出生, 生日, birth, dob, csrq).
  */
-const TRAIT = new RegExp(`性别|性別|年龄|年齡|岁|出生|生日|${word('sex|sexe|gender|xb|age|nl|birth|dob|born|csrq|csny|yob')}`);
-/** A column of counts, by header: what marks a table of counts by group (人数 by age and gender). */
-const COUNT = new RegExp(`人数|人口|户数|人次|数量|频数|频次|计数|合计|总数|${word('count|counts|cnt|population|pop|total|n|freq|frequency|cases|number_of_\\w+')}`);
+const TRAIT = new RegExp(`性别|性別|男女|年龄|年齡|年纪|年紀|年岁|年歲|岁|歲|出生|生日|birth|gender|xingbie|nianling|${word('sex|sexe|xb|age|nl|dob|born|csrq|csny|yob')}`);
+/**
+ * A column of counts: a whole number under a header that is a count (人数, 例数, 人次, count, n, …, or
+ * ends with one: 就诊人数, 病例数). SECURITY: a header that merely holds a count's word (`费用合计`, a
+ * bill; `药品数量`, one patient's drugs) or a decimal (`total_fee`) made a ward a "table of counts"
+ * that answered one patient's diagnosis (red-team pass 42a).
+ */
+const COUNT_HEADER = new RegExp(`(?:人数|人口|人口数|户数|人次|例数|次数|件数|频数|频次|计数|总数)$|^(?:数量|合计|${['count', 'counts', 'cnt', 'population', 'pop', 'total', 'n', 'freq', 'frequency', 'cases', 'num', 'qty', 'number'].join('|')})$`);
+const WHOLE_NUMBER = /^(?:U?(?:TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|DECIMAL\(\d+,\s*0\))$/i;
+/** Rows a code table may hold (男, 女 and 未知 under their codes). Known limit: ten people whose every value differs read as one. */
+const CODE_TABLE_ROWS = 10;
 
 /** What rowsOfPeople reads of a column: its profile as ingest made it. */
 export interface ProfiledColumn {
@@ -51,7 +59,7 @@ export interface ProfiledColumn {
 /**
  * Whether a dataset version reads as rows of people that no identifier counts: a column of what
  * every person has one of (a gender, an age, a birth), and no column of counts (a table of 人数 by
- * age and gender is not people; nor is a code table of two columns, 男 and 女 each once).
+ * age and gender is not people; nor is a code table, 男 and 女 under their codes).
  * Such a version is personal data without an entity: prod answers over it are refused until a
  * version names the column its people are counted on, and its twin copies nothing counted in rows.
  * SECURITY: fail closed: a first rule that looked for a column of codes (text, 90% distinct, 50 rows
@@ -60,8 +68,15 @@ export interface ProfiledColumn {
  */
 export function rowsOfPeople(columns: readonly ProfiledColumn[], rows: number): boolean {
   const traits = columns.filter((c) => TRAIT.test(headerWords(c.name)));
-  const counts = columns.some((c) => c.piiKind === null && /INT|DECIMAL|DOUBLE|FLOAT|REAL/i.test(c.type) && COUNT.test(headerWords(c.name)));
-  // A code table (男 and 女 under their codes, ages and their bands) has two columns, its trait once a row.
-  const codeTable = columns.length <= 2 && traits.every((c) => c.distinct >= rows);
+  const isCount = (c: ProfiledColumn) => c.piiKind === null && WHOLE_NUMBER.test(c.type) && COUNT_HEADER.test(headerWords(c.name));
+  // A table of counts is counted by groups: beside its counts, no column is nearly one per row but
+  // the traits themselves (a table by single year of age); a ward's 编号 beside a visit's ordinal `n`
+  // is rows (red-team pass 42a).
+  const codes = columns.some((c) => !isCount(c) && !TRAIT.test(headerWords(c.name)) && rows >= 20 && c.distinct >= 0.5 * rows);
+  const counts = columns.some(isCount) && !codes;
+  // A code table: a handful of rows, every column a key of it (each value once). 200 inpatients'
+  // ages to the hundredth beside their diagnoses passed as one when two columns were enough (red-team
+  // pass 42a); a code table of three columns was refused.
+  const codeTable = rows <= CODE_TABLE_ROWS && columns.every((c) => c.distinct >= rows);
   return traits.length > 0 && !counts && !codeTable;
 }

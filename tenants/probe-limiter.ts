@@ -50,6 +50,11 @@ export const PROBING_CODES: ReadonlySet<string> = new Set([
   'SBX_ERR_SQL_FORBIDDEN_FUNCTION', 'SBX_ERR_SQL_FORBIDDEN_TABLE', 'SBX_ERR_SQL_FORBIDDEN_CONSTRUCT',
   'SBX_ERR_SQL_NOT_SELECT', 'SBX_ERR_SQL_MULTIPLE_STATEMENTS', 'SBX_ERR_SQL_TOO_COMPLEX',
   'DSC_ERR_RUNTIME_ERROR', 'DSC_ERR_REPEATED_ROWS', FAILED_PERSON_CHECKS, PROD_TIMEOUT, PROD_MEMORY, UNCHECKABLE_BY_DATA,
+  // SECURITY: invariant 8: an engine stopped for memory or past a deadline fails every task of the
+  // tenant in flight, in any env: a task that did not cause it learns that another did (a probe over
+  // a withdrawn dataset's rows, told CAT_ERR_DATASET_WITHDRAWN itself, killed the engine or not on
+  // one person's value, and a dev query beside it said which: red-team pass 41a). Slowed, not closed.
+  'SBX_ERR_ENGINE_MEMORY', 'SBX_ERR_ENGINE_RESTARTED',
   // SECURITY: invariant 8: the workspace holds prod tables whose size one person's rows can decide
   // (a string of 800 kB on person 7's rows above x): a table build or upload the quota refuses, in
   // any env, says whether they fit (red-team passes 18a, 39b: a dev build after a prod one).

@@ -278,7 +278,7 @@ function doubtSource(version: { record: DatasetRecord; columns: readonly Dataset
   const others = [...entityCandidates(kinds), ...kinds.filter((c) => c.piiKind === 'fixed_line')]
     .filter((c) => c.name !== counted?.column && !ENTERPRISE_KINDS.has(c.piiKind!));
   const inText = kinds.filter((c) => c.piiKind === 'free_text').flatMap((c) => IN_TEXT_KINDS.map((kind) => ({ column: c.name, kind, inText: true })));
-  const identifiers = [...(counted ? [{ ...counted, entity: true }] : []), ...others.map((c) => ({ column: c.name, kind: c.piiKind === 'fixed_line' ? 'mobile' : c.piiKind! })), ...inText]
+  const identifiers = [...(counted ? [counted] : []), ...others.map((c) => ({ column: c.name, kind: c.piiKind === 'fixed_line' ? 'mobile' : c.piiKind! })), ...inText]
     .map((identifier) => ({ ...identifier, normalization: entityNormalization(identifier.kind) }));
   const people = version.columns.find((c) => c.name === counted?.column)?.distinctEstimate;
   const witnesses = version.columns.flatMap((c) => {

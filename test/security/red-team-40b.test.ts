@@ -255,17 +255,21 @@ describe('red team 40b', () => {
     expect(seen).toEqual({ learned: await ridesOf(r), reported: true });
   }, 600_000);
 
-  it('was a wrong merge (utility; fix: an identifier and a document merge only under headers of the same role, or of none, sameRole; mobiles in notes merge nothing): an emergency contact\'s mobile (`联系人手机`) and a relative\'s mobile in the note (`备注`: 家属电话 …) beside the patient\'s own resident ID were merged into the patient (C1, C2 and P one key in every table); 一区\'s total without C1 or C2 is reported as a pair either way', async () => {
-    // Seen when written: a cell of P, C1, C2 and eight riders (11 people) counted 9 and was withheld
-    // (the safe side, a utility cost), and leaving C1 out left out "no one" by entity sets: only the
-    // contribution fingerprints (answer-history.ts, cell-entities.ts) reported the pair. Where:
-    // desensitize/doubtful-keys.ts sameRole (a document under no role's header took any identifier
-    // beside it, whatever role the identifier's header named) and compileMergedKeys (every mobile of
-    // a note was the row's, expandTextIdentifiers). Now C1 and C2 are people of their own.
+  it('STOPPED: an emergency contact\'s mobile (`联系人手机`) and a relative\'s mobile in the note (`备注`: 家属电话 …) beside the patient\'s own resident ID ARE merged into the patient (C1, C2 and P are one key in every table), yet 一区\'s total without C1 or C2 is still reported as a pair: the history compares each person\'s contribution, not only the entity sets', async () => {
+    // The wrong merge (desensitize/doubtful-keys.ts sameRole: a document under no role's header
+    // takes any identifier beside it, whatever role the identifier's header names, kept on purpose
+    // since pass 42a: each rule that held a merge back let one person count as several) makes two
+    // people one key (and the relative's mobile in the note, read as the row's): a cell of P, C1, C2
+    // and eight riders (11 people) counts 9 and is withheld (the safe side). Leaving C1 out then
+    // leaves out "no one" by entity sets, and only the contribution fingerprints
+    // (answer-history.ts, cell-entities.ts) see that P's key contributes less: were they dropped,
+    // C1's exact total (315) would be read by difference with no pair reported. Fixing sameRole
+    // (an identifier under a role's header merges only into a document of the same role) and
+    // merging no mobile read from notes would remove the wrong merge itself.
     const others = await Promise.all([20, 22, 24, 26, 28, 30, 32, 34].map(rider));
     expect(new Set([M_P, M_C1, M_C2, ...others]).size).toBe(11);
     const family = await ask(`SELECT count(*) AS n FROM rt40b_rides WHERE mobile IN (${[M_P, M_C1, M_C2, ...others].map((m) => `'${m}'`).join(', ')})`);
-    expect(family.status === 200 ? family.rows : said(family), 'eleven people, shown').toEqual([['55']]);
+    expect(family.status === 200 && family.rows.length === 0, `merged: 11 people counted as 9 and withheld; ${said(family)}`).toBe(true);
     expect([await ridesOf(M_C1), await ridesOf(M_C2)]).toEqual([315, 215]);
     const seen = { c1: await leaveOut(M_C1, 'without_c1', 14), c2: await leaveOut(M_C2, 'without_c2', 16) };
     expect(seen).toEqual({ c1: { learned: 315, reported: true }, c2: { learned: 215, reported: true } });

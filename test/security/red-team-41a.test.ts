@@ -27,10 +27,11 @@
  * checkout that ran the pass holds them): a probe admitted before a withdrawal reached the withdrawn
  * rows after it and blew the engine's memory on row 7 above 50; the probe itself was told
  * CAT_ERR_DATASET_WITHDRAWN in both worlds (runAdmitted), but a companion sent AFTER the withdrawal,
- * in dev, over another dataset, failed with the engine (SBX_ERR_ENGINE_MEMORY, uncounted) or
- * answered: one bit of a withdrawn dataset per kill, slowed by the engine's restart backoff.
- * Closing it needs a withdrawal to interrupt the runs admitted before it, or a task failed by
- * another task's kill to be retried on the restarted engine (docs/sandbox.md says so).
+ * in dev, over another dataset, failed with the engine (SBX_ERR_ENGINE_MEMORY, uncounted then) or
+ * answered: one bit of a withdrawn dataset per kill. Since this pass an engine stop counts as
+ * probing in every env (tenants/probe-limiter.ts), which slows it; closing it needs a withdrawal to
+ * interrupt the runs admitted before it, or a task failed by another task's kill to be retried on
+ * the restarted engine (docs/sandbox.md says so).
  *
  * Setup (test/helpers/crafted-domain.ts: every dataset ingested through the trusted pipeline and
  * granted, personal columns plain with a reason; the truth computed from the generating SQL in an

@@ -26,7 +26,15 @@ describe('personNumberColumns', () => {
     expect(rowsOfPeople([code, column('wage', 40), column('page_views', 40)], 49)).toBe(false);
     // Counts by district, gender and age band.
     expect(rowsOfPeople([column('性别'), column('年龄段', 10), column('人数', 200, 'BIGINT'), column('区县', 16)], 200)).toBe(false);
-    // A code table: 男 and 女 under their codes.
-    expect(rowsOfPeople([column('代码'), column('性别')], 2)).toBe(false);
+    // A code table of any width: 男 and 女 under their codes and English names; not 200 rows of ages to the hundredth.
+    expect(rowsOfPeople([column('代码'), column('性别'), column('英文名称')], 2)).toBe(false);
+    expect(rowsOfPeople([column('年龄', 200, 'DOUBLE'), column('诊断', 200)], 200)).toBe(true);
+    // A table by single year of age counts; a count's word in one person's figures does not (red-team pass 42a).
+    expect(rowsOfPeople([column('年龄', 101, 'INTEGER'), column('例数', 90, 'BIGINT')], 101)).toBe(false);
+    for (const figure of [column('费用合计', 180, 'BIGINT'), column('total_fee', 180, 'DECIMAL(10,2)'), column('药品数量', 5, 'INTEGER')]) {
+      expect(rowsOfPeople([column('年龄', 60), column('诊断', 3), figure], 200), figure.name).toBe(true);
+    }
+    // A visit's ordinal `n` beside a code one per row is no table of counts.
+    expect(rowsOfPeople([code, column('年龄', 40), column('n', 3, 'INTEGER')], 49)).toBe(true);
   });
 });

@@ -38,11 +38,13 @@ describe('ProbeLimiter', () => {
     }
   });
 
-  it('counts timeouts and memory kills in prod (how long and how much can depend on one person), never in dev', () => {
-    for (const code of ['SBX_ERR_QUERY_TIMEOUT', 'SBX_ERR_ENGINE_MEMORY']) {
-      expect(send(limiterAt().limiter, 'mallory', probingOutcome(code, 'prod'), 100), code).toBe(20);
-      expect(send(limiterAt().limiter, 'ana', probingOutcome(code, 'dev'), 100), code).toBe(100);
-    }
+  it('counts timeouts and memory kills in prod (how long and how much can depend on one person); own timeouts never in dev', () => {
+    for (const code of ['SBX_ERR_QUERY_TIMEOUT', 'SBX_ERR_ENGINE_MEMORY']) expect(send(limiterAt().limiter, 'mallory', probingOutcome(code, 'prod'), 100), code).toBe(20);
+    expect(send(limiterAt().limiter, 'ana', probingOutcome('SBX_ERR_QUERY_TIMEOUT', 'dev'), 100)).toBe(100);
+  });
+
+  it('counts an engine stopped under a task in every env: another task of the tenant may have stopped it on one person\'s rows (red-team pass 41a)', () => {
+    for (const code of ['SBX_ERR_ENGINE_MEMORY', 'SBX_ERR_ENGINE_RESTARTED']) expect(send(limiterAt().limiter, 'mallory', probingOutcome(code, 'dev'), 100), code).toBe(20);
   });
 
   it('counts table builds and uploads over the workspace quota in every env (prod tables in the workspace can be of one person\'s size, red-team passes 18a, 39b)', () => {
