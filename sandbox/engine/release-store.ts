@@ -125,7 +125,12 @@ export function listReleaseFiles(dataDir: string): { file: string; exportId: str
  *   partition its rows, so a sum of its cells is the aggregate over the union of their groups, and a
  *   total minus the groups that make it up gives back the people left over. For a cell N and the
  *   disjoint cells B of a column, the union closest to N holds the B more than half inside N:
- *   Δ = |N| − Σ max(0, 2|N∩B| − |B|). Sums of two or more cells are compared (one is the pair above).
+ *   Δ = |N| − Σ max(0, 2|N∩B| − |B|). Sums of two or more cells are compared (one is the pair above),
+ *   on the entity sets (k) and again on the members whose contribution is the same (ks: a total
+ *   leaving out one person's payments above X after a per-district release, red-team pass 42b);
+ * - the same unions by their people, Δ = |∪B \ N| + |N \ ∪B|: groups partition rows, not people,
+ *   and cells sharing people (payments per month) make the formula above no count of anyone (a
+ *   total without one person after a per-month release passed, pass 42b).
  */
 async function closePairs(connection: DuckDBConnection, newCells: string, released: string[], task: ReleaseKey & { minEntities: number }): Promise<DifferencingPair[]> {
   // SECURITY: a cell's rows without a key are one member (KEYLESS_ENTITY), the same in every cell:
@@ -166,24 +171,49 @@ async function closePairs(connection: DuckDBConnection, newCells: string, releas
       SELECT "row", "column", export_id, version, tenant, b_row, b_column, NULL::VARCHAR AS summed
       FROM ik WHERE greatest(an + bn - 2 * k, kl) BETWEEN 1 AND $4 - 1 OR greatest(an + bn - 2 * ks, kls) BETWEEN 1 AND $4 - 1
     ),
-    earlier_sum AS (
+    ${['k', 'ks'].map((shared) => `earlier_sum_${shared} AS (
       SELECT "row", "column", export_id, version, tenant, NULL::INTEGER AS b_row, b_column, 'earlier' AS summed
       FROM ik GROUP BY "row", "column", label, export_id, version, tenant, b_column, b_label, an, a_keyless
-      HAVING count(*) FILTER (WHERE 2 * k > bn) >= 2
-        AND greatest(an - sum(greatest(0, 2 * k - bn)), CASE WHEN a_keyless OR bool_or(b_keyless) FILTER (WHERE 2 * k > bn) THEN 1 ELSE 0 END) BETWEEN 1 AND $4 - 1
+      HAVING count(*) FILTER (WHERE 2 * ${shared} > bn) >= 2
+        AND greatest(an - sum(greatest(0, 2 * ${shared} - bn)), CASE WHEN a_keyless OR bool_or(b_keyless) FILTER (WHERE 2 * ${shared} > bn) THEN 1 ELSE 0 END) BETWEEN 1 AND $4 - 1
     ),
-    new_sum AS (
+    new_sum_${shared} AS (
       SELECT ik."row", ik."column", ik.export_id, ik.version, ik.tenant, ik.b_row, ik.b_column, 'new' AS summed
       FROM ik JOIN (
         SELECT export_id, version, tenant, b_row, b_column, b_label, label, "column"
         FROM ik GROUP BY export_id, version, tenant, b_row, b_column, b_label, label, "column", bn, b_keyless
-        HAVING count(*) FILTER (WHERE 2 * k > an) >= 2
-          AND greatest(bn - sum(greatest(0, 2 * k - an)), CASE WHEN b_keyless OR bool_or(a_keyless) FILTER (WHERE 2 * k > an) THEN 1 ELSE 0 END) BETWEEN 1 AND $4 - 1
+        HAVING count(*) FILTER (WHERE 2 * ${shared} > an) >= 2
+          AND greatest(bn - sum(greatest(0, 2 * ${shared} - an)), CASE WHEN b_keyless OR bool_or(a_keyless) FILTER (WHERE 2 * ${shared} > an) THEN 1 ELSE 0 END) BETWEEN 1 AND $4 - 1
       ) AS s USING (export_id, version, tenant, b_row, b_column, b_label, label, "column")
-      WHERE 2 * ik.k > ik.an
+      WHERE 2 * ik.${shared} > ik.an
+    ),`).join('\n    ')}
+    earlier_cells AS (SELECT "row", "column", label, export_id, version, tenant, b_row, b_column, b_label FROM ik WHERE 2 * k > bn),
+    earlier_union AS (
+      SELECT s."row", s."column", s.export_id, s.version, s.tenant, NULL::INTEGER AS b_row, s.b_column, 'earlier' AS summed
+      FROM earlier_cells AS s JOIN b USING (export_id, version, tenant, b_row, b_column, b_label)
+        LEFT JOIN a ON a."row" = s."row" AND a."column" = s."column" AND a.label = s.label AND a.entity = b.entity
+        JOIN na ON na."row" = s."row" AND na."column" = s."column" AND na.label = s.label
+      GROUP BY s."row", s."column", s.label, s.export_id, s.version, s.tenant, s.b_column, s.b_label, na.n
+      HAVING count(DISTINCT s.b_row) >= 2
+        AND (count(DISTINCT b.entity) - count(DISTINCT a.entity)) + (na.n - count(DISTINCT a.entity)) BETWEEN 1 AND $4 - 1
+    ),
+    new_cells AS (SELECT "row", "column", label, export_id, version, tenant, b_row, b_column, b_label FROM ik WHERE 2 * k > an),
+    new_union AS (
+      SELECT c."row", c."column", c.export_id, c.version, c.tenant, c.b_row, c.b_column, 'new' AS summed
+      FROM new_cells AS c JOIN (
+        SELECT s.export_id, s.version, s.tenant, s.b_row, s.b_column, s.b_label, s.label, s."column"
+        FROM new_cells AS s JOIN a ON a."row" = s."row" AND a."column" = s."column" AND a.label = s.label
+          LEFT JOIN b ON b.export_id = s.export_id AND b.version = s.version AND b.tenant = s.tenant AND b.b_row = s.b_row AND b.b_column = s.b_column AND b.b_label = s.b_label AND b.entity = a.entity
+          JOIN nb ON nb.export_id = s.export_id AND nb.version = s.version AND nb.tenant = s.tenant AND nb.b_row = s.b_row AND nb.b_column = s.b_column AND nb.b_label = s.b_label
+        GROUP BY s.export_id, s.version, s.tenant, s.b_row, s.b_column, s.b_label, s.label, s."column", nb.n
+        HAVING count(DISTINCT s."row") >= 2
+          AND (count(DISTINCT a.entity) - count(DISTINCT b.entity)) + (nb.n - count(DISTINCT b.entity)) BETWEEN 1 AND $4 - 1
+      ) AS u USING (export_id, version, tenant, b_row, b_column, b_label, label, "column")
     ),
     close AS (
-      SELECT *, tenant = $3 AS own FROM (SELECT * FROM pair UNION ALL SELECT * FROM earlier_sum UNION ALL SELECT * FROM new_sum)
+      SELECT *, tenant = $3 AS own FROM (
+        SELECT * FROM pair UNION ALL SELECT * FROM earlier_sum_k UNION ALL SELECT * FROM new_sum_k UNION ALL SELECT * FROM earlier_sum_ks UNION ALL SELECT * FROM new_sum_ks
+        UNION ALL SELECT * FROM earlier_union UNION ALL SELECT * FROM new_union)
     )
     SELECT "row", "column", own, CASE WHEN own THEN export_id END, CASE WHEN own THEN version END, CASE WHEN own THEN b_row END, CASE WHEN own THEN b_column END, summed
     FROM close

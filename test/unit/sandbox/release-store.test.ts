@@ -55,14 +55,16 @@ describe('release store', () => {
   it('fails cells whose sets differ by 1 to 9 entities, and passes 0 and 10 or more', async () => {
     await cells(EARLIER, [[0, 'n', 'pay', people(0, 40)]]);
     expect(await releaseCells(temp.dir, { ...key(EARLIER, 'alpha'), recipient: 'city-lab' })).toMatchObject({ pairs: [], released: true });
+    // Each new cell in a column of its own: cells of one column are groups of one output, which the
+    // sum rules (the next tests) compare as a whole.
     await cells(NEW, [
-      [0, 'n', 'pay', people(0, 40)], // Δ 0
-      [1, 'n', 'pay', people(0, 39)], // Δ 1
-      [2, 'n', 'pay', people(0, 31)], // Δ 9
-      [3, 'n', 'pay', people(0, 30)], // Δ 10
-      [4, 'n', 'pay', people(5, 45)], // Δ 10: five out, five in
-      [5, 'n', 'pay', people(3, 43)], // Δ 6: three out, three in (same size, other people)
-      [6, 'n', 'pay', people(100, 103)], // disjoint: never joined
+      [0, 'n0', 'pay', people(0, 40)], // Δ 0
+      [1, 'n1', 'pay', people(0, 39)], // Δ 1
+      [2, 'n2', 'pay', people(0, 31)], // Δ 9
+      [3, 'n3', 'pay', people(0, 30)], // Δ 10
+      [4, 'n4', 'pay', people(5, 45)], // Δ 10: five out, five in
+      [5, 'n5', 'pay', people(3, 43)], // Δ 6: three out, three in (same size, other people)
+      [6, 'n6', 'pay', people(100, 103)], // disjoint: never joined
     ]);
     const own = await differencing(temp.dir, key(NEW, 'alpha'));
     expect(own).toMatchObject({ cells: 7, releases: 1 });
@@ -75,7 +77,7 @@ describe('release store', () => {
     expect(other.pairs.map((p) => p.earlier)).toEqual([null, null, null]);
     expect(JSON.stringify(other)).not.toContain(EARLIER);
     // Suppressed cells are not compared.
-    const suppressed = await differencing(temp.dir, { ...key(NEW, 'beta'), suppressed: [{ row: 1, column: 'n' }, { row: 5, column: 'n' }] });
+    const suppressed = await differencing(temp.dir, { ...key(NEW, 'beta'), suppressed: [{ row: 1, column: 'n1' }, { row: 5, column: 'n5' }] });
     if (!('pairs' in suppressed)) throw new Error('no pairs');
     expect(suppressed.pairs.map((p) => p.row)).toEqual([2]);
   });
@@ -118,6 +120,31 @@ describe('release store', () => {
     if (!('pairs' in parts)) throw new Error('no pairs');
     // The two cells in the sum fail (either one withheld breaks it); the unrelated cell does not.
     expect(parts.pairs).toEqual([0, 1].map((row) => ({ row, column: 'n', earlier: { exportId: TOTAL, version: 1, row: 0, column: 'n' }, summed: 'new' })));
+  });
+
+  it('compares a cell with the union of a released column\'s cells that share people (groups partition rows, not people: months), and a sum of cells on each member\'s contribution (red-team pass 42b)', async () => {
+    // Released per month: each of 60 people in 2 of 3 months (40 a month). New: the total without e59.
+    const month = (row: number, ...ranges: [number, number][]) => [row, 'n', 'pay', ranges.flatMap(([from, to]) => people(from, to))] as [number, string, string, string[]];
+    await cells(EARLIER, [month(0, [0, 40]), month(1, [20, 60]), month(2, [0, 20], [40, 60])]);
+    expect(await releaseCells(temp.dir, { ...key(EARLIER, 'alpha'), recipient: 'city-lab' })).toMatchObject({ pairs: [], released: true });
+    await cells(NEW, [[0, 'total', 'pay', people(0, 59)]]);
+    const own = await differencing(temp.dir, key(NEW, 'alpha'));
+    expect('pairs' in own && own.pairs).toEqual([{ row: 0, column: 'total', earlier: { exportId: EARLIER, version: 1, row: null, column: 'n' }, summed: 'earlier' }]);
+    // Released per district (a partition of 30 people); new: their total with e3's share changed.
+    const DISTRICTS = 'exp-000000000000000c';
+    const TOTAL = 'exp-000000000000000d';
+    const member = (row: number, column: string, i: number, share: bigint) => [row, column, 'pay', `e${1000 + i}`, share] as [number, string, string, string, bigint];
+    async function* districts() {
+      yield Array.from({ length: 30 }, (_, i) => member(i < 15 ? 0 : 1, 'n', i, BigInt(i)));
+    }
+    await writeCells(exportVersionDirectory(temp.dir, DISTRICTS, 1), districts());
+    expect(await releaseCells(temp.dir, { ...key(DISTRICTS, 'alpha'), recipient: 'city-lab' })).toMatchObject({ pairs: [], released: true });
+    async function* total() {
+      yield Array.from({ length: 30 }, (_, i) => member(0, 'total', i, BigInt(i === 3 ? 999 : i)));
+    }
+    await writeCells(exportVersionDirectory(temp.dir, TOTAL, 1), total());
+    const changed = await differencing(temp.dir, key(TOTAL, 'alpha'));
+    expect('pairs' in changed && changed.pairs).toEqual([{ row: 0, column: 'total', earlier: { exportId: DISTRICTS, version: 1, row: null, column: 'n' }, summed: 'earlier' }]);
   });
 
   it('releases nothing that is too close, keeps no suppressed cell, and is owner-only', async () => {
