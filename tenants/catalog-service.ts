@@ -37,8 +37,8 @@ export function entityOfVersion({ record, columns }: { record: DatasetRecord; co
 
 /**
  * A dataset version about people: personal data recognized in any column (a settled entity column is
- * one), or rows of people that no identifier counts (rowsOfPeople: a gender or age beside codes
- * nearly one per row), which then answer in prod only once the supervisor names their entity.
+ * one), or rows of people that no identifier counts (rowsOfPeople: a gender, an age or a birth by its
+ * header and no column of counts), which then answer in prod only once a version names their entity.
  */
 export function isPersonalVersion(version: { record: Pick<DatasetRecord, 'rows'>; columns: readonly DatasetColumn[] }): boolean {
   return version.columns.some((c) => c.pii)

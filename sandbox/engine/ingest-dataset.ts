@@ -190,8 +190,8 @@ async function profile(connection: DuckDBConnection, task: { today: string; samp
   if (settled && recognized[named] === null) recognized[named] = { kind: settled.kind as Recognition['kind'], confidence: 1, matchShare: 1 };
   const people = settled === undefined ? undefined : await personKeys(connection, settled.column, settled.kind);
   // About people but with no identifier to count them by (names and addresses only, say, or rows of
-  // people keyed by codes nothing knows: rowsOfPeople): rows do not stand for people, so no ends are
-  // measured (the twin then draws no range: fail closed).
+  // people by their traits: rowsOfPeople): rows do not stand for people, so no ends are measured (the
+  // twin then draws no range: fail closed).
   const profiled = described.map((c, k) => ({ name: c.name, type: c.type, piiKind: recognized[k]?.kind ?? null, distinct: distinct[k]! }));
   // A dataset whose earlier versions counted people is about people too (red-team pass 41b: a version
   // without the IDs measured one person's 40 rows as 40 "people" at the ends).

@@ -941,20 +941,20 @@ function bindError(error: unknown, env: Env): DomainError {
 }
 
 /**
- * An engine message as dev shows it: its first line (DuckDB's "Did you mean" and candidate lists,
- * which search every attached catalog, come after it), cut, with absolute paths removed. Dev holds
- * only synthetic and dev-built data, so the values it may echo are not prod's.
- */
-/**
  * Throws unless every source is what the control plane admits now (AdmissibleSchema): the same
  * accepted fingerprint for the same dataset. The control plane names the reason (tenants/lineage.ts
- * `beforeRunRefusal`): the refused sources travel in the error's details.
+ * `runAdmitted`): the refused sources travel in the error's details.
  */
 export function assertAdmissible(sources: readonly SourceRef[], admissible: Admissible): void {
   const refused = sources.filter((s) => !Object.hasOwn(admissible, s.dataset) || admissible[s.dataset] !== s.policy);
   if (refused.length > 0) throw new DomainError('SBX_ERR_REBUILDING', 'a dataset this reads is not what the tenant may see now', { refusedSources: refused, retryAfterSeconds: 5 });
 }
 
+/**
+ * An engine message as dev shows it: its first line (DuckDB's "Did you mean" and candidate lists,
+ * which search every attached catalog, come after it), cut, with absolute paths removed. Dev holds
+ * only synthetic and dev-built data, so the values it may echo are not prod's.
+ */
 export function devMessage(text: string): string {
   // SECURITY: no host path in an answer, in any environment.
   return cutUnits(text.split('\n')[0]!.replace(/(^|[\s'"(=:])\/[^\s'"),]*/g, '$1<path>'), 300);
