@@ -44,6 +44,8 @@ export interface DoubtSource {
   witnesses: readonly WitnessColumn[];
   /** The day the version was ingested (YYYY-MM-DD): no one is born after it. */
   recordedOn: string;
+  /** Its entity column, the row's own person's (sameRole), when it has one. */
+  entity?: string | undefined;
 }
 
 export interface IdentifierColumn {
@@ -281,7 +283,7 @@ export function compileMergedKeys(sources: readonly DoubtSource[], key: Buffer):
   const pairs = sources.flatMap((source) => [...expandTextIdentifiers(source), ...textDocuments(source)]).flatMap((source) => {
     const others = source.identifiers.filter((identifier) => !identifier.inText && !NEVER_MERGED.has(identifier.kind));
     const documents = source.witnesses.filter((witness) => witness.kind === 'resident_id' || witness.kind === 'passport');
-    const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) && sameRole(identifier, document.column) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
+    const structs = others.flatMap((identifier, i) => documents.flatMap((document, d) => (witnesses(document.kind, identifier.kind) && sameRole(identifier, document.column, source.entity) ? [`{e: i${i}, t: d${d}, k: '${document.kind}'}`] : [])));
     if (structs.length === 0) return [];
     const normalized = twoStepSelect([
       ...others.map((identifier, i) => ({ name: `i${i}`, column: quoteIdentifier(identifier.column), rule: onText(tokenNormalization(identifier.normalization)) })),
@@ -333,14 +335,18 @@ function textDocuments(source: DoubtSource): DoubtSource[] {
  * Whether an identifier and a document are taken for one person's by their headers: the document
  * names no role (whatever role the identifier's header names: `医生手机` beside `身份证号` in a
  * register of doctors, `代理人手机` in a register of agents), or both name the same one (ROLES, in any
- * language: `doctor_mobile` beside `医生身份证号`). SECURITY: a wrong merge counts fewer people (the
- * safe side, a utility cost: an emergency contact's `联系人手机` beside the patient's `身份证号` is
- * merged into the patient, pass 40b); a missed one counted one person's ten mobiles as ten people
- * (red-team passes 39a, 41a, 42a, each time a rule that held back a merge).
+ * language: `doctor_mobile` beside `医生身份证号`), or the document is the version's entity column
+ * (the row's own person, whatever role its header names) and the identifier names no role
+ * (`手机号` beside `担保人身份证号` in a register of guarantors keyed by it, pass 43a). SECURITY: a
+ * wrong merge counts fewer people (the safe side, a utility cost: an emergency contact's
+ * `联系人手机` beside the patient's `身份证号` is merged into the patient, pass 40b); a missed one
+ * counted one person's ten mobiles as ten people (red-team passes 39a, 41a, 42a, 43a, each time a
+ * rule that held back a merge).
  */
-function sameRole(identifier: Pick<IdentifierColumn, 'column'>, document: string): boolean {
+function sameRole(identifier: Pick<IdentifierColumn, 'column'>, document: string, entity: string | undefined): boolean {
   const of = roleOf(document);
-  return of === undefined || of === roleOf(identifier.column);
+  const mine = roleOf(identifier.column);
+  return of === undefined || of === mine || (document === entity && mine === undefined);
 }
 
 /**

@@ -286,7 +286,7 @@ function doubtSource(version: { record: DatasetRecord; columns: readonly Dataset
       ...(c.nullPeople ? { valuedPeople: c.nullPeople.valued } : {}) }, people);
     return kind ? [{ column: c.name, kind }] : [];
   });
-  const source = { from, identifiers, witnesses, recordedOn: version.record.createdAt.slice(0, 10) };
+  const source = { from, identifiers, witnesses, recordedOn: version.record.createdAt.slice(0, 10), entity: counted?.column };
   return canShowDoubt(source) ? source : undefined;
 }
 
