@@ -36,13 +36,16 @@ export function personNumberColumns<C extends { name: string; piiKind: string | 
  * (年龄, 年纪, 年歲, 岁, age, nl, nianling), a birth (出生, 生日, birth, dob, csrq).
  */
 const TRAIT = new RegExp(`性别|性別|男女|年龄|年齡|年纪|年紀|年岁|年歲|岁|歲|出生|生日|birth|gender|xingbie|nianling|${word('sex|sexe|xb|age|nl|dob|born|csrq|csny|yob')}`);
+/** A statistic of a group (`平均年龄`, `age_median`): no person's trait. */
+const STATISTIC = new RegExp(`平均|中位|均值|${word('mean|avg|average|median')}`);
 /**
  * A column of counts: a whole number under a header that is a count (人数, 例数, 人次, count, n, …, or
  * ends with one: 就诊人数, 病例数). SECURITY: a header that merely holds a count's word (`费用合计`, a
  * bill; `药品数量`, one patient's drugs) or a decimal (`total_fee`) made a ward a "table of counts"
- * that answered one patient's diagnosis (red-team pass 42a).
+ * that answered one patient's diagnosis (red-team pass 42a); so did `住院次数`, each inpatient's
+ * admissions (43a): 次数 and 件数 say how often one person did something, no count of people.
  */
-const COUNT_HEADER = new RegExp(`(?:人数|人口|人口数|户数|人次|例数|次数|件数|频数|频次|计数|总数)$|^(?:数量|合计|${['count', 'counts', 'cnt', 'population', 'pop', 'total', 'n', 'freq', 'frequency', 'cases', 'num', 'qty', 'number'].join('|')})$`);
+const COUNT_HEADER = new RegExp(`(?:人数|人口|人口数|户数|人次|例数|频数|频次|计数|总数)$|^(?:数量|合计|${['count', 'counts', 'cnt', 'population', 'pop', 'total', 'n', 'freq', 'frequency', 'cases', 'num', 'qty', 'number'].join('|')})$`);
 const WHOLE_NUMBER = /^(?:U?(?:TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|DECIMAL\(\d+,\s*0\))$/i;
 /** Rows a code table may hold (男, 女 and 未知 under their codes). Known limit: ten people whose every value differs read as one. */
 const CODE_TABLE_ROWS = 10;
@@ -67,12 +70,14 @@ export interface ProfiledColumn {
  * 97-year-old's diagnosis (red-team passes 40b, 41a).
  */
 export function rowsOfPeople(columns: readonly ProfiledColumn[], rows: number): boolean {
-  const traits = columns.filter((c) => TRAIT.test(headerWords(c.name)));
+  // A group's statistic is no trait: a table of people per county with its `平均年龄` was refused (43a).
+  const trait = (c: ProfiledColumn) => TRAIT.test(headerWords(c.name)) && !STATISTIC.test(headerWords(c.name));
+  const traits = columns.filter(trait);
   const isCount = (c: ProfiledColumn) => c.piiKind === null && WHOLE_NUMBER.test(c.type) && COUNT_HEADER.test(headerWords(c.name));
   // A table of counts is counted by groups: beside its counts, no column is nearly one per row but
   // the traits themselves (a table by single year of age); a ward's 编号 beside a visit's ordinal `n`
   // is rows (red-team pass 42a).
-  const codes = columns.some((c) => !isCount(c) && !TRAIT.test(headerWords(c.name)) && rows >= 20 && c.distinct >= 0.5 * rows);
+  const codes = columns.some((c) => !isCount(c) && !trait(c) && rows >= 20 && c.distinct >= 0.5 * rows);
   const counts = columns.some(isCount) && !codes;
   // A code table: a handful of rows, every column a key of it (each value once). 200 inpatients'
   // ages to the hundredth beside their diagnoses passed as one when two columns were enough (red-team

@@ -34,6 +34,9 @@ describe('personNumberColumns', () => {
     for (const figure of [column('费用合计', 180, 'BIGINT'), column('total_fee', 180, 'DECIMAL(10,2)'), column('药品数量', 5, 'INTEGER')]) {
       expect(rowsOfPeople([column('年龄', 60), column('诊断', 3), figure], 200), figure.name).toBe(true);
     }
+    // How often one person did something is no count of people; a group's mean age is no trait (red-team pass 43a).
+    expect(rowsOfPeople([column('年龄', 60), column('区县'), column('诊断', 3), column('住院次数', 6, 'INTEGER')], 200)).toBe(true);
+    expect(rowsOfPeople([column('区划代码', 100), column('区县', 100), column('人数', 100, 'BIGINT'), column('平均年龄', 100, 'DOUBLE')], 100)).toBe(false);
     // A visit's ordinal `n` beside a code one per row is no table of counts.
     expect(rowsOfPeople([code, column('年龄', 40), column('n', 3, 'INTEGER')], 49)).toBe(true);
   });
